@@ -1,0 +1,26 @@
+"""The ``gogooku`` command line. Each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from gogooku import __version__
+from gogooku.logs import setup_logging
+
+app = typer.Typer(
+    name="gogooku",
+    help="Leak-free machine learning on Japanese equities (J-Quants V2 or the synthetic market).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    setup_logging(verbose)
+
+
+@app.command()
+def version() -> None:
+    """Print the gogooku version."""
+    typer.echo(__version__)

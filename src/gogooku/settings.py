@@ -1,0 +1,56 @@
+"""Process-wide settings read from the environment (``GOGOOKU_HOME``, ``JQUANTS_API_KEY``, ...).
+
+Per-run knobs live in typed run configs; these settings only say where data lives and how to
+reach the J-Quants API.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Plan(StrEnum):
+    """J-Quants subscription plans, in increasing order of access."""
+
+    FREE = "free"
+    LIGHT = "light"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+    @property
+    def rank(self) -> int:
+        return list(Plan).index(self)
+
+
+DEFAULT_BASE_URL = "https://api.jquants.com/v2"
+
+
+class Settings(BaseSettings):
+    """Environment settings. ``GOGOOKU_HOME`` holds raw/, datasets/, runs/, hpo/ and bundles/."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path("gogooku_home"), validation_alias="GOGOOKU_HOME")
+    jquants_api_key: SecretStr | None = Field(default=None, validation_alias="JQUANTS_API_KEY")
+    jquants_plan: Plan = Field(default=Plan.FREE, validation_alias="JQUANTS_PLAN")
+    jquants_base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="JQUANTS_BASE_URL")
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+
+def get_settings() -> Settings:
+    return Settings()
