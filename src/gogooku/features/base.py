@@ -1,0 +1,77 @@
+"""Feature and block declarations shared by every feature block and the dataset builder.
+
+A *block* is a named group of features computed together from the base price frame (and, for
+side-data blocks, from other raw sources joined point-in-time). ``Block.compute`` receives a
+:class:`BlockContext` and returns a lazy frame with exactly ``Code``, ``Date`` and the declared
+feature columns, one row per base-frame row.
+
+The base frame (see ``gogooku.dataset.base``) is sorted by (Code, Date) and holds one row per
+(Code, trading day) while the stock is listed. Every rolling window must run over each stock's
+own rows (``.over("Code")``); warm-up rows are null, never imputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from gogooku.calendar import TradingCalendar
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One output column of a block.
+
+    ``window`` is the number of trading days of history the value needs (None for point values);
+    ``dtype`` is the Polars dtype name of the column in the panel (``"Float32"`` unless declared).
+    """
+
+    name: str
+    description: str
+    formula: str
+    window: int | None
+    dtype: str = "Float32"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A group of features computed together.
+
+    ``availability`` is a key of ``gogooku.dataset.availability.AVAILABILITY`` naming the rule
+    that decides when the block's source records may first be used; ``lookback`` is the number of
+    trading days of history before the build start the block needs to fill its windows.
+
+    Availability keys: ``"bars_same_day"`` (own bars, TOPIX and index bars of day t: usable on
+    t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"pubdate_next_day"``,
+    ``"date_next_day"``, ``"master_valid_from"`` (see ``gogooku.dataset.availability``).
+    """
+
+    name: str
+    sources: tuple[str, ...]
+    availability: str
+    lookback: int
+    features: tuple[Feature, ...]
+    compute: Callable[[BlockContext], pl.LazyFrame]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+
+@dataclass
+class BlockContext:
+    """What a block's ``compute`` may read.
+
+    ``base`` is the base price frame; ``store`` is the raw store (``RawStore``) for blocks that
+    join other sources; ``asof_join`` is ``gogooku.dataset.asof.asof_join``, the only sanctioned
+    way to attach a source record to a panel row.
+    """
+
+    base: pl.LazyFrame
+    calendar: TradingCalendar
+    store: Any
+    asof_join: Callable[..., pl.LazyFrame]
