@@ -1,0 +1,408 @@
+"""The J-Quants V2 endpoint catalogue: paths, plans, query parameters, schemas and the type rule.
+
+``ENDPOINTS[id]`` describes one dataset (ids as in docs/architecture.md). ``parse_records`` turns
+the ``data`` list of a V2 response into a typed Polars frame; ``to_records`` is its inverse and
+writes values the way the API does (flags ``"0"``/``"1"``, dates ``"YYYY-MM-DD"``, fins numbers as
+strings, ``""``/``"-"``/``"*"`` where the API writes those for a missing value).
+
+Type rule (one place for the whole project): dates → ``pl.Date``; codes and names → ``pl.String``;
+0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; ``""``, ``"-"``, ``"*"``,
+``None`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from gogooku.jquants import endpoint_fields as F
+from gogooku.jquants.endpoint_fields import FieldSpec
+from gogooku.settings import Plan
+
+log = logging.getLogger(__name__)
+
+FETCH_MODES = ("date", "range", "disc_date", "latest")
+NULL_TOKENS = ("", "-", "*")
+_FLAG_WORDS = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One V2 dataset.
+
+    ``fetch_mode`` says how the raw store queries it: ``date`` (one request per trading day with
+    ``date=``), ``range`` (``from``/``to`` chunks), ``disc_date`` (one request per day with
+    ``disc_date=``) or ``latest`` (only the current snapshot exists). ``date_field`` is the column
+    that dates a row (partitioning, plan windows, ``from``/``to``); ``key`` identifies a row.
+    """
+
+    id: str
+    path: str
+    min_plan: Plan
+    params: frozenset[str]
+    required_any: tuple[str, ...]
+    paginated: bool
+    fetch_mode: str
+    date_field: str
+    key: tuple[str, ...]
+    fields: tuple[FieldSpec, ...]
+    history: str
+    premium_fields: frozenset[str] = frozenset()
+    schema: dict[str, pl.DataType] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.fetch_mode not in FETCH_MODES:
+            raise ValueError(
+                f"endpoint {self.id}: fetch_mode {self.fetch_mode!r} not in {FETCH_MODES}"
+            )
+        names = [spec.name for spec in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"endpoint {self.id}: duplicate field names")
+        missing = [c for c in (self.date_field, *self.key) if c not in names]
+        if missing:
+            raise ValueError(f"endpoint {self.id}: date_field/key columns {missing} not in fields")
+        object.__setattr__(self, "schema", {spec.name: spec.dtype for spec in self.fields})
+
+    @property
+    def mixed_fields(self) -> tuple[FieldSpec, ...]:
+        """Number fields whose missing value the API writes as a string token (``"-"`` etc.)."""
+        return tuple(s for s in self.fields if s.kind == "num" and s.null is not None)
+
+
+def _ep(
+    id: str,
+    path: str,
+    min_plan: Plan,
+    params: str,
+    required_any: str,
+    fetch_mode: str,
+    date_field: str,
+    key: str,
+    fields: tuple[FieldSpec, ...],
+    history: str,
+    *,
+    paginated: bool = True,
+    premium_fields: frozenset[str] = frozenset(),
+) -> Endpoint:
+    return Endpoint(
+        id=id,
+        path=path,
+        min_plan=min_plan,
+        params=frozenset(params.split()) | ({"pagination_key"} if paginated else set()),
+        required_any=tuple(required_any.split()),
+        paginated=paginated,
+        fetch_mode=fetch_mode,
+        date_field=date_field,
+        key=tuple(key.split()),
+        fields=fields,
+        history=history,
+        premium_fields=premium_fields,
+    )
+
+
+_WINDOW = (
+    "plan window (Free 12 weeks..2 years 12 weeks ago; Light 5 y; Standard 10 y; Premium 20 y)"
+)
+
+# fmt: off
+ENDPOINTS: dict[str, Endpoint] = {
+    e.id: e
+    for e in (
+        _ep(
+            "equities_master", "/equities/master", Plan.FREE, "code date", "", "date", "Date",
+            "Date Code", F.EQUITIES_MASTER,
+            f"daily snapshots from 2008-05-07; {_WINDOW}; published ~17:30 JST",
+        ),
+        _ep(
+            "equities_bars_daily", "/equities/bars/daily", Plan.FREE, "code date from to",
+            "code date", "date", "Date", "Date Code", F.EQUITIES_BARS_DAILY,
+            f"{_WINDOW}; published ~16:30 JST; M*/A* session keys are absent below Premium",
+            premium_fields=F.BARS_PREMIUM_FIELDS,
+        ),
+        _ep(
+            "markets_calendar", "/markets/calendar", Plan.FREE, "hol_div from to", "", "range",
+            "Date", "Date", F.MARKETS_CALENDAR,
+            f"{_WINDOW}; paid plans also see up to the end of next year; no pagination",
+            paginated=False,
+        ),
+        _ep(
+            "indices_topix", "/indices/bars/daily/topix", Plan.LIGHT, "from to", "", "range",
+            "Date", "Date", F.INDICES_TOPIX, f"{_WINDOW}; published ~16:30 JST",
+        ),
+        _ep(
+            "indices_bars_daily", "/indices/bars/daily", Plan.STANDARD, "code date from to",
+            "code date", "date", "Date", "Date Code", F.INDICES_BARS_DAILY,
+            f"{_WINDOW}; published ~16:30 JST; close-only indices have null O/H/L",
+        ),
+        _ep(
+            "equities_investor_types", "/equities/investor-types", Plan.LIGHT, "section from to",
+            "", "range", "PubDate", "PubDate Section StDate EnDate", F.EQUITIES_INVESTOR_TYPES,
+            f"{_WINDOW}; weekly, published the 4th business day (usually Thu) ~16:30 JST; "
+            "revisions are extra rows with a newer PubDate",
+        ),
+        _ep(
+            "markets_margin_interest", "/markets/margin-interest", Plan.STANDARD,
+            "code date from to", "code date", "date", "Date", "Date Code",
+            F.MARKETS_MARGIN_INTEREST,
+            f"{_WINDOW}; Date is the week's last business day, published the 2nd business day "
+            "of the next week (~Tue 16:30 JST)",
+        ),
+        _ep(
+            "markets_margin_alert", "/markets/margin-alert", Plan.STANDARD, "code date from to",
+            "code date", "date", "PubDate", "PubDate Code AppDate", F.MARKETS_MARGIN_ALERT,
+            f"{_WINDOW}; daily ~16:30 JST; date= filters PubDate; revisions reuse AppDate",
+        ),
+        _ep(
+            "markets_short_ratio", "/markets/short-ratio", Plan.STANDARD, "s33 date from to",
+            "s33 date", "date", "Date", "Date S33", F.MARKETS_SHORT_RATIO,
+            f"{_WINDOW}; daily ~16:30 JST",
+        ),
+        _ep(
+            "markets_short_sale_report", "/markets/short-sale-report", Plan.STANDARD,
+            "code disc_date disc_date_from disc_date_to calc_date", "code disc_date calc_date",
+            "disc_date", "DiscDate", "DiscDate CalcDate Code SSName SSAddr DICName FundName",
+            F.MARKETS_SHORT_SALE_REPORT, f"{_WINDOW}; daily ~17:30 JST; no rows on days without reports",
+        ),
+        _ep(
+            "options_225", "/derivatives/bars/daily/options/225", Plan.STANDARD, "date", "date",
+            "date", "Date", "Date Code EmMrgnTrgDiv", F.OPTIONS_225,
+            f"{_WINDOW}; published ~03:00 JST the next day; fields (*1) only after 2016-07-19",
+        ),
+        _ep(
+            "fins_summary", "/fins/summary", Plan.FREE, "code date", "code date", "date",
+            "DiscDate", "Code DiscNo", F.FINS_SUMMARY,
+            f"{_WINDOW}; 60 requests/min on every plan; ~18:00 and ~24:30 JST; available at "
+            "DiscDate+DiscTime",
+        ),
+        _ep(
+            "fins_earnings_date", "/fins/earnings-date", Plan.STANDARD, "code date scheduled_date",
+            "code date scheduled_date", "date", "PubDate", "PubDate Code FQName",
+            F.FINS_EARNINGS_DATE,
+            f"{_WINDOW} applied to PubDate (date= outside it is a 400); exactly one of "
+            "code/date/scheduled_date; ~10:05 JST",
+        ),
+        _ep(
+            "equities_earnings_calendar", "/equities/earnings-calendar", Plan.FREE, "", "",
+            "latest", "Date", "Date Code", F.EQUITIES_EARNINGS_CALENDAR,
+            "latest snapshot only (next business day's announcements, March/September FY ends)",
+        ),
+        _ep(
+            "fins_dividend", "/fins/dividend", Plan.PREMIUM, "code date from to", "code date",
+            "date", "PubDate", "RefNo PubDate", F.FINS_DIVIDEND,
+            f"{_WINDOW}; hourly 12:00-19:00 JST; StatCode 1 new / 2 revised / 3 deleted",
+        ),
+        _ep(
+            "markets_breakdown", "/markets/breakdown", Plan.PREMIUM, "code date from to",
+            "code date", "date", "Date", "Date Code", F.MARKETS_BREAKDOWN,
+            f"{_WINDOW}; daily ~18:00 JST",
+        ),
+        _ep(
+            "futures", "/derivatives/bars/daily/futures", Plan.PREMIUM,
+            "date category contract_flag", "date", "date", "Date", "Date Code EmMrgnTrgDiv",
+            F.FUTURES, f"{_WINDOW}; published ~03:00 JST the next day",
+        ),
+    )
+}
+# fmt: on
+
+ENDPOINTS_BY_PATH: dict[str, Endpoint] = {e.path: e for e in ENDPOINTS.values()}
+
+
+def get_endpoint(endpoint_id: str) -> Endpoint:
+    """``ENDPOINTS[endpoint_id]`` with an error that lists the known ids."""
+    try:
+        return ENDPOINTS[endpoint_id]
+    except KeyError:
+        raise KeyError(
+            f"unknown dataset id {endpoint_id!r}; known ids: {', '.join(sorted(ENDPOINTS))}"
+        ) from None
+
+
+def empty_frame(endpoint_id: str) -> pl.DataFrame:
+    """A zero-row frame with the endpoint's schema."""
+    return pl.DataFrame(schema=get_endpoint(endpoint_id).schema)
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing: V2 records -> typed frame
+# ---------------------------------------------------------------------------------------------
+
+_warned_unknown: set[tuple[str, str]] = set()
+
+
+def _warn_unknown_keys(ep: Endpoint, records: list[dict]) -> None:
+    if not records:
+        return
+    seen = set().union(*map(dict.keys, records))
+    unknown = sorted(k for k in seen - ep.schema.keys() if (ep.id, k) not in _warned_unknown)
+    if unknown:
+        _warned_unknown.update((ep.id, k) for k in unknown)
+        log.warning("%s: dropping unknown field(s) %s (not in the catalogue)", ep.id, unknown)
+
+
+def _typed(spec: FieldSpec, column: str) -> pl.Expr:
+    value = pl.col(column)
+    if spec.kind == "date":
+        return value.str.to_date("%Y-%m-%d", strict=False)
+    if spec.kind in ("flag", "tf"):
+        return value.str.to_lowercase().replace_strict(
+            _FLAG_WORDS, default=None, return_dtype=pl.Boolean
+        )
+    if spec.kind in ("num", "numstr"):
+        return value.str.strip_chars().cast(pl.Float64, strict=False)
+    return value
+
+
+def _convert(ep: Endpoint, what: str, specs: list[FieldSpec], raw: pl.DataFrame) -> pl.DataFrame:
+    """Null the API's null tokens, cast each string column to its dtype, fail on a bad value."""
+    nulled = raw.with_columns(
+        pl.when(pl.col(s.name).is_in(NULL_TOKENS))
+        .then(None)
+        .otherwise(pl.col(s.name))
+        .alias(s.name)
+        for s in specs
+    )
+    typed = nulled.with_columns(_typed(s, s.name).alias(s.name) for s in specs)
+    before, after = nulled.null_count().row(0), typed.null_count().row(0)
+    for name, n_before, n_after in zip(typed.columns, before, after, strict=True):
+        if n_after != n_before:
+            bad = nulled.filter(pl.col(name).is_not_null() & typed[name].is_null())[name][0]
+            spec = next(s for s in specs if s.name == name)
+            raise ValueError(
+                f"{ep.id}: field {what}{name} has value {bad!r} that is not a valid {spec.kind} "
+                f"({spec.dtype})"
+            )
+    return typed
+
+
+def _parse_struct(ep: Endpoint, spec: FieldSpec, records: list[dict]) -> pl.Series:
+    values = [r.get(spec.name) for r in records]
+    members = [FieldSpec(m, "flag") for m in spec.members]
+    raw = pl.from_dicts(
+        [v if isinstance(v, dict) else {} for v in values],
+        schema=dict.fromkeys(spec.members, pl.String),
+        strict=False,
+    )
+    typed = _convert(ep, f"{spec.name}.", members, raw)
+    present = pl.Series([isinstance(v, dict) for v in values], dtype=pl.Boolean)
+    return (
+        typed.select(
+            pl.when(present).then(pl.struct(spec.members)).otherwise(None).alias(spec.name)
+        )
+        .to_series()
+        .cast(spec.dtype)
+    )
+
+
+def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
+    """Typed frame with exactly ``ENDPOINTS[endpoint_id].schema`` from V2 ``data`` records.
+
+    Values are first read as strings (numbers keep their decimal text), the tokens ``""``, ``"-"``
+    and ``"*"`` become null, then each column is cast to its dtype; a value that does not convert
+    raises ``ValueError`` naming the endpoint, field and value.
+    """
+    ep = get_endpoint(endpoint_id)
+    _warn_unknown_keys(ep, records)
+    plain = [s for s in ep.fields if s.kind != "struct"]
+    raw = pl.from_dicts(records, schema={s.name: pl.String for s in plain}, strict=False)
+    typed = _convert(ep, "", plain, raw)
+    structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
+    if structs:
+        typed = typed.with_columns(structs)
+    return typed.select(pl.col(name).cast(dtype) for name, dtype in ep.schema.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering: typed frame -> V2 records
+# ---------------------------------------------------------------------------------------------
+
+
+def _flag_text(value: pl.Expr, true: str, false: str) -> pl.Expr:
+    return (
+        pl.when(value.is_null()).then(None).when(value).then(pl.lit(true)).otherwise(pl.lit(false))
+    )
+
+
+def _wire(spec: FieldSpec) -> pl.Expr:
+    value = pl.col(spec.name)
+    if spec.kind == "date":
+        out = value.dt.strftime("%Y-%m-%d")
+    elif spec.kind == "flag":
+        out = _flag_text(value, "1", "0")
+    elif spec.kind == "tf":
+        out = _flag_text(value, "true", "false")
+    elif spec.kind == "num":
+        return pl.when(value.is_finite()).then(value).otherwise(None).alias(spec.name)
+    elif spec.kind == "numstr":
+        integral = value.is_finite() & (value == value.floor()) & (value.abs() < 1e15)
+        out = (
+            pl.when(integral)
+            .then(value.cast(pl.Int64).cast(pl.String))
+            .when(value.is_finite())
+            .then(value.cast(pl.String))
+            .otherwise(None)
+        )
+    elif spec.kind == "struct":
+        members = [_flag_text(value.struct.field(m), "1", "0").alias(m) for m in spec.members]
+        return pl.when(value.is_null()).then(None).otherwise(pl.struct(members)).alias(spec.name)
+    else:
+        out = value
+    if spec.null is not None:
+        out = out.fill_null(pl.lit(spec.null))
+    return out.alias(spec.name)
+
+
+def _check_frame(ep: Endpoint, frame: pl.DataFrame) -> None:
+    missing = [c for c in ep.schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{ep.id}: frame lacks catalogue column(s) {missing}")
+    wrong = {c: str(frame.schema[c]) for c, t in ep.schema.items() if frame.schema[c] != t}
+    if wrong:
+        raise ValueError(f"{ep.id}: columns with a dtype other than the catalogue's: {wrong}")
+
+
+def wire_frame(
+    endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()
+) -> pl.DataFrame:
+    """``frame`` with every column in its wire form (strings, numbers, structs of strings).
+
+    Number fields with a string null token (``"-"`` on margin-alert changes …) stay numeric here,
+    null included; ``to_records`` writes their token.
+    """
+    ep = get_endpoint(endpoint_id)
+    _check_frame(ep, frame)
+    return frame.select(_wire(s) for s in ep.fields if s.name not in drop)
+
+
+def to_records(
+    endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()
+) -> list[dict]:
+    """JSON-ready V2 records of ``frame`` (the inverse of ``parse_records``).
+
+    ``drop`` names fields to leave out of every record (the API omits Premium-only keys on lower
+    plans instead of sending null).
+    """
+    ep = get_endpoint(endpoint_id)
+    records = wire_frame(endpoint_id, frame, drop).to_dicts()
+    for spec in ep.mixed_fields:
+        if spec.name in drop:
+            continue
+        for record in records:
+            if record[spec.name] is None:
+                record[spec.name] = spec.null
+    return records
+
+
+def records_json(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()) -> str:
+    """``json.dumps(to_records(...))`` as one JSON array string, written by Polars when possible."""
+    ep = get_endpoint(endpoint_id)
+    if any(s.name not in drop for s in ep.mixed_fields):
+        return json.dumps(
+            to_records(endpoint_id, frame, drop), ensure_ascii=False, separators=(",", ":")
+        )
+    if frame.height == 0:
+        return "[]"
+    return wire_frame(endpoint_id, frame, drop).write_json()
