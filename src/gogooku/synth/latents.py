@@ -1,0 +1,438 @@
+"""Hidden per-stock / per-day states that carry the planted side signals of the synthetic market.
+
+``draw_latents(config, days, universe)`` runs before prices exist; engineer A adds
+``Latents.contributions(universe)`` to the expected return ``mu``, and the side renderers
+(``gogooku.synth.side``) turn the same states into observable J-Quants tables.
+
+Latent processes (all recursions run forward from ``config.start``; every random number of a day
+comes from ``rng_for(seed, stream, day)``, every per-stock constant from ``rng_static``):
+
+* ``margin_z`` — crowding of margin longs, a weekly AR(1):
+  ``z_w = RHO_MARGIN_WEEK * z_{w-1} + sqrt(1 - RHO_MARGIN_WEEK**2) * eps``, updated on the first
+  trading day of each week and held constant during the week.
+* ``short_z`` — short pressure, a daily AR(1) with coefficient ``RHO_SHORT_DAY``.
+* ``flow_z`` — foreign net-buying pressure (market-wide), a weekly AR(1) with ``RHO_FLOW_WEEK``.
+* ``surprise`` — standard-normal earnings surprise placed on the disclosure day of each quarterly
+  statement (``disclosure_day``); ``disclosure_intraday`` marks disclosures made before the close.
+
+Publication lags (indices are trading-day offsets; ``F`` = a week's last trading day):
+
+* weekly margin record of ``F`` is published on ``F + 2`` (2nd business day of the next week) and
+  usable from ``F + 3``;
+* investor types of the week ending ``F`` are published on ``F + 4`` and usable from ``F + 5``;
+* a large short position calculated on ``c`` is disclosed on ``c + 2`` and usable from ``c + 3``;
+* a statement disclosed on ``d`` is usable from ``d`` when ``DiscTime`` is before the close
+  (15:00 until 2024-11-04, 15:30 from 2024-11-05), else from ``d + 1``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+import numpy as np
+import polars as pl
+
+from gogooku.synth.config import SynthConfig, rng_for, rng_static
+
+RHO_MARGIN_WEEK = 0.85
+RHO_SHORT_DAY = 0.98
+RHO_FLOW_WEEK = 0.6
+DRIFT_DECAY = 0.9
+
+MARGIN_PUBLICATION_LAG = 2
+MARGIN_USABLE_LAG = 3
+INVESTOR_PUBLICATION_LAG = 4
+INVESTOR_USABLE_LAG = 5
+SHORT_DISCLOSURE_LAG = 2
+SHORT_USABLE_LAG = 3
+
+SHORT_REPORT_THRESHOLD = 0.005
+SHORT_REPORT_STEP = 0.001
+SHORT_SLOTS = 3
+
+STRENGTH: dict[str, float] = {
+    "margin": 2.5e-4,
+    "short": 3.0e-4,
+    "flow": 2.0e-4,
+    "drift": 5.0e-4,
+}
+"""Daily-return contribution per unit of each signal's driver:
+
+* ``margin``: ``-STRENGTH * margin_z`` of the latest usable weekly record;
+* ``short``: ``-STRENGTH * P`` with ``P`` the publicly reported short position of a stock in percent
+  of shares outstanding (sum over reporters with a last report >= 0.5 %);
+* ``flow``: ``+STRENGTH * flow_z(latest published week) * size_score``;
+* ``drift``: ``+STRENGTH * surprise * DRIFT_DECAY**k`` on the ``k``-th trading day after the
+  statement became usable.
+
+Every contribution is then demeaned across the stocks listed that day (and is 0 for the others).
+"""
+
+PERSISTENCE: dict[str, float] = {
+    "margin": RHO_MARGIN_WEEK ** (1 / 5),
+    "short": RHO_SHORT_DAY,
+    "flow": RHO_FLOW_WEEK ** (1 / 5),
+    "drift": DRIFT_DECAY,
+}
+"""Daily decay ``phi`` of each contribution: ``E[c[t+k] | info at t] ~= phi**k * c[t]``.
+
+Exact for ``drift`` (a deterministic exponential decay; future surprises have mean 0). For the
+weekly signals ``phi`` is the daily equivalent of the weekly AR(1) coefficient (the contribution is
+a step function that moves to ``rho * c`` in expectation at each weekly publication); for ``short``
+it is the AR(1) coefficient of ``short_z`` (the 0.5 % reporting threshold makes it approximate).
+"""
+
+FISCAL_YEAR_END_MONTHS = (3, 12, 9, 6, 2, 5, 8, 11)
+FISCAL_YEAR_END_WEIGHTS = (0.70, 0.12, 0.06, 0.04, 0.02, 0.02, 0.02, 0.02)
+AFTER_CLOSE_TIMES = ("15:00:00", "15:30:00", "16:00:00", "17:00:00")
+INTRADAY_TIMES = ("11:30:00", "12:00:00", "13:00:00", "14:00:00")
+DISC_TIME_CHOICES = (*AFTER_CLOSE_TIMES, *INTRADAY_TIMES)
+DISC_TIME_WEIGHTS = (0.40, 0.22, 0.08, 0.05, 0.08, 0.05, 0.05, 0.07)
+CLOSE_TIME_CHANGE = date(2024, 11, 5)
+
+
+def close_time(day: date) -> time:
+    """TSE cash-session close: 15:00 until 2024-11-04, 15:30 from 2024-11-05."""
+    return time(15, 30) if day >= CLOSE_TIME_CHANGE else time(15, 0)
+
+
+def is_intraday(day: date, disc_time: str) -> bool:
+    """True when a disclosure at ``disc_time`` (``HH:MM:SS``) on ``day`` precedes the close."""
+    return time.fromisoformat(disc_time) < close_time(day)
+
+
+@functools.lru_cache(maxsize=16)
+def _xtks_sessions(after: date, calendar_days: int) -> tuple[date, ...]:
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar("XTKS", start="2000-01-01")
+    last = min(after + timedelta(days=calendar_days), cal.last_session.date())
+    if last <= after:
+        raise ValueError(f"exchange_calendars XTKS has no sessions after {after}")
+    sessions = cal.sessions_in_range(after + timedelta(days=1), last)
+    return tuple(ts.date() for ts in sessions)
+
+
+def extended_days(days: list[date], extra: int = 30) -> list[date]:
+    """``days`` followed by at least ``extra`` later JPX trading days (from exchange_calendars).
+
+    Publication dates of records observed near the configured end fall after it; they are taken
+    from the real calendar so that a shorter market computes the same dates as a longer one.
+    """
+    return [*days, *_xtks_sessions(days[-1], 2 * extra + 20)[:extra]]
+
+
+def week_end_flags(days: list[date], min_days: int = 1) -> np.ndarray:
+    """``(T,)`` bool: day ``t`` is the last trading day of its Mon–Sun week and the week has at
+    least ``min_days`` trading days (weeks with <= 2 days carry no weekly margin record)."""
+    ext = extended_days(days)
+    weeks = np.array([d.isocalendar()[:2] for d in ext], dtype=np.int64)
+    key = weeks[:, 0] * 100 + weeks[:, 1]
+    last = np.append(key[1:] != key[:-1], True)
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    flags = last & (counts[inverse] >= min_days)
+    return flags[: len(days)]
+
+
+def listed_mask(days: list[date], universe: pl.DataFrame) -> np.ndarray:
+    """``(T, N)`` bool from the universe's ``list_date`` / ``delist_date`` (delist day inclusive)."""
+    ords = np.array([d.toordinal() for d in days])[:, None]
+    lst = np.array([d.toordinal() for d in universe["list_date"].to_list()])[None, :]
+    delist = np.array(
+        [d.toordinal() if d is not None else 10**9 for d in universe["delist_date"].to_list()]
+    )[None, :]
+    return (ords >= lst) & (ords <= delist)
+
+
+def _week_starts(days: list[date]) -> np.ndarray:
+    key = np.array([d.isocalendar()[0] * 100 + d.isocalendar()[1] for d in days])
+    return np.insert(key[1:] != key[:-1], 0, True)
+
+
+def _weekly_ar(
+    config: SynthConfig, days: list[date], stream: str, rho: float, size: int | None
+) -> np.ndarray:
+    """Weekly AR(1) held constant within each week; ``size=None`` gives a ``(T,)`` series."""
+    shape = () if size is None else (size,)
+    z = rng_static(config, f"{stream}/init").standard_normal(shape)
+    out = np.empty((len(days), *shape))
+    innov = np.sqrt(1.0 - rho**2)
+    for t, (day, new_week) in enumerate(zip(days, _week_starts(days), strict=True)):
+        if new_week:
+            z = rho * z + innov * rng_for(config.seed, stream, day).standard_normal(shape)
+        out[t] = z
+    return out
+
+
+def _daily_ar(config: SynthConfig, days: list[date], stream: str, rho: float, n: int) -> np.ndarray:
+    z = rng_static(config, f"{stream}/init").standard_normal(n)
+    out = np.empty((len(days), n))
+    innov = np.sqrt(1.0 - rho**2)
+    for t, day in enumerate(days):
+        z = rho * z + innov * rng_for(config.seed, stream, day).standard_normal(n)
+        out[t] = z
+    return out
+
+
+def _simulate_short_reports(
+    config: SynthConfig, days: list[date], short_z: np.ndarray, listed: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Large short positions and the reports they trigger.
+
+    Slot ``j`` of stock ``i`` (one potential short seller) holds the position ratio
+    ``p[t,i,j] = base[i,j] * exp(0.6 * short_z[t,i])`` of shares outstanding. A report is filed on
+    calculation day ``t`` when ``p >= 0.5 %`` and either the last report was below 0.5 % or
+    ``|p - last| >= 0.1 %``; a final report is filed when ``p`` falls below 0.5 % after a report at
+    or above it. Returns the reports (calc_idx, code_idx, slot, ratio, prev_ratio, prev_calc_idx)
+    and ``reported[t, i]``: the sum of the slots' last reported ratios >= 0.5 % as of calc day t.
+    """
+    n_days, n = short_z.shape
+    rng = rng_static(config, "short_slots")
+    base = np.exp(rng.normal(np.log(0.0028), 0.45, size=(n, SHORT_SLOTS)))
+    base[:, 1:] *= rng.random((n, SHORT_SLOTS - 1)) < 0.5
+    last = np.zeros((n, SHORT_SLOTS))
+    last_idx = np.full((n, SHORT_SLOTS), -1)
+    reported = np.zeros((n_days, n))
+    chunks: list[tuple[np.ndarray, ...]] = []
+    for t in range(n_days):
+        pos = base * np.exp(0.6 * short_z[t])[:, None]
+        active = listed[t][:, None]
+        above = pos >= SHORT_REPORT_THRESHOLD
+        was_above = last >= SHORT_REPORT_THRESHOLD
+        file = active & (
+            (above & (~was_above | (np.abs(pos - last) >= SHORT_REPORT_STEP)))
+            | (~above & was_above)
+        )
+        if file.any():
+            ii, jj = np.nonzero(file)
+            chunks.append(
+                (np.full(ii.size, t), ii, jj, pos[ii, jj], last[ii, jj], last_idx[ii, jj])
+            )
+            last[ii, jj] = pos[ii, jj]
+            last_idx[ii, jj] = t
+        reported[t] = np.where(last >= SHORT_REPORT_THRESHOLD, last, 0.0).sum(axis=1)
+    cols = ("calc_idx", "code_idx", "slot", "ratio", "prev_ratio", "prev_calc_idx")
+    if chunks:
+        data = [np.concatenate([c[k] for c in chunks]) for k in range(len(cols))]
+    else:
+        data = [np.empty(0, dtype=np.int64)] * 3 + [np.empty(0)] * 2 + [np.empty(0, dtype=np.int64)]
+    reports = (
+        pl.DataFrame(dict(zip(cols, data, strict=True)))
+        .cast({"calc_idx": pl.Int64, "code_idx": pl.Int64, "slot": pl.Int64})
+        .with_columns(
+            pl.when(pl.col("prev_calc_idx") >= 0).then(pl.col("prev_ratio")).alias("prev_ratio"),
+            pl.when(pl.col("prev_calc_idx") >= 0)
+            .then(pl.col("prev_calc_idx").cast(pl.Int64))
+            .alias("prev_calc_idx"),
+        )
+    )
+    return reports, reported
+
+
+def _month_end(year: int, month: int) -> date:
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def _quarter_ends(start: date, end: date) -> list[date]:
+    """Month ends from five months before ``start`` to ``end``."""
+    y, m = start.year, start.month - 5
+    while m < 1:
+        y, m = y - 1, m + 12
+    out = []
+    while True:
+        me = _month_end(y, m)
+        if me > end:
+            return out
+        out.append(me)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+
+def _draw_disclosures(
+    config: SynthConfig, days: list[date], fye_month: np.ndarray, listed: np.ndarray
+) -> pl.DataFrame:
+    """Quarterly statement events: one per (stock, fiscal quarter end) disclosed within ``days``.
+
+    For each month end ``Q`` the draws of ``rng_for(seed, "statements", Q)`` give every stock a
+    reporting lag (1Q–3Q: 25–45 calendar days, FY: 35–50), a disclosure time, a surprise ~ N(0, 1),
+    a schedule lead (the earnings date is announced 10–30 trading days before) and, for 6 % of
+    events, an earlier schedule that was later moved (the first announced date, 1–3 days earlier).
+    """
+    ext = extended_days(days)
+    ords = np.array([d.toordinal() for d in ext])
+    n = fye_month.size
+    frames = []
+    for q_end in _quarter_ends(config.start, config.end):
+        rng = rng_for(config.seed, "statements", q_end)
+        lag_q = rng.integers(25, 46, n)
+        lag_fy = rng.integers(35, 51, n)
+        time_idx = rng.choice(len(DISC_TIME_CHOICES), size=n, p=DISC_TIME_WEIGHTS)
+        surprise = rng.standard_normal(n)
+        lead = rng.integers(10, 31, n)
+        moved = rng.random(n) < 0.06
+        shift = rng.integers(1, 4, n)
+        months_after_fye = (q_end.month - fye_month) % 12
+        has_q = months_after_fye % 3 == 0
+        fq = np.where(months_after_fye == 0, 4, months_after_fye // 3)
+        lag = np.where(fq == 4, lag_fy, lag_q)
+        target = q_end.toordinal() + lag
+        day_idx = np.searchsorted(ords, target)
+        inside = (target >= ords[0]) & (day_idx < len(days))
+        ok = has_q & inside
+        ok[ok] &= listed[day_idx[ok], np.nonzero(ok)[0]]
+        if not ok.any():
+            continue
+        ii = np.nonzero(ok)[0]
+        d_idx = day_idx[ii]
+        frames.append(
+            pl.DataFrame(
+                {
+                    "day_idx": d_idx,
+                    "code_idx": ii,
+                    "period_end": [q_end] * ii.size,
+                    "fq": fq[ii],
+                    "fye_month": fye_month[ii],
+                    "disc_time": [DISC_TIME_CHOICES[k] for k in time_idx[ii]],
+                    "surprise": surprise[ii],
+                    "announce_idx": np.maximum(d_idx - lead[ii], 0),
+                    "moved": moved[ii],
+                    "moved_idx": np.maximum(d_idx - shift[ii], 0),
+                }
+            )
+        )
+    schema = {
+        "day_idx": pl.Int64,
+        "code_idx": pl.Int64,
+        "period_end": pl.Date,
+        "fq": pl.Int64,
+        "fye_month": pl.Int64,
+        "disc_time": pl.String,
+        "surprise": pl.Float64,
+        "announce_idx": pl.Int64,
+        "moved": pl.Boolean,
+        "moved_idx": pl.Int64,
+    }
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    events = pl.concat(frames).cast(schema)  # type: ignore[arg-type]
+    day_lookup = pl.DataFrame({"day_idx": np.arange(len(days)), "disc_date": days})
+    close = (
+        pl.when(pl.col("disc_date") >= CLOSE_TIME_CHANGE)
+        .then(pl.lit("15:30:00"))
+        .otherwise(pl.lit("15:00:00"))
+    )
+    events = events.join(day_lookup, on="day_idx").with_columns(
+        (pl.col("disc_time") < close).alias("intraday")
+    )
+    return events.drop("disc_date").sort("day_idx", "code_idx")
+
+
+@dataclass
+class Latents:
+    """Hidden states behind the planted side signals (see the module docstring)."""
+
+    days: list[date]
+    margin_z: np.ndarray  # (T, N) weekly-held AR(1); higher -> lower future return
+    short_z: np.ndarray  # (T, N) daily AR(1); drives large short-sale reports
+    flow_z: np.ndarray  # (T,) weekly-held AR(1); contribution flow_z * size_score
+    surprise: np.ndarray  # (T, N) surprise on the disclosure day, 0 elsewhere
+    disclosure_day: np.ndarray  # (T, N) bool: statement disclosed on day t
+    disclosure_intraday: np.ndarray  # (T, N) bool: ... and before that day's close
+    fiscal_year_end_month: np.ndarray  # (N,) month of each stock's fiscal year end
+    disclosures: pl.DataFrame  # statement events (see _draw_disclosures)
+    short_reports: pl.DataFrame  # large short-position reports (see _simulate_short_reports)
+    short_reported: np.ndarray  # (T, N) sum of reported ratios >= 0.5 % as of calc day t
+    week_end: np.ndarray  # (T,) bool: last trading day of its week (investor-type weeks)
+    margin_week_end: np.ndarray  # (T,) bool: ... of a week with >= 3 trading days (margin records)
+
+    def usable_record_index(self, flags: np.ndarray, usable_lag: int) -> np.ndarray:
+        """``(T,)`` index of the latest flagged day ``F`` with ``F + usable_lag <= t`` (-1: none)."""
+        n_days = len(self.days)
+        idx = np.where(flags, np.arange(n_days), -1)
+        latest = np.maximum.accumulate(idx)
+        out = np.full(n_days, -1)
+        out[usable_lag:] = latest[: n_days - usable_lag]
+        return out
+
+    def contributions(self, universe: pl.DataFrame) -> dict[str, np.ndarray]:
+        """Expected next-day return contribution of each side signal known at decision time t.
+
+        ``c[name][t, i]`` adds to the expected close-to-close return from t+1 to t+2; formulas in
+        ``STRENGTH``, decay in ``PERSISTENCE``; each is demeaned across the stocks listed on t.
+        """
+        n_days, n = self.margin_z.shape
+        if universe.height != n:
+            raise ValueError(f"universe has {universe.height} rows, latents were drawn for {n}")
+        listed = listed_mask(self.days, universe)
+        margin_rec = self.usable_record_index(self.margin_week_end, MARGIN_USABLE_LAG)
+        margin = np.where(
+            (margin_rec >= 0)[:, None], -STRENGTH["margin"] * self.margin_z[margin_rec], 0.0
+        )
+        public_short = np.zeros((n_days, n))
+        public_short[SHORT_USABLE_LAG:] = self.short_reported[: n_days - SHORT_USABLE_LAG]
+        short = -STRENGTH["short"] * 100.0 * public_short
+        flow_rec = self.usable_record_index(self.week_end, INVESTOR_USABLE_LAG)
+        flow_level = np.where(flow_rec >= 0, self.flow_z[flow_rec], 0.0)
+        size = universe["size_score"].to_numpy().astype(float)
+        flow = STRENGTH["flow"] * flow_level[:, None] * size[None, :]
+        usable = np.zeros((n_days, n))
+        after = self.disclosure_day & ~self.disclosure_intraday
+        usable[self.disclosure_intraday] += self.surprise[self.disclosure_intraday]
+        shifted = np.where(after, self.surprise, 0.0)
+        usable[1:] += shifted[:-1]
+        drift = np.empty((n_days, n))
+        level = np.zeros(n)
+        for t in range(n_days):
+            level = DRIFT_DECAY * level + STRENGTH["drift"] * usable[t]
+            drift[t] = level
+        out = {"margin": margin, "short": short, "flow": flow, "drift": drift}
+        count = np.maximum(listed.sum(axis=1, keepdims=True), 1)
+        for name, arr in out.items():
+            mean = np.where(listed, arr, 0.0).sum(axis=1, keepdims=True) / count
+            out[name] = np.where(listed, arr - mean, 0.0)
+        return out
+
+
+def draw_latents(config: SynthConfig, days: list[date], universe: pl.DataFrame) -> Latents:
+    """Draw every latent state for ``days`` (trading days from ``config.start``) and ``universe``."""
+    if not days:
+        raise ValueError("draw_latents: days is empty")
+    missing = {"Code", "list_date", "delist_date", "size_score"} - set(universe.columns)
+    if missing:
+        raise ValueError(f"draw_latents: universe lacks columns {sorted(missing)}")
+    n = universe.height
+    listed = listed_mask(days, universe)
+    margin_z = _weekly_ar(config, days, "margin_z", RHO_MARGIN_WEEK, n)
+    flow_z = _weekly_ar(config, days, "flow_z", RHO_FLOW_WEEK, None)
+    short_z = _daily_ar(config, days, "short_z", RHO_SHORT_DAY, n)
+    short_reports, short_reported = _simulate_short_reports(config, days, short_z, listed)
+    fye = rng_static(config, "fiscal_year_end").choice(
+        FISCAL_YEAR_END_MONTHS, size=n, p=FISCAL_YEAR_END_WEIGHTS
+    )
+    disclosures = _draw_disclosures(config, days, fye, listed)
+    n_days = len(days)
+    surprise = np.zeros((n_days, n))
+    disclosure_day = np.zeros((n_days, n), dtype=bool)
+    intraday = np.zeros((n_days, n), dtype=bool)
+    t_idx = disclosures["day_idx"].to_numpy()
+    i_idx = disclosures["code_idx"].to_numpy()
+    surprise[t_idx, i_idx] = disclosures["surprise"].to_numpy()
+    disclosure_day[t_idx, i_idx] = True
+    intraday[t_idx, i_idx] = disclosures["intraday"].to_numpy()
+    return Latents(
+        days=list(days),
+        margin_z=margin_z,
+        short_z=short_z,
+        flow_z=flow_z,
+        surprise=surprise,
+        disclosure_day=disclosure_day,
+        disclosure_intraday=intraday,
+        fiscal_year_end_month=fye,
+        disclosures=disclosures,
+        short_reports=short_reports,
+        short_reported=short_reported,
+        week_end=week_end_flags(days),
+        margin_week_end=week_end_flags(days, min_days=3),
+    )
