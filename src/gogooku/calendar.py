@@ -185,4 +185,5 @@ class TradingCalendar:
 
 
 def _gather_expr(ext: pl.Series, days: pl.Series, expr: pl.Expr, side: str) -> pl.Expr:
-    return pl.lit(ext).gather(pl.lit(days).search_sorted(expr, side=side))
+    found = pl.lit(ext).gather(pl.lit(days).search_sorted(expr, side=side))
+    return pl.when(expr.is_not_null()).then(found)

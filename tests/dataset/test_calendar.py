@@ -71,16 +71,23 @@ def test_close_time_changes_on_2024_11_05(xtks):
 
 
 def test_expression_helpers_match_scalar_methods(xtks):
-    probe = [date(2019, 4, 26), date(2020, 9, 30), date(2024, 11, 2), date(2024, 12, 30)]
+    probe = [date(2019, 4, 26), date(2020, 9, 30), date(2024, 11, 2), date(2024, 12, 30), None]
     out = pl.DataFrame({"d": probe}).select(
         nxt=xtks.next_bd_expr(pl.col("d")), onafter=xtks.on_or_after_expr(pl.col("d"))
     )
-    assert out["nxt"].to_list() == [date(2019, 5, 7), date(2020, 10, 1), date(2024, 11, 5), None]
+    assert out["nxt"].to_list() == [
+        date(2019, 5, 7),
+        date(2020, 10, 1),
+        date(2024, 11, 5),
+        None,
+        None,
+    ]
     assert out["onafter"].to_list() == [
         date(2019, 4, 26),
         date(2020, 9, 30),
         date(2024, 11, 5),
         date(2024, 12, 30),
+        None,
     ]
 
 

@@ -46,8 +46,8 @@ class Block:
     trading days of history before the build start the block needs to fill its windows.
 
     Availability keys: ``"bars_same_day"`` (own bars, TOPIX and index bars of day t: usable on
-    t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"pubdate_next_day"``,
-    ``"date_next_day"``, ``"master_valid_from"`` (see ``gogooku.dataset.availability``).
+    t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"next_trading_day"``,
+    ``"earnings_calendar"``, ``"master_valid_from"`` (see ``gogooku.dataset.availability``).
     """
 
     name: str

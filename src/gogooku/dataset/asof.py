@@ -1,0 +1,99 @@
+"""Point-in-time as-of joins: attach to each panel row the latest source record already usable.
+
+``asof_join`` is a backward ``join_asof`` per key on the source's availability date, followed by a
+hard check: no joined record may have ``available_from`` after the row's date. A record is joined
+to row (key, t) iff it is the latest record of that key with ``available_from <= t`` (ties on the
+same availability date resolved by ``order_by``, last wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from gogooku.dataset.availability import AVAILABLE_FROM
+
+
+class LookAheadError(AssertionError):
+    """A joined source record was not yet available on the row's date."""
+
+
+def asof_join(
+    rows: pl.LazyFrame | pl.DataFrame,
+    source: pl.LazyFrame | pl.DataFrame,
+    *,
+    source_name: str,
+    by: str | Sequence[str] | None = None,
+    availability_col: str = AVAILABLE_FROM,
+    row_date: str = "Date",
+    columns: Sequence[str] | None = None,
+    order_by: Sequence[str] = (),
+    max_age_days: int | None = None,
+    keep_availability: str | None = None,
+) -> pl.LazyFrame:
+    """Left-join ``source`` onto ``rows`` backward in time on ``availability_col <= row_date``.
+
+    ``by``: key column(s) present in both frames (None: one global series, e.g. TOPIX or flows).
+    ``columns``: source columns to attach (default: all but keys and the availability column).
+    ``order_by``: tie-breakers among records of one key sharing an availability date (the last
+    after sorting wins, e.g. ``("PubDate",)`` for revisions). ``max_age_days``: records older than
+    this many calendar days are not joined. ``keep_availability``: name under which to keep the
+    joined record's availability date (dropped otherwise).
+
+    Raises ``LookAheadError`` naming the source, column, row and offending date if any joined
+    record is available after its row's date.
+    """
+    keys = [by] if isinstance(by, str) else list(by or [])
+    src = source.lazy()
+    src_names = src.collect_schema().names()
+    for col in [*keys, availability_col, *order_by]:
+        if col not in src_names:
+            raise ValueError(f"asof_join({source_name}): source has no column {col!r}")
+    attach = (
+        list(columns)
+        if columns is not None
+        else [c for c in src_names if c not in {*keys, availability_col}]
+    )
+    row_frame = rows.lazy()
+    row_names = row_frame.collect_schema().names()
+    clash = [c for c in attach if c in row_names]
+    if clash:
+        raise ValueError(f"asof_join({source_name}): columns {clash} already exist in the rows")
+    avail_alias = "__asof_available_from"
+    src = (
+        src.select(*keys, pl.col(availability_col).alias(avail_alias), *order_by, *attach)
+        .sort([avail_alias, *order_by])
+        .unique(subset=[*keys, avail_alias], keep="last", maintain_order=True)
+        .drop(*[c for c in order_by if c not in attach])
+        .with_columns(pl.col(avail_alias).alias("__asof_on"))
+    )
+    row_order = "__asof_row"
+    left = (
+        row_frame.with_row_index(row_order)
+        .with_columns(pl.col(row_date).alias("__asof_on"))
+        .sort("__asof_on")
+    )
+    joined = left.join_asof(
+        src,
+        on="__asof_on",
+        by=keys or None,
+        strategy="backward",
+        tolerance=f"{max_age_days}d" if max_age_days is not None else None,
+        check_sortedness=False,
+    )
+    result = joined.sort(row_order).drop(row_order, "__asof_on").collect()
+    late = result.filter(pl.col(avail_alias) > pl.col(row_date))
+    if late.height:
+        first = late.row(0, named=True)
+        where = ", ".join(f"{k}={first[k]}" for k in keys)
+        raise LookAheadError(
+            f"as-of join of {source_name}: column {availability_col!r} = {first[avail_alias]} "
+            f"is after the row date {first[row_date]} ({where or 'global series'}); "
+            f"{late.height} rows affected"
+        )
+    if keep_availability:
+        result = result.rename({avail_alias: keep_availability})
+    else:
+        result = result.drop(avail_alias)
+    return result.lazy()

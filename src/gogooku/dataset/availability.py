@@ -1,0 +1,198 @@
+"""When may a source record first be used? One table, written as data plus small functions.
+
+A panel row (Code, Date=t) is the state at the decision time of trading day t (19:00 JST); the
+position it implies is traded at the close of t+1. A source record may feed row t only if it was
+published by then. Every source's rule maps a record to ``available_from``: the first panel date on
+which it may be used (SPEC §4). The rules are conservative:
+
+============================  ==================================================================
+rule key                      available_from
+============================  ==================================================================
+``bars_same_day``             ``Date`` (own bars, TOPIX, index bars of day t are usable on t)
+``statement_disclosure``      ``DiscDate`` if ``DiscDate`` is a trading day and ``DiscTime`` is
+                              strictly before that day's close (15:00 until 2024-11-04, 15:30
+                              from 2024-11-05, 11:30 on half days); otherwise the next trading
+                              day after ``DiscDate`` (a null ``DiscTime`` counts as after close)
+``weekly_margin``             record dated ``Date`` (the week's last business day, usually
+                              Friday) is published on the 2nd trading day on or after the Monday
+                              of the following week; usable from the trading day after that
+``next_trading_day``          the first trading day strictly after the source's date column
+                              (``PubDate``, ``Date`` or ``DiscDate``, see ``SOURCE_AVAILABILITY``)
+``earnings_calendar``         announced ~19:00 on the trading day before the scheduled ``Date``,
+                              so usable from the next trading day: the first trading day on or
+                              after ``Date``
+``master_valid_from``         ``Date`` (the master snapshot valid from that date)
+============================  ==================================================================
+
+A record whose ``available_from`` is null (date past the end of the calendar, null date) is
+never used. ``SOURCE_AVAILABILITY`` maps every dataset id to its rule and date/time columns; the
+builder exports the rule text of each feature's sources into ``features.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from gogooku.calendar import TradingCalendar
+
+AVAILABLE_FROM = "available_from"
+
+
+@dataclass(frozen=True)
+class SourceDates:
+    """The columns of a source that carry its publication information."""
+
+    date_col: str
+    time_col: str | None = None
+
+
+RuleFn = Callable[[TradingCalendar, SourceDates], pl.Expr]
+
+
+@dataclass(frozen=True)
+class AvailabilityRule:
+    key: str
+    description: str
+    expr: RuleFn
+
+    def available_from(self, calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+        return self.expr(calendar, dates).alias(AVAILABLE_FROM)
+
+
+def _same_day(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    return pl.col(dates.date_col)
+
+
+def _next_trading_day(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    return calendar.next_bd_expr(pl.col(dates.date_col))
+
+
+def _on_or_after(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    return calendar.on_or_after_expr(pl.col(dates.date_col))
+
+
+def parse_time(expr: pl.Expr) -> pl.Expr:
+    """``HH:MM:SS`` or ``HH:MM`` strings to ``pl.Time``; anything else to null."""
+    return pl.coalesce(
+        expr.str.to_time("%H:%M:%S", strict=False), expr.str.to_time("%H:%M", strict=False)
+    )
+
+
+def _statement(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    if dates.time_col is None:
+        raise ValueError("statement_disclosure needs a time column (DiscTime)")
+    day = pl.col(dates.date_col)
+    disc_time = parse_time(pl.col(dates.time_col))
+    before_close = (
+        (calendar.on_or_after_expr(day) == day)
+        & disc_time.is_not_null()
+        & (disc_time < calendar.close_time_expr(day))
+    )
+    return pl.when(before_close).then(day).otherwise(calendar.next_bd_expr(day))
+
+
+def _weekly_margin(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    day = pl.col(dates.date_col)
+    # Polars weekday: Monday=1 .. Sunday=7, so day + (8 - weekday) is the next week's Monday.
+    next_monday = day + pl.duration(days=pl.lit(8, pl.Int64) - day.dt.weekday().cast(pl.Int64))
+    first_bd = calendar.on_or_after_expr(next_monday)
+    published = calendar.next_bd_expr(first_bd)
+    return calendar.next_bd_expr(published)
+
+
+AVAILABILITY: dict[str, AvailabilityRule] = {
+    rule.key: rule
+    for rule in (
+        AvailabilityRule(
+            "bars_same_day",
+            "usable on its own Date (published ~16:30, before the 19:00 decision time)",
+            _same_day,
+        ),
+        AvailabilityRule(
+            "statement_disclosure",
+            "DiscDate if DiscTime is strictly before that day's close (15:00 until 2024-11-04, "
+            "15:30 from 2024-11-05, 11:30 on half days), else the next trading day; null DiscTime "
+            "counts as after the close",
+            _statement,
+        ),
+        AvailabilityRule(
+            "weekly_margin",
+            "the trading day after publication; publication is the 2nd trading day on or after "
+            "the Monday following the record Date (Friday -> published Tuesday -> usable Wednesday)",
+            _weekly_margin,
+        ),
+        AvailabilityRule(
+            "next_trading_day",
+            "the first trading day strictly after the record's publication/trade date",
+            _next_trading_day,
+        ),
+        AvailabilityRule(
+            "earnings_calendar",
+            "announced ~19:00 on the trading day before the scheduled Date; usable from the next "
+            "trading day, i.e. the first trading day on or after Date",
+            _on_or_after,
+        ),
+        AvailabilityRule(
+            "master_valid_from",
+            "usable from the snapshot's valid-from Date",
+            _same_day,
+        ),
+    )
+}
+
+SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
+    "equities_bars_daily": ("bars_same_day", SourceDates("Date")),
+    "indices_topix": ("bars_same_day", SourceDates("Date")),
+    "indices_bars_daily": ("bars_same_day", SourceDates("Date")),
+    "equities_master": ("master_valid_from", SourceDates("Date")),
+    "fins_summary": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
+    "markets_margin_interest": ("weekly_margin", SourceDates("Date")),
+    "markets_margin_alert": ("next_trading_day", SourceDates("PubDate")),
+    "equities_investor_types": ("next_trading_day", SourceDates("PubDate")),
+    "markets_short_ratio": ("next_trading_day", SourceDates("Date")),
+    "markets_short_sale_report": ("next_trading_day", SourceDates("DiscDate")),
+    "markets_breakdown": ("next_trading_day", SourceDates("Date")),
+    "options_225": ("next_trading_day", SourceDates("Date")),
+    "futures": ("next_trading_day", SourceDates("Date")),
+    "fins_dividend": ("next_trading_day", SourceDates("PubDate")),
+    "fins_earnings_date": ("next_trading_day", SourceDates("PubDate")),
+    "equities_earnings_calendar": ("earnings_calendar", SourceDates("Date")),
+}
+
+
+def source_rule(source: str) -> tuple[AvailabilityRule, SourceDates]:
+    """The rule and date columns of a dataset id (``KeyError`` naming the id if unknown)."""
+    if source not in SOURCE_AVAILABILITY:
+        raise KeyError(
+            f"no availability rule for source {source!r}; known: {sorted(SOURCE_AVAILABILITY)}"
+        )
+    key, dates = SOURCE_AVAILABILITY[source]
+    return AVAILABILITY[key], dates
+
+
+def describe_source(source: str) -> str:
+    """One line for ``features.json``: ``<source>: <rule key> on <column> — <rule text>``."""
+    rule, dates = source_rule(source)
+    cols = dates.date_col + (f"+{dates.time_col}" if dates.time_col else "")
+    return f"{source}: {rule.key} on {cols} — {rule.description}"
+
+
+def with_available_from(
+    frame: pl.LazyFrame | pl.DataFrame, source: str, calendar: TradingCalendar
+) -> pl.LazyFrame:
+    """``frame`` (records of ``source``) plus ``available_from`` (pl.Date) by the source's rule.
+
+    Records that never become available (null ``available_from``) are dropped.
+    """
+    rule, dates = source_rule(source)
+    lazy = frame.lazy()
+    names = lazy.collect_schema().names()
+    for col in (dates.date_col, dates.time_col):
+        if col is not None and col not in names:
+            raise ValueError(f"{source}: availability rule {rule.key!r} needs column {col!r}")
+    return lazy.with_columns(rule.available_from(calendar, dates)).filter(
+        pl.col(AVAILABLE_FROM).is_not_null()
+    )

@@ -1,0 +1,99 @@
+"""Availability rules: hand-checked dates around the 2024-11-05 close-time change and holidays."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from gogooku.calendar import TradingCalendar
+from gogooku.dataset.availability import (
+    AVAILABILITY,
+    SOURCE_AVAILABILITY,
+    describe_source,
+    with_available_from,
+)
+
+
+@pytest.fixture(scope="module")
+def cal() -> TradingCalendar:
+    return TradingCalendar.from_xtks(date(2020, 1, 1), date(2024, 12, 31))
+
+
+def _avail(cal, source, frame):
+    return with_available_from(frame, source, cal).collect()["available_from"].to_list()
+
+
+def test_statement_before_and_after_the_15_00_close(cal):
+    # 2024-11-01 (Fri) closes at 15:00; 2024-11-04 is a holiday, so "next day" is 2024-11-05.
+    frame = pl.DataFrame(
+        {
+            "DiscDate": [date(2024, 11, 1)] * 4,
+            "DiscTime": ["14:59:00", "15:01:00", "15:00:00", None],
+        }
+    )
+    assert _avail(cal, "fins_summary", frame) == [
+        date(2024, 11, 1),
+        date(2024, 11, 5),
+        date(2024, 11, 5),
+        date(2024, 11, 5),
+    ]
+
+
+def test_statement_before_and_after_the_15_30_close(cal):
+    frame = pl.DataFrame(
+        {"DiscDate": [date(2024, 11, 5)] * 3, "DiscTime": ["15:29:00", "15:31:00", "15:10"]}
+    )
+    assert _avail(cal, "fins_summary", frame) == [
+        date(2024, 11, 5),
+        date(2024, 11, 6),
+        date(2024, 11, 5),
+    ]
+
+
+def test_statement_on_a_holiday_is_usable_the_next_trading_day(cal):
+    frame = pl.DataFrame({"DiscDate": [date(2024, 11, 4)], "DiscTime": ["10:00:00"]})
+    assert _avail(cal, "fins_summary", frame) == [date(2024, 11, 5)]
+
+
+def test_weekly_margin_friday_to_wednesday(cal):
+    frame = pl.DataFrame({"Date": [date(2024, 10, 25), date(2024, 11, 1), date(2024, 12, 27)]})
+    # 10-25 Fri -> published Tue 10-29 -> Wed 10-30.
+    # 11-01 Fri -> Mon 11-04 holiday -> published Wed 11-06 -> Thu 11-07.
+    # 12-27 Fri -> Mon 12-30 open, 12-31..01-03 closed -> published Mon 01-06 -> Tue 01-07 (2025,
+    # past this calendar's end, so never usable here).
+    assert _avail(cal, "markets_margin_interest", frame) == [date(2024, 10, 30), date(2024, 11, 7)]
+
+
+def test_next_trading_day_sources(cal):
+    frame = pl.DataFrame({"PubDate": [date(2024, 11, 1), date(2024, 11, 5)]})
+    for source in ("markets_margin_alert", "equities_investor_types", "fins_dividend"):
+        assert _avail(cal, source, frame) == [date(2024, 11, 5), date(2024, 11, 6)]
+    dated = pl.DataFrame({"Date": [date(2020, 9, 30), date(2020, 10, 2)]})
+    for source in ("markets_short_ratio", "options_225", "futures", "markets_breakdown"):
+        assert _avail(cal, source, dated) == [date(2020, 10, 1), date(2020, 10, 5)]
+
+
+def test_same_day_and_master_and_earnings_calendar(cal):
+    frame = pl.DataFrame({"Date": [date(2024, 11, 1), date(2024, 11, 5)]})
+    for source in ("equities_bars_daily", "indices_topix", "equities_master"):
+        assert _avail(cal, source, frame) == [date(2024, 11, 1), date(2024, 11, 5)]
+    sched = pl.DataFrame({"Date": [date(2024, 11, 5), date(2024, 11, 4)]})
+    assert _avail(cal, "equities_earnings_calendar", sched) == [
+        date(2024, 11, 5),
+        date(2024, 11, 5),
+    ]
+
+
+def test_every_source_has_a_known_rule_and_a_description():
+    for source, (key, _) in SOURCE_AVAILABILITY.items():
+        assert key in AVAILABILITY
+        assert describe_source(source).startswith(f"{source}: {key}")
+
+
+def test_missing_column_and_unknown_source_are_named(cal):
+    with pytest.raises(ValueError, match=r"fins_summary.*'DiscTime'"):
+        with_available_from(pl.DataFrame({"DiscDate": [date(2024, 1, 4)]}), "fins_summary", cal)
+    with pytest.raises(KeyError, match="no_such_source"):
+        with_available_from(pl.DataFrame({"Date": [date(2024, 1, 4)]}), "no_such_source", cal)
