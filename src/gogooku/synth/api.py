@@ -1,0 +1,416 @@
+"""The synthetic J-Quants V2 service: an ASGI app that serves a market's tables at the V2 paths.
+
+``create_app(market)`` serves every catalogue endpoint under ``/v2`` with the V2 envelope
+``{"data": [...], "pagination_key": "..."}``, ``x-api-key`` auth (403), plan gating (403),
+plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
+(429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults (500, delays,
+dropped connections). ``market`` is any object whose ``tables`` map dataset ids to frames in the
+catalogue schema (``gogooku.jquants.endpoints``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import polars as pl
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, records_json
+from gogooku.jquants.plans import (
+    ENDPOINT_RATE_PER_MINUTE,
+    RATE_PER_MINUTE,
+    HistoryWindow,
+    history_window,
+    plan_allows,
+)
+from gogooku.settings import Plan
+from gogooku.synth.faults import FaultAction, Faults, SlidingWindowLimiter, admit
+
+PREFIX = "/v2"
+BAD_KEY_MESSAGE = "The incoming api key is invalid or expired."
+RATE_MESSAGE = "Rate limit exceeded"
+# Datasets whose ``code`` is a 4-character index code, matched as given (issue codes have 5).
+_INDEX_CODES = frozenset({"indices_bars_daily"})
+
+
+class QueryError(ValueError):
+    """A request the real API answers with 400."""
+
+
+def _json_response(status: int, payload: dict[str, Any]) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _parse_day(name: str, text: str) -> dt.date:
+    """A query date in ``YYYYMMDD`` or ``YYYY-MM-DD`` form that exists on the calendar."""
+    digits = text.replace("-", "") if len(text) == 10 and text[4] == text[7] == "-" else text
+    if len(digits) != 8 or not digits.isdigit():
+        raise QueryError(f"Invalid {name}: {text!r} (expected YYYYMMDD or YYYY-MM-DD)")
+    try:
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        raise QueryError(f"Invalid {name}: {text!r} is not a calendar date") from None
+
+
+def _issue_code(ep: Endpoint, text: str) -> str:
+    if ep.id in _INDEX_CODES:
+        return text
+    if len(text) == 4:
+        return text + "0"
+    if len(text) == 5:
+        return text
+    raise QueryError(f"Invalid code: {text!r} (expected 4 or 5 characters)")
+
+
+class _Table:
+    """One dataset sorted by its date field (nulls last), sliceable by date in O(log n)."""
+
+    def __init__(self, ep: Endpoint, frame: pl.DataFrame) -> None:
+        missing = [c for c in ep.schema if c not in frame.columns]
+        if missing:
+            raise ValueError(f"market table {ep.id} lacks catalogue column(s) {missing}")
+        self.frame = frame.select(list(ep.schema)).sort(
+            [ep.date_field, *(k for k in ep.key if k != ep.date_field)], nulls_last=True
+        )
+        self.dates = self.frame[ep.date_field]
+        self.n_dated = self.frame.height - self.dates.null_count()
+
+    def between(self, lo: dt.date, hi: dt.date) -> pl.DataFrame:
+        if lo > hi or self.n_dated == 0:
+            return self.frame.clear()
+        dated = self.dates.slice(0, self.n_dated)
+        start = int(dated.search_sorted(lo, side="left"))
+        stop = int(dated.search_sorted(hi, side="right"))
+        return self.frame.slice(start, max(stop - start, 0))
+
+    def last_date_upto(self, day: dt.date) -> dt.date | None:
+        dated = self.dates.slice(0, self.n_dated)
+        index = int(dated.search_sorted(day, side="right")) - 1
+        return dated[index] if index >= 0 else None
+
+    def first_date_from(self, day: dt.date) -> dt.date | None:
+        dated = self.dates.slice(0, self.n_dated)
+        index = int(dated.search_sorted(day, side="left"))
+        return dated[index] if index < self.n_dated else None
+
+
+class SyntheticV2:
+    """The service state: tables, plan, limiters, faults; ``select`` answers one query."""
+
+    def __init__(
+        self,
+        market: Any,
+        *,
+        plan: Plan,
+        today: dt.date | None,
+        page_size: int,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        unknown = sorted(set(market.tables) - ENDPOINTS.keys())
+        if unknown:
+            raise ValueError(f"market tables {unknown} are not catalogue dataset ids")
+        self.tables = {i: _Table(ENDPOINTS[i], f) for i, f in market.tables.items()}
+        self.plan = plan
+        self.page_size = page_size
+        self.today = today or self._last_market_date()
+        self.window = history_window(plan, self.today)
+
+    def _last_market_date(self) -> dt.date:
+        bars = self.tables.get("equities_bars_daily")
+        candidates = [bars] if bars is not None and bars.n_dated else list(self.tables.values())
+        days = [t.dates[t.n_dated - 1] for t in candidates if t.n_dated]
+        if not days:
+            raise ValueError("market has no dated rows: pass today= explicitly")
+        return max(days)
+
+    def window_for(self, ep: Endpoint) -> HistoryWindow:
+        if ep.id == "markets_calendar" and self.plan is not Plan.FREE:
+            return HistoryWindow(self.window.earliest, dt.date(self.today.year + 1, 12, 31))
+        return self.window
+
+    def select(self, ep: Endpoint, params: dict[str, str]) -> pl.DataFrame:
+        """Rows of ``ep`` matching ``params`` inside the plan window, in table order."""
+        table = self.tables.get(ep.id)
+        if table is None:
+            return pl.DataFrame(schema=ep.schema)
+        if ep.fetch_mode == "latest":
+            return self._latest(table)
+        window = self.window_for(ep)
+        days = {k: _parse_day(k, v) for k, v in params.items() if k in _DATE_PARAMS}
+        lo, hi = window.earliest, window.latest
+        if ep.id == "fins_earnings_date":
+            if sum(k in params for k in ("code", "date", "scheduled_date")) != 1:
+                raise QueryError("Specify exactly one of code, date, scheduled_date")
+            if "date" in days and not window.contains(days["date"]):
+                raise QueryError(f"date {days['date']} is outside the {self.plan} plan window")
+        if ep.id == "equities_master":
+            return self._master(table, ep, params, days, window)
+        lo, hi = self._narrow(ep, days, lo, hi)
+        rows = table.between(lo, hi)
+        filters = self._filters(ep, params, days)
+        if filters is not None:
+            rows = rows.filter(filters)
+        if "scheduled_date" in days:
+            rows = (
+                rows.sort("PubDate")
+                .group_by("Code", "FQName", maintain_order=True)
+                .last()
+                .filter(pl.col("SchDate") == days["scheduled_date"])
+                .select(list(ep.schema))
+            )
+        return rows
+
+    @staticmethod
+    def _narrow(
+        ep: Endpoint, days: dict[str, dt.date], lo: dt.date, hi: dt.date
+    ) -> tuple[dt.date, dt.date]:
+        pairs = [("date", "date"), ("from", "to")]
+        if ep.id == "markets_short_sale_report":
+            pairs = [("disc_date", "disc_date"), ("disc_date_from", "disc_date_to")]
+        for start_key, end_key in pairs:
+            if start_key in days:
+                lo = max(lo, days[start_key])
+            if end_key in days:
+                hi = min(hi, days[end_key])
+        return lo, hi
+
+    @staticmethod
+    def _filters(ep: Endpoint, params: dict[str, str], days: dict[str, dt.date]) -> pl.Expr | None:
+        exprs = []
+        if "code" in params:
+            exprs.append(pl.col("Code") == _issue_code(ep, params["code"]))
+        if "s33" in params:
+            exprs.append(pl.col("S33") == params["s33"].zfill(4))
+        if "section" in params:
+            exprs.append(pl.col("Section") == params["section"])
+        if "hol_div" in params:
+            exprs.append(pl.col("HolDiv") == params["hol_div"])
+        if "calc_date" in days:
+            exprs.append(pl.col("CalcDate") == days["calc_date"])
+        if "category" in params:
+            exprs.append(pl.col("ProdCat") == params["category"])
+        if params.get("contract_flag") == "1":
+            exprs.append(pl.col("CCMFlag"))
+        return pl.all_horizontal(exprs) if exprs else None
+
+    def _master(
+        self,
+        table: _Table,
+        ep: Endpoint,
+        params: dict[str, str],
+        days: dict[str, dt.date],
+        window: HistoryWindow,
+    ) -> pl.DataFrame:
+        """One snapshot: ``date`` → the first snapshot on/after it, else the latest in the window."""
+        if "date" in days:
+            if not window.contains(days["date"]):
+                return table.frame.clear()
+            snapshot = table.first_date_from(days["date"])
+            if snapshot is not None and snapshot > window.latest:
+                snapshot = None
+        else:
+            snapshot = table.last_date_upto(window.latest)
+        if snapshot is None or snapshot < window.earliest:
+            return table.frame.clear()
+        rows = table.between(snapshot, snapshot)
+        filters = self._filters(ep, params, days)
+        return rows.filter(filters) if filters is not None else rows
+
+    def _latest(self, table: _Table) -> pl.DataFrame:
+        """Earnings calendar: the next announcement date after ``today``, else the last one."""
+        day = table.first_date_from(self.today + dt.timedelta(days=1))
+        if day is None:
+            day = table.last_date_upto(dt.date.max)
+        if day is None:
+            return table.frame
+        return table.between(day, day)
+
+    def page(self, ep: Endpoint, rows: pl.DataFrame, query_hash: str, key: str | None):
+        """The page of ``rows`` selected by ``key`` and the key of the next page (or None)."""
+        if not ep.paginated:
+            return rows, None
+        offset = _decode_key(key, query_hash) if key is not None else 0
+        if offset > rows.height:
+            raise QueryError("Invalid pagination_key")
+        end = offset + self.page_size
+        next_key = _encode_key(end, query_hash) if end < rows.height else None
+        return rows.slice(offset, self.page_size), next_key
+
+
+_DATE_PARAMS = frozenset(
+    {
+        "date",
+        "from",
+        "to",
+        "disc_date",
+        "disc_date_from",
+        "disc_date_to",
+        "calc_date",
+        "scheduled_date",
+    }
+)
+
+
+def _query_hash(path: str, params: dict[str, str]) -> str:
+    text = path + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _encode_key(offset: int, query_hash: str) -> str:
+    raw = json.dumps({"o": offset, "q": query_hash}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_key(key: str, query_hash: str) -> int:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)))
+        offset, owner = int(payload["o"]), payload["q"]
+    except (ValueError, KeyError, TypeError):
+        raise QueryError("Invalid pagination_key") from None
+    if owner != query_hash or offset < 0:
+        raise QueryError("pagination_key does not belong to this query")
+    return offset
+
+
+def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response]:
+    drop = frozenset() if service.plan is Plan.PREMIUM else ep.premium_fields
+
+    def handle(request: Request) -> Response:
+        if not plan_allows(service.plan, ep.min_plan):
+            return _json_response(
+                403,
+                {
+                    "message": f"This API is not available on your subscription plan "
+                    f"({service.plan}): {ep.path} requires the {ep.min_plan} plan or higher."
+                },
+            )
+        params = dict(request.query_params)
+        key = params.pop("pagination_key", None)
+        try:
+            unknown = sorted(set(params) - ep.params)
+            if unknown:
+                raise QueryError(f"Unknown parameter(s) for {ep.path}: {', '.join(unknown)}")
+            if ep.required_any and not any(params.get(k) for k in ep.required_any):
+                raise QueryError(
+                    "This API requires at least 1 parameter as follows; "
+                    + ", ".join(ep.required_any)
+                )
+            rows = service.select(ep, params)
+            page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
+        except QueryError as error:
+            return _json_response(400, {"message": str(error)})
+        body = '{"data":' + records_json(ep.id, page, drop)
+        if next_key is not None:
+            body += f',"pagination_key":"{next_key}"'
+        return Response(body + "}", media_type="application/json")
+
+    return handle
+
+
+class _Gate:
+    """Outermost ASGI layer: faults, then ``x-api-key`` auth, then rate limits."""
+
+    def __init__(
+        self,
+        app,
+        *,
+        api_key: str | None,
+        plan: Plan,
+        rate_limit: bool,
+        faults: Faults | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.faults = faults
+        self.clock = clock
+        self.rate_limit = rate_limit
+        self.plan_limiter = SlidingWindowLimiter(RATE_PER_MINUTE[plan])
+        self.path_limiters = {
+            p: SlidingWindowLimiter(n) for p, n in ENDPOINT_RATE_PER_MINUTE.items()
+        }
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].removeprefix(PREFIX)
+        if self.faults is not None:
+            action = self.faults.decide(path)
+            if self.faults.delay_s and self.faults.targets(path):
+                await asyncio.sleep(self.faults.delay_s)
+            if action is FaultAction.ERROR:
+                await _json_response(500, {"message": "Internal Server Error"})(
+                    scope, receive, send
+                )
+                return
+            if action is FaultAction.DROP:
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                # Raised after the response has started, so uvicorn closes the socket without a
+                # body; an httpx error type so in-process (ASGITransport) clients see the same
+                # transport error as clients of a real socket.
+                raise httpx.RemoteProtocolError(f"synthetic fault: connection to {path} dropped")
+        headers = dict(scope["headers"])
+        if self.api_key is not None and headers.get(b"x-api-key", b"").decode() != self.api_key:
+            await _json_response(403, {"message": BAD_KEY_MESSAGE})(scope, receive, send)
+            return
+        if self.rate_limit:
+            limiters = [self.plan_limiter]
+            if path in self.path_limiters:
+                limiters.append(self.path_limiters[path])
+            if not admit(limiters, self.clock):
+                await _json_response(429, {"message": RATE_MESSAGE})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    market: Any,
+    *,
+    api_key: str | None = "synthetic",
+    plan: Plan = Plan.PREMIUM,
+    page_size: int = 5000,
+    rate_limit: bool = True,
+    faults: Faults | None = None,
+    today: dt.date | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The V2-compatible app serving ``market.tables`` (dataset id → catalogue-typed frame).
+
+    ``today`` (default: the market's last bar date) anchors the plan's history window;
+    ``api_key=None`` disables auth; ``clock`` drives the rate limiter's 60 s window.
+    """
+    service = SyntheticV2(market, plan=Plan(plan), today=today, page_size=page_size)
+    app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
+    app.state.service = service
+    for ep in ENDPOINTS.values():
+        app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unknown_path(request: Request, exc: StarletteHTTPException) -> Response:
+        return _json_response(
+            403 if exc.status_code in (404, 405) else exc.status_code,
+            {"message": f"Missing Authentication Token ({request.method} {request.url.path})"},
+        )
+
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        _Gate, api_key=api_key, plan=Plan(plan), rate_limit=rate_limit, faults=faults, clock=clock
+    )
+    return app
+
+
+__all__ = ["Faults", "SyntheticV2", "create_app"]
