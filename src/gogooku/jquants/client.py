@@ -1,0 +1,405 @@
+"""The J-Quants V2 HTTP client: transport, pacing, retries, pagination and typed errors.
+
+Layers, each replaceable on its own:
+
+- transport: one ``httpx.Client`` per ``JQuantsClient``; ``transport=`` swaps the network for a
+  local server's or an in-process ASGI app (``ASGISyncTransport``);
+- pacing: ``Pacer`` admits each request (every page and every retry counts) under the plan's
+  per-minute rate and the per-endpoint caps;
+- retries: ``RetryPolicy`` (429 → 60/120/300 s waits; 5xx and connection failures →
+  exponential back-off with jitter; 400/403/210 never retried); every wait goes through the
+  injected ``sleep``;
+- errors: ``gogooku.jquants.errors``;
+- responses: ``Page`` (one envelope) → ``iter_pages`` / ``get_records`` → ``fetch`` (a typed
+  frame via the endpoint catalogue, with the plan gate and history-window clamping).
+
+Example::
+
+    with JQuantsClient.from_settings(get_settings()) as client:
+        bars = client.fetch("equities_bars_daily", date="2024-03-01")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import polars as pl
+
+from gogooku import __version__
+from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, parse_records
+from gogooku.jquants.errors import (
+    AuthError,
+    PlanNotAllowedError,
+    ResponseFormatError,
+    TransportError,
+    error_for_status,
+)
+from gogooku.jquants.pacing import Pacer, PacerStats
+from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
+from gogooku.jquants.retry import RATE_LIMITED_STATUS, RETRYABLE_STATUSES, RetryPolicy
+from gogooku.settings import DEFAULT_BASE_URL, Plan, Settings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"gogooku/{__version__}"
+JST = ZoneInfo("Asia/Tokyo")
+EMPTY_RESULT_STATUS = 210
+
+SINGLE_DATE_PARAMS = ("date", "disc_date", "calc_date")
+DATE_RANGE_PARAMS = (("from", "to"), ("disc_date_from", "disc_date_to"))
+
+_RETRYABLE_TRANSPORT_ERRORS = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One V2 response envelope: ``data`` records and the key of the next page (None on the last).
+
+    ``status`` is 200, or 210 for the API's "no content" answer (then ``data`` is empty).
+    """
+
+    path: str
+    params: dict[str, str]
+    data: list[dict[str, Any]]
+    pagination_key: str | None
+    status: int
+
+
+def jst_today() -> dt.date:
+    """Today's date in Tokyo, the calendar the API's plan windows are counted in."""
+    return dt.datetime.now(JST).date()
+
+
+def _as_date(name: str, value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value)
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"parameter {name!r}: {text!r} is not a date (YYYY-MM-DD or YYYYMMDD)")
+
+
+def _query_value(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class JQuantsClient:
+    """Synchronous, thread-safe client of the J-Quants V2 API for one API key and plan.
+
+    ``clock``/``sleep`` (inject both or neither) drive pacing and every retry wait; ``pacing=False``
+    replaces the plan's pacer by one that only counts requests (in-process sources with no rate
+    limit). ``today`` fixes the day the plan's history window is counted from (default: today in
+    Tokyo). ``retry`` overrides the whole retry policy; ``max_retries`` only its 5xx/transport
+    bound.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        plan: Plan = Plan.FREE,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        pacing: bool = True,
+        *,
+        retry: RetryPolicy | None = None,
+        today: dt.date | Callable[[], dt.date] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if (clock is None) != (sleep is None):
+            raise ValueError(
+                "inject clock and sleep together (pacing waits on one, reads the other)"
+            )
+        self.plan = Plan(plan)
+        self.base_url = base_url
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
+        self.retry = retry or RetryPolicy(max_retries=max_retries)
+        self._rng = rng or random.Random()
+        self._today = today
+        self.pacer = (
+            Pacer.for_plan(self.plan, clock=self._clock, sleep=self._sleep)
+            if pacing
+            else Pacer.unlimited(clock=self._clock, sleep=self._sleep)
+        )
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "gzip",
+            "Accept": "application/json",
+        }
+        if api_key is not None:
+            headers["x-api-key"] = api_key
+        self._http = httpx.Client(
+            base_url=base_url, transport=transport, timeout=timeout, headers=headers
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> JQuantsClient:
+        """A client for ``JQUANTS_API_KEY``, ``JQUANTS_PLAN`` and ``JQUANTS_BASE_URL``."""
+        if settings.jquants_api_key is None:
+            raise AuthError(
+                "JQUANTS_API_KEY is not set: export the key from the J-Quants dashboard "
+                "(API Keys), or use the synthetic source"
+            )
+        return cls(
+            settings.jquants_api_key.get_secret_value(),
+            plan=settings.jquants_plan,
+            base_url=settings.jquants_base_url,
+            **kwargs,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> JQuantsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- progress -------------------------------------------------------------------------------
+
+    @property
+    def requests_made(self) -> int:
+        """Requests sent so far (every page and every retry)."""
+        return self.pacer.requests
+
+    def pacing_delay(self, path: str = "") -> float:
+        """Seconds the next request to ``path`` would wait for its pacing slot now."""
+        return self.pacer.delay(path)
+
+    def stats(self) -> PacerStats:
+        return self.pacer.stats()
+
+    def today(self) -> dt.date:
+        if self._today is None:
+            return jst_today()
+        if isinstance(self._today, dt.date):
+            return self._today
+        return self._today()
+
+    # -- transport with retries -----------------------------------------------------------------
+
+    def get_page(self, path: str, params: Mapping[str, object] | None = None) -> Page:
+        """One request (paced, retried per the policy) and its parsed envelope."""
+        query = {name: _query_value(value) for name, value in (params or {}).items()}
+        server_retries = 0
+        rate_retries = 0
+        while True:
+            self.pacer.acquire(path)
+            try:
+                response = self._http.get(path, params=query)
+            except _RETRYABLE_TRANSPORT_ERRORS as exc:
+                wait = self.retry.backoff_s(server_retries, self._rng)
+                if wait is None:
+                    raise TransportError(
+                        f"connection failed on all {server_retries + 1} tries "
+                        f"(last: {type(exc).__name__}: {exc})",
+                        path=path,
+                        params=query,
+                    ) from exc
+                server_retries += 1
+                log.warning(
+                    "%s %s: %s; retry %d in %.1f s",
+                    path,
+                    query,
+                    type(exc).__name__,
+                    server_retries,
+                    wait,
+                )
+                self._sleep(wait)
+                continue
+            status = response.status_code
+            if status == EMPTY_RESULT_STATUS:
+                return Page(path, query, [], None, status)
+            if 200 <= status < 300:
+                return self._page(path, query, response)
+            if status == RATE_LIMITED_STATUS:
+                wait = self.retry.rate_limit_wait_s(rate_retries)
+                if wait is not None:
+                    rate_retries += 1
+                    log.warning(
+                        "%s %s: HTTP 429 (rate limited); pausing all requests for %.0f s",
+                        path,
+                        query,
+                        wait,
+                    )
+                    self.pacer.defer(wait)
+                    self._sleep(wait)
+                    continue
+            elif status in RETRYABLE_STATUSES:
+                wait = self.retry.backoff_s(server_retries, self._rng)
+                if wait is not None:
+                    server_retries += 1
+                    log.warning(
+                        "%s %s: HTTP %d; retry %d in %.1f s",
+                        path,
+                        query,
+                        status,
+                        server_retries,
+                        wait,
+                    )
+                    self._sleep(wait)
+                    continue
+            raise error_for_status(
+                status, response.content, path=path, params=query, plan=self.plan.value
+            )
+
+    def _page(self, path: str, query: dict[str, str], response: httpx.Response) -> Page:
+        try:
+            payload = json.loads(response.content)
+        except ValueError as exc:
+            raise ResponseFormatError(
+                f"response body is not JSON: {response.text[:200]!r}",
+                path=path,
+                params=query,
+                status=response.status_code,
+            ) from exc
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise ResponseFormatError(
+                f"response has no 'data' list (keys: {sorted(payload) if isinstance(payload, dict) else type(payload).__name__})",
+                path=path,
+                params=query,
+                status=response.status_code,
+            )
+        key = payload.get("pagination_key") or None
+        return Page(path, query, data, None if key is None else str(key), response.status_code)
+
+    def iter_pages(self, path: str, params: Mapping[str, object] | None = None) -> Iterator[Page]:
+        """Every page of a query: the same query plus ``pagination_key`` until a page lacks it."""
+        query = dict(params or {})
+        seen: set[str] = set()
+        page = self.get_page(path, query)
+        yield page
+        while page.pagination_key is not None:
+            if page.pagination_key in seen:
+                raise ResponseFormatError(
+                    f"pagination_key {page.pagination_key!r} repeated; stopping to avoid a loop",
+                    path=path,
+                    params=query,
+                )
+            seen.add(page.pagination_key)
+            page = self.get_page(path, {**query, "pagination_key": page.pagination_key})
+            yield page
+
+    def get_records(self, path: str, params: Mapping[str, object] | None = None) -> list[dict]:
+        """The ``data`` records of every page of a query, in order."""
+        records: list[dict] = []
+        for page in self.iter_pages(path, params):
+            records.extend(page.data)
+        return records
+
+    # -- catalogue-aware fetch ------------------------------------------------------------------
+
+    def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame:
+        """All rows of one query of a catalogue dataset as a typed frame.
+
+        Parameter names are the V2 ones; ``from_`` may stand for ``from``. Dates may be
+        ``datetime.date`` or ``YYYY-MM-DD``/``YYYYMMDD`` strings. Raises ``ValueError`` for an
+        unknown dataset or parameter, ``PlanNotAllowedError`` (no request) when the plan lacks the
+        dataset. Dates outside the plan's history window are clamped with a warning; a query left
+        with nothing inside the window returns the empty frame without a request.
+        """
+        endpoint = ENDPOINTS.get(dataset_id)
+        if endpoint is None:
+            raise ValueError(
+                f"unknown dataset id {dataset_id!r}; known ids: {', '.join(sorted(ENDPOINTS))}"
+            )
+        query = self._validated(endpoint, params)
+        if not plan_allows(self.plan, endpoint.min_plan):
+            raise PlanNotAllowedError(
+                f"dataset {dataset_id} ({endpoint.path}) needs the {endpoint.min_plan.value!r} plan "
+                f"or higher; this client is on the {self.plan.value!r} plan (JQUANTS_PLAN); "
+                "no request was made"
+            )
+        clamped = self._clamped(endpoint, query)
+        if clamped is None:
+            return parse_records(dataset_id, [])
+        return parse_records(dataset_id, self.get_records(endpoint.path, clamped))
+
+    def _validated(self, endpoint: Endpoint, params: Mapping[str, object]) -> dict[str, object]:
+        query = {("from" if name == "from_" else name): v for name, v in params.items()}
+        allowed = endpoint.params - {"pagination_key"}
+        unknown = sorted(set(query) - allowed)
+        if unknown:
+            raise ValueError(
+                f"dataset {endpoint.id}: unknown parameter(s) {unknown}; allowed: "
+                f"{sorted(allowed) or 'none'} (pagination_key is handled by the client)"
+            )
+        query = {name: value for name, value in query.items() if value is not None}
+        if endpoint.required_any and not set(endpoint.required_any) & set(query):
+            raise ValueError(
+                f"dataset {endpoint.id}: give at least one of {list(endpoint.required_any)}"
+            )
+        for name in [*SINGLE_DATE_PARAMS, *(p for pair in DATE_RANGE_PARAMS for p in pair)]:
+            if name in query:
+                query[name] = _as_date(name, query[name])
+        for lo_name, hi_name in DATE_RANGE_PARAMS:
+            lo, hi = query.get(lo_name), query.get(hi_name)
+            if isinstance(lo, dt.date) and isinstance(hi, dt.date) and lo > hi:
+                raise ValueError(f"dataset {endpoint.id}: {lo_name}={lo} is after {hi_name}={hi}")
+        return query
+
+    def window(self, endpoint: Endpoint) -> HistoryWindow:
+        """The plan's history window for ``endpoint``; paid plans see the trading calendar up to
+        the end of next year."""
+        today = self.today()
+        window = history_window(self.plan, today)
+        if endpoint.path == "/markets/calendar" and self.plan is not Plan.FREE:
+            return HistoryWindow(window.earliest, dt.date(today.year + 1, 12, 31))
+        return window
+
+    def _clamped(self, endpoint: Endpoint, query: dict[str, object]) -> dict[str, object] | None:
+        window = self.window(endpoint)
+        where = f"{endpoint.id}: the {self.plan.value} plan's window is {window.earliest}..{window.latest}"
+        for name in SINGLE_DATE_PARAMS:
+            day = query.get(name)
+            if isinstance(day, dt.date) and not window.contains(day):
+                log.warning("%s; %s=%s is outside it, so no request is made", where, name, day)
+                return None
+        clamped = dict(query)
+        for lo_name, hi_name in DATE_RANGE_PARAMS:
+            lo, hi = query.get(lo_name), query.get(hi_name)
+            if not isinstance(lo, dt.date) and not isinstance(hi, dt.date):
+                continue
+            start = lo if isinstance(lo, dt.date) else window.earliest
+            end = hi if isinstance(hi, dt.date) else window.latest
+            inside = window.clamp(start, end)
+            if inside is None:
+                log.warning("%s; %s..%s lies outside it, so no request is made", where, start, end)
+                return None
+            if lo is not None and inside[0] != lo:
+                log.warning("%s; clamped %s from %s to %s", where, lo_name, lo, inside[0])
+                clamped[lo_name] = inside[0]
+            if hi is not None and inside[1] != hi:
+                log.warning("%s; clamped %s from %s to %s", where, hi_name, hi, inside[1])
+                clamped[hi_name] = inside[1]
+        return clamped
