@@ -24,3 +24,9 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
 def version() -> None:
     """Print the gogooku version."""
     typer.echo(__version__)
+
+
+from gogooku.store.cli import fetch_command, store_app  # noqa: E402
+
+app.command("fetch")(fetch_command)
+app.add_typer(store_app, name="store")

@@ -1,0 +1,351 @@
+"""Incremental fetch orchestration: calendar first, then each dataset unit by unit into the store.
+
+Units by ``Endpoint.fetch_mode``:
+
+- ``"range"``: one request per calendar month (``from`` = first, ``to`` = last day of the month,
+  clipped to the plan's history window); unit key ``YYYY-MM``;
+- ``"date"`` / ``"disc_date"``: one request per trading day (``date=D`` / ``disc_date=D``) returning
+  the whole market; unit key ``YYYY-MM-DD``. Trading days come from the *stored* calendar
+  (``HolDiv`` in {"1", "2"}), so weekends and holidays are never requested; 2020-10-01 is a
+  business day and is requested;
+- ``"latest"``: one request without parameters; unit key = today's date (JST). Only fetched when the
+  requested range reaches today, since the API serves no history for these datasets.
+
+The calendar is always fetched first (``markets_calendar``, range mode), whatever ``datasets`` says.
+
+Re-fetch rule (so revisions land): a unit is *settled* when it was fetched at or after 09:00 JST on
+the calendar day after its last covered day (``unit_end + 1 day, 09:00 JST``). By then every
+J-Quants publication for the day has landed (evening data 16:30-18:00, statements' final 24:30,
+derivatives 03:00, the master's 08:00 re-update). Units missing from the catalog, left ``pending``
+by an interrupted write, or not yet settled are requested; every other unit is skipped, so
+re-running a completed historical fetch makes no request. In a daily routine this means the last
+trading day (and the current month's range chunk) is fetched again on the next run.
+
+Datasets the plan lacks are skipped with one message each; days outside the plan's history window
+and days after today are not requested (and reported).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
+from gogooku.jquants.errors import PlanError
+from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
+from gogooku.settings import Plan
+from gogooku.store.catalog import UnitRecord
+from gogooku.store.raw import RawStore
+
+log = logging.getLogger(__name__)
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+CALENDAR = "markets_calendar"
+BUSINESS_DAY_CODES = ("1", "2")
+SETTLE_HOUR_JST = 9
+
+
+class FetchClient(Protocol):
+    """What the orchestration needs from a client (``JQuantsClient`` provides it)."""
+
+    @property
+    def requests_made(self) -> int: ...
+
+    def pacing_delay(self, path: str = "") -> float: ...
+
+    def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One request's worth of a dataset: its key, query parameters and covered period."""
+
+    dataset: str
+    key: str
+    params: dict[str, str]
+    start: dt.date
+    end: dt.date
+
+
+@dataclass
+class DatasetResult:
+    """What ``fetch`` did for one dataset."""
+
+    dataset: str
+    planned: int = 0
+    fetched: int = 0
+    rows: int = 0
+    requests: int = 0
+    skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FetchReport:
+    results: dict[str, DatasetResult] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.results.values())
+
+    @property
+    def messages(self) -> list[str]:
+        out = [f"{r.dataset}: skipped: {r.skipped}" for r in self.results.values() if r.skipped]
+        out += [f"{r.dataset}: {note}" for r in self.results.values() for note in r.notes]
+        return out
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def settle_time(day: dt.date) -> dt.datetime:
+    """09:00 JST on the calendar day after ``day``: when a unit ending on ``day`` is final."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(SETTLE_HOUR_JST), JST)
+
+
+def needs_fetch(record: UnitRecord | None) -> bool:
+    """True for a unit that is unknown, pending (interrupted) or was fetched before it settled."""
+    if record is None or not record.committed:
+        return True
+    if record.unit_end is None:
+        return True
+    return record.fetched_at < settle_time(record.unit_end)
+
+
+def month_chunks(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Whole calendar months (first day, last day) overlapping [start, end]."""
+    chunks = []
+    first = start.replace(day=1)
+    while first <= end:
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        chunks.append((first, following - dt.timedelta(days=1)))
+        first = following
+    return chunks
+
+
+def trading_days(store: RawStore, start: dt.date, end: dt.date) -> list[dt.date]:
+    """Business days (``HolDiv`` "1" or "2") in [start, end] according to the stored calendar."""
+    days = (
+        store.scan(CALENDAR)
+        .filter(pl.col("Date").is_between(start, end), pl.col("HolDiv").is_in(BUSINESS_DAY_CODES))
+        .select("Date")
+        .unique()
+        .sort("Date")
+        .collect()
+    )
+    return days.get_column("Date").to_list()
+
+
+def _calendar_window(plan: Plan, window: HistoryWindow, today: dt.date) -> HistoryWindow:
+    # Paid plans may read the calendar up to the end of next year; Free only inside its window.
+    if plan is Plan.FREE:
+        return window
+    return HistoryWindow(window.earliest, dt.date(today.year + 1, 12, 31))
+
+
+def range_units(
+    endpoint: Endpoint, start: dt.date, end: dt.date, window: HistoryWindow
+) -> list[Unit]:
+    units = []
+    for first, last in month_chunks(start, end):
+        clipped = window.clamp(first, last)
+        if clipped is None:
+            continue
+        lo, hi = clipped
+        params = {"from": lo.isoformat(), "to": hi.isoformat()}
+        units.append(Unit(endpoint.id, first.strftime("%Y-%m"), params, lo, hi))
+    return units
+
+
+def day_units(endpoint: Endpoint, days: Iterable[dt.date]) -> list[Unit]:
+    param = "disc_date" if endpoint.fetch_mode == "disc_date" else "date"
+    return [Unit(endpoint.id, d.isoformat(), {param: d.isoformat()}, d, d) for d in days]
+
+
+class _Progress:
+    """Rich progress: one bar per dataset with units done/total, requests and pacing delay."""
+
+    def __init__(self, enabled: bool, console: Console | None) -> None:
+        self.bar = (
+            Progress(
+                TextColumn("{task.description:<28}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("units"),
+                TextColumn("requests {task.fields[requests]}"),
+                TextColumn("pacing {task.fields[pacing]:.2f}s"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            )
+            if enabled
+            else None
+        )
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def add(self, dataset: str, total: int) -> int | None:
+        if self.bar is None:
+            return None
+        return self.bar.add_task(dataset, total=total, requests=0, pacing=0.0)
+
+    def advance(self, task: int | None, requests: int, pacing: float) -> None:
+        if self.bar is not None and task is not None:
+            self.bar.update(task, advance=1, requests=requests, pacing=pacing)
+
+
+def _fetch_units(
+    store: RawStore,
+    client: FetchClient,
+    units: Sequence[Unit],
+    result: DatasetResult,
+    progress: _Progress,
+    source: str,
+    clock: Callable[[], dt.datetime],
+) -> None:
+    todo = [u for u in units if needs_fetch(store.catalog.get(u.dataset, u.key))]
+    path = ENDPOINTS[result.dataset].path
+    result.planned = len(todo)
+    task = progress.add(result.dataset, len(todo))
+    for unit in todo:
+        before = client.requests_made
+        try:
+            frame = client.fetch(unit.dataset, **unit.params)
+        except PlanError as exc:
+            result.skipped = (
+                f"the API refused it for this plan ({exc}); remaining units not requested"
+            )
+            log.warning("%s: %s", unit.dataset, result.skipped)
+            return
+        finally:
+            result.requests += client.requests_made - before
+        store.write_unit(
+            unit.dataset,
+            unit.key,
+            frame,
+            unit.params,
+            unit_start=unit.start,
+            unit_end=unit.end,
+            source=source,
+            fetched_at=clock(),
+        )
+        result.fetched += 1
+        result.rows += frame.height
+        progress.advance(task, result.requests, client.pacing_delay(path))
+
+
+def fetch(
+    store: RawStore,
+    client: FetchClient,
+    start: dt.date,
+    end: dt.date,
+    datasets: Sequence[str] | None = None,
+    plan: Plan = Plan.FREE,
+    progress: bool = True,
+    *,
+    source: str = "jquants",
+    clock: Callable[[], dt.datetime] = _utcnow,
+    console: Console | None = None,
+) -> FetchReport:
+    """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
+
+    ``plan`` gates datasets (skipped with a message) and the history window; ``clock`` gives the
+    current time (UTC-aware) used for "today", the window and each unit's ``fetched_at``.
+    Raises whatever the client raises for a failed request: the units stored before it stay
+    stored, so a re-run resumes where it stopped.
+    """
+    if end < start:
+        raise ValueError(f"fetch: end {end} is before start {start}")
+    wanted = list(ENDPOINTS) if datasets is None else list(dict.fromkeys(datasets))
+    unknown = [d for d in wanted if d not in ENDPOINTS]
+    if unknown:
+        raise ValueError(f"fetch: unknown dataset(s) {unknown}; known: {', '.join(ENDPOINTS)}")
+    order = [CALENDAR, *(d for d in wanted if d != CALENDAR)]
+    foreign = store.catalog.sources() - {source}
+    if foreign:
+        raise ValueError(
+            f"raw store {store.root} holds data from {sorted(foreign)}, this fetch is from "
+            f"{source!r}; mixing sources in one store would blend two markets: use another "
+            "GOGOOKU_HOME"
+        )
+
+    today = clock().astimezone(JST).date()
+    window = history_window(plan, today)
+    report = FetchReport()
+    with _Progress(progress, console) as bars:
+        for dataset in order:
+            endpoint = ENDPOINTS[dataset]
+            result = report.results.setdefault(dataset, DatasetResult(dataset))
+            if not plan_allows(plan, endpoint.min_plan):
+                result.skipped = (
+                    f"needs the {endpoint.min_plan.value} plan, this is the {plan.value} plan"
+                )
+                log.warning("%s: skipped: %s", dataset, result.skipped)
+                continue
+            units = _units_for(store, endpoint, start, end, plan, window, today, result)
+            if units is None:
+                log.warning("%s: skipped: %s", dataset, result.skipped)
+                continue
+            for note in result.notes:
+                log.info("%s: %s", dataset, note)
+            _fetch_units(store, client, units, result, bars, source, clock)
+    return report
+
+
+def _units_for(
+    store: RawStore,
+    endpoint: Endpoint,
+    start: dt.date,
+    end: dt.date,
+    plan: Plan,
+    window: HistoryWindow,
+    today: dt.date,
+    result: DatasetResult,
+) -> list[Unit] | None:
+    """The units of ``endpoint`` for [start, end], or None (with ``result.skipped`` set)."""
+    mode = endpoint.fetch_mode
+    if endpoint.id == CALENDAR:
+        return range_units(endpoint, start, end, _calendar_window(plan, window, today))
+    if mode == "range":
+        published = HistoryWindow(window.earliest, min(window.latest, today))
+        return range_units(endpoint, start, end, published)
+    if mode in ("date", "disc_date"):
+        days = trading_days(store, start, end)
+        if not days:
+            result.skipped = f"the stored calendar has no trading day in [{start}, {end}]"
+            return None
+        known = store.scan(CALENDAR).select(pl.col("Date").max()).collect().item()
+        if known < end:
+            result.notes.append(
+                f"the stored calendar ends on {known}: days after it are not requested"
+            )
+        inside = [d for d in days if window.contains(d) and d <= today]
+        if len(inside) < len(days):
+            result.notes.append(
+                f"{len(days) - len(inside)} trading day(s) outside the {plan.value} plan window "
+                f"[{window.earliest}, {min(window.latest, today)}] not requested"
+            )
+        return day_units(endpoint, inside)
+    if mode == "latest":
+        if not start <= today <= end:
+            result.skipped = (
+                f"serves only the latest data (as of {today}), outside [{start}, {end}]"
+            )
+            return None
+        return [Unit(endpoint.id, today.isoformat(), {}, today, today)]
+    raise ValueError(f"{endpoint.id}: unknown fetch_mode {mode!r}")

@@ -1,0 +1,291 @@
+"""Typed, month-partitioned Parquet mirror of the J-Quants datasets: ``raw/<dataset>/<YYYY-MM>.parquet``.
+
+Rows are partitioned by the month of the endpoint's ``date_field`` (``Date``, ``PubDate``,
+``DiscDate``, ...), so a daily update rewrites one small file. Every stored row carries a hidden
+``_unit`` column naming the query unit it came from; ``write_unit`` replaces exactly the rows of one
+unit, which makes re-fetching a revised day idempotent. Readers drop ``_unit``.
+
+Write protocol for one unit (crash-safe at every step):
+
+1. catalog row -> ``pending`` with the union of the months holding the unit's old rows and the
+   months of its new rows;
+2. each of those month files is rewritten as (old rows minus this unit's rows) + new rows, through a
+   temporary file and ``os.replace``;
+3. catalog row -> ``committed`` with rows, content hash and date range.
+
+The content hash is ``sha256`` of the unit's rows written as CSV after sorting by every column, so
+it does not depend on row order or on the Parquet encoding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from gogooku.jquants.endpoints import ENDPOINTS
+from gogooku.store.catalog import Catalog, UnitRecord
+
+UNIT_COLUMN = "_unit"
+CATALOG_FILE = "catalog.sqlite"
+ORACLE_DATASET = "synthetic_oracle"
+ORACLE_SCHEMA: dict[str, pl.DataType] = {
+    "Date": pl.Date(),
+    "Code": pl.String(),
+    "exp_target_1d": pl.Float64(),
+    "exp_target_5d": pl.Float64(),
+    "exp_target_10d": pl.Float64(),
+    "exp_target_20d": pl.Float64(),
+}
+_MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def content_hash(frame: pl.DataFrame) -> str:
+    """sha256 of ``frame`` as CSV after sorting by all columns (row order does not matter).
+
+    Nested columns (the margin-alert ``PubReason`` struct) are JSON-encoded first, since CSV
+    cannot hold them.
+    """
+    if frame.width == 0:
+        return hashlib.sha256(b"").hexdigest()
+    flat = frame.with_columns(
+        pl.struct(name).struct.json_encode().alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype.is_nested()
+    )
+    ordered = flat.sort(flat.columns, nulls_last=True, maintain_order=True)
+    return hashlib.sha256(ordered.write_csv().encode()).hexdigest()
+
+
+def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.write_parquet(tmp, compression="zstd")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class RawStore:
+    """The raw store under ``root`` (normally ``Settings().raw_dir``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.root / CATALOG_FILE)
+
+    # ----------------------------------------------------------------- layout and schemas
+    def dataset_dir(self, dataset: str) -> Path:
+        self._check_dataset(dataset)
+        return self.root / dataset
+
+    def partitions(self, dataset: str) -> list[Path]:
+        """The month partition files of ``dataset``, oldest first."""
+        return sorted(self.dataset_dir(dataset).glob(_MONTH_GLOB))
+
+    @staticmethod
+    def _check_dataset(dataset: str) -> None:
+        if dataset != ORACLE_DATASET and dataset not in ENDPOINTS:
+            known = ", ".join(sorted(ENDPOINTS))
+            raise ValueError(f"unknown dataset {dataset!r}; known datasets: {known}")
+
+    @staticmethod
+    def date_field(dataset: str) -> str:
+        return "Date" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].date_field
+
+    @staticmethod
+    def schema(dataset: str) -> dict[str, pl.DataType]:
+        """The declared column types of ``dataset`` (the endpoint schema, or the oracle's)."""
+        if dataset == ORACLE_DATASET:
+            return dict(ORACLE_SCHEMA)
+        return dict(pl.Schema(ENDPOINTS[dataset].schema))
+
+    @staticmethod
+    def _sort_columns(dataset: str, frame: pl.DataFrame) -> list[str]:
+        date_field = RawStore.date_field(dataset)
+        key = () if dataset == ORACLE_DATASET else tuple(ENDPOINTS[dataset].key)
+        return [date_field, *(c for c in key if c in frame.columns and c != date_field)]
+
+    # ----------------------------------------------------------------- writing
+    def write_unit(
+        self,
+        dataset: str,
+        unit_key: str,
+        frame: pl.DataFrame,
+        query: Mapping[str, str],
+        *,
+        unit_start: dt.date | None = None,
+        unit_end: dt.date | None = None,
+        source: str = "jquants",
+        fetched_at: dt.datetime | None = None,
+    ) -> UnitRecord:
+        """Replace every stored row of ``(dataset, unit_key)`` by ``frame`` and record the unit.
+
+        ``query`` is the request's parameters (stored as JSON); ``unit_start``/``unit_end`` the
+        period the query covered (used for gap reports and the re-fetch rule). A frame with no rows
+        is a valid unit (e.g. no margin data on a Wednesday): it removes old rows and is recorded.
+        """
+        self._check_dataset(dataset)
+        date_field = self.date_field(dataset)
+        if date_field not in frame.columns:
+            raise ValueError(
+                f"{dataset}/{unit_key}: frame has no date column {date_field!r} "
+                f"(columns: {', '.join(frame.columns)})"
+            )
+        declared = self.schema(dataset)
+        wrong = {
+            c: f"{t} (declared {declared[c]})"
+            for c, t in frame.schema.items()
+            if c in declared and t != declared[c]
+        }
+        if wrong:
+            raise ValueError(f"{dataset}/{unit_key}: columns with undeclared dtypes: {wrong}")
+        if UNIT_COLUMN in frame.columns:
+            raise ValueError(f"{dataset}/{unit_key}: column {UNIT_COLUMN!r} is reserved")
+        null_dates = frame.get_column(date_field).null_count()
+        if null_dates:
+            raise ValueError(
+                f"{dataset}/{unit_key}: {null_dates} row(s) have a null {date_field!r}; "
+                "cannot assign them to a month partition"
+            )
+
+        month_expr = pl.col(date_field).dt.strftime("%Y-%m")
+        tagged = frame.with_columns(pl.lit(unit_key, dtype=pl.String).alias(UNIT_COLUMN))
+        new_months = sorted(frame.select(month_expr.unique()).to_series().to_list())
+        previous = self.catalog.get(dataset, unit_key)
+        old_months = list(previous.months) if previous else []
+        touched = sorted(set(old_months) | set(new_months))
+
+        fetched_at = fetched_at or _utcnow()
+        self.catalog.begin(
+            dataset, unit_key, dict(query), unit_start, unit_end, touched, fetched_at, source
+        )
+        directory = self.dataset_dir(dataset)
+        directory.mkdir(parents=True, exist_ok=True)
+        sort_by = self._sort_columns(dataset, frame)
+        for month in touched:
+            path = directory / f"{month}.parquet"
+            parts = []
+            if path.exists():
+                parts.append(pl.read_parquet(path).filter(pl.col(UNIT_COLUMN) != unit_key))
+            parts.append(tagged.filter(month_expr == month))
+            merged = pl.concat(parts, how="diagonal_relaxed").sort(
+                sort_by, nulls_last=True, maintain_order=True
+            )
+            if merged.height:
+                _atomic_write_parquet(merged, path)
+            else:
+                path.unlink(missing_ok=True)
+
+        dates = frame.get_column(date_field)
+        self.catalog.commit(
+            dataset,
+            unit_key,
+            new_months,
+            frame.height,
+            content_hash(frame),
+            dates.min() if frame.height else None,
+            dates.max() if frame.height else None,
+        )
+        record = self.catalog.get(dataset, unit_key)
+        assert record is not None
+        return record
+
+    def write_oracle(self, oracle: pl.DataFrame, source: str = "synthetic") -> list[UnitRecord]:
+        """Store the synthetic market's oracle (Date, Code, exp_target_*), one unit per month.
+
+        Months whose rows hash to the stored unit's content hash are left untouched.
+        """
+        missing = [c for c in ORACLE_SCHEMA if c not in oracle.columns]
+        if missing:
+            raise ValueError(f"oracle frame lacks columns {missing}")
+        oracle = oracle.select(pl.col(c).cast(t) for c, t in ORACLE_SCHEMA.items())
+        records = []
+        for (month,), part in oracle.group_by(
+            pl.col("Date").dt.strftime("%Y-%m"), maintain_order=True
+        ):
+            stored = self.catalog.get(ORACLE_DATASET, str(month))
+            if stored and stored.committed and stored.content_hash == content_hash(part):
+                records.append(stored)
+                continue
+            first = dt.date.fromisoformat(f"{month}-01")
+            last = part.get_column("Date").max()
+            records.append(
+                self.write_unit(
+                    ORACLE_DATASET,
+                    str(month),
+                    part,
+                    {"month": str(month)},
+                    unit_start=first,
+                    unit_end=last,
+                    source=source,
+                )
+            )
+        return records
+
+    # ----------------------------------------------------------------- reading
+    def scan(self, dataset: str) -> pl.LazyFrame:
+        """Lazy scan of every stored row of ``dataset``, typed, without the internal ``_unit``.
+
+        Columns follow the declared schema; columns a file lacks (e.g. fields added later) are
+        null; extra delivered columns are kept after the declared ones. With nothing stored the
+        result is an empty frame with the declared schema.
+        """
+        declared = self.schema(dataset)
+        files = self.partitions(dataset)
+        if not files:
+            return pl.LazyFrame(schema=declared)
+        scans = [pl.scan_parquet(path) for path in files]
+        combined = pl.concat(scans, how="diagonal_relaxed").drop(UNIT_COLUMN)
+        present = combined.collect_schema()
+        absent = [pl.lit(None, dtype=t).alias(c) for c, t in declared.items() if c not in present]
+        order = [*declared, *(c for c in present if c not in declared)]
+        return combined.with_columns(absent).select(order)
+
+    def read_oracle(self) -> pl.LazyFrame:
+        """Lazy scan of ``raw/synthetic_oracle/`` (Date, Code, exp_target_{1,5,10,20}d)."""
+        return self.scan(ORACLE_DATASET)
+
+    def stored_unit_rows(self, dataset: str) -> dict[str, int]:
+        """Row count per unit key as found in the Parquet files (for checks against the catalog)."""
+        files = self.partitions(dataset)
+        if not files:
+            return {}
+        counts = (
+            pl.concat([pl.scan_parquet(p).select(UNIT_COLUMN) for p in files])
+            .group_by(UNIT_COLUMN)
+            .len()
+            .collect()
+        )
+        return dict(zip(counts[UNIT_COLUMN].to_list(), counts["len"].to_list(), strict=True))
+
+    def verify(self, dataset: str) -> list[str]:
+        """Differences between the catalog and the files of ``dataset``; empty when consistent."""
+        problems = []
+        stored = self.stored_unit_rows(dataset)
+        records = {r.unit_key: r for r in self.catalog.units(dataset)}
+        for key, record in records.items():
+            if not record.committed:
+                problems.append(f"{dataset}/{key}: pending (interrupted write)")
+            elif stored.get(key, 0) != record.rows:
+                problems.append(
+                    f"{dataset}/{key}: catalog says {record.rows} rows, files hold "
+                    f"{stored.get(key, 0)}"
+                )
+        problems.extend(
+            f"{dataset}/{key}: {n} rows in files but no catalog entry"
+            for key, n in stored.items()
+            if key not in records
+        )
+        return problems

@@ -1,0 +1,72 @@
+"""Per-dataset summary of a raw store, from its catalog and stored calendar (``gogooku store status``).
+
+For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
+{"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from gogooku.jquants.endpoints import ENDPOINTS
+from gogooku.store.fetch import CALENDAR, trading_days
+from gogooku.store.raw import ORACLE_DATASET, RawStore
+
+DAY_MODES = ("date", "disc_date")
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One dataset's line: rows and units (committed), data date range, pending units, gaps.
+
+    ``gaps`` is None where it does not apply (range/latest datasets, or no stored calendar).
+    """
+
+    dataset: str
+    fetch_mode: str
+    units: int
+    pending: int
+    rows: int
+    first: dt.date | None
+    last: dt.date | None
+    gaps: list[dt.date] | None
+    sources: tuple[str, ...]
+
+
+def _fetch_mode(dataset: str) -> str:
+    return "oracle" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].fetch_mode
+
+
+def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
+    records = store.catalog.units(dataset)
+    done = [r for r in records if r.committed]
+    mins = [r.date_min for r in done if r.date_min]
+    maxs = [r.date_max for r in done if r.date_max]
+    mode = _fetch_mode(dataset)
+    gaps = None
+    has_calendar = bool(store.catalog.units(CALENDAR))
+    if mode in DAY_MODES and done and has_calendar:
+        covered = {r.unit_start for r in done}
+        starts = [r.unit_start for r in done if r.unit_start]
+        ends = [r.unit_end for r in done if r.unit_end]
+        days = trading_days(store, min(starts), max(ends)) if starts and ends else []
+        gaps = [d for d in days if d not in covered]
+    return DatasetStatus(
+        dataset=dataset,
+        fetch_mode=mode,
+        units=len(done),
+        pending=len(records) - len(done),
+        rows=sum(r.rows or 0 for r in done),
+        first=min(mins) if mins else None,
+        last=max(maxs) if maxs else None,
+        gaps=gaps,
+        sources=tuple(sorted({r.source for r in records})),
+    )
+
+
+def store_status(store: RawStore) -> list[DatasetStatus]:
+    """One line per dataset with at least one catalog entry, in catalogue order."""
+    present = set(store.catalog.datasets())
+    order = [*ENDPOINTS, ORACLE_DATASET]
+    return [dataset_status(store, d) for d in order if d in present]

@@ -1,0 +1,403 @@
+"""Fetch orchestration against the in-test V2 service: units, resume, re-fetch rule, plan gates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from gogooku.jquants.endpoints import ENDPOINTS
+from gogooku.settings import Plan
+from gogooku.store.fetch import fetch, needs_fetch, settle_time
+from gogooku.store.raw import RawStore, content_hash
+
+from .conftest import CODES, HOLIDAYS, SETTLED, TinyV2, business_days, make_client, market_tables
+
+D = dt.date
+JAN_FEB = (D(2024, 1, 1), D(2024, 2, 29))
+
+
+def at(moment: dt.datetime):
+    return lambda: moment
+
+
+def stored_equals_served(store: RawStore, service: TinyV2, dataset: str) -> bool:
+    return content_hash(store.scan(dataset).collect()) == content_hash(service.tables[dataset])
+
+
+def test_calendar_first_then_one_request_per_trading_day(store, service, client):
+    report = fetch(
+        store,
+        client,
+        *JAN_FEB,
+        ["equities_bars_daily", "indices_topix"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(SETTLED),
+    )
+
+    assert service.requests[0][0] == "/markets/calendar"
+    assert service.paths("markets_calendar") == [
+        {"from": "2024-01-01", "to": "2024-01-31"},
+        {"from": "2024-02-01", "to": "2024-02-29"},
+    ]
+    days = business_days(*JAN_FEB)
+    first_pages = [
+        p["date"] for p in service.paths("equities_bars_daily") if "pagination_key" not in p
+    ]
+    assert first_pages == [d.isoformat() for d in days]
+    requested = {D.fromisoformat(p["date"]) for p in service.paths("equities_bars_daily")}
+    assert not any(d.weekday() >= 5 or d in HOLIDAYS for d in requested)
+    # 3 codes a day, 2 rows a page: every day takes two requests.
+    assert len(service.paths("equities_bars_daily")) == 2 * len(days)
+    # TOPIX by month: 19 trading days in January and 19 in February, 10 pages of 2 rows each.
+    assert len(days) == 38
+    assert [p for p in service.paths("indices_topix") if "pagination_key" not in p] == [
+        {"from": "2024-01-01", "to": "2024-01-31"},
+        {"from": "2024-02-01", "to": "2024-02-29"},
+    ]
+    assert len(service.paths("indices_topix")) == 20
+
+    for dataset in ("markets_calendar", "equities_bars_daily", "indices_topix"):
+        assert stored_equals_served(store, service, dataset)
+        assert store.verify(dataset) == []
+    bars = report.results["equities_bars_daily"]
+    assert (bars.fetched, bars.rows, bars.requests) == (len(days), 3 * len(days), 2 * len(days))
+    assert report.requests == len(service.requests)
+    assert {r.unit_key for r in store.catalog.units("equities_bars_daily")} == {
+        d.isoformat() for d in days
+    }
+
+
+def test_second_run_makes_no_request(store, service, client):
+    datasets = ["equities_bars_daily", "indices_topix", "markets_short_sale_report"]
+    fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(SETTLED))
+    before = len(service.requests)
+    report = fetch(
+        store,
+        client,
+        *JAN_FEB,
+        datasets,
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(SETTLED + dt.timedelta(days=30)),
+    )
+    assert len(service.requests) == before
+    assert report.requests == 0
+    assert all(r.fetched == 0 for r in report.results.values())
+
+
+class CrashingClient:
+    """Delegates to a real client and raises on the (k+1)-th ``fetch`` call."""
+
+    def __init__(self, inner, k: int) -> None:
+        self.inner, self.k, self.calls = inner, k, 0
+
+    @property
+    def requests_made(self) -> int:
+        return self.inner.requests_made
+
+    def pacing_delay(self, path: str = "") -> float:
+        return self.inner.pacing_delay(path)
+
+    def fetch(self, dataset_id, **params):
+        self.calls += 1
+        if self.calls > self.k:
+            raise ConnectionError(f"injected crash after {self.k} units")
+        return self.inner.fetch(dataset_id, **params)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 17, 40])
+def test_crash_after_k_units_then_rerun_has_no_duplicates_or_gaps(store, service, client, k):
+    datasets = ["equities_bars_daily", "markets_short_sale_report"]
+    with pytest.raises(ConnectionError, match="injected crash"):
+        fetch(
+            store,
+            CrashingClient(client, k),
+            *JAN_FEB,
+            datasets,
+            Plan.PREMIUM,
+            progress=False,
+            clock=at(SETTLED),
+        )
+    assert len(store.catalog.units()) == k
+
+    fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(SETTLED))
+    days = {d.isoformat() for d in business_days(*JAN_FEB)}
+    for dataset in ("markets_calendar", *datasets):
+        assert stored_equals_served(store, service, dataset)
+        assert store.verify(dataset) == []
+    for dataset in datasets:
+        assert {r.unit_key for r in store.catalog.units(dataset)} == days
+        # Every unit was requested exactly once over both runs (first pages only).
+        keys = [
+            p.get("date") or p.get("disc_date")
+            for p in service.paths(dataset)
+            if "pagination_key" not in p
+        ]
+        assert sorted(keys) == sorted(days)
+
+
+def test_crash_inside_a_write_is_refetched(store, service, client, monkeypatch):
+    calls = []
+    real = RawStore.write_unit
+
+    def crash_second_bars_write(self, dataset, *args, **kwargs):
+        if dataset == "equities_bars_daily":
+            calls.append(args[0])
+            if len(calls) == 2:
+                self.catalog.begin(
+                    dataset, args[0], {}, None, None, ["2024-01"], SETTLED, "jquants"
+                )
+                raise KeyboardInterrupt
+        return real(self, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(RawStore, "write_unit", crash_second_bars_write)
+    with pytest.raises(KeyboardInterrupt):
+        fetch(
+            store,
+            client,
+            *JAN_FEB,
+            ["equities_bars_daily"],
+            Plan.PREMIUM,
+            progress=False,
+            clock=at(SETTLED),
+        )
+    assert store.catalog.get("equities_bars_daily", calls[1]).status == "pending"
+    monkeypatch.undo()
+
+    fetch(
+        store,
+        client,
+        *JAN_FEB,
+        ["equities_bars_daily"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(SETTLED),
+    )
+    assert stored_equals_served(store, service, "equities_bars_daily")
+    assert store.verify("equities_bars_daily") == []
+
+
+def test_last_day_is_refetched_until_settled_and_revisions_replace_rows(store, service, client):
+    end = D(2024, 2, 29)
+    evening = dt.datetime(2024, 2, 29, 10, tzinfo=dt.UTC)  # 19:00 JST on the 29th
+    fetch(
+        store,
+        client,
+        D(2024, 2, 1),
+        end,
+        ["equities_bars_daily"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(evening),
+    )
+
+    bars = service.tables["equities_bars_daily"]
+    revised = bars.with_columns(
+        pl.when(pl.col("Date") == end).then(pl.col("C") * 2).otherwise(pl.col("C")).alias("C")
+    )
+    service.tables["equities_bars_daily"] = revised
+    service.requests.clear()
+
+    next_morning = dt.datetime(2024, 3, 1, 0, 30, tzinfo=dt.UTC)  # 09:30 JST on 1 March
+    report = fetch(
+        store,
+        client,
+        D(2024, 2, 1),
+        end,
+        ["equities_bars_daily"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(next_morning),
+    )
+    # Only the unsettled units come again: February's calendar chunk and the 29th.
+    assert service.paths("markets_calendar") == [{"from": "2024-02-01", "to": "2024-02-29"}]
+    assert {p["date"] for p in service.paths("equities_bars_daily")} == {"2024-02-29"}
+    assert report.results["equities_bars_daily"].fetched == 1
+
+    stored = store.scan("equities_bars_daily").collect()
+    expected = revised.filter(pl.col("Date") >= D(2024, 2, 1))
+    assert content_hash(stored) == content_hash(expected)
+    assert stored.filter(pl.col("Date") == end).height == len(CODES)
+
+    service.requests.clear()
+    fetch(
+        store,
+        client,
+        D(2024, 2, 1),
+        end,
+        ["equities_bars_daily"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(next_morning + dt.timedelta(hours=1)),
+    )
+    assert service.requests == []
+
+
+def test_settle_rule():
+    day = D(2024, 2, 29)
+    assert settle_time(day) == dt.datetime(2024, 3, 1, 0, 0, tzinfo=dt.UTC)  # 09:00 JST
+    assert needs_fetch(None)
+
+
+def test_datasets_the_plan_lacks_are_skipped_without_requests(store, service):
+    with make_client(service, plan=Plan.LIGHT) as light:
+        report = fetch(
+            store,
+            light,
+            *JAN_FEB,
+            ["markets_margin_alert", "indices_topix"],
+            Plan.LIGHT,
+            progress=False,
+            clock=at(SETTLED),
+        )
+    assert report.results["markets_margin_alert"].skipped == (
+        "needs the standard plan, this is the light plan"
+    )
+    assert service.paths("markets_margin_alert") == []
+    assert store.scan("indices_topix").collect().height == service.tables["indices_topix"].height
+    assert any("markets_margin_alert: skipped" in m for m in report.messages)
+
+
+def test_server_side_refusal_skips_the_dataset_and_goes_on(store):
+    service = TinyV2(market_tables(), plan=Plan.LIGHT)
+    with make_client(service, plan=Plan.PREMIUM) as client:
+        report = fetch(
+            store,
+            client,
+            *JAN_FEB,
+            ["markets_margin_alert", "indices_topix"],
+            Plan.PREMIUM,
+            progress=False,
+            clock=at(SETTLED),
+        )
+    assert len(service.paths("markets_margin_alert")) == 1
+    assert "refused it for this plan" in report.results["markets_margin_alert"].skipped
+    assert store.catalog.units("markets_margin_alert") == []
+    assert stored_equals_served(store, service, "indices_topix")
+
+
+def test_free_plan_window_limits_the_days_requested(store, service):
+    today = D(2024, 4, 15)  # Free window ends 12 weeks earlier: 2024-01-22
+    with make_client(service, plan=Plan.FREE, today=today) as free:
+        report = fetch(
+            store,
+            free,
+            *JAN_FEB,
+            ["equities_bars_daily"],
+            Plan.FREE,
+            progress=False,
+            clock=at(dt.datetime(2024, 4, 15, 3, tzinfo=dt.UTC)),
+        )
+    requested = {p["date"] for p in service.paths("equities_bars_daily")}
+    expected = {d.isoformat() for d in business_days(D(2024, 1, 1), D(2024, 1, 22))}
+    assert requested == expected
+    assert report.results["equities_bars_daily"].notes == [
+        "the stored calendar ends on 2024-01-22: days after it are not requested"
+    ]
+    assert service.paths("markets_calendar") == [{"from": "2024-01-01", "to": "2024-01-22"}]
+
+
+def test_latest_dataset_only_when_range_reaches_today(store, service, client):
+    report = fetch(
+        store,
+        client,
+        *JAN_FEB,
+        ["equities_earnings_calendar"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(SETTLED),
+    )
+    assert "serves only the latest data" in report.results["equities_earnings_calendar"].skipped
+    assert service.paths("equities_earnings_calendar") == []
+
+    today_evening = dt.datetime(2024, 2, 29, 10, tzinfo=dt.UTC)
+    fetch(
+        store,
+        client,
+        *JAN_FEB,
+        ["equities_earnings_calendar"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(today_evening),
+    )
+    assert service.paths("equities_earnings_calendar") == [{}]
+    record = store.catalog.get("equities_earnings_calendar", "2024-02-29")
+    assert record.rows == 1
+
+
+def test_disc_date_mode_queries_disc_date(store, service, client):
+    fetch(
+        store,
+        client,
+        *JAN_FEB,
+        ["markets_short_sale_report"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(SETTLED),
+    )
+    params = service.paths("markets_short_sale_report")
+    assert all(set(p) == {"disc_date"} for p in params)
+    assert len(params) == len(business_days(*JAN_FEB))
+    assert stored_equals_served(store, service, "markets_short_sale_report")
+
+
+def test_2020_10_01_is_requested_and_stored_with_null_bars(store):
+    tables = market_tables(D(2020, 9, 28), D(2020, 10, 2))
+    bars = tables["equities_bars_daily"]
+    tables["equities_bars_daily"] = bars.with_columns(
+        pl.when(pl.col("Date") == D(2020, 10, 1)).then(None).otherwise(pl.col("C")).alias("C")
+    )
+    service = TinyV2(tables)
+    with make_client(service) as client:
+        fetch(
+            store,
+            client,
+            D(2020, 9, 28),
+            D(2020, 10, 2),
+            ["equities_bars_daily"],
+            Plan.PREMIUM,
+            progress=False,
+            clock=at(SETTLED),
+        )
+    halt = store.scan("equities_bars_daily").filter(pl.col("Date") == D(2020, 10, 1)).collect()
+    assert halt.height == len(CODES) and halt["C"].null_count() == len(CODES)
+    assert store.catalog.get("equities_bars_daily", "2020-10-01").rows == len(CODES)
+
+
+def test_mixing_sources_is_refused(store, service, client):
+    fetch(
+        store,
+        client,
+        *JAN_FEB,
+        ["indices_topix"],
+        Plan.PREMIUM,
+        progress=False,
+        clock=at(SETTLED),
+        source="synthetic(seed=7,stocks=30,start=2024-01-01)",
+    )
+    with pytest.raises(
+        ValueError, match=r"holds data from .*synthetic.*this fetch is from 'jquants'"
+    ):
+        fetch(
+            store,
+            client,
+            *JAN_FEB,
+            ["indices_topix"],
+            Plan.PREMIUM,
+            progress=False,
+            clock=at(SETTLED),
+        )
+
+
+def test_unknown_dataset_and_reversed_range_are_errors(store, client):
+    with pytest.raises(ValueError, match=r"unknown dataset\(s\) \['bars'\]"):
+        fetch(store, client, *JAN_FEB, ["bars"], Plan.PREMIUM, progress=False)
+    with pytest.raises(ValueError, match="end 2024-01-01 is before start 2024-02-01"):
+        fetch(store, client, D(2024, 2, 1), D(2024, 1, 1), None, Plan.PREMIUM, progress=False)
+
+
+def test_every_dataset_has_a_known_fetch_mode():
+    assert {e.fetch_mode for e in ENDPOINTS.values()} <= {"date", "disc_date", "range", "latest"}
