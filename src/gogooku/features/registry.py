@@ -9,9 +9,28 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from gogooku.features import (
+    calendar_flags,
+    limits,
+    liquidity,
+    market,
+    returns,
+    sector,
+    technicals,
+    volatility,
+)
 from gogooku.features.base import Block
 
-_BLOCK_MODULES: tuple[ModuleType, ...] = ()
+_BLOCK_MODULES: tuple[ModuleType, ...] = (
+    returns,
+    volatility,
+    technicals,
+    liquidity,
+    limits,
+    market,
+    sector,
+    calendar_flags,
+)
 
 
 def _collect(modules: tuple[ModuleType, ...]) -> dict[str, Block]:

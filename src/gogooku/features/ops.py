@@ -1,0 +1,169 @@
+"""Rolling helpers shared by the core feature blocks.
+
+Every helper windows over each stock's own rows: the expressions end in ``.over("Code")`` and
+assume the frame is sorted by (Code, Date), which the base frame guarantees. Warm-up rows are
+null: a window of ``w`` rows yields a value only when all ``w`` inputs are present
+(``min_samples = w``).
+
+Price-based blocks compute on the *traded rows* of each stock (rows with ``no_trade`` false, see
+:func:`traded_rows`) and join the result back onto every base row with :func:`to_base_rows`, so a
+no-trade row (including the 2020-10-01 halt, when OHLCV are null for every stock) gets null
+features and the windows of later rows simply skip it: "the last ``w`` rows" always means the
+stock's last ``w`` traded rows, and a daily return on the first traded row after a no-trade day
+spans back to the previous traded close.
+
+Exponential averages are written as *finite* weighted windows instead of recursive filters,
+so that a value depends only on a bounded history (the block's ``lookback``) and a build that
+starts later gives bit-identical values::
+
+    EMA_α(x)_t = Σ_{k=0}^{W−1} (1−α)^k · x_{t−k} / Σ_{k=0}^{W−1} (1−α)^k
+
+with ``W = ema_window(α)`` rows, chosen so the truncated tail weight (1−α)^W is below 0.5 %.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import polars as pl
+
+from gogooku.features.base import Feature
+
+CODE = "Code"
+DATE = "Date"
+
+ANNUALISATION_DAYS = 245
+"""Trading days per year used to annualise daily volatilities (√245); the TSE averages ~245."""
+
+SQRT_ANNUALISATION = math.sqrt(ANNUALISATION_DAYS)
+
+EMA_TAIL_WEIGHT = 0.005
+
+
+def lag(expr: pl.Expr, k: int = 1) -> pl.Expr:
+    """``x_{t−k}`` over the stock's own rows (null for the first ``k`` rows)."""
+    return expr.shift(k).over(CODE)
+
+
+def rolling_mean(expr: pl.Expr, w: int) -> pl.Expr:
+    return expr.rolling_mean(w, min_samples=w).over(CODE)
+
+
+def rolling_sum(expr: pl.Expr, w: int) -> pl.Expr:
+    return expr.rolling_sum(w, min_samples=w).over(CODE)
+
+
+def rolling_std(expr: pl.Expr, w: int, ddof: int = 1) -> pl.Expr:
+    return expr.rolling_std(w, min_samples=w, ddof=ddof).over(CODE)
+
+
+def rolling_var(expr: pl.Expr, w: int, ddof: int = 1) -> pl.Expr:
+    return expr.rolling_var(w, min_samples=w, ddof=ddof).over(CODE)
+
+
+def rolling_max(expr: pl.Expr, w: int) -> pl.Expr:
+    return expr.rolling_max(w, min_samples=w).over(CODE)
+
+
+def rolling_min(expr: pl.Expr, w: int) -> pl.Expr:
+    return expr.rolling_min(w, min_samples=w).over(CODE)
+
+
+def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    """``num / den``, null where the denominator is zero or null (never ±inf)."""
+    return pl.when(den != 0).then(num / den).otherwise(None)
+
+
+def ema_window(alpha: float) -> int:
+    """Rows ``W`` of a truncated EMA: the smallest W with (1−α)^W ≤ 0.5 %."""
+    return math.ceil(math.log(EMA_TAIL_WEIGHT) / math.log(1.0 - alpha))
+
+
+def ema_weights(alpha: float) -> list[float]:
+    """Normalised weights of :func:`ema`, oldest row first (Polars' window order)."""
+    w = ema_window(alpha)
+    raw = [(1.0 - alpha) ** k for k in range(w - 1, -1, -1)]
+    total = sum(raw)
+    return [r / total for r in raw]
+
+
+def ema(expr: pl.Expr, alpha: float) -> pl.Expr:
+    """Truncated exponential average (module docstring); null unless all W inputs are present."""
+    weights = ema_weights(alpha)
+    w = len(weights)
+    complete = expr.is_not_null().cast(pl.Int32).rolling_sum(w, min_samples=w) == w
+    value = expr.fill_null(0.0).rolling_sum(w, weights=weights, min_samples=w)
+    return pl.when(complete.over(CODE)).then(value.over(CODE)).otherwise(None)
+
+
+def ema_span(expr: pl.Expr, span: int) -> pl.Expr:
+    """EMA with α = 2/(span+1)."""
+    return ema(expr, 2.0 / (span + 1.0))
+
+
+def wilder(expr: pl.Expr, n: int) -> pl.Expr:
+    """Wilder's smoothing: EMA with α = 1/n."""
+    return ema(expr, 1.0 / n)
+
+
+def rows_since(event: pl.Expr, cap: int) -> pl.Expr:
+    """Rows since the latest row (up to and including t) where ``event`` is true.
+
+    0 on an event row; null when no event happened within the last ``cap`` rows, so the value
+    depends only on a bounded history.
+    """
+    idx = pl.int_range(pl.len()).over(CODE)
+    last = pl.when(event.fill_null(False)).then(idx).otherwise(None).forward_fill().over(CODE)
+    since = idx - last
+    return pl.when(since <= cap).then(since).otherwise(None)
+
+
+def streak(flag: pl.Expr) -> pl.Expr:
+    """Consecutive rows up to and including t on which ``flag`` is true (0 when false on t)."""
+    f = flag.fill_null(False)
+    run_id = (~f).cum_sum().over(CODE)
+    return f.cast(pl.Int32).cum_sum().over([CODE, run_id])
+
+
+def traded_rows(base: pl.LazyFrame) -> pl.LazyFrame:
+    """The base rows on which the stock traded (``no_trade`` false).
+
+    The base frame is sorted by (Code, Date); filtering keeps that order.
+    """
+    return base.filter(~pl.col("no_trade"))
+
+
+def to_base_rows(
+    base: pl.LazyFrame,
+    computed: pl.LazyFrame,
+    features: Iterable[Feature],
+    from_base: Iterable[str] = (),
+) -> pl.LazyFrame:
+    """Left-join per-traded-row results back onto every base row (no-trade rows get nulls).
+
+    Columns named in ``from_base`` were computed on all base rows and are taken from ``base``.
+    """
+    features = tuple(features)
+    kept = list(from_base)
+    names = [f.name for f in features if f.name not in kept]
+    keys = base.select(CODE, DATE, *kept)
+    joined = keys.join(
+        computed.select(CODE, DATE, *names), on=[CODE, DATE], how="left", maintain_order="left"
+    )
+    return finalize(joined, features)
+
+
+def finalize(frame: pl.LazyFrame, features: Iterable[Feature]) -> pl.LazyFrame:
+    """Select ``Code, Date`` and the declared features, cast to their declared dtypes.
+
+    Non-finite floats (±inf, NaN from 0/0 or log of 0) become null.
+    """
+    exprs = []
+    for f in features:
+        dtype = getattr(pl, f.dtype)
+        col = pl.col(f.name)
+        if dtype in (pl.Float32, pl.Float64):
+            col = pl.when(col.is_finite()).then(col).otherwise(None)
+        exprs.append(col.cast(dtype).alias(f.name))
+    return frame.select(CODE, DATE, *exprs)
