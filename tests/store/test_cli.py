@@ -1,0 +1,144 @@
+"""``gogooku fetch`` and ``gogooku store status`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from typer.testing import CliRunner
+
+from gogooku.cli import app
+from gogooku.httpserver import background_server
+from gogooku.settings import Plan, get_settings
+from gogooku.store.fetch import fetch
+from gogooku.store.raw import RawStore, content_hash
+from gogooku.store.status import dataset_status
+
+from .conftest import API_KEY, SETTLED, TinyV2, make_client, market_tables
+
+D = dt.date
+runner = CliRunner()
+GAP_DAYS = [
+    D(2024, 1, 11),
+    D(2024, 1, 12),
+    D(2024, 1, 15),
+    D(2024, 1, 16),
+    D(2024, 1, 17),
+    D(2024, 1, 18),
+    D(2024, 1, 19),
+]
+
+
+def _store_with_a_gap(service: TinyV2) -> RawStore:
+    store = RawStore(get_settings().raw_dir)
+    with make_client(service) as client:
+        for start, end in ((D(2024, 1, 4), D(2024, 1, 10)), (D(2024, 1, 22), D(2024, 1, 31))):
+            fetch(
+                store,
+                client,
+                start,
+                end,
+                ["equities_bars_daily"],
+                Plan.PREMIUM,
+                progress=False,
+                clock=lambda: SETTLED,
+            )
+    return store
+
+
+def test_dataset_status_counts_rows_units_and_gaps():
+    store = _store_with_a_gap(TinyV2(market_tables()))
+    status = dataset_status(store, "equities_bars_daily")
+    # 4 days (4, 5, 9, 10 Jan) + 8 days (22-26, 29-31 Jan), 3 codes each.
+    assert (status.units, status.rows, status.pending) == (12, 36, 0)
+    assert (status.first, status.last) == (D(2024, 1, 4), D(2024, 1, 31))
+    assert status.gaps == GAP_DAYS
+    calendar = dataset_status(store, "markets_calendar")
+    assert (calendar.fetch_mode, calendar.units, calendar.rows, calendar.gaps) == (
+        "range",
+        1,
+        31,
+        None,
+    )
+
+
+def test_store_status_table():
+    _store_with_a_gap(TinyV2(market_tables()))
+    result = runner.invoke(app, ["store", "status"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "equities_bars_daily" in x)
+    cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+    assert cells == [
+        "equities_bars_daily",
+        "date",
+        "2024-01-04",
+        "2024-01-31",
+        "36",
+        "12",
+        "7 (2024-01-11, 2024-01-12, 2024-01-15, ...)",
+        "0",
+    ]
+
+
+def test_store_status_on_an_empty_home_creates_nothing():
+    result = runner.invoke(app, ["store", "status"])
+    assert result.exit_code == 0
+    assert "is empty: run gogooku fetch" in result.output
+    assert not get_settings().raw_dir.exists()
+
+
+def test_fetch_jquants_source_needs_a_key():
+    result = runner.invoke(app, ["fetch", "--start", "2024-01-04", "--end", "2024-01-10"])
+    assert result.exit_code == 2
+    assert "JQUANTS_API_KEY is not set" in result.output
+
+
+def test_fetch_rejects_bad_arguments():
+    bad_date = runner.invoke(app, ["fetch", "--start", "2024-13-01", "--end", "2024-01-10"])
+    assert bad_date.exit_code == 2 and "'2024-13-01' is not a date" in bad_date.output
+    bad_set = runner.invoke(
+        app,
+        [
+            "fetch",
+            "--start",
+            "2024-01-04",
+            "--end",
+            "2024-01-10",
+            "--datasets",
+            "equities_bars_daily,bars",
+        ],
+    )
+    assert bad_set.exit_code == 2 and "unknown dataset(s) ['bars']" in bad_set.output
+
+
+def test_fetch_over_loopback_http_then_rerun_is_a_no_op(monkeypatch):
+    service = TinyV2(market_tables())
+    monkeypatch.setenv("JQUANTS_API_KEY", API_KEY)
+    args = [
+        "fetch",
+        "--start",
+        "2024-01-04",
+        "--end",
+        "2024-01-10",
+        "--plan",
+        "premium",
+        "--datasets",
+        "equities_bars_daily,indices_topix",
+    ]
+    with background_server(service.app) as url:
+        first = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
+        assert first.exit_code == 0, first.output
+        served = len(service.requests)
+        second = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
+    assert second.exit_code == 0, second.output
+    # Calendar 1 + TOPIX January 10 pages + 4 trading days x 2 pages of bars.
+    assert served == 1 + 10 + 8
+    assert len(service.requests) == served
+    assert "requests made: 0" in second.output
+
+    store = RawStore(get_settings().raw_dir)
+    bars = service.tables["equities_bars_daily"].filter(
+        pl.col("Date").is_between(D(2024, 1, 4), D(2024, 1, 10))
+    )
+    assert content_hash(store.scan("equities_bars_daily").collect()) == content_hash(bars)
+    assert store.verify("equities_bars_daily") == []
