@@ -14,6 +14,7 @@ extension of the afternoon session), 11:30 on a half-day session (``HolDiv == "2
 from __future__ import annotations
 
 import bisect
+import warnings
 from collections.abc import Iterable
 from datetime import date, time
 
@@ -70,7 +71,11 @@ class TradingCalendar:
         """Fallback from ``exchange_calendars`` XTKS for ``start..end``, with 2020-10-01 added back."""
         import exchange_calendars as xc
 
-        xtks = xc.get_calendar("XTKS", start=start.isoformat(), end=end.isoformat())
+        with warnings.catch_warnings():
+            # exchange_calendars' own pandas calls emit pandas-4 deprecation warnings.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            xtks = xc.get_calendar("XTKS", start=start.isoformat(), end=end.isoformat())
         days = [ts.date() for ts in xtks.sessions]
         if start <= HALT_DAY <= end:
             days.append(HALT_DAY)

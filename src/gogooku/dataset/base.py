@@ -1,0 +1,141 @@
+"""The base price frame every feature block reads.
+
+One row per (Code, trading day) while the stock is listed, sorted by (Code, Date):
+
+``Code, Date, O, H, L, C, Vo, Va, AdjO, AdjH, AdjL, AdjC, AdjVo, AdjFactor, UL, LL, S33, S17,
+Mkt, ScaleCat, no_trade, is_halt_20201001, topix_O, topix_H, topix_L, topix_C``
+
+Universe (no survivorship): the (Code, Date) pairs of the daily bars on trading days, plus the
+pairs of the master snapshot of each trading day (a listed stock without a bar row gets a
+no-trade row). A delisted stock keeps its rows up to its last listed day. Dates after the last
+date with any bar in the store are not included (a next-day master snapshot alone adds no row).
+Master attributes (S33, S17, Mkt, ScaleCat) are joined as of each date (latest snapshot valid on
+or before the row date, never a later one).
+
+Point-in-time adjustment (replaces the vendor's back-adjusted ``Adj*`` fields, which J-Quants
+re-bases after every later split and which therefore embed future information):
+
+    F_t   = ∏_{u ≤ t} AdjFactor_u      over all of the stock's stored rows up to t (null → 1)
+    AdjX_t = X_t / F_t                  for X ∈ {O, H, L, C}
+    AdjVo_t = Vo_t · F_t
+
+A 1:2 split has AdjFactor 0.5 on its ex-date, so F halves there and AdjC stays continuous. The
+product starts at the stock's first stored row, so a row's adjusted values depend only on rows on
+or before it. ``no_trade`` is true when O, H, L and C are all null (e.g. 2020-10-01, the TSE halt,
+flagged by ``is_halt_20201001``). ``topix_*`` is the TOPIX bar of the same date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from gogooku.calendar import HALT_DAY, TradingCalendar
+from gogooku.dataset.asof import asof_join
+from gogooku.dataset.availability import with_available_from
+
+PRICE_COLS = ("O", "H", "L", "C")
+BAR_COLS = ("O", "H", "L", "C", "Vo", "Va")
+MASTER_COLS = ("S33", "S17", "Mkt", "ScaleCat")
+TOPIX_COLS = ("topix_O", "topix_H", "topix_L", "topix_C")
+BASE_COLUMNS = (
+    "Code",
+    "Date",
+    *BAR_COLS,
+    "AdjO",
+    "AdjH",
+    "AdjL",
+    "AdjC",
+    "AdjVo",
+    "AdjFactor",
+    "UL",
+    "LL",
+    *MASTER_COLS,
+    "no_trade",
+    "is_halt_20201001",
+    *TOPIX_COLS,
+)
+BASE_SOURCES = ("equities_bars_daily", "equities_master", "indices_topix", "markets_calendar")
+
+
+class BaseFrameError(ValueError):
+    """The raw data cannot form a base frame (missing table or column)."""
+
+
+def _require(frame: pl.LazyFrame, dataset: str, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.collect_schema().names()]
+    if missing:
+        raise BaseFrameError(f"raw dataset {dataset}: missing columns {missing}")
+
+
+def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.DataFrame:
+    """The base frame for trading days ``start..end`` (see the module docstring)."""
+    bars_all = store.scan("equities_bars_daily")
+    _require(bars_all, "equities_bars_daily", ("Code", "Date", *BAR_COLS, "AdjFactor", "UL", "LL"))
+    days = calendar.frame().filter(pl.col("Date").is_between(start, end)).lazy()
+
+    # Cumulative split factor over each stock's full stored history up to `end`.
+    factors = (
+        bars_all.select("Code", "Date", "AdjFactor")
+        .filter(pl.col("Date") <= end)
+        .sort("Code", "Date")
+        .with_columns(
+            F=pl.col("AdjFactor").fill_null(1.0).cum_prod().over("Code"),
+        )
+        .filter(pl.col("Date") >= start)
+        .drop("AdjFactor")
+    )
+    bars = (
+        bars_all.select("Code", "Date", *BAR_COLS, "AdjFactor", "UL", "LL")
+        .filter(pl.col("Date").is_between(start, end))
+        .join(days, on="Date", how="semi")
+        .collect()
+    )
+    if bars.height == 0:
+        raise BaseFrameError(f"raw dataset equities_bars_daily: no rows between {start} and {end}")
+    last_bar_day = bars["Date"].max()
+
+    master = store.scan("equities_master")
+    _require(master, "equities_master", ("Code", "Date", *MASTER_COLS))
+    master = master.select("Date", "Code", *MASTER_COLS).filter(pl.col("Date") <= last_bar_day)
+    master_keys = (
+        master.select("Code", "Date")
+        .filter(pl.col("Date") >= start)
+        .join(days, on="Date", how="semi")
+        .collect()
+    )
+    keys = pl.concat([bars.select("Code", "Date"), master_keys]).unique().sort("Code", "Date")
+    frame = keys.join(bars, on=["Code", "Date"], how="left").join(
+        factors.collect(), on=["Code", "Date"], how="left"
+    )
+    snapshots = with_available_from(master, "equities_master", calendar)
+    frame = asof_join(
+        frame,
+        snapshots,
+        source_name="equities_master",
+        by="Code",
+        columns=list(MASTER_COLS),
+        order_by=("Date",),
+    ).collect()
+
+    topix = store.scan("indices_topix")
+    _require(topix, "indices_topix", ("Date", *PRICE_COLS))
+    topix = (
+        topix.select("Date", *[pl.col(c).alias(f"topix_{c}") for c in PRICE_COLS])
+        .filter(pl.col("Date").is_between(start, end))
+        .unique(subset="Date", keep="last")
+        .collect()
+    )
+    frame = frame.join(topix, on="Date", how="left")
+
+    f = pl.col("F")
+    frame = frame.with_columns(
+        *[(pl.col(c) / f).alias(f"Adj{c}") for c in PRICE_COLS],
+        AdjVo=pl.col("Vo") * f,
+        no_trade=pl.all_horizontal(pl.col(c).is_null() for c in PRICE_COLS),
+        is_halt_20201001=pl.col("Date") == HALT_DAY,
+        UL=pl.col("UL").cast(pl.Boolean),
+        LL=pl.col("LL").cast(pl.Boolean),
+    )
+    return frame.select(BASE_COLUMNS).sort("Code", "Date")

@@ -1,0 +1,477 @@
+"""Build a point-in-time panel: raw store -> base frame -> blocks -> labels -> dataset folder.
+
+``build_dataset(name, start, end, ...)`` writes ``$GOGOOKU_HOME/datasets/<name>/``:
+
+- ``panel.parquet`` (zstd): ``Code`` (String), ``Date`` (Date), the feature columns (their
+  declared dtype, Float32 unless declared otherwise), the label columns (Float32); one row per
+  (Code, trading day in start..end) while listed, sorted by (Code, Date);
+- ``features.json``: ``{"dataset": name, "columns": [...]}`` with, for every column, ``name``,
+  ``role`` (key | feature | target), ``block``, ``description``, ``formula``, ``sources``,
+  ``window``, ``availability`` (rule key, rule text, per-source rule lines) and ``dtype``;
+- ``metadata.json``: rows, stocks, dates, date range, blocks, warm-up, schema hash, source
+  catalog hashes, build seconds, peak RSS, code version, whether the build was incremental.
+
+History: the base frame starts ``warmup`` trading days before ``start`` (``warmup`` = the longest
+block lookback unless ``--warmup-days`` overrides it) and runs up to 21 trading days after
+``end`` where data exists, for the labels only — blocks see rows up to ``end``.
+
+Incremental: if the dataset exists with the same start, blocks and warm-up and an earlier end,
+only the new trading days are computed (from a base frame starting ``warmup`` days before the
+first new day), appended, and the labels of the last 21 trading days of the old panel are
+recomputed (they now see more future). Features whose value depends on more history than the
+block's declared lookback (e.g. an EMA seeded at the window start) can differ from a full rebuild
+in the last bits; blocks should declare lookbacks long enough for their windows.
+
+Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gogooku import __version__
+from gogooku.calendar import TradingCalendar
+from gogooku.dataset.asof import asof_join
+from gogooku.dataset.availability import AVAILABILITY, describe_source
+from gogooku.dataset.base import BASE_SOURCES, build_base
+from gogooku.dataset.labels import (
+    LABEL_LOOKAHEAD,
+    assert_no_label_copies,
+    compute_labels,
+    label_formula,
+    label_names,
+)
+from gogooku.features.base import Block, BlockContext
+from gogooku.logs import console
+from gogooku.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+KEYS = ("Code", "Date")
+LABEL_DTYPE = "Float32"
+
+
+class BuildError(ValueError):
+    """The build request or a block's output is invalid."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    rows: int
+    stocks: int
+    dates: int
+    start: date
+    end: date
+    blocks: tuple[str, ...]
+    incremental: bool
+    seconds: float
+
+
+# -- small utilities ---------------------------------------------------------------------------
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _atomic_write_json(path: Path, payload: object) -> None:
+    _atomic_write_bytes(path, (json.dumps(payload, indent=2, default=str) + "\n").encode())
+
+
+def _atomic_write_parquet(path: Path, frame: pl.DataFrame) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.write_parquet(tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _code_version() -> str:
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{sha}"
+
+
+def source_hash(store, dataset: str) -> str | None:
+    """Hash of a raw dataset: of its catalog units' content hashes, else of its Parquet files."""
+    digest = hashlib.sha256()
+    catalog = getattr(store, "catalog", None)
+    if catalog is not None:
+        units = sorted(
+            (u.unit_key, u.content_hash or "") for u in catalog.units(dataset) if u.committed
+        )
+        if units:
+            for key, content in units:
+                digest.update(f"{key}:{content}\n".encode())
+            return f"catalog:{digest.hexdigest()}"
+    partitions = getattr(store, "partitions", None)
+    files = partitions(dataset) if partitions is not None else []
+    if not files:
+        return None
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"files:{digest.hexdigest()}"
+
+
+def dataset_dir(name: str, settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    if not name or "/" in name or name.startswith("."):
+        raise BuildError(f"invalid dataset name {name!r}")
+    return settings.datasets_dir / name
+
+
+def read_features_json(name: str, settings: Settings | None = None) -> dict:
+    return json.loads((dataset_dir(name, settings) / "features.json").read_text())
+
+
+# -- block selection and validation ------------------------------------------------------------
+def _registry() -> dict[str, Block]:
+    from gogooku.features.registry import BLOCKS
+
+    return BLOCKS
+
+
+def select_blocks(
+    requested: Sequence[str] | None, store, registry: Mapping[str, Block]
+) -> list[Block]:
+    """The requested blocks (all registered when None), minus those whose sources have no data."""
+    names = list(requested) if requested else list(registry)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise BuildError(f"unknown block(s) {unknown}; registered: {sorted(registry)}")
+    for block in (registry[n] for n in names):
+        if block.availability not in AVAILABILITY:
+            raise BuildError(
+                f"block {block.name!r}: availability {block.availability!r} is not a rule of "
+                f"gogooku.dataset.availability.AVAILABILITY ({sorted(AVAILABILITY)})"
+            )
+    selected = []
+    empty_cache: dict[str, bool] = {}
+    for name in names:
+        block = registry[name]
+        missing = []
+        for source in block.sources:
+            if source in BASE_SOURCES:
+                continue
+            if source not in empty_cache:
+                empty_cache[source] = store.scan(source).head(1).collect().height == 0
+            if empty_cache[source]:
+                missing.append(source)
+        if missing:
+            log.warning("block %s skipped: no raw data for %s", name, ", ".join(missing))
+            continue
+        selected.append(block)
+    return selected
+
+
+def _run_block(block: Block, ctx: BlockContext, keys: pl.DataFrame) -> pl.DataFrame:
+    """Run one block and return its feature columns aligned row by row with ``keys``."""
+    out = block.compute(ctx).collect()
+    expected = [*KEYS, *block.feature_names]
+    if sorted(out.columns) != sorted(expected):
+        extra = sorted(set(out.columns) - set(expected))
+        missing = sorted(set(expected) - set(out.columns))
+        raise BuildError(
+            f"block {block.name!r} returned unexpected columns: missing {missing}, extra {extra}"
+        )
+    lo, hi = keys["Date"].min(), keys["Date"].max()
+    out = out.filter(pl.col("Date").is_between(lo, hi))
+    if out.select(pl.struct(KEYS).is_duplicated().any()).item():
+        raise BuildError(f"block {block.name!r} returned duplicate (Code, Date) rows")
+    casts = [pl.col(f.name).cast(getattr(pl, f.dtype)) for f in block.features]
+    if out.height == keys.height and out.select(KEYS).equals(keys):
+        return out.select(casts)
+    aligned = keys.join(out, on=list(KEYS), how="left", maintain_order="left")
+    if out.height > keys.height or aligned.height != keys.height:
+        raise BuildError(f"block {block.name!r} returned rows that are not base-frame rows")
+    return aligned.select(casts)
+
+
+# -- feature index -----------------------------------------------------------------------------
+def _feature_index(name: str, blocks: Sequence[Block]) -> dict:
+    columns: list[dict] = [
+        {
+            "name": "Code",
+            "role": "key",
+            "block": None,
+            "description": "5-character J-Quants issue code",
+            "formula": "Code",
+            "sources": ["equities_bars_daily", "equities_master"],
+            "window": None,
+            "availability": None,
+            "dtype": "String",
+        },
+        {
+            "name": "Date",
+            "role": "key",
+            "block": None,
+            "description": "trading day t; the row is the state at 19:00 JST on t",
+            "formula": "Date",
+            "sources": ["markets_calendar"],
+            "window": None,
+            "availability": None,
+            "dtype": "Date",
+        },
+    ]
+    for block in blocks:
+        rule = AVAILABILITY[block.availability]
+        availability = {
+            "rule": rule.key,
+            "description": rule.description,
+            "sources": [describe_source(s) for s in block.sources if s != "markets_calendar"],
+        }
+        for feature in block.features:
+            columns.append(
+                {
+                    "name": feature.name,
+                    "role": "feature",
+                    "block": block.name,
+                    "description": feature.description,
+                    "formula": feature.formula,
+                    "sources": list(block.sources),
+                    "window": feature.window,
+                    "availability": availability,
+                    "dtype": feature.dtype,
+                }
+            )
+    for label in label_names():
+        columns.append(
+            {
+                "name": label,
+                "role": "target",
+                "block": "labels",
+                "description": "forward return bought at the close of t+1 (never a feature)",
+                "formula": label_formula(label),
+                "sources": ["equities_bars_daily", "indices_topix", "equities_master"],
+                "window": int(label.split("_")[1].rstrip("d")) + 1,
+                "availability": {
+                    "rule": "label",
+                    "description": "reads closes after t: a target, unusable as an input",
+                    "sources": [],
+                },
+                "dtype": LABEL_DTYPE,
+            }
+        )
+    return {"dataset": name, "columns": columns}
+
+
+def _schema_hash(frame: pl.DataFrame) -> str:
+    text = json.dumps([[c, str(t)] for c, t in frame.schema.items()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- the build ---------------------------------------------------------------------------------
+def _load_calendar(store, start: date, end: date, warmup: int) -> TradingCalendar:
+    pad_before = timedelta(days=int(warmup * 1.6) + 60)
+    return TradingCalendar.load(store, start - pad_before, end + timedelta(days=60))
+
+
+def _existing(path: Path) -> dict | None:
+    meta_path = path / "metadata.json"
+    if not (meta_path.exists() and (path / "panel.parquet").exists()):
+        return None
+    return json.loads(meta_path.read_text())
+
+
+def _compute_rows(
+    blocks: Sequence[Block],
+    base: pl.DataFrame,
+    calendar: TradingCalendar,
+    store,
+    first: date,
+    end: date,
+    show_progress: bool,
+) -> pl.DataFrame:
+    """Keys of base rows dated first..end plus every block's features for them."""
+    block_base = base.filter(pl.col("Date") <= end)
+    keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
+    ctx = BlockContext(base=block_base.lazy(), calendar=calendar, store=store, asof_join=asof_join)
+    parts = [keys]
+    with Progress(
+        TextColumn("[bold]build[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} blocks"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("blocks", total=len(blocks))
+        for block in blocks:
+            progress.update(task, description=block.name)
+            t0 = time.perf_counter()
+            parts.append(_run_block(block, ctx, keys))
+            log.debug("block %s: %.2fs", block.name, time.perf_counter() - t0)
+            progress.advance(task)
+    return pl.concat(parts, how="horizontal")
+
+
+def build_dataset(
+    name: str,
+    start: date,
+    end: date,
+    *,
+    blocks: Sequence[str] | None = None,
+    warmup_days: int | None = None,
+    store=None,
+    settings: Settings | None = None,
+    registry: Mapping[str, Block] | None = None,
+    incremental: bool = True,
+    show_progress: bool = True,
+) -> BuildResult:
+    """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc."""
+    t_start = time.perf_counter()
+    settings = settings or get_settings()
+    if store is None:
+        from gogooku.store.raw import RawStore
+
+        store = RawStore(settings.raw_dir)
+    if start > end:
+        raise BuildError(f"--start {start} is after --end {end}")
+    if warmup_days is not None and warmup_days < 0:
+        raise BuildError(f"--warmup-days must be >= 0, got {warmup_days}")
+    registry = _registry() if registry is None else registry
+    selected = select_blocks(blocks, store, registry)
+    warmup = (
+        warmup_days if warmup_days is not None else max((b.lookback for b in selected), default=0)
+    )
+    calendar = _load_calendar(store, start, end, warmup)
+    trading = calendar.days(start, end)
+    if not trading:
+        raise BuildError(f"no trading day between {start} and {end} ({calendar.source} calendar)")
+    start, end = trading[0], trading[-1]
+    label_end = calendar.offset_clipped(end, LABEL_LOOKAHEAD)
+    block_names = [b.name for b in selected]
+    path = dataset_dir(name, settings)
+
+    previous = _existing(path) if incremental else None
+    extend = (
+        previous is not None
+        and previous.get("start") == start.isoformat()
+        and previous.get("blocks") == block_names
+        and previous.get("warmup_days") == warmup
+        and date.fromisoformat(previous["end"]) < end
+    )
+    if extend:
+        old_end = date.fromisoformat(previous["end"])
+        first_new = calendar.next_bd(old_end)
+        relabel_from = calendar.offset_clipped(old_end, -LABEL_LOOKAHEAD)
+        base_start = min(calendar.offset_clipped(first_new, -warmup), relabel_from)
+        old = pl.read_parquet(path / "panel.parquet")
+        if old.height != previous.get("rows") or old["Date"].max() != old_end:
+            raise BuildError(
+                f"dataset {name}: panel.parquet does not match metadata.json (interrupted "
+                f"write?); rebuild with --full"
+            )
+        log.info("incremental build of %s: %s..%s (previous end %s)", name, first_new, end, old_end)
+        base = build_base(store, calendar, base_start, label_end)
+        new_rows = _compute_rows(selected, base, calendar, store, first_new, end, show_progress)
+        labels = compute_labels(base).filter(pl.col("Date") >= relabel_from).collect()
+        old_features = old.drop(label_names())
+        features = pl.concat([old_features, new_rows], how="vertical_relaxed")
+    else:
+        base_start = calendar.offset_clipped(start, -warmup)
+        log.info(
+            "building %s: %s..%s, warm-up %d days from %s", name, start, end, warmup, base_start
+        )
+        base = build_base(store, calendar, base_start, label_end)
+        features = _compute_rows(selected, base, calendar, store, start, end, show_progress)
+        labels = compute_labels(base).filter(pl.col("Date") >= start).collect()
+        old = None
+
+    label_cols = label_names()
+    if old is not None:
+        kept = old.select(*KEYS, *label_cols).filter(pl.col("Date") < relabel_from)
+        labels = pl.concat(
+            [kept, labels.with_columns(pl.col(label_cols).cast(getattr(pl, LABEL_DTYPE)))],
+            how="vertical_relaxed",
+        )
+    panel = (
+        features.join(labels, on=list(KEYS), how="left")
+        .with_columns(pl.col(label_cols).cast(getattr(pl, LABEL_DTYPE)))
+        .sort(KEYS)
+    )
+    feature_cols = [f.name for b in selected for f in b.features]
+    assert_no_label_copies(panel, feature_cols, label_cols)
+
+    path.mkdir(parents=True, exist_ok=True)
+    _atomic_write_parquet(path / "panel.parquet", panel)
+    _atomic_write_json(path / "features.json", _feature_index(name, selected))
+    seconds = round(time.perf_counter() - t_start, 3)
+    stocks = panel["Code"].n_unique()
+    dates = panel["Date"].n_unique()
+    sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
+    metadata = {
+        "name": name,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "rows": panel.height,
+        "stocks": stocks,
+        "dates": dates,
+        "n_features": len(feature_cols),
+        "n_targets": len(label_cols),
+        "blocks": block_names,
+        "warmup_days": warmup,
+        "label_data_end": label_end.isoformat(),
+        "calendar_source": calendar.source,
+        "schema_hash": _schema_hash(panel),
+        "source_hashes": {s: source_hash(store, s) for s in sources},
+        "build_seconds": seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+        "code_version": _code_version(),
+        "incremental": extend,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _atomic_write_json(path / "metadata.json", metadata)
+    log.info(
+        "wrote %s: %d rows, %d stocks, %d dates in %.1fs",
+        path,
+        panel.height,
+        stocks,
+        dates,
+        seconds,
+    )
+    return BuildResult(
+        path=path,
+        rows=panel.height,
+        stocks=stocks,
+        dates=dates,
+        start=start,
+        end=end,
+        blocks=tuple(block_names),
+        incremental=extend,
+        seconds=seconds,
+    )

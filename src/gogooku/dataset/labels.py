@@ -1,0 +1,145 @@
+"""Forward-return labels (SPEC §6) and the check that no feature is a shifted copy of a label.
+
+For h ∈ {1, 5, 10, 20}, over each stock's own rows of the base frame (one row per trading day
+while listed), with the position bought at the close of t+1:
+
+    target_{h}d(t)        = AdjC[t+1+h] / AdjC[t+1] − 1
+    target_{h}d_excess(t) = target_{h}d(t) − (topix_C[t+1+h] / topix_C[t+1] − 1)
+    target_{h}d_sector(t) = target_{h}d(t) − mean_{s ∈ S33(t), same Date} target_{h}d(s)
+
+A label is null where a row of its window does not exist yet (the end of the data) or a close in
+it is missing (e.g. the 2020-10-01 halt); the sector mean is over the non-null labels of the
+stock's 33-sector that day (itself included) and is null where S33 is null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+HORIZONS = (1, 5, 10, 20)
+MAX_HORIZON = max(HORIZONS)
+LABEL_LOOKAHEAD = MAX_HORIZON + 1  # trading rows after t a label of row t reads
+
+
+def label_names() -> list[str]:
+    return [f"target_{h}d{suffix}" for h in HORIZONS for suffix in ("", "_excess", "_sector")]
+
+
+def label_formula(name: str) -> str:
+    h = int(name.split("_")[1].rstrip("d"))
+    base = f"AdjC[t+{1 + h}] / AdjC[t+1] - 1"
+    if name.endswith("_excess"):
+        return f"({base}) - (topix_C[t+{1 + h}] / topix_C[t+1] - 1)"
+    if name.endswith("_sector"):
+        return f"({base}) - mean over the stock's S33 sector on Date t of the same quantity"
+    return base
+
+
+def compute_labels(base: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """``Code, Date`` + every label column, from a (Code, Date)-sorted base frame."""
+    lazy = base.lazy().select("Code", "Date", "AdjC", "topix_C", "S33")
+    exprs = []
+    for h in HORIZONS:
+        stock = pl.col("AdjC").shift(-1 - h).over("Code") / pl.col("AdjC").shift(-1).over("Code")
+        index = pl.col("topix_C").shift(-1 - h).over("Code") / pl.col("topix_C").shift(-1).over(
+            "Code"
+        )
+        exprs += [(stock - 1).alias(f"target_{h}d"), (index - 1).alias(f"_topix_{h}d")]
+    lazy = lazy.with_columns(exprs)
+    variants = []
+    for h in HORIZONS:
+        target = pl.col(f"target_{h}d")
+        variants += [
+            (target - pl.col(f"_topix_{h}d")).alias(f"target_{h}d_excess"),
+            pl.when(pl.col("S33").is_not_null())
+            .then(target - target.mean().over("Date", "S33"))
+            .alias(f"target_{h}d_sector"),
+        ]
+    return lazy.with_columns(variants).select("Code", "Date", *label_names())
+
+
+class LabelLeakError(AssertionError):
+    """A feature column equals a label shifted onto its row."""
+
+
+def _per_stock_matrix(frame: pl.DataFrame, column: str, codes: pl.Series) -> np.ndarray:
+    """(stocks, max rows) float64 array of ``column`` by each stock's row index, NaN padded."""
+    sub = frame.select("Code", pl.col(column).cast(pl.Float64)).with_columns(
+        row=pl.int_range(pl.len()).over("Code")
+    )
+    width = int(sub["row"].max()) + 1
+    out = np.full((len(codes), width), np.nan)
+    code_idx = {c: i for i, c in enumerate(codes.to_list())}
+    rows = np.array([code_idx[c] for c in sub["Code"].to_list()])
+    out[rows, sub["row"].to_numpy()] = sub[column].fill_null(np.nan).to_numpy()
+    return out
+
+
+def _shift_rows(lab: np.ndarray, shift: int) -> np.ndarray:
+    """``out[:, t] = lab[:, t - shift]`` (NaN where that row does not exist)."""
+    out = np.full_like(lab, np.nan)
+    if shift >= 0:
+        out[:, shift:] = lab[:, : lab.shape[1] - shift]
+    else:
+        out[:, :shift] = lab[:, -shift:]
+    return out
+
+
+def _copies(feats: np.ndarray, shifted: np.ndarray, min_overlap: int, rel_tol: float) -> list[int]:
+    """Indices of features (axis 0 of ``feats``) equal to ``shifted`` on their whole overlap."""
+    both = ~np.isnan(feats) & ~np.isnan(shifted)[None]
+    n_both = both.sum(axis=(1, 2))
+    tol = rel_tol * np.maximum(1.0, np.abs(shifted))
+    with np.errstate(invalid="ignore"):
+        close = both & (np.abs(feats - shifted[None]) <= tol[None])
+    n_close = close.sum(axis=(1, 2))
+    hits = np.flatnonzero((n_both >= min_overlap) & (n_close == n_both))
+    return [int(i) for i in hits if np.unique(shifted[both[i]]).size >= 2]
+
+
+def assert_no_label_copies(
+    panel: pl.DataFrame,
+    features: Sequence[str],
+    labels: Sequence[str],
+    *,
+    max_future_shift: int = 25,
+    sample_stocks: int = 40,
+    min_overlap: int = 10,
+    rel_tol: float = 1e-5,
+) -> None:
+    """Raise ``LabelLeakError`` if a feature equals a label shifted onto its row.
+
+    For each label L of horizon h and each shift s ∈ {−max_future_shift, …, h}, compares the
+    feature at row t with L at row t−s of the same stock (s < 0: a later row). s ≤ h covers every
+    shift whose label window ends after t (L(t−s) reads AdjC up to t−s+1+h > t); s > h is a
+    legitimate past return and is not checked. "Equal" means |f − L| ≤ rel_tol·max(1, |L|) on
+    every row where both are non-null, with at least ``min_overlap`` such rows and at least two
+    distinct label values. Runs on up to ``sample_stocks`` stocks (those with the most rows; a
+    copy of a label is a copy on every stock), first on a small prefix of them to find candidates,
+    then on the whole sample. ``panel`` must be sorted by (Code, Date).
+    """
+    if not features or not labels or panel.height == 0:
+        return
+    counts = panel.group_by("Code").len().sort(["len", "Code"], descending=[True, False])
+    codes = counts["Code"].head(sample_stocks).sort()
+    sample = panel.filter(pl.col("Code").is_in(codes.implode())).sort("Code", "Date")
+    feats = np.stack([_per_stock_matrix(sample, f, codes) for f in features])  # (F, S, T)
+    # Candidate search on 4 stocks × 300 rows starting after a year of warm-up where possible.
+    first = max(0, min(feats.shape[2] - 300, 260))
+    quick = feats[:, :4, first : first + 300]
+    for label in labels:
+        h = int(label.split("_")[1].rstrip("d"))
+        lab = _per_stock_matrix(sample, label, codes)  # (S, T)
+        for shift in range(-max_future_shift, h + 1):
+            shifted = _shift_rows(lab, shift)
+            quick_lab = shifted[:4, first : first + 300]
+            candidates = _copies(quick, quick_lab, 3, rel_tol)
+            for j in _copies(feats[candidates], shifted, min_overlap, rel_tol):
+                name = features[candidates[j]]
+                raise LabelLeakError(
+                    f"feature column {name!r} equals label {label!r} of the stock's row "
+                    f"t{-shift:+d} on every overlapping row: it reads the future"
+                )

@@ -1,0 +1,201 @@
+"""Fixtures for the dataset machinery: a small hand-rolled market, a table-backed store, test blocks.
+
+``make_market`` draws a few stocks' bars around the XTKS calendar (2020-10-01 kept as a business
+day with null bars, like J-Quants), with a 1:2 split, a delisting, a listing, no-trade days and a
+per-date master. ``TableStore`` serves raw tables the way ``RawStore.scan`` does and can cut them
+at a date (every dataset filtered on its date field, the published-in-advance calendar kept whole).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+
+from gogooku.calendar import HALT_DAY, TradingCalendar
+from gogooku.features.base import Block, BlockContext, Feature
+
+DATE_FIELDS = {
+    "equities_bars_daily": "Date",
+    "equities_master": "Date",
+    "indices_topix": "Date",
+    "markets_calendar": None,
+}
+
+
+class TableStore:
+    """Read side of the raw store over in-memory tables, optionally as it stood at ``cut``."""
+
+    def __init__(self, tables: dict[str, pl.DataFrame], cut: date | None = None) -> None:
+        self.tables = tables
+        self.cut = cut
+
+    def scan(self, dataset: str) -> pl.LazyFrame:
+        if dataset not in self.tables:
+            from gogooku.store.raw import RawStore
+
+            return pl.LazyFrame(schema=RawStore.schema(dataset))
+        frame = self.tables[dataset].lazy()
+        field = DATE_FIELDS.get(dataset, "Date")
+        if self.cut is not None and field is not None:
+            frame = frame.filter(pl.col(field) <= self.cut)
+        return frame
+
+    def at(self, cut: date) -> TableStore:
+        return TableStore(self.tables, cut)
+
+
+def make_market(
+    start: date = date(2020, 6, 1),
+    end: date = date(2021, 3, 31),
+    n_codes: int = 4,
+    seed: int = 3,
+    split_on: date | None = date(2020, 11, 16),
+) -> dict[str, pl.DataFrame]:
+    cal = TradingCalendar.from_xtks(start, end)
+    days = cal.days(start, end)
+    all_days = pl.date_range(start, end, eager=True)
+    calendar = pl.DataFrame({"Date": all_days}).with_columns(
+        HolDiv=pl.when(pl.col("Date").is_in(days)).then(pl.lit("1")).otherwise(pl.lit("0"))
+    )
+    rng = np.random.default_rng(seed)
+    t_n = len(days)
+    codes = [f"{1301 + i}0" for i in range(n_codes)]
+    listed = np.ones((t_n, n_codes), dtype=bool)
+    listed[int(t_n * 0.7) :, 1] = False  # code 1 delists
+    listed[: int(t_n * 0.3), 2] = False  # code 2 lists later
+    rets = rng.normal(0.0003, 0.02, size=(t_n, n_codes))
+    closes = 1000.0 * np.exp(np.cumsum(rets, axis=0))
+    factor = np.ones((t_n, n_codes))
+    if split_on is not None:
+        s = days.index(split_on)
+        closes[s:, 0] /= 2.0
+        factor[s, 0] = 0.5
+    rows = []
+    for j, code in enumerate(codes):
+        for i, d in enumerate(days):
+            if not listed[i, j]:
+                continue
+            c = closes[i, j]
+            no_trade = d == HALT_DAY or rng.random() < 0.01
+            o = c * (1 + rng.normal(0, 0.005))
+            h = max(o, c) * (1 + abs(rng.normal(0, 0.005)))
+            low = min(o, c) * (1 - abs(rng.normal(0, 0.005)))
+            vo = float(rng.integers(1_000, 100_000))
+            rows.append(
+                {
+                    "Date": d,
+                    "Code": code,
+                    "O": None if no_trade else o,
+                    "H": None if no_trade else h,
+                    "L": None if no_trade else low,
+                    "C": None if no_trade else c,
+                    "UL": False,
+                    "LL": False,
+                    "Vo": None if no_trade else vo,
+                    "Va": None if no_trade else vo * c,
+                    "AdjFactor": factor[i, j],
+                }
+            )
+    bars = pl.DataFrame(rows).with_columns(
+        AdjO=pl.col("O"), AdjH=pl.col("H"), AdjL=pl.col("L"), AdjC=pl.col("C"), AdjVo=pl.col("Vo")
+    )
+    sectors = ["0050", "1050", "0050", "3050", "1050", "0050"]
+    master = bars.select("Date", "Code").with_columns(
+        CoName=pl.lit("x"),
+        S17=pl.lit("1"),
+        S17Nm=pl.lit("x"),
+        S33=pl.col("Code").replace({c: sectors[i % len(sectors)] for i, c in enumerate(codes)}),
+        S33Nm=pl.lit("x"),
+        ScaleCat=pl.lit("TOPIX Small 1"),
+        Mkt=pl.lit("0111"),
+        MktNm=pl.lit("Prime"),
+        Mrgn=pl.lit("1"),
+        ProdCat=pl.lit("011"),
+    )
+    topix_c = 1500.0 * np.exp(np.cumsum(rng.normal(0.0002, 0.01, size=t_n)))
+    topix = pl.DataFrame(
+        {"Date": days, "O": topix_c, "H": topix_c * 1.005, "L": topix_c * 0.995, "C": topix_c}
+    )
+    return {
+        "markets_calendar": calendar,
+        "equities_bars_daily": bars,
+        "equities_master": master,
+        "indices_topix": topix,
+    }
+
+
+def _returns_compute(ctx: BlockContext) -> pl.LazyFrame:
+    ret = pl.col("AdjC") / pl.col("AdjC").shift(1).over("Code") - 1
+    return ctx.base.select(
+        "Code",
+        "Date",
+        ret.alias("t_ret_1d"),
+        ret.rolling_mean(5, min_samples=5).over("Code").alias("t_ret_mean_5d"),
+        (pl.col("AdjC") / pl.col("AdjC").shift(20).over("Code") - 1).alias("t_ret_20d"),
+        pl.col("Vo").rolling_sum(3, min_samples=3).over("Code").alias("t_vo_sum_3d"),
+    )
+
+
+RETURNS_BLOCK = Block(
+    name="t_returns",
+    sources=("equities_bars_daily",),
+    availability="bars_same_day",
+    lookback=25,
+    features=(
+        Feature("t_ret_1d", "1-day return", "AdjC[t]/AdjC[t-1]-1", 2),
+        Feature("t_ret_mean_5d", "mean 1-day return", "mean_5(ret_1d)", 6),
+        Feature("t_ret_20d", "20-day return", "AdjC[t]/AdjC[t-20]-1", 21),
+        Feature("t_vo_sum_3d", "3-day volume", "sum_3(Vo)", 3, dtype="Float64"),
+    ),
+    compute=_returns_compute,
+)
+
+
+def _sector_compute(ctx: BlockContext) -> pl.LazyFrame:
+    ret = pl.col("AdjC") / pl.col("AdjC").shift(1).over("Code") - 1
+    return (
+        ctx.base.with_columns(ret.alias("_r"))
+        .with_columns(
+            pl.col("_r").mean().over("Date", "S33").alias("t_sector_ret_1d"),
+            (pl.col("topix_C") / pl.col("topix_C").shift(1).over("Code") - 1).alias("t_topix_1d"),
+        )
+        .select("Code", "Date", "t_sector_ret_1d", "t_topix_1d")
+    )
+
+
+SECTOR_BLOCK = Block(
+    name="t_sector",
+    sources=("equities_bars_daily", "equities_master", "indices_topix"),
+    availability="bars_same_day",
+    lookback=2,
+    features=(
+        Feature("t_sector_ret_1d", "sector mean return", "mean_{S33,Date}(ret_1d)", 2),
+        Feature("t_topix_1d", "TOPIX return", "topix_C[t]/topix_C[t-1]-1", 2),
+    ),
+    compute=_sector_compute,
+)
+
+
+def _leaky_compute(ctx: BlockContext) -> pl.LazyFrame:
+    fwd = pl.col("AdjC").shift(-2).over("Code") / pl.col("AdjC").shift(-1).over("Code") - 1
+    return ctx.base.select("Code", "Date", fwd.alias("t_peek"))
+
+
+LEAKY_BLOCK = Block(
+    name="t_leaky",
+    sources=("equities_bars_daily",),
+    availability="bars_same_day",
+    lookback=0,
+    features=(Feature("t_peek", "the next day's return", "AdjC[t+2]/AdjC[t+1]-1", None),),
+    compute=_leaky_compute,
+)
+
+TEST_BLOCKS = {b.name: b for b in (RETURNS_BLOCK, SECTOR_BLOCK)}
+
+
+@pytest.fixture(scope="session")
+def small_market() -> dict[str, pl.DataFrame]:
+    return make_market()
