@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from gogooku.synth.config import SynthConfig, rng_for, rng_static
+from gogooku.synth.universe import trading_sessions
 
 RHO_MARGIN_WEEK = 0.85
 RHO_SHORT_DAY = 0.98
@@ -104,24 +105,17 @@ def is_intraday(day: date, disc_time: str) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _xtks_sessions(after: date, calendar_days: int) -> tuple[date, ...]:
-    import exchange_calendars as xcals
-
-    cal = xcals.get_calendar("XTKS", start="2000-01-01")
-    last = min(after + timedelta(days=calendar_days), cal.last_session.date())
-    if last <= after:
-        raise ValueError(f"exchange_calendars XTKS has no sessions after {after}")
-    sessions = cal.sessions_in_range(after + timedelta(days=1), last)
-    return tuple(ts.date() for ts in sessions)
+def _sessions_after(after: date, calendar_days: int) -> tuple[date, ...]:
+    return tuple(trading_sessions(after + timedelta(days=1), after + timedelta(days=calendar_days)))
 
 
 def extended_days(days: list[date], extra: int = 30) -> list[date]:
-    """``days`` followed by at least ``extra`` later JPX trading days (from exchange_calendars).
+    """``days`` followed by ``extra`` later JPX trading days (``universe.trading_sessions``).
 
     Publication dates of records observed near the configured end fall after it; they are taken
     from the real calendar so that a shorter market computes the same dates as a longer one.
     """
-    return [*days, *_xtks_sessions(days[-1], 2 * extra + 20)[:extra]]
+    return [*days, *_sessions_after(days[-1], 2 * extra + 20)[:extra]]
 
 
 def week_end_flags(days: list[date], min_days: int = 1) -> np.ndarray:
@@ -137,13 +131,14 @@ def week_end_flags(days: list[date], min_days: int = 1) -> np.ndarray:
 
 
 def listed_mask(days: list[date], universe: pl.DataFrame) -> np.ndarray:
-    """``(T, N)`` bool from the universe's ``list_date`` / ``delist_date`` (delist day inclusive)."""
+    """``(T, N)`` bool: ``list_date <= day < delist_date`` (``delist_date`` is the first day the
+    stock is no longer listed; null = still listed)."""
     ords = np.array([d.toordinal() for d in days])[:, None]
     lst = np.array([d.toordinal() for d in universe["list_date"].to_list()])[None, :]
     delist = np.array(
         [d.toordinal() if d is not None else 10**9 for d in universe["delist_date"].to_list()]
     )[None, :]
-    return (ords >= lst) & (ords <= delist)
+    return (ords >= lst) & (ords < delist)
 
 
 def _week_starts(days: list[date]) -> np.ndarray:
@@ -250,6 +245,32 @@ def _quarter_ends(start: date, end: date) -> list[date]:
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
 
 
+def statement_draws(config: SynthConfig, q_end: date, n: int) -> dict[str, np.ndarray]:
+    """The per-stock draws of the quarter ending ``q_end`` (same numbers for every ``end``).
+
+    ``lag_q``/``lag_fy`` reporting lags in calendar days, ``time_idx`` into ``DISC_TIME_CHOICES``,
+    ``surprise`` ~ N(0, 1), ``lead`` (trading days the schedule is announced ahead), ``moved`` and
+    ``shift`` (a first schedule ``shift`` days earlier that was later changed), ``noise`` (6, n)
+    standard normals for the reported figures.
+    """
+    rng = rng_for(config.seed, "statements", q_end)
+    return {
+        "lag_q": rng.integers(25, 46, n),
+        "lag_fy": rng.integers(35, 51, n),
+        "time_idx": rng.choice(len(DISC_TIME_CHOICES), size=n, p=DISC_TIME_WEIGHTS),
+        "surprise": rng.standard_normal(n),
+        "lead": rng.integers(10, 31, n),
+        "moved": rng.random(n) < 0.06,
+        "shift": rng.integers(1, 4, n),
+        "noise": rng.standard_normal((6, n)),
+    }
+
+
+def quarter_ends(start: date, end: date) -> list[date]:
+    """Month ends from five months before ``start`` to ``end`` (candidate fiscal quarter ends)."""
+    return _quarter_ends(start, end)
+
+
 def _draw_disclosures(
     config: SynthConfig, days: list[date], fye_month: np.ndarray, listed: np.ndarray
 ) -> pl.DataFrame:
@@ -265,14 +286,14 @@ def _draw_disclosures(
     n = fye_month.size
     frames = []
     for q_end in _quarter_ends(config.start, config.end):
-        rng = rng_for(config.seed, "statements", q_end)
-        lag_q = rng.integers(25, 46, n)
-        lag_fy = rng.integers(35, 51, n)
-        time_idx = rng.choice(len(DISC_TIME_CHOICES), size=n, p=DISC_TIME_WEIGHTS)
-        surprise = rng.standard_normal(n)
-        lead = rng.integers(10, 31, n)
-        moved = rng.random(n) < 0.06
-        shift = rng.integers(1, 4, n)
+        draws = statement_draws(config, q_end, n)
+        lag_q, lag_fy, time_idx = draws["lag_q"], draws["lag_fy"], draws["time_idx"]
+        surprise, lead, moved, shift = (
+            draws["surprise"],
+            draws["lead"],
+            draws["moved"],
+            draws["shift"],
+        )
         months_after_fye = (q_end.month - fye_month) % 12
         has_q = months_after_fye % 3 == 0
         fq = np.where(months_after_fye == 0, 4, months_after_fye // 3)

@@ -1,0 +1,55 @@
+"""Observable side datasets of the synthetic market, rendered from ``MarketState`` after prices.
+
+``render_side_tables(state)`` returns every table below keyed by dataset id, each with exactly the
+catalogue schema ``gogooku.jquants.endpoints.ENDPOINTS[id].schema``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from gogooku.synth.config import MarketState
+from gogooku.synth.side.dividends import render_dividends
+from gogooku.synth.side.earnings import render_earnings
+from gogooku.synth.side.indices import render_indices
+from gogooku.synth.side.investor_types import render_investor_types
+from gogooku.synth.side.margin import render_margin
+from gogooku.synth.side.options import render_options
+from gogooku.synth.side.short_selling import render_short_selling
+from gogooku.synth.side.statements import render_statements
+
+RENDERERS = (
+    render_margin,
+    render_investor_types,
+    render_short_selling,
+    render_options,
+    render_statements,
+    render_earnings,
+    render_dividends,
+    render_indices,
+)
+
+SIDE_DATASETS = (
+    "markets_margin_interest",
+    "markets_margin_alert",
+    "equities_investor_types",
+    "markets_short_ratio",
+    "markets_short_sale_report",
+    "options_225",
+    "fins_summary",
+    "fins_earnings_date",
+    "equities_earnings_calendar",
+    "fins_dividend",
+    "indices_bars_daily",
+)
+
+
+def render_side_tables(state: MarketState) -> dict[str, pl.DataFrame]:
+    """Every side dataset of ``state`` (ids in ``SIDE_DATASETS``)."""
+    tables: dict[str, pl.DataFrame] = {}
+    for render in RENDERERS:
+        tables.update(render(state))
+    return tables
+
+
+__all__ = ["SIDE_DATASETS", "render_side_tables"]

@@ -1,0 +1,63 @@
+"""Helpers shared by the side-dataset renderers: schema conformance and day lookups."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from gogooku.jquants.endpoints import get_endpoint
+from gogooku.synth.config import MarketState
+from gogooku.synth.latents import extended_days
+
+EXTRA_DAYS = 60
+
+
+def conform(frame: pl.DataFrame, dataset_id: str) -> pl.DataFrame:
+    """``frame`` with exactly the catalogue schema of ``dataset_id``: its columns in order, cast
+    to the catalogue dtypes; schema columns absent from ``frame`` become typed nulls.
+
+    A column of ``frame`` that the schema does not know is a renderer bug and raises.
+    """
+    schema = get_endpoint(dataset_id).schema
+    unknown = [c for c in frame.columns if c not in schema]
+    if unknown:
+        raise ValueError(f"{dataset_id}: rendered columns {unknown} are not in the V2 schema")
+    return frame.select(
+        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in schema.items()
+    )
+
+
+def ext_days(state: MarketState) -> list[date]:
+    """Trading days of the market followed by ``EXTRA_DAYS`` later JPX sessions."""
+    return extended_days(state.days, EXTRA_DAYS)
+
+
+def day_series(days: list[date], idx: np.ndarray, name: str) -> pl.Series:
+    """``days[idx]`` as a ``pl.Date`` series."""
+    lookup = pl.Series(name, days, dtype=pl.Date)
+    return lookup.gather(pl.Series(idx, dtype=pl.Int64)).alias(name)
+
+
+def share_multiplier(state: MarketState) -> np.ndarray:
+    """``(T, N)`` shares per original share after the splits so far: ``prod 1 / AdjFactor``."""
+    return np.cumprod(1.0 / state.adj_factor, axis=0)
+
+
+def shares_outstanding(state: MarketState) -> np.ndarray:
+    """``(T, N)`` unadjusted shares outstanding (universe count times the split multiplier)."""
+    so = state.universe["shares_outstanding"].to_numpy().astype(float)
+    return so[None, :] * share_multiplier(state)
+
+
+def traded_value(state: MarketState) -> np.ndarray:
+    """``(T, N)`` traded value in JPY (close x volume; 0 on no-trade days and when unlisted)."""
+    value = state.close * state.volume
+    return np.where(np.isfinite(value) & state.listed, value, 0.0)
+
+
+def round_lots(x: np.ndarray, lot: float = 100.0) -> np.ndarray:
+    """Round share counts to whole trading units."""
+    return np.round(x / lot) * lot
