@@ -30,3 +30,7 @@ from gogooku.store.cli import fetch_command, store_app  # noqa: E402
 
 app.command("fetch")(fetch_command)
 app.add_typer(store_app, name="store")
+
+from gogooku.dataset.cli import build_command  # noqa: E402
+
+app.command("build")(build_command)

@@ -38,8 +38,7 @@ def build_command(
 ) -> None:
     """Build the feature panel, labels, features.json and metadata.json for START..END.
 
-    An existing dataset with the same start, blocks and warm-up and an earlier end is extended
-    incrementally (only the new days are computed; recent labels are refreshed).
+    An existing dataset with the same start, blocks and warm-up and an earlier end is extended incrementally (only the new days are computed; recent labels are refreshed).
     """
     start_d = _parse_date(start, "--start")
     end_d = _parse_date(end, "--end")
