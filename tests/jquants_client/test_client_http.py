@@ -233,6 +233,16 @@ def test_refused_connection_exhausts_into_transport_error(clock):
     assert len(clock.sleeps) == 2
 
 
+def test_unusable_url_fails_at_once_as_a_transport_error(clock):
+    with (
+        make_client("ftp://127.0.0.1/v2", clock) as client,
+        pytest.raises(TransportError) as info,
+    ):
+        client.get_records("/items")
+    assert "UnsupportedProtocol" in str(info.value) and "after 1 tries" in str(info.value)
+    assert clock.sleeps == []
+
+
 def test_timeout_is_retried(served, clock):
     app, url = served
     app.tables["/items"] = ROWS[:1]

@@ -106,8 +106,8 @@ def test_range_is_clamped_to_the_window_with_a_warning(served, clock, caplog):
     assert app.seen[0].query == {"from": "2019-06-28", "to": "2024-06-28"}
     assert frame["Date"].to_list() == [dt.date(2019, 7, 1)]
     text = caplog.text
-    assert "clamped from from 2015-01-01 to 2019-06-28" in text
-    assert "clamped to from 2024-12-31 to 2024-06-28" in text
+    assert "clamped from=2015-01-01 to 2019-06-28" in text
+    assert "clamped to=2024-12-31 to 2024-06-28" in text
     assert "light plan's window is 2019-06-28..2024-06-28" in text
 
 
@@ -144,7 +144,7 @@ def test_paid_plans_see_the_calendar_to_the_end_of_next_year(served, clock, capl
         frame = client.fetch("markets_calendar", **{"from": "2024-06-01", "to": "2026-03-31"})
     assert app.seen[0].query == {"from": "2024-06-01", "to": "2025-12-31"}
     assert frame["HolDiv"].to_list() == ["0"]
-    assert "clamped to from 2026-03-31 to 2025-12-31" in caplog.text
+    assert "clamped to=2026-03-31 to 2025-12-31" in caplog.text
 
 
 def test_210_through_fetch_is_the_empty_frame(served, clock):
@@ -178,3 +178,14 @@ def test_from_settings_without_a_key_is_a_clear_error():
     assert settings.jquants_base_url == DEFAULT_BASE_URL
     with pytest.raises(AuthError, match="JQUANTS_API_KEY is not set"):
         JQuantsClient.from_settings(settings)
+
+
+def test_scheduled_date_is_normalised_but_not_clamped(served, clock):
+    app, url = served
+    app.tables["/fins/earnings-date"] = [
+        {"PubDate": "2024-06-20", "SchDate": "2024-08-09", "FQName": "1Q", "Code": "130A0"}
+    ]
+    with make_client(url, clock, plan=Plan.PREMIUM) as client:
+        frame = client.fetch("fins_earnings_date", scheduled_date="20240809")
+    assert app.seen[0].query == {"scheduled_date": "2024-08-09"}
+    assert frame["SchDate"].to_list() == [dt.date(2024, 8, 9)]

@@ -56,11 +56,15 @@ EMPTY_RESULT_STATUS = 210
 
 SINGLE_DATE_PARAMS = ("date", "disc_date", "calc_date")
 DATE_RANGE_PARAMS = (("from", "to"), ("disc_date_from", "disc_date_to"))
+# Dates that are checked and normalised but not clamped: a scheduled date lies in the future.
+UNCLAMPED_DATE_PARAMS = ("scheduled_date",)
 
+# Transient failures: timeouts, refused/reset/dropped connections, a body cut off mid-stream.
 _RETRYABLE_TRANSPORT_ERRORS = (
     httpx.TimeoutException,
     httpx.NetworkError,
     httpx.RemoteProtocolError,
+    httpx.DecodingError,
 )
 
 
@@ -216,11 +220,15 @@ class JQuantsClient:
             self.pacer.acquire(path)
             try:
                 response = self._http.get(path, params=query)
-            except _RETRYABLE_TRANSPORT_ERRORS as exc:
-                wait = self.retry.backoff_s(server_retries, self._rng)
+            except httpx.RequestError as exc:
+                wait = (
+                    self.retry.backoff_s(server_retries, self._rng)
+                    if isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS)
+                    else None
+                )
                 if wait is None:
                     raise TransportError(
-                        f"connection failed on all {server_retries + 1} tries "
+                        f"request failed after {server_retries + 1} tries "
                         f"(last: {type(exc).__name__}: {exc})",
                         path=path,
                         params=query,
@@ -359,7 +367,8 @@ class JQuantsClient:
             raise ValueError(
                 f"dataset {endpoint.id}: give at least one of {list(endpoint.required_any)}"
             )
-        for name in [*SINGLE_DATE_PARAMS, *(p for pair in DATE_RANGE_PARAMS for p in pair)]:
+        range_params = [name for pair in DATE_RANGE_PARAMS for name in pair]
+        for name in [*SINGLE_DATE_PARAMS, *range_params, *UNCLAMPED_DATE_PARAMS]:
             if name in query:
                 query[name] = _as_date(name, query[name])
         for lo_name, hi_name in DATE_RANGE_PARAMS:
@@ -397,9 +406,9 @@ class JQuantsClient:
                 log.warning("%s; %s..%s lies outside it, so no request is made", where, start, end)
                 return None
             if lo is not None and inside[0] != lo:
-                log.warning("%s; clamped %s from %s to %s", where, lo_name, lo, inside[0])
+                log.warning("%s; clamped %s=%s to %s", where, lo_name, lo, inside[0])
                 clamped[lo_name] = inside[0]
             if hi is not None and inside[1] != hi:
-                log.warning("%s; clamped %s from %s to %s", where, hi_name, hi, inside[1])
+                log.warning("%s; clamped %s=%s to %s", where, hi_name, hi, inside[1])
                 clamped[hi_name] = inside[1]
         return clamped

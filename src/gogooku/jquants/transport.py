@@ -3,8 +3,10 @@
 httpx 0.28 only offers ``httpx.ASGITransport`` for ``httpx.AsyncClient``. ``ASGISyncTransport``
 lets the synchronous ``JQuantsClient`` talk to an ASGI app (the synthetic V2 service) without a
 socket: an anyio blocking portal runs an event loop in one background thread, and each request is
-handed to ``httpx.ASGITransport`` on that loop. The raw (still compressed) body is returned, so the
-client decodes gzip exactly as it would over the network.
+handed to ``httpx.ASGITransport`` on that loop. There is no wire to save, so by default the
+``Accept-Encoding`` header is dropped and the app answers uncompressed (gzip at Starlette's level 9
+would cost more CPU than the JSON itself); with ``compress=True`` the header is kept and the raw,
+still compressed body is returned for the client to decode exactly as over the network.
 
 Failure modes mirror a real server: an app that raises before completing its response surfaces as
 ``httpx.RemoteProtocolError`` (a dropped connection), and a response slower than the client's read
@@ -24,8 +26,16 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 class ASGISyncTransport(httpx.BaseTransport):
     """Serve requests of a synchronous ``httpx.Client`` from an in-process ASGI ``app``."""
 
-    def __init__(self, app, *, root_path: str = "", client: tuple[str, int] = ("127.0.0.1", 0)):
+    def __init__(
+        self,
+        app,
+        *,
+        compress: bool = False,
+        root_path: str = "",
+        client: tuple[str, int] = ("127.0.0.1", 0),
+    ) -> None:
         self._asgi = httpx.ASGITransport(app=app, root_path=root_path, client=client)
+        self.compress = compress
         self._lock = threading.Lock()
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._portal: BlockingPortal | None = None
@@ -39,10 +49,13 @@ class ASGISyncTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
+        headers = request.headers.copy()
+        if not self.compress:
+            headers.pop("accept-encoding", None)
         inner = httpx.Request(
             request.method,
             request.url,
-            headers=request.headers,
+            headers=headers,
             content=body,
             extensions=request.extensions,
         )
