@@ -83,5 +83,5 @@ class MarketState:
     adv: np.ndarray  # (T, N) 20-day average traded value, JPY
     bars: pl.DataFrame  # equities_bars_daily table
     topix: pl.DataFrame  # indices_topix table
-    dividend: np.ndarray  # (T, N) cash dividend per share (JPY, unadjusted) on ex-dates, 0 elsewhere
+    dividend: np.ndarray  # (T, N) cash dividend per share (JPY, unadjusted) on ex-dates, else 0
     adj_factor: np.ndarray  # (T, N) AdjFactor: split ratio on the ex-date (1:2 -> 0.5), else 1.0

@@ -1,0 +1,180 @@
+"""Golden statistics of a generated market, recomputed from its published tables.
+
+Everything here reads ``market.tables`` (what a user sees) plus, for the planted peer signal,
+the hidden graph ``market.peers``; nothing reads the simulator's internal arrays, so the numbers
+are an independent check of the simulation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from gogooku.synth.signals import MOM_END, MOM_SKIP, PEER, PRICE_SIGNALS, REVERSAL
+from gogooku.synth.universe import HALT_DAY
+
+if TYPE_CHECKING:
+    from gogooku.synth.market import SyntheticMarket
+
+HORIZONS = (1, 5, 10, 20)
+
+
+def labels(bars: pl.DataFrame, horizons: tuple[int, ...] = HORIZONS) -> pl.DataFrame:
+    """``target_{h}d = AdjC[t+1+h] / AdjC[t+1] − 1`` over each stock's own rows (Date, Code).
+
+    Null where the future row is beyond the data or either close is missing (no trade).
+    """
+    entry = pl.col("AdjC").shift(-1).over("Code", order_by="Date")
+    return (
+        bars.select("Date", "Code", "AdjC")
+        .with_columns(
+            (pl.col("AdjC").shift(-1 - h).over("Code", order_by="Date") / entry - 1.0).alias(
+                f"target_{h}d"
+            )
+            for h in horizons
+        )
+        .drop("AdjC")
+    )
+
+
+def daily_rank_ic(frame: pl.DataFrame, pred: str, target: str, min_stocks: int = 20) -> pl.Series:
+    """Spearman correlation of ``pred`` and ``target`` per Date (days with ≥ ``min_stocks``)."""
+    return (
+        frame.drop_nulls([pred, target])
+        .filter(pl.col(pred).is_not_nan() & pl.col(target).is_not_nan())
+        .group_by("Date")
+        .agg(
+            pl.corr(pl.col(pred).rank(), pl.col(target).rank()).alias("ic"),
+            pl.len().alias("n"),
+        )
+        .filter(pl.col("n") >= min_stocks)
+        .sort("Date")["ic"]
+        .drop_nans()
+    )
+
+
+def daily_returns(bars: pl.DataFrame) -> pl.DataFrame:
+    """Close-to-close adjusted price return per (Date, Code) between consecutive rows."""
+    return bars.select(
+        "Date",
+        "Code",
+        (pl.col("AdjC") / pl.col("AdjC").shift(1).over("Code", order_by="Date") - 1.0).alias("r"),
+    )
+
+
+def price_signal_scores(market: SyntheticMarket) -> pl.DataFrame:
+    """The planted price signals recomputed from the bars (signed so higher = higher return).
+
+    ``d`` = a stock's daily return minus that day's cross-sectional mean (0 when missing);
+    reversal ``-EWMA_λ(d)``, momentum ``Σ d`` over rows t-120..t-21, peer ``EWMA_λ(mean of the
+    peers' d)`` along ``market.peers`` (see ``signals``).
+    """
+    d = (
+        daily_returns(market.tables["equities_bars_daily"])
+        .with_columns((pl.col("r") - pl.col("r").mean().over("Date")).fill_null(0.0).alias("d"))
+        .sort("Code", "Date")
+    )
+    alpha_rev = 1.0 - REVERSAL.decay
+    alpha_peer = 1.0 - PEER.decay
+    peer_mean = (
+        market.peers.join(d.select("Date", "Code", "d"), left_on="PeerCode", right_on="Code")
+        .group_by("Date", "Code")
+        .agg(pl.col("d").mean().alias("peer_d"))
+    )
+    scores = (
+        d.join(peer_mean, on=["Date", "Code"], how="left")
+        .sort("Code", "Date")
+        .with_columns(
+            (
+                -pl.col("d").ewm_mean(alpha=alpha_rev, adjust=False).over("Code", order_by="Date")
+            ).alias("reversal"),
+            (pl.col("d").shift(MOM_SKIP).rolling_sum(MOM_END - MOM_SKIP))
+            .over("Code", order_by="Date")
+            .alias("momentum"),
+            pl.col("peer_d")
+            .fill_null(0.0)
+            .ewm_mean(alpha=alpha_peer, adjust=False)
+            .over("Code", order_by="Date")
+            .alias("peer"),
+        )
+        .with_columns(
+            pl.when(pl.col("Code").is_in(market.peers["Code"].implode()))
+            .then(pl.col("peer"))
+            .alias("peer")
+        )
+    )
+    return scores.select("Date", "Code", *(s.name for s in PRICE_SIGNALS))
+
+
+def planted_ic(market: SyntheticMarket) -> dict[str, float]:
+    """Planted strength of each price signal averaged over the realised regimes.
+
+    ``s̄ = s · (1 − h) + s_high · h`` with ``h`` the share of days in the high-volatility regime.
+    """
+    share = float(np.mean(market.state.high_vol_regime))
+    return {s.name: s.strength * (1 - share) + s.strength_high * share for s in PRICE_SIGNALS}
+
+
+def measured_signal_ic(market: SyntheticMarket) -> dict[str, tuple[float, float]]:
+    """Mean daily RankIC of each recomputed price signal with ``target_1d`` and its std error."""
+    frame = price_signal_scores(market).join(
+        labels(market.tables["equities_bars_daily"], (1,)), on=["Date", "Code"]
+    )
+    out = {}
+    for spec in PRICE_SIGNALS:
+        ic = daily_rank_ic(frame, spec.name, "target_1d")
+        out[spec.name] = (float(ic.mean()), float(ic.std() / np.sqrt(ic.len())))
+    return out
+
+
+def oracle_rank_ic(market: SyntheticMarket, horizon: int = 5) -> float:
+    """Mean daily RankIC of ``exp_target_{h}d`` with the realised ``target_{h}d``."""
+    frame = market.oracle.join(
+        labels(market.tables["equities_bars_daily"], (horizon,)), on=["Date", "Code"]
+    )
+    return float(daily_rank_ic(frame, f"exp_target_{horizon}d", f"target_{horizon}d").mean())
+
+
+def _all_null(rows: pl.DataFrame) -> bool:
+    fields = ("O", "H", "L", "C", "Vo", "Va", "AdjC")
+    return rows.height > 0 and all(rows[f].null_count() == rows.height for f in fields)
+
+
+def market_stats(market: SyntheticMarket) -> dict[str, float | int | bool | None]:
+    """Golden statistics (documented ranges in ``docs/synthetic_market.md``)."""
+    bars = market.tables["equities_bars_daily"]
+    rets = daily_returns(bars)
+    dispersion = rets.group_by("Date").agg(pl.col("r").std()).drop_nulls()["r"].mean()
+    topix = market.tables["indices_topix"].sort("Date")
+    tr = (topix["C"] / topix["C"].shift(1) - 1.0).drop_nulls().to_numpy()
+    traded = bars.filter(pl.col("C").is_not_null())
+    halt = bars.filter(pl.col("Date") == HALT_DAY)
+    universe = market.state.universe
+    start = market.config.start
+    first_day = market.state.days[0]
+    return {
+        "stocks_listed_first_day": int(market.state.listed[0].sum()),
+        "stock_days": bars.height,
+        "dispersion": float(dispersion),
+        "market_lag1_autocorr": float(np.corrcoef(tr[1:], tr[:-1])[0, 1]),
+        "market_vol_annual": float(tr.std() * np.sqrt(245)),
+        "high_vol_share": float(np.mean(market.state.high_vol_regime)),
+        "oracle_rank_ic_5d": oracle_rank_ic(market, 5),
+        "limit_hit_share": float((traded["UL"] | traded["LL"]).mean()),
+        "splits": int((bars["AdjFactor"] != 1.0).sum()),
+        "dividend_ex_dates": int((market.state.dividend > 0).sum()),
+        "ipos": int(
+            universe.filter(pl.col("list_date") > first_day)
+            .filter(pl.col("list_date") <= market.config.end)
+            .height
+        ),
+        "delistings": int(universe["delist_date"].is_not_null().sum()),
+        "no_trade_rows": int(bars["C"].null_count()),
+        "halt_all_null": _all_null(halt) if start <= HALT_DAY <= market.config.end else None,
+        "price_min": float(traded["C"].min()),
+        "price_median": float(traded["C"].median()),
+        "price_max": float(traded["C"].max()),
+        "turnover_median_jpy": float(traded["Va"].median()),
+    }
