@@ -205,6 +205,14 @@ def test_non_json_success_body_is_a_format_error(served, clock):
     assert "not JSON" in str(info.value) and "not json at all" in str(info.value)
 
 
+def test_json_without_the_data_list_is_a_format_error(served, clock):
+    app, url = served
+    app.queue("/items", (200, {"url": "https://example.invalid/file.csv.gz"}))
+    with make_client(url, clock) as client, pytest.raises(ResponseFormatError) as info:
+        client.get_records("/items")
+    assert "not the V2 envelope" in str(info.value) and "file.csv.gz" in str(info.value)
+
+
 def test_repeated_pagination_key_stops(served, clock):
     app, url = served
     page = (200, {"data": [{"a": 1}], "pagination_key": "same"})

@@ -82,6 +82,14 @@ class Page:
     status: int
 
 
+@dataclass
+class _Tries:
+    """Retries used so far for one request: 5xx/transport and 429 are bounded separately."""
+
+    server: int = 0
+    rate_limited: int = 0
+
+
 def jst_today() -> dt.date:
     """Today's date in Tokyo, the calendar the API's plan windows are counted in."""
     return dt.datetime.now(JST).date()
@@ -214,89 +222,75 @@ class JQuantsClient:
     def get_page(self, path: str, params: Mapping[str, object] | None = None) -> Page:
         """One request (paced, retried per the policy) and its parsed envelope."""
         query = {name: _query_value(value) for name, value in (params or {}).items()}
-        server_retries = 0
-        rate_retries = 0
+        tries = _Tries()
         while True:
             self.pacer.acquire(path)
             try:
                 response = self._http.get(path, params=query)
             except httpx.RequestError as exc:
-                wait = (
-                    self.retry.backoff_s(server_retries, self._rng)
-                    if isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS)
-                    else None
-                )
-                if wait is None:
-                    raise TransportError(
-                        f"request failed after {server_retries + 1} tries "
-                        f"(last: {type(exc).__name__}: {exc})",
-                        path=path,
-                        params=query,
-                    ) from exc
-                server_retries += 1
-                log.warning(
-                    "%s %s: %s; retry %d in %.1f s",
-                    path,
-                    query,
-                    type(exc).__name__,
-                    server_retries,
-                    wait,
-                )
-                self._sleep(wait)
+                self._wait_after_failure(exc, tries, path, query)
                 continue
             status = response.status_code
             if status == EMPTY_RESULT_STATUS:
                 return Page(path, query, [], None, status)
             if 200 <= status < 300:
                 return self._page(path, query, response)
-            if status == RATE_LIMITED_STATUS:
-                wait = self.retry.rate_limit_wait_s(rate_retries)
-                if wait is not None:
-                    rate_retries += 1
-                    log.warning(
-                        "%s %s: HTTP 429 (rate limited); pausing all requests for %.0f s",
-                        path,
-                        query,
-                        wait,
-                    )
-                    self.pacer.defer(wait)
-                    self._sleep(wait)
-                    continue
-            elif status in RETRYABLE_STATUSES:
-                wait = self.retry.backoff_s(server_retries, self._rng)
-                if wait is not None:
-                    server_retries += 1
-                    log.warning(
-                        "%s %s: HTTP %d; retry %d in %.1f s",
-                        path,
-                        query,
-                        status,
-                        server_retries,
-                        wait,
-                    )
-                    self._sleep(wait)
-                    continue
+            self._wait_after_status(response, tries, path, query)
+
+    def _wait_after_failure(
+        self, exc: httpx.RequestError, tries: _Tries, path: str, query: dict[str, str]
+    ) -> None:
+        """Sleep before retrying a request that got no response, or raise ``TransportError``."""
+        retryable = isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS)
+        wait = self.retry.backoff_s(tries.server, self._rng) if retryable else None
+        if wait is None:
+            raise TransportError(
+                f"request failed after {tries.server + 1} tries "
+                f"(last: {type(exc).__name__}: {exc})",
+                path=path,
+                params=query,
+            ) from exc
+        tries.server += 1
+        log.warning(
+            "%s %s: %s; retry %d in %.1f s", path, query, type(exc).__name__, tries.server, wait
+        )
+        self._sleep(wait)
+
+    def _wait_after_status(
+        self, response: httpx.Response, tries: _Tries, path: str, query: dict[str, str]
+    ) -> None:
+        """Sleep before retrying a 429 or 5xx answer, or raise the status's typed error."""
+        status = response.status_code
+        wait = None
+        if status == RATE_LIMITED_STATUS:
+            wait = self.retry.rate_limit_wait_s(tries.rate_limited)
+            tries.rate_limited += 1
+            if wait is not None:
+                # Every thread of this client backs off, not only the one that was refused.
+                self.pacer.defer(wait)
+        elif status in RETRYABLE_STATUSES:
+            wait = self.retry.backoff_s(tries.server, self._rng)
+            tries.server += 1
+        if wait is None:
             raise error_for_status(
                 status, response.content, path=path, params=query, plan=self.plan.value
             )
+        log.warning("%s %s: HTTP %d; retry in %.1f s", path, query, status, wait)
+        self._sleep(wait)
 
     def _page(self, path: str, query: dict[str, str], response: httpx.Response) -> Page:
+        context = {"path": path, "params": query, "status": response.status_code}
         try:
             payload = json.loads(response.content)
         except ValueError as exc:
             raise ResponseFormatError(
-                f"response body is not JSON: {response.text[:200]!r}",
-                path=path,
-                params=query,
-                status=response.status_code,
+                f"response body is not JSON: {response.text[:200]!r}", **context
             ) from exc
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise ResponseFormatError(
-                f"response has no 'data' list (keys: {sorted(payload) if isinstance(payload, dict) else type(payload).__name__})",
-                path=path,
-                params=query,
-                status=response.status_code,
+                f"response is not the V2 envelope {{'data': [...]}}: {response.text[:200]!r}",
+                **context,
             )
         key = payload.get("pagination_key") or None
         return Page(path, query, data, None if key is None else str(key), response.status_code)
