@@ -69,9 +69,9 @@ def _session(prefix: str, kind: str = "num", null: str | None = None) -> tuple[F
 
 EQUITIES_MASTER = (
     *fields("date", "Date"),
-    *fields(
-        "str", "Code CoName CoNameEn S17 S17Nm S33 S33Nm ScaleCat Mkt MktNm Mrgn MrgnNm ProdCat"
-    ),
+    *fields("str", "Code CoName CoNameEn S17 S17Nm S33 S33Nm"),
+    *fields("str", "ScaleCat", "-"),
+    *fields("str", "Mkt MktNm Mrgn MrgnNm ProdCat"),
 )
 
 _BARS_MORNING = (
