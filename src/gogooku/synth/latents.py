@@ -55,9 +55,9 @@ SHORT_SLOTS = 3
 
 STRENGTH: dict[str, float] = {
     "margin": 2.5e-4,
-    "short": 3.0e-4,
-    "flow": 2.0e-4,
-    "drift": 5.0e-4,
+    "short": 4.0e-4,
+    "flow": 2.5e-4,
+    "drift": 8.0e-4,
 }
 """Daily-return contribution per unit of each signal's driver:
 
