@@ -7,9 +7,10 @@ tokens per second, i.e. a minimum spacing between admitted requests of::
 
 Why this never exceeds the limit: admissions are serialised and each is stamped with the clock
 reading at admission; consecutive stamps of one bucket differ by at least ``interval(L)``. ``k``
-admissions inside any window of 60 s span at least ``(k - 1) * interval(L)``, so
-``(k - 1) * 60 / L * (1 + margin) <= 60`` gives ``k - 1 < L``, i.e. ``k <= L`` — for half-open and
-closed windows alike. The margin absorbs latency jitter between our clock and the server's
+admissions inside a closed window of 60 s span at least ``(k - 1) * interval(L)``, so
+``(k - 1) * 60 / L * (1 + margin) <= 60`` gives ``k - 1 <= L / (1 + margin) < L``, i.e. ``k <= L``
+(with ``margin = 0`` the bound holds for half-open windows ``[t, t + 60)``). Back-to-back requests
+reach ``floor(L / (1 + margin)) + 1`` per window: 5 of 5 on Free, 58 of 60 on Light. The margin absorbs latency jitter between our clock and the server's
 (a request admitted on time can reach the server a little late, the next one on time).
 
 A request to ``/fins/summary`` or ``/fins/details`` takes a token from the plan's bucket *and*
