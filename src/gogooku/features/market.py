@@ -40,7 +40,7 @@ A = ops.SQRT_ANNUALISATION
 
 _INDEX_FEATURES: tuple[Feature, ...] = (
     *(
-        Feature(f"topix_ret_{h}d", f"TOPIX {h}-day return", f"C_t / C_(t-{h}) - 1", h)
+        Feature(f"topix_ret_{h}d", f"TOPIX {h}-day return", f"C_t / C_(t-{h}) - 1", h + 1)
         for h in INDEX_HORIZONS
     ),
     *(
@@ -67,7 +67,7 @@ _INDEX_FEATURES: tuple[Feature, ...] = (
         "C_t / max_250(C) - 1",
         DRAWDOWN_WINDOW,
     ),
-    Feature("topix_ret_overnight", "TOPIX overnight return", "O_t / C_prev - 1", 1),
+    Feature("topix_ret_overnight", "TOPIX overnight return", "O_t / C_prev - 1", 2),
     Feature("topix_ret_intraday", "TOPIX open-to-close return", "C_t / O_t - 1", None),
     Feature("topix_range", "TOPIX day range", "(H - L) / C", None),
 )
@@ -111,7 +111,7 @@ _STOCK_FEATURES: tuple[Feature, ...] = (
             f"excess_ret_{h}d",
             f"Stock minus TOPIX return over the last {h} traded rows",
             f"AdjC_t / AdjC_(t-{h}) - topix_C_t / topix_C_(t-{h})",
-            h,
+            h + 1,
         )
         for h in EXCESS_HORIZONS
     ),

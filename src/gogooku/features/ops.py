@@ -120,10 +120,15 @@ def rows_since(event: pl.Expr, cap: int) -> pl.Expr:
 
 
 def streak(flag: pl.Expr) -> pl.Expr:
-    """Consecutive rows up to and including t on which ``flag`` is true (0 when false on t)."""
+    """Consecutive rows up to and including t on which ``flag`` is true (0 when false on t).
+
+    ``t − (index of the latest false row)``, or ``position + 1`` when no row of the stock so far
+    was false; a null flag counts as false.
+    """
     f = flag.fill_null(False)
-    run_id = (~f).cum_sum().over(CODE)
-    return f.cast(pl.Int32).cum_sum().over([CODE, run_id])
+    idx = pl.int_range(pl.len()).over(CODE)
+    last_break = pl.when(~f).then(idx).otherwise(None).forward_fill().over(CODE)
+    return pl.when(last_break.is_null()).then(idx + 1).otherwise(idx - last_break).cast(pl.Int32)
 
 
 def traded_rows(base: pl.LazyFrame) -> pl.LazyFrame:

@@ -32,7 +32,7 @@ FEATURES: tuple[Feature, ...] = (
             f"ret_prev_{h}d",
             f"Past {h}-day return of the adjusted close",
             f"AdjC_t / P*_(t-{h}) - 1, P* = last traded AdjC at or before the row",
-            h,
+            h + 1,
         )
         for h in HORIZONS
     ),
@@ -41,33 +41,33 @@ FEATURES: tuple[Feature, ...] = (
             f"log_ret_{h}d",
             f"Past {h}-day log return of the adjusted close",
             f"ln(AdjC_t / P*_(t-{h}))",
-            h,
+            h + 1,
         )
         for h in LOG_HORIZONS
     ),
     Feature(
-        "ret_overnight", "Overnight return", "AdjO_t / AdjC_prev - 1 (previous traded close)", 1
+        "ret_overnight", "Overnight return", "AdjO_t / AdjC_prev - 1 (previous traded close)", 2
     ),
     Feature("ret_intraday", "Open-to-close return", "AdjC_t / AdjO_t - 1", None),
     Feature(
         "gap_up_flag",
         "Open above the previous traded day's high",
         "AdjO_t > AdjH_prev",
-        1,
+        2,
         "Boolean",
     ),
     Feature(
         "gap_down_flag",
         "Open below the previous traded day's low",
         "AdjO_t < AdjL_prev",
-        1,
+        2,
         "Boolean",
     ),
     Feature(
         "gap_filled_flag",
         "The session reversed at least the whole overnight gap",
         "sign(ov) != sign(id) and |ln(AdjC/AdjO)| >= |ln(AdjO/AdjC_prev)|, ov/id the log overnight/intraday returns",
-        1,
+        2,
         "Boolean",
     ),
     Feature(
@@ -98,14 +98,14 @@ FEATURES: tuple[Feature, ...] = (
         "up_streak",
         "Consecutive traded days with a positive daily return (0 if today's is not positive)",
         "count of consecutive rows up to t with AdjC/AdjC_prev - 1 > 0",
-        None,
+        2,
         "Int32",
     ),
     Feature(
         "down_streak",
         "Consecutive traded days with a negative daily return (0 if today's is not negative)",
         "count of consecutive rows up to t with AdjC/AdjC_prev - 1 < 0",
-        None,
+        2,
         "Int32",
     ),
     Feature(
@@ -124,13 +124,13 @@ FEATURES: tuple[Feature, ...] = (
         "mom_60_5d",
         "Momentum from 60 to 5 days ago (skips the last week)",
         "P*_(t-5) / P*_(t-60) - 1",
-        60,
+        61,
     ),
     Feature(
         "mom_250_20d",
         "Twelve-minus-one-month momentum (250 to 20 days ago)",
         "P*_(t-20) / P*_(t-250) - 1",
-        250,
+        251,
     ),
 )
 

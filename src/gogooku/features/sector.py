@@ -53,7 +53,7 @@ def _level_features(prefix: str, label: str) -> tuple[Feature, ...]:
                 f"{prefix}_ret_{h}d",
                 f"Equal-weight {label} mean of members' {h}-day returns",
                 f"mean over members with a return of ret_prev_{h}d",
-                h,
+                h + 1,
             )
             for h in HORIZONS
         ),
@@ -67,13 +67,13 @@ def _level_features(prefix: str, label: str) -> tuple[Feature, ...]:
             f"{prefix}_breadth_1d",
             f"Share of {label} members up today",
             "mean over members of (ret_prev_1d > 0)",
-            1,
+            2,
         ),
         Feature(
             f"{prefix}_disp_1d",
             f"Cross-sectional dispersion of {label} members' daily returns",
             "std over members of ret_prev_1d",
-            1,
+            2,
         ),
         Feature(
             f"{prefix}_n",
@@ -86,7 +86,7 @@ def _level_features(prefix: str, label: str) -> tuple[Feature, ...]:
                 f"ret_{h}d_rel_{prefix}",
                 f"Stock minus {label} {h}-day return",
                 f"ret_prev_{h}d - {prefix}_ret_{h}d",
-                h,
+                h + 1,
             )
             for h in REL_HORIZONS
         ),
@@ -94,20 +94,20 @@ def _level_features(prefix: str, label: str) -> tuple[Feature, ...]:
             f"ret_20d_z_{prefix}",
             f"Stock's 20-day return standardised within its {label}",
             f"(ret_prev_20d - {prefix}_ret_20d) / std over members of ret_prev_20d",
-            20,
+            21,
         ),
     )
 
 
 _MARKET_EW_FEATURES: tuple[Feature, ...] = (
     Feature(
-        "mkt_ew_ret_1d", "Equal-weight mean daily return of all stocks", "mean(ret_prev_1d)", 1
+        "mkt_ew_ret_1d", "Equal-weight mean daily return of all stocks", "mean(ret_prev_1d)", 2
     ),
     Feature(
-        "mkt_ew_ret_20d", "Equal-weight mean 20-day return of all stocks", "mean(ret_prev_20d)", 20
+        "mkt_ew_ret_20d", "Equal-weight mean 20-day return of all stocks", "mean(ret_prev_20d)", 21
     ),
-    Feature("mkt_breadth_1d", "Share of all stocks up today", "mean(ret_prev_1d > 0)", 1),
-    Feature("mkt_disp_1d", "Cross-sectional std of all daily returns", "std(ret_prev_1d)", 1),
+    Feature("mkt_breadth_1d", "Share of all stocks up today", "mean(ret_prev_1d > 0)", 2),
+    Feature("mkt_disp_1d", "Cross-sectional std of all daily returns", "std(ret_prev_1d)", 2),
 )
 
 _ID_FEATURES: tuple[Feature, ...] = (
