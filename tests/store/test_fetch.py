@@ -9,6 +9,7 @@ import pytest
 
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import Plan
+from gogooku.store import raw as raw_module
 from gogooku.store.fetch import fetch, needs_fetch, settle_time
 from gogooku.store.raw import RawStore, content_hash
 
@@ -140,20 +141,16 @@ def test_crash_after_k_units_then_rerun_has_no_duplicates_or_gaps(store, service
 
 
 def test_crash_inside_a_write_is_refetched(store, service, client, monkeypatch):
-    calls = []
-    real = RawStore.write_unit
+    writes = []
+    real = raw_module._atomic_write_parquet
 
-    def crash_second_bars_write(self, dataset, *args, **kwargs):
-        if dataset == "equities_bars_daily":
-            calls.append(args[0])
-            if len(calls) == 2:
-                self.catalog.begin(
-                    dataset, args[0], {}, None, None, ["2024-01"], SETTLED, "jquants"
-                )
-                raise KeyboardInterrupt
-        return real(self, dataset, *args, **kwargs)
+    def interrupted_on_third_file(frame, path):
+        writes.append(path)
+        if len(writes) == 3:
+            raise KeyboardInterrupt
+        real(frame, path)
 
-    monkeypatch.setattr(RawStore, "write_unit", crash_second_bars_write)
+    monkeypatch.setattr(raw_module, "_atomic_write_parquet", interrupted_on_third_file)
     with pytest.raises(KeyboardInterrupt):
         fetch(
             store,
@@ -164,7 +161,12 @@ def test_crash_inside_a_write_is_refetched(store, service, client, monkeypatch):
             progress=False,
             clock=at(SETTLED),
         )
-    assert store.catalog.get("equities_bars_daily", calls[1]).status == "pending"
+    # Files written: calendar January, calendar February, then bars January is interrupted:
+    # the whole January batch of bars is pending.
+    pending = [r for r in store.catalog.units("equities_bars_daily") if not r.committed]
+    assert {r.unit_key for r in pending} == {
+        d.isoformat() for d in business_days(*JAN_FEB) if d.month == 1
+    }
     monkeypatch.undo()
 
     fetch(
@@ -178,6 +180,7 @@ def test_crash_inside_a_write_is_refetched(store, service, client, monkeypatch):
     )
     assert stored_equals_served(store, service, "equities_bars_daily")
     assert store.verify("equities_bars_daily") == []
+    assert store.verify("markets_calendar") == []
 
 
 def test_last_day_is_refetched_until_settled_and_revisions_replace_rows(store, service, client):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,30 @@ CREATE TABLE IF NOT EXISTS units (
     PRIMARY KEY (dataset, unit_key)
 )
 """
+
+
+@dataclass(frozen=True)
+class PendingUnit:
+    """A unit about to be written: request, covered period, months it may touch, fetch time."""
+
+    key: str
+    query: dict[str, str]
+    unit_start: dt.date | None
+    unit_end: dt.date | None
+    months: list[str]
+    fetched_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CommittedUnit:
+    """A written unit: the months now holding its rows, row count, hash and date range."""
+
+    key: str
+    months: list[str]
+    rows: int
+    content_hash: str
+    date_min: dt.date | None
+    date_max: dt.date | None
 
 
 @dataclass(frozen=True)
@@ -91,20 +115,10 @@ class Catalog:
         with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
             yield conn
 
-    def begin(
-        self,
-        dataset: str,
-        unit_key: str,
-        query: dict[str, str],
-        unit_start: dt.date | None,
-        unit_end: dt.date | None,
-        months: list[str],
-        fetched_at: dt.datetime,
-        source: str,
-    ) -> None:
-        """Record the unit as ``pending`` with every month partition the write may touch."""
+    def begin(self, dataset: str, units: Sequence[PendingUnit], source: str) -> None:
+        """Record ``units`` as ``pending`` with every month partition their write may touch."""
         with self._connect() as conn:
-            conn.execute(
+            conn.executemany(
                 """INSERT INTO units (dataset, unit_key, status, query, unit_start, unit_end,
                        months, fetched_at, source)
                    VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)
@@ -112,48 +126,43 @@ class Catalog:
                        status='pending', query=excluded.query, unit_start=excluded.unit_start,
                        unit_end=excluded.unit_end, months=excluded.months,
                        fetched_at=excluded.fetched_at, source=excluded.source""",
-                (
-                    dataset,
-                    unit_key,
-                    json.dumps(query, sort_keys=True),
-                    _iso(unit_start),
-                    _iso(unit_end),
-                    json.dumps(sorted(months)),
-                    fetched_at.isoformat(),
-                    source,
-                ),
+                [
+                    (
+                        dataset,
+                        u.key,
+                        json.dumps(u.query, sort_keys=True),
+                        _iso(u.unit_start),
+                        _iso(u.unit_end),
+                        json.dumps(sorted(u.months)),
+                        u.fetched_at.isoformat(),
+                        source,
+                    )
+                    for u in units
+                ],
             )
 
-    def commit(
-        self,
-        dataset: str,
-        unit_key: str,
-        months: list[str],
-        rows: int,
-        content_hash: str,
-        date_min: dt.date | None,
-        date_max: dt.date | None,
-    ) -> None:
-        """Mark a pending unit ``committed``; ``months`` are the partitions now holding its rows."""
+    def commit(self, dataset: str, units: Sequence[CommittedUnit]) -> None:
+        """Mark pending ``units`` ``committed``; ``months`` are the partitions holding their rows."""
         with self._connect() as conn:
-            cursor = conn.execute(
-                """UPDATE units SET status='committed', months=?, rows=?, content_hash=?,
-                       date_min=?, date_max=?
-                   WHERE dataset=? AND unit_key=? AND status='pending'""",
-                (
-                    json.dumps(sorted(months)),
-                    rows,
-                    content_hash,
-                    _iso(date_min),
-                    _iso(date_max),
-                    dataset,
-                    unit_key,
-                ),
-            )
-            if cursor.rowcount != 1:
-                raise RuntimeError(
-                    f"catalog {self.path}: unit {dataset}/{unit_key} was not pending at commit"
+            for u in units:
+                cursor = conn.execute(
+                    """UPDATE units SET status='committed', months=?, rows=?, content_hash=?,
+                           date_min=?, date_max=?
+                       WHERE dataset=? AND unit_key=? AND status='pending'""",
+                    (
+                        json.dumps(sorted(u.months)),
+                        u.rows,
+                        u.content_hash,
+                        _iso(u.date_min),
+                        _iso(u.date_max),
+                        dataset,
+                        u.key,
+                    ),
                 )
+                if cursor.rowcount != 1:
+                    raise RuntimeError(
+                        f"catalog {self.path}: unit {dataset}/{u.key} was not pending at commit"
+                    )
 
     def get(self, dataset: str, unit_key: str) -> UnitRecord | None:
         with self._connect() as conn:

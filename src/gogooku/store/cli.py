@@ -167,17 +167,30 @@ def fetch_command(
     console.print(f"generating the synthetic market: seed {seed}, {stocks} stocks, {first}..{last}")
     market = generate_market(SynthConfig(seed=seed, stocks=stocks, start=first, end=last))
     app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=chosen, rate_limit=False)
+    # The synthetic market's "today" is its last bar date: plan windows and the latest-only
+    # datasets are counted from it on both sides of the in-process connection.
+    market_today = app.state.service.today
     client = JQuantsClient(
         SYNTHETIC_API_KEY,
         plan=chosen,
         base_url=SYNTHETIC_BASE_URL,
         transport=ASGISyncTransport(app),
         pacing=False,
+        today=market_today,
     )
     label = f"synthetic(seed={seed},stocks={stocks},start={first})"
     with client:
         report = fetch(
-            store, client, first, last, wanted, chosen, progress=True, source=label, console=console
+            store,
+            client,
+            first,
+            last,
+            wanted,
+            chosen,
+            progress=True,
+            source=label,
+            today=market_today,
+            console=console,
         )
     oracle = store.write_oracle(market.oracle, source=label)
     _print_report(report)

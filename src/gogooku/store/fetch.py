@@ -42,7 +42,7 @@ from gogooku.jquants.errors import PlanError
 from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
 from gogooku.settings import Plan
 from gogooku.store.catalog import UnitRecord
-from gogooku.store.raw import RawStore
+from gogooku.store.raw import RawStore, UnitWrite
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ JST = dt.timezone(dt.timedelta(hours=9), "JST")
 CALENDAR = "markets_calendar"
 BUSINESS_DAY_CODES = ("1", "2")
 SETTLE_HOUR_JST = 9
+FLUSH_ROWS = 250_000
 
 
 class FetchClient(Protocol):
@@ -218,35 +219,50 @@ def _fetch_units(
     source: str,
     clock: Callable[[], dt.datetime],
 ) -> None:
-    todo = [u for u in units if needs_fetch(store.catalog.get(u.dataset, u.key))]
+    """Request the units that need it; write them in batches of one month (or FLUSH_ROWS rows).
+
+    A batch is written before the next month starts and, whatever happens, before this function
+    returns or raises, so every unit a request completed for is stored.
+    """
+    records = {r.unit_key: r for r in store.catalog.units(result.dataset)}
+    todo = [u for u in units if needs_fetch(records.get(u.key))]
     path = ENDPOINTS[result.dataset].path
     result.planned = len(todo)
     task = progress.add(result.dataset, len(todo))
-    for unit in todo:
-        before = client.requests_made
-        try:
-            frame = client.fetch(unit.dataset, **unit.params)
-        except PlanError as exc:
-            result.skipped = (
-                f"the API refused it for this plan ({exc}); remaining units not requested"
-            )
-            log.warning("%s: %s", unit.dataset, result.skipped)
-            return
-        finally:
-            result.requests += client.requests_made - before
-        store.write_unit(
-            unit.dataset,
-            unit.key,
-            frame,
-            unit.params,
-            unit_start=unit.start,
-            unit_end=unit.end,
-            source=source,
-            fetched_at=clock(),
-        )
-        result.fetched += 1
-        result.rows += frame.height
-        progress.advance(task, result.requests, client.pacing_delay(path))
+    batch: list[UnitWrite] = []
+
+    def flush() -> None:
+        # Taken out of the batch first: a failed write is not retried by the final flush.
+        units = batch.copy()
+        batch.clear()
+        store.write_units(result.dataset, units, source=source)
+
+    try:
+        for unit in todo:
+            month = unit.start.strftime("%Y-%m")
+            if batch and (
+                batch[-1].start.strftime("%Y-%m") != month
+                or sum(b.frame.height for b in batch) >= FLUSH_ROWS
+            ):
+                flush()
+            before = client.requests_made
+            try:
+                frame = client.fetch(unit.dataset, **unit.params)
+            except PlanError as exc:
+                result.skipped = (
+                    f"the API refused it for this plan ({exc}); remaining units not requested"
+                )
+                log.warning("%s: %s", unit.dataset, result.skipped)
+                return
+            finally:
+                result.requests += client.requests_made - before
+            batch.append(UnitWrite(unit.key, frame, unit.params, unit.start, unit.end, clock()))
+            result.fetched += 1
+            result.rows += frame.height
+            progress.advance(task, result.requests, client.pacing_delay(path))
+    finally:
+        if batch:
+            flush()
 
 
 def fetch(
@@ -260,12 +276,15 @@ def fetch(
     *,
     source: str = "jquants",
     clock: Callable[[], dt.datetime] = _utcnow,
+    today: dt.date | None = None,
     console: Console | None = None,
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
 
     ``plan`` gates datasets (skipped with a message) and the history window; ``clock`` gives the
-    current time (UTC-aware) used for "today", the window and each unit's ``fetched_at``.
+    current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
+    clock's date in Tokyo) is the day the plan window and the ``latest`` units are counted from
+    (the synthetic market's own last day when fetching from it).
     Raises whatever the client raises for a failed request: the units stored before it stay
     stored, so a re-run resumes where it stopped.
     """
@@ -284,7 +303,7 @@ def fetch(
             "GOGOOKU_HOME"
         )
 
-    today = clock().astimezone(JST).date()
+    today = today or clock().astimezone(JST).date()
     window = history_window(plan, today)
     report = FetchReport()
     with _Progress(progress, console) as bars:

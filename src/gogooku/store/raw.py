@@ -5,13 +5,15 @@ Rows are partitioned by the month of the endpoint's ``date_field`` (``Date``, ``
 ``_unit`` column naming the query unit it came from; ``write_unit`` replaces exactly the rows of one
 unit, which makes re-fetching a revised day idempotent. Readers drop ``_unit``.
 
-Write protocol for one unit (crash-safe at every step):
+Write protocol for a batch of units of one dataset (``write_units``; crash-safe at every step):
 
-1. catalog row -> ``pending`` with the union of the months holding the unit's old rows and the
-   months of its new rows;
-2. each of those month files is rewritten as (old rows minus this unit's rows) + new rows, through a
-   temporary file and ``os.replace``;
-3. catalog row -> ``committed`` with rows, content hash and date range.
+1. catalog rows -> ``pending``, each with the union of the months holding the unit's old rows and
+   the months of its new rows (one SQLite transaction);
+2. each touched month file is rewritten once as (old rows minus the batch's units' rows) + new
+   rows, through a temporary file and ``os.replace``;
+3. catalog rows -> ``committed`` with rows, content hash and date range (one transaction).
+
+Batching a month of trading days rewrites each month file once instead of once per day.
 
 The content hash is ``sha256`` of the unit's rows written as CSV after sorting by every column, so
 it does not depend on row order or on the Parquet encoding.
@@ -23,13 +25,14 @@ import datetime as dt
 import hashlib
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from gogooku.jquants.endpoints import ENDPOINTS
-from gogooku.store.catalog import Catalog, UnitRecord
+from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
 
 UNIT_COLUMN = "_unit"
 CATALOG_FILE = "catalog.sqlite"
@@ -43,6 +46,18 @@ ORACLE_SCHEMA: dict[str, pl.DataType] = {
     "exp_target_20d": pl.Float64(),
 }
 _MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"
+
+
+@dataclass(frozen=True)
+class UnitWrite:
+    """One unit to write: its key, rows, request parameters, covered period and fetch time."""
+
+    key: str
+    frame: pl.DataFrame
+    query: dict[str, str]
+    start: dt.date | None = None
+    end: dt.date | None = None
+    fetched_at: dt.datetime | None = None
 
 
 def _utcnow() -> dt.datetime:
@@ -136,7 +151,96 @@ class RawStore:
         period the query covered (used for gap reports and the re-fetch rule). A frame with no rows
         is a valid unit (e.g. no margin data on a Wednesday): it removes old rows and is recorded.
         """
+        unit = UnitWrite(unit_key, frame, dict(query), unit_start, unit_end, fetched_at)
+        return self.write_units(dataset, [unit], source=source)[0]
+
+    def write_units(
+        self, dataset: str, units: Sequence[UnitWrite], *, source: str = "jquants"
+    ) -> list[UnitRecord]:
+        """``write_unit`` for several units at once: each month file is rewritten only once.
+
+        The units are recorded ``pending`` together, the touched month files are replaced, then
+        the units are committed together; an interruption leaves all of them pending.
+        """
         self._check_dataset(dataset)
+        keys = [u.key for u in units]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{dataset}: unit keys repeated in one batch: {keys}")
+        if not units:
+            return []
+        date_field = self.date_field(dataset)
+        for unit in units:
+            self._check_frame(dataset, unit.key, unit.frame)
+        month_expr = pl.col(date_field).dt.strftime("%Y-%m")
+        new_months = {
+            u.key: sorted(u.frame.select(month_expr.unique()).to_series().to_list()) for u in units
+        }
+        previous = {r.unit_key: r for r in self.catalog.units(dataset) if r.unit_key in new_months}
+        now = _utcnow()
+        self.catalog.begin(
+            dataset,
+            [
+                PendingUnit(
+                    key=u.key,
+                    query=u.query,
+                    unit_start=u.start,
+                    unit_end=u.end,
+                    months=sorted(
+                        set(new_months[u.key])
+                        | set(previous[u.key].months if u.key in previous else ())
+                    ),
+                    fetched_at=u.fetched_at or now,
+                )
+                for u in units
+            ],
+            source,
+        )
+        touched = sorted(
+            {m for u in units for m in new_months[u.key]}
+            | {m for r in previous.values() for m in r.months}
+        )
+        tagged = pl.concat(
+            [
+                u.frame.with_columns(pl.lit(u.key, dtype=pl.String).alias(UNIT_COLUMN))
+                for u in units
+            ],
+            how="diagonal_relaxed",
+        )
+        directory = self.dataset_dir(dataset)
+        directory.mkdir(parents=True, exist_ok=True)
+        sort_by = self._sort_columns(dataset, tagged)
+        for month in touched:
+            path = directory / f"{month}.parquet"
+            parts = []
+            if path.exists():
+                parts.append(pl.read_parquet(path).filter(~pl.col(UNIT_COLUMN).is_in(keys)))
+            parts.append(tagged.filter(month_expr == month))
+            merged = pl.concat(parts, how="diagonal_relaxed").sort(
+                sort_by, nulls_last=True, maintain_order=True
+            )
+            if merged.height:
+                _atomic_write_parquet(merged, path)
+            else:
+                path.unlink(missing_ok=True)
+
+        self.catalog.commit(
+            dataset,
+            [
+                CommittedUnit(
+                    key=u.key,
+                    months=new_months[u.key],
+                    rows=u.frame.height,
+                    content_hash=content_hash(u.frame),
+                    date_min=u.frame.get_column(date_field).min() if u.frame.height else None,
+                    date_max=u.frame.get_column(date_field).max() if u.frame.height else None,
+                )
+                for u in units
+            ],
+        )
+        records = {r.unit_key: r for r in self.catalog.units(dataset) if r.unit_key in new_months}
+        return [records[k] for k in keys]
+
+    def _check_frame(self, dataset: str, unit_key: str, frame: pl.DataFrame) -> None:
         date_field = self.date_field(dataset)
         if date_field not in frame.columns:
             raise ValueError(
@@ -159,48 +263,6 @@ class RawStore:
                 f"{dataset}/{unit_key}: {null_dates} row(s) have a null {date_field!r}; "
                 "cannot assign them to a month partition"
             )
-
-        month_expr = pl.col(date_field).dt.strftime("%Y-%m")
-        tagged = frame.with_columns(pl.lit(unit_key, dtype=pl.String).alias(UNIT_COLUMN))
-        new_months = sorted(frame.select(month_expr.unique()).to_series().to_list())
-        previous = self.catalog.get(dataset, unit_key)
-        old_months = list(previous.months) if previous else []
-        touched = sorted(set(old_months) | set(new_months))
-
-        fetched_at = fetched_at or _utcnow()
-        self.catalog.begin(
-            dataset, unit_key, dict(query), unit_start, unit_end, touched, fetched_at, source
-        )
-        directory = self.dataset_dir(dataset)
-        directory.mkdir(parents=True, exist_ok=True)
-        sort_by = self._sort_columns(dataset, frame)
-        for month in touched:
-            path = directory / f"{month}.parquet"
-            parts = []
-            if path.exists():
-                parts.append(pl.read_parquet(path).filter(pl.col(UNIT_COLUMN) != unit_key))
-            parts.append(tagged.filter(month_expr == month))
-            merged = pl.concat(parts, how="diagonal_relaxed").sort(
-                sort_by, nulls_last=True, maintain_order=True
-            )
-            if merged.height:
-                _atomic_write_parquet(merged, path)
-            else:
-                path.unlink(missing_ok=True)
-
-        dates = frame.get_column(date_field)
-        self.catalog.commit(
-            dataset,
-            unit_key,
-            new_months,
-            frame.height,
-            content_hash(frame),
-            dates.min() if frame.height else None,
-            dates.max() if frame.height else None,
-        )
-        record = self.catalog.get(dataset, unit_key)
-        assert record is not None
-        return record
 
     def write_oracle(self, oracle: pl.DataFrame, source: str = "synthetic") -> list[UnitRecord]:
         """Store the synthetic market's oracle (Date, Code, exp_target_*), one unit per month.
