@@ -149,3 +149,28 @@ def make_base() -> Callable[..., pl.DataFrame]:
 @pytest.fixture(scope="session")
 def make_context() -> Callable[..., BlockContext]:
     return context
+
+
+def with_no_trade(base: pl.DataFrame, rows: list[tuple[str, date]]) -> pl.DataFrame:
+    """Turn the given (Code, Date) rows into no-trade rows (null OHLCV, limit flags false)."""
+    hit = pl.lit(False)
+    for code, day in rows:
+        hit = hit | ((pl.col("Code") == code) & (pl.col("Date") == day))
+    raw = ["O", "H", "L", "C", "Vo", "Va"]
+    return finish_base(
+        base.with_columns(
+            *(pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in raw),
+            *(pl.when(hit).then(False).otherwise(pl.col(c)).alias(c) for c in ("UL", "LL")),
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def make_no_trade() -> Callable[..., pl.DataFrame]:
+    return with_no_trade
+
+
+@pytest.fixture(scope="session")
+def rebuild_base() -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """Recompute Adj*/no_trade/halt columns after editing raw columns of a base frame."""
+    return finish_base
