@@ -52,6 +52,7 @@ SHORT_USABLE_LAG = 3
 SHORT_REPORT_THRESHOLD = 0.005
 SHORT_REPORT_STEP = 0.001
 SHORT_SLOTS = 3
+SCHEDULE_EXTRA_DAYS = 45
 
 STRENGTH: dict[str, float] = {
     "margin": 2.5e-4,
@@ -267,25 +268,33 @@ def statement_draws(config: SynthConfig, q_end: date, n: int) -> dict[str, np.nd
 
 
 def quarter_ends(start: date, end: date) -> list[date]:
-    """Month ends from five months before ``start`` to ``end`` (candidate fiscal quarter ends)."""
-    return _quarter_ends(start, end)
+    """Month ends from five months before ``start`` to two months after ``end`` (candidate fiscal
+    quarter ends; later ones cannot have a schedule announced by ``end``)."""
+    return _quarter_ends(start, end + timedelta(days=62))
 
 
 def _draw_disclosures(
     config: SynthConfig, days: list[date], fye_month: np.ndarray, listed: np.ndarray
 ) -> pl.DataFrame:
-    """Quarterly statement events: one per (stock, fiscal quarter end) disclosed within ``days``.
+    """Quarterly statement events: one per (stock, fiscal quarter end) whose schedule is
+    announced within ``days`` (``announce_idx < T``) by a stock listed on the announcement day.
+
+    ``disclosed`` marks the events whose disclosure day (``day_idx``, possibly after the last day;
+    ``disc_date`` is its date) is within ``days`` with the stock still listed: only those carry a
+    statement and a surprise. Quarter ends run to two months past ``end`` so that every schedule
+    announced by ``end`` is present whatever ``end`` is.
 
     For each month end ``Q`` the draws of ``rng_for(seed, "statements", Q)`` give every stock a
     reporting lag (1Q–3Q: 25–45 calendar days, FY: 35–50), a disclosure time, a surprise ~ N(0, 1),
     a schedule lead (the earnings date is announced 10–30 trading days before) and, for 6 % of
     events, an earlier schedule that was later moved (the first announced date, 1–3 days earlier).
     """
-    ext = extended_days(days)
+    ext = extended_days(days, SCHEDULE_EXTRA_DAYS)
     ords = np.array([d.toordinal() for d in ext])
     n = fye_month.size
+    n_days = len(days)
     frames = []
-    for q_end in _quarter_ends(config.start, config.end):
+    for q_end in quarter_ends(config.start, config.end):
         draws = statement_draws(config, q_end, n)
         lag_q, lag_fy, time_idx = draws["lag_q"], draws["lag_fy"], draws["time_idx"]
         surprise, lead, moved, shift = (
@@ -300,13 +309,14 @@ def _draw_disclosures(
         lag = np.where(fq == 4, lag_fy, lag_q)
         target = q_end.toordinal() + lag
         day_idx = np.searchsorted(ords, target)
-        inside = (target >= ords[0]) & (day_idx < len(days))
-        ok = has_q & inside
-        ok[ok] &= listed[day_idx[ok], np.nonzero(ok)[0]]
+        announce = np.maximum(day_idx - lead, 0)
+        ok = has_q & (target >= ords[0]) & (day_idx < len(ext)) & (announce < n_days)
+        ok[ok] &= listed[announce[ok], np.nonzero(ok)[0]]
         if not ok.any():
             continue
         ii = np.nonzero(ok)[0]
         d_idx = day_idx[ii]
+        on_day = np.minimum(d_idx, n_days - 1)
         frames.append(
             pl.DataFrame(
                 {
@@ -317,9 +327,11 @@ def _draw_disclosures(
                     "fye_month": fye_month[ii],
                     "disc_time": [DISC_TIME_CHOICES[k] for k in time_idx[ii]],
                     "surprise": surprise[ii],
-                    "announce_idx": np.maximum(d_idx - lead[ii], 0),
+                    "announce_idx": announce[ii],
                     "moved": moved[ii],
-                    "moved_idx": np.maximum(d_idx - shift[ii], 0),
+                    "moved_idx": np.maximum(d_idx - shift[ii], announce[ii] + 1),
+                    "disclosed": (d_idx < n_days) & listed[on_day, ii],
+                    "disc_date": [ext[k] for k in d_idx],
                 }
             )
         )
@@ -334,20 +346,19 @@ def _draw_disclosures(
         "announce_idx": pl.Int64,
         "moved": pl.Boolean,
         "moved_idx": pl.Int64,
+        "disclosed": pl.Boolean,
+        "disc_date": pl.Date,
     }
     if not frames:
         return pl.DataFrame(schema=schema)
     events = pl.concat(frames).cast(schema)  # type: ignore[arg-type]
-    day_lookup = pl.DataFrame({"day_idx": np.arange(len(days)), "disc_date": days})
     close = (
         pl.when(pl.col("disc_date") >= CLOSE_TIME_CHANGE)
         .then(pl.lit("15:30:00"))
         .otherwise(pl.lit("15:00:00"))
     )
-    events = events.join(day_lookup, on="day_idx").with_columns(
-        (pl.col("disc_time") < close).alias("intraday")
-    )
-    return events.drop("disc_date").sort("day_idx", "code_idx")
+    events = events.with_columns((pl.col("disc_time") < close).alias("intraday"))
+    return events.sort("day_idx", "code_idx")
 
 
 @dataclass
@@ -437,11 +448,12 @@ def draw_latents(config: SynthConfig, days: list[date], universe: pl.DataFrame) 
     surprise = np.zeros((n_days, n))
     disclosure_day = np.zeros((n_days, n), dtype=bool)
     intraday = np.zeros((n_days, n), dtype=bool)
-    t_idx = disclosures["day_idx"].to_numpy()
-    i_idx = disclosures["code_idx"].to_numpy()
-    surprise[t_idx, i_idx] = disclosures["surprise"].to_numpy()
+    disclosed = disclosures.filter(pl.col("disclosed"))
+    t_idx = disclosed["day_idx"].to_numpy()
+    i_idx = disclosed["code_idx"].to_numpy()
+    surprise[t_idx, i_idx] = disclosed["surprise"].to_numpy()
     disclosure_day[t_idx, i_idx] = True
-    intraday[t_idx, i_idx] = disclosures["intraday"].to_numpy()
+    intraday[t_idx, i_idx] = disclosed["intraday"].to_numpy()
     return Latents(
         days=list(days),
         margin_z=margin_z,

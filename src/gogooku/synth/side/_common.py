@@ -11,7 +11,7 @@ from gogooku.jquants.endpoints import get_endpoint
 from gogooku.synth.config import MarketState
 from gogooku.synth.latents import extended_days
 
-EXTRA_DAYS = 60
+EXTRA_DAYS = 60  # >= latents.SCHEDULE_EXTRA_DAYS: schedules reach that far
 
 
 def conform(frame: pl.DataFrame, dataset_id: str) -> pl.DataFrame:

@@ -2,9 +2,10 @@
 
 Every ex-date ``x`` with a dividend ``D`` per share gives a record date ``x + 1`` trading day
 (T+2 settlement), an ``IFCode`` 2 (year-end) when the record month is the fiscal year-end month
-else 1 (interim), and two notices with ``DivRate = D``: a forecast (``FRCode`` 2) published 60 trading days before
-``x`` (omitted when that is before the first day of the market) and the board's result
-(``FRCode`` 1) 30 trading days after ``x``.
+else 1 (interim), and the board's decision (``FRCode`` 1, ``DivRate = D``) published 30 trading
+days after ``x`` (as with results decided at the earnings release after the record date).
+Forecast notices (``FRCode`` 2) are not rendered: they would precede ex-dates after the market's
+end, which the state does not know; dividend forecasts appear in ``fins_summary`` (``FDiv*``).
 ``PayDate`` is 70 calendar days after the record date for year-end and 60 for interim dividends.
 """
 
@@ -16,7 +17,6 @@ import polars as pl
 from gogooku.synth.config import MarketState
 from gogooku.synth.side._common import conform, day_series, ext_days
 
-FORECAST_LEAD = 60
 RESULT_LAG = 30
 
 
@@ -46,16 +46,10 @@ def render_dividends(state: MarketState) -> dict[str, pl.DataFrame]:
         .dt.offset_by(pl.when(pl.col("IFCode") == "2").then(pl.lit("70d")).otherwise(pl.lit("60d")))
         .alias("PayDate")
     )
-    forecast = base.filter(pl.col("t") >= FORECAST_LEAD)
-    forecast = forecast.with_columns(
-        day_series(state.days, forecast["t"].to_numpy() - FORECAST_LEAD, "PubDate"),
-        pl.lit("2").alias("FRCode"),
-    )
-    result = base.with_columns(
+    notices = base.with_columns(
         day_series(ext, base["t"].to_numpy() + RESULT_LAG, "PubDate"),
         pl.lit("1").alias("FRCode"),
-    )
-    notices = pl.concat([forecast, result]).with_columns(
+    ).with_columns(
         (
             pl.col("PubDate").dt.strftime("%Y%m%d")
             + pl.col("Code")

@@ -2,9 +2,11 @@
 ``equities_earnings_calendar`` (the next-day schedule of March/September fiscal-year companies).
 
 Each statement event of ``Latents.disclosures`` was announced ``lead`` trading days before its
-disclosure (``PubDate``, ``SchDate`` = the disclosure date). For 6 % of events the first announced
-date was ``shift`` trading days earlier; the change to the real date was published halfway between
-the first announcement and the first date (a second row with the later ``PubDate``).
+disclosure (``PubDate``, ``SchDate`` = the disclosure date, possibly after the market's last day).
+For 6 % of events the first announced date was ``shift`` trading days earlier (but after the
+announcement); the change to the real date was published ``max((first - announcement) // 2, 1)``
+trading days after the announcement (a second row with the later ``PubDate``). Rows published
+after the last day are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import calendar
 import polars as pl
 
 from gogooku.synth.config import MarketState
-from gogooku.synth.side._common import conform, day_series
+from gogooku.synth.side._common import conform, day_series, ext_days
 
 FQ_NAMES = {1: "1Q", 2: "2Q", 3: "3Q", 4: "FY"}
 FQ_JA = {1: "第１四半期", 2: "第２四半期", 3: "第３四半期", 4: "通期"}
@@ -27,6 +29,8 @@ def _fye(month: int) -> str:
 def render_earnings_date(state: MarketState) -> pl.DataFrame:
     """Scheduled announcement dates keyed by their publication date."""
     ev = state.latents.disclosures
+    n_days = len(state.days)
+    ext = ext_days(state)
     names = state.universe.select("Code", "CoName", "CoNameEn").with_row_index("code_idx")
     base = ev.select(
         "code_idx",
@@ -42,13 +46,16 @@ def render_earnings_date(state: MarketState) -> pl.DataFrame:
         "code_idx",
         "fq",
         "fye_month",
-        ((pl.col("announce_idx") + pl.col("moved_idx")) // 2).alias("pub_idx"),
+        (
+            pl.col("announce_idx")
+            + pl.max_horizontal((pl.col("moved_idx") - pl.col("announce_idx")) // 2, pl.lit(1))
+        ).alias("pub_idx"),
         pl.col("day_idx").alias("sch_idx"),
     )
-    rows = pl.concat([base, changes])
+    rows = pl.concat([base, changes]).filter(pl.col("pub_idx") < n_days)
     frame = rows.with_columns(
         day_series(state.days, rows["pub_idx"].to_numpy(), "PubDate"),
-        day_series(state.days, rows["sch_idx"].to_numpy(), "SchDate"),
+        day_series(ext, rows["sch_idx"].to_numpy(), "SchDate"),
         pl.col("fq").replace_strict(FQ_NAMES, return_dtype=pl.String).alias("FQName"),
         pl.col("fye_month").map_elements(_fye, return_dtype=pl.String).alias("FYE"),
     ).join(names.cast({"code_idx": pl.Int64}), on="code_idx", how="left")
@@ -62,7 +69,9 @@ def render_earnings_date(state: MarketState) -> pl.DataFrame:
 
 def render_earnings_calendar(state: MarketState) -> pl.DataFrame:
     """One row per scheduled announcement (``Date``) of a March or September FY-end company."""
-    ev = state.latents.disclosures.filter(pl.col("fye_month").is_in([3, 9]))
+    ev = state.latents.disclosures.filter(
+        pl.col("fye_month").is_in([3, 9]) & (pl.col("day_idx") < len(state.days))
+    )
     uni = state.universe.select("Code", "CoName", "S33Nm", "MktNm").with_row_index("code_idx")
     frame = (
         ev.with_columns(day_series(state.days, ev["day_idx"].to_numpy(), "Date"))

@@ -21,6 +21,7 @@ Volume ``~ Poisson(3000 exp(-3 |m|) exp(-6 tau))``; O/H/L/C are 0.0 when nothing
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import numpy as np
@@ -28,7 +29,8 @@ import polars as pl
 from scipy.special import ndtr
 
 from gogooku.synth.config import MarketState, rng_for
-from gogooku.synth.side._common import conform, ext_days
+from gogooku.synth.side._common import conform
+from gogooku.synth.universe import trading_sessions
 
 NIKKEI_PER_TOPIX = 14.0
 RATE = 0.001
@@ -42,7 +44,26 @@ def _second_friday(year: int, month: int) -> date:
     return first + timedelta(days=(4 - first.weekday()) % 7 + 7)
 
 
-def _contract_dates(year: int, month: int, trading: set[date]) -> tuple[date, date]:
+class _Sessions:
+    """JPX trading days for contract dates up to 18 months ahead: ``universe.trading_sessions``
+    where exchange_calendars knows the calendar, weekdays beyond its last session."""
+
+    def __init__(self, first: date) -> None:
+        import exchange_calendars as xcals
+
+        self.known_last = xcals.get_calendar("XTKS").last_session.date()
+        self.days = set(trading_sessions(first, self.known_last))
+
+    def __contains__(self, day: date) -> bool:
+        return day in self.days if day <= self.known_last else day.weekday() < 5
+
+
+@functools.lru_cache(maxsize=4)
+def _sessions(first: date) -> _Sessions:
+    return _Sessions(first)
+
+
+def _contract_dates(year: int, month: int, trading: _Sessions) -> tuple[date, date]:
     """(SQD, LTD): SQ on the second Friday (or the trading day before), LTD the day before SQ."""
     sqd = _second_friday(year, month)
     while sqd not in trading:
@@ -62,7 +83,7 @@ def _months_from(day: date, count: int) -> list[tuple[int, int]]:
     return out
 
 
-def _series_for_day(day: date, trading: set[date]) -> list[tuple[int, int, date, date, float]]:
+def _series_for_day(day: date, trading: _Sessions) -> list[tuple[int, int, date, date, float]]:
     """(year, month, SQD, LTD, strike step) of the contract months listed on ``day``."""
     live = []
     for y, m in _months_from(day, 18):
@@ -96,7 +117,7 @@ def _underlying(state: MarketState) -> np.ndarray:
 
 def render_options(state: MarketState) -> dict[str, pl.DataFrame]:
     """``options_225`` for every trading day of ``state``."""
-    trading = set(ext_days(state))
+    trading = _sessions(state.days[0])
     under = _underlying(state)
     frames = []
     for t, day in enumerate(state.days):
@@ -106,7 +127,7 @@ def render_options(state: MarketState) -> dict[str, pl.DataFrame]:
 
 
 def _day_frame(
-    state: MarketState, t: int, day: date, spot: float, trading: set[date]
+    state: MarketState, t: int, day: date, spot: float, trading: _Sessions
 ) -> pl.DataFrame:
     series = _series_for_day(day, trading)
     slope = STRESS_SLOPE if state.high_vol_regime[t] else CALM_SLOPE

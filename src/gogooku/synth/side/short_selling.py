@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from gogooku.synth.config import MarketState, rng_for, rng_static
-from gogooku.synth.latents import SHORT_DISCLOSURE_LAG, SHORT_REPORT_THRESHOLD
+from gogooku.synth.latents import SHORT_DISCLOSURE_LAG, SHORT_REPORT_THRESHOLD, SHORT_SLOTS
 from gogooku.synth.side._common import (
     conform,
     day_series,
@@ -78,9 +78,8 @@ def render_short_sale_report(state: MarketState) -> pl.DataFrame:
     """Reports of short positions >= 0.5 % of shares outstanding (and the closing reports)."""
     reports = state.latents.short_reports
     n = state.universe.height
-    seller = rng_static(state.config, "short_sellers").integers(
-        0, len(SHORT_SELLERS), size=(n, reports["slot"].max() + 1 if reports.height else 1)
-    )
+    draws = rng_static(state.config, "short_sellers").random((n, len(SHORT_SELLERS)))
+    seller = np.argsort(draws, axis=1)[:, :SHORT_SLOTS]  # distinct sellers per stock
     calc = reports["calc_idx"].to_numpy()
     code = reports["code_idx"].to_numpy()
     who = seller[code, reports["slot"].to_numpy()]

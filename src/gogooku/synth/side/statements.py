@@ -139,7 +139,7 @@ def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
     """``fins_summary``: one quarterly statement per disclosure event of ``state.latents``."""
     k = _constants(state)
     figures = _quarter_figures(state, k)
-    events = state.latents.disclosures
+    events = state.latents.disclosures.filter(pl.col("disclosed"))
     if events.height == 0:
         return {"fins_summary": conform(pl.DataFrame(), "fins_summary")}
     so = shares_outstanding(state)
@@ -163,10 +163,7 @@ def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
         events.with_columns(pl.Series("shares", shares))
         .join(figures, on=["code_idx", "period_end"], how="left")
         .join(per_stock, on="code_idx", how="left")
-        .join(
-            pl.DataFrame({"day_idx": np.arange(len(state.days)), "DiscDate": state.days}),
-            on="day_idx",
-        )
+        .rename({"disc_date": "DiscDate"})
     )
     return {"fins_summary": conform(_summary_columns(frame), "fins_summary")}
 
