@@ -15,15 +15,12 @@ never changes a published value, which keeps the market prefix-stable.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-import gogooku.synth.side as side_package
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import MarketState, SynthConfig
 from gogooku.synth.latents import PERSISTENCE, draw_latents
@@ -35,6 +32,7 @@ from gogooku.synth.prices import (
     simulate_bars,
     simulate_vol,
 )
+from gogooku.synth.side import render_side_tables
 from gogooku.synth.signals import ORACLE_HORIZONS, SignalState, oracle_targets, price_mu
 from gogooku.synth.universe import (
     HALT_DAY,
@@ -174,32 +172,6 @@ def average_traded_value(value: np.ndarray, window: int = ADV_WINDOW) -> np.ndar
     count = ccount - prev_count
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, (csum - prev_sum) / count, np.nan)
-
-
-def side_renderers() -> dict[str, object]:
-    """``render_<m>`` of every public module ``gogooku.synth.side.<m>`` (engineer B's families)."""
-    out = {}
-    for info in pkgutil.iter_modules(side_package.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{side_package.__name__}.{info.name}")
-        render = getattr(module, f"render_{info.name}", None)
-        if render is None:
-            raise AttributeError(f"{module.__name__} has no render_{info.name}(state)")
-        out[info.name] = render
-    return out
-
-
-def render_side_tables(state: MarketState) -> dict[str, pl.DataFrame]:
-    """All side-data tables, each family rendered from the finished state."""
-    tables: dict[str, pl.DataFrame] = {}
-    for family, render in sorted(side_renderers().items()):
-        rendered = render(state)  # type: ignore[operator]
-        clash = set(rendered) & set(tables)
-        if clash:
-            raise ValueError(f"side family {family} renders tables already rendered: {clash}")
-        tables.update(rendered)
-    return tables
 
 
 def generate_market(config: SynthConfig, *, side_tables: bool = True) -> SyntheticMarket:

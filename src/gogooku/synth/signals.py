@@ -45,7 +45,7 @@ class SignalSpec:
 
 
 REVERSAL = SignalSpec("reversal", strength=0.025, strength_high=0.05, decay=0.8)
-MOMENTUM = SignalSpec("momentum", strength=0.02, strength_high=0.0, decay=1.0)
+MOMENTUM = SignalSpec("momentum", strength=0.015, strength_high=0.0, decay=1.0)
 PEER = SignalSpec("peer", strength=0.03, strength_high=0.03, decay=0.5)
 PRICE_SIGNALS = (REVERSAL, MOMENTUM, PEER)
 # sign of each score in mu: reversal predicts the opposite of past returns
@@ -121,7 +121,7 @@ def price_mu(t: int, state: SignalState, dispersion: float, high: bool) -> np.nd
 class Regime:
     """Two-state Markov chain of the volatility regime: P(normal→high), P(high→normal)."""
 
-    p_up: float = 1.0 / 250.0
+    p_up: float = 1.0 / 180.0
     p_down: float = 1.0 / 40.0
 
     def prob_high(self, high_now: np.ndarray, k: int) -> np.ndarray:
