@@ -126,7 +126,7 @@ _ROW_FEATURES: tuple[Feature, ...] = (
 
 FEATURES: tuple[Feature, ...] = _DATE_FEATURES + _ROW_FEATURES
 
-LOOKBACK = max(VALID_WINDOWS)
+LOOKBACK = ops.lookback(FEATURES)
 
 
 def calendar_frame(days: pl.DataFrame) -> pl.DataFrame:

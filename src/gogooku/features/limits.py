@@ -87,7 +87,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-LOOKBACK = CAP
+LOOKBACK = ops.lookback(FEATURES)
 
 _SPLIT_COLUMNS = ("split_flag", "reverse_split_flag", "days_since_split")
 

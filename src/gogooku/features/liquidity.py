@@ -90,7 +90,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-LOOKBACK = 250
+LOOKBACK = ops.lookback(FEATURES)
 
 _ALL_ROW_COLUMNS = (*(f"notrade_cnt_{w}d" for w in NOTRADE_WINDOWS), "days_since_trade")
 

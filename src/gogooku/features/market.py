@@ -119,7 +119,7 @@ _STOCK_FEATURES: tuple[Feature, ...] = (
 
 FEATURES: tuple[Feature, ...] = _INDEX_FEATURES + _STOCK_FEATURES
 
-LOOKBACK = DRAWDOWN_WINDOW
+LOOKBACK = ops.lookback(FEATURES)
 
 
 def index_series(base: pl.LazyFrame) -> pl.LazyFrame:

@@ -40,6 +40,19 @@ SQRT_ANNUALISATION = math.sqrt(ANNUALISATION_DAYS)
 
 EMA_TAIL_WEIGHT = 0.005
 
+NO_TRADE_SLACK = 20
+"""Extra rows of history a block asks for beyond its longest window: windows count the stock's
+traded rows, so a few no-trade days (and the 2020-10-01 halt) stretch a window back in time."""
+
+
+def lookback(features: Iterable[Feature]) -> int:
+    """Trading days of history a block needs: longest window − 1 plus :data:`NO_TRADE_SLACK`.
+
+    A stock with more no-trade days than the slack inside its longest window can get slightly
+    different values from builds that start at different dates (the window reaches further back).
+    """
+    return max((f.window or 1) for f in features) - 1 + NO_TRADE_SLACK
+
 
 def lag(expr: pl.Expr, k: int = 1) -> pl.Expr:
     """``x_{t−k}`` over the stock's own rows (null for the first ``k`` rows)."""

@@ -134,7 +134,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-LOOKBACK = 250
+LOOKBACK = ops.lookback(FEATURES)
 
 
 def with_horizon_returns(frame: pl.LazyFrame, horizons: tuple[int, ...]) -> pl.LazyFrame:

@@ -140,7 +140,7 @@ FEATURES: tuple[Feature, ...] = (
     *_ID_FEATURES,
 )
 
-LOOKBACK = 61
+LOOKBACK = ops.lookback(FEATURES)
 
 
 def code_id(column: str, table: tuple[str, ...]) -> pl.Expr:

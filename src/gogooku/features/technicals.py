@@ -186,7 +186,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-LOOKBACK = 250
+LOOKBACK = ops.lookback(FEATURES)
 
 
 def _rsi(delta: pl.Expr, n: int) -> pl.Expr:

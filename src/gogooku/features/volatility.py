@@ -153,7 +153,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-LOOKBACK = 80
+LOOKBACK = ops.lookback(FEATURES)
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
