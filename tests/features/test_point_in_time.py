@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -123,8 +122,8 @@ def test_features_up_to_a_date_do_not_change_when_later_data_arrives(
 
 @pytest.mark.parametrize("module", CORE, ids=lambda m: m.BLOCK.name)
 def test_values_depend_only_on_the_declared_lookback(module, halt_base, calendar, make_context):
-    """Dropping history older than the block's lookback leaves the later values unchanged
-    (finite windows, truncated EMAs, capped distances)."""
+    """Dropping history older than the block's lookback leaves the later values bit-identical
+    (finite windows, truncated EMAs, capped distances), so a build may start anywhere."""
     days = halt_base["Date"].unique().sort()
     start = days[20]
     first_checked = days[20 + module.BLOCK.lookback]
@@ -135,12 +134,4 @@ def test_values_depend_only_on_the_declared_lookback(module, halt_base, calendar
     a = full.filter(pl.col("Date") >= first_checked)
     b = late.filter(pl.col("Date") >= first_checked)
     assert a.height == b.height > 0
-    for name in module.BLOCK.feature_names:
-        x, y = a[name], b[name]
-        assert x.is_null().equals(y.is_null()), name
-        if x.dtype.is_float():
-            np.testing.assert_allclose(
-                x.drop_nulls().to_numpy(), y.drop_nulls().to_numpy(), rtol=1e-5, err_msg=name
-            )
-        else:
-            assert x.equals(y), name
+    assert a.equals(b)
