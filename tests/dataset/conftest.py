@@ -17,13 +17,6 @@ import pytest
 from gogooku.calendar import HALT_DAY, TradingCalendar
 from gogooku.features.base import Block, BlockContext, Feature
 
-DATE_FIELDS = {
-    "equities_bars_daily": "Date",
-    "equities_master": "Date",
-    "indices_topix": "Date",
-    "markets_calendar": None,
-}
-
 
 class TableStore:
     """Read side of the raw store over in-memory tables, optionally as it stood at ``cut``."""
@@ -38,9 +31,11 @@ class TableStore:
 
             return pl.LazyFrame(schema=RawStore.schema(dataset))
         frame = self.tables[dataset].lazy()
-        field = DATE_FIELDS.get(dataset, "Date")
-        if self.cut is not None and field is not None:
-            frame = frame.filter(pl.col(field) <= self.cut)
+        # The calendar is published a year ahead: on day D it already lists future days.
+        if self.cut is not None and dataset != "markets_calendar":
+            from gogooku.store.raw import RawStore
+
+            frame = frame.filter(pl.col(RawStore.date_field(dataset)) <= self.cut)
         return frame
 
     def at(self, cut: date) -> TableStore:
@@ -199,3 +194,13 @@ TEST_BLOCKS = {b.name: b for b in (RETURNS_BLOCK, SECTOR_BLOCK)}
 @pytest.fixture(scope="session")
 def small_market() -> dict[str, pl.DataFrame]:
     return make_market()
+
+
+@pytest.fixture(scope="session")
+def synth_market() -> dict[str, pl.DataFrame]:
+    """≈40 stocks, 2020-06..2024-12, from the synthetic market (generated once per session)."""
+    from gogooku.synth.config import SynthConfig
+    from gogooku.synth.market import generate_market
+
+    config = SynthConfig(seed=11, stocks=40, start=date(2020, 6, 1), end=date(2024, 12, 30))
+    return generate_market(config).tables

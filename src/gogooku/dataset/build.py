@@ -16,11 +16,13 @@ block lookback unless ``--warmup-days`` overrides it) and runs up to 21 trading 
 ``end`` where data exists, for the labels only — blocks see rows up to ``end``.
 
 Incremental: if the dataset exists with the same start, blocks and warm-up and an earlier end,
-only the new trading days are computed (from a base frame starting ``warmup`` days before the
-first new day), appended, and the labels of the last 21 trading days of the old panel are
-recomputed (they now see more future). Features whose value depends on more history than the
-block's declared lookback (e.g. an EMA seeded at the window start) can differ from a full rebuild
-in the last bits; blocks should declare lookbacks long enough for their windows.
+only the new trading days are computed (from a base frame starting ``2 × warmup`` trading days
+before the first new day), appended, and the labels of the last 21 trading days of the old panel
+are recomputed (they now see more future). Rows must equal a full rebuild's; rolling sums can
+differ in the last float bits (their running sums start at a different row), and a feature whose
+value depends on more than twice its block's declared lookback (an unbounded EMA) can differ
+by more. If the raw data of old days was revised after the first build, only a ``--full``
+rebuild picks that up.
 
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
@@ -63,6 +65,10 @@ log = logging.getLogger(__name__)
 
 KEYS = ("Code", "Date")
 LABEL_DTYPE = "Float32"
+# An incremental build reads this many times the warm-up before the first new day, so features
+# that reach a little past their declared lookback (windows counted over non-null values, EMA
+# seeds) come out as in a full rebuild.
+INCREMENTAL_HISTORY_FACTOR = 2
 
 
 class BuildError(ValueError):
@@ -389,7 +395,10 @@ def build_dataset(
         old_end = date.fromisoformat(previous["end"])
         first_new = calendar.next_bd(old_end)
         relabel_from = calendar.offset_clipped(old_end, -LABEL_LOOKAHEAD)
-        base_start = min(calendar.offset_clipped(first_new, -warmup), relabel_from)
+        base_start = min(
+            calendar.offset_clipped(first_new, -INCREMENTAL_HISTORY_FACTOR * warmup),
+            relabel_from,
+        )
         old = pl.read_parquet(path / "panel.parquet")
         if old.height != previous.get("rows") or old["Date"].max() != old_end:
             raise BuildError(

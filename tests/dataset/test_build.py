@@ -1,0 +1,273 @@
+"""The builder: future invariance, incremental = full rebuild, refusals, artifacts, CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from gogooku.calendar import TradingCalendar
+from gogooku.cli import app
+from gogooku.dataset.build import BuildError, build_dataset
+from gogooku.dataset.labels import HORIZONS, LabelLeakError, label_names
+from gogooku.features.base import Block, Feature
+from gogooku.features.registry import BLOCKS
+
+from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, TableStore
+
+ALL_BLOCKS = {**BLOCKS, **TEST_BLOCKS}
+SYNTH_START, SYNTH_END = date(2020, 9, 1), date(2024, 12, 30)
+
+
+def _panel(result) -> pl.DataFrame:
+    return pl.read_parquet(result.path / "panel.parquet")
+
+
+def _features(panel: pl.DataFrame) -> list[str]:
+    return [c for c in panel.columns if c not in {"Code", "Date", *label_names()}]
+
+
+@pytest.fixture(scope="module")
+def synth_full(synth_market):
+    result = build_dataset(
+        "full",
+        SYNTH_START,
+        SYNTH_END,
+        store=TableStore(synth_market),
+        registry=ALL_BLOCKS,
+        show_progress=False,
+    )
+    return _panel(result)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "cut",
+    [
+        date(2020, 9, 30),  # the day before the halt
+        date(2020, 10, 1),  # the halt (null bars)
+        date(2020, 10, 2),  # the day after
+        date(2022, 5, 23),  # the day before a 1:2 split of 93930
+        date(2022, 5, 24),  # its ex-date
+        date(2024, 11, 1),  # last 15:00-close day
+        date(2024, 11, 5),  # first 15:30-close day
+    ],
+)
+def test_future_invariance(synth_market, synth_full, cut):
+    """Features of rows dated <= D are identical whether the raw data ends at D or later."""
+    cut_result = build_dataset(
+        f"cut_{cut:%Y%m%d}",
+        SYNTH_START,
+        SYNTH_END,
+        store=TableStore(synth_market).at(cut),
+        registry=ALL_BLOCKS,
+        show_progress=False,
+    )
+    early = _panel(cut_result)
+    assert early["Date"].max() == cut
+    late = synth_full.filter(pl.col("Date") <= cut)
+    assert early.select("Code", "Date").equals(late.select("Code", "Date"))
+    features = _features(early)
+    assert len(features) > 100
+    for col in features:
+        assert early[col].equals(late[col]), f"feature {col} changes when data after {cut} exists"
+    # Labels agree wherever their window ends on or before D, and are null where it passes D.
+    cal = TradingCalendar.from_frame(synth_market["markets_calendar"])
+    for h in HORIZONS:
+        reach = pl.col("Date").map_elements(
+            lambda d, h=h: cal.offset(d, h + 1) <= cut, return_dtype=pl.Boolean
+        )
+        known = early.with_columns(reach.alias("known"))
+        for name in (f"target_{h}d", f"target_{h}d_excess"):
+            inside = known.filter("known")
+            assert inside[name].equals(late.filter(known["known"])[name]), name
+            assert known.filter(~pl.col("known"))[name].null_count() == (~known["known"]).sum()
+
+
+@pytest.mark.slow
+def test_incremental_build_equals_full_rebuild(synth_market):
+    store = TableStore(synth_market)
+    old_end, new_end = date(2024, 6, 28), date(2024, 7, 5)
+    first = build_dataset(
+        "inc", SYNTH_START, old_end, store=store, registry=ALL_BLOCKS, show_progress=False
+    )
+    assert not first.incremental
+    extended = build_dataset(
+        "inc", SYNTH_START, new_end, store=store, registry=ALL_BLOCKS, show_progress=False
+    )
+    assert extended.incremental
+    rebuilt = build_dataset(
+        "reb", SYNTH_START, new_end, store=store, registry=ALL_BLOCKS, show_progress=False
+    )
+    assert not rebuilt.incremental
+    inc, full = _panel(extended), _panel(rebuilt)
+    assert inc.columns == full.columns
+    assert inc.select("Code", "Date").equals(full.select("Code", "Date"))
+    assert inc["Date"].max() == new_end
+    mismatched = []
+    for col in inc.columns:
+        a, b = inc[col], full[col]
+        if not a.is_null().equals(b.is_null()):
+            mismatched.append(col)
+        elif a.dtype.is_float():
+            gap = (a - b).abs() - 1e-6 * b.abs().clip(lower_bound=1.0)
+            # Rolling sums restart their running total at a different row: last-bit differences.
+            if (gap.fill_null(0.0) > 0).any():
+                mismatched.append(col)
+        elif not a.equals(b):
+            mismatched.append(col)
+    assert mismatched == []
+    meta = json.loads((extended.path / "metadata.json").read_text())
+    assert meta["incremental"] is True and meta["end"] == "2024-07-05"
+    assert meta["rows"] == inc.height
+
+
+def test_leaky_block_is_refused(small_market):
+    with pytest.raises(LabelLeakError, match="'t_peek' equals label 'target_1d'"):
+        build_dataset(
+            "leak",
+            date(2020, 8, 3),
+            date(2021, 2, 26),
+            store=TableStore(small_market),
+            registry={"t_leaky": LEAKY_BLOCK},
+            show_progress=False,
+        )
+
+
+def test_block_with_wrong_columns_is_named(small_market):
+    bad = Block(
+        name="bad",
+        sources=("equities_bars_daily",),
+        availability="bars_same_day",
+        lookback=0,
+        features=(Feature("declared", "x", "x", None),),
+        compute=lambda ctx: ctx.base.select("Code", "Date", pl.col("C").alias("other")),
+    )
+    with pytest.raises(BuildError, match=r"block 'bad'.*missing \['declared'\], extra \['other'\]"):
+        build_dataset(
+            "bad",
+            date(2020, 8, 3),
+            date(2020, 9, 30),
+            store=TableStore(small_market),
+            registry={"bad": bad},
+            show_progress=False,
+        )
+
+
+def test_unknown_block_and_bad_range_are_refused(small_market):
+    store = TableStore(small_market)
+    with pytest.raises(BuildError, match=r"unknown block\(s\) \['nope'\]"):
+        build_dataset("x", date(2020, 8, 3), date(2020, 9, 30), blocks=["nope"], store=store)
+    with pytest.raises(BuildError, match="--start 2020-09-30 is after --end 2020-08-03"):
+        build_dataset("x", date(2020, 9, 30), date(2020, 8, 3), store=store)
+
+
+def test_windows_never_cross_stocks(small_market):
+    """Block-boundary test: every code's values equal a build on that code alone."""
+    store = TableStore(small_market)
+    both = _panel(
+        build_dataset(
+            "both",
+            date(2020, 8, 3),
+            date(2021, 2, 26),
+            store=store,
+            registry={"t_returns": RETURNS_BLOCK},
+            show_progress=False,
+        )
+    )
+    for code in ("13010", "13030"):
+        alone_tables = {
+            k: (v.filter(pl.col("Code") == code) if "Code" in v.columns else v)
+            for k, v in small_market.items()
+        }
+        alone = _panel(
+            build_dataset(
+                f"alone_{code}",
+                date(2020, 8, 3),
+                date(2021, 2, 26),
+                store=TableStore(alone_tables),
+                registry={"t_returns": RETURNS_BLOCK},
+                show_progress=False,
+            )
+        )
+        part = both.filter(pl.col("Code") == code)
+        for col in ("t_ret_1d", "t_ret_mean_5d", "t_ret_20d", "t_vo_sum_3d", "target_5d"):
+            assert part[col].equals(alone[col]), (code, col)
+    # 13030 lists mid-period: its first rows are warm-up nulls, not the previous code's values.
+    first = both.filter(pl.col("Code") == "13030").head(20)
+    assert first["t_ret_20d"].null_count() == 20
+    assert first["t_ret_1d"][0] is None
+
+
+def test_artifacts_features_json_and_metadata(small_market):
+    result = build_dataset(
+        "art",
+        date(2020, 8, 3),
+        date(2021, 2, 26),
+        store=TableStore(small_market),
+        registry=TEST_BLOCKS,
+        show_progress=False,
+    )
+    panel = _panel(result)
+    assert panel.schema["Code"] == pl.String and panel.schema["Date"] == pl.Date
+    assert panel.schema["t_ret_1d"] == pl.Float32 and panel.schema["t_vo_sum_3d"] == pl.Float64
+    index = json.loads((result.path / "features.json").read_text())
+    cols = {c["name"]: c for c in index["columns"]}
+    assert list(cols) == panel.columns
+    assert cols["Code"]["role"] == "key" and cols["target_20d_sector"]["role"] == "target"
+    ret = cols["t_ret_20d"]
+    assert ret["role"] == "feature" and ret["block"] == "t_returns" and ret["window"] == 21
+    assert ret["formula"] == "AdjC[t]/AdjC[t-20]-1" and ret["dtype"] == "Float32"
+    assert ret["availability"]["rule"] == "bars_same_day"
+    assert ret["availability"]["sources"][0].startswith("equities_bars_daily: bars_same_day")
+    meta = json.loads((result.path / "metadata.json").read_text())
+    assert meta["rows"] == panel.height == result.rows
+    assert meta["stocks"] == 4 and meta["dates"] == panel["Date"].n_unique()
+    assert meta["start"] == "2020-08-03" and meta["end"] == "2021-02-26"
+    assert meta["warmup_days"] == 25 and meta["blocks"] == ["t_returns", "t_sector"]
+    assert len(meta["schema_hash"]) == 64 and meta["peak_rss_mb"] > 0
+    assert not list(result.path.glob(".*.tmp"))
+
+
+def _raw_store_from(tables, root):
+    from gogooku.store.raw import RawStore, UnitWrite
+
+    store = RawStore(root)
+    for dataset, frame in tables.items():
+        field = RawStore.date_field(dataset)
+        months = frame.with_columns(pl.col(field).dt.strftime("%Y-%m").alias("_m"))
+        units = [
+            UnitWrite(str(m), part.drop("_m"), {"month": str(m)}, None, None, None)
+            for (m,), part in months.group_by("_m", maintain_order=True)
+        ]
+        store.write_units(dataset, units, source="test")
+    return store
+
+
+def test_cli_build_on_a_raw_store(small_market, _isolated_home):
+    from gogooku.settings import Settings
+
+    _raw_store_from(small_market, Settings().raw_dir)
+    runner = CliRunner()
+    args = ["build", "--start", "2020-08-03", "--end", "2021-01-29", "--name", "cli"]
+    result = runner.invoke(app, [*args, "--blocks", "returns,sector", "--warmup-days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "built" in result.output and "2020-08-03..2021-01-29" in result.output
+    path = _isolated_home / "datasets" / "cli"
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["blocks"] == ["returns", "sector"] and meta["warmup_days"] == 30
+    assert meta["source_hashes"]["equities_bars_daily"].startswith("catalog:")
+    # One more month: extended incrementally.
+    args[4] = "2021-02-26"
+    result = runner.invoke(app, [*args, "--blocks", "returns,sector", "--warmup-days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "extended " in result.output and "2020-08-03..2021-02-26" in result.output
+    bad = runner.invoke(
+        app, ["build", "--start", "2020-13-01", "--end", "2021-01-29", "--name", "x"]
+    )
+    assert bad.exit_code != 0 and "2020-13-01" in bad.output
+    unknown = runner.invoke(app, [*args, "--blocks", "nope"])
+    assert unknown.exit_code == 1 and "unknown block(s) ['nope']" in unknown.output
