@@ -34,3 +34,7 @@ app.add_typer(store_app, name="store")
 from gogooku.dataset.cli import build_command  # noqa: E402
 
 app.command("build")(build_command)
+
+from gogooku.synth.cli import synth_app  # noqa: E402
+
+app.add_typer(synth_app, name="synth")

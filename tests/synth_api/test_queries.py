@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from gogooku.jquants.endpoints import parse_records
@@ -193,3 +194,21 @@ def test_earnings_calendar_serves_the_next_announcement_day(premium):
         ("2024-04-01", "130A0"),
         ("2024-04-01", "72030"),
     ]
+
+
+def test_premium_fields_missing_from_the_market_are_omitted(market):
+    bars = market.tables["equities_bars_daily"]
+    lean = type(market)(tables={"equities_bars_daily": bars.drop("MO", "MUL")})
+    with serve(lean, rate_limit=False) as client:
+        row = client.get("/equities/bars/daily", params={"code": "13010", "date": "2024-01-04"})
+    record = row.json()["data"][0]
+    assert "MO" not in record and "MUL" not in record
+    assert record["MC"] is None and record["C"] == 101.0
+
+
+def test_market_table_missing_a_regular_column_is_rejected(market):
+    bars = market.tables["equities_bars_daily"].drop("AdjC")
+    with pytest.raises(
+        ValueError, match=r"equities_bars_daily lacks catalogue column\(s\) \['AdjC'\]"
+    ):
+        serve(type(market)(tables={"equities_bars_daily": bars})).__enter__()

@@ -355,11 +355,12 @@ def _wire(spec: FieldSpec) -> pl.Expr:
     return out.alias(spec.name)
 
 
-def _check_frame(ep: Endpoint, frame: pl.DataFrame) -> None:
-    missing = [c for c in ep.schema if c not in frame.columns]
+def _check_frame(ep: Endpoint, frame: pl.DataFrame, drop: frozenset[str]) -> None:
+    wanted = {c: t for c, t in ep.schema.items() if c not in drop}
+    missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ValueError(f"{ep.id}: frame lacks catalogue column(s) {missing}")
-    wrong = {c: str(frame.schema[c]) for c, t in ep.schema.items() if frame.schema[c] != t}
+    wrong = {c: str(frame.schema[c]) for c, t in wanted.items() if frame.schema[c] != t}
     if wrong:
         raise ValueError(f"{ep.id}: columns with a dtype other than the catalogue's: {wrong}")
 
@@ -370,10 +371,11 @@ def wire_frame(
     """``frame`` with every column in its wire form (strings, numbers, structs of strings).
 
     Number fields with a string null token (``"-"`` on margin-alert changes …) stay numeric here,
-    null included; ``to_records`` writes their token.
+    null included; ``to_records`` writes their token. Fields in ``drop`` may be absent from
+    ``frame`` and are left out.
     """
     ep = get_endpoint(endpoint_id)
-    _check_frame(ep, frame)
+    _check_frame(ep, frame, drop)
     return frame.select(_wire(s) for s in ep.fields if s.name not in drop)
 
 

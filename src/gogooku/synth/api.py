@@ -79,9 +79,11 @@ class _Table:
 
     def __init__(self, ep: Endpoint, frame: pl.DataFrame) -> None:
         missing = [c for c in ep.schema if c not in frame.columns]
-        if missing:
+        if not set(missing) <= ep.premium_fields:
             raise ValueError(f"market table {ep.id} lacks catalogue column(s) {missing}")
-        self.frame = frame.select(list(ep.schema)).sort(
+        # Premium-only fields a simulator leaves out are omitted on the wire, as below Premium.
+        self.absent = frozenset(missing)
+        self.frame = frame.select([c for c in ep.schema if c not in self.absent]).sort(
             [ep.date_field, *(k for k in ep.key if k != ep.date_field)], nulls_last=True
         )
         self.dates = self.frame[ep.date_field]
@@ -135,6 +137,12 @@ class SyntheticV2:
         if not days:
             raise ValueError("market has no dated rows: pass today= explicitly")
         return max(days)
+
+    def omitted_fields(self, ep: Endpoint) -> frozenset[str]:
+        """Fields left out of every record: Premium-only ones below Premium or not simulated."""
+        table = self.tables.get(ep.id)
+        absent = table.absent if table is not None else frozenset()
+        return absent | (frozenset() if self.plan is Plan.PREMIUM else ep.premium_fields)
 
     def window_for(self, ep: Endpoint) -> HistoryWindow:
         if ep.id == "markets_calendar" and self.plan is not Plan.FREE:
@@ -286,7 +294,7 @@ def _decode_key(key: str, query_hash: str) -> int:
 
 
 def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response]:
-    drop = frozenset() if service.plan is Plan.PREMIUM else ep.premium_fields
+    drop = service.omitted_fields(ep)
 
     def handle(request: Request) -> Response:
         if not plan_allows(service.plan, ep.min_plan):
