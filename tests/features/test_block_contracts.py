@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -112,3 +113,17 @@ def test_no_window_crosses_from_one_stock_into_the_next(module, calendar, make_b
     for feature in module.BLOCK.features:
         if (feature.window or 1) > 1 and feature.name not in NEVER_NULL | EVENT_DISTANCES:
             assert first[feature.name].is_null().all(), feature.name
+
+
+def test_docs_list_every_core_column_with_its_formula():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
+    core = text.split("## Core blocks", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in core.splitlines()
+        if line.startswith("| `")
+    }
+    declared = {f.name: f for m in CORE for f in m.BLOCK.features}
+    assert set(rows) == set(declared)
+    for name, feature in declared.items():
+        assert feature.formula.replace("|", "\\|") in rows[name], name
