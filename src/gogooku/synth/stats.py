@@ -108,6 +108,36 @@ def price_signal_scores(market: SyntheticMarket) -> pl.DataFrame:
     return scores.select("Date", "Code", *(s.name for s in PRICE_SIGNALS))
 
 
+def peer_correlation(market: SyntheticMarket) -> dict[str, float]:
+    """Mean correlation of demeaned daily returns for peer pairs, same-sector non-peers, others.
+
+    Returns are demeaned by the day's cross-sectional mean (missing = 0); pairs are taken over
+    all stocks of the universe (intended for small test markets: the matrix is ``N × N``).
+    """
+    d = (
+        daily_returns(market.tables["equities_bars_daily"])
+        .with_columns((pl.col("r") - pl.col("r").mean().over("Date")).fill_null(0.0).alias("d"))
+        .pivot(on="Code", index="Date", values="d")
+        .fill_null(0.0)
+        .sort("Date")
+    )
+    universe = market.state.universe.filter(pl.col("Code").is_in(d.columns))
+    codes = universe["Code"].to_list()
+    corr = np.corrcoef(d.select(codes).to_numpy(), rowvar=False)
+    sector = universe["S33"].to_numpy()
+    same = sector[:, None] == sector[None, :]
+    index = {c: k for k, c in enumerate(codes)}
+    pairs = market.peers.filter(pl.col("Code").is_in(codes) & pl.col("PeerCode").is_in(codes))
+    peer = np.zeros_like(same)
+    peer[[index[c] for c in pairs["Code"]], [index[c] for c in pairs["PeerCode"]]] = True
+    off = ~np.eye(len(codes), dtype=bool)
+    return {
+        "peer": float(corr[peer].mean()),
+        "same_sector_non_peer": float(corr[same & ~peer & off].mean()),
+        "other_sector": float(corr[~same].mean()),
+    }
+
+
 def planted_ic(market: SyntheticMarket) -> dict[str, float]:
     """Planted strength of each price signal averaged over the realised regimes.
 
@@ -129,16 +159,14 @@ def measured_signal_ic(market: SyntheticMarket) -> dict[str, tuple[float, float]
     return out
 
 
-def signal_regression(
-    market: SyntheticMarket, regime: bool | None = None
-) -> dict[str, tuple[float, float]]:
+def signal_regression(market: SyntheticMarket) -> dict[str, dict[str, tuple[float, float]]]:
     """Fama–MacBeth slopes of the standardised ``target_1d`` rank on the standardised scores.
 
-    Per day: ``rank_z(target_1d) = a + Σ_k b_k · z_k + e`` over stocks with every score; returns
-    the mean of ``b_k`` over days and its standard error. Joint regression separates signals
-    that are correlated (a stock's own returns and its peers' co-move), so ``b_k`` estimates the
-    planted strength ``s_k`` (times ≈0.95, the rank-vs-Pearson ratio). ``regime`` keeps only
-    days of the high (True) or normal (False) volatility regime.
+    Per day: ``rank_z(target_1d) = a + Σ_k b_k · z_k + e`` over stocks with every score. Returns,
+    for ``"all"`` days and for the ``"normal"`` and ``"high"`` volatility-regime days, the mean
+    of each ``b_k`` and its standard error. The joint regression separates signals that are
+    correlated (a stock's own returns and its peers' co-move), so ``b_k`` estimates the planted
+    strength ``s_k`` (times ≈0.95, the rank-versus-Pearson ratio).
     """
     names = [s.name for s in PRICE_SIGNALS]
     zs = lambda c: (c - c.mean()) / c.std()  # noqa: E731
@@ -149,20 +177,26 @@ def signal_regression(
         .filter(pl.all_horizontal(pl.col(*names, "target_1d").is_finite()))
         .with_columns(zs(pl.col(*names)).over("Date"), zs(pl.col("target_1d").rank()).over("Date"))
         .drop_nans()
+        .sort("Date", "Code")
     )
-    if regime is not None:
-        days = pl.DataFrame({"Date": market.state.days, "high": market.state.high_vol_regime})
-        frame = frame.join(days.filter(pl.col("high") == regime), on="Date", how="semi")
-    slopes = []
-    for day in frame.partition_by("Date"):
-        if day.height < 3 * len(names):
+    high_days = {
+        d for d, h in zip(market.state.days, market.state.high_vol_regime, strict=True) if h
+    }
+    slopes, high = [], []
+    for (day,), rows in frame.group_by("Date", maintain_order=True):
+        if rows.height < 3 * len(names):
             continue
-        x = np.column_stack([np.ones(day.height), day.select(names).to_numpy()])
-        beta, *_ = np.linalg.lstsq(x, day["target_1d"].to_numpy(), rcond=None)
+        x = np.column_stack([np.ones(rows.height), rows.select(names).to_numpy()])
+        beta, *_ = np.linalg.lstsq(x, rows["target_1d"].to_numpy(), rcond=None)
         slopes.append(beta[1:])
-    b = np.array(slopes)
-    se = b.std(axis=0, ddof=1) / np.sqrt(len(b))
-    return {name: (float(b[:, k].mean()), float(se[k])) for k, name in enumerate(names)}
+        high.append(day in high_days)
+    b, flag = np.array(slopes), np.array(high)
+    out = {}
+    for key, keep in (("all", np.ones_like(flag)), ("normal", ~flag), ("high", flag)):
+        part = b[keep]
+        se = part.std(axis=0, ddof=1) / np.sqrt(len(part))
+        out[key] = {n: (float(part[:, k].mean()), float(se[k])) for k, n in enumerate(names)}
+    return out
 
 
 def oracle_rank_ic(market: SyntheticMarket, horizon: int = 5) -> float:
