@@ -58,7 +58,7 @@ STRENGTH: dict[str, float] = {
     "margin": 2.5e-4,
     "short": 4.0e-4,
     "flow": 2.5e-4,
-    "drift": 8.0e-4,
+    "drift": 1.1e-3,
 }
 """Daily-return contribution per unit of each signal's driver:
 
