@@ -255,3 +255,19 @@ def test_integer_codes_become_strings():
 def test_unconvertible_value_names_endpoint_field_and_value(endpoint_id, record, message):
     with pytest.raises(ValueError, match=message):
         parse_records(endpoint_id, [record])
+
+
+@pytest.mark.parametrize("bad", [[1.0], {"v": 1.0}])
+def test_non_scalar_value_names_endpoint_and_field(bad):
+    with pytest.raises(
+        ValueError, match=r"equities_bars_daily: field O has value .* not a valid num"
+    ):
+        parse_records("equities_bars_daily", [{"Date": "2024-01-04", "Code": "72030", "O": bad}])
+
+
+def test_json_numbers_and_numeric_strings_parse_alike():
+    numbers = [{"Date": "2024-01-04", "Code": "72030", "C": 2045.5, "Vo": 12}]
+    strings = [{"Date": "2024-01-04", "Code": "72030", "C": "2045.5", "Vo": "12"}]
+    assert parse_records("equities_bars_daily", numbers).equals(
+        parse_records("equities_bars_daily", strings)
+    )

@@ -257,7 +257,11 @@ def _typed(spec: FieldSpec, column: str) -> pl.Expr:
 
 
 def _convert(ep: Endpoint, what: str, specs: list[FieldSpec], raw: pl.DataFrame) -> pl.DataFrame:
-    """Null the API's null tokens, cast each string column to its dtype, fail on a bad value."""
+    """Null the API's null tokens, cast each string column to its dtype, fail on a bad value.
+
+    Columns that ``raw`` already holds as Float64 (JSON numbers read directly) pass unchanged.
+    """
+    specs = [s for s in specs if raw.schema[s.name] == pl.String]
     nulled = raw.with_columns(
         pl.when(pl.col(s.name).is_in(NULL_TOKENS))
         .then(None)
@@ -297,17 +301,42 @@ def _parse_struct(ep: Endpoint, spec: FieldSpec, records: list[dict]) -> pl.Seri
     )
 
 
+def _raise_non_scalar(ep: Endpoint, specs: list[FieldSpec], records: list[dict]) -> None:
+    for record in records:
+        for spec in specs:
+            value = record.get(spec.name)
+            if isinstance(value, (list, dict)):
+                raise ValueError(
+                    f"{ep.id}: field {spec.name} has value {value!r} that is not a valid "
+                    f"{spec.kind} ({spec.dtype})"
+                )
+
+
 def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     """Typed frame with exactly ``ENDPOINTS[endpoint_id].schema`` from V2 ``data`` records.
 
-    Values are first read as strings (numbers keep their decimal text), the tokens ``""``, ``"-"``
-    and ``"*"`` become null, then each column is cast to its dtype; a value that does not convert
-    raises ``ValueError`` naming the endpoint, field and value.
+    Number fields holding only JSON numbers are read directly as Float64; otherwise values are
+    read as strings (numbers keep their decimal text), the tokens ``""``, ``"-"`` and ``"*"``
+    become null, and each column is cast to its dtype; a value that does not convert raises
+    ``ValueError`` naming the endpoint, field and value.
     """
     ep = get_endpoint(endpoint_id)
     _warn_unknown_keys(ep, records)
     plain = [s for s in ep.fields if s.kind != "struct"]
-    raw = pl.from_dicts(records, schema={s.name: pl.String for s in plain}, strict=False)
+    try:
+        # Fast path: JSON numbers straight into Float64 (reading them as text is ~10x slower).
+        raw = pl.from_dicts(
+            records,
+            schema={s.name: pl.Float64 if s.kind == "num" else pl.String for s in plain},
+            strict=True,
+        )
+    except (pl.exceptions.ComputeError, TypeError):
+        # A number field holds a string ("-", "", "1520"): read every field as text.
+        try:
+            raw = pl.from_dicts(records, schema={s.name: pl.String for s in plain}, strict=False)
+        except (pl.exceptions.ComputeError, TypeError):
+            _raise_non_scalar(ep, plain, records)
+            raise
     typed = _convert(ep, "", plain, raw)
     structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
     if structs:

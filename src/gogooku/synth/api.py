@@ -40,6 +40,8 @@ from gogooku.synth.faults import FaultAction, Faults, SlidingWindowLimiter, admi
 PREFIX = "/v2"
 BAD_KEY_MESSAGE = "The incoming api key is invalid or expired."
 RATE_MESSAGE = "Rate limit exceeded"
+# Level 1: 0.03 s for a 2.2 MB bars page against 0.38 s at Starlette's default 9 (measured), ~20% larger.
+GZIP_LEVEL = 1
 # Datasets whose ``code`` is a 4-character index code, matched as given (issue codes have 5).
 _INDEX_CODES = frozenset({"indices_bars_daily"})
 
@@ -414,7 +416,7 @@ def create_app(
             {"message": f"Missing Authentication Token ({request.method} {request.url.path})"},
         )
 
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     app.add_middleware(
         _Gate, api_key=api_key, plan=Plan(plan), rate_limit=rate_limit, faults=faults, clock=clock
     )
