@@ -22,8 +22,7 @@ FQ_NAMES = {1: "1Q", 2: "2Q", 3: "3Q", 4: "FY"}
 FQ_JA = {1: "第１四半期", 2: "第２四半期", 3: "第３四半期", 4: "通期"}
 
 
-def _fye(month: int) -> str:
-    return f"{month:02d}{calendar.monthrange(2021, month)[1]:02d}"
+FYE_TEXT = {m: f"{m:02d}{calendar.monthrange(2021, m)[1]:02d}" for m in range(1, 13)}
 
 
 def render_earnings_date(state: MarketState) -> pl.DataFrame:
@@ -57,7 +56,7 @@ def render_earnings_date(state: MarketState) -> pl.DataFrame:
         day_series(state.days, rows["pub_idx"].to_numpy(), "PubDate"),
         day_series(ext, rows["sch_idx"].to_numpy(), "SchDate"),
         pl.col("fq").replace_strict(FQ_NAMES, return_dtype=pl.String).alias("FQName"),
-        pl.col("fye_month").map_elements(_fye, return_dtype=pl.String).alias("FYE"),
+        pl.col("fye_month").replace_strict(FYE_TEXT, return_dtype=pl.String).alias("FYE"),
     ).join(names.cast({"code_idx": pl.Int64}), on="code_idx", how="left")
     return conform(
         frame.drop("code_idx", "fq", "fye_month", "pub_idx", "sch_idx").sort(

@@ -60,13 +60,6 @@ MILLION_ROUNDED = (
 )
 
 
-def _month_shift(day: date, months: int) -> date:
-    """The month end ``months`` after the month of ``day`` (a month end)."""
-    y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
-    nxt = date(y + (m + 1) // 12, (m + 1) % 12 + 1, 1)
-    return date.fromordinal(nxt.toordinal() - 1)
-
-
 def _constants(state: MarketState) -> dict[str, np.ndarray]:
     n = state.universe.height
     rng = rng_static(state.config, "fundamentals")
@@ -171,13 +164,14 @@ def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
 def _summary_columns(f: pl.DataFrame) -> pl.DataFrame:
     c = pl.col
     is_fy = c("fq") == 4
-    fy_end = pl.Series(
-        [_month_shift(p, (4 - q) * 3) for p, q in zip(f["period_end"], f["fq"], strict=True)]
-    )
-    f = f.with_columns(fy_end.alias("CurFYEn"))
     f = f.with_columns(
-        pl.Series([_month_shift(d, -12) for d in f["CurFYEn"]]).dt.offset_by("1d").alias("CurFYSt"),
-        pl.Series([_month_shift(d, 12) for d in f["CurFYEn"]]).alias("fy_next_end"),
+        pl.col("period_end")
+        .dt.offset_by(pl.format("{}mo", (4 - c("fq")) * 3))
+        .dt.month_end()
+        .alias("CurFYEn")
+    ).with_columns(
+        c("CurFYEn").dt.offset_by("-12mo").dt.month_end().dt.offset_by("1d").alias("CurFYSt"),
+        c("CurFYEn").dt.offset_by("12mo").dt.month_end().alias("fy_next_end"),
     )
     period = pl.when(is_fy).then(pl.lit("FY")).otherwise(c("fq").cast(pl.String) + "Q")
     annual_np_fc = (
