@@ -57,7 +57,7 @@ def frames(draw, endpoint_id):
 
 
 @pytest.mark.parametrize("endpoint_id", sorted(ENDPOINTS))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip_through_json(endpoint_id, data):
     frame = data.draw(frames(endpoint_id))
@@ -107,6 +107,10 @@ def test_null_tokens_are_written_back():
     )
     assert dividend[0]["DivRate"] == "-" and dividend[0]["PayDate"] == "-"
     assert dividend[0]["DistAmt"] == ""
+    master = to_records(
+        "equities_master", parse_records("equities_master", load_fixture("equities_master"))
+    )
+    assert [r["ScaleCat"] for r in master] == ["TOPIX Large70", "-", "-"]
     earnings = to_records(
         "fins_earnings_date",
         parse_records("fins_earnings_date", load_fixture("fins_earnings_date")),
