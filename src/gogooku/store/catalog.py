@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,19 +102,31 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 class Catalog:
-    """SQLite catalog (WAL journal) of the units in a raw store."""
+    """SQLite catalog of the units in a raw store: one connection, WAL journal.
+
+    ``synchronous=NORMAL`` keeps the database consistent through a process crash at any point;
+    after a power loss the last transactions may be lost, which only makes the fetcher request
+    those units again (their rows are replaced by unit key, never duplicated).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
-            yield conn
+        """The connection inside one transaction (committed on success, rolled back on error)."""
+        with self._lock, self._conn:
+            yield self._conn
+
+    def close(self) -> None:
+        self._conn.close()
 
     def begin(self, dataset: str, units: Sequence[PendingUnit], source: str) -> None:
         """Record ``units`` as ``pending`` with every month partition their write may touch."""
@@ -171,15 +184,22 @@ class Catalog:
             ).fetchone()
         return None if row is None else self._record(row)
 
-    def units(self, dataset: str | None = None) -> list[UnitRecord]:
-        """All units, optionally of one dataset, ordered by dataset and unit key."""
-        sql = "SELECT * FROM units"
-        args: tuple[str, ...] = ()
+    def units(
+        self, dataset: str | None = None, keys: Sequence[str] | None = None
+    ) -> list[UnitRecord]:
+        """Units ordered by dataset and unit key: all, one dataset's, or its ``keys`` only."""
+        clauses, args = [], []
         if dataset is not None:
-            sql += " WHERE dataset=?"
-            args = (dataset,)
+            clauses.append("dataset=?")
+            args.append(dataset)
+        if keys is not None:
+            clauses.append(f"unit_key IN ({','.join('?' * len(keys))})")
+            args.extend(keys)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._connect() as conn:
-            rows = conn.execute(sql + " ORDER BY dataset, unit_key", args).fetchall()
+            rows = conn.execute(
+                f"SELECT * FROM units{where} ORDER BY dataset, unit_key", args
+            ).fetchall()
         return [self._record(row) for row in rows]
 
     def sources(self) -> set[str]:

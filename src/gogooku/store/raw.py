@@ -175,7 +175,7 @@ class RawStore:
         new_months = {
             u.key: sorted(u.frame.select(month_expr.unique()).to_series().to_list()) for u in units
         }
-        previous = {r.unit_key: r for r in self.catalog.units(dataset) if r.unit_key in new_months}
+        previous = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
         now = _utcnow()
         self.catalog.begin(
             dataset,
@@ -237,7 +237,7 @@ class RawStore:
                 for u in units
             ],
         )
-        records = {r.unit_key: r for r in self.catalog.units(dataset) if r.unit_key in new_months}
+        records = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
         return [records[k] for k in keys]
 
     def _check_frame(self, dataset: str, unit_key: str, frame: pl.DataFrame) -> None:
