@@ -48,7 +48,9 @@ def broadcast(values: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
     """The latest usable ``value`` of each code as of every target row (as-of join)."""
     return (
         targets.sort("Date")
-        .join_asof(values.sort("Date"), on="Date", by="Code", strategy="backward")
+        .join_asof(
+            values.sort("Date"), on="Date", by="Code", strategy="backward", check_sortedness=False
+        )
         .drop_nulls("value")
     )
 
@@ -171,6 +173,7 @@ def drift_measure(summary: pl.DataFrame, days: list) -> pl.DataFrame:
         right_on="t0",
         by="Code",
         strategy="backward",
+        check_sortedness=False,
     ).drop_nulls("surprise")
     return joined.select(
         "Date",
