@@ -199,10 +199,9 @@ def fetch_command(
 
 @store_app.command("status")
 def status_command() -> None:
-    """Per dataset: units, rows, first/last date, pending (interrupted) units and gaps.
+    """Per dataset: first/last date, rows, units, gaps and pending (interrupted) units.
 
-    Gaps are trading days of the stored calendar between a day-by-day dataset's first and last
-    fetched day that have no unit.
+    Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets).
     """
     raw_dir = get_settings().raw_dir
     if not (raw_dir / CATALOG_FILE).exists():

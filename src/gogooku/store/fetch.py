@@ -3,15 +3,19 @@
 Units by ``Endpoint.fetch_mode``:
 
 - ``"range"``: one request per calendar month (``from`` = first, ``to`` = last day of the month,
-  clipped to the plan's history window); unit key ``YYYY-MM``;
+  clipped to the plan's history window and, except for the calendar, to today); unit key
+  ``YYYY-MM``;
 - ``"date"`` / ``"disc_date"``: one request per trading day (``date=D`` / ``disc_date=D``) returning
   the whole market; unit key ``YYYY-MM-DD``. Trading days come from the *stored* calendar
   (``HolDiv`` in {"1", "2"}), so weekends and holidays are never requested; 2020-10-01 is a
   business day and is requested;
-- ``"latest"``: one request without parameters; unit key = today's date (JST). Only fetched when the
-  requested range reaches today, since the API serves no history for these datasets.
+- ``"latest"``: one request without parameters; unit key = today's date (JST, or the ``today``
+  given: the synthetic market's last day). Only fetched when the requested range reaches today,
+  since the API serves no history for these datasets.
 
 The calendar is always fetched first (``markets_calendar``, range mode), whatever ``datasets`` says.
+Fetched units are written in batches of one month (``RawStore.write_units``), so each month file
+is rewritten once per run; a batch is always written before ``fetch`` returns or raises.
 
 Re-fetch rule (so revisions land): a unit is *settled* when it was fetched at or after 09:00 JST on
 the calendar day after its last covered day (``unit_end + 1 day, 09:00 JST``). By then every
