@@ -111,7 +111,7 @@ class _Table:
 
 
 class SyntheticV2:
-    """The service state: tables, plan, limiters, faults; ``select`` answers one query."""
+    """Tables indexed by date, plan and history window; ``select`` and ``page`` answer a query."""
 
     def __init__(
         self,
@@ -179,7 +179,7 @@ class SyntheticV2:
                 .group_by("Code", "FQName", maintain_order=True)
                 .last()
                 .filter(pl.col("SchDate") == days["scheduled_date"])
-                .select(list(ep.schema))
+                .select(rows.columns)
             )
         return rows
 

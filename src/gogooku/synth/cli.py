@@ -43,14 +43,24 @@ def serve_command(
     rate_limit: Annotated[
         bool, typer.Option(help="Enforce the plan's requests per minute.")
     ] = True,
+    error_rate: Annotated[float, typer.Option(help="Fault: share of requests answered 500.")] = 0.0,
+    drop_rate: Annotated[float, typer.Option(help="Fault: share of connections dropped.")] = 0.0,
+    delay_s: Annotated[float, typer.Option(help="Fault: seconds added to every request.")] = 0.0,
+    fault_seed: Annotated[int, typer.Option(help="Seed of the fault draws.")] = 0,
 ) -> None:
     """Generate the market and serve it at http://HOST:PORT/v2 until interrupted."""
     import uvicorn
 
     from gogooku.synth.api import create_app
     from gogooku.synth.config import SynthConfig
+    from gogooku.synth.faults import Faults
     from gogooku.synth.market import generate_market
 
+    faults = None
+    if error_rate or drop_rate or delay_s:
+        faults = Faults(
+            error_rate=error_rate, drop_rate=drop_rate, delay_s=delay_s, seed=fault_seed
+        )
     config = SynthConfig(seed=seed, stocks=stocks, start=start.date(), end=end.date())
     log.info("generating the synthetic market %s", config)
     market = generate_market(config)
@@ -60,6 +70,7 @@ def serve_command(
         plan=plan,
         page_size=page_size,
         rate_limit=rate_limit,
+        faults=faults,
     )
     log.info(
         "serving %d datasets at http://%s:%d/v2 (plan %s)", len(market.tables), host, port, plan
