@@ -73,41 +73,43 @@ def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.D
     """The base frame for trading days ``start..end`` (see the module docstring)."""
     bars_all = store.scan("equities_bars_daily")
     _require(bars_all, "equities_bars_daily", ("Code", "Date", *BAR_COLS, "AdjFactor", "UL", "LL"))
-    days = calendar.frame().filter(pl.col("Date").is_between(start, end)).lazy()
+    days = calendar.frame().filter(pl.col("Date").is_between(start, end))["Date"].implode()
 
     # Cumulative split factor over each stock's full stored history up to `end`.
-    factors = (
-        bars_all.select("Code", "Date", "AdjFactor")
-        .filter(pl.col("Date") <= end)
-        .sort("Code", "Date")
-        .with_columns(
-            F=pl.col("AdjFactor").fill_null(1.0).cum_prod().over("Code"),
-        )
-        .filter(pl.col("Date") >= start)
-        .drop("AdjFactor")
-    )
     bars = (
         bars_all.select("Code", "Date", *BAR_COLS, "AdjFactor", "UL", "LL")
-        .filter(pl.col("Date").is_between(start, end))
-        .join(days, on="Date", how="semi")
+        .filter(pl.col("Date") <= end)
+        .sort("Code", "Date")
+        .with_columns(F=pl.col("AdjFactor").fill_null(1.0).cum_prod().over("Code"))
+        .filter(pl.col("Date").is_in(days))
         .collect()
     )
     if bars.height == 0:
         raise BaseFrameError(f"raw dataset equities_bars_daily: no rows between {start} and {end}")
+    dup = bars.filter(
+        (pl.col("Code") == pl.col("Code").shift(1)) & (pl.col("Date") == pl.col("Date").shift(1))
+    )
+    if dup.height:
+        raise BaseFrameError(
+            f"raw dataset equities_bars_daily: {dup.height} duplicate (Code, Date) rows, first "
+            f"{dup['Code'][0]} {dup['Date'][0]}"
+        )
     last_bar_day = bars["Date"].max()
 
     master = store.scan("equities_master")
     _require(master, "equities_master", ("Code", "Date", *MASTER_COLS))
     master = master.select("Date", "Code", *MASTER_COLS).filter(pl.col("Date") <= last_bar_day)
-    master_keys = (
+    master_only = (
         master.select("Code", "Date")
-        .filter(pl.col("Date") >= start)
-        .join(days, on="Date", how="semi")
+        .filter(pl.col("Date").is_in(days))
+        .unique()
+        .join(bars.lazy().select("Code", "Date"), on=["Code", "Date"], how="anti")
         .collect()
     )
-    keys = pl.concat([bars.select("Code", "Date"), master_keys]).unique().sort("Code", "Date")
-    frame = keys.join(bars, on=["Code", "Date"], how="left").join(
-        factors.collect(), on=["Code", "Date"], how="left"
+    frame = (
+        pl.concat([bars, master_only], how="diagonal").sort("Code", "Date")
+        if master_only.height
+        else bars
     )
     snapshots = with_available_from(master, "equities_master", calendar)
     frame = asof_join(
@@ -127,7 +129,7 @@ def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.D
         .unique(subset="Date", keep="last")
         .collect()
     )
-    frame = frame.join(topix, on="Date", how="left")
+    frame = frame.join(topix, on="Date", how="left", maintain_order="left")
 
     f = pl.col("F")
     frame = frame.with_columns(

@@ -105,7 +105,7 @@ def _atomic_write_json(path: Path, payload: object) -> None:
 def _atomic_write_parquet(path: Path, frame: pl.DataFrame) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        frame.write_parquet(tmp, compression="zstd")
+        frame.write_parquet(tmp, compression="zstd", compression_level=1)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

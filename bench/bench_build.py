@@ -1,0 +1,213 @@
+"""Benchmark of ``gogooku build``: time, peak RSS and rows/s at several universe sizes.
+
+For each size (stocks × years) the synthetic market is generated, written into a fresh raw store
+(month units), and the full build with the core blocks runs in a child process, so its peak RSS
+(``ru_maxrss``) is the build's alone. In the same run, a fixed set of price features is computed
+on the base frame twice: with Polars expressions (``.over("Code")``) and with a straightforward
+pandas ``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the
+largest absolute difference between the two results.
+
+Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y) or ``--full`` (adds 4000 × 10 y).
+Prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+SIZES = [(300, 3), (1000, 5)]
+FULL_SIZE = (4000, 10)
+END = date(2024, 12, 30)
+ANNUAL = math.sqrt(245)
+
+
+def _write_store(stocks: int, years: int, home: Path) -> dict:
+    from gogooku.store.raw import RawStore, UnitWrite
+    from gogooku.synth.config import SynthConfig
+    from gogooku.synth.market import generate_market
+
+    start = date(END.year - years + 1, 1, 1)
+    t0 = time.perf_counter()
+    market = generate_market(SynthConfig(seed=7, stocks=stocks, start=start, end=END))
+    generated = time.perf_counter() - t0
+    store = RawStore(home / "raw")
+    for dataset in ("markets_calendar", "equities_master", "equities_bars_daily", "indices_topix"):
+        frame = market.tables[dataset]
+        field = RawStore.date_field(dataset)
+        months = frame.with_columns(pl.col(field).dt.strftime("%Y-%m").alias("_m"))
+        units = [
+            UnitWrite(str(m), part.drop("_m"), {"month": str(m)})
+            for (m,), part in months.group_by("_m", maintain_order=True)
+        ]
+        store.write_units(dataset, units, source="bench")
+    return {"start": start.isoformat(), "generate_seconds": round(generated, 2)}
+
+
+def _child_build(home: str, start: str, name: str) -> None:
+    """Runs in a fresh process: the build alone, then one JSON line with its figures."""
+    os.environ["GOGOOKU_HOME"] = home
+    from gogooku.dataset.build import build_dataset
+
+    t0 = time.perf_counter()
+    result = build_dataset(
+        name, date.fromisoformat(start), END, incremental=False, show_progress=False
+    )
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    meta = json.loads((result.path / "metadata.json").read_text())
+    print(
+        json.dumps(
+            {
+                "build_seconds": round(seconds, 2),
+                "peak_rss_mb": round(peak, 1),
+                "rows": result.rows,
+                "stocks": result.stocks,
+                "dates": result.dates,
+                "features": meta["n_features"],
+                "blocks": meta["blocks"],
+                "rows_per_second": round(result.rows / seconds),
+            }
+        )
+    )
+
+
+def _polars_features(base: pl.DataFrame) -> pl.DataFrame:
+    c = pl.col("AdjC")
+    logret = (c / c.shift(1)).log()
+    return base.select(
+        "Code",
+        "Date",
+        (c / c.shift(1).over("Code") - 1).alias("ret_1d"),
+        (c / c.shift(5).over("Code") - 1).alias("ret_5d"),
+        (c / c.shift(20).over("Code") - 1).alias("ret_20d"),
+        (logret.rolling_std(20, min_samples=20) * ANNUAL).over("Code").alias("vol_20d"),
+        (c / c.rolling_mean(5, min_samples=5).over("Code") - 1).alias("sma_gap_5d"),
+        (c / c.rolling_mean(20, min_samples=20).over("Code") - 1).alias("sma_gap_20d"),
+        (pl.col("AdjVo") / pl.col("AdjVo").rolling_mean(20, min_samples=20).over("Code")).alias(
+            "vo_ratio_20d"
+        ),
+        ((pl.col("AdjH") - pl.col("AdjL")) / c)
+        .rolling_mean(20, min_samples=20)
+        .over("Code")
+        .alias("range_20d"),
+    )
+
+
+def _pandas_features(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[["Code", "Date"]].copy()
+    g = df.groupby("Code", sort=False)
+    c = df["AdjC"]
+    out["ret_1d"] = c / g["AdjC"].shift(1) - 1
+    out["ret_5d"] = c / g["AdjC"].shift(5) - 1
+    out["ret_20d"] = c / g["AdjC"].shift(20) - 1
+    logret = np.log(c / g["AdjC"].shift(1))
+    out["vol_20d"] = (
+        logret.groupby(df["Code"], sort=False)
+        .rolling(20, min_periods=20)
+        .std()
+        .reset_index(level=0, drop=True)
+        * ANNUAL
+    )
+    for n in (5, 20):
+        sma = g["AdjC"].rolling(n, min_periods=n).mean().reset_index(level=0, drop=True)
+        out[f"sma_gap_{n}d"] = c / sma - 1
+    vo_sma = g["AdjVo"].rolling(20, min_periods=20).mean().reset_index(level=0, drop=True)
+    out["vo_ratio_20d"] = df["AdjVo"] / vo_sma
+    rng = (df["AdjH"] - df["AdjL"]) / c
+    out["range_20d"] = (
+        rng.groupby(df["Code"], sort=False)
+        .rolling(20, min_periods=20)
+        .mean()
+        .reset_index(level=0, drop=True)
+    )
+    return out
+
+
+def _compare_engines(home: Path, start: date) -> dict:
+    from gogooku.calendar import TradingCalendar
+    from gogooku.dataset.base import build_base
+    from gogooku.store.raw import RawStore
+
+    store = RawStore(home / "raw")
+    cal = TradingCalendar.load(store)
+    base = build_base(store, cal, start, END)
+    t0 = time.perf_counter()
+    pl_out = _polars_features(base)
+    t_polars = time.perf_counter() - t0
+    pdf = base.select("Code", "Date", "AdjC", "AdjH", "AdjL", "AdjVo").to_pandas()
+    t0 = time.perf_counter()
+    pd_out = _pandas_features(pdf)
+    t_pandas = time.perf_counter() - t0
+    cols = [c for c in pl_out.columns if c not in ("Code", "Date")]
+    a = pl_out.select(cols).to_numpy()
+    b = pd_out[cols].to_numpy(dtype=float)
+    both = ~np.isnan(a) & ~np.isnan(b)
+    return {
+        "features": cols,
+        "rows": base.height,
+        "polars_seconds": round(t_polars, 3),
+        "pandas_seconds": round(t_pandas, 3),
+        "pandas_over_polars": round(t_pandas / t_polars, 1),
+        "max_abs_diff": float(np.max(np.abs(a[both] - b[both]))) if both.any() else None,
+        "same_nulls": bool((np.isnan(a) == np.isnan(b)).all()),
+    }
+
+
+def run(sizes: list[tuple[int, int]]) -> dict:
+    results = []
+    for stocks, years in sizes:
+        with tempfile.TemporaryDirectory(prefix="gogooku_bench_") as tmp:
+            home = Path(tmp)
+            setup = _write_store(stocks, years, home)
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", str(home), setup["start"], "bench"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if child.returncode != 0:
+                raise RuntimeError(f"build of {stocks}x{years}y failed:\n{child.stderr[-4000:]}")
+            build = json.loads(child.stdout.strip().splitlines()[-1])
+            engines = _compare_engines(home, date.fromisoformat(setup["start"]))
+            results.append(
+                {
+                    "stocks": stocks,
+                    "years": years,
+                    **setup,
+                    "build": build,
+                    "price_features": engines,
+                }
+            )
+    return {"benchmark": "build", "cpu_count": os.cpu_count(), "results": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also run 4000 stocks x 10 years")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("HOME", "START", "NAME"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        _child_build(*args.child)
+        return
+    sizes = [*SIZES, FULL_SIZE] if args.full else SIZES
+    print(json.dumps(run(sizes), indent=2))
+
+
+if __name__ == "__main__":
+    main()
