@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import polars as pl
 import pytest
@@ -253,3 +254,24 @@ def test_content_hash_ignores_row_order_but_not_values(frame, seed):
             pl.col("C") + pl.lit(1.0).head(1).extend_constant(0.0, frame.height - 1)
         )
         assert content_hash(changed) != content_hash(frame)
+
+
+def test_concurrent_writers_to_one_month_lose_nothing(store):
+    def writer(worker: int) -> None:
+        for day in range(1, 6):
+            code = f"{1000 + worker}0"
+            store.write_unit(
+                "equities_bars_daily",
+                f"{code}-{day}",
+                bars(D(2024, 1, day), {code: float(day)}),
+                {},
+            )
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    frame = store.scan("equities_bars_daily").collect()
+    assert frame.height == 30 and frame.select("Date", "Code").n_unique() == 30
+    assert store.verify("equities_bars_daily") == []

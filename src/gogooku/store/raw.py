@@ -22,6 +22,7 @@ it does not depend on row order or on the Parquet encoding.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import uuid
@@ -36,6 +37,7 @@ from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecor
 
 UNIT_COLUMN = "_unit"
 CATALOG_FILE = "catalog.sqlite"
+WRITE_LOCK_FILE = ".write.lock"
 ORACLE_DATASET = "synthetic_oracle"
 ORACLE_SCHEMA: dict[str, pl.DataType] = {
     "Date": pl.Date(),
@@ -160,7 +162,9 @@ class RawStore:
         """``write_unit`` for several units at once: each month file is rewritten only once.
 
         The units are recorded ``pending`` together, the touched month files are replaced, then
-        the units are committed together; an interruption leaves all of them pending.
+        the units are committed together; an interruption leaves all of them pending. Writers in
+        other processes wait on an exclusive lock of ``raw/.write.lock``, so each month file's
+        read-modify-write is never interleaved.
         """
         self._check_dataset(dataset)
         keys = [u.key for u in units]
@@ -168,6 +172,13 @@ class RawStore:
             raise ValueError(f"{dataset}: unit keys repeated in one batch: {keys}")
         if not units:
             return []
+        with open(self.root / WRITE_LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._write_units_locked(dataset, units, keys, source)
+
+    def _write_units_locked(
+        self, dataset: str, units: Sequence[UnitWrite], keys: list[str], source: str
+    ) -> list[UnitRecord]:
         date_field = self.date_field(dataset)
         for unit in units:
             self._check_frame(dataset, unit.key, unit.frame)
