@@ -27,6 +27,8 @@ from gogooku.synth.latents import PERSISTENCE, draw_latents
 from gogooku.synth.prices import (
     MARKET_DRIFT,
     DailyBars,
+    Schedule,
+    VolPath,
     corporate_actions,
     expected_dispersion,
     simulate_bars,
@@ -36,6 +38,7 @@ from gogooku.synth.side import render_side_tables
 from gogooku.synth.signals import ORACLE_HORIZONS, SignalState, oracle_targets, price_mu
 from gogooku.synth.universe import (
     HALT_DAY,
+    StockParams,
     build_calendar,
     build_universe,
     horizon_end,
@@ -174,6 +177,51 @@ def average_traded_value(value: np.ndarray, window: int = ADV_WINDOW) -> np.ndar
         return np.where(count > 0, (csum - prev_sum) / count, np.nan)
 
 
+def oracle_frame(
+    days: list[date],
+    codes: pl.Series,
+    listed: np.ndarray,
+    horizon_days: list[date],
+    schedule: Schedule,
+    signals: SignalState,
+    dispersion: np.ndarray,
+    vol: VolPath,
+    side: dict[str, np.ndarray],
+    params: StockParams,
+) -> pl.DataFrame:
+    """The oracle (Date, Code, exp_target_{1,5,10,20}d) for every listed (Date, Code).
+
+    Dividend yields and the halt day are read from the horizon schedule up to ``T + 22``
+    sessions, so the values near ``end`` do not depend on ``end`` (see ``oracle_targets``).
+    """
+    n_days = len(days)
+    need = n_days + max(ORACLE_HORIZONS) + 2
+    horizon = np.array(horizon_days[:need])
+    trading = np.ones(need, dtype=bool)
+    trading[: len(horizon)] = horizon != HALT_DAY
+    div_yield = np.zeros((need, listed.shape[1]))
+    div_yield[: schedule.div_yield.shape[0]] = schedule.div_yield
+    targets = oracle_targets(
+        signals,
+        dispersion,
+        vol.high,
+        listed,
+        side,
+        PERSISTENCE,
+        params.beta * MARKET_DRIFT,
+        div_yield,
+        trading,
+    )
+    t_idx, i_idx = np.nonzero(listed)
+    return pl.DataFrame(
+        {
+            "Date": pl.Series(days, dtype=pl.Date).gather(t_idx),
+            "Code": codes.gather(i_idx),
+            **{f"exp_target_{h}d": targets.pop(h)[t_idx, i_idx] for h in ORACLE_HORIZONS},
+        }
+    )
+
+
 def generate_market(config: SynthConfig, *, side_tables: bool = True) -> SyntheticMarket:
     """Generate the whole market for ``config`` (deterministic, prefix-stable in ``end``).
 
@@ -189,19 +237,25 @@ def generate_market(config: SynthConfig, *, side_tables: bool = True) -> Synthet
     listed = listed_mask(params, n_days)
     latents = draw_latents(config, days, universe)
     side = latents.contributions(universe)
-    side_total = np.sum(list(side.values()), axis=0) if side else np.zeros(listed.shape)
     vol = simulate_vol(config, days)
-    schedule = corporate_actions(config, params, horizon_days)
+    oracle_rows = n_days + max(ORACLE_HORIZONS) + 2
+    schedule = corporate_actions(config, params, horizon_days, oracle_rows)
     dispersion = expected_dispersion(params, vol, listed)
     signals = SignalState(n_days, params.peers)
 
     def mu_fn(t: int, state: SignalState) -> np.ndarray:
-        return np.where(
-            listed[t], price_mu(t, state, dispersion[t], bool(vol.high[t])) + side_total[t], 0.0
-        )
+        mu = price_mu(t, state, dispersion[t], bool(vol.high[t]))
+        for contribution in side.values():
+            mu += contribution[t]
+        return np.where(listed[t], mu, 0.0)
 
     bars = simulate_bars(config, days, params, listed, vol, schedule, signals, mu_fn)
     codes = universe["Code"]
+    oracle = oracle_frame(
+        days, codes, listed, horizon_days, schedule, signals, dispersion, vol, side, params
+    )
+    del signals
+    side.clear()  # the oracle was the last reader; frees (T, N) arrays before the tables
     bars_frame = bars_table(days, codes, listed, bars)
     member = (universe["ScaleCat"] != "-").to_numpy()
     topix = topix_table(days, member, listed, bars)
@@ -223,6 +277,7 @@ def generate_market(config: SynthConfig, *, side_tables: bool = True) -> Synthet
         dividend=bars.dividend,
         adj_factor=bars.adj_factor,
     )
+    del bars
     tables = {
         "markets_calendar": calendar,
         "equities_master": master_table(universe, days, listed),
@@ -231,32 +286,6 @@ def generate_market(config: SynthConfig, *, side_tables: bool = True) -> Synthet
     }
     if side_tables:
         tables.update(render_side_tables(state))
-
-    need = n_days + max(ORACLE_HORIZONS) + 2
-    horizon = np.array(horizon_days[:need])
-    trading = np.ones(need, dtype=bool)
-    trading[: len(horizon)] = horizon != HALT_DAY
-    div_yield = np.zeros((need, listed.shape[1]))
-    div_yield[: len(horizon)] = schedule.div_yield[: len(horizon)]
-    targets = oracle_targets(
-        signals,
-        dispersion,
-        vol.high,
-        listed,
-        side,
-        PERSISTENCE,
-        params.beta * MARKET_DRIFT,
-        div_yield,
-        trading,
-    )
-    t_idx, i_idx = np.nonzero(listed)
-    oracle = pl.DataFrame(
-        {
-            "Date": pl.Series(days, dtype=pl.Date).gather(t_idx),
-            "Code": codes.gather(i_idx),
-            **{f"exp_target_{h}d": targets[h][t_idx, i_idx] for h in ORACLE_HORIZONS},
-        }
-    )
     rows, cols = params.peers.nonzero()
     peers = pl.DataFrame({"Code": codes.gather(rows), "PeerCode": codes.gather(cols)}).sort(
         "Code", "PeerCode"

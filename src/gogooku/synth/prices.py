@@ -122,34 +122,37 @@ class Schedule:
 
 
 def corporate_actions(
-    config: SynthConfig, params: StockParams, horizon_days: list[date]
+    config: SynthConfig, params: StockParams, horizon_days: list[date], n_rows: int
 ) -> Schedule:
     """Splits (Poisson, ``SPLIT_RATE`` a year) and semi-annual dividends of 75 % of stocks.
 
     A stock's fiscal year ends in March (72 %), December, September or June; the ex-dividend date
     is the session before the last session of the fiscal year-end month and of the month six
     months later; the half-year yield is ``U(0.5 %, 1.5 %)``. Splits avoid 2020-10-01 and the
-    stock's listing day.
+    stock's listing day. Events are drawn over the whole horizon (so the draws do not depend on
+    ``end``); the returned arrays hold the first ``n_rows`` horizon sessions.
     """
     rng = rng_static(config, "corporate_actions")
     n_days, n = len(horizon_days), len(params.beta)
-    split = np.ones((n_days, n))
+    n_rows = min(n_rows, n_days)
+    split = np.ones((n_rows, n))
     n_splits = rng.poisson(SPLIT_RATE * n_days / TRADING_DAYS_PER_YEAR, size=n)
     for i in np.flatnonzero(n_splits):
         when = rng.integers(params.list_idx[i] + 1, n_days, size=n_splits[i])
-        split[when, i] = rng.choice(SPLIT_CHOICES, size=n_splits[i], p=SPLIT_WEIGHTS)
+        factor = rng.choice(SPLIT_CHOICES, size=n_splits[i], p=SPLIT_WEIGHTS)
+        split[when[when < n_rows], i] = factor[when < n_rows]
     yearly = rng.uniform(0.01, 0.03, size=n) * (rng.random(n) < DIVIDEND_PAYERS)
     fy_end = rng.choice(FY_END_MONTHS, size=n, p=FY_END_WEIGHTS)
     months = np.array([d.year * 12 + d.month - 1 for d in horizon_days])
     last_of_month = np.flatnonzero(np.append(months[1:] != months[:-1], False))
     ex_idx = last_of_month - 1
     ex_month = (months[last_of_month] % 12) + 1
-    div = np.zeros((n_days, n))
+    div = np.zeros((n_rows, n))
     for m in FY_END_MONTHS:
         payers = np.flatnonzero((fy_end == m) & (yearly > 0))
-        rows = ex_idx[(ex_month == m) | (ex_month == (m + 5) % 12 + 1)]
+        rows = ex_idx[((ex_month == m) | (ex_month == (m + 5) % 12 + 1)) & (ex_idx < n_rows)]
         div[np.ix_(rows, payers)] = yearly[payers] / 2.0
-    if HALT_DAY in horizon_days:
+    if HALT_DAY in horizon_days[: n_rows - 1]:
         halt = horizon_days.index(HALT_DAY)
         split[halt + 1] = np.where(split[halt] != 1.0, split[halt], split[halt + 1])
         split[halt] = 1.0
@@ -173,7 +176,6 @@ class DailyBars:
     dividend: np.ndarray  # cash dividend per share on ex-dates
     adj_factor: np.ndarray
     shares: np.ndarray  # shares outstanding (changes with splits)
-    mu: np.ndarray  # expected return mu[t] (for r[t+2]) used by the simulation
 
 
 MuFn = Callable[[int, SignalState], np.ndarray]
@@ -202,7 +204,7 @@ def simulate_bars(
     ul = np.zeros(shape, dtype=bool)
     ll = np.zeros(shape, dtype=bool)
     dividend = np.zeros(shape)
-    mu = np.zeros(shape)
+    mu = np.zeros((3, n))  # ring buffer: mu[t % 3] is mu[t]
     shares_path = np.zeros(shape)
     adj = np.where(listed, schedule.split_factor[:n_days], 1.0)
     latent = params.initial_price.copy()
@@ -231,13 +233,13 @@ def simulate_bars(
         if day == HALT_DAY:
             shares_path[t] = shares
             signals.update(t, ret[t], on)
-            mu[t] = mu_fn(t, signals)
+            mu[t % 3] = mu_fn(t, signals)
             continue
         r = (
             params.beta * (MARKET_DRIFT + sigma_m[t] * eps_m)
             + g[t] * SECTOR_VOL * eps_sec[params.sector]
             + g[t] * GROUP_VOL * eps_grp[params.group]
-            + (mu[t - 2] if t >= 2 else 0.0)
+            + mu[(t - 2) % 3]
             + g[t] * params.idio_vol * eps_i
         )
         r = np.maximum(r, -0.9)
@@ -291,10 +293,10 @@ def simulate_bars(
         last_close = np.where(on, last_close, np.nan)
         shares_path[t] = shares
         signals.update(t, ret[t], on)
-        mu[t] = mu_fn(t, signals)
+        mu[t % 3] = mu_fn(t, signals)
     return DailyBars(
         **out, upper_hit=ul, lower_hit=ll, ret=ret, dividend=dividend, adj_factor=adj,
-        shares=shares_path, mu=mu,
+        shares=shares_path,
     )  # fmt: skip
 
 

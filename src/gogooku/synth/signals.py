@@ -53,15 +53,18 @@ SIGN = {"reversal": -1.0, "momentum": 1.0, "peer": 1.0}
 
 
 def zscore_rows(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Cross-sectional z-score of each row of ``x`` over ``valid`` cells, clipped, 0 elsewhere."""
-    x = np.where(valid, x, np.nan)
-    count = valid.sum(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nansum(x, axis=-1, keepdims=True) / count
-        std = np.sqrt(np.nansum((x - mean) ** 2, axis=-1, keepdims=True) / count)
-        z = (x - mean) / std
-    z = np.where(valid & (std > 0), z, 0.0)
-    return np.clip(z, -Z_CLIP, Z_CLIP)
+    """Cross-sectional z-score of each row of ``x`` over ``valid`` cells, clipped, 0 elsewhere.
+
+    Works on 1-D (one day) or 2-D (days × stocks) input; writes into one new array only.
+    """
+    z = np.where(valid, x, 0.0)
+    count = np.maximum(valid.sum(axis=-1, keepdims=True), 1)
+    z -= z.sum(axis=-1, keepdims=True) / count
+    z *= valid
+    std = np.sqrt(np.einsum("...i,...i->...", z, z)[..., None] / count)
+    np.divide(z, std, out=z, where=std > 0)
+    z[np.broadcast_to(std <= 0, z.shape)] = 0.0
+    return np.clip(z, -Z_CLIP, Z_CLIP, out=z)
 
 
 class SignalState:

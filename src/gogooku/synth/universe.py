@@ -14,6 +14,7 @@ plus every IPO of the horizon, ordered by ``Code``) whatever ``end`` is, so per-
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -156,11 +157,16 @@ def horizon_end(config: SynthConfig) -> date:
 
 def trading_sessions(first: date, last: date) -> list[date]:
     """XTKS sessions in ``first..last`` plus 2020-10-01 (J-Quants business day, null bars)."""
+    return list(_sessions(first, last))
+
+
+@functools.lru_cache(maxsize=32)
+def _sessions(first: date, last: date) -> tuple[date, ...]:
     cal = xcals.get_calendar("XTKS", start=first.isoformat(), end=last.isoformat())
     sessions = {ts.date() for ts in cal.sessions}
     if first <= HALT_DAY <= last:
         sessions.add(HALT_DAY)
-    return sorted(sessions)
+    return tuple(sorted(sessions))
 
 
 def build_calendar(config: SynthConfig) -> tuple[pl.DataFrame, list[date]]:
@@ -380,23 +386,26 @@ def master_table(universe: pl.DataFrame, days: list[date], listed: np.ndarray) -
     """``equities_master``: one row per (Date, Code) for every listed stock on every trading day.
 
     ``Mkt`` is ``MktOld`` before 2022-04-04, the post-reform segment after it, and ``MktNew``
-    from ``MktChange`` on.
+    from ``MktChange`` on. Built column by column with gathers (no joins): at 4,000 stocks ×
+    10 years the table has about 10 M rows.
     """
     t_idx, i_idx = np.nonzero(listed)
-    dates = pl.Series("Date", days, dtype=pl.Date)
-    segment = (
-        pl.when(pl.col("Date") < REFORM_DAY)
-        .then(pl.col("MktOld"))
-        .when(pl.col("MktChange").is_not_null() & (pl.col("Date") >= pl.col("MktChange")))
-        .then(pl.col("MktNew"))
-        .otherwise(pl.col("Mkt"))
+    day_ord = np.array([d.toordinal() for d in days])[t_idx]
+    change = universe["MktChange"].to_list()
+    change_ord = np.array([c.toordinal() if c is not None else 10**9 for c in change])[i_idx]
+    codes = list(MARKETS)
+    position = {c: k for k, c in enumerate(codes)}
+    old, now, new = (
+        np.array([position[c] for c in universe[col]])[i_idx] for col in ("MktOld", "Mkt", "MktNew")
     )
-    names = pl.DataFrame({"Mkt": list(MARKETS), "MktNm": list(MARKETS.values())})
-    return (
-        universe.drop("list_date", "delist_date", "shares_outstanding", "size_score")[i_idx]
-        .with_columns(dates[t_idx].alias("Date"))
-        .with_columns(segment.alias("Mkt"))
-        .drop("MktNm")
-        .join(names, on="Mkt", how="left", maintain_order="left")
-        .select(MASTER_COLUMNS)
+    segment = np.where(
+        day_ord < REFORM_DAY.toordinal(), old, np.where(day_ord >= change_ord, new, now)
+    )
+    columns = {
+        "Date": pl.Series("Date", days, dtype=pl.Date).gather(t_idx),
+        "Mkt": pl.Series("Mkt", codes).gather(segment),
+        "MktNm": pl.Series("MktNm", list(MARKETS.values())).gather(segment),
+    }
+    return pl.DataFrame(
+        [columns[c] if c in columns else universe[c].gather(i_idx) for c in MASTER_COLUMNS]
     )
