@@ -202,3 +202,31 @@ def test_sector_indices_follow_cap_weighted_member_returns(market):
     assert halt.height > 0 and (halt["O"] == halt["C"]).all()
     topix = ib.filter(pl.col("Code") == "0000").drop("Code")
     assert topix.equals(market.tables["indices_topix"])
+
+
+def test_breakdown_sides_sum_to_the_traded_value(market):
+    bd = market.tables["markets_breakdown"]
+    bars = market.tables["equities_bars_daily"].select("Date", "Code", "Va")
+    sells = pl.sum_horizontal(
+        f"{s}Va" for s in ("LongSell", "ShrtNoMrgn", "MrgnSellNew", "MrgnSellClose")
+    )
+    buys = pl.sum_horizontal(f"{s}Va" for s in ("LongBuy", "MrgnBuyNew", "MrgnBuyClose"))
+    joined = bd.with_columns(sells.alias("sells"), buys.alias("buys")).join(
+        bars, on=["Date", "Code"]
+    )
+    assert joined.height == bd.height
+    assert ((joined["sells"] - joined["Va"]).abs() / joined["Va"]).max() < 1e-3
+    assert ((joined["buys"] - joined["Va"]).abs() / joined["Va"]).max() < 1e-3
+    assert HALT_DAY not in set(bd["Date"])
+
+
+def test_futures_contracts_and_carry(market):
+    fut = market.tables["futures"]
+    central = fut.group_by("Date", "ProdCat").agg(pl.col("CCMFlag").sum())
+    assert (central["CCMFlag"] == 1).all()
+    assert set(fut["ProdCat"]) == {"TOPIXF", "NK225F"}
+    topix = market.tables["indices_topix"].select("Date", pl.col("C").alias("spot"))
+    front = fut.filter(pl.col("ProdCat") == "TOPIXF").join(topix, on="Date")
+    # cost of carry at 0.1 % a year over <= 9 months is below 0.1 %, plus half a tick of rounding
+    assert ((front["C"] - front["spot"]).abs() <= front["spot"] * 0.001 + 0.25).all()
+    assert (fut["LTD"] >= fut["Date"]).all()

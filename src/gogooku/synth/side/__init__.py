@@ -9,8 +9,10 @@ from __future__ import annotations
 import polars as pl
 
 from gogooku.synth.config import MarketState
+from gogooku.synth.side.breakdown import render_breakdown
 from gogooku.synth.side.dividends import render_dividends
 from gogooku.synth.side.earnings import render_earnings
+from gogooku.synth.side.futures import render_futures
 from gogooku.synth.side.indices import render_indices
 from gogooku.synth.side.investor_types import render_investor_types
 from gogooku.synth.side.margin import render_margin
@@ -27,6 +29,8 @@ RENDERERS = (
     render_earnings,
     render_dividends,
     render_indices,
+    render_breakdown,
+    render_futures,
 )
 
 SIDE_DATASETS = (
@@ -41,6 +45,8 @@ SIDE_DATASETS = (
     "equities_earnings_calendar",
     "fins_dividend",
     "indices_bars_daily",
+    "markets_breakdown",
+    "futures",
 )
 
 

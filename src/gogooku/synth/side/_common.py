@@ -52,10 +52,26 @@ def shares_outstanding(state: MarketState) -> np.ndarray:
     return so[None, :] * share_multiplier(state)
 
 
+def bar_indices(state: MarketState, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Day index ``t`` and stock index ``i`` of every (Date, Code) row of ``frame``."""
+    days = pl.DataFrame({"Date": state.days}, schema={"Date": pl.Date}).with_row_index("t")
+    codes = state.universe.select("Code").with_row_index("i")
+    idx = frame.select("Date", "Code").join(days, on="Date", how="left", maintain_order="left")
+    idx = idx.join(codes, on="Code", how="left", maintain_order="left")
+    if idx["t"].null_count() or idx["i"].null_count():
+        raise ValueError(
+            "equities_bars_daily has (Date, Code) rows outside the market's days/codes"
+        )
+    return idx["t"].to_numpy().astype(np.int64), idx["i"].to_numpy().astype(np.int64)
+
+
 def traded_value(state: MarketState) -> np.ndarray:
-    """``(T, N)`` traded value in JPY (close x volume; 0 on no-trade days and when unlisted)."""
-    value = state.close * state.volume
-    return np.where(np.isfinite(value) & state.listed, value, 0.0)
+    """``(T, N)`` traded value ``Va`` of ``equities_bars_daily`` in JPY (0 without trades)."""
+    bars = state.bars.filter(pl.col("Va").is_not_null())
+    t, i = bar_indices(state, bars)
+    out = np.zeros(state.ret.shape)
+    out[t, i] = bars["Va"].to_numpy()
+    return out
 
 
 def round_lots(x: np.ndarray, lot: float = 100.0) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 For each week (``StDate`` its first and ``EnDate`` its last trading day; ``PubDate`` the 4th trading
 day after ``EnDate``) and each section, the section's one-sided traded value ``V`` (sum of
-close x volume of its stocks, /1000) is split over the 13 groups: proprietary 20 %, brokerage 80 %,
+``Va`` of its stocks' daily bars, /1000) is split over the 13 groups: proprietary 20 %, brokerage 80 %,
 brokerage shared by category weights ``CATEGORY_SHARE``. Each group's ``Tot = 2 * V * share *
 (1 + 0.05 e)`` (buys plus sells) and its balance (``Bal = Buy - Sell``):
 

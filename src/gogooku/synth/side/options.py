@@ -21,8 +21,7 @@ Volume ``~ Poisson(3000 exp(-3 |m|) exp(-6 tau))``; O/H/L/C are 0.0 when nothing
 
 from __future__ import annotations
 
-import functools
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -30,48 +29,13 @@ from scipy.special import ndtr
 
 from gogooku.synth.config import MarketState, rng_for
 from gogooku.synth.side._common import conform
-from gogooku.synth.universe import trading_sessions
+from gogooku.synth.side._contracts import Sessions, contract_dates, sessions
 
 NIKKEI_PER_TOPIX = 14.0
 RATE = 0.001
 STRIKES_EACH_SIDE = 8
 CALM_SLOPE = 1.5
 STRESS_SLOPE = -4.0
-
-
-def _second_friday(year: int, month: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(4 - first.weekday()) % 7 + 7)
-
-
-class _Sessions:
-    """JPX trading days for contract dates up to 18 months ahead: ``universe.trading_sessions``
-    where exchange_calendars knows the calendar, weekdays beyond its last session."""
-
-    def __init__(self, first: date) -> None:
-        import exchange_calendars as xcals
-
-        self.known_last = xcals.get_calendar("XTKS").last_session.date()
-        self.days = set(trading_sessions(first, self.known_last))
-
-    def __contains__(self, day: date) -> bool:
-        return day in self.days if day <= self.known_last else day.weekday() < 5
-
-
-@functools.lru_cache(maxsize=4)
-def _sessions(first: date) -> _Sessions:
-    return _Sessions(first)
-
-
-def _contract_dates(year: int, month: int, trading: _Sessions) -> tuple[date, date]:
-    """(SQD, LTD): SQ on the second Friday (or the trading day before), LTD the day before SQ."""
-    sqd = _second_friday(year, month)
-    while sqd not in trading:
-        sqd -= timedelta(days=1)
-    ltd = sqd - timedelta(days=1)
-    while ltd not in trading:
-        ltd -= timedelta(days=1)
-    return sqd, ltd
 
 
 def _months_from(day: date, count: int) -> list[tuple[int, int]]:
@@ -83,11 +47,11 @@ def _months_from(day: date, count: int) -> list[tuple[int, int]]:
     return out
 
 
-def _series_for_day(day: date, trading: _Sessions) -> list[tuple[int, int, date, date, float]]:
+def _series_for_day(day: date, trading: Sessions) -> list[tuple[int, int, date, date, float]]:
     """(year, month, SQD, LTD, strike step) of the contract months listed on ``day``."""
     live = []
     for y, m in _months_from(day, 18):
-        sqd, ltd = _contract_dates(y, m, trading)
+        sqd, ltd = contract_dates(y, m, trading)
         if ltd >= day:
             live.append((y, m, sqd, ltd))
     monthly = live[:3]
@@ -117,7 +81,7 @@ def _underlying(state: MarketState) -> np.ndarray:
 
 def render_options(state: MarketState) -> dict[str, pl.DataFrame]:
     """``options_225`` for every trading day of ``state``."""
-    trading = _sessions(state.days[0])
+    trading = sessions(state.days[0])
     under = _underlying(state)
     frames = []
     for t, day in enumerate(state.days):
@@ -127,7 +91,7 @@ def render_options(state: MarketState) -> dict[str, pl.DataFrame]:
 
 
 def _day_frame(
-    state: MarketState, t: int, day: date, spot: float, trading: _Sessions
+    state: MarketState, t: int, day: date, spot: float, trading: Sessions
 ) -> pl.DataFrame:
     series = _series_for_day(day, trading)
     slope = STRESS_SLOPE if state.high_vol_regime[t] else CALM_SLOPE

@@ -1,7 +1,7 @@
 """Short selling: daily sector short ratios (``markets_short_ratio``) and large short-position
 reports (``markets_short_sale_report``).
 
-Sector short ratio on day t for 33-sector ``s`` with traded value ``V`` (JPY, sum of close x volume):
+Sector short ratio on day t for 33-sector ``s`` with traded value ``V`` (JPY, sum of the members' ``Va``):
 ``r = clip(0.40 + 0.03 * mean_{i in s} short_z[t,i] + 0.01 e, 0.2, 0.6)``;
 ``SellExShortVa = V (1 - r)``, ``ShrtWithResVa = 0.3 V r`` (uptick rule applies),
 ``ShrtNoResVa = 0.7 V r``. Days without trades in a sector (2020-10-01) have no row.
