@@ -345,6 +345,25 @@ def _compute_rows(
     return pl.concat(parts, how="horizontal")
 
 
+def _sorted_by_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by (Code, Date); returned as is (no copy) when it already is."""
+    code, day = pl.col("Code"), pl.col("Date")
+    ordered = (code > code.shift(1)) | ((code == code.shift(1)) & (day > day.shift(1)))
+    if frame.height < 2 or frame.select(ordered.slice(1).all()).item():
+        return frame
+    return frame.sort(KEYS)
+
+
+def _attach_labels(features: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Features + label columns on the same (Code, Date) rows, without copying the features."""
+    features, labels = _sorted_by_keys(features), _sorted_by_keys(labels)
+    label_cols = [c for c in labels.columns if c not in KEYS]
+    if labels.height == features.height and labels.select(KEYS).equals(features.select(KEYS)):
+        return features.hstack(labels.select(label_cols).get_columns())
+    joined = features.select(KEYS).join(labels, on=list(KEYS), how="left", maintain_order="left")
+    return features.hstack(joined.select(label_cols).get_columns())
+
+
 def build_dataset(
     name: str,
     start: date,
@@ -422,17 +441,15 @@ def build_dataset(
         old = None
 
     label_cols = label_names()
+    labels = labels.filter(pl.col("Date") <= end).with_columns(
+        pl.col(label_cols).cast(getattr(pl, LABEL_DTYPE))
+    )
     if old is not None:
         kept = old.select(*KEYS, *label_cols).filter(pl.col("Date") < relabel_from)
-        labels = pl.concat(
-            [kept, labels.with_columns(pl.col(label_cols).cast(getattr(pl, LABEL_DTYPE)))],
-            how="vertical_relaxed",
-        )
-    panel = (
-        features.join(labels, on=list(KEYS), how="left")
-        .with_columns(pl.col(label_cols).cast(getattr(pl, LABEL_DTYPE)))
-        .sort(KEYS)
-    )
+        labels = pl.concat([kept, labels], how="vertical_relaxed")
+        del old
+    panel = _attach_labels(features, labels)
+    del features, labels
     feature_cols = [f.name for b in selected for f in b.features]
     assert_no_label_copies(panel, feature_cols, label_cols)
 
