@@ -32,7 +32,7 @@ DEFAULT_BASE_URL = "https://api.jquants.com/v2"
 class Settings(BaseSettings):
     """Environment settings. ``GOGOOKU_HOME`` holds raw/, datasets/, runs/, hpo/ and bundles/."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     home: Path = Field(default=Path("gogooku_home"), validation_alias="GOGOOKU_HOME")
     jquants_api_key: SecretStr | None = Field(default=None, validation_alias="JQUANTS_API_KEY")

@@ -68,3 +68,9 @@ def test_settings_reject_unknown_plan(monkeypatch):
     monkeypatch.setenv("JQUANTS_PLAN", "platinum")
     with pytest.raises(ValueError, match="JQUANTS_PLAN"):
         Settings()
+
+
+def test_home_defaults_to_local_folder_not_the_user_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("GOGOOKU_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Settings().home.name == "gogooku_home"
