@@ -224,6 +224,14 @@ def test_limit_streaks_counts_and_split_distances(calendar, rebuild_base, make_c
     assert out["limit_up_cnt_20d"].is_null().all()
 
 
+def test_unknown_limit_flags_give_null_streaks(calendar, rebuild_base, make_context):
+    ul = [False, True, None, True]
+    base = _event_base(calendar, rebuild_base, ul, [False] * 4, [1.0] * 4)
+    out = limits.BLOCK.compute(make_context(base, calendar)).collect()
+    assert out["limit_up_flag"].to_list() == [False, True, None, True]
+    assert out["limit_up_streak"].to_list() == [0, 1, None, 1]
+
+
 def test_no_trade_counts_exclude_the_market_halt(make_base, make_no_trade, make_context):
     cal = TradingCalendar.from_xtks(date(2020, 6, 1), date(2021, 3, 31))
     days = cal.days(date(2020, 9, 1), date(2020, 12, 30))
