@@ -11,11 +11,16 @@ from types import ModuleType
 
 from gogooku.features import (
     calendar_flags,
+    daily_margin,
+    flows,
     limits,
     liquidity,
+    margin,
     market,
+    options,
     returns,
     sector,
+    short_selling,
     technicals,
     volatility,
 )
@@ -30,6 +35,11 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     market,
     sector,
     calendar_flags,
+    margin,
+    daily_margin,
+    flows,
+    short_selling,
+    options,
 )
 
 
