@@ -351,3 +351,42 @@ def test_rsi_is_100_on_a_rising_series_and_adx_high_in_a_trend(
     assert last["donchian_pos_20"] == pytest.approx(
         (1.0 - 1 / 1.006 * 1.01**-19) / (1.002 - 1 / 1.006 * 1.01**-19), rel=1e-5
     )
+
+
+def test_adx_stays_defined_through_a_flat_stretch(calendar, rebuild_base, make_context):
+    """A stretch without any price movement gives ±DI = DX = 0, not nulls that blank ADX."""
+    days = calendar.days(date(2022, 1, 4), date(2022, 12, 30))[:240]
+    n = len(days)
+    rng = np.random.default_rng(1)
+    close = 100 * np.cumprod(1 + rng.normal(0, 0.01, n))
+    flat = (np.arange(n) >= 100) & (np.arange(n) < 200)
+    close[flat] = close[99]
+    high = np.where(flat, close, close * 1.01)
+    low = np.where(flat, close, close * 0.99)
+    frame = pl.DataFrame(
+        {
+            "Code": ["13010"] * n,
+            "Date": days,
+            "O": close,
+            "H": high,
+            "L": low,
+            "C": close,
+            "Vo": np.full(n, 1000.0),
+            "Va": close * 1000,
+            "UL": [False] * n,
+            "LL": [False] * n,
+            "S33": ["3650"] * n,
+            "S17": ["9"] * n,
+            "Mkt": ["0111"] * n,
+            "ScaleCat": ["-"] * n,
+            "topix_C": close,
+            "topix_O": close,
+            "topix_H": close,
+            "topix_L": close,
+        }
+    )
+    out = run(technicals, rebuild_base(frame), calendar, make_context)
+    assert out["adx_14"][143:].null_count() == 0
+    assert out["di_plus_14"][199] == 0.0 and out["di_minus_14"][199] == 0.0
+    assert out["adx_14"][199] < out["adx_14"][180] < out["adx_14"][172]
+    assert out["adx_14"][239] > 0.0

@@ -16,7 +16,9 @@ average of ``ops.ema`` with α = 2/(n+1); Wilder's smoothing ``W_n`` is the same
   %b = (C − (mid − 2σ)) / (4σ), width = 4σ / mid.
 - ATR(14): TR = max(H − L, |H − C₋₁|, |L − C₋₁|), natr = W₁₄(TR) / C.
 - ADX(14): up = H − H₋₁, dn = L₋₁ − L, +DM = up if up > dn and up > 0 else 0 (−DM mirrored),
-  ±DI = 100·W₁₄(±DM)/W₁₄(TR), DX = 100·|+DI − −DI|/(+DI + −DI), ADX = W₁₄(DX).
+  ±DI = 100·W₁₄(±DM)/W₁₄(TR), DX = 100·|+DI − −DI|/(+DI + −DI), ADX = W₁₄(DX). A stretch
+  without any movement has no direction: ±DI = 0 when W₁₄(TR) = 0 and DX = 0 when
+  +DI + −DI = 0 (otherwise one flat fortnight would blank ADX for its whole smoothing window).
 - Donchian(n): position = (C − min_n L)/(max_n H − min_n L), width = (max_n H − min_n L)/C.
 - Stochastic(14): %K = 100·(C − min₁₄ L)/(max₁₄ H − min₁₄ L), %D = SMA₃(%K).
 - Chaikin money flow(20): Σ₂₀ MFM·V / Σ₂₀ V with MFM = ((C − L) − (H − C))/(H − L)
@@ -117,19 +119,19 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "adx_14",
         "Average directional index (14)",
-        "W_14(100 |DI+ - DI-| / (DI+ + DI-))",
+        "W_14(DX), DX = 100 |DI+ - DI-| / (DI+ + DI-), 0 if DI+ + DI- = 0",
         2 * _wilder_rows(14),
     ),
     Feature(
         "di_plus_14",
         "Positive directional indicator (14)",
-        "100 W_14(+DM) / W_14(TR)",
+        "100 W_14(+DM) / W_14(TR), 0 if W_14(TR) = 0",
         _wilder_rows(14) + 1,
     ),
     Feature(
         "di_minus_14",
         "Negative directional indicator (14)",
-        "100 W_14(-DM) / W_14(TR)",
+        "100 W_14(-DM) / W_14(TR), 0 if W_14(TR) = 0",
         _wilder_rows(14) + 1,
     ),
     *(
@@ -195,6 +197,11 @@ def _rsi(delta: pl.Expr, n: int) -> pl.Expr:
     return ops.ratio(100.0 * gain, gain + loss)
 
 
+def _directional_index(dm: pl.Expr, atr: pl.Expr) -> pl.Expr:
+    """100·W₁₄(DM)/W₁₄(TR), 0 when there was no range at all."""
+    return pl.when(atr == 0).then(0.0).otherwise(100.0 * ops.wilder(dm, 14) / atr)
+
+
 def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Moving-average gaps, MACD, RSI, Bollinger, ATR, ADX, Donchian, stochastics, volume."""
     h_, l_, c_, v_ = (pl.col(x) for x in ("AdjH", "AdjL", "AdjC", "AdjVo"))
@@ -247,8 +254,8 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.ratio(c_ - (sma[20] - 2.0 * pl.col("_sd20")), 4.0 * pl.col("_sd20")).alias("bb_pct_b"),
         ops.ratio(4.0 * pl.col("_sd20"), sma[20]).alias("bb_width"),
         ops.ratio(atr, c_).alias("natr_14"),
-        ops.ratio(100.0 * ops.wilder(pl.col("_pdm"), 14), atr).alias("di_plus_14"),
-        ops.ratio(100.0 * ops.wilder(pl.col("_ndm"), 14), atr).alias("di_minus_14"),
+        _directional_index(pl.col("_pdm"), atr).alias("di_plus_14"),
+        _directional_index(pl.col("_ndm"), atr).alias("di_minus_14"),
         *(
             ops.ratio(c_ - pl.col(f"_lo{w}"), pl.col(f"_hi{w}") - pl.col(f"_lo{w}")).alias(
                 f"donchian_pos_{w}"
@@ -269,7 +276,10 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     traded = traded.with_columns(
         ops.ema_span(pl.col("macd"), 9).alias("macd_signal"),
         ops.rolling_mean(pl.col("stoch_k_14"), 3).alias("stoch_d_14"),
-        ops.ratio(100.0 * (di_p - di_m).abs(), di_p + di_m).alias("_dx"),
+        pl.when(di_p + di_m == 0)
+        .then(0.0)
+        .otherwise(100.0 * (di_p - di_m).abs() / (di_p + di_m))
+        .alias("_dx"),
     )
     traded = traded.with_columns(
         (pl.col("macd") - pl.col("macd_signal")).alias("macd_hist"),
