@@ -230,6 +230,7 @@ def simulate_bars(
         shares = shares / f
         latent = latent * f
         last_close = last_close * f
+        pending_div = pending_div * f
         if day == HALT_DAY:
             shares_path[t] = shares
             signals.update(t, ret[t], on)
