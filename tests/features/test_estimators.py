@@ -390,3 +390,49 @@ def test_adx_stays_defined_through_a_flat_stretch(calendar, rebuild_base, make_c
     assert out["di_plus_14"][199] == 0.0 and out["di_minus_14"][199] == 0.0
     assert out["adx_14"][199] < out["adx_14"][180] < out["adx_14"][172]
     assert out["adx_14"][239] > 0.0
+
+
+def test_hand_values_on_an_alternating_series(calendar, rebuild_base, make_context):
+    """Closes 100, 101, 100, 101, … with H = C + 1, L = C − 1 and Va = 1e9 every day."""
+    n = 120
+    days = calendar.days(date(2022, 1, 4), date(2022, 12, 30))[:n]
+    close = np.where(np.arange(n) % 2 == 0, 100.0, 101.0)
+    frame = pl.DataFrame(
+        {
+            "Code": ["13010"] * n,
+            "Date": days,
+            "O": close,
+            "H": close + 1,
+            "L": close - 1,
+            "C": close,
+            "Vo": np.full(n, 1e7),
+            "Va": np.full(n, 1e9),
+            "UL": [False] * n,
+            "LL": [False] * n,
+            "S33": ["3650"] * n,
+            "S17": ["9"] * n,
+            "Mkt": ["0111"] * n,
+            "ScaleCat": ["-"] * n,
+            "topix_C": np.full(n, 2000.0),
+            "topix_O": np.full(n, 2000.0),
+            "topix_H": np.full(n, 2000.0),
+            "topix_L": np.full(n, 2000.0),
+        }
+    )
+    base = rebuild_base(frame)
+    last = n - 1  # an up day (100 → 101)
+    liq = run(liquidity, base, calendar, make_context)
+    # |r| alternates 1 % and 1/101; Va = 1e9 → Amihud = mean|r| / 1e9 · 1e9
+    assert liq["amihud_20d"][last] == pytest.approx((0.01 + 1 / 101) / 2, rel=1e-5)
+    vol = run(volatility, base, calendar, make_context)
+    a = math.log(1.01)  # log returns alternate ±a: 20-row sample variance 20a²/19
+    assert vol["rv_20d"][last] == pytest.approx(math.sqrt(20 * a * a / 19) * SQRT245, rel=1e-5)
+    tech = run(technicals, base, calendar, make_context)
+    # True range is 2 every day (102 − 100 up, 101 − 99 down): natr = 2 / C
+    assert tech["natr_14"][last] == pytest.approx(2 / 101, rel=1e-5)
+    # Gains 1 on up days, losses 1 on down days: with q = 13/14 the truncated Wilder averages
+    # give RSI = 100/(1 + q) on an up day and 100·q/(1 + q) on a down day.
+    q = 13 / 14
+    assert tech["rsi_14"][last] == pytest.approx(100 / (1 + q), rel=1e-5)
+    assert tech["rsi_14"][last - 1] == pytest.approx(100 * q / (1 + q), rel=1e-5)
+    assert tech["rsi_14"][last] == pytest.approx(51.851852, rel=1e-6)
