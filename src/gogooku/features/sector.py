@@ -51,7 +51,8 @@ def _level_features(prefix: str, label: str) -> tuple[Feature, ...]:
         *(
             Feature(
                 f"{prefix}_ret_{h}d",
-                f"Equal-weight {label} mean of members' {h}-day returns",
+                f"Equal-weight {label} mean of members' {h}-day returns"
+                + (" (sector momentum)" if h == 60 else ""),
                 f"mean over members with a return of ret_prev_{h}d",
                 h + 1,
             )
