@@ -129,32 +129,30 @@ FEATURES: tuple[Feature, ...] = _DATE_FEATURES + _ROW_FEATURES
 LOOKBACK = ops.lookback(FEATURES)
 
 
+def _month_key(day: pl.Expr) -> pl.Expr:
+    """``year·100 + month`` of a date."""
+    return day.dt.year().cast(pl.Int32) * 100 + day.dt.month().cast(pl.Int32)
+
+
 def calendar_frame(days: pl.DataFrame) -> pl.DataFrame:
     """Date flags for every trading day of ``days`` (one sorted ``Date`` column)."""
     d = pl.col(ops.DATE)
-    month_key = d.dt.year().cast(pl.Int32) * 100 + d.dt.month().cast(pl.Int32)
     frame = days.sort(ops.DATE).with_columns(
-        month_key.alias("_month"),
+        _month_key(d).alias("_month"),
         d.shift(-1).alias("_next"),
         d.shift(1).alias("_prev"),
         pl.int_range(pl.len()).alias("_idx"),
     )
     first_month, last_month = frame["_month"][0], frame["_month"][-1]
-    next_month_key = pl.col("_next").dt.year().cast(pl.Int32) * 100 + pl.col(
-        "_next"
-    ).dt.month().cast(pl.Int32)
-    prev_month_key = pl.col("_prev").dt.year().cast(pl.Int32) * 100 + pl.col(
-        "_prev"
-    ).dt.month().cast(pl.Int32)
     month_start = d.dt.month_start()
     # Second Friday: weekday() is 1 = Monday … 7 = Sunday; Friday is 5.
     second_friday = month_start + pl.duration(days=(5 - month_start.dt.weekday() + 7) % 7 + 7)
     frame = frame.with_columns(
         pl.when(pl.col("_next").is_not_null())
-        .then(next_month_key != pl.col("_month"))
+        .then(_month_key(pl.col("_next")) != pl.col("_month"))
         .alias("is_month_end"),
         pl.when(pl.col("_prev").is_not_null())
-        .then(prev_month_key != pl.col("_month"))
+        .then(_month_key(pl.col("_prev")) != pl.col("_month"))
         .alias("is_month_start"),
         second_friday.alias("_sq_nominal"),
     )
