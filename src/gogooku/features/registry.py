@@ -12,15 +12,19 @@ from types import ModuleType
 from gogooku.features import (
     calendar_flags,
     daily_margin,
+    dividends,
+    earnings,
     flows,
     limits,
     liquidity,
     margin,
     market,
     options,
+    premium,
     returns,
     sector,
     short_selling,
+    statements,
     technicals,
     volatility,
 )
@@ -40,6 +44,10 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     flows,
     short_selling,
     options,
+    statements,
+    dividends,
+    earnings,
+    premium,
 )
 
 
