@@ -1,0 +1,90 @@
+"""Property tests of the per-stock rolling helpers against plain reference loops."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gogooku.features import ops
+
+stocks = st.lists(
+    st.lists(st.one_of(st.booleans(), st.none()), min_size=1, max_size=40),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _frame(per_stock: list[list]) -> pl.DataFrame:
+    codes = [f"{i + 1}0000" for i, values in enumerate(per_stock) for _ in values]
+    flat = [v for values in per_stock for v in values]
+    return pl.DataFrame({"Code": codes, "x": flat}, schema={"Code": pl.String, "x": pl.Boolean})
+
+
+def _streak_reference(values: list) -> list[int]:
+    out, run = [], 0
+    for v in values:
+        run = run + 1 if v else 0
+        out.append(run)
+    return out
+
+
+def _since_reference(values: list, cap: int) -> list[int | None]:
+    out, last = [], None
+    for i, v in enumerate(values):
+        if v:
+            last = i
+        since = None if last is None else i - last
+        out.append(since if since is not None and since <= cap else None)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(stocks)
+def test_streak_counts_consecutive_true_rows_within_each_stock(per_stock):
+    got = _frame(per_stock).select(ops.streak(pl.col("x")).alias("s"))["s"].to_list()
+    want = [s for values in per_stock for s in _streak_reference(values)]
+    assert got == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(stocks, st.integers(min_value=0, max_value=10))
+def test_rows_since_is_the_capped_distance_to_the_stock_s_last_event(per_stock, cap):
+    got = _frame(per_stock).select(ops.rows_since(pl.col("x"), cap).alias("s"))["s"].to_list()
+    want = [s for values in per_stock for s in _since_reference(values, cap)]
+    assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(st.none(), st.floats(min_value=-5, max_value=5)), min_size=1, max_size=60
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sampled_from([1 / 2, 1 / 3, 2 / 11, 1 / 14]),
+)
+def test_truncated_ema_is_a_per_stock_finite_weighted_mean(per_stock, alpha):
+    codes = [f"{i + 1}0000" for i, values in enumerate(per_stock) for _ in values]
+    flat = [v for values in per_stock for v in values]
+    frame = pl.DataFrame({"Code": codes, "x": flat}, schema={"Code": pl.String, "x": pl.Float64})
+    got = frame.select(ops.ema(pl.col("x"), alpha))["x"].to_list()
+    w = math.ceil(math.log(0.005) / math.log(1 - alpha))
+    weights = (1 - alpha) ** np.arange(w)
+    want: list[float | None] = []
+    for values in per_stock:
+        for t in range(len(values)):
+            window = values[max(0, t - w + 1) : t + 1][::-1]
+            if len(window) < w or any(v is None for v in window):
+                want.append(None)
+            else:
+                want.append(float((weights * np.array(window)).sum() / weights.sum()))
+    assert [g is None for g in got] == [v is None for v in want]
+    for g, v in zip(got, want, strict=True):
+        if v is not None:
+            assert math.isclose(g, v, rel_tol=1e-9, abs_tol=1e-9)
