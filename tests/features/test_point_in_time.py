@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -135,3 +136,33 @@ def test_values_depend_only_on_the_declared_lookback(module, halt_base, calendar
     b = late.filter(pl.col("Date") >= first_checked)
     assert a.height == b.height > 0
     assert a.equals(b)
+
+
+def test_a_split_leaves_price_and_volume_features_continuous(
+    calendar, make_base, rebuild_base, make_context
+):
+    """A 1:2 split halves the raw price and doubles raw volume on the ex-date; with the
+    point-in-time adjustment (C / ∏ AdjFactor) every ratio feature is unaffected."""
+    days = calendar.days(date(2020, 2, 3), date(2020, 9, 30))
+    plain = make_base(["13010"], days, seed=8)
+    ex = days[100]
+    after = pl.col("Date") >= ex
+    split = rebuild_base(
+        plain.with_columns(
+            *(pl.when(after).then(pl.col(c) / 2).otherwise(pl.col(c)) for c in "OHLC"),
+            pl.when(after).then(pl.col("Vo") * 2).otherwise(pl.col("Vo")).alias("Vo"),
+            pl.when(pl.col("Date") == ex).then(0.5).otherwise(1.0).alias("AdjFactor"),
+        )
+    )
+    for module in (returns, volatility, technicals, market):
+        a = module.BLOCK.compute(make_context(plain, calendar)).collect()
+        b = module.BLOCK.compute(make_context(split, calendar)).collect()
+        for name in module.BLOCK.feature_names:
+            x, y = a[name], b[name]
+            assert x.is_null().equals(y.is_null()), name
+            if x.dtype.is_float():
+                np.testing.assert_allclose(
+                    x.drop_nulls().to_numpy(), y.drop_nulls().to_numpy(), rtol=1e-4, atol=1e-6
+                )
+    flags = limits.BLOCK.compute(make_context(split, calendar)).collect()
+    assert flags.filter(pl.col("split_flag"))["Date"].to_list() == [ex]
