@@ -105,7 +105,7 @@ def _compute_all(base: pl.DataFrame, calendar, make_context) -> dict[str, pl.Dat
 
 
 @settings(
-    max_examples=4,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
