@@ -8,8 +8,9 @@ calendar days, and only expiries with τ ≥ 7 (the expiring week's IV is domina
     ATM IV of an expiry   = mean IV of its contracts at the strike closest to UnderPx
     opt_iv_atm_near       = ATM IV of the nearest expiry
     IV_T (T = 30, 60)     = sqrt(w(T) / T), w(τ) = ATM_IV(τ)² · τ linearly interpolated in τ
-                            between the expiries just below and just above T; the nearest
-                            expiry's ATM IV when all expiries are beyond T; null when none is
+                            between the expiries at or below and just above T; the nearest
+                            expiry's ATM IV when all expiries are beyond T; null when all are
+                            before T
     opt_term_slope_30_60  = IV_60 − IV_30
     opt_skew_5pct         = mean IV of puts with K/S in [0.93, 0.97] − mean IV of calls with
                             K/S in [1.03, 1.07], nearest expiry
@@ -109,9 +110,19 @@ def _interpolated(expiries: pl.LazyFrame, target: int) -> pl.LazyFrame:
     )
     t1, t2, w1, w2 = (pl.col(c) for c in ("_t1", "_t2", "_w1", "_w2"))
     inside = ((w1 + (w2 - w1) * (target - t1) / (t2 - t1)) / target).sqrt()
-    flat = (w2 / t2).sqrt()
-    return upper.join(lower, on=ops.DATE, how="left").select(
-        ops.DATE, pl.when(t1.is_null()).then(flat).otherwise(inside).alias(f"opt_iv_{target}d")
+    value = (
+        pl.when(t1 == target)
+        .then((w1 / target).sqrt())
+        .when(t1.is_null())
+        .then((w2 / t2).sqrt())
+        .otherwise(inside)
+    )
+    return (
+        expiries.select(ops.DATE)
+        .unique()
+        .join(lower, on=ops.DATE, how="left")
+        .join(upper, on=ops.DATE, how="left")
+        .select(ops.DATE, value.alias(f"opt_iv_{target}d"))
     )
 
 
