@@ -77,10 +77,12 @@ class MarketState:
     latents: Latents  # B's draw_latents(config, days, universe), drawn before prices
     market_vol: np.ndarray  # (T,) annualised market volatility
     high_vol_regime: np.ndarray  # (T,) bool
-    ret: np.ndarray  # (T, N) adjusted close-to-close total return, NaN if not listed / no trade
+    # (T, N) split-adjusted close-to-close total return (dividend included), NaN if not listed
+    # or no trade; the first trade after a no-trade day spans the gap from the last close
+    ret: np.ndarray
     close: np.ndarray  # (T, N) unadjusted close, NaN on no-trade days
     volume: np.ndarray  # (T, N) unadjusted volume (shares), NaN on no-trade days
-    adv: np.ndarray  # (T, N) 20-day average traded value, JPY
+    adv: np.ndarray  # (T, N) mean traded value (JPY) over the trade days of the last 20 sessions
     bars: pl.DataFrame  # equities_bars_daily table
     topix: pl.DataFrame  # indices_topix table
     dividend: np.ndarray  # (T, N) cash dividend per share (JPY, unadjusted) on ex-dates, else 0
