@@ -1,0 +1,260 @@
+"""Run folders: ``$GOGOOKU_HOME/runs/RUN/`` with ``run.json`` and ``predictions.parquet``.
+
+A run is what a model (or a reference factor) produced for one dataset: its metadata
+(:class:`RunInfo`, written to ``run.json``) and its predictions (``Date``, ``Code``, ``pred_{h}d``
+for every horizon of the run, ``split`` in train/valid/test). The evaluator reads only this folder,
+the dataset and the raw store, and writes ``metrics.json`` and ``report.html`` next to them.
+
+Every prediction row must carry the split whose date range contains its ``Date``: a row labelled
+``test`` dated inside the training range is refused on write, so a mislabelled leak cannot reach
+the evaluator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gogooku import __version__
+from gogooku.settings import get_settings
+
+RUN_FILE = "run.json"
+PREDICTIONS_FILE = "predictions.parquet"
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+Split = Literal["train", "valid", "test"]
+
+
+class RunError(ValueError):
+    """A run folder, its run.json or its predictions do not follow the run contract."""
+
+
+class Ranges(BaseModel):
+    """Inclusive ``[start, end]`` date ranges of the train, valid and test splits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train: tuple[dt.date, dt.date]
+    valid: tuple[dt.date, dt.date]
+    test: tuple[dt.date, dt.date]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Ranges:
+        for split in SPLITS:
+            start, end = getattr(self, split)
+            if start > end:
+                raise ValueError(f"range {split!r}: start {start} is after end {end}")
+        return self
+
+    def of(self, split: str) -> tuple[dt.date, dt.date]:
+        return getattr(self, split)
+
+
+class RunInfo(BaseModel):
+    """Contents of ``run.json``.
+
+    ``horizons`` are the label horizons in trading days for which the run has ``pred_{h}d``
+    columns; ``params`` holds model or factor parameters (free-form, JSON-serialisable).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    model: str
+    dataset: str
+    horizons: list[int] = Field(min_length=1)
+    created_at: dt.datetime
+    code_version: str
+    ranges: Ranges
+    params: dict[str, object] = Field(default_factory=dict)
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive_unique(cls, value: list[int]) -> list[int]:
+        if any(h < 1 for h in value) or len(set(value)) != len(value):
+            raise ValueError(f"horizons must be distinct positive integers, got {value}")
+        return sorted(value)
+
+
+def pred_column(horizon: int) -> str:
+    return f"pred_{horizon}d"
+
+
+def code_version() -> str:
+    """``<package version>`` plus ``+g<commit>`` when the source tree is a git checkout."""
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    commit = out.stdout.strip()
+    return f"{__version__}+g{commit}" if out.returncode == 0 and commit else __version__
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
+    _atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def runs_dir() -> Path:
+    return get_settings().runs_dir
+
+
+def resolve_run_dir(run: str | Path) -> Path:
+    """A run id (folder under ``$GOGOOKU_HOME/runs``) or a path to a run folder."""
+    path = Path(run)
+    if (path / RUN_FILE).is_file():
+        return path
+    candidate = runs_dir() / str(run)
+    if (candidate / RUN_FILE).is_file():
+        return candidate
+    raise RunError(f"no run {run!r}: neither {path / RUN_FILE} nor {candidate / RUN_FILE} exists")
+
+
+def create_run(
+    model: str,
+    dataset: str,
+    horizons: list[int],
+    ranges: Ranges | dict[str, tuple[dt.date, dt.date]],
+    params: dict[str, object] | None = None,
+    run_id: str | None = None,
+    root: Path | None = None,
+) -> tuple[Path, RunInfo]:
+    """Create ``runs/RUN/`` with its ``run.json`` and return (folder, info).
+
+    The default run id is ``<model>-<UTC timestamp>-<6 hex>``; an existing folder is refused.
+    """
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rid = run_id or f"{model}-{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    info = RunInfo(
+        run_id=rid,
+        model=model,
+        dataset=dataset,
+        horizons=horizons,
+        created_at=created,
+        code_version=code_version(),
+        ranges=ranges if isinstance(ranges, Ranges) else Ranges(**ranges),
+        params=params or {},
+    )
+    run_dir = (root or runs_dir()) / rid
+    if run_dir.exists():
+        raise RunError(f"run folder {run_dir} already exists")
+    run_dir.mkdir(parents=True)
+    write_run_info(run_dir, info)
+    return run_dir, info
+
+
+def write_run_info(run_dir: Path, info: RunInfo) -> None:
+    atomic_write_text(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
+
+
+def load_run(run_dir: Path) -> RunInfo:
+    """Read and validate ``run_dir/run.json``."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise RunError(f"{path}: no run.json")
+    try:
+        return RunInfo.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise RunError(f"{path}: invalid run.json: {exc}") from None
+
+
+def split_expr(ranges: Ranges) -> pl.Expr:
+    """The split whose range contains ``Date`` (null when none does; train wins ties)."""
+    expr = pl.lit(None, dtype=pl.String)
+    for split in reversed(SPLITS):
+        start, end = ranges.of(split)
+        expr = pl.when(pl.col("Date").is_between(start, end)).then(pl.lit(split)).otherwise(expr)
+    return expr
+
+
+def check_predictions(frame: pl.DataFrame, info: RunInfo, source: str = "predictions") -> None:
+    """Raise :class:`RunError` unless ``frame`` follows the predictions contract of ``info``."""
+    required = {"Date": pl.Date, "Code": pl.String, "split": pl.String}
+    for col, dtype in required.items():
+        if col not in frame.columns:
+            raise RunError(f"{source}: missing column {col!r}")
+        if frame.schema[col] != dtype:
+            raise RunError(f"{source}: column {col!r} is {frame.schema[col]}, expected {dtype}")
+    for h in info.horizons:
+        col = pred_column(h)
+        if col not in frame.columns:
+            raise RunError(f"{source}: missing column {col!r} for horizon {h}")
+        if not frame.schema[col].is_float():
+            raise RunError(f"{source}: column {col!r} is {frame.schema[col]}, expected a float")
+    bad_split = frame.filter(~pl.col("split").is_in(SPLITS) | pl.col("split").is_null())
+    if bad_split.height:
+        raise RunError(
+            f"{source}: column 'split' has values outside {SPLITS}: "
+            f"{bad_split['split'].unique().to_list()[:5]}"
+        )
+    dup = frame.select("Date", "Code").is_duplicated()
+    if dup.any():
+        first = frame.filter(dup).row(0, named=True)
+        raise RunError(
+            f"{source}: duplicate (Date, Code) rows, e.g. {first['Date']} {first['Code']}"
+        )
+    for split in SPLITS:
+        start, end = info.ranges.of(split)
+        outside = frame.filter((pl.col("split") == split) & ~pl.col("Date").is_between(start, end))
+        if outside.height:
+            dates = outside["Date"].unique().sort()
+            raise RunError(
+                f"{source}: {outside.height} rows labelled {split!r} lie outside its range "
+                f"{start}..{end} (dates {dates[0]}..{dates[-1]})"
+            )
+
+
+def write_predictions(run_dir: Path, frame: pl.DataFrame) -> Path:
+    """Validate ``frame`` against the run's ``run.json`` and write ``predictions.parquet`` atomically."""
+    info = load_run(run_dir)
+    check_predictions(frame, info, source=f"{Path(run_dir) / PREDICTIONS_FILE}")
+    cols = ["Date", "Code", *(pred_column(h) for h in info.horizons), "split"]
+    out = frame.select(cols).sort("Date", "Code")
+    path = Path(run_dir) / PREDICTIONS_FILE
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        out.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_predictions(run_dir: Path) -> pl.DataFrame:
+    """Read and validate ``predictions.parquet`` of a run."""
+    info = load_run(run_dir)
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        raise RunError(f"{path}: no predictions.parquet")
+    frame = pl.read_parquet(path)
+    check_predictions(frame, info, source=str(path))
+    return frame
