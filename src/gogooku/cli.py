@@ -35,6 +35,10 @@ from gogooku.dataset.cli import build_command  # noqa: E402
 
 app.command("build")(build_command)
 
+from gogooku.dataset.splits import splits_command  # noqa: E402
+
+app.command("splits")(splits_command)
+
 from gogooku.synth.cli import synth_app  # noqa: E402
 
 app.add_typer(synth_app, name="synth")

@@ -50,6 +50,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import AVAILABILITY, describe_source
 from gogooku.dataset.base import BASE_SOURCES, build_base
+from gogooku.dataset.cache import write_cache
 from gogooku.dataset.labels import (
     LABEL_LOOKAHEAD,
     assert_no_label_copies,
@@ -456,6 +457,7 @@ def build_dataset(
     path.mkdir(parents=True, exist_ok=True)
     _atomic_write_parquet(path / "panel.parquet", panel)
     _atomic_write_json(path / "features.json", _feature_index(name, selected))
+    write_cache(path)
     seconds = round(time.perf_counter() - t_start, 3)
     stocks = panel["Code"].n_unique()
     dates = panel["Date"].n_unique()

@@ -1,0 +1,210 @@
+"""Typed run configuration: strict pydantic models loaded from TOML.
+
+A run config is one TOML file whose top-level tables are sections (``[splits]``,
+``[normalization]``, ``[loader]``; later issues add model and training sections). Every section is
+a :class:`StrictModel`: unknown keys are errors, values are validated when the file is loaded,
+and the error names the file and the dotted key (``configs/x.toml: splits.purge_day: unknown
+key``).
+
+- ``load_config(path, Model)`` validates the whole file as ``Model``;
+  ``load_config(path, Model, section="splits")`` validates one table of it (so a full run config
+  can be handed to a command that needs one section).
+- ``dump_config(config, path)`` writes a model back as TOML (atomically); ``None`` values are left
+  out (TOML has no null), so they must be the field's default for the file to load back equal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A config file is missing, not TOML, or does not validate; the message names file and key."""
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# -- data sections -------------------------------------------------------------------------------
+class SplitConfig(StrictModel):
+    """Walk-forward folds in trading days of the dataset's date axis (see ``gogooku.dataset.splits``).
+
+    Fold k: train = ``train_days`` days (``expanding``: from the first usable day to the end of
+    train grows by ``step_days`` per fold; ``rolling``: the window slides by ``step_days``), then
+    ``purge_days + embargo_days`` days skipped, ``val_days`` of validation, the same gap again,
+    ``test_days`` of test. ``purge_days`` must be at least ``label_horizon + 1`` so that the label
+    window [t+1, t+1+h] of the last training row ends before the first validation day.
+    """
+
+    scheme: Literal["expanding", "rolling"] = "expanding"
+    train_days: int = Field(756, ge=1)
+    val_days: int = Field(126, ge=1)
+    test_days: int = Field(126, ge=1)
+    step_days: int | None = Field(None, ge=1, description="default: test_days")
+    label_horizon: int = Field(20, ge=0, description="longest label horizon h in trading days")
+    purge_days: int | None = Field(None, ge=0, description="default: label_horizon + 1")
+    embargo_days: int = Field(0, ge=0)
+    first_day: int = Field(
+        0, ge=0, description="date-axis index of the first usable day (e.g. window length - 1)"
+    )
+    max_folds: int | None = Field(None, ge=1)
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _purge_covers_labels(self) -> SplitConfig:
+        if self.purge_days is not None and self.purge_days < self.label_horizon + 1:
+            raise ValueError(
+                f"purge_days={self.purge_days} is shorter than label_horizon + 1 = "
+                f"{self.label_horizon + 1}: training labels would reach into validation"
+            )
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+    @property
+    def purge(self) -> int:
+        return self.label_horizon + 1 if self.purge_days is None else self.purge_days
+
+    @property
+    def step(self) -> int:
+        return self.test_days if self.step_days is None else self.step_days
+
+    @property
+    def gap(self) -> int:
+        """Trading days skipped between train and validation and between validation and test."""
+        return self.purge + self.embargo_days
+
+
+class NormalizationConfig(StrictModel):
+    """Per-date cross-sectional transform (see ``gogooku.dataset.normalize``)."""
+
+    method: Literal["rank_gauss", "robust_z"] = "rank_gauss"
+    clip: float | None = Field(5.0, gt=0)
+    missing_indicator: bool = False
+
+
+class LoaderConfig(StrictModel):
+    """Day-batch loader (see ``gogooku.dataset.loader``)."""
+
+    window: int = Field(60, ge=1, description="L: days of features per sample, ending at t")
+    days_per_batch: int = Field(1, ge=1)
+    shuffle: bool = True
+    seed: int = 0
+    stocks_per_day: int | None = Field(None, ge=1, description="random subset of listed stocks")
+    features: list[str] | None = None
+    feature_blocks: list[str] | None = None
+    targets: list[str] | None = None
+    normalize: bool = True
+    require_labels: bool = True
+    prefetch: int = Field(2, ge=1, description="batches prepared ahead on CUDA")
+    pin_memory: bool = True
+
+
+class DataConfig(StrictModel):
+    """The data sections of a run config."""
+
+    splits: SplitConfig = SplitConfig()
+    normalization: NormalizationConfig = NormalizationConfig()
+    loader: LoaderConfig = LoaderConfig()
+
+
+# -- load / dump ---------------------------------------------------------------------------------
+def _format_errors(path: Path, prefix: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{path}: {key or '<top level>'}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path, model_cls: type[M], section: str | None = None) -> M:
+    """Read the TOML file ``path`` and validate it (or its table ``section``) as ``model_cls``."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if section is not None:
+        if section not in data:
+            raise ConfigError(f"{path}: missing table [{section}]")
+        data = data[section]
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: {section}: expected a table, got {type(data).__name__}")
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, section or "", exc)) from None
+
+
+def _toml_key(key: str) -> str:
+    if key and all(c.isalnum() or c in "-_" for c in key):
+        return key
+    return _toml_scalar(key)
+
+
+def _toml_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_scalar(v) for v in value if v is not None) + "]"
+    raise ConfigError(f"cannot write {type(value).__name__} value {value!r} as TOML")
+
+
+def _toml_lines(data: dict, prefix: str) -> list[str]:
+    lines = [
+        f"{_toml_key(k)} = {_toml_scalar(v)}"
+        for k, v in data.items()
+        if v is not None and not isinstance(v, dict)
+    ]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
+            lines += ["", f"[{name}]", *_toml_lines(value, name)]
+    return lines
+
+
+def dump_config(config: BaseModel, path: str | Path) -> Path:
+    """Write ``config`` as TOML to ``path`` (temp file + ``os.replace``); returns the path."""
+    path = Path(path)
+    text = "\n".join(_toml_lines(config.model_dump(mode="python"), "")).lstrip("\n") + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

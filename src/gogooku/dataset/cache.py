@@ -1,0 +1,354 @@
+"""The dense training cache: ``datasets/NAME/cache/`` — memory-mapped (date, stock, column) arrays.
+
+Files (NumPy ``.npy``, read with ``np.load(mmap_mode="r")``):
+
+- ``features.npy`` (T, N, F) float32 (float16 with ``float16=True``), NaN where the panel is null
+  or the row is absent; Boolean and integer feature columns are stored as their float value;
+- ``targets.npy`` (T, N, H) float32, NaN where the label is null or the row is absent;
+- ``mask.npy`` (T, N) bool: the panel has the row (the stock is listed on that day);
+- ``static.npy`` (T, N, S) int16: categorical ids (``sector33_id``, ``sector17_id``,
+  ``market_id`` — those the dataset has), 0 where absent; kept per date because they change;
+- ``dates.npy`` (T,) datetime64[D], every panel date ascending; ``codes.npy`` (N,) str, every
+  code ascending;
+- with ``graph_edges.parquet`` beside the panel (``Date, src, dst, weight``, src/dst codes):
+  ``edge_offsets.npy`` (T + 1,) int64 and ``edge_src.npy``/``edge_dst.npy`` int32 (indices into
+  the code axis), ``edge_weight.npy`` float32 — the edges of date index t are
+  ``[edge_offsets[t], edge_offsets[t+1])``;
+- ``cache.json``: column names (features in ``features.json`` order with their blocks, targets,
+  static ids), dtypes, shapes, and the panel's row count and size (to detect a stale cache).
+
+Writing (``write_cache``): the panel is streamed in record batches (``pyarrow`` row groups); each
+batch is mapped to (date index, code index) by joins with the axes and scattered into
+``np.lib.format.open_memmap`` files with one fancy-indexed assignment per array. The panel is
+sorted by (Code, Date), so a date-range filter could not skip row groups; streaming batches
+bounds memory the same way (one batch of rows plus the page cache of the memory map) in one pass.
+Everything is written into ``cache.tmp-<id>/`` and renamed to ``cache/`` (the previous cache is
+renamed aside first and deleted after; readers holding its memory maps keep valid files).
+
+Reading (``open_cache``): ``DenseCache.window(t, L)`` is ``features[t-L+1 : t+1]``, a zero-copy
+view (L, N, F). ``feature_index(names=..., blocks=...)`` gives column indices; a selection that is
+one ascending contiguous run is applied as a slice (still a view), any other selection is a
+gather that copies L × N × len(selection) values per window.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+CACHE_DIR = "cache"
+CACHE_VERSION = 1
+STATIC_IDS = ("sector33_id", "sector17_id", "market_id")
+GRAPH_FILE = "graph_edges.parquet"
+BATCH_ROWS = 262_144
+
+
+class CacheError(ValueError):
+    """The cache cannot be written or read; the message names the file or column."""
+
+
+def _columns_by_role(dataset_dir: Path) -> tuple[list[dict], list[dict]]:
+    path = dataset_dir / "features.json"
+    if not path.exists():
+        raise CacheError(f"{path}: not found (build the dataset first)")
+    columns = json.loads(path.read_text())["columns"]
+    features = [c for c in columns if c["role"] == "feature"]
+    targets = [c for c in columns if c["role"] == "target"]
+    return features, targets
+
+
+def _panel_signature(panel: Path) -> dict:
+    meta = pq.read_metadata(panel)
+    return {"panel_rows": meta.num_rows, "panel_bytes": panel.stat().st_size}
+
+
+def _as_float(names: Sequence[str], schema: pl.Schema) -> list[pl.Expr]:
+    return [pl.col(n).cast(pl.Float32).fill_null(float("nan")) for n in names if n in schema]
+
+
+def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndarray) -> bool:
+    """CSR edge lists per date from ``graph_edges.parquet``; returns whether the file exists."""
+    path = dataset_dir / GRAPH_FILE
+    if not path.exists():
+        return False
+    edges = pl.read_parquet(path)
+    missing = {"Date", "src", "dst", "weight"} - set(edges.columns)
+    if missing:
+        raise CacheError(f"{path}: missing column(s) {sorted(missing)}")
+    for col in ("src", "dst"):
+        if edges.schema[col] != pl.String:
+            raise CacheError(
+                f"{path}: column {col} must hold String codes, got {edges.schema[col]}"
+            )
+    date_axis = pl.DataFrame({"Date": dates.astype("datetime64[D]").astype(date)}).with_row_index(
+        "t"
+    )
+    code_axis = pl.DataFrame({"src": codes.tolist()}).with_row_index("s")
+    mapped = (
+        edges.join(date_axis, on="Date", how="inner")
+        .join(code_axis, on="src", how="left")
+        .join(code_axis.rename({"src": "dst", "s": "d"}), on="dst", how="left")
+    )
+    unknown = mapped.filter(pl.col("s").is_null() | pl.col("d").is_null())
+    if unknown.height:
+        row = unknown.row(0, named=True)
+        raise CacheError(
+            f"{path}: edge on {row['Date']} names code(s) not in the panel: {row['src']}, {row['dst']}"
+        )
+    mapped = mapped.sort("t", "s", "d")
+    counts = np.bincount(mapped["t"].to_numpy(), minlength=len(dates))
+    offsets = np.zeros(len(dates) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    np.save(out / "edge_offsets.npy", offsets)
+    np.save(out / "edge_src.npy", mapped["s"].cast(pl.Int32).to_numpy())
+    np.save(out / "edge_dst.npy", mapped["d"].cast(pl.Int32).to_numpy())
+    np.save(out / "edge_weight.npy", mapped["weight"].cast(pl.Float32).to_numpy())
+    return True
+
+
+def write_cache(
+    dataset_dir: str | Path, *, float16: bool = False, batch_rows: int = BATCH_ROWS
+) -> Path:
+    """Write ``dataset_dir/cache/`` from ``panel.parquet`` and ``features.json``; see module doc."""
+    dataset_dir = Path(dataset_dir)
+    panel_path = dataset_dir / "panel.parquet"
+    if not panel_path.exists():
+        raise CacheError(f"{panel_path}: not found (build the dataset first)")
+    feature_cols, target_cols = _columns_by_role(dataset_dir)
+    features = [c["name"] for c in feature_cols]
+    targets = [c["name"] for c in target_cols]
+    scan = pl.scan_parquet(panel_path)
+    schema = scan.collect_schema()
+    absent = [n for n in (*features, *targets, "Code", "Date") if n not in schema]
+    if absent:
+        raise CacheError(f"{panel_path}: column(s) {absent} listed in features.json are missing")
+    static = [n for n in STATIC_IDS if n in features]
+
+    dates = scan.select(pl.col("Date").unique().sort()).collect()["Date"]
+    codes = scan.select(pl.col("Code").unique().sort()).collect()["Code"]
+    t_n, n_n = dates.len(), codes.len()
+    date_axis = pl.DataFrame({"Date": dates}).with_row_index("_t")
+    code_axis = pl.DataFrame({"Code": codes}).with_row_index("_n")
+
+    tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        feat_dtype = np.float16 if float16 else np.float32
+        open_mm = np.lib.format.open_memmap
+        x = open_mm(tmp / "features.npy", "w+", feat_dtype, (t_n, n_n, len(features)))
+        y = open_mm(tmp / "targets.npy", "w+", np.float32, (t_n, n_n, len(targets)))
+        mask = open_mm(tmp / "mask.npy", "w+", np.bool_, (t_n, n_n))
+        st = open_mm(tmp / "static.npy", "w+", np.int16, (t_n, n_n, len(static)))
+        x[:] = np.nan
+        y[:] = np.nan
+        mask[:] = False
+        st[:] = 0
+        parquet = pq.ParquetFile(panel_path)
+        columns = ["Code", "Date", *features, *targets]
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+            frame = (
+                pl.from_arrow(batch)
+                .join(date_axis, on="Date", how="left")
+                .join(code_axis, on="Code", how="left")
+                .sort("_t", "_n")
+            )
+            ti = frame["_t"].to_numpy()
+            ni = frame["_n"].to_numpy()
+            x[ti, ni] = frame.select(_as_float(features, schema)).to_numpy().astype(feat_dtype)
+            y[ti, ni] = frame.select(_as_float(targets, schema)).to_numpy()
+            mask[ti, ni] = True
+            if static:
+                ids = frame.select(pl.col(static).fill_null(0).cast(pl.Int16)).to_numpy()
+                st[ti, ni] = ids
+        for arr in (x, y, mask, st):
+            arr.flush()
+        del x, y, mask, st
+        date_values = dates.to_numpy().astype("datetime64[D]")
+        code_values = codes.to_numpy().astype(str)
+        np.save(tmp / "dates.npy", date_values)
+        np.save(tmp / "codes.npy", code_values)
+        has_edges = _write_edges(dataset_dir, tmp, date_values, code_values)
+        meta = {
+            "version": CACHE_VERSION,
+            "features": features,
+            "feature_blocks": [c["block"] for c in feature_cols],
+            "targets": targets,
+            "static": static,
+            "feature_dtype": np.dtype(feat_dtype).name,
+            "shape": {"T": t_n, "N": n_n, "F": len(features), "H": len(targets)},
+            "has_edges": has_edges,
+            **_panel_signature(panel_path),
+        }
+        (tmp / "cache.json").write_text(json.dumps(meta, indent=2) + "\n")
+        final = dataset_dir / CACHE_DIR
+        old = dataset_dir / f"{CACHE_DIR}.old-{uuid.uuid4().hex}"
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+@dataclass(frozen=True)
+class Edges:
+    """One date's edges: indices into the code axis and weights (views of the cache)."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+
+
+@dataclass
+class DenseCache:
+    """A read-only, memory-mapped cache; see the module doc for the arrays."""
+
+    path: Path
+    features: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray
+    static: np.ndarray
+    dates: np.ndarray
+    codes: np.ndarray
+    feature_names: list[str]
+    feature_blocks: list[str]
+    target_names: list[str]
+    static_names: list[str]
+    edge_offsets: np.ndarray | None = None
+    edge_src: np.ndarray | None = None
+    edge_dst: np.ndarray | None = None
+    edge_weight: np.ndarray | None = None
+    _date_pos: dict[date, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.features.shape
+
+    @property
+    def date_list(self) -> list[date]:
+        return self.dates.astype(date).tolist()
+
+    def date_index(self, day: date) -> int:
+        """Position of ``day`` on the date axis."""
+        if not self._date_pos:
+            self._date_pos.update({d: i for i, d in enumerate(self.date_list)})
+        try:
+            return self._date_pos[day]
+        except KeyError:
+            raise CacheError(
+                f"{self.path}: date {day} is not on the cache's date axis "
+                f"({self.date_list[0]}..{self.date_list[-1]})"
+            ) from None
+
+    def feature_index(
+        self, names: Sequence[str] | None = None, blocks: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Column indices of the selected features in cache order (all when both are None)."""
+        if names is None and blocks is None:
+            return np.arange(len(self.feature_names))
+        pos = {n: i for i, n in enumerate(self.feature_names)}
+        chosen: set[int] = set()
+        if names is not None:
+            unknown = [n for n in names if n not in pos]
+            if unknown:
+                raise CacheError(f"{self.path}: unknown feature(s) {unknown}")
+            chosen.update(pos[n] for n in names)
+        if blocks is not None:
+            known = set(self.feature_blocks)
+            unknown = [b for b in blocks if b not in known]
+            if unknown:
+                raise CacheError(f"{self.path}: unknown block(s) {unknown}; have {sorted(known)}")
+            chosen.update(i for i, b in enumerate(self.feature_blocks) if b in set(blocks))
+        return np.array(sorted(chosen), dtype=np.intp)
+
+    def target_index(self, names: Sequence[str] | None = None) -> np.ndarray:
+        if names is None:
+            return np.arange(len(self.target_names))
+        pos = {n: i for i, n in enumerate(self.target_names)}
+        unknown = [n for n in names if n not in pos]
+        if unknown:
+            raise CacheError(f"{self.path}: unknown target(s) {unknown}")
+        return np.array([pos[n] for n in names], dtype=np.intp)
+
+    def window(self, t: int, length: int, feature_idx: np.ndarray | None = None) -> np.ndarray:
+        """``features[t-L+1 : t+1]`` (L, N, F): a view, or a gather for a non-contiguous selection."""
+        if not 0 <= t < self.features.shape[0]:
+            raise CacheError(f"{self.path}: date index {t} outside 0..{self.features.shape[0] - 1}")
+        if t - length + 1 < 0:
+            raise CacheError(
+                f"{self.path}: a window of {length} days ending at {self.date_list[t]} starts "
+                f"before the first cached date {self.date_list[0]}"
+            )
+        view = self.features[t - length + 1 : t + 1]
+        return select_columns(view, feature_idx)
+
+    def edges(self, t: int) -> Edges | None:
+        """Edges of date index ``t`` (None when the dataset has no graph)."""
+        if self.edge_offsets is None:
+            return None
+        lo, hi = int(self.edge_offsets[t]), int(self.edge_offsets[t + 1])
+        return Edges(self.edge_src[lo:hi], self.edge_dst[lo:hi], self.edge_weight[lo:hi])
+
+
+def select_columns(arr: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """``arr[..., idx]`` as a slice (view) when ``idx`` is one ascending run, else a gather (copy)."""
+    if idx is None or (len(idx) == arr.shape[-1] and np.array_equal(idx, np.arange(arr.shape[-1]))):
+        return arr
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return arr[..., int(idx[0]) : int(idx[0]) + len(idx)]
+    return arr[..., idx]
+
+
+def open_cache(dataset_dir: str | Path, *, check_fresh: bool = True) -> DenseCache:
+    """Memory-map ``dataset_dir/cache/``; with ``check_fresh`` refuse a cache of another panel."""
+    dataset_dir = Path(dataset_dir)
+    path = dataset_dir / CACHE_DIR
+    meta_path = path / "cache.json"
+    if not meta_path.exists():
+        raise CacheError(f"{meta_path}: not found (run `gogooku build` to write the cache)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("version") != CACHE_VERSION:
+        raise CacheError(f"{meta_path}: cache version {meta.get('version')} != {CACHE_VERSION}")
+    panel = dataset_dir / "panel.parquet"
+    if check_fresh and panel.exists():
+        current = _panel_signature(panel)
+        cached = {k: meta.get(k) for k in current}
+        if current != cached:
+            raise CacheError(
+                f"{meta_path}: stale cache: written for panel {cached}, panel.parquet is now "
+                f"{current}; rebuild the dataset or call write_cache"
+            )
+
+    def load(name: str) -> np.ndarray:
+        return np.load(path / name, mmap_mode="r")
+
+    edges = {}
+    if meta["has_edges"]:
+        edges = {
+            k: load(f"{k}.npy") for k in ("edge_offsets", "edge_src", "edge_dst", "edge_weight")
+        }
+    return DenseCache(
+        path=path,
+        features=load("features.npy"),
+        targets=load("targets.npy"),
+        mask=load("mask.npy"),
+        static=load("static.npy"),
+        dates=np.load(path / "dates.npy"),
+        codes=np.load(path / "codes.npy"),
+        feature_names=meta["features"],
+        feature_blocks=meta["feature_blocks"],
+        target_names=meta["targets"],
+        static_names=meta["static"],
+        **edges,
+    )
