@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -41,11 +42,16 @@ class CutStore:
 
 
 @pytest.fixture(scope="module")
-def market() -> dict[str, pl.DataFrame]:
+def synthetic():
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
 
-    return generate_market(SynthConfig(seed=5, stocks=24, start=START, end=END)).tables
+    return generate_market(SynthConfig(seed=5, stocks=24, start=START, end=END))
+
+
+@pytest.fixture(scope="module")
+def market(synthetic) -> dict[str, pl.DataFrame]:
+    return synthetic.tables
 
 
 def _compute(tables, cut: date | None) -> dict[str, pl.DataFrame]:
@@ -86,3 +92,27 @@ def test_side_blocks_do_not_change_when_later_data_exists(market, full, cut):
         assert got.select("Code", "Date").equals(want.select("Code", "Date")), block.name
         for name in block.feature_names:
             assert got[name].equals(want[name]), f"{name} changes when data after {cut} exists"
+
+
+def test_short_positions_match_the_simulated_reported_positions(synthetic, full):
+    """ssp_ratio_sum on day t = the simulator's sum of reported positions >= 0.5 % as of calc
+    day t - 3 (disclosed t - 1, usable t). Published ratios are rounded to 4 decimals, so a
+    position just under 0.5 % can be published as 0.0050 and count as open: the only allowed
+    differences are whole multiples of 0.5 %."""
+    state = synthetic.state
+    days = pl.Series(state.days[3:], dtype=pl.Date)
+    reported = state.latents.short_reported
+    want = pl.concat(
+        pl.DataFrame({"Code": code, "Date": days, "want": reported[:-3, i]})
+        for i, code in enumerate(state.universe["Code"].to_list())
+    )
+    got = (
+        full["short_positions"]
+        .join(want, on=["Code", "Date"])
+        .filter(pl.col("ssp_ratio_sum").is_not_null())
+    )
+    assert got.height > 5000
+    diff = (got["ssp_ratio_sum"].cast(pl.Float64) - got["want"]).abs().to_numpy()
+    assert (diff < 3e-4).mean() > 0.85
+    steps = np.round(diff / 0.005)
+    assert np.all(np.abs(diff - 0.005 * steps) < 3e-4)
