@@ -254,7 +254,7 @@ def generate_market(config: SynthConfig, *, side_tables: bool = True) -> Synthet
     oracle = oracle_frame(
         days, codes, listed, horizon_days, schedule, signals, dispersion, vol, side, params
     )
-    del signals
+    del signals, schedule
     side.clear()  # the oracle was the last reader; frees (T, N) arrays before the tables
     bars_frame = bars_table(days, codes, listed, bars)
     member = (universe["ScaleCat"] != "-").to_numpy()
