@@ -37,6 +37,23 @@ class Tables:
         ).lazy()
 
 
+class CutTables(Tables):
+    """``Tables`` as they stood at ``cut``: every dataset filtered on its date field, the
+    calendar (published a year ahead) kept whole."""
+
+    def __init__(self, tables: dict[str, pl.DataFrame], cut: date | None = None) -> None:
+        super().__init__(tables)
+        self.cut = cut
+
+    def scan(self, dataset: str) -> pl.LazyFrame:
+        frame = super().scan(dataset)
+        if self.cut is None or dataset == "markets_calendar":
+            return frame
+        from gogooku.store.raw import RawStore
+
+        return frame.filter(pl.col(RawStore.date_field(dataset)) <= self.cut)
+
+
 def typed(dataset: str, rows: list[dict]) -> pl.DataFrame:
     """Rows of ``dataset`` (missing fields null), cast to the catalogue schema."""
     schema = ENDPOINTS[dataset].schema

@@ -226,3 +226,23 @@ def test_no_cross_code_bleed(calendar, history):
     assert both.filter(pl.col("Code") == B).equals(alone_b)
     # B has no statements after FY1 3Q, so its FY2-era rows keep FY1 3Q values.
     assert value(both, B, date(2022, 5, 13), "stmt_fq") == 3
+
+
+def test_accounting_flags_treat_unreported_fields_as_absent(calendar):
+    flagged = {"MatChgSub": False, "SigChgInC": None, "ChgByASRev": False, "RetroRst": True}
+    rows = [{**r, **flagged} if r["DiscDate"] == date(2022, 5, 13) else r for r in HISTORY]
+    rows[-1] = {
+        **rows[-1],
+        "SigChgInC": True,
+        "DocType": "FYFinancialStatements_NonConsolidated_JP",
+    }
+    out = run_block(BLOCK, {"fins_summary": typed("fins_summary", rows)}, calendar, [A])
+    at = date(2022, 5, 13)
+    assert value(out, A, at, "stmt_acct_change") is True
+    assert value(out, A, at, "stmt_scope_change") is False
+    assert value(out, A, at, "stmt_est_change") is None
+    assert value(out, A, at, "stmt_consolidated") is True
+    at = date(2022, 7, 1)
+    assert value(out, A, at, "stmt_scope_change") is True
+    assert value(out, A, at, "stmt_acct_change") is None
+    assert value(out, A, at, "stmt_consolidated") is False

@@ -32,6 +32,7 @@ BREAKDOWN = "markets_breakdown"
 FUTURES = "futures"
 MAX_AGE_DAYS = 7
 Z_WINDOW = 60
+MIN_STD = 1e-6
 
 BD_FEATURES: tuple[Feature, ...] = (
     Feature(
@@ -49,7 +50,7 @@ BD_FEATURES: tuple[Feature, ...] = (
     Feature(
         "bd_short_share_z60",
         "Short-selling share relative to its 60-record history",
-        "(x - mean_60(x)) / std_60(x), x = bd_short_share",
+        "(x - mean_60(x)) / std_60(x), x = bd_short_share; null if std_60 <= 1e-6",
         Z_WINDOW,
     ),
     Feature(
@@ -61,7 +62,7 @@ BD_FEATURES: tuple[Feature, ...] = (
     Feature(
         "bd_margin_buy_new_z60",
         "New-margin-buying share relative to its 60-record history",
-        "(x - mean_60(x)) / std_60(x), x = bd_margin_buy_new_share",
+        "(x - mean_60(x)) / std_60(x), x = bd_margin_buy_new_share; null if std_60 <= 1e-6",
         Z_WINDOW,
     ),
     Feature(
@@ -129,9 +130,11 @@ FUT_FEATURES: tuple[Feature, ...] = (
 
 
 def _zscore(x: pl.Expr, w: int) -> pl.Expr:
+    """``(x − mean_w) / std_w`` over the stock's records; null where ``std_w ≤ MIN_STD`` (a
+    flat window, whose rolling std is round-off)."""
     mean = x.rolling_mean(w, min_samples=w).over("Code")
     std = x.rolling_std(w, min_samples=w).over("Code")
-    return ops.ratio(x - mean, std)
+    return pl.when(std > MIN_STD).then((x - mean) / std)
 
 
 def breakdown_compute(ctx: BlockContext) -> pl.LazyFrame:

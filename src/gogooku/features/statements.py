@@ -363,6 +363,17 @@ def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _any_flag(*names: str) -> pl.Expr:
+    """True if any reported flag is true; null only when none of them is reported (a field that
+    did not exist yet, e.g. ``SigChgInC`` before 2024-07-22, does not null the others)."""
+    cols = [pl.col(n) for n in names]
+    return (
+        pl.when(pl.any_horizontal(col.is_not_null() for col in cols))
+        .then(pl.any_horizontal(col.fill_null(False) for col in cols))
+        .otherwise(None)
+    )
+
+
 def _state_exprs() -> list[pl.Expr]:
     c = pl.col
     exprs = [
@@ -373,9 +384,9 @@ def _state_exprs() -> list[pl.Expr]:
         ops.ratio(c("ttmNP_0"), c("Eq_0")).alias("stmt_roe_ttm"),
         ops.ratio(c("ttmNP_0"), c("TA_0")).alias("stmt_roa_ttm"),
         ops.ratio(c("Eq_0"), c("TA_0")).alias("stmt_equity_ratio"),
-        (c("ChgByASRev_0") | c("ChgNoASRev_0") | c("RetroRst_0")).alias("stmt_acct_change"),
+        _any_flag("ChgByASRev_0", "ChgNoASRev_0", "RetroRst_0").alias("stmt_acct_change"),
         c("ChgAcEst_0").alias("stmt_est_change"),
-        (c("MatChgSub_0") | c("SigChgInC_0")).alias("stmt_scope_change"),
+        _any_flag("MatChgSub_0", "SigChgInC_0").alias("stmt_scope_change"),
         c("DocType_0").str.contains("_Consolidated").alias("stmt_consolidated"),
         (c("version_0") > 0).alias("stmt_restated"),
         ((c("ShOutFY_0") - c("TrShFY_0").fill_null(0.0)) * c("split_F").fill_null(1.0)).alias(
