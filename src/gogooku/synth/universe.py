@@ -406,6 +406,8 @@ def master_table(universe: pl.DataFrame, days: list[date], listed: np.ndarray) -
         "Mkt": pl.Series("Mkt", codes).gather(segment),
         "MktNm": pl.Series("MktNm", list(MARKETS.values())).gather(segment),
     }
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         [columns[c] if c in columns else universe[c].gather(i_idx) for c in MASTER_COLUMNS]
     )
+    # The API writes "-" for stocks outside TOPIX; the catalogue's type rule reads it as null.
+    return frame.with_columns(pl.col("ScaleCat").replace("-", None))
