@@ -109,3 +109,21 @@ def test_missing_bars_are_a_clear_error(market, cal):
         BaseFrameError, match=r"equities_bars_daily: missing columns \['AdjFactor'\]"
     ):
         build_base(TableStore(tables), cal, START, END)
+
+
+def test_sparse_master_snapshots_are_joined_as_of_never_forward(market, cal):
+    """With snapshots only on the first trading day of each month, rows take the latest earlier one."""
+    master = market["equities_master"]
+    firsts = master.group_by(pl.col("Date").dt.strftime("%Y-%m").alias("m")).agg(
+        pl.col("Date").min()
+    )["Date"]
+    sparse = master.filter(
+        pl.col("Date").is_in(firsts.implode()) & (pl.col("Date") > START)
+    ).with_columns(S33=pl.col("Date").dt.strftime("%m"))
+    base = build_base(TableStore({**market, "equities_master": sparse}), cal, START, END)
+    row = base.filter((pl.col("Code") == "13010") & (pl.col("Date") == date(2020, 11, 20)))
+    assert row["S33"].to_list() == ["11"]  # the 2020-11-02 snapshot, not the December one
+    first_month = base.filter(pl.col("Date") < firsts.sort()[1])
+    assert first_month["S33"].null_count() == first_month.height  # nothing before any snapshot
+    assert tuple(base.columns) == BASE_COLUMNS
+    assert base.equals(base.sort("Code", "Date"))

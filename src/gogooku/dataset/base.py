@@ -69,6 +69,32 @@ def _require(frame: pl.LazyFrame, dataset: str, columns: tuple[str, ...]) -> Non
         raise BaseFrameError(f"raw dataset {dataset}: missing columns {missing}")
 
 
+def _attach_master(frame: pl.DataFrame, master: pl.LazyFrame, calendar) -> pl.DataFrame:
+    """Master attributes as of each row: the latest snapshot valid on or before the row's date.
+
+    J-Quants master data is one snapshot per day, so most rows have a snapshot of their own date
+    (an equi-join, cheap); only rows without one go through the as-of join.
+    """
+    same_day = (
+        master.unique(subset=["Code", "Date"], keep="last", maintain_order=True)
+        .select("Code", "Date", *MASTER_COLS, pl.lit(True).alias("_snap"))
+        .collect()
+    )
+    joined = frame.join(same_day, on=["Code", "Date"], how="left", maintain_order="left")
+    missing = joined["_snap"].is_null()
+    if not missing.any():
+        return joined.drop("_snap")
+    rest = asof_join(
+        joined.filter(missing).drop(*MASTER_COLS, "_snap"),
+        with_available_from(master, "equities_master", calendar),
+        source_name="equities_master",
+        by="Code",
+        columns=list(MASTER_COLS),
+        order_by=("Date",),
+    ).collect()
+    return pl.concat([joined.filter(~missing).drop("_snap"), rest]).sort("Code", "Date")
+
+
 def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.DataFrame:
     """The base frame for trading days ``start..end`` (see the module docstring)."""
     bars_all = store.scan("equities_bars_daily")
@@ -111,15 +137,7 @@ def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.D
         if master_only.height
         else bars
     )
-    snapshots = with_available_from(master, "equities_master", calendar)
-    frame = asof_join(
-        frame,
-        snapshots,
-        source_name="equities_master",
-        by="Code",
-        columns=list(MASTER_COLS),
-        order_by=("Date",),
-    ).collect()
+    frame = _attach_master(frame, master, calendar)
 
     topix = store.scan("indices_topix")
     _require(topix, "indices_topix", ("Date", *PRICE_COLS))
