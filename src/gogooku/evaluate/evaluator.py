@@ -1,0 +1,400 @@
+"""Evaluate a run: join its predictions with the dataset's targets and the market, compute the
+signal and portfolio metrics per split and horizon, and write ``metrics.json`` and ``report.html``.
+
+Point-in-time guard: a run whose valid or test range overlaps its training range, or whose
+valid/test predictions are dated inside the training range, is refused (:class:`EvaluationError`
+naming the dates). When the h-day labels of the last training days reach into the test range
+(train end + h + 1 sessions ≥ test start), a warning is recorded in ``metrics.json``.
+
+Portfolio metrics come from :mod:`gogooku.evaluate.backtest` (long-only top-K vs TOPIX and the
+equal-weight universe, long-short top-K/bottom-K), rebalanced every h sessions for horizon h,
+on the valid and test splits. On the synthetic market the oracle's expected returns
+(``exp_target_{h}d``) are evaluated on the same rows, and the run is also reported as the share
+of the oracle it recovers: ``rank_ic_vs_oracle`` = RankIC mean / oracle RankIC mean and
+``sharpe_vs_oracle`` = net Sharpe / oracle net Sharpe per strategy (null where the oracle's
+value is not positive: a share of a non-positive ceiling means nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from gogooku.calendar import TradingCalendar
+from gogooku.evaluate import backtest as bt
+from gogooku.evaluate import bootstrap, metrics, risk
+from gogooku.runs import (
+    RunInfo,
+    atomic_write_text,
+    code_version,
+    load_run,
+    pred_column,
+    read_predictions,
+)
+from gogooku.settings import Settings, get_settings
+from gogooku.store.raw import RawStore
+
+SCHEMA_VERSION = 1
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.html"
+PORTFOLIO_SPLITS = ("valid", "test")
+STRATEGIES = ("long_only", "long_short")
+TARGET_RE = re.compile(r"^target_(\d+)d$")
+
+CONVENTIONS = {
+    "ic": "Pearson correlation across stocks per day, then averaged over days",
+    "rank_ic": "Spearman (average ranks for ties) per day, as scipy.stats.spearmanr / Alphalens IC",
+    "icir": "mean / std (ddof=1) of daily values, not annualised (Alphalens Risk-Adjusted IC)",
+    "t_stat": "icir * sqrt(n_days)",
+    "hit_rate": "share of days with RankIC > 0",
+    "quantiles": "per-day deciles of average prediction ranks, mean target per decile averaged over days",
+    "returns": "compounded (empyrical): annual_return = CAGR, max drawdown on compounded wealth",
+    "annualisation": "periods_per_year = trading days of the split range per calendar year spanned",
+    "sharpe": "mean / std (ddof=1) * sqrt(periods_per_year), risk-free 0 (empyrical)",
+    "sortino": "mean * P / (sqrt(mean(min(r,0)^2)) * sqrt(P)) (empyrical)",
+    "var": "historical 5th percentile of daily returns (empyrical, not pyfolio's mean - 2 std)",
+    "cvar": "mean of the floor((n-1)*0.05)+1 lowest daily returns (empyrical)",
+    "kaggle_jpx": "mean / std (ddof=1) of daily spread returns, top/bottom 200 weights linspace(2,1,200)/mean, not annualised",
+    "qlib_difference": "Qlib sums returns and annualises by 238 days; these metrics compound and use the TSE calendar",
+    "bootstrap": "circular block bootstrap over days, block = max(h, ceil(n^(1/3))), percentile interval",
+}
+
+
+class EvaluationError(ValueError):
+    """The run cannot be evaluated (overlapping ranges, missing targets or market data)."""
+
+
+@dataclass
+class HorizonSeries:
+    """In-memory series behind one split × horizon section of the report."""
+
+    daily_ic: pl.DataFrame
+    quantiles: pl.DataFrame
+    backtests: dict[str, bt.BacktestResult] = field(default_factory=dict)
+    oracle_backtests: dict[str, bt.BacktestResult] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    run_dir: Path
+    info: RunInfo
+    metrics: dict[str, object]
+    series: dict[tuple[str, int], HorizonSeries]
+
+
+def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def check_ranges(info: RunInfo, predictions: pl.DataFrame) -> None:
+    """Refuse valid/test ranges or valid/test predictions that touch the training range."""
+    train = info.ranges.train
+    for split in ("valid", "test"):
+        rng = info.ranges.of(split)
+        if _overlap(train, rng):
+            raise EvaluationError(
+                f"run {info.run_id}: {split} range {rng[0]}..{rng[1]} overlaps the training "
+                f"range {train[0]}..{train[1]}"
+            )
+        inside = predictions.filter(
+            (pl.col("split") == split) & pl.col("Date").is_between(train[0], train[1])
+        )
+        if inside.height:
+            dates = inside["Date"].unique().sort().to_list()
+            raise EvaluationError(
+                f"run {info.run_id}: {inside.height} {split} predictions are dated inside the "
+                f"training range {train[0]}..{train[1]}: {', '.join(map(str, dates[:5]))}"
+            )
+
+
+def dataset_horizons(panel_path: Path) -> list[int]:
+    names = pl.scan_parquet(panel_path).collect_schema().names()
+    return sorted(int(m.group(1)) for c in names if (m := TARGET_RE.match(c)))
+
+
+def load_targets(settings: Settings, dataset: str) -> tuple[pl.DataFrame, list[int]]:
+    """``Date, Code, target_{h}d`` for every horizon of the dataset panel."""
+    path = settings.datasets_dir / dataset / "panel.parquet"
+    if not path.is_file():
+        raise EvaluationError(f"dataset {dataset!r}: {path} does not exist")
+    horizons = dataset_horizons(path)
+    if not horizons:
+        raise EvaluationError(f"dataset {dataset!r}: {path} has no target_{{h}}d columns")
+    cols = ["Date", "Code", *(f"target_{h}d" for h in horizons)]
+    return pl.read_parquet(path, columns=cols), horizons
+
+
+def load_oracle(store: RawStore, horizons: list[int]) -> pl.DataFrame | None:
+    """The synthetic market's ``Date, Code, exp_target_{h}d``, or None on real data."""
+    oracle = store.read_oracle().collect()
+    if oracle.height == 0:
+        return None
+    cols = [f"exp_target_{h}d" for h in horizons if f"exp_target_{h}d" in oracle.columns]
+    return oracle.select("Date", "Code", *cols)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    """a / b as a share of the oracle; null when the oracle's own value b is not positive."""
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def signal_metrics(
+    frame: pl.DataFrame,
+    pred: str,
+    target: str,
+    horizon: int,
+    top_k: int,
+    universe: pl.DataFrame,
+    replicates: int,
+) -> tuple[dict[str, object], pl.DataFrame, pl.DataFrame]:
+    """Signal metrics of ``pred`` vs ``target`` on ``frame``; also the daily IC and decile frames."""
+    daily = metrics.daily_ic(frame, pred, target)
+    out: dict[str, object] = metrics.ic_summary(daily)
+    deciles = metrics.quantile_returns(frame, pred, target, 10)
+    out["deciles"] = metrics.quantile_summary(deciles, 10)
+    turnover_1 = metrics.topk_turnover(frame, pred, top_k, lag=1)
+    turnover_h = metrics.topk_turnover(frame, pred, top_k, lag=horizon)
+    autocorr = metrics.rank_autocorrelation(frame, pred, lag=1)
+    out["topk_turnover"] = turnover_1["turnover"].mean() if turnover_1.height else None
+    out["topk_turnover_horizon"] = turnover_h["turnover"].mean() if turnover_h.height else None
+    out["rank_autocorr"] = autocorr["rank_autocorr"].mean() if autocorr.height else None
+    out["coverage"] = metrics.coverage(frame, universe, pred)
+    out["kaggle_jpx"] = metrics.kaggle_jpx_score(metrics.kaggle_jpx_daily(frame, pred, target))
+    ric = daily["rank_ic"].drop_nulls().to_numpy()
+    out["rank_ic_mean_ci"] = bootstrap.block_bootstrap_ci(
+        ric,
+        bootstrap.mean_statistic,
+        bootstrap.default_block_length(ric.size, horizon),
+        replicates=replicates,
+    )
+    return out, daily, deciles
+
+
+def portfolio_metrics(
+    result: bt.BacktestResult, ppy: float, horizon: int, replicates: int
+) -> dict[str, object]:
+    """Risk statistics of a backtest's daily returns (net and gross), benchmarks and excess."""
+    d = result.daily.sort("Date")
+    net = d["ret_net"].to_numpy()
+    excess_topix = (d["ret_net"] - d["benchmark_topix"]).to_numpy()
+    excess_ew = (d["ret_net"] - d["benchmark_ew"]).to_numpy()
+    gross_ar = risk.annual_return(d["ret_gross"].to_numpy(), ppy)
+    net_ar = risk.annual_return(net, ppy)
+    clean = net[np.isfinite(net)]
+    return {
+        "net": risk.return_stats(net, ppy),
+        "gross": risk.return_stats(d["ret_gross"].to_numpy(), ppy),
+        "benchmark_topix": risk.return_stats(d["benchmark_topix"].to_numpy(), ppy),
+        "benchmark_ew": risk.return_stats(d["benchmark_ew"].to_numpy(), ppy),
+        "excess_vs_topix": risk.return_stats(excess_topix, ppy),
+        "excess_vs_ew": risk.return_stats(excess_ew, ppy),
+        "beta_topix": risk.beta(net, d["benchmark_topix"].to_numpy()),
+        "turnover_mean": d["turnover"].mean(),
+        "cost_total": d["cost"].sum(),
+        "cost_drag": gross_ar - net_ar if gross_ar is not None and net_ar is not None else None,
+        "n_long_mean": d["n_long"].mean(),
+        "n_short_mean": d["n_short"].mean(),
+        "sharpe_ci": bootstrap.block_bootstrap_ci(
+            clean,
+            bootstrap.sharpe_statistic(ppy),
+            bootstrap.default_block_length(clean.size, horizon),
+            replicates=replicates,
+        ),
+        "monthly": risk.period_returns(d, "ret_net", "month").to_dicts(),
+        "yearly": risk.period_returns(d, "ret_net", "year").to_dicts(),
+        "sector_contribution": result.sector_contribution.sort("contribution").to_dicts(),
+    }
+
+
+class _Market:
+    """Market inputs of the backtest for one date range, loaded once per split."""
+
+    def __init__(self, store: RawStore, calendar: TradingCalendar, start: dt.date, end: dt.date):
+        # Positions opened on the last days are closed up to max-horizon sessions later.
+        self.market = bt.load_market(store, calendar, start, end)
+        self.topix = bt.load_topix(store, start, end)
+        if self.market.height == 0:
+            raise EvaluationError(
+                f"no equities_bars_daily rows in the raw store for {start}..{end}"
+            )
+        if self.topix.height == 0:
+            raise EvaluationError(f"no indices_topix rows in the raw store for {start}..{end}")
+
+
+def _run_backtests(
+    scores: pl.DataFrame, market: _Market, horizon: int, top_k: int, cost_bps: float
+) -> dict[str, bt.BacktestResult]:
+    out = {}
+    for strategy in STRATEGIES:
+        config = bt.BacktestConfig(
+            top_k=top_k, strategy=strategy, rebalance_days=horizon, cost_bps=cost_bps
+        )
+        out[strategy] = bt.run_backtest(scores, market.market, market.topix, config)
+    return out
+
+
+def _label_overlap_warnings(info: RunInfo, calendar: TradingCalendar) -> list[str]:
+    train_end = info.ranges.train[1]
+    warnings = []
+    for split in ("valid", "test"):
+        start = info.ranges.of(split)[0]
+        for h in info.horizons:
+            reach = calendar.offset_clipped(calendar.on_or_before(train_end), h + 1)
+            if reach >= start:
+                warnings.append(
+                    f"{split}: {h}d labels of training days up to {train_end} use prices up to "
+                    f"{reach}, on or after the {split} start {start} (no purge gap)"
+                )
+    return warnings
+
+
+def _json_ready(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def evaluate_run(
+    run_dir: Path,
+    top_k: int = 50,
+    cost_bps: float = 10.0,
+    replicates: int = bootstrap.DEFAULT_REPLICATES,
+    settings: Settings | None = None,
+    write_report: bool = True,
+) -> Evaluation:
+    """Evaluate ``run_dir`` and write ``metrics.json`` (and ``report.html``) into it."""
+    settings = settings or get_settings()
+    run_dir = Path(run_dir)
+    info = load_run(run_dir)
+    preds = read_predictions(run_dir)
+    check_ranges(info, preds)
+    targets, target_hs = load_targets(settings, info.dataset)
+    missing = [h for h in info.horizons if h not in target_hs]
+    if missing:
+        raise EvaluationError(
+            f"run {info.run_id}: dataset {info.dataset!r} has no target for horizons {missing} "
+            f"(has {target_hs})"
+        )
+    store = RawStore(settings.raw_dir)
+    all_dates = preds["Date"]
+    calendar = TradingCalendar.load(store, all_dates.min(), all_dates.max())
+    oracle = load_oracle(store, info.horizons)
+    joined = preds.join(targets, on=["Date", "Code"], how="left")
+    if oracle is not None:
+        joined = joined.join(oracle, on=["Date", "Code"], how="left")
+
+    splits_out: dict[str, object] = {}
+    series: dict[tuple[str, int], HorizonSeries] = {}
+    for split in ("train", "valid", "test"):
+        part = joined.filter(pl.col("split") == split)
+        if part.height == 0:
+            continue
+        start, end = info.ranges.of(split)
+        ppy = risk.periods_per_year(calendar, start, end)
+        universe = targets.filter(pl.col("Date").is_between(part["Date"].min(), part["Date"].max()))
+        market = None
+        if split in PORTFOLIO_SPLITS:
+            last = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
+            market = _Market(store, calendar, part["Date"].min(), last)
+        horizons_out: dict[str, object] = {}
+        for h in info.horizons:
+            pred, target = pred_column(h), f"target_{h}d"
+            sig, daily, deciles = signal_metrics(part, pred, target, h, top_k, universe, replicates)
+            hs = HorizonSeries(daily_ic=daily, quantiles=deciles)
+            entry: dict[str, object] = {
+                "signal": sig,
+                "ic_decay": {
+                    f"{th}d": metrics.ic_summary(metrics.daily_ic(part, pred, f"target_{th}d"))[
+                        "rank_ic_mean"
+                    ]
+                    for th in target_hs
+                },
+            }
+            oracle_col = f"exp_target_{h}d"
+            has_oracle = oracle is not None and oracle_col in part.columns
+            if has_oracle:
+                osig, _, _ = signal_metrics(
+                    part, oracle_col, target, h, top_k, universe, replicates
+                )
+                entry["oracle"] = {"signal": osig}
+                entry["vs_oracle"] = {
+                    "rank_ic_vs_oracle": _ratio(sig["rank_ic_mean"], osig["rank_ic_mean"])
+                }
+            if market is not None:
+                scores = part.select("Date", "Code", score=pl.col(pred)).drop_nulls("score")
+                hs.backtests = _run_backtests(scores, market, h, top_k, cost_bps)
+                entry["portfolio"] = {
+                    s: portfolio_metrics(r, ppy, h, replicates) for s, r in hs.backtests.items()
+                }
+                if has_oracle:
+                    oscores = part.select("Date", "Code", score=pl.col(oracle_col)).drop_nulls(
+                        "score"
+                    )
+                    hs.oracle_backtests = _run_backtests(oscores, market, h, top_k, cost_bps)
+                    oport = {
+                        s: portfolio_metrics(r, ppy, h, replicates)
+                        for s, r in hs.oracle_backtests.items()
+                    }
+                    entry["oracle"]["portfolio"] = oport
+                    entry["vs_oracle"]["sharpe_vs_oracle"] = {
+                        s: _ratio(entry["portfolio"][s]["net"]["sharpe"], oport[s]["net"]["sharpe"])
+                        for s in STRATEGIES
+                    }
+            horizons_out[f"{h}d"] = entry
+            series[(split, h)] = hs
+        splits_out[split] = {
+            "range": [start, end],
+            "first_date": part["Date"].min(),
+            "last_date": part["Date"].max(),
+            "n_dates": part["Date"].n_unique(),
+            "n_rows": part.height,
+            "periods_per_year": ppy,
+            "horizons": horizons_out,
+        }
+    if not splits_out:
+        raise EvaluationError(f"run {info.run_id}: predictions.parquet has no rows")
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "run": info.model_dump(mode="json"),
+        "evaluated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "code_version": code_version(),
+        "config": {
+            "top_k": top_k,
+            "cost_bps": cost_bps,
+            "n_quantiles": 10,
+            "kaggle_portfolio_size": metrics.KAGGLE_PORTFOLIO_SIZE,
+            "bootstrap_replicates": replicates,
+            "portfolio_splits": list(PORTFOLIO_SPLITS),
+        },
+        "conventions": CONVENTIONS,
+        "oracle_available": oracle is not None,
+        "warnings": _label_overlap_warnings(info, calendar),
+        "splits": splits_out,
+    }
+    result = _json_ready(result)
+    atomic_write_text(
+        run_dir / METRICS_FILE, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
+    )
+    evaluation = Evaluation(run_dir=run_dir, info=info, metrics=result, series=series)
+    if write_report:
+        from gogooku.evaluate.report import write_report as _write
+
+        _write(evaluation, run_dir / REPORT_FILE)
+    return evaluation
