@@ -8,6 +8,8 @@ from datetime import date
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gogooku.features.statements import BLOCK
 
@@ -246,3 +248,34 @@ def test_accounting_flags_treat_unreported_fields_as_absent(calendar):
     assert value(out, A, at, "stmt_scope_change") is True
     assert value(out, A, at, "stmt_acct_change") is None
     assert value(out, A, at, "stmt_consolidated") is False
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(st.floats(1.0, 1000.0), min_size=8, max_size=8),
+    st.lists(st.floats(-50.0, 200.0), min_size=8, max_size=8),
+)
+def test_ttm_at_fy_equals_the_fiscal_year_figure(calendar, sales_q, op_q):
+    """Whatever the quarters, increments of YTD figures add up to the FY figure at FY."""
+    ends = [date(2020, 6, 30), date(2020, 9, 30), date(2020, 12, 31), date(2021, 3, 31)]
+    ends += [date(2021, 6, 30), date(2021, 9, 30), date(2021, 12, 31), date(2022, 3, 31)]
+    discs = [date(2020, 8, 7), date(2020, 11, 6), date(2021, 2, 5), date(2021, 5, 14)]
+    discs += [date(2021, 8, 6), date(2021, 11, 5), date(2022, 2, 4), date(2022, 5, 13)]
+    rows, ytd_s, ytd_o = [], 0.0, 0.0
+    for i, (end, disc) in enumerate(zip(ends, discs, strict=True)):
+        if i % 4 == 0:
+            ytd_s, ytd_o = 0.0, 0.0
+        ytd_s, ytd_o = ytd_s + sales_q[i], ytd_o + op_q[i]
+        per = ("1Q", "2Q", "3Q", "FY")[i % 4]
+        rows.append(_stmt(per, end, FY1 if i < 4 else FY2, disc, "10:00:00", ytd_s, ytd_o))
+    out = run_block(BLOCK, {"fins_summary": typed("fins_summary", rows)}, calendar, [A])
+    fy1_s, fy2_s = sum(sales_q[:4]), sum(sales_q[4:])
+    fy2_o = sum(op_q[4:])
+    at = date(2022, 5, 13)
+    assert value(out, A, at, "stmt_sales_yoy_ttm") == pytest.approx(
+        (fy2_s - fy1_s) / fy1_s, rel=1e-4, abs=1e-5
+    )
+    assert value(out, A, at, "stmt_opm_ttm") == pytest.approx(fy2_o / fy2_s, rel=1e-4, abs=1e-5)
+    assert value(out, A, at, "stmt_sales_yoy_q") == pytest.approx(
+        (sales_q[7] - sales_q[3]) / sales_q[3], rel=1e-4, abs=1e-5
+    )
