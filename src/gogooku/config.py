@@ -10,7 +10,8 @@ key``).
   ``load_config(path, Model, section="splits")`` validates one table of it (so a full run config
   can be handed to a command that needs one section).
 - ``dump_config(config, path)`` writes a model back as TOML (atomically); ``None`` values are left
-  out (TOML has no null), so they must be the field's default for the file to load back equal.
+  out (TOML has no null), so a field may only be ``None`` by default (``clip = inf`` is how
+  normalisation says "no clipping").
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class NormalizationConfig(StrictModel):
     """Per-date cross-sectional transform (see ``gogooku.dataset.normalize``)."""
 
     method: Literal["rank_gauss", "robust_z"] = "rank_gauss"
-    clip: float | None = Field(5.0, gt=0)
+    clip: float = Field(5.0, gt=0, description="clip to ±clip; inf: no clipping")
     missing_indicator: bool = False
 
 

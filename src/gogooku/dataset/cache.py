@@ -84,14 +84,14 @@ def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndar
     missing = {"Date", "src", "dst", "weight"} - set(edges.columns)
     if missing:
         raise CacheError(f"{path}: missing column(s) {sorted(missing)}")
+    if edges.schema["Date"] != pl.Date:
+        raise CacheError(f"{path}: column Date must be a Date, got {edges.schema['Date']}")
     for col in ("src", "dst"):
         if edges.schema[col] != pl.String:
             raise CacheError(
                 f"{path}: column {col} must hold String codes, got {edges.schema[col]}"
             )
-    date_axis = pl.DataFrame({"Date": dates.astype("datetime64[D]").astype(date)}).with_row_index(
-        "t"
-    )
+    date_axis = pl.DataFrame({"Date": dates.tolist()}, schema={"Date": pl.Date}).with_row_index("t")
     code_axis = pl.DataFrame({"src": codes.tolist()}).with_row_index("s")
     mapped = (
         edges.join(date_axis, on="Date", how="inner")

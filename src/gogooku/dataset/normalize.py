@@ -13,7 +13,7 @@ the valid values of that same column (so a value never sees another date — no 
   statistic at position ⌊p·(n−1)⌋; when that is 0 too (a constant column), z = 0. Medians of an
   even count average the two middle values. Only sorts, gathers and element-wise arithmetic are
   used (no sums), so a value's result does not depend on the order or the number of masked stocks.
-- then clip to [−clip, clip] when ``spec.clip`` is set;
+- then clip to [−clip, clip] (``clip = inf``: no clipping);
 - missing (invalid value of a listed stock) → 0; masked stocks → 0 in every column;
 - with ``spec.missing_indicator`` F indicator columns follow (1.0 where a listed stock's value
   is missing), named ``<feature>__missing`` (``output_names``).
@@ -27,6 +27,7 @@ its own, or from Polars rows by ``normalize_frame`` (tested). Work is done in ch
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -102,7 +103,7 @@ def _normalize_chunk(
     x64 = x.to(torch.float64)
     valid = mask.unsqueeze(-1) & torch.isfinite(x64)
     z = _rank_gauss(x64, valid) if spec.method == "rank_gauss" else _robust_z(x64, valid)
-    if spec.clip is not None:
+    if math.isfinite(spec.clip):
         z = z.clamp(-spec.clip, spec.clip)
     out = torch.where(valid, z, 0.0).to(torch.float32)
     if spec.missing_indicator:
