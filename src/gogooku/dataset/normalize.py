@@ -13,7 +13,8 @@ the valid values of that same column (so a value never sees another date — no 
   statistic at position ⌊p·(n−1)⌋; when that is 0 too (a constant column), z = 0. Medians of an
   even count average the two middle values. Only sorts, gathers and element-wise arithmetic are
   used (no sums), so a value's result does not depend on the order or the number of masked stocks.
-- then clip to [−clip, clip] (``clip = inf``: no clipping);
+- then clip to [−clip, clip] (``clip = inf``: no clipping, but robust z beyond the float32 range
+  — a tiny MAD — saturates at ±float32 max instead of becoming inf);
 - missing (invalid value of a listed stock) → 0; masked stocks → 0 in every column;
 - with ``spec.missing_indicator`` F indicator columns follow (1.0 where a listed stock's value
   is missing), named ``<feature>__missing`` (``output_names``).
@@ -40,6 +41,7 @@ CHUNK_ELEMENTS = 4_000_000
 MAD_SCALE = 1.4826
 IQR_SCALE = 2.5631  # Φ⁻¹(0.9) − Φ⁻¹(0.1)
 MISSING_SUFFIX = "__missing"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class NormalizationError(ValueError):
@@ -103,8 +105,8 @@ def _normalize_chunk(
     x64 = x.to(torch.float64)
     valid = mask.unsqueeze(-1) & torch.isfinite(x64)
     z = _rank_gauss(x64, valid) if spec.method == "rank_gauss" else _robust_z(x64, valid)
-    if math.isfinite(spec.clip):
-        z = z.clamp(-spec.clip, spec.clip)
+    bound = spec.clip if math.isfinite(spec.clip) else FLOAT32_MAX
+    z = z.clamp(-bound, bound)
     out = torch.where(valid, z, 0.0).to(torch.float32)
     if spec.missing_indicator:
         missing = (mask.unsqueeze(-1) & ~valid).to(torch.float32)
