@@ -27,6 +27,7 @@ import polars as pl
 from gogooku.dataset.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features import ops
 from gogooku.features.base import Block, BlockContext, Feature
+from gogooku.features.statements import split_factor_at
 
 SOURCE = "fins_dividend"
 TTM_DAYS = 365
@@ -96,30 +97,6 @@ def interval_state(intervals: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame
         .agg(aggs)
     )
     return points.join(active, on=["Code", AVAILABLE_FROM], how="left")
-
-
-def split_factor_at(ctx: BlockContext, rows: pl.LazyFrame, date_col: str) -> pl.LazyFrame:
-    """``rows`` plus ``split_F`` = ∏ AdjFactor over the stock's stored bars dated ≤ ``date_col``.
-
-    Only bars with ``AdjFactor`` ≠ 1 change the product, so only those are read.
-    """
-    bars = ctx.store.scan("equities_bars_daily").select("Code", "Date", "AdjFactor")
-    splits = (
-        bars.filter(pl.col("AdjFactor").is_not_null() & (pl.col("AdjFactor") != 1.0))
-        .unique(subset=["Code", "Date"], keep="first")
-        .sort("Code", "Date")
-        .with_columns(pl.col("AdjFactor").cum_prod().over("Code").alias("split_F"))
-        .select("Code", "Date", "split_F")
-    )
-    joined = ctx.asof_join(
-        rows,
-        with_available_from(splits, "equities_bars_daily", ctx.calendar),
-        source_name="equities_bars_daily",
-        by="Code",
-        row_date=date_col,
-        columns=["split_F"],
-    )
-    return joined.with_columns(pl.col("split_F").fill_null(1.0))
 
 
 def _versions(ctx: BlockContext, last_day) -> pl.LazyFrame:

@@ -158,12 +158,16 @@ FEATURES: tuple[Feature, ...] = (
     Feature("stmt_ep_fcst", "Forecast earnings yield", "F(target year)(NP) / mcap_t", None),
 )
 
-_STATE_COLUMNS = [
-    f.name
-    for f in FEATURES
-    if f.name not in {"stmt_days_since_disc", "stmt_log_mcap", "stmt_ep_ttm", "stmt_bp"}
-    and f.name not in {"stmt_sp_ttm", "stmt_ep_fcst"}
-]
+# Computed per row (they need the row date or its close); every other feature is event state.
+_ROW_COLUMNS = {
+    "stmt_days_since_disc",
+    "stmt_log_mcap",
+    "stmt_ep_ttm",
+    "stmt_bp",
+    "stmt_sp_ttm",
+    "stmt_ep_fcst",
+}
+_STATE_COLUMNS = [f.name for f in FEATURES if f.name not in _ROW_COLUMNS]
 
 
 def growth(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -237,16 +241,28 @@ def _forecasts(records: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _split_factor(ctx: BlockContext) -> pl.LazyFrame:
-    """Cumulative split factor ``F`` after each split row (``AdjFactor`` ≠ 1) of the bars."""
+def split_factor_at(ctx: BlockContext, rows: pl.LazyFrame, date_col: str) -> pl.LazyFrame:
+    """``rows`` plus ``split_F`` = ∏ AdjFactor over the stock's stored bars dated ≤ ``date_col``.
+
+    Only bars with ``AdjFactor`` ≠ 1 change the product, so only those are read.
+    """
     bars = ctx.store.scan("equities_bars_daily").select("Code", "Date", "AdjFactor")
     splits = (
         bars.filter(pl.col("AdjFactor").is_not_null() & (pl.col("AdjFactor") != 1.0))
+        .unique(subset=["Code", "Date"], keep="first")
         .sort("Code", "Date")
         .with_columns(pl.col("AdjFactor").cum_prod().over("Code").alias("split_F"))
         .select("Code", "Date", "split_F")
     )
-    return with_available_from(splits, "equities_bars_daily", ctx.calendar)
+    joined = ctx.asof_join(
+        rows,
+        with_available_from(splits, "equities_bars_daily", ctx.calendar),
+        source_name="equities_bars_daily",
+        by="Code",
+        row_date=date_col,
+        columns=["split_F"],
+    )
+    return joined.with_columns(pl.col("split_F").fill_null(1.0))
 
 
 def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
@@ -342,14 +358,7 @@ def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
             by=["Code", "target"],
             row_date=row_date,
         )
-    state = ctx.asof_join(
-        state.with_columns(c("CurPerEn_0").alias("pe")),
-        _split_factor(ctx),
-        source_name="equities_bars_daily",
-        by="Code",
-        row_date="pe",
-        columns=["split_F"],
-    )
+    state = split_factor_at(ctx, state, "CurPerEn_0")
     return state.with_columns(_state_exprs()).select(
         "Code",
         c("ev").alias(AVAILABLE_FROM),
@@ -389,9 +398,7 @@ def _state_exprs() -> list[pl.Expr]:
         _any_flag("MatChgSub_0", "SigChgInC_0").alias("stmt_scope_change"),
         c("DocType_0").str.contains("_Consolidated").alias("stmt_consolidated"),
         (c("version_0") > 0).alias("stmt_restated"),
-        ((c("ShOutFY_0") - c("TrShFY_0").fill_null(0.0)) * c("split_F").fill_null(1.0)).alias(
-            "shares_adj"
-        ),
+        ((c("ShOutFY_0") - c("TrShFY_0").fill_null(0.0)) * c("split_F")).alias("shares_adj"),
     ]
     for i, v in ITEMS.items():
         exprs += [
