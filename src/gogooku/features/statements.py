@@ -175,14 +175,36 @@ def growth(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return ops.ratio(a - b, b.abs())
 
 
+FLAGS = ("ChgByASRev", "ChgNoASRev", "RetroRst", "ChgAcEst", "MatChgSub", "SigChgInC")
+COLUMNS = (
+    "Code",
+    *ORDER,
+    "DocType",
+    "CurPerType",
+    "CurPerEn",
+    "CurFYEn",
+    "NxtFYEn",
+    *ITEMS.values(),
+    "Eq",
+    "TA",
+    "ShOutFY",
+    "TrShFY",
+    *FLAGS,
+    *(col for pair in FORECASTS.values() for col in pair),
+)
+
+
 def _records(ctx: BlockContext, last_day) -> pl.LazyFrame:
-    """``fins_summary`` rows usable by ``last_day``, with ``available_from``."""
-    raw = ctx.store.scan(SOURCE)
+    """``fins_summary`` rows usable by ``last_day``, with ``available_from`` (read once: the
+    state below joins them many times)."""
+    raw = ctx.store.scan(SOURCE).select(COLUMNS)
     codes = ctx.base.select("Code").unique()
     return (
         with_available_from(raw, SOURCE, ctx.calendar)
         .filter(pl.col(AVAILABLE_FROM) <= last_day)
         .join(codes, on="Code", how="semi")
+        .collect()
+        .lazy()
     )
 
 
@@ -268,7 +290,7 @@ def split_factor_at(ctx: BlockContext, rows: pl.LazyFrame, date_col: str) -> pl.
 def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
     """The block's state at every event (Code, available_from); see the module docstring."""
     c = pl.col
-    stmts = _statements(records)
+    stmts = _statements(records).collect().lazy()
     events = records.select("Code", c(AVAILABLE_FROM).alias("ev")).unique()
     running = (
         stmts.group_by("Code", AVAILABLE_FROM)
@@ -291,7 +313,7 @@ def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
                 "ShOutFY",
                 "TrShFY",
                 "CurPerEn",
-                *("ChgByASRev", "ChgNoASRev", "RetroRst", "ChgAcEst", "MatChgSub", "SigChgInC"),
+                *FLAGS,
             ]
             if k == 0
             else []
