@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 
 
@@ -80,3 +81,72 @@ def score_frame(days: list[date], scores: dict[int, dict[str, float]]) -> pl.Dat
 
 def topix_frame(days: list[date], closes: list[float]) -> pl.DataFrame:
     return pl.DataFrame({"Date": days, "C": closes}, schema={"Date": pl.Date, "C": pl.Float64})
+
+
+def random_market(
+    seed: int,
+    n_days: int,
+    n_codes: int,
+    *,
+    frictions: bool,
+    non_negative: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """A random market and its adjusted closes (T, N) (NaN where not listed or not traded).
+
+    ``frictions`` adds limit-up/limit-down flags, no-trade days, a delisting, a late listing and a
+    1:2 split; ``non_negative`` draws only non-negative daily returns.
+    """
+    rng = np.random.default_rng(seed)
+    days = trading_days(n_days)
+    low = 0.0 if non_negative else -0.5
+    rets = rng.uniform(low, 0.5, size=(n_days, n_codes))
+    rets[0] = 0.0
+    adj = rng.uniform(50, 3000, size=n_codes) * np.cumprod(1 + rets, axis=0)
+    factor = np.ones((n_days, n_codes))
+    listed = np.ones((n_days, n_codes), dtype=bool)
+    traded = np.ones((n_days, n_codes), dtype=bool)
+    ul = np.zeros((n_days, n_codes), dtype=bool)
+    ll = np.zeros((n_days, n_codes), dtype=bool)
+    if frictions:
+        split_t = rng.integers(1, n_days)
+        factor[split_t, 0] = 0.5
+        listed[rng.integers(1, n_days) :, 1 % n_codes] = False
+        listed[: rng.integers(1, n_days), 2 % n_codes] = False
+        traded = rng.random((n_days, n_codes)) > 0.15
+        ul = rng.random((n_days, n_codes)) < 0.15
+        ll = rng.random((n_days, n_codes)) < 0.15
+    close = adj * np.cumprod(factor, axis=0)
+    ok = listed & traded
+    codes = [f"{1000 + i}" for i in range(n_codes)]
+    t_idx, i_idx = np.nonzero(listed)
+    market = pl.DataFrame(
+        {
+            "Date": pl.Series([days[t] for t in t_idx], dtype=pl.Date),
+            "Code": [codes[i] for i in i_idx],
+            "C": np.where(ok, close, np.nan)[t_idx, i_idx],
+            "AdjC": np.where(ok, adj, np.nan)[t_idx, i_idx],
+            "AdjFactor": factor[t_idx, i_idx],
+            "UL": ul[t_idx, i_idx],
+            "LL": ll[t_idx, i_idx],
+            "no_trade": ~ok[t_idx, i_idx],
+            "S33": [str(i % 3) for i in i_idx],
+            "listed": True,
+        }
+    ).with_columns(pl.col("C", "AdjC").fill_nan(None))
+    topix = pl.DataFrame(
+        {"Date": days, "C": 1000 * np.cumprod(1 + rng.normal(0, 0.01, n_days))},
+        schema={"Date": pl.Date, "C": pl.Float64},
+    )
+    return market, topix, np.where(ok, adj, np.nan)
+
+
+def dense_scores(days: list[date], codes: list[str], values: np.ndarray) -> pl.DataFrame:
+    """Scores from a (D, N) array for the first D days (NaN → no score)."""
+    t_idx, i_idx = np.nonzero(np.isfinite(values))
+    return pl.DataFrame(
+        {
+            "Date": pl.Series([days[t] for t in t_idx], dtype=pl.Date),
+            "Code": [codes[i] for i in i_idx],
+            "score": values[t_idx, i_idx],
+        }
+    )

@@ -209,7 +209,7 @@ def _densify(market: pl.DataFrame) -> tuple[_Dense, pl.DataFrame]:
     dup = rows.filter(pl.struct("t", "i").is_duplicated())
     if dup.height:
         raise BacktestError(
-            f"market: {dup.height} duplicate (Date, Code) rows, first {dup['Date'][0]} "
+            f"market: {dup.height} rows repeat a (Date, Code) pair, first {dup['Date'][0]} "
             f"{dup['Code'][0]}"
         )
     n_t, n_i = dates.height, codes.height
@@ -272,15 +272,15 @@ def _decisions(
     trade_idx = np.searchsorted(dense.dates, decision_dates, side="right")
     keep = trade_idx < dense.dates.size
     decision_dates, trade_idx = decision_dates[keep], trade_idx[keep]
-    # Decision dates between two market days share a trade day: the latest one wins.
-    last = np.r_[trade_idx[1:] != trade_idx[:-1], True]
-    decision_dates, trade_idx = decision_dates[last], trade_idx[last]
-    n_dec = decision_dates.size
-    if n_dec == 0:
+    if decision_dates.size == 0:
         raise BacktestError(
             "scores: no score date before the last market day "
             f"{dense.dates[-1] if dense.dates.size else 'n/a'}; nothing to trade"
         )
+    # Decision dates between two market days share a trade day: the latest one wins.
+    last = np.r_[trade_idx[1:] != trade_idx[:-1], True]
+    decision_dates, trade_idx = decision_dates[last], trade_idx[last]
+    n_dec = decision_dates.size
     r = config.rebalance_days
     if config.overlapping:
         chosen = np.arange(n_dec)

@@ -1,0 +1,138 @@
+"""Small hand-computed books: overlapping sleeves, long-short, short-side limits, errors."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from gogooku.evaluate.backtest import BacktestConfig, BacktestError, run_backtest
+
+from .conftest import market_frame, score_frame, topix_frame, trading_days
+
+DAYS = trading_days(5)
+FLAT_TOPIX = topix_frame(DAYS, [100.0] * 5)
+
+
+def test_overlapping_sleeves_stagger_their_rebalances():
+    # Two sleeves of ¥500, lot 1, no cost, top-1. Scores: d0 X, d1 Y, d2 Y, d3 Y.
+    # d1 sleeve 0 buys X ⌊500/10⌋ = 50 (cash 0); sleeve 1 is cash.       V = 1000
+    # d2 X 11 → sleeve 0 550; sleeve 1 buys Y ⌊500/20⌋ = 25 (cash 0).     V = 1050
+    # d3 X 12, Y 22 → 600 + 550 = 1150; sleeve 0 sells 50 X @12 = 600 and buys Y ⌊600/22⌋ = 27
+    #    = 594 (cash 6).                                                   V = 1150
+    # d4 Y 23 → sleeve 0 27·23 + 6 = 627, sleeve 1 25·23 = 575; sleeve 1 keeps ⌊575/23⌋ = 25.
+    #                                                                       V = 1202
+    market = market_frame(
+        DAYS, {"X": [10, 10, 11, 12, 12], "Y": [20, 20, 20, 22, 23]}, {"X": "1", "Y": "2"}
+    )
+    scores = score_frame(
+        DAYS,
+        {0: {"X": 1.0, "Y": 0.0}, 1: {"X": 0.0, "Y": 1.0}, 2: {"X": 0.0, "Y": 1.0},
+         3: {"X": 0.0, "Y": 1.0}},
+    )  # fmt: skip
+    config = BacktestConfig(
+        top_k=1, rebalance_days=2, overlapping=True, cost_bps=0.0, capital=1000, lot_size=1
+    )
+    res = run_backtest(scores, market, FLAT_TOPIX, config)
+    assert res.daily["nav"].to_list() == pytest.approx([1000, 1050, 1150, 1202])
+    assert res.daily["turnover"].to_list() == pytest.approx([0.5, 500 / 1000, 1194 / 1050, 0.0])
+    assert res.daily["n_long"].to_list() == [1, 2, 1, 1]
+    day3 = res.positions.filter(pl.col("Date") == DAYS[3])
+    assert day3.select("Code", "shares").rows() == [("Y", 52.0)]
+
+
+def test_non_overlapping_holds_until_the_next_rebalance():
+    # Same scores without overlap, R = 2: d0 trades on d1 (X, all ¥1000 → 100 shares), d2 on d3
+    # (Y: sell 100 X @12 = 1200, buy ⌊1200/22⌋ = 54 Y = 1188, cash 12); the series ends R = 2
+    # days after the last trade, clipped to the last market day d4.
+    market = market_frame(
+        DAYS, {"X": [10, 10, 11, 12, 12], "Y": [20, 20, 20, 22, 23]}, {"X": "1", "Y": "2"}
+    )
+    scores = score_frame(DAYS, {t: {"X": 1.0 - (t > 0), "Y": float(t > 0)} for t in range(4)})
+    config = BacktestConfig(top_k=1, rebalance_days=2, cost_bps=0.0, capital=1000, lot_size=1)
+    res = run_backtest(scores, market, FLAT_TOPIX, config)
+    assert res.daily["Date"].to_list() == DAYS[1:]
+    assert res.daily["nav"].to_list() == pytest.approx([1000, 1100, 1200, 12 + 54 * 23])
+
+
+def test_long_short_book_and_limit_down_blocks_a_new_short():
+    # Top-1 long W, bottom-1 short Z, each ¥1000 / 2 = 500: long ⌊500/10⌋ = 50 W, short
+    # ⌊500/20⌋ = 25 Z; the short's proceeds stay in cash: cash = 1000 − 500 + 500 = 1000.
+    # d2: W 11, Z 18 → V = 1000 + 50·11 − 25·18 = 1100.
+    days = DAYS[:3]
+    closes = {"W": [10, 10, 11], "M": [15, 15, 15], "Z": [20, 20, 18]}
+    sectors = {"W": "1", "M": "1", "Z": "2"}
+    scores = score_frame(days, {0: {"W": 3.0, "M": 2.0, "Z": 1.0}})
+    config = BacktestConfig(
+        top_k=1, strategy="long_short", rebalance_days=1, cost_bps=0.0, capital=1000, lot_size=1
+    )
+    topix = topix_frame(days, [1.0] * 3)
+    res = run_backtest(scores, market_frame(days, closes, sectors), topix, config)
+    assert res.daily["nav"].to_list() == pytest.approx([1000, 1100])
+    assert res.daily["n_long"].to_list() == [1, 1]
+    assert res.daily["n_short"].to_list() == [1, 1]
+    first = dict(res.positions.filter(pl.col("Date") == days[1]).select("Code", "shares").rows())
+    assert first == {"W": 50.0, "Z": -25.0}
+    assert dict(res.sector_contribution.rows()) == pytest.approx({"1": 50 / 1000, "2": 50 / 1000})
+
+    # Z limit-down on the trade day: opening the short is a sell, so it is refused.
+    blocked = run_backtest(
+        scores, market_frame(days, closes, sectors, ll={("Z", 1)}), topix, config
+    )
+    assert blocked.daily["n_short"].to_list() == [0, 0]
+    assert blocked.daily["nav"].to_list() == pytest.approx([1000, 1050])
+
+
+def test_limit_up_blocks_covering_a_short():
+    # d1 short Z 25 @20 (and long W 50 @10); on d2 the book flips: Z should be covered (now the
+    # top score) but is limit-up, so the short stays; W goes from +50 to a short, a sell, allowed.
+    days = DAYS[:4]
+    closes = {"W": [10, 10, 10, 10], "Z": [20, 20, 22, 22]}
+    scores = score_frame(days, {0: {"W": 2.0, "Z": 1.0}, 1: {"W": 1.0, "Z": 2.0}})
+    config = BacktestConfig(
+        top_k=1, strategy="long_short", rebalance_days=1, cost_bps=0.0, capital=1000, lot_size=1
+    )
+    market = market_frame(days, closes, {"W": "1", "Z": "2"}, ul={("Z", 2)})
+    res = run_backtest(scores, market, topix_frame(days, [1.0] * 4), config)
+    # d2: V = 1000 − 25·2 = 950; W target −⌊475/10⌋ = −47 (sell 97); Z covered? blocked (−25).
+    day2 = dict(res.positions.filter(pl.col("Date") == days[2]).select("Code", "shares").rows())
+    assert day2 == {"W": -47.0, "Z": -25.0}
+    assert res.daily["nav"].to_list() == pytest.approx([1000, 950, 950])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"top_k": 0}, "top_k"),
+        ({"strategy": "short_only"}, "strategy"),
+        ({"rebalance_days": 0}, "rebalance_days"),
+        ({"cost_bps": -1.0}, "cost_bps"),
+        ({"capital": 0.0}, "capital"),
+        ({"lot_size": 0}, "lot_size"),
+    ],
+)
+def test_config_errors_name_the_parameter(kwargs, name):
+    with pytest.raises(BacktestError, match=f"BacktestConfig.{name}"):
+        BacktestConfig(**kwargs)
+
+
+def test_input_errors_name_the_column_or_row():
+    market = market_frame(DAYS, {"X": [10] * 5}, {"X": "1"})
+    scores = score_frame(DAYS, {0: {"X": 1.0}})
+    config = BacktestConfig(top_k=1)
+    with pytest.raises(BacktestError, match=r"market: missing columns \['UL'\]"):
+        run_backtest(scores, market.drop("UL"), FLAT_TOPIX, config)
+    with pytest.raises(BacktestError, match=r"scores: missing columns \['score'\]"):
+        run_backtest(scores.rename({"score": "pred"}), market, FLAT_TOPIX, config)
+    with pytest.raises(
+        BacktestError, match=r"market: 2 rows repeat a \(Date, Code\) pair, first 2024-01-04 X"
+    ):
+        run_backtest(scores, pl.concat([market, market.head(1)]), FLAT_TOPIX, config)
+    with pytest.raises(BacktestError, match=r"scores: duplicate .* 2024-01-04 X"):
+        run_backtest(pl.concat([scores, scores]), market, FLAT_TOPIX, config)
+    with pytest.raises(BacktestError, match="no score date before the last market day 2024-01-10"):
+        run_backtest(score_frame(DAYS, {4: {"X": 1.0}}), market, FLAT_TOPIX, config)
+    with pytest.raises(BacktestError, match="topix: no close on or before 2024-01-05"):
+        run_backtest(scores, market, FLAT_TOPIX.filter(pl.col("Date") > DAYS[3]), config)
+    with pytest.raises(BacktestError, match=r"non-positive close C=0\.0 for X on 2024-01-08"):
+        run_backtest(scores, market_frame(DAYS, {"X": [10, 10, 0, 10, 10]}, {"X": "1"}),
+                     FLAT_TOPIX, config)  # fmt: skip
