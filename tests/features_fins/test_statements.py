@@ -37,8 +37,8 @@ def _stmt(per: str, end: date, fy_end: date, disc: date, time: str, s, op, **ext
     return row
 
 
-FC1 = {"FSales": 480.0, "FOP": 48.0, "FNP": 24.0}
-FC2 = {"FSales": 540.0, "FOP": 56.0, "FNP": 28.0}
+FC1 = {"FSales": 480.0, "FOP": 48.0, "FNP": 24.0, "FDivAnn": 20.0}
+FC2 = {"FSales": 540.0, "FOP": 56.0, "FNP": 28.0, "FDivAnn": 24.0}
 # FY1 YTD sales 100/220/360/500 (increments 100, 120, 140, 140), OP 10/25/40/50 (10, 15, 15, 10);
 # FY2 YTD sales 110/240/390/560 (110, 130, 150, 170), OP 12/27/45/60 (12, 15, 18, 15); NP = OP/2.
 HISTORY = [
@@ -67,6 +67,7 @@ HISTORY = [
         NxFSales=540.0,
         NxFOP=56.0,
         NxFNp=28.0,
+        NxFDivAnn=24.0,
         Eq=900.0,
         TA=1800.0,
     ),
@@ -85,6 +86,7 @@ HISTORY = [
         NxFSales=600.0,
         NxFOP=66.0,
         NxFNp=33.0,
+        NxFDivAnn=30.0,
         Eq=1000.0,
         TA=2000.0,
         ShOutFY=1100.0,
@@ -184,6 +186,10 @@ def test_forecast_progress_revision_and_surprise(history):
     assert value(history, A, at, "stmt_surprise_sales_q") == pytest.approx(20 / 150, rel=1e-6)
     # The target year is now FY3, with a single forecast: no revision yet.
     assert value(history, A, at, "stmt_rev_op") is None
+    assert value(history, A, at, "stmt_rev_div") is None
+    assert value(history, A, at, "stmt_div_fcst_yield") == pytest.approx(30 / 1000, rel=1e-6)
+    assert value(history, A, date(2020, 11, 9), "stmt_rev_div") == 0.0
+    assert value(history, A, date(2020, 11, 9), "stmt_div_fcst_yield") == pytest.approx(0.02)
 
 
 def test_corrections_replace_earlier_versions_from_their_availability(history):
@@ -207,8 +213,12 @@ def test_valuation_uses_split_adjusted_shares(calendar):
         "equities_bars_daily",
         [{"Code": A, "Date": date(2021, 1, 4), "AdjFactor": 0.5}],
     )
-    tables = {"fins_summary": typed("fins_summary", HISTORY), "equities_bars_daily": bars}
+    # After the split the 3Q forecast is 10 per new share: the same dividend, not a revision.
+    rows = [{**r, "FDivAnn": 10.0} if r["DiscDate"] == date(2021, 2, 5) else r for r in HISTORY]
+    tables = {"fins_summary": typed("fins_summary", rows), "equities_bars_daily": bars}
     out = run_block(BLOCK, tables, calendar, [A])
+    assert value(out, A, date(2021, 2, 5), "stmt_rev_div") == 0.0
+    assert value(out, A, date(2021, 2, 5), "stmt_div_fcst_yield") == pytest.approx(0.02)
     at = date(2022, 5, 13)
     # shares 1000 reported after a 1:2 split; AdjC 1000 = C / 0.5 -> mcap = 1000 * 0.5 * 1000.
     mcap = 1000 * 0.5 * 1000

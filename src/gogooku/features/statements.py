@@ -49,7 +49,12 @@ SOURCE = "fins_summary"
 QUARTERS = {"1Q": 1, "2Q": 2, "3Q": 3, "FY": 4}
 N_PERIODS = 9  # k = 0..8: two fiscal years of increments plus the quarter before them
 ITEMS = {"sales": "Sales", "op": "OP", "np": "NP"}
-FORECASTS = {"sales": ("FSales", "NxFSales"), "op": ("FOP", "NxFOP"), "np": ("FNP", "NxFNp")}
+FORECASTS = {
+    "sales": ("FSales", "NxFSales"),
+    "op": ("FOP", "NxFOP"),
+    "np": ("FNP", "NxFNp"),
+    "div": ("FDivAnn", "NxFDivAnn"),
+}
 ORDER = ("DiscDate", "DiscTime", "DiscNo")
 
 _ITEM_NAMES = {"sales": "sales", "op": "operating profit", "np": "net profit"}
@@ -156,6 +161,18 @@ FEATURES: tuple[Feature, ...] = (
     Feature("stmt_bp", "Book-to-price", "Eq_0 / mcap_t", None),
     Feature("stmt_sp_ttm", "Sales-to-price", "TTM_0(Sales) / mcap_t", None),
     Feature("stmt_ep_fcst", "Forecast earnings yield", "F(target year)(NP) / mcap_t", None),
+    Feature(
+        "stmt_rev_div",
+        "Latest revision of the annual dividend-per-share forecast of the target year",
+        "(D_latest - D_previous disclosure) / |D_previous disclosure|, D = FDivAnn / F(avail)",
+        None,
+    ),
+    Feature(
+        "stmt_div_fcst_yield",
+        "Forecast annual dividend per share of the target year over the close",
+        "(FDivAnn or NxFDivAnn) / F(available_from) / AdjC_t",
+        None,
+    ),
 )
 
 # Computed per row (they need the row date or its close); every other feature is event state.
@@ -166,6 +183,7 @@ _ROW_COLUMNS = {
     "stmt_bp",
     "stmt_sp_ttm",
     "stmt_ep_fcst",
+    "stmt_div_fcst_yield",
 }
 _STATE_COLUMNS = [f.name for f in FEATURES if f.name not in _ROW_COLUMNS]
 
@@ -227,8 +245,12 @@ def _statements(records: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _forecasts(records: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (Code, target, available_from): forecasts in force and their revision vs the previous."""
+def _forecasts(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (Code, target, available_from): forecasts in force and their revision vs the previous.
+
+    The dividend-per-share forecast is divided by ``F(available_from)`` (adjusted-share units),
+    so a split between two disclosures is not a revision and yields stay split-safe.
+    """
     c = pl.col
     cur = records.select(
         "Code",
@@ -250,6 +272,7 @@ def _forecasts(records: pl.LazyFrame) -> pl.LazyFrame:
     both = pl.concat([cur, nxt]).filter(
         c("target").is_not_null() & pl.any_horizontal(c(f_cols).is_not_null())
     )
+    both = split_factor_at(ctx, both, AVAILABLE_FROM).with_columns(c("f_div") / c("split_F"))
     # Same target and availability: a current-year forecast beats a next-year one, then the
     # later disclosure wins; empty fields keep the value of the previous disclosure.
     return (
@@ -357,7 +380,7 @@ def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(c("fq_0") == 4).then(c("NxtFYEn_0")).otherwise(c("CurFYEn_0")).alias("target"),
         (c("stmt_avail") - timedelta(days=1)).alias("before_stmt"),
     )
-    fc = _forecasts(records)
+    fc = _forecasts(ctx, records)
     f_cols = [f"f_{i}" for i in FORECASTS]
     rev_cols = [f"rev_{i}" for i in FORECASTS]
     state = ctx.asof_join(
@@ -390,6 +413,7 @@ def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
         "ttmSales_0",
         "Eq_0",
         "f_np",
+        "f_div",
         *_STATE_COLUMNS,
     )
 
@@ -419,6 +443,7 @@ def _state_exprs() -> list[pl.Expr]:
         c("ChgAcEst_0").alias("stmt_est_change"),
         _any_flag("MatChgSub_0", "SigChgInC_0").alias("stmt_scope_change"),
         c("DocType_0").str.contains("_Consolidated").alias("stmt_consolidated"),
+        c("rev_div").alias("stmt_rev_div"),
         (c("version_0") > 0).alias("stmt_restated"),
         ((c("ShOutFY_0") - c("TrShFY_0").fill_null(0.0)) * c("split_F")).alias("shares_adj"),
     ]
@@ -451,6 +476,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.ratio(c("Eq_0"), mcap).alias("stmt_bp"),
         ops.ratio(c("ttmSales_0"), mcap).alias("stmt_sp_ttm"),
         ops.ratio(c("f_np"), mcap).alias("stmt_ep_fcst"),
+        ops.ratio(c("f_div"), c("AdjC")).alias("stmt_div_fcst_yield"),
     )
     return ops.finalize(out, FEATURES)
 
