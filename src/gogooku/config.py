@@ -109,7 +109,11 @@ class LoaderConfig(StrictModel):
     features: list[str] | None = None
     feature_blocks: list[str] | None = None
     targets: list[str] | None = None
-    normalize: bool = True
+    normalize: Literal["cached", "batch", "off"] = Field(
+        "cached",
+        description="cached: precomputed per-date normalised array; batch: normalise each batch "
+        "on its device; off: raw features (NaN where missing)",
+    )
     require_labels: bool = True
     prefetch: int = Field(2, ge=1, description="batches prepared ahead on CUDA")
     pin_memory: bool = True

@@ -21,7 +21,7 @@ def _epoch_days(loader) -> list:
 
 def test_every_day_once_per_epoch_and_seeded_shuffle(holey):
     cache = open_cache(holey.path)
-    config = LoaderConfig(window=10, days_per_batch=3, seed=4, normalize=False)
+    config = LoaderConfig(window=10, days_per_batch=3, seed=4, normalize="off")
     loader = DayBatchLoader(cache, config)
     # days whose 10-day window starts before the first cached date are excluded
     usable = cache.date_list[9:]
@@ -42,7 +42,7 @@ def test_every_day_once_per_epoch_and_seeded_shuffle(holey):
 
 def test_batch_is_the_cache_window_and_the_day_labels(holey):
     cache = open_cache(holey.path)
-    config = LoaderConfig(window=5, days_per_batch=2, normalize=False, shuffle=False)
+    config = LoaderConfig(window=5, days_per_batch=2, normalize="off", shuffle=False)
     days = cache.date_list[50:54]
     batch = next(iter(DayBatchLoader(cache, config, days=days)))
     t0, n_n, f_n = cache.date_index(days[0]), cache.shape[1], cache.shape[2]
@@ -63,7 +63,7 @@ def test_batch_is_the_cache_window_and_the_day_labels(holey):
 
 def test_label_of_day_t_is_the_panel_target_at_t(holey):
     cache = open_cache(holey.path)
-    config = LoaderConfig(window=1, normalize=False, shuffle=False, targets=["target_5d"])
+    config = LoaderConfig(window=1, normalize="off", shuffle=False, targets=["target_5d"])
     day = cache.date_list[120]
     batch = next(iter(DayBatchLoader(cache, config, days=[day])))
     rows = holey.panel.filter(pl.col("Date") == day).sort("Code")
@@ -76,7 +76,7 @@ def test_feature_and_target_selection(holey):
     cache = open_cache(holey.path)
     config = LoaderConfig(
         window=2,
-        normalize=False,
+        normalize="off",
         features=["ret_prev_1d"],
         feature_blocks=["sector"],
         targets=["target_20d", "target_1d"],
@@ -90,12 +90,13 @@ def test_feature_and_target_selection(holey):
     np.testing.assert_array_equal(batch.y[0].numpy(), cache.targets[30][..., t])
 
 
-def test_stock_subsampling_keeps_the_full_cross_section_normalisation(holey):
+@pytest.mark.parametrize("mode", ["cached", "batch"])
+def test_stock_subsampling_keeps_the_full_cross_section_normalisation(holey, mode):
     cache = open_cache(holey.path)
     spec = NormalizationConfig(method="robust_z")
     days = cache.date_list[45:47]
-    sub = LoaderConfig(window=4, stocks_per_day=7, shuffle=False, seed=3)
-    full = LoaderConfig(window=4, shuffle=False)
+    sub = LoaderConfig(window=4, stocks_per_day=7, shuffle=False, seed=3, normalize=mode)
+    full = LoaderConfig(window=4, shuffle=False, normalize=mode)
     batches = list(DayBatchLoader(cache, sub, spec, days=days))
     reference = list(DayBatchLoader(cache, full, spec, days=days))
     for batch, ref in zip(batches, reference, strict=True):
@@ -112,10 +113,12 @@ def test_stock_subsampling_keeps_the_full_cross_section_normalisation(holey):
     assert padded.codes.shape == (1, min(40, cache.shape[1])) and int(padded.mask.sum()) == listed
 
 
-def test_normalised_batch_is_normalize_cross_section_of_the_window(holey):
+@pytest.mark.parametrize("mode", ["cached", "batch"])
+def test_normalised_batch_is_normalize_cross_section_of_the_window(holey, mode):
     cache = open_cache(holey.path)
     spec = NormalizationConfig(missing_indicator=True)
-    loader = DayBatchLoader(cache, LoaderConfig(window=6), spec, days=cache.date_list[80:81])
+    config = LoaderConfig(window=6, normalize=mode)
+    loader = DayBatchLoader(cache, config, spec, days=cache.date_list[80:81])
     batch = next(iter(loader))
     expected = normalize_cross_section(
         np.asarray(cache.window(80, 6)), np.asarray(cache.mask[75:81]), spec

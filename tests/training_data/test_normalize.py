@@ -151,12 +151,14 @@ def test_shape_errors():
         )
 
 
-@pytest.mark.parametrize("method", ["rank_gauss", "robust_z"])
-def test_training_and_serving_paths_are_bit_identical(holey, method):
+@pytest.mark.parametrize(
+    ("method", "mode"), [("rank_gauss", "cached"), ("robust_z", "cached"), ("rank_gauss", "batch")]
+)
+def test_training_and_serving_paths_are_bit_identical(holey, method, mode):
     """The loader's batch for day t equals normalize_frame on day t's panel rows, bit for bit."""
     cache = open_cache(holey.path)
     spec = NormalizationConfig(method=method, clip=4.0, missing_indicator=True)
-    config = LoaderConfig(window=3, days_per_batch=2, shuffle=False)
+    config = LoaderConfig(window=3, days_per_batch=2, shuffle=False, normalize=mode)
     loader = DayBatchLoader(cache, config, spec, days=cache.date_list[100:104])
     features = loader.feature_names
     checked = 0
@@ -188,3 +190,35 @@ def test_normalize_frame_handles_several_dates(holey):
         )
         assert both.filter(pl.col("Date") == day).equals(alone)
     assert both.height == rows.height and both["ret_prev_1d"].null_count() == 0
+
+
+def test_precomputed_array_is_written_once_per_spec(holey, tmp_path):
+    import shutil
+
+    from gogooku.dataset.cache import write_cache
+    from gogooku.dataset.normalize import normalized_features, spec_key
+
+    path = tmp_path / "ds"
+    path.mkdir()
+    for name in ("panel.parquet", "features.json"):
+        shutil.copy(holey.path / name, path / name)
+    write_cache(path)
+    cache = open_cache(path)
+    spec = NormalizationConfig(method="robust_z", missing_indicator=True)
+    first = normalized_features(cache, spec)
+    target = cache.path / "normalized" / spec_key(spec) / "features.npy"
+    stamp = target.stat().st_mtime_ns
+    assert first.shape == (*cache.shape[:2], 2 * cache.shape[2])
+    np.testing.assert_array_equal(
+        first, normalize_cross_section(np.asarray(cache.features), np.asarray(cache.mask), spec)
+    )
+    assert normalized_features(cache, spec).shape == first.shape
+    assert target.stat().st_mtime_ns == stamp
+    other = NormalizationConfig(method="rank_gauss")
+    assert spec_key(other) != spec_key(spec)
+    assert normalized_features(cache, other).shape == cache.shape
+    assert sorted(p.name for p in (cache.path / "normalized").iterdir()) == sorted(
+        [spec_key(spec), spec_key(other)]
+    )
+    write_cache(path)  # a rebuilt cache drops the precomputed arrays with it
+    assert not (path / "cache" / "normalized").exists()

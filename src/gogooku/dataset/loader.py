@@ -4,7 +4,11 @@ A batch covers B days (``days_per_batch``); for each day t it holds
 
 - ``x`` (B, L, N', F'): features of days t−L+1..t for the day's stocks, normalised per date by
   ``normalize_cross_section`` over the whole listed cross-section of each date (before any stock
-  subsampling), or raw (NaN where missing) with ``normalize=False``;
+  subsampling). ``normalize="cached"`` (default) slices the precomputed array of
+  ``normalized_features`` (written on first use); ``"batch"`` normalises each batch's windows on
+  the batch's device (on the CPU first when stocks are subsampled); ``"off"`` gives the raw
+  features (NaN where missing). Both normalised modes give the same bits on the CPU (tested);
+  the batch tensor is one copy of the B windows (``np.stack`` of memory-map views);
 - ``y`` (B, N', H): targets of day t (the builder's target at t is the return from the close of
   t+1 to the close of t+1+h), NaN where unknown; ``y_mask`` = ``mask`` & finite(y);
 - ``mask`` (B, N'): the stock is listed on t; ``x_mask`` (B, L, N'): listed on each window day;
@@ -39,7 +43,11 @@ import torch
 
 from gogooku.config import LoaderConfig, NormalizationConfig
 from gogooku.dataset.cache import CacheError, DenseCache, select_columns
-from gogooku.dataset.normalize import normalize_cross_section, output_names
+from gogooku.dataset.normalize import (
+    normalize_cross_section,
+    normalized_features,
+    output_names,
+)
 
 
 @dataclass
@@ -107,10 +115,16 @@ class DayBatchLoader:
                 f"{cache.path}: no usable day (window {self.config.window}, "
                 f"require_labels={self.config.require_labels}) among the requested dates"
             )
+        self.source, self.source_idx = cache.features, self.feature_idx
+        if self.config.normalize == "cached":
+            self.source = normalized_features(cache, self.normalization)
+            if self.normalization.missing_indicator:
+                f_n = cache.shape[2]
+                self.source_idx = np.concatenate([self.feature_idx, self.feature_idx + f_n])
 
     @property
     def output_features(self) -> list[str]:
-        if not self.config.normalize:
+        if self.config.normalize == "off":
             return list(self.feature_names)
         return output_names(self.feature_names, self.normalization)
 
@@ -156,24 +170,23 @@ class DayBatchLoader:
         return index, torch.from_numpy(np.asarray(e.weight[keep], dtype=np.float32))
 
     def assemble(self, day_idx: Sequence[int], rng: np.random.Generator) -> DayBatch:
-        """The raw (not yet normalised) batch for date indices ``day_idx`` on the CPU."""
+        """The batch for date indices ``day_idx`` on the CPU (``batch`` mode: not yet normalised
+        unless stocks are subsampled)."""
         c, length = self.cache, self.config.window
         xs, ys, masks, x_masks, statics, codes, edges = [], [], [], [], [], [], []
         for t in day_idx:
             stocks = self._stocks(int(t), rng)
             full = stocks.shape[0] == c.shape[1]
-            window = c.window(int(t), length)
             win_mask = c.mask[t - length + 1 : t + 1]
-            if self.config.normalize and not full:
+            if self.config.normalize == "batch" and not full:
                 # normalisation needs the whole cross-section: normalise here, then pick stocks
+                raw = select_columns(c.features[t - length + 1 : t + 1], self.feature_idx)
                 window = normalize_cross_section(
-                    np.asarray(select_columns(window, self.feature_idx), dtype=np.float32),
-                    np.asarray(win_mask),
-                    self.normalization,
+                    np.asarray(raw, dtype=np.float32), np.asarray(win_mask), self.normalization
                 )
                 xs.append(window[:, stocks])
             else:
-                sel = select_columns(window, self.feature_idx)
+                sel = select_columns(self.source[t - length + 1 : t + 1], self.source_idx)
                 xs.append(sel if full else sel[:, stocks])
             ys.append(c.targets[t][..., self.target_idx][stocks])
             masks.append(c.mask[t][stocks])
@@ -198,8 +211,8 @@ class DayBatchLoader:
         )
 
     def finish(self, batch: DayBatch) -> DayBatch:
-        """Normalise a batch on its device unless ``assemble`` already did (subsampled stocks)."""
-        if not self.config.normalize or self.config.stocks_per_day is not None:
+        """In ``batch`` mode normalise on the batch's device, unless ``assemble`` did (subsampling)."""
+        if self.config.normalize != "batch" or self.config.stocks_per_day is not None:
             return batch
         x = normalize_cross_section(batch.x, batch.x_mask, self.normalization)
         return replace(batch, x=x)

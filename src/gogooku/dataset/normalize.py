@@ -24,12 +24,25 @@ wrapped with ``torch.from_numpy`` and the result returned as NumPy, so both shar
 On the CPU a date's result is bit-identical whether it is computed inside a (L, N, F) window, on
 its own, or from Polars rows by ``normalize_frame`` (tested). Work is done in chunks of leading
 (date) slices to bound temporary memory.
+
+Because a date's normalised values do not depend on the window that contains it, the loader's
+default is to normalise every date of the cache once: ``normalized_features(cache, spec)``
+memory-maps ``cache/normalized/<spec key>/features.npy`` (T, N, F') float32, writing it first
+(chunks of dates, temp dir + rename) when it does not exist yet. It costs one more array of the
+cache's size (twice that with missing indicators) and one pass of sorts over the cache; after that
+a normalised window is again a view. The cache is rewritten as a whole by a build, which drops
+these files with it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import shutil
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -179,3 +192,39 @@ def normalize_frame(
     return rows.select("Code", "Date").hstack(
         pl.DataFrame(out, schema=dict.fromkeys(names, pl.Float32), orient="row")
     )
+
+
+def spec_key(spec: NormalizationConfig) -> str:
+    """A short stable key of a normalisation spec (folder name of its precomputed array)."""
+    text = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    return f"{spec.method}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def normalized_features(cache, spec: NormalizationConfig) -> np.ndarray:
+    """Memory-mapped (T, N, F') normalised features of ``cache`` for ``spec`` (see module doc)."""
+    folder = Path(cache.path) / "normalized" / spec_key(spec)
+    target = folder / "features.npy"
+    if not target.exists():
+        t_n, n_n, f_n = cache.features.shape
+        tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex}")
+        tmp.mkdir(parents=True)
+        try:
+            out_f = f_n * (2 if spec.missing_indicator else 1)
+            out = np.lib.format.open_memmap(
+                tmp / "features.npy", "w+", np.float32, (t_n, n_n, out_f)
+            )
+            step = max(1, CHUNK_ELEMENTS // max(1, n_n * f_n))
+            for lo in range(0, t_n, step):
+                x = np.asarray(cache.features[lo : lo + step], dtype=np.float32)
+                out[lo : lo + step] = normalize_cross_section(x, cache.mask[lo : lo + step], spec)
+            out.flush()
+            del out
+            (tmp / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
+            try:
+                tmp.rename(folder)
+            except OSError:
+                if not target.exists():  # not a concurrent writer that won the race
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return np.load(target, mmap_mode="r")

@@ -1,0 +1,243 @@
+"""Benchmark: day-batch loader over the dense cache vs a per-sample Dataset over panel rows.
+
+    python bench/bench_loader.py [--days 90] [--stocks 4000] [--features 300] [--window 60]
+                                 [--baseline-samples 300] [--device cpu|cuda] [--out FILE]
+
+Prints JSON. The data is a synthetic random panel of the requested shape (``Code``, ``Date`` and
+F Float32 features with 2 % nulls, 4 targets), written as ``panel.parquet`` with
+``features.json``, then turned into the cache by ``write_cache`` — the numbers are about data
+movement, not about the values. A sample is one (stock, day) window of L × F features plus its
+targets. Measured, each in a forked child (so every phase's peak RSS is its own):
+
+- ``write_cache``: seconds for the panel → cache conversion;
+- ``loader_raw``: ``DayBatchLoader`` (one day per batch, every stock) without normalisation,
+  two epochs; samples/s = stocks × days / seconds;
+- ``loader_rank_gauss`` / ``loader_robust_z``: the same with per-date normalisation on
+  ``--device`` (a few days);
+- ``baseline_in_memory``: a ``torch.utils.data.Dataset`` whose ``__getitem__`` filters the
+  panel (read from ``panel.parquet`` once, not timed) to the stock's rows of the window and
+  returns (L, F) and the targets, batched by a ``DataLoader`` (batch 256, ``num_workers=0``);
+- ``baseline_parquet``: the same Dataset reading ``panel.parquet`` for every sample (fewer samples).
+
+The ratio is loader_raw samples/s over each baseline's. Peak RSS counts the page cache pages of
+the memory-mapped files the process touched (they are shared, not allocated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from gogooku.config import LoaderConfig, NormalizationConfig
+from gogooku.dataset.cache import open_cache, write_cache
+from gogooku.dataset.loader import DayBatchLoader
+
+TARGETS = ["target_1d", "target_5d", "target_10d", "target_20d"]
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def make_panel(path: Path, days: int, stocks: int, features: int, seed: int = 0) -> None:
+    """A random (Code, Date)-sorted panel of days × stocks rows, written day-chunk by day-chunk."""
+    rng = np.random.default_rng(seed)
+    dates = [date(2020, 1, 6) + timedelta(days=i) for i in range(days)]
+    codes = [f"{1000 + i}0" for i in range(stocks)]
+    names = [f"f{i:03d}" for i in range(features)]
+    columns = [
+        {"name": n, "role": "feature", "block": f"b{i // 50}"} for i, n in enumerate(names)
+    ] + [{"name": n, "role": "target", "block": "labels"} for n in TARGETS]
+    (path / "features.json").write_text(json.dumps({"dataset": "bench", "columns": columns}))
+    values = rng.standard_normal((stocks * days, features), dtype=np.float32)
+    values[rng.random(values.shape) < 0.02] = np.nan
+    frame = pl.DataFrame(values, schema=names, orient="row").with_columns(
+        pl.col(names).fill_nan(None)
+    )
+    keys = pl.DataFrame(
+        {
+            "Code": np.repeat(codes, days),
+            "Date": np.tile(np.array(dates, dtype="datetime64[D]"), stocks),
+        }
+    ).with_columns(pl.col("Date").cast(pl.Date))
+    targets = pl.DataFrame(
+        rng.standard_normal((stocks * days, len(TARGETS)), dtype=np.float32), schema=TARGETS
+    )
+    pl.concat([keys, frame, targets], how="horizontal").write_parquet(
+        path / "panel.parquet", compression="zstd", compression_level=1, row_group_size=days * 64
+    )
+
+
+class PanelWindows(torch.utils.data.Dataset):
+    """Per-sample baseline: each item filters the panel to one stock's window and stacks it."""
+
+    def __init__(self, source, samples: list[tuple[str, date, date]], features, from_file: bool):
+        self.source, self.samples, self.features = source, samples, features
+        self.from_file = from_file
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        code, lo, hi = self.samples[i]
+        frame = pl.scan_parquet(self.source) if self.from_file else self.source.lazy()
+        rows = (
+            frame.filter((pl.col("Code") == code) & pl.col("Date").is_between(lo, hi))
+            .sort("Date")
+            .select(*self.features, *TARGETS)
+            .collect()
+        )
+        x = torch.from_numpy(rows.select(self.features).to_numpy().astype(np.float32))
+        y = torch.from_numpy(rows.select(TARGETS).to_numpy()[-1].astype(np.float32))
+        return x, y
+
+
+def _samples(panel_path: Path, window: int, count: int, seed: int) -> list[tuple[str, date, date]]:
+    keys = pl.scan_parquet(panel_path).select("Code", "Date")
+    dates = keys.select(pl.col("Date").unique().sort()).collect()["Date"].to_list()
+    codes = keys.select(pl.col("Code").unique().sort()).collect()["Code"].to_list()
+    rng = np.random.default_rng(seed)
+    picks = []
+    for _ in range(count):
+        t = int(rng.integers(window - 1, len(dates)))
+        picks.append((codes[int(rng.integers(len(codes)))], dates[t - window + 1], dates[t]))
+    return picks
+
+
+def run_baseline(panel_path: Path, window: int, count: int, from_file: bool) -> dict:
+    features = [c for c in pl.scan_parquet(panel_path).collect_schema() if c.startswith("f")]
+    source = panel_path if from_file else pl.read_parquet(panel_path)
+    dataset = PanelWindows(source, _samples(panel_path, window, count, 1), features, from_file)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=256, num_workers=0)
+    start = time.perf_counter()
+    n = 0
+    for x, _y in loader:
+        n += x.shape[0]
+    seconds = time.perf_counter() - start
+    return {"samples": n, "seconds": round(seconds, 3), "samples_per_s": round(n / seconds, 1)}
+
+
+def run_loader(
+    path: Path, window: int, method: str | None, max_days: int | None, device: str
+) -> dict:
+    cache = open_cache(path)
+    days = cache.date_list[window - 1 :][:max_days] if max_days else None
+    config = LoaderConfig(window=window, normalize=method is not None, shuffle=True, seed=0)
+    spec = NormalizationConfig(method=method or "rank_gauss")
+    loader = DayBatchLoader(cache, config, spec, days=days, device=device)
+    epochs = 2 if method is None else 1
+    start = time.perf_counter()
+    n = 0
+    checksum = 0.0
+    for _ in range(epochs):
+        for batch in loader:
+            n += int(batch.x.shape[0] * batch.x.shape[2])
+            checksum += float(batch.x[0, -1, 0, 0].nan_to_num())
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return {
+        "days": n // cache.shape[1],
+        "samples": n,
+        "seconds": round(seconds, 3),
+        "samples_per_s": round(n / seconds, 1),
+        "ms_per_day_batch": round(1000 * seconds / max(1, n // cache.shape[1]), 1),
+    }
+
+
+def _child(queue, fn, args) -> None:
+    result = fn(*args)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    queue.put(result)
+
+
+def isolated(fn, *args) -> dict:
+    """Run ``fn(*args)`` in a forked child; its result plus the child's own peak RSS."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, fn, args))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def _make(path: Path, days: int, stocks: int, features: int) -> dict:
+    make_panel(path, days, stocks, features)
+    return {}
+
+
+def _write(path: Path) -> dict:
+    start = time.perf_counter()
+    write_cache(path)
+    return {"seconds": round(time.perf_counter() - start, 3)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--stocks", type=int, default=4000)
+    parser.add_argument("--features", type=int, default=300)
+    parser.add_argument("--window", type=int, default=60)
+    parser.add_argument("--baseline-samples", type=int, default=300)
+    parser.add_argument("--parquet-samples", type=int, default=30)
+    parser.add_argument("--norm-days", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path = Path(tmp)
+        t0 = time.perf_counter()
+        isolated(_make, path, args.days, args.stocks, args.features)
+        panel_s = time.perf_counter() - t0
+        result: dict = {
+            "benchmark": "loader",
+            "data": "synthetic random panel/cache (values are noise; shapes are what matter)",
+            "shape": {"T": args.days, "N": args.stocks, "F": args.features, "L": args.window},
+            "device": args.device,
+            "torch_threads": torch.get_num_threads(),
+            "panel_parquet_mb": round((path / "panel.parquet").stat().st_size / 2**20, 1),
+            "make_panel_s": round(panel_s, 1),
+            "write_cache": isolated(_write, path),
+            "cache_mb": round(sum(p.stat().st_size for p in (path / "cache").iterdir()) / 2**20, 1),
+        }
+        result["loader_raw"] = isolated(run_loader, path, args.window, None, None, args.device)
+        for method in ("rank_gauss", "robust_z"):
+            result[f"loader_{method}"] = isolated(
+                run_loader, path, args.window, method, args.norm_days, args.device
+            )
+        result["baseline_in_memory"] = isolated(
+            run_baseline, path / "panel.parquet", args.window, args.baseline_samples, False
+        )
+        result["baseline_parquet"] = isolated(
+            run_baseline, path / "panel.parquet", args.window, args.parquet_samples, True
+        )
+    raw = result["loader_raw"]["samples_per_s"]
+    result["ratio_raw_vs_in_memory"] = round(raw / result["baseline_in_memory"]["samples_per_s"], 1)
+    result["ratio_raw_vs_parquet"] = round(raw / result["baseline_parquet"]["samples_per_s"], 1)
+    for method in ("rank_gauss", "robust_z"):
+        rate = result[f"loader_{method}"]["samples_per_s"]
+        result[f"ratio_{method}_vs_in_memory"] = round(
+            rate / result["baseline_in_memory"]["samples_per_s"], 1
+        )
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
