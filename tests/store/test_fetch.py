@@ -10,7 +10,7 @@ import pytest
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import Plan
 from gogooku.store import raw as raw_module
-from gogooku.store.fetch import fetch, needs_fetch, settle_time
+from gogooku.store.fetch import fetch, needs_fetch, settle_time, units_to_fetch
 from gogooku.store.raw import RawStore, content_hash
 
 from .conftest import CODES, HOLIDAYS, SETTLED, TinyV2, business_days, make_client, market_tables
@@ -404,3 +404,60 @@ def test_unknown_dataset_and_reversed_range_are_errors(store, client):
 
 def test_every_dataset_has_a_known_fetch_mode():
     assert {e.fetch_mode for e in ENDPOINTS.values()} <= {"date", "disc_date", "range", "latest"}
+
+
+def test_units_to_fetch_plans_from_the_store_without_requests(store, service, client):
+    datasets = ["equities_bars_daily", "indices_topix"]
+    today = SETTLED.date()
+    # An empty store: only the calendar is due, the days depend on the calendar it brings.
+    due = units_to_fetch(store, *JAN_FEB, datasets, Plan.PREMIUM, today=today)
+    assert list(due) == ["markets_calendar"]
+    assert [u.key for u in due["markets_calendar"]] == ["2024-01", "2024-02"]
+    assert service.requests == []
+
+    fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(SETTLED))
+    assert units_to_fetch(store, *JAN_FEB, datasets, Plan.PREMIUM, today=today) == {}
+    with store.catalog._connect() as conn:
+        conn.execute("DELETE FROM units WHERE unit_key IN ('2024-02-05', '2024-02-06')")
+    due = units_to_fetch(store, *JAN_FEB, datasets, Plan.PREMIUM, today=today)
+    assert {k: [u.key for u in v] for k, v in due.items()} == {
+        "equities_bars_daily": ["2024-02-05", "2024-02-06"]
+    }
+
+
+def test_a_month_chunk_that_now_reaches_further_is_fetched_again(store, service):
+    """A range unit fetched when ``today`` was 15 Feb covers 1-15 Feb; on 29 Feb it is re-fetched
+    to 29 Feb even though its stored part had settled. The calendar's chunks stop at
+    ``source_end`` (a synthetic market's last day) and grow with it."""
+    day15, day29 = D(2024, 2, 15), D(2024, 2, 29)
+    late = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    for today in (day15, day29):
+        with make_client(service, today=today) as client:
+            fetch(
+                store,
+                client,
+                *JAN_FEB,
+                ["indices_topix"],
+                Plan.PREMIUM,
+                progress=False,
+                clock=at(late),
+                today=today,
+                source_end=today,
+            )
+    firsts = [
+        p
+        for path, p in service.requests
+        if path in ("/markets/calendar", "/indices/bars/daily/topix") and "pagination_key" not in p
+    ]
+    assert firsts == [
+        {"from": "2024-01-01", "to": "2024-01-31"},
+        {"from": "2024-02-01", "to": "2024-02-15"},
+        {"from": "2024-01-01", "to": "2024-01-31"},
+        {"from": "2024-02-01", "to": "2024-02-15"},
+        {"from": "2024-02-01", "to": "2024-02-29"},
+        {"from": "2024-02-01", "to": "2024-02-29"},
+    ]
+    assert stored_equals_served(store, service, "indices_topix")
+    assert stored_equals_served(store, service, "markets_calendar")
+    record = store.catalog.get("indices_topix", "2024-02")
+    assert needs_fetch(record, day29) is False and needs_fetch(record, D(2024, 3, 1)) is True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 
 import polars as pl
@@ -275,3 +277,40 @@ def test_concurrent_writers_to_one_month_lose_nothing(store):
     frame = store.scan("equities_bars_daily").collect()
     assert frame.height == 30 and frame.select("Date", "Code").n_unique() == 30
     assert store.verify("equities_bars_daily") == []
+
+
+KILL_BEFORE_RENAME = """
+import os, sys, datetime as dt, signal
+import polars as pl
+from gogooku.store.raw import RawStore
+
+def die(src, dst):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = die
+frame = pl.DataFrame(
+    {"Date": [dt.date(2024, 1, 4)], "Code": ["13010"], "C": [101.0]},
+    schema={"Date": pl.Date, "Code": pl.String, "C": pl.Float64},
+)
+RawStore(sys.argv[1]).write_unit("equities_bars_daily", "2024-01-04", frame, {})
+"""
+
+
+def test_temp_file_of_a_writer_killed_before_rename_is_removed_by_the_next_write(tmp_path):
+    root = tmp_path / "raw"
+    store = RawStore(root)
+    store.write_unit("equities_bars_daily", "2024-01-04", bars(D(2024, 1, 4), {"13010": 100.0}), {})
+    killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_RENAME, str(root)], check=False)
+    assert killed.returncode == -9
+    leftovers = list((root / "equities_bars_daily").glob(".*.tmp"))
+    assert [p.name.split(".")[1:3] for p in leftovers] == [["2024-01", "parquet"]]
+    # The killed write never reached its rename: the stored month still holds the old close.
+    assert RawStore(root).scan("equities_bars_daily").collect()["C"].to_list() == [100.0]
+
+    fresh = RawStore(root)
+    fresh.write_unit("equities_bars_daily", "2024-01-05", bars(D(2024, 1, 5), {"13010": 102.0}), {})
+    assert not list((root / "equities_bars_daily").glob(".*.tmp"))
+    assert fresh.scan("equities_bars_daily").collect()["C"].to_list() == [100.0, 102.0]
+    assert fresh.verify("equities_bars_daily") == [
+        "equities_bars_daily/2024-01-04: pending (interrupted write)"
+    ]

@@ -51,47 +51,6 @@ def same_rows(store: RawStore, market, dataset: str, last: dt.date) -> bool:
     return content_hash(store.scan(dataset).select(columns).collect()) == content_hash(expected)
 
 
-@pytest.mark.slow
-def test_cli_fetch_synthetic_end_to_end_and_rerun(market):
-    runner = CliRunner()
-    args = [
-        "fetch",
-        "--source",
-        "synthetic",
-        "--start",
-        "2024-01-01",
-        "--end",
-        "2024-03-31",
-        "--stocks",
-        "30",
-        "--seed",
-        "7",
-    ]
-    first = runner.invoke(app, args)
-    assert first.exit_code == 0, first.output
-
-    store = RawStore(get_settings().raw_dir)
-    for dataset in store.catalog.datasets():
-        assert store.verify(dataset) == [], dataset
-    for dataset in PLAIN:
-        assert same_rows(store, market, dataset, END), dataset
-    oracle = store.read_oracle().collect()
-    assert content_hash(oracle) == content_hash(market.oracle)
-    bars_units = {r.unit_key for r in store.catalog.units("equities_bars_daily")}
-    trading = market.tables["markets_calendar"].filter(pl.col("HolDiv").is_in(["1", "2"]))
-    assert bars_units == {d.isoformat() for d in trading["Date"] if d <= END}
-
-    second = runner.invoke(app, args)
-    assert second.exit_code == 0, second.output
-    assert "requests made: 0" in second.output
-    assert content_hash(store.read_oracle().collect()) == content_hash(market.oracle)
-
-    status = runner.invoke(app, ["store", "status"])
-    assert status.exit_code == 0
-    line = next(x for x in status.output.splitlines() if "equities_bars_daily" in x)
-    assert f"{len(bars_units)} " in line and "2024-01-04" in line
-
-
 def test_fetch_from_synthetic_service_on_loopback_with_faults(market):
     # 20 % of bar requests fail with 500 and 10 % drop the connection; the client retries them.
     faults = Faults(error_rate=0.2, drop_rate=0.1, seed=3, path="/equities/bars/daily")
@@ -131,3 +90,54 @@ def test_fetch_from_synthetic_service_on_loopback_with_faults(market):
     # 30 stocks a day in pages of 7: 5 pages per trading day, plus the retried failures.
     days = len(store.catalog.units("equities_bars_daily"))
     assert report.results["equities_bars_daily"].requests > 5 * days
+
+
+def synthetic_args(end: str) -> list[str]:
+    return ["fetch", "--source", "synthetic", "--start", "2024-01-01", "--end", end]
+
+
+@pytest.mark.slow
+def test_cli_fetch_synthetic_grows_the_history_and_a_rerun_generates_nothing(market, monkeypatch):
+    runner = CliRunner()
+    common = ["--stocks", "30", "--seed", "7"]
+    shorter = runner.invoke(app, [*synthetic_args("2024-02-14"), *common])
+    assert shorter.exit_code == 0, shorter.output
+    longer = runner.invoke(app, [*synthetic_args("2024-03-31"), *common])
+    assert longer.exit_code == 0, longer.output
+
+    # The longer run extends February's calendar and TOPIX chunks and adds the later days: the
+    # store equals the market generated for the longer period, oracle included.
+    store = RawStore(get_settings().raw_dir)
+    for dataset in store.catalog.datasets():
+        assert store.verify(dataset) == [], dataset
+    for dataset in PLAIN:
+        assert same_rows(store, market, dataset, END), dataset
+    assert content_hash(store.read_oracle().collect()) == content_hash(market.oracle)
+    bars_units = {r.unit_key for r in store.catalog.units("equities_bars_daily")}
+    trading = market.tables["markets_calendar"].filter(pl.col("HolDiv").is_in(["1", "2"]))
+    assert bars_units == {d.isoformat() for d in trading["Date"] if d <= END}
+
+    status = runner.invoke(app, ["store", "status"])
+    assert status.exit_code == 0
+    line = next(x for x in status.output.splitlines() if "equities_bars_daily" in x)
+    assert f"{len(bars_units)} " in line and "2024-01-04" in line
+
+    def no_generation(config, **kwargs):
+        raise AssertionError(f"generated {config} although nothing was missing")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("gogooku.synth.market.generate_market", no_generation)
+        for end in ("2024-03-31", "2024-02-14"):
+            again = runner.invoke(app, [*synthetic_args(end), *common])
+            assert again.exit_code == 0, again.output
+            assert "nothing to generate" in again.output and "requests made: 0" in again.output
+
+    # A day missing from the catalog is fetched again: the market is generated, one request made.
+    with store.catalog._connect() as conn:
+        conn.execute(
+            "DELETE FROM units WHERE dataset='equities_bars_daily' AND unit_key='2024-03-29'"
+        )
+    refill = runner.invoke(app, [*synthetic_args("2024-03-31"), *common])
+    assert refill.exit_code == 0, refill.output
+    assert "requests made: 1" in refill.output
+    assert same_rows(store, market, "equities_bars_daily", END)

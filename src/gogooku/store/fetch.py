@@ -116,11 +116,15 @@ def settle_time(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(SETTLE_HOUR_JST), JST)
 
 
-def needs_fetch(record: UnitRecord | None) -> bool:
-    """True for a unit that is unknown, pending (interrupted) or was fetched before it settled."""
+def needs_fetch(record: UnitRecord | None, planned_end: dt.date | None = None) -> bool:
+    """True for a unit that is unknown, pending (interrupted), fetched before it settled, or that
+    now covers more than when it was fetched (stored ``unit_end`` before ``planned_end``: a month
+    chunk whose end moved with ``today`` or with a longer synthetic market)."""
     if record is None or not record.committed:
         return True
     if record.unit_end is None:
+        return True
+    if planned_end is not None and record.unit_end < planned_end:
         return True
     return record.fetched_at < settle_time(record.unit_end)
 
@@ -214,6 +218,11 @@ class _Progress:
             self.bar.update(task, advance=1, requests=requests, pacing=pacing)
 
 
+def _todo(store: RawStore, dataset: str, units: Sequence[Unit]) -> list[Unit]:
+    records = {r.unit_key: r for r in store.catalog.units(dataset)}
+    return [u for u in units if needs_fetch(records.get(u.key), u.end)]
+
+
 def _fetch_units(
     store: RawStore,
     client: FetchClient,
@@ -228,8 +237,7 @@ def _fetch_units(
     A batch is written before the next month starts and, whatever happens, before this function
     returns or raises, so every unit a request completed for is stored.
     """
-    records = {r.unit_key: r for r in store.catalog.units(result.dataset)}
-    todo = [u for u in units if needs_fetch(records.get(u.key))]
+    todo = _todo(store, result.dataset, units)
     path = ENDPOINTS[result.dataset].path
     result.planned = len(todo)
     task = progress.add(result.dataset, len(todo))
@@ -269,6 +277,74 @@ def _fetch_units(
             flush()
 
 
+def _order(store: RawStore, start: dt.date, end: dt.date, datasets, source: str) -> list[str]:
+    """Validated dataset ids, calendar first; refuses a store holding another source's data."""
+    if end < start:
+        raise ValueError(f"fetch: end {end} is before start {start}")
+    wanted = list(ENDPOINTS) if datasets is None else list(dict.fromkeys(datasets))
+    unknown = [d for d in wanted if d not in ENDPOINTS]
+    if unknown:
+        raise ValueError(f"fetch: unknown dataset(s) {unknown}; known: {', '.join(ENDPOINTS)}")
+    foreign = store.catalog.sources() - {source}
+    if foreign:
+        raise ValueError(
+            f"raw store {store.root} holds data from {sorted(foreign)}, this fetch is from "
+            f"{source!r}; mixing sources in one store would blend two markets: use another "
+            "GOGOOKU_HOME"
+        )
+    return [CALENDAR, *(d for d in wanted if d != CALENDAR)]
+
+
+def _plan_dataset(
+    store: RawStore,
+    dataset: str,
+    start: dt.date,
+    end: dt.date,
+    plan: Plan,
+    window: HistoryWindow,
+    today: dt.date,
+    source_end: dt.date | None,
+    result: DatasetResult,
+) -> list[Unit] | None:
+    """The units of ``dataset`` for the range, or None with ``result.skipped`` set."""
+    endpoint = ENDPOINTS[dataset]
+    if not plan_allows(plan, endpoint.min_plan):
+        result.skipped = f"needs the {endpoint.min_plan.value} plan, this is the {plan.value} plan"
+        return None
+    return _units_for(store, endpoint, start, end, plan, window, today, source_end, result)
+
+
+def units_to_fetch(
+    store: RawStore,
+    start: dt.date,
+    end: dt.date,
+    datasets: Sequence[str] | None = None,
+    plan: Plan = Plan.FREE,
+    *,
+    source: str = "jquants",
+    today: dt.date,
+    source_end: dt.date | None = None,
+) -> dict[str, list[Unit]]:
+    """The units ``fetch`` would request now with these arguments, without making a request.
+
+    Planned from the stored catalog and calendar alone. When calendar units are due, only they are
+    returned: the trading days, hence the day units, depend on the calendar those bring. An empty
+    result means a ``fetch`` with the same arguments makes no request.
+    """
+    order = _order(store, start, end, datasets, source)
+    window = history_window(plan, today)
+    due: dict[str, list[Unit]] = {}
+    for dataset in order:
+        result = DatasetResult(dataset)
+        units = _plan_dataset(store, dataset, start, end, plan, window, today, source_end, result)
+        todo = _todo(store, dataset, units or [])
+        if todo:
+            due[dataset] = todo
+        if dataset == CALENDAR and todo:
+            break
+    return due
+
+
 def fetch(
     store: RawStore,
     client: FetchClient,
@@ -281,6 +357,7 @@ def fetch(
     source: str = "jquants",
     clock: Callable[[], dt.datetime] = _utcnow,
     today: dt.date | None = None,
+    source_end: dt.date | None = None,
     console: Console | None = None,
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
@@ -288,39 +365,22 @@ def fetch(
     ``plan`` gates datasets (skipped with a message) and the history window; ``clock`` gives the
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
     clock's date in Tokyo) is the day the plan window and the ``latest`` units are counted from
-    (the synthetic market's own last day when fetching from it).
+    (the synthetic market's own last day when fetching from it); ``source_end`` is the last day
+    the source holds a calendar for (the synthetic market's configured end; None for J-Quants),
+    to which the calendar's month chunks are clipped.
     Raises whatever the client raises for a failed request: the units stored before it stay
     stored, so a re-run resumes where it stopped.
     """
-    if end < start:
-        raise ValueError(f"fetch: end {end} is before start {start}")
-    wanted = list(ENDPOINTS) if datasets is None else list(dict.fromkeys(datasets))
-    unknown = [d for d in wanted if d not in ENDPOINTS]
-    if unknown:
-        raise ValueError(f"fetch: unknown dataset(s) {unknown}; known: {', '.join(ENDPOINTS)}")
-    order = [CALENDAR, *(d for d in wanted if d != CALENDAR)]
-    foreign = store.catalog.sources() - {source}
-    if foreign:
-        raise ValueError(
-            f"raw store {store.root} holds data from {sorted(foreign)}, this fetch is from "
-            f"{source!r}; mixing sources in one store would blend two markets: use another "
-            "GOGOOKU_HOME"
-        )
-
+    order = _order(store, start, end, datasets, source)
     today = today or clock().astimezone(JST).date()
     window = history_window(plan, today)
     report = FetchReport()
     with _Progress(progress, console) as bars:
         for dataset in order:
-            endpoint = ENDPOINTS[dataset]
             result = report.results.setdefault(dataset, DatasetResult(dataset))
-            if not plan_allows(plan, endpoint.min_plan):
-                result.skipped = (
-                    f"needs the {endpoint.min_plan.value} plan, this is the {plan.value} plan"
-                )
-                log.warning("%s: skipped: %s", dataset, result.skipped)
-                continue
-            units = _units_for(store, endpoint, start, end, plan, window, today, result)
+            units = _plan_dataset(
+                store, dataset, start, end, plan, window, today, source_end, result
+            )
             if units is None:
                 log.warning("%s: skipped: %s", dataset, result.skipped)
                 continue
@@ -338,12 +398,17 @@ def _units_for(
     plan: Plan,
     window: HistoryWindow,
     today: dt.date,
+    source_end: dt.date | None,
     result: DatasetResult,
 ) -> list[Unit] | None:
     """The units of ``endpoint`` for [start, end], or None (with ``result.skipped`` set)."""
     mode = endpoint.fetch_mode
     if endpoint.id == CALENDAR:
-        return range_units(endpoint, start, end, _calendar_window(plan, window, today))
+        calendar_window = _calendar_window(plan, window, today)
+        if source_end is not None:
+            latest = min(calendar_window.latest, source_end)
+            calendar_window = HistoryWindow(calendar_window.earliest, latest)
+        return range_units(endpoint, start, end, calendar_window)
     if mode == "range":
         published = HistoryWindow(window.earliest, min(window.latest, today))
         return range_units(endpoint, start, end, published)

@@ -13,7 +13,9 @@ Write protocol for a batch of units of one dataset (``write_units``; crash-safe 
    rows, through a temporary file and ``os.replace``;
 3. catalog rows -> ``committed`` with rows, content hash and date range (one transaction).
 
-Batching a month of trading days rewrites each month file once instead of once per day.
+Batching a month of trading days rewrites each month file once instead of once per day. A writer
+killed between step 2's temporary write and its rename leaves a ``.<month>.parquet.<uuid>.tmp``
+file; the next write session of the store deletes it (``remove_stale_temp_files``).
 
 The content hash is ``sha256`` of the unit's rows written as CSV after sorting by every column, so
 it does not depend on row order or on the Parquet encoding.
@@ -48,6 +50,7 @@ ORACLE_SCHEMA: dict[str, pl.DataType] = {
     "exp_target_20d": pl.Float64(),
 }
 _MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"
+TEMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def content_hash(frame: pl.DataFrame) -> str:
 
 
 def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
         frame.write_parquet(tmp, compression="zstd")
         with open(tmp, "rb") as handle:
@@ -101,6 +104,7 @@ class RawStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.root / CATALOG_FILE)
+        self._swept = False
 
     # ----------------------------------------------------------------- layout and schemas
     def dataset_dir(self, dataset: str) -> Path:
@@ -174,7 +178,22 @@ class RawStore:
             return []
         with open(self.root / WRITE_LOCK_FILE, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self._swept:
+                self.remove_stale_temp_files()
+                self._swept = True
             return self._write_units_locked(dataset, units, keys, source)
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the ``.<file>.<uuid>.tmp`` files of a writer killed between write and rename.
+
+        Run once per ``RawStore`` at its first write, under the write lock: every writer creates
+        and renames its temporary files while holding that lock, so any found then are orphans.
+        Returns the paths removed.
+        """
+        stale = sorted(p for p in self.root.glob(f"*/.*{TEMP_SUFFIX}") if p.is_file())
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     def _write_units_locked(
         self, dataset: str, units: Sequence[UnitWrite], keys: list[str], source: str
