@@ -73,6 +73,10 @@ def interval_state(intervals: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame
     force). A state at ``d`` uses only intervals starting on or before ``d``, and ``start`` is
     never before the interval's record became available, so the as-of join of this state on
     ``available_from`` is point-in-time.
+
+    Bounded intervals are matched to the points of the calendar months they span (so the work
+    grows with the number of points, not points × intervals); open-ended ones to every point of
+    the stock.
     """
     c = pl.col
     points = (
@@ -84,11 +88,25 @@ def interval_state(intervals: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame
         )
         .drop_nulls()
         .unique()
+        .with_columns(c(AVAILABLE_FROM).dt.truncate("1mo").alias("_month"))
     )
-    value_cols = [n for n in intervals.collect_schema().names() if n not in {"Code"}]
+    value_cols = [n for n in intervals.collect_schema().names() if n != "Code"]
+    bounded = intervals.filter(c("end").is_not_null()).with_columns(
+        pl.date_ranges(
+            c("start").dt.truncate("1mo"),
+            (c("end") - timedelta(days=1)).dt.truncate("1mo"),
+            "1mo",
+        ).alias("_month")
+    )
+    candidates = pl.concat(
+        [
+            points.join(bounded.explode("_month"), on=["Code", "_month"], how="inner"),
+            points.join(intervals.filter(c("end").is_null()), on="Code", how="inner"),
+        ],
+        how="diagonal",
+    )
     active = (
-        points.join(intervals, on="Code", how="inner")
-        .filter(
+        candidates.filter(
             (c("start") <= c(AVAILABLE_FROM))
             & (c("end").is_null() | (c(AVAILABLE_FROM) < c("end")))
         )
@@ -96,7 +114,7 @@ def interval_state(intervals: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame
         .group_by("Code", AVAILABLE_FROM, maintain_order=True)
         .agg(aggs)
     )
-    return points.join(active, on=["Code", AVAILABLE_FROM], how="left")
+    return points.drop("_month").join(active, on=["Code", AVAILABLE_FROM], how="left")
 
 
 def _versions(ctx: BlockContext, last_day) -> pl.LazyFrame:
