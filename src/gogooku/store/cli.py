@@ -6,22 +6,18 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
-from gogooku.jquants.transport import ASGISyncTransport
 from gogooku.logs import console
 from gogooku.settings import Plan, get_settings
-from gogooku.store.fetch import CALENDAR, FetchReport, fetch, trading_days, units_to_fetch
-from gogooku.store.raw import CATALOG_FILE, ORACLE_DATASET, RawStore
+from gogooku.store.fetch import FetchReport, fetch
+from gogooku.store.raw import CATALOG_FILE, RawStore
 from gogooku.store.status import store_status
-
-SYNTHETIC_API_KEY = "synthetic-local-key"
-SYNTHETIC_BASE_URL = "http://synthetic.local/v2"
+from gogooku.store.synthetic import fetch_synthetic_market, synthetic_label, synthetic_up_to_date
 
 store_app = typer.Typer(
     name="store", help="Inspect the raw store ($GOGOOKU_HOME/raw).", no_args_is_help=True
@@ -71,45 +67,6 @@ def _print_report(report: FetchReport) -> None:
     out = _stdout()
     out.print(table)
     out.print(f"requests made: {report.requests}")
-
-
-def _synthetic_up_to_date(
-    store: RawStore,
-    first: dt.date,
-    last: dt.date,
-    datasets: list[str] | None,
-    plan: Plan,
-    label: str,
-) -> bool:
-    """True when a synthetic fetch of first..last would request nothing and write no oracle row.
-
-    Decided from the stored calendar and catalog only, so a re-run skips generating the market:
-    the stored calendar must reach ``last``, ``units_to_fetch`` must be empty for the market's
-    "today" (its last trading day, as the service counts it), and every month of trading days up
-    to it must hold a committed oracle unit reaching that month's last trading day.
-    """
-    calendar = store.scan(CALENDAR).filter(pl.col("Date").is_between(first, last)).collect()
-    if calendar.is_empty() or calendar.get_column("Date").max() < last:
-        return False
-    days = trading_days(store, first, last)
-    if not days:
-        return False
-    today = days[-1]
-    if units_to_fetch(
-        store, first, last, datasets, plan, source=label, today=today, source_end=last
-    ):
-        return False
-    month_ends: dict[str, dt.date] = {}
-    for day in days:
-        month_ends[day.strftime("%Y-%m")] = day
-    oracle = {r.unit_key: r for r in store.catalog.units(ORACLE_DATASET)}
-    return all(
-        key in oracle
-        and oracle[key].committed
-        and oracle[key].unit_end is not None
-        and oracle[key].unit_end >= month_end
-        for key, month_end in month_ends.items()
-    )
 
 
 def fetch_command(
@@ -199,13 +156,12 @@ def fetch_command(
             "--source jquants --base-url URL)",
             param_hint="--base-url",
         )
-    from gogooku.synth.api import create_app
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
 
     chosen = plan or Plan.PREMIUM
-    label = f"synthetic(seed={seed},stocks={stocks},start={first})"
-    if _synthetic_up_to_date(store, first, last, wanted, chosen, label):
+    label = synthetic_label(seed, stocks, first)
+    if synthetic_up_to_date(store, first, last, wanted, chosen, label):
         _stdout().print(
             f"the store already holds every unit and the oracle of {label} up to {last}: "
             "nothing to generate\nrequests made: 0"
@@ -213,33 +169,7 @@ def fetch_command(
         return
     console.print(f"generating the synthetic market: seed {seed}, {stocks} stocks, {first}..{last}")
     market = generate_market(SynthConfig(seed=seed, stocks=stocks, start=first, end=last))
-    app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=chosen, rate_limit=False)
-    # The synthetic market's "today" is its last bar date: plan windows and the latest-only
-    # datasets are counted from it on both sides of the in-process connection.
-    market_today = app.state.service.today
-    client = JQuantsClient(
-        SYNTHETIC_API_KEY,
-        plan=chosen,
-        base_url=SYNTHETIC_BASE_URL,
-        transport=ASGISyncTransport(app),
-        pacing=False,
-        today=market_today,
-    )
-    with client:
-        report = fetch(
-            store,
-            client,
-            first,
-            last,
-            wanted,
-            chosen,
-            progress=True,
-            source=label,
-            today=market_today,
-            source_end=last,
-            console=console,
-        )
-    oracle = store.write_oracle(market.oracle, source=label)
+    report, oracle = fetch_synthetic_market(store, market, wanted, chosen, console=console)
     _print_report(report)
     _stdout().print(f"oracle: {sum(r.rows or 0 for r in oracle)} rows in {len(oracle)} month(s)")
 
