@@ -127,7 +127,9 @@ def test_input_errors_name_the_column_or_row():
         BacktestError, match=r"market: 2 rows repeat a \(Date, Code\) pair, first 2024-01-04 X"
     ):
         run_backtest(scores, pl.concat([market, market.head(1)]), FLAT_TOPIX, config)
-    with pytest.raises(BacktestError, match=r"scores: duplicate .* 2024-01-04 X"):
+    with pytest.raises(
+        BacktestError, match=r"scores: 2 rows repeat a \(Date, Code\) pair, first 2024-01-04 X"
+    ):
         run_backtest(pl.concat([scores, scores]), market, FLAT_TOPIX, config)
     with pytest.raises(BacktestError, match="no score date before the last market day 2024-01-10"):
         run_backtest(score_frame(DAYS, {4: {"X": 1.0}}), market, FLAT_TOPIX, config)
@@ -136,3 +138,21 @@ def test_input_errors_name_the_column_or_row():
     with pytest.raises(BacktestError, match=r"non-positive close C=0\.0 for X on 2024-01-08"):
         run_backtest(scores, market_frame(DAYS, {"X": [10, 10, 0, 10, 10]}, {"X": "1"}),
                      FLAT_TOPIX, config)  # fmt: skip
+
+
+def test_ties_go_to_the_smaller_code_for_longs_and_the_larger_for_shorts():
+    # Order: score descending, Code ascending → P, Q, R, S (all equal); longs are the first k,
+    # shorts the last k. With ¥1000 and price 10, long-only top-2 buys ⌊500/10⌋ = 50 each.
+    days = DAYS[:3]
+    closes = {c: [10, 10, 10] for c in ("P", "Q", "R", "S")}
+    market = market_frame(days, closes, dict.fromkeys(closes, "1"))
+    scores = score_frame(days, {0: dict.fromkeys(closes, 1.0)})
+    topix = topix_frame(days, [1.0] * 3)
+    base = {"rebalance_days": 1, "cost_bps": 0.0, "capital": 1000, "lot_size": 1}
+    long_only = run_backtest(scores, market, topix, BacktestConfig(top_k=2, **base))
+    held = long_only.positions.filter(pl.col("Date") == days[1]).select("Code", "shares").rows()
+    assert held == [("P", 50.0), ("Q", 50.0)]
+    config = BacktestConfig(top_k=1, strategy="long_short", **base)
+    long_short = run_backtest(scores, market, topix, config)
+    held = long_short.positions.filter(pl.col("Date") == days[1]).select("Code", "shares").rows()
+    assert held == [("P", 50.0), ("S", -50.0)]

@@ -50,8 +50,13 @@ Daily columns, with V_{t−1} the NAV after the previous day's trades and costs:
 holding day, u_t · (A_{t+1} − A_t) / V_t over the days of the series: the sectors' contributions
 add up to Σ ret_gross (simple sum of daily contributions, not compounded).
 
-Implementation: the market is scattered into dense (T, N) numpy arrays; the Python loop runs
-over the series' days (a few thousand), each step vectorised over all stocks and sleeves.
+Stocks are ordered by score descending, ties by Code ascending; the longs are the first k of that
+order and the shorts the last k.
+
+Implementation: the market is scattered into dense (T, N) numpy arrays (dates by binary search,
+codes through a sorted Enum, no joins); the Python loop runs over the series' days (a few
+thousand), each step vectorised over all stocks and sleeves (O(N) top-k selection by
+``np.partition``).
 """
 
 from __future__ import annotations
@@ -169,6 +174,8 @@ class _Dense:
     listed: np.ndarray
     ul: np.ndarray
     ll: np.ndarray
+    row_of: np.ndarray  # (T, N) row of the market frame, −1 where absent
+    sector: pl.Series  # S33 of each market row
 
 
 def _ffill(values: np.ndarray) -> np.ndarray:
@@ -187,34 +194,34 @@ def _check_columns(frame: pl.DataFrame, name: str, columns: tuple[str, ...]) -> 
         raise BacktestError(f"{name}: missing columns {missing} (has {frame.columns})")
 
 
-def _densify(market: pl.DataFrame) -> tuple[_Dense, pl.DataFrame]:
+def _densify(market: pl.DataFrame) -> _Dense:
     _check_columns(market, "market", _REQUIRED)
-    dates = market.select(pl.col("Date").unique().sort()).with_row_index("t")
-    codes = market.select(pl.col("Code").unique().sort()).with_row_index("i")
+    dates = market["Date"].cast(pl.Date).unique().sort()
+    codes = market["Code"].cast(pl.String).unique().sort()
     listed_expr = pl.col("listed").fill_null(False) if "listed" in market.columns else pl.lit(True)
-    rows = (
-        market.select(
-            "Date",
-            "Code",
-            pl.col("C").cast(pl.Float64),
-            pl.col("AdjFactor").cast(pl.Float64).fill_null(1.0),
-            pl.col("UL").cast(pl.Boolean).fill_null(False),
-            pl.col("LL").cast(pl.Boolean).fill_null(False),
-            pl.col("no_trade").cast(pl.Boolean).fill_null(True),
-            listed_expr.alias("listed"),
-        )
-        .join(dates, on="Date")
-        .join(codes, on="Code")
+    rows = market.select(
+        # Dates are located by binary search in the sorted dates; sorted-Enum physical codes are
+        # the positions in the sorted code list (hash lookups, no join).
+        t=pl.lit(dates.search_sorted(market["Date"].cast(pl.Date))),
+        i=pl.col("Code").cast(pl.String).cast(pl.Enum(codes.to_list())).to_physical(),
+        C=pl.col("C").cast(pl.Float64),
+        AdjFactor=pl.col("AdjFactor").cast(pl.Float64).fill_null(1.0),
+        UL=pl.col("UL").cast(pl.Boolean).fill_null(False),
+        LL=pl.col("LL").cast(pl.Boolean).fill_null(False),
+        no_trade=pl.col("no_trade").cast(pl.Boolean).fill_null(True),
+        listed=listed_expr,
     )
-    dup = rows.filter(pl.struct("t", "i").is_duplicated())
-    if dup.height:
+    n_t, n_i = dates.len(), codes.len()
+    t = rows["t"].to_numpy().astype(np.int64)
+    i = rows["i"].to_numpy().astype(np.int64)
+    key = t * n_i + i
+    repeated = np.bincount(key, minlength=n_t * n_i)[key] > 1
+    if repeated.any():
+        first = int(np.flatnonzero(repeated)[0])
         raise BacktestError(
-            f"market: {dup.height} rows repeat a (Date, Code) pair, first {dup['Date'][0]} "
-            f"{dup['Code'][0]}"
+            f"market: {int(repeated.sum())} rows repeat a (Date, Code) pair, first "
+            f"{dates[int(t[first])]} {codes[int(i[first])]}"
         )
-    n_t, n_i = dates.height, codes.height
-    t = rows["t"].to_numpy()
-    i = rows["i"].to_numpy()
 
     def grid(column: str, fill: float | bool, dtype: type) -> np.ndarray:
         out = np.full((n_t, n_i), fill, dtype=dtype)
@@ -227,22 +234,23 @@ def _densify(market: pl.DataFrame) -> tuple[_Dense, pl.DataFrame]:
     if bad.any():
         tt, ii = np.argwhere(bad)[0]
         raise BacktestError(
-            f"market: non-positive close C={close[tt, ii]} for {codes['Code'][int(ii)]} on "
-            f"{dates['Date'][int(tt)]}"
+            f"market: non-positive close C={close[tt, ii]} for {codes[int(ii)]} on {dates[int(tt)]}"
         )
     adj_factor = np.where(listed, grid("AdjFactor", 1.0, np.float64), 1.0)
     if (adj_factor <= 0).any() or not np.isfinite(adj_factor).all():
         tt, ii = np.argwhere((adj_factor <= 0) | ~np.isfinite(adj_factor))[0]
         raise BacktestError(
-            f"market: invalid AdjFactor {adj_factor[tt, ii]} for {codes['Code'][int(ii)]} on "
-            f"{dates['Date'][int(tt)]}"
+            f"market: invalid AdjFactor {adj_factor[tt, ii]} for {codes[int(ii)]} on "
+            f"{dates[int(tt)]}"
         )
     traded = listed & ~grid("no_trade", True, bool) & np.isfinite(close)
     close = np.where(traded, close, np.nan)
     factor = np.cumprod(adj_factor, axis=0)
-    dense = _Dense(
-        dates=dates["Date"].to_numpy(),
-        codes=codes["Code"].to_list(),
+    row_of = np.full((n_t, n_i), -1, dtype=np.int64)
+    row_of[t, i] = np.arange(t.size)
+    return _Dense(
+        dates=dates.to_numpy(),
+        codes=codes.to_list(),
         close=close,
         factor=factor,
         adj=_ffill(close / factor),
@@ -250,9 +258,9 @@ def _densify(market: pl.DataFrame) -> tuple[_Dense, pl.DataFrame]:
         listed=listed,
         ul=grid("UL", False, bool),
         ll=grid("LL", False, bool),
+        row_of=row_of,
+        sector=market["S33"].cast(pl.String),
     )
-    sectors = market.select("Date", "Code", "S33")
-    return dense, sectors
 
 
 def _decisions(
@@ -263,11 +271,6 @@ def _decisions(
     frame = scores.select("Date", "Code", pl.col("score").cast(pl.Float64)).filter(
         pl.col("score").is_finite()
     )
-    dup = frame.filter(pl.struct("Date", "Code").is_duplicated())
-    if dup.height:
-        raise BacktestError(
-            f"scores: duplicate (Date, Code) rows, first {dup['Date'][0]} {dup['Code'][0]}"
-        )
     decision_dates = frame["Date"].unique().sort().to_numpy()
     trade_idx = np.searchsorted(dense.dates, decision_dates, side="right")
     keep = trade_idx < dense.dates.size
@@ -290,41 +293,58 @@ def _decisions(
         sleeve = np.zeros(chosen.size, dtype=np.int64)
     decision_dates, trade_idx = decision_dates[chosen], trade_idx[chosen]
 
-    d_index = (
-        pl.DataFrame({"Date": decision_dates})
-        .with_columns(pl.col("Date").cast(pl.Date))
-        .with_row_index("j")
+    dec = pl.Series("Date", decision_dates).cast(pl.Date)
+    codes = pl.Series("Code", dense.codes, dtype=pl.String)
+    rows = frame.filter(
+        pl.col("Date").is_in(dec.implode()) & pl.col("Code").cast(pl.String).is_in(codes.implode())
     )
-    c_index = pl.DataFrame({"Code": dense.codes}).with_row_index("i")
-    rows = frame.join(d_index, on="Date").join(c_index, on="Code")
-    matrix = np.full((decision_dates.size, len(dense.codes)), np.nan)
-    matrix[rows["j"].to_numpy(), rows["i"].to_numpy()] = rows["score"].to_numpy()
+    j = dec.search_sorted(rows["Date"]).to_numpy().astype(np.int64)
+    i = rows["Code"].cast(pl.String).cast(pl.Enum(dense.codes)).to_physical().to_numpy()
+    i = i.astype(np.int64)
+    key = j * codes.len() + i
+    repeated = np.bincount(key, minlength=dec.len() * codes.len())[key] > 1
+    if repeated.any():
+        first = int(np.flatnonzero(repeated)[0])
+        raise BacktestError(
+            f"scores: {int(repeated.sum())} rows repeat a (Date, Code) pair, first "
+            f"{dec[int(j[first])]} {codes[int(i[first])]}"
+        )
+    matrix = np.full((dec.len(), codes.len()), np.nan)
+    matrix[j, i] = rows["score"].to_numpy()
     return trade_idx, sleeve, matrix
+
+
+def _smallest(key: np.ndarray, k: int, prefer_low_index: bool) -> np.ndarray:
+    """Indices of the k smallest ``key`` values, ties at the cut broken by index (O(N))."""
+    kth = np.partition(key, k - 1)[k - 1]
+    better = np.flatnonzero(key < kth)
+    ties = np.flatnonzero(key == kth)
+    ties = ties if prefer_low_index else ties[::-1]
+    return np.concatenate([better, ties[: k - better.size]])
 
 
 def _target_shares(
     score: np.ndarray, price: np.ndarray, nav: float, config: BacktestConfig
 ) -> np.ndarray:
-    """Target raw shares (N,) for one sleeve: equal-value top-k (and bottom-k) in whole lots."""
+    """Target raw shares (N,) for one sleeve: equal-value top-k (and bottom-k) in whole lots.
+
+    Stocks are ordered by score descending, ties by Code ascending: the longs are the first k of
+    that order and the shorts the last k (among finite scores).
+    """
     n = score.size
     valid = np.isfinite(score)
     n_valid = int(valid.sum())
-    # Stable sort of -score puts ties in Code order; invalid scores sort last.
-    order = np.argsort(np.where(valid, -score, np.inf), kind="stable")
     target = np.zeros(n)
     lot = config.lot_size
     price0 = np.where(np.isfinite(price), price, np.inf)
-    if config.strategy == "long_only":
-        k = min(config.top_k, n_valid)
-        if k == 0 or nav <= 0:
-            return target
-        longs = order[:k]
-        target[longs] = np.floor(nav / k / (price0[longs] * lot)) * lot
-        return target
-    k = min(config.top_k, n_valid // 2)
+    k = min(config.top_k, n_valid if config.strategy == "long_only" else n_valid // 2)
     if k == 0 or nav <= 0:
         return target
-    longs, shorts = order[:k], order[n_valid - k : n_valid]
+    longs = _smallest(np.where(valid, -score, np.inf), k, prefer_low_index=True)
+    if config.strategy == "long_only":
+        target[longs] = np.floor(nav / k / (price0[longs] * lot)) * lot
+        return target
+    shorts = _smallest(np.where(valid, score, np.inf), k, prefer_low_index=False)
     target[longs] = np.floor(nav / (2 * k) / (price0[longs] * lot)) * lot
     target[shorts] = -np.floor(nav / (2 * k) / (price0[shorts] * lot)) * lot
     return target
@@ -398,7 +418,7 @@ def run_backtest(
     scores: pl.DataFrame, market: pl.DataFrame, topix: pl.DataFrame, config: BacktestConfig
 ) -> BacktestResult:
     """Backtest ``scores`` on ``market`` (see the module docstring for every rule and formula)."""
-    dense, sectors = _densify(market)
+    dense = _densify(market)
     trade_idx, sleeve_of, score_rows = _decisions(scores, dense, config)
     n_sleeves = config.rebalance_days if config.overlapping else 1
     t0 = int(trade_idx[0])
@@ -457,13 +477,12 @@ def run_backtest(
             "nav": out["nav"],
         }
     ).with_columns(pl.col("Date").cast(pl.Date))
-    positions, sector = _positions(dense, sectors, days, out["nav"], pos_t, pos_i, pos_units)
+    positions, sector = _positions(dense, days, out["nav"], pos_t, pos_i, pos_units)
     return BacktestResult(daily=daily, positions=positions, sector_contribution=sector)
 
 
 def _positions(
     dense: _Dense,
-    sectors: pl.DataFrame,
     days: np.ndarray,
     nav: np.ndarray,
     pos_t: list[np.ndarray],
@@ -476,29 +495,29 @@ def _positions(
     u = np.concatenate(pos_units)
     nav_of_t = np.empty(dense.dates.size)
     nav_of_t[days] = nav
-    adj = np.nan_to_num(dense.adj, nan=0.0)
-    value = u * adj[t, i]
+    adj_now = np.nan_to_num(dense.adj[t, i], nan=0.0)
     has_next = t < days[-1]
     t_next = np.where(has_next, t + 1, t)
-    contribution = np.where(has_next, u * (adj[t_next, i] - adj[t, i]) / nav_of_t[t], 0.0)
-    codes = np.asarray(dense.codes, dtype=object)
+    adj_next = np.nan_to_num(dense.adj[t_next, i], nan=0.0)
+    contribution = np.where(has_next, u * (adj_next - adj_now) / nav_of_t[t], 0.0)
+    rows = dense.row_of[t, i]
+    sector = dense.sector.gather(np.maximum(rows, 0))
+    if (rows < 0).any():  # a position on a day without a market row (sparse market input)
+        sector = sector.scatter(np.flatnonzero(rows < 0), None)
+    # Rows are in (day, code index) order, i.e. already sorted by Date and Code.
     frame = pl.DataFrame(
         {
             "Date": dense.dates[t],
-            "Code": pl.Series(codes[i].tolist(), dtype=pl.String),
+            "Code": pl.Series(dense.codes, dtype=pl.String).gather(i),
             "shares": np.round(u / dense.factor[t, i], 6),
-            "weight": value / nav_of_t[t],
+            "weight": u * adj_now / nav_of_t[t],
+            "S33": sector,
             "contribution": contribution,
         }
     ).with_columns(pl.col("Date").cast(pl.Date))
-    frame = frame.join(
-        sectors.with_columns(pl.col("Date").cast(pl.Date), pl.col("S33").cast(pl.String)),
-        on=["Date", "Code"],
-        how="left",
-    ).sort("Date", "Code")
-    sector = (
+    by_sector = (
         frame.group_by("S33")
         .agg(pl.col("contribution").sum())
         .sort("contribution", descending=True, nulls_last=True)
     )
-    return frame.select("Date", "Code", "shares", "weight", "S33"), sector
+    return frame.drop("contribution"), by_sector
