@@ -127,6 +127,12 @@ def _normalize_chunk(
     return out
 
 
+def _writable(arr: np.ndarray) -> np.ndarray:
+    """A contiguous array torch can wrap (read-only memory maps are copied; nothing is written)."""
+    arr = np.ascontiguousarray(arr)
+    return arr if arr.flags.writeable else arr.copy()
+
+
 def normalize_cross_section(x, mask, spec: NormalizationConfig):
     """Normalise ``x`` (..., N, F) per leading index over its N axis; see the module doc.
 
@@ -134,8 +140,8 @@ def normalize_cross_section(x, mask, spec: NormalizationConfig):
     dtype float32, shape (..., N, F) or (..., N, 2F) with missing indicators.
     """
     is_numpy = isinstance(x, np.ndarray)
-    xt = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
-    mt = torch.from_numpy(np.ascontiguousarray(mask)) if isinstance(mask, np.ndarray) else mask
+    xt = torch.from_numpy(_writable(x)) if is_numpy else x
+    mt = torch.from_numpy(_writable(mask)) if isinstance(mask, np.ndarray) else mask
     if xt.dim() < 2:
         raise NormalizationError(f"x must have shape (..., N, F), got {tuple(xt.shape)}")
     if tuple(mt.shape) != tuple(xt.shape[:-1]):
