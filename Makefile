@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GOGOOKU_HOME ?= $(CURDIR)/gogooku_home
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
+# The report test drives headless Chromium; install Debian's package when it is missing.
+chromium:
+	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -37,3 +37,66 @@ def make_cross_section(
 def cross_section():
     """The :func:`make_cross_section` factory."""
     return make_cross_section
+
+
+@pytest.fixture(scope="session")
+def synthetic_home_template(tmp_path_factory):
+    """A GOGOOKU_HOME with a small synthetic market and dataset ``t1`` (built once per session).
+
+    24 stocks, raw data 2020-01-01..2020-12-31, panel 2020-04-01..2020-12-30 with the returns block.
+    """
+    from typer.testing import CliRunner
+
+    from gogooku.cli import app
+
+    home = tmp_path_factory.mktemp("eval_home")
+    env = {"GOGOOKU_HOME": str(home)}
+    runner = CliRunner()
+    fetch = runner.invoke(
+        app,
+        [
+            "fetch",
+            "--source",
+            "synthetic",
+            "--seed",
+            "7",
+            "--stocks",
+            "24",
+            "--start",
+            "2020-01-01",
+            "--end",
+            "2020-12-31",
+            "--datasets",
+            "equities_master,equities_bars_daily,indices_topix",
+        ],
+        env=env,
+    )
+    assert fetch.exit_code == 0, fetch.output
+    build = runner.invoke(
+        app,
+        [
+            "build",
+            "--start",
+            "2020-04-01",
+            "--end",
+            "2020-12-31",
+            "--name",
+            "t1",
+            "--blocks",
+            "returns",
+        ],
+        env=env,
+    )
+    assert build.exit_code == 0, build.output
+    return home
+
+
+@pytest.fixture
+def synthetic_home(synthetic_home_template, tmp_path, monkeypatch):
+    """A private copy of :func:`synthetic_home_template`, set as GOGOOKU_HOME."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(synthetic_home_template, home)
+    monkeypatch.setenv("GOGOOKU_HOME", str(home))
+    return home

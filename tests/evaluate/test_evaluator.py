@@ -1,0 +1,183 @@
+"""The evaluator on a small synthetic market: range refusal, metrics.json schema, joins, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from scipy.stats import spearmanr
+from typer.testing import CliRunner
+
+from gogooku.cli import app
+from gogooku.evaluate.evaluator import SCHEMA_VERSION, EvaluationError, evaluate_run
+from gogooku.runs import Ranges, create_run, write_predictions
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import empyrical as ep
+
+D = dt.date
+RANGE_ARGS = ["--train", "2020-04-01:2020-07-31", "--valid", "2020-08-01:2020-09-30"]
+TEST_ARG = ["--test", "2020-10-01:2020-12-31"]
+
+
+def _run_factor(factor: str, run_id: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "factor",
+            "--dataset",
+            "t1",
+            "--factor",
+            factor,
+            *RANGE_ARGS,
+            *TEST_ARG,
+            "--run-id",
+            run_id,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_evaluation_refuses_test_dates_inside_the_training_range(_isolated_home):
+    ranges = Ranges(
+        train=(D(2020, 4, 1), D(2020, 9, 30)),
+        valid=(D(2020, 10, 1), D(2020, 10, 31)),
+        test=(D(2020, 9, 15), D(2020, 12, 31)),
+    )
+    run_dir, _ = create_run("m", "t1", [1], ranges, run_id="leaky")
+    write_predictions(
+        run_dir,
+        pl.DataFrame(
+            {"Date": [D(2020, 10, 5)], "Code": ["13010"], "pred_1d": [0.1], "split": ["valid"]}
+        ),
+    )
+    with pytest.raises(
+        EvaluationError,
+        match=r"test range 2020-09-15..2020-12-31 overlaps the training range "
+        r"2020-04-01..2020-09-30 on 2020-09-15..2020-09-30",
+    ):
+        evaluate_run(run_dir)
+    result = CliRunner().invoke(app, ["evaluate", "--run", "leaky"])
+    assert result.exit_code == 1
+    assert "2020-09-15..2020-09-30" in result.output
+    assert not (run_dir / "metrics.json").exists()
+
+
+def _finite_or_null(value: object) -> None:
+    if isinstance(value, dict):
+        for v in value.values():
+            _finite_or_null(v)
+    elif isinstance(value, list):
+        for v in value:
+            _finite_or_null(v)
+    elif isinstance(value, float):
+        assert math.isfinite(value)
+
+
+def test_metrics_json_schema_and_values(synthetic_home):
+    _run_factor("reversal", "rev")
+    ev = evaluate_run(synthetic_home / "runs" / "rev", top_k=5, replicates=100, write_report=False)
+    m = json.loads((synthetic_home / "runs" / "rev" / "metrics.json").read_text())
+    assert m == ev.metrics
+    assert m["schema_version"] == SCHEMA_VERSION
+    assert set(m) == {
+        "schema_version",
+        "run",
+        "evaluated_at",
+        "code_version",
+        "config",
+        "conventions",
+        "oracle_available",
+        "warnings",
+        "splits",
+    }
+    assert m["run"]["run_id"] == "rev" and m["run"]["horizons"] == [1, 5, 10, 20]
+    assert m["config"]["top_k"] == 5 and m["oracle_available"] is True
+    assert set(m["splits"]) == {"train", "valid", "test"}
+    _finite_or_null(m)
+    for split, sd in m["splits"].items():
+        assert 230 < sd["periods_per_year"] < 260
+        assert set(sd["horizons"]) == {"1d", "5d", "10d", "20d"}
+        for entry in sd["horizons"].values():
+            sig = entry["signal"]
+            for key in ("ic_mean", "rank_ic_mean", "rank_icir", "rank_ic_t_stat", "hit_rate"):
+                assert isinstance(sig[key], float), key
+            assert 0.9 < sig["coverage"] <= 1.0  # young listings lack ret_prev_5d
+            assert len(sig["deciles"]["mean_return"]) == 10
+            assert (
+                sig["rank_ic_mean_ci"]["low"]
+                <= sig["rank_ic_mean"]
+                <= sig["rank_ic_mean_ci"]["high"]
+            )
+            assert set(entry["ic_decay"]) == {"1d", "5d", "10d", "20d"}
+            assert "rank_ic_vs_oracle" in entry["vs_oracle"]
+            assert ("portfolio" in entry) == (split != "train")
+            if split != "train":
+                assert set(entry["portfolio"]) == {"long_only", "long_short"}
+                lo = entry["portfolio"]["long_only"]
+                assert lo["n_long_mean"] > 0 and lo["n_short_mean"] == 0
+                assert lo["cost_drag"] > 0
+                assert set(entry["vs_oracle"]["sharpe_vs_oracle"]) == {"long_only", "long_short"}
+                assert entry["oracle"]["portfolio"]["long_short"]["n_short_mean"] > 0
+    # 1-day labels of training days up to 2020-07-31 reach 2020-08-04, past the valid start.
+    assert any(w.startswith("valid: 1d labels") for w in m["warnings"])
+
+
+def test_metrics_match_an_independent_computation(synthetic_home):
+    _run_factor("reversal", "rev2")
+    ev = evaluate_run(synthetic_home / "runs" / "rev2", top_k=5, replicates=100, write_report=False)
+    panel = pl.read_parquet(synthetic_home / "datasets" / "t1" / "panel.parquet")
+    test_panel = panel.filter(pl.col("Date").is_between(D(2020, 10, 1), D(2020, 12, 31)))
+    test = test_panel.drop_nulls(["ret_prev_5d", "target_5d"])
+    daily = [
+        spearmanr(-g["ret_prev_5d"].to_numpy(), g["target_5d"].to_numpy()).statistic
+        for _, g in test.group_by("Date")
+    ]
+    sig = ev.metrics["splits"]["test"]["horizons"]["5d"]["signal"]
+    assert sig["rank_ic_mean"] == pytest.approx(float(np.mean(daily)), abs=1e-12)
+    assert sig["n_days"] == len(daily)
+    assert sig["coverage"] == pytest.approx(
+        test_panel["ret_prev_5d"].is_not_null().sum() / test_panel.height
+    )
+    ppy = ev.metrics["splits"]["test"]["periods_per_year"]
+    net = ev.series[("test", 5)].backtests["long_only"].daily.sort("Date")["ret_net"].to_pandas()
+    port = ev.metrics["splits"]["test"]["horizons"]["5d"]["portfolio"]["long_only"]["net"]
+    assert port["sharpe"] == pytest.approx(ep.sharpe_ratio(net, annualization=ppy), rel=1e-10)
+    assert port["max_drawdown"] == pytest.approx(ep.max_drawdown(pd.Series(net)), rel=1e-10)
+
+
+@pytest.mark.slow
+def test_cli_oracle_run_evaluate_and_compare(synthetic_home):
+    runner = CliRunner()
+    _run_factor("oracle", "oracle")
+    _run_factor("momentum", "mom")
+    for run_id in ("oracle", "mom"):
+        result = runner.invoke(
+            app, ["evaluate", "--run", run_id, "--top-k", "5", "--bootstrap", "100"]
+        )
+        assert result.exit_code == 0, result.output
+    run_dir = synthetic_home / "runs" / "oracle"
+    assert (run_dir / "report.html").stat().st_size > 1_000_000  # plotly.js is inlined
+    html = (run_dir / "report.html").read_text()
+    assert html.count("window.PlotlyConfig") == 1  # plotly.js inlined once, not per chart
+    m = json.loads((run_dir / "metrics.json").read_text())
+    for split, sd in m["splits"].items():
+        for h, entry in sd["horizons"].items():
+            assert entry["signal"]["rank_ic_mean"] > 0, (split, h)
+            # The oracle run is its own oracle: it recovers exactly all of it.
+            assert entry["vs_oracle"]["rank_ic_vs_oracle"] == pytest.approx(1.0)
+    out = synthetic_home / "cmp.html"
+    result = runner.invoke(app, ["compare", "oracle", "mom", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "RankIC" in result.output and "oracle" in result.output and "mom" in result.output
+    assert out.stat().st_size > 1_000_000
+    missing = runner.invoke(app, ["compare", "oracle", "nope"])
+    assert missing.exit_code == 1 and "no run 'nope'" in missing.output
