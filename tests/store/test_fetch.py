@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import polars as pl
 import pytest
+from rich.console import Console
 
+from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
+from gogooku.jquants.transport import ASGISyncTransport
 from gogooku.settings import Plan
 from gogooku.store import raw as raw_module
 from gogooku.store.fetch import fetch, needs_fetch, settle_time, units_to_fetch
 from gogooku.store.raw import RawStore, content_hash
 
-from .conftest import CODES, HOLIDAYS, SETTLED, TinyV2, business_days, make_client, market_tables
+from .conftest import (
+    API_KEY,
+    BASE_URL,
+    CODES,
+    HOLIDAYS,
+    SETTLED,
+    TinyV2,
+    business_days,
+    make_client,
+    market_tables,
+)
 
 D = dt.date
 JAN_FEB = (D(2024, 1, 1), D(2024, 2, 29))
@@ -461,3 +475,36 @@ def test_a_month_chunk_that_now_reaches_further_is_fetched_again(store, service)
     assert stored_equals_served(store, service, "markets_calendar")
     record = store.catalog.get("indices_topix", "2024-02")
     assert needs_fetch(record, day29) is False and needs_fetch(record, D(2024, 3, 1)) is True
+
+
+def test_progress_shows_units_left_requests_and_the_pacing_delay(store, service):
+    """Free plan, paced on a fake clock: 5 requests a minute -> 12.6 s between requests (x1.05)."""
+    now = [0.0]
+    out = io.StringIO()
+    client = JQuantsClient(
+        API_KEY,
+        plan=Plan.FREE,
+        base_url=BASE_URL,
+        transport=ASGISyncTransport(service.app),
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+        today=D(2024, 4, 15),
+    )
+    with client:
+        report = fetch(
+            store,
+            client,
+            D(2024, 1, 4),
+            D(2024, 1, 10),
+            ["equities_bars_daily"],
+            Plan.FREE,
+            progress=True,
+            clock=at(SETTLED),
+            console=Console(file=out, width=200),
+        )
+    lines = {line.split()[0]: " ".join(line.split()) for line in out.getvalue().splitlines()}
+    # 4 trading days, 2 pages each; the calendar's one month chunk in one request.
+    assert report.results["equities_bars_daily"].requests == 8
+    assert "4/4 units, 0 left requests 8 pacing 12.60s" in lines["equities_bars_daily"]
+    assert "1/1 units, 0 left requests 1 pacing" in lines["markets_calendar"]
+    assert now[0] == pytest.approx(8 * 12.6)

@@ -180,7 +180,8 @@ def day_units(endpoint: Endpoint, days: Iterable[dt.date]) -> list[Unit]:
 
 
 class _Progress:
-    """Rich progress: one bar per dataset with units done/total, requests and pacing delay."""
+    """Rich progress: one bar per dataset with units done/total and left, the requests made so
+    far (pages included) and the pacing delay the next request waits for."""
 
     def __init__(self, enabled: bool, console: Console | None) -> None:
         self.bar = (
@@ -188,7 +189,7 @@ class _Progress:
                 TextColumn("{task.description:<28}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("units"),
+                TextColumn("units, {task.remaining:.0f} left"),
                 TextColumn("requests {task.fields[requests]}"),
                 TextColumn("pacing {task.fields[pacing]:.2f}s"),
                 TimeElapsedColumn(),
