@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.availability import (
@@ -97,3 +99,40 @@ def test_missing_column_and_unknown_source_are_named(cal):
         with_available_from(pl.DataFrame({"DiscDate": [date(2024, 1, 4)]}), "fins_summary", cal)
     with pytest.raises(KeyError, match="no_such_source"):
         with_available_from(pl.DataFrame({"Date": [date(2024, 1, 4)]}), "no_such_source", cal)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    days=st.lists(st.integers(0, 1400), min_size=1, max_size=30),
+    minutes=st.lists(st.one_of(st.none(), st.integers(0, 24 * 60 - 1)), min_size=30, max_size=30),
+)
+def test_every_rule_gives_a_trading_day_not_before_the_record(cal, days, minutes):
+    """Properties: available_from is a trading day on/after the record date; strictly after it
+    for next-day rules; a statement is same-day iff disclosed on a trading day before its close."""
+    dates = [date(2021, 1, 1) + timedelta(days=d) for d in days]
+    times = [None if m is None else f"{m // 60:02d}:{m % 60:02d}:00" for m in minutes[: len(dates)]]
+    for source, (key, cols) in SOURCE_AVAILABILITY.items():
+        frame = pl.DataFrame({cols.date_col: dates}, schema={cols.date_col: pl.Date})
+        if cols.time_col:
+            frame = frame.with_columns(pl.Series(cols.time_col, times, dtype=pl.String))
+        out = with_available_from(frame, source, cal).collect()
+        for row in out.iter_rows(named=True):
+            got, recorded = row["available_from"], row[cols.date_col]
+            assert cal.is_trading_day(got) and got >= recorded, (source, recorded, got)
+            if key in ("next_trading_day", "weekly_margin"):
+                assert got > recorded, (source, recorded, got)
+            if key == "weekly_margin":
+                # Published on the 2nd trading day of the next week at the earliest (Tuesday),
+                # usable the trading day after: never before the next week's Wednesday.
+                next_monday = recorded + timedelta(days=8 - recorded.isoweekday())
+                assert got >= next_monday + timedelta(days=2), (recorded, got)
+            if key == "statement_disclosure":
+                t = row[cols.time_col]
+                same = (
+                    cal.is_trading_day(recorded)
+                    and t is not None
+                    and time.fromisoformat(t) < cal.close_time(recorded)
+                )
+                assert (got == recorded) == same, (recorded, t, got)

@@ -8,7 +8,8 @@ which it may be used (SPEC §4). The rules are conservative:
 ============================  ==================================================================
 rule key                      available_from
 ============================  ==================================================================
-``bars_same_day``             ``Date`` (own bars, TOPIX, index bars of day t are usable on t)
+``bars_same_day``             ``Date`` (own bars, TOPIX, index bars of day t are usable on t);
+                              a record dated on a closed day: the next trading day
 ``statement_disclosure``      ``DiscDate`` if ``DiscDate`` is a trading day and ``DiscTime`` is
                               strictly before that day's close (15:00 until 2024-11-04, 15:30
                               from 2024-11-05, 11:30 on half days); otherwise the next trading
@@ -21,7 +22,8 @@ rule key                      available_from
 ``earnings_calendar``         announced ~19:00 on the trading day before the scheduled ``Date``,
                               so usable from the next trading day: the first trading day on or
                               after ``Date``
-``master_valid_from``         ``Date`` (the master snapshot valid from that date)
+``master_valid_from``         ``Date`` (the master snapshot valid from that date; the next
+                              trading day if that day is closed)
 ============================  ==================================================================
 
 A record whose ``available_from`` is null (date past the end of the calendar, null date) is
@@ -60,10 +62,6 @@ class AvailabilityRule:
 
     def available_from(self, calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
         return self.expr(calendar, dates).alias(AVAILABLE_FROM)
-
-
-def _same_day(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
-    return pl.col(dates.date_col)
 
 
 def _next_trading_day(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
@@ -108,8 +106,9 @@ AVAILABILITY: dict[str, AvailabilityRule] = {
     for rule in (
         AvailabilityRule(
             "bars_same_day",
-            "usable on its own Date (published ~16:30, before the 19:00 decision time)",
-            _same_day,
+            "usable on its own Date (published ~16:30, before the 19:00 decision time); a record "
+            "dated on a closed day from the next trading day",
+            _on_or_after,
         ),
         AvailabilityRule(
             "statement_disclosure",
@@ -137,8 +136,8 @@ AVAILABILITY: dict[str, AvailabilityRule] = {
         ),
         AvailabilityRule(
             "master_valid_from",
-            "usable from the snapshot's valid-from Date",
-            _same_day,
+            "usable from the snapshot's valid-from Date (the next trading day if that is closed)",
+            _on_or_after,
         ),
     )
 }
