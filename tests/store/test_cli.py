@@ -9,12 +9,13 @@ from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.httpserver import background_server
+from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import Plan, get_settings
-from gogooku.store.fetch import fetch
+from gogooku.store.fetch import JST, fetch, settle_time
 from gogooku.store.raw import RawStore, content_hash
 from gogooku.store.status import dataset_status
 
-from .conftest import API_KEY, SETTLED, TinyV2, make_client, market_tables
+from .conftest import API_KEY, SETTLED, TinyV2, make_client, market_tables, typed
 
 D = dt.date
 runner = CliRunner()
@@ -142,3 +143,53 @@ def test_fetch_over_loopback_http_then_rerun_is_a_no_op(monkeypatch):
     )
     assert content_hash(store.scan("equities_bars_daily").collect()) == content_hash(bars)
     assert store.verify("equities_bars_daily") == []
+
+
+def test_cli_refetch_replaces_a_revised_unsettled_day_without_duplicates(monkeypatch):
+    """The CLI runs on the real clock: a day is not settled until 09:00 JST on the next day, so a
+    second run fetches the last day (and before 09:00 JST the one before) again and the revision
+    replaces it. The service calls every day a business day so that this holds on any weekday."""
+    today = dt.datetime.now(JST).date()
+    days = [today - dt.timedelta(days=n) for n in range(4, -1, -1)]
+    calendar = pl.DataFrame(
+        {"Date": days, "HolDiv": ["1"] * len(days)}, schema=ENDPOINTS["markets_calendar"].schema
+    )
+    bars = typed(
+        "equities_bars_daily",
+        {
+            "Date": [d for d in days for _ in range(3)],
+            "Code": ["13010", "130A0", "72030"] * len(days),
+            "C": [100.0 + i for i in range(3 * len(days))],
+        },
+    )
+    service = TinyV2({"markets_calendar": calendar, "equities_bars_daily": bars})
+    monkeypatch.setenv("JQUANTS_API_KEY", API_KEY)
+    args = ["fetch", "--start", days[0].isoformat(), "--end", today.isoformat(), "--plan"]
+    args += ["premium", "--datasets", "equities_bars_daily"]
+    with background_server(service.app) as url:
+        fetched_at = dt.datetime.now(dt.UTC)
+        first = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
+        assert first.exit_code == 0, first.output
+        revised = bars.with_columns(
+            pl.when(pl.col("Date").is_in([today, days[1]]))
+            .then(pl.col("C") * 2)
+            .otherwise(pl.col("C"))
+            .alias("C")
+        )
+        service.tables["equities_bars_daily"] = revised
+        service.requests.clear()
+        second = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
+    assert second.exit_code == 0, second.output
+    # Only the days not settled at the first run come again: today, and yesterday before 09:00 JST.
+    unsettled = [d for d in days if settle_time(d) > fetched_at]
+    assert today in unsettled and days[0] not in unsettled
+    assert {p["date"] for p in service.paths("equities_bars_daily")} == {
+        d.isoformat() for d in unsettled
+    }
+    stored = RawStore(get_settings().raw_dir).scan("equities_bars_daily").collect()
+    assert stored.height == bars.height
+    # Settled days keep the values fetched first; the re-fetched days hold the revision.
+    expected = bars.filter(~pl.col("Date").is_in(unsettled)).vstack(
+        revised.filter(pl.col("Date").is_in(unsettled))
+    )
+    assert content_hash(stored) == content_hash(expected)
