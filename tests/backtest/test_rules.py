@@ -156,3 +156,23 @@ def test_ties_go_to_the_smaller_code_for_longs_and_the_larger_for_shorts():
     long_short = run_backtest(scores, market, topix, config)
     held = long_short.positions.filter(pl.col("Date") == days[1]).select("Code", "shares").rows()
     assert held == [("P", 50.0), ("S", -50.0)]
+
+
+def test_split_while_held_then_full_exit():
+    # X had a 10:1 reverse split on d1 (AdjFactor 10, C 0.3 → 3); d1 buys ⌊3e9 / 3⌋ = 1e9 X; a
+    # 1:3 split on d2 makes it 3e9 shares (AdjFactor 1/3, C 3 → 1), and the d1 signal moves the
+    # book to Y: X must be gone entirely.
+    days = DAYS[:4]
+    closes = {"X": [0.3, 3, 1, 1], "Y": [1, 1, 1, 1]}
+    factors = {("X", 1): 10.0, ("X", 2): 1 / 3}
+    market = market_frame(days, closes, {"X": "1", "Y": "2"}, adj_factor=factors)
+    scores = score_frame(days, {0: {"X": 1.0, "Y": 0.0}, 1: {"X": 0.0, "Y": 1.0}})
+    config = BacktestConfig(top_k=1, rebalance_days=1, cost_bps=0.0, capital=3e9, lot_size=1)
+    res = run_backtest(scores, market, topix_frame(days, [1.0] * 4), config)
+    assert res.positions.select("Date", "Code", "shares").rows() == [
+        (days[1], "X", 1e9),
+        (days[2], "Y", 3e9),
+        (days[3], "Y", 3e9),
+    ]
+    assert res.daily["n_long"].to_list() == [1, 1, 1]
+    assert res.daily["nav"].to_list() == pytest.approx([3e9, 3e9, 3e9])

@@ -361,8 +361,10 @@ def _trade(
     """Trade one sleeve towards ``target`` on day t: new units, cash, traded value, cost."""
     factor = dense.factor[t]
     price = np.nan_to_num(dense.close[t], nan=0.0)
-    delta = target - units / factor
-    delta[np.abs(delta) < _EPS_SHARES] = 0.0
+    # Rounding to 1e-6 share removes the float noise of u / F after a split, so a full exit
+    # leaves exactly zero units.
+    shares = np.round(units / factor, 6)
+    delta = target - shares
     blocked = ~dense.tradable[t] | ((delta > 0) & dense.ul[t]) | ((delta < 0) & dense.ll[t])
     delta[blocked] = 0.0
     rate = config.cost_bps / 1e4
@@ -377,7 +379,7 @@ def _trade(
     traded = float(np.abs(delta) @ price)
     cost = rate * traded
     cash = cash - float(delta @ price) - cost
-    return units + delta * factor, cash, traded, cost
+    return (shares + delta) * factor, cash, traded, cost
 
 
 def _benchmarks(
