@@ -181,3 +181,37 @@ def test_cli_oracle_run_evaluate_and_compare(synthetic_home):
     assert out.stat().st_size > 1_000_000
     missing = runner.invoke(app, ["compare", "oracle", "nope"])
     assert missing.exit_code == 1 and "no run 'nope'" in missing.output
+
+
+def test_constant_predictions_evaluate_with_null_rank_ic_and_no_oracle(synthetic_home):
+    # Without the oracle table the store looks like real J-Quants data.
+    import shutil
+
+    shutil.rmtree(synthetic_home / "raw" / "synthetic_oracle")
+    ranges = Ranges(
+        train=(D(2020, 4, 1), D(2020, 7, 31)),
+        valid=(D(2020, 8, 1), D(2020, 9, 30)),
+        test=(D(2020, 10, 1), D(2020, 12, 31)),
+    )
+    panel = pl.read_parquet(
+        synthetic_home / "datasets" / "t1" / "panel.parquet", columns=["Date", "Code"]
+    )
+    preds = panel.filter(pl.col("Date") >= D(2020, 10, 1)).with_columns(
+        pred_5d=pl.lit(0.0), split=pl.lit("test")
+    )
+    run_dir, _ = create_run("const", "t1", [5], ranges, run_id="const")
+    write_predictions(run_dir, preds)
+    ev = evaluate_run(run_dir, top_k=5, replicates=50)
+    m = ev.metrics
+    assert m["oracle_available"] is False
+    assert set(m["splits"]) == {"test"}
+    entry = m["splits"]["test"]["horizons"]["5d"]
+    assert "oracle" not in entry and "vs_oracle" not in entry
+    sig = entry["signal"]
+    assert sig["constant_prediction"] is True
+    assert sig["rank_ic_mean"] is None and sig["ic_mean"] is None and sig["hit_rate"] is None
+    assert sig["rank_ic_mean_ci"]["low"] is None
+    assert entry["ic_decay"] == {"1d": None, "5d": None, "10d": None, "20d": None}
+    # The book still trades (ties broken by Code) and the report is written.
+    assert entry["portfolio"]["long_only"]["n_long_mean"] > 0
+    assert (run_dir / "report.html").is_file()

@@ -216,7 +216,6 @@ class _Market:
     """Market inputs of the backtest for one date range, loaded once per split."""
 
     def __init__(self, store: RawStore, calendar: TradingCalendar, start: dt.date, end: dt.date):
-        # Positions opened on the last days are closed up to max-horizon sessions later.
         self.market = bt.load_market(store, calendar, start, end)
         self.topix = bt.load_topix(store, start, end)
         if self.market.height == 0:
@@ -268,6 +267,72 @@ def _json_ready(value: object) -> object:
     return value
 
 
+@dataclass
+class _SplitContext:
+    """Everything one split's horizons share: its rows, universe, annualisation and market."""
+
+    part: pl.DataFrame
+    universe: pl.DataFrame
+    ppy: float
+    market: _Market | None
+    target_horizons: list[int]
+    top_k: int
+    cost_bps: float
+    replicates: int
+
+
+def _scores(part: pl.DataFrame, column: str) -> pl.DataFrame:
+    return part.select("Date", "Code", score=pl.col(column)).drop_nulls("score")
+
+
+def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], HorizonSeries]:
+    """The ``splits.<split>.horizons.<h>d`` entry of metrics.json and its series."""
+    part, pred, target = ctx.part, pred_column(h), f"target_{h}d"
+    sig, daily, deciles = signal_metrics(
+        part, pred, target, h, ctx.top_k, ctx.universe, ctx.replicates
+    )
+    hs = HorizonSeries(daily_ic=daily, quantiles=deciles)
+    entry: dict[str, object] = {
+        "signal": sig,
+        "ic_decay": {
+            f"{th}d": metrics.ic_summary(metrics.daily_ic(part, pred, f"target_{th}d"))[
+                "rank_ic_mean"
+            ]
+            for th in ctx.target_horizons
+        },
+    }
+    oracle_col = f"exp_target_{h}d"
+    has_oracle = oracle_col in part.columns
+    if has_oracle:
+        osig, _, _ = signal_metrics(
+            part, oracle_col, target, h, ctx.top_k, ctx.universe, ctx.replicates
+        )
+        entry["oracle"] = {"signal": osig}
+        entry["vs_oracle"] = {
+            "rank_ic_vs_oracle": _ratio(sig["rank_ic_mean"], osig["rank_ic_mean"])
+        }
+    if ctx.market is None:
+        return entry, hs
+    hs.backtests = _run_backtests(_scores(part, pred), ctx.market, h, ctx.top_k, ctx.cost_bps)
+    entry["portfolio"] = {
+        s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates) for s, r in hs.backtests.items()
+    }
+    if has_oracle:
+        hs.oracle_backtests = _run_backtests(
+            _scores(part, oracle_col), ctx.market, h, ctx.top_k, ctx.cost_bps
+        )
+        oport = {
+            s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates)
+            for s, r in hs.oracle_backtests.items()
+        }
+        entry["oracle"]["portfolio"] = oport
+        entry["vs_oracle"]["sharpe_vs_oracle"] = {
+            s: _ratio(entry["portfolio"][s]["net"]["sharpe"], oport[s]["net"]["sharpe"])
+            for s in STRATEGIES
+        }
+    return entry, hs
+
+
 def evaluate_run(
     run_dir: Path,
     top_k: int = 50,
@@ -290,8 +355,7 @@ def evaluate_run(
             f"(has {target_hs})"
         )
     store = RawStore(settings.raw_dir)
-    all_dates = preds["Date"]
-    calendar = TradingCalendar.load(store, all_dates.min(), all_dates.max())
+    calendar = TradingCalendar.load(store, preds["Date"].min(), preds["Date"].max())
     oracle = load_oracle(store, info.horizons)
     joined = preds.join(targets, on=["Date", "Code"], how="left")
     if oracle is not None:
@@ -304,65 +368,32 @@ def evaluate_run(
         if part.height == 0:
             continue
         start, end = info.ranges.of(split)
-        ppy = risk.periods_per_year(calendar, start, end)
-        universe = targets.filter(pl.col("Date").is_between(part["Date"].min(), part["Date"].max()))
+        first, last = part["Date"].min(), part["Date"].max()
         market = None
         if split in PORTFOLIO_SPLITS:
-            last = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
-            market = _Market(store, calendar, part["Date"].min(), last)
+            # Positions opened on the last days are closed up to max-horizon sessions later.
+            close_by = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
+            market = _Market(store, calendar, first, close_by)
+        ctx = _SplitContext(
+            part=part,
+            universe=targets.filter(pl.col("Date").is_between(first, last)),
+            ppy=risk.periods_per_year(calendar, start, end),
+            market=market,
+            target_horizons=target_hs,
+            top_k=top_k,
+            cost_bps=cost_bps,
+            replicates=replicates,
+        )
         horizons_out: dict[str, object] = {}
         for h in info.horizons:
-            pred, target = pred_column(h), f"target_{h}d"
-            sig, daily, deciles = signal_metrics(part, pred, target, h, top_k, universe, replicates)
-            hs = HorizonSeries(daily_ic=daily, quantiles=deciles)
-            entry: dict[str, object] = {
-                "signal": sig,
-                "ic_decay": {
-                    f"{th}d": metrics.ic_summary(metrics.daily_ic(part, pred, f"target_{th}d"))[
-                        "rank_ic_mean"
-                    ]
-                    for th in target_hs
-                },
-            }
-            oracle_col = f"exp_target_{h}d"
-            has_oracle = oracle is not None and oracle_col in part.columns
-            if has_oracle:
-                osig, _, _ = signal_metrics(
-                    part, oracle_col, target, h, top_k, universe, replicates
-                )
-                entry["oracle"] = {"signal": osig}
-                entry["vs_oracle"] = {
-                    "rank_ic_vs_oracle": _ratio(sig["rank_ic_mean"], osig["rank_ic_mean"])
-                }
-            if market is not None:
-                scores = part.select("Date", "Code", score=pl.col(pred)).drop_nulls("score")
-                hs.backtests = _run_backtests(scores, market, h, top_k, cost_bps)
-                entry["portfolio"] = {
-                    s: portfolio_metrics(r, ppy, h, replicates) for s, r in hs.backtests.items()
-                }
-                if has_oracle:
-                    oscores = part.select("Date", "Code", score=pl.col(oracle_col)).drop_nulls(
-                        "score"
-                    )
-                    hs.oracle_backtests = _run_backtests(oscores, market, h, top_k, cost_bps)
-                    oport = {
-                        s: portfolio_metrics(r, ppy, h, replicates)
-                        for s, r in hs.oracle_backtests.items()
-                    }
-                    entry["oracle"]["portfolio"] = oport
-                    entry["vs_oracle"]["sharpe_vs_oracle"] = {
-                        s: _ratio(entry["portfolio"][s]["net"]["sharpe"], oport[s]["net"]["sharpe"])
-                        for s in STRATEGIES
-                    }
-            horizons_out[f"{h}d"] = entry
-            series[(split, h)] = hs
+            horizons_out[f"{h}d"], series[(split, h)] = _evaluate_horizon(ctx, h)
         splits_out[split] = {
             "range": [start, end],
-            "first_date": part["Date"].min(),
-            "last_date": part["Date"].max(),
+            "first_date": first,
+            "last_date": last,
             "n_dates": part["Date"].n_unique(),
             "n_rows": part.height,
-            "periods_per_year": ppy,
+            "periods_per_year": ctx.ppy,
             "horizons": horizons_out,
         }
     if not splits_out:

@@ -2,10 +2,11 @@
 
 The Plotly library is inlined once (``include_plotlyjs=True`` on the first figure), so the files
 open offline. Charts of ``report.html`` are drawn for the test split (the valid split when a run
-has no test rows) and the run's first horizon: cumulative net return vs TOPIX and the
-equal-weight universe, drawdown, daily RankIC with its 20-day rolling mean, decile mean returns,
-IC decay (RankIC of every ``pred_{h}d`` against every ``target_{h'}d``), the monthly return heat
-map and the sector contribution; a summary table covers every split and horizon.
+has no test rows) and the run's first horizon: cumulative net return vs TOPIX, the equal-weight
+universe and (on synthetic data) the oracle's long-only book; drawdown; daily RankIC with its
+20-day rolling mean; decile mean returns; IC decay (RankIC of every ``pred_{h}d`` against every
+``target_{h'}d``); the monthly return heat map and the sector contribution. A summary table
+covers every split and horizon.
 """
 
 from __future__ import annotations
@@ -127,6 +128,14 @@ def build_report(evaluation: Evaluation) -> str:
         if "long_short" in hs.backtests:
             ls = hs.backtests["long_short"].daily.sort("Date")
             fig.add_scatter(x=ls["Date"], y=_cumulative(ls, "ret_net"), name="long-short (net)")
+        if "long_only" in hs.oracle_backtests:
+            ol = hs.oracle_backtests["long_only"].daily.sort("Date")
+            fig.add_scatter(
+                x=ol["Date"],
+                y=_cumulative(ol, "ret_net"),
+                name="oracle long-only (net)",
+                line={"dash": "dot"},
+            )
         fig.add_scatter(x=lo["Date"], y=_cumulative(lo, "benchmark_topix"), name="TOPIX")
         fig.add_scatter(x=lo["Date"], y=_cumulative(lo, "benchmark_ew"), name="equal-weight")
         figs.add(fig, f"Cumulative return ({split}, {h}d rebalance)")
