@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from gogooku.cli import app
 from gogooku.httpserver import free_port
 from gogooku.jquants.endpoints import parse_records
 
@@ -59,3 +61,10 @@ def test_synth_serve_serves_the_generated_market():
     assert "MO" not in pages[0]["data"][0]  # Standard plan: no Premium session keys
     assert wrong_key.status_code == 403
     assert premium_only.status_code == 403
+
+
+def test_synth_serve_help_shows_the_default_days_as_dates():
+    result = CliRunner().invoke(app, ["synth", "serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "2019-01-01" in result.output and "2023-12-31" in result.output
+    assert "00:00:00" not in result.output

@@ -93,7 +93,9 @@ def fetch_command(
         typer.Option(
             "--source",
             help="jquants: the J-Quants V2 API (needs JQUANTS_API_KEY). synthetic: generate the "
-            "synthetic market for start..end, serve it in-process and store its oracle too.",
+            "synthetic market (--seed, --stocks; --start fixes it, a later --end grows it) for "
+            "start..end, serve it in-process to the same client and store its oracle too; "
+            "nothing is generated when the store already holds it all.",
         ),
     ] = Source.JQUANTS,
     base_url: Annotated[
@@ -113,7 +115,7 @@ def fetch_command(
 ) -> None:
     """Fetch into the raw store what it lacks for start..end; a re-run is a no-op.
 
-    Requests one unit at a time (a trading day for daily datasets, a month for range datasets) and only units missing from the catalog; a unit fetched before 09:00 JST of the day after it ends is fetched again on the next run, so revisions land. Safe to interrupt at any point: the next run resumes.
+    Requests one unit at a time (a trading day of the stored calendar for daily datasets, a month for range datasets, today for latest-only ones), only units missing from the catalog, left pending by an interrupted run, grown since (a month chunk whose end moved), or not yet settled: a unit fetched before 09:00 JST of the day after it ends is fetched again on the next run, so revisions replace it. Safe to interrupt at any point: the next run resumes.
     """
     first, last = _parse_date("--start", start), _parse_date("--end", end)
     if last < first:

@@ -28,8 +28,18 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
     seed: Annotated[int, typer.Option(help="Market seed (the market is a function of it).")] = 7,
     stocks: Annotated[int, typer.Option(help="Number of stocks in the universe.")] = 300,
-    start: Annotated[dt.datetime, typer.Option(formats=DATE_FORMATS, help="First day.")] = START,
-    end: Annotated[dt.datetime, typer.Option(formats=DATE_FORMATS, help="Last day.")] = END,
+    start: Annotated[
+        dt.datetime,
+        typer.Option(formats=DATE_FORMATS, show_default="2019-01-01", help="First day."),
+    ] = START,
+    end: Annotated[
+        dt.datetime,
+        typer.Option(
+            formats=DATE_FORMATS,
+            show_default="2023-12-31",
+            help="Last day; its last trading day is the market's 'today' (plan windows end there).",
+        ),
+    ] = END,
     plan: Annotated[Plan, typer.Option(case_sensitive=False, help="Plan to emulate.")] = (
         Plan.PREMIUM
     ),
