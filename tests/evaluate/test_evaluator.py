@@ -215,3 +215,30 @@ def test_constant_predictions_evaluate_with_null_rank_ic_and_no_oracle(synthetic
     # The book still trades (ties broken by Code) and the report is written.
     assert entry["portfolio"]["long_only"]["n_long_mean"] > 0
     assert (run_dir / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--factor", "oracle", "--train", "2020-06-01:2020-05-31"],
+            "start 2020-06-01 is after end",
+        ),
+        (["--factor", "oracle", "--train", "2020-06-01"], "START:END"),
+        (["--factor", "value", "--train", "2020-04-01:2020-05-31"], "'value' is not one of"),
+        (["--factor", "oracle", "--train", "2020-04-01:2020-05-31", "--horizons", "x"], "integers"),
+    ],
+)
+def test_run_factor_rejects_bad_parameters(_isolated_home, args, message):
+    base = ["run", "factor", "--dataset", "t1", "--valid", "2020-08-01:2020-09-30", *TEST_ARG]
+    result = CliRunner().invoke(app, [*base, *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())
+
+
+def test_run_factor_oracle_needs_a_dataset(_isolated_home):
+    result = CliRunner().invoke(
+        app, ["run", "factor", "--dataset", "t9", "--factor", "oracle", *RANGE_ARGS, *TEST_ARG]
+    )
+    assert result.exit_code == 1
+    assert "dataset 't9'" in result.output

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -124,18 +125,26 @@ def run_factor_command(
     """Write a run whose predictions are a reference factor (reversal, momentum or the oracle)."""
     if factor not in FACTOR_NAMES:
         raise typer.BadParameter(f"{factor!r} is not one of {FACTOR_NAMES}", param_hint="--factor")
-    ranges = Ranges(
-        train=_parse_range(train, "--train"),
-        valid=_parse_range(valid, "--valid"),
-        test=_parse_range(test, "--test"),
-    )
+    parsed = {
+        "train": _parse_range(train, "--train"),
+        "valid": _parse_range(valid, "--valid"),
+        "test": _parse_range(test, "--test"),
+    }
+    try:
+        ranges = Ranges(**parsed)
+    except ValidationError as exc:
+        raise typer.BadParameter(
+            "; ".join(e["msg"] for e in exc.errors()), param_hint="--train/--valid/--test"
+        ) from None
+    try:
+        requested = [int(h) for h in horizons.split(",") if h.strip()] if horizons else []
+    except ValueError:
+        raise typer.BadParameter(
+            f"{horizons!r} is not a list of integers", param_hint="--horizons"
+        ) from None
     panel = get_settings().datasets_dir / dataset / "panel.parquet"
     try:
-        hs = (
-            [int(h) for h in horizons.split(",") if h.strip()]
-            if horizons
-            else (dataset_horizons(panel) if panel.is_file() else [])
-        )
+        hs = requested or (dataset_horizons(panel) if panel.is_file() else [])
         if not hs:
             raise RunError(f"dataset {dataset!r}: no horizons ({panel} missing or has no targets)")
         preds = factor_predictions(dataset, factor, hs, ranges)
