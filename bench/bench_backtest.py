@@ -88,7 +88,15 @@ def build_inputs(stocks: int, years: int) -> tuple[pl.DataFrame, pl.DataFrame, p
     return market, topix, scores
 
 
-def pandas_backtest(market: pl.DataFrame, scores: pl.DataFrame) -> np.ndarray:
+def pandas_backtest(
+    market: pl.DataFrame,
+    scores: pl.DataFrame,
+    *,
+    top_k: int = TOP_K,
+    cost_bps: float = COST_BPS,
+    capital: float = CAPITAL,
+    lot: int = LOT,
+) -> np.ndarray:
     """NAV per day from the day after the first score date, by a plain loop over days.
 
     Daily rebalancing, long-only top-K, the same rules as :mod:`gogooku.evaluate.backtest` kept in
@@ -99,7 +107,7 @@ def pandas_backtest(market: pl.DataFrame, scores: pl.DataFrame) -> np.ndarray:
     dates = np.sort(mk["Date"].unique())
     shares = pd.Series(dtype=float)
     last = pd.Series(dtype=float)
-    cash, rate = CAPITAL, COST_BPS / 1e4
+    cash, rate = capital, cost_bps / 1e4
     navs = []
     for k, d in enumerate(dates[1:], start=1):
         day = mk[mk["Date"] == d].set_index("Code")
@@ -115,12 +123,12 @@ def pandas_backtest(market: pl.DataFrame, scores: pl.DataFrame) -> np.ndarray:
         last = price.dropna().combine_first(last)
         nav = cash + float((shares * last.reindex(shares.index)).sum())
         prev = sc[sc["Date"] == dates[k - 1]].set_index("Code")["score"].dropna()
-        top = prev.sort_index().sort_values(ascending=False, kind="stable").index[:TOP_K]
+        top = prev.sort_index().sort_values(ascending=False, kind="stable").index[:top_k]
         n = len(top)
         target = pd.Series(0.0, index=shares.index.union(top))
         if n:
             p = price.reindex(top)
-            target[top] = (np.floor(nav / n / (p * LOT)) * LOT).fillna(0.0).to_numpy()
+            target[top] = (np.floor(nav / n / (p * lot)) * lot).fillna(0.0).to_numpy()
         cur = shares.reindex(target.index).fillna(0.0)
         delta = target - cur
         ok = tradable.reindex(delta.index).fillna(False).astype(bool)
@@ -133,7 +141,7 @@ def pandas_backtest(market: pl.DataFrame, scores: pl.DataFrame) -> np.ndarray:
         available = cash + sells * (1 - rate)
         if buys * (1 + rate) > available:
             scale = max(available, 0.0) / (buys * (1 + rate))
-            delta[delta > 0] = np.floor(delta[delta > 0] * scale / LOT) * LOT
+            delta[delta > 0] = np.floor(delta[delta > 0] * scale / lot) * lot
         cost = rate * float((delta.abs() * px).sum())
         cash -= float((delta * px).sum()) + cost
         shares = (cur + delta)[lambda s: s != 0]
