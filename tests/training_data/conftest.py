@@ -1,5 +1,8 @@
 """A tiny synthetic market (30 stocks, 2020) fetched and built through the real CLI, once per session.
 
+The build uses two core blocks (``returns``; ``sector``, which carries the categorical ids), so
+the cache tests do not depend on every feature block of the registry.
+
 ``built`` is that dataset (its cache written by ``gogooku build``). ``holey`` is a copy whose panel
 lost some rows — a stock listing late, one delisting early, random missing days — with the cache
 rewritten from it, so masked stocks and absent rows are exercised.
@@ -37,6 +40,7 @@ FETCH = [
     "equities_bars_daily,equities_master,indices_topix",
 ]
 BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "td"]
+BUILD += ["--blocks", "returns,sector"]
 
 
 @dataclass(frozen=True)

@@ -164,25 +164,45 @@ def _write_graph(path, panel, codes):
     return days
 
 
-def test_edges_are_stored_per_date_as_csr(holey, tmp_path):
+def test_graph_in_force_is_the_latest_built_on_or_before_each_date(holey, tmp_path, caplog):
     path = _copy(holey.path, tmp_path / "ds")
     codes = sorted(holey.panel["Code"].unique().to_list())
-    _write_graph(path, holey.panel, codes)
+    days = sorted(holey.panel["Date"].unique().to_list())
+    edges = pl.DataFrame(
+        {
+            "Date": [days[3], days[3], days[3], days[10], days[10], date(2019, 1, 4)],
+            "src": [codes[2], codes[0], codes[5], codes[1], "99990", codes[7]],
+            "dst": [codes[3], codes[4], codes[2], codes[2], codes[1], codes[8]],
+            "weight": [0.5, 0.25, 1.0, 2.0, 3.0, 9.0],
+        },
+        schema_overrides={"weight": pl.Float32},
+    )
+    edges.write_parquet(path / "graph_edges.parquet")
+    write_cache(path)
+    assert "1 of 6 edges name stocks without any panel row" in caplog.text
+    cache = open_cache(path)
+
+    def triples(t):
+        e = cache.edges(t)
+        return list(zip(e.src.tolist(), e.dst.tolist(), e.weight.tolist(), strict=True)), e.built
+
+    # before day 3 the graph built on 2019-01-04 is in force
+    assert triples(0) == ([(7, 8, 9.0)], date(2019, 1, 4))
+    assert triples(2) == ([(7, 8, 9.0)], date(2019, 1, 4))
+    graph3 = ([(0, 4, 0.25), (2, 3, 0.5), (5, 2, 1.0)], days[3])
+    assert triples(3) == graph3 and triples(9) == graph3
+    assert triples(10) == ([(1, 2, 2.0)], days[10]) == triples(len(days) - 1)
+    pl.DataFrame(
+        {"Date": [days[5]], "src": [codes[0]], "dst": [codes[1]], "weight": [1.0]}
+    ).write_parquet(path / "graph_edges.parquet")
     write_cache(path)
     cache = open_cache(path)
-    e3 = cache.edges(3)
-    assert list(zip(e3.src.tolist(), e3.dst.tolist(), e3.weight.tolist(), strict=True)) == [
-        (0, 4, 0.25),
-        (2, 3, 0.5),
-        (5, 2, 1.0),
-    ]
-    e10 = cache.edges(10)
-    assert (e10.src.tolist(), e10.dst.tolist(), e10.weight.tolist()) == ([1], [2], [2.0])
-    assert len(cache.edges(0).src) == 0 and cache.edge_offsets[-1] == 4
-    pl.DataFrame(
-        {"Date": [cache.date_list[0]], "src": ["99990"], "dst": [codes[0]], "weight": [1.0]}
-    ).write_parquet(path / "graph_edges.parquet")
-    with pytest.raises(CacheError, match=r"graph_edges\.parquet: edge on 2020-03-02 names code"):
+    assert len(cache.edges(4).src) == 0 and cache.edges(4).built is None
+    assert cache.edges(5).built == days[5]
+    pl.DataFrame({"Date": ["2020-03-02"], "src": [1], "dst": [2], "weight": [1.0]}).write_parquet(
+        path / "graph_edges.parquet"
+    )
+    with pytest.raises(CacheError, match=r"graph_edges\.parquet: column Date must be a Date"):
         write_cache(path)
 
 

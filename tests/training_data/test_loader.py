@@ -136,7 +136,7 @@ def test_edges_are_remapped_to_batch_positions(holey, tmp_path):
     days = sorted(holey.panel["Date"].unique().to_list())
     pl.DataFrame(
         {
-            "Date": [days[60]] * 3,
+            "Date": [days[58]] * 3,
             "src": [codes[2], codes[10], codes[20]],
             "dst": [codes[10], codes[20], codes[2]],
             "weight": [0.5, 0.25, 1.0],

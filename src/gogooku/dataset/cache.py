@@ -10,10 +10,13 @@ Files (NumPy ``.npy``, read with ``np.load(mmap_mode="r")``):
   ``market_id`` — those the dataset has), 0 where absent; kept per date because they change;
 - ``dates.npy`` (T,) datetime64[D], every panel date ascending; ``codes.npy`` (N,) str, every
   code ascending;
-- with ``graph_edges.parquet`` beside the panel (``Date, src, dst, weight``, src/dst codes):
-  ``edge_offsets.npy`` (T + 1,) int64 and ``edge_src.npy``/``edge_dst.npy`` int32 (indices into
-  the code axis), ``edge_weight.npy`` float32 — the edges of date index t are
-  ``[edge_offsets[t], edge_offsets[t+1])``;
+- with ``graph_edges.parquet`` beside the panel (``Date, src, dst, weight``; ``Date`` = the day
+  the graph was built, src/dst codes): the G graphs in CSR form — ``edge_dates.npy`` (G,),
+  ``edge_offsets.npy`` (G + 1,) int64, ``edge_src.npy``/``edge_dst.npy`` int32 (indices into the
+  code axis, sorted by (src, dst)), ``edge_weight.npy`` float32 — and ``edge_graph.npy`` (T,)
+  int32: the graph in force on each date, the latest built on or before it (−1: none yet), so
+  a date never sees a graph built after it. Edges naming a code without any panel row are left
+  out (logged);
 - ``cache.json``: column names (features in ``features.json`` order with their blocks, targets,
   static ids), dtypes, shapes, and the panel's row count and size (to detect a stale cache).
 
@@ -34,6 +37,7 @@ gather that copies L × N × len(selection) values per window.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -44,6 +48,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
 
 CACHE_DIR = "cache"
 CACHE_VERSION = 1
@@ -76,7 +82,8 @@ def _as_float(names: Sequence[str], schema: pl.Schema) -> list[pl.Expr]:
 
 
 def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndarray) -> bool:
-    """CSR edge lists per date from ``graph_edges.parquet``; returns whether the file exists."""
+    """CSR edge lists per graph date from ``graph_edges.parquet`` and the graph in force per
+    cache date; returns whether the file exists."""
     path = dataset_dir / GRAPH_FILE
     if not path.exists():
         return False
@@ -91,23 +98,30 @@ def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndar
             raise CacheError(
                 f"{path}: column {col} must hold String codes, got {edges.schema[col]}"
             )
-    date_axis = pl.DataFrame({"Date": dates.tolist()}, schema={"Date": pl.Date}).with_row_index("t")
+    last = dates[-1].astype(date) if len(dates) else None
+    edges = edges.filter(pl.col("Date") <= last)
+    graph_dates = edges["Date"].unique().sort()
+    graph_axis = pl.DataFrame({"Date": graph_dates}).with_row_index("g")
     code_axis = pl.DataFrame({"src": codes.tolist()}).with_row_index("s")
     mapped = (
-        edges.join(date_axis, on="Date", how="inner")
-        .join(code_axis, on="src", how="left")
-        .join(code_axis.rename({"src": "dst", "s": "d"}), on="dst", how="left")
+        edges.join(graph_axis, on="Date", how="left")
+        .join(code_axis, on="src", how="inner")
+        .join(code_axis.rename({"src": "dst", "s": "d"}), on="dst", how="inner")
+        .sort("g", "s", "d")
     )
-    unknown = mapped.filter(pl.col("s").is_null() | pl.col("d").is_null())
-    if unknown.height:
-        row = unknown.row(0, named=True)
-        raise CacheError(
-            f"{path}: edge on {row['Date']} names code(s) not in the panel: {row['src']}, {row['dst']}"
+    if mapped.height < edges.height:
+        log.warning(
+            "%s: %d of %d edges name stocks without any panel row; left out",
+            path,
+            edges.height - mapped.height,
+            edges.height,
         )
-    mapped = mapped.sort("t", "s", "d")
-    counts = np.bincount(mapped["t"].to_numpy(), minlength=len(dates))
-    offsets = np.zeros(len(dates) + 1, dtype=np.int64)
+    counts = np.bincount(mapped["g"].to_numpy(), minlength=graph_dates.len())
+    offsets = np.zeros(graph_dates.len() + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    in_force = np.searchsorted(graph_dates.to_numpy(), dates, side="right") - 1
+    np.save(out / "edge_graph.npy", in_force.astype(np.int32))
+    np.save(out / "edge_dates.npy", graph_dates.to_numpy().astype("datetime64[D]"))
     np.save(out / "edge_offsets.npy", offsets)
     np.save(out / "edge_src.npy", mapped["s"].cast(pl.Int32).to_numpy())
     np.save(out / "edge_dst.npy", mapped["d"].cast(pl.Int32).to_numpy())
@@ -203,11 +217,12 @@ def write_cache(
 
 @dataclass(frozen=True)
 class Edges:
-    """One date's edges: indices into the code axis and weights (views of the cache)."""
+    """A date's graph: indices into the code axis, weights (views) and the day it was built."""
 
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
+    built: date | None
 
 
 @dataclass
@@ -225,6 +240,8 @@ class DenseCache:
     feature_blocks: list[str]
     target_names: list[str]
     static_names: list[str]
+    edge_graph: np.ndarray | None = None
+    edge_dates: np.ndarray | None = None
     edge_offsets: np.ndarray | None = None
     edge_src: np.ndarray | None = None
     edge_dst: np.ndarray | None = None
@@ -294,11 +311,15 @@ class DenseCache:
         return select_columns(view, feature_idx)
 
     def edges(self, t: int) -> Edges | None:
-        """Edges of date index ``t`` (None when the dataset has no graph)."""
-        if self.edge_offsets is None:
+        """Edges of the graph in force on date index ``t`` (None when the dataset has no graph)."""
+        if self.edge_graph is None:
             return None
-        lo, hi = int(self.edge_offsets[t]), int(self.edge_offsets[t + 1])
-        return Edges(self.edge_src[lo:hi], self.edge_dst[lo:hi], self.edge_weight[lo:hi])
+        g = int(self.edge_graph[t])
+        if g < 0:
+            return Edges(self.edge_src[:0], self.edge_dst[:0], self.edge_weight[:0], None)
+        lo, hi = int(self.edge_offsets[g]), int(self.edge_offsets[g + 1])
+        built = self.edge_dates[g].astype(date)
+        return Edges(self.edge_src[lo:hi], self.edge_dst[lo:hi], self.edge_weight[lo:hi], built)
 
 
 def select_columns(arr: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
@@ -335,9 +356,8 @@ def open_cache(dataset_dir: str | Path, *, check_fresh: bool = True) -> DenseCac
 
     edges = {}
     if meta["has_edges"]:
-        edges = {
-            k: load(f"{k}.npy") for k in ("edge_offsets", "edge_src", "edge_dst", "edge_weight")
-        }
+        names = ("edge_graph", "edge_dates", "edge_offsets", "edge_src", "edge_dst", "edge_weight")
+        edges = {k: load(f"{k}.npy") for k in names}
     return DenseCache(
         path=path,
         features=load("features.npy"),

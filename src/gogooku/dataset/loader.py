@@ -13,8 +13,9 @@ A batch covers B days (``days_per_batch``); for each day t it holds
   t+1 to the close of t+1+h), NaN where unknown; ``y_mask`` = ``mask`` & finite(y);
 - ``mask`` (B, N'): the stock is listed on t; ``x_mask`` (B, L, N'): listed on each window day;
 - ``static`` (B, N', S) int64 categorical ids on t; ``codes`` (B, N') positions on the code axis;
-- ``edges``: per day, ``edge_index`` (2, E) int64 into the batch's N' stocks and ``edge_weight``
-  (E,) — edges touching a stock left out by subsampling are dropped; None without a graph.
+- ``edges``: per day, the graph in force on t (built on or before t) as ``edge_index`` (2, E)
+  int64 into the batch's N' stocks and ``edge_weight`` (E,) — edges touching a stock left out by
+  subsampling are dropped; None without a graph.
 
 Days: the requested dates (default: every cached date) minus those whose window would start
 before the first cached date (excluded, not padded) and, with ``require_labels``, minus days
@@ -193,7 +194,7 @@ class DayBatchLoader:
             x_masks.append(win_mask[:, stocks])
             statics.append(c.static[t][stocks])
             codes.append(stocks)
-            if c.edge_offsets is not None:
+            if c.edge_graph is not None:
                 edges.append(self._edges(int(t), stocks))
         x = torch.from_numpy(np.stack(xs).astype(np.float32, copy=False))
         mask = torch.from_numpy(np.stack(masks))
@@ -207,7 +208,7 @@ class DayBatchLoader:
             static=torch.from_numpy(np.stack(statics).astype(np.int64)),
             codes=torch.from_numpy(np.stack(codes).astype(np.int64)),
             dates=[c.date_list[int(t)] for t in day_idx],
-            edges=edges if c.edge_offsets is not None else None,
+            edges=edges if c.edge_graph is not None else None,
         )
 
     def finish(self, batch: DayBatch) -> DayBatch:

@@ -69,6 +69,14 @@ def output_names(features: Sequence[str], spec: NormalizationConfig) -> list[str
     return names
 
 
+def _sorted(t: torch.Tensor) -> torch.Tensor:
+    """Values sorted along the stock axis (-2); NumPy's sort on the CPU (several times faster
+    than torch's there, and sorted values do not depend on the algorithm)."""
+    if t.device.type == "cpu":
+        return torch.from_numpy(np.sort(t.numpy(), axis=-2))
+    return torch.sort(t, dim=-2).values
+
+
 def _order_stat(sorted_vals: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """sorted_vals[..., pos, f] for pos of shape (..., 1, F)."""
     return torch.gather(sorted_vals, -2, pos.clamp(min=0))
@@ -83,10 +91,10 @@ def _median(sorted_vals: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
 def _robust_z(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     inf = torch.tensor(float("inf"), dtype=x.dtype, device=x.device)
     n = valid.sum(dim=-2, keepdim=True)
-    sorted_x = torch.sort(torch.where(valid, x, inf), dim=-2).values
+    sorted_x = _sorted(torch.where(valid, x, inf))
     med = _median(sorted_x, n)
     dev = torch.where(valid, (x - med).abs(), inf)
-    mad = _median(torch.sort(dev, dim=-2).values, n)
+    mad = _median(_sorted(dev), n)
     q_hi = _order_stat(sorted_x, ((n - 1) * 9) // 10)
     q_lo = _order_stat(sorted_x, (n - 1) // 10)
     scale = torch.where(mad > 0, mad * MAD_SCALE, (q_hi - q_lo) / IQR_SCALE)
