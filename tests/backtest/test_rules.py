@@ -131,8 +131,12 @@ def test_input_errors_name_the_column_or_row():
         BacktestError, match=r"scores: 2 rows repeat a \(Date, Code\) pair, first 2024-01-04 X"
     ):
         run_backtest(pl.concat([scores, scores]), market, FLAT_TOPIX, config)
-    with pytest.raises(BacktestError, match="no score date before the last market day 2024-01-10"):
+    with pytest.raises(
+        BacktestError, match=r"no score date in 2024-01-04\.\.2024-01-10 before the last market day"
+    ):
         run_backtest(score_frame(DAYS, {4: {"X": 1.0}}), market, FLAT_TOPIX, config)
+    with pytest.raises(BacktestError, match="market: no rows"):
+        run_backtest(scores, market.clear(), FLAT_TOPIX, config)
     with pytest.raises(BacktestError, match="topix: no close on or before 2024-01-05"):
         run_backtest(scores, market, FLAT_TOPIX.filter(pl.col("Date") > DAYS[3]), config)
     with pytest.raises(BacktestError, match=r"non-positive close C=0\.0 for X on 2024-01-08"):
@@ -176,3 +180,17 @@ def test_split_while_held_then_full_exit():
     ]
     assert res.daily["n_long"].to_list() == [1, 1, 1]
     assert res.daily["nav"].to_list() == pytest.approx([3e9, 3e9, 3e9])
+
+
+def test_scores_dated_before_the_market_window_are_not_traded():
+    # The market starts on d1: the d0 score has no known next trading day in the window and is
+    # dropped, so the first trade is the d1 score's, on d2 (X at 11: ⌊1000/11⌋ = 90 shares).
+    market = market_frame(DAYS, {"X": [10, 10, 11, 12, 12]}, {"X": "1"}).filter(
+        pl.col("Date") > DAYS[0]
+    )
+    scores = score_frame(DAYS, {0: {"X": 1.0}, 1: {"X": 1.0}})
+    config = BacktestConfig(top_k=1, rebalance_days=1, cost_bps=0.0, capital=1000, lot_size=1)
+    res = run_backtest(scores, market, FLAT_TOPIX, config)
+    assert res.daily["Date"].to_list() == [DAYS[2], DAYS[3]]
+    assert res.positions.select("Date", "shares").rows() == [(DAYS[2], 90.0), (DAYS[3], 90.0)]
+    assert res.daily["nav"].to_list() == pytest.approx([1000, 10 + 90 * 12])

@@ -4,7 +4,8 @@ Inputs: ``scores`` (``Date, Code, score``; the score dated d is known at the clo
 market (:func:`load_market`) and TOPIX closes (``Date, C``).
 
 Timing. The signal dated d is traded at the close of the next market day t = next(d), the entry
-price of the labels (target at d = AdjC[d+1+h] / AdjC[d+1] − 1). Decision dates are the sorted
+price of the labels (target at d = AdjC[d+1+h] / AdjC[d+1] − 1). Score dates before the first
+market day or on the last one are not traded. Decision dates are the sorted
 score dates; without overlap every ``rebalance_days``-th decision date trades (the first, the
 R+1-th, ...). With ``overlapping`` the capital is split into R sleeves of capital / R; decision
 date j trades sleeve j mod R, so each sleeve rebalances every R decision dates, staggered, and a
@@ -196,6 +197,8 @@ def _check_columns(frame: pl.DataFrame, name: str, columns: tuple[str, ...]) -> 
 
 def _densify(market: pl.DataFrame) -> _Dense:
     _check_columns(market, "market", _REQUIRED)
+    if market.height == 0:
+        raise BacktestError("market: no rows")
     dates = market["Date"].cast(pl.Date).unique().sort()
     codes = market["Code"].cast(pl.String).unique().sort()
     listed_expr = pl.col("listed").fill_null(False) if "listed" in market.columns else pl.lit(True)
@@ -273,12 +276,13 @@ def _decisions(
     )
     decision_dates = frame["Date"].unique().sort().to_numpy()
     trade_idx = np.searchsorted(dense.dates, decision_dates, side="right")
-    keep = trade_idx < dense.dates.size
+    # A score dated before the first market day has no known next trading day in the window.
+    keep = (decision_dates >= dense.dates[0]) & (trade_idx < dense.dates.size)
     decision_dates, trade_idx = decision_dates[keep], trade_idx[keep]
     if decision_dates.size == 0:
         raise BacktestError(
-            "scores: no score date before the last market day "
-            f"{dense.dates[-1] if dense.dates.size else 'n/a'}; nothing to trade"
+            f"scores: no score date in {dense.dates[0]}..{dense.dates[-1]} before the last market "
+            "day; nothing to trade"
         )
     # Decision dates between two market days share a trade day: the latest one wins.
     last = np.r_[trade_idx[1:] != trade_idx[:-1], True]
