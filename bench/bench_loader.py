@@ -1,6 +1,7 @@
 """Benchmark: day-batch loader over the dense cache vs a per-sample Dataset over panel rows.
 
-    python bench/bench_loader.py [--days 90] [--stocks 4000] [--features 300] [--window 60]
+    python bench/bench_loader.py [--days 80] [--stocks 4000] [--features 300] [--window 60]
+                                 [--method robust_z|rank_gauss] [--batch-days K]
                                  [--baseline-samples 300] [--device cpu|cuda] [--out FILE]
 
 Prints JSON. The data is a synthetic random panel of the requested shape (``Code``, ``Date`` and
@@ -12,10 +13,11 @@ targets. Measured, each in a forked child (so every phase's peak RSS is its own)
 - ``write_cache``: seconds for the panel → cache conversion;
 - ``loader_raw``: ``DayBatchLoader`` (one day per batch, every stock, shuffled) without
   normalisation (``normalize="off"``), two epochs; samples/s = stocks × days / seconds;
-- ``loader_cached``: the same with rank-gauss normalisation from the precomputed array
+- ``loader_cached``: the same with ``--method`` normalisation from the precomputed array
   (``normalize="cached"``); ``setup_s`` is the one-off normalisation of every cached date;
-- ``loader_batch``: rank-gauss normalisation of each batch's (L, N, F) windows on ``--device``
-  (``normalize="batch"``, ``--norm-days`` days; on the CPU this re-normalises each date L times);
+- ``loader_batch`` (``--batch-days`` > 0; the default on CUDA only): normalisation of each
+  batch's (L, N, F) windows on ``--device`` (``normalize="batch"``; on a CPU this re-normalises
+  every date L times — tens of seconds per day at this shape);
 - ``baseline_in_memory``: a ``torch.utils.data.Dataset`` whose ``__getitem__`` filters the
   panel (read from ``panel.parquet`` once, not timed) to the stock's rows of the window and
   returns (L, F) and the targets, batched by a ``DataLoader`` (batch 256, ``num_workers=0``);
@@ -130,12 +132,14 @@ def run_baseline(panel_path: Path, window: int, count: int, from_file: bool) -> 
     return {"samples": n, "seconds": round(seconds, 3), "samples_per_s": round(n / seconds, 1)}
 
 
-def run_loader(path: Path, window: int, mode: str, max_days: int | None, device: str) -> dict:
+def run_loader(
+    path: Path, window: int, mode: str, max_days: int | None, device: str, method: str
+) -> dict:
     """Epochs of ``DayBatchLoader`` (one day per batch, every stock) in normalisation ``mode``."""
     cache = open_cache(path)
     days = cache.date_list[window - 1 :][:max_days] if max_days else None
     config = LoaderConfig(window=window, normalize=mode, shuffle=True, seed=0)
-    spec = NormalizationConfig(method="rank_gauss")
+    spec = NormalizationConfig(method=method)
     start = time.perf_counter()
     loader = DayBatchLoader(cache, config, spec, days=days, device=device)
     setup = time.perf_counter() - start
@@ -151,6 +155,7 @@ def run_loader(path: Path, window: int, mode: str, max_days: int | None, device:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     return {
+        "normalization": None if mode == "off" else method,
         "setup_s": round(setup, 3),
         "epochs": epochs,
         "days": n // cache.shape[1],
@@ -191,17 +196,25 @@ def _write(path: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--days", type=int, default=80)
     parser.add_argument("--stocks", type=int, default=4000)
     parser.add_argument("--features", type=int, default=300)
     parser.add_argument("--window", type=int, default=60)
     parser.add_argument("--baseline-samples", type=int, default=300)
     parser.add_argument("--parquet-samples", type=int, default=30)
-    parser.add_argument("--norm-days", type=int, default=3)
+    parser.add_argument("--method", choices=["rank_gauss", "robust_z"], default="robust_z")
+    parser.add_argument(
+        "--batch-days",
+        type=int,
+        default=None,
+        help="days for normalize='batch' (default: 3 on CUDA, 0 = skipped on the CPU)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.batch_days is None:
+        args.batch_days = 3 if args.device.startswith("cuda") else 0
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         path = Path(tmp)
         t0 = time.perf_counter()
@@ -218,13 +231,16 @@ def main(argv: list[str] | None = None) -> dict:
             "write_cache": isolated(_write, path),
             "cache_mb": round(sum(p.stat().st_size for p in (path / "cache").iterdir()) / 2**20, 1),
         }
-        result["loader_raw"] = isolated(run_loader, path, args.window, "off", None, args.device)
+        result["loader_raw"] = isolated(
+            run_loader, path, args.window, "off", None, args.device, args.method
+        )
         result["loader_cached"] = isolated(
-            run_loader, path, args.window, "cached", None, args.device
+            run_loader, path, args.window, "cached", None, args.device, args.method
         )
-        result["loader_batch"] = isolated(
-            run_loader, path, args.window, "batch", args.norm_days, args.device
-        )
+        if args.batch_days:
+            result["loader_batch"] = isolated(
+                run_loader, path, args.window, "batch", args.batch_days, args.device, args.method
+            )
         result["baseline_in_memory"] = isolated(
             run_baseline, path / "panel.parquet", args.window, args.baseline_samples, False
         )
@@ -232,6 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
             run_baseline, path / "panel.parquet", args.window, args.parquet_samples, True
         )
     for mode in ("raw", "cached", "batch"):
+        if f"loader_{mode}" not in result:
+            continue
         rate = result[f"loader_{mode}"]["samples_per_s"]
         for base in ("in_memory", "parquet"):
             result[f"ratio_{mode}_vs_{base}"] = round(
