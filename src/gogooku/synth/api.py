@@ -76,6 +76,18 @@ def _issue_code(ep: Endpoint, text: str) -> str:
     raise QueryError(f"Invalid code: {text!r} (expected 4 or 5 characters)")
 
 
+def sorted_by(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``frame`` sorted by ``keys`` (nulls last, stable); ``frame`` itself when already in order.
+
+    A market table the simulator built in key order is served without a copy, which keeps the
+    in-process fetch of a large market from holding every table twice.
+    """
+    order = frame.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
+    if order.equals(pl.int_range(frame.height, dtype=order.dtype, eager=True), check_names=False):
+        return frame
+    return frame[order]
+
+
 class _Table:
     """One dataset sorted by its date field (nulls last), sliceable by date in O(log n)."""
 
@@ -85,8 +97,9 @@ class _Table:
             raise ValueError(f"market table {ep.id} lacks catalogue column(s) {missing}")
         # Premium-only fields a simulator leaves out are omitted on the wire, as below Premium.
         self.absent = frozenset(missing)
-        self.frame = frame.select([c for c in ep.schema if c not in self.absent]).sort(
-            [ep.date_field, *(k for k in ep.key if k != ep.date_field)], nulls_last=True
+        self.frame = sorted_by(
+            frame.select([c for c in ep.schema if c not in self.absent]),
+            [ep.date_field, *(k for k in ep.key if k != ep.date_field)],
         )
         self.dates = self.frame[ep.date_field]
         self.n_dated = self.frame.height - self.dates.null_count()
