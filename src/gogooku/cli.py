@@ -39,6 +39,10 @@ from gogooku.dataset.splits import splits_command  # noqa: E402
 
 app.command("splits")(splits_command)
 
+from gogooku.importers.cli import import_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
+
 from gogooku.synth.cli import synth_app  # noqa: E402
 
 app.add_typer(synth_app, name="synth")

@@ -5,9 +5,10 @@
 - ``panel.parquet`` (zstd): ``Code`` (String), ``Date`` (Date), the feature columns (their
   declared dtype, Float32 unless declared otherwise), the label columns (Float32); one row per
   (Code, trading day in start..end) while listed, sorted by (Code, Date);
-- ``features.json``: ``{"dataset": name, "columns": [...]}`` with, for every column, ``name``,
-  ``role`` (key | feature | target), ``block``, ``description``, ``formula``, ``sources``,
-  ``window``, ``availability`` (rule key, rule text, per-source rule lines) and ``dtype``;
+- ``features.json``: ``{"dataset": name, "columns": [...], "skipped": [...]}`` with, for every
+  column, ``name``, ``role`` (key | feature | target), ``block``, ``description``, ``formula``,
+  ``sources``, ``window``, ``availability`` (rule key, rule text, per-source rule lines) and
+  ``dtype``; ``skipped`` lists ``{"block", "reason"}`` for every requested block left out;
 - ``metadata.json``: rows, stocks, dates, date range, blocks, warm-up, schema hash, source
   catalog hashes, build seconds, peak RSS, code version, whether the build was incremental.
 
@@ -23,6 +24,17 @@ differ in the last float bits (their running sums start at a different row), and
 value depends on more than twice its block's declared lookback (an unbounded EMA) can differ
 by more. If the raw data of old days was revised after the first build, only a ``--full``
 rebuild picks that up.
+
+Missing sources: a requested block one of whose non-base sources has no rows in the raw store
+(the plan lacks it, or prices were imported without side data) is skipped with one warning and
+listed under ``skipped``; the rest of the build goes on.
+
+Derived blocks (two stages): a block with a non-empty ``requires`` attribute (a tuple of block
+names, see ``gogooku.features.interactions.DerivedBlock``) reads other blocks' feature columns.
+Stage 1 computes every plain block; stage 2 runs the derived blocks on the base rows of the
+build range with the stage-1 feature columns attached (so derived features are point-wise in
+those columns: no windows over their history). A derived block whose required block is not built
+is skipped like a block with a missing source.
 
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
@@ -171,10 +183,26 @@ def _registry() -> dict[str, Block]:
     return BLOCKS
 
 
+def requires(block: Block) -> tuple[str, ...]:
+    """Names of the blocks whose feature columns ``block`` reads (empty for a plain block)."""
+    return tuple(getattr(block, "requires", ()))
+
+
 def select_blocks(
     requested: Sequence[str] | None, store, registry: Mapping[str, Block]
 ) -> list[Block]:
-    """The requested blocks (all registered when None), minus those whose sources have no data."""
+    """The requested blocks (all registered when None), minus those that cannot be built."""
+    return plan_blocks(requested, store, registry)[0]
+
+
+def plan_blocks(
+    requested: Sequence[str] | None, store, registry: Mapping[str, Block]
+) -> tuple[list[Block], dict[str, str]]:
+    """(blocks to build, {skipped block: reason}) for the requested blocks.
+
+    A block is skipped when one of its non-base sources has no rows in the store, or (derived
+    blocks) when a block it requires is not built.
+    """
     names = list(requested) if requested else list(registry)
     unknown = [n for n in names if n not in registry]
     if unknown:
@@ -186,6 +214,7 @@ def select_blocks(
                 f"gogooku.dataset.availability.AVAILABILITY ({sorted(AVAILABILITY)})"
             )
     selected = []
+    skipped: dict[str, str] = {}
     empty_cache: dict[str, bool] = {}
     for name in names:
         block = registry[name]
@@ -198,15 +227,39 @@ def select_blocks(
             if empty_cache[source]:
                 missing.append(source)
         if missing:
-            log.warning("block %s skipped: no raw data for %s", name, ", ".join(missing))
+            skipped[name] = f"no raw data for source(s) {', '.join(missing)}"
             continue
         selected.append(block)
-    return selected
+    built = {b.name for b in selected}
+    for block in [b for b in selected if requires(b)]:
+        absent = [r for r in requires(block) if r not in built]
+        if absent:
+            skipped[block.name] = f"requires block(s) {', '.join(absent)}, which are not built"
+            selected.remove(block)
+    for name, reason in skipped.items():
+        log.warning("block %s skipped: %s", name, reason)
+    return selected, skipped
 
 
-def _run_block(block: Block, ctx: BlockContext, keys: pl.DataFrame) -> pl.DataFrame:
-    """Run one block and return its feature columns aligned row by row with ``keys``."""
-    out = block.compute(ctx).collect()
+def _run_block(
+    block: Block,
+    ctx: BlockContext,
+    keys: pl.DataFrame,
+    artifacts: dict[str, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """Run one block and return its feature columns aligned row by row with ``keys``.
+
+    A block with ``compute_artifacts`` (e.g. the graph block) also returns dataset files; they are
+    collected into ``artifacts``.
+    """
+    compute_artifacts = getattr(block, "compute_artifacts", None)
+    if compute_artifacts is not None:
+        lazy, files = compute_artifacts(ctx)
+        out = lazy.collect()
+        if artifacts is not None:
+            artifacts.update(files)
+    else:
+        out = block.compute(ctx).collect()
     expected = [*KEYS, *block.feature_names]
     if sorted(out.columns) != sorted(expected):
         extra = sorted(set(out.columns) - set(expected))
@@ -228,7 +281,9 @@ def _run_block(block: Block, ctx: BlockContext, keys: pl.DataFrame) -> pl.DataFr
 
 
 # -- feature index -----------------------------------------------------------------------------
-def _feature_index(name: str, blocks: Sequence[Block]) -> dict:
+def _feature_index(
+    name: str, blocks: Sequence[Block], skipped: Mapping[str, str] | None = None
+) -> dict:
     columns: list[dict] = [
         {
             "name": "Code",
@@ -292,7 +347,8 @@ def _feature_index(name: str, blocks: Sequence[Block]) -> dict:
                 "dtype": LABEL_DTYPE,
             }
         )
-    return {"dataset": name, "columns": columns}
+    skipped_list = [{"block": b, "reason": r} for b, r in (skipped or {}).items()]
+    return {"dataset": name, "columns": columns, "skipped": skipped_list}
 
 
 def _schema_hash(frame: pl.DataFrame) -> str:
@@ -321,11 +377,18 @@ def _compute_rows(
     first: date,
     end: date,
     show_progress: bool,
+    timings: dict[str, float],
+    artifacts: dict[str, pl.DataFrame],
 ) -> pl.DataFrame:
-    """Keys of base rows dated first..end plus every block's features for them."""
+    """Keys of base rows dated first..end plus every block's features for them.
+
+    Records each block's seconds in ``timings`` and the files blocks produce in ``artifacts``.
+    """
     block_base = base.filter(pl.col("Date") <= end)
     keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
     ctx = BlockContext(base=block_base.lazy(), calendar=calendar, store=store, asof_join=asof_join)
+    plain = [b for b in blocks if not requires(b)]
+    derived = [b for b in blocks if requires(b)]
     parts = [keys]
     with Progress(
         TextColumn("[bold]build[/] {task.description}"),
@@ -337,12 +400,25 @@ def _compute_rows(
         transient=False,
     ) as progress:
         task = progress.add_task("blocks", total=len(blocks))
-        for block in blocks:
-            progress.update(task, description=block.name)
-            t0 = time.perf_counter()
-            parts.append(_run_block(block, ctx, keys))
-            log.debug("block %s: %.2fs", block.name, time.perf_counter() - t0)
-            progress.advance(task)
+        for stage, stage_blocks in ((1, plain), (2, derived)):
+            if stage == 2 and derived:
+                # Stage-2 rows are exactly ``keys`` (same order), so stage-1 columns hstack on;
+                # a feature named like a base column (``is_halt_20201001``) replaces it.
+                stage1 = pl.concat(parts, how="horizontal").drop(KEYS)
+                stage_base = block_base.filter(pl.col("Date") >= first)
+                stage_base = stage_base.drop(
+                    [c for c in stage1.columns if c in stage_base.columns]
+                ).hstack(stage1.get_columns())
+                ctx = BlockContext(
+                    base=stage_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+                )
+            for block in stage_blocks:
+                progress.update(task, description=block.name)
+                t0 = time.perf_counter()
+                parts.append(_run_block(block, ctx, keys, artifacts))
+                timings[block.name] = round(time.perf_counter() - t0, 3)
+                log.debug("block %s: %.2fs", block.name, timings[block.name])
+                progress.advance(task)
     return pl.concat(parts, how="horizontal")
 
 
@@ -363,6 +439,26 @@ def _attach_labels(features: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame
         return features.hstack(labels.select(label_cols).get_columns())
     joined = features.select(KEYS).join(labels, on=list(KEYS), how="left", maintain_order="left")
     return features.hstack(joined.select(label_cols).get_columns())
+
+
+def _write_artifacts(
+    path: Path, artifacts: Mapping[str, pl.DataFrame], first: date, end: date, extend: bool
+) -> None:
+    """Write block files (rows keyed by ``Date``) dated from the last date <= ``first`` to ``end``.
+
+    The row dated on or before ``first`` is kept because it is in force on ``first`` (e.g. the
+    graph built on the week's refresh day). An incremental build appends to the old file.
+    """
+    for file_name, frame in artifacts.items():
+        frame = frame.filter(pl.col("Date") <= end)
+        opening = frame.filter(pl.col("Date") <= first)["Date"].max()
+        if opening is not None:
+            frame = frame.filter(pl.col("Date") >= opening)
+        old_path = path / file_name
+        if extend and old_path.exists() and frame.height:
+            old = pl.read_parquet(old_path).filter(pl.col("Date") < frame["Date"].min())
+            frame = pl.concat([old, frame], how="vertical_relaxed")
+        _atomic_write_parquet(old_path, frame)
 
 
 def build_dataset(
@@ -390,7 +486,7 @@ def build_dataset(
     if warmup_days is not None and warmup_days < 0:
         raise BuildError(f"--warmup-days must be >= 0, got {warmup_days}")
     registry = _registry() if registry is None else registry
-    selected = select_blocks(blocks, store, registry)
+    selected, skipped = plan_blocks(blocks, store, registry)
     warmup = (
         warmup_days if warmup_days is not None else max((b.lookback for b in selected), default=0)
     )
@@ -402,6 +498,8 @@ def build_dataset(
     label_end = calendar.offset_clipped(end, LABEL_LOOKAHEAD)
     block_names = [b.name for b in selected]
     path = dataset_dir(name, settings)
+    timings: dict[str, float] = {}
+    artifacts: dict[str, pl.DataFrame] = {}
 
     previous = _existing(path) if incremental else None
     extend = (
@@ -427,7 +525,9 @@ def build_dataset(
             )
         log.info("incremental build of %s: %s..%s (previous end %s)", name, first_new, end, old_end)
         base = build_base(store, calendar, base_start, label_end)
-        new_rows = _compute_rows(selected, base, calendar, store, first_new, end, show_progress)
+        new_rows = _compute_rows(
+            selected, base, calendar, store, first_new, end, show_progress, timings, artifacts
+        )
         labels = compute_labels(base).filter(pl.col("Date") >= relabel_from).collect()
         old_features = old.drop(label_names())
         features = pl.concat([old_features, new_rows], how="vertical_relaxed")
@@ -437,7 +537,9 @@ def build_dataset(
             "building %s: %s..%s, warm-up %d days from %s", name, start, end, warmup, base_start
         )
         base = build_base(store, calendar, base_start, label_end)
-        features = _compute_rows(selected, base, calendar, store, start, end, show_progress)
+        features = _compute_rows(
+            selected, base, calendar, store, start, end, show_progress, timings, artifacts
+        )
         labels = compute_labels(base).filter(pl.col("Date") >= start).collect()
         old = None
 
@@ -456,7 +558,8 @@ def build_dataset(
 
     path.mkdir(parents=True, exist_ok=True)
     _atomic_write_parquet(path / "panel.parquet", panel)
-    _atomic_write_json(path / "features.json", _feature_index(name, selected))
+    _write_artifacts(path, artifacts, start if not extend else first_new, end, extend)
+    _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
     write_cache(path)
     seconds = round(time.perf_counter() - t_start, 3)
     stocks = panel["Code"].n_unique()
@@ -472,6 +575,8 @@ def build_dataset(
         "n_features": len(feature_cols),
         "n_targets": len(label_cols),
         "blocks": block_names,
+        "skipped_blocks": skipped,
+        "block_seconds": timings,
         "warmup_days": warmup,
         "label_data_end": label_end.isoformat(),
         "calendar_source": calendar.source,

@@ -15,6 +15,8 @@ from gogooku.features import (
     dividends,
     earnings,
     flows,
+    graph,
+    interactions,
     limits,
     liquidity,
     margin,
@@ -48,6 +50,8 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     dividends,
     earnings,
     premium,
+    graph,
+    interactions,
 )
 
 

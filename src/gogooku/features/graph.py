@@ -1,0 +1,362 @@
+"""Correlation-graph block (``graph``) and its edge lists (``graph_edges.parquet``).
+
+Graph in force on day t: built on the *refresh day* r(t), the first trading day of t's ISO week
+(the latest such day ≤ t), from data ≤ r(t) only. Rebuilding weekly instead of daily keeps the
+4,000-stock × 10-year build inside its budget; the rule depends only on the trading calendar, so
+a day's graph never changes when later data arrives.
+
+On a refresh day r, with the last ``window`` (60) trading days of daily returns ending at r
+(``r_t = AdjC_t / AdjC_prev − 1`` over the stock's traded rows; no-trade days are missing):
+
+- nodes: stocks with a row on r and ≥ ``min_obs`` (40) returns in the window;
+- ρ_ij: pairwise-complete Pearson correlation over the days both returned (≥ ``min_obs``)::
+
+      n = Σ m_i m_j,  S_i = Σ m_j x_i,  Q_i = Σ m_j x_i²,  P = Σ x_i x_j   (sums over the window)
+      ρ_ij = (P − S_i S_j / n) / sqrt((Q_i − S_i²/n)(Q_j − S_j²/n))
+
+  computed for all pairs at once by matrix products of the masked returns and the masks;
+- edges: each node keeps its ``top_k`` (10) partners by |ρ| among those with |ρ| ≥ ``threshold``
+  (0.3); the graph is the undirected union of these choices (so a degree may exceed ``top_k``).
+
+Per node and day t (graph of r(t)): ``graph_degree`` = number of neighbours; ``graph_peer_corr_*``
+= mean / max of ρ over neighbours; ``graph_peer_mom_{5,20}d`` = mean over neighbours of their
+{5,20}-row return on t (neighbours without one are left out); ``graph_pagerank`` = PageRank
+(damping 0.85, edge weights |ρ|, isolated nodes teleport uniformly) × number of nodes (mean 1);
+``graph_component_size`` = nodes in the node's connected component; ``graph_days_since_refresh``
+= trading days between r(t) and t. Stocks that are not nodes get nulls (degree 0 is a node with
+no edge). The edge list (``Date`` = refresh day, ``src``, ``dst``, ``weight`` = ρ, both
+directions) is written by the builder to ``datasets/NAME/graph_edges.parquet``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from gogooku.features import ops
+from gogooku.features.base import Block, BlockContext, Feature
+
+EDGES_FILE = "graph_edges.parquet"
+EDGE_SCHEMA = {"Date": pl.Date, "src": pl.String, "dst": pl.String, "weight": pl.Float32}
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Graph parameters: return window, |ρ| threshold, edges kept per node, joint observations."""
+
+    window: int = 60
+    threshold: float = 0.3
+    top_k: int = 10
+    min_obs: int = 40
+    damping: float = 0.85
+
+
+@dataclass(frozen=True)
+class ArtifactBlock(Block):
+    """A block that also produces dataset files: ``compute_artifacts(ctx)`` returns the feature
+    frame and ``{file name: frame with a Date column}``; the builder writes the files next to the
+    panel (rows dated from the refresh governing the build start up to its end)."""
+
+    compute_artifacts: Callable[[BlockContext], tuple[pl.LazyFrame, dict[str, pl.DataFrame]]] = None  # type: ignore[assignment]
+
+
+def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Pairwise-complete correlation (module formula) of the columns of ``x`` (W × N, NaN = missing).
+
+    Returns ``(rho, order)``: ``rho`` (float32 torch, N × N) correlates the columns
+    ``x[:, order]`` (complete columns first, so every block is a contiguous slice). Each column is
+    first centred on its observed mean (the correlation is unchanged; the sums lose less
+    precision). Complete columns are correlated with one product of their standardised returns;
+    only pairs touching an incomplete column use the masked sums. Pairs with fewer than
+    ``min_obs`` joint observations or zero variance, and the diagonal, are NaN.
+    """
+    w, n = x.shape
+    observed = ~np.isnan(x)
+    complete = observed.all(axis=0)
+    order = np.concatenate([np.flatnonzero(complete), np.flatnonzero(~complete)])
+    nc = int(complete.sum())
+    x = x[:, order]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        flat = torch.from_numpy(~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0)))
+        centred = np.nan_to_num(x - np.nanmean(x, axis=0), nan=0.0)
+    xt = torch.from_numpy(centred.astype(np.float32))
+    mask = torch.from_numpy(np.ascontiguousarray(observed[:, order]))
+    rho = torch.empty((n, n))
+    if nc:
+        sd = xt[:, :nc].pow(2).mean(dim=0).sqrt()
+        z = xt[:, :nc] / torch.where(sd > 0, sd, 1.0)
+        rho[:nc, :nc] = (z.T @ z).div_(w)
+        if w < min_obs:
+            rho[:nc, :nc] = float("nan")
+    if nc < n:
+        m = mask.to(torch.float32)
+        mi, xi = m[:, nc:], xt[:, nc:]
+        cnt = m.T @ mi
+        s_a, s_b = xt.T @ mi, m.T @ xi
+        q_a, q_b = (xt * xt).T @ mi, m.T @ (xi * xi)
+        cov = xt.T @ xi - s_a * s_b / cnt
+        var = (q_a - s_a**2 / cnt) * (q_b - s_b**2 / cnt)
+        part = torch.where((cnt >= min_obs) & (var > 0), cov / var.sqrt(), float("nan"))
+        rho[:, nc:] = part
+        rho[nc:, :] = part.T
+    rho[flat, :] = float("nan")
+    rho[:, flat] = float("nan")
+    rho.fill_diagonal_(float("nan"))
+    return rho.clamp_(-1.0, 1.0), order
+
+
+def knn_edges(rho: torch.Tensor, threshold: float, top_k: int) -> tuple[np.ndarray, ...]:
+    """Undirected union of each node's top-k |ρ| ≥ threshold partners: (src, dst, ρ), both ways."""
+    n = rho.shape[0]
+    k = min(top_k, n - 1)
+    if k <= 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=np.float32)
+    absr = rho.abs().nan_to_num_(nan=-1.0)
+    values, cand = torch.topk(absr, k, dim=1)
+    keep = (values >= threshold).numpy()
+    src = np.repeat(np.arange(n), k).reshape(n, k)[keep]
+    dst = cand.numpy()[keep]
+    pairs = np.unique(np.concatenate([src * n + dst, dst * n + src]))
+    src, dst = pairs // n, pairs % n
+    return src, dst, rho[torch.from_numpy(src), torch.from_numpy(dst)].numpy().astype(np.float64)
+
+
+def pagerank(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int, damping: float):
+    """Weighted PageRank by power iteration (≤ 200 steps, L1 tolerance 1e-12), scaled to mean 1."""
+    adj = sparse.csr_matrix((weight, (src, dst)), shape=(n, n))
+    out = np.asarray(adj.sum(axis=1)).ravel()
+    dangling = out == 0
+    trans = sparse.diags(np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))) @ adj
+    trans_t = trans.T.tocsr()
+    pr = np.full(n, 1.0 / n)
+    for _ in range(200):
+        nxt = (1.0 - damping) / n + damping * (trans_t @ pr + pr[dangling].sum() / n)
+        done = np.abs(nxt - pr).sum() < 1e-12
+        pr = nxt
+        if done:
+            break
+    return pr * n
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "graph_degree",
+        "Neighbours in the 60-day return-correlation graph (null when not a node)",
+        "|N(i)|, N = union of top-10 |rho| >= 0.3 partners",
+        61,
+        "Int32",
+    ),
+    Feature(
+        "graph_peer_corr_mean",
+        "Mean correlation with the graph neighbours",
+        "mean_{j in N(i)} rho_ij",
+        61,
+    ),
+    Feature(
+        "graph_peer_corr_max",
+        "Largest correlation with a graph neighbour",
+        "max_{j in N(i)} rho_ij",
+        61,
+    ),
+    Feature(
+        "graph_peer_mom_5d",
+        "Mean 5-row return of the graph neighbours on t",
+        "mean_{j in N(i)} (AdjC_j,t / AdjC_j,t-5 - 1)",
+        66,
+    ),
+    Feature(
+        "graph_peer_mom_20d",
+        "Mean 20-row return of the graph neighbours on t",
+        "mean_{j in N(i)} (AdjC_j,t / AdjC_j,t-20 - 1)",
+        81,
+    ),
+    Feature(
+        "graph_pagerank",
+        "PageRank of the node (|rho|-weighted, damping 0.85), times the node count",
+        "n * PR_i, PR = 0.15/n + 0.85 (P^T PR + dangling/n)",
+        61,
+    ),
+    Feature(
+        "graph_component_size",
+        "Nodes in the node's connected component",
+        "|component(i)|",
+        61,
+        "Int32",
+    ),
+    Feature(
+        "graph_days_since_refresh",
+        "Trading days since the graph in force was built (first trading day of the ISO week)",
+        "count of trading days in (r(t), t]",
+        None,
+        "Int32",
+    ),
+)
+
+_MOM = (5, 20)
+
+
+def refresh_days(calendar_days: pl.Series) -> pl.Series:
+    """The first trading day of each ISO week among the sorted ``calendar_days``."""
+    week = calendar_days.dt.iso_year().cast(pl.Int64) * 100 + calendar_days.dt.week()
+    return calendar_days.filter(week != week.shift(1))
+
+
+def _wide(frame: pl.DataFrame, col: str, shape: tuple[int, int]) -> np.ndarray:
+    out = np.full(shape, np.nan)
+    vals = frame[col].to_numpy()
+    out[frame["_d"].to_numpy(), frame["_c"].to_numpy()] = vals
+    return out
+
+
+def _indexed(frame: pl.DataFrame, codes: pl.Series, days: pl.Series) -> pl.DataFrame:
+    """``frame`` with integer positions ``_c`` (in sorted ``codes``) and ``_d`` (in ``days``)."""
+    return frame.with_columns(
+        codes.search_sorted(frame["Code"]).cast(pl.Int64).alias("_c"),
+        days.search_sorted(frame["Date"]).cast(pl.Int64).alias("_d"),
+    )
+
+
+def _node_stats(rho: np.ndarray, config: GraphConfig):
+    src, dst, w = knn_edges(rho, config.threshold, config.top_k)
+    n = rho.shape[0]
+    deg = np.bincount(src, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr_mean = np.bincount(src, weights=w, minlength=n) / deg
+    corr_max = np.full(n, -np.inf)
+    np.maximum.at(corr_max, src, w)
+    corr_max[deg == 0] = np.nan
+    adj = sparse.csr_matrix((np.ones(src.size), (src, dst)), shape=(n, n))
+    _, labels = connected_components(adj, directed=False)
+    stats = {
+        "graph_degree": deg,
+        "graph_peer_corr_mean": corr_mean,
+        "graph_peer_corr_max": corr_max,
+        "graph_pagerank": pagerank(src, dst, np.abs(w), n, config.damping),
+        "graph_component_size": np.bincount(labels)[labels],
+    }
+    return stats, adj, (src, dst, w)
+
+
+def compute_graph(
+    ctx: BlockContext, config: GraphConfig = GraphConfig()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(node features per (Code, Date) of the node rows, edge list per refresh day).
+
+    Refresh days whose window starts before the base frame's first day are not built (their days
+    lie in the warm-up).
+    """
+    base = ctx.base.select("Code", "Date", "AdjC", "no_trade").collect()
+    codes, days = base["Code"].unique().sort(), base["Date"].unique().sort()
+    shape = (days.len(), codes.len())
+    c = pl.col("AdjC")
+    traded = _indexed(base.filter(~pl.col("no_trade")), codes, days).with_columns(
+        (c / ops.lag(c) - 1.0).alias("r1"),
+        *((c / ops.lag(c, k) - 1.0).alias(f"r{k}") for k in _MOM),
+    )
+    r1 = _wide(traded, "r1", shape)
+    mom = {k: _wide(traded, f"r{k}", shape) for k in _MOM}
+    rows = _indexed(base.select("Code", "Date"), codes, days)
+    present = np.zeros(shape, dtype=bool)
+    present[rows["_d"].to_numpy(), rows["_c"].to_numpy()] = True
+
+    refresh = refresh_days(ctx.calendar.frame()["Date"])
+    day_list = days.to_list()
+    refresh_idx = np.flatnonzero(days.is_in(refresh.implode()).to_numpy())
+    feats: list[dict[str, np.ndarray]] = []
+    edges: list[pl.DataFrame] = []
+    code_arr = codes.to_numpy()
+    for pos, r in enumerate(refresh_idx):
+        if r < config.window - 1:
+            continue
+        span_end = refresh_idx[pos + 1] if pos + 1 < refresh_idx.size else len(day_list)
+        window = r1[r - config.window + 1 : r + 1]
+        nodes = np.flatnonzero(present[r] & ((~np.isnan(window)).sum(axis=0) >= config.min_obs))
+        if nodes.size == 0:
+            continue
+        rho, order = masked_correlation(window[:, nodes], config.min_obs)
+        nodes = nodes[order]
+        stats, adj, (src, dst, w) = _node_stats(rho, config)
+        span = np.arange(r, span_end)
+        out = {
+            "_d": np.repeat(span, nodes.size),
+            "_c": np.tile(nodes, span.size),
+            "graph_days_since_refresh": np.repeat(span - r, nodes.size),
+            **{name: np.tile(v, span.size) for name, v in stats.items()},
+        }
+        for k in _MOM:
+            vals = mom[k][span][:, nodes].T
+            known = ~np.isnan(vals)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                peer = (adj @ np.where(known, vals, 0.0)) / (adj @ known.astype(np.float64))
+            out[f"graph_peer_mom_{k}d"] = peer.T.ravel()
+        feats.append(out)
+        edges.append(
+            pl.DataFrame(
+                {
+                    "Date": [day_list[r]] * src.size,
+                    "src": code_arr[nodes[src]],
+                    "dst": code_arr[nodes[dst]],
+                    "weight": w,
+                },
+                schema=EDGE_SCHEMA,
+            )
+        )
+    names = [f.name for f in FEATURES]
+    if feats:
+        table = pl.DataFrame(
+            {k: np.concatenate([f[k] for f in feats]) for k in ["_d", "_c", *names]}
+        )
+    else:
+        table = pl.DataFrame(
+            schema={"_d": pl.Int64, "_c": pl.Int64, **dict.fromkeys(names, pl.Float64)}
+        )
+    table = table.select(
+        codes.gather(table["_c"]).alias("Code"), days.gather(table["_d"]).alias("Date"), *names
+    )
+    edge_frame = pl.concat(edges) if edges else pl.DataFrame(schema=EDGE_SCHEMA)
+    return table, edge_frame
+
+
+def compute_artifacts(ctx: BlockContext) -> tuple[pl.LazyFrame, dict[str, pl.DataFrame]]:
+    """Graph features on every base row (nulls for non-nodes) and the edge list file.
+
+    Torch runs single-threaded here: its OpenMP pool spin-waits when the cores are shared (the
+    build's 2 cores, Polars), which made the small per-refresh products many times slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        table, edge_frame = compute_graph(ctx)
+    finally:
+        torch.set_num_threads(threads)
+    joined = ctx.base.select("Code", "Date").join(
+        table.lazy(), on=["Code", "Date"], how="left", maintain_order="left"
+    )
+    return ops.finalize(joined, FEATURES), {EDGES_FILE: edge_frame}
+
+
+def compute(ctx: BlockContext) -> pl.LazyFrame:
+    """The graph features alone (the builder calls :func:`compute_artifacts`)."""
+    return compute_artifacts(ctx)[0]
+
+
+BLOCK = ArtifactBlock(
+    name="graph",
+    sources=("equities_bars_daily",),
+    availability="bars_same_day",
+    lookback=ops.lookback(FEATURES),
+    features=FEATURES,
+    compute=compute,
+    compute_artifacts=compute_artifacts,
+)
+
+BLOCKS: tuple[Block, ...] = (BLOCK,)

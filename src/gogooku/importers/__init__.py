@@ -1,0 +1,1 @@
+"""Importers that fill the raw store from files instead of the J-Quants API."""
