@@ -242,3 +242,25 @@ def test_run_factor_oracle_needs_a_dataset(_isolated_home):
     )
     assert result.exit_code == 1
     assert "dataset 't9'" in result.output
+
+
+def test_train_only_run_has_signal_metrics_and_a_report_without_portfolios(synthetic_home):
+    ranges = Ranges(
+        train=(D(2020, 4, 1), D(2020, 7, 31)),
+        valid=(D(2020, 8, 1), D(2020, 9, 30)),
+        test=(D(2020, 10, 1), D(2020, 12, 31)),
+    )
+    panel = pl.read_parquet(synthetic_home / "datasets" / "t1" / "panel.parquet")
+    preds = panel.filter(pl.col("Date") <= D(2020, 7, 31)).select(
+        "Date", "Code", pred_1d=pl.col("target_1d").cast(pl.Float64), split=pl.lit("train")
+    )
+    run_dir, _ = create_run("peek", "t1", [1], ranges, run_id="peek")
+    write_predictions(run_dir, preds)
+    ev = evaluate_run(run_dir, top_k=5, replicates=50)
+    entry = ev.metrics["splits"]["train"]["horizons"]["1d"]
+    # Predictions equal to the realised target: RankIC 1 on every day with a label.
+    assert entry["signal"]["rank_ic_mean"] == pytest.approx(1.0)
+    assert entry["signal"]["hit_rate"] == 1.0
+    assert "portfolio" not in entry
+    html = (run_dir / "report.html").read_text()
+    assert html.count('<div id="plot-') == 3  # RankIC, deciles, IC decay
