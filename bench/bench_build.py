@@ -1,13 +1,16 @@
 """Benchmark of ``gogooku build``: time, peak RSS and rows/s at several universe sizes.
 
 For each size (stocks × years) the synthetic market is generated, written into a fresh raw store
-(month units), and the full build with the core blocks runs in a child process, so its peak RSS
-(``ru_maxrss``) is the build's alone. In the same run, a fixed set of price features is computed
+(month units, every dataset the synthetic market produces), and the full build with every
+registered block (core, side data, fundamentals, graph, interactions) runs in a child process, so
+its peak RSS (``ru_maxrss``) is the build's alone; the JSON lists each block's seconds (from the
+build's ``metadata.json``) and the blocks the build skipped. In the same run, a fixed set of price features is computed
 on the base frame twice: with Polars expressions (``.over("Code")``) and with a straightforward
 pandas ``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the
 largest absolute difference between the two results.
 
-Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y) or ``--full`` (adds 4000 × 10 y).
+Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
+listed sizes) or ``--full`` (adds 4000 × 10 y).
 Prints one JSON document on stdout.
 """
 
@@ -45,8 +48,9 @@ def _write_store(stocks: int, years: int, home: Path) -> dict:
     market = generate_market(SynthConfig(seed=7, stocks=stocks, start=start, end=END))
     generated = time.perf_counter() - t0
     store = RawStore(home / "raw")
-    for dataset in ("markets_calendar", "equities_master", "equities_bars_daily", "indices_topix"):
-        frame = market.tables[dataset]
+    for dataset, frame in market.tables.items():
+        if frame.is_empty():
+            continue
         field = RawStore.date_field(dataset)
         months = frame.with_columns(pl.col(field).dt.strftime("%Y-%m").alias("_m"))
         units = [
@@ -79,6 +83,8 @@ def _child_build(home: str, start: str, name: str) -> None:
                 "dates": result.dates,
                 "features": meta["n_features"],
                 "blocks": meta["blocks"],
+                "skipped_blocks": meta["skipped_blocks"],
+                "block_seconds": meta["block_seconds"],
                 "rows_per_second": round(result.rows / seconds),
             }
         )
@@ -199,13 +205,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also run 4000 stocks x 10 years")
     parser.add_argument(
+        "--sizes", help="comma-separated STOCKSxYEARS, e.g. 1000x5 (replaces the default)"
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("HOME", "START", "NAME"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.child:
         _child_build(*args.child)
         return
-    sizes = [*SIZES, FULL_SIZE] if args.full else SIZES
+    sizes = SIZES
+    if args.sizes:
+        sizes = [(int(a), int(b)) for a, b in (s.split("x") for s in args.sizes.split(","))]
+    if args.full:
+        sizes = [*sizes, FULL_SIZE]
     print(json.dumps(run(sizes), indent=2))
 
 
