@@ -125,6 +125,8 @@ def test_metrics_json_schema_and_values(synthetic_home):
                 lo = entry["portfolio"]["long_only"]
                 assert lo["n_long_mean"] > 0 and lo["n_short_mean"] == 0
                 assert lo["cost_drag"] > 0
+                q = lo["qlib_excess_vs_topix"]
+                assert q["with_cost"]["mean"] < q["without_cost"]["mean"]
                 assert set(entry["vs_oracle"]["sharpe_vs_oracle"]) == {"long_only", "long_short"}
                 assert entry["oracle"]["portfolio"]["long_short"]["n_short_mean"] > 0
     # 1-day labels of training days up to 2020-07-31 reach 2020-08-04, past the valid start.

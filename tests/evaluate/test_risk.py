@@ -106,3 +106,14 @@ def test_degenerate_series():
     assert risk.sharpe_ratio(np.array([0.01, 0.01, 0.01]), P) is None
     assert risk.return_stats(np.array([]), P)["annual_return"] is None
     assert risk.calmar_ratio(np.array([0.01, 0.02]), P) is None  # no drawdown
+
+
+def test_qlib_risk_analysis_hand_computed():
+    out = risk.qlib_risk_analysis(np.array([0.01, -0.02, 0.03]), 238.0)
+    # cumulative sums 0.01, −0.01, 0.02; running max 0.01, 0.01, 0.02 -> drawdown −0.02
+    assert out["max_drawdown"] == pytest.approx(-0.02)
+    assert out["mean"] == pytest.approx(0.02 / 3)
+    assert out["annualized_return"] == pytest.approx(0.02 / 3 * 238)
+    assert out["std"] == pytest.approx(np.sqrt(0.0012666666666666666 / 2))
+    assert out["information_ratio"] == pytest.approx(0.02 / 3 / out["std"] * np.sqrt(238))
+    assert risk.qlib_risk_analysis(np.array([0.01]), 238.0)["mean"] is None

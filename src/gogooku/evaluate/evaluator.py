@@ -63,6 +63,7 @@ CONVENTIONS = {
     "cvar": "mean of the floor((n-1)*0.05)+1 lowest daily returns (empyrical)",
     "kaggle_jpx": "mean / std (ddof=1) of daily spread returns, top/bottom 200 weights linspace(2,1,200)/mean, not annualised",
     "qlib_difference": "Qlib sums returns and annualises by 238 days; these metrics compound and use the TSE calendar",
+    "qlib_excess_vs_topix": "Qlib risk_analysis (sum mode) of daily excess returns over TOPIX, gross and net of costs, annualised by the TSE periods_per_year",
     "bootstrap": "circular block bootstrap over days, block = max(h, ceil(n^(1/3))), percentile interval",
 }
 
@@ -194,6 +195,12 @@ def portfolio_metrics(
         "benchmark_ew": risk.return_stats(d["benchmark_ew"].to_numpy(), ppy),
         "excess_vs_topix": risk.return_stats(excess_topix, ppy),
         "excess_vs_ew": risk.return_stats(excess_ew, ppy),
+        "qlib_excess_vs_topix": {
+            "without_cost": risk.qlib_risk_analysis(
+                (d["ret_gross"] - d["benchmark_topix"]).to_numpy(), ppy
+            ),
+            "with_cost": risk.qlib_risk_analysis(excess_topix, ppy),
+        },
         "beta_topix": risk.beta(net, d["benchmark_topix"].to_numpy()),
         "turnover_mean": d["turnover"].mean(),
         "cost_total": d["cost"].sum(),

@@ -15,6 +15,10 @@ trading calendar of the evaluated range (:func:`periods_per_year`), never a hard
 - tail ratio            = |95th percentile| / |5th percentile|
 - beta                  = cov(r, b) / var(b) against benchmark returns b
 - monthly/yearly return = ∏(1 + r) − 1 within the calendar month/year
+
+:func:`qlib_risk_analysis` gives Qlib's arithmetic convention for comparison with its tables:
+annualized_return = mean(r)·P, information_ratio = mean(r)/std(r, ddof=1)·√P, max_drawdown =
+min_t (Σ_{s≤t} r_s − max_{u≤t} Σ_{s≤u} r_s) (Qlib uses P = 238 for China; here P is the TSE's).
 """
 
 from __future__ import annotations
@@ -156,6 +160,28 @@ def return_stats(r: np.ndarray | pl.Series, ppy: float) -> dict[str, float | int
         "var_95": value_at_risk(x),
         "cvar_95": conditional_value_at_risk(x),
         "tail_ratio": tail_ratio(x),
+    }
+
+
+def qlib_risk_analysis(r: np.ndarray | pl.Series, ppy: float) -> dict[str, float | None]:
+    """Qlib ``risk_analysis`` (mode "sum"): mean, std, annualized_return, information_ratio, max_drawdown."""
+    x = _clean(r)
+    if x.size < 2:
+        return {
+            "mean": None,
+            "std": None,
+            "annualized_return": None,
+            "information_ratio": None,
+            "max_drawdown": None,
+        }
+    cum = np.cumsum(x)
+    std = float(x.std(ddof=1))
+    return {
+        "mean": float(x.mean()),
+        "std": std,
+        "annualized_return": float(x.mean() * ppy),
+        "information_ratio": _finite(x.mean() / std * math.sqrt(ppy)) if std > 0 else None,
+        "max_drawdown": float((cum - np.maximum.accumulate(cum)).min()),
     }
 
 
