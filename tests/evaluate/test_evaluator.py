@@ -146,6 +146,13 @@ def test_metrics_match_an_independent_computation(synthetic_home):
     sig = ev.metrics["splits"]["test"]["horizons"]["5d"]["signal"]
     assert sig["rank_ic_mean"] == pytest.approx(float(np.mean(daily)), abs=1e-12)
     assert sig["n_days"] == len(daily)
+    decay = test_panel.drop_nulls(["ret_prev_5d", "target_20d"])
+    daily_20 = [
+        spearmanr(-g["ret_prev_5d"].to_numpy(), g["target_20d"].to_numpy()).statistic
+        for _, g in decay.group_by("Date")
+    ]
+    decay_20 = ev.metrics["splits"]["test"]["horizons"]["5d"]["ic_decay"]["20d"]
+    assert decay_20 == pytest.approx(float(np.mean(daily_20)), abs=1e-12)
     assert sig["coverage"] == pytest.approx(
         test_panel["ret_prev_5d"].is_not_null().sum() / test_panel.height
     )

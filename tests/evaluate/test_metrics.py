@@ -226,3 +226,12 @@ def test_kaggle_jpx_small_universe_uses_half_the_stocks():
     # m = 2, w = (2, 1), mean 1.5: up = (2·0.05 + 1·0.01)/1.5, down = (2·(−0.04) + 1·(−0.02))/1.5
     assert row["legs"] == 2
     assert row["spread"] == pytest.approx((0.11 - (-0.10)) / 1.5)
+
+
+def test_kaggle_score_of_flipped_ranking_is_negated(cross_section):
+    frame = cross_section(n_days=8, n_codes=30, seed=11)
+    score = metrics.kaggle_jpx_score(metrics.kaggle_jpx_daily(frame, "pred", "y"))["score"]
+    flipped = frame.with_columns(pred=-pl.col("pred"))
+    assert metrics.kaggle_jpx_score(metrics.kaggle_jpx_daily(flipped, "pred", "y"))[
+        "score"
+    ] == pytest.approx(-score)
