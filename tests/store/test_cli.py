@@ -193,3 +193,25 @@ def test_cli_refetch_replaces_a_revised_unsettled_day_without_duplicates(monkeyp
         revised.filter(pl.col("Date").is_in(unsettled))
     )
     assert content_hash(stored) == content_hash(expected)
+
+
+def test_fetch_into_a_store_of_another_source_is_refused_cleanly():
+    store = RawStore(get_settings().raw_dir)
+    with make_client(TinyV2(market_tables())) as client:
+        fetch(
+            store,
+            client,
+            D(2024, 1, 4),
+            D(2024, 1, 10),
+            ["indices_topix"],
+            Plan.PREMIUM,
+            progress=False,
+            clock=lambda: SETTLED,
+        )
+    args = ["fetch", "--source", "synthetic", "--start", "2024-01-01", "--end", "2024-01-31"]
+    result = runner.invoke(app, [*args, "--stocks", "20"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    message = " ".join(result.output.split())
+    assert "holds data from ['jquants'], this fetch is from 'synthetic(seed=7,stocks=20," in message
+    assert "Traceback" not in result.output

@@ -14,7 +14,7 @@ from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.logs import console
 from gogooku.settings import Plan, get_settings
-from gogooku.store.fetch import FetchReport, fetch
+from gogooku.store.fetch import FetchReport, SourceMismatchError, fetch
 from gogooku.store.raw import CATALOG_FILE, RawStore
 from gogooku.store.status import store_status
 from gogooku.store.synthetic import fetch_synthetic_market, synthetic_label, synthetic_up_to_date
@@ -117,6 +117,23 @@ def fetch_command(
 
     Requests one unit at a time (a trading day of the stored calendar for daily datasets, a month for range datasets, today for latest-only ones), only units missing from the catalog, left pending by an interrupted run, grown since (a month chunk whose end moved), or not yet settled: a unit fetched before 09:00 JST of the day after it ends is fetched again on the next run, so revisions replace it. Safe to interrupt at any point: the next run resumes.
     """
+    try:
+        _fetch(start, end, datasets, plan, source, base_url, seed, stocks)
+    except SourceMismatchError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def _fetch(
+    start: str,
+    end: str,
+    datasets: str | None,
+    plan: Plan | None,
+    source: Source,
+    base_url: str | None,
+    seed: int,
+    stocks: int,
+) -> None:
     first, last = _parse_date("--start", start), _parse_date("--end", end)
     if last < first:
         raise typer.BadParameter(f"--end {last} is before --start {first}", param_hint="--end")

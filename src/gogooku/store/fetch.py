@@ -68,6 +68,10 @@ class FetchClient(Protocol):
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
 
 
+class SourceMismatchError(ValueError):
+    """The store holds data from another source (J-Quants, or another synthetic market)."""
+
+
 @dataclass(frozen=True)
 class Unit:
     """One request's worth of a dataset: its key, query parameters and covered period."""
@@ -288,7 +292,7 @@ def _order(store: RawStore, start: dt.date, end: dt.date, datasets, source: str)
         raise ValueError(f"fetch: unknown dataset(s) {unknown}; known: {', '.join(ENDPOINTS)}")
     foreign = store.catalog.sources() - {source}
     if foreign:
-        raise ValueError(
+        raise SourceMismatchError(
             f"raw store {store.root} holds data from {sorted(foreign)}, this fetch is from "
             f"{source!r}; mixing sources in one store would blend two markets: use another "
             "GOGOOKU_HOME"
