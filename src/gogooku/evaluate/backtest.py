@@ -9,7 +9,7 @@ market day or on the last one are not traded. Decision dates are the sorted
 score dates; without overlap every ``rebalance_days``-th decision date trades (the first, the
 R+1-th, ...). With ``overlapping`` the capital is split into R sleeves of capital / R; decision
 date j trades sleeve j mod R, so each sleeve rebalances every R decision dates, staggered, and a
-sleeve holds cash until its first trade. The daily series runs from the first trade day to the
+sleeve holds cash until its first trade; sleeves trade independently (no netting). The daily series runs from the first trade day to the
 earlier of the last market day and R market days after the last trade (the last holding period).
 
 Book. ``long_only``: the top k = min(K, n) scores (n = stocks with a finite score; ties go to the
@@ -27,9 +27,10 @@ scaled by the same factor and floored to whole lots, so a long-only book never b
 residual earns nothing. Costs: ``cost_bps`` / 10⁴ of the traded value |Δshares| · C_t, per side.
 
 Prices and splits. Positions are held as split-invariant units u = shares · F_t, where
-F_t = ∏_{u ≤ t} AdjFactor_u over the market window (null → 1); the adjusted price is
+F_t = ∏_{s ≤ t} AdjFactor_s over the market window (null → 1); the adjusted price is
 A_t = C_t / F_t carried forward over days without a trade, the same point-in-time construction
-as the panel's AdjC, so A_t / A_{t−1} = AdjC_t / AdjC_{t−1}. Raw shares on day t are u / F_t: a
+as the panel's AdjC, so A_t / A_{t−1} = AdjC_t / AdjC_{t−1} (the market's ``AdjC`` column itself
+is not read: lot sizing and valuation use one price source). Raw shares on day t are u / F_t: a
 1:2 split (AdjFactor 0.5 on the ex-date) doubles the share count and leaves the value unchanged. A
 position's value is u · A_t (mark-to-market at the close, last price on days without a trade). A
 held stock that is no longer listed on day t is sold at its last price A (no cost) into cash.
