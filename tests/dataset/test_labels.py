@@ -109,3 +109,16 @@ def test_past_returns_are_not_label_copies():
     for feature in (ret_1d, ret_5d):
         panel, labels = _panel_with(feature)
         assert_no_label_copies(panel, ["f"], labels)
+
+
+@pytest.mark.parametrize("shift", [-30, -5, 0, 5, 30])
+def test_row_shift_beyond_a_short_panel_is_all_missing(shift):
+    from gogooku.dataset.labels import _shift_rows
+
+    lab = np.arange(10, dtype=float).reshape(2, 5)
+    out = _shift_rows(lab, shift)
+    assert out.shape == lab.shape
+    if abs(shift) >= 5:
+        assert np.isnan(out).all()
+    elif shift == 0:
+        np.testing.assert_array_equal(out, lab)

@@ -87,6 +87,8 @@ class _StockGrid:
 def _shift_rows(lab: np.ndarray, shift: int) -> np.ndarray:
     """``out[:, t] = lab[:, t - shift]`` (NaN where that row does not exist)."""
     out = np.full_like(lab, np.nan)
+    if abs(shift) >= lab.shape[1]:
+        return out
     if shift >= 0:
         out[:, shift:] = lab[:, : lab.shape[1] - shift]
     else:
