@@ -19,7 +19,9 @@ def test_free_window_is_two_years_ending_twelve_weeks_ago():
     assert not window.contains(dt.date(2026, 11, 1))
 
 
-@pytest.mark.parametrize(("plan", "years"), [(Plan.LIGHT, 5), (Plan.STANDARD, 10), (Plan.PREMIUM, 20)])
+@pytest.mark.parametrize(
+    ("plan", "years"), [(Plan.LIGHT, 5), (Plan.STANDARD, 10), (Plan.PREMIUM, 20)]
+)
 def test_paid_windows_reach_today(plan, years):
     window = history_window(plan, dt.date(2026, 11, 25))
     assert window.latest == dt.date(2026, 11, 25)
