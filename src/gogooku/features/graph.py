@@ -181,7 +181,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "graph_pagerank",
-        "PageRank of the node (|rho|-weighted, damping 0.85), times the node count",
+        "PageRank of the node (edge weight abs(rho), damping 0.85), times the node count",
         "n * PR_i, PR = 0.15/n + 0.85 (P^T PR + dangling/n)",
         61,
     ),
