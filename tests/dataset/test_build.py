@@ -68,6 +68,10 @@ def test_future_invariance(synth_market, synth_full, cut):
     )
     early = _panel(cut_result)
     assert early["Date"].max() == cut
+    # Every registered block (and the test blocks) is built, so every one is checked below.
+    assert set(cut_result.blocks) == set(ALL_BLOCKS)
+    covered = {c for b in ALL_BLOCKS.values() for c in b.feature_names}
+    assert covered == set(_features(early))
     late = synth_full.filter(pl.col("Date") <= cut)
     assert early.select("Code", "Date").equals(late.select("Code", "Date"))
     features = _features(early)
