@@ -113,8 +113,11 @@ def test_kaggle_import_via_cli_writes_typed_jquants_tables(kaggle_files, _isolat
     calendar = store.scan("markets_calendar").collect()
     assert calendar.filter(pl.col("HolDiv") == "1")["Date"].head(len(DAYS)).to_list() == DAYS
     units = store.catalog.units("equities_bars_daily")
-    assert {u.unit_key for u in units} == {"import:2021-11", "import:2021-12", "import:2022-01"}
+    assert {u.unit_key for u in units} == {
+        f"import:stock_prices.csv:{m}" for m in ("2021-11", "2021-12", "2022-01")
+    }
     assert all(u.committed and u.rows > 0 for u in units)
+    assert store.catalog.sources() >= {"import:stock_prices.csv"}
 
 
 def test_build_on_imported_prices_is_continuous_and_skips_side_blocks(kaggle_files, _isolated_home):

@@ -2,8 +2,9 @@
 
 ``import_prices(file, list_file=None, fmt="auto")`` reads CSV or Parquet and writes
 ``equities_bars_daily`` (+ ``equities_master`` from a stock list or from sector columns, +
-``markets_calendar`` from XTKS) through :class:`gogooku.store.raw.RawStore` (one unit per month,
-recorded in the catalog with source ``import:<file name>``), so the price-based blocks, training
+``markets_calendar`` from XTKS) through :class:`gogooku.store.raw.RawStore` (one unit
+``import:<file name>:<YYYY-MM>`` per month, recorded in the catalog with source
+``import:<file name>``; re-importing a file of the same name replaces its rows), so the price-based blocks, training
 and evaluation run on such data. Side-data blocks are then skipped by the builder.
 
 Formats:
@@ -348,7 +349,7 @@ def _write_monthly(store: RawStore, dataset: str, frame: pl.DataFrame, source: s
     months = frame.with_columns(pl.col("Date").dt.strftime("%Y-%m").alias("_m"))
     units = [
         UnitWrite(
-            f"import:{m}",
+            f"import:{source}:{m}",
             part.drop("_m"),
             {"month": str(m), "file": source, "format": fmt},
             part["Date"].min(),
