@@ -86,6 +86,7 @@ def test_kaggle_import_via_cli_writes_typed_jquants_tables(kaggle_files, _isolat
     result = CliRunner().invoke(app, ["import", "prices", str(prices), "--list", str(listing)])
     assert result.exit_code == 0, result.output
     assert "imported stock_prices.csv (kaggle)" in result.output
+    assert "1 of 1 AdjustmentFactor rows have their price jump on the next row" in result.output
     store = RawStore(_isolated_home / "raw")
     bars = store.scan("equities_bars_daily").collect()
     assert bars.schema == pl.Schema(RawStore.schema("equities_bars_daily"))

@@ -244,6 +244,25 @@ def _kaggle_factor_to_ex_date(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
     return moved, dropped
 
 
+def factor_alignment(good: pl.DataFrame) -> tuple[int, int]:
+    """(factors whose price jump is on the next row, factors with a measurable jump).
+
+    For a row with factor f ≠ 1 and closes C_prev, C, C_next of the stock's neighbouring rows,
+    the jump is on the next row when |ln(C_next / C) − ln f| < |ln(C / C_prev) − ln f|: the
+    Kaggle convention (factor on the day before the ex-date). J-Quants data gives the opposite.
+    """
+    c = pl.col("_C")
+    f = pl.col("_AdjFactor")
+    frame = good.sort("_code", "_date").with_columns(
+        (c.shift(-1).over("_code") / c).log().alias("_next"),
+        (c / c.shift(1).over("_code")).log().alias("_same"),
+    )
+    jumps = frame.filter((f != 1.0) & pl.col("_next").is_not_null() & pl.col("_same").is_not_null())
+    lf = f.log()
+    nxt = jumps.filter((pl.col("_next") - lf).abs() < (pl.col("_same") - lf).abs()).height
+    return nxt, jumps.height
+
+
 def to_bars(good: pl.DataFrame) -> pl.DataFrame:
     """Typed ``equities_bars_daily`` rows (declared schema) from validated rows."""
     f = pl.col("_AdjFactor").fill_null(1.0)
@@ -401,6 +420,22 @@ def import_prices(
     calendar = TradingCalendar.from_xtks(first, last + timedelta(days=CALENDAR_LEAD_DAYS))
     good, bad = validate(frame, calendar)
     notes = []
+    nxt, measured = factor_alignment(good)
+    if measured:
+        notes.append(
+            f"{nxt} of {measured} AdjustmentFactor rows have their price jump on the next row "
+            f"(Kaggle convention; J-Quants data has it on the same row)"
+        )
+        expected_next = fmt == "kaggle"
+        if (nxt * 2 > measured) != expected_next:
+            log.warning(
+                "%s: the AdjustmentFactor rows do not follow the %s convention (%d of %d jumps "
+                "on the next row); check --format",
+                path.name,
+                fmt,
+                nxt,
+                measured,
+            )
     if fmt == "kaggle":
         good, dropped = _kaggle_factor_to_ex_date(good)
         if dropped.height:
