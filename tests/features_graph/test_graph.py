@@ -42,6 +42,7 @@ def test_masked_correlation_equals_pairwise_complete_corrcoef(seed, p_missing):
     x = rng.normal(0, 0.02, size=(30, 7))
     x[:, 1] = 0.5 * x[:, 0] + x[:, 1]
     x[rng.random(x.shape) < p_missing] = np.nan
+    x[3, :] = np.nan  # a market-wide halt: no pair uses the day
     x[:, 6] = np.where(np.isnan(x[:, 6]), np.nan, 0.01)  # flat column: no correlation
     rho, order = masked_correlation(x, min_obs=20)
     expected = _brute_rho(x[:, order], 20)

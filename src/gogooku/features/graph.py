@@ -77,6 +77,9 @@ def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.nd
     only pairs touching an incomplete column use the masked sums. Pairs with fewer than
     ``min_obs`` joint observations or zero variance, and the diagonal, are NaN.
     """
+    # Days on which no column has a value (the 2020-10-01 halt) enter no pair: dropping them
+    # keeps every other column on the cheap complete path.
+    x = x[~np.isnan(x).all(axis=1)]
     w, n = x.shape
     observed = ~np.isnan(x)
     complete = observed.all(axis=0)
@@ -302,7 +305,7 @@ def compute_graph(
         edges.append(
             pl.DataFrame(
                 {
-                    "Date": [day_list[r]] * src.size,
+                    "Date": pl.repeat(day_list[r], src.size, dtype=pl.Date, eager=True),
                     "src": code_arr[nodes[src]],
                     "dst": code_arr[nodes[dst]],
                     "weight": w,
