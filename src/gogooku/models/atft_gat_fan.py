@@ -1,0 +1,237 @@
+"""ATFT-GAT-FAN: temporal fusion encoder per stock, a graph attention layer across the day's
+stocks, and per-horizon point and quantile heads.
+
+``forward(batch)`` takes a :class:`~gogooku.dataset.loader.DayBatch` (x (B, L, N, F)) and runs:
+
+1. **Clean**: non-finite features → 0, and days on which a stock is not listed (``x_mask``) → 0.
+   The B·N stock windows are flattened into one batch axis M for everything up to the GAT.
+2. **Static context** from the categorical ids (sector33, sector17, market): one embedding table
+   with per-column offsets, c = GRN(concat of embeddings), then four linear maps of c: the
+   variable-selection context c_s, the enrichment context c_e and the LSTM's initial (h₀, c₀).
+3. **Normalisation along time** (``fan``): FAN (residual to the encoder, the dominant-frequency
+   reconstruction as context) or a plain instance norm (``gogooku.models.fan``).
+4. **Variable selection**, shared across features: w_t = softmax(GRN(x_t, c_s)) over the F
+   features; e_t = W_x (F · w_t ⊙ x_t) + W_ctx context_t + p_t (p a learned position embedding
+   of the L days).
+5. **Temporal fusion** (TFT): LSTM(e) with state (h₀, c₀); z = LayerNorm(e + GLU(LSTM));
+   enrichment s = GRN(z, c_e); the last day's s_L attends over s_1..s_L (multi-head, days the stock
+   was not listed are not attended to; ``attention``); a = LayerNorm(s_L + GLU(attn)) — or a = s_L
+   without attention —; h = LayerNorm(z_L + GLU(GRN(a))).
+6. **GAT** (``gat``): the B days form one disjoint graph over B·N nodes, edges from
+   ``batch.edges`` (weight as edge feature) with every edge touching a masked stock dropped;
+   g = GATv2Conv(h) (self loops added, so an empty graph is fine); h ← h + σ(W[h; g]) ⊙ g.
+7. **Heads**: r = Linear(GRN(h)) gives per horizon the point forecast and Q raw values; the
+   quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q.
+
+Branch outputs (``ModelOutput.branches``, each (B, N, H)): ``"fan"`` — the projected FAN context
+of the last day, ``"attention"`` — GLU(attn) of step 5, ``"gat"`` — σ(…) ⊙ g of step 6.
+There is no Python loop over stocks or features; the only loop is over the B days' edge lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+from torch.nn import functional as F
+from torch_geometric.nn import GATv2Conv
+
+from gogooku.config import StrictModel
+from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm
+from gogooku.models.layers import GatedLinearUnit, GateAddNorm, GatedResidualNetwork
+from gogooku.models.output import ModelOutput
+
+if TYPE_CHECKING:
+    from gogooku.dataset.loader import DayBatch
+
+
+class AtftConfig(StrictModel):
+    """The ``[model]`` section for ``kind = "atft"``; every field changes the built model."""
+
+    kind: Literal["atft"] = "atft"
+    hidden_size: int = Field(128, ge=4, description="H: width of every layer")
+    lstm_layers: int = Field(2, ge=1)
+    attention_heads: int = Field(4, ge=1, description="heads of the temporal self-attention")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    window: int = Field(60, ge=2, description="L: must equal [data] loader.window")
+    fan: bool = Field(True, description="FAN (true) or a plain instance norm (false)")
+    fan_top_k: int = Field(3, ge=1, description="dominant frequencies FAN removes")
+    gat: bool = True
+    gat_heads: int = Field(2, ge=1)
+    attention: bool = True
+    quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
+    static_embedding_dim: int = Field(8, ge=1, description="per categorical id column")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AtftConfig:
+        if self.hidden_size % self.attention_heads:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by "
+                f"attention_heads={self.attention_heads}"
+            )
+        if self.fan_top_k > self.window // 2 + 1:
+            raise ValueError(
+                f"fan_top_k={self.fan_top_k} exceeds the {self.window // 2 + 1} rFFT frequencies "
+                f"of window={self.window}"
+            )
+        q = self.quantiles
+        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in zip(q, q[1:], strict=False)):
+            raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
+        return self
+
+
+class AtftGatFan(nn.Module):
+    """The ATFT-GAT-FAN network (module doc); build it with :func:`build_atft`."""
+
+    def __init__(
+        self,
+        cfg: AtftConfig,
+        n_features: int,
+        horizons: Sequence[int],
+        static_cardinalities: Sequence[int],
+    ) -> None:
+        super().__init__()
+        if n_features < 1 or not horizons:
+            raise ValueError(
+                f"ATFT needs at least one feature and one horizon (n_features={n_features}, "
+                f"horizons={list(horizons)})"
+            )
+        if any(c < 1 for c in static_cardinalities):
+            raise ValueError(f"static_cardinalities={list(static_cardinalities)} must be >= 1")
+        h, p = cfg.hidden_size, cfg.dropout
+        self.cfg = cfg
+        self.n_features = n_features
+        self.horizons = tuple(int(v) for v in horizons)
+        self.quantile_levels = tuple(cfg.quantiles)
+        self.n_static = len(static_cardinalities)
+
+        if self.n_static:
+            offsets = torch.tensor([0, *static_cardinalities[:-1]]).cumsum(0)
+            self.register_buffer("static_offsets", offsets, persistent=False)
+            self.static_embedding = nn.Embedding(sum(static_cardinalities), cfg.static_embedding_dim)
+            self.static_encoder = GatedResidualNetwork(
+                self.n_static * cfg.static_embedding_dim, h, h, p
+            )
+        else:
+            self.static_bias = nn.Parameter(torch.zeros(h))
+        self.static_contexts = nn.Linear(h, 4 * h)
+
+        self.norm = FrequencyAdaptiveNorm(cfg.fan_top_k) if cfg.fan else InstanceNorm()
+        self.context_proj = nn.Linear(self.norm.context_dim(n_features), h)
+        self.selection = GatedResidualNetwork(n_features, h, n_features, p, d_context=h)
+        self.feature_proj = nn.Linear(n_features, h)
+        self.position = nn.Parameter(torch.randn(cfg.window, h) * 0.02)
+
+        self.lstm = nn.LSTM(
+            h, h, cfg.lstm_layers, batch_first=True, dropout=p if cfg.lstm_layers > 1 else 0.0
+        )
+        self.lstm_gate = GateAddNorm(h, h, p)
+        self.enrichment = GatedResidualNetwork(h, h, h, p, d_context=h)
+        if cfg.attention:
+            self.attn = nn.MultiheadAttention(h, cfg.attention_heads, dropout=p, batch_first=True)
+            self.attn_glu = GatedLinearUnit(h, h, p)
+            self.attn_norm = nn.LayerNorm(h)
+        self.positionwise = GatedResidualNetwork(h, h, h, p)
+        self.output_gate = GateAddNorm(h, h, p)
+
+        if cfg.gat:
+            self.gat = GATv2Conv(
+                h, h, heads=cfg.gat_heads, concat=False, dropout=p, edge_dim=1, fill_value="mean"
+            )
+            self.gat_gate = nn.Linear(2 * h, h)
+
+        self.head = GatedResidualNetwork(h, h, h, p)
+        self.n_out = 1 + len(self.quantile_levels)
+        self.out = nn.Linear(h, len(self.horizons) * self.n_out)
+
+    # -- pieces of forward ----------------------------------------------------------------------
+    def _static_context(self, static: torch.Tensor, m: int) -> torch.Tensor:
+        """c (M, H) from the (M, S) categorical ids."""
+        if not self.n_static:
+            return self.static_bias.expand(m, -1)
+        emb = self.static_embedding(static + self.static_offsets)
+        return self.static_encoder(emb.reshape(m, -1))
+
+    def _graph(self, batch: DayBatch, n: int, node_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The B days' edges as one disjoint graph over B·N nodes, masked stocks' edges dropped."""
+        device = node_mask.device
+        if not batch.edges:
+            return torch.zeros(2, 0, dtype=torch.long, device=device), torch.zeros(0, device=device)
+        index = torch.cat([ei.long() + day * n for day, (ei, _) in enumerate(batch.edges)], dim=1)
+        weight = torch.cat([w for _, w in batch.edges]).to(device=device, dtype=torch.float32)
+        keep = node_mask[index[0]] & node_mask[index[1]]
+        return index[:, keep], weight[keep]
+
+    def forward(self, batch: DayBatch) -> ModelOutput:
+        b, length, n, f = batch.x.shape
+        if length != self.cfg.window or f != self.n_features:
+            raise ValueError(
+                f"ATFT built for window={self.cfg.window}, n_features={self.n_features} got "
+                f"x of shape {tuple(batch.x.shape)} (B, L, N, F): set [model] window to "
+                f"[data] loader.window and build with the loader's feature count"
+            )
+        if batch.static.shape[-1] != self.n_static:
+            raise ValueError(
+                f"ATFT built for {self.n_static} static id columns, batch has "
+                f"{batch.static.shape[-1]}"
+            )
+        m, h = b * n, self.cfg.hidden_size
+        listed = batch.x_mask.permute(0, 2, 1).reshape(m, length)
+        x = torch.nan_to_num(batch.x, nan=0.0, posinf=0.0, neginf=0.0)
+        x = x.permute(0, 2, 1, 3).reshape(m, length, f) * listed.unsqueeze(-1).to(x.dtype)
+
+        c = self._static_context(batch.static.reshape(m, -1), m)
+        c_select, c_enrich, h0, c0 = self.static_contexts(c).chunk(4, dim=-1)
+        branches: dict[str, torch.Tensor] = {}
+
+        signal, context = self.norm(x)
+        context_h = self.context_proj(context)
+        if self.cfg.fan:
+            branches["fan"] = context_h[:, -1].reshape(b, n, h)
+        weights = torch.softmax(self.selection(signal, c_select.unsqueeze(1)), dim=-1)
+        e = self.feature_proj(signal * weights * f) + context_h + self.position
+
+        state = (
+            h0.unsqueeze(0).repeat(self.cfg.lstm_layers, 1, 1).contiguous(),
+            c0.unsqueeze(0).repeat(self.cfg.lstm_layers, 1, 1).contiguous(),
+        )
+        lstm_out, _ = self.lstm(e, state)
+        z = self.lstm_gate(lstm_out, e)
+        s = self.enrichment(z, c_enrich.unsqueeze(1))
+        query = s[:, -1:]
+        if self.cfg.attention:
+            # the last day is always attendable, so a window with no listed day has no empty row
+            padding = torch.cat([~listed[:, :-1], torch.zeros_like(listed[:, -1:])], dim=1)
+            attended, _ = self.attn(query, s, s, key_padding_mask=padding, need_weights=False)
+            contribution = self.attn_glu(attended)
+            branches["attention"] = contribution.reshape(b, n, h)
+            query = self.attn_norm(query + contribution)
+        hidden = self.output_gate(self.positionwise(query), z[:, -1:]).squeeze(1)
+
+        if self.cfg.gat:
+            edge_index, edge_weight = self._graph(batch, n, batch.mask.reshape(m))
+            g = self.gat(hidden, edge_index, edge_attr=edge_weight.unsqueeze(-1))
+            contribution = torch.sigmoid(self.gat_gate(torch.cat([hidden, g], dim=-1))) * g
+            branches["gat"] = contribution.reshape(b, n, h)
+            hidden = hidden + contribution
+
+        raw = self.out(self.head(hidden)).reshape(b, n, len(self.horizons), self.n_out)
+        quantiles = None
+        if self.quantile_levels:
+            steps = torch.cat([raw[..., 1:2], F.softplus(raw[..., 2:])], dim=-1)
+            quantiles = steps.cumsum(dim=-1)
+        return ModelOutput(raw[..., 0], quantiles, branches, self.quantile_levels)
+
+
+def build_atft(
+    cfg: AtftConfig,
+    n_features: int,
+    horizons: Sequence[int],
+    static_cardinalities: Sequence[int],
+) -> AtftGatFan:
+    """The ATFT-GAT-FAN for F = ``n_features`` inputs, one output per horizon, and one embedding
+    range per static id column (``static_cardinalities[s]`` = largest id of column s + 1)."""
+    return AtftGatFan(cfg, n_features, horizons, static_cardinalities)
