@@ -56,7 +56,7 @@ def make_batch(
 
 
 def small_config(**overrides) -> AtftConfig:
-    base = dict(hidden_size=16, lstm_layers=1, attention_heads=2, window=8, fan_top_k=2)
+    base = {"hidden_size": 16, "lstm_layers": 1, "attention_heads": 2, "window": 8, "fan_top_k": 2}
     return AtftConfig(**(base | overrides))
 
 

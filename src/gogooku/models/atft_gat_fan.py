@@ -30,6 +30,7 @@ There is no Python loop over stocks or features; the only loop is over the B day
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -41,7 +42,7 @@ from torch_geometric.nn import GATv2Conv
 
 from gogooku.config import StrictModel
 from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm
-from gogooku.models.layers import GatedLinearUnit, GateAddNorm, GatedResidualNetwork
+from gogooku.models.layers import GateAddNorm, GatedLinearUnit, GatedResidualNetwork
 from gogooku.models.output import ModelOutput
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class AtftConfig(StrictModel):
                 f"of window={self.window}"
             )
         q = self.quantiles
-        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in zip(q, q[1:], strict=False)):
+        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
             raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
         return self
 
@@ -111,7 +112,9 @@ class AtftGatFan(nn.Module):
         if self.n_static:
             offsets = torch.tensor([0, *static_cardinalities[:-1]]).cumsum(0)
             self.register_buffer("static_offsets", offsets, persistent=False)
-            self.static_embedding = nn.Embedding(sum(static_cardinalities), cfg.static_embedding_dim)
+            self.static_embedding = nn.Embedding(
+                sum(static_cardinalities), cfg.static_embedding_dim
+            )
             self.static_encoder = GatedResidualNetwork(
                 self.n_static * cfg.static_embedding_dim, h, h, p
             )
