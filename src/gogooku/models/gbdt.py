@@ -1,0 +1,204 @@
+"""LightGBM baseline (kind "lgbm"): regression on per-date rank-gauss targets, or lambdarank.
+
+Inputs are the per-date normalised features of :class:`gogooku.models.tabular.TabularData`.
+
+- ``objective = "regression"``: L2 regression on the target normalised per date with the one
+  normalisation function, rank-gauss: z = Φ⁻¹((r − 0.5)/n) with r the target's average rank
+  among the n known targets of that date (clipped to ±``[data.normalization].clip``).
+- ``objective = "lambdarank"``: one query group per trading day (rows sorted by date, group sizes
+  = rows per date, so a group never straddles a day and — train and validation being separate
+  datasets — never a split boundary); relevance grade g = ⌊(r − 1)·G / n⌋ ∈ {0, …, G−1} with r
+  the target's ordinal rank (1..n) on its date and G = ``relevance_grades`` (5: quintiles).
+- Early stopping on the validation set's mean daily RankIC: the mean over validation days of the
+  Spearman correlation between prediction and raw target (days with constant predictions are
+  skipped; 0 when all are); training stops after ``early_stopping_rounds`` rounds without improvement and the
+  best round is used.
+- ``horizons = "main"``: one model on ``target_{main_horizon}d`` whose score fills every
+  ``pred_{h}d`` column; ``horizons = "each"``: one model per requested horizon.
+- Written to the run folder: ``feature_importance.csv`` (horizon, feature, gain, splits — total
+  gain and split count of the best-iteration model) and ``lgbm.json`` (best iteration and best
+  validation RankIC per model).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+from pydantic import Field, model_validator
+
+from gogooku.config import NormalizationConfig, StrictModel
+from gogooku.dataset.normalize import normalize_frame
+from gogooku.evaluate.metrics import daily_ic
+from gogooku.runs import atomic_write_text, pred_column
+
+if TYPE_CHECKING:
+    from gogooku.models.tabular import TabularData
+
+IMPORTANCE_FILE = "feature_importance.csv"
+SUMMARY_FILE = "lgbm.json"
+
+
+class LgbmConfig(StrictModel):
+    """``[model]`` of a LightGBM run; the LightGBM parameters keep LightGBM's names."""
+
+    kind: Literal["lgbm"] = "lgbm"
+    objective: Literal["regression", "lambdarank"] = "regression"
+    horizons: Literal["main", "each"] = "main"
+    main_horizon: int = Field(5, ge=1)
+    relevance_grades: int = Field(5, ge=2, le=31, description="lambdarank grades 0..G-1")
+    num_boost_round: int = Field(500, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_data_in_leaf: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    seed: int = 0
+    num_threads: int = Field(0, ge=0, description="0: LightGBM's default (all cores)")
+
+    @model_validator(mode="after")
+    def _bagging(self) -> LgbmConfig:
+        if self.bagging_fraction < 1 and self.bagging_freq == 0:
+            raise ValueError("bagging_fraction < 1 has no effect with bagging_freq = 0")
+        return self
+
+
+def lambdarank_labels(rows: pl.DataFrame, target: str, grades: int) -> pl.DataFrame:
+    """``rows`` sorted by (Date, Code) with ``label`` = ⌊(r − 1)·G / n⌋ per date (see module doc)."""
+    rank = pl.col(target).rank("ordinal").over("Date") - 1
+    label = (rank * grades // pl.len().over("Date")).cast(pl.Int32)
+    return rows.sort("Date", "Code").with_columns(label=label)
+
+
+def day_groups(rows: pl.DataFrame) -> np.ndarray:
+    """Query group sizes of ``rows`` sorted by date: the number of rows of each date, in order."""
+    counts = rows.group_by("Date", maintain_order=True).len()
+    return counts["len"].to_numpy()
+
+
+def mean_daily_rank_ic(rows: pl.DataFrame, pred: np.ndarray, target: str) -> float:
+    """Mean over the dates of ``rows`` of the daily RankIC of ``pred`` against ``rows[target]``
+    (``gogooku.evaluate.metrics.daily_ic``: Spearman with average ranks); days with constant
+    predictions are skipped and 0.0 is returned when every day is constant."""
+    frame = rows.select("Date", "Code", target).with_columns(pred=pl.Series(pred))
+    mean = daily_ic(frame, "pred", target)["rank_ic"].mean()
+    return 0.0 if mean is None else float(mean)
+
+
+def _params(cfg: LgbmConfig) -> dict[str, object]:
+    return {
+        "objective": cfg.objective,
+        "metric": "None",
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_data_in_leaf": cfg.min_data_in_leaf,
+        "feature_fraction": cfg.feature_fraction,
+        "bagging_fraction": cfg.bagging_fraction,
+        "bagging_freq": cfg.bagging_freq,
+        "lambda_l2": cfg.lambda_l2,
+        "seed": cfg.seed,
+        "num_threads": cfg.num_threads,
+        "deterministic": True,
+        "verbosity": -1,
+    }
+
+
+def _training_rows(cfg: LgbmConfig, data: TabularData, horizon: int, clip: float) -> pl.DataFrame:
+    """Train rows with a known target and their ``label`` for the configured objective."""
+    target = f"target_{horizon}d"
+    rows = data.rows("train", horizon)
+    if rows.height == 0:
+        raise ValueError(f"lgbm: no training row has a known {target}")
+    if cfg.objective == "lambdarank":
+        return lambdarank_labels(rows, target, cfg.relevance_grades)
+    spec = NormalizationConfig(method="rank_gauss", clip=clip)
+    z = normalize_frame(rows, [target], spec).rename({target: "label"})
+    return rows.join(z, on=["Date", "Code"], how="left").sort("Date", "Code")
+
+
+def _fit_one(
+    cfg: LgbmConfig, data: TabularData, horizon: int, clip: float
+) -> tuple[lgb.Booster, float]:
+    target = f"target_{horizon}d"
+    train = _training_rows(cfg, data, horizon, clip)
+    valid = data.rows("valid", horizon).sort("Date", "Code")
+    if valid.height == 0:
+        raise ValueError(f"lgbm: no validation row has a known {target} for early stopping")
+    x_train = train.select(data.inputs).to_numpy()
+    x_valid = valid.select(data.inputs).to_numpy()
+    train_set = lgb.Dataset(x_train, train["label"].to_numpy(), feature_name=data.inputs)
+    valid_set = lgb.Dataset(x_valid, valid[target].to_numpy(), reference=train_set)
+    if cfg.objective == "lambdarank":
+        train_set.set_group(day_groups(train))
+        valid_set.set_group(day_groups(valid))
+
+    def rank_ic(preds: np.ndarray, _: lgb.Dataset) -> tuple[str, float, bool]:
+        return "rank_ic", mean_daily_rank_ic(valid, preds, target), True
+
+    booster = lgb.train(
+        _params(cfg),
+        train_set,
+        num_boost_round=cfg.num_boost_round,
+        valid_sets=[valid_set],
+        valid_names=["valid"],
+        feval=rank_ic,
+        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+    )
+    return booster, float(booster.best_score["valid"]["rank_ic"])
+
+
+def _write_side_files(run_dir: Path, boosters: dict[int, lgb.Booster], ics: dict[int, float]):
+    importance = pl.concat(
+        pl.DataFrame(
+            {
+                "horizon": h,
+                "feature": b.feature_name(),
+                "gain": b.feature_importance("gain", iteration=b.best_iteration),
+                "splits": b.feature_importance("split", iteration=b.best_iteration),
+            },
+            schema={
+                "horizon": pl.Int64,
+                "feature": pl.String,
+                "gain": pl.Float64,
+                "splits": pl.Int64,
+            },
+        )
+        for h, b in boosters.items()
+    ).sort("horizon", "gain", descending=[False, True])
+    atomic_write_text(Path(run_dir) / IMPORTANCE_FILE, importance.write_csv())
+    summary = {
+        str(h): {"best_iteration": b.best_iteration, "valid_rank_ic": ics[h]}
+        for h, b in boosters.items()
+    }
+    atomic_write_text(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+
+
+def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
+    """Fit per the module doc; ``Date, Code, split, pred_{h}d`` for every row of ``data``."""
+    if cfg.horizons == "main":
+        if cfg.main_horizon not in data.horizons:
+            raise ValueError(
+                f"lgbm: main_horizon {cfg.main_horizon} is not among the requested horizons "
+                f"{data.horizons}"
+            )
+        fitted = [cfg.main_horizon]
+    else:
+        fitted = data.horizons
+    clip = data.normalization.clip
+    boosters, ics = {}, {}
+    for h in fitted:
+        boosters[h], ics[h] = _fit_one(cfg, data, h, clip)
+    _write_side_files(run_dir, boosters, ics)
+    x_all = data.frame.select(data.inputs).to_numpy()
+    scores = {h: b.predict(x_all, num_iteration=b.best_iteration) for h, b in boosters.items()}
+    source = {h: (h if cfg.horizons == "each" else cfg.main_horizon) for h in data.horizons}
+    return data.frame.select("Date", "Code", "split").with_columns(
+        pl.Series(pred_column(h), scores[source[h]], dtype=pl.Float64) for h in data.horizons
+    )

@@ -1,0 +1,49 @@
+"""Ridge baseline (kind "linear"): one scikit-learn ``Ridge`` per horizon.
+
+Inputs are the per-date normalised features of :class:`gogooku.models.tabular.TabularData`
+(missing → 0). The target of horizon h is normalised per date like the features, rank-gauss
+z = Φ⁻¹((r − 0.5)/n) over the n known targets of the date (clipped to ±``clip`` of the run's
+normalisation), so no single day's scale or outlier dominates. The fit minimises
+‖y − Xβ − b‖² + α‖β‖² on the train rows with a known target; the prediction of every row is
+Xβ + b.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import Field
+from sklearn.linear_model import Ridge
+
+from gogooku.config import NormalizationConfig, StrictModel
+from gogooku.dataset.normalize import normalize_frame
+from gogooku.runs import pred_column
+
+if TYPE_CHECKING:
+    from gogooku.models.tabular import TabularData
+
+
+class LinearConfig(StrictModel):
+    """``[model]`` of a ridge run."""
+
+    kind: Literal["linear"] = "linear"
+    alpha: float = Field(10.0, ge=0, description="L2 penalty α")
+
+
+def fit_predict_linear(cfg: LinearConfig, data: TabularData) -> pl.DataFrame:
+    """Fit one ridge per horizon; ``Date, Code, split, pred_{h}d`` for every row of ``data``."""
+    spec = NormalizationConfig(method="rank_gauss", clip=data.normalization.clip)
+    x_all = data.frame.select(data.inputs).to_numpy()
+    preds: list[pl.Series] = []
+    for h in data.horizons:
+        target = f"target_{h}d"
+        rows = data.rows("train", h)
+        if rows.height == 0:
+            raise ValueError(f"linear: no training row has a known {target}")
+        y = normalize_frame(rows, [target], spec).sort("Date", "Code")[target].to_numpy()
+        x = rows.sort("Date", "Code").select(data.inputs).to_numpy()
+        model = Ridge(alpha=cfg.alpha).fit(x, y.astype(np.float64))
+        preds.append(pl.Series(pred_column(h), model.predict(x_all), dtype=pl.Float64))
+    return data.frame.select("Date", "Code", "split").with_columns(preds)
