@@ -3,7 +3,8 @@
 Units by ``Endpoint.fetch_mode``:
 
 - ``"range"``: one request per calendar month (``from`` = first, ``to`` = last day of the month,
-  clipped to the plan's history window and, except for the calendar, to today); unit key
+  clipped to the plan's history window and, except for the calendar, to today; the calendar to
+  ``source_end`` when given: the synthetic market has no calendar after its end); unit key
   ``YYYY-MM``;
 - ``"date"`` / ``"disc_date"``: one request per trading day (``date=D`` / ``disc_date=D``) returning
   the whole market; unit key ``YYYY-MM-DD``. Trading days come from the *stored* calendar
@@ -23,7 +24,10 @@ J-Quants publication for the day has landed (evening data 16:30-18:00, statement
 derivatives 03:00, the master's 08:00 re-update). Units missing from the catalog, left ``pending``
 by an interrupted write, or not yet settled are requested; every other unit is skipped, so
 re-running a completed historical fetch makes no request. In a daily routine this means the last
-trading day (and the current month's range chunk) is fetched again on the next run.
+trading day (and the current month's range chunk) is fetched again on the next run. A unit whose
+planned period now ends later than the stored one (a month chunk clipped at ``today`` or at the
+plan window the last time, or at the end of a shorter synthetic market) is requested again too.
+``units_to_fetch`` applies the same rules without a client, from the store alone.
 
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
@@ -282,7 +286,9 @@ def _fetch_units(
             flush()
 
 
-def _order(store: RawStore, start: dt.date, end: dt.date, datasets, source: str) -> list[str]:
+def _order(
+    store: RawStore, start: dt.date, end: dt.date, datasets: Sequence[str] | None, source: str
+) -> list[str]:
     """Validated dataset ids, calendar first; refuses a store holding another source's data."""
     if end < start:
         raise ValueError(f"fetch: end {end} is before start {start}")
