@@ -404,11 +404,12 @@ def _compute_rows(
             if stage == 2 and derived:
                 # Stage-2 rows are exactly ``keys`` (same order), so stage-1 columns hstack on;
                 # a feature named like a base column (``is_halt_20201001``) replaces it.
-                stage1 = pl.concat(parts, how="horizontal").drop(KEYS)
+                # Series are attached without copying (a horizontal concat would rechunk).
+                stage1 = [col for part in parts[1:] for col in part.get_columns()]
                 stage_base = block_base.filter(pl.col("Date") >= first)
                 stage_base = stage_base.drop(
-                    [c for c in stage1.columns if c in stage_base.columns]
-                ).hstack(stage1.get_columns())
+                    [c.name for c in stage1 if c.name in stage_base.columns]
+                ).hstack(stage1)
                 ctx = BlockContext(
                     base=stage_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
                 )
