@@ -64,7 +64,7 @@ class ArtifactBlock(Block):
     frame and ``{file name: frame with a Date column}``; the builder writes the files next to the
     panel (rows dated from the refresh governing the build start up to its end)."""
 
-    compute_artifacts: Callable[[BlockContext], tuple[pl.LazyFrame, dict[str, pl.DataFrame]]] = None  # type: ignore[assignment]
+    compute_artifacts: Callable[[BlockContext], tuple[pl.LazyFrame, dict[str, pl.DataFrame]]]
 
 
 def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -228,7 +228,8 @@ def _indexed(frame: pl.DataFrame, codes: pl.Series, days: pl.Series) -> pl.DataF
     )
 
 
-def _node_stats(rho: np.ndarray, config: GraphConfig):
+def _node_stats(rho: torch.Tensor, config: GraphConfig):
+    """Per-node features of the graph of ``rho`` (module doc), its adjacency and its edges."""
     src, dst, w = knn_edges(rho, config.threshold, config.top_k)
     n = rho.shape[0]
     deg = np.bincount(src, minlength=n)
