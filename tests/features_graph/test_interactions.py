@@ -136,3 +136,16 @@ def test_derived_blocks_are_skipped_when_a_required_block_is_not_built():
         "x_fins": "requires block(s) statements, which are not built",
         "x_flow": "no raw data for source(s) equities_investor_types",
     }
+
+
+def test_a_derived_block_may_only_require_registered_plain_blocks():
+    from dataclasses import replace
+
+    from gogooku.dataset.build import BuildError
+
+    chained = replace(GRAPH, name="x_chained", requires=("x_price",))
+    unknown = replace(GRAPH, name="x_unknown", requires=("nope",))
+    for block in (chained, unknown):
+        registry = {**REGISTRY, block.name: block}
+        with pytest.raises(BuildError, match=f"block '{block.name}' requires"):
+            plan_blocks([block.name], _Store(set()), registry)

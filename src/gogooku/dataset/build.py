@@ -33,8 +33,10 @@ Derived blocks (two stages): a block with a non-empty ``requires`` attribute (a 
 names, see ``gogooku.features.interactions.DerivedBlock``) reads other blocks' feature columns.
 Stage 1 computes every plain block; stage 2 runs the derived blocks on the base rows of the
 build range with the stage-1 feature columns attached (so derived features are point-wise in
-those columns: no windows over their history). A derived block whose required block is not built
-is skipped like a block with a missing source.
+those columns: no windows over their history); it may require only plain blocks. A derived block
+whose required block is not built is skipped like a block with a missing source. A block with a
+``compute_artifacts`` attribute (``gogooku.features.graph.ArtifactBlock``) also returns files
+keyed by ``Date`` (``graph_edges.parquet``), written next to the panel.
 
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
@@ -230,6 +232,13 @@ def plan_blocks(
             skipped[name] = f"no raw data for source(s) {', '.join(missing)}"
             continue
         selected.append(block)
+    for block in (registry[n] for n in names):
+        bad = [r for r in requires(block) if r not in registry or requires(registry[r])]
+        if bad:
+            raise BuildError(
+                f"block {block.name!r} requires {bad}: not registered, or derived blocks "
+                f"themselves (a derived block may only read plain blocks' columns)"
+            )
     built = {b.name for b in selected}
     for block in [b for b in selected if requires(b)]:
         absent = [r for r in requires(block) if r not in built]
