@@ -25,7 +25,9 @@ report_st = st.tuples(
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(reports=st.lists(report_st, min_size=1, max_size=25))
+# One report per (code, reporter, calculation day, disclosure day): two reports with the same
+# keys and different ratios have no defined order, in the real data or here.
+@given(reports=st.lists(report_st, min_size=1, max_size=25, unique_by=lambda r: r[:4]))
 def test_short_positions_equal_brute_force(calendar, reports):
     days = calendar.days(START, calendar.offset(START, N_DAYS - 1))
     rows = [
