@@ -19,7 +19,9 @@ demo: $(STAMP)
 
 # The report test drives headless Chromium; install Debian's package when it is missing.
 chromium:
-	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
