@@ -52,3 +52,8 @@ from gogooku.evaluate.cli import compare_command, evaluate_command, run_app  # n
 app.command("evaluate")(evaluate_command)
 app.command("compare")(compare_command)
 app.add_typer(run_app, name="run")
+
+from gogooku.train.cli import ablate_command, train_command  # noqa: E402
+
+app.command("train")(train_command)
+app.command("ablate")(ablate_command)

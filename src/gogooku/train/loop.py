@@ -1,0 +1,497 @@
+"""The neural training loop: whole-day batches, AdamW, warm-up + cosine, clipping, EMA, early
+stopping on validation RankIC, checkpoints and resume.
+
+``Trainer(cfg, cache, fold, run_dir).fit()`` trains on the fold's training days (the loader
+shuffles the days every epoch from ``[loader.seed, epoch]``), validates with the EMA weights after
+every epoch (mean over validation days of the per-day Spearman correlation of the main-horizon
+prediction with its target), and writes into ``run_dir``:
+
+- ``checkpoints/last.pt`` after every epoch (model, EMA, optimiser, scheduler, RNG states,
+  early-stopping and collapse-guard state) and ``checkpoints/best.pt`` (EMA weights of the best
+  epoch); both written to a temporary file and ``os.replace``-d;
+- ``history.jsonl``: one JSON object per epoch (see ``docs/training.md`` for the fields);
+- ``predictions.parquet`` for the validation and test days, from the best epoch's EMA weights
+  (``predict``), through ``gogooku.runs.write_predictions``.
+
+``fit(resume=True)`` continues after the last completed epoch of ``last.pt``; training one
+epoch, stopping and resuming gives the same weights as training straight through (tested). On
+CUDA the forward and the loss run under bf16 autocast (``train.amp``) and the model may be
+``torch.compile``-d (``train.compile``); on the CPU both are off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from gogooku.dataset.cache import DenseCache
+from gogooku.dataset.loader import DayBatch, DayBatchLoader
+from gogooku.dataset.splits import Fold
+from gogooku.models.output import ModelOutput
+from gogooku.models.registry import build_model
+from gogooku.runs import atomic_write_text, pred_column, write_predictions
+from gogooku.train.config import RunConfig
+from gogooku.train.diagnostics import (
+    ActivationProbe,
+    CollapseError,
+    CollapseGuard,
+    dead_branches,
+    grad_norms,
+)
+from gogooku.train.losses import compute_loss, pearson_days, rank_ic_days
+
+log = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+
+
+class TrainError(RuntimeError):
+    """The run cannot train (no checkpoint to resume, empty split, non-finite loss)."""
+
+
+def target_names(horizons: list[int]) -> list[str]:
+    return [f"target_{h}d" for h in horizons]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError("train.device = 'cuda' but torch.cuda.is_available() is False")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def lr_factor(step: int, total: int, warmup: int, cosine: bool, min_ratio: float) -> float:
+    """Multiplier of the base lr at step ``step`` (see ``TrainConfig``)."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if not cosine:
+        return 1.0
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class EMA:
+    """Exponential moving average θ̄ ← d_n θ̄ + (1 − d_n) θ of the floating-point state after
+    update n (n = 1, 2, …), d_n = min(d, (1 + n) / (10 + n)): the warm-up keeps the average of the
+    first steps from being dominated by the initial weights."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.updates = 0
+        self.shadow = {
+            k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()
+        }
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v.detach(), 1 - d)
+
+    @contextmanager
+    def applied(self, model: nn.Module) -> Iterator[None]:
+        """Temporarily load the averaged weights into ``model``."""
+        if self.decay == 0:
+            yield
+            return
+        backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict({**backup, **self.shadow})
+        try:
+            yield
+        finally:
+            model.load_state_dict(backup)
+
+    def weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return state if self.decay == 0 else {**state, **self.shadow}
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Predictions:
+    """Predictions of a set of days: per day the listed stocks' codes, forecasts and targets."""
+
+    dates: list = field(default_factory=list)
+    codes: list[np.ndarray] = field(default_factory=list)
+    point: list[torch.Tensor] = field(default_factory=list)
+    y: list[torch.Tensor] = field(default_factory=list)
+    y_mask: list[torch.Tensor] = field(default_factory=list)
+    mask: list[torch.Tensor] = field(default_factory=list)
+
+    def stacked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(D, N, H) point, y, y_mask and (D, N) mask over the full code axis."""
+        return (
+            torch.stack(self.point),
+            torch.stack(self.y),
+            torch.stack(self.y_mask),
+            torch.stack(self.mask),
+        )
+
+
+def signal_stats(pred: Predictions, horizons: list[int]) -> dict[str, dict[str, float | None]]:
+    """Mean per-day RankIC and IC per horizon, and the mean per-day cross-sectional std of the
+    predictions over listed stocks (``pred_std``)."""
+    point, y, y_mask, mask = pred.stacked()
+    out: dict[str, dict[str, float | None]] = {"rank_ic": {}, "ic": {}, "pred_std": {}}
+    for j, h in enumerate(horizons):
+        p, yj, mj = point[..., j], y[..., j], y_mask[..., j]
+        out["rank_ic"][str(h)] = _nanmean(rank_ic_days(p, yj, mj))
+        out["ic"][str(h)] = _nanmean(pearson_days(p, yj, mj))
+        n = mask.sum(-1).clamp(min=1)
+        mean = (p * mask).sum(-1) / n
+        std = (((p - mean.unsqueeze(-1)) * mask) ** 2).sum(-1).div(n).sqrt()
+        out["pred_std"][str(h)] = float(std[mask.sum(-1) >= 2].mean()) if len(std) else None
+    return out
+
+
+def _nanmean(values: torch.Tensor) -> float | None:
+    finite = values[torch.isfinite(values)]
+    return float(finite.mean()) if finite.numel() else None
+
+
+class Trainer:
+    """Train the model of ``cfg`` on fold ``fold`` of ``cache``, writing into ``run_dir``.
+
+    The model is ``build_model(cfg.model, F, horizons, static_cardinalities)`` unless ``builder``
+    (same arguments without the config) is given; it is built after ``torch.manual_seed(seed)``.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        cache: DenseCache,
+        fold: Fold,
+        run_dir: Path,
+        builder: Callable[[int, list[int], list[int]], nn.Module] | None = None,
+    ) -> None:
+        self.cfg, self.cache, self.fold, self.run_dir = cfg, cache, fold, Path(run_dir)
+        self.tc = cfg.train
+        self.horizons = sorted(cfg.loss.horizons)
+        self.device = resolve_device(self.tc.device)
+        torch.manual_seed(self.tc.seed)
+        np.random.seed(self.tc.seed)
+        lcfg = cfg.data.loader.model_copy(update={"targets": target_names(self.horizons)})
+        dates = cache.date_list
+        self.train_loader = DayBatchLoader(
+            cache, lcfg, cfg.data.normalization, fold.dates(dates, "train"), self.device
+        )
+        eval_cfg = lcfg.model_copy(
+            update={"shuffle": False, "require_labels": False, "stocks_per_day": None}
+        )
+        self.eval_loaders = {
+            split: DayBatchLoader(
+                cache, eval_cfg, cfg.data.normalization, fold.dates(dates, seg), self.device
+            )
+            for split, seg in (("valid", "val"), ("test", "test"))
+        }
+        self.n_features = len(self.train_loader.output_features)
+        cardinalities = [
+            int(np.asarray(cache.static[..., s]).max()) + 1 for s in range(cache.static.shape[-1])
+        ]
+        build = builder or (lambda f, h, c: build_model(cfg.model, f, h, c))
+        torch.manual_seed(self.tc.seed)
+        self.model = build(self.n_features, self.horizons, cardinalities).to(self.device)
+        cuda = self.device.type == "cuda"
+        self.forward = torch.compile(self.model) if cuda and self.tc.compile else self.model
+        self.autocast = (
+            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+            if cuda and self.tc.amp
+            else nullcontext
+        )
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=self.tc.lr, weight_decay=self.tc.weight_decay
+        )
+        self.total_steps = self.tc.epochs * len(self.train_loader)
+        warmup = math.ceil(self.tc.warmup_frac * self.total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda s: lr_factor(s, self.total_steps, warmup, self.tc.cosine, self.tc.min_lr_ratio),
+        )
+        self.ema = EMA(self.model, self.tc.ema_decay)
+        self.guard = CollapseGuard(self.tc.collapse_std, self.tc.collapse_checks)
+        self.probe = ActivationProbe(self.model)
+        self.start_epoch = 0
+        self.best = -math.inf
+        self.best_epoch = -1
+        self.since_best = 0
+        self.history: list[dict] = []
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / CHECKPOINT_DIR
+
+    def _state(self, epoch: int) -> dict:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "ema": self.ema.shadow,
+            "ema_updates": self.ema.updates,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "since_best": self.since_best,
+            "collapse_streak": self.guard.streak,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+
+    def resume(self) -> None:
+        """Load ``checkpoints/last.pt`` and the history of the epochs it completed."""
+        path = self.checkpoint_dir / "last.pt"
+        if not path.is_file():
+            raise TrainError(f"--resume: {path} does not exist (no completed epoch to resume)")
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.ema.shadow, self.ema.updates = state["ema"], state["ema_updates"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.since_best, self.guard.streak = state["since_best"], state["collapse_streak"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.start_epoch = state["epoch"] + 1
+        self.train_loader.epoch = self.start_epoch
+        history = self.run_dir / HISTORY_FILE
+        lines = history.read_text().splitlines() if history.is_file() else []
+        self.history = [json.loads(s) for s in lines][: self.start_epoch]
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _loss(self, out: ModelOutput, batch: DayBatch):
+        return compute_loss(
+            out.point,
+            out.quantiles,
+            out.quantile_levels,
+            batch.y,
+            batch.y_mask,
+            self.horizons,
+            self.cfg.loss,
+        )
+
+    def _train_epoch(self, epoch: int, progress: Progress, task) -> dict:
+        self.model.train()
+        sums: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        totals, norms, samples = [], defaultdict(list), 0
+        activations: dict[str, dict[str, float]] = {}
+        dead: set[str] = set()
+        train_pred = Predictions()
+        t0 = time.perf_counter()
+        for step, batch in enumerate(self.train_loader):
+            probe_step = step % self.tc.diagnostics_every == 0
+            with self.probe.armed() if probe_step else nullcontext() as stats, self.autocast():
+                out = self.forward(batch)
+                result = self._loss(out, batch)
+            if not torch.isfinite(result.total):
+                raise TrainError(
+                    f"epoch {epoch} step {step}: non-finite loss on days {batch.dates}"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            result.total.backward()
+            if probe_step:
+                for name, value in grad_norms(self.model).items():
+                    norms[name].append(value)
+                activations = dict(stats)
+                dead.update(dead_branches(out.branches, self.tc.dead_branch_eps))
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.ema.update(self.model)
+            totals.append(float(result.total.detach()))
+            for term, by_h in result.terms.items():
+                for h, v in by_h.items():
+                    sums[term][h].append(v)
+            samples += int(batch.mask.sum())
+            for d in range(batch.x.shape[0]):
+                train_pred.point.append(out.point[d].detach().float().cpu())
+                train_pred.y.append(batch.y[d].cpu())
+                train_pred.y_mask.append(batch.y_mask[d].cpu())
+                train_pred.mask.append(batch.mask[d].cpu())
+            elapsed = time.perf_counter() - t0
+            progress.update(task, advance=1, loss=totals[-1], sps=samples / max(elapsed, 1e-9))
+        seconds = time.perf_counter() - t0
+        for name in sorted(dead):
+            log.warning(
+                "epoch %d: model branch %r is dead (mean |output| <= %g)",
+                epoch,
+                name,
+                self.tc.dead_branch_eps,
+            )
+        stats_train = signal_stats(train_pred, self.horizons)
+        return {
+            "train_loss": float(np.mean(totals)),
+            "loss_terms": {
+                term: {str(h): float(np.mean(v)) for h, v in by_h.items()}
+                for term, by_h in sums.items()
+            },
+            "train_rank_ic": stats_train["rank_ic"],
+            "train_ic": stats_train["ic"],
+            "grad_norm": {k: float(np.mean(v)) for k, v in norms.items()},
+            "activations": activations,
+            "dead_branches": sorted(dead),
+            "samples": samples,
+            "samples_per_s": samples / max(seconds, 1e-9),
+            "train_seconds": seconds,
+        }
+
+    @torch.no_grad()
+    def predict(self, split: str) -> Predictions:
+        """Forecasts of the current weights for every day of ``split`` ("valid" or "test")."""
+        self.model.eval()
+        pred = Predictions()
+        for batch in self.eval_loaders[split]:
+            with self.autocast():
+                out = self.forward(batch)
+            for d in range(batch.x.shape[0]):
+                pred.dates.append(batch.dates[d])
+                pred.codes.append(batch.codes[d].cpu().numpy())
+                pred.point.append(out.point[d].float().cpu())
+                pred.y.append(batch.y[d].cpu())
+                pred.y_mask.append(batch.y_mask[d].cpu())
+                pred.mask.append(batch.mask[d].cpu())
+        return pred
+
+    def _write_history(self) -> None:
+        text = "".join(json.dumps(row, allow_nan=False) + "\n" for row in self.history)
+        atomic_write_text(self.run_dir / HISTORY_FILE, text)
+
+    # -- the run ---------------------------------------------------------------------------------
+    def fit(self, resume: bool = False, max_epochs: int | None = None) -> dict:
+        """Train until ``train.epochs``, early stopping or (for tests) ``max_epochs`` epochs of
+        this call; returns the summary (best epoch and validation RankIC, epochs run, reason)."""
+        if resume:
+            self.resume()
+        main = str(self.cfg.loss.main_horizon)
+        reason = "epochs"
+        stop_at = (
+            self.tc.epochs
+            if max_epochs is None
+            else min(self.tc.epochs, self.start_epoch + max_epochs)
+        )
+        columns = [
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TextColumn("val RankIC({task.fields[h]}d) {task.fields[val]}"),
+            TextColumn("{task.fields[sps]:.0f} samples/s"),
+            TimeElapsedColumn(),
+        ]
+        with Progress(*columns, disable=not self.tc.progress) as progress:
+            task = progress.add_task(
+                "train",
+                total=len(self.train_loader),
+                epoch=0,
+                loss=0.0,
+                val="-",
+                sps=0.0,
+                h=main,
+            )
+            if self.start_epoch >= stop_at:
+                reason = "already complete"
+            for epoch in range(self.start_epoch, stop_at):
+                progress.reset(task, total=len(self.train_loader))
+                progress.update(task, epoch=epoch)
+                t0 = time.perf_counter()
+                row = {"epoch": epoch, "lr": self.scheduler.get_last_lr()[0]}
+                row.update(self._train_epoch(epoch, progress, task))
+                with self.ema.applied(self.model):
+                    val = signal_stats(self.predict("valid"), self.horizons)
+                row.update(val_rank_ic=val["rank_ic"], val_ic=val["ic"], pred_std=val["pred_std"])
+                score = val["rank_ic"][main]
+                improved = score is not None and score > self.best
+                if improved:
+                    self.best, self.best_epoch, self.since_best = score, epoch, 0
+                    _atomic_save(self.ema.weights(self.model), self.checkpoint_dir / "best.pt")
+                else:
+                    self.since_best += 1
+                row.update(best=improved, seconds=time.perf_counter() - t0)
+                self.history.append(row)
+                self._write_history()
+                progress.update(task, val=f"{score:+.4f}" if score is not None else "n/a")
+                collapse = None
+                try:
+                    self.guard.check(val["pred_std"][main] or 0.0, int(main), epoch)
+                except CollapseError as exc:
+                    collapse = exc
+                _atomic_save(self._state(epoch), self.checkpoint_dir / "last.pt")
+                if collapse is not None:
+                    raise collapse
+                if self.since_best >= self.tc.patience:
+                    reason = "early stopping"
+                    break
+        return {
+            "best_epoch": self.best_epoch,
+            "best_val_rank_ic": None if self.best == -math.inf else self.best,
+            "epochs_run": len(self.history),
+            "stopped": reason,
+        }
+
+    def load_best(self) -> None:
+        """Load the best epoch's EMA weights (``checkpoints/best.pt``) into the model."""
+        path = self.checkpoint_dir / "best.pt"
+        if not path.is_file():
+            raise TrainError(
+                f"{path} does not exist: no epoch had a finite validation RankIC to select"
+            )
+        self.model.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+
+    def prediction_frame(self) -> pl.DataFrame:
+        """``Date, Code, pred_{h}d, split`` for every listed stock of the valid and test days."""
+        frames = []
+        codes_axis = np.asarray(self.cache.codes).astype(str)
+        for split in ("valid", "test"):
+            pred = self.predict(split)
+            for day, codes, point, mask in zip(
+                pred.dates, pred.codes, pred.point, pred.mask, strict=True
+            ):
+                m = mask.numpy()
+                values = point.numpy()[m]
+                frames.append(
+                    pl.DataFrame(
+                        {
+                            "Date": [day] * int(m.sum()),
+                            "Code": codes_axis[codes[m]],
+                            **{
+                                pred_column(h): values[:, j].astype(np.float64)
+                                for j, h in enumerate(self.horizons)
+                            },
+                            "split": [split] * int(m.sum()),
+                        },
+                        schema_overrides={"Date": pl.Date},
+                    )
+                )
+        return pl.concat(frames)
+
+    def write_predictions(self) -> Path:
+        self.load_best()
+        return write_predictions(self.run_dir, self.prediction_frame())

@@ -1,0 +1,155 @@
+"""A tiny synthetic dataset (24 stocks, 2020) fetched and built through the real CLI once per
+session, and a small run config for it (window 10, one fold of 100/20/20 days, hidden size 16).
+
+``tiny_home`` is that GOGOOKU_HOME; tests that write runs copy nothing: each gets its own home
+from tests/conftest.py and points ``datasets`` at the session's dataset by a symlink.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import typer
+from torch import nn
+from typer.testing import CliRunner
+
+from gogooku.dataset.cli import build_command
+from gogooku.models.output import ModelOutput
+from gogooku.store.cli import fetch_command
+
+FETCH = [
+    "fetch", "--source", "synthetic", "--seed", "11", "--stocks", "24",
+    "--start", "2020-01-01", "--end", "2020-12-31",
+    "--datasets", "equities_bars_daily,equities_master,indices_topix",
+]  # fmt: skip
+BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "tiny"]
+BUILD += ["--blocks", "returns,sector"]
+
+CONFIG = """
+[data.splits]
+scheme = "rolling"
+train_days = 100
+val_days = 20
+test_days = 20
+label_horizon = 20
+purge_days = 21
+first_day = 9
+
+[data.loader]
+window = 10
+days_per_batch = 2
+seed = 3
+
+[model]
+kind = "atft"
+hidden_size = 16
+attention_heads = 2
+gat_heads = 1
+window = 10
+static_embedding_dim = 2
+
+[train]
+epochs = 2
+lr = 0.003
+seed = 5
+progress = false
+diagnostics_every = 10
+
+[loss]
+horizons = [1, 5, 20]
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("train_home")
+    app = typer.Typer()
+    app.command("fetch")(fetch_command)
+    app.command("build")(build_command)
+    runner = CliRunner()
+    for args in (FETCH, BUILD):
+        result = runner.invoke(app, args, env={"GOGOOKU_HOME": str(home)})
+        assert result.exit_code == 0, result.output
+    return home
+
+
+@pytest.fixture
+def home(tiny_home, _isolated_home) -> Path:
+    """This test's GOGOOKU_HOME with the session's raw store and dataset linked in."""
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    for name in ("raw", "datasets"):
+        (_isolated_home / name).symlink_to(tiny_home / name, target_is_directory=True)
+    return _isolated_home
+
+
+@pytest.fixture
+def config_file(tmp_path) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+class LastDayLinear(nn.Module):
+    """A small stand-in for the ATFT: a linear map of the last day's features (after dropout),
+    a quantile head, and a ``"skip"`` branch (a second linear map, scaled by ``branch_scale``)."""
+
+    def __init__(self, n_features: int, horizons: list[int], branch_scale: float = 1.0) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(0.2)
+        self.point = nn.Linear(n_features, len(horizons))
+        self.spread = nn.Linear(n_features, len(horizons))
+        self.branch = nn.Linear(n_features, 2)
+        self.branch_scale = branch_scale
+        self.levels = (0.1, 0.5, 0.9)
+
+    def forward(self, batch) -> ModelOutput:
+        x = self.drop(batch.x[:, -1])
+        point = self.point(x)
+        width = nn.functional.softplus(self.spread(x))
+        quantiles = torch.stack([point - width, point, point + width], dim=-1)
+        branches = {"skip": self.branch(x) * self.branch_scale}
+        return ModelOutput(point, quantiles, branches, self.levels)
+
+
+class Constant(nn.Module):
+    """Predicts one learned value for every stock (the collapse the guard must catch)."""
+
+    def __init__(self, horizons: list[int]) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.zeros(len(horizons)))
+
+    def forward(self, batch) -> ModelOutput:
+        b, _, n, _ = batch.x.shape
+        return ModelOutput(self.value.expand(b, n, -1) + 0 * batch.x[:, -1, :, :1])
+
+
+@pytest.fixture
+def linear_builder():
+    def build(n_features, horizons, _cardinalities, branch_scale: float = 1.0):
+        return LastDayLinear(n_features, horizons, branch_scale)
+
+    return build
+
+
+@pytest.fixture
+def constant_builder():
+    return lambda _f, horizons, _c: Constant(horizons)
+
+
+@pytest.fixture
+def tiny_cfg(config_file):
+    """The conftest config with the fast loss (no quantile head needed by Constant)."""
+    from gogooku.train.config import load_run_config
+
+    return load_run_config(config_file)
+
+
+@pytest.fixture
+def cache_and_fold(home, tiny_cfg):
+    from gogooku.dataset.build import dataset_dir
+    from gogooku.dataset.cache import open_cache
+    from gogooku.train.cli import select_fold
+
+    return open_cache(dataset_dir("tiny")), select_fold("tiny", tiny_cfg, 0)
