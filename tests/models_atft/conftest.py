@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import torch
+import typer
+from typer.testing import CliRunner
 
+from gogooku.dataset.cli import build_command
 from gogooku.dataset.loader import DayBatch
 from gogooku.models.atft_gat_fan import AtftConfig, AtftGatFan, build_atft
+from gogooku.store.cli import fetch_command
 
 HORIZONS = (1, 5, 10, 20)
 CARDINALITIES = (5, 3, 2)
@@ -69,3 +74,36 @@ def small_model(seed: int = 0, f: int = 5, **overrides) -> AtftGatFan:
 @pytest.fixture
 def batch() -> DayBatch:
     return make_batch()
+
+
+FETCH = [
+    "fetch",
+    "--source",
+    "synthetic",
+    "--seed",
+    "11",
+    "--stocks",
+    "24",
+    "--start",
+    "2020-01-01",
+    "--end",
+    "2020-12-31",
+    "--datasets",
+    "equities_bars_daily,equities_master,indices_topix",
+]
+BUILD = ["build", "--start", "2020-04-01", "--end", "2020-12-30", "--name", "atft"]
+BUILD += ["--blocks", "returns,sector,graph"]
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Path:
+    """A 24-stock synthetic dataset with the correlation graph, built through the real CLI."""
+    home = tmp_path_factory.mktemp("atft_home")
+    app = typer.Typer()
+    app.command("fetch")(fetch_command)
+    app.command("build")(build_command)
+    runner = CliRunner()
+    for args in (FETCH, BUILD):
+        result = runner.invoke(app, args, env={"GOGOOKU_HOME": str(home)})
+        assert result.exit_code == 0, result.output
+    return home / "datasets" / "atft"
