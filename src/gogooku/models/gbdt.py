@@ -123,21 +123,37 @@ def _training_rows(cfg: LgbmConfig, data: TabularData, horizon: int, clip: float
     return rows.join(z, on=["Date", "Code"], how="left").sort("Date", "Code")
 
 
-def _fit_one(
-    cfg: LgbmConfig, data: TabularData, horizon: int, clip: float
-) -> tuple[lgb.Booster, float]:
+def ranking_datasets(
+    cfg: LgbmConfig, data: TabularData, horizon: int
+) -> tuple[tuple[pl.DataFrame, lgb.Dataset], tuple[pl.DataFrame, lgb.Dataset]]:
+    """(train rows, train set), (valid rows, valid set) for ``target_{horizon}d``.
+
+    Both sorted by (Date, Code); the train set's label is the objective's (rank-gauss target or
+    relevance grade), the valid set's the raw target (read by the RankIC metric). For lambdarank
+    each set's query groups are its dates.
+    """
     target = f"target_{horizon}d"
-    train = _training_rows(cfg, data, horizon, clip)
+    train = _training_rows(cfg, data, horizon, data.normalization.clip)
     valid = data.rows("valid", horizon).sort("Date", "Code")
     if valid.height == 0:
         raise ValueError(f"lgbm: no validation row has a known {target} for early stopping")
     x_train = train.select(data.inputs).to_numpy()
     x_valid = valid.select(data.inputs).to_numpy()
-    train_set = lgb.Dataset(x_train, train["label"].to_numpy(), feature_name=data.inputs)
-    valid_set = lgb.Dataset(x_valid, valid[target].to_numpy(), reference=train_set)
+    train_set = lgb.Dataset(
+        x_train, train["label"].to_numpy(), feature_name=data.inputs, free_raw_data=False
+    )
+    valid_set = lgb.Dataset(
+        x_valid, valid[target].to_numpy(), reference=train_set, free_raw_data=False
+    )
     if cfg.objective == "lambdarank":
         train_set.set_group(day_groups(train))
         valid_set.set_group(day_groups(valid))
+    return (train, train_set), (valid, valid_set)
+
+
+def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[lgb.Booster, float]:
+    target = f"target_{horizon}d"
+    (_, train_set), (valid, valid_set) = ranking_datasets(cfg, data, horizon)
 
     def rank_ic(preds: np.ndarray, _: lgb.Dataset) -> tuple[str, float, bool]:
         return "rank_ic", mean_daily_rank_ic(valid, preds, target), True
@@ -191,10 +207,9 @@ def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.Da
         fitted = [cfg.main_horizon]
     else:
         fitted = data.horizons
-    clip = data.normalization.clip
     boosters, ics = {}, {}
     for h in fitted:
-        boosters[h], ics[h] = _fit_one(cfg, data, h, clip)
+        boosters[h], ics[h] = _fit_one(cfg, data, h)
     _write_side_files(run_dir, boosters, ics)
     x_all = data.frame.select(data.inputs).to_numpy()
     scores = {h: b.predict(x_all, num_iteration=b.best_iteration) for h, b in boosters.items()}

@@ -1,0 +1,126 @@
+"""LightGBM baseline: lambdarank grades and day groups, early stopping on validation RankIC,
+feature importance, predictions through the run contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.stats import spearmanr
+
+from gogooku.config import NormalizationConfig
+from gogooku.models.gbdt import (
+    IMPORTANCE_FILE,
+    LgbmConfig,
+    lambdarank_labels,
+    mean_daily_rank_ic,
+    ranking_datasets,
+)
+from gogooku.models.tabular import fit_predict_tabular, prepare
+from gogooku.runs import create_run, write_predictions
+
+D = dt.date
+FAST = {"num_boost_round": 60, "early_stopping_rounds": 15, "min_data_in_leaf": 20}
+FAST |= {"num_leaves": 7, "num_threads": 1}
+
+
+def test_lambdarank_grades_are_per_day_quantiles():
+    # 7 stocks on one day, 5 grades: ⌊(r − 1)·5/7⌋ for r = 1..7 → 0, 0, 1, 2, 2, 3, 4
+    day1 = pl.DataFrame(
+        {
+            "Date": [D(2021, 1, 4)] * 7,
+            "Code": [f"{1000 + i}0" for i in range(7)],
+            "y": [0.3, -0.1, 0.7, 0.0, 0.5, -0.4, 0.2],
+        }
+    )
+    # ranks of y: 0.3→5, -0.1→2, 0.7→7, 0.0→3, 0.5→6, -0.4→1, 0.2→4
+    # another day with the same codes but reversed values: grades do not mix across days
+    day2 = day1.with_columns(Date=pl.lit(D(2021, 1, 5)), y=-pl.col("y"))
+    out = lambdarank_labels(pl.concat([day2, day1]), "y", 5)
+    first = out.filter(pl.col("Date") == D(2021, 1, 4))["label"].to_list()
+    assert first == [2, 0, 4, 1, 3, 0, 2]
+    second = out.filter(pl.col("Date") == D(2021, 1, 5))["label"].to_list()
+    assert second == [1, 3, 0, 2, 0, 4, 2]  # ranks 8 − r
+    assert out["Date"].is_sorted()
+
+
+def test_mean_daily_rank_ic_matches_scipy_and_skips_constant_days():
+    rng = np.random.default_rng(0)
+    rows = pl.DataFrame(
+        {
+            "Date": [D(2021, 1, 4 + d) for d in range(3) for _ in range(9)],
+            "Code": [f"{1000 + i}0" for _ in range(3) for i in range(9)],
+            "y": rng.normal(size=27),
+        }
+    )
+    pred = rng.normal(size=27)
+    pred[18:] = 1.0  # day 3: constant predictions, no RankIC
+    expected = np.mean([spearmanr(pred[k : k + 9], rows["y"][k : k + 9]).statistic for k in (0, 9)])
+    assert mean_daily_rank_ic(rows, pred, "y") == pytest.approx(expected, abs=1e-12)
+    assert mean_daily_rank_ic(rows, np.ones(27), "y") == 0.0
+
+
+def test_lambdarank_groups_are_days_inside_their_split(market):
+    cfg = LgbmConfig(objective="lambdarank", relevance_grades=10, **FAST)
+    data = prepare(
+        market.panel, market.features, market.ranges, market.horizons, NormalizationConfig()
+    )
+    for (rows, dataset), split in zip(
+        ranking_datasets(cfg, data, 5), ("train", "valid"), strict=True
+    ):
+        dataset.construct()
+        sizes = np.asarray(dataset.get_group())
+        assert sizes.sum() == rows.height == dataset.num_data()
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        dates = rows["Date"]
+        for lo, hi in itertools.pairwise(bounds):
+            group_dates = dates[int(lo) : int(hi)]
+            assert group_dates.n_unique() == 1
+            assert market.ranges.of(split)[0] <= group_dates[0] <= market.ranges.of(split)[1]
+        assert len(sizes) == dates.n_unique()
+        labels = np.asarray(dataset.get_label())
+        if split == "train":
+            assert set(labels.astype(int)) == set(range(10))
+        else:
+            np.testing.assert_array_equal(labels, rows["target_5d"].to_numpy())
+
+
+@pytest.mark.parametrize("objective", ["regression", "lambdarank"])
+def test_lgbm_writes_a_valid_run_with_feature_importance(market, home, objective):
+    cfg = LgbmConfig(objective=objective, **FAST)
+    run_dir, _ = create_run("lgbm", "b1", market.horizons, market.ranges, run_id=objective)
+    preds = fit_predict_tabular(
+        cfg, market.panel, market.features, market.ranges, market.horizons, run_dir
+    )
+    write_predictions(run_dir, preds)
+    assert preds["split"].value_counts().height == 3
+    # main horizon only: one model's score in every column
+    assert preds["pred_1d"].equals(preds["pred_5d"].alias("pred_1d"))
+    importance = pl.read_csv(run_dir / IMPORTANCE_FILE)
+    assert importance.columns == ["horizon", "feature", "gain", "splits"]
+    assert sorted(importance["feature"].to_list()) == sorted(market.features)
+    assert importance["horizon"].unique().to_list() == [5]
+    assert (importance["gain"] >= 0).all() and importance["gain"].sum() > 0
+    assert importance["gain"].is_sorted(descending=True)
+
+
+def test_lgbm_each_horizon_and_test_labels_never_used(market, tmp_path):
+    cfg = LgbmConfig(horizons="each", **FAST)
+    args = (market.features, market.ranges, market.horizons)
+    preds = fit_predict_tabular(cfg, market.panel, *args, tmp_path / "a")
+    importance = pl.read_csv(tmp_path / "a" / IMPORTANCE_FILE)
+    assert importance["horizon"].unique().sort().to_list() == market.horizons
+    assert not np.allclose(preds["pred_1d"].to_numpy(), preds["pred_20d"].to_numpy())
+    # test-period labels replaced by noise: the same models (validation labels pick the round)
+    rng = np.random.default_rng(1)
+    targets = [c for c in market.panel.columns if c.startswith("target_")]
+    in_test = pl.col("Date") >= market.ranges.test[0]
+    noisy = market.panel.with_columns(
+        pl.when(in_test).then(pl.lit(rng.normal())).otherwise(pl.col(c)).cast(pl.Float32).alias(c)
+        for c in targets
+    )
+    again = fit_predict_tabular(cfg, noisy, *args, tmp_path / "b")
+    assert again.equals(preds)
