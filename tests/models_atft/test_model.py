@@ -174,6 +174,16 @@ def test_attention_branch_and_switch(batch):
     assert on(batch).branches["attention"].abs().mean() > 1e-4
 
 
+def test_bf16_autocast_gives_float32_outputs_close_to_float32(batch):
+    model = small_model()
+    ref = model(batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch)
+    assert out.point.dtype == torch.float32 and out.quantiles.dtype == torch.float32
+    assert torch.allclose(out.point, ref.point, atol=0.05)
+    assert (out.quantiles.diff(dim=-1) > 0).all()
+
+
 def test_gradient_reaches_every_parameter(batch):
     model = small_model(dropout=0.0).train()
     out = model(batch)

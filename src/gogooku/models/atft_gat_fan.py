@@ -21,7 +21,8 @@ stocks, and per-horizon point and quantile heads.
    ``batch.edges`` (weight as edge feature) with every edge touching a masked stock dropped;
    g = GATv2Conv(h) (self loops added, so an empty graph is fine); h ← h + σ(W[h; g]) ⊙ g.
 7. **Heads**: r = Linear(GRN(h)) gives per horizon the point forecast and Q raw values; the
-   quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q.
+   quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q. Outputs
+   are float32 also under bf16 autocast (FAN's FFT runs in float32 as well).
 
 Branch outputs (``ModelOutput.branches``, each (B, N, H)): ``"fan"`` — the projected FAN context
 of the last day, ``"attention"`` — GLU(attn) of step 5, ``"gat"`` — σ(…) ⊙ g of step 6.
@@ -221,7 +222,8 @@ class AtftGatFan(nn.Module):
             branches["gat"] = contribution.reshape(b, n, h)
             hidden = hidden + contribution
 
-        raw = self.out(self.head(hidden)).reshape(b, n, len(self.horizons), self.n_out)
+        # forecasts in float32 under autocast, so losses and the quantile cumsum keep precision
+        raw = self.out(self.head(hidden)).float().reshape(b, n, len(self.horizons), self.n_out)
         quantiles = None
         if self.quantile_levels:
             steps = torch.cat([raw[..., 1:2], F.softplus(raw[..., 2:])], dim=-1)
