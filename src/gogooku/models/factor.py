@@ -4,7 +4,8 @@
 - ``momentum`` = ret_prev_60d (past 60-session return);
 - ``oracle`` = the synthetic market's expected h-day return ``exp_target_{h}d`` from
   ``RawStore.read_oracle()`` as ``pred_{h}d`` — the ceiling a model could reach; refused unless
-  the raw store holds synthetic data only.
+  every source recorded in the raw store's catalogue is the synthetic market
+  (``synthetic(seed=…)``).
 
 Sign (reversal and momentum, ``choose_sign = true``): s = +1 if the factor's mean daily RankIC
 against ``target_{main_horizon}d`` over the *validation* rows is ≥ 0, else −1; the prediction is
@@ -23,6 +24,7 @@ from pydantic import Field
 
 from gogooku.config import StrictModel
 from gogooku.models.gbdt import mean_daily_rank_ic
+from gogooku.models.tabular import TabularError
 from gogooku.runs import Ranges, atomic_write_text, pred_column, split_expr
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
@@ -34,7 +36,7 @@ FACTOR_COLUMNS: dict[str, tuple[str, float]] = {
 FACTOR_FILE = "factor.json"
 
 
-class FactorError(ValueError):
+class FactorError(TabularError):
     """A factor cannot be computed: missing column, no validation labels, or no oracle."""
 
 
@@ -61,7 +63,7 @@ def oracle_scores(raw_dir: Path, keys: pl.DataFrame, horizons: list[int]) -> pl.
     """``keys`` (Date, Code, split) with ``pred_{h}d`` = the synthetic oracle's exp_target_{h}d."""
     store = RawStore(raw_dir)
     sources = store.catalog.sources()
-    if sources != {"synthetic"}:
+    if not sources or any(not s.startswith("synthetic") for s in sources):
         found = sorted(sources) or "no data"
         raise FactorError(
             f"factor 'oracle' exists only on the synthetic market; the raw store {raw_dir} "

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -34,10 +34,8 @@ from pydantic import Field, model_validator
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
 from gogooku.evaluate.metrics import daily_ic
+from gogooku.models.tabular import TabularData, TabularError
 from gogooku.runs import atomic_write_text, pred_column
-
-if TYPE_CHECKING:
-    from gogooku.models.tabular import TabularData
 
 IMPORTANCE_FILE = "feature_importance.csv"
 SUMMARY_FILE = "lgbm.json"
@@ -115,7 +113,7 @@ def _training_rows(cfg: LgbmConfig, data: TabularData, horizon: int, clip: float
     target = f"target_{horizon}d"
     rows = data.rows("train", horizon)
     if rows.height == 0:
-        raise ValueError(f"lgbm: no training row has a known {target}")
+        raise TabularError(f"lgbm: no training row has a known {target}")
     if cfg.objective == "lambdarank":
         return lambdarank_labels(rows, target, cfg.relevance_grades)
     spec = NormalizationConfig(method="rank_gauss", clip=clip)
@@ -136,7 +134,7 @@ def ranking_datasets(
     train = _training_rows(cfg, data, horizon, data.normalization.clip)
     valid = data.rows("valid", horizon).sort("Date", "Code")
     if valid.height == 0:
-        raise ValueError(f"lgbm: no validation row has a known {target} for early stopping")
+        raise TabularError(f"lgbm: no validation row has a known {target} for early stopping")
     x_train = train.select(data.inputs).to_numpy()
     x_valid = valid.select(data.inputs).to_numpy()
     train_set = lgb.Dataset(
@@ -200,7 +198,7 @@ def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.Da
     """Fit per the module doc; ``Date, Code, split, pred_{h}d`` for every row of ``data``."""
     if cfg.horizons == "main":
         if cfg.main_horizon not in data.horizons:
-            raise ValueError(
+            raise TabularError(
                 f"lgbm: main_horizon {cfg.main_horizon} is not among the requested horizons "
                 f"{data.horizons}"
             )

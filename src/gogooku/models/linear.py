@@ -10,7 +10,7 @@ Xβ + b.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -19,10 +19,8 @@ from sklearn.linear_model import Ridge
 
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
+from gogooku.models.tabular import TabularData, TabularError
 from gogooku.runs import pred_column
-
-if TYPE_CHECKING:
-    from gogooku.models.tabular import TabularData
 
 
 class LinearConfig(StrictModel):
@@ -41,7 +39,7 @@ def fit_predict_linear(cfg: LinearConfig, data: TabularData) -> pl.DataFrame:
         target = f"target_{h}d"
         rows = data.rows("train", h)
         if rows.height == 0:
-            raise ValueError(f"linear: no training row has a known {target}")
+            raise TabularError(f"linear: no training row has a known {target}")
         y = normalize_frame(rows, [target], spec).sort("Date", "Code")[target].to_numpy()
         x = rows.sort("Date", "Code").select(data.inputs).to_numpy()
         model = Ridge(alpha=cfg.alpha).fit(x, y.astype(np.float64))

@@ -24,19 +24,23 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from gogooku.config import NormalizationConfig
 from gogooku.dataset.normalize import normalize_frame, output_names
-from gogooku.models import factor, gbdt, linear
 from gogooku.runs import Ranges, pred_column, split_expr
 
-TabularConfig = gbdt.LgbmConfig | linear.LinearConfig | factor.FactorConfig
+if TYPE_CHECKING:
+    from gogooku.models.factor import FactorConfig
+    from gogooku.models.gbdt import LgbmConfig
+    from gogooku.models.linear import LinearConfig
 
 
 class TabularError(ValueError):
-    """The panel, ranges or configuration cannot be used by a tabular baseline."""
+    """The panel, ranges or configuration cannot be used by a tabular baseline (the model modules
+    raise it or a subclass, so ``gogooku train`` reports every such failure the same way)."""
 
 
 def target_column(horizon: int) -> str:
@@ -117,7 +121,7 @@ def prepare(
 
 
 def fit_predict_tabular(
-    model_cfg: TabularConfig,
+    model_cfg: LgbmConfig | LinearConfig | FactorConfig,
     panel: pl.LazyFrame | pl.DataFrame,
     features: list[str],
     ranges: Ranges,
@@ -134,6 +138,8 @@ def fit_predict_tabular(
     horizons = sorted(horizons)
     if not horizons:
         raise TabularError("no horizons requested")
+    from gogooku.models import factor, gbdt, linear  # they import this module's TabularData
+
     spec = normalization or NormalizationConfig()
     lazy = panel.lazy()
     if "Date" not in lazy.collect_schema().names():
