@@ -167,8 +167,9 @@ def signal_stats(pred: Predictions, horizons: list[int]) -> dict[str, dict[str, 
         out["rank_ic"][str(h)] = _nanmean(rank_ic_days(p, yj, mj))
         out["ic"][str(h)] = _nanmean(pearson_days(p, yj, mj))
         n = mask.sum(-1).clamp(min=1)
-        mean = (p * mask).sum(-1) / n
-        std = (((p - mean.unsqueeze(-1)) * mask) ** 2).sum(-1).div(n).sqrt()
+        p = torch.where(mask, p, 0.0)
+        mean = p.sum(-1) / n
+        std = torch.where(mask, p - mean.unsqueeze(-1), 0.0).pow(2).sum(-1).div(n).sqrt()
         out["pred_std"][str(h)] = float(std[mask.sum(-1) >= 2].mean()) if len(std) else None
     return out
 

@@ -31,7 +31,7 @@ import torch
 from gogooku.train.config import LossConfig
 
 TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile")
-_EPS = 1e-8
+_EPS = 1e-6
 
 
 class LossError(ValueError):
@@ -48,23 +48,26 @@ class LossResult:
 
 
 def _masked_moments(v: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and (population) std of ``v`` over ``m`` along the last axis."""
+    """Mean and (population) variance of ``v`` over ``m`` along the last axis."""
     n = m.sum(-1).clamp(min=1)
-    mean = (v * m).sum(-1) / n
-    var = (((v - mean.unsqueeze(-1)) * m) ** 2).sum(-1) / n
-    return mean, var.clamp(min=0).sqrt()
+    v = torch.where(m, v, 0.0)
+    mean = v.sum(-1) / n
+    var = torch.where(m, v - mean.unsqueeze(-1), 0.0).pow(2).sum(-1) / n
+    return mean, var
 
 
 def standardize(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """(v − mean_m v) / std_m v along the last axis, 0 outside ``m``."""
-    mean, std = _masked_moments(v, m)
-    return torch.where(m, (v - mean.unsqueeze(-1)) / (std.unsqueeze(-1) + _EPS), 0.0)
+    """(v − mean_m v) / sqrt(var_m v + ε²) along the last axis (ε = 1e-6 keeps the gradient of
+    a constant day finite), 0 outside ``m``."""
+    mean, var = _masked_moments(v, m)
+    z = (v - mean.unsqueeze(-1)) * torch.rsqrt(var.unsqueeze(-1) + _EPS**2)
+    return torch.where(m, z, 0.0)
 
 
 def valid_days(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """(…,) bool: at least two valid stocks with a non-constant target."""
-    _, std = _masked_moments(torch.where(m, y, 0.0), m)
-    return (m.sum(-1) >= 2) & (std > 0)
+    _, var = _masked_moments(torch.where(m, y, 0.0), m)
+    return (m.sum(-1) >= 2) & (var > 0)
 
 
 def listnet(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, tau: float) -> torch.Tensor:
@@ -120,7 +123,9 @@ def compute_loss(
     missing = [h for h in cfg.horizons if h not in horizons]
     if missing:
         raise LossError(f"loss.horizons {missing} are not among the model's horizons {horizons}")
-    point = point.float()
+    point = torch.where(y_mask, point.float(), 0.0)
+    if quantiles is not None:
+        quantiles = torch.where(y_mask.unsqueeze(-1), quantiles.float(), 0.0)
     y_clean = torch.where(y_mask, y, 0.0).float()
     weights = {"rank": cfg.rank, "cs_ic": cfg.cs_ic, "sharpe": cfg.sharpe, "quantile": cfg.quantile}
     if weights["quantile"] > 0 and quantiles is None:
@@ -143,7 +148,7 @@ def compute_loss(
             "sharpe": soft_topk_sharpe(p, yj, mj, cfg.sharpe_temperature).mean(),
         }
         if quantiles is not None:
-            parts["quantile"] = pinball(quantiles[..., j, :].float()[ok], yj, mj, quantile_levels)
+            parts["quantile"] = pinball(quantiles[..., j, :][ok], yj, mj, quantile_levels)
             parts["quantile"] = parts["quantile"].mean()
         omega = cfg.main_weight if h == cfg.main_horizon else 1.0
         horizon_loss = sum(weights[k] * v for k, v in parts.items() if weights[k] > 0)
