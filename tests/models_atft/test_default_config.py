@@ -1,0 +1,27 @@
+"""configs/atft.toml is a complete run config whose model builds for the demo dataset's shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gogooku.models.atft_gat_fan import AtftConfig
+from gogooku.models.registry import build_model
+from gogooku.train.config import load_run_config
+
+from .conftest import make_batch
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "atft.toml"
+
+
+def test_default_atft_config_loads_and_builds():
+    cfg = load_run_config(CONFIG)
+    assert isinstance(cfg.model, AtftConfig)
+    assert cfg.model.window == cfg.data.loader.window
+    model = build_model(cfg.model, 6, cfg.loss.horizons, (34, 18, 4)).eval()
+    batch = make_batch(length=cfg.model.window, f=6, n=5)
+    out = model(batch)
+    assert out.point.shape == (2, 5, len(cfg.loss.horizons))
+    assert out.quantile_levels == tuple(cfg.model.quantiles)
+    assert torch.isfinite(out.quantiles).all()
