@@ -1,0 +1,86 @@
+"""The baselines through ``gogooku train`` (run folder, config.toml, predictions, evaluation) and the
+shipped configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from gogooku.cli import app
+from gogooku.config import dump_config
+from gogooku.runs import read_predictions
+from gogooku.train.config import load_run_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize("kind", ["lgbm", "linear", "factor"])
+def test_shipped_configs_are_complete_run_configs(kind):
+    cfg = load_run_config(CONFIGS / f"{kind}.toml")
+    assert cfg.model.kind == kind
+    assert cfg.data.splits.purge >= max(cfg.loss.horizons) + 1
+
+
+def _config(market, tmp_path: Path, kind: str, **model) -> Path:
+    """configs/<kind>.toml with the fixture's splits (one fold) and ``model`` overrides."""
+    cfg = load_run_config(CONFIGS / f"{kind}.toml")
+    splits = cfg.data.splits.model_copy(
+        update={"train_days": 100, "val_days": 40, "test_days": 40, "first_day": 0}
+    )
+    cfg = cfg.model_copy(
+        update={
+            "data": cfg.data.model_copy(update={"splits": splits}),
+            "model": cfg.model.model_copy(update=model),
+        }
+    )
+    return dump_config(cfg, tmp_path / f"{kind}-{len(model)}.toml")
+
+
+def _train(kind: str, config: Path, run: str) -> dict:
+    result = CliRunner().invoke(
+        app, ["train", "--model", kind, "--dataset", "b1", "--config", str(config), "--run", run]
+    )
+    assert result.exit_code == 0, result.output
+    assert "valid  5d: RankIC" in result.output
+    return json.loads((Path(result.output.split(" at ")[-1].strip()) / "metrics.json").read_text())
+
+
+def _rank_ic(metrics: dict, split: str, horizon: str = "5d") -> float:
+    return metrics["splits"][split]["horizons"][horizon]["signal"]["rank_ic_mean"]
+
+
+def test_linear_run_through_gogooku_train(market, home, tmp_path):
+    metrics = _train("linear", _config(market, tmp_path, "linear"), "lin")
+    run_dir = home / "runs" / "lin"
+    preds = read_predictions(run_dir)
+    assert preds["split"].unique().sort().to_list() == ["test", "train", "valid"]
+    assert preds.filter(pl.col("split") == "valid")["Date"].min() == market.ranges.valid[0]
+    assert (run_dir / "config.toml").is_file() and (run_dir / "report.html").is_file()
+    assert set(metrics["splits"]) == {"train", "valid", "test"}
+
+
+def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
+    config = _config(market, tmp_path, "factor", main_horizon=3)
+    result = CliRunner().invoke(
+        app, ["train", "--model", "factor", "--dataset", "b1", "--config", str(config)]
+    )
+    assert result.exit_code == 1
+    assert "train failed: factor 'reversal': panel has no column(s) ['target_3d']" in result.output
+
+
+@pytest.mark.slow
+def test_lgbm_beats_zero_and_the_oracle_beats_lgbm_on_validation(market, home, tmp_path):
+    lgbm = _train(
+        "lgbm",
+        _config(market, tmp_path, "lgbm", num_threads=2),
+        "lgbm",
+    )
+    oracle = _train("factor", _config(market, tmp_path, "factor", factor="oracle"), "oracle")
+    assert _rank_ic(lgbm, "valid") > 0
+    assert _rank_ic(oracle, "valid") > _rank_ic(lgbm, "valid")
+    importance = pl.read_csv(home / "runs" / "lgbm" / "feature_importance.csv")
+    assert importance["gain"].sum() > 0
