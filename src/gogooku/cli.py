@@ -47,11 +47,10 @@ from gogooku.synth.cli import synth_app  # noqa: E402
 
 app.add_typer(synth_app, name="synth")
 
-from gogooku.evaluate.cli import compare_command, evaluate_command, run_app  # noqa: E402
+from gogooku.evaluate.cli import compare_command, evaluate_command  # noqa: E402
 
 app.command("evaluate")(evaluate_command)
 app.command("compare")(compare_command)
-app.add_typer(run_app, name="run")
 
 from gogooku.train.cli import ablate_command, train_command  # noqa: E402
 
