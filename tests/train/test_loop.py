@@ -145,7 +145,7 @@ def test_cuda_device_without_cuda_is_refused(
 
 # -- every [train] field a search may change reaches the run ------------------------------------
 def _run(tiny_cfg, cache_and_fold, tmp_path, builder, name, **train):
-    t = make(tiny_cfg, cache_and_fold, tmp_path, builder, name, **{"epochs": 2, **train})
+    t = make(tiny_cfg, cache_and_fold, tmp_path, builder, name, **{"epochs": 1, **train})
     try:
         summary = t.fit()
     except CollapseError:
@@ -156,7 +156,7 @@ def _run(tiny_cfg, cache_and_fold, tmp_path, builder, name, **train):
 
 # field -> changed value; fields that only select hardware or display are listed apart
 CHANGES = {
-    "epochs": 3,
+    "epochs": 2,
     "lr": 0.02,
     "weight_decay": 0.5,
     "warmup_frac": 0.5,
@@ -167,7 +167,7 @@ CHANGES = {
     "patience": 1,
     "seed": 99,
     "collapse_std": 1e9,
-    "collapse_checks": 1,
+    "collapse_checks": 2,
     "dead_branch_eps": 1e9,
     "diagnostics_every": 1,
 }
@@ -196,33 +196,28 @@ def test_every_train_field_changes_the_run(tiny_cfg, cache_and_fold, tmp_path, l
     from gogooku.train.config import TrainConfig
 
     assert set(CHANGES) | set(NOT_SEARCHED) == set(TrainConfig.model_fields)
-    # patience only acts once validation stops improving: a tiny lr leaves the ranks unchanged
-    base_kwargs = {"collapse_checks": 2}
+    base_kwargs = {"collapse_checks": 1}
     base = _fingerprint(
         _run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, "base", **base_kwargs)
     )
     for name, value in CHANGES.items():
         kwargs = {**base_kwargs, name: value}
         if name == "patience":
-            kwargs.update(epochs=4, lr=1e-9)
-            ref = _run(
-                tiny_cfg,
-                cache_and_fold,
-                tmp_path,
-                linear_builder,
-                "p_ref",
-                epochs=4,
-                lr=1e-9,
-                patience=3,
-            )
-            got = _run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, "p_got", **kwargs)
-            assert len(got["rows"]) == 2 < len(ref["rows"]) == 4, "patience"
+            # patience acts once validation stops improving: a tiny lr leaves the ranks unchanged
+            slow = {"epochs": 3, "lr": 1e-9}
+            ref = _run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, "p3", **slow, patience=3)
+            got = _run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, "p1", **slow, patience=1)
+            assert len(got["rows"]) == 2 < len(ref["rows"]) == 3, "patience"
             continue
         if name == "collapse_checks":
             # the streak length only acts once the std is below the threshold
-            kwargs.update(collapse_std=1e9)
-            got = _run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, name, **kwargs)
-            assert got["summary"] == {"collapsed": True} and len(got["rows"]) == 1, name
+            low = {"epochs": 2, "collapse_std": 1e9}
+            one = _run(
+                tiny_cfg, cache_and_fold, tmp_path, linear_builder, "c1", **low, **base_kwargs
+            )
+            two = _run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, "c2", **low, **kwargs)
+            assert one["summary"] == two["summary"] == {"collapsed": True}
+            assert len(one["rows"]) == 1 and len(two["rows"]) == 2, name
             continue
         got = _fingerprint(_run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, name, **kwargs))
         assert got != base, f"train.{name} = {value!r} changed nothing"
