@@ -30,7 +30,7 @@ BUILD += ["--blocks", "returns,sector"]
 CONFIG = """
 [data.splits]
 scheme = "rolling"
-train_days = 100
+train_days = 60
 val_days = 20
 test_days = 20
 label_horizon = 20

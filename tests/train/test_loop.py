@@ -91,7 +91,7 @@ def test_collapse_guard_stops_a_constant_model(
         t.fit()
     rows = (t.run_dir / "history.jsonl").read_text().splitlines()
     assert len(rows) == 2, "stopped at the second low-std check"
-    assert json.loads(rows[-1])["pred_std"]["5"] == 0.0
+    assert json.loads(rows[-1])["pred_std"]["5"] < 1e-6  # float rounding of a constant
 
 
 def test_collapse_guard_counts_consecutive_checks():
