@@ -10,7 +10,8 @@ pandas ``groupby().rolling()`` implementation; the JSON reports both times, thei
 largest absolute difference between the two results.
 
 Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
-listed sizes) or ``--full`` (adds 4000 × 10 y).
+listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
+(default 400).
 Prints one JSON document on stdout.
 """
 
@@ -31,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+
+from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS
 
 SIZES = [(300, 3), (1000, 5)]
 FULL_SIZE = (4000, 10)
@@ -61,14 +64,19 @@ def _write_store(stocks: int, years: int, home: Path) -> dict:
     return {"start": start.isoformat(), "generate_seconds": round(generated, 2)}
 
 
-def _child_build(home: str, start: str, name: str) -> None:
+def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
     """Runs in a fresh process: the build alone, then one JSON line with its figures."""
     os.environ["GOGOOKU_HOME"] = home
     from gogooku.dataset.build import build_dataset
 
     t0 = time.perf_counter()
     result = build_dataset(
-        name, date.fromisoformat(start), END, incremental=False, show_progress=False
+        name,
+        date.fromisoformat(start),
+        END,
+        incremental=False,
+        show_progress=False,
+        chunk_stocks=int(chunk_stocks),
     )
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -86,6 +94,7 @@ def _child_build(home: str, start: str, name: str) -> None:
                 "skipped_blocks": meta["skipped_blocks"],
                 "block_seconds": meta["block_seconds"],
                 "rows_per_second": round(result.rows / seconds),
+                "chunk_stocks": meta["chunk_stocks"],
             }
         )
     )
@@ -173,14 +182,22 @@ def _compare_engines(home: Path, start: date) -> dict:
     }
 
 
-def run(sizes: list[tuple[int, int]]) -> dict:
+def run(sizes: list[tuple[int, int]], chunk_stocks: int) -> dict:
     results = []
     for stocks, years in sizes:
         with tempfile.TemporaryDirectory(prefix="gogooku_bench_") as tmp:
             home = Path(tmp)
             setup = _write_store(stocks, years, home)
             child = subprocess.run(
-                [sys.executable, __file__, "--child", str(home), setup["start"], "bench"],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(home),
+                    setup["start"],
+                    "bench",
+                    str(chunk_stocks),
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -208,7 +225,13 @@ def main() -> None:
         "--sizes", help="comma-separated STOCKSxYEARS, e.g. 1000x5 (replaces the default)"
     )
     parser.add_argument(
-        "--child", nargs=3, metavar=("HOME", "START", "NAME"), help=argparse.SUPPRESS
+        "--chunk-stocks",
+        type=int,
+        default=DEFAULT_CHUNK_STOCKS,
+        help=f"stocks per build chunk (default {DEFAULT_CHUNK_STOCKS})",
+    )
+    parser.add_argument(
+        "--child", nargs=4, metavar=("HOME", "START", "NAME", "CHUNK"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.child:
@@ -219,7 +242,7 @@ def main() -> None:
         sizes = [(int(a), int(b)) for a, b in (s.split("x") for s in args.sizes.split(","))]
     if args.full:
         sizes = [*sizes, FULL_SIZE]
-    print(json.dumps(run(sizes), indent=2))
+    print(json.dumps(run(sizes, args.chunk_stocks), indent=2))
 
 
 if __name__ == "__main__":

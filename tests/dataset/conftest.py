@@ -171,6 +171,7 @@ SECTOR_BLOCK = Block(
         Feature("t_topix_1d", "TOPIX return", "topix_C[t]/topix_C[t-1]-1", 2),
     ),
     compute=_sector_compute,
+    cross_sectional=True,
 )
 
 

@@ -31,7 +31,8 @@ def _features(panel: pl.DataFrame) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def synth_full(synth_market):
+def synth_full_dir(synth_market):
+    """Folder of the synthetic dataset built in one stock chunk (the default chunk size)."""
     result = build_dataset(
         "full",
         SYNTH_START,
@@ -40,7 +41,12 @@ def synth_full(synth_market):
         registry=ALL_BLOCKS,
         show_progress=False,
     )
-    return _panel(result)
+    return result.path.resolve()
+
+
+@pytest.fixture(scope="module")
+def synth_full(synth_full_dir):
+    return pl.read_parquet(synth_full_dir / "panel.parquet")
 
 
 @pytest.mark.slow
@@ -257,16 +263,18 @@ def test_cli_build_on_a_raw_store(small_market, _isolated_home):
     _raw_store_from(small_market, Settings().raw_dir)
     runner = CliRunner()
     args = ["build", "--start", "2020-08-03", "--end", "2021-01-29", "--name", "cli"]
-    result = runner.invoke(app, [*args, "--blocks", "returns,sector", "--warmup-days", "30"])
+    blocks = ["--blocks", "returns,sector", "--warmup-days", "30", "--chunk-stocks", "3"]
+    result = runner.invoke(app, [*args, *blocks])
     assert result.exit_code == 0, result.output
     assert "built" in result.output and "2020-08-03..2021-01-29" in result.output
     path = _isolated_home / "datasets" / "cli"
     meta = json.loads((path / "metadata.json").read_text())
     assert meta["blocks"] == ["returns", "sector"] and meta["warmup_days"] == 30
+    assert meta["chunk_stocks"] == 3
     assert meta["source_hashes"]["equities_bars_daily"].startswith("catalog:")
     # One more month: extended incrementally.
     args[4] = "2021-02-26"
-    result = runner.invoke(app, [*args, "--blocks", "returns,sector", "--warmup-days", "30"])
+    result = runner.invoke(app, [*args, *blocks])
     assert result.exit_code == 0, result.output
     assert "extended " in result.output and "2020-08-03..2021-02-26" in result.output
     bad = runner.invoke(
@@ -275,3 +283,62 @@ def test_cli_build_on_a_raw_store(small_market, _isolated_home):
     assert bad.exit_code != 0 and "2020-13-01" in bad.output
     unknown = runner.invoke(app, [*args, "--blocks", "nope"])
     assert unknown.exit_code == 1 and "unknown block(s) ['nope']" in unknown.output
+    no_chunk = runner.invoke(app, [*args, "--chunk-stocks", "0"])
+    assert no_chunk.exit_code == 1 and "--chunk-stocks must be >= 1, got 0" in no_chunk.output
+
+
+@pytest.mark.slow
+def test_stock_chunks_give_the_one_chunk_panel(synth_market, synth_full, synth_full_dir):
+    """Chunks of 4 stocks (10 chunks, every block) write the panel of the one-chunk build."""
+    result = build_dataset(
+        "chunked",
+        SYNTH_START,
+        SYNTH_END,
+        store=TableStore(synth_market),
+        registry=ALL_BLOCKS,
+        show_progress=False,
+        chunk_stocks=4,
+    )
+    chunked = _panel(result)
+    assert synth_full["Code"].n_unique() > 30
+    assert chunked.schema == synth_full.schema
+    assert chunked.equals(synth_full)
+    whole = synth_full_dir
+    assert pl.read_parquet(result.path / "graph_edges.parquet").equals(
+        pl.read_parquet(whole / "graph_edges.parquet")
+    )
+    meta, meta_whole = (json.loads((p / "metadata.json").read_text()) for p in (result.path, whole))
+    for key in ("rows", "stocks", "dates", "schema_hash", "blocks", "skipped_blocks"):
+        assert meta[key] == meta_whole[key], key
+    assert meta["chunk_stocks"] == 4 and meta_whole["chunk_stocks"] == 400
+    assert set(meta["block_seconds"]) == set(meta["blocks"])
+    index, index_whole = (
+        json.loads((p / "features.json").read_text()) for p in (result.path, whole)
+    )
+    assert index["columns"] == index_whole["columns"]
+    assert not list(result.path.glob(".*"))
+
+
+def test_chunk_boundaries_do_not_split_stocks(small_market):
+    """One stock per chunk: windows and sector means equal the one-chunk build's."""
+    kwargs = {"store": TableStore(small_market), "registry": TEST_BLOCKS, "show_progress": False}
+    one = _panel(build_dataset("one", date(2020, 8, 3), date(2021, 2, 26), **kwargs))
+    per_stock = _panel(
+        build_dataset("per", date(2020, 8, 3), date(2021, 2, 26), chunk_stocks=1, **kwargs)
+    )
+    assert per_stock.equals(one)
+    # The sector mean reads the other stocks of the date (not only the chunk's one stock).
+    assert (per_stock["t_sector_ret_1d"] != per_stock["t_ret_1d"]).any()
+
+
+def test_chunk_size_must_be_positive(small_market):
+    with pytest.raises(BuildError, match="--chunk-stocks must be >= 1, got 0"):
+        build_dataset(
+            "x",
+            date(2020, 8, 3),
+            date(2020, 9, 30),
+            store=TableStore(small_market),
+            registry=TEST_BLOCKS,
+            show_progress=False,
+            chunk_stocks=0,
+        )

@@ -38,6 +38,17 @@ whose required block is not built is skipped like a block with a missing source.
 ``compute_artifacts`` attribute (``gogooku.features.graph.ArtifactBlock``) also returns files
 keyed by ``Date`` (``graph_edges.parquet``), written next to the panel.
 
+Memory (stock chunks of ``chunk_stocks`` codes, default 400): blocks flagged
+``cross_sectional`` (a row's value reads other stocks' rows of its date: sector means, the TOPIX
+series taken from the base rows, the correlation graph) and blocks with ``compute_artifacts`` run
+once on the whole base frame, as do the labels (``_sector`` labels are cross-sectional); their
+columns are cut into the chunks' row ranges and spilled to Arrow IPC files in a temporary folder
+of the dataset. Every other block runs chunk by chunk on the chunk's base rows (windows are per
+stock, so the values equal a whole-frame run); each chunk gets its spilled columns, runs the
+derived blocks and is appended to a temporary ``panel.parquet`` (``pyarrow`` writer), which
+replaces the old panel after the label-copy check on the check's sampled stocks. The panel does
+not depend on ``chunk_stocks``.
+
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
 
@@ -49,14 +60,16 @@ import logging
 import os
 import resource
 import subprocess
+import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gogooku import __version__
@@ -84,6 +97,11 @@ LABEL_DTYPE = "Float32"
 # that reach a little past their declared lookback (windows counted over non-null values, EMA
 # seeds) come out as in a full rebuild.
 INCREMENTAL_HISTORY_FACTOR = 2
+# Stocks per chunk of a full build: ~400 stocks × 10 years of all blocks' working frames fit a
+# few GB; the result does not depend on it.
+DEFAULT_CHUNK_STOCKS = 400
+LABEL_CHECK_STOCKS = 40  # stocks the label-copy check samples (assert_no_label_copies)
+PANEL_ROW_GROUP = 512 * 512
 
 
 class BuildError(ValueError):
@@ -360,11 +378,6 @@ def _feature_index(
     return {"dataset": name, "columns": columns, "skipped": skipped_list}
 
 
-def _schema_hash(frame: pl.DataFrame) -> str:
-    text = json.dumps([[c, str(t)] for c, t in frame.schema.items()])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 # -- the build ---------------------------------------------------------------------------------
 def _load_calendar(store, start: date, end: date, warmup: int) -> TradingCalendar:
     pad_before = timedelta(days=int(warmup * 1.6) + 60)
@@ -378,58 +391,169 @@ def _existing(path: Path) -> dict | None:
     return json.loads(meta_path.read_text())
 
 
-def _compute_rows(
+def is_cross_sectional(block: Block) -> bool:
+    """Whether ``block`` runs once on the whole base frame (its rows read other stocks' rows).
+
+    Blocks that write dataset files (``compute_artifacts``) run once too, so their files are
+    written once.
+    """
+    return block.cross_sectional or getattr(block, "compute_artifacts", None) is not None
+
+
+def _chunk_ranges(keys: pl.DataFrame, chunk_stocks: int) -> list[tuple[int, int]]:
+    """(row offset, row count) of each run of ``chunk_stocks`` consecutive codes in ``keys``.
+
+    ``keys`` is sorted by (Code, Date), so a chunk of codes is a contiguous row range. An empty
+    ``keys`` is one empty chunk.
+    """
+    if keys.height == 0:
+        return [(0, 0)]
+    lengths = (
+        keys.group_by("Code", maintain_order=True)
+        .len()
+        .group_by(pl.int_range(pl.len()).floordiv(chunk_stocks).alias("chunk"), maintain_order=True)
+        .agg(pl.col("len").sum())["len"]
+        .to_list()
+    )
+    offsets = [0]
+    for length in lengths[:-1]:
+        offsets.append(offsets[-1] + length)
+    return list(zip(offsets, lengths, strict=True))
+
+
+class _Spill:
+    """Per-chunk column groups kept on disk (Arrow IPC) until the chunk is assembled."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.parts: dict[int, list[Path]] = {}
+
+    def put(self, chunk: int, name: str, frame: pl.DataFrame) -> None:
+        file = self.folder / f"chunk{chunk}.{name}.arrow"
+        frame.write_ipc(file, compression="uncompressed")
+        self.parts.setdefault(chunk, []).append(file)
+
+    def take(self, chunk: int) -> list[pl.Series]:
+        """The chunk's spilled columns (files are deleted once read)."""
+        columns: list[pl.Series] = []
+        for file in self.parts.pop(chunk, []):
+            columns += pl.read_ipc(file).get_columns()
+            file.unlink()
+        return columns
+
+
+def _run_timed(
+    block: Block,
+    ctx: BlockContext,
+    keys: pl.DataFrame,
+    timings: dict[str, float],
+    artifacts: dict[str, pl.DataFrame],
+) -> pl.DataFrame:
+    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks)."""
+    t0 = time.perf_counter()
+    out = _run_block(block, ctx, keys, artifacts)
+    timings[block.name] = round(timings.get(block.name, 0.0) + time.perf_counter() - t0, 3)
+    return out
+
+
+def _panel_chunks(
     blocks: Sequence[Block],
     base: pl.DataFrame,
+    labels: pl.DataFrame | None,
     calendar: TradingCalendar,
     store,
     first: date,
     end: date,
+    chunk_stocks: int,
+    spill_dir: Path,
     show_progress: bool,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
-) -> pl.DataFrame:
-    """Keys of base rows dated first..end plus every block's features for them.
+) -> Iterator[pl.DataFrame]:
+    """Yield the panel rows dated first..end (keys, features in block order, then ``labels``'
+    columns when given) chunk by chunk, in (Code, Date) order.
 
-    Records each block's seconds in ``timings`` and the files blocks produce in ``artifacts``.
+    Cross-sectional blocks (:func:`is_cross_sectional`) run once on the whole ``base`` and their
+    columns, sliced by chunk, wait in ``spill_dir``; every other plain block runs on the base rows
+    of one chunk of ``chunk_stocks`` codes at a time (their values depend only on the stock's own
+    rows, so they equal a whole-frame run); derived blocks run on the chunk's rows with the
+    stage-1 columns attached. ``labels`` (``Code, Date`` + label columns, computed on the whole
+    base since sector-relative labels read the cross-section) is aligned to the panel rows.
+    Records block seconds (summed over chunks) in ``timings`` and block files in ``artifacts``.
     """
-    block_base = base.filter(pl.col("Date") <= end)
+    block_base = _sorted_by_keys(base.filter(pl.col("Date") <= end))
+    del base
     keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
-    ctx = BlockContext(base=block_base.lazy(), calendar=calendar, store=store, asof_join=asof_join)
-    plain = [b for b in blocks if not requires(b)]
+    ranges = _chunk_ranges(keys, chunk_stocks)
+    cross = [b for b in blocks if not requires(b) and is_cross_sectional(b)]
+    plain = [b for b in blocks if not requires(b) and not is_cross_sectional(b)]
     derived = [b for b in blocks if requires(b)]
-    parts = [keys]
+    order = [*KEYS, *(f.name for b in blocks for f in b.features)]
+    spill = _Spill(spill_dir)
     with Progress(
         TextColumn("[bold]build[/] {task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} blocks"),
+        TextColumn("{task.completed}/{task.total} block runs"),
         TimeElapsedColumn(),
         console=console,
         disable=not show_progress,
         transient=False,
     ) as progress:
-        task = progress.add_task("blocks", total=len(blocks))
-        for stage, stage_blocks in ((1, plain), (2, derived)):
-            if stage == 2 and derived:
-                # Stage-2 rows are exactly ``keys`` (same order), so stage-1 columns hstack on;
-                # a feature named like a base column (``is_halt_20201001``) replaces it.
-                # Series are attached without copying (a horizontal concat would rechunk).
-                stage1 = [col for part in parts[1:] for col in part.get_columns()]
-                stage_base = block_base.filter(pl.col("Date") >= first)
+        task = progress.add_task(
+            "blocks", total=len(cross) + len(ranges) * (len(blocks) - len(cross))
+        )
+        whole = BlockContext(
+            base=block_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+        )
+        for block in cross:
+            progress.update(task, description=f"{block.name} (all stocks)")
+            out = _run_timed(block, whole, keys, timings, artifacts)
+            for i, (offset, length) in enumerate(ranges):
+                spill.put(i, block.name, out.slice(offset, length))
+            del out
+            progress.advance(task)
+        if labels is not None:
+            label_cols = [c for c in labels.columns if c not in KEYS]
+            if not labels.select(KEYS).equals(keys):
+                labels = keys.join(labels, on=list(KEYS), how="left", maintain_order="left")
+            for i, (offset, length) in enumerate(ranges):
+                spill.put(i, "labels", labels.select(label_cols).slice(offset, length))
+            del labels
+        del whole
+        for i, (offset, length) in enumerate(ranges):
+            chunk_keys = keys.slice(offset, length)
+            codes = chunk_keys["Code"].unique(maintain_order=True)
+            chunk_base = block_base.filter(pl.col("Code").is_in(codes.implode()))
+            ctx = BlockContext(
+                base=chunk_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+            )
+            parts = [chunk_keys]
+            for block in plain:
+                progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
+                parts.append(_run_timed(block, ctx, chunk_keys, timings, artifacts))
+                progress.advance(task)
+            spilled = spill.take(i)
+            features = set(order[len(KEYS) :])
+            stage1 = [col for part in parts[1:] for col in part.get_columns()]
+            stage1 += [col for col in spilled if col.name in features]
+            label_columns = [col for col in spilled if col.name not in features]
+            if derived:
+                # Stage-2 rows are exactly ``chunk_keys`` (same order), so stage-1 columns hstack
+                # on; a feature named like a base column (``is_halt_20201001``) replaces it.
+                stage_base = chunk_base.filter(pl.col("Date") >= first)
                 stage_base = stage_base.drop(
                     [c.name for c in stage1 if c.name in stage_base.columns]
                 ).hstack(stage1)
                 ctx = BlockContext(
                     base=stage_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
                 )
-            for block in stage_blocks:
-                progress.update(task, description=block.name)
-                t0 = time.perf_counter()
-                parts.append(_run_block(block, ctx, keys, artifacts))
-                timings[block.name] = round(time.perf_counter() - t0, 3)
-                log.debug("block %s: %.2fs", block.name, timings[block.name])
-                progress.advance(task)
-    return pl.concat(parts, how="horizontal")
+                for block in derived:
+                    progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
+                    stage1 += _run_timed(block, ctx, chunk_keys, timings, artifacts).get_columns()
+                    progress.advance(task)
+                del stage_base
+            chunk = chunk_keys.hstack(stage1)
+            yield chunk.select(order).hstack(label_columns)
 
 
 def _sorted_by_keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -449,6 +573,79 @@ def _attach_labels(features: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame
         return features.hstack(labels.select(label_cols).get_columns())
     joined = features.select(KEYS).join(labels, on=list(KEYS), how="left", maintain_order="left")
     return features.hstack(joined.select(label_cols).get_columns())
+
+
+@dataclass
+class _PanelStats:
+    rows: int
+    stocks: int
+    dates: int
+    schema_hash: str
+
+
+def label_check_codes(keys: pl.DataFrame, sample_stocks: int = LABEL_CHECK_STOCKS) -> pl.Series:
+    """The codes ``assert_no_label_copies`` samples: the most rows first, ties by code."""
+    counts = keys.group_by("Code").len().sort(["len", "Code"], descending=[True, False])
+    return counts["Code"].head(sample_stocks).sort()
+
+
+def _write_panel(
+    path: Path,
+    chunks: Iterable[pl.DataFrame],
+    feature_cols: Sequence[str],
+    label_cols: Sequence[str],
+    check_codes: pl.Series,
+) -> _PanelStats:
+    """Stream ``chunks`` (disjoint sets of codes, in (Code, Date) order) into ``path`` (zstd).
+
+    The rows of ``check_codes`` are kept aside and checked with ``assert_no_label_copies``
+    before the temporary file replaces ``path``; row groups are of at most 262,144 rows (as
+    ``polars.DataFrame.write_parquet`` writes them).
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    writer: pq.ParquetWriter | None = None
+    schema = None
+    rows = stocks = 0
+    dates: list[pl.Series] = []
+    sample: list[pl.DataFrame] = []
+    try:
+        for chunk in chunks:
+            table = chunk.to_arrow()
+            if writer is None:
+                schema = chunk.schema
+                writer = pq.ParquetWriter(
+                    tmp, table.schema, compression="zstd", compression_level=1
+                )
+            elif chunk.schema != schema:
+                raise BuildError(
+                    f"{path}: a stock chunk has columns {dict(chunk.schema)}, the first had "
+                    f"{dict(schema)}"
+                )
+            writer.write_table(table, row_group_size=PANEL_ROW_GROUP)
+            del table
+            rows += chunk.height
+            stocks += chunk["Code"].n_unique()
+            dates.append(chunk["Date"].unique())
+            sample.append(chunk.filter(pl.col("Code").is_in(check_codes.implode())))
+        if writer is None:
+            raise BuildError(f"{path}: the build produced no panel chunk")
+        writer.close()
+        writer = None
+        assert_no_label_copies(
+            pl.concat(sample), feature_cols, label_cols, sample_stocks=LABEL_CHECK_STOCKS
+        )
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    text = json.dumps([[c, str(t)] for c, t in schema.items()])
+    return _PanelStats(
+        rows=rows,
+        stocks=stocks,
+        dates=pl.concat(dates).n_unique(),
+        schema_hash=hashlib.sha256(text.encode()).hexdigest(),
+    )
 
 
 def _write_artifacts(
@@ -471,6 +668,88 @@ def _write_artifacts(
         _atomic_write_parquet(old_path, frame)
 
 
+def _labels(base: pl.DataFrame, first: date, end: date) -> pl.DataFrame:
+    """``Code, Date`` + the label columns (Float32) of the base rows dated first..end."""
+    return (
+        compute_labels(base)
+        .filter(pl.col("Date").is_between(first, end))
+        .with_columns(pl.col(label_names()).cast(getattr(pl, LABEL_DTYPE)))
+        .collect()
+    )
+
+
+def _extend_panel(
+    name: str,
+    path: Path,
+    previous: dict,
+    selected: Sequence[Block],
+    store,
+    calendar: TradingCalendar,
+    first_new: date,
+    end: date,
+    warmup: int,
+    label_end: date,
+    chunk_stocks: int,
+    spill_dir: Path,
+    show_progress: bool,
+    timings: dict[str, float],
+    artifacts: dict[str, pl.DataFrame],
+) -> _PanelStats:
+    """Append the rows first_new..end to the panel and refresh the labels of its last 21 days.
+
+    The new rows come from a base frame starting ``INCREMENTAL_HISTORY_FACTOR × warmup`` trading
+    days before ``first_new`` (chunked like a full build); the old panel is read whole.
+    """
+    old_end = date.fromisoformat(previous["end"])
+    relabel_from = calendar.offset_clipped(old_end, -LABEL_LOOKAHEAD)
+    base_start = min(
+        calendar.offset_clipped(first_new, -INCREMENTAL_HISTORY_FACTOR * warmup), relabel_from
+    )
+    old = pl.read_parquet(path / "panel.parquet")
+    if old.height != previous.get("rows") or old["Date"].max() != old_end:
+        raise BuildError(
+            f"dataset {name}: panel.parquet does not match metadata.json (interrupted "
+            f"write?); rebuild with --full"
+        )
+    log.info("incremental build of %s: %s..%s (previous end %s)", name, first_new, end, old_end)
+    base = build_base(store, calendar, base_start, label_end)
+    labels = _labels(base, relabel_from, end)
+    new_rows = pl.concat(
+        list(
+            _panel_chunks(
+                selected,
+                base,
+                None,
+                calendar,
+                store,
+                first_new,
+                end,
+                chunk_stocks,
+                spill_dir,
+                show_progress,
+                timings,
+                artifacts,
+            )
+        )
+    )
+    del base
+    label_cols = label_names()
+    kept = old.select(*KEYS, *label_cols).filter(pl.col("Date") < relabel_from)
+    labels = pl.concat([kept, labels], how="vertical_relaxed")
+    features = pl.concat([old.drop(label_cols), new_rows], how="vertical_relaxed")
+    del old, new_rows
+    panel = _attach_labels(features, labels)
+    del features, labels
+    feature_cols = [f.name for b in selected for f in b.features]
+    return _write_panel(
+        path / "panel.parquet",
+        [panel],
+        feature_cols,
+        label_cols,
+        label_check_codes(panel.select(KEYS)),
+    )
+
+
 def build_dataset(
     name: str,
     start: date,
@@ -483,8 +762,12 @@ def build_dataset(
     registry: Mapping[str, Block] | None = None,
     incremental: bool = True,
     show_progress: bool = True,
+    chunk_stocks: int = DEFAULT_CHUNK_STOCKS,
 ) -> BuildResult:
-    """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc."""
+    """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc.
+
+    ``chunk_stocks`` bounds memory: the per-stock blocks run on that many stocks at a time.
+    """
     t_start = time.perf_counter()
     settings = settings or get_settings()
     if store is None:
@@ -495,6 +778,8 @@ def build_dataset(
         raise BuildError(f"--start {start} is after --end {end}")
     if warmup_days is not None and warmup_days < 0:
         raise BuildError(f"--warmup-days must be >= 0, got {warmup_days}")
+    if chunk_stocks < 1:
+        raise BuildError(f"--chunk-stocks must be >= 1, got {chunk_stocks}")
     registry = _registry() if registry is None else registry
     selected, skipped = plan_blocks(blocks, store, registry)
     warmup = (
@@ -511,6 +796,10 @@ def build_dataset(
     timings: dict[str, float] = {}
     artifacts: dict[str, pl.DataFrame] = {}
 
+    feature_cols = [f.name for b in selected for f in b.features]
+    label_cols = label_names()
+    path.mkdir(parents=True, exist_ok=True)
+
     previous = _existing(path) if incremental else None
     extend = (
         previous is not None
@@ -519,69 +808,67 @@ def build_dataset(
         and previous.get("warmup_days") == warmup
         and date.fromisoformat(previous["end"]) < end
     )
-    if extend:
-        old_end = date.fromisoformat(previous["end"])
-        first_new = calendar.next_bd(old_end)
-        relabel_from = calendar.offset_clipped(old_end, -LABEL_LOOKAHEAD)
-        base_start = min(
-            calendar.offset_clipped(first_new, -INCREMENTAL_HISTORY_FACTOR * warmup),
-            relabel_from,
-        )
-        old = pl.read_parquet(path / "panel.parquet")
-        if old.height != previous.get("rows") or old["Date"].max() != old_end:
-            raise BuildError(
-                f"dataset {name}: panel.parquet does not match metadata.json (interrupted "
-                f"write?); rebuild with --full"
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
+        if extend:
+            first_new = calendar.next_bd(date.fromisoformat(previous["end"]))
+            stats = _extend_panel(
+                name,
+                path,
+                previous,
+                selected,
+                store,
+                calendar,
+                first_new,
+                end,
+                warmup,
+                label_end,
+                chunk_stocks,
+                Path(spill_dir),
+                show_progress,
+                timings,
+                artifacts,
             )
-        log.info("incremental build of %s: %s..%s (previous end %s)", name, first_new, end, old_end)
-        base = build_base(store, calendar, base_start, label_end)
-        new_rows = _compute_rows(
-            selected, base, calendar, store, first_new, end, show_progress, timings, artifacts
-        )
-        labels = compute_labels(base).filter(pl.col("Date") >= relabel_from).collect()
-        old_features = old.drop(label_names())
-        features = pl.concat([old_features, new_rows], how="vertical_relaxed")
-    else:
-        base_start = calendar.offset_clipped(start, -warmup)
-        log.info(
-            "building %s: %s..%s, warm-up %d days from %s", name, start, end, warmup, base_start
-        )
-        base = build_base(store, calendar, base_start, label_end)
-        features = _compute_rows(
-            selected, base, calendar, store, start, end, show_progress, timings, artifacts
-        )
-        labels = compute_labels(base).filter(pl.col("Date") >= start).collect()
-        old = None
-
-    label_cols = label_names()
-    labels = labels.filter(pl.col("Date") <= end).with_columns(
-        pl.col(label_cols).cast(getattr(pl, LABEL_DTYPE))
-    )
-    if old is not None:
-        kept = old.select(*KEYS, *label_cols).filter(pl.col("Date") < relabel_from)
-        labels = pl.concat([kept, labels], how="vertical_relaxed")
-        del old
-    panel = _attach_labels(features, labels)
-    del features, labels
-    feature_cols = [f.name for b in selected for f in b.features]
-    assert_no_label_copies(panel, feature_cols, label_cols)
-
-    path.mkdir(parents=True, exist_ok=True)
-    _atomic_write_parquet(path / "panel.parquet", panel)
-    _write_artifacts(path, artifacts, start if not extend else first_new, end, extend)
+        else:
+            first_new = start
+            base_start = calendar.offset_clipped(start, -warmup)
+            log.info(
+                "building %s: %s..%s, warm-up %d days from %s", name, start, end, warmup, base_start
+            )
+            base = build_base(store, calendar, base_start, label_end)
+            labels = _labels(base, start, end)
+            check_codes = label_check_codes(
+                base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
+            )
+            chunks = _panel_chunks(
+                selected,
+                base,
+                labels,
+                calendar,
+                store,
+                start,
+                end,
+                chunk_stocks,
+                Path(spill_dir),
+                show_progress,
+                timings,
+                artifacts,
+            )
+            del base, labels
+            stats = _write_panel(
+                path / "panel.parquet", chunks, feature_cols, label_cols, check_codes
+            )
+    _write_artifacts(path, artifacts, first_new, end, extend)
     _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
     write_cache(path)
     seconds = round(time.perf_counter() - t_start, 3)
-    stocks = panel["Code"].n_unique()
-    dates = panel["Date"].n_unique()
     sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
     metadata = {
         "name": name,
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "rows": panel.height,
-        "stocks": stocks,
-        "dates": dates,
+        "rows": stats.rows,
+        "stocks": stats.stocks,
+        "dates": stats.dates,
         "n_features": len(feature_cols),
         "n_targets": len(label_cols),
         "blocks": block_names,
@@ -590,28 +877,29 @@ def build_dataset(
         "warmup_days": warmup,
         "label_data_end": label_end.isoformat(),
         "calendar_source": calendar.source,
-        "schema_hash": _schema_hash(panel),
+        "schema_hash": stats.schema_hash,
         "source_hashes": {s: source_hash(store, s) for s in sources},
         "build_seconds": seconds,
         "peak_rss_mb": _peak_rss_mb(),
         "code_version": _code_version(),
         "incremental": extend,
+        "chunk_stocks": chunk_stocks,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _atomic_write_json(path / "metadata.json", metadata)
     log.info(
         "wrote %s: %d rows, %d stocks, %d dates in %.1fs",
         path,
-        panel.height,
-        stocks,
-        dates,
+        stats.rows,
+        stats.stocks,
+        stats.dates,
         seconds,
     )
     return BuildResult(
         path=path,
-        rows=panel.height,
-        stocks=stocks,
-        dates=dates,
+        rows=stats.rows,
+        stocks=stats.stocks,
+        dates=stats.dates,
         start=start,
         end=end,
         blocks=tuple(block_names),

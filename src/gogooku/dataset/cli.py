@@ -9,7 +9,7 @@ import typer
 from gogooku.calendar import CalendarError
 from gogooku.dataset.asof import LookAheadError
 from gogooku.dataset.base import BaseFrameError
-from gogooku.dataset.build import BuildError, build_dataset
+from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, BuildError, build_dataset
 from gogooku.dataset.labels import LabelLeakError
 
 
@@ -35,6 +35,11 @@ def build_command(
     full: bool = typer.Option(
         False, "--full", help="Rebuild from scratch even if the dataset can be extended."
     ),
+    chunk_stocks: int = typer.Option(
+        DEFAULT_CHUNK_STOCKS,
+        "--chunk-stocks",
+        help="Stocks per chunk of the per-stock blocks (smaller: less memory; same panel).",
+    ),
 ) -> None:
     """Build the feature panel, labels, features.json and metadata.json for START..END.
 
@@ -51,6 +56,7 @@ def build_command(
             blocks=names,
             warmup_days=warmup_days,
             incremental=not full,
+            chunk_stocks=chunk_stocks,
         )
     except (BuildError, BaseFrameError, CalendarError, LabelLeakError, LookAheadError) as exc:
         typer.echo(f"build failed: {exc}", err=True)

@@ -13,7 +13,7 @@ own rows (``.over("Code")``); warm-up rows are null, never imputed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -48,6 +48,11 @@ class Block:
     Availability keys: ``"bars_same_day"`` (own bars, TOPIX and index bars of day t: usable on
     t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"next_trading_day"``,
     ``"earnings_calendar"``, ``"master_valid_from"`` (see ``gogooku.dataset.availability``).
+
+    ``cross_sectional`` marks a block whose value on a row depends on other stocks' rows (an
+    aggregate over a date's cross-section, a series taken from whichever stocks trade on a
+    date): the builder computes it once on the whole base frame, every other block stock chunk
+    by stock chunk.
     """
 
     name: str
@@ -56,6 +61,7 @@ class Block:
     lookback: int
     features: tuple[Feature, ...]
     compute: Callable[[BlockContext], pl.LazyFrame]
+    cross_sectional: bool = field(default=False, kw_only=True)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

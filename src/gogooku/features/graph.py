@@ -360,6 +360,7 @@ BLOCK = ArtifactBlock(
     lookback=ops.lookback(FEATURES),
     features=FEATURES,
     compute=compute,
+    cross_sectional=True,
     compute_artifacts=compute_artifacts,
 )
 

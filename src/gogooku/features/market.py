@@ -220,6 +220,7 @@ BLOCK = Block(
     lookback=LOOKBACK,
     features=FEATURES,
     compute=compute,
+    cross_sectional=True,
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

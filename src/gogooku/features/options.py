@@ -213,6 +213,7 @@ BLOCK = Block(
     lookback=LOOKBACK,
     features=FEATURES,
     compute=compute,
+    cross_sectional=True,
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)
