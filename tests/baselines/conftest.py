@@ -65,6 +65,21 @@ def market(tmp_path_factory) -> Market:
     return Market(home, panel, features, fold_ranges(dates), HORIZONS)
 
 
+@pytest.fixture(scope="session")
+def large_market(tmp_path_factory) -> Path:
+    """A GOGOOKU_HOME with 100 stocks, panel ``b1`` 2019-10-01..2020-12-30 (for the slow test:
+    on 30 stocks and 100 training days the planted signals drown in noise)."""
+    home = tmp_path_factory.mktemp("baselines_large")
+    fetch = ["fetch", "--source", "synthetic", "--seed", "11", "--stocks", "100"]
+    fetch += ["--start", "2019-06-01", "--end", "2020-12-31", *FETCH[-2:]]
+    build = ["build", "--start", "2019-10-01", *BUILD[3:]]
+    runner = CliRunner()
+    for args in (fetch, build):
+        result = runner.invoke(app, args, env={"GOGOOKU_HOME": str(home)})
+        assert result.exit_code == 0, result.output
+    return home
+
+
 @pytest.fixture
 def home(market, tmp_path, monkeypatch) -> Path:
     """A private copy of the market's GOGOOKU_HOME, set as GOGOOKU_HOME."""

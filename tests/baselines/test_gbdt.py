@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from gogooku.config import NormalizationConfig
+from gogooku.dataset.cache import STATIC_IDS
 from gogooku.models.gbdt import (
     IMPORTANCE_FILE,
     LgbmConfig,
@@ -101,7 +102,8 @@ def test_lgbm_writes_a_valid_run_with_feature_importance(market, home, objective
     assert preds["pred_1d"].equals(preds["pred_5d"].alias("pred_1d"))
     importance = pl.read_csv(run_dir / IMPORTANCE_FILE)
     assert importance.columns == ["horizon", "feature", "gain", "splits"]
-    assert sorted(importance["feature"].to_list()) == sorted(market.features)
+    numeric = [f for f in market.features if f not in STATIC_IDS]
+    assert sorted(importance["feature"].to_list()) == sorted(numeric)
     assert importance["horizon"].unique().to_list() == [5]
     assert (importance["gain"] >= 0).all() and importance["gain"].sum() > 0
     assert importance["gain"].is_sorted(descending=True)

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from gogooku.config import NormalizationConfig
+from gogooku.dataset.cache import STATIC_IDS
 from gogooku.dataset.normalize import normalize_frame
 from gogooku.models.linear import LinearConfig
 from gogooku.models.tabular import TabularError, assert_purged, fit_predict_tabular, prepare
@@ -51,10 +52,13 @@ def test_prepare_normalises_features_per_date_with_the_one_function(market):
     assert data.frame["split"].unique().sort().to_list() == ["test", "train", "valid"]
     day = data.frame.filter(pl.col("split") == "valid")["Date"][0]
     rows = market.panel.filter(pl.col("Date") == day)
-    expected = normalize_frame(rows, market.features, spec)
+    # categorical ids are not ordinal: left out of the tabular inputs
+    numeric = [f for f in market.features if f not in STATIC_IDS]
+    assert len(numeric) == len(market.features) - 3
+    expected = normalize_frame(rows, numeric, spec)
     got = data.frame.filter(pl.col("Date") == day).select(expected.columns)
     assert got.equals(expected)
-    assert len(data.inputs) == 2 * len(market.features)
+    assert len(data.inputs) == 2 * len(numeric)
     assert got.select(data.inputs).null_count().sum_horizontal().item() == 0
 
 

@@ -25,11 +25,12 @@ def test_shipped_configs_are_complete_run_configs(kind):
     assert cfg.data.splits.purge >= max(cfg.loss.horizons) + 1
 
 
-def _config(market, tmp_path: Path, kind: str, **model) -> Path:
-    """configs/<kind>.toml with the fixture's splits (one fold) and ``model`` overrides."""
+def _config(tmp_path: Path, kind: str, days: tuple[int, int] = (100, 40), **model) -> Path:
+    """configs/<kind>.toml with one fold of ``days`` = (train, valid = test) trading days from the
+    first panel day, and ``model`` overrides."""
     cfg = load_run_config(CONFIGS / f"{kind}.toml")
     splits = cfg.data.splits.model_copy(
-        update={"train_days": 100, "val_days": 40, "test_days": 40, "first_day": 0}
+        update={"train_days": days[0], "val_days": days[1], "test_days": days[1], "first_day": 0}
     )
     cfg = cfg.model_copy(
         update={
@@ -37,7 +38,7 @@ def _config(market, tmp_path: Path, kind: str, **model) -> Path:
             "model": cfg.model.model_copy(update=model),
         }
     )
-    return dump_config(cfg, tmp_path / f"{kind}-{len(model)}.toml")
+    return dump_config(cfg, tmp_path / f"{kind}-{'-'.join(map(str, model.values()))}.toml")
 
 
 def _train(kind: str, config: Path, run: str) -> dict:
@@ -54,7 +55,7 @@ def _rank_ic(metrics: dict, split: str, horizon: str = "5d") -> float:
 
 
 def test_linear_run_through_gogooku_train(market, home, tmp_path):
-    metrics = _train("linear", _config(market, tmp_path, "linear"), "lin")
+    metrics = _train("linear", _config(tmp_path, "linear"), "lin")
     run_dir = home / "runs" / "lin"
     preds = read_predictions(run_dir)
     assert preds["split"].unique().sort().to_list() == ["test", "train", "valid"]
@@ -64,7 +65,7 @@ def test_linear_run_through_gogooku_train(market, home, tmp_path):
 
 
 def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
-    config = _config(market, tmp_path, "factor", main_horizon=3)
+    config = _config(tmp_path, "factor", main_horizon=3)
     result = CliRunner().invoke(
         app, ["train", "--model", "factor", "--dataset", "b1", "--config", str(config)]
     )
@@ -73,14 +74,13 @@ def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
 
 
 @pytest.mark.slow
-def test_lgbm_beats_zero_and_the_oracle_beats_lgbm_on_validation(market, home, tmp_path):
-    lgbm = _train(
-        "lgbm",
-        _config(market, tmp_path, "lgbm", num_threads=2),
-        "lgbm",
-    )
-    oracle = _train("factor", _config(market, tmp_path, "factor", factor="oracle"), "oracle")
+def test_lgbm_beats_zero_and_the_oracle_beats_lgbm(large_market, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOGOOKU_HOME", str(large_market))
+    days = (150, 50)
+    lgbm = _train("lgbm", _config(tmp_path, "lgbm", days, num_threads=2), "lgbm")
+    oracle = _train("factor", _config(tmp_path, "factor", days, factor="oracle"), "oracle")
     assert _rank_ic(lgbm, "valid") > 0
-    assert _rank_ic(oracle, "valid") > _rank_ic(lgbm, "valid")
-    importance = pl.read_csv(home / "runs" / "lgbm" / "feature_importance.csv")
+    # on the test split: LightGBM's valid RankIC is the best over boosting rounds (optimistic)
+    assert _rank_ic(oracle, "test") > _rank_ic(lgbm, "test") > 0
+    importance = pl.read_csv(large_market / "runs" / "lgbm" / "feature_importance.csv")
     assert importance["gain"].sum() > 0
