@@ -145,6 +145,17 @@ def test_gat_handles_missing_and_empty_graphs():
     a, b = model(none), model(empty)
     assert torch.isfinite(a.point).all()
     assert torch.equal(a.point, b.point)
+    # without neighbours the branch is exactly 0 (the trainer then reports it dead)
+    assert torch.equal(a.branches["gat"], torch.zeros_like(a.branches["gat"]))
+
+
+def test_stock_without_neighbours_gets_no_gat_term():
+    batch = make_batch(n_edges=0)
+    edges = [(torch.tensor([[0, 1, 2], [1, 2, 0]]), torch.ones(3)) for _ in range(2)]
+    out = small_model()(replace(batch, edges=edges))
+    gat = out.branches["gat"]
+    assert (gat[:, 3:] == 0).all()
+    assert (gat[:, :3].abs().sum(dim=-1) > 0).all()
 
 
 def test_days_of_a_batch_are_disjoint_graphs():

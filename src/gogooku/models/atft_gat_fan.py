@@ -19,7 +19,8 @@ stocks, and per-horizon point and quantile heads.
    without attention —; h = LayerNorm(z_L + GLU(GRN(a))).
 6. **GAT** (``gat``): the B days form one disjoint graph over B·N nodes, edges from
    ``batch.edges`` (weight as edge feature) with every edge touching a masked stock dropped;
-   g = GATv2Conv(h) (self loops added, so an empty graph is fine); h ← h + σ(W[h; g]) ⊙ g.
+   g = GATv2Conv(h) over the neighbours only (no self loops, no bias: g = 0 for a stock without
+   edges, and for every stock when there is no graph); h ← h + σ(W[h; g]) ⊙ g.
 7. **Heads**: r = Linear(GRN(h)) gives per horizon the point forecast and Q raw values; the
    quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q. Outputs
    are float32 also under bf16 autocast (FAN's FFT runs in float32 as well).
@@ -142,8 +143,18 @@ class AtftGatFan(nn.Module):
         self.output_gate = GateAddNorm(h, h, p)
 
         if cfg.gat:
+            # no self loops and no bias: a stock without neighbours gets g = 0, so the branch
+            # carries only neighbour information (its own state is the residual) and reads as
+            # dead on a dataset without a graph
             self.gat = GATv2Conv(
-                h, h, heads=cfg.gat_heads, concat=False, dropout=p, edge_dim=1, fill_value="mean"
+                h,
+                h,
+                heads=cfg.gat_heads,
+                concat=False,
+                dropout=p,
+                edge_dim=1,
+                add_self_loops=False,
+                bias=False,
             )
             self.gat_gate = nn.Linear(2 * h, h)
 
