@@ -221,6 +221,16 @@ def test_without_static_columns():
     assert torch.isfinite(model.eval()(batch).point).all()
 
 
+def test_unseen_static_id_reads_as_unknown(batch):
+    """An id beyond its column's range is id 0 (unknown), not a row of the next column's table."""
+    model = small_model()
+    static = batch.static.clone()
+    static[:, 1, 0] = 0
+    ref = model(replace(batch, static=static)).point
+    static[:, 1, 0] = CARDINALITIES[0] + 1
+    assert torch.equal(model(replace(batch, static=static)).point, ref)
+
+
 def test_wrong_window_or_feature_count_is_a_clear_error(batch):
     with pytest.raises(ValueError, match="window=12"):
         small_model(window=12)(batch)

@@ -114,6 +114,8 @@ class AtftGatFan(nn.Module):
         if self.n_static:
             offsets = torch.tensor([0, *static_cardinalities[:-1]]).cumsum(0)
             self.register_buffer("static_offsets", offsets, persistent=False)
+            cards = torch.tensor(list(static_cardinalities))
+            self.register_buffer("static_cardinalities", cards, persistent=False)
             self.static_embedding = nn.Embedding(
                 sum(static_cardinalities), cfg.static_embedding_dim
             )
@@ -164,9 +166,11 @@ class AtftGatFan(nn.Module):
 
     # -- pieces of forward ----------------------------------------------------------------------
     def _static_context(self, static: torch.Tensor, m: int) -> torch.Tensor:
-        """c (M, H) from the (M, S) categorical ids."""
+        """c (M, H) from the (M, S) categorical ids; an id outside its column's range (a
+        category unseen when the model was built) is read as 0, the cache's id for unknown."""
         if not self.n_static:
             return self.static_bias.expand(m, -1)
+        static = torch.where((static >= 0) & (static < self.static_cardinalities), static, 0)
         emb = self.static_embedding(static + self.static_offsets)
         return self.static_encoder(emb.reshape(m, -1))
 
