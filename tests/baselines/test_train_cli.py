@@ -84,3 +84,12 @@ def test_lgbm_beats_zero_and_the_oracle_beats_lgbm(large_market, tmp_path, monke
     assert _rank_ic(oracle, "test") > _rank_ic(lgbm, "test") > 0
     importance = pl.read_csv(large_market / "runs" / "lgbm" / "feature_importance.csv")
     assert importance["gain"].sum() > 0
+
+
+def test_factor_on_a_missing_dataset_is_a_clean_train_failure(_isolated_home):
+    result = CliRunner().invoke(
+        app,
+        ["train", "--model", "factor", "--dataset", "t9", "--config", str(CONFIGS / "factor.toml")],
+    )
+    assert result.exit_code == 1
+    assert "train failed" in result.output and "t9" in result.output
