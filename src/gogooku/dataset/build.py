@@ -523,7 +523,12 @@ def _panel_chunks(
         for i, (offset, length) in enumerate(ranges):
             chunk_keys = keys.slice(offset, length)
             codes = chunk_keys["Code"].unique(maintain_order=True)
-            chunk_base = block_base.filter(pl.col("Code").is_in(codes.implode()))
+            # One chunk runs on the whole base frame (also when no row falls in first..end).
+            chunk_base = (
+                block_base
+                if len(ranges) == 1
+                else block_base.filter(pl.col("Code").is_in(codes.implode()))
+            )
             ctx = BlockContext(
                 base=chunk_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
             )
