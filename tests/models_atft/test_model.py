@@ -30,7 +30,7 @@ def test_output_shapes_and_monotone_quantiles(batch):
     assert out.point.std(dim=1).min() > 1e-4
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), scale=st.floats(0.1, 50.0))
 def test_quantiles_increase_for_any_input(seed, scale):
     b = make_batch(seed=seed)
@@ -90,7 +90,7 @@ def test_masked_stock_does_not_influence_others(batch):
     assert not torch.allclose(c.point[:, 0], a.point[:, 0])
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), data=st.data())
 def test_permuting_stocks_permutes_outputs_with_gat(seed, data):
     n = 7

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from gogooku.config import LoaderConfig
@@ -43,7 +42,6 @@ def test_forward_on_loader_batches(dataset):
     assert out.branches["gat"][listed].abs().mean() > 1e-4
 
 
-@pytest.mark.slow
 def test_short_fit_learns_cross_sectional_differences(dataset):
     """A few dozen Adam steps on 8 training days cut the masked MSE of the 5-day target, and the
     predictions are not constant across stocks (the earlier system's collapse)."""
