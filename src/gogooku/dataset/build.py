@@ -557,8 +557,11 @@ def _panel_chunks(
                     stage1 += _run_timed(block, ctx, chunk_keys, timings, artifacts).get_columns()
                     progress.advance(task)
                 del stage_base
-            chunk = chunk_keys.hstack(stage1)
-            yield chunk.select(order).hstack(label_columns)
+            chunk = chunk_keys.hstack(stage1).select(order).hstack(label_columns)
+            # Free this chunk before the next one is computed (the consumer holds it meanwhile).
+            del parts, stage1, spilled, label_columns, chunk_base, ctx
+            yield chunk
+            del chunk
 
 
 def _sorted_by_keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -632,6 +635,7 @@ def _write_panel(
             stocks += chunk["Code"].n_unique()
             dates.append(chunk["Date"].unique())
             sample.append(chunk.filter(pl.col("Code").is_in(check_codes.implode())))
+            del chunk
         if writer is None:
             raise BuildError(f"{path}: the build produced no panel chunk")
         writer.close()
