@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import date
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from gogooku.cli import app
+from gogooku.models.factor import FactorConfig, predict_factor
+from gogooku.runs import Ranges, create_run, write_predictions
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -48,29 +52,16 @@ def _console_errors(log: str) -> list[str]:
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(synthetic_home, tmp_path):
     runner = CliRunner()
+    ranges = Ranges(
+        train=(date(2020, 4, 1), date(2020, 7, 31)),
+        valid=(date(2020, 8, 1), date(2020, 9, 30)),
+        test=(date(2020, 10, 1), date(2020, 12, 31)),
+    )
+    panel = pl.scan_parquet(synthetic_home / "datasets" / "t1" / "panel.parquet")
     for factor in ("oracle", "reversal"):
-        result = runner.invoke(
-            app,
-            [
-                "run",
-                "factor",
-                "--dataset",
-                "t1",
-                "--factor",
-                factor,
-                "--train",
-                "2020-04-01:2020-07-31",
-                "--valid",
-                "2020-08-01:2020-09-30",
-                "--test",
-                "2020-10-01:2020-12-31",
-                "--horizons",
-                "1,5",
-                "--run-id",
-                factor,
-            ],
-        )
-        assert result.exit_code == 0, result.output
+        run_dir, info = create_run(f"factor_{factor}", "t1", [1, 5], ranges, run_id=factor)
+        cfg = FactorConfig(factor=factor, choose_sign=False)
+        write_predictions(run_dir, predict_factor(cfg, panel, ranges, info.horizons, run_dir))
         result = runner.invoke(
             app, ["evaluate", "--run", factor, "--top-k", "5", "--bootstrap", "50"]
         )
