@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import SynthConfig, rng_static
 
 HORIZON_YEARS = 12
@@ -117,22 +118,7 @@ UNIVERSE_COLUMNS = (
     "shares_outstanding",
     "size_score",
 )
-MASTER_COLUMNS = (
-    "Date",
-    "Code",
-    "CoName",
-    "CoNameEn",
-    "S17",
-    "S17Nm",
-    "S33",
-    "S33Nm",
-    "ScaleCat",
-    "Mkt",
-    "MktNm",
-    "Mrgn",
-    "MrgnNm",
-    "ProdCat",
-)
+MASTER_COLUMNS = tuple(ENDPOINTS["equities_master"].schema)
 
 _NAME_JA = (
     "日本", "東京", "大和", "三和", "東洋", "中央", "北海", "関西", "新光", "太陽",
