@@ -221,3 +221,25 @@ def test_every_train_field_changes_the_run(tiny_cfg, cache_and_fold, tmp_path, l
             continue
         got = _fingerprint(_run(tiny_cfg, cache_and_fold, tmp_path, linear_builder, name, **kwargs))
         assert got != base, f"train.{name} = {value!r} changed nothing"
+
+
+def test_on_epoch_sees_each_row_and_its_exception_stops_training(
+    tiny_cfg, cache_and_fold, tmp_path, linear_builder
+):
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def hook(epoch, row):
+        seen.append((epoch, row["val_rank_ic"]["5"]))
+        if epoch == 1:
+            raise Stop
+
+    t = make(tiny_cfg, cache_and_fold, tmp_path, linear_builder, epochs=4, patience=10)
+    with pytest.raises(Stop):
+        t.fit(on_epoch=hook)
+    assert [e for e, _ in seen] == [0, 1]
+    rows = [json.loads(s) for s in (t.run_dir / "history.jsonl").read_text().splitlines()]
+    assert [r["val_rank_ic"]["5"] for r in rows] == [v for _, v in seen]
+    assert (t.run_dir / "checkpoints" / "last.pt").is_file()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -116,8 +117,13 @@ def train_run(
     run_id: str | None = None,
     fold_index: int = 0,
     resume: bool = False,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    evaluate: bool = True,
 ) -> Path:
-    """Train (or resume) one run and evaluate it; returns the run folder."""
+    """Train (or resume) one run and evaluate it; returns the run folder.
+
+    ``on_epoch`` is passed to :meth:`Trainer.fit` (neural kinds only); ``evaluate=False`` skips
+    the evaluator (metrics.json, report.html), e.g. for search trials scored on validation."""
     if kind not in MODEL_KINDS:
         raise ConfigError(f"--model {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
     if resume:
@@ -149,7 +155,7 @@ def train_run(
     dump_config(cfg, run_dir / CONFIG_FILE)
     if kind in NEURAL_KINDS:
         trainer = Trainer(cfg, open_cache(dataset_dir(dataset)), fold, run_dir)
-        summary = trainer.fit(resume=resume)
+        summary = trainer.fit(resume=resume, on_epoch=on_epoch)
         trainer.write_predictions()
     else:
         panel = pl.scan_parquet(dataset_dir(dataset) / "panel.parquet")
@@ -165,7 +171,8 @@ def train_run(
         write_predictions(run_dir, preds)
         summary = {"epochs_run": 0, "stopped": "fit"}
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    evaluate_run(run_dir)
+    if evaluate:
+        evaluate_run(run_dir)
     return run_dir
 
 

@@ -391,9 +391,18 @@ class Trainer:
         atomic_write_text(self.run_dir / HISTORY_FILE, text)
 
     # -- the run ---------------------------------------------------------------------------------
-    def fit(self, resume: bool = False, max_epochs: int | None = None) -> dict:
+    def fit(
+        self,
+        resume: bool = False,
+        max_epochs: int | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None,
+    ) -> dict:
         """Train until ``train.epochs``, early stopping or (for tests) ``max_epochs`` epochs of
-        this call; returns the summary (best epoch and validation RankIC, epochs run, reason)."""
+        this call; returns the summary (best epoch and validation RankIC, epochs run, reason).
+
+        ``on_epoch(epoch, row)`` is called after each epoch's history row and checkpoints are
+        written (``row["val_rank_ic"][str(main_horizon)]`` is the early-stopping score); an
+        exception it raises (e.g. ``optuna.TrialPruned``) ends training and propagates."""
         if resume:
             self.resume()
         main = str(self.cfg.loss.main_horizon)
@@ -451,6 +460,8 @@ class Trainer:
                 _atomic_save(self._state(epoch), self.checkpoint_dir / "last.pt")
                 if collapse is not None:
                     raise collapse
+                if on_epoch is not None:
+                    on_epoch(epoch, row)
                 if self.since_best >= self.tc.patience:
                     reason = "early stopping"
                     break
