@@ -56,3 +56,11 @@ from gogooku.train.cli import ablate_command, train_command  # noqa: E402
 
 app.command("train")(train_command)
 app.command("ablate")(ablate_command)
+
+from gogooku.hpo.cli import hpo_command  # noqa: E402
+
+app.command("hpo")(hpo_command)
+
+from gogooku.demo.cli import demo_command  # noqa: E402
+
+app.command("demo")(demo_command)

@@ -1,0 +1,1 @@
+"""Hyperparameter search with Optuna (``gogooku hpo``; see docs/hpo.md)."""

@@ -1,0 +1,141 @@
+"""``gogooku hpo``: a resumable, prunable, distributable Optuna search (see docs/hpo.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gogooku.config import ConfigError
+from gogooku.dataset.build import BuildError
+from gogooku.dataset.splits import SplitError
+from gogooku.hpo.objective import SearchJob
+from gogooku.hpo.report import masked_storage, print_summary, write_outputs
+from gogooku.hpo.score import OBJECTIVES
+from gogooku.hpo.space import load_hpo_config
+from gogooku.hpo.study import (
+    PRUNERS,
+    default_storage,
+    make_pruner,
+    open_study,
+    run_search,
+    select_folds,
+    steps_per_trial,
+)
+from gogooku.settings import get_settings
+from gogooku.train.config import MODEL_KINDS
+
+
+def _folds(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--folds {text!r}: expected comma-separated fold indices") from None
+
+
+def hpo_command(
+    model: str = typer.Option(..., "--model", help=f"One of {', '.join(MODEL_KINDS)}."),
+    dataset: str = typer.Option(
+        ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
+    ),
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", help="Run config TOML with a [search] table (e.g. configs/hpo_atft.toml)."
+        ),
+    ] = ...,
+    n_trials: int = typer.Option(
+        ..., "--n-trials", min=1, help="New trials this process runs (added to the study)."
+    ),
+    study_name: str = typer.Option(..., "--study-name", help="Study name in the storage."),
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir", help="Trial folders and reports (default $GOGOOKU_HOME/hpo/STUDY)."
+        ),
+    ] = None,
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="SQLAlchemy URL (default sqlite:///OUTPUT_DIR/study.db); share one to run workers together.",
+    ),
+    max_epochs: int | None = typer.Option(
+        None, "--max-epochs", min=1, help="Cap on train.epochs of every trial."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=1, help="Stop starting trials after SEC seconds."
+    ),
+    n_jobs: int = typer.Option(
+        1, "--n-jobs", min=1, help="Trials run in parallel threads of this process."
+    ),
+    folds: str | None = typer.Option(
+        None, "--folds", help="Validation folds, e.g. '0,1' or '-2,-1' (default: last 2)."
+    ),
+    objective: str = typer.Option(
+        "rank_ic", "--objective", help=f"One of {', '.join(OBJECTIVES)} (validation only)."
+    ),
+    pruner: str = typer.Option("median", "--pruner", help=f"One of {', '.join(PRUNERS)}."),
+    startup_trials: int = typer.Option(
+        5, "--startup-trials", min=0, help="Median pruner: complete trials before pruning."
+    ),
+    warmup_steps: int = typer.Option(
+        0, "--warmup-steps", min=0, help="Median pruner: steps of a trial before it may be pruned."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="TPE sampler seed (leave unset when workers share a study)."
+    ),
+    top_k: int = typer.Option(
+        50, "--top-k", min=1, help="Sharpe objective: names per portfolio leg."
+    ),
+    cost_bps: float = typer.Option(
+        10.0, "--cost-bps", min=0.0, help="Sharpe objective: costs in bps per side."
+    ),
+) -> None:
+    """Search hyperparameters with Optuna on the validation folds; resumable and shareable."""
+    if objective not in OBJECTIVES:
+        typer.echo(
+            f"hpo failed: --objective {objective!r}: expected one of {', '.join(OBJECTIVES)}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    out = output_dir or get_settings().home / "hpo" / study_name
+    url = storage or default_storage(out)
+    try:
+        base, space = load_hpo_config(config)
+        if base.model.kind != model:
+            raise ConfigError(
+                f"--model {model!r} but {config} has [model] kind {base.model.kind!r}"
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        job = SearchJob(
+            kind=model,
+            dataset=dataset,
+            base=base,
+            space=space,
+            folds=select_folds(dataset, base, _folds(folds)),
+            output_dir=out,
+            study_name=study_name,
+            max_epochs=max_epochs,
+            objective=objective,
+            top_k=top_k,
+            cost_bps=cost_bps,
+        )
+        study = open_study(
+            job, url, make_pruner(pruner, steps_per_trial(job), startup_trials, warmup_steps), seed
+        )
+    except (ConfigError, BuildError, SplitError) as exc:
+        typer.echo(f"hpo failed: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(
+        f"study {study_name!r} in {masked_storage(url)}: folds {list(job.folds)}, {n_trials} new trials"
+    )
+    run_search(study, job, n_trials, timeout, n_jobs)
+    summary = write_outputs(study, job, url)
+    print_summary(summary)
+    typer.echo(
+        f"wrote {out / 'summary.json'}, {out / 'report.html'}"
+        + (f", {out / 'best_config.toml'}" if summary["best"] else "")
+    )
