@@ -20,13 +20,20 @@ Files (NumPy ``.npy``, read with ``np.load(mmap_mode="r")``):
 - ``cache.json``: column names (features in ``features.json`` order with their blocks, targets,
   static ids), dtypes, shapes, and the panel's row count and size (to detect a stale cache).
 
-Writing (``write_cache``): the panel is streamed in record batches (``pyarrow`` row groups); each
-batch is mapped to (date index, code index) by joins with the axes and scattered into
-``np.lib.format.open_memmap`` files with one fancy-indexed assignment per array. The panel is
-sorted by (Code, Date), so a date-range filter could not skip row groups; streaming batches
-bounds memory the same way (one batch of rows plus the page cache of the memory map) in one pass.
-Everything is written into ``cache.tmp-<id>/`` and renamed to ``cache/`` (the previous cache is
-renamed aside first and deleted after; readers holding its memory maps keep valid files).
+Writing (``write_cache``): the panel is streamed in record batches (``pyarrow`` row groups, in
+the panel's (Code, Date) order, as ``gogooku build`` writes it stock chunk by stock chunk). The
+rows of a batch's last code are held back and joined to the next batch, so each step covers whole
+stocks: a contiguous run ``n0..n1`` of the code axis. The step's rows are mapped to (date index,
+code index) by joins with the axes and scattered into dense in-memory blocks ``(T, n1 − n0 + 1,
+…)`` pre-filled with NaN / False / 0, and each block is written into its ``.npy`` file (created by
+``np.lib.format.open_memmap`` for the header and size) with one ``os.pwrite`` per date: row ``t``
+of the block lands at byte ``header + ((t·N + n0)·F)·itemsize``. Every (date, code) cell is
+written exactly once, so no up-front fill pass is needed, and the process never maps the arrays:
+its memory is one batch of rows plus one block (T × stocks-in-batch × F values, ~0.4 GB at
+T = 2,450, F = 342 and 262,144-row batches) whatever the panel's size; the written pages sit in
+the kernel's page cache, not in the process. Everything is written into ``cache.tmp-<id>/``,
+``fsync``-ed, and renamed to ``cache/`` (the previous cache is renamed aside first and deleted
+after; readers holding its memory maps keep valid files).
 
 Reading (``open_cache``): ``DenseCache.window(t, L)`` is ``features[t-L+1 : t+1]``, a zero-copy
 view (L, N, F). ``feature_index(names=..., blocks=...)`` gives column indices; a selection that is
@@ -38,9 +45,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -129,6 +137,60 @@ def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndar
     return True
 
 
+class _BlockFile:
+    """A ``.npy`` file of shape (T, N, *rest) written by blocks of whole code runs (see module doc)."""
+
+    def __init__(self, path: Path, dtype: np.dtype, shape: tuple[int, ...], fill: object) -> None:
+        header = np.lib.format.open_memmap(path, "w+", dtype, shape)
+        self.offset = header.offset
+        del header
+        self.dtype = np.dtype(dtype)
+        self.shape = shape
+        self.fill = fill
+        self.cell = int(np.prod(shape[2:], dtype=np.int64)) * self.dtype.itemsize
+        self.fd = os.open(path, os.O_RDWR)
+
+    def block(self, width: int) -> np.ndarray:
+        """A (T, width, *rest) block pre-filled with the array's absent value."""
+        return np.full((self.shape[0], width, *self.shape[2:]), self.fill, dtype=self.dtype)
+
+    def write(self, block: np.ndarray, n0: int) -> None:
+        """Write ``block`` (T, width, *rest) at code index ``n0``: one ``pwrite`` per date."""
+        if not self.cell or not block.shape[1]:
+            return
+        stride = self.shape[1] * self.cell
+        for t in range(self.shape[0]):
+            row = memoryview(np.ascontiguousarray(block[t])).cast("B")
+            done = 0
+            while done < len(row):
+                done += os.pwrite(
+                    self.fd, row[done:], self.offset + t * stride + n0 * self.cell + done
+                )
+
+    def close(self) -> None:
+        os.fsync(self.fd)
+        os.close(self.fd)
+
+
+def _whole_stocks(
+    parquet: pq.ParquetFile, columns: list[str], batch_rows: int
+) -> Iterator[pl.DataFrame]:
+    """The panel's rows in (Code, Date) order, in frames that each hold every row of their codes."""
+    carry: pl.DataFrame | None = None
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+        frame = pl.from_arrow(batch)
+        if carry is not None:
+            frame = pl.concat([carry, frame])
+        last = frame["Code"][-1]
+        tail = frame["Code"] == last
+        carry = frame.filter(tail)
+        done = frame.filter(~tail)
+        if done.height:
+            yield done
+    if carry is not None and carry.height:
+        yield carry
+
+
 def write_cache(
     dataset_dir: str | Path, *, float16: bool = False, batch_rows: int = BATCH_ROWS
 ) -> Path:
@@ -155,37 +217,52 @@ def write_cache(
 
     tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
+    files: list[_BlockFile] = []
     try:
         feat_dtype = np.float16 if float16 else np.float32
-        open_mm = np.lib.format.open_memmap
-        x = open_mm(tmp / "features.npy", "w+", feat_dtype, (t_n, n_n, len(features)))
-        y = open_mm(tmp / "targets.npy", "w+", np.float32, (t_n, n_n, len(targets)))
-        mask = open_mm(tmp / "mask.npy", "w+", np.bool_, (t_n, n_n))
-        st = open_mm(tmp / "static.npy", "w+", np.int16, (t_n, n_n, len(static)))
-        x[:] = np.nan
-        y[:] = np.nan
-        mask[:] = False
-        st[:] = 0
+        x, y, mask, st = files = [
+            _BlockFile(tmp / "features.npy", feat_dtype, (t_n, n_n, len(features)), np.nan),
+            _BlockFile(tmp / "targets.npy", np.float32, (t_n, n_n, len(targets)), np.nan),
+            _BlockFile(tmp / "mask.npy", np.bool_, (t_n, n_n), False),
+            _BlockFile(tmp / "static.npy", np.int16, (t_n, n_n, len(static)), 0),
+        ]
         parquet = pq.ParquetFile(panel_path)
         columns = ["Code", "Date", *features, *targets]
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            frame = (
-                pl.from_arrow(batch)
-                .join(date_axis, on="Date", how="left")
-                .join(code_axis, on="Code", how="left")
-                .sort("_t", "_n")
+        next_code = 0
+        for rows in _whole_stocks(parquet, columns, batch_rows):
+            frame = rows.join(date_axis, on="Date", how="left").join(
+                code_axis, on="Code", how="left"
             )
             ti = frame["_t"].to_numpy()
             ni = frame["_n"].to_numpy()
-            x[ti, ni] = frame.select(_as_float(features, schema)).to_numpy().astype(feat_dtype)
-            y[ti, ni] = frame.select(_as_float(targets, schema)).to_numpy()
-            mask[ti, ni] = True
+            n0 = int(ni.min())
+            ni = ni - n0
+            width = int(ni.max()) + 1
+            if n0 != next_code or frame["_n"].n_unique() != width:
+                raise CacheError(
+                    f"{panel_path}: rows are not sorted by Code (code {codes[n0]} comes after "
+                    f"{codes[next_code - 1] if next_code else 'the start'} out of order); "
+                    "rebuild the dataset"
+                )
+            next_code = n0 + width
+            del rows
+            block = x.block(width)
+            block[ti, ni] = frame.select(_as_float(features, schema)).to_numpy().astype(feat_dtype)
+            x.write(block, n0)
+            block = y.block(width)
+            block[ti, ni] = frame.select(_as_float(targets, schema)).to_numpy()
+            y.write(block, n0)
+            block = mask.block(width)
+            block[ti, ni] = True
+            mask.write(block, n0)
             if static:
-                ids = frame.select(pl.col(static).fill_null(0).cast(pl.Int16)).to_numpy()
-                st[ti, ni] = ids
-        for arr in (x, y, mask, st):
-            arr.flush()
-        del x, y, mask, st
+                block = st.block(width)
+                block[ti, ni] = frame.select(pl.col(static).fill_null(0).cast(pl.Int16)).to_numpy()
+                st.write(block, n0)
+            del block, frame
+        for f in files:
+            f.close()
+        files = []
         date_values = dates.to_numpy().astype("datetime64[D]")
         code_values = codes.to_numpy().astype(str)
         np.save(tmp / "dates.npy", date_values)
@@ -210,6 +287,8 @@ def write_cache(
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
     finally:
+        for f in files:
+            os.close(f.fd)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final

@@ -1,0 +1,133 @@
+"""The streamed cache writer against a dense in-memory reference: same bytes, bounded memory."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from gogooku.dataset.cache import STATIC_IDS, CacheError, open_cache, write_cache
+
+ARRAYS = ("features", "targets", "mask", "static", "dates", "codes")
+
+
+def _write_dataset(path: Path, stocks: int, days: int, seed: int = 3) -> pl.DataFrame:
+    """A panel sorted by (Code, Date) with late listings, early delistings and holes, written
+    with ``features.json``; features of several dtypes (Float64, Int8, Boolean, Int16 ids)."""
+    rng = np.random.default_rng(seed)
+    all_days = [date(2024, 1, 1) + timedelta(days=i) for i in range(days)]
+    frames = []
+    for k in range(stocks):
+        first, last = sorted(rng.integers(0, days, size=2))
+        keep = rng.random(days) > 0.1
+        keep[: first if k % 3 == 0 else 0] = False
+        keep[last + 1 if k % 4 == 0 else days :] = False
+        n = int(keep.sum())
+        if not n:
+            continue
+        frames.append(
+            pl.DataFrame(
+                {
+                    "Code": [f"{1300 + k * 7}0"] * n,
+                    "Date": [d for d, on in zip(all_days, keep, strict=True) if on],
+                    "ret_1d": rng.normal(size=n).astype(np.float32),
+                    "vol_20d": rng.normal(size=n),
+                    "flag": rng.random(n) > 0.5,
+                    "rank": rng.integers(-5, 5, size=n).astype(np.int8),
+                    "sector33_id": rng.integers(1, 34, size=n).astype(np.int16),
+                    "market_id": rng.integers(1, 4, size=n).astype(np.int16),
+                    "y_1d": rng.normal(size=n).astype(np.float32),
+                    "y_5d": rng.normal(size=n).astype(np.float32),
+                }
+            )
+        )
+    panel = pl.concat(frames).with_columns(
+        pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("ret_1d", "vol_20d", "flag", "rank", "sector33_id", "y_5d")
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    panel.write_parquet(path / "panel.parquet")
+    columns = [{"name": "Code", "role": "key", "block": "key"}]
+    columns += [
+        {"name": n, "role": "feature", "block": "b"}
+        for n in ("ret_1d", "vol_20d", "flag", "rank", "sector33_id", "market_id")
+    ]
+    columns += [{"name": n, "role": "target", "block": "labels"} for n in ("y_1d", "y_5d")]
+    (path / "features.json").write_text(json.dumps({"columns": columns}))
+    return panel
+
+
+def _reference(path: Path, out: Path, float16: bool) -> None:
+    """The dense in-memory writer: whole (T, N, F) arrays filled by one scatter, then saved."""
+    columns = json.loads((path / "features.json").read_text())["columns"]
+    features = [c["name"] for c in columns if c["role"] == "feature"]
+    targets = [c["name"] for c in columns if c["role"] == "target"]
+    static = [n for n in STATIC_IDS if n in features]
+    panel = pl.read_parquet(path / "panel.parquet")
+    dates = panel["Date"].unique().sort()
+    codes = panel["Code"].unique().sort()
+    t_n, n_n = dates.len(), codes.len()
+    frame = panel.join(
+        pl.DataFrame({"Date": dates}).with_row_index("_t"), on="Date", how="left"
+    ).join(pl.DataFrame({"Code": codes}).with_row_index("_n"), on="Code", how="left")
+    ti, ni = frame["_t"].to_numpy(), frame["_n"].to_numpy()
+    dtype = np.float16 if float16 else np.float32
+
+    def floats(names: list[str]) -> np.ndarray:
+        return frame.select(
+            pl.col(n).cast(pl.Float32).fill_null(float("nan")) for n in names
+        ).to_numpy()
+
+    x = np.full((t_n, n_n, len(features)), np.nan, dtype=dtype)
+    x[ti, ni] = floats(features).astype(dtype)
+    y = np.full((t_n, n_n, len(targets)), np.nan, dtype=np.float32)
+    y[ti, ni] = floats(targets)
+    mask = np.zeros((t_n, n_n), dtype=np.bool_)
+    mask[ti, ni] = True
+    st = np.zeros((t_n, n_n, len(static)), dtype=np.int16)
+    st[ti, ni] = frame.select(pl.col(static).fill_null(0).cast(pl.Int16)).to_numpy()
+    out.mkdir()
+    for name, arr in zip(ARRAYS[:4], (x, y, mask, st), strict=True):
+        np.save(out / f"{name}.npy", arr)
+    np.save(out / "dates.npy", dates.to_numpy().astype("datetime64[D]"))
+    np.save(out / "codes.npy", codes.to_numpy().astype(str))
+
+
+@pytest.mark.parametrize(("float16", "batch_rows"), [(False, 37), (False, 1_000_000), (True, 5)])
+def test_streamed_cache_is_byte_identical_to_the_dense_writer(tmp_path, float16, batch_rows):
+    path = tmp_path / "ds"
+    panel = _write_dataset(path, stocks=23, days=41)
+    _reference(path, tmp_path / "ref", float16)
+    write_cache(path, float16=float16, batch_rows=batch_rows)
+    for name in ARRAYS:
+        got = (path / "cache" / f"{name}.npy").read_bytes()
+        assert got == (tmp_path / "ref" / f"{name}.npy").read_bytes(), name
+    cache = open_cache(path)
+    assert int(cache.mask.sum()) == panel.height
+
+
+def test_streamed_cache_memory_is_bounded_by_a_batch(tmp_path):
+    path = tmp_path / "ds"
+    _write_dataset(path, stocks=120, days=400)
+    dense_bytes = 400 * 120 * 6 * 4
+    tracemalloc.start()
+    try:
+        write_cache(path, batch_rows=2_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < dense_bytes / 3, (peak, dense_bytes)
+
+
+def test_a_panel_not_sorted_by_code_is_refused_with_its_path(tmp_path):
+    path = tmp_path / "ds"
+    panel = _write_dataset(path, stocks=10, days=20)
+    panel.sort("Date", "Code").write_parquet(path / "panel.parquet")
+    with pytest.raises(CacheError, match=r"panel\.parquet: rows are not sorted by Code"):
+        write_cache(path, batch_rows=50)
+    assert not any(p.name.startswith("cache") for p in path.iterdir())
