@@ -104,7 +104,7 @@ def test_total_is_the_weighted_sum_of_the_terms():
 
 def test_every_loss_field_changes_the_total():
     point, q, y, y_mask = _batch(1)
-    base = LossConfig(horizons=[1, 5, 20])
+    base = LossConfig(horizons=[1, 5, 20], top_rank=0.2)
     changes = {
         "rank": 0.9,
         "cs_ic": 0.0,
@@ -115,6 +115,8 @@ def test_every_loss_field_changes_the_total():
         "main_weight": 5.0,
         "rank_temperature": 0.3,
         "sharpe_temperature": 2.0,
+        "top_rank": 0.0,
+        "top_k": 1,
     }
     assert set(changes) == set(LossConfig.model_fields)
     ref = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base).total)

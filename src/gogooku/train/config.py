@@ -66,11 +66,13 @@ class LossConfig(StrictModel):
     cs_ic: float = Field(0.3, ge=0)
     sharpe: float = Field(0.1, ge=0)
     quantile: float = Field(0.1, ge=0)
+    top_rank: float = Field(0.0, ge=0, description="top-K DCG-weighted ListNet")
     horizons: list[int] = Field([1, 5, 10, 20], min_length=1)
     main_horizon: int = 5
     main_weight: float = Field(2.0, gt=0, description="ω of the main horizon (others 1)")
     rank_temperature: float = Field(1.0, gt=0, description="τ_y of the ListNet target softmax")
     sharpe_temperature: float = Field(0.5, gt=0, description="τ_s of the portfolio softmax")
+    top_k: int = Field(20, ge=1, description="K: stocks with target mass in top_rank")
 
     @model_validator(mode="after")
     def _consistent(self) -> LossConfig:
@@ -78,7 +80,7 @@ class LossConfig(StrictModel):
             raise ValueError(f"horizons {self.horizons} must be distinct positive integers")
         if self.main_horizon not in self.horizons:
             raise ValueError(f"main_horizon {self.main_horizon} is not in horizons {self.horizons}")
-        if self.rank + self.cs_ic + self.sharpe + self.quantile <= 0:
+        if self.rank + self.cs_ic + self.sharpe + self.quantile + self.top_rank <= 0:
             raise ValueError("all loss weights are 0")
         return self
 

@@ -15,6 +15,12 @@ mean over those pairs. Terms (all minimised):
 - ``sharpe`` — a differentiable top-K portfolio: weights w = softmax(z(p)/τ_s) over V
   (concentrated on the ≈top names for small τ_s); L = −Σ_i w_i z(y)_i, the portfolio's excess
   return over the equal-weight day, in units of the day's cross-sectional std.
+- ``top_rank`` — a listwise term focused on the top of the ranking (ListNet with the target mass
+  of NDCG@K): with r_i the descending rank of y_i among V (1 = highest target), the target
+  distribution is t_i = w_i / Σ_j w_j with the DCG discount w_i = 1 / log₂(1 + r_i) for
+  r_i ≤ K (``top_k``) and 0 beyond; L = −Σ_i t_i · log softmax(p)_i. ∂L/∂p_i = softmax(p)_i − t_i:
+  stocks outside the true top K are always pushed down, those inside pulled up until the
+  predicted distribution puts mass t_i on them — the top of the list weighs most.
 
 The total is L = Σ_h ω_h Σ_term λ_term L_term,h / Σ_h ω_h, with λ from :class:`LossConfig`
 and ω_h = ``main_weight`` for the main horizon and 1 otherwise. A batch without a single valid
@@ -30,7 +36,7 @@ import torch
 
 from gogooku.train.config import LossConfig
 
-TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile")
+TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank")
 _EPS = 1e-6
 
 
@@ -102,6 +108,16 @@ def soft_topk_sharpe(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, tau: flo
     return -(w * standardize(y, m)).sum(-1)
 
 
+def top_k_listnet(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, k: int) -> torch.Tensor:
+    """Per-day top-K DCG-weighted ListNet loss (D, N) → (D,); see the module doc."""
+    neg = torch.finfo(p.dtype).min
+    rank = torch.where(m, y, neg).argsort(-1, descending=True).argsort(-1) + 1
+    w = torch.where(m & (rank <= k), 1.0 / torch.log2(1.0 + rank.float()), 0.0)
+    target = w / w.sum(-1, keepdim=True).clamp(min=_EPS)
+    log_pred = torch.log_softmax(torch.where(m, p, neg), dim=-1)
+    return -(target * torch.where(m, log_pred, 0.0)).sum(-1)
+
+
 def compute_loss(
     point: torch.Tensor,
     quantiles: torch.Tensor | None,
@@ -127,7 +143,13 @@ def compute_loss(
     if quantiles is not None:
         quantiles = torch.where(y_mask.unsqueeze(-1), quantiles.float(), 0.0)
     y_clean = torch.where(y_mask, y, 0.0).float()
-    weights = {"rank": cfg.rank, "cs_ic": cfg.cs_ic, "sharpe": cfg.sharpe, "quantile": cfg.quantile}
+    weights = {
+        "rank": cfg.rank,
+        "cs_ic": cfg.cs_ic,
+        "sharpe": cfg.sharpe,
+        "quantile": cfg.quantile,
+        "top_rank": cfg.top_rank,
+    }
     if weights["quantile"] > 0 and quantiles is None:
         raise LossError("loss.quantile > 0 but the model has no quantile head")
     total = point.new_zeros(())
@@ -147,6 +169,8 @@ def compute_loss(
             "cs_ic": -pearson(p, yj, mj).mean(),
             "sharpe": soft_topk_sharpe(p, yj, mj, cfg.sharpe_temperature).mean(),
         }
+        if cfg.top_rank > 0:
+            parts["top_rank"] = top_k_listnet(p, yj, mj, cfg.top_k).mean()
         if quantiles is not None:
             parts["quantile"] = pinball(quantiles[..., j, :][ok], yj, mj, quantile_levels)
             parts["quantile"] = parts["quantile"].mean()
