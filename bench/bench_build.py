@@ -1,13 +1,16 @@
 """Benchmark of ``gogooku build``: time, peak RSS and rows/s at several universe sizes.
 
-For each size (stocks × years) the synthetic market is generated, written into a fresh raw store
-(month units, every dataset the synthetic market produces), and the full build with every
-registered block (core, side data, fundamentals, graph, interactions) runs in a child process, so
-its peak RSS (``ru_maxrss``) is the build's alone; the JSON lists each block's seconds (from the
-build's ``metadata.json``) and the blocks the build skipped. In the same run, a fixed set of price features is computed
-on the base frame twice: with Polars expressions (``.over("Code")``) and with a straightforward
-pandas ``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the
-largest absolute difference between the two results.
+For each size (stocks × years) a child process generates the synthetic market and writes it into
+a fresh raw store (month units, every dataset the synthetic market produces); a second child runs
+the full build with every registered block (core, side data, fundamentals, graph, interactions,
+then the dense cache), so its peak RSS (``ru_maxrss``) is the build's alone. The JSON gives the
+build's wall and CPU seconds (user + system), the 1-minute load average before and after it (the
+machine may be shared: CPU seconds are the steadier figure), rows per wall and per CPU second,
+the cache's size, each block's seconds (from the build's ``metadata.json``) and the blocks the
+build skipped. In the same run, a fixed set of price features is computed on the base frame
+twice: with Polars expressions (``.over("Code")``) and with a straightforward pandas
+``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the largest
+absolute difference between the two results.
 
 Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
 listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
@@ -21,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -42,6 +46,7 @@ ANNUAL = math.sqrt(245)
 
 
 def _write_store(stocks: int, years: int, home: Path) -> dict:
+    """Runs in a fresh process (``--child-store``): generation and the store writes."""
     from gogooku.store.raw import RawStore, UnitWrite
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
@@ -61,7 +66,31 @@ def _write_store(stocks: int, years: int, home: Path) -> dict:
             for (m,), part in months.group_by("_m", maintain_order=True)
         ]
         store.write_units(dataset, units, source="bench")
-    return {"start": start.isoformat(), "generate_seconds": round(generated, 2)}
+    return {
+        "start": start.isoformat(),
+        "generate_seconds": round(generated, 2),
+        "store_seconds": round(time.perf_counter() - t0 - generated, 2),
+        "setup_peak_rss_mb": _peak_mb(),
+    }
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_child(*args: str) -> dict:
+    """``python bench_build.py ARGS`` in a fresh process; its last stdout line as JSON."""
+    child = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"{args[:2]} failed:\n{child.stderr[-4000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
@@ -69,7 +98,9 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
     os.environ["GOGOOKU_HOME"] = home
     from gogooku.dataset.build import build_dataset
 
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     result = build_dataset(
         name,
         date.fromisoformat(start),
@@ -79,13 +110,15 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
         chunk_stocks=int(chunk_stocks),
     )
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = _cpu_seconds() - cpu0
     meta = json.loads((result.path / "metadata.json").read_text())
     print(
         json.dumps(
             {
                 "build_seconds": round(seconds, 2),
-                "peak_rss_mb": round(peak, 1),
+                "cpu_seconds": round(cpu, 2),
+                "peak_rss_mb": _peak_mb(),
+                "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
                 "rows": result.rows,
                 "stocks": result.stocks,
                 "dates": result.dates,
@@ -94,6 +127,10 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
                 "skipped_blocks": meta["skipped_blocks"],
                 "block_seconds": meta["block_seconds"],
                 "rows_per_second": round(result.rows / seconds),
+                "rows_per_cpu_second": round(result.rows / cpu),
+                "cache_mb": round(
+                    sum(p.stat().st_size for p in (result.path / "cache").iterdir()) / 2**20, 1
+                ),
                 "chunk_stocks": meta["chunk_stocks"],
             }
         )
@@ -187,24 +224,8 @@ def run(sizes: list[tuple[int, int]], chunk_stocks: int) -> dict:
     for stocks, years in sizes:
         with tempfile.TemporaryDirectory(prefix="gogooku_bench_") as tmp:
             home = Path(tmp)
-            setup = _write_store(stocks, years, home)
-            child = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    str(home),
-                    setup["start"],
-                    "bench",
-                    str(chunk_stocks),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if child.returncode != 0:
-                raise RuntimeError(f"build of {stocks}x{years}y failed:\n{child.stderr[-4000:]}")
-            build = json.loads(child.stdout.strip().splitlines()[-1])
+            setup = _run_child("--child-store", str(home), str(stocks), str(years))
+            build = _run_child("--child", str(home), setup["start"], "bench", str(chunk_stocks))
             engines = _compare_engines(home, date.fromisoformat(setup["start"]))
             results.append(
                 {
@@ -215,7 +236,12 @@ def run(sizes: list[tuple[int, int]], chunk_stocks: int) -> dict:
                     "price_features": engines,
                 }
             )
-    return {"benchmark": "build", "cpu_count": os.cpu_count(), "results": results}
+    return {
+        "benchmark": "build",
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "results": results,
+    }
 
 
 def main() -> None:
@@ -233,7 +259,14 @@ def main() -> None:
     parser.add_argument(
         "--child", nargs=4, metavar=("HOME", "START", "NAME", "CHUNK"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--child-store", nargs=3, metavar=("HOME", "STOCKS", "YEARS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.child_store:
+        home, stocks, years = args.child_store
+        print(json.dumps(_write_store(int(stocks), int(years), Path(home))))
+        return
     if args.child:
         _child_build(*args.child)
         return
