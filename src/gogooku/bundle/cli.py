@@ -1,0 +1,187 @@
+"""``gogooku bundle`` (create, verify, list), ``promote``, ``rollback``, ``predict``, ``update``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gogooku.bundle.store import (
+    BundleError,
+    bundles_dir,
+    check_name,
+    list_bundles,
+    parse_ref,
+    promote,
+    resolve,
+    rollback,
+    verify_bundle,
+    versions,
+)
+from gogooku.calendar import CalendarError
+from gogooku.config import ConfigError
+from gogooku.dataset.build import BuildError
+from gogooku.dataset.cache import CacheError
+from gogooku.runs import RunError
+
+bundle_app = typer.Typer(
+    help="Immutable model bundles: `gogooku bundle --run RUN` creates the next version; "
+    "`verify` and `list` inspect them.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+_ERRORS = (BundleError, RunError, ConfigError, CacheError, BuildError, CalendarError, OSError)
+
+
+def _fail(action: str, exc: Exception) -> typer.Exit:
+    typer.echo(f"{action} failed: {exc}", err=True)
+    return typer.Exit(code=1)
+
+
+def _day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date", param_hint=option) from None
+
+
+@bundle_app.callback()
+def bundle_command(
+    ctx: typer.Context,
+    run: str | None = typer.Option(None, "--run", help="Run id or run folder to bundle."),
+    name: str | None = typer.Option(None, "--name", help="Bundle name (default: model kind)."),
+) -> None:
+    """Bundle a trained run as the next version of NAME (weights, config, feature list and hash,
+    normalisation, date ranges, metrics, code version, SHA-256 manifest)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if run is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(code=2)
+    from gogooku.bundle.scoring import create_bundle
+
+    try:
+        path, info = create_bundle(run, name)
+    except _ERRORS as exc:
+        raise _fail("bundle", exc) from None
+    typer.echo(f"created {info.name}@{info.version} ({info.model}, run {info.run_id}) at {path}")
+
+
+@bundle_app.command("verify")
+def verify_command(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (NAME alone: every version)."),
+) -> None:
+    """Recompute every SHA-256 of the manifest; exit 1 when a file is missing, changed or unlisted."""
+    try:
+        name, version = parse_ref(ref)
+        chosen = [version] if version else versions(name)
+        if not chosen:
+            raise BundleError(f"no bundle {name!r} under {bundles_dir()}")
+        bad = False
+        for v in chosen:
+            problems = verify_bundle(resolve(name, v))
+            bad |= bool(problems)
+            typer.echo(f"{name}@{v}: " + ("ok" if not problems else "; ".join(problems)))
+    except _ERRORS as exc:
+        raise _fail("verify", exc) from None
+    if bad:
+        raise typer.Exit(code=1)
+
+
+@bundle_app.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Every bundle version, marking the promoted one."""
+    rows = list_bundles()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"bundles in {bundles_dir()}")
+    cols = ("name", "version", "current", "model", "dataset", "run_id", "created_at")
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(("*" if r[c] else "") if c == "current" else str(r[c]) for c in cols))
+    Console().print(table)
+
+
+def promote_command(
+    name: str = typer.Argument(..., help="Bundle name."),
+    version: str = typer.Argument(..., help="Version to promote (e.g. v0002)."),
+) -> None:
+    """Verify NAME@VERSION and point NAME's CURRENT at it (atomic; audited). A running service
+    switches on its next request."""
+    try:
+        before = promote(check_name(name), version)
+    except _ERRORS as exc:
+        raise _fail("promote", exc) from None
+    typer.echo(f"{name}: {before or '(none)'} -> {version}")
+
+
+def rollback_command(name: str = typer.Argument(..., help="Bundle name.")) -> None:
+    """Point NAME's CURRENT back at the version the current one replaced (atomic; audited)."""
+    try:
+        before, after = rollback(check_name(name))
+    except _ERRORS as exc:
+        raise _fail("rollback", exc) from None
+    typer.echo(f"{name}: {before} -> {after}")
+
+
+def predict_command(
+    bundle: str = typer.Option(..., "--bundle", help="NAME or NAME@VERSION (default: promoted)."),
+    date: str | None = typer.Option(
+        None, "--date", help="Date to score (YYYY-MM-DD; default: the dataset's latest date)."
+    ),
+) -> None:
+    """Score every stock listed on DATE with the bundle and store the scores (prediction store:
+    $GOGOOKU_HOME/predictions.sqlite). Refuses a dataset whose feature hash differs."""
+    from gogooku.bundle.job import predict
+
+    try:
+        run = predict(bundle, _day(date, "--date"))
+    except _ERRORS as exc:
+        raise _fail("predict", exc) from None
+    typer.echo(
+        f"stored {run.rows} scores of {run.model}@{run.version} for {run.date} "
+        f"(dispersion {run.dispersion})"
+    )
+
+
+def update_command(
+    bundle: str = typer.Option(..., "--bundle", help="NAME or NAME@VERSION (default: promoted)."),
+    fetch_start: str = typer.Option(
+        ...,
+        "--fetch-start",
+        help="First day to fetch (for --source synthetic: the market's start).",
+    ),
+    end: str | None = typer.Option(None, "--end", help="Last day (default: today, UTC)."),
+    source: str = typer.Option("jquants", "--source", help="jquants or synthetic."),
+    seed: int = typer.Option(7, "--seed", help="Synthetic market seed."),
+    stocks: int = typer.Option(300, "--stocks", help="Synthetic market size."),
+    datasets: str | None = typer.Option(
+        None, "--datasets", help="Datasets to fetch (default all)."
+    ),
+) -> None:
+    """Daily job: fetch up to END, extend the bundle's dataset incrementally, predict its newest
+    date. Idempotent (safe from cron)."""
+    from gogooku.bundle.job import update
+
+    try:
+        run = update(
+            bundle,
+            source,
+            _day(fetch_start, "--fetch-start"),
+            _day(end, "--end") or dt.datetime.now(dt.UTC).date(),
+            seed,
+            stocks,
+            datasets,
+        )
+    except _ERRORS as exc:
+        raise _fail("update", exc) from None
+    typer.echo(f"stored {run.rows} scores of {run.model}@{run.version} for {run.date}")

@@ -1,0 +1,118 @@
+"""The prediction job (``gogooku predict``) and the daily update (``gogooku update``).
+
+``predict(ref, day)`` loads ``NAME[@VERSION]`` (verified; default the promoted version), refuses
+a dataset whose feature hash differs from the bundle's, scores every stock listed on ``day``
+(default: the dataset's latest date) with ``LoadedBundle.score_dataset`` and replaces that day in
+the prediction store, with sector and company name from the raw store's master data as of ``day``
+(the latest master row of each code dated on or before it). ``listed`` — the denominator of the
+service's coverage gauge — is the number of codes in that master snapshot (the scored rows when
+the raw store has no master data).
+
+``update(ref, source, fetch_start, end)``: ``gogooku fetch`` for fetch_start..end (a re-run is a
+no-op), an incremental ``build_dataset`` of the bundle's dataset up to ``end`` with the start,
+blocks and warm-up recorded in its ``metadata.json`` (skipped when the dataset already reaches
+``end``), then ``predict`` for the newest date. Every step is idempotent, so cron may re-run it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+
+from gogooku.bundle.predstore import DayRun, PredictionStore, to_store_frame
+from gogooku.bundle.scoring import load_bundle
+from gogooku.bundle.store import parse_ref, resolve
+from gogooku.dataset.build import build_dataset, dataset_dir
+from gogooku.settings import get_settings
+from gogooku.store.raw import RawStore
+
+MASTER = "equities_master"
+
+
+def latest_date(dataset: str) -> dt.date:
+    """The last date of the dataset's panel."""
+    path = dataset_dir(dataset) / "panel.parquet"
+    return pl.scan_parquet(path).select(pl.col("Date").max()).collect().item()
+
+
+def master_asof(day: dt.date) -> pl.DataFrame:
+    """``Code, sector, sector_name, name`` of the master snapshot as of ``day`` (empty frame when
+    the raw store holds no master data)."""
+    raw_dir = get_settings().raw_dir
+    schema = {"Code": pl.String, "sector": pl.String, "sector_name": pl.String, "name": pl.String}
+    if not (raw_dir / MASTER).is_dir():
+        return pl.DataFrame(schema=schema)
+    return (
+        RawStore(raw_dir)
+        .scan(MASTER)
+        .filter(pl.col("Date") <= day)
+        .sort("Date")
+        .group_by("Code")
+        .last()
+        .select(
+            "Code",
+            pl.col("S33").alias("sector"),
+            pl.col("S33Nm").alias("sector_name"),
+            pl.col("CoName").alias("name"),
+        )
+        .collect()
+        .cast(schema)
+    )
+
+
+def predict(ref: str, day: dt.date | None = None, store: PredictionStore | None = None) -> DayRun:
+    """Score ``day`` with bundle ``ref`` and store it (see module doc)."""
+    name, version = parse_ref(ref)
+    bundle = load_bundle(resolve(name, version))
+    info = bundle.info
+    bundle.check_dataset()
+    day = day or latest_date(info.dataset)
+    scores = bundle.score_dataset(day)
+    master = master_asof(day)
+    frame = to_store_frame(scores, info.horizons, info.main_horizon).join(
+        master, on="Code", how="left"
+    )
+    listed = master.height or frame.height
+    return (store or PredictionStore()).write_day(
+        name, info.version, day, frame, listed, info.dataset
+    )
+
+
+def update(
+    ref: str,
+    source: str,
+    fetch_start: dt.date,
+    end: dt.date,
+    seed: int = 7,
+    stocks: int = 300,
+    datasets: str | None = None,
+) -> DayRun:
+    """Fetch, extend the bundle's dataset and predict its newest date (see module doc)."""
+    from gogooku.store.cli import Source, fetch_command
+
+    name, version = parse_ref(ref)
+    dataset = json.loads((resolve(name, version) / "bundle.json").read_text())["dataset"]
+    fetch_command(
+        start=fetch_start.isoformat(),
+        end=end.isoformat(),
+        datasets=datasets,
+        plan=None,
+        source=Source(source),
+        base_url=None,
+        seed=seed,
+        stocks=stocks,
+    )
+    meta = json.loads((dataset_dir(dataset) / "metadata.json").read_text())
+    if dt.date.fromisoformat(meta["end"]) < end:
+        build_dataset(
+            dataset,
+            dt.date.fromisoformat(meta["start"]),
+            end,
+            blocks=meta["blocks"],
+            warmup_days=meta["warmup_days"],
+            incremental=True,
+            show_progress=False,
+        )
+    return predict(ref)

@@ -1,0 +1,144 @@
+"""The prediction store: ``$GOGOOKU_HOME/predictions.sqlite`` (SQLite in WAL mode).
+
+Tables:
+
+- ``predictions`` keyed (model, version, date, code): ``score`` (the bundle's main horizon),
+  ``scores`` (JSON ``{"h": score}`` of every horizon), ``sector`` (S33 code), ``sector_name``,
+  ``name`` (company name) from the raw store's master data as of the date (null without it);
+- ``prediction_runs`` keyed (model, version, date): ``rows`` scored, ``listed`` stocks on that
+  date, ``dispersion`` = population standard deviation of ``score`` across the day's stocks,
+  ``dataset``, ``created_at``.
+
+``write_day`` replaces a (model, version, date) in one transaction, so re-running a prediction is
+idempotent and a reader sees the old or the new day, never a mix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from gogooku.settings import get_settings
+
+STORE_FILE = "predictions.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    model TEXT NOT NULL, version TEXT NOT NULL, date TEXT NOT NULL, code TEXT NOT NULL,
+    score REAL NOT NULL, scores TEXT NOT NULL, sector TEXT, sector_name TEXT, name TEXT,
+    PRIMARY KEY (model, version, date, code)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS prediction_runs (
+    model TEXT NOT NULL, version TEXT NOT NULL, date TEXT NOT NULL, rows INTEGER NOT NULL,
+    listed INTEGER NOT NULL, dispersion REAL, dataset TEXT, created_at TEXT NOT NULL,
+    PRIMARY KEY (model, version, date)
+) WITHOUT ROWID;
+"""
+
+
+def store_path() -> Path:
+    return get_settings().home / STORE_FILE
+
+
+@dataclass(frozen=True)
+class DayRun:
+    """One row of ``prediction_runs``."""
+
+    model: str
+    version: str
+    date: dt.date
+    rows: int
+    listed: int
+    dispersion: float | None
+    dataset: str | None
+    created_at: str
+
+
+class PredictionStore:
+    """Reads and writes ``predictions.sqlite``; one connection per call (thread-safe)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path or store_path())
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        return conn
+
+    def write_day(
+        self,
+        model: str,
+        version: str,
+        day: dt.date,
+        frame: pl.DataFrame,
+        listed: int,
+        dataset: str | None = None,
+    ) -> DayRun:
+        """Replace (model, version, day) with ``frame`` (``Code, score, scores`` [JSON text],
+        ``sector, sector_name, name``)."""
+        rows = frame.select("Code", "score", "scores", "sector", "sector_name", "name").rows()
+        std = frame["score"].std(ddof=0) if frame.height else None
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        key = (model, version, day.isoformat())
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute("DELETE FROM predictions WHERE model=? AND version=? AND date=?", key)
+                conn.executemany(
+                    "INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(*key, *r) for r in rows],
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO prediction_runs VALUES (?,?,?,?,?,?,?,?)",
+                    (*key, len(rows), listed, std, dataset, created),
+                )
+        finally:
+            conn.close()
+        return DayRun(model, version, day, len(rows), listed, std, dataset, created)
+
+    def day_run(self, model: str, version: str, day: dt.date | None = None) -> DayRun | None:
+        """The run row of ``day`` (default: the latest date) for model@version."""
+        if not self.path.exists():
+            return None
+        sql = "SELECT * FROM prediction_runs WHERE model=? AND version=?"
+        args: tuple = (model, version)
+        if day is not None:
+            sql += " AND date=?"
+            args += (day.isoformat(),)
+        conn = self._connect()
+        try:
+            row = conn.execute(sql + " ORDER BY date DESC LIMIT 1", args).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            return None
+        return DayRun(row[0], row[1], dt.date.fromisoformat(row[2]), *row[3:])
+
+    def read_day(self, model: str, version: str, day: dt.date) -> list[tuple]:
+        """``(code, score, scores JSON, sector, sector_name, name)`` ranked: score descending,
+        ties by code."""
+        conn = self._connect()
+        try:
+            return conn.execute(
+                "SELECT code, score, scores, sector, sector_name, name FROM predictions "
+                "WHERE model=? AND version=? AND date=? ORDER BY score DESC, code",
+                (model, version, day.isoformat()),
+            ).fetchall()
+        finally:
+            conn.close()
+
+
+def to_store_frame(scores: pl.DataFrame, horizons: list[int], main: int) -> pl.DataFrame:
+    """``Code, score, scores`` (JSON text) from ``Code, pred_{h}d``."""
+    return scores.select(
+        "Code",
+        pl.col(f"pred_{main}d").alias("score"),
+        pl.struct(pl.col(f"pred_{h}d").alias(str(h)) for h in horizons)
+        .struct.json_encode()
+        .alias("scores"),
+    )

@@ -1,0 +1,126 @@
+"""API keys and per-key rate limits.
+
+Key file (JSON, ``ServeConfig.keys_path``)::
+
+    {"keys": [{"name": "alice", "sha256": "<hex of SHA-256 of the key>", "revoked": false,
+               "created_at": "..."}]}
+
+Only hashes are stored; ``add_key`` prints the plaintext once. ``KeyStore`` re-reads the file
+when its (inode, mtime, size) changes, so a revocation takes effect without a restart. A request
+without ``X-API-Key`` or with a key whose hash is not in the file gets 401, a revoked key 403.
+
+Rate limit: a token bucket per key name — capacity ``rate_burst``, refilled at ``rate_per_s``
+tokens per second (tokens = min(burst, tokens + Δt · rate)); a request takes one token, and with
+none left gets 429 with ``Retry-After`` = ⌈(1 − tokens) / rate⌉ seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gogooku.runs import atomic_write_text
+
+
+class KeyFileError(ValueError):
+    """The key file is unreadable or a key operation is invalid; names the file."""
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    try:
+        return list(json.loads(path.read_text())["keys"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyFileError(f"{path}: not a key file ({exc})") from None
+
+
+def _write(path: Path, keys: list[dict]) -> None:
+    atomic_write_text(path, json.dumps({"keys": keys}, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def add_key(path: Path, name: str) -> str:
+    """Create a key named ``name``; returns the plaintext (only its hash is stored)."""
+    keys = _read(path)
+    if any(k["name"] == name for k in keys):
+        raise KeyFileError(f"{path}: a key named {name!r} exists")
+    key = secrets.token_urlsafe(32)
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    keys.append({"name": name, "sha256": key_hash(key), "revoked": False, "created_at": created})
+    _write(path, keys)
+    return key
+
+
+def revoke_key(path: Path, name: str) -> None:
+    keys = _read(path)
+    if not any(k["name"] == name for k in keys):
+        raise KeyFileError(f"{path}: no key named {name!r}")
+    _write(path, [{**k, "revoked": k["revoked"] or k["name"] == name} for k in keys])
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    name: str
+    revoked: bool
+
+
+class KeyStore:
+    """Hash → key entry, re-read when the file changes (see module doc)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._sig: tuple | None = None
+        self._keys: dict[str, KeyEntry] = {}
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        try:
+            st = self.path.stat()
+            sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            sig = None
+        if sig == self._sig:
+            return
+        with self._lock:
+            entries = _read(self.path) if sig is not None else []
+            self._keys = {
+                e["sha256"]: KeyEntry(e["name"], bool(e.get("revoked", False))) for e in entries
+            }
+            self._sig = sig
+
+    def lookup(self, key: str) -> KeyEntry | None:
+        self._refresh()
+        return self._keys.get(key_hash(key))
+
+
+class RateLimiter:
+    """Token buckets keyed by name (see module doc)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, name: str) -> int | None:
+        """None when allowed, else the seconds to wait (``Retry-After``)."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(name, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[name] = (tokens - 1, now)
+                return None
+            self._buckets[name] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / self.rate))

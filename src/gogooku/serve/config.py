@@ -1,0 +1,60 @@
+"""``ServeConfig``: the service's typed settings, from a TOML file and/or the environment.
+
+Sources, later ones winning: the defaults below; the TOML file named by ``GOGOOKU_SERVE_CONFIG``
+(or passed to ``load_serve_config``; top-level keys are the fields, unknown keys are errors);
+``GOGOOKU_SERVE_MODELS`` (comma-separated bundle names) and ``GOGOOKU_API_KEYS_FILE``.
+With no ``models`` the service serves every bundle name that has a promoted version at startup.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from gogooku.config import StrictModel, load_config
+from gogooku.settings import get_settings
+
+CONFIG_ENV = "GOGOOKU_SERVE_CONFIG"
+MODELS_ENV = "GOGOOKU_SERVE_MODELS"
+KEYS_ENV = "GOGOOKU_API_KEYS_FILE"
+
+
+class ServeConfig(StrictModel):
+    """Settings of the ranking service."""
+
+    models: list[str] = Field(
+        default_factory=list, description="bundle names served; the first is the default model"
+    )
+    api_keys_file: Path | None = Field(
+        None, description="JSON key file (default: $GOGOOKU_HOME/api_keys.json)"
+    )
+    rate_per_s: float = Field(50.0, gt=0, description="token-bucket refill rate per API key")
+    rate_burst: int = Field(100, ge=1, description="token-bucket capacity per API key")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1, description="request bodies above → 413")
+    max_data_age_s: float | None = Field(
+        4 * 86400.0,
+        gt=0,
+        description="/readyz fails when the newest stored prediction date is older (none: off)",
+    )
+    default_top_k: int = Field(50, ge=1)
+    max_top_k: int = Field(5000, ge=1)
+    max_predict_rows: int = Field(500_000, ge=1, description="rows per POST /v1/predict")
+
+    @property
+    def keys_path(self) -> Path:
+        return self.api_keys_file or get_settings().home / "api_keys.json"
+
+
+def load_serve_config(path: str | Path | None = None) -> ServeConfig:
+    """The config from ``path`` (default: ``$GOGOOKU_SERVE_CONFIG`` when set) plus the
+    environment overrides of the module doc."""
+    path = path or os.environ.get(CONFIG_ENV)
+    cfg = load_config(path, ServeConfig) if path else ServeConfig()
+    update: dict[str, object] = {}
+    if os.environ.get(MODELS_ENV):
+        update["models"] = [m.strip() for m in os.environ[MODELS_ENV].split(",") if m.strip()]
+    if os.environ.get(KEYS_ENV):
+        update["api_keys_file"] = Path(os.environ[KEYS_ENV])
+    return ServeConfig.model_validate({**cfg.model_dump(), **update}) if update else cfg

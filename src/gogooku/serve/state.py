@@ -1,0 +1,137 @@
+"""What the service serves: per bundle name, the promoted version, loaded and verified.
+
+``ModelState.current()`` is called on every request. It stats ``bundles/NAME/CURRENT`` and the
+files of the version it names (one ``stat`` each, no reading); when that signature differs from
+the last one seen — a promote or rollback replaced the pointer, or a bundle file was modified,
+removed or added — it verifies the version's manifest (SHA-256 of every file) and loads it. A
+bundle that loads is swapped in by one reference assignment, so a request already holding the
+previous bundle finishes with it; one that fails leaves the state without a bundle and with the
+reason (``error``, shown by ``/readyz`` and logged): a corrupted bundle is never served, also
+when it was corrupted after it was loaded.
+
+``RankingCache`` keeps the last few ranked days, keyed by (model, version, date, created_at of
+the stored day), as pre-serialised JSON entries, so a ranking request costs one indexed SQLite
+lookup and a byte join.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from gogooku.bundle.predstore import DayRun, PredictionStore
+from gogooku.bundle.scoring import LoadedBundle, load_bundle
+from gogooku.bundle.store import CURRENT_FILE, BundleError, bundles_dir
+
+log = logging.getLogger(__name__)
+
+
+class ModelState:
+    """The served bundle of one name (see module doc)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.root = bundles_dir() / name
+        self.bundle: LoadedBundle | None = None
+        self.error: str | None = "not loaded yet"
+        self._sig: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _signature(self) -> tuple:
+        pointer = self.root / CURRENT_FILE
+        try:
+            st = pointer.stat()
+            version = pointer.read_text().strip()
+        except FileNotFoundError:
+            return ("no pointer",)
+        folder = self.root / version
+        try:
+            files = tuple(
+                (p.name, p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size)
+                for p in sorted(folder.iterdir())
+            )
+        except FileNotFoundError:
+            files = ()
+        return (st.st_ino, st.st_mtime_ns, version, files)
+
+    def current(self) -> LoadedBundle | None:
+        """The bundle to serve now, or None (then ``error`` says why)."""
+        sig = self._signature()
+        if sig == self._sig:
+            return self.bundle
+        with self._lock:
+            if sig != self._sig:
+                self._load(sig)
+        return self.bundle
+
+    def _load(self, sig: tuple) -> None:
+        if sig == ("no pointer",):
+            self.bundle, self.error = None, f"bundle {self.name!r}: no promoted version"
+        else:
+            version = sig[2]
+            try:
+                self.bundle, self.error = load_bundle(self.root / version), None
+                log.info("serving %s@%s", self.name, version)
+            except (BundleError, OSError, ValueError, RuntimeError) as exc:
+                self.bundle, self.error = None, f"{self.name}@{version}: {exc}"
+        if self.error:
+            log.error("not serving %s: %s", self.name, self.error)
+        self._sig = sig
+
+
+@dataclass
+class RankedDay:
+    """A stored day in rank order: pre-serialised entries and each entry's sector."""
+
+    run: DayRun
+    entries: list[bytes]
+    sectors: list[str | None]
+    by_sector: dict[str, list[int]] = field(default_factory=dict)
+
+    def select(self, sector: str | None, top_k: int) -> list[bytes]:
+        if sector is None:
+            return self.entries[:top_k]
+        if sector not in self.by_sector:
+            self.by_sector[sector] = [i for i, s in enumerate(self.sectors) if s == sector]
+        return [self.entries[i] for i in self.by_sector[sector][:top_k]]
+
+
+class RankingCache:
+    """The last ``size`` ranked days (see module doc)."""
+
+    def __init__(self, store: PredictionStore, size: int = 8) -> None:
+        self.store, self.size = store, size
+        self._days: OrderedDict[tuple, RankedDay] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run: DayRun) -> RankedDay:
+        key = (run.model, run.version, run.date, run.created_at)
+        with self._lock:
+            if key in self._days:
+                self._days.move_to_end(key)
+                return self._days[key]
+        rows = self.store.read_day(run.model, run.version, run.date)
+        entries = [
+            json.dumps(
+                {
+                    "rank": i + 1,
+                    "code": code,
+                    "score": score,
+                    "scores": json.loads(scores),
+                    "sector": sector,
+                    "sector_name": sector_name,
+                    "name": name,
+                },
+                separators=(",", ":"),
+            ).encode()
+            for i, (code, score, scores, sector, sector_name, name) in enumerate(rows)
+        ]
+        day = RankedDay(run, entries, [r[3] for r in rows])
+        with self._lock:
+            self._days[key] = day
+            while len(self._days) > self.size:
+                self._days.popitem(last=False)
+        return day
