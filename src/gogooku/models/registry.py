@@ -4,7 +4,8 @@ A builder takes the ``[model]`` config section, F (features per day after normal
 label horizons (one output per horizon) and the categorical id ranges (``static_cardinalities[s]``
 = largest id of static column s + 1), and returns a module whose ``forward(batch: DayBatch)``
 returns a :class:`~gogooku.models.output.ModelOutput`. Builders are keyed by the config's
-``kind``; ``register_model`` adds one (used for APEX later and by tests).
+``kind``; ``register_model`` adds one (used by tests). APEX's registry builder needs its market
+columns passed in; training builds it through ``gogooku.models.apex.apex_builder``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel
 from torch import nn
 
+from gogooku.models.apex import build_apex
 from gogooku.models.atft_gat_fan import build_atft
 
 Builder = Callable[[BaseModel, int, Sequence[int], Sequence[int]], nn.Module]
 
-_BUILDERS: dict[str, Builder] = {"atft": build_atft}
+_BUILDERS: dict[str, Builder] = {"atft": build_atft, "apex": build_apex}
 
 
 class ModelRegistryError(ValueError):

@@ -3,7 +3,9 @@
 ``train`` creates (or, with ``--resume``, reopens) ``runs/RUN/`` for fold K of the dataset's
 walk-forward splits (``[data.splits]``): ``run.json`` with the fold's train/valid/test date
 ranges, the resolved ``config.toml``, then trains — the neural loop (``gogooku.train.loop``)
-for ``atft``, ``gogooku.models.tabular.fit_predict_tabular`` for ``lgbm``/``linear``/``factor`` —
+for ``atft``, ``gogooku.models.pruning.train_apex`` for ``apex`` (enhanced or, with
+``[model] prune``, pruned; the variant is in run.json params),
+``gogooku.models.tabular.fit_predict_tabular`` for ``lgbm``/``linear``/``factor`` —
 writes ``predictions.parquet`` and runs the evaluator (``metrics.json``, ``report.html``).
 
 ``ablate`` trains the ATFT of a config four times on the same fold — as configured, without the
@@ -29,7 +31,9 @@ from gogooku.dataset.cache import CacheError, open_cache
 from gogooku.dataset.splits import Fold, SplitError, dataset_dates, walk_forward
 from gogooku.evaluate.cli import compare_command
 from gogooku.evaluate.evaluator import EvaluationError, evaluate_run
+from gogooku.models.apex import ApexConfig, ApexError
 from gogooku.models.atft_gat_fan import AtftConfig
+from gogooku.models.pruning import apex_variant, train_apex
 from gogooku.models.tabular import TabularError, fit_predict_tabular
 from gogooku.runs import (
     Ranges,
@@ -70,6 +74,7 @@ _ERRORS = (
     LossError,
     EvaluationError,
     CalendarError,
+    ApexError,
 )
 
 
@@ -144,16 +149,17 @@ def train_run(
     fold = select_fold(dataset, cfg, fold_index)
     horizons = sorted(cfg.loss.horizons)
     if not resume:
+        params: dict[str, object] = {"fold": fold_index, "config": CONFIG_FILE}
+        if isinstance(cfg.model, ApexConfig):
+            params["variant"] = apex_variant(cfg.model)
         run_dir, _ = create_run(
-            kind,
-            dataset,
-            horizons,
-            fold_ranges(fold),
-            params={"fold": fold_index, "config": CONFIG_FILE},
-            run_id=run_id,
+            kind, dataset, horizons, fold_ranges(fold), params=params, run_id=run_id
         )
     dump_config(cfg, run_dir / CONFIG_FILE)
-    if kind in NEURAL_KINDS:
+    if kind == "apex":
+        cache = open_cache(dataset_dir(dataset))
+        summary = train_apex(cfg, cache, fold, run_dir, resume=resume, on_epoch=on_epoch)
+    elif kind in NEURAL_KINDS:
         trainer = Trainer(cfg, open_cache(dataset_dir(dataset)), fold, run_dir)
         summary = trainer.fit(resume=resume, on_epoch=on_epoch)
         trainer.write_predictions()

@@ -1,10 +1,11 @@
 """The run config: one TOML per run with ``[data]``, ``[model]``, ``[train]`` and ``[loss]``.
 
-``[model]`` is a union discriminated by ``kind``: ``"atft"`` (:class:`AtftConfig`), ``"lgbm"``,
+``[model]`` is a union discriminated by ``kind``: ``"atft"`` (:class:`AtftConfig`), ``"apex"``
+(:class:`~gogooku.models.apex.ApexConfig`), ``"lgbm"``,
 ``"linear"``, ``"factor"`` (the tabular baselines). Unknown keys are errors everywhere
 (``StrictModel``); ``load_run_config`` names the file and the dotted key of a bad value, and
 also checks the sections against each other (the model's window equals the loader's, no loss
-horizon is longer than the splits' purged label horizon).
+horizon is longer than the splits' purged label horizon; APEX's window is at most the loader's).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from gogooku.config import ConfigError, DataConfig, StrictModel, load_config
+from gogooku.models.apex import ApexConfig
 from gogooku.models.atft_gat_fan import AtftConfig
 from gogooku.models.factor import FactorConfig
 from gogooku.models.gbdt import LgbmConfig
 from gogooku.models.linear import LinearConfig
 
 ModelConfig = Annotated[
-    AtftConfig | LgbmConfig | LinearConfig | FactorConfig, Field(discriminator="kind")
+    AtftConfig | ApexConfig | LgbmConfig | LinearConfig | FactorConfig,
+    Field(discriminator="kind"),
 ]
-MODEL_KINDS: tuple[str, ...] = ("atft", "lgbm", "linear", "factor")
-NEURAL_KINDS: tuple[str, ...] = ("atft",)
+MODEL_KINDS: tuple[str, ...] = ("atft", "apex", "lgbm", "linear", "factor")
+NEURAL_KINDS: tuple[str, ...] = ("atft", "apex")
 
 
 class TrainConfig(StrictModel):
@@ -104,6 +107,11 @@ class RunConfig(StrictModel):
         if isinstance(self.model, AtftConfig) and self.model.window != self.data.loader.window:
             raise ValueError(
                 f"model.window {self.model.window} != data.loader.window {self.data.loader.window}"
+            )
+        if isinstance(self.model, ApexConfig) and self.model.window > self.data.loader.window:
+            raise ValueError(
+                f"model.window {self.model.window} > data.loader.window "
+                f"{self.data.loader.window}: APEX reads the last model.window days of the window"
             )
         return self
 
