@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from gogooku.calendar import TradingCalendar
 from gogooku.cli import app
 from gogooku.dataset.build import BuildError, build_dataset
+from gogooku.dataset.cache import write_cache
 from gogooku.dataset.labels import HORIZONS, LabelLeakError, label_names
 from gogooku.features.base import Block, Feature
 from gogooku.features.registry import BLOCKS
@@ -133,6 +134,11 @@ def test_incremental_build_equals_full_rebuild(synth_market):
     meta = json.loads((extended.path / "metadata.json").read_text())
     assert meta["incremental"] is True and meta["end"] == "2024-07-05"
     assert meta["rows"] == inc.height
+    # The extended cache (old date rows copied, changed rows scattered) equals a full write.
+    names = [p.name for p in (extended.path / "cache").iterdir() if p.suffix == ".npy"]
+    extended_cache = {n: (extended.path / "cache" / n).read_bytes() for n in names}
+    write_cache(extended.path)
+    assert extended_cache == {n: (extended.path / "cache" / n).read_bytes() for n in names}
 
 
 def test_leaky_block_is_refused(small_market):

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gogooku.dataset.cache import STATIC_IDS, CacheError, open_cache, write_cache
+from gogooku.dataset.cache import STATIC_IDS, CacheError, extend_cache, open_cache, write_cache
 
 ARRAYS = ("features", "targets", "mask", "static", "dates", "codes")
 
@@ -131,3 +131,42 @@ def test_a_panel_not_sorted_by_code_is_refused_with_its_path(tmp_path):
     with pytest.raises(CacheError, match=r"panel\.parquet: rows are not sorted by Code"):
         write_cache(path, batch_rows=50)
     assert not any(p.name.startswith("cache") for p in path.iterdir())
+
+
+def _cache_bytes(path: Path) -> dict[str, bytes]:
+    return {n: (path / "cache" / f"{n}.npy").read_bytes() for n in ARRAYS}
+
+
+@pytest.mark.parametrize("float16", [False, True])
+@pytest.mark.parametrize("new_code", [False, True])
+def test_extended_cache_equals_a_full_write(tmp_path, caplog, float16, new_code):
+    path = tmp_path / "ds"
+    full = _write_dataset(path, stocks=23, days=41)
+    days = full["Date"].unique().sort()
+    first, old_end = days[30], days[35]
+    old = full.filter(pl.col("Date") <= old_end)
+    codes = old["Code"].unique()
+    if not new_code:
+        full = full.filter(pl.col("Code").is_in(codes.implode()))
+    assert (full["Code"].n_unique() > codes.len()) == new_code
+    old.write_parquet(path / "panel.parquet")
+    write_cache(path, float16=float16, batch_rows=50)
+    # Relabelled days from ``first`` on, new days after ``old_end``; rows before ``first`` kept.
+    changed = full.filter(pl.col("Date") >= first).with_columns(pl.col("y_1d") + 1.0)
+    new = pl.concat([full.filter(pl.col("Date") < first), changed]).sort("Code", "Date")
+    new.write_parquet(path / "panel.parquet")
+    with caplog.at_level("INFO", logger="gogooku.dataset.cache"):
+        extend_cache(path, changed.sort("Code", "Date"), first, batch_rows=30)
+    assert ("cache rewritten whole" in caplog.text) == new_code
+    extended = _cache_bytes(path)
+    assert open_cache(path).features.dtype == (np.float16 if float16 else np.float32)
+    write_cache(path, float16=float16)
+    assert extended == _cache_bytes(path)
+
+
+def test_extend_cache_refuses_rows_before_its_first_day(tmp_path):
+    path = tmp_path / "ds"
+    panel = _write_dataset(path, stocks=5, days=10)
+    write_cache(path)
+    with pytest.raises(CacheError, match="rows dated before 2024-01-05"):
+        extend_cache(path, panel, date(2024, 1, 5))

@@ -23,7 +23,10 @@ are recomputed (they now see more future). Rows must equal a full rebuild's; rol
 differ in the last float bits (their running sums start at a different row), and a feature whose
 value depends on more than twice its block's declared lookback (an unbounded EMA) can differ
 by more. If the raw data of old days was revised after the first build, only a ``--full``
-rebuild picks that up.
+rebuild picks that up. The panel file is still rewritten whole (its rows are sorted by
+(Code, Date), so new dates fall inside every stock's run); the cache copies its unchanged date
+rows and scatters only the relabelled and new days (``extend_cache``), unless a new code
+appeared (then it is written whole).
 
 Missing sources: a requested block one of whose non-base sources has no rows in the raw store
 (the plan lacks it, or prices were imported without side data) is skipped with one warning and
@@ -77,7 +80,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import AVAILABILITY, describe_source
 from gogooku.dataset.base import BASE_SOURCES, build_base
-from gogooku.dataset.cache import write_cache
+from gogooku.dataset.cache import extend_cache, write_cache
 from gogooku.dataset.labels import (
     LABEL_LOOKAHEAD,
     assert_no_label_copies,
@@ -703,11 +706,13 @@ def _extend_panel(
     show_progress: bool,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
-) -> _PanelStats:
+) -> tuple[_PanelStats, pl.DataFrame, date]:
     """Append the rows first_new..end to the panel and refresh the labels of its last 21 days.
 
     The new rows come from a base frame starting ``INCREMENTAL_HISTORY_FACTOR × warmup`` trading
-    days before ``first_new`` (chunked like a full build); the old panel is read whole.
+    days before ``first_new`` (chunked like a full build); the old panel is read whole. Returns
+    the panel's statistics, its rows dated from the first relabelled day on (the only rows that
+    changed) and that day, for ``extend_cache``.
     """
     old_end = date.fromisoformat(previous["end"])
     relabel_from = calendar.offset_clipped(old_end, -LABEL_LOOKAHEAD)
@@ -750,13 +755,14 @@ def _extend_panel(
     panel = _attach_labels(features, labels)
     del features, labels
     feature_cols = [f.name for b in selected for f in b.features]
-    return _write_panel(
+    stats = _write_panel(
         path / "panel.parquet",
         [panel],
         feature_cols,
         label_cols,
         label_check_codes(panel.select(KEYS)),
     )
+    return stats, panel.filter(pl.col("Date") >= relabel_from), relabel_from
 
 
 def build_dataset(
@@ -820,7 +826,7 @@ def build_dataset(
     with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
         if extend:
             first_new = calendar.next_bd(date.fromisoformat(previous["end"]))
-            stats = _extend_panel(
+            stats, changed, changed_from = _extend_panel(
                 name,
                 path,
                 previous,
@@ -868,7 +874,11 @@ def build_dataset(
             )
     _write_artifacts(path, artifacts, first_new, end, extend)
     _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
-    write_cache(path)
+    if extend:
+        extend_cache(path, changed, changed_from)
+        del changed
+    else:
+        write_cache(path)
     seconds = round(time.perf_counter() - t_start, 3)
     sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
     metadata = {

@@ -35,6 +35,13 @@ the kernel's page cache, not in the process. Everything is written into ``cache.
 ``fsync``-ed, and renamed to ``cache/`` (the previous cache is renamed aside first and deleted
 after; readers holding its memory maps keep valid files).
 
+Extending (``extend_cache``, used by an incremental build): when the panel changed only on dates
+from some day on and the code axis and columns are unchanged, the new files are created at the
+new T, the old files' date rows before that day are copied byte for byte (``os.copy_file_range``:
+sequential, no decoding) and only the changed rows, handed over in memory by the build, are
+scattered as above — instead of decoding the whole panel again. A new code (a listing) changes N,
+and with it every date row's position, so the cache is then written whole.
+
 Reading (``open_cache``): ``DenseCache.window(t, L)`` is ``features[t-L+1 : t+1]``, a zero-copy
 view (L, N, F). ``feature_index(names=..., blocks=...)`` gives column indices; a selection that is
 one ascending contiguous run is applied as a slice (still a view), any other selection is a
@@ -48,7 +55,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -150,37 +157,50 @@ class _BlockFile:
         self.cell = int(np.prod(shape[2:], dtype=np.int64)) * self.dtype.itemsize
         self.fd = os.open(path, os.O_RDWR)
 
-    def block(self, width: int) -> np.ndarray:
-        """A (T, width, *rest) block pre-filled with the array's absent value."""
-        return np.full((self.shape[0], width, *self.shape[2:]), self.fill, dtype=self.dtype)
+    def block(self, dates: int, width: int) -> np.ndarray:
+        """A (dates, width, *rest) block pre-filled with the array's absent value."""
+        return np.full((dates, width, *self.shape[2:]), self.fill, dtype=self.dtype)
 
-    def write(self, block: np.ndarray, n0: int) -> None:
-        """Write ``block`` (T, width, *rest) at code index ``n0``: one ``pwrite`` per date."""
+    def write(self, block: np.ndarray, t0: int, n0: int) -> None:
+        """Write ``block`` (dates, width, *rest) at date index ``t0``, code index ``n0``: one
+        ``pwrite`` per date."""
         if not self.cell or not block.shape[1]:
             return
         stride = self.shape[1] * self.cell
-        for t in range(self.shape[0]):
+        for t in range(block.shape[0]):
             row = memoryview(np.ascontiguousarray(block[t])).cast("B")
+            at = self.offset + (t0 + t) * stride + n0 * self.cell
             done = 0
             while done < len(row):
-                done += os.pwrite(
-                    self.fd, row[done:], self.offset + t * stride + n0 * self.cell + done
+                done += os.pwrite(self.fd, row[done:], at + done)
+
+    def copy_dates(self, source: Path, dates: int) -> None:
+        """Copy the first ``dates`` date rows of the ``.npy`` file ``source`` (same N and cell)."""
+        offset = np.load(source, mmap_mode="r").offset
+        size = dates * self.shape[1] * self.cell
+        with open(source, "rb") as src:
+            done = 0
+            while done < size:
+                n = os.copy_file_range(
+                    src.fileno(), self.fd, size - done, offset + done, self.offset + done
                 )
+                if n == 0:
+                    raise CacheError(f"{source}: shorter than its header says")
+                done += n
 
     def close(self) -> None:
         os.fsync(self.fd)
         os.close(self.fd)
 
 
-def _whole_stocks(
-    parquet: pq.ParquetFile, columns: list[str], batch_rows: int
-) -> Iterator[pl.DataFrame]:
-    """The panel's rows in (Code, Date) order, in frames that each hold every row of their codes."""
+def _whole_stocks(batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """Rows in (Code, Date) order, regrouped into frames that each hold every row of their codes."""
     carry: pl.DataFrame | None = None
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-        frame = pl.from_arrow(batch)
+    for frame in batches:
         if carry is not None:
             frame = pl.concat([carry, frame])
+        if not frame.height:
+            continue
         last = frame["Code"][-1]
         tail = frame["Code"] == last
         carry = frame.filter(tail)
@@ -191,11 +211,22 @@ def _whole_stocks(
         yield carry
 
 
-def write_cache(
-    dataset_dir: str | Path, *, float16: bool = False, batch_rows: int = BATCH_ROWS
-) -> Path:
-    """Write ``dataset_dir/cache/`` from ``panel.parquet`` and ``features.json``; see module doc."""
-    dataset_dir = Path(dataset_dir)
+@dataclass(frozen=True)
+class _Layout:
+    """What a cache holds: column lists, feature dtype and the panel's axes."""
+
+    path: Path
+    features: list[str]
+    blocks: list[str]
+    targets: list[str]
+    static: list[str]
+    dtype: type
+    dates: pl.Series
+    codes: pl.Series
+    schema: pl.Schema
+
+
+def _layout(dataset_dir: Path, float16: bool) -> _Layout:
     panel_path = dataset_dir / "panel.parquet"
     if not panel_path.exists():
         raise CacheError(f"{panel_path}: not found (build the dataset first)")
@@ -207,77 +238,108 @@ def write_cache(
     absent = [n for n in (*features, *targets, "Code", "Date") if n not in schema]
     if absent:
         raise CacheError(f"{panel_path}: column(s) {absent} listed in features.json are missing")
-    static = [n for n in STATIC_IDS if n in features]
+    return _Layout(
+        path=panel_path,
+        features=features,
+        blocks=[c["block"] for c in feature_cols],
+        targets=targets,
+        static=[n for n in STATIC_IDS if n in features],
+        dtype=np.float16 if float16 else np.float32,
+        dates=scan.select(pl.col("Date").unique().sort()).collect()["Date"],
+        codes=scan.select(pl.col("Code").unique().sort()).collect()["Code"],
+        schema=schema,
+    )
 
-    dates = scan.select(pl.col("Date").unique().sort()).collect()["Date"]
-    codes = scan.select(pl.col("Code").unique().sort()).collect()["Code"]
-    t_n, n_n = dates.len(), codes.len()
-    date_axis = pl.DataFrame({"Date": dates}).with_row_index("_t")
-    code_axis = pl.DataFrame({"Code": codes}).with_row_index("_n")
 
+def _open_files(tmp: Path, lay: _Layout) -> list[_BlockFile]:
+    t_n, n_n = lay.dates.len(), lay.codes.len()
+    return [
+        _BlockFile(tmp / "features.npy", lay.dtype, (t_n, n_n, len(lay.features)), np.nan),
+        _BlockFile(tmp / "targets.npy", np.float32, (t_n, n_n, len(lay.targets)), np.nan),
+        _BlockFile(tmp / "mask.npy", np.bool_, (t_n, n_n), False),
+        _BlockFile(tmp / "static.npy", np.int16, (t_n, n_n, len(lay.static)), 0),
+    ]
+
+
+def _fill(files: list[_BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame], t0: int) -> None:
+    """Write the rows of ``batches`` (in (Code, Date) order, dated ``lay.dates[t0:]``) into the
+    date rows ``t0:`` of ``files``; codes without rows there get the absent value."""
+    x, y, mask, st = files
+    t_len, n_n = lay.dates.len() - t0, lay.codes.len()
+    date_axis = pl.DataFrame({"Date": lay.dates.slice(t0)}).with_row_index("_t")
+    code_axis = pl.DataFrame({"Code": lay.codes}).with_row_index("_n")
+
+    def absent(n0: int, n1: int) -> None:
+        for f in files:
+            f.write(f.block(t_len, n1 - n0), t0, n0)
+
+    next_code = 0
+    for rows in _whole_stocks(batches):
+        frame = rows.join(date_axis, on="Date", how="left").join(code_axis, on="Code", how="left")
+        del rows
+        ti = frame["_t"].to_numpy()
+        ni = frame["_n"].to_numpy()
+        n0 = int(ni.min())
+        if n0 < next_code:
+            raise CacheError(
+                f"{lay.path}: rows are not sorted by Code (code {lay.codes[n0]} comes again after "
+                f"{lay.codes[next_code - 1]}); rebuild the dataset"
+            )
+        absent(next_code, n0)
+        ni = ni - n0
+        width = int(ni.max()) + 1
+        block = x.block(t_len, width)
+        block[ti, ni] = (
+            frame.select(_as_float(lay.features, lay.schema)).to_numpy().astype(lay.dtype)
+        )
+        x.write(block, t0, n0)
+        block = y.block(t_len, width)
+        block[ti, ni] = frame.select(_as_float(lay.targets, lay.schema)).to_numpy()
+        y.write(block, t0, n0)
+        block = mask.block(t_len, width)
+        block[ti, ni] = True
+        mask.write(block, t0, n0)
+        if lay.static:
+            block = st.block(t_len, width)
+            block[ti, ni] = frame.select(pl.col(lay.static).fill_null(0).cast(pl.Int16)).to_numpy()
+            st.write(block, t0, n0)
+        del block, frame
+        next_code = n0 + width
+    absent(next_code, n_n)
+
+
+def _write(dataset_dir: Path, lay: _Layout, fill: Callable[[list[_BlockFile]], None]) -> Path:
+    """Write a cache of ``lay`` into a temporary folder (``fill`` writes the arrays' values),
+    then the axes, edges and ``cache.json``, and rename it to ``cache/``."""
     tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
     files: list[_BlockFile] = []
     try:
-        feat_dtype = np.float16 if float16 else np.float32
-        x, y, mask, st = files = [
-            _BlockFile(tmp / "features.npy", feat_dtype, (t_n, n_n, len(features)), np.nan),
-            _BlockFile(tmp / "targets.npy", np.float32, (t_n, n_n, len(targets)), np.nan),
-            _BlockFile(tmp / "mask.npy", np.bool_, (t_n, n_n), False),
-            _BlockFile(tmp / "static.npy", np.int16, (t_n, n_n, len(static)), 0),
-        ]
-        parquet = pq.ParquetFile(panel_path)
-        columns = ["Code", "Date", *features, *targets]
-        next_code = 0
-        for rows in _whole_stocks(parquet, columns, batch_rows):
-            frame = rows.join(date_axis, on="Date", how="left").join(
-                code_axis, on="Code", how="left"
-            )
-            ti = frame["_t"].to_numpy()
-            ni = frame["_n"].to_numpy()
-            n0 = int(ni.min())
-            ni = ni - n0
-            width = int(ni.max()) + 1
-            if n0 != next_code or frame["_n"].n_unique() != width:
-                raise CacheError(
-                    f"{panel_path}: rows are not sorted by Code (code {codes[n0]} comes after "
-                    f"{codes[next_code - 1] if next_code else 'the start'} out of order); "
-                    "rebuild the dataset"
-                )
-            next_code = n0 + width
-            del rows
-            block = x.block(width)
-            block[ti, ni] = frame.select(_as_float(features, schema)).to_numpy().astype(feat_dtype)
-            x.write(block, n0)
-            block = y.block(width)
-            block[ti, ni] = frame.select(_as_float(targets, schema)).to_numpy()
-            y.write(block, n0)
-            block = mask.block(width)
-            block[ti, ni] = True
-            mask.write(block, n0)
-            if static:
-                block = st.block(width)
-                block[ti, ni] = frame.select(pl.col(static).fill_null(0).cast(pl.Int16)).to_numpy()
-                st.write(block, n0)
-            del block, frame
+        files = _open_files(tmp, lay)
+        fill(files)
         for f in files:
             f.close()
         files = []
-        date_values = dates.to_numpy().astype("datetime64[D]")
-        code_values = codes.to_numpy().astype(str)
+        date_values = lay.dates.to_numpy().astype("datetime64[D]")
+        code_values = lay.codes.to_numpy().astype(str)
         np.save(tmp / "dates.npy", date_values)
         np.save(tmp / "codes.npy", code_values)
         has_edges = _write_edges(dataset_dir, tmp, date_values, code_values)
         meta = {
             "version": CACHE_VERSION,
-            "features": features,
-            "feature_blocks": [c["block"] for c in feature_cols],
-            "targets": targets,
-            "static": static,
-            "feature_dtype": np.dtype(feat_dtype).name,
-            "shape": {"T": t_n, "N": n_n, "F": len(features), "H": len(targets)},
+            "features": lay.features,
+            "feature_blocks": lay.blocks,
+            "targets": lay.targets,
+            "static": lay.static,
+            "feature_dtype": np.dtype(lay.dtype).name,
+            "shape": {
+                "T": lay.dates.len(),
+                "N": lay.codes.len(),
+                "F": len(lay.features),
+                "H": len(lay.targets),
+            },
             "has_edges": has_edges,
-            **_panel_signature(panel_path),
+            **_panel_signature(lay.path),
         }
         (tmp / "cache.json").write_text(json.dumps(meta, indent=2) + "\n")
         final = dataset_dir / CACHE_DIR
@@ -292,6 +354,84 @@ def write_cache(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def write_cache(
+    dataset_dir: str | Path, *, float16: bool = False, batch_rows: int = BATCH_ROWS
+) -> Path:
+    """Write ``dataset_dir/cache/`` from ``panel.parquet`` and ``features.json``; see module doc."""
+    dataset_dir = Path(dataset_dir)
+    lay = _layout(dataset_dir, float16)
+    columns = ["Code", "Date", *lay.features, *lay.targets]
+
+    def batches() -> Iterator[pl.DataFrame]:
+        parquet = pq.ParquetFile(lay.path)
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+            yield pl.from_arrow(batch)
+
+    return _write(dataset_dir, lay, lambda files: _fill(files, lay, batches(), 0))
+
+
+def _reusable_dates(dataset_dir: Path, lay: _Layout, first: date) -> int | None:
+    """How many leading dates of the existing cache a cache of ``lay`` can copy when the panel
+    changed only on dates >= ``first`` (None: the cache is missing or laid out differently)."""
+    path = dataset_dir / CACHE_DIR
+    try:
+        meta = json.loads((path / "cache.json").read_text())
+        old_dates = np.load(path / "dates.npy")
+        old_codes = np.load(path / "codes.npy")
+    except (OSError, ValueError):
+        return None
+    keep = int(np.searchsorted(old_dates, np.datetime64(first, "D")))
+    new_dates = lay.dates.to_numpy().astype("datetime64[D]")
+    same = (
+        meta.get("version") == CACHE_VERSION
+        and meta.get("features") == lay.features
+        and meta.get("feature_blocks") == lay.blocks
+        and meta.get("targets") == lay.targets
+        and meta.get("static") == lay.static
+        and meta.get("feature_dtype") == np.dtype(lay.dtype).name
+        and old_codes.tolist() == lay.codes.to_list()
+        and np.array_equal(old_dates[:keep], new_dates[:keep])
+        and (keep == len(new_dates) or new_dates[keep] >= np.datetime64(first, "D"))
+    )
+    return keep if same else None
+
+
+def extend_cache(
+    dataset_dir: str | Path, tail: pl.DataFrame, first: date, *, batch_rows: int = BATCH_ROWS
+) -> Path:
+    """Rewrite the cache after ``panel.parquet`` changed only on dates >= ``first``.
+
+    ``tail`` holds every panel row dated >= ``first`` (sorted by (Code, Date)). When the existing
+    cache has the same columns, dtype and code axis, its date rows before ``first`` are copied
+    (``os.copy_file_range``) and only ``tail`` is scattered; otherwise (a new code, another
+    column list) the whole cache is written by ``write_cache``. Either way the files equal a
+    ``write_cache`` of the new panel byte for byte.
+    """
+    dataset_dir = Path(dataset_dir)
+    old_meta = dataset_dir / CACHE_DIR / "cache.json"
+    float16 = (
+        old_meta.exists() and json.loads(old_meta.read_text()).get("feature_dtype") == "float16"
+    )
+    if tail.height and tail["Date"].min() < first:
+        raise CacheError(f"{dataset_dir}: extend_cache got rows dated before {first}")
+    lay = _layout(dataset_dir, float16)
+    keep = _reusable_dates(dataset_dir, lay, first)
+    tail_rows = pl.scan_parquet(lay.path).filter(pl.col("Date") >= first).select(pl.len())
+    if keep is None or tail_rows.collect().item() != tail.height:
+        log.info(
+            "%s: cache rewritten whole (its layout or rows before %s changed)", dataset_dir, first
+        )
+        return write_cache(dataset_dir, float16=float16, batch_rows=batch_rows)
+    old = dataset_dir / CACHE_DIR
+
+    def fill(files: list[_BlockFile]) -> None:
+        for f, name in zip(files, ("features", "targets", "mask", "static"), strict=True):
+            f.copy_dates(old / f"{name}.npy", keep)
+        _fill(files, lay, tail.iter_slices(batch_rows), keep)
+
+    return _write(dataset_dir, lay, fill)
 
 
 @dataclass(frozen=True)
