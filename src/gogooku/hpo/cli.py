@@ -11,13 +11,14 @@ from gogooku.config import ConfigError
 from gogooku.dataset.build import BuildError
 from gogooku.dataset.splits import SplitError
 from gogooku.hpo.objective import SearchJob
-from gogooku.hpo.report import masked_storage, print_summary, write_outputs
+from gogooku.hpo.report import print_summary, write_outputs
 from gogooku.hpo.score import OBJECTIVES
 from gogooku.hpo.space import load_hpo_config
 from gogooku.hpo.study import (
     PRUNERS,
     default_storage,
     make_pruner,
+    masked_storage,
     open_study,
     run_search,
     select_folds,
@@ -109,7 +110,6 @@ def hpo_command(
             raise ConfigError(
                 f"--model {model!r} but {config} has [model] kind {base.model.kind!r}"
             )
-        out.mkdir(parents=True, exist_ok=True)
         job = SearchJob(
             kind=model,
             dataset=dataset,

@@ -22,10 +22,10 @@ import optuna
 import optuna.visualization as vis
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from gogooku.config import dump_config
 from gogooku.hpo.objective import SearchJob, trial_dir
+from gogooku.hpo.study import masked_storage
 from gogooku.runs import atomic_write_text
 
 SUMMARY_FILE = "summary.json"
@@ -43,10 +43,6 @@ def _seconds(trial: optuna.trial.FrozenTrial) -> float | None:
     if trial.datetime_start is None or trial.datetime_complete is None:
         return None
     return (trial.datetime_complete - trial.datetime_start).total_seconds()
-
-
-def masked_storage(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:

@@ -19,10 +19,14 @@
 
 from __future__ import annotations
 
+import time
+import warnings
 from pathlib import Path
 from typing import Literal
 
 import optuna
+import sqlalchemy.exc
+from sqlalchemy.engine import make_url
 
 from gogooku.config import ConfigError
 from gogooku.dataset.build import dataset_dir
@@ -36,18 +40,40 @@ STUDY_FILE = "study.db"
 HEARTBEAT_S = 60
 GRACE_S = 180
 DEFAULT_FOLDS = 2
+STORAGE_ATTEMPTS = 3
 
 
 def default_storage(output_dir: Path) -> str:
     return f"sqlite:///{(output_dir / STUDY_FILE).resolve()}"
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats; SQLite waits up to 60 s for another writer's lock."""
+def masked_storage(url: str) -> str:
+    """The storage URL with any password replaced by ``***`` (for logs and summary.json)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(
-        url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+        )
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats; SQLite waits up to 60 s for another writer's lock.
+
+    Workers started together race to create the tables: failed attempts are retried."""
+    for attempt in range(STORAGE_ATTEMPTS - 1):
+        try:
+            return _rdb_storage(url)
+        except sqlalchemy.exc.SQLAlchemyError:
+            time.sleep(1 + attempt)
+    try:
+        return _rdb_storage(url)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise ConfigError(f"--storage {masked_storage(url)}: {exc}") from None
 
 
 def select_folds(dataset: str, cfg: RunConfig, folds: list[int] | None) -> tuple[int, ...]:
@@ -99,6 +125,7 @@ def open_study(
     job: SearchJob, storage: str, pruner: optuna.pruners.BasePruner, seed: int | None = None
 ) -> optuna.Study:
     """Create the study or join the existing one of that name (checking it searches the same)."""
+    job.output_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         storage=open_storage(storage),
         study_name=job.study_name,
@@ -128,7 +155,6 @@ def run_search(
     n_jobs: int = 1,
 ) -> None:
     """Run ``n_trials`` new trials (fewer if ``timeout`` seconds pass first)."""
-    job.output_dir.mkdir(parents=True, exist_ok=True)
     study.optimize(
         Objective(job),
         n_trials=n_trials,
