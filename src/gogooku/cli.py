@@ -64,3 +64,22 @@ app.command("hpo")(hpo_command)
 from gogooku.demo.cli import demo_command  # noqa: E402
 
 app.command("demo")(demo_command)
+
+from gogooku.bundle.cli import (  # noqa: E402
+    bundle_app,
+    predict_command,
+    promote_command,
+    rollback_command,
+    update_command,
+)
+
+app.add_typer(bundle_app, name="bundle")
+app.command("promote")(promote_command)
+app.command("rollback")(rollback_command)
+app.command("predict")(predict_command)
+app.command("update")(update_command)
+
+from gogooku.serve.cli import apikey_app, serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+app.add_typer(apikey_app, name="apikey")

@@ -1,0 +1,1 @@
+"""``gogooku demo``: the pipeline end to end on the synthetic market (``plan``, ``pipeline``, ``cli``)."""

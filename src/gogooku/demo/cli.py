@@ -1,0 +1,94 @@
+"""``gogooku demo``: the whole pipeline on the synthetic market, then where to look next."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gogooku.calendar import CalendarError
+from gogooku.config import ConfigError
+from gogooku.dataset.build import BuildError
+from gogooku.dataset.splits import SplitError
+from gogooku.demo.pipeline import run_demo
+from gogooku.demo.plan import demo_plan
+from gogooku.evaluate.evaluator import EvaluationError
+from gogooku.models.tabular import TabularError
+from gogooku.runs import RunError
+from gogooku.settings import get_settings
+from gogooku.store.fetch import SourceMismatchError
+from gogooku.train.diagnostics import CollapseError
+from gogooku.train.loop import TrainError
+
+_ERRORS = (
+    BuildError,
+    CalendarError,
+    CollapseError,
+    ConfigError,
+    EvaluationError,
+    RunError,
+    SourceMismatchError,
+    SplitError,
+    TabularError,
+    TrainError,
+)
+
+
+def _next_steps(console: Console, summary: dict, home: Path) -> None:
+    runs = summary["runs"]
+    console.rule("[bold]where things are")
+    console.print(f"comparison report  {summary['compare_html']}")
+    for run_id, path in runs.items():
+        console.print(f"{run_id:<18} {path}/report.html")
+    console.print(f"dataset            {summary['dataset']} (panel.parquet, features.json)")
+    console.print(f"raw store          {home / 'raw'}")
+    console.print(f"summary            {home / 'demo' / 'summary.json'}")
+    console.rule("[bold]next")
+    console.print(
+        "gogooku compare " + " ".join(runs) + "\n"
+        "gogooku ablate --dataset demo --config configs/atft.toml      "
+        "# ATFT without GAT, FAN, attention\n"
+        "gogooku train --model lgbm --dataset demo --config configs/lgbm.toml --fold 0\n"
+        "With a J-Quants key (README: plans and backfill times):\n"
+        "  export JQUANTS_API_KEY=...  JQUANTS_PLAN=standard\n"
+        "  gogooku fetch --source jquants --start 2016-01-01 --end 2025-12-31\n"
+        "  gogooku build --start 2017-01-01 --end 2025-12-31 --name jq"
+    )
+
+
+def demo_command(
+    quick: bool = typer.Option(
+        False, "--quick", help="Small version (40 stocks, 1.5 years, one ATFT epoch; ~3 min)."
+    ),
+    seed: int = typer.Option(7, "--seed", min=0, help="Synthetic market and model seed."),
+    stocks: int | None = typer.Option(
+        None, "--stocks", min=20, help="Stocks in the market (default 100; --quick 40)."
+    ),
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="GOGOOKU_HOME for this demo (default: $GOGOOKU_HOME)."),
+    ] = None,
+    configs: Annotated[
+        Path, typer.Option("--configs", help="Folder of the run configs (lgbm.toml, …).")
+    ] = Path("configs"),
+) -> None:
+    """Fetch a synthetic market through the J-Quants client, build, train and compare models.
+
+    Writes $GOGOOKU_HOME/demo/summary.json (plan, stage seconds, comparison table) and
+    demo/compare.html; each run's report is runs/demo-NAME/report.html.
+    """
+    if home is not None:
+        os.environ["GOGOOKU_HOME"] = str(home.resolve())
+    settings = get_settings()
+    console = Console(soft_wrap=True)
+    plan = demo_plan(quick, seed, stocks)
+    try:
+        summary = run_demo(plan, configs, settings, console)
+    except _ERRORS as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    _next_steps(console, summary, settings.home)
+    console.print(f"[bold green]demo finished in {summary['total_seconds']:.0f} s")

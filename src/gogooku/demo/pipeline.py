@@ -1,0 +1,210 @@
+"""The demo's stages, each timed: fetch → build → fold → train and evaluate → compare.
+
+* **fetch**: the synthetic market (``gogooku.synth``) served by its V2 app and fetched by the
+  real ``JQuantsClient`` into ``$GOGOOKU_HOME/raw`` (``fetch_synthetic_market``); skipped when
+  the store already holds that market up to the plan's end (``synthetic_up_to_date``).
+* **build**: ``build_dataset("demo", build_start, end)`` with every registered block.
+* **fold**: the last walk-forward fold of the dataset under the first model's ``[data.splits]``
+  (its test days are the latest the labels allow: held out from every fit and selection).
+* **train**: each of ``plan.MODELS`` through ``gogooku.train.cli.train_run`` on that fold (run
+  folders ``runs/demo-NAME/``, replaced when they exist), which also evaluates it.
+* **compare**: the test-split table (:func:`comparison`) printed and ``demo/compare.html``.
+
+``demo/summary.json`` holds the plan, each stage's wall seconds, the fold and the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from gogooku.dataset.build import build_dataset, dataset_dir
+from gogooku.dataset.splits import dataset_dates, walk_forward
+from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
+from gogooku.evaluate.report import build_compare
+from gogooku.runs import atomic_write_text
+from gogooku.settings import Plan, Settings
+from gogooku.store.raw import RawStore
+from gogooku.store.synthetic import (
+    fetch_synthetic_market,
+    synthetic_label,
+    synthetic_up_to_date,
+)
+from gogooku.train.cli import fold_ranges, train_run
+
+SPLIT = "test"
+HORIZONS = ("1d", "5d", "10d", "20d")
+# (column, path in metrics.json's splits.test.horizons.<main>) of the printed table; RankIC
+# is shown for every horizon, the rest at the main horizon.
+MAIN_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("RankIC IR", ("signal", "rank_icir")),
+    ("LS Sharpe (net)", ("portfolio", "long_short", "net", "sharpe")),
+    ("LS max DD", ("portfolio", "long_short", "net", "max_drawdown")),
+    ("RankIC / oracle", ("vs_oracle", "rank_ic_vs_oracle")),
+)
+
+
+@dataclass
+class StageClock:
+    """Prints a numbered header per stage and records its wall seconds (and the models')."""
+
+    console: Console
+    total: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    model_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, what: str) -> Iterator[None]:
+        self.console.rule(f"[bold]{len(self.seconds) + 1}/{self.total} {name}[/]: {what}")
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - t0, 2)
+        self.console.print(f"[green]{name} done in {self.seconds[name]:.1f} s[/]")
+
+
+def _get(tree: Any, path: tuple[str, ...]) -> float | None:
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return float(tree) if isinstance(tree, int | float) else None
+
+
+def comparison(metrics: list[dict], main_horizon: str) -> list[dict[str, Any]]:
+    """One row per run on the test split: ``run``, ``RankIC <h>`` for every horizon and the
+    ``MAIN_COLUMNS`` at ``main_horizon`` (None where the metric is undefined)."""
+    rows = []
+    for m in metrics:
+        horizons = m["splits"][SPLIT]["horizons"]
+        row: dict[str, Any] = {"run": m["run"]["run_id"]}
+        for h in HORIZONS:
+            row[f"RankIC {h}"] = _get(horizons, (h, "signal", "rank_ic_mean"))
+        for label, path in MAIN_COLUMNS:
+            row[f"{label} {main_horizon}"] = _get(horizons, (main_horizon, *path))
+        rows.append(row)
+    return rows
+
+
+def print_comparison(console: Console, rows: list[dict[str, Any]], title: str) -> None:
+    """The table transposed: one line per metric, one column per run (``demo-`` dropped)."""
+    table = Table(title=title)
+    table.add_column("metric")
+    for row in rows:
+        table.add_column(row["run"].removeprefix(RUN_PREFIX), justify="right")
+    for metric in list(rows[0])[1:]:
+        values = [row[metric] for row in rows]
+        table.add_row(
+            metric, *("n/a" if v is None or not math.isfinite(v) else f"{v:+.3f}" for v in values)
+        )
+    console.print(table)
+
+
+def _fetch(plan: DemoPlan, settings: Settings, console: Console) -> str:
+    from gogooku.synth.config import SynthConfig
+    from gogooku.synth.market import generate_market
+
+    store = RawStore(settings.raw_dir)
+    label = synthetic_label(plan.seed, plan.stocks, plan.start)
+    if synthetic_up_to_date(store, plan.start, plan.end, None, Plan.PREMIUM, label):
+        console.print(f"{settings.raw_dir} already holds {label} up to {plan.end}: no requests")
+        return label
+    console.print(f"generating {label} up to {plan.end}")
+    market = generate_market(
+        SynthConfig(seed=plan.seed, stocks=plan.stocks, start=plan.start, end=plan.end)
+    )
+    report, oracle = fetch_synthetic_market(store, market, console=console)
+    console.print(
+        f"{len(report.results)} datasets through the J-Quants V2 client, "
+        f"{report.requests} requests; oracle {len(oracle)} month(s)"
+    )
+    return label
+
+
+def _train(
+    plan: DemoPlan,
+    configs_dir: Path,
+    settings: Settings,
+    fold_index: int,
+    console: Console,
+    clock: StageClock,
+) -> list[Path]:
+    run_dirs = []
+    for model in MODELS:
+        cfg = run_config(model, plan, configs_dir)
+        run_id = f"{RUN_PREFIX}{model.name}"
+        old = settings.runs_dir / run_id
+        if old.exists():
+            shutil.rmtree(old)
+        t0 = time.perf_counter()
+        run_dirs.append(train_run(model.kind, DATASET, cfg, run_id, fold_index))
+        seconds = round(time.perf_counter() - t0, 2)
+        clock.model_seconds[model.name] = seconds
+        console.print(
+            f"  {run_id}: {model.kind} ({model.config}) trained and evaluated in {seconds:.1f} s"
+        )
+    return run_dirs
+
+
+def run_demo(
+    plan: DemoPlan,
+    configs_dir: Path,
+    settings: Settings,
+    console: Console,
+) -> dict:
+    """Run every stage for ``plan``; returns (and writes) ``demo/summary.json``'s content."""
+    clock = StageClock(console, total=5)
+    demo_dir = settings.home / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    with clock.stage(
+        "fetch", f"synthetic J-Quants V2 market, {plan.stocks} stocks, {plan.start}..{plan.end}"
+    ):
+        label = _fetch(plan, settings, console)
+    with clock.stage("build", f"point-in-time panel {plan.build_start}..{plan.end}, every block"):
+        built = build_dataset(DATASET, plan.build_start, plan.end, show_progress=False)
+        console.print(
+            f"{built.path}: {built.rows} rows, {built.stocks} stocks, {built.dates} days, "
+            f"{len(built.blocks)} blocks"
+        )
+    with clock.stage("fold", "walk-forward folds; the last one is held out"):
+        first_cfg = run_config(MODELS[0], plan, configs_dir)
+        folds = walk_forward(dataset_dates(dataset_dir(DATASET)), first_cfg.data.splits)
+        fold_index = len(folds) - 1
+        ranges = fold_ranges(folds[fold_index])
+        console.print(
+            f"fold {fold_index} of {len(folds)}: train {ranges.train[0]}..{ranges.train[1]}, "
+            f"valid {ranges.valid[0]}..{ranges.valid[1]}, test {ranges.test[0]}..{ranges.test[1]}"
+        )
+    with clock.stage("train", ", ".join(m.name for m in MODELS) + f" on fold {fold_index}"):
+        run_dirs = _train(plan, configs_dir, settings, fold_index, console, clock)
+    with clock.stage("compare", f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}, after costs"):
+        metrics = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in run_dirs]
+        main = f"{first_cfg.loss.main_horizon}d"
+        rows = comparison(metrics, main)
+        print_comparison(console, rows, f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}")
+        compare_html = demo_dir / "compare.html"
+        atomic_write_text(compare_html, build_compare(metrics, SPLIT))
+    summary = {
+        "plan": plan.model_dump(mode="json"),
+        "market": label,
+        "dataset": str(dataset_dir(DATASET)),
+        "fold": {"index": fold_index, **ranges.model_dump(mode="json")},
+        "runs": {d.name: str(d) for d in run_dirs},
+        "compare_html": str(compare_html),
+        "main_horizon": main,
+        "table": rows,
+        "stage_seconds": clock.seconds,
+        "model_seconds": clock.model_seconds,
+        "total_seconds": round(sum(clock.seconds.values()), 2),
+    }
+    atomic_write_text(demo_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary

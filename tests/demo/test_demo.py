@@ -1,0 +1,93 @@
+"""``gogooku demo``: the plan and table helpers, and the ``--quick`` run end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from gogooku.cli import app
+from gogooku.config import ConfigError
+from gogooku.demo.pipeline import comparison, print_comparison
+from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
+from gogooku.train.cli import train_run
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+RUN_IDS = [f"demo-{m.name}" for m in MODELS]
+
+
+def _metrics(run_id: str, rank_ic: float, oracle_share: float | None) -> dict:
+    horizon = {
+        "signal": {"rank_ic_mean": rank_ic, "rank_icir": 2 * rank_ic},
+        "portfolio": {"long_short": {"net": {"sharpe": 1.5, "max_drawdown": -0.1}}},
+        "vs_oracle": {"rank_ic_vs_oracle": oracle_share},
+    }
+    return {"run": {"run_id": run_id}, "splits": {"test": {"horizons": {"5d": horizon}}}}
+
+
+def test_comparison_reads_each_runs_test_metrics_and_marks_missing_horizons():
+    rows = comparison([_metrics("demo-a", 0.05, 0.5), _metrics("demo-b", -0.02, None)], "5d")
+    assert [r["run"] for r in rows] == ["demo-a", "demo-b"]
+    assert rows[0]["RankIC 5d"] == 0.05 and rows[1]["RankIC 5d"] == -0.02
+    assert rows[0]["RankIC 1d"] is None  # horizon absent from the run's metrics
+    assert rows[0]["RankIC IR 5d"] == 0.1
+    assert rows[0]["LS Sharpe (net) 5d"] == 1.5 and rows[0]["LS max DD 5d"] == -0.1
+    assert rows[0]["RankIC / oracle 5d"] == 0.5 and rows[1]["RankIC / oracle 5d"] is None
+    console = Console(record=True, width=120)
+    print_comparison(console, rows, "t")
+    text = console.export_text()
+    assert "+0.050" in text and "-0.020" in text and "n/a" in text and "demo-a" not in text
+
+
+def test_plans_and_run_configs():
+    quick, default = demo_plan(True, 3, None), demo_plan(False, 3, 250)
+    assert quick.stocks < default.stocks == 250 and quick.atft_epochs == 1
+    assert quick.seed == default.seed == 3
+    atft = run_config(MODELS[-1], quick, CONFIGS)
+    assert (atft.train.epochs, atft.train.seed, atft.train.progress) == (1, 3, False)
+    lgbm = run_config(next(m for m in MODELS if m.kind == "lgbm"), quick, CONFIGS)
+    assert lgbm.model.seed == 3
+    with pytest.raises(ConfigError, match=r"nope\.toml"):
+        run_config(DemoModel(name="x", kind="lgbm", config="nope.toml"), quick, CONFIGS)
+    with pytest.raises(ConfigError, match="expects 'atft'"):
+        run_config(DemoModel(name="x", kind="atft", config="lgbm.toml"), quick, CONFIGS)
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
+    home = tmp_path / "home"
+    result = CliRunner().invoke(
+        app, ["demo", "--quick", "--home", str(home), "--configs", str(CONFIGS)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((home / "demo" / "summary.json").read_text())
+    assert list(summary["stage_seconds"]) == ["fetch", "build", "fold", "train", "compare"]
+    assert list(summary["model_seconds"]) == [m.name for m in MODELS]
+    assert (home / "demo" / "compare.html").is_file()
+    for run_id in RUN_IDS:
+        assert (home / "runs" / run_id / "report.html").is_file()
+    rows = {r["run"]: r for r in summary["table"]}
+    assert list(rows) == RUN_IDS
+    for row in rows.values():
+        values = [v for k, v in row.items() if k != "run"]
+        assert all(v is not None and math.isfinite(v) for v in values), row
+    assert rows["demo-oracle"]["RankIC / oracle 5d"] == pytest.approx(1.0)
+    assert "demo finished" in result.output and "compare.html" in result.output
+
+    # Same data, same configs, same seed: the tabular models and factors give the same rows.
+    plan = demo_plan(True, 7, None)
+    again = []
+    for model in MODELS:
+        if model.kind != "atft":
+            cfg = run_config(model, plan, CONFIGS)
+            run_dir = train_run(
+                model.kind, "demo", cfg, f"again-{model.name}", summary["fold"]["index"]
+            )
+            again.append(json.loads((run_dir / "metrics.json").read_text()))
+    for row in comparison(again, summary["main_horizon"]):
+        original = rows[row.pop("run").replace("again-", "demo-")]
+        assert row == {k: v for k, v in original.items() if k != "run"}
