@@ -1,24 +1,24 @@
 """APEX: a cross-sectional ranking network over each day's stocks, guided by the market.
 
-``forward(batch)`` takes a :class:`~gogooku.dataset.loader.DayBatch` (x (B, L, N, F)) and uses
-its last W = ``window`` days (W ≤ the loader's L):
+``forward(batch)`` takes a :class:`~gogooku.dataset.loader.DayBatch` whose x (B, L, N, F + M)
+holds the loader's F normalised stock features followed by M raw market columns (appended by
+:class:`MarketColumns`, which :func:`apex_trainer` wraps around the Trainer's loaders), and uses
+the last W = ``window`` days (W ≤ the loader's L):
 
-1. **Inputs.** With ``normalization`` given (the loader runs with ``normalize = "off"``), x holds
-   raw values and the stock inputs are ``normalize_cross_section(x, x_mask, normalization)`` —
-   the same per-date transform the loader would apply; without it x is already normalised.
-   Non-finite values → 0, window days on which a stock is not listed → 0.
+1. **Clean**: non-finite values → 0, window days on which a stock is not listed → 0.
 2. **History summary** per stock and feature over its n listed window days: the last day's value
    x_W, the deviation x_W − mean and the std sqrt(mean((x − mean)²)) → u (B, N, 3F).
-3. **Market context** per day: the market columns (features of the ``market_blocks`` found in
-   the dataset) averaged over the day's listed stocks with a finite value, m_t = mean_i x_{t,i},
-   on the raw values when ``normalization`` is given (so index levels, flows and option
-   prices keep their level); signed log s(v) = sign(v)·log(1 + |v|) of the last day's and the
-   window mean's m → c = MLP([s(m_W); s(mean_t m_t)]) (B, H).
+3. **Market context** per day from the M market columns — the cache's features whose block is in
+   ``market_blocks`` (TOPIX, investor flows, options, futures, breakdown), read raw because the
+   per-date normalisation maps a column that is equal for every stock to 0: m_t = mean over the
+   day's listed stocks with a finite value (the value itself for index-level columns, the market
+   average for per-stock ones such as beta); signed log s(v) = sign(v)·log(1 + |v|) of the last
+   day's m and the window mean of m → c = MLP([s(m_W); s(mean_t m_t)]) (B, H).
 4. **Market gate** (``market_gate``, MASTER-style): α = F · softmax(W_α c) over the F features
    scales each feature's three summary columns, u ← u ⊙ α; then e = MLP(u) + E(static ids) per
    stock (``encoder_layers`` Linear–GELU–dropout blocks, width H).
 5. **Attention across the day's stocks** (``attention_layers`` pre-norm blocks): with FiLM from
-   the market context, a = LayerNorm(e) ⊙ (1 + γ_l(c)) + β_l(c) (γ = β = 0 without the gate),
+   the market context, a = LayerNorm(e) ⊙ (1 + γ_l(c)) + β_l(c) (no FiLM without the gate),
    e ← e + MHA(a, a, a) where stocks not listed on the day are masked as keys, then
    e ← e + FFN(LayerNorm(e)). No positional encoding: the network is permutation-equivariant
    over stocks, and a masked stock never changes a listed stock's score (tested).
@@ -26,29 +26,32 @@ its last W = ``window`` days (W ≤ the loader's L):
    quantiles q₁ = r₁, q_i = q_{i−1} + softplus(r_i) (as the ATFT). Ranking uses the main horizon.
 
 Branch outputs (``ModelOutput.branches``, (B, N, H)): ``"attention"`` — the summed attention
-updates of step 5. Build it with :func:`apex_builder` (resolves the market columns from the
-loader's feature names); the registry's :func:`build_apex` takes them from ``market_index``.
+updates of step 5. Without the gate M = 0 and no market column is appended.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from gogooku.config import NormalizationConfig, StrictModel
-from gogooku.dataset.normalize import normalize_cross_section
+from gogooku.config import StrictModel
 from gogooku.models.output import ModelOutput
 
 if TYPE_CHECKING:
     from gogooku.dataset.cache import DenseCache
-    from gogooku.dataset.loader import DayBatch
+    from gogooku.dataset.loader import DayBatch, DayBatchLoader
+    from gogooku.dataset.splits import Fold
     from gogooku.train.config import RunConfig
+    from gogooku.train.loop import Trainer
 
 MARKET_BLOCKS = ("market", "flows", "options", "futures", "breakdown")
 
@@ -127,7 +130,7 @@ class _AttentionBlock(nn.Module):
 
 
 class ApexRanker(nn.Module):
-    """The APEX network (module doc); build it with :func:`apex_builder` or :func:`build_apex`."""
+    """The APEX network (module doc); train it through :func:`apex_trainer`."""
 
     def __init__(
         self,
@@ -135,8 +138,7 @@ class ApexRanker(nn.Module):
         n_features: int,
         horizons: Sequence[int],
         static_cardinalities: Sequence[int],
-        market_index: Sequence[int],
-        normalization: NormalizationConfig | None,
+        n_market: int,
     ) -> None:
         super().__init__()
         if n_features < 1 or not horizons:
@@ -144,33 +146,23 @@ class ApexRanker(nn.Module):
                 f"APEX needs at least one feature and one horizon (n_features={n_features}, "
                 f"horizons={list(horizons)})"
             )
-        if any(not 0 <= i < n_features for i in market_index):
-            raise ApexError(f"market_index {list(market_index)} outside 0..{n_features - 1}")
-        if cfg.market_gate and not market_index:
+        if cfg.market_gate and n_market < 1:
             raise ApexError(
-                "model.market_gate = true but no market column was given: build APEX with "
-                "gogooku.models.apex.apex_builder (train_run does), which finds the columns of "
-                "model.market_blocks"
+                "model.market_gate = true but no market column: build APEX with "
+                "gogooku.models.apex.apex_trainer (train_run does), which appends the columns "
+                "of model.market_blocks to every batch"
             )
         h, p = cfg.hidden_size, cfg.dropout
         self.cfg = cfg
         self.n_features = n_features
+        self.n_market = n_market if cfg.market_gate else 0
         self.horizons = tuple(int(v) for v in horizons)
         self.quantile_levels = tuple(cfg.quantiles)
-        self.normalization = normalization
         self.n_static = len(static_cardinalities)
-        self.register_buffer(
-            "market_index", torch.tensor(list(market_index), dtype=torch.long), persistent=False
-        )
-        f_in = n_features * (
-            2 if normalization is not None and normalization.missing_indicator else 1
-        )
-        self.f_in = f_in
 
         if cfg.market_gate:
-            m = len(market_index)
-            self.market = nn.Sequential(nn.Linear(2 * m, h), nn.GELU(), nn.Linear(h, h))
-            self.gate = nn.Linear(h, f_in)
+            self.market = nn.Sequential(nn.Linear(2 * n_market, h), nn.GELU(), nn.Linear(h, h))
+            self.gate = nn.Linear(h, n_features)
         if self.n_static:
             cards = torch.tensor(list(static_cardinalities))
             self.register_buffer("static_cardinalities", cards, persistent=False)
@@ -179,7 +171,7 @@ class ApexRanker(nn.Module):
                 int(sum(static_cardinalities)), cfg.static_embedding_dim
             )
         layers: list[nn.Module] = []
-        width = 3 * f_in + self.n_static * cfg.static_embedding_dim
+        width = 3 * n_features + self.n_static * cfg.static_embedding_dim
         for _ in range(cfg.encoder_layers):
             layers += [nn.Linear(width, h), nn.GELU(), nn.Dropout(p)]
             width = h
@@ -193,30 +185,26 @@ class ApexRanker(nn.Module):
         self.out = nn.Linear(h, len(self.horizons) * self.n_out)
 
     def _market_context(self, raw: torch.Tensor, listed: torch.Tensor) -> torch.Tensor:
-        """c (B, H) from the market columns of ``raw`` (B, W, N, F) over listed stocks."""
-        v = raw.index_select(-1, self.market_index)
-        ok = listed.unsqueeze(-1) & torch.isfinite(v)
-        m = torch.where(ok, v, 0.0).sum(2) / ok.sum(2).clamp(min=1)
+        """c (B, H) from the raw market columns (B, W, N, M) over each day's listed stocks."""
+        ok = listed.unsqueeze(-1) & torch.isfinite(raw)
+        m = torch.where(ok, raw, 0.0).sum(2) / ok.sum(2).clamp(min=1)
         summary = torch.cat([m[:, -1], m.mean(1)], dim=-1)
         return self.market(_signed_log(summary))
 
     def forward(self, batch: DayBatch) -> ModelOutput:
         b, length, n, f = batch.x.shape
         w = self.cfg.window
-        if length < w or f != self.n_features:
+        if length < w or f != self.n_features + self.n_market:
             raise ApexError(
-                f"APEX built for window={w}, n_features={self.n_features} got x of shape "
-                f"{tuple(batch.x.shape)} (B, L, N, F): [data] loader.window must be ≥ "
-                f"[model] window and the model built with the loader's feature count"
+                f"APEX built for window={w}, {self.n_features} features + {self.n_market} "
+                f"market columns got x of shape {tuple(batch.x.shape)} (B, L, N, F + M): "
+                "[data] loader.window must be ≥ [model] window and batches must come through "
+                "MarketColumns"
             )
-        raw, listed = batch.x[:, -w:].float(), batch.x_mask[:, -w:]
-        x = (
-            raw
-            if self.normalization is None
-            else normalize_cross_section(raw, listed, self.normalization)
-        )
-        keep = listed.unsqueeze(-1).to(x.dtype)
-        x = torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) * keep
+        x_all, listed = batch.x[:, -w:].float(), batch.x_mask[:, -w:]
+        keep = listed.unsqueeze(-1).to(x_all.dtype)
+        x = torch.nan_to_num(x_all[..., : self.n_features], nan=0.0, posinf=0.0, neginf=0.0)
+        x = x * keep
         count = keep.sum(1).clamp(min=1)
         mean = x.sum(1) / count
         std = (((x - mean.unsqueeze(1)) * keep).pow(2).sum(1) / count).sqrt()
@@ -224,8 +212,8 @@ class ApexRanker(nn.Module):
 
         c = None
         if self.cfg.market_gate:
-            c = self._market_context(raw, listed)
-            alpha = self.f_in * torch.softmax(self.gate(c), dim=-1).unsqueeze(1)
+            c = self._market_context(x_all[..., self.n_features :], listed)
+            alpha = self.n_features * torch.softmax(self.gate(c), dim=-1).unsqueeze(1)
             last, mean, std = last * alpha, mean * alpha, std * alpha
         parts = [last, last - mean, std]
         if self.n_static:
@@ -235,12 +223,12 @@ class ApexRanker(nn.Module):
         e = self.encoder(torch.cat(parts, dim=-1))
 
         padding = ~batch.mask
-        padding = padding & padding.logical_not().any(-1, keepdim=True)  # an empty day attends all
+        padding = padding & batch.mask.any(-1, keepdim=True)  # a day with no listed stock: none
         attention = torch.zeros_like(e)
         for block in self.blocks:
             e, update = block(e, padding, c)
             attention = attention + update
-        branches = {"attention": attention} if self.blocks else {}
+        branches = {"attention": attention} if len(self.blocks) else {}
 
         raw_out = self.out(self.out_norm(e)).float().reshape(b, n, len(self.horizons), self.n_out)
         quantiles = None
@@ -255,45 +243,84 @@ def build_apex(
     n_features: int,
     horizons: Sequence[int],
     static_cardinalities: Sequence[int],
-    market_index: Sequence[int] = (),
-    normalization: NormalizationConfig | None = None,
+    n_market: int = 0,
 ) -> ApexRanker:
-    """APEX for F = ``n_features`` inputs (already normalised unless ``normalization`` is given),
-    one output per horizon and the market context from columns ``market_index``."""
-    return ApexRanker(cfg, n_features, horizons, static_cardinalities, market_index, normalization)
+    """APEX for F = ``n_features`` normalised inputs and M = ``n_market`` raw market columns
+    appended to x, one output per horizon (the registry passes no market column)."""
+    return ApexRanker(cfg, n_features, horizons, static_cardinalities, n_market)
 
 
-def market_columns(
-    feature_names: Sequence[str], feature_blocks: dict[str, str], blocks: Sequence[str]
-) -> list[int]:
-    """Positions in ``feature_names`` of the features whose block is one of ``blocks``."""
+def market_columns(cache: DenseCache, blocks: Sequence[str]) -> np.ndarray:
+    """Cache column indices of the features whose block is one of ``blocks``."""
     chosen = set(blocks)
-    return [i for i, name in enumerate(feature_names) if feature_blocks.get(name) in chosen]
+    return np.array([i for i, b in enumerate(cache.feature_blocks) if b in chosen], dtype=np.intp)
 
 
-def apex_builder(
-    run_cfg: RunConfig, cache: DenseCache, feature_names: Sequence[str] | None = None
-) -> Callable[[int, list[int], list[int]], ApexRanker]:
-    """The Trainer's ``builder`` for the APEX of ``run_cfg`` on ``cache``: resolves the market
-    columns among the loader's features (``feature_names``, default the loader's selection)
-    and passes the normalisation when the loader runs with ``normalize = "off"``."""
+class MarketColumns:
+    """A :class:`~gogooku.dataset.loader.DayBatchLoader` whose batches carry the raw cache values
+    of ``columns`` after the loader's features: x (B, L, N, F) → (B, L, N, F + M), the same L
+    days and N stocks (read from the cache's memory map by the batch's dates and codes)."""
+
+    def __init__(self, loader: DayBatchLoader, cache: DenseCache, columns: np.ndarray) -> None:
+        self.loader, self.cache, self.columns = loader, cache, np.asarray(columns, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    @property
+    def epoch(self) -> int:
+        return self.loader.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.loader.epoch = value
+
+    def raw(self, batch: DayBatch) -> torch.Tensor:
+        """(B, L, N, M) raw market values of ``batch``'s days and stocks."""
+        length = batch.x.shape[1]
+        codes = batch.codes.cpu().numpy()
+        days = []
+        for d, day in enumerate(batch.dates):
+            t = self.cache.date_index(day)
+            window = self.cache.features[t - length + 1 : t + 1, :, self.columns]
+            days.append(np.asarray(window, dtype=np.float32)[:, codes[d]])
+        return torch.from_numpy(np.stack(days)).to(batch.x.device)
+
+    def __iter__(self) -> Iterator[DayBatch]:
+        for batch in self.loader:
+            if not len(self.columns):
+                yield batch
+                continue
+            yield replace(batch, x=torch.cat([batch.x, self.raw(batch)], dim=-1))
+
+
+def apex_trainer(run_cfg: RunConfig, cache: DenseCache, fold: Fold, run_dir: str | Path) -> Trainer:
+    """The :class:`~gogooku.train.loop.Trainer` of the APEX of ``run_cfg``: the model gets the
+    M market columns of ``model.market_blocks`` (all found in the cache; none without the gate)
+    and every loader of the trainer is wrapped in :class:`MarketColumns`."""
+    from gogooku.train.loop import Trainer
+
     cfg = run_cfg.model
     if not isinstance(cfg, ApexConfig):
-        raise ApexError(f"apex_builder needs an apex [model], got kind {cfg.kind!r}")
-    loader = run_cfg.data.loader
-    if feature_names is None:
-        idx = cache.feature_index(loader.features, loader.feature_blocks)
-        feature_names = [cache.feature_names[i] for i in idx]
-    blocks = dict(zip(cache.feature_names, cache.feature_blocks, strict=True))
-    index = market_columns(feature_names, blocks, cfg.market_blocks)
-    if cfg.market_gate and not index:
+        raise ApexError(f"apex_trainer needs an apex [model], got kind {cfg.kind!r}")
+    if run_cfg.data.loader.normalize == "off":
         raise ApexError(
-            f"{cache.path}: none of model.market_blocks {cfg.market_blocks} is among the "
-            f"selected features' blocks {sorted({blocks[n] for n in feature_names})}"
+            "data.loader.normalize = 'off': APEX needs normalised stock features "
+            "('cached' or 'batch'); the market columns are read raw from the cache"
         )
-    normalization = run_cfg.data.normalization if loader.normalize == "off" else None
+    columns = market_columns(cache, cfg.market_blocks) if cfg.market_gate else np.array([], int)
+    if cfg.market_gate and not len(columns):
+        raise ApexError(
+            f"{cache.path}: none of model.market_blocks {cfg.market_blocks} is in the dataset "
+            f"(blocks {sorted(set(cache.feature_blocks))}); name others or set market_gate = false"
+        )
 
     def build(n_features: int, horizons: list[int], cards: list[int]) -> ApexRanker:
-        return build_apex(cfg, n_features, horizons, cards, index, normalization)
+        return build_apex(cfg, n_features, horizons, cards, len(columns))
 
-    return build
+    trainer = Trainer(run_cfg, cache, fold, Path(run_dir), builder=build)
+    trainer.train_loader = MarketColumns(trainer.train_loader, cache, columns)
+    trainer.eval_loaders = {
+        k: MarketColumns(v, cache, columns) for k, v in trainer.eval_loaders.items()
+    }
+    return trainer

@@ -1,7 +1,7 @@
 """APEX training flows: the enhanced model (all features) and the pruned variant.
 
-``train_apex(cfg, cache, fold, run_dir)`` trains APEX through :class:`~gogooku.train.loop.Trainer`
-with :func:`~gogooku.models.apex.apex_builder`. With ``[model] prune`` set it runs the pruned
+``train_apex(cfg, cache, fold, run_dir)`` trains APEX through the Trainer of
+:func:`~gogooku.models.apex.apex_trainer`. With ``[model] prune`` set it runs the pruned
 variant inside the same run folder:
 
 1. train the enhanced model (``prune`` cleared) in ``run_dir/enhanced/`` (checkpoints, history)
@@ -10,11 +10,12 @@ variant inside the same run folder:
    of the main-horizon RankIC; for feature f and repeat r the feature's whole window is shuffled
    across the day's listed stocks (one permutation per day, drawn from
    ``numpy.random.default_rng([prune.seed, f, r])``), giving S_f,r; importance
-   I_f = S − mean_r S_f,r (with missing indicators, a feature and its indicator move together);
-3. candidates are the features outside ``model.market_blocks`` (the market columns feed the
-   market context, a mean over the day's stocks that a within-day shuffle cannot change, so
-   they are always kept when the gate is on); the ⌈keep · #candidates⌉ with the largest I_f
-   (ties: feature order) are kept;
+   I_f = S − mean_r S_f,r (with missing indicators, a feature and its indicator move together).
+   Only the normalised stock inputs are shuffled: the raw market columns feed the market
+   context, a mean over the day's stocks that a within-day shuffle would not change, and they
+   are appended whatever the feature selection (a column equal for every stock normalises to 0,
+   so its importance as a stock input is 0);
+3. the ⌈keep · F⌉ features with the largest I_f (ties: feature order) are kept;
 4. ``feature_selection.csv`` (feature, block, importance, kept) is written into ``run_dir``
    and the model is retrained on the kept features (``[data.loader] features``).
 
@@ -38,7 +39,7 @@ from torch import nn
 from gogooku.dataset.cache import DenseCache
 from gogooku.dataset.loader import DayBatch
 from gogooku.dataset.splits import Fold
-from gogooku.models.apex import ApexConfig, ApexError, apex_builder
+from gogooku.models.apex import ApexConfig, ApexError, apex_trainer
 from gogooku.runs import atomic_write_text
 from gogooku.train.config import RunConfig
 from gogooku.train.loop import Trainer
@@ -100,31 +101,31 @@ def permutation_importance(
 def select_features(
     trainer: Trainer, cfg: RunConfig, cache: DenseCache, names: Sequence[str]
 ) -> pl.DataFrame:
-    """Importance of each of ``names`` (the enhanced trainer's loader features) on the
-    validation days, and which are kept (module doc, steps 2–3)."""
+    """Importance of each of ``names`` (the trained model's loader features) on the validation
+    days, and which are kept (module doc, steps 2–3)."""
     model_cfg = cfg.model
     if not isinstance(model_cfg, ApexConfig) or model_cfg.prune is None:
         raise ApexError("select_features needs an apex [model] with a prune table")
     prune = model_cfg.prune
-    n_in = trainer.n_features
-    loader_off = cfg.data.loader.normalize == "off"
-    indicators = not loader_off and n_in == 2 * len(names)
-    columns = [[k, k + len(names)] if indicators else [k] for k in range(len(names))]
+    f = len(names)
+    indicators = trainer.n_features == 2 * f
+    columns = [[k, k + f] if indicators else [k] for k in range(f)]
     batches = list(trainer.eval_loaders["valid"])
     j = trainer.horizons.index(cfg.loss.main_horizon)
     importance = permutation_importance(
         trainer.model, batches, j, columns, prune.repeats, prune.seed
     )
     blocks = dict(zip(cache.feature_names, cache.feature_blocks, strict=True))
-    block = [blocks[n] for n in names]
-    market = np.array([model_cfg.market_gate and b in model_cfg.market_blocks for b in block])
-    candidates = np.flatnonzero(~market)
-    n_keep = max(1, math.ceil(prune.keep * len(candidates))) if len(candidates) else 0
-    order = candidates[np.argsort(-importance[candidates], kind="stable")]
-    kept = market.copy()
-    kept[order[:n_keep]] = True
+    order = np.argsort(-importance, kind="stable")
+    kept = np.zeros(f, dtype=bool)
+    kept[order[: max(1, math.ceil(prune.keep * f))]] = True
     return pl.DataFrame(
-        {"feature": list(names), "block": block, "importance": importance, "kept": kept}
+        {
+            "feature": list(names),
+            "block": [blocks[n] for n in names],
+            "importance": importance,
+            "kept": kept,
+        }
     )
 
 
@@ -153,17 +154,17 @@ def train_apex(
             )
             stage_dir = run_dir / ENHANCED_DIR
             stage_dir.mkdir(parents=True, exist_ok=True)
-            stage = Trainer(enhanced, cache, fold, stage_dir, builder=apex_builder(enhanced, cache))
+            stage = apex_trainer(enhanced, cache, fold, stage_dir)
             extra["enhanced"] = stage.fit()
             stage.load_best()
-            selection = select_features(stage, cfg, cache, stage.train_loader.feature_names)
+            selection = select_features(stage, cfg, cache, stage.train_loader.loader.feature_names)
             atomic_write_text(selection_path, selection.write_csv())
         kept = selection.filter(pl.col("kept"))["feature"].to_list()
         extra["features_kept"] = len(kept)
         extra["features_total"] = selection.height
         loader = cfg.data.loader.model_copy(update={"features": kept, "feature_blocks": None})
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"loader": loader})})
-    trainer = Trainer(cfg, cache, fold, run_dir, builder=apex_builder(cfg, cache))
+    trainer = apex_trainer(cfg, cache, fold, run_dir)
     summary = trainer.fit(resume=resume, on_epoch=on_epoch)
     trainer.write_predictions()
     return {**summary, **extra}
