@@ -16,8 +16,9 @@ Inputs are the per-date normalised features of :class:`gogooku.models.tabular.Ta
 - ``horizons = "main"``: one model on ``target_{main_horizon}d`` whose score fills every
   ``pred_{h}d`` column; ``horizons = "each"``: one model per requested horizon.
 - Written to the run folder: ``feature_importance.csv`` (horizon, feature, gain, splits — total
-  gain and split count of the best-iteration model) and ``lgbm.json`` (best iteration and best
-  validation RankIC per model).
+  gain and split count of the best-iteration model), ``lgbm.json`` (best iteration and best
+  validation RankIC per model) and ``lgbm_{h}d.txt`` per fitted horizon (``Booster.model_to_string``
+  up to the best iteration; ``gogooku bundle`` scores new rows with it).
 """
 
 from __future__ import annotations
@@ -192,6 +193,9 @@ def _write_side_files(run_dir: Path, boosters: dict[int, lgb.Booster], ics: dict
         for h, b in boosters.items()
     }
     atomic_write_text(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    for h, b in boosters.items():
+        text = b.model_to_string(num_iteration=b.best_iteration)
+        atomic_write_text(Path(run_dir) / f"lgbm_{h}d.txt", text)
 
 
 def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:

@@ -5,11 +5,14 @@ Inputs are the per-date normalised features of :class:`gogooku.models.tabular.Ta
 z = Φ⁻¹((r − 0.5)/n) over the n known targets of the date (clipped to ±``clip`` of the run's
 normalisation), so no single day's scale or outlier dominates. The fit minimises
 ‖y − Xβ − b‖² + α‖β‖² on the train rows with a known target; the prediction of every row is
-Xβ + b.
+Xβ + b. ``linear.json`` in the run folder keeps, per horizon, the input names, β and b (what
+``gogooku bundle`` needs to score new rows).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -20,7 +23,9 @@ from sklearn.linear_model import Ridge
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
 from gogooku.models.tabular import TabularData, TabularError
-from gogooku.runs import pred_column
+from gogooku.runs import atomic_write_text, pred_column
+
+PARAMS_FILE = "linear.json"
 
 
 class LinearConfig(StrictModel):
@@ -30,11 +35,13 @@ class LinearConfig(StrictModel):
     alpha: float = Field(10.0, ge=0, description="L2 penalty α")
 
 
-def fit_predict_linear(cfg: LinearConfig, data: TabularData) -> pl.DataFrame:
-    """Fit one ridge per horizon; ``Date, Code, split, pred_{h}d`` for every row of ``data``."""
+def fit_predict_linear(cfg: LinearConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
+    """Fit one ridge per horizon; ``Date, Code, split, pred_{h}d`` for every row of ``data``;
+    writes ``run_dir/linear.json``."""
     spec = NormalizationConfig(method="rank_gauss", clip=data.normalization.clip)
     x_all = data.frame.select(data.inputs).to_numpy()
     preds: list[pl.Series] = []
+    params: dict[str, dict] = {}
     for h in data.horizons:
         target = f"target_{h}d"
         rows = data.rows("train", h)
@@ -44,4 +51,10 @@ def fit_predict_linear(cfg: LinearConfig, data: TabularData) -> pl.DataFrame:
         x = rows.sort("Date", "Code").select(data.inputs).to_numpy()
         model = Ridge(alpha=cfg.alpha).fit(x, y.astype(np.float64))
         preds.append(pl.Series(pred_column(h), model.predict(x_all), dtype=pl.Float64))
+        params[str(h)] = {
+            "inputs": data.inputs,
+            "coef": model.coef_.tolist(),
+            "intercept": float(model.intercept_),
+        }
+    atomic_write_text(Path(run_dir) / PARAMS_FILE, json.dumps(params) + "\n")
     return data.frame.select("Date", "Code", "split").with_columns(preds)

@@ -161,7 +161,7 @@ def fit_predict_tabular(
         if isinstance(model_cfg, gbdt.LgbmConfig):
             scores = gbdt.fit_predict_lgbm(model_cfg, data, run_dir)
         elif isinstance(model_cfg, linear.LinearConfig):
-            scores = linear.fit_predict_linear(model_cfg, data)
+            scores = linear.fit_predict_linear(model_cfg, data, run_dir)
         else:
             raise TabularError(f"not a tabular model config: {type(model_cfg).__name__}")
     cols = [pred_column(h) for h in horizons]
