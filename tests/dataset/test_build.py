@@ -17,7 +17,7 @@ from gogooku.dataset.labels import HORIZONS, LabelLeakError, label_names
 from gogooku.features.base import Block, Feature
 from gogooku.features.registry import BLOCKS
 
-from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, TableStore
+from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, TableStore, make_market
 
 ALL_BLOCKS = {**BLOCKS, **TEST_BLOCKS}
 SYNTH_START, SYNTH_END = date(2020, 9, 1), date(2024, 12, 30)
@@ -348,3 +348,34 @@ def test_chunk_size_must_be_positive(small_market):
             show_progress=False,
             chunk_stocks=0,
         )
+
+
+def test_incremental_build_with_new_listings_equals_full_rebuild(tmp_path, _isolated_home):
+    """A code listing inside the code order and one after the last old code: the streamed merge
+    of the old panel with the new rows, and the cache (written whole: N grew), match a rebuild."""
+    tables = make_market(n_codes=6)
+    late = pl.col("Code") != "13060"
+    tables["equities_bars_daily"] = tables["equities_bars_daily"].filter(
+        late | (pl.col("Date") >= date(2021, 2, 1))
+    )
+    tables["equities_master"] = tables["equities_master"].filter(
+        late | (pl.col("Date") >= date(2021, 2, 1))
+    )
+    store = TableStore(tables)
+    kwargs = {"store": store, "registry": TEST_BLOCKS, "show_progress": False, "chunk_stocks": 2}
+    first = build_dataset("grow", date(2020, 8, 3), date(2020, 8, 14), **kwargs)
+    assert _panel(first)["Code"].n_unique() == 4
+    extended = build_dataset("grow", date(2020, 8, 3), date(2021, 3, 1), **kwargs)
+    rebuilt = build_dataset("grow2", date(2020, 8, 3), date(2021, 3, 1), **kwargs)
+    assert extended.incremental and not rebuilt.incremental
+    inc, full = _panel(extended), _panel(rebuilt)
+    assert inc["Code"].n_unique() == 6
+    assert inc.select("Code", "Date").equals(full.select("Code", "Date"))
+    for col in inc.columns[2:]:
+        assert inc[col].is_null().equals(full[col].is_null()), col
+        diff = (inc[col].cast(pl.Float64) - full[col].cast(pl.Float64)).abs().fill_null(0.0)
+        assert diff.max() < 1e-6, col
+    names = [p.name for p in (extended.path / "cache").iterdir() if p.suffix == ".npy"]
+    grown = {n: (extended.path / "cache" / n).read_bytes() for n in names}
+    write_cache(extended.path)
+    assert grown == {n: (extended.path / "cache" / n).read_bytes() for n in names}

@@ -80,7 +80,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import AVAILABILITY, describe_source
 from gogooku.dataset.base import BASE_SOURCES, build_base
-from gogooku.dataset.cache import extend_cache, write_cache
+from gogooku.dataset.cache import extend_cache, whole_stocks, write_cache
 from gogooku.dataset.labels import (
     LABEL_LOOKAHEAD,
     assert_no_label_copies,
@@ -710,17 +710,21 @@ def _extend_panel(
     """Append the rows first_new..end to the panel and refresh the labels of its last 21 days.
 
     The new rows come from a base frame starting ``INCREMENTAL_HISTORY_FACTOR × warmup`` trading
-    days before ``first_new`` (chunked like a full build); the old panel is read whole. Returns
-    the panel's statistics, its rows dated from the first relabelled day on (the only rows that
-    changed) and that day, for ``extend_cache``.
+    days before ``first_new`` (chunked like a full build). The old panel is streamed in
+    whole-stock batches (row groups); each batch gets the new rows of its codes (and of new codes
+    sorting before its last one) and the recomputed labels, and is written on, so memory holds
+    one batch and the new rows, not the panel. Returns the panel's statistics, its rows dated
+    from the first relabelled day on (the only rows that changed) and that day, for
+    ``extend_cache``.
     """
     old_end = date.fromisoformat(previous["end"])
     relabel_from = calendar.offset_clipped(old_end, -LABEL_LOOKAHEAD)
     base_start = min(
         calendar.offset_clipped(first_new, -INCREMENTAL_HISTORY_FACTOR * warmup), relabel_from
     )
-    old = pl.read_parquet(path / "panel.parquet")
-    if old.height != previous.get("rows") or old["Date"].max() != old_end:
+    panel_path = path / "panel.parquet"
+    old_keys = pl.read_parquet(panel_path, columns=list(KEYS))
+    if old_keys.height != previous.get("rows") or old_keys["Date"].max() != old_end:
         raise BuildError(
             f"dataset {name}: panel.parquet does not match metadata.json (interrupted "
             f"write?); rebuild with --full"
@@ -748,21 +752,39 @@ def _extend_panel(
     )
     del base
     label_cols = label_names()
-    kept = old.select(*KEYS, *label_cols).filter(pl.col("Date") < relabel_from)
-    labels = pl.concat([kept, labels], how="vertical_relaxed")
-    features = pl.concat([old.drop(label_cols), new_rows], how="vertical_relaxed")
-    del old, new_rows
-    panel = _attach_labels(features, labels)
-    del features, labels
+    check_codes = label_check_codes(pl.concat([old_keys, new_rows.select(KEYS)]))
+    del old_keys
+    changed: list[pl.DataFrame] = []
+
+    def merged() -> Iterator[pl.DataFrame]:
+        batches = pq.ParquetFile(panel_path).iter_batches(batch_size=PANEL_ROW_GROUP)
+        old_parts = whole_stocks(pl.from_arrow(b) for b in batches)
+        done: str | None = None
+        for old in old_parts:
+            last = old["Code"][-1]
+            ours = pl.col("Code") <= last
+            if done is not None:
+                ours &= pl.col("Code") > done
+            kept = old.select(*KEYS, *label_cols).filter(pl.col("Date") < relabel_from)
+            features = pl.concat(
+                [old.drop(label_cols), new_rows.filter(ours)], how="vertical_relaxed"
+            )
+            del old
+            part = _attach_labels(
+                features, pl.concat([kept, labels.filter(ours)], how="vertical_relaxed")
+            )
+            changed.append(part.filter(pl.col("Date") >= relabel_from))
+            done = last
+            yield part
+        rest = pl.col("Code") > done if done is not None else pl.lit(True)
+        if new_rows.filter(rest).height:
+            part = _attach_labels(new_rows.filter(rest), labels.filter(rest))
+            changed.append(part)
+            yield part
+
     feature_cols = [f.name for b in selected for f in b.features]
-    stats = _write_panel(
-        path / "panel.parquet",
-        [panel],
-        feature_cols,
-        label_cols,
-        label_check_codes(panel.select(KEYS)),
-    )
-    return stats, panel.filter(pl.col("Date") >= relabel_from), relabel_from
+    stats = _write_panel(panel_path, merged(), feature_cols, label_cols, check_codes)
+    return stats, pl.concat(changed), relabel_from
 
 
 def build_dataset(

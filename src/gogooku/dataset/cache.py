@@ -193,7 +193,7 @@ class _BlockFile:
         os.close(self.fd)
 
 
-def _whole_stocks(batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+def whole_stocks(batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
     """Rows in (Code, Date) order, regrouped into frames that each hold every row of their codes."""
     carry: pl.DataFrame | None = None
     for frame in batches:
@@ -274,7 +274,7 @@ def _fill(files: list[_BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame]
             f.write(f.block(t_len, n1 - n0), t0, n0)
 
     next_code = 0
-    for rows in _whole_stocks(batches):
+    for rows in whole_stocks(batches):
         frame = rows.join(date_axis, on="Date", how="left").join(code_axis, on="Code", how="left")
         del rows
         ti = frame["_t"].to_numpy()
