@@ -10,11 +10,13 @@ the cache's size, each block's seconds (from the build's ``metadata.json``) and 
 build skipped. In the same run, a fixed set of price features is computed on the base frame
 twice: with Polars expressions (``.over("Code")``) and with a straightforward pandas
 ``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the largest
-absolute difference between the two results.
+absolute difference between the two results. With ``--incremental`` a third child builds a
+second dataset to the last trading day before the end and times its one-day incremental
+extension (``incremental_one_day``: wall and CPU seconds, peak RSS).
 
 Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
 listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
-(default 400).
+(default 400); ``--incremental`` adds the one-day extension.
 Prints one JSON document on stdout.
 """
 
@@ -30,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +139,41 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
     )
 
 
+def _child_extend(home: str, start: str, name: str, chunk_stocks: str) -> None:
+    """Runs in a fresh process: ``name`` built to the last trading day before ``END``, then the
+    timed incremental extension by that one day (what a daily update costs)."""
+    os.environ["GOGOOKU_HOME"] = home
+    from gogooku.dataset.build import build_dataset
+
+    def build(end: date) -> object:
+        return build_dataset(
+            name,
+            date.fromisoformat(start),
+            end,
+            incremental=True,
+            show_progress=False,
+            chunk_stocks=int(chunk_stocks),
+        )
+
+    first = build(END - timedelta(days=1))
+    t0, cpu0, rss0 = time.perf_counter(), _cpu_seconds(), _peak_mb()
+    result = build(END)
+    print(
+        json.dumps(
+            {
+                "from_end": first.end.isoformat(),
+                "to_end": result.end.isoformat(),
+                "incremental": result.incremental,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "cpu_seconds": round(_cpu_seconds() - cpu0, 2),
+                "peak_rss_mb_full_build": rss0,
+                "peak_rss_mb_after_extension": _peak_mb(),
+                "rows": result.rows,
+            }
+        )
+    )
+
+
 def _polars_features(base: pl.DataFrame) -> pl.DataFrame:
     c = pl.col("AdjC")
     logret = (c / c.shift(1)).log()
@@ -219,13 +256,18 @@ def _compare_engines(home: Path, start: date) -> dict:
     }
 
 
-def run(sizes: list[tuple[int, int]], chunk_stocks: int) -> dict:
+def run(sizes: list[tuple[int, int]], chunk_stocks: int, incremental: bool) -> dict:
     results = []
     for stocks, years in sizes:
         with tempfile.TemporaryDirectory(prefix="gogooku_bench_") as tmp:
             home = Path(tmp)
             setup = _run_child("--child-store", str(home), str(stocks), str(years))
             build = _run_child("--child", str(home), setup["start"], "bench", str(chunk_stocks))
+            extra = {}
+            if incremental:
+                extra["incremental_one_day"] = _run_child(
+                    "--child-extend", str(home), setup["start"], "bench_inc", str(chunk_stocks)
+                )
             engines = _compare_engines(home, date.fromisoformat(setup["start"]))
             results.append(
                 {
@@ -233,6 +275,7 @@ def run(sizes: list[tuple[int, int]], chunk_stocks: int) -> dict:
                     "years": years,
                     **setup,
                     "build": build,
+                    **extra,
                     "price_features": engines,
                 }
             )
@@ -260,6 +303,17 @@ def main() -> None:
         "--child", nargs=4, metavar=("HOME", "START", "NAME", "CHUNK"), help=argparse.SUPPRESS
     )
     parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="also time a one-day incremental extension of a dataset built to the day before",
+    )
+    parser.add_argument(
+        "--child-extend",
+        nargs=4,
+        metavar=("HOME", "START", "NAME", "CHUNK"),
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument(
         "--child-store", nargs=3, metavar=("HOME", "STOCKS", "YEARS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -270,12 +324,15 @@ def main() -> None:
     if args.child:
         _child_build(*args.child)
         return
+    if args.child_extend:
+        _child_extend(*args.child_extend)
+        return
     sizes = SIZES
     if args.sizes:
         sizes = [(int(a), int(b)) for a, b in (s.split("x") for s in args.sizes.split(","))]
     if args.full:
         sizes = [*sizes, FULL_SIZE]
-    print(json.dumps(run(sizes, args.chunk_stocks), indent=2))
+    print(json.dumps(run(sizes, args.chunk_stocks, args.incremental), indent=2))
 
 
 if __name__ == "__main__":
