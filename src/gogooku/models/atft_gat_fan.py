@@ -10,9 +10,9 @@ stocks, and per-horizon point and quantile heads.
    variable-selection context c_s, the enrichment context c_e and the LSTM's initial (h₀, c₀).
 3. **Normalisation along time** (``fan``): FAN (residual to the encoder, the dominant-frequency
    reconstruction as context) or a plain instance norm (``gogooku.models.fan``).
-4. **Variable selection**, shared across features: w_t = softmax(GRN(x_t, c_s)) over the F
-   features; e_t = W_x (F · w_t ⊙ x_t) + W_ctx context_t + p_t (p a learned position embedding
-   of the L days).
+4. **Variable selection**, one per window: w = softmax(GRN(x_L, c_s)) over the F features,
+   from the last day's normalised features x_L; e_t = W_x (F · w ⊙ x_t) + W_ctx context_t + p_t
+   (p a learned position embedding of the L days).
 5. **Temporal fusion** (TFT): LSTM(e) with state (h₀, c₀); z = LayerNorm(e + GLU(LSTM));
    enrichment s = GRN(z, c_e); the last day's s_L attends over s_1..s_L (multi-head, days the stock
    was not listed are not attended to; ``attention``); a = LayerNorm(s_L + GLU(attn)) — or a = s_L
@@ -210,8 +210,10 @@ class AtftGatFan(nn.Module):
         context_h = self.context_proj(context)
         if self.cfg.fan:
             branches["fan"] = context_h[:, -1].reshape(b, n, h)
-        weights = torch.softmax(self.selection(signal, c_select.unsqueeze(1)), dim=-1)
-        e = self.feature_proj(signal * weights * f) + context_h + self.position
+        # one selection per window, from its last day: the GRN over F features is the costliest
+        # layer, and running it on every day of the window made it L times as costly
+        weights = torch.softmax(self.selection(signal[:, -1], c_select), dim=-1)
+        e = self.feature_proj(signal * (weights * f).unsqueeze(1)) + context_h + self.position
 
         state = (
             h0.unsqueeze(0).repeat(self.cfg.lstm_layers, 1, 1).contiguous(),
