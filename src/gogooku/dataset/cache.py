@@ -28,10 +28,12 @@ code index) by joins with the axes and scattered into dense in-memory blocks ``(
 …)`` pre-filled with NaN / False / 0, and each block is written into its ``.npy`` file (created by
 ``np.lib.format.open_memmap`` for the header and size) with one ``os.pwrite`` per date: row ``t``
 of the block lands at byte ``header + ((t·N + n0)·F)·itemsize``. Every (date, code) cell is
-written exactly once, so no up-front fill pass is needed, and the process never maps the arrays:
-its memory is one batch of rows plus one block (T × stocks-in-batch × F values, ~0.4 GB at
-T = 2,450, F = 342 and 262,144-row batches) whatever the panel's size; the written pages sit in
-the kernel's page cache, not in the process. Everything is written into ``cache.tmp-<id>/``,
+written exactly once (codes without rows get the absent value), so no up-front fill pass is
+needed, and the process never maps the arrays: its memory is one batch of rows (as Polars columns
+and as a float32 matrix) plus one block (T × stocks-in-batch × F values, ~0.4 GB at T = 2,450,
+F = 342 and 262,144-row batches) whatever the panel's size; the written pages sit in the kernel's
+page cache, not in the process. A panel not sorted by Code (a code's rows in two steps) is
+refused with ``CacheError``. Everything is written into ``cache.tmp-<id>/``,
 ``fsync``-ed, and renamed to ``cache/`` (the previous cache is renamed aside first and deleted
 after; readers holding its memory maps keep valid files).
 
