@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run every benchmark in bench/ at its default (small) sizes; each prints one JSON document.
+# Run every benchmark in bench/ at its default (small) sizes; each prints one JSON document,
+# kept in bench/results/NAME.json; then bench/summary.py prints (and writes
+# bench/results/summary.md) each benchmark's baseline figures and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
@@ -8,3 +10,5 @@ for script in bench/bench_*.py; do
   echo "== $name" >&2
   .venv/bin/python "$script" "$@" | tee "bench/results/$name.json"
 done
+echo "== summary" >&2
+.venv/bin/python bench/summary.py bench/results

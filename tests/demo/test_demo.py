@@ -14,10 +14,11 @@ from gogooku.cli import app
 from gogooku.config import ConfigError
 from gogooku.demo.pipeline import comparison, print_comparison
 from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
+from gogooku.demo.serving import choose_run
 from gogooku.train.cli import train_run
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-RUN_IDS = [f"demo-{m.name}" for m in MODELS]
+RUN_IDS = [f"demo-{m.name}" for m in MODELS] + ["demo-lgbm-tuned"]
 
 
 def _metrics(run_id: str, rank_ic: float, oracle_share: float | None) -> dict:
@@ -65,7 +66,15 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((home / "demo" / "summary.json").read_text())
-    assert list(summary["stage_seconds"]) == ["fetch", "build", "fold", "train", "compare"]
+    assert list(summary["stage_seconds"]) == [
+        "fetch",
+        "build",
+        "fold",
+        "train",
+        "search",
+        "compare",
+        "serve",
+    ]
     assert list(summary["model_seconds"]) == [m.name for m in MODELS]
     assert (home / "demo" / "compare.html").is_file()
     for run_id in RUN_IDS:
@@ -76,6 +85,12 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
         values = [v for k, v in row.items() if k != "run"]
         assert all(v is not None and math.isfinite(v) for v in values), row
     assert rows["demo-oracle"]["RankIC / oracle 5d"] == pytest.approx(1.0)
+    assert summary["search"]["best"] is not None
+    assert (home / "demo" / "hpo" / "report.html").is_file()
+    served = summary["served"]
+    assert served["run"] in RUN_IDS and served["model"] != "factor"
+    assert [e["rank"] for e in served["top"]] == list(range(1, 11))
+    assert (home / "bundles" / "demo").is_dir()
     assert "demo finished" in result.output and "compare.html" in result.output
 
     # Same data, same configs, same seed: the tabular models and factors give the same rows.
@@ -91,3 +106,21 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     for row in comparison(again, summary["main_horizon"]):
         original = rows[row.pop("run").replace("again-", "demo-")]
         assert row == {k: v for k, v in original.items() if k != "run"}
+
+
+def test_the_served_run_is_chosen_on_validation_never_on_test_and_never_a_factor(tmp_path):
+    def run(name: str, valid: float, test: float) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        splits = {
+            s: {"horizons": {"5d": {"signal": {"rank_ic_mean": v}}}}
+            for s, v in (("valid", valid), ("test", test))
+        }
+        (d / "metrics.json").write_text(json.dumps({"splits": splits}))
+        return d
+
+    runs = [run("oracle", 0.9, 0.9), run("lgbm", 0.02, 0.30), run("atft", 0.05, 0.01)]
+    kinds = {"oracle": "factor", "lgbm": "lgbm", "atft": "atft"}
+    assert choose_run(runs, kinds, "5d").name == "atft"
+    with pytest.raises(ValueError, match="no bundleable run"):
+        choose_run(runs[:1], kinds, "5d")

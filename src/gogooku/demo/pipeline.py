@@ -1,4 +1,4 @@
-"""The demo's stages, each timed: fetch → build → fold → train and evaluate → compare.
+"""The demo's stages, each timed: fetch → build → fold → train → search → compare → serve.
 
 * **fetch**: the synthetic market (``gogooku.synth``) served by its V2 app and fetched by the
   real ``JQuantsClient`` into ``$GOGOOKU_HOME/raw`` (``fetch_synthetic_market``); skipped when
@@ -8,9 +8,14 @@
   (its test days are the latest the labels allow: held out from every fit and selection).
 * **train**: each of ``plan.MODELS`` through ``gogooku.train.cli.train_run`` on that fold (run
   folders ``runs/demo-NAME/``, replaced when they exist), which also evaluates it.
+* **search**: a short LightGBM study on the fold's validation days and the tuned run
+  ``demo-lgbm-tuned`` (``gogooku.demo.search``).
 * **compare**: the test-split table (:func:`comparison`) printed and ``demo/compare.html``.
+* **serve**: bundle + promote the run best on validation, score the latest day, start the
+  ranking service, print ``/v1/rankings``' top 10, stop it (``gogooku.demo.serving``).
 
-``demo/summary.json`` holds the plan, each stage's wall seconds, the fold and the table.
+``demo/summary.json`` holds the plan, each stage's and model's wall seconds, the fold, the
+table, the search's best trial and what was served.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from rich.table import Table
 from gogooku.dataset.build import build_dataset, dataset_dir
 from gogooku.dataset.splits import dataset_dates, walk_forward
 from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
+from gogooku.demo.search import search_and_train
+from gogooku.demo.serving import choose_run, deploy
 from gogooku.evaluate.report import build_compare
 from gogooku.runs import atomic_write_text
 from gogooku.settings import Plan, Settings
@@ -162,7 +169,7 @@ def run_demo(
     console: Console,
 ) -> dict:
     """Run every stage for ``plan``; returns (and writes) ``demo/summary.json``'s content."""
-    clock = StageClock(console, total=5)
+    clock = StageClock(console, total=7)
     demo_dir = settings.home / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
     with clock.stage(
@@ -186,6 +193,11 @@ def run_demo(
         )
     with clock.stage("train", ", ".join(m.name for m in MODELS) + f" on fold {fold_index}"):
         run_dirs = _train(plan, configs_dir, settings, fold_index, console, clock)
+    with clock.stage(
+        "search", f"{plan.hpo_trials} LightGBM trials on fold {fold_index}'s validation days"
+    ):
+        tuned, study = search_and_train(plan, configs_dir, settings.home, fold_index, console)
+        run_dirs.append(tuned)
     with clock.stage("compare", f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}, after costs"):
         metrics = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in run_dirs]
         main = f"{first_cfg.loss.main_horizon}d"
@@ -193,6 +205,9 @@ def run_demo(
         print_comparison(console, rows, f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}")
         compare_html = demo_dir / "compare.html"
         atomic_write_text(compare_html, build_compare(metrics, SPLIT))
+    with clock.stage("serve", "bundle and promote the best run on validation, serve, query"):
+        kinds = {d.name: m["run"]["model"] for d, m in zip(run_dirs, metrics, strict=True)}
+        served = deploy(choose_run(run_dirs, kinds, main), settings.home, console)
     summary = {
         "plan": plan.model_dump(mode="json"),
         "market": label,
@@ -202,6 +217,11 @@ def run_demo(
         "compare_html": str(compare_html),
         "main_horizon": main,
         "table": rows,
+        "search": {
+            "best": study["best"],
+            "report": str(settings.home / "demo" / "hpo" / "report.html"),
+        },
+        "served": served,
         "stage_seconds": clock.seconds,
         "model_seconds": clock.model_seconds,
         "total_seconds": round(sum(clock.seconds.values()), 2),

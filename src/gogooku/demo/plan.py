@@ -47,6 +47,7 @@ class DemoPlan(StrictModel):
     build_start: dt.date = dt.date(2019, 10, 1)
     end: dt.date = dt.date(2021, 6, 30)
     atft_epochs: int = Field(6, ge=1)
+    hpo_trials: int = Field(4, ge=1)
 
 
 def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
@@ -59,6 +60,7 @@ def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
             build_start=dt.date(2020, 3, 2),
             end=dt.date(2021, 6, 30),
             atft_epochs=1,
+            hpo_trials=2,
         )
     else:
         plan = DemoPlan(seed=seed)
