@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	bash scripts/demo.sh
+	$(BIN)/gogooku demo
 
 # The report test drives headless Chromium; install Debian's package when it is missing.
 chromium:
