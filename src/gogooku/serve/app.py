@@ -14,9 +14,10 @@ Every request resolves each bundle through ``ModelState.current()``, so promote 
 apply on the next request without a restart; requests in flight keep the bundle they started
 with. Bodies larger than ``max_body_bytes`` get 413; an unexpected error gets a generic 500
 body (the traceback goes to the log only).
-"""
 
-from __future__ import annotations
+(No ``from __future__ import annotations`` here: FastAPI must evaluate the route annotations,
+which read the config's ``max_top_k`` from ``create_app``'s scope.)
+"""
 
 import datetime as dt
 import json
@@ -188,6 +189,12 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.config, app.state.states, app.state.metrics = cfg, states, metrics
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each bad field (loc, type, msg), without echoing the input back."""
+        errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
