@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GOGOOKU_HOME ?= $(CURDIR)/gogooku_home
 
-.PHONY: install demo test test-fast bench lint clean chromium
+.PHONY: install demo test test-fast bench lint clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-test: $(STAMP) chromium
+# The hpo PostgreSQL test starts a throw-away server from Debian's package (binaries in
+# /usr/lib/postgresql/NN/bin); install it when missing.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
+test: $(STAMP) chromium postgresql
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

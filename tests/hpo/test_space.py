@@ -16,7 +16,7 @@ from .conftest import ATFT, LGBM
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["hpo_atft.toml", "hpo_lgbm.toml"])
+@pytest.mark.parametrize("name", ["hpo_atft.toml", "hpo_apex.toml", "hpo_lgbm.toml"])
 def test_shipped_configs_load(name):
     base, space = load_hpo_config(REPO / "configs" / name)
     assert space.params
