@@ -25,6 +25,7 @@ ALTERNATIVES = {
     "attention": False,
     "quantiles": (0.25, 0.5, 0.75, 0.95),
     "static_embedding_dim": 3,
+    "linear_skip": False,
 }
 
 

@@ -21,8 +21,11 @@ stocks, and per-horizon point and quantile heads.
    ``batch.edges`` (weight as edge feature) with every edge touching a masked stock dropped;
    g = GATv2Conv(h) over the neighbours only (no self loops, no bias: g = 0 for a stock without
    edges, and for every stock when there is no graph); h ← h + σ(W[h; g]) ⊙ g.
-7. **Heads**: r = Linear(GRN(h)) gives per horizon the point forecast and Q raw values; the
-   quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q. Outputs
+7. **Heads**: r = Linear(GRN(h)) gives per horizon the point forecast r₀ and Q raw values; the
+   quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q. With
+   ``linear_skip`` the point forecast is r₀ + W_s x_L + b_s, a linear map of the last day's
+   cleaned features (before the normalisation along time), so the network starts from a
+   ridge-like cross-sectional signal and learns the rest on top of it. Outputs
    are float32 also under bf16 autocast (FAN's FFT runs in float32 as well).
 
 Branch outputs (``ModelOutput.branches``, each (B, N, H)): ``"fan"`` — the projected FAN context
@@ -67,6 +70,9 @@ class AtftConfig(StrictModel):
     attention: bool = True
     quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
     static_embedding_dim: int = Field(8, ge=1, description="per categorical id column")
+    linear_skip: bool = Field(
+        True, description="add a linear map of the last day's features to the point forecasts"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AtftConfig:
@@ -163,6 +169,8 @@ class AtftGatFan(nn.Module):
         self.head = GatedResidualNetwork(h, h, h, p)
         self.n_out = 1 + len(self.quantile_levels)
         self.out = nn.Linear(h, len(self.horizons) * self.n_out)
+        if cfg.linear_skip:
+            self.skip = nn.Linear(n_features, len(self.horizons))
 
     # -- pieces of forward ----------------------------------------------------------------------
     def _static_context(self, static: torch.Tensor, m: int) -> torch.Tensor:
@@ -241,11 +249,14 @@ class AtftGatFan(nn.Module):
 
         # forecasts in float32 under autocast, so losses and the quantile cumsum keep precision
         raw = self.out(self.head(hidden)).float().reshape(b, n, len(self.horizons), self.n_out)
+        point = raw[..., 0]
+        if self.cfg.linear_skip:
+            point = point + self.skip(x[:, -1]).float().reshape(b, n, len(self.horizons))
         quantiles = None
         if self.quantile_levels:
             steps = torch.cat([raw[..., 1:2], F.softplus(raw[..., 2:])], dim=-1)
             quantiles = steps.cumsum(dim=-1)
-        return ModelOutput(raw[..., 0], quantiles, branches, self.quantile_levels)
+        return ModelOutput(point, quantiles, branches, self.quantile_levels)
 
 
 def build_atft(
