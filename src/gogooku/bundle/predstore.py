@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,16 +59,24 @@ class DayRun:
 
 
 class PredictionStore:
-    """Reads and writes ``predictions.sqlite``; one connection per call (thread-safe)."""
+    """Reads and writes ``predictions.sqlite``. Writes use a connection of their own; reads use
+    one connection per thread, kept open (a service reads on every request)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path or store_path())
+        self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
         return conn
 
     def write_day(
@@ -110,11 +119,7 @@ class PredictionStore:
         if day is not None:
             sql += " AND date=?"
             args += (day.isoformat(),)
-        conn = self._connect()
-        try:
-            row = conn.execute(sql + " ORDER BY date DESC LIMIT 1", args).fetchone()
-        finally:
-            conn.close()
+        row = self._reader().execute(sql + " ORDER BY date DESC LIMIT 1", args).fetchone()
         if row is None:
             return None
         return DayRun(row[0], row[1], dt.date.fromisoformat(row[2]), *row[3:])
@@ -122,15 +127,15 @@ class PredictionStore:
     def read_day(self, model: str, version: str, day: dt.date) -> list[tuple]:
         """``(code, score, scores JSON, sector, sector_name, name)`` ranked: score descending,
         ties by code."""
-        conn = self._connect()
-        try:
-            return conn.execute(
+        return (
+            self._reader()
+            .execute(
                 "SELECT code, score, scores, sector, sector_name, name FROM predictions "
                 "WHERE model=? AND version=? AND date=? ORDER BY score DESC, code",
                 (model, version, day.isoformat()),
-            ).fetchall()
-        finally:
-            conn.close()
+            )
+            .fetchall()
+        )
 
 
 def to_store_frame(scores: pl.DataFrame, horizons: list[int], main: int) -> pl.DataFrame:

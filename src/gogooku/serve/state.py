@@ -49,12 +49,10 @@ class ModelState:
             return ("no pointer",)
         folder = self.root / version
         try:
-            files = tuple(
-                (p.name, p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size)
-                for p in sorted(folder.iterdir())
-            )
+            stats = [(p.name, p.stat()) for p in sorted(folder.iterdir())]
         except FileNotFoundError:
-            files = ()
+            stats = []
+        files = tuple((n, s.st_ino, s.st_mtime_ns, s.st_size) for n, s in stats)
         return (st.st_ino, st.st_mtime_ns, version, files)
 
     def current(self) -> LoadedBundle | None:

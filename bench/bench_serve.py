@@ -1,0 +1,243 @@
+"""Benchmark: ``/v1/rankings`` latency and throughput on loopback for a 4000-stock day.
+
+    python bench/bench_serve.py [--stocks 4000] [--seconds 5] [--concurrency 1,10,100]
+                                [--top-k 50] [--workers 1] [--out FILE]
+
+Prints JSON. Setup (in a temporary GOGOOKU_HOME): a ridge bundle ``bench`` with one feature
+(promoted; the service verifies and loads it like any bundle), the prediction store filled
+directly with random scores for ``--stocks`` codes on one date (with sectors and names), one API
+key, and a service config with a rate limit far above the offered load. The service runs as
+``uvicorn gogooku.serve.app:app`` in a subprocess (``--workers`` processes); the load generator
+is this process: ``--concurrency`` asyncio tasks sharing one ``httpx.AsyncClient`` whose pool
+holds that many keep-alive connections (opened during the warm-up), sending requests back to back for
+``--seconds`` after a one-second warm-up. Per endpoint and concurrency: requests, throughput
+(requests/s), latency p50/p90/p99/max in ms (wall time from send to the full body), errors,
+and ``server_cpu_ms_per_request`` — the server processes' CPU time (``/proc``) during the level
+(warm-up included) over the requests answered: the cost of a request on the server, which other
+load on the machine inflates far less than latency.
+
+Endpoints: ``/v1/rankings?top_k=K`` (the default 50 and, ``full``, all stocks) and the baseline
+``/healthz`` (no auth, no store) on the same server and load, so ``ratio_p99_vs_healthz`` states
+what the ranking path costs beyond the HTTP stack. The load generator and the server share the
+machine's cores; the 1-minute load average before and after is recorded because other processes
+on a shared machine inflate every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+
+from gogooku.bundle.predstore import PredictionStore, to_store_frame
+from gogooku.bundle.store import promote, write_bundle
+from gogooku.httpserver import free_port
+from gogooku.runs import Ranges
+from gogooku.serve.auth import add_key
+
+DAY = dt.date(2026, 1, 30)
+CONFIG = """
+[model]
+kind = "linear"
+[loss]
+horizons = [1, 5]
+main_horizon = 5
+[data.splits]
+label_horizon = 5
+"""
+
+
+def setup(home: Path, stocks: int, seed: int = 0) -> str:
+    """Bundle, prediction store and key file under ``home``; returns the API key."""
+    os.environ["GOGOOKU_HOME"] = str(home)
+    files = home / "src"
+    files.mkdir(parents=True)
+    (files / "config.toml").write_text(CONFIG)
+    coef = {str(h): {"inputs": ["f0"], "coef": [0.1], "intercept": 0.0} for h in (1, 5)}
+    (files / "linear.json").write_text(json.dumps(coef))
+    (files / "run.json").write_text("{}")
+    day = dt.date(2025, 1, 6)
+    info = {
+        "run_id": "bench",
+        "model": "linear",
+        "dataset": "bench",
+        "horizons": [1, 5],
+        "main_horizon": 5,
+        "ranges": Ranges(train=(day, day), valid=(day, day), test=(day, day)),
+        "features": ["f0"],
+        "feature_hash": "0" * 64,
+        "window": 1,
+        "normalization": {"method": "rank_gauss", "clip": 5.0, "missing_indicator": False},
+        "model_files": ["linear.json"],
+        "dataset_schema_hash": None,
+        "run_code_version": "bench",
+    }
+    names = ("config.toml", "linear.json", "run.json")
+    write_bundle("bench", {n: files / n for n in names}, info)
+    promote("bench", "v0001")
+    rng = np.random.default_rng(seed)
+    codes = [f"{1300 + i:04d}0" for i in range(stocks)]
+    score = rng.standard_normal(stocks)
+    scores = pl.DataFrame({"Code": codes, "pred_1d": score / 2, "pred_5d": score})
+    sector = (pl.int_range(stocks) % 33 + 1) * 50
+    frame = to_store_frame(scores, [1, 5], 5).with_columns(
+        sector=sector.cast(pl.String).str.zfill(4),
+        sector_name=pl.format("sector {}", sector),
+        name=pl.format("company {}", pl.col("Code")),
+    )
+    PredictionStore().write_day("bench", "v0001", DAY, frame, stocks, "bench")
+    (home / "serve.toml").write_text("rate_per_s = 1e9\nrate_burst = 1000000000\n")
+    return add_key(home / "keys.json", "bench")
+
+
+async def _load(url: str, path: str, headers: dict, concurrency: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
+
+        async def worker(deadline: float, record: bool) -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    response = await client.get(path)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if record:
+                    if ok:
+                        latencies.append(time.perf_counter() - t0)
+                    else:
+                        errors += 1
+
+        warm = time.perf_counter() + 1.0
+        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(t0 + seconds, True) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    ms = np.asarray(latencies) * 1000
+    pct = (lambda q: round(float(np.percentile(ms, q)), 2)) if len(ms) else (lambda q: None)
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "max_ms": round(float(ms.max()), 2) if len(ms) else None,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants (Linux /proc)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        total += _cpu_seconds(int(child))
+    return total
+
+
+def _wait_ready(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start in 60 s")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stocks", type=int, default=4000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", default="1,10,100")
+    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        key = setup(home, args.stocks)
+        port = free_port()
+        env = {
+            **os.environ,
+            "GOGOOKU_HOME": str(home),
+            "GOGOOKU_SERVE_MODELS": "bench",
+            "GOGOOKU_API_KEYS_FILE": str(home / "keys.json"),
+            "GOGOOKU_SERVE_CONFIG": str(home / "serve.toml"),
+        }
+        cmd = [sys.executable, "-m", "uvicorn", "gogooku.serve.app:app", "--port", str(port)]
+        cmd += ["--log-level", "warning", "--workers", str(args.workers)]
+        proc = subprocess.Popen(cmd, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, proc)
+            headers = {"X-API-Key": key}
+            endpoints = {
+                "healthz": "/healthz",
+                f"rankings_top{args.top_k}": f"/v1/rankings?top_k={args.top_k}",
+                "rankings_full": f"/v1/rankings?top_k={args.stocks}",
+            }
+            check = httpx.get(url + endpoints["rankings_full"], headers=headers).json()
+            assert check["total"] == args.stocks and check["count"] == args.stocks
+            result: dict = {
+                "benchmark": "serve",
+                "stocks": args.stocks,
+                "seconds_per_level": args.seconds,
+                "workers": args.workers,
+                "cpus": os.cpu_count(),
+                "loadavg_before": round(os.getloadavg()[0], 2),
+                "response_bytes": {
+                    name: len(httpx.get(url + path, headers=headers).content)
+                    for name, path in endpoints.items()
+                },
+                "levels": {},
+            }
+            for c in levels:
+                row = {}
+                for name, path in endpoints.items():
+                    cpu0 = _cpu_seconds(proc.pid)
+                    row[name] = asyncio.run(_load(url, path, headers, c, args.seconds))
+                    cpu = _cpu_seconds(proc.pid) - cpu0
+                    done = row[name]["requests"] + row[name]["errors"]
+                    row[name]["server_cpu_ms_per_request"] = round(1000 * cpu / max(done, 1), 3)
+                base = row["healthz"]["p99_ms"]
+                for name in endpoints:
+                    if name != "healthz" and base and row[name]["p99_ms"] is not None:
+                        row[name]["ratio_p99_vs_healthz"] = round(row[name]["p99_ms"] / base, 2)
+                result["levels"][str(c)] = row
+            result["loadavg_after"] = round(os.getloadavg()[0], 2)
+            p99 = result["levels"].get("100", {}).get(f"rankings_top{args.top_k}", {}).get("p99_ms")
+            result["target_p99_ms_at_100"] = 20
+            result["meets_target"] = None if p99 is None else p99 <= 20
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
