@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -63,20 +64,27 @@ MAIN_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 @dataclass
 class StageClock:
-    """Prints a numbered header per stage and records its wall seconds (and the models')."""
+    """Prints a numbered header per stage and records its wall seconds (and the models') and
+    its CPU seconds (``time.process_time``: every thread of this process, the steadier figure
+    on a shared machine)."""
 
     console: Console
     total: int
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     model_seconds: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str, what: str) -> Iterator[None]:
         self.console.rule(f"[bold]{len(self.seconds) + 1}/{self.total} {name}[/]: {what}")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield
         self.seconds[name] = round(time.perf_counter() - t0, 2)
-        self.console.print(f"[green]{name} done in {self.seconds[name]:.1f} s[/]")
+        self.cpu_seconds[name] = round(time.process_time() - c0, 2)
+        self.console.print(
+            f"[green]{name} done in {self.seconds[name]:.1f} s "
+            f"({self.cpu_seconds[name]:.1f} CPU s)[/]"
+        )
 
 
 def _get(tree: Any, path: tuple[str, ...]) -> float | None:
@@ -223,8 +231,11 @@ def run_demo(
         },
         "served": served,
         "stage_seconds": clock.seconds,
+        "stage_cpu_seconds": clock.cpu_seconds,
         "model_seconds": clock.model_seconds,
         "total_seconds": round(sum(clock.seconds.values()), 2),
+        "total_cpu_seconds": round(sum(clock.cpu_seconds.values()), 2),
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
     }
     atomic_write_text(demo_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
