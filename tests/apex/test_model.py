@@ -4,16 +4,23 @@ registry path and config checks."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 from pydantic import ValidationError
 
-from gogooku.models.apex import ApexConfig, ApexError, PruneConfig, market_columns
+from gogooku.models.apex import (
+    ApexConfig,
+    ApexError,
+    PruneConfig,
+    build_apex,
+    market_columns,
+)
 from gogooku.models.pruning import apex_variant
 from gogooku.models.registry import build_model
-from gogooku.train.config import RunConfig
+from gogooku.train.config import RunConfig, load_run_config
 
 from .conftest import HORIZONS, F, M, N, make_batch, small_config, small_model
 
@@ -160,3 +167,13 @@ def test_a_day_without_listed_stocks_stays_finite():
     mask[1] = False
     out = small_model()(replace(batch, mask=mask, y_mask=mask.unsqueeze(-1) & batch.y_mask))
     assert torch.isfinite(out.point).all()
+
+
+@pytest.mark.parametrize("name", ["apex.toml", "apex_pruned.toml"])
+def test_shipped_configs_load_and_build(name):
+    cfg = load_run_config(Path(__file__).parents[2] / "configs" / name)
+    assert cfg.model.kind == "apex" and cfg.model.window <= cfg.data.loader.window
+    assert (cfg.model.prune is not None) == (name == "apex_pruned.toml")
+    assert cfg.loss.top_rank > 0
+    model = build_apex(cfg.model.model_copy(update={"window": 5}), F, HORIZONS, (4, 4), M)
+    assert model.eval()(make_batch()).point.shape == (2, N, len(HORIZONS))
