@@ -32,6 +32,9 @@
    - ``bar_9_lgbm``: LightGBM test RankIC(5d) ≥ 0.5 × oracle's.
 
 The comparison models ARE the baselines of this benchmark, trained in the same run.
+``--merge FILE`` adds the models of an earlier result of this benchmark (same dataset, split
+and fold — checked) to those trained now (``--models``), e.g. to retrain only ATFT after a
+change of its config; the bars are computed over the union.
 """
 
 from __future__ import annotations
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dataset", default="q300")
     parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--merge", type=Path, default=None, help="earlier result to add to")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "bench_quality.json"
     )
@@ -249,6 +253,14 @@ def main(argv: list[str] | None = None) -> dict:
         name: run_model(name, args.dataset, split, fold_index, prefix, samples) for name in models
     }
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    if args.merge is not None:
+        earlier = json.loads(args.merge.read_text())
+        for key in ("dataset", "split", "market"):
+            if earlier[key] != result[key]:
+                raise SystemExit(f"--merge {args.merge}: {key} {earlier[key]} != {result[key]}")
+        kept = {k: v for k, v in earlier["models"].items() if k not in result["models"]}
+        result["merged_from"] = {"file": str(args.merge), "models": sorted(kept)}
+        result["models"] = {**kept, **result["models"]}
     ric = {name: m["test"][MAIN]["rank_ic"] for name, m in result["models"].items()}
     if "oracle" in ric and "lgbm" in ric:
         result["bar_9_lgbm"] = bool(ric["lgbm"] >= 0.5 * ric["oracle"])
