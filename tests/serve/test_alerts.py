@@ -37,6 +37,8 @@ def test_every_alert_metric_is_exported(home):
         httpx.get(url + "/v1/rankings", headers={"X-API-Key": key}).raise_for_status()
         httpx.get(url + "/v1/rankings", params={"top_k": 0}, headers={"X-API-Key": key})
         exposition = httpx.get(url + "/metrics").text
+        stale = httpx.get(url + "/readyz")  # default max_data_age_s: 4 days; the data is 2020
+    assert stale.status_code == 503 and "2020-12-30 is" in stale.json()["reasons"][0]
     samples = {
         line.split("{")[0].split(" ")[0]
         for line in exposition.splitlines()

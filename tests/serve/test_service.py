@@ -31,7 +31,7 @@ def keys(home) -> tuple[Path, str, str]:
 
 
 def _config(keys_file: Path, **kw) -> ServeConfig:
-    return ServeConfig(models=["lg"], api_keys_file=keys_file, max_data_age_s=None, **kw)
+    return ServeConfig(models=["lg"], api_keys_file=keys_file, max_data_age_s=0, **kw)
 
 
 def _bundle(run: str, name: str = "lg") -> str:

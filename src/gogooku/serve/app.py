@@ -226,7 +226,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
                 reasons.append(
                     f"{state.name}@{version}: no stored predictions (run gogooku predict)"
                 )
-            elif cfg.max_data_age_s is not None:
+            elif cfg.max_data_age_s > 0:
                 age = data_age_seconds(run.date)
                 if age > cfg.max_data_age_s:
                     reasons.append(

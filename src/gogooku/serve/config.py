@@ -33,10 +33,10 @@ class ServeConfig(StrictModel):
     rate_per_s: float = Field(50.0, gt=0, description="token-bucket refill rate per API key")
     rate_burst: int = Field(100, ge=1, description="token-bucket capacity per API key")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1, description="request bodies above → 413")
-    max_data_age_s: float | None = Field(
+    max_data_age_s: float = Field(
         4 * 86400.0,
-        gt=0,
-        description="/readyz fails when the newest stored prediction date is older (none: off)",
+        ge=0,
+        description="/readyz fails when the newest stored prediction date is older (0: off)",
     )
     default_top_k: int = Field(50, ge=1)
     max_top_k: int = Field(5000, ge=1)

@@ -1,0 +1,62 @@
+"""ServeConfig loading, the key file and the token bucket (no server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gogooku.config import ConfigError
+from gogooku.serve.auth import KeyFileError, KeyStore, RateLimiter, add_key, key_hash, revoke_key
+from gogooku.serve.config import load_serve_config
+
+
+def test_config_from_toml_and_environment(tmp_path, monkeypatch):
+    path = tmp_path / "serve.toml"
+    path.write_text('models = ["a", "b"]\nrate_per_s = 5.0\nmax_data_age_s = 0\n')
+    cfg = load_serve_config(path)
+    assert cfg.models == ["a", "b"] and cfg.rate_per_s == 5.0 and cfg.max_data_age_s == 0
+    monkeypatch.setenv("GOGOOKU_SERVE_CONFIG", str(path))
+    monkeypatch.setenv("GOGOOKU_SERVE_MODELS", "c, d")
+    monkeypatch.setenv("GOGOOKU_API_KEYS_FILE", str(tmp_path / "k.json"))
+    cfg = load_serve_config()
+    assert cfg.models == ["c", "d"] and cfg.keys_path == tmp_path / "k.json"
+    path.write_text("rate_limit = 3\n")
+    with pytest.raises(ConfigError, match=r"serve\.toml: rate_limit: unknown key"):
+        load_serve_config(path)
+    path.write_text("rate_burst = 0\n")
+    with pytest.raises(ConfigError, match="rate_burst"):
+        load_serve_config(path)
+
+
+def test_key_file_stores_hashes_and_revocation_is_seen_without_restart(tmp_path):
+    path = tmp_path / "keys.json"
+    key = add_key(path, "alice")
+    text = path.read_text()
+    assert key not in text and key_hash(key) in text
+    assert (path.stat().st_mode & 0o777) == 0o600
+    store = KeyStore(path)
+    assert store.lookup(key).name == "alice" and not store.lookup(key).revoked
+    assert store.lookup("other") is None
+    revoke_key(path, "alice")
+    assert store.lookup(key).revoked
+    with pytest.raises(KeyFileError, match="exists"):
+        add_key(path, "alice")
+    with pytest.raises(KeyFileError, match="no key named 'bob'"):
+        revoke_key(path, "bob")
+    path.write_text(json.dumps({"nope": []}))
+    with pytest.raises(KeyFileError, match="not a key file"):
+        KeyStore(path).lookup(key)
+
+
+def test_token_bucket_allows_the_burst_then_refills(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("gogooku.serve.auth.time.monotonic", lambda: now[0])
+    limiter = RateLimiter(rate=2.0, burst=3)
+    assert [limiter.take("a") for _ in range(3)] == [None, None, None]
+    assert limiter.take("a") == 1  # (1 - 0 tokens) / 2 per s -> 1 s after rounding up
+    assert limiter.take("b") is None  # buckets are per key
+    now[0] += 0.5  # one token back
+    assert limiter.take("a") is None and limiter.take("a") == 1
+    now[0] += 100
+    assert [limiter.take("a") for _ in range(4)][-1] == 1  # capped at the burst
