@@ -16,6 +16,7 @@ from gogooku.demo.pipeline import comparison, print_comparison
 from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
 from gogooku.demo.serving import choose_run
 from gogooku.train.cli import train_run
+from gogooku.train.config import NEURAL_KINDS
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RUN_IDS = [f"demo-{m.name}" for m in MODELS] + ["demo-lgbm-tuned"]
@@ -46,10 +47,13 @@ def test_comparison_reads_each_runs_test_metrics_and_marks_missing_horizons():
 
 def test_plans_and_run_configs():
     quick, default = demo_plan(True, 3, None), demo_plan(False, 3, 250)
-    assert quick.stocks < default.stocks == 250 and quick.atft_epochs == 1
+    assert quick.stocks < default.stocks == 250 and quick.neural_epochs == 1
     assert quick.seed == default.seed == 3
-    atft = run_config(MODELS[-1], quick, CONFIGS)
-    assert (atft.train.epochs, atft.train.seed, atft.train.progress) == (1, 3, False)
+    for model in MODELS:
+        if model.kind in NEURAL_KINDS:
+            cfg = run_config(model, quick, CONFIGS)
+            assert (cfg.train.epochs, cfg.train.seed, cfg.train.progress) == (1, 3, False)
+    assert {m.kind for m in MODELS} >= {"factor", "linear", "lgbm", "atft", "apex"}
     lgbm = run_config(next(m for m in MODELS if m.kind == "lgbm"), quick, CONFIGS)
     assert lgbm.model.seed == 3
     with pytest.raises(ConfigError, match=r"nope\.toml"):
@@ -97,7 +101,7 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     plan = demo_plan(True, 7, None)
     again = []
     for model in MODELS:
-        if model.kind != "atft":
+        if model.kind not in NEURAL_KINDS:
             cfg = run_config(model, plan, CONFIGS)
             run_dir = train_run(
                 model.kind, "demo", cfg, f"again-{model.name}", summary["fold"]["index"]

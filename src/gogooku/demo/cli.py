@@ -39,20 +39,27 @@ _ERRORS = (
 
 def _next_steps(console: Console, summary: dict, home: Path) -> None:
     runs = summary["runs"]
+    served = summary["served"]
     console.rule("[bold]where things are")
     console.print(f"comparison report  {summary['compare_html']}")
     for run_id, path in runs.items():
         console.print(f"{run_id:<18} {path}/report.html")
+    console.print(f"search report      {summary['search']['report']}")
+    console.print(
+        f"served bundle      {served['bundle']} (run {served['run']}) {served['bundle_path']}"
+    )
     console.print(f"dataset            {summary['dataset']} (panel.parquet, features.json)")
     console.print(f"raw store          {home / 'raw'}")
     console.print(f"summary            {home / 'demo' / 'summary.json'}")
     console.rule("[bold]next")
     console.print(
+        f"export GOGOOKU_HOME={home}\n"
         "gogooku compare " + " ".join(runs) + "\n"
-        "gogooku ablate --dataset demo --config configs/atft.toml      "
-        "# ATFT without GAT, FAN, attention\n"
-        "gogooku train --model lgbm --dataset demo --config configs/lgbm.toml --fold 0\n"
-        "With a J-Quants key (README: plans and backfill times):\n"
+        "gogooku ablate --dataset demo --config configs/atft.toml   # without GAT, FAN, attention\n"
+        "gogooku hpo --model lgbm --dataset demo --config configs/hpo_lgbm.toml --n-trials 20 "
+        "--study-name mine\n"
+        "gogooku apikey add me && gogooku serve   # then GET /v1/rankings with X-API-Key\n"
+        "With a J-Quants key (README: plans, rate limits, backfill times):\n"
         "  export JQUANTS_API_KEY=...  JQUANTS_PLAN=standard\n"
         "  gogooku fetch --source jquants --start 2016-01-01 --end 2025-12-31\n"
         "  gogooku build --start 2017-01-01 --end 2025-12-31 --name jq"
@@ -61,7 +68,9 @@ def _next_steps(console: Console, summary: dict, home: Path) -> None:
 
 def demo_command(
     quick: bool = typer.Option(
-        False, "--quick", help="Small version (40 stocks, 1.5 years, one ATFT epoch; ~3 min)."
+        False,
+        "--quick",
+        help="Small version (40 stocks, 1.5 years, one epoch per neural model, 2 search trials).",
     ),
     seed: int = typer.Option(7, "--seed", min=0, help="Synthetic market and model seed."),
     stocks: int | None = typer.Option(

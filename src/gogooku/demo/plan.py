@@ -1,9 +1,9 @@
 """What ``gogooku demo`` runs: the market size, the dataset period and the models.
 
 Two sizes: the default (the whole story on a 2-core laptop in about a quarter of an hour) and
-``--quick`` (the test suite's: fewer stocks, a shorter period, one ATFT epoch). Every model
-reads its run config from ``configs/`` unchanged except the neural epochs
-(``DemoPlan.atft_epochs``) and the synthetic market's seed, which also seeds the models.
+``--quick`` (the test suite's: fewer stocks, a shorter period, one epoch per neural model).
+Every model reads its run config from ``configs/`` unchanged except the neural epochs
+(``DemoPlan.neural_epochs``, a cap) and the synthetic market's seed, which also seeds the models.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field
 
 from gogooku.config import ConfigError, StrictModel
-from gogooku.train.config import RunConfig, load_run_config
+from gogooku.train.config import NEURAL_KINDS, RunConfig, load_run_config
 
 DATASET = "demo"
 RUN_PREFIX = "demo-"
@@ -34,6 +34,8 @@ MODELS: tuple[DemoModel, ...] = (
     DemoModel(name="ridge", kind="linear", config="linear.toml"),
     DemoModel(name="lgbm", kind="lgbm", config="lgbm.toml"),
     DemoModel(name="atft", kind="atft", config="atft.toml"),
+    DemoModel(name="apex", kind="apex", config="apex.toml"),
+    DemoModel(name="apex-pruned", kind="apex", config="apex_pruned.toml"),
 )
 
 
@@ -46,7 +48,7 @@ class DemoPlan(StrictModel):
     start: dt.date = dt.date(2019, 7, 1)
     build_start: dt.date = dt.date(2019, 10, 1)
     end: dt.date = dt.date(2021, 6, 30)
-    atft_epochs: int = Field(6, ge=1)
+    neural_epochs: int = Field(6, ge=1)
     hpo_trials: int = Field(4, ge=1)
 
 
@@ -59,7 +61,7 @@ def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
             start=dt.date(2020, 1, 1),
             build_start=dt.date(2020, 3, 2),
             end=dt.date(2021, 6, 30),
-            atft_epochs=1,
+            neural_epochs=1,
             hpo_trials=2,
         )
     else:
@@ -69,7 +71,7 @@ def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
 
 def run_config(model: DemoModel, plan: DemoPlan, configs_dir: Path) -> RunConfig:
     """``CONFIGS/<model.config>`` with the plan's seed in the model and loop seeds and, for the
-    neural kinds, ``[train] epochs = plan.atft_epochs`` and no per-step progress bar."""
+    neural kinds, ``[train] epochs = min(epochs, plan.neural_epochs)`` and no progress bar."""
     path = configs_dir / model.config
     if not path.is_file():
         raise ConfigError(
@@ -84,8 +86,9 @@ def run_config(model: DemoModel, plan: DemoPlan, configs_dir: Path) -> RunConfig
     updates: dict[str, object] = {}
     if "seed" in type(cfg.model).model_fields:
         updates["model"] = cfg.model.model_copy(update={"seed": plan.seed})
-    if model.kind == "atft":
+    if model.kind in NEURAL_KINDS:
+        epochs = min(cfg.train.epochs, plan.neural_epochs)
         updates["train"] = cfg.train.model_copy(
-            update={"epochs": plan.atft_epochs, "seed": plan.seed, "progress": False}
+            update={"epochs": epochs, "seed": plan.seed, "progress": False}
         )
     return cfg.model_copy(update=updates)
