@@ -149,3 +149,5 @@ def test_cli_reports_config_errors(home, write_config, tmp_path):
     result = CliRunner().invoke(app, [*args[:2], "atft", *args[3:]])
     assert result.exit_code == 1 and "--model 'atft' but" in result.output
     assert "[model] kind 'lgbm'" in result.output
+    result = CliRunner().invoke(app, [*args[:-3], "a/b", *args[-2:]])
+    assert result.exit_code == 1 and "--study-name 'a/b'" in result.output

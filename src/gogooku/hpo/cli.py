@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,8 @@ from gogooku.hpo.study import (
 )
 from gogooku.settings import get_settings
 from gogooku.train.config import MODEL_KINDS
+
+STUDY_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _folds(text: str | None) -> list[int] | None:
@@ -105,6 +108,11 @@ def hpo_command(
     out = output_dir or get_settings().home / "hpo" / study_name
     url = storage or default_storage(out)
     try:
+        if not STUDY_NAME.fullmatch(study_name):
+            raise ConfigError(
+                f"--study-name {study_name!r}: use letters, digits, '.', '_' and '-' "
+                "(it names run folders and the default output folder)"
+            )
         base, space = load_hpo_config(config)
         if base.model.kind != model:
             raise ConfigError(
