@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -41,18 +42,22 @@ class ModelState:
         self._lock = threading.Lock()
 
     def _signature(self) -> tuple:
+        """(pointer inode, pointer mtime, version, ((name, inode, mtime, size) of every file))."""
         pointer = self.root / CURRENT_FILE
         try:
             st = pointer.stat()
-            version = pointer.read_text().strip()
         except FileNotFoundError:
             return ("no pointer",)
-        folder = self.root / version
+        if self._sig is not None and self._sig[:2] == (st.st_ino, st.st_mtime_ns):
+            version = self._sig[2]
+        else:
+            version = pointer.read_text().strip()
         try:
-            stats = [(p.name, p.stat()) for p in sorted(folder.iterdir())]
+            with os.scandir(self.root / version) as entries:
+                stats = [(e.name, e.stat()) for e in entries]
         except FileNotFoundError:
             stats = []
-        files = tuple((n, s.st_ino, s.st_mtime_ns, s.st_size) for n, s in stats)
+        files = tuple(sorted((n, s.st_ino, s.st_mtime_ns, s.st_size) for n, s in stats))
         return (st.st_ino, st.st_mtime_ns, version, files)
 
     def current(self) -> LoadedBundle | None:
