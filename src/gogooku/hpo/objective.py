@@ -69,6 +69,7 @@ class SearchJob:
     cost_bps: float = 10.0
 
     def trial_config(self, params: dict) -> RunConfig:
+        """Base with ``params`` set, epochs = min(train.epochs, max_epochs), progress off."""
         cfg = apply_params(self.base, params)
         epochs = (
             cfg.train.epochs if self.max_epochs is None else min(cfg.train.epochs, self.max_epochs)
