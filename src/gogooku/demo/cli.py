@@ -30,7 +30,6 @@ _ERRORS = (
     ConfigError,
     EvaluationError,
     RunError,
-    SourceMismatchError,
     SplitError,
     TabularError,
     TrainError,
@@ -96,6 +95,9 @@ def demo_command(
     plan = demo_plan(quick, seed, stocks)
     try:
         summary = run_demo(plan, configs, settings, console)
+    except SourceMismatchError as exc:
+        typer.echo(f"demo failed: {exc}\n(another market: pass --home DIR)", err=True)
+        raise typer.Exit(code=1) from None
     except _ERRORS as exc:
         typer.echo(f"demo failed: {exc}", err=True)
         raise typer.Exit(code=1) from None
