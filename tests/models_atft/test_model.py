@@ -245,3 +245,23 @@ def test_build_rejects_bad_arguments():
         build_atft(AtftConfig(), 5, [], CARDINALITIES)
     with pytest.raises(ValueError, match="static_cardinalities"):
         build_atft(AtftConfig(), 5, HORIZONS, (3, 0))
+
+
+def test_linear_skip_adds_a_linear_map_of_the_last_day(batch):
+    """With the head's output layer zeroed, the point forecast is W_s x_L + b_s exactly (NaN
+    features read as 0); without ``linear_skip`` it is then 0."""
+    x = batch.x.clone()
+    x[1, -1, 3, 2] = float("nan")
+    batch = replace(batch, x=x)
+    model = small_model()
+    with torch.no_grad():
+        model.out.weight.zero_()
+        model.out.bias.zero_()
+    expected = model.skip(torch.nan_to_num(x[:, -1]))
+    torch.testing.assert_close(model(batch).point, expected)
+    plain = small_model(linear_skip=False)
+    with torch.no_grad():
+        plain.out.weight.zero_()
+        plain.out.bias.zero_()
+    assert not hasattr(plain, "skip")
+    assert torch.equal(plain(batch).point, torch.zeros_like(expected))
