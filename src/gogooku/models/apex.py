@@ -64,7 +64,7 @@ class PruneConfig(StrictModel):
     """The pruned variant: train the enhanced model, keep the top ``keep`` fraction of features
     by permutation importance on the fold's validation days, retrain (``gogooku.models.pruning``)."""
 
-    keep: float = Field(0.3, gt=0, le=1, description="fraction of candidate features kept")
+    keep: float = Field(0.3, gt=0, le=1, description="fraction of the features kept")
     repeats: int = Field(1, ge=1, description="shuffles per feature, importance averaged")
     seed: int = 0
 
