@@ -13,7 +13,7 @@ from gogooku.bundle.scoring import create_bundle
 from gogooku.bundle.store import promote
 
 
-@pytest.mark.parametrize("run", ["lg", "ln", "at"])
+@pytest.mark.parametrize("run", ["lg", "ln", "at", "ap"])
 def test_stored_scores_equal_training_predictions(home, run):
     create_bundle(run, run)
     promote(run, "v0001")

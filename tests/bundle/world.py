@@ -1,6 +1,7 @@
 """A tiny trained world shared by tests/bundle and tests/serve: a synthetic 24-stock dataset
-(2020) fetched and built through the real CLI, and three runs on fold 0 (LightGBM ``lg``, ridge
-``ln``, ATFT ``at`` with hidden size 16, window 5, one epoch), built once per test session under
+(2020) fetched and built through the real CLI, and four runs on fold 0 (LightGBM ``lg``, ridge
+``ln``, ATFT ``at`` and APEX ``ap`` — market gate on the sector block — with hidden size 16,
+window 5, one epoch), built once per test session under
 pytest's base temp folder (both folders' conftests call ``world``)."""
 
 from __future__ import annotations
@@ -46,17 +47,19 @@ MODELS = {
     "ln": 'kind = "linear"\n',
     "at": 'kind = "atft"\nhidden_size = 16\nattention_heads = 2\ngat_heads = 1\nwindow = 5\n'
     "static_embedding_dim = 2\n",
+    "ap": 'kind = "apex"\nwindow = 5\nhidden_size = 16\nattention_heads = 2\nencoder_layers = 1\n'
+    'attention_layers = 1\nmarket_blocks = ["sector"]\n',
 }
 TRAIN = "\n[train]\nepochs = 1\nlr = 0.003\nseed = 5\nprogress = false\ndiagnostics_every = 10\n"
 
 
 def run_config(kind: str, **model_overrides: str) -> str:
     model = MODELS[kind] + "".join(f"{k} = {v}\n" for k, v in model_overrides.items())
-    return DATA + "\n[model]\n" + model + (TRAIN if kind == "at" else "")
+    return DATA + "\n[model]\n" + model + (TRAIN if kind in ("at", "ap") else "")
 
 
 def world(tmp_path_factory) -> Path:
-    """The session's GOGOOKU_HOME with raw/, datasets/tiny and runs/{lg,ln,at}."""
+    """The session's GOGOOKU_HOME with raw/, datasets/tiny and runs/{lg,ln,at,ap}."""
     home = tmp_path_factory.getbasetemp() / "bundle_world"
     if (home / "done").exists():
         return home
@@ -75,7 +78,7 @@ def world(tmp_path_factory) -> Path:
         for args in (FETCH, BUILD):
             result = CliRunner().invoke(app, args)
             assert result.exit_code == 0, result.output
-        for run, kind in (("lg", "lgbm"), ("ln", "linear"), ("at", "atft")):
+        for run, kind in (("lg", "lgbm"), ("ln", "linear"), ("at", "atft"), ("ap", "apex")):
             path = home / f"{run}.toml"
             path.write_text(run_config(run))
             train_run(kind, "tiny", load_config(path, RunConfig), run_id=run, evaluate=False)

@@ -145,7 +145,7 @@ def _window_rows(home: Path, inputs: list[str], day, window: int) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("run", ["lg", "at"])
+@pytest.mark.parametrize("run", ["lg", "at", "ap"])
 def test_predict_endpoint_equals_training_predictions(home, keys, run):
     keys_file, alice, _ = keys
     _bundle(run, "lg")

@@ -8,7 +8,10 @@
   run's ``checkpoints/best.pt`` (EMA weights); rebuilt with ``build_model(cfg.model, F', horizons,
   static_cardinalities)`` where F' = ``len(output_names(features, normalization))`` and the
   cardinalities (largest static id + 1 per column, over the whole cache, as the trainer computes
-  them) are stored in ``bundle.json``; creation loads the weights once (strict) to prove they fit;
+  them) are stored in ``bundle.json``; creation loads the weights once (strict) to prove they fit.
+  APEX: the pruned variant's kept features (``feature_selection.csv``) and, with the market
+  gate, the raw ``market_blocks`` columns (``raw_features``) that ``MarketColumns`` appends
+  after the normalised inputs; rebuilt with ``build_apex(..., n_market)``;
 - ``lgbm``: ``lgbm_{h}d.txt`` (``Booster.save_model`` of each fitted horizon);
 - ``linear``: ``linear.json`` (per horizon: inputs, coefficients β, intercept b; score = Xβ + b);
 - ``factor`` runs (fixed formulas, no fitted state) are refused.
@@ -117,6 +120,8 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
             "static_cardinalities": _cardinalities(cache),
             "has_graph": cache.edge_graph is not None,
         }
+        if kind == "apex":
+            features, extra["raw_features"] = _apex_inputs(cfg, cache, run_dir, features)
     elif kind == "lgbm":
         features = [f for f in selected if f not in STATIC_IDS]
         fitted = sorted(set(_fitted_horizons(cfg, info.horizons).values()))
@@ -163,10 +168,38 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
     return write_bundle(name or kind, files, fields)
 
 
+def _apex_inputs(
+    cfg: RunConfig, cache, run_dir: Path, features: list[str]
+) -> tuple[list[str], list[str]]:
+    """APEX's (normalised features, raw market columns): the pruned variant reads only the
+    features its ``feature_selection.csv`` kept; the market gate appends the raw columns of
+    ``market_blocks`` (``gogooku.models.apex.market_columns``, as ``apex_trainer`` does)."""
+    from gogooku.models.apex import market_columns
+    from gogooku.models.pruning import SELECTION_FILE
+
+    if cfg.model.prune is not None:
+        path = run_dir / SELECTION_FILE
+        if not path.is_file():
+            raise BundleError(f"{path}: missing (the pruned APEX's kept features)")
+        kept = set(pl.read_csv(path).filter(pl.col("kept"))["feature"].to_list())
+        features = [f for f in features if f in kept]
+    raw: list[str] = []
+    if cfg.model.market_gate:
+        raw = [cache.feature_names[i] for i in market_columns(cache, cfg.model.market_blocks)]
+    return features, raw
+
+
 def _neural_model(cfg: RunConfig, info: BundleInfo, state: dict) -> torch.nn.Module:
     spec = NormalizationConfig.model_validate(info.normalization)
     n_inputs = len(output_names(info.features, spec))
-    model = build_model(cfg.model, n_inputs, info.horizons, info.static_cardinalities)
+    if info.raw_features:
+        from gogooku.models.apex import build_apex
+
+        model = build_apex(
+            cfg.model, n_inputs, info.horizons, info.static_cardinalities, len(info.raw_features)
+        )
+    else:
+        model = build_model(cfg.model, n_inputs, info.horizons, info.static_cardinalities)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -196,11 +229,13 @@ class LoadedBundle:
 
     @property
     def input_names(self) -> list[str]:
-        """Columns a scoring row must carry: the features, then static ids not among them."""
-        return [
-            *self.info.features,
-            *(s for s in self.info.static_names if s not in self.info.features),
-        ]
+        """Columns a scoring row must carry: the features, then raw columns and static ids not
+        among them."""
+        names = list(self.info.features)
+        for extra in (*self.info.raw_features, *self.info.static_names):
+            if extra not in names:
+                names.append(extra)
+        return names
 
     def check_dataset(self) -> Path:
         """The dataset folder, after checking its feature hash equals the bundle's."""
@@ -284,6 +319,10 @@ class LoadedBundle:
             }
         )
         loader = DayBatchLoader(cache, lcfg, self.normalization, [day], "cpu")
+        if self.info.raw_features:
+            from gogooku.models.apex import MarketColumns
+
+            loader = MarketColumns(loader, cache, cache.feature_index(self.info.raw_features))
         batch = next(iter(loader))
         return self._neural(batch, np.asarray(cache.codes).astype(str)[batch.codes[0].numpy()])
 
@@ -308,16 +347,14 @@ class LoadedBundle:
         t_i, n_i = keyed["_t"].to_numpy(), keyed["_n"].to_numpy()
         length, n = len(dates), codes.len()
         raw = np.full((length, n, len(self.info.features)), np.nan, dtype=np.float32)
-        raw[t_i, n_i] = (
-            keyed.select(
-                pl.col(f).cast(pl.Float32).fill_null(float("nan")) for f in self.info.features
-            )
-            .to_numpy()
-            .astype(np.float32)
-        )
+        raw[t_i, n_i] = _float_block(keyed, self.info.features)
         listed = np.zeros((length, n), dtype=bool)
         listed[t_i, n_i] = True
         x = normalize_cross_section(raw, listed, spec)
+        if self.info.raw_features:
+            market = np.full((length, n, len(self.info.raw_features)), np.nan, dtype=np.float32)
+            market[t_i, n_i] = _float_block(keyed, self.info.raw_features)
+            x = np.concatenate([x, market], axis=-1)
         static = np.zeros((n, len(self.info.static_names)), dtype=np.int64)
         last = keyed.filter(pl.col("_t") == length - 1)
         if self.info.static_names:
@@ -348,6 +385,12 @@ class LoadedBundle:
             edges=graph,
         )
         return day, self._neural(batch, codes.to_numpy().astype(str))
+
+
+def _float_block(frame: pl.DataFrame, names: list[str]) -> np.ndarray:
+    """(rows, len(names)) float32 of ``frame``'s columns, NaN where null."""
+    cols = (pl.col(n).cast(pl.Float32).fill_null(float("nan")) for n in names)
+    return frame.select(cols).to_numpy().astype(np.float32)
 
 
 def load_bundle(path: Path, verify: bool = True) -> LoadedBundle:

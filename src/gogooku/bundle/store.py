@@ -74,6 +74,10 @@ class BundleInfo(BaseModel):
     ranges: Ranges
     features: list[str] = Field(description="raw input features, in the model's column order")
     feature_hash: str
+    raw_features: list[str] = Field(
+        default_factory=list,
+        description="raw cache columns appended after the normalised inputs (APEX's market gate)",
+    )
     static_names: list[str] = Field(default_factory=list)
     static_cardinalities: list[int] = Field(default_factory=list)
     has_graph: bool = False
