@@ -156,10 +156,14 @@ def test_extended_cache_equals_a_full_write(tmp_path, caplog, float16, new_code)
     new = pl.concat([full.filter(pl.col("Date") < first), changed]).sort("Code", "Date")
     new.write_parquet(path / "panel.parquet")
     with caplog.at_level("INFO", logger="gogooku.dataset.cache"):
-        extend_cache(path, changed.sort("Code", "Date"), first, batch_rows=30)
+        extend_cache(path, changed.sort("Code", "Date"), first, float16=float16, batch_rows=30)
     assert ("cache rewritten whole" in caplog.text) == new_code
     extended = _cache_bytes(path)
     assert open_cache(path).features.dtype == (np.float16 if float16 else np.float32)
+    # Another dtype than the existing cache's: written whole, in the asked dtype.
+    extend_cache(path, changed.sort("Code", "Date"), first, float16=not float16)
+    assert open_cache(path).features.dtype == (np.float32 if float16 else np.float16)
+    extend_cache(path, changed.sort("Code", "Date"), first, float16=float16)
     write_cache(path, float16=float16)
     assert extended == _cache_bytes(path)
 

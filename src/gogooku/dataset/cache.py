@@ -401,21 +401,22 @@ def _reusable_dates(dataset_dir: Path, lay: _Layout, first: date) -> int | None:
 
 
 def extend_cache(
-    dataset_dir: str | Path, tail: pl.DataFrame, first: date, *, batch_rows: int = BATCH_ROWS
+    dataset_dir: str | Path,
+    tail: pl.DataFrame,
+    first: date,
+    *,
+    float16: bool = False,
+    batch_rows: int = BATCH_ROWS,
 ) -> Path:
     """Rewrite the cache after ``panel.parquet`` changed only on dates >= ``first``.
 
     ``tail`` holds every panel row dated >= ``first`` (sorted by (Code, Date)). When the existing
-    cache has the same columns, dtype and code axis, its date rows before ``first`` are copied
-    (``os.copy_file_range``) and only ``tail`` is scattered; otherwise (a new code, another
-    column list) the whole cache is written by ``write_cache``. Either way the files equal a
-    ``write_cache`` of the new panel byte for byte.
+    cache has the same columns, feature dtype and code axis, its date rows before ``first`` are
+    copied (``os.copy_file_range``) and only ``tail`` is scattered; otherwise (a new code,
+    another column list or dtype) the whole cache is written by ``write_cache``. Either way the
+    files equal ``write_cache(dataset_dir, float16=float16)`` of the new panel byte for byte.
     """
     dataset_dir = Path(dataset_dir)
-    old_meta = dataset_dir / CACHE_DIR / "cache.json"
-    float16 = (
-        old_meta.exists() and json.loads(old_meta.read_text()).get("feature_dtype") == "float16"
-    )
     if tail.height and tail["Date"].min() < first:
         raise CacheError(f"{dataset_dir}: extend_cache got rows dated before {first}")
     lay = _layout(dataset_dir, float16)
