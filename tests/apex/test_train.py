@@ -67,6 +67,9 @@ def test_market_columns_are_the_raw_cache_values(home, config_file, tmp_path):
     cache = open_cache(home / "datasets" / "tiny")
     trainer = apex_trainer(cfg, cache, select_fold("tiny", cfg, 0), tmp_path / "run")
     assert isinstance(trainer.train_loader, MarketColumns)
+    trainer.train_loader.epoch = 3  # what Trainer.resume does
+    assert trainer.train_loader.loader.epoch == 3
+    assert len(trainer.train_loader) == len(trainer.train_loader.loader)
     batch = next(iter(trainer.eval_loaders["valid"]))
     columns = trainer.train_loader.columns
     assert [cache.feature_blocks[i] for i in columns] == ["market"] * len(columns)
