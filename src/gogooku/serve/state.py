@@ -129,6 +129,7 @@ class RankingCache:
                     "name": name,
                 },
                 separators=(",", ":"),
+                ensure_ascii=False,
             ).encode()
             for i, (code, score, scores, sector, sector_name, name) in enumerate(rows)
         ]
