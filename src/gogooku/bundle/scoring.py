@@ -153,7 +153,11 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
         "main_horizon": cfg.loss.main_horizon,
         "ranges": info.ranges,
         "features": features,
-        "feature_hash": feature_hash(columns, features, str(ds_dir / "features.json")),
+        "feature_hash": feature_hash(
+            columns,
+            hashed_names(features, extra.get("raw_features", [])),
+            str(ds_dir / "features.json"),
+        ),
         "normalization": cfg.data.normalization.model_dump(mode="json"),
         "model_files": sorted(model_files),
         "dataset_schema_hash": schema_hash,
@@ -166,6 +170,11 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
             cfg, BundleInfo.model_construct(**fields), torch.load(best, weights_only=True)
         )
     return write_bundle(name or kind, files, fields)
+
+
+def hashed_names(features: list[str], raw_features: list[str]) -> list[str]:
+    """The columns the feature hash covers: the features, then raw columns not among them."""
+    return [*features, *(r for r in raw_features if r not in features)]
 
 
 def _apex_inputs(
@@ -244,7 +253,8 @@ class LoadedBundle:
         if not path.is_file():
             raise BundleError(f"{path}: missing (dataset {self.info.dataset!r} not built)")
         columns = json.loads(path.read_text())["columns"]
-        now = feature_hash(columns, self.info.features, str(path))
+        names = hashed_names(self.info.features, self.info.raw_features)
+        now = feature_hash(columns, names, str(path))
         if now != self.info.feature_hash:
             raise BundleError(
                 f"dataset {self.info.dataset!r} feature hash {now} differs from bundle "

@@ -22,7 +22,8 @@ current version is the ``from`` of the latest ``promote`` audit entry whose ``to
 version.
 
 The feature hash (``feature_hash``) is SHA-256 of the JSON list ``[name, dtype, block, formula]``
-of the model's input features in order, read from the dataset's ``features.json``: a dataset
+of the model's input features in order (then raw columns such as APEX's market columns), read
+from the dataset's ``features.json``: a dataset
 whose columns were renamed, retyped, reordered or redefined hashes differently.
 """
 
