@@ -32,9 +32,10 @@
    - ``bar_9_lgbm``: LightGBM test RankIC(5d) ≥ 0.5 × oracle's.
 
 The comparison models ARE the baselines of this benchmark, trained in the same run.
-``--merge FILE`` adds the models of an earlier result of this benchmark (same dataset, split
-and fold — checked) to those trained now (``--models``), e.g. to retrain only ATFT after a
-change of its config; the bars are computed over the union.
+``--merge FILE`` (repeatable) adds the models of earlier results of this benchmark (same
+dataset, split and fold — checked) that are not trained now (``--models``; a model trained now
+or in an earlier ``--merge`` file wins), e.g. to retrain only ATFT after a change of its config;
+``merged_from`` lists what came from where, and the bars are computed over the union.
 """
 
 from __future__ import annotations
@@ -215,7 +216,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dataset", default="q300")
     parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--merge", type=Path, default=None, help="earlier result to add to")
+    parser.add_argument(
+        "--merge", type=Path, action="append", default=[], help="earlier result(s) to add"
+    )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "bench_quality.json"
     )
@@ -253,13 +256,13 @@ def main(argv: list[str] | None = None) -> dict:
         name: run_model(name, args.dataset, split, fold_index, prefix, samples) for name in models
     }
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
-    if args.merge is not None:
-        earlier = json.loads(args.merge.read_text())
+    for path in args.merge:
+        earlier = json.loads(path.read_text())
         for key in ("dataset", "split", "market"):
             if earlier[key] != result[key]:
-                raise SystemExit(f"--merge {args.merge}: {key} {earlier[key]} != {result[key]}")
+                raise SystemExit(f"--merge {path}: {key} {earlier[key]} != {result[key]}")
         kept = {k: v for k, v in earlier["models"].items() if k not in result["models"]}
-        result["merged_from"] = {"file": str(args.merge), "models": sorted(kept)}
+        result.setdefault("merged_from", {})[str(path)] = sorted(kept)
         result["models"] = {**kept, **result["models"]}
     ric = {name: m["test"][MAIN]["rank_ic"] for name, m in result["models"].items()}
     if "oracle" in ric and "lgbm" in ric:
