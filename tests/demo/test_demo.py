@@ -37,8 +37,8 @@ def test_comparison_reads_each_runs_test_metrics_and_marks_missing_horizons():
     assert rows[0]["RankIC 5d"] == 0.05 and rows[1]["RankIC 5d"] == -0.02
     assert rows[0]["RankIC 1d"] is None  # horizon absent from the run's metrics
     assert rows[0]["RankIC IR 5d"] == 0.1
-    assert rows[0]["LS Sharpe (net) 5d"] == 1.5 and rows[0]["LS max DD 5d"] == -0.1
-    assert rows[0]["RankIC / oracle 5d"] == 0.5 and rows[1]["RankIC / oracle 5d"] is None
+    assert rows[0]["LS Sharpe 5d"] == 1.5 and rows[0]["LS maxDD 5d"] == -0.1
+    assert rows[0]["vs oracle 5d"] == 0.5 and rows[1]["vs oracle 5d"] is None
     console = Console(record=True, width=120)
     print_comparison(console, rows, "t")
     text = console.export_text()
@@ -88,7 +88,7 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     for row in rows.values():
         values = [v for k, v in row.items() if k != "run"]
         assert all(v is not None and math.isfinite(v) for v in values), row
-    assert rows["demo-oracle"]["RankIC / oracle 5d"] == pytest.approx(1.0)
+    assert rows["demo-oracle"]["vs oracle 5d"] == pytest.approx(1.0)
     assert summary["search"]["best"] is not None
     assert (home / "demo" / "hpo" / "report.html").is_file()
     served = summary["served"]

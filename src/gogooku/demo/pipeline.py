@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -53,12 +54,13 @@ from gogooku.train.cli import fold_ranges, train_run
 SPLIT = "test"
 HORIZONS = ("1d", "5d", "10d", "20d")
 # (column, path in metrics.json's splits.test.horizons.<main>) of the printed table; RankIC
-# is shown for every horizon, the rest at the main horizon.
+# is shown for every horizon, the rest at the main horizon. LS = the long-short top-K/bottom-K
+# book after costs (net); "vs oracle" = RankIC / the oracle's RankIC.
 MAIN_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("RankIC IR", ("signal", "rank_icir")),
-    ("LS Sharpe (net)", ("portfolio", "long_short", "net", "sharpe")),
-    ("LS max DD", ("portfolio", "long_short", "net", "max_drawdown")),
-    ("RankIC / oracle", ("vs_oracle", "rank_ic_vs_oracle")),
+    ("LS Sharpe", ("portfolio", "long_short", "net", "sharpe")),
+    ("LS maxDD", ("portfolio", "long_short", "net", "max_drawdown")),
+    ("vs oracle", ("vs_oracle", "rank_ic_vs_oracle")),
 )
 
 
@@ -111,11 +113,13 @@ def comparison(metrics: list[dict], main_horizon: str) -> list[dict[str, Any]]:
 
 
 def print_comparison(console: Console, rows: list[dict[str, Any]], title: str) -> None:
-    """The table transposed: one line per metric, one column per run (``demo-`` dropped)."""
-    table = Table(title=title)
-    table.add_column("metric")
+    """The table transposed: one line per metric, one column per run (``demo-`` dropped, a
+    hyphenated name on two header lines); borderless so that eight runs fit 80 columns."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    table.add_column("metric", no_wrap=True)
     for row in rows:
-        table.add_column(row["run"].removeprefix(RUN_PREFIX), justify="right")
+        header = row["run"].removeprefix(RUN_PREFIX).replace("-", "\n")
+        table.add_column(header, justify="right", no_wrap=True, min_width=6)
     for metric in list(rows[0])[1:]:
         values = [row[metric] for row in rows]
         table.add_row(
@@ -210,7 +214,12 @@ def run_demo(
         metrics = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in run_dirs]
         main = f"{first_cfg.loss.main_horizon}d"
         rows = comparison(metrics, main)
-        print_comparison(console, rows, f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}")
+        print_comparison(
+            console,
+            rows,
+            f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]} (LS: long-short book after costs; "
+            "vs oracle: RankIC / oracle RankIC)",
+        )
         compare_html = demo_dir / "compare.html"
         atomic_write_text(compare_html, build_compare(metrics, SPLIT))
     with clock.stage("serve", "bundle and promote the best run on validation, serve, query"):
