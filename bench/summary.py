@@ -4,10 +4,12 @@
 
 Every benchmark writes its own JSON shape; this walks each document and reports
 
-* **ratios**: numeric leaves whose key names a comparison (``ratio``, ``speedup``, ``_over_``,
-  ``_vs_``), e.g. ``pandas_over_polars`` = pandas seconds / Polars seconds;
+* **ratios**: numeric leaves whose key names a comparison (``ratio_…``, ``…_ratio_…``,
+  ``speedup``, ``_over_``, ``_vs_``; a block named ``short_ratio`` is not one), e.g.
+  ``pandas_over_polars`` = pandas seconds / Polars seconds;
 * **baseline**: numeric timing/throughput leaves (``*seconds``, ``*_s``, ``samples_per_s``,
-  ``*_ms_per_day``) under a key that names the simple reference (``baseline``, ``pandas``).
+  ``*_ms_per_day``) whose own key names the simple reference (``baseline``, ``pandas``) or
+  that sit under a key starting with ``baseline``.
 
 It prints one Markdown table (benchmark, kind, JSON path, value) and writes it to ``--out``;
 a benchmark with neither says so in one row, so the table lists every result file.
@@ -21,7 +23,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-RATIO = re.compile(r"ratio|speedup|_over_|_vs_")
+RATIO = re.compile(r"(^|_)ratio_|speedup|_over_|_vs_")
 BASELINE = re.compile(r"baseline|pandas")
 TIMING = re.compile(r"seconds$|_s$|samples_per_s$|ms_per_day$")
 
@@ -45,7 +47,9 @@ def summarise(doc: object) -> list[tuple[str, str, float]]:
         dotted = ".".join(path)
         if RATIO.search(path[-1]):
             rows.append(("ratio", dotted, value))
-        elif TIMING.search(path[-1]) and any(BASELINE.search(p) for p in path):
+        elif TIMING.search(path[-1]) and (
+            BASELINE.search(path[-1]) or any(p.startswith("baseline") for p in path[:-1])
+        ):
             rows.append(("baseline", dotted, value))
     return rows
 
