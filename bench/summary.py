@@ -7,9 +7,9 @@ Every benchmark writes its own JSON shape; this walks each document and reports
 * **ratios**: numeric leaves whose key names a comparison (``ratio_…``, ``…_ratio_…``,
   ``speedup``, ``_over_``, ``_vs_``; a block named ``short_ratio`` is not one), e.g.
   ``pandas_over_polars`` = pandas seconds / Polars seconds;
-* **baseline**: numeric timing/throughput leaves (``*seconds``, ``*_s``, ``samples_per_s``,
-  ``*_ms_per_day``) whose own key names the simple reference (``baseline``, ``pandas``) or
-  that sit under a key starting with ``baseline``.
+* **baseline**: numeric timing/throughput leaves (``*seconds``, ``*_s`` incl.
+  ``samples_per_s``, ``*_ms``, ``*_rps``, ``*_ms_per_day``) whose own key names the simple
+  reference (``baseline``, ``pandas``) or that sit under a key starting with ``baseline``.
 
 It prints one Markdown table (benchmark, kind, JSON path, value) and writes it to ``--out``;
 a benchmark with neither says so in one row, so the table lists every result file.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 RATIO = re.compile(r"(^|_)ratio_|speedup|_over_|_vs_")
 BASELINE = re.compile(r"baseline|pandas")
-TIMING = re.compile(r"seconds$|_s$|samples_per_s$|ms_per_day$")
+TIMING = re.compile(r"seconds$|_s$|_ms$|_rps$|ms_per_day$")
 
 
 def leaves(tree: object, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], float]]:
