@@ -8,8 +8,9 @@ Prints JSON. Setup (in a temporary GOGOOKU_HOME): a ridge bundle ``bench`` with 
 directly with random scores for ``--stocks`` codes on one date (with sectors and names), one API
 key, and a service config with a rate limit far above the offered load. The service runs as
 ``uvicorn gogooku.serve.app:app`` in a subprocess (``--workers`` processes); the load generator
-is this process: ``--concurrency`` asyncio tasks sharing one ``httpx.AsyncClient`` whose pool
-holds that many keep-alive connections (opened during the warm-up), sending requests back to back for
+is this process: ``--concurrency`` asyncio tasks, each on its own keep-alive HTTP/1.1 connection
+(asyncio streams and a minimal GET/Content-Length client — httpx's per-request CPU made the
+load generator, not the server, the bottleneck), sending requests back to back for
 ``--seconds`` after a one-second warm-up. Per endpoint and concurrency: requests, throughput
 (requests/s), latency p50/p90/p99/max in ms (wall time from send to the full body), errors,
 and ``server_cpu_ms_per_request`` — the server processes' CPU time (``/proc``) during the level
@@ -101,32 +102,47 @@ def setup(home: Path, stocks: int, seed: int = 0) -> str:
     return add_key(home / "keys.json", "bench")
 
 
+async def _get(reader, writer, request: bytes) -> int:
+    """Send one keep-alive GET and read the whole response; returns the status code."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
 async def _load(url: str, path: str, headers: dict, concurrency: int, seconds: float) -> dict:
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
+    host, port = url.removeprefix("http://").split(":")
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    conns = [await asyncio.open_connection(host, int(port)) for _ in range(concurrency)]
 
-        async def worker(deadline: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                try:
-                    response = await client.get(path)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if record:
-                    if ok:
-                        latencies.append(time.perf_counter() - t0)
-                    else:
-                        errors += 1
+    async def worker(conn, deadline: float, record: bool) -> None:
+        nonlocal errors
+        reader, writer = conn
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            ok = await _get(reader, writer, request) == 200
+            if record:
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
 
-        warm = time.perf_counter() + 1.0
-        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(t0 + seconds, True) for _ in range(concurrency)))
+    warm = time.perf_counter() + 1.0
+    await asyncio.gather(*(worker(c, warm, False) for c in conns))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(c, t0 + seconds, True) for c in conns))
     elapsed = time.perf_counter() - t0
+    for _, writer in conns:
+        writer.close()
     ms = np.asarray(latencies) * 1000
     pct = (lambda q: round(float(np.percentile(ms, q)), 2)) if len(ms) else (lambda q: None)
     return {
