@@ -83,10 +83,9 @@ def demo_command(
         Path, typer.Option("--configs", help="Folder of the run configs (lgbm.toml, …).")
     ] = Path("configs"),
 ) -> None:
-    """Fetch a synthetic market through the J-Quants client, build, train and compare models.
+    """Synthetic market through the J-Quants client, build, train, search, compare, serve.
 
-    Writes $GOGOOKU_HOME/demo/summary.json (plan, stage seconds, comparison table) and
-    demo/compare.html; each run's report is runs/demo-NAME/report.html.
+    Writes $GOGOOKU_HOME/demo/summary.json (plan, stage seconds, comparison table, search, served top 10) and demo/compare.html; each run's report is runs/demo-NAME/report.html.
     """
     if home is not None:
         os.environ["GOGOOKU_HOME"] = str(home.resolve())

@@ -44,7 +44,7 @@ class DemoPlan(StrictModel):
     ``build_start..end`` (the days before ``build_start`` are the features' warm-up)."""
 
     seed: int = 7
-    stocks: int = Field(100, ge=10)
+    stocks: int = Field(100, ge=20)
     start: dt.date = dt.date(2019, 7, 1)
     build_start: dt.date = dt.date(2019, 10, 1)
     end: dt.date = dt.date(2021, 6, 30)
