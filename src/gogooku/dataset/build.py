@@ -80,7 +80,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import AVAILABILITY, describe_source
 from gogooku.dataset.base import BASE_SOURCES, build_base
-from gogooku.dataset.cache import extend_cache, whole_stocks, write_cache
+from gogooku.dataset.cache import extend_cache, panel_batches, whole_stocks, write_cache
 from gogooku.dataset.labels import (
     LABEL_LOOKAHEAD,
     assert_no_label_copies,
@@ -757,8 +757,7 @@ def _extend_panel(
     changed: list[pl.DataFrame] = []
 
     def merged() -> Iterator[pl.DataFrame]:
-        batches = pq.ParquetFile(panel_path).iter_batches(batch_size=PANEL_ROW_GROUP)
-        old_parts = whole_stocks(pl.from_arrow(b) for b in batches)
+        old_parts = whole_stocks(panel_batches(panel_path, PANEL_ROW_GROUP))
         done: str | None = None
         for old in old_parts:
             last = old["Code"][-1]

@@ -20,8 +20,8 @@ Files (NumPy ``.npy``, read with ``np.load(mmap_mode="r")``):
 - ``cache.json``: column names (features in ``features.json`` order with their blocks, targets,
   static ids), dtypes, shapes, and the panel's row count and size (to detect a stale cache).
 
-Writing (``write_cache``): the panel is streamed in record batches (``pyarrow`` row groups, in
-the panel's (Code, Date) order, as ``gogooku build`` writes it stock chunk by stock chunk). The
+Writing (``write_cache``): the panel is streamed row group by row group (``panel_batches``), in
+the panel's (Code, Date) order (as ``gogooku build`` writes it, stock chunk by stock chunk). The
 rows of a batch's last code are held back and joined to the next batch, so each step covers whole
 stocks: a contiguous run ``n0..n1`` of the code axis. The step's rows are mapped to (date index,
 code index) by joins with the axes and scattered into dense in-memory blocks ``(T, n1 − n0 + 1,
@@ -366,12 +366,22 @@ def write_cache(
     lay = _layout(dataset_dir, float16)
     columns = ["Code", "Date", *lay.features, *lay.targets]
 
-    def batches() -> Iterator[pl.DataFrame]:
-        parquet = pq.ParquetFile(lay.path)
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            yield pl.from_arrow(batch)
+    batches = panel_batches(lay.path, batch_rows, columns)
+    return _write(dataset_dir, lay, lambda files: _fill(files, lay, batches, 0))
 
-    return _write(dataset_dir, lay, lambda files: _fill(files, lay, batches(), 0))
+
+def panel_batches(
+    path: Path, batch_rows: int, columns: Sequence[str] | None = None
+) -> Iterator[pl.DataFrame]:
+    """The rows of the Parquet file ``path`` in file order, one row group at a time, in frames of
+    at most ``batch_rows`` rows. Row groups are read one by one: ``ParquetFile.iter_batches``
+    pre-buffers the column chunks of the row groups still to come and its memory grows with the
+    file (measured: ~0.2 GB more per 262,144-row batch of the 4000 × 10 y panel)."""
+    parquet = pq.ParquetFile(path)
+    for i in range(parquet.num_row_groups):
+        group = pl.from_arrow(parquet.read_row_group(i, columns=columns))
+        yield from group.iter_slices(batch_rows)
+        del group
 
 
 def _reusable_dates(dataset_dir: Path, lay: _Layout, first: date) -> int | None:
