@@ -8,7 +8,10 @@ mkdir -p bench/results
 for script in bench/bench_*.py; do
   name="$(basename "$script" .py)"
   echo "== $name" >&2
-  .venv/bin/python "$script" "$@" | tee "bench/results/$name.json"
+  # Written to a temporary file first: a failed benchmark keeps its previous result.
+  .venv/bin/python "$script" "$@" > "bench/results/$name.json.tmp"
+  mv "bench/results/$name.json.tmp" "bench/results/$name.json"
+  cat "bench/results/$name.json"
 done
 echo "== summary" >&2
 .venv/bin/python bench/summary.py bench/results
