@@ -137,16 +137,22 @@ def _format_errors(path: Path, prefix: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: str | Path, model_cls: type[M], section: str | None = None) -> M:
-    """Read the TOML file ``path`` and validate it (or its table ``section``) as ``model_cls``."""
+def read_toml(path: str | Path) -> dict:
+    """The TOML file ``path`` as a dict; a missing or malformed file is a ConfigError naming it."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_config(path: str | Path, model_cls: type[M], section: str | None = None) -> M:
+    """Read the TOML file ``path`` and validate it (or its table ``section``) as ``model_cls``."""
+    path = Path(path)
+    data = read_toml(path)
     if section is not None:
         if section not in data:
             raise ConfigError(f"{path}: missing table [{section}]")

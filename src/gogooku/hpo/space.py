@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 import optuna
 from pydantic import Field, ValidationError, model_validator
 
-from gogooku.config import ConfigError, StrictModel
+from gogooku.config import ConfigError, StrictModel, read_toml
 from gogooku.train.config import RunConfig
 
 SEARCH_TABLE = "search"
@@ -183,13 +182,7 @@ def check_space(base: RunConfig, space: SearchSpace, source: str) -> None:
 def load_hpo_config(path: str | Path) -> tuple[RunConfig, SearchSpace]:
     """Read ``path``: the run config without ``[search]``, and the checked search space."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path)
     table = data.pop(SEARCH_TABLE, None)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: missing table [{SEARCH_TABLE}] (config path → distribution)")
