@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from gogooku.cli import app
 from gogooku.dataset.loader import DayBatch
 from gogooku.models.apex import ApexConfig, ApexRanker, build_apex
 
-FETCH = ["fetch", "--source", "synthetic", "--seed", "11", "--stocks", "24"]
-FETCH += ["--start", "2020-01-01", "--end", "2020-12-31"]
-FETCH += ["--datasets", "equities_bars_daily,equities_master,indices_topix"]
-BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "tiny"]
-BUILD += ["--blocks", "returns,sector,market"]
 HORIZONS = [1, 5, 20]
 F, M, N, L = 6, 3, 12, 6
 
@@ -59,14 +52,6 @@ top_k = 5
 """
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_batch(seed: int = 0, b: int = 2) -> DayBatch:
     """B days, N stocks, F normalised features + M raw market columns; stock 0 unlisted on every
     day of the window, stock 1 listed only on the last day, stock 2 not listed on the last day."""
@@ -104,13 +89,8 @@ def small_model(seed: int = 0, n_market: int = M, **overrides) -> ApexRanker:
 
 
 @pytest.fixture(scope="session")
-def tiny_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("apex_home")
-    runner = CliRunner()
-    for args in (FETCH, BUILD):
-        result = runner.invoke(app, args, env={"GOGOOKU_HOME": str(home)})
-        assert result.exit_code == 0, result.output
-    return home
+def tiny_home(tiny_market) -> Path:
+    return tiny_market("returns,sector,market")
 
 
 @pytest.fixture
@@ -121,9 +101,6 @@ def config_file(tmp_path) -> Path:
 
 
 @pytest.fixture
-def home(tiny_home, _isolated_home) -> Path:
+def home(tiny_home, link_home) -> Path:
     """This test's GOGOOKU_HOME with the session's raw store and dataset linked in."""
-    _isolated_home.mkdir(parents=True, exist_ok=True)
-    for name in ("raw", "datasets"):
-        (_isolated_home / name).symlink_to(tiny_home / name, target_is_directory=True)
-    return _isolated_home
+    return link_home(tiny_home)

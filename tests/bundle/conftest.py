@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-import torch
 
 
 def _load_world():
@@ -21,19 +20,13 @@ def _load_world():
 WORLD = _load_world()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
-def world_home(tmp_path_factory) -> Path:
-    return WORLD.world(tmp_path_factory)
+def world_home(tmp_path_factory, tiny_market) -> Path:
+    return WORLD.world(tmp_path_factory, tiny_market("returns,sector"))
 
 
 @pytest.fixture
-def home(world_home, _isolated_home) -> Path:
-    return WORLD.link_world(world_home, _isolated_home)
+def home(world_home, link_home) -> Path:
+    """This test's GOGOOKU_HOME with the world's raw/, datasets/ and runs/ linked in (bundles
+    and the prediction store stay the test's own)."""
+    return link_home(world_home, ("raw", "datasets", "runs"))

@@ -1,5 +1,5 @@
 """A tiny trained world shared by tests/bundle and tests/serve: a synthetic 24-stock dataset
-(2020) fetched and built through the real CLI, and four runs on fold 0 (LightGBM ``lg``, ridge
+(2020, the session's ``tiny_market("returns,sector")`` from tests/conftest.py), and four runs on fold 0 (LightGBM ``lg``, ridge
 ``ln``, ATFT ``at`` and APEX ``ap`` — market gate on the sector block — with hidden size 16,
 window 5, one epoch), built once per test session under
 pytest's base temp folder (both folders' conftests call ``world``)."""
@@ -8,21 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import torch
-import typer
-from typer.testing import CliRunner
-
-from gogooku.dataset.cli import build_command
-from gogooku.store.cli import fetch_command
-
-FETCH = [
-    "fetch", "--source", "synthetic", "--seed", "11", "--stocks", "24",
-    "--start", "2020-01-01", "--end", "2020-12-31",
-    "--datasets", "equities_bars_daily,equities_master,indices_topix",
-]  # fmt: skip
-BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "tiny"]
-BUILD += ["--blocks", "returns,sector"]
 
 DATA = """
 [data.splits]
@@ -58,8 +43,9 @@ def run_config(kind: str, **model_overrides: str) -> str:
     return DATA + "\n[model]\n" + model + (TRAIN if kind in ("at", "ap") else "")
 
 
-def world(tmp_path_factory) -> Path:
-    """The session's GOGOOKU_HOME with raw/, datasets/tiny and runs/{lg,ln,at,ap}."""
+def world(tmp_path_factory, market: Path) -> Path:
+    """The session's GOGOOKU_HOME with ``market``'s raw/ and datasets/tiny linked in and
+    runs/{lg,ln,at,ap} trained on them."""
     home = tmp_path_factory.getbasetemp() / "bundle_world"
     if (home / "done").exists():
         return home
@@ -67,35 +53,20 @@ def world(tmp_path_factory) -> Path:
     from gogooku.train.cli import train_run
     from gogooku.train.config import RunConfig
 
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("raw", "datasets"):
+        (home / name).symlink_to(market / name, target_is_directory=True)
     old = os.environ.get("GOGOOKU_HOME")
     os.environ["GOGOOKU_HOME"] = str(home)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        app = typer.Typer()
-        app.command("fetch")(fetch_command)
-        app.command("build")(build_command)
-        for args in (FETCH, BUILD):
-            result = CliRunner().invoke(app, args)
-            assert result.exit_code == 0, result.output
         for run, kind in (("lg", "lgbm"), ("ln", "linear"), ("at", "atft"), ("ap", "apex")):
             path = home / f"{run}.toml"
             path.write_text(run_config(run))
             train_run(kind, "tiny", load_config(path, RunConfig), run_id=run, evaluate=False)
     finally:
-        torch.set_num_threads(threads)
         if old is None:
             os.environ.pop("GOGOOKU_HOME", None)
         else:
             os.environ["GOGOOKU_HOME"] = old
     (home / "done").touch()
-    return home
-
-
-def link_world(world_home: Path, home: Path) -> Path:
-    """``home`` with raw/, datasets/ and runs/ of the world linked in (bundles and the
-    prediction store stay the test's own)."""
-    home.mkdir(parents=True, exist_ok=True)
-    for name in ("raw", "datasets", "runs"):
-        (home / name).symlink_to(world_home / name, target_is_directory=True)
     return home

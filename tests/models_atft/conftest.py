@@ -71,15 +71,6 @@ def small_model(seed: int = 0, f: int = 5, **overrides) -> AtftGatFan:
     return model.eval()
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """The tiny models here run ~20x faster on one thread than on two busy shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def batch() -> DayBatch:
     return make_batch()

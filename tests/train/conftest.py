@@ -11,21 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import typer
 from torch import nn
-from typer.testing import CliRunner
 
-from gogooku.dataset.cli import build_command
 from gogooku.models.output import ModelOutput
-from gogooku.store.cli import fetch_command
-
-FETCH = [
-    "fetch", "--source", "synthetic", "--seed", "11", "--stocks", "24",
-    "--start", "2020-01-01", "--end", "2020-12-31",
-    "--datasets", "equities_bars_daily,equities_master,indices_topix",
-]  # fmt: skip
-BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "tiny"]
-BUILD += ["--blocks", "returns,sector"]
 
 CONFIG = """
 [data.splits]
@@ -62,35 +50,15 @@ horizons = [1, 5, 20]
 """
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: thread hand-offs cost more than the maths."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
-def tiny_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("train_home")
-    app = typer.Typer()
-    app.command("fetch")(fetch_command)
-    app.command("build")(build_command)
-    runner = CliRunner()
-    for args in (FETCH, BUILD):
-        result = runner.invoke(app, args, env={"GOGOOKU_HOME": str(home)})
-        assert result.exit_code == 0, result.output
-    return home
+def tiny_home(tiny_market) -> Path:
+    return tiny_market("returns,sector")
 
 
 @pytest.fixture
-def home(tiny_home, _isolated_home) -> Path:
+def home(tiny_home, link_home) -> Path:
     """This test's GOGOOKU_HOME with the session's raw store and dataset linked in."""
-    _isolated_home.mkdir(parents=True, exist_ok=True)
-    for name in ("raw", "datasets"):
-        (_isolated_home / name).symlink_to(tiny_home / name, target_is_directory=True)
-    return _isolated_home
+    return link_home(tiny_home)
 
 
 @pytest.fixture
