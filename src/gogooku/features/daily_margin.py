@@ -119,7 +119,7 @@ LOOKBACK = ops.lookback(FEATURES)
 
 def point_in_time_records(ctx: BlockContext) -> pl.LazyFrame:
     """The alert records with ``available_from``, superseded publications removed (docstring)."""
-    raw = ctx.store.scan(SOURCE)
+    raw = ops.own_codes(ctx.store.scan(SOURCE), ctx.base)
     reasons = [
         pl.col("PubReason").struct.field(field).alias(name) for field, name in REASONS.items()
     ]

@@ -160,7 +160,7 @@ def weekly_records(ctx: BlockContext) -> pl.LazyFrame:
     long_, short = pl.col("LongVol"), pl.col("ShrtVol")
     prev = {c: pl.col(c).shift(1).over(ops.CODE) for c in ("LongVol", "ShrtVol", "_imb")}
     records = (
-        ctx.store.scan(SOURCE)
+        ops.own_codes(ctx.store.scan(SOURCE), ctx.base)
         .unique(subset=[ops.CODE, ops.DATE], keep="last", maintain_order=True)
         .sort(ops.CODE, ops.DATE)
         .with_columns(

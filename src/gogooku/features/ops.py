@@ -152,6 +152,15 @@ def traded_rows(base: pl.LazyFrame) -> pl.LazyFrame:
     return base.filter(~pl.col("no_trade"))
 
 
+def own_codes(source: pl.LazyFrame, base: pl.LazyFrame) -> pl.LazyFrame:
+    """The ``source`` records of the stocks in ``base`` (a semi-join on ``Code``).
+
+    Per-stock blocks read a side dataset of every stock; the builder runs them on chunks of
+    stocks, so each chunk keeps only its own stocks' records before any per-stock work.
+    """
+    return source.join(base.select(CODE).unique(), on=CODE, how="semi")
+
+
 def to_base_rows(
     base: pl.LazyFrame,
     computed: pl.LazyFrame,

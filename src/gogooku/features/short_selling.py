@@ -208,7 +208,9 @@ def position_states(ctx: BlockContext) -> pl.LazyFrame:
     (a backward as-of on ``available_from`` within (Code, reporter)).
     """
     reports = (
-        with_available_from(ctx.store.scan(REPORT_SOURCE), REPORT_SOURCE, ctx.calendar)
+        with_available_from(
+            ops.own_codes(ctx.store.scan(REPORT_SOURCE), ctx.base), REPORT_SOURCE, ctx.calendar
+        )
         .with_columns(pl.col(c).fill_null("") for c in REPORTER)
         .sort(AVAILABLE_FROM, "CalcDate", "DiscDate")
         .unique(subset=[ops.CODE, *REPORTER, AVAILABLE_FROM], keep="last", maintain_order=True)
