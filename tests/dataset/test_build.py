@@ -379,3 +379,19 @@ def test_incremental_build_with_new_listings_equals_full_rebuild(tmp_path, _isol
     grown = {n: (extended.path / "cache" / n).read_bytes() for n in names}
     write_cache(extended.path)
     assert grown == {n: (extended.path / "cache" / n).read_bytes() for n in names}
+
+
+def test_panel_float_columns_are_not_dictionary_encoded(synth_full_dir):
+    """The panel writer leaves dictionaries to the non-float columns (a float feature's would
+    overflow and be thrown away: slow and larger)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(synth_full_dir / "panel.parquet").metadata
+    group = meta.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+    schema = pl.read_parquet_schema(synth_full_dir / "panel.parquet")
+    floats = [n for n, t in schema.items() if t.is_float()]
+    assert floats and all("RLE_DICTIONARY" not in encodings[n] for n in floats)
+    assert "RLE_DICTIONARY" in encodings["Code"]

@@ -146,7 +146,7 @@ def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndar
     return True
 
 
-class _BlockFile:
+class BlockFile:
     """A ``.npy`` file of shape (T, N, *rest) written by blocks of whole code runs (see module doc)."""
 
     def __init__(self, path: Path, dtype: np.dtype, shape: tuple[int, ...], fill: object) -> None:
@@ -158,10 +158,21 @@ class _BlockFile:
         self.fill = fill
         self.cell = int(np.prod(shape[2:], dtype=np.int64)) * self.dtype.itemsize
         self.fd = os.open(path, os.O_RDWR)
+        self._buffer = np.empty(0, dtype=self.dtype)
 
     def block(self, dates: int, width: int) -> np.ndarray:
-        """A (dates, width, *rest) block pre-filled with the array's absent value."""
-        return np.full((dates, width, *self.shape[2:]), self.fill, dtype=self.dtype)
+        """A (dates, width, *rest) block pre-filled with the array's absent value.
+
+        The block is a view of one buffer reused by the next call (grown when too small), so
+        each batch refills memory already mapped instead of faulting in a fresh array.
+        """
+        shape = (dates, width, *self.shape[2:])
+        size = int(np.prod(shape, dtype=np.int64))
+        if self._buffer.size < size:
+            self._buffer = np.empty(size, dtype=self.dtype)
+        block = self._buffer[:size].reshape(shape)
+        block.fill(self.fill)
+        return block
 
     def write(self, block: np.ndarray, t0: int, n0: int) -> None:
         """Write ``block`` (dates, width, *rest) at date index ``t0``, code index ``n0``: one
@@ -253,17 +264,17 @@ def _layout(dataset_dir: Path, float16: bool) -> _Layout:
     )
 
 
-def _open_files(tmp: Path, lay: _Layout) -> list[_BlockFile]:
+def _open_files(tmp: Path, lay: _Layout) -> list[BlockFile]:
     t_n, n_n = lay.dates.len(), lay.codes.len()
     return [
-        _BlockFile(tmp / "features.npy", lay.dtype, (t_n, n_n, len(lay.features)), np.nan),
-        _BlockFile(tmp / "targets.npy", np.float32, (t_n, n_n, len(lay.targets)), np.nan),
-        _BlockFile(tmp / "mask.npy", np.bool_, (t_n, n_n), False),
-        _BlockFile(tmp / "static.npy", np.int16, (t_n, n_n, len(lay.static)), 0),
+        BlockFile(tmp / "features.npy", lay.dtype, (t_n, n_n, len(lay.features)), np.nan),
+        BlockFile(tmp / "targets.npy", np.float32, (t_n, n_n, len(lay.targets)), np.nan),
+        BlockFile(tmp / "mask.npy", np.bool_, (t_n, n_n), False),
+        BlockFile(tmp / "static.npy", np.int16, (t_n, n_n, len(lay.static)), 0),
     ]
 
 
-def _fill(files: list[_BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame], t0: int) -> None:
+def _fill(files: list[BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame], t0: int) -> None:
     """Write the rows of ``batches`` (in (Code, Date) order, dated ``lay.dates[t0:]``) into the
     date rows ``t0:`` of ``files``; codes without rows there get the absent value."""
     x, y, mask, st = files
@@ -291,9 +302,7 @@ def _fill(files: list[_BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame]
         ni = ni - n0
         width = int(ni.max()) + 1
         block = x.block(t_len, width)
-        block[ti, ni] = (
-            frame.select(_as_float(lay.features, lay.schema)).to_numpy().astype(lay.dtype)
-        )
+        block[ti, ni] = frame.select(_as_float(lay.features, lay.schema)).to_numpy()
         x.write(block, t0, n0)
         block = y.block(t_len, width)
         block[ti, ni] = frame.select(_as_float(lay.targets, lay.schema)).to_numpy()
@@ -310,12 +319,12 @@ def _fill(files: list[_BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame]
     absent(next_code, n_n)
 
 
-def _write(dataset_dir: Path, lay: _Layout, fill: Callable[[list[_BlockFile]], None]) -> Path:
+def _write(dataset_dir: Path, lay: _Layout, fill: Callable[[list[BlockFile]], None]) -> Path:
     """Write a cache of ``lay`` into a temporary folder (``fill`` writes the arrays' values),
     then the axes, edges and ``cache.json``, and rename it to ``cache/``."""
     tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
-    files: list[_BlockFile] = []
+    files: list[BlockFile] = []
     try:
         files = _open_files(tmp, lay)
         fill(files)
@@ -439,7 +448,7 @@ def extend_cache(
         return write_cache(dataset_dir, float16=float16, batch_rows=batch_rows)
     old = dataset_dir / CACHE_DIR
 
-    def fill(files: list[_BlockFile]) -> None:
+    def fill(files: list[BlockFile]) -> None:
         for f, name in zip(files, ("features", "targets", "mask", "static"), strict=True):
             f.copy_dates(old / f"{name}.npy", keep)
         _fill(files, lay, tail.iter_slices(batch_rows), keep)

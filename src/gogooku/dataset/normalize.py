@@ -28,10 +28,13 @@ its own, or from Polars rows by ``normalize_frame`` (tested). Work is done in ch
 Because a date's normalised values do not depend on the window that contains it, the loader's
 default is to normalise every date of the cache once: ``normalized_features(cache, spec)``
 memory-maps ``cache/normalized/<spec key>/features.npy`` (T, N, F') float32, writing it first
-(chunks of dates, temp dir + rename) when it does not exist yet. It costs one more array of the
-cache's size (twice that with missing indicators) and one pass of sorts over the cache; after that
-a normalised window is again a view. The cache is rewritten as a whole by a build, which drops
-these files with it.
+(temp dir + rename) when it does not exist yet. It costs one more array of the cache's size (twice
+that with missing indicators) and one pass of sorts over the cache; after that a normalised window
+is again a view. The cache is rewritten as a whole by a build, which drops these files with it.
+The writer streams: chunks of dates are read from the cache file with ``os.pread`` and written
+with one ``os.pwrite`` per date (``gogooku.dataset.cache.BlockFile``), so neither array is mapped
+into the process while it is written (its memory is one chunk, not the ~13 GB the two arrays of a
+4,000-stock × 10-year cache would put into its resident set through memory maps).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -49,6 +53,7 @@ import polars as pl
 import torch
 
 from gogooku.config import NormalizationConfig
+from gogooku.dataset.cache import BlockFile
 
 CHUNK_ELEMENTS = 4_000_000
 MAD_SCALE = 1.4826
@@ -214,6 +219,31 @@ def spec_key(spec: NormalizationConfig) -> str:
     return f"{spec.method}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
+def _read_dates(array: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``array[lo:hi]`` as an in-memory copy; from a ``np.memmap`` of a whole ``.npy`` file it is
+    read with ``os.preadv`` (the pages are not mapped into the process)."""
+    whole_file = (
+        isinstance(array, np.memmap)
+        and array.filename is not None
+        and array.flags.c_contiguous
+        and os.path.getsize(array.filename) == array.offset + array.nbytes
+    )
+    if not whole_file:
+        return np.array(array[lo:hi])
+    part = array[lo:hi]
+    row = int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
+    out = np.empty(part.shape, dtype=array.dtype)
+    view = memoryview(out.reshape(-1).view(np.uint8))
+    with open(array.filename, "rb") as f:
+        done, at = 0, array.offset + min(lo, array.shape[0]) * row
+        while done < len(view):
+            n = os.preadv(f.fileno(), [view[done:]], at + done)
+            if n == 0:
+                raise NormalizationError(f"{array.filename}: shorter than its header says")
+            done += n
+    return out
+
+
 def normalized_features(cache, spec: NormalizationConfig) -> np.ndarray:
     """Memory-mapped (T, N, F') normalised features of ``cache`` for ``spec`` (see module doc)."""
     folder = Path(cache.path) / "normalized" / spec_key(spec)
@@ -224,15 +254,15 @@ def normalized_features(cache, spec: NormalizationConfig) -> np.ndarray:
         tmp.mkdir(parents=True)
         try:
             out_f = f_n * (2 if spec.missing_indicator else 1)
-            out = np.lib.format.open_memmap(
-                tmp / "features.npy", "w+", np.float32, (t_n, n_n, out_f)
-            )
-            step = max(1, CHUNK_ELEMENTS // max(1, n_n * f_n))
-            for lo in range(0, t_n, step):
-                x = np.asarray(cache.features[lo : lo + step], dtype=np.float32)
-                out[lo : lo + step] = normalize_cross_section(x, cache.mask[lo : lo + step], spec)
-            out.flush()
-            del out
+            out = BlockFile(tmp / "features.npy", np.float32, (t_n, n_n, out_f), 0.0)
+            try:
+                step = max(1, CHUNK_ELEMENTS // max(1, n_n * f_n))
+                for lo in range(0, t_n, step):
+                    x = _read_dates(cache.features, lo, lo + step).astype(np.float32, copy=False)
+                    mask = _read_dates(cache.mask, lo, lo + step)
+                    out.write(normalize_cross_section(x, mask, spec), lo, 0)
+            finally:
+                out.close()
             (tmp / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
             try:
                 tmp.rename(folder)
