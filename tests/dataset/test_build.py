@@ -395,3 +395,21 @@ def test_panel_float_columns_are_not_dictionary_encoded(synth_full_dir):
     floats = [n for n, t in schema.items() if t.is_float()]
     assert floats and all("RLE_DICTIONARY" not in encodings[n] for n in floats)
     assert "RLE_DICTIONARY" in encodings["Code"]
+
+
+def test_build_cache_equals_write_cache_of_the_panel(synth_full_dir, tmp_path):
+    """The cache the build writes from its in-memory chunks is byte-identical to ``write_cache``
+    of the finished panel."""
+    import shutil
+
+    for name in ("panel.parquet", "features.json", "graph_edges.parquet"):
+        if (synth_full_dir / name).exists():
+            shutil.copy(synth_full_dir / name, tmp_path / name)
+    write_cache(tmp_path)
+    built = sorted(p.name for p in (synth_full_dir / "cache").iterdir())
+    assert built == sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert "features.npy" in built and "edge_src.npy" in built
+    for name in built:
+        assert (synth_full_dir / "cache" / name).read_bytes() == (
+            tmp_path / "cache" / name
+        ).read_bytes(), name

@@ -50,7 +50,12 @@ of the dataset. Every other block runs chunk by chunk on the chunk's base rows (
 stock, so the values equal a whole-frame run); each chunk gets its spilled columns, runs the
 derived blocks and is appended to a temporary ``panel.parquet`` (``pyarrow`` writer), which
 replaces the old panel after the label-copy check on the check's sampled stocks. The panel does
-not depend on ``chunk_stocks``.
+not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the chunk's
+codes of it (``ops.own_codes``) before their per-stock work. Float columns of the panel are
+written without Parquet dictionaries (they would overflow; building them cost most of the
+write). A full build writes the dense cache from the same chunks as they go to the panel file
+(``gogooku.dataset.cache.CacheWriter``: byte-identical to ``write_cache`` of the panel, without
+reading the panel back); its folder is renamed into place after the panel and the block files.
 
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
@@ -66,7 +71,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -80,7 +85,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import AVAILABILITY, describe_source
 from gogooku.dataset.base import BASE_SOURCES, build_base
-from gogooku.dataset.cache import extend_cache, panel_batches, whole_stocks, write_cache
+from gogooku.dataset.cache import CacheWriter, extend_cache, panel_batches, whole_stocks
 from gogooku.dataset.labels import (
     LABEL_LOOKAHEAD,
     assert_no_label_copies,
@@ -675,6 +680,16 @@ def _write_panel(
     )
 
 
+def _passing_through(
+    chunks: Iterable[pl.DataFrame], consume: Callable[[pl.DataFrame], None]
+) -> Iterator[pl.DataFrame]:
+    """``chunks``, each handed to ``consume`` first (the cache writer reads the panel's chunks
+    as they go to the panel file)."""
+    for chunk in chunks:
+        consume(chunk)
+        yield chunk
+
+
 def _write_artifacts(
     path: Path, artifacts: Mapping[str, pl.DataFrame], first: date, end: date, extend: bool
 ) -> None:
@@ -887,9 +902,17 @@ def build_dataset(
             )
             base = build_base(store, calendar, base_start, label_end)
             labels = _labels(base, start, end)
-            check_codes = label_check_codes(
-                base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
+            keys = base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
+            check_codes = label_check_codes(keys)
+            cache = CacheWriter(
+                path,
+                feature_cols,
+                [b.name for b in selected for _ in b.features],
+                label_cols,
+                keys["Date"].unique().sort(),
+                keys["Code"].unique().sort(),
             )
+            del keys
             chunks = _panel_chunks(
                 selected,
                 base,
@@ -905,16 +928,30 @@ def build_dataset(
                 artifacts,
             )
             del base, labels
-            stats = _write_panel(
-                path / "panel.parquet", chunks, feature_cols, label_cols, check_codes
-            )
-    _write_artifacts(path, artifacts, first_new, end, extend)
-    _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
+            try:
+                stats = _write_panel(
+                    path / "panel.parquet",
+                    _passing_through(chunks, cache.add),
+                    feature_cols,
+                    label_cols,
+                    check_codes,
+                )
+            except BaseException:
+                cache.abort()
+                raise
     if extend:
+        _write_artifacts(path, artifacts, first_new, end, extend)
+        _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
         extend_cache(path, changed, changed_from)
         del changed
     else:
-        write_cache(path)
+        try:
+            _write_artifacts(path, artifacts, first_new, end, extend)
+            _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
+        except BaseException:
+            cache.abort()
+            raise
+        cache.finish()
     seconds = round(time.perf_counter() - t_start, 3)
     sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
     metadata = {

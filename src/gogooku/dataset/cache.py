@@ -274,31 +274,38 @@ def _open_files(tmp: Path, lay: _Layout) -> list[BlockFile]:
     ]
 
 
-def _fill(files: list[BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame], t0: int) -> None:
-    """Write the rows of ``batches`` (in (Code, Date) order, dated ``lay.dates[t0:]``) into the
-    date rows ``t0:`` of ``files``; codes without rows there get the absent value."""
-    x, y, mask, st = files
-    t_len, n_n = lay.dates.len() - t0, lay.codes.len()
-    date_axis = pl.DataFrame({"Date": lay.dates.slice(t0)}).with_row_index("_t")
-    code_axis = pl.DataFrame({"Code": lay.codes}).with_row_index("_n")
+class _Filler:
+    """Scatters frames of whole stocks, in (Code, Date) order and dated ``lay.dates[t0:]``, into
+    the date rows ``t0:`` of ``files``; codes without rows there get the absent value."""
 
-    def absent(n0: int, n1: int) -> None:
-        for f in files:
-            f.write(f.block(t_len, n1 - n0), t0, n0)
+    def __init__(self, files: list[BlockFile], lay: _Layout, t0: int) -> None:
+        self.files, self.lay, self.t0 = files, lay, t0
+        self.t_len = lay.dates.len() - t0
+        self.date_axis = pl.DataFrame({"Date": lay.dates.slice(t0)}).with_row_index("_t")
+        self.code_axis = pl.DataFrame({"Code": lay.codes}).with_row_index("_n")
+        self.next_code = 0
 
-    next_code = 0
-    for rows in whole_stocks(batches):
-        frame = rows.join(date_axis, on="Date", how="left").join(code_axis, on="Code", how="left")
+    def _absent(self, n0: int, n1: int) -> None:
+        for f in self.files:
+            f.write(f.block(self.t_len, n1 - n0), self.t0, n0)
+
+    def add(self, rows: pl.DataFrame) -> None:
+        """Write the rows of a run of whole stocks following the previous run's."""
+        lay, t0, t_len = self.lay, self.t0, self.t_len
+        x, y, mask, st = self.files
+        frame = rows.join(self.date_axis, on="Date", how="left").join(
+            self.code_axis, on="Code", how="left"
+        )
         del rows
         ti = frame["_t"].to_numpy()
         ni = frame["_n"].to_numpy()
         n0 = int(ni.min())
-        if n0 < next_code:
+        if n0 < self.next_code:
             raise CacheError(
                 f"{lay.path}: rows are not sorted by Code (code {lay.codes[n0]} comes again after "
-                f"{lay.codes[next_code - 1]}); rebuild the dataset"
+                f"{lay.codes[self.next_code - 1]}); rebuild the dataset"
             )
-        absent(next_code, n0)
+        self._absent(self.next_code, n0)
         ni = ni - n0
         width = int(ni.max()) + 1
         block = x.block(t_len, width)
@@ -314,16 +321,66 @@ def _fill(files: list[BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame],
             block = st.block(t_len, width)
             block[ti, ni] = frame.select(pl.col(lay.static).fill_null(0).cast(pl.Int16)).to_numpy()
             st.write(block, t0, n0)
-        del block, frame
-        next_code = n0 + width
-    absent(next_code, n_n)
+        self.next_code = n0 + width
+
+    def finish(self) -> None:
+        """The absent value for the codes after the last run."""
+        self._absent(self.next_code, self.lay.codes.len())
+
+
+def _fill(files: list[BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame], t0: int) -> None:
+    """Write the rows of ``batches`` (in (Code, Date) order, dated ``lay.dates[t0:]``) into the
+    date rows ``t0:`` of ``files``; codes without rows there get the absent value."""
+    filler = _Filler(files, lay, t0)
+    for rows in whole_stocks(batches):
+        filler.add(rows)
+    filler.finish()
+
+
+def _new_tmp(dataset_dir: Path) -> Path:
+    tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    return tmp
+
+
+def _finish(dataset_dir: Path, tmp: Path, lay: _Layout) -> Path:
+    """The axes, edges and ``cache.json`` of the filled arrays in ``tmp``; ``tmp`` renamed to
+    ``cache/`` (the previous cache renamed aside first, then deleted)."""
+    date_values = lay.dates.to_numpy().astype("datetime64[D]")
+    code_values = lay.codes.to_numpy().astype(str)
+    np.save(tmp / "dates.npy", date_values)
+    np.save(tmp / "codes.npy", code_values)
+    has_edges = _write_edges(dataset_dir, tmp, date_values, code_values)
+    meta = {
+        "version": CACHE_VERSION,
+        "features": lay.features,
+        "feature_blocks": lay.blocks,
+        "targets": lay.targets,
+        "static": lay.static,
+        "feature_dtype": np.dtype(lay.dtype).name,
+        "shape": {
+            "T": lay.dates.len(),
+            "N": lay.codes.len(),
+            "F": len(lay.features),
+            "H": len(lay.targets),
+        },
+        "has_edges": has_edges,
+        **_panel_signature(lay.path),
+    }
+    (tmp / "cache.json").write_text(json.dumps(meta, indent=2) + "\n")
+    final = dataset_dir / CACHE_DIR
+    old = dataset_dir / f"{CACHE_DIR}.old-{uuid.uuid4().hex}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
 def _write(dataset_dir: Path, lay: _Layout, fill: Callable[[list[BlockFile]], None]) -> Path:
     """Write a cache of ``lay`` into a temporary folder (``fill`` writes the arrays' values),
     then the axes, edges and ``cache.json``, and rename it to ``cache/``."""
-    tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
+    tmp = _new_tmp(dataset_dir)
     files: list[BlockFile] = []
     try:
         files = _open_files(tmp, lay)
@@ -331,40 +388,82 @@ def _write(dataset_dir: Path, lay: _Layout, fill: Callable[[list[BlockFile]], No
         for f in files:
             f.close()
         files = []
-        date_values = lay.dates.to_numpy().astype("datetime64[D]")
-        code_values = lay.codes.to_numpy().astype(str)
-        np.save(tmp / "dates.npy", date_values)
-        np.save(tmp / "codes.npy", code_values)
-        has_edges = _write_edges(dataset_dir, tmp, date_values, code_values)
-        meta = {
-            "version": CACHE_VERSION,
-            "features": lay.features,
-            "feature_blocks": lay.blocks,
-            "targets": lay.targets,
-            "static": lay.static,
-            "feature_dtype": np.dtype(lay.dtype).name,
-            "shape": {
-                "T": lay.dates.len(),
-                "N": lay.codes.len(),
-                "F": len(lay.features),
-                "H": len(lay.targets),
-            },
-            "has_edges": has_edges,
-            **_panel_signature(lay.path),
-        }
-        (tmp / "cache.json").write_text(json.dumps(meta, indent=2) + "\n")
-        final = dataset_dir / CACHE_DIR
-        old = dataset_dir / f"{CACHE_DIR}.old-{uuid.uuid4().hex}"
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        return _finish(dataset_dir, tmp, lay)
     finally:
         for f in files:
             os.close(f.fd)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return final
+
+
+class CacheWriter:
+    """Writes the cache of a panel while the build writes the panel, from the same in-memory
+    chunks (no second pass that reads and decodes ``panel.parquet``); the files equal
+    ``write_cache`` of the finished panel byte for byte.
+
+    ``features`` / ``blocks`` / ``targets`` are the ``features.json`` column lists (in its
+    order), ``dates`` / ``codes`` the panel's sorted unique dates and codes. ``add(chunk)`` takes
+    the panel's chunks in order (whole stocks, (Code, Date) order; each is cut into frames of
+    ``batch_rows`` rows regrouped by stock, so memory is one such block, as in ``write_cache``);
+    ``finish()`` — once ``panel.parquet`` and ``graph_edges.parquet`` are in place — writes the
+    axes, edges and ``cache.json`` and renames the folder to ``cache/``; ``abort()`` drops it.
+    """
+
+    def __init__(
+        self,
+        dataset_dir: str | Path,
+        features: Sequence[str],
+        blocks: Sequence[str],
+        targets: Sequence[str],
+        dates: pl.Series,
+        codes: pl.Series,
+        *,
+        float16: bool = False,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        self.dataset_dir = Path(dataset_dir)
+        self._spec = {
+            "path": self.dataset_dir / "panel.parquet",
+            "features": list(features),
+            "blocks": list(blocks),
+            "targets": list(targets),
+            "static": [n for n in STATIC_IDS if n in features],
+            "dtype": np.float16 if float16 else np.float32,
+            "dates": dates,
+            "codes": codes,
+        }
+        self.batch_rows = batch_rows
+        self.tmp = _new_tmp(self.dataset_dir)
+        self.files: list[BlockFile] = []
+        self._lay: _Layout | None = None
+        self._filler: _Filler | None = None
+
+    def add(self, chunk: pl.DataFrame) -> None:
+        if self._filler is None:
+            self._lay = _Layout(**self._spec, schema=chunk.schema)
+            self.files = _open_files(self.tmp, self._lay)
+            self._filler = _Filler(self.files, self._lay, 0)
+        for rows in whole_stocks(chunk.iter_slices(self.batch_rows)):
+            self._filler.add(rows)
+
+    def finish(self) -> Path:
+        if self._filler is None:
+            raise CacheError(f"{self.dataset_dir}: the cache writer got no panel rows")
+        try:
+            self._filler.finish()
+            for f in self.files:
+                f.close()
+            self.files = []
+            return _finish(self.dataset_dir, self.tmp, self._lay)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        for f in self.files:
+            os.close(f.fd)
+        self.files = []
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def write_cache(
