@@ -12,6 +12,7 @@ Type rule (one place for the whole project): dates → ``pl.Date``; codes and na
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -256,25 +257,40 @@ def _typed(spec: FieldSpec, column: str) -> pl.Expr:
     return value
 
 
-def _convert(ep: Endpoint, what: str, specs: list[FieldSpec], raw: pl.DataFrame) -> pl.DataFrame:
-    """Null the API's null tokens, cast each string column to its dtype, fail on a bad value.
+@functools.lru_cache(maxsize=512)
+def _conversion(specs: tuple[FieldSpec, ...]) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """The null-token and typing expressions of ``specs``, built once per field set.
 
-    Columns that ``raw`` already holds as Float64 (JSON numbers read directly) pass unchanged.
+    Building Polars expressions costs more Python time than applying them to one page of a few
+    hundred rows, so they are reused across every response of an endpoint.
     """
-    specs = [s for s in specs if raw.schema[s.name] == pl.String]
-    nulled = raw.with_columns(
+    nulling = tuple(
         pl.when(pl.col(s.name).is_in(NULL_TOKENS))
         .then(None)
         .otherwise(pl.col(s.name))
         .alias(s.name)
         for s in specs
     )
-    typed = nulled.with_columns(_typed(s, s.name).alias(s.name) for s in specs)
+    return nulling, tuple(_typed(s, s.name).alias(s.name) for s in specs)
+
+
+def _convert(ep: Endpoint, what: str, specs: list[FieldSpec], raw: pl.DataFrame) -> pl.DataFrame:
+    """Null the API's null tokens, cast each string column to its dtype, fail on a bad value.
+
+    Columns that ``raw`` already holds as Float64 (JSON numbers read directly) pass unchanged.
+    """
+    schema = raw.schema
+    text = tuple(s for s in specs if schema[s.name] == pl.String)
+    if not text:
+        return raw
+    nulling, typing = _conversion(text)
+    nulled = raw.with_columns(nulling)
+    typed = nulled.with_columns(typing)
     before, after = nulled.null_count().row(0), typed.null_count().row(0)
     for name, n_before, n_after in zip(typed.columns, before, after, strict=True):
         if n_after != n_before:
             bad = nulled.filter(pl.col(name).is_not_null() & typed[name].is_null())[name][0]
-            spec = next(s for s in specs if s.name == name)
+            spec = next(s for s in text if s.name == name)
             raise ValueError(
                 f"{ep.id}: field {what}{name} has value {bad!r} that is not a valid {spec.kind} "
                 f"({spec.dtype})"
@@ -341,7 +357,13 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
     if structs:
         typed = typed.with_columns(structs)
-    return typed.select(pl.col(name).cast(dtype) for name, dtype in ep.schema.items())
+    return typed.select(_schema_casts(endpoint_id))
+
+
+@functools.cache
+def _schema_casts(endpoint_id: str) -> tuple[pl.Expr, ...]:
+    """``pl.col(name).cast(dtype)`` for the endpoint's schema, in catalogue order (built once)."""
+    return tuple(pl.col(name).cast(dtype) for name, dtype in ENDPOINTS[endpoint_id].schema.items())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,10 +408,11 @@ def _wire(spec: FieldSpec) -> pl.Expr:
 
 def _check_frame(ep: Endpoint, frame: pl.DataFrame, drop: frozenset[str]) -> None:
     wanted = {c: t for c, t in ep.schema.items() if c not in drop}
-    missing = [c for c in wanted if c not in frame.columns]
+    schema = frame.schema
+    missing = [c for c in wanted if c not in schema]
     if missing:
         raise ValueError(f"{ep.id}: frame lacks catalogue column(s) {missing}")
-    wrong = {c: str(frame.schema[c]) for c, t in wanted.items() if frame.schema[c] != t}
+    wrong = {c: str(schema[c]) for c, t in wanted.items() if schema[c] != t}
     if wrong:
         raise ValueError(f"{ep.id}: columns with a dtype other than the catalogue's: {wrong}")
 
@@ -403,9 +426,14 @@ def wire_frame(
     null included; ``to_records`` writes their token. Fields in ``drop`` may be absent from
     ``frame`` and are left out.
     """
-    ep = get_endpoint(endpoint_id)
-    _check_frame(ep, frame, drop)
-    return frame.select(_wire(s) for s in ep.fields if s.name not in drop)
+    _check_frame(get_endpoint(endpoint_id), frame, drop)
+    return frame.select(_wire_exprs(endpoint_id, frozenset(drop)))
+
+
+@functools.lru_cache(maxsize=256)
+def _wire_exprs(endpoint_id: str, drop: frozenset[str]) -> tuple[pl.Expr, ...]:
+    """The ``_wire`` expressions of the endpoint's fields not in ``drop`` (built once)."""
+    return tuple(_wire(s) for s in ENDPOINTS[endpoint_id].fields if s.name not in drop)
 
 
 def to_records(

@@ -311,7 +311,7 @@ def _decode_key(key: str, query_hash: str) -> int:
 def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response]:
     drop = service.omitted_fields(ep)
 
-    def handle(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
         if not plan_allows(service.plan, ep.min_plan):
             return _json_response(
                 403,
