@@ -12,9 +12,10 @@ Each size runs in a fresh child process with a temporary ``GOGOOKU_HOME``, doing
 
 ``peak_rss_mb`` is the child's ``ru_maxrss`` after each step (monotonic: the figure after ``fetch``
 is the peak of generation and fetch together). Wall seconds depend on what else runs on the machine;
-``cpu_seconds`` is the steadier figure. Usage: ``python bench/bench_fetch.py`` (300 × 3 y),
-``--size 1000x5`` for other sizes, ``--full`` adds 4000 × 10 y (long: tens of GB of memory).
-Prints one JSON document.
+``cpu_seconds`` is the steadier figure; ``load_average_1m`` (min/mean/max of the machine's 1-minute
+load average, sampled every 10 s while the size runs) says how busy the machine was.
+Usage: ``python bench/bench_fetch.py`` (300 × 3 y), ``--size 1000x5`` for other sizes, ``--full``
+adds 4000 × 10 y (long: about 10 GB of memory, the generator's peak). Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,7 @@ from pathlib import Path
 DEFAULT_SIZES = [(300, 3)]
 FULL_SIZE = (4000, 10)
 END = date(2024, 12, 30)
+LOAD_SAMPLE_S = 10.0
 
 
 def _peak_mb() -> float:
@@ -115,7 +118,26 @@ def _child(stocks: int, years: int, home: Path) -> dict:
     return out
 
 
+def _load_summary(samples: list[float]) -> dict:
+    return {
+        "samples": len(samples),
+        "min": round(min(samples), 2),
+        "mean": round(sum(samples) / len(samples), 2),
+        "max": round(max(samples), 2),
+    }
+
+
 def _measure(stocks: int, years: int) -> dict:
+    """Run one size in a child process, sampling the machine's 1-minute load average meanwhile."""
+    samples = [os.getloadavg()[0]]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(LOAD_SAMPLE_S):
+            samples.append(os.getloadavg()[0])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     with tempfile.TemporaryDirectory(prefix="gogooku-bench-") as home:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", str(stocks), str(years), home],
@@ -123,9 +145,15 @@ def _measure(stocks: int, years: int) -> dict:
             text=True,
             check=False,
         )
+    done.set()
+    sampler.join()
+    samples.append(os.getloadavg()[0])
     if proc.returncode != 0:
         raise RuntimeError(f"{stocks}x{years}y failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+        "load_average_1m": _load_summary(samples),
+    }
 
 
 def _size(text: str) -> tuple[int, int]:
