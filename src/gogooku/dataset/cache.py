@@ -37,6 +37,11 @@ refused with ``CacheError``. Everything is written into ``cache.tmp-<id>/``,
 ``fsync``-ed, and renamed to ``cache/`` (the previous cache is renamed aside first and deleted
 after; readers holding its memory maps keep valid files).
 
+A full ``gogooku build`` does not read the panel back: ``CacheWriter`` takes the panel's chunks
+as the build writes them (the same ``_Filler`` scatter and ``BlockFile`` writes, so the files are
+byte-identical to ``write_cache`` of the finished panel) and is finished, or dropped, after the
+panel replaced the old one.
+
 Extending (``extend_cache``, used by an incremental build): when the panel changed only on dates
 from some day on and the code axis and columns are unchanged, the new files are created at the
 new T, the old files' date rows before that day are copied byte for byte (``os.copy_file_range``:
