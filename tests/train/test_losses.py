@@ -19,6 +19,7 @@ from gogooku.train.losses import (
     pearson_days,
     pinball,
     rank_ic_days,
+    rank_ic_surrogate,
     soft_topk_sharpe,
 )
 
@@ -44,6 +45,27 @@ def test_listnet_hand_value_and_gradient_sign():
     assert torch.allclose(g[:3], torch.full((3,), 1 / 3) - target, atol=1e-6)
     assert g[0] < 0 < g[1]
     assert g[3] == 0
+
+
+def test_rank_ic_surrogate_hand_value_and_gradient_sign():
+    p = torch.tensor([[1.0, 2.0, 4.0, -7.0]])
+    # ranks of the valid targets 0.03, -0.01, 0.01 are 2, 0, 1
+    expected = np.corrcoef([1, 2, 4], [2, 0, 1])[0, 1]
+    assert float(rank_ic_surrogate(p, Y, M)[0]) == pytest.approx(expected, abs=1e-5)
+    g = grad_of(lambda q: -rank_ic_surrogate(q, Y, M), p)
+    assert g[0] < 0, "raising the best stock's forecast raises the correlation with the ranks"
+    assert g[1] > 0
+    assert g[3] == 0
+
+
+def test_rank_ic_surrogate_reads_only_the_order_of_the_targets():
+    p = torch.tensor([[0.3, -0.2, 0.1, 0.0, 0.5]])
+    m = torch.ones(1, 5, dtype=torch.bool)
+    y = torch.tensor([[0.01, -0.02, 0.00, 0.03, 0.02]])
+    outlier = y.clone()
+    outlier[0, 3] = 5.0  # a +500 % day keeps its rank
+    assert torch.equal(rank_ic_surrogate(p, y, m), rank_ic_surrogate(p, outlier, m))
+    assert float(pearson(p, y, m)[0]) != pytest.approx(float(pearson(p, outlier, m)[0]))
 
 
 def test_cs_ic_hand_value_and_gradient_sign():
@@ -104,7 +126,7 @@ def test_total_is_the_weighted_sum_of_the_terms():
 
 def test_every_loss_field_changes_the_total():
     point, q, y, y_mask = _batch(1)
-    base = LossConfig(horizons=[1, 5, 20], top_rank=0.2)
+    base = LossConfig(horizons=[1, 5, 20], top_rank=0.2, listnet=0.2)
     changes = {
         "rank": 0.9,
         "cs_ic": 0.0,
@@ -113,8 +135,9 @@ def test_every_loss_field_changes_the_total():
         "horizons": [5, 20],
         "main_horizon": 20,
         "main_weight": 5.0,
-        "rank_temperature": 0.3,
-        "sharpe_temperature": 2.0,
+        "listnet": 0.0,
+        "listnet_temperature": 0.3,
+        "sharpe_temperature": 0.5,
         "top_rank": 0.0,
         "top_k": 1,
     }

@@ -65,16 +65,17 @@ class TrainConfig(StrictModel):
 class LossConfig(StrictModel):
     """Loss weights λ and horizons (see ``gogooku.train.losses`` for the formulas)."""
 
-    rank: float = Field(0.5, ge=0)
+    rank: float = Field(0.5, ge=0, description="rank-IC surrogate −corr(p, rank(y))")
     cs_ic: float = Field(0.3, ge=0)
     sharpe: float = Field(0.1, ge=0)
     quantile: float = Field(0.1, ge=0)
     top_rank: float = Field(0.0, ge=0, description="top-K DCG-weighted ListNet")
+    listnet: float = Field(0.0, ge=0, description="ListNet on the standardised target")
     horizons: list[int] = Field([1, 5, 10, 20], min_length=1)
     main_horizon: int = 5
     main_weight: float = Field(2.0, gt=0, description="ω of the main horizon (others 1)")
-    rank_temperature: float = Field(1.0, gt=0, description="τ_y of the ListNet target softmax")
-    sharpe_temperature: float = Field(0.5, gt=0, description="τ_s of the portfolio softmax")
+    listnet_temperature: float = Field(1.0, gt=0, description="τ_y of the ListNet target softmax")
+    sharpe_temperature: float = Field(2.0, gt=0, description="τ_s of the portfolio softmax")
     top_k: int = Field(20, ge=1, description="K: stocks with target mass in top_rank")
 
     @model_validator(mode="after")
@@ -83,7 +84,8 @@ class LossConfig(StrictModel):
             raise ValueError(f"horizons {self.horizons} must be distinct positive integers")
         if self.main_horizon not in self.horizons:
             raise ValueError(f"main_horizon {self.main_horizon} is not in horizons {self.horizons}")
-        if self.rank + self.cs_ic + self.sharpe + self.quantile + self.top_rank <= 0:
+        terms = (self.rank, self.cs_ic, self.sharpe, self.quantile, self.top_rank, self.listnet)
+        if sum(terms) <= 0:
             raise ValueError("all loss weights are 0")
         return self
 

@@ -5,16 +5,24 @@ valid stocks i ∈ V (``y_mask``), n = |V|; z(y) = (y − mean_V y) / std_V y th
 target. A (day, horizon) pair enters a term only when n ≥ 2 and std_V y > 0; each term is the
 mean over those pairs. Terms (all minimised):
 
-- ``rank`` — ListNet top-1 cross-entropy: L = −Σ_i softmax(z(y)/τ_y)_i · log softmax(p)_i.
+- ``rank`` — rank-IC surrogate: L = −corr_V(p, r(y)), with r(y) the ranks of the day's targets.
+  Spearman's ρ(p, y) = corr(r(p), r(y)), but r(p) has no gradient, so the prediction itself is
+  correlated with the target's ranks: ∂L/∂p_i = −(z(r)_i − ρ̃ z(p)_i) / (n σ_p) with
+  ρ̃ = corr(p, r(y)). Bounded in [−1, 1] and a fat-tailed return counts one rank step, so a few
+  extreme returns do not steer the day (they do in ``cs_ic`` and ``listnet``). O(n log n) per day.
+- ``listnet`` — ListNet top-1 cross-entropy: L = −Σ_i softmax(z(y)/τ_y)_i · log softmax(p)_i.
   ∂L/∂p_i = softmax(p)_i − softmax(z(y)/τ_y)_i, so the stock with the highest target is pushed
-  up. (Chosen over soft-rank Spearman: exact gradients, no sort, O(n) per day.)
+  up. Off by default: on the synthetic market's fat-tailed returns its target distribution is
+  dominated by the day's few extreme returns (docs/training.md, "Loss weights").
 - ``cs_ic`` — minus the within-day Pearson correlation: L = −corr_V(p, y).
 - ``quantile`` — pinball loss of the quantile forecasts q_k at levels τ_k against z(y):
   L = mean_{i,k} max(τ_k (z_i − q_ik), (τ_k − 1)(z_i − q_ik)). Quantiles forecast the day's
   standardised return, so the term has the same scale on every day.
 - ``sharpe`` — a differentiable top-K portfolio: weights w = softmax(z(p)/τ_s) over V
   (concentrated on the ≈top names for small τ_s); L = −Σ_i w_i z(y)_i, the portfolio's excess
-  return over the equal-weight day, in units of the day's cross-sectional std.
+  return over the equal-weight day, in units of the day's cross-sectional std. The default
+  τ_s = 2 tilts the whole cross-section; τ_s ≤ 0.5 bets each day on a handful of names and its
+  gradient is then mostly noise (docs/training.md, "Loss weights").
 - ``top_rank`` — a listwise term focused on the top of the ranking (ListNet with the target mass
   of NDCG@K): with r_i the descending rank of y_i among V (1 = highest target), the target
   distribution is t_i = w_i / Σ_j w_j with the DCG discount w_i = 1 / log₂(1 + r_i) for
@@ -36,7 +44,7 @@ import torch
 
 from gogooku.train.config import LossConfig
 
-TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank")
+TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank", "listnet")
 _EPS = 1e-6
 
 
@@ -74,6 +82,19 @@ def valid_days(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """(…,) bool: at least two valid stocks with a non-constant target."""
     _, var = _masked_moments(torch.where(m, y, 0.0), m)
     return (m.sum(-1) >= 2) & (var > 0)
+
+
+def ranks(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Ordinal ranks 0..n−1 of ``y`` among the valid entries of each row (ties by position),
+    0 outside ``m``; (D, N) → (D, N)."""
+    big = torch.finfo(y.dtype).max
+    r = torch.where(m, y, big).argsort(-1).argsort(-1).to(y.dtype)
+    return torch.where(m, r, 0.0)
+
+
+def rank_ic_surrogate(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Per-day correlation of ``p`` with the ranks of ``y`` (D, N) → (D,); see the module doc."""
+    return pearson(p, ranks(y, m), m)
 
 
 def listnet(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, tau: float) -> torch.Tensor:
@@ -149,6 +170,7 @@ def compute_loss(
         "sharpe": cfg.sharpe,
         "quantile": cfg.quantile,
         "top_rank": cfg.top_rank,
+        "listnet": cfg.listnet,
     }
     if weights["quantile"] > 0 and quantiles is None:
         raise LossError("loss.quantile > 0 but the model has no quantile head")
@@ -165,12 +187,14 @@ def compute_loss(
         n_pairs += int(ok.sum())
         p, yj, mj = p[ok], yj[ok], mj[ok]
         parts = {
-            "rank": listnet(p, yj, mj, cfg.rank_temperature).mean(),
+            "rank": -rank_ic_surrogate(p, yj, mj).mean(),
             "cs_ic": -pearson(p, yj, mj).mean(),
             "sharpe": soft_topk_sharpe(p, yj, mj, cfg.sharpe_temperature).mean(),
         }
         if cfg.top_rank > 0:
             parts["top_rank"] = top_k_listnet(p, yj, mj, cfg.top_k).mean()
+        if cfg.listnet > 0:
+            parts["listnet"] = listnet(p, yj, mj, cfg.listnet_temperature).mean()
         if quantiles is not None:
             parts["quantile"] = pinball(quantiles[..., j, :][ok], yj, mj, quantile_levels)
             parts["quantile"] = parts["quantile"].mean()

@@ -1,0 +1,174 @@
+"""Benchmark: which cross-sectional loss terms carry the signal (the ATFT/APEX loss defaults).
+
+    python bench/bench_losses.py [--home /tmp/quality_home] [--dataset q300] [--folds 7,8,9]
+                                 [--epochs 8] [--out bench/results/bench_losses.json]
+
+Needs the quality benchmark's dataset (``bench/bench_quality.py`` fetches and builds it). For each
+fold of ``configs/quality_data.toml`` the tabular rows are prepared as for the baselines
+(``gogooku.models.tabular.prepare``: per-date rank-gauss features), and one linear scorer
+p = W x + b (the part every network here ends in) is trained with AdamW (lr 1e-3, weight decay
+1e-4, 4 days per step, the same seed) on each loss variant of ``VARIANTS`` through
+``gogooku.train.losses.compute_loss``. Per variant and fold: the mean daily validation RankIC(5d)
+of the best epoch and the test RankIC(5d) of that epoch (the model is chosen on validation only),
+plus every epoch's pair. The variants differ only in their ``[loss]`` weights and temperatures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+HORIZONS = [1, 5, 10, 20]
+VARIANTS: dict[str, dict[str, float]] = {
+    "old_default_listnet_sharpe0.5": {
+        "rank": 0.0,
+        "listnet": 0.5,
+        "cs_ic": 0.3,
+        "sharpe": 0.1,
+        "sharpe_temperature": 0.5,
+    },
+    "default": {"rank": 0.5, "cs_ic": 0.3, "sharpe": 0.1, "sharpe_temperature": 2.0},
+    "rank_surrogate_ic_sharpe0.5": {
+        "rank": 0.5,
+        "cs_ic": 0.3,
+        "sharpe": 0.1,
+        "sharpe_temperature": 0.5,
+    },
+    "rank_surrogate_ic": {"rank": 0.5, "cs_ic": 0.3, "sharpe": 0.0},
+    "cs_ic_only": {"rank": 0.0, "cs_ic": 1.0, "sharpe": 0.0},
+    "listnet_only": {"rank": 0.0, "listnet": 1.0, "cs_ic": 0.0, "sharpe": 0.0},
+    "cs_ic_sharpe0.5": {"rank": 0.0, "cs_ic": 0.3, "sharpe": 0.1, "sharpe_temperature": 0.5},
+}
+
+
+def day_cube(frame: pl.DataFrame, inputs: list[str]):
+    """(D, N, F) features, (D, N, H) targets, (D, N) mask and the row positions of ``frame``."""
+    dates = frame["Date"].unique().sort()
+    codes = frame["Code"].unique().sort()
+    d = frame["Date"].to_frame().join(dates.to_frame().with_row_index("d"), on="Date")["d"]
+    c = frame["Code"].to_frame().join(codes.to_frame().with_row_index("c"), on="Code")["c"]
+    d, c = d.to_numpy(), c.to_numpy()
+    x = np.zeros((len(dates), len(codes), len(inputs)), np.float32)
+    x[d, c] = frame.select(inputs).to_numpy()
+    y = np.zeros((len(dates), len(codes), len(HORIZONS)), np.float32)
+    targets = frame.select(f"target_{h}d" for h in HORIZONS).to_numpy()
+    y[d, c] = np.nan_to_num(targets)
+    m = np.zeros(y.shape, bool)
+    m[d, c] = np.isfinite(targets)
+    return torch.tensor(x), torch.tensor(y), torch.tensor(m), (d, c)
+
+
+def mean_rank_ic(frame: pl.DataFrame, pred: np.ndarray) -> float:
+    rows = frame.select("Date", "target_5d").with_columns(p=pl.Series(pred))
+    rows = rows.filter(pl.col("target_5d").is_finite())
+    daily = rows.group_by("Date").agg(ic=pl.corr(pl.col("p").rank(), pl.col("target_5d").rank()))
+    return float(daily["ic"].mean())
+
+
+def train_variant(weights: dict[str, float], splits: dict, epochs: int) -> dict:
+    from gogooku.train.config import LossConfig
+    from gogooku.train.losses import compute_loss
+
+    cfg = LossConfig(**{"quantile": 0.0, **weights})
+    x, y, m, _, _ = splits["train"]
+    torch.manual_seed(0)
+    model = torch.nn.Linear(x.shape[-1], len(HORIZONS))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    history = []
+    for _ in range(epochs):
+        order = torch.randperm(x.shape[0])
+        for i in range(0, len(order), 4):
+            days = order[i : i + 4]
+            loss = compute_loss(model(x[days]), None, (), y[days], m[days], HORIZONS, cfg)
+            opt.zero_grad()
+            loss.total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        with torch.no_grad():
+            scores = {}
+            for name in ("valid", "test"):
+                xs, _, _, (d, c), frame = splits[name]
+                scores[name] = mean_rank_ic(frame, model(xs)[..., 1].numpy()[d, c])
+        history.append([round(scores["valid"], 4), round(scores["test"], 4)])
+    best = max(range(epochs), key=lambda e: history[e][0])
+    return {
+        "best_epoch": best,
+        "valid": history[best][0],
+        "test": history[best][1],
+        "epochs": history,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
+    parser.add_argument("--dataset", default="q300")
+    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
+    parser.add_argument("--folds", default="7,8,9")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_losses.json"
+    )
+    args = parser.parse_args(argv)
+    os.environ["GOGOOKU_HOME"] = str(args.home)
+    torch.set_num_threads(1)
+    from gogooku.config import NormalizationConfig, SplitConfig, load_config
+    from gogooku.dataset.build import dataset_dir
+    from gogooku.dataset.splits import dataset_dates, walk_forward
+    from gogooku.models.tabular import prepare
+    from gogooku.runs import Ranges
+
+    directory = dataset_dir(args.dataset)
+    if not (directory / "panel.parquet").is_file():
+        sys.exit(f"{directory}: no panel.parquet; run bench/bench_quality.py first")
+    split = load_config(args.data_config, SplitConfig, section="splits")
+    folds = walk_forward(dataset_dates(directory), split)
+    columns = json.loads((directory / "features.json").read_text())["columns"]
+    features = [c["name"] for c in columns if c["role"] == "feature"]
+    panel = pl.scan_parquet(directory / "panel.parquet")
+    result: dict = {"dataset": args.dataset, "epochs": args.epochs, "folds": {}}
+    t0 = time.perf_counter()
+    for index in (int(f) for f in args.folds.split(",")):
+        fold = folds[index]
+        ranges = Ranges(
+            train=(fold.train.start, fold.train.end),
+            valid=(fold.val.start, fold.val.end),
+            test=(fold.test.start, fold.test.end),
+        )
+        data = prepare(panel, features, ranges, HORIZONS, NormalizationConfig())
+        splits = {}
+        for name in ("train", "valid", "test"):
+            frame = data.rows(name)
+            splits[name] = (*day_cube(frame, data.inputs), frame)
+        result["folds"][index] = {
+            name: train_variant(weights, splits, args.epochs) for name, weights in VARIANTS.items()
+        }
+        print(json.dumps({index: result["folds"][index]}), flush=True)
+    result["variants"] = VARIANTS
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["mean_over_folds"] = {
+        name: {
+            split: round(float(np.mean([f[name][split] for f in result["folds"].values()])), 4)
+            for split in ("valid", "test")
+        }
+        for name in VARIANTS
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(args.out)
+    print(json.dumps(result["mean_over_folds"], indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
