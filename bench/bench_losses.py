@@ -3,7 +3,8 @@
     python bench/bench_losses.py [--home /tmp/quality_home] [--dataset q300] [--folds 7,8,9]
                                  [--epochs 8] [--out bench/results/bench_losses.json]
 
-Needs the quality benchmark's dataset (``bench/bench_quality.py`` fetches and builds it). For each
+Uses the quality benchmark's market and dataset (``bench/bench_quality.py``: seed 7, 300 stocks,
+2019-01-04..2022-12-30; fetched and built here when ``--home`` does not hold them yet). For each
 fold of ``configs/quality_data.toml`` the tabular rows are prepared as for the baselines
 (``gogooku.models.tabular.prepare``: per-date rank-gauss features), and one linear scorer
 p = W x + b (the part every network here ends in) is trained with AdamW (lr 1e-3, weight decay
@@ -20,6 +21,7 @@ import json
 import os
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +110,54 @@ def train_variant(weights: dict[str, float], splits: dict, epochs: int) -> dict:
     }
 
 
+def prepared_folds(home: Path, dataset: str, data_config: Path, folds: list[int]):
+    """Yield (fold index, ``TabularData``) of ``folds`` of ``data_config``'s walk-forward split of
+    ``dataset`` in ``home``: the baselines' per-date rank-gauss features and raw targets."""
+    os.environ["GOGOOKU_HOME"] = str(home)
+    from bench_quality import ensure_dataset, fetch_market
+    from gogooku.config import NormalizationConfig, SplitConfig, load_config
+    from gogooku.dataset.build import dataset_dir
+    from gogooku.dataset.splits import dataset_dates, walk_forward
+    from gogooku.models.tabular import prepare
+    from gogooku.runs import Ranges
+
+    # the quality benchmark's market and dataset (no-ops when they exist)
+    start, end = date(2019, 1, 4), date(2022, 12, 30)
+    fetch_market(300, 7, start - timedelta(days=95), end)
+    ensure_dataset(dataset, start, end)
+    directory = dataset_dir(dataset)
+    split = load_config(data_config, SplitConfig, section="splits")
+    walk = walk_forward(dataset_dates(directory), split)
+    columns = json.loads((directory / "features.json").read_text())["columns"]
+    features = [c["name"] for c in columns if c["role"] == "feature"]
+    panel = pl.scan_parquet(directory / "panel.parquet")
+    for index in folds:
+        fold = walk[index]
+        ranges = Ranges(
+            train=(fold.train.start, fold.train.end),
+            valid=(fold.val.start, fold.val.end),
+            test=(fold.test.start, fold.test.end),
+        )
+        yield index, prepare(panel, features, ranges, HORIZONS, NormalizationConfig())
+
+
+def write_result(result: dict, names: list[str], out: Path) -> None:
+    """Add ``mean_over_folds`` (valid and test per name over ``result["folds"]``), write
+    ``result`` to ``out`` atomically and print it (the one JSON document on stdout)."""
+    result["mean_over_folds"] = {
+        name: {
+            split: round(float(np.mean([f[name][split] for f in result["folds"].values()])), 4)
+            for split in ("valid", "test")
+        }
+        for name in names
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(out)
+    print(json.dumps(result, indent=1))
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
@@ -119,32 +169,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--out", type=Path, default=ROOT / "bench" / "results" / "bench_losses.json"
     )
     args = parser.parse_args(argv)
-    os.environ["GOGOOKU_HOME"] = str(args.home)
     torch.set_num_threads(1)
-    from gogooku.config import NormalizationConfig, SplitConfig, load_config
-    from gogooku.dataset.build import dataset_dir
-    from gogooku.dataset.splits import dataset_dates, walk_forward
-    from gogooku.models.tabular import prepare
-    from gogooku.runs import Ranges
-
-    directory = dataset_dir(args.dataset)
-    if not (directory / "panel.parquet").is_file():
-        sys.exit(f"{directory}: no panel.parquet; run bench/bench_quality.py first")
-    split = load_config(args.data_config, SplitConfig, section="splits")
-    folds = walk_forward(dataset_dates(directory), split)
-    columns = json.loads((directory / "features.json").read_text())["columns"]
-    features = [c["name"] for c in columns if c["role"] == "feature"]
-    panel = pl.scan_parquet(directory / "panel.parquet")
     result: dict = {"dataset": args.dataset, "epochs": args.epochs, "folds": {}}
     t0 = time.perf_counter()
-    for index in (int(f) for f in args.folds.split(",")):
-        fold = folds[index]
-        ranges = Ranges(
-            train=(fold.train.start, fold.train.end),
-            valid=(fold.val.start, fold.val.end),
-            test=(fold.test.start, fold.test.end),
-        )
-        data = prepare(panel, features, ranges, HORIZONS, NormalizationConfig())
+    folds = [int(f) for f in args.folds.split(",")]
+    for index, data in prepared_folds(args.home, args.dataset, args.data_config, folds):
         splits = {}
         for name in ("train", "valid", "test"):
             frame = data.rows(name)
@@ -152,21 +181,10 @@ def main(argv: list[str] | None = None) -> dict:
         result["folds"][index] = {
             name: train_variant(weights, splits, args.epochs) for name, weights in VARIANTS.items()
         }
-        print(json.dumps({index: result["folds"][index]}), flush=True)
+        print(json.dumps({index: result["folds"][index]}), file=sys.stderr, flush=True)
     result["variants"] = VARIANTS
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["mean_over_folds"] = {
-        name: {
-            split: round(float(np.mean([f[name][split] for f in result["folds"].values()])), 4)
-            for split in ("valid", "test")
-        }
-        for name in VARIANTS
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.out)
-    print(json.dumps(result["mean_over_folds"], indent=1))
+    write_result(result, list(VARIANTS), args.out)
     return result
 
 

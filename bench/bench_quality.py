@@ -1,7 +1,7 @@
 """Benchmark: model quality on the synthetic market (issues #8 and #9 quality bars).
 
     python bench/bench_quality.py [--stocks 300] [--years 4] [--home /tmp/quality_home]
-                                  [--dataset q300] [--models oracle,linear,lgbm,atft]
+                                  [--dataset q300] [--models oracle,linear,lgbm,atft,apex]
                                   [--out bench/results/bench_quality.json]
 
 1. Market: ``gogooku fetch --source synthetic --seed 7`` of ``--stocks`` stocks from 95 calendar
@@ -12,7 +12,7 @@
    ``metadata.json`` already has the same start and end).
 3. Split: ``[splits]`` of ``configs/quality_data.toml`` (two years of training, 60 validation
    days, 120 test days, purged) replaces ``[data.splits]`` of each model's run config
-   (``configs/oracle.toml``, ``linear.toml``, ``lgbm.toml``, ``atft.toml``), and every model
+   (``configs/oracle.toml``, ``linear.toml``, ``lgbm.toml``, ``atft.toml``, ``apex.toml``), and every model
    trains on the LAST fold, through ``gogooku.train.cli.train_run`` (run folder, predictions,
    evaluator). On a smaller ``--years`` the training span shrinks until one fold fits.
 4. One JSON document (printed and written to ``--out``): per model the test mean daily
@@ -29,7 +29,9 @@
 
    - ``bar_8_atft``: ATFT test RankIC(5d) ≥ 0.5 × oracle's and ≥ LightGBM's, and its test
      predictions' per-day std never below ``train.collapse_std``;
-   - ``bar_9_lgbm``: LightGBM test RankIC(5d) ≥ 0.5 × oracle's.
+   - ``bar_9_lgbm``: LightGBM test RankIC(5d) ≥ 0.5 × oracle's;
+   - ``bar_9_apex``: APEX (enhanced, ``configs/apex.toml``) test long-short net Sharpe(5d) ≥
+     LightGBM's (point estimates; the intervals are in the JSON).
 
 The comparison models ARE the baselines of this benchmark, trained in the same run.
 ``--merge FILE`` (repeatable) adds the models of earlier results of this benchmark (same
@@ -58,6 +60,7 @@ MODELS = {
     "linear": ("linear", "linear.toml"),
     "lgbm": ("lgbm", "lgbm.toml"),
     "atft": ("atft", "atft.toml"),
+    "apex": ("apex", "apex.toml"),
 }
 HORIZONS = ("1d", "5d", "10d", "20d")
 MAIN = "5d"
@@ -267,6 +270,9 @@ def main(argv: list[str] | None = None) -> dict:
     ric = {name: m["test"][MAIN]["rank_ic"] for name, m in result["models"].items()}
     if "oracle" in ric and "lgbm" in ric:
         result["bar_9_lgbm"] = bool(ric["lgbm"] >= 0.5 * ric["oracle"])
+    if {"lgbm", "apex"} <= ric.keys():
+        sharpe = {m: result["models"][m]["test"][MAIN]["long_short_net_sharpe"] for m in ric}
+        result["bar_9_apex"] = bool(sharpe["apex"] >= sharpe["lgbm"])
     if {"oracle", "lgbm", "atft"} <= ric.keys():
         atft = result["models"]["atft"]
         result["bar_8_atft"] = bool(

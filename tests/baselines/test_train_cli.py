@@ -4,6 +4,7 @@ shipped configs."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import polars as pl
@@ -74,14 +75,21 @@ def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
 
 
 @pytest.mark.slow
-def test_lgbm_beats_zero_and_the_oracle_beats_lgbm(large_market, tmp_path, monkeypatch):
+def test_lgbm_beats_zero_and_stays_below_the_oracle(large_market, tmp_path, monkeypatch):
     monkeypatch.setenv("GOGOOKU_HOME", str(large_market))
     days = (150, 50)
     lgbm = _train("lgbm", _config(tmp_path, "lgbm", days, num_threads=2), "lgbm")
     oracle = _train("factor", _config(tmp_path, "factor", days, factor="oracle"), "oracle")
     assert _rank_ic(lgbm, "valid") > 0
-    # on the test split: LightGBM's valid RankIC is the best over boosting rounds (optimistic)
-    assert _rank_ic(oracle, "test") > _rank_ic(lgbm, "test") > 0
+    assert _rank_ic(lgbm, "test") > 0 and _rank_ic(oracle, "test") > 0
+    # the oracle is the true expected return, so a model can beat it on 50 test days of 100
+    # stocks only by chance: its lead must stay within 3 standard errors of the difference of
+    # the two mean daily RankICs (a model that sees the future lands far above)
+    sig = {
+        n: m["splits"]["test"]["horizons"]["5d"]["signal"] for n, m in (("l", lgbm), ("o", oracle))
+    }
+    se = math.sqrt(sum(s["rank_ic_std"] ** 2 / s["n_days"] for s in sig.values()))
+    assert _rank_ic(lgbm, "test") < _rank_ic(oracle, "test") + 3 * se
     importance = pl.read_csv(large_market / "runs" / "lgbm" / "feature_importance.csv")
     assert importance["gain"].sum() > 0
 
