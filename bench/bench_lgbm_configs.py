@@ -27,8 +27,9 @@ import polars as pl
 from bench_losses import ROOT, mean_rank_ic, prepared_folds, write_result
 
 SHARED = {"num_boost_round": 2000, "early_stopping_rounds": 300, "num_threads": 2}
+PREVIOUS = "lr0.05_31leaves (previous)"
 CANDIDATES: dict[str, dict[str, float | int | bool]] = {
-    "lr0.05_31leaves (previous)": {
+    PREVIOUS: {
         "learning_rate": 0.05,
         "num_leaves": 31,
         "min_data_in_leaf": 100,
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
         CANDIDATES,
         key=lambda name: np.mean([f[name]["valid"] for f in result["folds"].values()]),
     )
-    write_result(result, list(CANDIDATES), args.out)
+    write_result(result, list(CANDIDATES), args.out, baseline=PREVIOUS)
     return result
 
 

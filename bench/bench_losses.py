@@ -30,8 +30,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 HORIZONS = [1, 5, 10, 20]
+PREVIOUS = "old_default_listnet_sharpe0.5"
 VARIANTS: dict[str, dict[str, float]] = {
-    "old_default_listnet_sharpe0.5": {
+    PREVIOUS: {
         "rank": 0.0,
         "listnet": 0.5,
         "cs_ic": 0.3,
@@ -141,15 +142,25 @@ def prepared_folds(home: Path, dataset: str, data_config: Path, folds: list[int]
         yield index, prepare(panel, features, ranges, HORIZONS, NormalizationConfig())
 
 
-def write_result(result: dict, names: list[str], out: Path) -> None:
-    """Add ``mean_over_folds`` (valid and test per name over ``result["folds"]``), write
-    ``result`` to ``out`` atomically and print it (the one JSON document on stdout)."""
+def write_result(result: dict, names: list[str], out: Path, baseline: str) -> None:
+    """Add ``mean_over_folds`` (valid and test per name over ``result["folds"]``) and each
+    name's means over the ``baseline`` name's (``valid_over_baseline``, ``test_over_baseline``),
+    write ``result`` to ``out`` atomically and print it (the one JSON document on stdout)."""
     result["mean_over_folds"] = {
         name: {
             split: round(float(np.mean([f[name][split] for f in result["folds"].values()])), 4)
             for split in ("valid", "test")
         }
         for name in names
+    }
+    base = result["mean_over_folds"][baseline]
+    result["baseline"] = baseline
+    result["vs_baseline"] = {
+        name: {
+            f"{split}_over_baseline": round(means[split] / base[split], 3)
+            for split in ("valid", "test")
+        }
+        for name, means in result["mean_over_folds"].items()
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -184,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps({index: result["folds"][index]}), file=sys.stderr, flush=True)
     result["variants"] = VARIANTS
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    write_result(result, list(VARIANTS), args.out)
+    write_result(result, list(VARIANTS), args.out, baseline=PREVIOUS)
     return result
 
 
