@@ -5,7 +5,9 @@
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults (500, delays,
 dropped connections). ``market`` is any object whose ``tables`` map dataset ids to frames in the
-catalogue schema (``gogooku.jquants.endpoints``).
+catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
+``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
+fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ class SyntheticV2:
             raise ValueError(f"market tables {unknown} are not catalogue dataset ids")
         self.tables = {i: _Table(ENDPOINTS[i], f) for i, f in market.tables.items()}
         self.plan = plan
+        renderers = getattr(market, "premium_renderers", {}) if plan is Plan.PREMIUM else {}
+        self.renderers: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = dict(renderers)
         self.page_size = page_size
         self.today = today or self._last_market_date()
         self.window = history_window(plan, self.today)
@@ -157,6 +161,8 @@ class SyntheticV2:
         """Fields left out of every record: Premium-only ones below Premium or not simulated."""
         table = self.tables.get(ep.id)
         absent = table.absent if table is not None else frozenset()
+        if ep.id in self.renderers:
+            absent = absent - ep.premium_fields
         return absent | (frozenset() if self.plan is Plan.PREMIUM else ep.premium_fields)
 
     def window_for(self, ep: Endpoint) -> HistoryWindow:
@@ -335,6 +341,8 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
             page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
         except QueryError as error:
             return _json_response(400, {"message": str(error)})
+        if ep.id in service.renderers:
+            page = service.renderers[ep.id](page)
         body = '{"data":' + records_json(ep.id, page, drop)
         if next_key is not None:
             body += f',"pagination_key":"{next_key}"'

@@ -15,8 +15,10 @@ never changes a published value, which keeps the market prefix-stable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -34,6 +36,7 @@ from gogooku.synth.prices import (
     simulate_bars,
     simulate_vol,
 )
+from gogooku.synth.sessions import with_sessions
 from gogooku.synth.side import render_side_tables
 from gogooku.synth.signals import ORACLE_HORIZONS, SignalState, oracle_targets, price_mu
 from gogooku.synth.universe import (
@@ -61,6 +64,11 @@ class SyntheticMarket:
     oracle: pl.DataFrame  # Date, Code, exp_target_{1,5,10,20}d
     peers: pl.DataFrame  # Code, PeerCode: the hidden peer graph (for evaluation only)
 
+    @property
+    def premium_renderers(self) -> dict[str, Callable[[pl.DataFrame], pl.DataFrame]]:
+        """Premium-only fields rendered per served page: the bars' M*/A* session fields."""
+        return {"equities_bars_daily": partial(with_sessions, seed=self.config.seed)}
+
 
 def _schema_columns(dataset_id: str) -> dict[str, pl.DataType]:
     ep = ENDPOINTS[dataset_id]
@@ -78,8 +86,9 @@ def bars_table(
 
     No-trade days keep their row with null O/H/L/C/Vo/Va/Adj*/MktCap and ``UL``/``LL`` False.
     ``Mkt Cap`` is ``C × shares outstanding`` in million JPY. ``ExRT`` is ``"1"`` on a split
-    ex-date, ``"2"`` on a reverse split, null otherwise. M*/A* session fields are not simulated
-    (J-Quants omits them below Premium).
+    ex-date, ``"2"`` on a reverse split, null otherwise. The Premium-only M*/A* session fields
+    are not part of the table: the service renders them per page on the Premium plan
+    (``SyntheticMarket.premium_renderers``, ``gogooku.synth.sessions``).
     """
     t_idx, i_idx = np.nonzero(listed)
     cum = np.cumprod(bars.adj_factor, axis=0)
