@@ -199,9 +199,16 @@ def small_market() -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="session")
 def synth_market() -> dict[str, pl.DataFrame]:
-    """≈40 stocks, 2020-06..2024-12, from the synthetic market (generated once per session)."""
+    """≈40 stocks, 2020-06..2024-12, from the synthetic market (generated once per session).
+
+    The bars carry the Premium session fields, as a Premium fetch stores them, so the ``am``
+    block is built (and checked for future invariance) with the others.
+    """
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
+    from gogooku.synth.sessions import with_sessions
 
     config = SynthConfig(seed=11, stocks=40, start=date(2020, 6, 1), end=date(2024, 12, 30))
-    return generate_market(config).tables
+    tables = dict(generate_market(config).tables)
+    tables["equities_bars_daily"] = with_sessions(tables["equities_bars_daily"], config.seed)
+    return tables

@@ -30,7 +30,9 @@ appeared (then it is written whole).
 
 Missing sources: a requested block one of whose non-base sources has no rows in the raw store
 (the plan lacks it, or prices were imported without side data) is skipped with one warning and
-listed under ``skipped``; the rest of the build goes on.
+listed under ``skipped``; the rest of the build goes on. So is a block one of whose
+``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
+session ``MO`` read by ``am``) holds no non-null value in the store.
 
 Derived blocks (two stages): a block with a non-empty ``requires`` attribute (a tuple of block
 names, see ``gogooku.features.interactions.DerivedBlock``) reads other blocks' feature columns.
@@ -228,8 +230,9 @@ def plan_blocks(
 ) -> tuple[list[Block], dict[str, str]]:
     """(blocks to build, {skipped block: reason}) for the requested blocks.
 
-    A block is skipped when one of its non-base sources has no rows in the store, or (derived
-    blocks) when a block it requires is not built.
+    A block is skipped when one of its non-base sources has no rows in the store, when one of
+    its ``required_columns`` holds no non-null value there, or (derived blocks) when a block it
+    requires is not built.
     """
     names = list(requested) if requested else list(registry)
     unknown = [n for n in names if n not in registry]
@@ -257,6 +260,17 @@ def plan_blocks(
         if missing:
             skipped[name] = f"no raw data for source(s) {', '.join(missing)}"
             continue
+        empty_columns = [
+            f"{source}.{column}"
+            for source, column in block.required_columns
+            if not _has_values(store, source, column)
+        ]
+        if empty_columns:
+            skipped[name] = (
+                f"no values of column(s) {', '.join(empty_columns)} in the store "
+                f"(Premium-only fields, absent below the Premium plan)"
+            )
+            continue
         selected.append(block)
     for block in (registry[n] for n in names):
         bad = [r for r in requires(block) if r not in registry or requires(registry[r])]
@@ -274,6 +288,14 @@ def plan_blocks(
     for name, reason in skipped.items():
         log.warning("block %s skipped: %s", name, reason)
     return selected, skipped
+
+
+def _has_values(store, source: str, column: str) -> bool:
+    """Whether ``source`` in ``store`` has ``column`` with at least one non-null value."""
+    scan = store.scan(source)
+    if column not in scan.collect_schema():
+        return False
+    return scan.select(column).drop_nulls().head(1).collect().height > 0
 
 
 def _run_block(

@@ -62,6 +62,7 @@ class Block:
     features: tuple[Feature, ...]
     compute: Callable[[BlockContext], pl.LazyFrame]
     cross_sectional: bool = field(default=False, kw_only=True)
+    required_columns: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from gogooku.features import (
     premium,
     returns,
     sector,
+    session,
     short_selling,
     statements,
     technicals,
@@ -50,6 +51,7 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     dividends,
     earnings,
     premium,
+    session,
     graph,
     interactions,
 )
