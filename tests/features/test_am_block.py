@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -147,3 +148,20 @@ def test_premium_store_builds_am_and_standard_store_skips_it(stores):
     )
     _, skipped = plan_blocks(["am"], stores[Plan.PREMIUM], BLOCKS)
     assert skipped == {}
+
+
+def test_docs_list_every_am_column_with_its_formula():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
+    section = text.split("## Morning and afternoon sessions (Premium)", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    assert set(rows) == set(BLOCK.feature_names)
+    for feature in FEATURES:
+        assert (
+            f"| {feature.dtype} | {feature.window or '–'} | {feature.formula} |"
+            in rows[feature.name]
+        )
+    assert f"lookback {LOOKBACK} trading days; {len(FEATURES)} columns" in section

@@ -15,9 +15,9 @@ TOPIX futures (``ProdCat`` = ``TOPIXF``): the *front* contract of day d is the c
 month (``CCMFlag``; the largest open interest if no row is flagged), the *next* one the contract
 with the nearest ``SQD`` after the front's. ``TOPIX_d`` is the TOPIX close of d.
 
-Morning-session features (``am_*`` from the bars' ``M*`` fields) are not built: the synthetic
-market does not render those Premium-only fields and the builder decides block skipping by
-dataset, not by column, so a block reading them would be all-null on every non-Premium store.
+Morning-session features (``am_*``, from the Premium-only ``M*``/``A*`` fields of the daily bars)
+are the block ``am`` of ``gogooku.features.session``; the builder skips it by column
+(``Block.required_columns``) on stores whose bars hold no session values.
 """
 
 from __future__ import annotations

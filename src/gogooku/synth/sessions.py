@@ -2,7 +2,7 @@
 
 ``with_sessions(bars, seed)`` adds the 26 session fields to rows of ``equities_bars_daily``. Every
 value is a function of the row itself (its whole-day fields) and of uniforms
-``u_k = splitmix64(seed, crc32(Code), Date, k) / 2**64`` drawn from a counter-based stream of its
+``u_k = splitmix64(seed, Code, Date, k) / 2**64`` drawn from a counter-based stream of its
 own, so no other table or the oracle changes, a page renders the same as the whole table, and
 the fields are prefix-stable in the market's end. On a day with trades (``O`` not null)::
 
@@ -26,8 +26,6 @@ session fields and False flags.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import polars as pl
 
@@ -36,28 +34,29 @@ from gogooku.synth.prices import round_tick
 
 SESSION_STREAM = 0x5E55_10A5  # the session fields' own random stream
 N_UNIFORMS = 8
-_MASK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser (uint64 → uint64), a bijective mixer."""
+    """The splitmix64 finaliser (uint64 → uint64, wrapping arithmetic), a bijective mixer."""
     with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
 
 
 def session_uniforms(seed: int, codes: pl.Series, dates: pl.Series) -> np.ndarray:
-    """(N_UNIFORMS, rows) uniforms in [0, 1) keyed by (seed, crc32(Code), Date ordinal, k)."""
-    crc = {c: zlib.crc32(c.encode("utf-8")) for c in codes.unique().to_list()}
-    code_key = codes.replace_strict(crc, return_dtype=pl.UInt64).to_numpy()
+    """(N_UNIFORMS, rows) uniforms in [0, 1) keyed by (seed, Code, Date, k).
+
+    The code enters as its ASCII bytes read as a little-endian integer (codes have 5 characters),
+    the date as days since 1970-01-01.
+    """
+    code_key = np.array(codes.to_list(), dtype="S8").view("<u8").astype(np.uint64)
     day_key = dates.cast(pl.Int32).cast(pl.UInt64).to_numpy()
-    with np.errstate(over="ignore"):
-        key = _splitmix64(np.uint64(seed) ^ np.uint64(SESSION_STREAM))
-        key = _splitmix64(key ^ code_key)
-        key = _splitmix64(key ^ day_key)
-        draws = [_splitmix64(key ^ np.uint64(k)) for k in range(N_UNIFORMS)]
+    key = _splitmix64(np.uint64(seed) ^ np.uint64(SESSION_STREAM))
+    key = _splitmix64(key ^ code_key)
+    key = _splitmix64(key ^ day_key)
+    draws = [_splitmix64(key ^ np.uint64(k)) for k in range(N_UNIFORMS)]
     return (np.stack(draws) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
@@ -105,30 +104,23 @@ def with_sessions(bars: pl.DataFrame, seed: int) -> pl.DataFrame:
         "MVa": mva,
     }
     afternoon = {"AO": ao, "AH": ah, "AL": al, "AC": c, "AVo": avo, "AVa": ava}
-    afternoon = {k: np.where(single, np.nan, v) for k, v in afternoon.items()}
-    values = {**morning, **afternoon}
+    values = {**morning, **{k: np.where(single, np.nan, v) for k, v in afternoon.items()}}
     values = {k: np.where(traded, v, np.nan) for k, v in values.items()}
-    frame = pl.DataFrame(values, nan_to_null=True)
-    price = pl.col("AdjC") / pl.col("C")
-    volume = pl.col("AdjVo") / pl.col("Vo")
-    ul, ll = pl.col("UL").fill_null(False), pl.col("LL").fill_null(False)
-    has_a = pl.col("AC").is_not_null()
-    extra = [
-        *(
-            (pl.col(f"{s}{x}") * price).alias(f"{s}Adj{x}")
-            for s in ("M", "A")
-            for x in ("O", "H", "L", "C")
-        ),
-        (pl.col("MVo") * volume).alias("MAdjVo"),
-        (pl.col("AVo") * volume).alias("AAdjVo"),
-        (ul & (pl.col("MH") == pl.col("H"))).fill_null(False).alias("MUL"),
-        (ll & (pl.col("ML") == pl.col("L"))).fill_null(False).alias("MLL"),
-        (ul & has_a).alias("AUL"),
-        (ll & has_a).alias("ALL"),
-    ]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        price = bars["AdjC"].cast(pl.Float64).to_numpy() / c
+        volume = bars["AdjVo"].cast(pl.Float64).to_numpy() / np.where(vo > 0, vo, np.nan)
+    for s in ("M", "A"):
+        values.update({f"{s}Adj{x}": values[f"{s}{x}"] * price for x in ("O", "H", "L", "C")})
+        values[f"{s}AdjVo"] = values[f"{s}Vo"] * volume
+    ul, ll = (bars[k].fill_null(False).to_numpy() & traded for k in ("UL", "LL"))
+    has_a = np.isfinite(values["AC"])
+    flags = {
+        "MUL": ul & (values["MH"] == h),
+        "MLL": ll & (values["ML"] == low),
+        "AUL": ul & has_a,
+        "ALL": ll & has_a,
+    }
+    rendered = pl.DataFrame(values, nan_to_null=True).hstack(pl.DataFrame(flags))
     schema = ENDPOINTS["equities_bars_daily"].schema
-    out = pl.concat([bars.drop(values, strict=False), frame], how="horizontal")
-    out = out.with_columns(extra)
-    return out.select([c for c in schema if c in out.columns]).cast(
-        {c: schema[c] for c in ENDPOINTS["equities_bars_daily"].premium_fields}
-    )
+    out = bars.drop(rendered.columns, strict=False).hstack(rendered)
+    return out.select([k for k in schema if k in out.columns])
