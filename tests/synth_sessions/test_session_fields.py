@@ -95,6 +95,7 @@ def test_existing_table_is_unchanged_and_premium_serves_the_rendered_fields(mark
     assert_frame_equal(premium, expected)
     standard = _served(market, Plan.STANDARD, params)
     assert standard and not set(standard[0]) & PREMIUM_FIELDS
+    assert _served(market, Plan.PREMIUM, {"date": "2020-11-07"}) == []  # a Saturday: no rows
     by_code = parse_records("equities_bars_daily", _served(market, Plan.PREMIUM, {"code": "13910"}))
     assert_frame_equal(by_code, sessions.filter(pl.col("Code") == "13910").sort("Date"))
 
