@@ -90,7 +90,9 @@ def test_existing_table_is_unchanged_and_premium_serves_the_rendered_fields(mark
     table = market.tables["equities_bars_daily"]
     assert not set(table.columns) & PREMIUM_FIELDS  # the market's tables stay as they were
     params = {"date": "2020-11-04"}
-    premium = parse_records("equities_bars_daily", _served(market, Plan.PREMIUM, params, 7))
+    records = _served(market, Plan.PREMIUM, params, 7)
+    assert {r["MUL"] for r in records} | {r["ALL"] for r in records} <= {"0", "1"}  # as UL/LL
+    premium = parse_records("equities_bars_daily", records)
     expected = sessions.filter(pl.col("Date") == dt.date(2020, 11, 4))
     assert_frame_equal(premium, expected)
     standard = _served(market, Plan.STANDARD, params)
