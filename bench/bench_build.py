@@ -1,7 +1,8 @@
 """Benchmark of ``gogooku build``: time, peak RSS and rows/s at several universe sizes.
 
 For each size (stocks × years) a child process generates the synthetic market and writes it into
-a fresh raw store (month units, every dataset the synthetic market produces); a second child runs
+a fresh raw store (month units, every dataset the synthetic market produces, the bars with the
+Premium session fields a Premium fetch would store); a second child runs
 the full build with every registered block (core, side data, fundamentals, graph, interactions,
 then the dense cache), so its peak RSS (``ru_maxrss``) is the build's alone. The JSON gives the
 build's wall and CPU seconds (user + system), the 1-minute load average before and after it (the
@@ -61,9 +62,13 @@ def _write_store(stocks: int, years: int, home: Path) -> dict:
     market = generate_market(SynthConfig(seed=7, stocks=stocks, start=start, end=END))
     generated = time.perf_counter() - t0
     store = RawStore(home / "raw")
+    # as a Premium fetch stores them: the bars with their morning/afternoon session fields
+    renderers = market.premium_renderers
     for dataset, frame in market.tables.items():
         if frame.is_empty():
             continue
+        if dataset in renderers:
+            frame = renderers[dataset](frame)
         field = RawStore.date_field(dataset)
         months = frame.with_columns(pl.col(field).dt.strftime("%Y-%m").alias("_m"))
         units = [
