@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bench_losses import ROOT, mean_rank_ic, prepared_folds, write_result
+from bench_losses import ROOT, prepared_folds, write_result
 
 SHARED = {"num_boost_round": 2000, "early_stopping_rounds": 300, "num_threads": 2}
 PREVIOUS = "lr0.05_31leaves (previous)"
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--out", type=Path, default=ROOT / "bench" / "results" / "bench_lgbm_configs.json"
     )
     args = parser.parse_args(argv)
-    from gogooku.models.gbdt import LgbmConfig, fit_predict_lgbm
+    from gogooku.models.gbdt import LgbmConfig, fit_predict_lgbm, mean_daily_rank_ic
 
     result: dict = {"dataset": args.dataset, "shared": SHARED, "folds": {}}
     t0 = time.perf_counter()
@@ -87,11 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
                 started = time.perf_counter()
                 scores = fit_predict_lgbm(cfg, data, Path(run_dir))
                 summary = json.loads((Path(run_dir) / "lgbm.json").read_text())["5"]
-            rows = data.frame.select("Date", "split", "target_5d").with_columns(p=scores["pred_5d"])
             per_fold[name] = {
-                split: round(mean_rank_ic(part, part["p"].to_numpy()), 4)
+                split: round(mean_daily_rank_ic(data.rows(split), pred, "target_5d"), 4)
                 for split in ("valid", "test")
-                for part in [rows.filter(pl.col("split") == split)]
+                for pred in [scores.filter(pl.col("split") == split)["pred_5d"].to_numpy()]
             } | {
                 "best_iteration": summary["best_iteration"],
                 "seconds": round(time.perf_counter() - started, 1),

@@ -70,14 +70,8 @@ def day_cube(frame: pl.DataFrame, inputs: list[str]):
     return torch.tensor(x), torch.tensor(y), torch.tensor(m), (d, c)
 
 
-def mean_rank_ic(frame: pl.DataFrame, pred: np.ndarray) -> float:
-    rows = frame.select("Date", "target_5d").with_columns(p=pl.Series(pred))
-    rows = rows.filter(pl.col("target_5d").is_finite())
-    daily = rows.group_by("Date").agg(ic=pl.corr(pl.col("p").rank(), pl.col("target_5d").rank()))
-    return float(daily["ic"].mean())
-
-
 def train_variant(weights: dict[str, float], splits: dict, epochs: int) -> dict:
+    from gogooku.models.gbdt import mean_daily_rank_ic
     from gogooku.train.config import LossConfig
     from gogooku.train.losses import compute_loss
 
@@ -100,7 +94,8 @@ def train_variant(weights: dict[str, float], splits: dict, epochs: int) -> dict:
             scores = {}
             for name in ("valid", "test"):
                 xs, _, _, (d, c), frame = splits[name]
-                scores[name] = mean_rank_ic(frame, model(xs)[..., 1].numpy()[d, c])
+                pred = model(xs)[..., 1].numpy()[d, c]
+                scores[name] = mean_daily_rank_ic(frame, pred, "target_5d")
         history.append([round(scores["valid"], 4), round(scores["test"], 4)])
     best = max(range(epochs), key=lambda e: history[e][0])
     return {

@@ -897,6 +897,7 @@ def build_dataset(
         and date.fromisoformat(previous["end"]) < end
     )
     with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
+        cache: CacheWriter | None = None
         if extend:
             first_new = calendar.next_bd(date.fromisoformat(previous["end"]))
             stats, changed, changed_from = _extend_panel(
@@ -961,18 +962,17 @@ def build_dataset(
             except BaseException:
                 cache.abort()
                 raise
-    if extend:
+    try:
         _write_artifacts(path, artifacts, first_new, end, extend)
         _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
+    except BaseException:
+        if cache is not None:
+            cache.abort()
+        raise
+    if extend:
         extend_cache(path, changed, changed_from)
         del changed
     else:
-        try:
-            _write_artifacts(path, artifacts, first_new, end, extend)
-            _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
-        except BaseException:
-            cache.abort()
-            raise
         cache.finish()
     seconds = round(time.perf_counter() - t_start, 3)
     sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
