@@ -126,3 +126,34 @@ def test_lgbm_each_horizon_and_test_labels_never_used(market, tmp_path):
     )
     again = fit_predict_tabular(cfg, noisy, *args, tmp_path / "b")
     assert again.equals(preds)
+
+
+def test_lgbm_seeds_average_their_boosters(market, tmp_path):
+    import json
+
+    import lightgbm as lgb
+
+    from gogooku.models.gbdt import SUMMARY_FILE, lgbm_file
+
+    args = (market.panel, market.features, market.ranges, market.horizons)
+    cfg = LgbmConfig(seeds=3, feature_fraction=0.5, bagging_fraction=0.6, **FAST)
+    preds = fit_predict_tabular(cfg, *args, tmp_path / "bag")
+    files = sorted(p.name for p in (tmp_path / "bag").glob("lgbm_*.txt"))
+    assert files == sorted(lgbm_file(5, i) for i in range(3))
+    assert files == ["lgbm_5d.s1.txt", "lgbm_5d.s2.txt", "lgbm_5d.txt"]
+    data = prepare(
+        market.panel, market.features, market.ranges, market.horizons, NormalizationConfig()
+    )
+    x = data.frame.select(data.inputs).to_numpy()
+    members = [lgb.Booster(model_file=str(tmp_path / "bag" / f)) for f in files]
+    scores = [m.predict(x) for m in members]
+    assert not np.allclose(scores[0], scores[1])  # seeds change the bagging/feature samples
+    np.testing.assert_allclose(preds["pred_5d"].to_numpy(), np.mean(scores, axis=0), rtol=1e-12)
+    summary = json.loads((tmp_path / "bag" / SUMMARY_FILE).read_text())["5"]
+    assert len(summary["best_iteration"]) == len(summary["valid_rank_ic"]) == 3
+    valid = data.rows("valid", 5).join(preds, on=["Date", "Code"])
+    expected = mean_daily_rank_ic(valid, valid["pred_5d"].to_numpy(), "target_5d")
+    assert summary["valid_rank_ic_of_mean"] == pytest.approx(expected, abs=1e-9)
+    # the first booster is the one-seed run's booster
+    single = fit_predict_tabular(cfg.model_copy(update={"seeds": 1}), *args, tmp_path / "one")
+    np.testing.assert_allclose(single["pred_5d"].to_numpy(), scores[2], rtol=1e-12)

@@ -28,11 +28,18 @@ def test_bundle_holds_run_metadata_and_hashes(home):
     path, info = create_bundle("lg", "lg")
     assert info.version == "v0001" and info.model == "lgbm" and info.dataset == "tiny"
     assert info.horizons == [1, 5, 20] and info.main_horizon == 5
-    assert info.model_files == ["lgbm_5d.txt"] and len(info.feature_hash) == 64
+    # two seeds: one file per booster
+    assert info.model_files == ["lgbm_5d.s1.txt", "lgbm_5d.txt"] and len(info.feature_hash) == 64
     assert "sector33_id" not in info.features and info.features
     assert info.ranges.test[0] > info.ranges.valid[1] > info.ranges.train[1]
     manifest = json.loads((path / "manifest.json").read_text())["files"]
-    assert set(manifest) == {"bundle.json", "config.toml", "run.json", "lgbm_5d.txt"}
+    assert set(manifest) == {
+        "bundle.json",
+        "config.toml",
+        "run.json",
+        "lgbm_5d.txt",
+        "lgbm_5d.s1.txt",
+    }
     assert all(not (p.stat().st_mode & stat.S_IWUSR) for p in path.iterdir())
     assert verify_bundle(path) == []
     assert not list(path.parent.glob(".tmp-*"))

@@ -1,5 +1,5 @@
 """A tiny trained world shared by tests/bundle and tests/serve: a synthetic 24-stock dataset
-(2020, the session's ``tiny_market("returns,sector")`` from tests/conftest.py), and four runs on fold 0 (LightGBM ``lg``, ridge
+(2020, the session's ``tiny_market("returns,sector")`` from tests/conftest.py), and four runs on fold 0 (LightGBM ``lg``, two seeds, ridge
 ``ln``, ATFT ``at`` and APEX ``ap`` — market gate on the sector block — with hidden size 16,
 window 5, one epoch), built once per test session under
 pytest's base temp folder (both folders' conftests call ``world``)."""
@@ -28,7 +28,7 @@ seed = 3
 horizons = [1, 5, 20]
 """
 MODELS = {
-    "lg": 'kind = "lgbm"\nnum_boost_round = 20\nmin_data_in_leaf = 20\nnum_threads = 1\n',
+    "lg": 'kind = "lgbm"\nnum_boost_round = 20\nmin_data_in_leaf = 20\nnum_threads = 1\nseeds = 2\n',
     "ln": 'kind = "linear"\n',
     "at": 'kind = "atft"\nhidden_size = 16\nattention_heads = 2\ngat_heads = 1\nwindow = 5\n'
     "static_embedding_dim = 2\n",

@@ -12,7 +12,8 @@
   APEX: the pruned variant's kept features (``feature_selection.csv``) and, with the market
   gate, the raw ``market_blocks`` columns (``raw_features``) that ``MarketColumns`` appends
   after the normalised inputs; rebuilt with ``build_apex(..., n_market)``;
-- ``lgbm``: ``lgbm_{h}d.txt`` (``Booster.save_model`` of each fitted horizon);
+- ``lgbm``: ``lgbm_{h}d.txt`` per fitted horizon, and with ``seeds = k`` also
+  ``lgbm_{h}d.s1.txt`` … ``lgbm_{h}d.s{k-1}.txt`` (one file per booster; the score is their mean);
 - ``linear``: ``linear.json`` (per horizon: inputs, coefficients β, intercept b; score = Xβ + b);
 - ``factor`` runs (fixed formulas, no fitted state) are refused.
 
@@ -54,6 +55,7 @@ from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import STATIC_IDS, open_cache
 from gogooku.dataset.loader import DayBatch, DayBatchLoader
 from gogooku.dataset.normalize import normalize_cross_section, normalize_frame, output_names
+from gogooku.models.gbdt import lgbm_file, predict_mean
 from gogooku.models.registry import build_model, neural_kinds
 from gogooku.runs import load_run, pred_column, resolve_run_dir
 from gogooku.train.config import RunConfig, load_run_config
@@ -61,10 +63,6 @@ from gogooku.train.config import RunConfig, load_run_config
 CONFIG_FILE = "config.toml"
 NEURAL_FILE = "model.pt"
 LINEAR_FILE = "linear.json"
-
-
-def lgbm_file(horizon: int) -> str:
-    return f"lgbm_{horizon}d.txt"
 
 
 def _fitted_horizons(cfg: RunConfig, horizons: list[int]) -> dict[int, int]:
@@ -125,7 +123,8 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
     elif kind == "lgbm":
         features = [f for f in selected if f not in STATIC_IDS]
         fitted = sorted(set(_fitted_horizons(cfg, info.horizons).values()))
-        model_files = {lgbm_file(h): run_dir / lgbm_file(h) for h in fitted}
+        names = [lgbm_file(h, i) for h in fitted for i in range(cfg.model.seeds)]
+        model_files = {name: run_dir / name for name in names}
     elif kind == "linear":
         features = [f for f in selected if f not in STATIC_IDS]
         model_files = {LINEAR_FILE: run_dir / LINEAR_FILE}
@@ -281,9 +280,9 @@ class LoadedBundle:
         normed = normalize_frame(rows, self.info.features, spec).sort("Date", "Code")
         x = normed.select(output_names(self.info.features, spec)).to_numpy()
         if self.info.model == "lgbm":
-            boosters: dict[int, lgb.Booster] = self.model
+            boosters: dict[int, list[lgb.Booster]] = self.model
             source = _fitted_horizons(self.cfg, self.info.horizons)
-            scores = {h: boosters[h].predict(x) for h in set(source.values())}
+            scores = {h: predict_mean(boosters[h], x) for h in set(source.values())}
             values = np.stack([scores[source[h]] for h in self.info.horizons], axis=1)
         else:
             params: dict[str, dict] = self.model
@@ -413,7 +412,7 @@ def load_bundle(path: Path, verify: bool = True) -> LoadedBundle:
     cfg = load_run_config(path / CONFIG_FILE)
     if info.model == "lgbm":
         model: object = {
-            h: lgb.Booster(model_file=str(path / lgbm_file(h)))
+            h: [lgb.Booster(model_file=str(path / lgbm_file(h, i))) for i in range(cfg.model.seeds)]
             for h in sorted(set(_fitted_horizons(cfg, info.horizons).values()))
         }
     elif info.model == "linear":

@@ -25,7 +25,10 @@ stocks, and per-horizon point and quantile heads.
    quantiles are q₁ = r₁ and q_i = q_{i−1} + softplus(r_i), so they increase along Q. With
    ``linear_skip`` the point forecast is r₀ + W_s x_L + b_s, a linear map of the last day's
    cleaned features (before the normalisation along time), so the network starts from a
-   ridge-like cross-sectional signal and learns the rest on top of it. Outputs
+   ridge-like cross-sectional signal and learns the rest on top of it. With
+   ``linear_skip_init = "ridge"`` the trainer fits W_s, b_s in closed form on the training days
+   (``gogooku.train.ridge_start``) and keeps them fixed, and the point rows of the output layer
+   start at 0, so training starts from the ridge forecast and learns a residual. Outputs
    are float32 also under bf16 autocast (FAN's FFT runs in float32 as well).
 
 Branch outputs (``ModelOutput.branches``, each (B, N, H)): ``"fan"`` — the projected FAN context
@@ -73,6 +76,12 @@ class AtftConfig(StrictModel):
     linear_skip: bool = Field(
         True, description="add a linear map of the last day's features to the point forecasts"
     )
+    linear_skip_init: Literal["random", "ridge"] = Field(
+        "random",
+        description="ridge: the skip is fitted in closed form on the training days and frozen, "
+        "and the network's point output starts at 0 (gogooku.train.ridge_start)",
+    )
+    linear_skip_alpha: float = Field(10.0, ge=0, description="L2 penalty of the ridge start")
 
     @model_validator(mode="after")
     def _consistent(self) -> AtftConfig:
@@ -86,6 +95,8 @@ class AtftConfig(StrictModel):
                 f"fan_top_k={self.fan_top_k} exceeds the {self.window // 2 + 1} rFFT frequencies "
                 f"of window={self.window}"
             )
+        if self.linear_skip_init == "ridge" and not self.linear_skip:
+            raise ValueError("linear_skip_init='ridge' needs linear_skip = true")
         q = self.quantiles
         if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
             raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
@@ -171,6 +182,21 @@ class AtftGatFan(nn.Module):
         self.out = nn.Linear(h, len(self.horizons) * self.n_out)
         if cfg.linear_skip:
             self.skip = nn.Linear(n_features, len(self.horizons))
+        if cfg.linear_skip_init == "ridge":
+            self.set_linear_skip(
+                torch.zeros(n_features, len(self.horizons)), torch.zeros(len(self.horizons))
+            )
+            with torch.no_grad():
+                point_rows = torch.arange(len(self.horizons)) * self.n_out
+                self.out.weight[point_rows] = 0.0
+                self.out.bias[point_rows] = 0.0
+
+    def set_linear_skip(self, coef: torch.Tensor, intercept: torch.Tensor) -> None:
+        """Fix the skip to x ↦ x β + b (β (F, H), b (H,)) and stop training it."""
+        with torch.no_grad():
+            self.skip.weight.copy_(coef.T)
+            self.skip.bias.copy_(intercept)
+        self.skip.requires_grad_(False)
 
     # -- pieces of forward ----------------------------------------------------------------------
     def _static_context(self, static: torch.Tensor, m: int) -> torch.Tensor:

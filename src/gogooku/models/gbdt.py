@@ -15,10 +15,16 @@ Inputs are the per-date normalised features of :class:`gogooku.models.tabular.Ta
   best round is used.
 - ``horizons = "main"``: one model on ``target_{main_horizon}d`` whose score fills every
   ``pred_{h}d`` column; ``horizons = "each"``: one model per requested horizon.
+- ``seeds = k``: each model is the mean of k boosters trained with seeds ``seed``, ``seed`` + 1,
+  …, ``seed`` + k − 1 (different bagging and feature samples; each early-stopped on its own),
+  which averages away part of the variance a single booster fits on noisy targets.
 - Written to the run folder: ``feature_importance.csv`` (horizon, feature, gain, splits — total
-  gain and split count of the best-iteration model), ``lgbm.json`` (best iteration and best
-  validation RankIC per model) and ``lgbm_{h}d.txt`` per fitted horizon (``Booster.model_to_string``
-  up to the best iteration; ``gogooku bundle`` scores new rows with it).
+  gain and split count of the best-iteration boosters, summed over the k), ``lgbm.json`` (per
+  fitted horizon the best iteration and best validation RankIC of each booster, and the
+  validation RankIC of their mean) and per fitted horizon and booster i the file
+  ``lgbm_file(h, i)`` (``lgbm_{h}d.txt`` for the first, ``lgbm_{h}d.s{i}.txt`` for the others;
+  ``Booster.model_to_string`` up to its best iteration; ``gogooku bundle`` scores new rows with
+  them).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class LgbmConfig(StrictModel):
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(1.0, ge=0)
     seed: int = 0
+    seeds: int = Field(1, ge=1, description="boosters averaged, seeds seed..seed+seeds-1")
     num_threads: int = Field(0, ge=0, description="0: LightGBM's default (all cores)")
 
     @model_validator(mode="after")
@@ -67,6 +74,11 @@ class LgbmConfig(StrictModel):
         if self.bagging_fraction < 1 and self.bagging_freq == 0:
             raise ValueError("bagging_fraction < 1 has no effect with bagging_freq = 0")
         return self
+
+
+def lgbm_file(horizon: int, member: int = 0) -> str:
+    """The model file of booster ``member`` (0-based) of the ``horizon``-day model."""
+    return f"lgbm_{horizon}d.txt" if member == 0 else f"lgbm_{horizon}d.s{member}.txt"
 
 
 def lambdarank_labels(rows: pl.DataFrame, target: str, grades: int) -> pl.DataFrame:
@@ -91,7 +103,7 @@ def mean_daily_rank_ic(rows: pl.DataFrame, pred: np.ndarray, target: str) -> flo
     return 0.0 if mean is None else float(mean)
 
 
-def _params(cfg: LgbmConfig) -> dict[str, object]:
+def _params(cfg: LgbmConfig, seed: int) -> dict[str, object]:
     return {
         "objective": cfg.objective,
         "metric": "None",
@@ -102,7 +114,7 @@ def _params(cfg: LgbmConfig) -> dict[str, object]:
         "bagging_fraction": cfg.bagging_fraction,
         "bagging_freq": cfg.bagging_freq,
         "lambda_l2": cfg.lambda_l2,
-        "seed": cfg.seed,
+        "seed": seed,
         "num_threads": cfg.num_threads,
         "deterministic": True,
         "verbosity": -1,
@@ -150,52 +162,73 @@ def ranking_datasets(
     return (train, train_set), (valid, valid_set)
 
 
-def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[lgb.Booster, float]:
+def predict_mean(boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
+    """The mean of the boosters' predictions (each up to its best iteration) for rows ``x``."""
+    return np.mean([b.predict(x, num_iteration=b.best_iteration) for b in boosters], axis=0)
+
+
+def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[list[lgb.Booster], dict]:
+    """The ``cfg.seeds`` boosters of ``target_{horizon}d`` and their validation summary."""
     target = f"target_{horizon}d"
     (_, train_set), (valid, valid_set) = ranking_datasets(cfg, data, horizon)
 
     def rank_ic(preds: np.ndarray, _: lgb.Dataset) -> tuple[str, float, bool]:
         return "rank_ic", mean_daily_rank_ic(valid, preds, target), True
 
-    booster = lgb.train(
-        _params(cfg),
-        train_set,
-        num_boost_round=cfg.num_boost_round,
-        valid_sets=[valid_set],
-        valid_names=["valid"],
-        feval=rank_ic,
-        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-    )
-    return booster, float(booster.best_score["valid"]["rank_ic"])
-
-
-def _write_side_files(run_dir: Path, boosters: dict[int, lgb.Booster], ics: dict[int, float]):
-    importance = pl.concat(
-        pl.DataFrame(
-            {
-                "horizon": h,
-                "feature": b.feature_name(),
-                "gain": b.feature_importance("gain", iteration=b.best_iteration),
-                "splits": b.feature_importance("split", iteration=b.best_iteration),
-            },
-            schema={
-                "horizon": pl.Int64,
-                "feature": pl.String,
-                "gain": pl.Float64,
-                "splits": pl.Int64,
-            },
+    boosters = [
+        lgb.train(
+            _params(cfg, cfg.seed + i),
+            train_set,
+            num_boost_round=cfg.num_boost_round,
+            valid_sets=[valid_set],
+            valid_names=["valid"],
+            feval=rank_ic,
+            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
         )
-        for h, b in boosters.items()
-    ).sort("horizon", "gain", descending=[False, True])
-    atomic_write_text(Path(run_dir) / IMPORTANCE_FILE, importance.write_csv())
+        for i in range(cfg.seeds)
+    ]
+    x_valid = valid.select(data.inputs).to_numpy()
     summary = {
-        str(h): {"best_iteration": b.best_iteration, "valid_rank_ic": ics[h]}
-        for h, b in boosters.items()
+        "best_iteration": [b.best_iteration for b in boosters],
+        "valid_rank_ic": [float(b.best_score["valid"]["rank_ic"]) for b in boosters],
+        "valid_rank_ic_of_mean": mean_daily_rank_ic(valid, predict_mean(boosters, x_valid), target),
     }
-    atomic_write_text(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    for h, b in boosters.items():
-        text = b.model_to_string(num_iteration=b.best_iteration)
-        atomic_write_text(Path(run_dir) / f"lgbm_{h}d.txt", text)
+    return boosters, summary
+
+
+def _write_side_files(
+    run_dir: Path, boosters: dict[int, list[lgb.Booster]], summary: dict[int, dict]
+) -> None:
+    importance = (
+        pl.concat(
+            pl.DataFrame(
+                {
+                    "horizon": h,
+                    "feature": b.feature_name(),
+                    "gain": b.feature_importance("gain", iteration=b.best_iteration),
+                    "splits": b.feature_importance("split", iteration=b.best_iteration),
+                },
+                schema={
+                    "horizon": pl.Int64,
+                    "feature": pl.String,
+                    "gain": pl.Float64,
+                    "splits": pl.Int64,
+                },
+            )
+            for h, members in boosters.items()
+            for b in members
+        )
+        .group_by("horizon", "feature", maintain_order=True)
+        .agg(pl.col("gain").sum(), pl.col("splits").sum())
+        .sort("horizon", "gain", descending=[False, True])
+    )
+    atomic_write_text(Path(run_dir) / IMPORTANCE_FILE, importance.write_csv())
+    text = json.dumps({str(h): v for h, v in summary.items()}, indent=2)
+    atomic_write_text(Path(run_dir) / SUMMARY_FILE, text + "\n")
+    for h, members in boosters.items():
+        for i, b in enumerate(members):
+            text = b.model_to_string(num_iteration=b.best_iteration)
+            atomic_write_text(Path(run_dir) / lgbm_file(h, i), text)
 
 
 def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
@@ -209,12 +242,12 @@ def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.Da
         fitted = [cfg.main_horizon]
     else:
         fitted = data.horizons
-    boosters, ics = {}, {}
+    boosters, summary = {}, {}
     for h in fitted:
-        boosters[h], ics[h] = _fit_one(cfg, data, h)
-    _write_side_files(run_dir, boosters, ics)
+        boosters[h], summary[h] = _fit_one(cfg, data, h)
+    _write_side_files(run_dir, boosters, summary)
     x_all = data.frame.select(data.inputs).to_numpy()
-    scores = {h: b.predict(x_all, num_iteration=b.best_iteration) for h, b in boosters.items()}
+    scores = {h: predict_mean(members, x_all) for h, members in boosters.items()}
     source = {h: (h if cfg.horizons == "each" else cfg.main_horizon) for h in data.horizons}
     return data.frame.select("Date", "Code", "split").with_columns(
         pl.Series(pred_column(h), scores[source[h]], dtype=pl.Float64) for h in data.horizons

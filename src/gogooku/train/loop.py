@@ -54,6 +54,7 @@ from gogooku.train.diagnostics import (
     grad_norms,
 )
 from gogooku.train.losses import compute_loss, pearson_days, rank_ic_days
+from gogooku.train.ridge_start import fit_ridge_start
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,22 @@ class Trainer:
         build = builder or (lambda f, h, c: build_model(cfg.model, f, h, c))
         torch.manual_seed(self.tc.seed)
         self.model = build(self.n_features, self.horizons, cardinalities).to(self.device)
+        if getattr(cfg.model, "linear_skip_init", "random") == "ridge":
+            started = time.perf_counter()
+            coef, intercept = fit_ridge_start(
+                cache,
+                lcfg,
+                cfg.data.normalization,
+                [dates[i] for i in self.train_loader.days],
+                cfg.model.linear_skip_alpha,
+            )
+            self.model.set_linear_skip(coef.to(self.device), intercept.to(self.device))
+            log.info(
+                "ridge start: linear skip fitted on %d training days in %.1f s (alpha %g)",
+                len(self.train_loader.days),
+                time.perf_counter() - started,
+                cfg.model.linear_skip_alpha,
+            )
         cuda = self.device.type == "cuda"
         self.forward = torch.compile(self.model) if cuda and self.tc.compile else self.model
         self.autocast = (

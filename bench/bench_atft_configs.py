@@ -1,0 +1,112 @@
+"""Benchmark: choosing the ATFT run config on validation days only (folds 7–9 of the quality split).
+
+    python bench/bench_atft_configs.py [--home /tmp/quality_home] [--dataset q300]
+                                       [--folds 7,8,9] [--out bench/results/bench_atft_configs.json]
+
+Uses the quality benchmark's market and dataset (``bench/bench_quality.py``; made here when
+missing). Each candidate of ``CANDIDATES`` is ``configs/atft.toml`` with ``[data.splits]`` replaced
+by ``configs/quality_data.toml``'s ``[splits]`` (as ``bench_quality`` does) and the candidate's
+``[model]`` / ``[train]`` overrides; it is trained with ``gogooku.train.cli.train_run`` on each fold
+as run ``atftcfg_{candidate}_f{fold}``. A run folder that already holds ``metrics.json`` and the
+same resolved config is reused, so an interrupted benchmark resumes where it stopped. Per fold:
+validation and test mean daily RankIC(5d) from the run's ``metrics.json``, the best epoch and the
+seconds of its epochs (training and validation, from ``history.jsonl``). The candidate with the highest validation mean over the folds is the one to ship;
+the test columns are reported, not used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench_losses import ROOT, write_result
+
+PREVIOUS = "random_skip (previous)"
+RIDGE = {"linear_skip_init": "ridge", "linear_skip_alpha": 1e5}
+CANDIDATES: dict[str, dict[str, dict]] = {
+    PREVIOUS: {},
+    "ridge_start_lr3e-4": {"model": RIDGE},
+    "ridge_start_lr1e-4": {"model": RIDGE, "train": {"lr": 1e-4}},
+    "ridge_start_lr3e-5": {"model": RIDGE, "train": {"lr": 3e-5}},
+}
+
+
+def candidate_config(base, split, overrides: dict[str, dict]):
+    """``base`` with the quality split, progress off and the candidate's section overrides
+    (validated like a config file)."""
+    raw = base.model_dump()
+    raw["data"]["splits"] = split.model_dump()
+    raw["model"].update(overrides.get("model", {}))
+    raw["train"].update({"progress": False, **overrides.get("train", {})})
+    return type(base).model_validate(raw)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
+    parser.add_argument("--dataset", default="q300")
+    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
+    parser.add_argument("--folds", default="7,8,9")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_atft_configs.json"
+    )
+    args = parser.parse_args(argv)
+    os.environ["GOGOOKU_HOME"] = str(args.home)
+    from datetime import date, timedelta
+
+    from bench_quality import ensure_dataset, fetch_market
+    from gogooku.config import SplitConfig, load_config
+    from gogooku.train.cli import train_run
+    from gogooku.train.config import load_run_config
+
+    start, end = date(2019, 1, 4), date(2022, 12, 30)
+    fetch_market(300, 7, start - timedelta(days=95), end)
+    ensure_dataset(args.dataset, start, end)
+    split = load_config(args.data_config, SplitConfig, section="splits")
+    base = load_run_config(ROOT / "configs" / "atft.toml")
+    result: dict = {"dataset": args.dataset, "base": "configs/atft.toml", "folds": {}}
+    t0 = time.perf_counter()
+    for index in (int(f) for f in args.folds.split(",")):
+        per_fold = {}
+        for name, overrides in CANDIDATES.items():
+            cfg = candidate_config(base, split, overrides)
+            run_id = f"atftcfg_{name.split(' ')[0]}_f{index}"
+            run_dir = args.home / "runs" / run_id
+            reused = (run_dir / "metrics.json").is_file() and load_run_config(
+                run_dir / "config.toml"
+            ) == cfg
+            if not reused:
+                train_run("atft", args.dataset, cfg, run_id=run_id, fold_index=index)
+            metrics = json.loads((run_dir / "metrics.json").read_text())["splits"]
+            summary = json.loads((run_dir / "train_summary.json").read_text())
+            history = [json.loads(r) for r in (run_dir / "history.jsonl").read_text().splitlines()]
+            per_fold[name] = {
+                split_name: round(
+                    metrics[split_name]["horizons"]["5d"]["signal"]["rank_ic_mean"], 4
+                )
+                for split_name in ("valid", "test")
+            } | {
+                "best_epoch": summary["best_epoch"],
+                "reused": reused,
+                "epoch_seconds": round(sum(r["seconds"] for r in history), 1),
+            }
+            print(json.dumps({index: {name: per_fold[name]}}), file=sys.stderr, flush=True)
+        result["folds"][index] = per_fold
+    result["candidates"] = CANDIDATES
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["chosen_on_validation"] = max(
+        CANDIDATES,
+        key=lambda name: np.mean([f[name]["valid"] for f in result["folds"].values()]),
+    )
+    write_result(result, list(CANDIDATES), args.out, baseline=PREVIOUS)
+    return result
+
+
+if __name__ == "__main__":
+    main()
