@@ -1,8 +1,8 @@
 """Benchmark: choosing a tabular baseline's parameters on validation days only.
 
-    python bench/bench_baseline_configs.py [--model lgbm|linear] [--home /tmp/quality_home]
+    python bench/bench_baseline_configs.py [--models lgbm,linear] [--home /tmp/quality_home]
                                            [--dataset q300] [--folds 7,8,9]
-                                           [--out bench/results/bench_{model}_configs.json]
+                                           [--out bench/results/bench_baseline_configs.json]
 
 Uses the quality benchmark's dataset (``bench/bench_quality.py``; made here when missing). Each
 candidate of ``CANDIDATES[model]`` (``[model]`` overrides of ``gogooku.models.gbdt.LgbmConfig``
@@ -11,7 +11,8 @@ or ``gogooku.models.linear.LinearConfig``) is fitted with the product's ``fit_pr
 RankIC(5d)) or ``fit_predict_linear`` (ridge on the same targets) on each fold of
 ``configs/quality_data.toml``; per fold the validation and test mean daily RankIC(5d) of its
 predictions (and LightGBM's best iteration). The candidate with the highest validation mean
-over the folds is the one to ship; the test columns are reported, not used.
+over the folds is the one to ship; the test columns are reported, not used. One JSON document,
+keyed by model.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bench_losses import ROOT, prepared_folds, write_result
+from bench_losses import ROOT, prepared_folds, summarise_folds, write_json
 
 SHARED = {
     "lgbm": {"num_boost_round": 2000, "early_stopping_rounds": 300, "num_threads": 2},
@@ -88,34 +89,18 @@ def fit_candidate(model: str, params: dict, data) -> tuple[pl.DataFrame, dict]:
     return scores, {"best_iteration": summary["best_iteration"]}
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(CANDIDATES), default="lgbm")
-    parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
-    parser.add_argument("--dataset", default="q300")
-    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
-    parser.add_argument("--folds", default="7,8,9")
-    parser.add_argument(
-        "--out", type=Path, help="default: bench/results/bench_{model}_configs.json"
-    )
-    args = parser.parse_args(argv)
+def choose(model: str, dataset: str, folds) -> dict:
+    """Every candidate of ``model`` on each prepared fold; the summary of one model's choice."""
     from gogooku.models.gbdt import mean_daily_rank_ic
 
-    candidates = CANDIDATES[args.model]
-    out = args.out or ROOT / "bench" / "results" / f"bench_{args.model}_configs.json"
-    result: dict = {
-        "model": args.model,
-        "dataset": args.dataset,
-        "shared": SHARED[args.model],
-        "folds": {},
-    }
+    candidates = CANDIDATES[model]
+    result: dict = {"dataset": dataset, "shared": SHARED[model], "folds": {}}
     t0 = time.perf_counter()
-    folds = [int(f) for f in args.folds.split(",")]
-    for index, data in prepared_folds(args.home, args.dataset, args.data_config, folds):
+    for index, data in folds:
         per_fold = {}
         for name, params in candidates.items():
             started = time.perf_counter()
-            scores, side = fit_candidate(args.model, params, data)
+            scores, side = fit_candidate(model, params, data)
             per_fold[name] = (
                 {
                     split: round(mean_daily_rank_ic(data.rows(split), pred, "target_5d"), 4)
@@ -126,15 +111,36 @@ def main(argv: list[str] | None = None) -> dict:
                 | {"seconds": round(time.perf_counter() - started, 1)}
             )
         result["folds"][index] = per_fold
-        print(json.dumps({index: per_fold}), file=sys.stderr, flush=True)
+        print(json.dumps({model: {index: per_fold}}), file=sys.stderr, flush=True)
     result["candidates"] = candidates
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["chosen_on_validation"] = max(
         candidates,
         key=lambda name: np.mean([f[name]["valid"] for f in result["folds"].values()]),
     )
-    write_result(result, list(candidates), out, baseline=PREVIOUS[args.model])
-    return result
+    return summarise_folds(result, list(candidates), baseline=PREVIOUS[model])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="lgbm,linear", help="comma-separated: lgbm, linear")
+    parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
+    parser.add_argument("--dataset", default="q300")
+    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
+    parser.add_argument("--folds", default="7,8,9")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_baseline_configs.json"
+    )
+    args = parser.parse_args(argv)
+    models = args.models.split(",")
+    unknown = sorted(set(models) - set(CANDIDATES))
+    if unknown:
+        parser.error(f"--models: unknown {unknown}; choose from {sorted(CANDIDATES)}")
+    indices = [int(f) for f in args.folds.split(",")]
+    folds = list(prepared_folds(args.home, args.dataset, args.data_config, indices))
+    document = {model: choose(model, args.dataset, folds) for model in models}
+    write_json(document, args.out)
+    return document
 
 
 if __name__ == "__main__":

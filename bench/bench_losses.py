@@ -137,10 +137,10 @@ def prepared_folds(home: Path, dataset: str, data_config: Path, folds: list[int]
         yield index, prepare(panel, features, ranges, HORIZONS, NormalizationConfig())
 
 
-def write_result(result: dict, names: list[str], out: Path, baseline: str) -> None:
+def summarise_folds(result: dict, names: list[str], baseline: str) -> dict:
     """Add ``mean_over_folds`` (valid and test per name over ``result["folds"]``) and each
-    name's means over the ``baseline`` name's (``valid_over_baseline``, ``test_over_baseline``),
-    write ``result`` to ``out`` atomically and print it (the one JSON document on stdout)."""
+    name's means over the ``baseline`` name's (``valid_over_baseline``, ``test_over_baseline``)
+    to ``result``; returns it."""
     result["mean_over_folds"] = {
         name: {
             split: round(float(np.mean([f[name][split] for f in result["folds"].values()])), 4)
@@ -157,11 +157,21 @@ def write_result(result: dict, names: list[str], out: Path, baseline: str) -> No
         }
         for name, means in result["mean_over_folds"].items()
     }
+    return result
+
+
+def write_json(document: dict, out: Path) -> None:
+    """Write ``document`` to ``out`` atomically and print it (the one JSON document on stdout)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.write_text(json.dumps(document, indent=1) + "\n")
     tmp.replace(out)
-    print(json.dumps(result, indent=1))
+    print(json.dumps(document, indent=1))
+
+
+def write_result(result: dict, names: list[str], out: Path, baseline: str) -> None:
+    """``summarise_folds`` then ``write_json``."""
+    write_json(summarise_folds(result, names, baseline), out)
 
 
 def main(argv: list[str] | None = None) -> dict:
