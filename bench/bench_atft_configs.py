@@ -16,16 +16,14 @@ the test columns are reported, not used.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from bench_losses import ROOT, write_result
+from bench_losses import ROOT, fold_study_parser, write_result
 
 PREVIOUS = "random_skip (previous)"
 RIDGE = {"linear_skip_init": "ridge", "linear_skip_alpha": 1e5}
@@ -48,15 +46,7 @@ def candidate_config(base, split, overrides: dict[str, dict]):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
-    parser.add_argument("--dataset", default="q300")
-    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
-    parser.add_argument("--folds", default="7,8,9")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_atft_configs.json"
-    )
-    args = parser.parse_args(argv)
+    args = fold_study_parser(__doc__, "bench_atft_configs").parse_args(argv)
     os.environ["GOGOOKU_HOME"] = str(args.home)
     from datetime import date, timedelta
 

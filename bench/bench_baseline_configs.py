@@ -17,7 +17,6 @@ keyed by model.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bench_losses import ROOT, prepared_folds, summarise_folds, write_json
+from bench_losses import fold_study_parser, prepared_folds, summarise_folds, write_json
 
 SHARED = {
     "lgbm": {"num_boost_round": 2000, "early_stopping_rounds": 300, "num_threads": 2},
@@ -122,15 +121,8 @@ def choose(model: str, dataset: str, folds) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = fold_study_parser(__doc__, "bench_baseline_configs")
     parser.add_argument("--models", default="lgbm,linear", help="comma-separated: lgbm, linear")
-    parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
-    parser.add_argument("--dataset", default="q300")
-    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
-    parser.add_argument("--folds", default="7,8,9")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_baseline_configs.json"
-    )
     args = parser.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - set(CANDIDATES))

@@ -174,16 +174,21 @@ def write_result(result: dict, names: list[str], out: Path, baseline: str) -> No
     write_json(summarise_folds(result, names, baseline), out)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def fold_study_parser(doc: str, name: str) -> argparse.ArgumentParser:
+    """The options every study over the quality split's folds shares: --home, --dataset,
+    --data-config, --folds and --out (default ``bench/results/{name}.json``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
     parser.add_argument("--dataset", default="q300")
     parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
     parser.add_argument("--folds", default="7,8,9")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"{name}.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = fold_study_parser(__doc__, "bench_losses")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_losses.json"
-    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     result: dict = {"dataset": args.dataset, "epochs": args.epochs, "folds": {}}
