@@ -96,3 +96,19 @@ def test_ridge_start_needs_the_skip(tiny_cfg):
 
     with pytest.raises(ValidationError, match="linear_skip = true"):
         AtftConfig(linear_skip=False, linear_skip_init="ridge")
+
+
+def test_resume_with_a_ridge_start_equals_training_straight_through(
+    tiny_cfg, cache_and_fold, tmp_path
+):
+    cache, fold = cache_and_fold
+    cfg = ridge_cfg(tiny_cfg, linear_skip_alpha=3.0)
+    straight = Trainer(cfg, cache, fold, tmp_path / "a")
+    straight.fit()
+    first = Trainer(cfg, cache, fold, tmp_path / "b")
+    first.fit(max_epochs=1)
+    resumed = Trainer(cfg, cache, fold, tmp_path / "b")
+    resumed.fit(resume=True)
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    assert torch.equal(resumed.model.skip.weight, first.model.skip.weight)
