@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from bench_losses import fold_study_parser, prepared_folds, summarise_folds, write_json
@@ -113,10 +112,6 @@ def choose(model: str, dataset: str, folds) -> dict:
         print(json.dumps({model: {index: per_fold}}), file=sys.stderr, flush=True)
     result["candidates"] = candidates
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["chosen_on_validation"] = max(
-        candidates,
-        key=lambda name: np.mean([f[name]["valid"] for f in result["folds"].values()]),
-    )
     return summarise_folds(result, list(candidates), baseline=PREVIOUS[model])
 
 

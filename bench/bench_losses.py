@@ -106,21 +106,27 @@ def train_variant(weights: dict[str, float], splits: dict, epochs: int) -> dict:
     }
 
 
+def ensure_quality_dataset(home: Path, dataset: str) -> None:
+    """Point GOGOOKU_HOME at ``home`` and make the quality benchmark's market (seed 7, 300
+    stocks) and dataset ``dataset`` (2019-01-04..2022-12-30) there; no-ops when they exist."""
+    os.environ["GOGOOKU_HOME"] = str(home)
+    from bench_quality import ensure_dataset, fetch_market
+
+    start, end = date(2019, 1, 4), date(2022, 12, 30)
+    fetch_market(300, 7, start - timedelta(days=95), end)
+    ensure_dataset(dataset, start, end)
+
+
 def prepared_folds(home: Path, dataset: str, data_config: Path, folds: list[int]):
     """Yield (fold index, ``TabularData``) of ``folds`` of ``data_config``'s walk-forward split of
     ``dataset`` in ``home``: the baselines' per-date rank-gauss features and raw targets."""
-    os.environ["GOGOOKU_HOME"] = str(home)
-    from bench_quality import ensure_dataset, fetch_market
+    ensure_quality_dataset(home, dataset)
     from gogooku.config import NormalizationConfig, SplitConfig, load_config
     from gogooku.dataset.build import dataset_dir
     from gogooku.dataset.splits import dataset_dates, walk_forward
     from gogooku.models.tabular import prepare
     from gogooku.runs import Ranges
 
-    # the quality benchmark's market and dataset (no-ops when they exist)
-    start, end = date(2019, 1, 4), date(2022, 12, 30)
-    fetch_market(300, 7, start - timedelta(days=95), end)
-    ensure_dataset(dataset, start, end)
     directory = dataset_dir(dataset)
     split = load_config(data_config, SplitConfig, section="splits")
     walk = walk_forward(dataset_dates(directory), split)
@@ -140,7 +146,11 @@ def prepared_folds(home: Path, dataset: str, data_config: Path, folds: list[int]
 def summarise_folds(result: dict, names: list[str], baseline: str) -> dict:
     """Add ``mean_over_folds`` (valid and test per name over ``result["folds"]``) and each
     name's means over the ``baseline`` name's (``valid_over_baseline``, ``test_over_baseline``)
-    to ``result``; returns it."""
+    and ``chosen_on_validation`` (the name with the highest unrounded validation mean) to
+    ``result``; returns it."""
+    result["chosen_on_validation"] = max(
+        names, key=lambda name: np.mean([f[name]["valid"] for f in result["folds"].values()])
+    )
     result["mean_over_folds"] = {
         name: {
             split: round(float(np.mean([f[name][split] for f in result["folds"].values()])), 4)

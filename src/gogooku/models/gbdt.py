@@ -187,11 +187,12 @@ def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[list[lgb
         )
         for i in range(cfg.seeds)
     ]
-    x_valid = valid.select(data.inputs).to_numpy()
     summary = {
         "best_iteration": [b.best_iteration for b in boosters],
         "valid_rank_ic": [float(b.best_score["valid"]["rank_ic"]) for b in boosters],
-        "valid_rank_ic_of_mean": mean_daily_rank_ic(valid, predict_mean(boosters, x_valid), target),
+        "valid_rank_ic_of_mean": mean_daily_rank_ic(
+            valid, predict_mean(boosters, valid_set.get_data()), target
+        ),
     }
     return boosters, summary
 
