@@ -174,3 +174,38 @@ def test_extend_cache_refuses_rows_before_its_first_day(tmp_path):
     write_cache(path)
     with pytest.raises(CacheError, match="rows dated before 2024-01-05"):
         extend_cache(path, panel, date(2024, 1, 5))
+
+
+def _open_fds() -> int:
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+def test_a_failed_write_keeps_the_old_cache_and_leaves_nothing_open(tmp_path, monkeypatch):
+    from gogooku.dataset import cache as cache_mod
+
+    path = tmp_path / "ds"
+    panel = _write_dataset(path, stocks=23, days=41)
+    write_cache(path)
+    before = {p.name: p.read_bytes() for p in (path / "cache").iterdir()}
+    fds = _open_fds()
+
+    def fail(self, rows):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache_mod._Filler, "add", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_cache(path, float16=True)
+    writer = cache_mod.CacheWriter(
+        path,
+        ["ret_1d", "vol_20d", "flag", "rank", "sector33_id", "market_id"],
+        ["b"] * 6,
+        ["y_1d", "y_5d"],
+        panel["Date"].unique().sort(),
+        panel["Code"].unique().sort(),
+    )
+    with pytest.raises(OSError, match="disk full"):
+        writer.add(panel)
+    writer.abort()
+    assert _open_fds() == fds
+    assert sorted(p.name for p in path.iterdir()) == ["cache", "features.json", "panel.parquet"]
+    assert {p.name: p.read_bytes() for p in (path / "cache").iterdir()} == before

@@ -269,16 +269,6 @@ def _layout(dataset_dir: Path, float16: bool) -> _Layout:
     )
 
 
-def _open_files(tmp: Path, lay: _Layout) -> list[BlockFile]:
-    t_n, n_n = lay.dates.len(), lay.codes.len()
-    return [
-        BlockFile(tmp / "features.npy", lay.dtype, (t_n, n_n, len(lay.features)), np.nan),
-        BlockFile(tmp / "targets.npy", np.float32, (t_n, n_n, len(lay.targets)), np.nan),
-        BlockFile(tmp / "mask.npy", np.bool_, (t_n, n_n), False),
-        BlockFile(tmp / "static.npy", np.int16, (t_n, n_n, len(lay.static)), 0),
-    ]
-
-
 class _Filler:
     """Scatters frames of whole stocks, in (Code, Date) order and dated ``lay.dates[t0:]``, into
     the date rows ``t0:`` of ``files``; codes without rows there get the absent value."""
@@ -342,12 +332,6 @@ def _fill(files: list[BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame],
     filler.finish()
 
 
-def _new_tmp(dataset_dir: Path) -> Path:
-    tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    return tmp
-
-
 def _finish(dataset_dir: Path, tmp: Path, lay: _Layout) -> Path:
     """The axes, edges and ``cache.json`` of the filled arrays in ``tmp``; ``tmp`` renamed to
     ``cache/`` (the previous cache renamed aside first, then deleted)."""
@@ -382,23 +366,54 @@ def _finish(dataset_dir: Path, tmp: Path, lay: _Layout) -> Path:
     return final
 
 
+class _Staging:
+    """A cache being written: a temporary folder beside ``cache/`` and its open array files.
+
+    ``open(lay)`` creates the four arrays of ``lay`` (absent values); ``commit(lay)`` closes them,
+    writes the axes, edges and ``cache.json`` and renames the folder to ``cache/``; ``discard()``
+    (also after a failed commit) closes what is open and deletes the folder.
+    """
+
+    def __init__(self, dataset_dir: Path) -> None:
+        self.dataset_dir = dataset_dir
+        self.tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
+        self.tmp.mkdir()
+        self.files: list[BlockFile] = []
+
+    def open(self, lay: _Layout) -> list[BlockFile]:
+        t_n, n_n = lay.dates.len(), lay.codes.len()
+        for name, dtype, shape, fill in (
+            ("features", lay.dtype, (t_n, n_n, len(lay.features)), np.nan),
+            ("targets", np.float32, (t_n, n_n, len(lay.targets)), np.nan),
+            ("mask", np.bool_, (t_n, n_n), False),
+            ("static", np.int16, (t_n, n_n, len(lay.static)), 0),
+        ):
+            self.files.append(BlockFile(self.tmp / f"{name}.npy", dtype, shape, fill))
+        return list(self.files)
+
+    def commit(self, lay: _Layout) -> Path:
+        try:
+            while self.files:
+                self.files.pop(0).close()
+            return _finish(self.dataset_dir, self.tmp, lay)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        while self.files:
+            os.close(self.files.pop().fd)
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def _write(dataset_dir: Path, lay: _Layout, fill: Callable[[list[BlockFile]], None]) -> Path:
-    """Write a cache of ``lay`` into a temporary folder (``fill`` writes the arrays' values),
-    then the axes, edges and ``cache.json``, and rename it to ``cache/``."""
-    tmp = _new_tmp(dataset_dir)
-    files: list[BlockFile] = []
+    """Write a cache of ``lay`` (``fill`` writes the arrays' values) and rename it to ``cache/``."""
+    staging = _Staging(dataset_dir)
     try:
-        files = _open_files(tmp, lay)
-        fill(files)
-        for f in files:
-            f.close()
-        files = []
-        return _finish(dataset_dir, tmp, lay)
+        fill(staging.open(lay))
+        return staging.commit(lay)
     finally:
-        for f in files:
-            os.close(f.fd)
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        staging.discard()
 
 
 class CacheWriter:
@@ -438,16 +453,14 @@ class CacheWriter:
             "codes": codes,
         }
         self.batch_rows = batch_rows
-        self.tmp = _new_tmp(self.dataset_dir)
-        self.files: list[BlockFile] = []
+        self._staging = _Staging(self.dataset_dir)
         self._lay: _Layout | None = None
         self._filler: _Filler | None = None
 
     def add(self, chunk: pl.DataFrame) -> None:
         if self._filler is None:
             self._lay = _Layout(**self._spec, schema=chunk.schema)
-            self.files = _open_files(self.tmp, self._lay)
-            self._filler = _Filler(self.files, self._lay, 0)
+            self._filler = _Filler(self._staging.open(self._lay), self._lay, 0)
         for rows in whole_stocks(chunk.iter_slices(self.batch_rows)):
             self._filler.add(rows)
 
@@ -456,19 +469,12 @@ class CacheWriter:
             raise CacheError(f"{self.dataset_dir}: the cache writer got no panel rows")
         try:
             self._filler.finish()
-            for f in self.files:
-                f.close()
-            self.files = []
-            return _finish(self.dataset_dir, self.tmp, self._lay)
+            return self._staging.commit(self._lay)
         finally:
             self.abort()
 
     def abort(self) -> None:
-        for f in self.files:
-            os.close(f.fd)
-        self.files = []
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self._staging.discard()
 
 
 def write_cache(
