@@ -157,3 +157,13 @@ def test_lgbm_seeds_average_their_boosters(market, tmp_path):
     # the first booster is the one-seed run's booster
     single = fit_predict_tabular(cfg.model_copy(update={"seeds": 1}), *args, tmp_path / "one")
     np.testing.assert_allclose(single["pred_5d"].to_numpy(), scores[2], rtol=1e-12)
+
+
+def test_lgbm_extra_trees_reaches_the_booster(market, tmp_path):
+    args = (market.panel, market.features, market.ranges, market.horizons)
+    cfg = LgbmConfig(**FAST)
+    plain = fit_predict_tabular(cfg, *args, tmp_path / "plain")
+    extra = fit_predict_tabular(cfg.model_copy(update={"extra_trees": True}), *args, tmp_path / "x")
+    assert "[extra_trees: 1]" in (tmp_path / "x" / "lgbm_5d.txt").read_text()
+    assert "[extra_trees: 0]" in (tmp_path / "plain" / "lgbm_5d.txt").read_text()
+    assert not np.allclose(plain["pred_5d"].to_numpy(), extra["pred_5d"].to_numpy())

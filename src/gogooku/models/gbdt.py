@@ -65,6 +65,7 @@ class LgbmConfig(StrictModel):
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(1.0, ge=0)
+    extra_trees: bool = Field(False, description="random split thresholds, one per feature")
     seed: int = 0
     seeds: int = Field(1, ge=1, description="boosters averaged, seeds seed..seed+seeds-1")
     num_threads: int = Field(0, ge=0, description="0: LightGBM's default (all cores)")
@@ -114,6 +115,7 @@ def _params(cfg: LgbmConfig, seed: int) -> dict[str, object]:
         "bagging_fraction": cfg.bagging_fraction,
         "bagging_freq": cfg.bagging_freq,
         "lambda_l2": cfg.lambda_l2,
+        "extra_trees": cfg.extra_trees,
         "seed": seed,
         "num_threads": cfg.num_threads,
         "deterministic": True,
