@@ -21,7 +21,7 @@ from gogooku.models.gbdt import (
     ranking_datasets,
 )
 from gogooku.models.tabular import fit_predict_tabular, prepare
-from gogooku.runs import create_run, write_predictions
+from gogooku.runs import Ranges, create_run, write_predictions
 
 D = dt.date
 FAST = {"num_boost_round": 60, "early_stopping_rounds": 15, "min_data_in_leaf": 20}
@@ -167,3 +167,88 @@ def test_lgbm_extra_trees_reaches_the_booster(market, tmp_path):
     assert "[extra_trees: 1]" in (tmp_path / "x" / "lgbm_5d.txt").read_text()
     assert "[extra_trees: 0]" in (tmp_path / "plain" / "lgbm_5d.txt").read_text()
     assert not np.allclose(plain["pred_5d"].to_numpy(), extra["pred_5d"].to_numpy())
+
+
+def _planted(days: int = 90, stocks: int = 40) -> tuple[pl.DataFrame, list[str], Ranges]:
+    """A panel whose target_5d is 0.3 · f0 plus noise (f1..f4 pure noise); train / valid / test
+    are days 0–49 / 56–72 / 79–89 (purged by 6 days, the 5-day label window + 1)."""
+    rng = np.random.default_rng(5)
+    dates = [D(2021, 1, 1) + dt.timedelta(days=d) for d in range(days)]
+    x = rng.normal(size=(days * stocks, 5))
+    panel = pl.DataFrame(
+        {
+            "Date": [d for d in dates for _ in range(stocks)],
+            "Code": [f"{1000 + i}0" for _ in dates for i in range(stocks)],
+            **{f"f{k}": x[:, k] for k in range(5)},
+            "target_5d": 0.3 * x[:, 0] + rng.normal(size=days * stocks),
+        }
+    )
+    ranges = Ranges(
+        train=(dates[0], dates[49]), valid=(dates[56], dates[72]), test=(dates[79], dates[-1])
+    )
+    return panel, [f"f{k}" for k in range(5)], ranges
+
+
+def test_lgbm_stopping_on_the_mean_keeps_the_best_round_of_the_mean(tmp_path):
+    import json
+
+    import lightgbm as lgb
+
+    from gogooku.models.gbdt import SUMMARY_FILE, lgbm_file
+
+    panel, features, ranges = _planted()
+    cfg = LgbmConfig(
+        seeds=3,
+        feature_fraction=0.6,
+        bagging_fraction=0.5,
+        learning_rate=0.05,
+        num_leaves=4,
+        min_data_in_leaf=40,
+        num_boost_round=200,
+        early_stopping_rounds=20,
+        early_stopping_on="mean",
+        num_threads=1,
+    )
+    preds = fit_predict_tabular(cfg, panel, features, ranges, [5], tmp_path / "joint")
+    summary = json.loads((tmp_path / "joint" / SUMMARY_FILE).read_text())["5"]
+    best = summary["best_iteration"][0]
+    assert summary["best_iteration"] == [best] * 3
+    assert 1 < best < cfg.num_boost_round - cfg.early_stopping_rounds  # an interior peak
+    data = prepare(panel, features, ranges, [5], NormalizationConfig())
+    valid = data.rows("valid", 5)
+    x_valid, x_all = (f.select(data.inputs).to_numpy() for f in (valid, data.frame))
+    # the same boosters grown without stopping: the mean's RankIC over the rounds peaks at best
+    (_, train_set), _ = ranking_datasets(cfg, data, 5)
+    rounds = best + cfg.early_stopping_rounds
+    full = [
+        lgb.train(
+            lgb.Booster(model_file=str(tmp_path / "joint" / lgbm_file(5, i))).params,
+            train_set,
+            num_boost_round=rounds,
+        )
+        for i in range(3)
+    ]
+    curve = [
+        mean_daily_rank_ic(
+            valid, np.mean([b.predict(x_valid, num_iteration=r) for b in full], axis=0), "target_5d"
+        )
+        for r in range(1, rounds + 1)
+    ]
+    assert int(np.argmax(curve)) + 1 == best
+    assert summary["valid_rank_ic_of_mean"] == pytest.approx(max(curve), abs=1e-9)
+    expected = np.mean([b.predict(x_all, num_iteration=best) for b in full], axis=0)
+    np.testing.assert_allclose(preds["pred_5d"].to_numpy(), expected, rtol=1e-9)
+    # stopped on each booster instead, the boosters keep different rounds
+    each = cfg.model_copy(update={"early_stopping_on": "booster"})
+    fit_predict_tabular(each, panel, features, ranges, [5], tmp_path / "each")
+    own = json.loads((tmp_path / "each" / SUMMARY_FILE).read_text())["5"]["best_iteration"]
+    assert len(set(own)) > 1
+
+
+def test_lgbm_stopping_on_the_mean_of_one_booster_is_stopping_on_the_booster(market, tmp_path):
+    args = (market.panel, market.features, market.ranges, market.horizons)
+    cfg = LgbmConfig(**FAST)
+    each = fit_predict_tabular(cfg, *args, tmp_path / "each")
+    joint = cfg.model_copy(update={"early_stopping_on": "mean"})
+    mean = fit_predict_tabular(joint, *args, tmp_path / "mean")
+    assert mean.equals(each)

@@ -16,8 +16,14 @@ Inputs are the per-date normalised features of :class:`gogooku.models.tabular.Ta
 - ``horizons = "main"``: one model on ``target_{main_horizon}d`` whose score fills every
   ``pred_{h}d`` column; ``horizons = "each"``: one model per requested horizon.
 - ``seeds = k``: each model is the mean of k boosters trained with seeds ``seed``, ``seed`` + 1,
-  …, ``seed`` + k − 1 (different bagging and feature samples; each early-stopped on its own),
-  which averages away part of the variance a single booster fits on noisy targets.
+  …, ``seed`` + k − 1 (different bagging and feature samples), which averages away part of the
+  variance a single booster fits on noisy targets. ``early_stopping_on = "booster"``: each
+  booster is early-stopped on its own validation RankIC; ``"mean"``: the k boosters grow a
+  round at a time together, the RankIC of their mean is the stopping score, and every booster
+  keeps the mean's best round (a single booster's validation curve on noisy targets often peaks
+  by chance in its first rounds). With k = 1 the two are the same.
+- ``extra_trees = true``: LightGBM's extremely randomised trees (one random threshold per
+  feature at each split), a smoother fit of many weak additive effects.
 - Written to the run folder: ``feature_importance.csv`` (horizon, feature, gain, splits — total
   gain and split count of the best-iteration boosters, summed over the k), ``lgbm.json`` (per
   fitted horizon the best iteration and best validation RankIC of each booster, and the
@@ -68,6 +74,9 @@ class LgbmConfig(StrictModel):
     extra_trees: bool = Field(False, description="random split thresholds, one per feature")
     seed: int = 0
     seeds: int = Field(1, ge=1, description="boosters averaged, seeds seed..seed+seeds-1")
+    early_stopping_on: Literal["booster", "mean"] = Field(
+        "booster", description="each booster's own validation RankIC, or that of their mean"
+    )
     num_threads: int = Field(0, ge=0, description="0: LightGBM's default (all cores)")
 
     @model_validator(mode="after")
@@ -153,7 +162,11 @@ def ranking_datasets(
     x_train = train.select(data.inputs).to_numpy()
     x_valid = valid.select(data.inputs).to_numpy()
     train_set = lgb.Dataset(
-        x_train, train["label"].to_numpy(), feature_name=data.inputs, free_raw_data=False
+        x_train,
+        train["label"].to_numpy(),
+        feature_name=data.inputs,
+        free_raw_data=False,
+        params=_params(cfg, cfg.seed),
     )
     valid_set = lgb.Dataset(
         x_valid, valid[target].to_numpy(), reference=train_set, free_raw_data=False
@@ -169,32 +182,65 @@ def predict_mean(boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
     return np.mean([b.predict(x, num_iteration=b.best_iteration) for b in boosters], axis=0)
 
 
-def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[list[lgb.Booster], dict]:
-    """The ``cfg.seeds`` boosters of ``target_{horizon}d`` and their validation summary."""
-    target = f"target_{horizon}d"
-    (_, train_set), (valid, valid_set) = ranking_datasets(cfg, data, horizon)
-
-    def rank_ic(preds: np.ndarray, _: lgb.Dataset) -> tuple[str, float, bool]:
-        return "rank_ic", mean_daily_rank_ic(valid, preds, target), True
-
-    boosters = [
+def _fit_each(
+    cfg: LgbmConfig, train_set: lgb.Dataset, valid_set: lgb.Dataset, rank_ic
+) -> list[lgb.Booster]:
+    """``cfg.seeds`` boosters, each early-stopped on its own validation RankIC."""
+    return [
         lgb.train(
             _params(cfg, cfg.seed + i),
             train_set,
             num_boost_round=cfg.num_boost_round,
             valid_sets=[valid_set],
             valid_names=["valid"],
-            feval=rank_ic,
+            feval=lambda preds, _: ("rank_ic", rank_ic(preds), True),
             callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
         )
         for i in range(cfg.seeds)
     ]
+
+
+def _fit_jointly(
+    cfg: LgbmConfig, train_set: lgb.Dataset, valid_set: lgb.Dataset, rank_ic
+) -> list[lgb.Booster]:
+    """``cfg.seeds`` boosters grown a round at a time together and stopped on the validation
+    RankIC of their mean; every booster keeps the mean's best round."""
+    boosters = [lgb.Booster(_params(cfg, cfg.seed + i), train_set) for i in range(cfg.seeds)]
+    x_valid = valid_set.data
+    running = np.zeros((len(boosters), x_valid.shape[0]))
+    best, best_round, finished = -np.inf, 0, [False] * len(boosters)
+    for done in range(1, cfg.num_boost_round + 1):
+        for j, booster in enumerate(boosters):
+            if not finished[j]:
+                finished[j] = booster.update()
+                running[j] += booster.predict(x_valid, start_iteration=done - 1, num_iteration=1)
+        score = rank_ic(running.mean(axis=0))
+        if score > best:
+            best, best_round = score, done
+        if done - best_round >= cfg.early_stopping_rounds or all(finished):
+            break
+    for booster in boosters:
+        booster.best_iteration = best_round
+    return boosters
+
+
+def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[list[lgb.Booster], dict]:
+    """The ``cfg.seeds`` boosters of ``target_{horizon}d`` and their validation summary."""
+    target = f"target_{horizon}d"
+    (_, train_set), (valid, valid_set) = ranking_datasets(cfg, data, horizon)
+
+    def rank_ic(preds: np.ndarray) -> float:
+        return mean_daily_rank_ic(valid, preds, target)
+
+    fit = _fit_jointly if cfg.early_stopping_on == "mean" else _fit_each
+    boosters = fit(cfg, train_set, valid_set, rank_ic)
+    x_valid = valid_set.data
     summary = {
         "best_iteration": [b.best_iteration for b in boosters],
-        "valid_rank_ic": [float(b.best_score["valid"]["rank_ic"]) for b in boosters],
-        "valid_rank_ic_of_mean": mean_daily_rank_ic(
-            valid, predict_mean(boosters, valid_set.get_data()), target
-        ),
+        "valid_rank_ic": [
+            rank_ic(b.predict(x_valid, num_iteration=b.best_iteration)) for b in boosters
+        ],
+        "valid_rank_ic_of_mean": rank_ic(predict_mean(boosters, x_valid)),
     }
     return boosters, summary
 
