@@ -110,6 +110,7 @@ CHANGES = {
     "market_gate": False,
     "static_embedding_dim": 2,
     "quantiles": (0.25, 0.75),
+    "linear_skip": True,
 }
 
 
@@ -125,12 +126,12 @@ def test_every_model_field_changes_the_built_model(field):
     ref = ref_model(batch)
     torch.manual_seed(3)
     got = changed(batch_changed)
-    same_shape = ref.quantiles.shape == got.quantiles.shape
-    assert not (same_shape and torch.allclose(ref.quantiles, got.quantiles)), field
+    ref, got = (torch.cat([o.point.flatten(), o.quantiles.flatten()]) for o in (ref, got))
+    assert not (ref.shape == got.shape and torch.allclose(ref, got)), field
 
 
 def test_every_config_field_is_covered():
-    others = {"kind", "market_blocks", "prune"}
+    others = {"kind", "market_blocks", "prune", "linear_skip_init", "linear_skip_alpha"}
     assert set(CHANGES) | others == set(ApexConfig.model_fields)
     cache = SimpleNamespace(feature_blocks=["returns", "market", "flows", "market", "sector"])
     assert market_columns(cache, ["market"]).tolist() == [1, 3]
@@ -177,3 +178,32 @@ def test_shipped_configs_load_and_build(name):
     assert cfg.loss.top_rank > 0
     model = build_apex(cfg.model.model_copy(update={"window": 5}), F, HORIZONS, (4, 4), M)
     assert model.eval()(make_batch()).point.shape == (2, N, len(HORIZONS))
+
+
+def test_linear_skip_adds_a_linear_map_of_the_last_day_before_the_gate():
+    """With the output layer zeroed the point forecast is x_W β + b of the last day's cleaned
+    features (NaN → 0, unlisted → 0), whatever the market gate does; quantiles are untouched."""
+    batch = make_batch()
+    x = batch.x.clone()
+    x[1, -1, 3, 2] = float("nan")
+    batch = replace(batch, x=x)
+    model = small_model(linear_skip=True)
+    plain = small_model(linear_skip=False)
+    for m in (model, plain):
+        with torch.no_grad():
+            m.out.weight.zero_()
+            m.out.bias.zero_()
+    last = torch.nan_to_num(x[:, -1, :, :F]) * batch.x_mask[:, -1].unsqueeze(-1)
+    torch.testing.assert_close(model(batch).point, model.skip(last))
+    assert torch.equal(plain(batch).point, torch.zeros_like(model(batch).point))
+    assert not hasattr(plain, "skip")
+
+
+def test_ridge_start_builds_a_frozen_zero_skip_and_a_zero_point_output():
+    model = small_model(linear_skip=True, linear_skip_init="ridge")
+    assert not any(p.requires_grad for p in model.skip.parameters())
+    out = model(make_batch())
+    assert torch.equal(out.point, torch.zeros_like(out.point))
+    assert out.quantiles.abs().sum() > 0
+    with pytest.raises(ValidationError, match="linear_skip = true"):
+        ApexConfig(linear_skip_init="ridge")

@@ -44,6 +44,28 @@ def test_apex_trains_and_writes_valid_predictions(home, config_file):
     assert "top_rank" in json.loads(history[0])["loss_terms"]
 
 
+def test_ridge_start_fits_the_skip_and_keeps_it_through_training(home, config_file, tmp_path):
+    import torch
+
+    from gogooku.train.ridge_start import fit_ridge_start
+
+    cfg = load_run_config(config_file)
+    model = cfg.model.model_copy(
+        update={"linear_skip": True, "linear_skip_init": "ridge", "linear_skip_alpha": 3.0}
+    )
+    cfg = cfg.model_copy(update={"model": model})
+    cache = open_cache(home / "datasets" / "tiny")
+    trainer = apex_trainer(cfg, cache, select_fold("tiny", cfg, 0), tmp_path / "run")
+    lcfg = cfg.data.loader.model_copy(update={"targets": [f"target_{h}d" for h in (1, 5, 20)]})
+    days = [cache.date_list[i] for i in trainer.train_loader.loader.days]
+    coef, intercept = fit_ridge_start(cache, lcfg, cfg.data.normalization, days, alpha=3.0)
+    torch.testing.assert_close(trainer.model.skip.weight, coef.T.float())
+    torch.testing.assert_close(trainer.model.skip.bias, intercept.float())
+    trainer.fit(max_epochs=1)
+    torch.testing.assert_close(trainer.model.skip.weight, coef.T.float())
+    assert coef.abs().sum() > 0
+
+
 def test_market_blocks_missing_from_the_dataset_fail_cleanly(home, config_file):
     text = config_file.read_text().replace('market_blocks = ["market"]', 'market_blocks = ["x"]')
     config_file.write_text(text)

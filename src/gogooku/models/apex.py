@@ -24,6 +24,9 @@ the last W = ``window`` days (W ≤ the loader's L):
    over stocks, and a masked stock never changes a listed stock's score (tested).
 6. **Heads**: r = Linear(LayerNorm(e)) gives per horizon the point forecast and Q raw values;
    quantiles q₁ = r₁, q_i = q_{i−1} + softplus(r_i) (as the ATFT). Ranking uses the main horizon.
+   With ``linear_skip`` the point forecast is r₀ + x_W β + b, a linear map of the last day's
+   cleaned features before the gate; with ``linear_skip_init = "ridge"`` β, b are the ridge fit
+   of the training days, frozen, and r₀ starts at 0 (``gogooku.models.skip``, as the ATFT).
 
 Branch outputs (``ModelOutput.branches``, (B, N, H)): ``"attention"`` — the summed attention
 updates of step 5. Without the gate M = 0 and no market column is appended.
@@ -45,6 +48,7 @@ from torch.nn import functional as F
 
 from gogooku.config import StrictModel
 from gogooku.models.output import ModelOutput
+from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
     from gogooku.dataset.cache import DenseCache
@@ -69,10 +73,13 @@ class PruneConfig(StrictModel):
     seed: int = 0
 
 
-class ApexConfig(StrictModel):
+class ApexConfig(LinearSkipFields):
     """The ``[model]`` section for ``kind = "apex"``; every field changes the built model or run."""
 
     kind: Literal["apex"] = "apex"
+    linear_skip: bool = Field(
+        False, description="add a linear map of the last day's features to the point forecasts"
+    )
     window: int = Field(10, ge=1, description="W: last days used, at most [data] loader.window")
     hidden_size: int = Field(64, ge=4, description="H: width of every layer")
     encoder_layers: int = Field(2, ge=1)
@@ -183,6 +190,7 @@ class ApexRanker(nn.Module):
         self.out_norm = nn.LayerNorm(h)
         self.n_out = 1 + len(self.quantile_levels)
         self.out = nn.Linear(h, len(self.horizons) * self.n_out)
+        attach_linear_skip(self, cfg, n_features, self.out, self.n_out)
 
     def _market_context(self, raw: torch.Tensor, listed: torch.Tensor) -> torch.Tensor:
         """c (B, H) from the raw market columns (B, W, N, M) over each day's listed stocks."""
@@ -209,6 +217,7 @@ class ApexRanker(nn.Module):
         mean = x.sum(1) / count
         std = (((x - mean.unsqueeze(1)) * keep).pow(2).sum(1) / count).sqrt()
         last = x[:, -1]
+        skip = self.skip(last).float() if self.cfg.linear_skip else None
 
         c = None
         if self.cfg.market_gate:
@@ -235,7 +244,8 @@ class ApexRanker(nn.Module):
         if self.quantile_levels:
             steps = torch.cat([raw_out[..., 1:2], F.softplus(raw_out[..., 2:])], dim=-1)
             quantiles = steps.cumsum(dim=-1)
-        return ModelOutput(raw_out[..., 0], quantiles, branches, self.quantile_levels)
+        point = raw_out[..., 0] if skip is None else raw_out[..., 0] + skip
+        return ModelOutput(point, quantiles, branches, self.quantile_levels)
 
 
 def build_apex(

@@ -48,16 +48,16 @@ from torch import nn
 from torch.nn import functional as F
 from torch_geometric.nn import GATv2Conv
 
-from gogooku.config import StrictModel
 from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm
 from gogooku.models.layers import GateAddNorm, GatedLinearUnit, GatedResidualNetwork
 from gogooku.models.output import ModelOutput
+from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
     from gogooku.dataset.loader import DayBatch
 
 
-class AtftConfig(StrictModel):
+class AtftConfig(LinearSkipFields):
     """The ``[model]`` section for ``kind = "atft"``; every field changes the built model."""
 
     kind: Literal["atft"] = "atft"
@@ -73,15 +73,6 @@ class AtftConfig(StrictModel):
     attention: bool = True
     quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
     static_embedding_dim: int = Field(8, ge=1, description="per categorical id column")
-    linear_skip: bool = Field(
-        True, description="add a linear map of the last day's features to the point forecasts"
-    )
-    linear_skip_init: Literal["random", "ridge"] = Field(
-        "random",
-        description="ridge: the skip is fitted in closed form on the training days and frozen, "
-        "and the network's point output starts at 0 (gogooku.train.ridge_start)",
-    )
-    linear_skip_alpha: float = Field(10.0, ge=0, description="L2 penalty of the ridge start")
 
     @model_validator(mode="after")
     def _consistent(self) -> AtftConfig:
@@ -95,8 +86,6 @@ class AtftConfig(StrictModel):
                 f"fan_top_k={self.fan_top_k} exceeds the {self.window // 2 + 1} rFFT frequencies "
                 f"of window={self.window}"
             )
-        if self.linear_skip_init == "ridge" and not self.linear_skip:
-            raise ValueError("linear_skip_init='ridge' needs linear_skip = true")
         q = self.quantiles
         if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
             raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
@@ -180,23 +169,7 @@ class AtftGatFan(nn.Module):
         self.head = GatedResidualNetwork(h, h, h, p)
         self.n_out = 1 + len(self.quantile_levels)
         self.out = nn.Linear(h, len(self.horizons) * self.n_out)
-        if cfg.linear_skip:
-            self.skip = nn.Linear(n_features, len(self.horizons))
-        if cfg.linear_skip_init == "ridge":
-            self.set_linear_skip(
-                torch.zeros(n_features, len(self.horizons)), torch.zeros(len(self.horizons))
-            )
-            with torch.no_grad():
-                point_rows = torch.arange(len(self.horizons)) * self.n_out
-                self.out.weight[point_rows] = 0.0
-                self.out.bias[point_rows] = 0.0
-
-    def set_linear_skip(self, coef: torch.Tensor, intercept: torch.Tensor) -> None:
-        """Fix the skip to x ↦ x β + b (β (F, H), b (H,)) and stop training it."""
-        with torch.no_grad():
-            self.skip.weight.copy_(coef.T)
-            self.skip.bias.copy_(intercept)
-        self.skip.requires_grad_(False)
+        attach_linear_skip(self, cfg, n_features, self.out, self.n_out)
 
     # -- pieces of forward ----------------------------------------------------------------------
     def _static_context(self, static: torch.Tensor, m: int) -> torch.Tensor:

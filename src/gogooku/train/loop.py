@@ -235,7 +235,7 @@ class Trainer:
                 [dates[i] for i in self.train_loader.days],
                 cfg.model.linear_skip_alpha,
             )
-            self.model.set_linear_skip(coef.to(self.device), intercept.to(self.device))
+            self.model.skip.fix(coef.to(self.device), intercept.to(self.device))
             log.info(
                 "ridge start: linear skip fitted on %d training days in %.1f s (alpha %g)",
                 len(self.train_loader.days),
