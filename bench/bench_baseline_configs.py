@@ -67,7 +67,10 @@ LGBM["extra_lr0.01_3leaves_5seeds"] = {
     "extra_trees": True,
     "seeds": 5,
 }
-LGBM |= {f"{name}_meanstop": p | {"early_stopping_on": "mean"} for name, p in LGBM.items()}
+LGBM |= {
+    f"{name.removesuffix(' (previous)')}_meanstop": p | {"early_stopping_on": "mean"}
+    for name, p in LGBM.items()
+}
 LINEAR = {PREVIOUS["linear"]: {"alpha": 10.0}} | {
     f"alpha{a:.0e}".replace("+0", ""): {"alpha": a} for a in (1e3, 1e4, 3e4, 1e5, 3e5, 1e6)
 }
