@@ -33,18 +33,14 @@ from bench_losses import (
 
 RIDGE = {"linear_skip": True, "linear_skip_init": "ridge", "linear_skip_alpha": 1e5}
 # the shipped config before the latest choice (the ratios in the result are over it)
-PREVIOUS = {"atft": "random_skip (previous)", "apex": "no_skip (previous)"}
+PREVIOUS = {"atft": "ridge_start_lr1e-4 (previous)", "apex": "no_skip (previous)"}
 # every candidate sets each field its study varies, so the candidates do not move when
 # configs/{model}.toml changes to the chosen one
 CANDIDATES: dict[str, dict[str, dict[str, dict]]] = {
     "atft": {
-        PREVIOUS["atft"]: {
-            "model": {"linear_skip_init": "random", "linear_skip_alpha": 10.0},
-            "train": {"lr": 3e-4},
-        },
-        "ridge_start_lr3e-4": {"model": RIDGE, "train": {"lr": 3e-4}},
-        "ridge_start_lr1e-4": {"model": RIDGE, "train": {"lr": 1e-4}},
+        PREVIOUS["atft"]: {"model": RIDGE, "train": {"lr": 1e-4}},
         "ridge_start_lr3e-5": {"model": RIDGE, "train": {"lr": 3e-5}},
+        "ridge_start_lr1e-5": {"model": RIDGE, "train": {"lr": 1e-5}},
     },
     "apex": {
         PREVIOUS["apex"]: {
