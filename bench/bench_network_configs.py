@@ -33,7 +33,7 @@ from bench_losses import (
 
 RIDGE = {"linear_skip": True, "linear_skip_init": "ridge", "linear_skip_alpha": 1e5}
 # the shipped config before the latest choice (the ratios in the result are over it)
-PREVIOUS = {"atft": "ridge_start_lr1e-4 (previous)", "apex": "no_skip (previous)"}
+PREVIOUS = {"atft": "ridge_start_lr1e-4 (previous)", "apex": "ridge_start_lr1e-4 (previous)"}
 # every candidate sets each field its study varies, so the candidates do not move when
 # configs/{model}.toml changes to the chosen one
 CANDIDATES: dict[str, dict[str, dict[str, dict]]] = {
@@ -43,23 +43,30 @@ CANDIDATES: dict[str, dict[str, dict[str, dict]]] = {
         "ridge_start_lr1e-5": {"model": RIDGE, "train": {"lr": 1e-5}},
     },
     "apex": {
-        PREVIOUS["apex"]: {
+        "no_skip": {
             "model": {"linear_skip": False, "linear_skip_init": "random"},
             "train": {"lr": 1e-3},
+            "loss": {"pairwise": 0.0},
         },
-        "ridge_start_lr1e-3": {"model": RIDGE, "train": {"lr": 1e-3}},
-        "ridge_start_lr1e-4": {"model": RIDGE, "train": {"lr": 1e-4}},
+        "ridge_start_lr1e-3": {"model": RIDGE, "train": {"lr": 1e-3}, "loss": {"pairwise": 0.0}},
+        PREVIOUS["apex"]: {"model": RIDGE, "train": {"lr": 1e-4}, "loss": {"pairwise": 0.0}},
+        "ridge_start_lr1e-4_pairwise0.3": {
+            "model": RIDGE,
+            "train": {"lr": 1e-4},
+            "loss": {"pairwise": 0.3, "pairwise_k": 50, "pairwise_margin": 1.0},
+        },
     },
 }
 
 
 def candidate_config(base, split, overrides: dict[str, dict]):
-    """``base`` with the quality split, progress off and the candidate's section overrides
-    (validated like a config file)."""
+    """``base`` with the quality split, progress off and the candidate's ``model`` / ``train`` /
+    ``loss`` overrides (validated like a config file)."""
     raw = base.model_dump()
     raw["data"]["splits"] = split.model_dump()
-    raw["model"].update(overrides.get("model", {}))
-    raw["train"].update({"progress": False, **overrides.get("train", {})})
+    raw["train"]["progress"] = False
+    for section in ("model", "train", "loss"):
+        raw[section].update(overrides.get(section, {}))
     return type(base).model_validate(raw)
 
 

@@ -126,7 +126,7 @@ def test_total_is_the_weighted_sum_of_the_terms():
 
 def test_every_loss_field_changes_the_total():
     point, q, y, y_mask = _batch(1)
-    base = LossConfig(horizons=[1, 5, 20], top_rank=0.2, listnet=0.2)
+    base = LossConfig(horizons=[1, 5, 20], top_rank=0.2, listnet=0.2, pairwise=0.2)
     changes = {
         "rank": 0.9,
         "cs_ic": 0.0,
@@ -140,6 +140,9 @@ def test_every_loss_field_changes_the_total():
         "sharpe_temperature": 0.5,
         "top_rank": 0.0,
         "top_k": 1,
+        "pairwise": 0.0,
+        "pairwise_k": 1,
+        "pairwise_margin": 0.2,
     }
     assert set(changes) == set(LossConfig.model_fields)
     ref = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base).total)

@@ -71,12 +71,15 @@ class LossConfig(StrictModel):
     quantile: float = Field(0.1, ge=0)
     top_rank: float = Field(0.0, ge=0, description="top-K DCG-weighted ListNet")
     listnet: float = Field(0.0, ge=0, description="ListNet on the standardised target")
+    pairwise: float = Field(0.0, ge=0, description="margin between top-K and bottom-K forecasts")
     horizons: list[int] = Field([1, 5, 10, 20], min_length=1)
     main_horizon: int = 5
     main_weight: float = Field(2.0, gt=0, description="ω of the main horizon (others 1)")
     listnet_temperature: float = Field(1.0, gt=0, description="τ_y of the ListNet target softmax")
     sharpe_temperature: float = Field(2.0, gt=0, description="τ_s of the portfolio softmax")
     top_k: int = Field(20, ge=1, description="K: stocks with target mass in top_rank")
+    pairwise_k: int = Field(50, ge=1, description="K: top and bottom stocks paired in pairwise")
+    pairwise_margin: float = Field(1.0, gt=0, description="μ: margin in forecast std units")
 
     @model_validator(mode="after")
     def _consistent(self) -> LossConfig:
@@ -84,7 +87,15 @@ class LossConfig(StrictModel):
             raise ValueError(f"horizons {self.horizons} must be distinct positive integers")
         if self.main_horizon not in self.horizons:
             raise ValueError(f"main_horizon {self.main_horizon} is not in horizons {self.horizons}")
-        terms = (self.rank, self.cs_ic, self.sharpe, self.quantile, self.top_rank, self.listnet)
+        terms = (
+            self.rank,
+            self.cs_ic,
+            self.sharpe,
+            self.quantile,
+            self.top_rank,
+            self.listnet,
+            self.pairwise,
+        )
         if sum(terms) <= 0:
             raise ValueError("all loss weights are 0")
         return self

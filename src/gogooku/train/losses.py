@@ -29,6 +29,13 @@ mean over those pairs. Terms (all minimised):
   r_i ≤ K (``top_k``) and 0 beyond; L = −Σ_i t_i · log softmax(p)_i. ∂L/∂p_i = softmax(p)_i − t_i:
   stocks outside the true top K are always pushed down, those inside pulled up until the
   predicted distribution puts mass t_i on them — the top of the list weighs most.
+- ``pairwise`` — a margin term between the two ends of the day's list: with k = min(K, ⌊n/2⌋)
+  (K = ``pairwise_k``), T the k stocks with the highest targets, B the k lowest and
+  P = {(i, j) ∈ T × B : y_i > y_j}, L = (1/|P|) Σ_{(i,j)∈P} max(0, μ − (z(p)_i − z(p)_j)) with
+  the margin μ = ``pairwise_margin`` in units of the day's forecast std. Each top stock should
+  be scored μ std above each bottom stock — the pairs a top/bottom-K long-short book trades.
+  z(p) makes the term blind to the forecast's scale (a scaled-up forecast cannot buy the
+  margin); k² pairs per day, so its cost does not grow with n².
 
 The total is L = Σ_h ω_h Σ_term λ_term L_term,h / Σ_h ω_h, with λ from :class:`LossConfig`
 and ω_h = ``main_weight`` for the main horizon and 1 otherwise. A batch without a single valid
@@ -44,7 +51,7 @@ import torch
 
 from gogooku.train.config import LossConfig
 
-TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank", "listnet")
+TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank", "listnet", "pairwise")
 _EPS = 1e-6
 
 
@@ -139,6 +146,24 @@ def top_k_listnet(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, k: int) -> 
     return -(target * torch.where(m, log_pred, 0.0)).sum(-1)
 
 
+def pairwise_margin(
+    p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, k: int, margin: float
+) -> torch.Tensor:
+    """Per-day hinge between the top-k and bottom-k targets' forecasts (D, N) → (D,); see the
+    module doc. Days must be :func:`valid_days` (then P is never empty)."""
+    neg = torch.finfo(y.dtype).min
+    width = min(k, y.shape[-1] // 2)
+    top_y, top_i = torch.where(m, y, neg).topk(width, dim=-1)
+    low_y, low_i = torch.where(m, -y, neg).topk(width, dim=-1)
+    k_day = (m.sum(-1, keepdim=True) // 2).clamp(max=k)
+    kept = torch.arange(width, device=y.device) < k_day
+    z = standardize(p, m)
+    gap = z.gather(-1, top_i).unsqueeze(-1) - z.gather(-1, low_i).unsqueeze(-2)
+    pairs = kept.unsqueeze(-1) & kept.unsqueeze(-2) & (top_y.unsqueeze(-1) > -low_y.unsqueeze(-2))
+    hinge = torch.where(pairs, torch.relu(margin - gap), 0.0)
+    return hinge.sum((-2, -1)) / pairs.sum((-2, -1)).clamp(min=1)
+
+
 def compute_loss(
     point: torch.Tensor,
     quantiles: torch.Tensor | None,
@@ -171,6 +196,7 @@ def compute_loss(
         "quantile": cfg.quantile,
         "top_rank": cfg.top_rank,
         "listnet": cfg.listnet,
+        "pairwise": cfg.pairwise,
     }
     if weights["quantile"] > 0 and quantiles is None:
         raise LossError("loss.quantile > 0 but the model has no quantile head")
@@ -195,6 +221,10 @@ def compute_loss(
             parts["top_rank"] = top_k_listnet(p, yj, mj, cfg.top_k).mean()
         if cfg.listnet > 0:
             parts["listnet"] = listnet(p, yj, mj, cfg.listnet_temperature).mean()
+        if cfg.pairwise > 0:
+            parts["pairwise"] = pairwise_margin(
+                p, yj, mj, cfg.pairwise_k, cfg.pairwise_margin
+            ).mean()
         if quantiles is not None:
             parts["quantile"] = pinball(quantiles[..., j, :][ok], yj, mj, quantile_levels)
             parts["quantile"] = parts["quantile"].mean()
