@@ -4,7 +4,9 @@ Over the training days, per horizon h, the rows are the listed stocks with a kno
 the stock's normalised feature vector of the day (missing → 0), exactly what the network's skip
 reads, and the target is the day's rank-gauss score z = Φ⁻¹((r − ½)/n) of the n known targets
 (r = 1..n, ties share the mean rank; clipped to ±``clip``), as in the ridge baseline
-(``gogooku.models.linear``), computed by ``normalize_cross_section``. The fit
+(``gogooku.models.linear``), computed by ``normalize_cross_section``. The categorical ids
+(``STATIC_IDS``: their numeric order means nothing; the ridge baseline leaves them out too) get
+β = 0: they are dropped from the normal equations. The fit
 minimises ‖z − Xβ − b‖² + α‖β‖² (the intercept is not penalised) from the accumulated normal
 equations, one pass over the days in float64; the network keeps β and b fixed and learns the
 rest of the forecast on top of them.
@@ -17,7 +19,7 @@ from datetime import date
 import torch
 
 from gogooku.config import LoaderConfig, NormalizationConfig
-from gogooku.dataset.cache import DenseCache
+from gogooku.dataset.cache import STATIC_IDS, DenseCache
 from gogooku.dataset.loader import DayBatchLoader
 from gogooku.dataset.normalize import normalize_cross_section
 
@@ -58,7 +60,12 @@ def fit_ridge_start(
     empty = [str(t) for t, g in zip(cfg.targets, gram, strict=True) if g[-1, -1] == 0]
     if empty:
         raise ValueError(f"ridge start: no training row has a known {', '.join(empty)}")
-    penalty = torch.full((f + 1,), float(alpha), dtype=torch.float64)
+    kept = [i for i, n in enumerate(loader.output_features) if n not in STATIC_IDS] + [f]
+    penalty = torch.full((len(kept),), float(alpha), dtype=torch.float64)
     penalty[-1] = 0.0
-    solution = torch.linalg.solve(gram + torch.diag(penalty), moment.unsqueeze(-1)).squeeze(-1)
+    solved = torch.linalg.solve(
+        gram[:, kept][:, :, kept] + torch.diag(penalty), moment[:, kept].unsqueeze(-1)
+    ).squeeze(-1)
+    solution = torch.zeros(h, f + 1, dtype=torch.float64)
+    solution[:, kept] = solved
     return solution[:, :f].T.contiguous().float(), solution[:, f].contiguous().float()
