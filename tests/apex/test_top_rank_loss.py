@@ -1,5 +1,5 @@
-"""The top-K DCG-weighted ListNet term (``loss.top_rank``): hand value, gradient signs, masking,
-and its weight reaching the total (0 by default, so ATFT runs are unchanged)."""
+"""The top-K DCG-weighted ListNet term (``loss.top_rank``): hand value, gradient signs and
+masking (its default weight 0 and its reaching the total: tests/train/test_losses.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import math
 import pytest
 import torch
 
-from gogooku.train.config import LossConfig
-from gogooku.train.losses import compute_loss, top_k_listnet
+from gogooku.train.losses import top_k_listnet
 
 # one day, five stocks, the last masked (garbage target and forecast)
 Y = torch.tensor([[0.04, -0.02, 0.01, -0.03, 99.0]])
@@ -43,18 +42,3 @@ def test_masked_stock_values_do_not_change_the_term():
     y2 = Y.clone()
     y2[0, 4] = -50.0
     assert torch.equal(top_k_listnet(p, Y, M, 3), top_k_listnet(other, y2, M, 3))
-
-
-def test_weight_defaults_to_zero_and_reaches_the_total():
-    assert LossConfig().top_rank == 0.0
-    torch.manual_seed(0)
-    point = torch.randn(2, 30, 2)
-    y = torch.randn(2, 30, 2)
-    y_mask = torch.ones(2, 30, 2, dtype=torch.bool)
-    base = LossConfig(horizons=[1, 5], quantile=0.0)
-    ref = compute_loss(point, None, (), y, y_mask, [1, 5], base)
-    assert "top_rank" not in ref.terms
-    cfg = base.model_copy(update={"top_rank": 1.0})
-    got = compute_loss(point, None, (), y, y_mask, [1, 5], cfg)
-    assert set(got.terms["top_rank"]) == {1, 5}
-    assert float(got.total) != pytest.approx(float(ref.total), rel=1e-6)

@@ -152,6 +152,18 @@ def test_every_loss_field_changes_the_total():
         assert got != pytest.approx(ref, rel=1e-6), f"loss.{name} did not change the loss"
 
 
+@pytest.mark.parametrize("term", ["top_rank", "listnet", "pairwise"])
+def test_optional_terms_are_off_by_default_and_reach_the_total(term):
+    assert getattr(LossConfig(), term) == 0.0
+    point, _, y, y_mask = _batch(3)
+    base = LossConfig(horizons=[1, 5], quantile=0.0)
+    ref = compute_loss(point, None, (), y, y_mask, [1, 5, 20], base)
+    assert term not in ref.terms
+    got = compute_loss(point, None, (), y, y_mask, [1, 5, 20], base.model_copy(update={term: 1.0}))
+    assert set(got.terms[term]) == {1, 5}
+    assert float(got.total) != pytest.approx(float(ref.total), rel=1e-6)
+
+
 def test_no_valid_target_is_an_error_not_a_zero_loss():
     point, q, y, y_mask = _batch()
     cfg = LossConfig(horizons=[1, 5, 20])

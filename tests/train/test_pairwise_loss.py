@@ -1,5 +1,6 @@
-"""The pairwise margin term (``loss.pairwise``): hand values, invariances, masking, ties, a
-brute-force reference, and its weight reaching the total (0 by default)."""
+"""The pairwise margin term (``loss.pairwise``): hand values, invariances, masking, ties and a
+brute-force reference (its default weight 0 and its reaching the total:
+tests/train/test_losses.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gogooku.train.config import LossConfig
-from gogooku.train.losses import compute_loss, pairwise_margin
+from gogooku.train.losses import pairwise_margin
 
 # one day, five stocks, the last masked (garbage target and forecast)
 Y = torch.tensor([[0.04, -0.02, 0.01, -0.03, 99.0]])
@@ -118,19 +118,3 @@ def test_equals_the_brute_force_sum_over_pairs(targets, seed, k, margin):
         margin,
     )
     assert float(got[0]) == pytest.approx(np.mean(hinges), rel=1e-4, abs=1e-5)
-
-
-def test_weight_defaults_to_zero_and_reaches_the_total():
-    assert LossConfig().pairwise == 0.0
-    torch.manual_seed(0)
-    point = torch.randn(2, 30, 2)
-    y = torch.randn(2, 30, 2)
-    y_mask = torch.ones(2, 30, 2, dtype=torch.bool)
-    base = LossConfig(horizons=[1, 5], quantile=0.0)
-    ref = compute_loss(point, None, (), y, y_mask, [1, 5], base)
-    assert "pairwise" not in ref.terms
-    got = compute_loss(
-        point, None, (), y, y_mask, [1, 5], base.model_copy(update={"pairwise": 1.0})
-    )
-    assert set(got.terms["pairwise"]) == {1, 5}
-    assert float(got.total) != pytest.approx(float(ref.total), rel=1e-6)
