@@ -6,7 +6,7 @@ reads, and the target is the day's rank-gauss score z = Φ⁻¹((r − ½)/n) of
 (r = 1..n, ties share the mean rank; clipped to ±``clip``), as in the ridge baseline
 (``gogooku.models.linear``), computed by ``normalize_cross_section``. The categorical ids
 (``STATIC_IDS``: their numeric order means nothing; the ridge baseline leaves them out too) get
-β = 0: they are dropped from the normal equations. The fit
+β = 0: they are left out of the normal equations. The fit
 minimises ‖z − Xβ − b‖² + α‖β‖² (the intercept is not penalised) from the accumulated normal
 equations, one pass over the days in float64; the network keeps β and b fixed and learns the
 rest of the forecast on top of them.
@@ -42,12 +42,14 @@ def fit_ridge_start(
         }
     )
     loader = DayBatchLoader(cache, cfg, normalization, days, "cpu")
-    f, h = len(loader.output_features), len(cfg.targets)
+    numeric = [i for i, n in enumerate(loader.output_features) if n not in STATIC_IDS]
+    f, h = len(numeric), len(cfg.targets)
     target_spec = NormalizationConfig(method="rank_gauss", clip=normalization.clip)
     gram = torch.zeros(h, f + 1, f + 1, dtype=torch.float64)
     moment = torch.zeros(h, f + 1, dtype=torch.float64)
     for batch in loader:
-        x = torch.nan_to_num(batch.x[:, 0].to(torch.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        x = batch.x[:, 0][..., numeric].to(torch.float64)
+        x = torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         x = torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)
         z_all = normalize_cross_section(batch.y, batch.mask, target_spec).to(torch.float64)
         listed = x[batch.mask]
@@ -60,12 +62,9 @@ def fit_ridge_start(
     empty = [str(t) for t, g in zip(cfg.targets, gram, strict=True) if g[-1, -1] == 0]
     if empty:
         raise ValueError(f"ridge start: no training row has a known {', '.join(empty)}")
-    kept = [i for i, n in enumerate(loader.output_features) if n not in STATIC_IDS] + [f]
-    penalty = torch.full((len(kept),), float(alpha), dtype=torch.float64)
+    penalty = torch.full((f + 1,), float(alpha), dtype=torch.float64)
     penalty[-1] = 0.0
-    solved = torch.linalg.solve(
-        gram[:, kept][:, :, kept] + torch.diag(penalty), moment[:, kept].unsqueeze(-1)
-    ).squeeze(-1)
-    solution = torch.zeros(h, f + 1, dtype=torch.float64)
-    solution[:, kept] = solved
-    return solution[:, :f].T.contiguous().float(), solution[:, f].contiguous().float()
+    solution = torch.linalg.solve(gram + torch.diag(penalty), moment.unsqueeze(-1)).squeeze(-1)
+    coef = torch.zeros(len(loader.output_features), h)
+    coef[numeric] = solution[:, :f].T.float()
+    return coef, solution[:, f].contiguous().float()
