@@ -8,7 +8,7 @@ Uses the quality benchmark's market and dataset (``bench/bench_quality.py``; mad
 missing). Each candidate of ``CANDIDATES[model]`` is ``configs/{model}.toml`` with
 ``[data.splits]`` replaced by ``configs/quality_data.toml``'s ``[splits]`` (as ``bench_quality``
 does) and the candidate's ``[model]`` / ``[train]`` overrides; it is trained with
-``gogooku.train.cli.train_run`` on each fold as run ``{model}cfg_{candidate}_f{fold}``. A run
+``gogooku.train.run.train_run`` on each fold as run ``{model}cfg_{candidate}_f{fold}``. A run
 folder that already holds ``metrics.json`` and the same resolved config is reused, so an
 interrupted benchmark resumes where it stopped. Per fold: validation and test mean daily
 RankIC(5d) from the run's ``metrics.json``, the best epoch and the seconds of its epochs
@@ -72,8 +72,8 @@ def candidate_config(base, split, overrides: dict[str, dict]):
 
 def choose(model: str, args, split) -> dict:
     """Every candidate of ``model`` trained (or reused) on each fold; the study's summary."""
-    from gogooku.train.cli import train_run
     from gogooku.train.config import load_run_config
+    from gogooku.train.run import train_run
 
     base = load_run_config(ROOT / "configs" / f"{model}.toml")
     candidates = CANDIDATES[model]

@@ -13,7 +13,7 @@
 3. Split: ``[splits]`` of ``configs/quality_data.toml`` (two years of training, 60 validation
    days, 120 test days, purged) replaces ``[data.splits]`` of each model's run config
    (``configs/oracle.toml``, ``linear.toml``, ``lgbm.toml``, ``atft.toml``, ``apex.toml``), and every model
-   trains on the LAST fold, through ``gogooku.train.cli.train_run`` (run folder, predictions,
+   trains on the LAST fold, through ``gogooku.train.run.train_run`` (run folder, predictions,
    evaluator). On a smaller ``--years`` the training span shrinks until one fold fits.
 4. One JSON document (printed and written to ``--out``): per model the test mean daily
    RankIC at 1/5/10/20 days with its block-bootstrap 95 % interval, rank ICIR (mean / std of
@@ -176,8 +176,8 @@ def summarise(run_dir: Path) -> dict:
 
 
 def run_model(name: str, dataset: str, split, fold_index: int, prefix: str, samples: int) -> dict:
-    from gogooku.train.cli import train_run
     from gogooku.train.config import load_run_config
+    from gogooku.train.run import train_run
 
     kind, file = MODELS[name]
     cfg = load_run_config(ROOT / "configs" / file)

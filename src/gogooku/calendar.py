@@ -20,6 +20,8 @@ from datetime import date, time
 
 import polars as pl
 
+from gogooku.errors import GogookuError
+
 TRADING_HOLDIV = ("1", "2")
 HALF_DAY_HOLDIV = "2"
 HALT_DAY = date(2020, 10, 1)
@@ -29,7 +31,7 @@ CLOSE_FROM_EXTENSION = time(15, 30)
 HALF_DAY_CLOSE = time(11, 30)
 
 
-class CalendarError(ValueError):
+class CalendarError(GogookuError, ValueError):
     """A date outside the calendar's coverage or not a trading day where one is required."""
 
 

@@ -17,19 +17,20 @@ key``).
 from __future__ import annotations
 
 import math
-import os
 import tomllib
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gogooku.errors import GogookuError
+from gogooku.io import atomic_write_text
+
 M = TypeVar("M", bound=BaseModel)
 
 
-class ConfigError(ValueError):
+class ConfigError(GogookuError, ValueError):
     """A config file is missing, not TOML, or does not validate; the message names file and key."""
 
 
@@ -211,11 +212,4 @@ def dump_config(config: BaseModel, path: str | Path) -> Path:
     """Write ``config`` as TOML to ``path`` (temp file + ``os.replace``); returns the path."""
     path = Path(path)
     text = "\n".join(_toml_lines(config.model_dump(mode="python"), "")).lstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_text(path, text)

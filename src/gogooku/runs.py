@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -24,7 +21,8 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gogooku import __version__
+from gogooku.errors import GogookuError
+from gogooku.io import atomic_write_parquet, atomic_write_text, code_version
 from gogooku.settings import get_settings
 
 RUN_FILE = "run.json"
@@ -33,7 +31,7 @@ SPLITS: tuple[str, ...] = ("train", "valid", "test")
 Split = Literal["train", "valid", "test"]
 
 
-class RunError(ValueError):
+class RunError(GogookuError, ValueError):
     """A run folder, its run.json or its predictions do not follow the run contract."""
 
 
@@ -86,40 +84,6 @@ class RunInfo(BaseModel):
 
 def pred_column(horizon: int) -> str:
     return f"pred_{horizon}d"
-
-
-def code_version() -> str:
-    """``<package version>`` plus ``+g<commit>`` when the source tree is a git checkout."""
-    src = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(src), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-    commit = out.stdout.strip()
-    return f"{__version__}+g{commit}" if out.returncode == 0 and commit else __version__
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
-    _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def runs_dir() -> Path:
@@ -238,15 +202,7 @@ def write_predictions(run_dir: Path, frame: pl.DataFrame) -> Path:
     cols = ["Date", "Code", *(pred_column(h) for h in info.horizons), "split"]
     out = frame.select(cols).sort("Date", "Code")
     path = Path(run_dir) / PREDICTIONS_FILE
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        out.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_parquet(path, out)
 
 
 def read_predictions(run_dir: Path) -> pl.DataFrame:

@@ -17,8 +17,8 @@ from gogooku.dataset.cache import open_cache
 from gogooku.models.apex import ApexError, MarketColumns, apex_trainer
 from gogooku.models.pruning import SELECTION_FILE, select_features
 from gogooku.runs import read_predictions
-from gogooku.train.cli import select_fold, train_run
 from gogooku.train.config import load_run_config
+from gogooku.train.run import select_fold, train_run
 
 
 def _run(args):

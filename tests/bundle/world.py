@@ -50,8 +50,8 @@ def world(tmp_path_factory, market: Path) -> Path:
     if (home / "done").exists():
         return home
     from gogooku.config import load_config
-    from gogooku.train.cli import train_run
     from gogooku.train.config import RunConfig
+    from gogooku.train.run import train_run
 
     home.mkdir(parents=True, exist_ok=True)
     for name in ("raw", "datasets"):

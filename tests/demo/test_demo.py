@@ -15,8 +15,8 @@ from gogooku.config import ConfigError
 from gogooku.demo.pipeline import comparison, print_comparison
 from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
 from gogooku.demo.serving import choose_run
-from gogooku.train.cli import train_run
 from gogooku.train.config import NEURAL_KINDS
+from gogooku.train.run import train_run
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RUN_IDS = [f"demo-{m.name}" for m in MODELS] + ["demo-lgbm-tuned"]

@@ -13,8 +13,8 @@ import torch
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.hpo.space import apply_params, load_hpo_config
-from gogooku.train.cli import select_fold
 from gogooku.train.loop import HISTORY_FILE, Trainer
+from gogooku.train.run import select_fold
 
 from .conftest import ATFT
 

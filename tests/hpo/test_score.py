@@ -9,8 +9,8 @@ from gogooku.evaluate import backtest as bt
 from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.hpo.score import fold_score
 from gogooku.runs import load_run
-from gogooku.train.cli import train_run
 from gogooku.train.config import load_run_config
+from gogooku.train.run import train_run
 
 from .conftest import LGBM
 

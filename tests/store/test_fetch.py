@@ -156,15 +156,15 @@ def test_crash_after_k_units_then_rerun_has_no_duplicates_or_gaps(store, service
 
 def test_crash_inside_a_write_is_refetched(store, service, client, monkeypatch):
     writes = []
-    real = raw_module._atomic_write_parquet
+    real = raw_module.atomic_write_parquet
 
-    def interrupted_on_third_file(frame, path):
+    def interrupted_on_third_file(path, frame, **options):
         writes.append(path)
         if len(writes) == 3:
             raise KeyboardInterrupt
-        real(frame, path)
+        real(path, frame, **options)
 
-    monkeypatch.setattr(raw_module, "_atomic_write_parquet", interrupted_on_third_file)
+    monkeypatch.setattr(raw_module, "atomic_write_parquet", interrupted_on_third_file)
     with pytest.raises(KeyboardInterrupt):
         fetch(
             store,

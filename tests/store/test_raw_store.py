@@ -135,16 +135,16 @@ def test_crash_mid_write_leaves_pending_and_rewrite_recovers(store, monkeypatch)
     )
     store.write_unit("synthetic_oracle", "u", oracle, {})
 
-    real_write = raw_module._atomic_write_parquet
+    real_write = raw_module.atomic_write_parquet
     calls = []
 
-    def crash_on_second(frame, path):
+    def crash_on_second(path, frame, **options):
         calls.append(path.name)
         if len(calls) == 2:
             raise OSError("disk full")
-        real_write(frame, path)
+        real_write(path, frame, **options)
 
-    monkeypatch.setattr(raw_module, "_atomic_write_parquet", crash_on_second)
+    monkeypatch.setattr(raw_module, "atomic_write_parquet", crash_on_second)
     revised = oracle.with_columns(pl.col("exp_target_1d") * 10)
     with pytest.raises(OSError, match="disk full"):
         store.write_unit("synthetic_oracle", "u", revised, {})
@@ -153,7 +153,7 @@ def test_crash_mid_write_leaves_pending_and_rewrite_recovers(store, monkeypatch)
     # January was rewritten with the revision, February still holds the old row: mixed state.
     assert sorted(store.read_oracle().collect()["exp_target_1d"].to_list()) == [0.2, 1.0]
 
-    monkeypatch.setattr(raw_module, "_atomic_write_parquet", real_write)
+    monkeypatch.setattr(raw_module, "atomic_write_parquet", real_write)
     store.write_unit("synthetic_oracle", "u", revised, {})
     assert store.verify("synthetic_oracle") == []
     assert sorted(store.read_oracle().collect()["exp_target_1d"].to_list()) == [1.0, 2.0]

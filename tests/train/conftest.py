@@ -127,6 +127,6 @@ def tiny_cfg(config_file):
 def cache_and_fold(home, tiny_cfg):
     from gogooku.dataset.build import dataset_dir
     from gogooku.dataset.cache import open_cache
-    from gogooku.train.cli import select_fold
+    from gogooku.train.run import select_fold
 
     return open_cache(dataset_dir("tiny")), select_fold("tiny", tiny_cfg, 0)

@@ -14,9 +14,9 @@ from gogooku.models import registry
 from gogooku.models.atft_gat_fan import build_atft
 from gogooku.models.output import ModelOutput
 from gogooku.runs import load_run
-from gogooku.train.cli import fold_ranges, select_fold
 from gogooku.train.config import load_run_config
 from gogooku.train.loop import HISTORY_FILE
+from gogooku.train.run import fold_ranges, select_fold
 
 runner = CliRunner()
 

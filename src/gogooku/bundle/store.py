@@ -44,7 +44,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gogooku.runs import Ranges, atomic_write_text, code_version
+from gogooku.errors import GogookuError
+from gogooku.io import atomic_write_text, code_version
+from gogooku.runs import Ranges
 from gogooku.settings import get_settings
 
 BUNDLE_FILE = "bundle.json"
@@ -56,7 +58,7 @@ VERSION_RE = re.compile(r"^v(\d{4,})$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class BundleError(ValueError):
+class BundleError(GogookuError, ValueError):
     """A bundle cannot be created, found, verified or switched; the message names it."""
 
 

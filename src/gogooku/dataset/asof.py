@@ -13,9 +13,10 @@ from collections.abc import Sequence
 import polars as pl
 
 from gogooku.dataset.availability import AVAILABLE_FROM
+from gogooku.errors import GogookuError
 
 
-class LookAheadError(AssertionError):
+class LookAheadError(GogookuError, AssertionError):
     """A joined source record was not yet available on the row's date."""
 
 

@@ -34,6 +34,7 @@ import polars as pl
 from gogooku.calendar import HALT_DAY, TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import with_available_from
+from gogooku.errors import GogookuError
 
 PRICE_COLS = ("O", "H", "L", "C")
 BAR_COLS = ("O", "H", "L", "C", "Vo", "Va")
@@ -59,7 +60,7 @@ BASE_COLUMNS = (
 BASE_SOURCES = ("equities_bars_daily", "equities_master", "indices_topix", "markets_calendar")
 
 
-class BaseFrameError(ValueError):
+class BaseFrameError(GogookuError, ValueError):
     """The raw data cannot form a base frame (missing table or column)."""
 
 

@@ -69,7 +69,6 @@ import json
 import logging
 import os
 import resource
-import subprocess
 import tempfile
 import time
 import uuid
@@ -82,7 +81,6 @@ import polars as pl
 import pyarrow.parquet as pq
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gogooku import __version__
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.availability import AVAILABILITY, describe_source
@@ -95,7 +93,9 @@ from gogooku.dataset.labels import (
     label_formula,
     label_names,
 )
+from gogooku.errors import GogookuError
 from gogooku.features.base import Block, BlockContext
+from gogooku.io import atomic_write_json, atomic_write_parquet, code_version
 from gogooku.logs import console
 from gogooku.settings import Settings, get_settings
 
@@ -114,7 +114,7 @@ LABEL_CHECK_STOCKS = 40  # stocks the label-copy check samples (assert_no_label_
 PANEL_ROW_GROUP = 512 * 512
 
 
-class BuildError(ValueError):
+class BuildError(GogookuError, ValueError):
     """The build request or a block's output is invalid."""
 
 
@@ -132,45 +132,8 @@ class BuildResult:
 
 
 # -- small utilities ---------------------------------------------------------------------------
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_write_json(path: Path, payload: object) -> None:
-    _atomic_write_bytes(path, (json.dumps(payload, indent=2, default=str) + "\n").encode())
-
-
-def _atomic_write_parquet(path: Path, frame: pl.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        frame.write_parquet(tmp, compression="zstd", compression_level=1)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _code_version() -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f"{__version__}+g{sha}"
 
 
 def source_hash(store, dataset: str) -> str | None:
@@ -729,7 +692,7 @@ def _write_artifacts(
         if extend and old_path.exists() and frame.height:
             old = pl.read_parquet(old_path).filter(pl.col("Date") < frame["Date"].min())
             frame = pl.concat([old, frame], how="vertical_relaxed")
-        _atomic_write_parquet(old_path, frame)
+        atomic_write_parquet(old_path, frame, compression="zstd", compression_level=1)
 
 
 def _labels(base: pl.DataFrame, first: date, end: date) -> pl.DataFrame:
@@ -964,7 +927,7 @@ def build_dataset(
                 raise
     try:
         _write_artifacts(path, artifacts, first_new, end, extend)
-        _atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
+        atomic_write_json(path / "features.json", _feature_index(name, selected, skipped))
     except BaseException:
         if cache is not None:
             cache.abort()
@@ -995,12 +958,12 @@ def build_dataset(
         "source_hashes": {s: source_hash(store, s) for s in sources},
         "build_seconds": seconds,
         "peak_rss_mb": _peak_rss_mb(),
-        "code_version": _code_version(),
+        "code_version": code_version(),
         "incremental": extend,
         "chunk_stocks": chunk_stocks,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _atomic_write_json(path / "metadata.json", metadata)
+    atomic_write_json(path / "metadata.json", metadata)
     log.info(
         "wrote %s: %d rows, %d stocks, %d dates in %.1fs",
         path,

@@ -71,6 +71,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from gogooku.errors import GogookuError
+
 log = logging.getLogger(__name__)
 
 CACHE_DIR = "cache"
@@ -80,7 +82,7 @@ GRAPH_FILE = "graph_edges.parquet"
 BATCH_ROWS = 262_144
 
 
-class CacheError(ValueError):
+class CacheError(GogookuError, ValueError):
     """The cache cannot be written or read; the message names the file or column."""
 
 

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from gogooku.errors import GogookuError
+
 HORIZONS = (1, 5, 10, 20)
 MAX_HORIZON = max(HORIZONS)
 LABEL_LOOKAHEAD = MAX_HORIZON + 1  # trading rows after t a label of row t reads
@@ -61,7 +63,7 @@ def compute_labels(base: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     return lazy.with_columns(variants).select("Code", "Date", *label_names())
 
 
-class LabelLeakError(AssertionError):
+class LabelLeakError(GogookuError, AssertionError):
     """A feature column equals a label shifted onto its row."""
 
 

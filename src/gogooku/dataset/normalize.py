@@ -54,6 +54,7 @@ import torch
 
 from gogooku.config import NormalizationConfig
 from gogooku.dataset.cache import BlockFile
+from gogooku.errors import GogookuError
 
 CHUNK_ELEMENTS = 4_000_000
 MAD_SCALE = 1.4826
@@ -62,7 +63,7 @@ MISSING_SUFFIX = "__missing"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-class NormalizationError(ValueError):
+class NormalizationError(GogookuError, ValueError):
     """Shapes or inputs do not fit the normalisation contract."""
 
 

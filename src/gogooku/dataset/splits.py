@@ -30,9 +30,10 @@ from rich.console import Console
 from rich.table import Table
 
 from gogooku.config import ConfigError, SplitConfig, load_config
+from gogooku.errors import GogookuError
 
 
-class SplitError(ValueError):
+class SplitError(GogookuError, ValueError):
     """The folds cannot be made or leak; the message names the parameter, fold or date."""
 
 

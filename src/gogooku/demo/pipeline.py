@@ -6,7 +6,7 @@
 * **build**: ``build_dataset("demo", build_start, end)`` with every registered block.
 * **fold**: the last walk-forward fold of the dataset under the first model's ``[data.splits]``
   (its test days are the latest the labels allow: held out from every fit and selection).
-* **train**: each of ``plan.MODELS`` through ``gogooku.train.cli.train_run`` on that fold (run
+* **train**: each of ``plan.MODELS`` through ``gogooku.train.run.train_run`` on that fold (run
   folders ``runs/demo-NAME/``, replaced when they exist), which also evaluates it.
 * **search**: a short LightGBM study on the fold's validation days and the tuned run
   ``demo-lgbm-tuned`` (``gogooku.demo.search``).
@@ -41,7 +41,7 @@ from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
 from gogooku.demo.search import search_and_train
 from gogooku.demo.serving import choose_run, deploy
 from gogooku.evaluate.report import build_compare
-from gogooku.runs import atomic_write_text
+from gogooku.io import atomic_write_text
 from gogooku.settings import Plan, Settings
 from gogooku.store.raw import RawStore
 from gogooku.store.synthetic import (
@@ -49,7 +49,7 @@ from gogooku.store.synthetic import (
     synthetic_label,
     synthetic_up_to_date,
 )
-from gogooku.train.cli import fold_ranges, train_run
+from gogooku.train.run import fold_ranges, train_run
 
 SPLIT = "test"
 HORIZONS = ("1d", "5d", "10d", "20d")

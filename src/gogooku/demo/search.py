@@ -20,7 +20,7 @@ from gogooku.hpo.objective import SearchJob
 from gogooku.hpo.report import print_summary, write_outputs
 from gogooku.hpo.space import load_hpo_config
 from gogooku.hpo.study import default_storage, make_pruner, open_study, run_search
-from gogooku.train.cli import train_run
+from gogooku.train.run import train_run
 
 SEARCH_CONFIG = "hpo_lgbm.toml"
 TUNED = "lgbm-tuned"

@@ -71,13 +71,14 @@ import numpy as np
 import polars as pl
 
 from gogooku.calendar import TradingCalendar
+from gogooku.errors import GogookuError
 
 MARKET_COLUMNS = ("Date", "Code", "C", "AdjC", "AdjFactor", "UL", "LL", "no_trade", "S33", "listed")
 _REQUIRED = ("Date", "Code", "C", "AdjFactor", "UL", "LL", "no_trade", "S33")
 _EPS_SHARES = 1e-9
 
 
-class BacktestError(ValueError):
+class BacktestError(GogookuError, ValueError):
     """Invalid backtest configuration or inputs (names the parameter, column or date)."""
 
 

@@ -17,7 +17,8 @@ from rich.table import Table
 from gogooku.calendar import CalendarError
 from gogooku.evaluate.evaluator import EvaluationError, evaluate_run
 from gogooku.evaluate.report import COMPARE_FIELDS, _fmt, build_compare, compare_rows
-from gogooku.runs import RunError, atomic_write_text, resolve_run_dir
+from gogooku.io import atomic_write_text
+from gogooku.runs import RunError, resolve_run_dir
 from gogooku.settings import get_settings
 
 

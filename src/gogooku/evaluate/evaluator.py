@@ -28,16 +28,11 @@ import numpy as np
 import polars as pl
 
 from gogooku.calendar import TradingCalendar
+from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import bootstrap, metrics, risk
-from gogooku.runs import (
-    RunInfo,
-    atomic_write_text,
-    code_version,
-    load_run,
-    pred_column,
-    read_predictions,
-)
+from gogooku.io import atomic_write_text, code_version
+from gogooku.runs import RunInfo, load_run, pred_column, read_predictions
 from gogooku.settings import Settings, get_settings
 from gogooku.store.raw import RawStore
 
@@ -68,7 +63,7 @@ CONVENTIONS = {
 }
 
 
-class EvaluationError(ValueError):
+class EvaluationError(GogookuError, ValueError):
     """The run cannot be evaluated (overlapping ranges, missing targets or market data)."""
 
 

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from gogooku.evaluate import risk
-from gogooku.runs import atomic_write_text
+from gogooku.io import atomic_write_text
 
 if TYPE_CHECKING:
     from gogooku.evaluate.evaluator import Evaluation

@@ -33,18 +33,19 @@ from pathlib import Path
 import optuna
 
 from gogooku.config import dump_config
+from gogooku.errors import GogookuError
 from gogooku.hpo.score import ObjectiveName, fold_score
 from gogooku.hpo.space import SearchSpace, apply_params
-from gogooku.runs import atomic_write_text
-from gogooku.train.cli import train_run
+from gogooku.io import atomic_write_text
 from gogooku.train.config import NEURAL_KINDS, RunConfig
 from gogooku.train.loop import HISTORY_FILE
+from gogooku.train.run import train_run
 
 TRIAL_CONFIG = "config.toml"
 TRIAL_METRICS = "metrics.json"
 
 
-class ObjectiveError(ValueError):
+class ObjectiveError(GogookuError, ValueError):
     """A trial has no defined objective value (names the trial and the fold)."""
 
 

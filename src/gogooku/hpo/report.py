@@ -26,7 +26,7 @@ from rich.table import Table
 from gogooku.config import dump_config
 from gogooku.hpo.objective import SearchJob, trial_dir
 from gogooku.hpo.study import masked_storage
-from gogooku.runs import atomic_write_text
+from gogooku.io import atomic_write_text
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"

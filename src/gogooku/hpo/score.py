@@ -25,6 +25,7 @@ from typing import Literal
 import polars as pl
 
 from gogooku.calendar import TradingCalendar
+from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import metrics, risk
 from gogooku.runs import load_run, pred_column, read_predictions
@@ -35,7 +36,7 @@ ObjectiveName = Literal["rank_ic", "sharpe"]
 OBJECTIVES: tuple[str, ...] = ("rank_ic", "sharpe")
 
 
-class ScoreError(ValueError):
+class ScoreError(GogookuError, ValueError):
     """A fold cannot be scored on validation (names the run and the reason)."""
 
 

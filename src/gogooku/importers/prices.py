@@ -44,8 +44,6 @@ Parquet "lines" are 1-based row numbers.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -53,6 +51,8 @@ from pathlib import Path
 import polars as pl
 
 from gogooku.calendar import TradingCalendar
+from gogooku.errors import GogookuError
+from gogooku.io import atomic_path
 from gogooku.store.raw import RawStore, UnitWrite
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ MARKET_NAMES = {"0111": "Prime", "0112": "Standard", "0113": "Growth"}
 CALENDAR_LEAD_DAYS = 366
 
 
-class PriceImportError(ValueError):
+class PriceImportError(GogookuError, ValueError):
     """The file cannot be imported (unreadable, unknown layout, nothing valid)."""
 
 
@@ -381,13 +381,8 @@ def _write_monthly(store: RawStore, dataset: str, frame: pl.DataFrame, source: s
 
 def write_report_csv(report: ImportReport, path: Path) -> Path:
     """The excluded rows as CSV (file, line, reason), written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         report.bad_rows.write_csv(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from gogooku.errors import GogookuError
+
 INVALID_KEY_MESSAGE = "The incoming api key is invalid or expired."
 
 _BODY_LIMIT = 500
 
 
-class JQuantsError(Exception):
+class JQuantsError(GogookuError):
     """Base class. ``path``, ``params``, ``status`` and ``server_message`` describe the request."""
 
     def __init__(

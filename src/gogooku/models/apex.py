@@ -47,6 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gogooku.config import StrictModel
+from gogooku.errors import GogookuError
 from gogooku.models.output import ModelOutput
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 MARKET_BLOCKS = ("market", "flows", "options", "futures", "breakdown")
 
 
-class ApexError(ValueError):
+class ApexError(GogookuError, ValueError):
     """APEX cannot be built for this dataset or config (names the block or key)."""
 
 

@@ -23,9 +23,10 @@ import polars as pl
 from pydantic import Field
 
 from gogooku.config import StrictModel
+from gogooku.io import atomic_write_text
 from gogooku.models.gbdt import mean_daily_rank_ic
 from gogooku.models.tabular import TabularError
-from gogooku.runs import Ranges, atomic_write_text, pred_column, split_expr
+from gogooku.runs import Ranges, pred_column, split_expr
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
 

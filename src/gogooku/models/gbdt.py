@@ -47,8 +47,9 @@ from pydantic import Field, model_validator
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
 from gogooku.evaluate.metrics import daily_ic
+from gogooku.io import atomic_write_text
 from gogooku.models.tabular import TabularData, TabularError
-from gogooku.runs import atomic_write_text, pred_column
+from gogooku.runs import pred_column
 
 IMPORTANCE_FILE = "feature_importance.csv"
 SUMMARY_FILE = "lgbm.json"

@@ -22,8 +22,9 @@ from sklearn.linear_model import Ridge
 
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
+from gogooku.io import atomic_write_text
 from gogooku.models.tabular import TabularData, TabularError
-from gogooku.runs import atomic_write_text, pred_column
+from gogooku.runs import pred_column
 
 PARAMS_FILE = "linear.json"
 

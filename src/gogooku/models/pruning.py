@@ -39,8 +39,8 @@ from torch import nn
 from gogooku.dataset.cache import DenseCache
 from gogooku.dataset.loader import DayBatch
 from gogooku.dataset.splits import Fold
+from gogooku.io import atomic_write_text
 from gogooku.models.apex import ApexConfig, ApexError, apex_trainer
-from gogooku.runs import atomic_write_text
 from gogooku.train.config import RunConfig
 from gogooku.train.loop import Trainer
 from gogooku.train.losses import rank_ic_days

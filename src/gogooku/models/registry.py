@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel
 from torch import nn
 
+from gogooku.errors import GogookuError
 from gogooku.models.apex import build_apex
 from gogooku.models.atft_gat_fan import build_atft
 
@@ -23,7 +24,7 @@ Builder = Callable[[BaseModel, int, Sequence[int], Sequence[int]], nn.Module]
 _BUILDERS: dict[str, Builder] = {"atft": build_atft, "apex": build_apex}
 
 
-class ModelRegistryError(ValueError):
+class ModelRegistryError(GogookuError, ValueError):
     """No neural builder for the config's kind."""
 
 

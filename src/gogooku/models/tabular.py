@@ -35,6 +35,7 @@ import polars as pl
 from gogooku.config import NormalizationConfig
 from gogooku.dataset.cache import STATIC_IDS
 from gogooku.dataset.normalize import normalize_frame, output_names
+from gogooku.errors import GogookuError
 from gogooku.runs import Ranges, pred_column, split_expr
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from gogooku.models.linear import LinearConfig
 
 
-class TabularError(ValueError):
+class TabularError(GogookuError, ValueError):
     """The panel, ranges or configuration cannot be used by a tabular baseline (the model modules
     raise it or a subclass, so ``gogooku train`` reports every such failure the same way)."""
 

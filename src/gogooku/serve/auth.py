@@ -26,10 +26,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gogooku.runs import atomic_write_text
+from gogooku.errors import GogookuError
+from gogooku.io import atomic_write_text
 
 
-class KeyFileError(ValueError):
+class KeyFileError(GogookuError, ValueError):
     """The key file is unreadable or a key operation is invalid; names the file."""
 
 

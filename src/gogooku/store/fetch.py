@@ -45,6 +45,7 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import PlanError
 from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
@@ -72,7 +73,7 @@ class FetchClient(Protocol):
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
 
 
-class SourceMismatchError(ValueError):
+class SourceMismatchError(GogookuError, ValueError):
     """The store holds data from another source (J-Quants, or another synthetic market)."""
 
 

@@ -26,14 +26,13 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
 
@@ -50,7 +49,6 @@ ORACLE_SCHEMA: dict[str, pl.DataType] = {
     "exp_target_20d": pl.Float64(),
 }
 _MONTH_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"
-TEMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -84,17 +82,6 @@ def content_hash(frame: pl.DataFrame) -> str:
     )
     ordered = flat.sort(flat.columns, nulls_last=True, maintain_order=True)
     return hashlib.sha256(ordered.write_csv().encode()).hexdigest()
-
-
-def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
-    try:
-        frame.write_parquet(tmp, compression="zstd")
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class RawStore:
@@ -249,7 +236,7 @@ class RawStore:
                 sort_by, nulls_last=True, maintain_order=True
             )
             if merged.height:
-                _atomic_write_parquet(merged, path)
+                atomic_write_parquet(path, merged, fsync=True, compression="zstd")
             else:
                 path.unlink(missing_ok=True)
 

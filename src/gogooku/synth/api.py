@@ -28,6 +28,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, records_json
 from gogooku.jquants.plans import (
     ENDPOINT_RATE_PER_MINUTE,
@@ -48,7 +49,7 @@ GZIP_LEVEL = 1
 _INDEX_CODES = frozenset({"indices_bars_daily"})
 
 
-class QueryError(ValueError):
+class QueryError(GogookuError, ValueError):
     """A request the real API answers with 400."""
 
 

@@ -21,9 +21,13 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from gogooku.errors import GogookuError
 
-class CollapseError(RuntimeError):
-    """Predictions stayed constant across stocks; the run is stopped."""
+
+class CollapseError(GogookuError, RuntimeError):
+    """Predictions stayed constant across stocks; the run is stopped (CLI exit code 3)."""
+
+    exit_code = 3
 
 
 def _children(model: nn.Module) -> list[tuple[str, nn.Module]]:

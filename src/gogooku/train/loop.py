@@ -24,9 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -42,9 +40,11 @@ from torch import nn
 from gogooku.dataset.cache import DenseCache
 from gogooku.dataset.loader import DayBatch, DayBatchLoader
 from gogooku.dataset.splits import Fold
+from gogooku.errors import GogookuError
+from gogooku.io import atomic_path, atomic_write_text
 from gogooku.models.output import ModelOutput
 from gogooku.models.registry import build_model
-from gogooku.runs import atomic_write_text, pred_column, write_predictions
+from gogooku.runs import pred_column, write_predictions
 from gogooku.train.config import RunConfig
 from gogooku.train.diagnostics import (
     ActivationProbe,
@@ -62,7 +62,7 @@ HISTORY_FILE = "history.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 
 
-class TrainError(RuntimeError):
+class TrainError(GogookuError, RuntimeError):
     """The run cannot train (no checkpoint to resume, empty split, non-finite loss)."""
 
 
@@ -128,13 +128,8 @@ class EMA:
 
 
 def _atomic_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @dataclass

@@ -49,13 +49,14 @@ from dataclasses import dataclass
 
 import torch
 
+from gogooku.errors import GogookuError
 from gogooku.train.config import LossConfig
 
 TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank", "listnet", "pairwise")
 _EPS = 1e-6
 
 
-class LossError(ValueError):
+class LossError(GogookuError, ValueError):
     """The batch cannot give a loss (no valid target, shapes that do not match)."""
 
 
