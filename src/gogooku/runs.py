@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_write_parquet, atomic_write_text, code_version
 from gogooku.settings import get_settings
+from gogooku.target import pred_column
 
 RUN_FILE = "run.json"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -80,10 +81,6 @@ class RunInfo(BaseModel):
         if any(h < 1 for h in value) or len(set(value)) != len(value):
             raise ValueError(f"horizons must be distinct positive integers, got {value}")
         return sorted(value)
-
-
-def pred_column(horizon: int) -> str:
-    return f"pred_{horizon}d"
 
 
 def runs_dir() -> Path:

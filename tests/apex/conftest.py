@@ -45,8 +45,10 @@ lr = 0.003
 seed = 5
 progress = false
 
-[loss]
+[target]
 horizons = [1, 5, 20]
+
+[loss]
 top_rank = 0.5
 top_k = 5
 """

@@ -18,8 +18,8 @@ from gogooku.models.apex import (
     build_apex,
     market_columns,
 )
-from gogooku.models.pruning import apex_variant
-from gogooku.models.registry import build_model
+from gogooku.models.registry import get_kind
+from gogooku.train.apex import apex_variant
 from gogooku.train.config import RunConfig, load_run_config
 
 from .conftest import HORIZONS, F, M, N, make_batch, small_config, small_model
@@ -140,10 +140,10 @@ def test_every_config_field_is_covered():
     assert apex_variant(small_config(prune=PruneConfig(keep=0.5))) == "pruned"
 
 
-def test_registry_builds_apex_only_without_the_gate():
+def test_the_apex_kind_builds_apex_only_without_the_gate():
     with pytest.raises(ApexError, match="apex_trainer"):
-        build_model(small_config(), F, HORIZONS, (4, 4))
-    model = build_model(small_config(market_gate=False), F, HORIZONS, (4, 4))
+        get_kind("apex").build(small_config(), F, HORIZONS, (4, 4))
+    model = get_kind("apex").build(small_config(market_gate=False), F, HORIZONS, (4, 4))
     assert model(replace(make_batch(), x=make_batch().x[..., :F])).point.shape == (2, N, 3)
 
 

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.dataset.cache import open_cache
-from gogooku.models.apex import ApexError, MarketColumns, apex_trainer
-from gogooku.models.pruning import SELECTION_FILE, select_features
+from gogooku.models.apex import ApexError, MarketColumns
 from gogooku.runs import read_predictions
+from gogooku.train.apex import SELECTION_FILE, apex_trainer, select_features
 from gogooku.train.config import load_run_config
 from gogooku.train.run import select_fold, train_run
 

@@ -20,6 +20,7 @@ from gogooku.cli import app
 from gogooku.config import SplitConfig
 from gogooku.dataset.splits import walk_forward
 from gogooku.runs import Ranges
+from gogooku.target import TargetConfig
 
 HORIZONS = [1, 5, 10, 20]
 FETCH = ["fetch", "--source", "synthetic", "--seed", "11", "--stocks", "30"]
@@ -39,6 +40,10 @@ class Market:
     features: list[str]
     ranges: Ranges
     horizons: list[int]
+
+    @property
+    def target(self) -> TargetConfig:
+        return TargetConfig(horizons=self.horizons)
 
 
 def fold_ranges(dates: list, config: SplitConfig = SPLITS) -> Ranges:

@@ -8,15 +8,15 @@ import numpy as np
 import polars as pl
 import pytest
 
+from gogooku.kinds.tabular import fit_predict_tabular
 from gogooku.models.factor import FACTOR_FILE, FactorConfig, FactorError
-from gogooku.models.tabular import fit_predict_tabular
 from gogooku.runs import create_run, write_predictions
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
 
 
 def _predict(market, cfg, panel, run_dir):
-    return fit_predict_tabular(cfg, panel, market.features, market.ranges, market.horizons, run_dir)
+    return fit_predict_tabular(cfg, panel, market.features, market.ranges, market.target, run_dir)
 
 
 def _valid_rank_ic(panel: pl.DataFrame, market, score: pl.Expr) -> float:

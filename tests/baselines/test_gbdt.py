@@ -13,6 +13,8 @@ from scipy.stats import spearmanr
 
 from gogooku.config import NormalizationConfig
 from gogooku.dataset.cache import STATIC_IDS
+from gogooku.dataset.tabular import prepare
+from gogooku.kinds.tabular import fit_predict_tabular
 from gogooku.models.gbdt import (
     IMPORTANCE_FILE,
     LgbmConfig,
@@ -20,8 +22,8 @@ from gogooku.models.gbdt import (
     mean_daily_rank_ic,
     ranking_datasets,
 )
-from gogooku.models.tabular import fit_predict_tabular, prepare
 from gogooku.runs import Ranges, create_run, write_predictions
+from gogooku.target import TargetConfig
 
 D = dt.date
 FAST = {"num_boost_round": 60, "early_stopping_rounds": 15, "min_data_in_leaf": 20}
@@ -67,7 +69,7 @@ def test_mean_daily_rank_ic_matches_scipy_and_skips_constant_days():
 def test_lambdarank_groups_are_days_inside_their_split(market):
     cfg = LgbmConfig(objective="lambdarank", relevance_grades=10, **FAST)
     data = prepare(
-        market.panel, market.features, market.ranges, market.horizons, NormalizationConfig()
+        market.panel, market.features, market.ranges, market.target, NormalizationConfig()
     )
     for (rows, dataset), split in zip(
         ranking_datasets(cfg, data, 5), ("train", "valid"), strict=True
@@ -94,7 +96,7 @@ def test_lgbm_writes_a_valid_run_with_feature_importance(market, home, objective
     cfg = LgbmConfig(objective=objective, **FAST)
     run_dir, _ = create_run("lgbm", "b1", market.horizons, market.ranges, run_id=objective)
     preds = fit_predict_tabular(
-        cfg, market.panel, market.features, market.ranges, market.horizons, run_dir
+        cfg, market.panel, market.features, market.ranges, market.target, run_dir
     )
     write_predictions(run_dir, preds)
     assert preds["split"].value_counts().height == 3
@@ -111,7 +113,7 @@ def test_lgbm_writes_a_valid_run_with_feature_importance(market, home, objective
 
 def test_lgbm_each_horizon_and_test_labels_never_used(market, tmp_path):
     cfg = LgbmConfig(horizons="each", **FAST)
-    args = (market.features, market.ranges, market.horizons)
+    args = (market.features, market.ranges, market.target)
     preds = fit_predict_tabular(cfg, market.panel, *args, tmp_path / "a")
     importance = pl.read_csv(tmp_path / "a" / IMPORTANCE_FILE)
     assert importance["horizon"].unique().sort().to_list() == market.horizons
@@ -135,14 +137,14 @@ def test_lgbm_seeds_average_their_boosters(market, tmp_path):
 
     from gogooku.models.gbdt import SUMMARY_FILE, lgbm_file
 
-    args = (market.panel, market.features, market.ranges, market.horizons)
+    args = (market.panel, market.features, market.ranges, market.target)
     cfg = LgbmConfig(seeds=3, feature_fraction=0.5, bagging_fraction=0.6, **FAST)
     preds = fit_predict_tabular(cfg, *args, tmp_path / "bag")
     files = sorted(p.name for p in (tmp_path / "bag").glob("lgbm_*.txt"))
     assert files == sorted(lgbm_file(5, i) for i in range(3))
     assert files == ["lgbm_5d.s1.txt", "lgbm_5d.s2.txt", "lgbm_5d.txt"]
     data = prepare(
-        market.panel, market.features, market.ranges, market.horizons, NormalizationConfig()
+        market.panel, market.features, market.ranges, market.target, NormalizationConfig()
     )
     x = data.frame.select(data.inputs).to_numpy()
     members = [lgb.Booster(model_file=str(tmp_path / "bag" / f)) for f in files]
@@ -160,7 +162,7 @@ def test_lgbm_seeds_average_their_boosters(market, tmp_path):
 
 
 def test_lgbm_extra_trees_reaches_the_booster(market, tmp_path):
-    args = (market.panel, market.features, market.ranges, market.horizons)
+    args = (market.panel, market.features, market.ranges, market.target)
     cfg = LgbmConfig(**FAST)
     plain = fit_predict_tabular(cfg, *args, tmp_path / "plain")
     extra = fit_predict_tabular(cfg.model_copy(update={"extra_trees": True}), *args, tmp_path / "x")
@@ -209,12 +211,14 @@ def test_lgbm_stopping_on_the_mean_keeps_the_best_round_of_the_mean(tmp_path):
         early_stopping_on="mean",
         num_threads=1,
     )
-    preds = fit_predict_tabular(cfg, panel, features, ranges, [5], tmp_path / "joint")
+    preds = fit_predict_tabular(
+        cfg, panel, features, ranges, TargetConfig(horizons=[5]), tmp_path / "joint"
+    )
     summary = json.loads((tmp_path / "joint" / SUMMARY_FILE).read_text())["5"]
     best = summary["best_iteration"][0]
     assert summary["best_iteration"] == [best] * 3
     assert 1 < best < cfg.num_boost_round - cfg.early_stopping_rounds  # an interior peak
-    data = prepare(panel, features, ranges, [5], NormalizationConfig())
+    data = prepare(panel, features, ranges, TargetConfig(horizons=[5]), NormalizationConfig())
     valid = data.rows("valid", 5)
     x_valid, x_all = (f.select(data.inputs).to_numpy() for f in (valid, data.frame))
     # the same boosters grown without stopping: the mean's RankIC over the rounds peaks at best
@@ -240,13 +244,15 @@ def test_lgbm_stopping_on_the_mean_keeps_the_best_round_of_the_mean(tmp_path):
     np.testing.assert_allclose(preds["pred_5d"].to_numpy(), expected, rtol=1e-9)
     # stopped on each booster instead, the boosters keep different rounds
     each = cfg.model_copy(update={"early_stopping_on": "booster"})
-    fit_predict_tabular(each, panel, features, ranges, [5], tmp_path / "each")
+    fit_predict_tabular(
+        each, panel, features, ranges, TargetConfig(horizons=[5]), tmp_path / "each"
+    )
     own = json.loads((tmp_path / "each" / SUMMARY_FILE).read_text())["5"]["best_iteration"]
     assert len(set(own)) > 1
 
 
 def test_lgbm_stopping_on_the_mean_of_one_booster_is_stopping_on_the_booster(market, tmp_path):
-    args = (market.panel, market.features, market.ranges, market.horizons)
+    args = (market.panel, market.features, market.ranges, market.target)
     cfg = LgbmConfig(**FAST)
     each = fit_predict_tabular(cfg, *args, tmp_path / "each")
     joint = cfg.model_copy(update={"early_stopping_on": "mean"})

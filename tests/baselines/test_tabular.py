@@ -11,8 +11,9 @@ import pytest
 from gogooku.config import NormalizationConfig
 from gogooku.dataset.cache import STATIC_IDS
 from gogooku.dataset.normalize import normalize_frame
+from gogooku.dataset.tabular import TabularError, assert_purged, prepare
+from gogooku.kinds.tabular import fit_predict_tabular
 from gogooku.models.linear import LinearConfig
-from gogooku.models.tabular import TabularError, assert_purged, fit_predict_tabular, prepare
 from gogooku.runs import Ranges, create_run, read_predictions, write_predictions
 
 D = dt.date
@@ -42,13 +43,13 @@ def test_fit_predict_refuses_ranges_without_purge(market, home, tmp_path):
     )
     with pytest.raises(TabularError, match="needs a purge of at least 21"):
         fit_predict_tabular(
-            LinearConfig(), market.panel, market.features, leaky, market.horizons, tmp_path
+            LinearConfig(), market.panel, market.features, leaky, market.target, tmp_path
         )
 
 
 def test_prepare_normalises_features_per_date_with_the_one_function(market):
     spec = NormalizationConfig(method="robust_z", clip=3.0, missing_indicator=True)
-    data = prepare(market.panel, market.features, market.ranges, market.horizons, spec)
+    data = prepare(market.panel, market.features, market.ranges, market.target, spec)
     assert data.frame["split"].unique().sort().to_list() == ["test", "train", "valid"]
     day = data.frame.filter(pl.col("split") == "valid")["Date"][0]
     rows = market.panel.filter(pl.col("Date") == day)
@@ -78,7 +79,7 @@ def _corrupt(panel: pl.DataFrame, start: dt.date, columns: list[str]) -> pl.Data
 def test_linear_fits_train_rows_only_and_writes_a_valid_run(market, home, tmp_path):
     cfg = LinearConfig(alpha=5.0)
     preds = fit_predict_tabular(
-        cfg, market.panel, market.features, market.ranges, market.horizons, tmp_path / "a"
+        cfg, market.panel, market.features, market.ranges, market.target, tmp_path / "a"
     )
     run_dir, _ = create_run("linear", "b1", market.horizons, market.ranges, run_id="lin")
     write_predictions(run_dir, preds)
@@ -98,13 +99,13 @@ def test_linear_fits_train_rows_only_and_writes_a_valid_run(market, home, tmp_pa
     targets = [c for c in market.panel.columns if c.startswith("target_")]
     noisy = _corrupt(market.panel, market.ranges.valid[0], targets)
     again = fit_predict_tabular(
-        cfg, noisy, market.features, market.ranges, market.horizons, tmp_path / "b"
+        cfg, noisy, market.features, market.ranges, market.target, tmp_path / "b"
     )
     assert again.equals(preds)
     # while a change in the training labels changes the fit
     changed = _corrupt(market.panel, market.ranges.train[0], ["target_5d"])
     other = fit_predict_tabular(
-        cfg, changed, market.features, market.ranges, market.horizons, tmp_path / "c"
+        cfg, changed, market.features, market.ranges, market.target, tmp_path / "c"
     )
     assert not other["pred_5d"].equals(preds["pred_5d"])
     assert other["pred_1d"].equals(preds["pred_1d"])

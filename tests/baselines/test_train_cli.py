@@ -23,12 +23,18 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def test_shipped_configs_are_complete_run_configs(kind):
     cfg = load_run_config(CONFIGS / f"{kind}.toml")
     assert cfg.model.kind == kind
-    assert cfg.data.splits.purge >= max(cfg.loss.horizons) + 1
+    assert cfg.data.splits.purge >= max(cfg.target.horizons) + 1
 
 
-def _config(tmp_path: Path, kind: str, days: tuple[int, int] = (100, 40), **model) -> Path:
+def _config(
+    tmp_path: Path,
+    kind: str,
+    days: tuple[int, int] = (100, 40),
+    target: dict | None = None,
+    **model,
+) -> Path:
     """configs/<kind>.toml with one fold of ``days`` = (train, valid = test) trading days from the
-    first panel day, and ``model`` overrides."""
+    first panel day, and ``target`` and ``model`` overrides."""
     cfg = load_run_config(CONFIGS / f"{kind}.toml")
     splits = cfg.data.splits.model_copy(
         update={"train_days": days[0], "val_days": days[1], "test_days": days[1], "first_day": 0}
@@ -37,6 +43,7 @@ def _config(tmp_path: Path, kind: str, days: tuple[int, int] = (100, 40), **mode
         update={
             "data": cfg.data.model_copy(update={"splits": splits}),
             "model": cfg.model.model_copy(update=model),
+            "target": cfg.target.model_validate({**cfg.target.model_dump(), **(target or {})}),
         }
     )
     return dump_config(cfg, tmp_path / f"{kind}-{'-'.join(map(str, model.values()))}.toml")
@@ -66,7 +73,7 @@ def test_linear_run_through_gogooku_train(market, home, tmp_path):
 
 
 def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
-    config = _config(tmp_path, "factor", main_horizon=3)
+    config = _config(tmp_path, "factor", target={"horizons": [1, 3, 5], "main_horizon": 3})
     result = CliRunner().invoke(
         app, ["train", "--model", "factor", "--dataset", "b1", "--config", str(config)]
     )

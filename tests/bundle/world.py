@@ -24,7 +24,7 @@ window = 5
 days_per_batch = 2
 seed = 3
 
-[loss]
+[target]
 horizons = [1, 5, 20]
 """
 MODELS = {

@@ -15,10 +15,12 @@ from scipy.stats import spearmanr
 from typer.testing import CliRunner
 
 from gogooku.cli import app
+from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluator import SCHEMA_VERSION, EvaluationError, evaluate_run
 from gogooku.models.factor import FactorConfig, predict_factor
 from gogooku.runs import Ranges, create_run, write_predictions
 from gogooku.settings import get_settings
+from gogooku.target import TargetConfig
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -39,7 +41,9 @@ def _run_factor(factor: str, run_id: str) -> None:
     run_dir, info = create_run(f"factor_{factor}", "t1", [1, 5, 10, 20], RANGES, run_id=run_id)
     panel = pl.scan_parquet(get_settings().datasets_dir / "t1" / "panel.parquet")
     cfg = FactorConfig(factor=factor, choose_sign=False)
-    write_predictions(run_dir, predict_factor(cfg, panel, RANGES, info.horizons, run_dir))
+    write_predictions(
+        run_dir, predict_factor(cfg, panel, RANGES, TargetConfig(horizons=info.horizons), run_dir)
+    )
 
 
 def test_evaluation_refuses_test_dates_inside_the_training_range(_isolated_home):
@@ -80,7 +84,9 @@ def _finite_or_null(value: object) -> None:
 
 def test_metrics_json_schema_and_values(synthetic_home):
     _run_factor("reversal", "rev")
-    ev = evaluate_run(synthetic_home / "runs" / "rev", top_k=5, replicates=100, write_report=False)
+    ev = evaluate_run(
+        synthetic_home / "runs" / "rev", EvaluateConfig(top_k=5, bootstrap=100), write_report=False
+    )
     m = json.loads((synthetic_home / "runs" / "rev" / "metrics.json").read_text())
     assert m == ev.metrics
     assert m["schema_version"] == SCHEMA_VERSION
@@ -131,7 +137,9 @@ def test_metrics_json_schema_and_values(synthetic_home):
 
 def test_metrics_match_an_independent_computation(synthetic_home):
     _run_factor("reversal", "rev2")
-    ev = evaluate_run(synthetic_home / "runs" / "rev2", top_k=5, replicates=100, write_report=False)
+    ev = evaluate_run(
+        synthetic_home / "runs" / "rev2", EvaluateConfig(top_k=5, bootstrap=100), write_report=False
+    )
     panel = pl.read_parquet(synthetic_home / "datasets" / "t1" / "panel.parquet")
     test_panel = panel.filter(pl.col("Date").is_between(D(2020, 10, 1), D(2020, 12, 31)))
     test = test_panel.drop_nulls(["ret_prev_5d", "target_5d"])
@@ -206,7 +214,7 @@ def test_constant_predictions_evaluate_with_null_rank_ic_and_no_oracle(synthetic
     )
     run_dir, _ = create_run("const", "t1", [5], ranges, run_id="const")
     write_predictions(run_dir, preds)
-    ev = evaluate_run(run_dir, top_k=5, replicates=50)
+    ev = evaluate_run(run_dir, EvaluateConfig(top_k=5, bootstrap=50))
     m = ev.metrics
     assert m["oracle_available"] is False
     assert set(m["splits"]) == {"test"}
@@ -234,7 +242,7 @@ def test_train_only_run_has_signal_metrics_and_a_report_without_portfolios(synth
     )
     run_dir, _ = create_run("peek", "t1", [1], ranges, run_id="peek")
     write_predictions(run_dir, preds)
-    ev = evaluate_run(run_dir, top_k=5, replicates=50)
+    ev = evaluate_run(run_dir, EvaluateConfig(top_k=5, bootstrap=50))
     entry = ev.metrics["splits"]["train"]["horizons"]["1d"]
     # Predictions equal to the realised target: RankIC 1 on every day with a label.
     assert entry["signal"]["rank_ic_mean"] == pytest.approx(1.0)

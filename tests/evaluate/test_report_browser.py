@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from gogooku.cli import app
 from gogooku.models.factor import FactorConfig, predict_factor
 from gogooku.runs import Ranges, create_run, write_predictions
+from gogooku.target import TargetConfig
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -61,7 +62,10 @@ def test_report_renders_in_headless_chromium(synthetic_home, tmp_path):
     for factor in ("oracle", "reversal"):
         run_dir, info = create_run(f"factor_{factor}", "t1", [1, 5], ranges, run_id=factor)
         cfg = FactorConfig(factor=factor, choose_sign=False)
-        write_predictions(run_dir, predict_factor(cfg, panel, ranges, info.horizons, run_dir))
+        write_predictions(
+            run_dir,
+            predict_factor(cfg, panel, ranges, TargetConfig(horizons=info.horizons), run_dir),
+        )
         result = runner.invoke(
             app, ["evaluate", "--run", factor, "--top-k", "5", "--bootstrap", "50"]
         )

@@ -33,7 +33,7 @@ early_stopping_rounds = 10
 min_data_in_leaf = 20
 num_threads = 1
 
-[loss]
+[target]
 horizons = [1, 5, 20]
 """
 )
@@ -61,7 +61,7 @@ seed = 5
 progress = false
 diagnostics_every = 10
 
-[loss]
+[target]
 horizons = [1, 5, 20]
 """
 )

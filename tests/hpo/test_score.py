@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gogooku.evaluate import backtest as bt
+from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.hpo.score import fold_score
 from gogooku.runs import load_run
@@ -32,7 +33,9 @@ def test_fold_scores_match_the_evaluator_on_validation(home, write_config, monke
         scores = fold_score(run_dir, 5, "sharpe", top_k=5, cost_bps=10.0)
     assert ends and max(ends) < test_start
 
-    valid = evaluate_run(run_dir, top_k=5, cost_bps=10.0, replicates=10, write_report=False)
+    valid = evaluate_run(
+        run_dir, EvaluateConfig(top_k=5, cost_bps=10.0, bootstrap=10), write_report=False
+    )
     entry = valid.metrics["splits"]["valid"]["horizons"]["5d"]
     assert scores["rank_ic"] == pytest.approx(entry["signal"]["rank_ic_mean"], abs=1e-12)
     sharpe = entry["portfolio"]["long_short"]["net"]["sharpe"]

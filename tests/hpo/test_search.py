@@ -86,16 +86,16 @@ def _job(write_config, out, search, folds=(1, 2)):
 
 @pytest.mark.slow
 def test_failing_trial_is_fail_with_its_error_and_the_study_goes_on(home, write_config, tmp_path):
-    # main_horizon 3 validates as a config but the fit needs a 3d target the loss does not request
-    search = '[search]\n"model.main_horizon" = {type = "categorical", choices = [3, 5]}\n'
+    # 10000 training days validate as a config, but the dataset has no fold that long
+    search = '[search]\n"data.splits.train_days" = {type = "categorical", choices = [10000, 60]}\n'
     job = _job(write_config, tmp_path / "out", search)
     study = open_study(job, default_storage(job.output_dir), make_pruner("none", 2))
-    study.enqueue_trial({"model.main_horizon": 3})
-    study.enqueue_trial({"model.main_horizon": 5})
+    study.enqueue_trial({"data.splits.train_days": 10000})
+    study.enqueue_trial({"data.splits.train_days": 60})
     run_search(study, job, n_trials=2)
     failed, done = study.get_trials()
     assert failed.state == State.FAIL and done.state == State.COMPLETE
-    assert "main_horizon 3 is not among the requested horizons" in failed.user_attrs["error"]
+    assert "no fold fits: train_days 10000" in failed.user_attrs["error"]
     metrics = json.loads((job.output_dir / "trial_000" / "metrics.json").read_text())
     assert metrics["state"] == "fail" and metrics["value"] is None
     assert metrics["error"] == failed.user_attrs["error"]

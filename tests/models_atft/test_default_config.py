@@ -6,8 +6,7 @@ from pathlib import Path
 
 import torch
 
-from gogooku.models.atft_gat_fan import AtftConfig
-from gogooku.models.registry import build_model
+from gogooku.models.atft_gat_fan import AtftConfig, build_atft
 from gogooku.train.config import load_run_config
 
 from .conftest import make_batch
@@ -19,9 +18,9 @@ def test_default_atft_config_loads_and_builds():
     cfg = load_run_config(CONFIG)
     assert isinstance(cfg.model, AtftConfig)
     assert cfg.model.window == cfg.data.loader.window
-    model = build_model(cfg.model, 6, cfg.loss.horizons, (34, 18, 4)).eval()
+    model = build_atft(cfg.model, 6, cfg.target.horizons, (34, 18, 4)).eval()
     batch = make_batch(length=cfg.model.window, f=6, n=5)
     out = model(batch)
-    assert out.point.shape == (2, 5, len(cfg.loss.horizons))
+    assert out.point.shape == (2, 5, len(cfg.target.horizons))
     assert out.quantile_levels == tuple(cfg.model.quantiles)
     assert torch.isfinite(out.quantiles).all()

@@ -45,7 +45,7 @@ seed = 5
 progress = false
 diagnostics_every = 10
 
-[loss]
+[target]
 horizons = [1, 5, 20]
 """
 

@@ -77,7 +77,7 @@ def test_train_atft_writes_a_complete_run_and_resumes(home, config_file, tmp_pat
 
 @pytest.mark.slow
 def test_collapse_guard_stops_a_model_forced_constant(home, config_file, monkeypatch):
-    def constant_atft(cfg, n_features, horizons, cardinalities):
+    def constant_atft(kind, cfg, n_features, horizons, cardinalities, n_raw=0):
         model = build_atft(cfg, n_features, horizons, cardinalities)
         forward = model.forward
 
@@ -89,7 +89,7 @@ def test_collapse_guard_stops_a_model_forced_constant(home, config_file, monkeyp
         model.forward = flat
         return model
 
-    monkeypatch.setitem(registry._BUILDERS, "atft", constant_atft)
+    monkeypatch.setattr(type(registry.get_kind("atft")), "build", constant_atft)
     cfg = config_file.read_text().replace("epochs = 2", "epochs = 4\ncollapse_checks = 2")
     config_file.write_text(cfg)
     result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", config_file,
@@ -103,7 +103,7 @@ def test_collapse_guard_stops_a_model_forced_constant(home, config_file, monkeyp
 
 def test_train_linear_baseline(home, config_file, tmp_path):
     cfg = config_file.read_text().split("[model]")[0] + '[model]\nkind = "linear"\n'
-    cfg += "\n[loss]\nhorizons = [1, 5, 20]\n"
+    cfg += "\n[target]\nhorizons = [1, 5, 20]\n"
     path = tmp_path / "linear.toml"
     path.write_text(cfg)
     result = invoke("train", "--model", "linear", "--dataset", "tiny", "--config", path,

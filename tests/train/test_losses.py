@@ -113,8 +113,8 @@ def _batch(seed: int = 0, b: int = 2, n: int = 12, h: int = 3):
 
 def test_total_is_the_weighted_sum_of_the_terms():
     point, q, y, y_mask = _batch()
-    cfg = LossConfig(horizons=[1, 5, 20], main_horizon=5, main_weight=3.0)
-    r = compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg)
+    cfg = LossConfig(main_weight=3.0)
+    r = compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg, 5)
     weights = {"rank": 0.5, "cs_ic": 0.3, "sharpe": 0.1, "quantile": 0.1}
     omega = {1: 1.0, 5: 3.0, 20: 1.0}
     by_hand = sum(omega[h] * sum(weights[t] * r.terms[t][h] for t in weights) for h in omega) / sum(
@@ -126,14 +126,12 @@ def test_total_is_the_weighted_sum_of_the_terms():
 
 def test_every_loss_field_changes_the_total():
     point, q, y, y_mask = _batch(1)
-    base = LossConfig(horizons=[1, 5, 20], top_rank=0.2, listnet=0.2, pairwise=0.2)
+    base = LossConfig(top_rank=0.2, listnet=0.2, pairwise=0.2)
     changes = {
         "rank": 0.9,
         "cs_ic": 0.0,
         "sharpe": 0.7,
         "quantile": 0.0,
-        "horizons": [5, 20],
-        "main_horizon": 20,
         "main_weight": 5.0,
         "listnet": 0.0,
         "listnet_temperature": 0.3,
@@ -145,59 +143,63 @@ def test_every_loss_field_changes_the_total():
         "pairwise_margin": 0.2,
     }
     assert set(changes) == set(LossConfig.model_fields)
-    ref = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base).total)
+    ref = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base, 5).total)
     for name, value in changes.items():
         cfg = base.model_copy(update={name: value})
-        got = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg).total)
+        got = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg, 5).total)
         assert got != pytest.approx(ref, rel=1e-6), f"loss.{name} did not change the loss"
+    other_main = compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base, 20).total
+    assert float(other_main) != pytest.approx(ref, rel=1e-6), "main_horizon did not change the loss"
 
 
 @pytest.mark.parametrize("term", ["top_rank", "listnet", "pairwise"])
 def test_optional_terms_are_off_by_default_and_reach_the_total(term):
     assert getattr(LossConfig(), term) == 0.0
     point, _, y, y_mask = _batch(3)
-    base = LossConfig(horizons=[1, 5], quantile=0.0)
-    ref = compute_loss(point, None, (), y, y_mask, [1, 5, 20], base)
+    base = LossConfig(quantile=0.0)
+    ref = compute_loss(point, None, (), y, y_mask, [1, 5, 20], base, 5)
     assert term not in ref.terms
-    got = compute_loss(point, None, (), y, y_mask, [1, 5, 20], base.model_copy(update={term: 1.0}))
-    assert set(got.terms[term]) == {1, 5}
+    got = compute_loss(
+        point, None, (), y, y_mask, [1, 5, 20], base.model_copy(update={term: 1.0}), 5
+    )
+    assert set(got.terms[term]) == {1, 5, 20}
     assert float(got.total) != pytest.approx(float(ref.total), rel=1e-6)
 
 
 def test_no_valid_target_is_an_error_not_a_zero_loss():
     point, q, y, y_mask = _batch()
-    cfg = LossConfig(horizons=[1, 5, 20])
+    cfg = LossConfig()
     with pytest.raises(LossError, match="no valid target"):
-        compute_loss(point, q, (0.1, 0.5, 0.9), y, torch.zeros_like(y_mask), [1, 5, 20], cfg)
+        compute_loss(point, q, (0.1, 0.5, 0.9), y, torch.zeros_like(y_mask), [1, 5, 20], cfg, 5)
     one_stock = torch.zeros_like(y_mask)
     one_stock[:, 0] = True
     with pytest.raises(LossError, match="no valid target"):
-        compute_loss(point, q, (0.1, 0.5, 0.9), y, one_stock, [1, 5, 20], cfg)
+        compute_loss(point, q, (0.1, 0.5, 0.9), y, one_stock, [1, 5, 20], cfg, 5)
     with pytest.raises(LossError, match="no valid target"):
         constant = torch.ones_like(y)
-        compute_loss(point, q, (0.1, 0.5, 0.9), constant, y_mask, [1, 5, 20], cfg)
+        compute_loss(point, q, (0.1, 0.5, 0.9), constant, y_mask, [1, 5, 20], cfg, 5)
 
 
 def test_shape_and_head_errors():
     point, q, y, y_mask = _batch()
-    cfg = LossConfig(horizons=[1, 5, 20])
+    cfg = LossConfig()
     with pytest.raises(LossError, match="same"):
-        compute_loss(point[:, :3], q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg)
+        compute_loss(point[:, :3], q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg, 5)
     with pytest.raises(LossError, match="quantile head"):
-        compute_loss(point, None, (), y, y_mask, [1, 5, 20], cfg)
-    with pytest.raises(LossError, match=r"loss.horizons \[10\]"):
-        compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], LossConfig(horizons=[5, 10]))
+        compute_loss(point, None, (), y, y_mask, [1, 5, 20], cfg, 5)
+    with pytest.raises(LossError, match="main horizon 10"):
+        compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg, 10)
 
 
 def test_masked_stocks_do_not_change_the_loss():
     point, q, y, y_mask = _batch(2)
     y_mask[:, -2:] = False
-    cfg = LossConfig(horizons=[1, 5, 20])
-    a = compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg).total
+    cfg = LossConfig()
+    a = compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg, 5).total
     point2, y2 = point.clone(), y.clone()
     point2[:, -2:] = 1e6
     y2[:, -2:] = float("nan")
-    b = compute_loss(point2, q, (0.1, 0.5, 0.9), y2, y_mask, [1, 5, 20], cfg).total
+    b = compute_loss(point2, q, (0.1, 0.5, 0.9), y2, y_mask, [1, 5, 20], cfg, 5).total
     assert float(a) == pytest.approx(float(b), rel=1e-6)
     assert torch.isfinite(b)
 

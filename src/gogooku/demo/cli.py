@@ -13,10 +13,10 @@ from gogooku.calendar import CalendarError
 from gogooku.config import ConfigError
 from gogooku.dataset.build import BuildError
 from gogooku.dataset.splits import SplitError
+from gogooku.dataset.tabular import TabularError
 from gogooku.demo.pipeline import run_demo
 from gogooku.demo.plan import demo_plan
 from gogooku.evaluate.evaluator import EvaluationError
-from gogooku.models.tabular import TabularError
 from gogooku.runs import RunError
 from gogooku.settings import get_settings
 from gogooku.store.fetch import SourceMismatchError

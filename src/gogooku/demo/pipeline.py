@@ -212,7 +212,7 @@ def run_demo(
         run_dirs.append(tuned)
     with clock.stage("compare", f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}, after costs"):
         metrics = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in run_dirs]
-        main = f"{first_cfg.loss.main_horizon}d"
+        main = f"{first_cfg.target.main_horizon}d"
         rows = comparison(metrics, main)
         print_comparison(
             console,

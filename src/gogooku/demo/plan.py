@@ -14,7 +14,8 @@ from pathlib import Path
 from pydantic import Field
 
 from gogooku.config import ConfigError, StrictModel
-from gogooku.train.config import NEURAL_KINDS, RunConfig, load_run_config
+from gogooku.models.registry import get_kind
+from gogooku.train.config import RunConfig, load_run_config
 
 DATASET = "demo"
 RUN_PREFIX = "demo-"
@@ -86,7 +87,7 @@ def run_config(model: DemoModel, plan: DemoPlan, configs_dir: Path) -> RunConfig
     updates: dict[str, object] = {}
     if "seed" in type(cfg.model).model_fields:
         updates["model"] = cfg.model.model_copy(update={"seed": plan.seed})
-    if model.kind in NEURAL_KINDS:
+    if get_kind(model.kind).neural:
         epochs = min(cfg.train.epochs, plan.neural_epochs)
         updates["train"] = cfg.train.model_copy(
             update={"epochs": epochs, "seed": plan.seed, "progress": False}

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gogooku.calendar import CalendarError
-from gogooku.evaluate.evaluator import EvaluationError, evaluate_run
+from gogooku.evaluate.evaluator import EvaluationError, evaluate_run, run_settings
 from gogooku.evaluate.report import COMPARE_FIELDS, _fmt, build_compare, compare_rows
 from gogooku.io import atomic_write_text
 from gogooku.runs import RunError, resolve_run_dir
@@ -24,15 +24,23 @@ from gogooku.settings import get_settings
 
 def evaluate_command(
     run: str = typer.Option(..., "--run", help="Run id (under $GOGOOKU_HOME/runs) or run folder."),
-    top_k: int = typer.Option(50, "--top-k", min=1, help="Names per portfolio leg."),
-    cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Costs in bps per side."),
-    replicates: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap replicates."),
+    top_k: int | None = typer.Option(
+        None, "--top-k", min=1, help="Names per portfolio leg (default: the run's [evaluate])."
+    ),
+    cost_bps: float | None = typer.Option(
+        None, "--cost-bps", min=0.0, help="Costs in bps per side (default: the run's [evaluate])."
+    ),
+    replicates: int | None = typer.Option(
+        None, "--bootstrap", min=10, help="Bootstrap replicates (default: the run's [evaluate])."
+    ),
 ) -> None:
     """Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html."""
     try:
-        ev = evaluate_run(
-            resolve_run_dir(run), top_k=top_k, cost_bps=cost_bps, replicates=replicates
-        )
+        run_dir = resolve_run_dir(run)
+        saved, _ = run_settings(run_dir)
+        given = {"top_k": top_k, "cost_bps": cost_bps, "bootstrap": replicates}
+        config = saved.model_copy(update={k: v for k, v in given.items() if v is not None})
+        ev = evaluate_run(run_dir, config)
     except (RunError, EvaluationError, CalendarError) as exc:
         typer.echo(f"evaluate failed: {exc}", err=True)
         raise typer.Exit(code=1) from None

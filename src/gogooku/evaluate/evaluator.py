@@ -28,13 +28,19 @@ import numpy as np
 import polars as pl
 
 from gogooku.calendar import TradingCalendar
+from gogooku.config import read_toml
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import bootstrap, metrics, risk
+from gogooku.evaluate.config import EvaluateConfig
 from gogooku.io import atomic_write_text, code_version
-from gogooku.runs import RunInfo, load_run, pred_column, read_predictions
+from gogooku.runs import RunInfo, load_run, read_predictions
 from gogooku.settings import Settings, get_settings
 from gogooku.store.raw import RawStore
+from gogooku.target import LabelKind, TargetConfig, label_column, pred_column
+
+RUN_CONFIG_FILE = "config.toml"
+BENCHMARK_COLUMNS = {"topix": "benchmark_topix", "equal_weight": "benchmark_ew"}
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "metrics.json"
@@ -112,16 +118,23 @@ def dataset_horizons(panel_path: Path) -> list[int]:
     return sorted(int(m.group(1)) for c in names if (m := TARGET_RE.match(c)))
 
 
-def load_targets(settings: Settings, dataset: str) -> tuple[pl.DataFrame, list[int]]:
-    """``Date, Code, target_{h}d`` for every horizon of the dataset panel."""
+def load_targets(
+    settings: Settings, dataset: str, label: LabelKind = "raw"
+) -> tuple[pl.DataFrame, list[int]]:
+    """``Date, Code, target_{h}d`` for every horizon of the dataset panel, holding the labels of
+    kind ``label`` (``gogooku.target.label_column``; the evaluator calls them all targets)."""
     path = settings.datasets_dir / dataset / "panel.parquet"
     if not path.is_file():
         raise EvaluationError(f"dataset {dataset!r}: {path} does not exist")
     horizons = dataset_horizons(path)
     if not horizons:
         raise EvaluationError(f"dataset {dataset!r}: {path} has no target_{{h}}d columns")
-    cols = ["Date", "Code", *(f"target_{h}d" for h in horizons)]
-    return pl.read_parquet(path, columns=cols), horizons
+    cols = {label_column(h, label): f"target_{h}d" for h in horizons}
+    absent = [c for c in cols if c not in pl.read_parquet_schema(path)]
+    if absent:
+        raise EvaluationError(f"dataset {dataset!r}: {path} has no label column(s) {absent}")
+    frame = pl.read_parquet(path, columns=["Date", "Code", *cols]).rename(cols)
+    return frame, horizons
 
 
 def load_oracle(store: RawStore, horizons: list[int]) -> pl.DataFrame | None:
@@ -148,12 +161,13 @@ def signal_metrics(
     top_k: int,
     universe: pl.DataFrame,
     replicates: int,
+    quantiles: int = 10,
 ) -> tuple[dict[str, object], pl.DataFrame, pl.DataFrame]:
     """Signal metrics of ``pred`` vs ``target`` on ``frame``; also the daily IC and decile frames."""
     daily = metrics.daily_ic(frame, pred, target)
     out: dict[str, object] = metrics.ic_summary(daily)
-    deciles = metrics.quantile_returns(frame, pred, target, 10)
-    out["deciles"] = metrics.quantile_summary(deciles, 10)
+    deciles = metrics.quantile_returns(frame, pred, target, quantiles)
+    out["deciles"] = metrics.quantile_summary(deciles, quantiles)
     turnover_1 = metrics.topk_turnover(frame, pred, top_k, lag=1)
     turnover_h = metrics.topk_turnover(frame, pred, top_k, lag=horizon)
     autocorr = metrics.rank_autocorrelation(frame, pred, lag=1)
@@ -173,11 +187,17 @@ def signal_metrics(
 
 
 def portfolio_metrics(
-    result: bt.BacktestResult, ppy: float, horizon: int, replicates: int
+    result: bt.BacktestResult,
+    ppy: float,
+    horizon: int,
+    replicates: int,
+    benchmark: str = "topix",
 ) -> dict[str, object]:
-    """Risk statistics of a backtest's daily returns (net and gross), benchmarks and excess."""
+    """Risk statistics of a backtest's daily returns (net and gross), benchmarks and excess;
+    ``excess`` and ``beta`` are against ``benchmark`` (``topix`` or ``equal_weight``)."""
     d = result.daily.sort("Date")
     net = d["ret_net"].to_numpy()
+    bench = d[BENCHMARK_COLUMNS[benchmark]].to_numpy()
     excess_topix = (d["ret_net"] - d["benchmark_topix"]).to_numpy()
     excess_ew = (d["ret_net"] - d["benchmark_ew"]).to_numpy()
     gross_ar = risk.annual_return(d["ret_gross"].to_numpy(), ppy)
@@ -197,6 +217,9 @@ def portfolio_metrics(
             "with_cost": risk.qlib_risk_analysis(excess_topix, ppy),
         },
         "beta_topix": risk.beta(net, d["benchmark_topix"].to_numpy()),
+        "benchmark": benchmark,
+        "excess": risk.return_stats(net - bench, ppy),
+        "beta": risk.beta(net, bench),
         "turnover_mean": d["turnover"].mean(),
         "cost_total": d["cost"].sum(),
         "cost_drag": gross_ar - net_ar if gross_ar is not None and net_ar is not None else None,
@@ -281,6 +304,8 @@ class _SplitContext:
     top_k: int
     cost_bps: float
     replicates: int
+    quantiles: int
+    benchmark: str
 
 
 def _scores(part: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -291,7 +316,7 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
     """The ``splits.<split>.horizons.<h>d`` entry of metrics.json and its series."""
     part, pred, target = ctx.part, pred_column(h), f"target_{h}d"
     sig, daily, deciles = signal_metrics(
-        part, pred, target, h, ctx.top_k, ctx.universe, ctx.replicates
+        part, pred, target, h, ctx.top_k, ctx.universe, ctx.replicates, ctx.quantiles
     )
     hs = HorizonSeries(daily_ic=daily, quantiles=deciles)
     entry: dict[str, object] = {
@@ -307,7 +332,7 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
     has_oracle = oracle_col in part.columns
     if has_oracle:
         osig, _, _ = signal_metrics(
-            part, oracle_col, target, h, ctx.top_k, ctx.universe, ctx.replicates
+            part, oracle_col, target, h, ctx.top_k, ctx.universe, ctx.replicates, ctx.quantiles
         )
         entry["oracle"] = {"signal": osig}
         entry["vs_oracle"] = {
@@ -317,14 +342,15 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
         return entry, hs
     hs.backtests = _run_backtests(_scores(part, pred), ctx.market, h, ctx.top_k, ctx.cost_bps)
     entry["portfolio"] = {
-        s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates) for s, r in hs.backtests.items()
+        s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates, ctx.benchmark)
+        for s, r in hs.backtests.items()
     }
     if has_oracle:
         hs.oracle_backtests = _run_backtests(
             _scores(part, oracle_col), ctx.market, h, ctx.top_k, ctx.cost_bps
         )
         oport = {
-            s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates)
+            s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates, ctx.benchmark)
             for s, r in hs.oracle_backtests.items()
         }
         entry["oracle"]["portfolio"] = oport
@@ -335,21 +361,40 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
     return entry, hs
 
 
+def run_settings(run_dir: Path) -> tuple[EvaluateConfig, LabelKind]:
+    """The ``[evaluate]`` section and ``[target] label`` of the run's ``config.toml`` (defaults
+    for a run without one, e.g. predictions written by another tool)."""
+    path = Path(run_dir) / RUN_CONFIG_FILE
+    if not path.is_file():
+        return EvaluateConfig(), "raw"
+    data = read_toml(path)
+    try:
+        config = EvaluateConfig.model_validate(data.get("evaluate", {}))
+        label = TargetConfig.model_validate(data.get("target", {})).label
+    except ValueError as exc:
+        raise EvaluationError(f"{path}: {exc}") from None
+    return config, label
+
+
 def evaluate_run(
     run_dir: Path,
-    top_k: int = 50,
-    cost_bps: float = 10.0,
-    replicates: int = bootstrap.DEFAULT_REPLICATES,
+    config: EvaluateConfig | None = None,
     settings: Settings | None = None,
     write_report: bool = True,
 ) -> Evaluation:
-    """Evaluate ``run_dir`` and write ``metrics.json`` (and ``report.html``) into it."""
+    """Evaluate ``run_dir`` and write ``metrics.json`` (and ``report.html``) into it.
+
+    ``config`` defaults to the run's own ``[evaluate]`` section; predictions are scored against
+    the labels of the run's ``[target] label`` kind."""
     settings = settings or get_settings()
     run_dir = Path(run_dir)
+    saved, label = run_settings(run_dir)
+    config = config or saved
+    top_k, cost_bps, replicates = config.top_k, config.cost_bps, config.bootstrap
     info = load_run(run_dir)
     check_ranges(info)
     preds = read_predictions(run_dir)
-    targets, target_hs = load_targets(settings, info.dataset)
+    targets, target_hs = load_targets(settings, info.dataset, label)
     missing = [h for h in info.horizons if h not in target_hs]
     if missing:
         raise EvaluationError(
@@ -385,6 +430,8 @@ def evaluate_run(
             top_k=top_k,
             cost_bps=cost_bps,
             replicates=replicates,
+            quantiles=config.quantiles,
+            benchmark=config.benchmark,
         )
         horizons_out: dict[str, object] = {}
         for h in info.horizons:
@@ -408,7 +455,9 @@ def evaluate_run(
         "config": {
             "top_k": top_k,
             "cost_bps": cost_bps,
-            "n_quantiles": 10,
+            "n_quantiles": config.quantiles,
+            "benchmark": config.benchmark,
+            "label": label,
             "kaggle_portfolio_size": metrics.KAGGLE_PORTFOLIO_SIZE,
             "bootstrap_replicates": replicates,
             "portfolio_splits": list(PORTFOLIO_SPLITS),

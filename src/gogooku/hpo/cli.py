@@ -25,8 +25,8 @@ from gogooku.hpo.study import (
     select_folds,
     steps_per_trial,
 )
+from gogooku.models.registry import kind_names
 from gogooku.settings import get_settings
-from gogooku.train.config import MODEL_KINDS
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -41,7 +41,9 @@ def _folds(text: str | None) -> list[int] | None:
 
 
 def hpo_command(
-    model: str = typer.Option(..., "--model", help=f"One of {', '.join(MODEL_KINDS)}."),
+    model: str = typer.Option(
+        ..., "--model", help=f"Model kind: one of {', '.join(kind_names())}."
+    ),
     dataset: str = typer.Option(
         ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
     ),

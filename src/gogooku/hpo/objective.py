@@ -37,7 +37,8 @@ from gogooku.errors import GogookuError
 from gogooku.hpo.score import ObjectiveName, fold_score
 from gogooku.hpo.space import SearchSpace, apply_params
 from gogooku.io import atomic_write_text
-from gogooku.train.config import NEURAL_KINDS, RunConfig
+from gogooku.models.registry import get_kind
+from gogooku.train.config import RunConfig
 from gogooku.train.loop import HISTORY_FILE
 from gogooku.train.run import train_run
 
@@ -131,8 +132,8 @@ class Objective:
 
     def _run_folds(self, trial: optuna.Trial, cfg: RunConfig, record: _TrialRecord) -> float:
         job = self.job
-        main = cfg.loss.main_horizon
-        neural = job.kind in NEURAL_KINDS
+        main = cfg.target.main_horizon
+        neural = get_kind(job.kind).neural
         values = []
         for pos, fold in enumerate(job.folds):
             run_id = f"hpo-{job.study_name}-{trial.number:03d}-f{fold}-{uuid.uuid4().hex[:6]}"

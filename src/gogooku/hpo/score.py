@@ -2,7 +2,7 @@
 
 Both scores read the run's ``predictions.parquet`` restricted to ``split == "valid"`` (for ATFT
 these are the best epoch's EMA weights, for LightGBM the best boosting round's), column
-``pred_{h}d`` of the main horizon h = ``loss.main_horizon``:
+``pred_{h}d`` of the main horizon h = ``[target] main_horizon``:
 
 - ``rank_ic``: mean over validation days of the daily Spearman correlation between prediction and
   ``target_{h}d`` (:func:`gogooku.evaluate.metrics.daily_ic`, the evaluator's convention); days
@@ -28,9 +28,10 @@ from gogooku.calendar import TradingCalendar
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import metrics, risk
-from gogooku.runs import load_run, pred_column, read_predictions
+from gogooku.runs import load_run, read_predictions
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
+from gogooku.target import pred_column
 
 ObjectiveName = Literal["rank_ic", "sharpe"]
 OBJECTIVES: tuple[str, ...] = ("rank_ic", "sharpe")

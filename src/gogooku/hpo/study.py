@@ -32,7 +32,8 @@ from gogooku.config import ConfigError
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.splits import dataset_dates, walk_forward
 from gogooku.hpo.objective import Objective, SearchJob
-from gogooku.train.config import NEURAL_KINDS, RunConfig
+from gogooku.models.registry import get_kind
+from gogooku.train.config import RunConfig
 
 PrunerName = Literal["median", "hyperband", "none"]
 PRUNERS: tuple[str, ...] = ("median", "hyperband", "none")
@@ -106,7 +107,7 @@ def make_pruner(
 
 def steps_per_trial(job: SearchJob) -> int:
     """Pruning steps of a trial: folds × capped epochs (neural) or folds (tabular)."""
-    if job.kind not in NEURAL_KINDS:
+    if not get_kind(job.kind).neural:
         return len(job.folds)
     epochs = job.base.train.epochs
     return len(job.folds) * (epochs if job.max_epochs is None else min(epochs, job.max_epochs))

@@ -1,2 +1,3 @@
-"""Models: the neural ATFT-GAT-FAN (``atft_gat_fan``) built through ``registry.build_model``, and
-the tabular baselines (``tabular.fit_predict_tabular``: ``gbdt``, ``linear``, ``factor``)."""
+"""Models: networks (``atft_gat_fan`` + ``fan``/``layers``/``output``, ``apex``) and estimators
+(``gbdt`` LightGBM, ``linear`` ridge, ``factor`` reference formulas), and ``registry``, the model
+kinds that ``train``, ``bundle``, ``hpo`` and ``serve`` look up by name."""

@@ -2,7 +2,8 @@
 
 ``forward(batch)`` takes a :class:`~gogooku.dataset.loader.DayBatch` whose x (B, L, N, F + M)
 holds the loader's F normalised stock features followed by M raw market columns (appended by
-:class:`MarketColumns`, which :func:`apex_trainer` wraps around the Trainer's loaders), and uses
+:class:`MarketColumns`, which ``gogooku.train.apex.apex_trainer`` wraps around the Trainer's
+loaders), and uses
 the last W = ``window`` days (W ≤ the loader's L):
 
 1. **Clean**: non-finite values → 0, window days on which a stock is not listed → 0.
@@ -37,7 +38,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -54,9 +54,6 @@ from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 if TYPE_CHECKING:
     from gogooku.dataset.cache import DenseCache
     from gogooku.dataset.loader import DayBatch, DayBatchLoader
-    from gogooku.dataset.splits import Fold
-    from gogooku.train.config import RunConfig
-    from gogooku.train.loop import Trainer
 
 MARKET_BLOCKS = ("market", "flows", "options", "futures", "breakdown")
 
@@ -67,7 +64,7 @@ class ApexError(GogookuError, ValueError):
 
 class PruneConfig(StrictModel):
     """The pruned variant: train the enhanced model, keep the top ``keep`` fraction of features
-    by permutation importance on the fold's validation days, retrain (``gogooku.models.pruning``)."""
+    by permutation importance on the fold's validation days, retrain (``gogooku.train.apex``)."""
 
     keep: float = Field(0.3, gt=0, le=1, description="fraction of the features kept")
     repeats: int = Field(1, ge=1, description="shuffles per feature, importance averaged")
@@ -157,7 +154,7 @@ class ApexRanker(nn.Module):
         if cfg.market_gate and n_market < 1:
             raise ApexError(
                 "model.market_gate = true but no market column: build APEX with "
-                "gogooku.models.apex.apex_trainer (train_run does), which appends the columns "
+                "gogooku.train.apex.apex_trainer (train_run does), which appends the columns "
                 "of model.market_blocks to every batch"
             )
         h, p = cfg.hidden_size, cfg.dropout
@@ -303,35 +300,3 @@ class MarketColumns:
                 yield batch
                 continue
             yield replace(batch, x=torch.cat([batch.x, self.raw(batch)], dim=-1))
-
-
-def apex_trainer(run_cfg: RunConfig, cache: DenseCache, fold: Fold, run_dir: str | Path) -> Trainer:
-    """The :class:`~gogooku.train.loop.Trainer` of the APEX of ``run_cfg``: the model gets the
-    M market columns of ``model.market_blocks`` (all found in the cache; none without the gate)
-    and every loader of the trainer is wrapped in :class:`MarketColumns`."""
-    from gogooku.train.loop import Trainer
-
-    cfg = run_cfg.model
-    if not isinstance(cfg, ApexConfig):
-        raise ApexError(f"apex_trainer needs an apex [model], got kind {cfg.kind!r}")
-    if run_cfg.data.loader.normalize == "off":
-        raise ApexError(
-            "data.loader.normalize = 'off': APEX needs normalised stock features "
-            "('cached' or 'batch'); the market columns are read raw from the cache"
-        )
-    columns = market_columns(cache, cfg.market_blocks) if cfg.market_gate else np.array([], int)
-    if cfg.market_gate and not len(columns):
-        raise ApexError(
-            f"{cache.path}: none of model.market_blocks {cfg.market_blocks} is in the dataset "
-            f"(blocks {sorted(set(cache.feature_blocks))}); name others or set market_gate = false"
-        )
-
-    def build(n_features: int, horizons: list[int], cards: list[int]) -> ApexRanker:
-        return build_apex(cfg, n_features, horizons, cards, len(columns))
-
-    trainer = Trainer(run_cfg, cache, fold, Path(run_dir), builder=build)
-    trainer.train_loader = MarketColumns(trainer.train_loader, cache, columns)
-    trainer.eval_loaders = {
-        k: MarketColumns(v, cache, columns) for k, v in trainer.eval_loaders.items()
-    }
-    return trainer

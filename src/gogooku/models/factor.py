@@ -8,7 +8,7 @@
   (``synthetic(seed=…)``).
 
 Sign (reversal and momentum, ``choose_sign = true``): s = +1 if the factor's mean daily RankIC
-against ``target_{main_horizon}d`` over the *validation* rows is ≥ 0, else −1; the prediction is
+against the label of ``[target] main_horizon`` over the *validation* rows is ≥ 0, else −1; the prediction is
 s × factor. Train and test rows never enter the choice. The choice is written to ``factor.json``
 in the run folder (factor, column, sign, valid RankIC).
 """
@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import Field
 
 from gogooku.config import StrictModel
+from gogooku.dataset.tabular import TabularError
 from gogooku.io import atomic_write_text
 from gogooku.models.gbdt import mean_daily_rank_ic
-from gogooku.models.tabular import TabularError
-from gogooku.runs import Ranges, pred_column, split_expr
+from gogooku.runs import Ranges, split_expr
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
+from gogooku.target import TargetConfig, pred_column
 
 FACTOR_COLUMNS: dict[str, tuple[str, float]] = {
     "reversal": ("ret_prev_5d", -1.0),
@@ -47,7 +47,6 @@ class FactorConfig(StrictModel):
     kind: Literal["factor"] = "factor"
     factor: Literal["reversal", "momentum", "oracle"] = "reversal"
     choose_sign: bool = True
-    main_horizon: int = Field(5, ge=1, description="horizon whose valid RankIC picks the sign")
 
 
 def _keys(panel: pl.LazyFrame, ranges: Ranges, extra: list[str]) -> pl.DataFrame:
@@ -84,10 +83,11 @@ def predict_factor(
     cfg: FactorConfig,
     panel: pl.LazyFrame | pl.DataFrame,
     ranges: Ranges,
-    horizons: list[int],
+    target: TargetConfig,
     run_dir: Path,
 ) -> pl.DataFrame:
     """``Date, Code, split, pred_{h}d`` of the factor on the panel rows of the three splits."""
+    horizons = target.sorted_horizons
     lazy = panel.lazy()
     names = lazy.collect_schema().names()
     if cfg.factor == "oracle":
@@ -96,8 +96,8 @@ def predict_factor(
         summary: dict[str, object] = {"factor": "oracle", "sign": 1.0}
     else:
         column, base_sign = FACTOR_COLUMNS[cfg.factor]
-        target = f"target_{cfg.main_horizon}d"
-        needed = [column, *([target] if cfg.choose_sign else [])]
+        label = target.main_label
+        needed = [column, *([label] if cfg.choose_sign else [])]
         absent = [c for c in needed if c not in names]
         if absent:
             raise FactorError(f"factor {cfg.factor!r}: panel has no column(s) {absent}")
@@ -108,14 +108,14 @@ def predict_factor(
         if cfg.choose_sign:
             valid = rows.filter(
                 (pl.col("split") == "valid")
-                & pl.col(target).is_finite()
+                & pl.col(label).is_finite()
                 & pl.col("score").is_finite()
             )
             if valid.height == 0:
                 raise FactorError(
-                    f"factor {cfg.factor!r}: no validation row with both {column} and {target}"
+                    f"factor {cfg.factor!r}: no validation row with both {column} and {label}"
                 )
-            valid_ic = mean_daily_rank_ic(valid, valid["score"].to_numpy(), target)
+            valid_ic = mean_daily_rank_ic(valid, valid["score"].to_numpy(), label)
             sign = 1.0 if valid_ic >= 0 else -1.0
         out = rows.select(
             "Date",
@@ -129,7 +129,8 @@ def predict_factor(
             "base_sign": base_sign,
             "sign": sign,
             "valid_rank_ic": valid_ic,
-            "main_horizon": cfg.main_horizon,
+            "main_horizon": target.main_horizon,
+            "label": label,
         }
     atomic_write_text(Path(run_dir) / FACTOR_FILE, json.dumps(summary, indent=2) + "\n")
     return out

@@ -1,6 +1,6 @@
 """LightGBM baseline (kind "lgbm"): regression on per-date rank-gauss targets, or lambdarank.
 
-Inputs are the per-date normalised features of :class:`gogooku.models.tabular.TabularData`.
+Inputs are the per-date normalised features of :class:`gogooku.dataset.tabular.TabularData`.
 
 - ``objective = "regression"``: L2 regression on the target normalised per date with the one
   normalisation function, rank-gauss: z = Φ⁻¹((r − 0.5)/n) with r the target's average rank
@@ -13,8 +13,8 @@ Inputs are the per-date normalised features of :class:`gogooku.models.tabular.Ta
   Spearman correlation between prediction and raw target (days with constant predictions are
   skipped; 0 when all are); training stops after ``early_stopping_rounds`` rounds without improvement and the
   best round is used.
-- ``horizons = "main"``: one model on ``target_{main_horizon}d`` whose score fills every
-  ``pred_{h}d`` column; ``horizons = "each"``: one model per requested horizon.
+- ``horizons = "main"``: one model on the label of ``[target] main_horizon`` whose score fills
+  every ``pred_{h}d`` column; ``horizons = "each"``: one model per ``[target]`` horizon.
 - ``seeds = k``: each model is the mean of k boosters trained with seeds ``seed``, ``seed`` + 1,
   …, ``seed`` + k − 1 (different bagging and feature samples), which averages away part of the
   variance a single booster fits on noisy targets. ``early_stopping_on = "booster"``: each
@@ -46,10 +46,10 @@ from pydantic import Field, model_validator
 
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
+from gogooku.dataset.tabular import TabularData, TabularError
 from gogooku.evaluate.metrics import daily_ic
 from gogooku.io import atomic_write_text
-from gogooku.models.tabular import TabularData, TabularError
-from gogooku.runs import pred_column
+from gogooku.target import TargetConfig, pred_column
 
 IMPORTANCE_FILE = "feature_importance.csv"
 SUMMARY_FILE = "lgbm.json"
@@ -61,7 +61,6 @@ class LgbmConfig(StrictModel):
     kind: Literal["lgbm"] = "lgbm"
     objective: Literal["regression", "lambdarank"] = "regression"
     horizons: Literal["main", "each"] = "main"
-    main_horizon: int = Field(5, ge=1)
     relevance_grades: int = Field(5, ge=2, le=31, description="lambdarank grades 0..G-1")
     num_boost_round: int = Field(500, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
@@ -281,24 +280,24 @@ def _write_side_files(
             atomic_write_text(Path(run_dir) / lgbm_file(h, i), text)
 
 
+def fitted_horizons(cfg: LgbmConfig, target: TargetConfig) -> dict[int, int]:
+    """Output horizon → horizon of the LightGBM model that scores it (``horizons``)."""
+    if cfg.horizons == "main":
+        return dict.fromkeys(target.sorted_horizons, target.main_horizon)
+    return {h: h for h in target.sorted_horizons}
+
+
 def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
     """Fit per the module doc; ``Date, Code, split, pred_{h}d`` for every row of ``data``."""
-    if cfg.horizons == "main":
-        if cfg.main_horizon not in data.horizons:
-            raise TabularError(
-                f"lgbm: main_horizon {cfg.main_horizon} is not among the requested horizons "
-                f"{data.horizons}"
-            )
-        fitted = [cfg.main_horizon]
-    else:
-        fitted = data.horizons
+    main = data.target.main_horizon
+    fitted = [main] if cfg.horizons == "main" else data.horizons
     boosters, summary = {}, {}
     for h in fitted:
         boosters[h], summary[h] = _fit_one(cfg, data, h)
     _write_side_files(run_dir, boosters, summary)
     x_all = data.frame.select(data.inputs).to_numpy()
     scores = {h: predict_mean(members, x_all) for h, members in boosters.items()}
-    source = {h: (h if cfg.horizons == "each" else cfg.main_horizon) for h in data.horizons}
+    source = fitted_horizons(cfg, data.target)
     return data.frame.select("Date", "Code", "split").with_columns(
         pl.Series(pred_column(h), scores[source[h]], dtype=pl.Float64) for h in data.horizons
     )

@@ -1,6 +1,6 @@
 """Ridge baseline (kind "linear"): one scikit-learn ``Ridge`` per horizon.
 
-Inputs are the per-date normalised features of :class:`gogooku.models.tabular.TabularData`
+Inputs are the per-date normalised features of :class:`gogooku.dataset.tabular.TabularData`
 (missing → 0). The target of horizon h is normalised per date like the features, rank-gauss
 z = Φ⁻¹((r − 0.5)/n) over the n known targets of the date (clipped to ±``clip`` of the run's
 normalisation), so no single day's scale or outlier dominates. The fit minimises
@@ -22,9 +22,9 @@ from sklearn.linear_model import Ridge
 
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
+from gogooku.dataset.tabular import TabularData, TabularError, target_column
 from gogooku.io import atomic_write_text
-from gogooku.models.tabular import TabularData, TabularError
-from gogooku.runs import pred_column
+from gogooku.target import pred_column
 
 PARAMS_FILE = "linear.json"
 
@@ -44,7 +44,7 @@ def fit_predict_linear(cfg: LinearConfig, data: TabularData, run_dir: Path) -> p
     preds: list[pl.Series] = []
     params: dict[str, dict] = {}
     for h in data.horizons:
-        target = f"target_{h}d"
+        target = target_column(h)
         rows = data.rows("train", h)
         if rows.height == 0:
             raise TabularError(f"linear: no training row has a known {target}")

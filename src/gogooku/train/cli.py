@@ -19,17 +19,14 @@ from gogooku.config import ConfigError
 from gogooku.dataset.build import BuildError
 from gogooku.dataset.cache import CacheError
 from gogooku.dataset.splits import SplitError
+from gogooku.dataset.tabular import TabularError
 from gogooku.evaluate.cli import compare_command
 from gogooku.evaluate.evaluator import EvaluationError
 from gogooku.models.apex import ApexError
 from gogooku.models.atft_gat_fan import AtftConfig
-from gogooku.models.tabular import TabularError
+from gogooku.models.registry import kind_names
 from gogooku.runs import RunError
-from gogooku.train.config import (
-    MODEL_KINDS,
-    default_run_config,
-    load_run_config,
-)
+from gogooku.train.config import default_run_config, load_run_config
 from gogooku.train.diagnostics import CollapseError
 from gogooku.train.loop import TrainError
 from gogooku.train.losses import LossError
@@ -66,7 +63,9 @@ def _print_metrics(run_dir: Path) -> None:
 
 
 def train_command(
-    model: str = typer.Option(..., "--model", help=f"One of {', '.join(MODEL_KINDS)}."),
+    model: str = typer.Option(
+        ..., "--model", help=f"Model kind: one of {', '.join(kind_names())}."
+    ),
     dataset: str = typer.Option(
         ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
     ),

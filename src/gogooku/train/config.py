@@ -1,33 +1,25 @@
-"""The run config: one TOML per run with ``[data]``, ``[model]``, ``[train]`` and ``[loss]``.
+"""The run config: one TOML per run with ``[data]``, ``[target]``, ``[model]``, ``[train]``,
+``[loss]`` and ``[evaluate]``.
 
-``[model]`` is a union discriminated by ``kind``: ``"atft"`` (:class:`AtftConfig`), ``"apex"``
-(:class:`~gogooku.models.apex.ApexConfig`), ``"lgbm"``,
-``"linear"``, ``"factor"`` (the tabular baselines). Unknown keys are errors everywhere
-(``StrictModel``); ``load_run_config`` names the file and the dotted key of a bad value, and
-also checks the sections against each other (the model's window equals the loader's, no loss
-horizon is longer than the splits' purged label horizon; APEX's window is at most the loader's).
+``[model]`` is validated by the config class of its ``kind``, looked up in the model-kind
+registry (``gogooku.models.registry``: the built-in atft, apex, lgbm, linear, factor and any
+installed plugin). Unknown keys are errors everywhere (``StrictModel``); ``load_run_config`` names
+the file and the dotted key of a bad value, and also checks the sections against each other (no
+target horizon is longer than the splits' purged label horizon; the kind's own checks, e.g. the
+networks' window against the loader's).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from gogooku.config import ConfigError, DataConfig, StrictModel, load_config
-from gogooku.models.apex import ApexConfig
-from gogooku.models.atft_gat_fan import AtftConfig
-from gogooku.models.factor import FactorConfig
-from gogooku.models.gbdt import LgbmConfig
-from gogooku.models.linear import LinearConfig
-
-ModelConfig = Annotated[
-    AtftConfig | ApexConfig | LgbmConfig | LinearConfig | FactorConfig,
-    Field(discriminator="kind"),
-]
-MODEL_KINDS: tuple[str, ...] = ("atft", "apex", "lgbm", "linear", "factor")
-NEURAL_KINDS: tuple[str, ...] = ("atft", "apex")
+from gogooku.evaluate.config import EvaluateConfig
+from gogooku.models.registry import ModelKindError, get_kind, kind_names
+from gogooku.target import TargetConfig
 
 
 class TrainConfig(StrictModel):
@@ -63,7 +55,8 @@ class TrainConfig(StrictModel):
 
 
 class LossConfig(StrictModel):
-    """Loss weights λ and horizons (see ``gogooku.train.losses`` for the formulas)."""
+    """Loss weights λ (see ``gogooku.train.losses`` for the formulas); the horizons and the
+    label are ``[target]``'s."""
 
     rank: float = Field(0.5, ge=0, description="rank-IC surrogate −corr(p, rank(y))")
     cs_ic: float = Field(0.3, ge=0)
@@ -72,9 +65,9 @@ class LossConfig(StrictModel):
     top_rank: float = Field(0.0, ge=0, description="top-K DCG-weighted ListNet")
     listnet: float = Field(0.0, ge=0, description="ListNet on the standardised target")
     pairwise: float = Field(0.0, ge=0, description="margin between top-K and bottom-K forecasts")
-    horizons: list[int] = Field([1, 5, 10, 20], min_length=1)
-    main_horizon: int = 5
-    main_weight: float = Field(2.0, gt=0, description="ω of the main horizon (others 1)")
+    main_weight: float = Field(
+        2.0, gt=0, description="ω of [target] main_horizon (other horizons 1)"
+    )
     listnet_temperature: float = Field(1.0, gt=0, description="τ_y of the ListNet target softmax")
     sharpe_temperature: float = Field(2.0, gt=0, description="τ_s of the portfolio softmax")
     top_k: int = Field(20, ge=1, description="K: stocks with target mass in top_rank")
@@ -83,10 +76,6 @@ class LossConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> LossConfig:
-        if len(set(self.horizons)) != len(self.horizons) or any(h < 1 for h in self.horizons):
-            raise ValueError(f"horizons {self.horizons} must be distinct positive integers")
-        if self.main_horizon not in self.horizons:
-            raise ValueError(f"main_horizon {self.main_horizon} is not in horizons {self.horizons}")
         terms = (
             self.rank,
             self.cs_ic,
@@ -102,31 +91,46 @@ class LossConfig(StrictModel):
 
 
 class RunConfig(StrictModel):
-    """A complete run: data, model, training loop and loss."""
+    """A complete run: data, target, model, training loop, loss and evaluation."""
 
     data: DataConfig = DataConfig()
-    model: ModelConfig = AtftConfig()
+    target: TargetConfig = TargetConfig()
+    model: SerializeAsAny[StrictModel] = Field(default_factory=lambda: _model_config("atft", {}))
     train: TrainConfig = TrainConfig()
     loss: LossConfig = LossConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+    @field_validator("model", mode="wrap")
+    @classmethod
+    def _model_of_kind(cls, value: Any, handler: Any) -> StrictModel:
+        if isinstance(value, StrictModel):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("expected a table with a 'kind' key")
+        return _model_config(value.get("kind", "atft"), value)
 
     @model_validator(mode="after")
     def _sections_agree(self) -> RunConfig:
-        longest = max(self.loss.horizons)
+        longest = max(self.target.horizons)
         if longest > self.data.splits.label_horizon:
             raise ValueError(
-                f"loss.horizons contains {longest} but data.splits.label_horizon is "
+                f"target.horizons contains {longest} but data.splits.label_horizon is "
                 f"{self.data.splits.label_horizon}: the purge would not cover its labels"
             )
-        if isinstance(self.model, AtftConfig) and self.model.window != self.data.loader.window:
-            raise ValueError(
-                f"model.window {self.model.window} != data.loader.window {self.data.loader.window}"
-            )
-        if isinstance(self.model, ApexConfig) and self.model.window > self.data.loader.window:
-            raise ValueError(
-                f"model.window {self.model.window} > data.loader.window "
-                f"{self.data.loader.window}: APEX reads the last model.window days of the window"
-            )
+        get_kind(self.model.kind).check_run(self)
         return self
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+
+def _model_config(kind: str, value: dict) -> StrictModel:
+    try:
+        config = get_kind(kind).config
+    except ModelKindError as exc:
+        raise ValueError(str(exc)) from None
+    return config.model_validate(value)
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -141,6 +145,6 @@ def load_run_config(path: str | Path) -> RunConfig:
 
 def default_run_config(kind: str) -> RunConfig:
     """The defaults for model ``kind`` (every section at its default)."""
-    if kind not in MODEL_KINDS:
-        raise ConfigError(f"--model {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
+    if kind not in kind_names():
+        raise ConfigError(f"--model {kind!r}: expected one of {', '.join(kind_names())}")
     return RunConfig.model_validate({"model": {"kind": kind}})

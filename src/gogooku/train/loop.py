@@ -43,8 +43,9 @@ from gogooku.dataset.splits import Fold
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_path, atomic_write_text
 from gogooku.models.output import ModelOutput
-from gogooku.models.registry import build_model
-from gogooku.runs import pred_column, write_predictions
+from gogooku.models.registry import get_kind
+from gogooku.runs import write_predictions
+from gogooku.target import pred_column
 from gogooku.train.config import RunConfig
 from gogooku.train.diagnostics import (
     ActivationProbe,
@@ -64,10 +65,6 @@ CHECKPOINT_DIR = "checkpoints"
 
 class TrainError(GogookuError, RuntimeError):
     """The run cannot train (no checkpoint to resume, empty split, non-finite loss)."""
-
-
-def target_names(horizons: list[int]) -> list[str]:
-    return [f"target_{h}d" for h in horizons]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -178,7 +175,8 @@ def _nanmean(values: torch.Tensor) -> float | None:
 class Trainer:
     """Train the model of ``cfg`` on fold ``fold`` of ``cache``, writing into ``run_dir``.
 
-    The model is ``build_model(cfg.model, F, horizons, static_cardinalities)`` unless ``builder``
+    The model is the model kind's ``build(cfg.model, F, horizons, static_cardinalities)`` (the
+    registry's neural kind) unless ``builder``
     (same arguments without the config) is given; it is built after ``torch.manual_seed(seed)``.
     """
 
@@ -192,7 +190,7 @@ class Trainer:
     ) -> None:
         self.cfg, self.cache, self.fold, self.run_dir = cfg, cache, fold, Path(run_dir)
         self.tc = cfg.train
-        self.horizons = sorted(cfg.loss.horizons)
+        self.horizons = cfg.target.sorted_horizons
         self.device = resolve_device(self.tc.device)
         if self.device.type == "cpu":
             # Day batches are small matrices: a second intra-op thread only adds contention
@@ -200,7 +198,7 @@ class Trainer:
             torch.set_num_threads(1)
         torch.manual_seed(self.tc.seed)
         np.random.seed(self.tc.seed)
-        lcfg = cfg.data.loader.model_copy(update={"targets": target_names(self.horizons)})
+        lcfg = cfg.data.loader.model_copy(update={"targets": cfg.target.label_columns})
         dates = cache.date_list
         self.train_loader = DayBatchLoader(
             cache, lcfg, cfg.data.normalization, fold.dates(dates, "train"), self.device
@@ -218,7 +216,7 @@ class Trainer:
         cardinalities = [
             int(np.asarray(cache.static[..., s]).max()) + 1 for s in range(cache.static.shape[-1])
         ]
-        build = builder or (lambda f, h, c: build_model(cfg.model, f, h, c))
+        build = builder or (lambda f, h, c: get_kind(cfg.model.kind).build(cfg.model, f, h, c))
         torch.manual_seed(self.tc.seed)
         self.model = build(self.n_features, self.horizons, cardinalities).to(self.device)
         if getattr(cfg.model, "linear_skip_init", "random") == "ridge":
@@ -314,6 +312,7 @@ class Trainer:
             batch.y_mask,
             self.horizons,
             self.cfg.loss,
+            self.cfg.target.main_horizon,
         )
 
     def _train_epoch(self, epoch: int, progress: Progress, task) -> dict:
@@ -417,7 +416,7 @@ class Trainer:
         exception it raises (e.g. ``optuna.TrialPruned``) ends training and propagates."""
         if resume:
             self.resume()
-        main = str(self.cfg.loss.main_horizon)
+        main = str(self.cfg.target.main_horizon)
         reason = "epochs"
         stop_at = (
             self.tc.epochs

@@ -173,8 +173,10 @@ def compute_loss(
     y_mask: torch.Tensor,
     horizons: Sequence[int],
     cfg: LossConfig,
+    main_horizon: int,
 ) -> LossResult:
-    """The weighted total over ``cfg.horizons`` (positions in ``horizons``, the model's outputs).
+    """The weighted total over ``horizons`` (the model's outputs, ``[target]``'s horizons), the
+    ``main_horizon`` weighted ``cfg.main_weight``, the others 1.
 
     ``point`` (B, N, H), ``quantiles`` (B, N, H, Q) or None, ``y``/``y_mask`` (B, N, H).
     """
@@ -183,9 +185,8 @@ def compute_loss(
             f"point {tuple(point.shape)}, y {tuple(y.shape)} and y_mask {tuple(y_mask.shape)} "
             "must have the same (B, N, H) shape"
         )
-    missing = [h for h in cfg.horizons if h not in horizons]
-    if missing:
-        raise LossError(f"loss.horizons {missing} are not among the model's horizons {horizons}")
+    if main_horizon not in horizons:
+        raise LossError(f"main horizon {main_horizon} is not among the model's horizons {horizons}")
     point = torch.where(y_mask, point.float(), 0.0)
     if quantiles is not None:
         quantiles = torch.where(y_mask.unsqueeze(-1), quantiles.float(), 0.0)
@@ -205,8 +206,7 @@ def compute_loss(
     weight_sum = 0.0
     terms: dict[str, dict[int, float]] = {t: {} for t in TERMS}
     n_pairs = 0
-    for h in cfg.horizons:
-        j = list(horizons).index(h)
+    for j, h in enumerate(horizons):
         p, yj, mj = point[..., j], y_clean[..., j], y_mask[..., j]
         ok = valid_days(yj, mj)
         if not ok.any():
@@ -229,7 +229,7 @@ def compute_loss(
         if quantiles is not None:
             parts["quantile"] = pinball(quantiles[..., j, :][ok], yj, mj, quantile_levels)
             parts["quantile"] = parts["quantile"].mean()
-        omega = cfg.main_weight if h == cfg.main_horizon else 1.0
+        omega = cfg.main_weight if h == main_horizon else 1.0
         horizon_loss = sum(weights[k] * v for k, v in parts.items() if weights[k] > 0)
         total = total + omega * horizon_loss
         weight_sum += omega
@@ -237,7 +237,7 @@ def compute_loss(
             terms[k][h] = float(v.detach())
     if n_pairs == 0:
         raise LossError(
-            f"no valid target in the batch for horizons {list(cfg.horizons)}: every day has fewer "
+            f"no valid target in the batch for horizons {list(horizons)}: every day has fewer "
             "than two stocks with a finite, non-constant target"
         )
     return LossResult(total / weight_sum, {k: v for k, v in terms.items() if v}, n_pairs)

@@ -3,11 +3,11 @@ studies call.
 
 ``train_run(kind, dataset, cfg, run_id, fold_index)`` creates (or, with ``resume``, reopens)
 ``runs/RUN/`` for fold K of the dataset's walk-forward splits (``[data.splits]``): ``run.json``
-with the fold's train/valid/test date ranges, the resolved ``config.toml``, then trains — the
-neural loop (``gogooku.train.loop``) for ``atft``, ``gogooku.models.pruning.train_apex`` for
-``apex`` (enhanced or, with ``[model] prune``, pruned; the variant is in run.json params),
-``gogooku.models.tabular.fit_predict_tabular`` for ``lgbm``/``linear``/``factor`` — writes
-``predictions.parquet`` and runs the evaluator (``metrics.json``, ``report.html``).
+with the fold's train/valid/test date ranges and ``[target]``'s horizons, the resolved
+``config.toml``, then hands a :class:`~gogooku.models.registry.FitJob` to the model kind's
+``fit`` (looked up in the registry: the neural loop for atft, ``gogooku.train.apex`` for apex,
+the tabular fit for lgbm/linear/factor, or a plugin's), which writes ``predictions.parquet``;
+then ``train_summary.json`` and the evaluator (``metrics.json``, ``report.html``).
 """
 
 from __future__ import annotations
@@ -16,26 +16,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
-
 from gogooku.config import ConfigError, dump_config
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.splits import Fold, SplitError, dataset_dates, walk_forward
 from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.io import atomic_write_text
-from gogooku.models.apex import ApexConfig
-from gogooku.models.pruning import apex_variant, train_apex
-from gogooku.models.tabular import fit_predict_tabular
-from gogooku.runs import Ranges, RunError, create_run, load_run, resolve_run_dir, write_predictions
-from gogooku.train.config import (
-    MODEL_KINDS,
-    NEURAL_KINDS,
-    RunConfig,
-    default_run_config,
-    load_run_config,
-)
-from gogooku.train.loop import Trainer
+from gogooku.models.registry import FitJob, get_kind, kind_names
+from gogooku.runs import Ranges, RunError, create_run, load_run, resolve_run_dir
+from gogooku.train.config import RunConfig, default_run_config, load_run_config
 
 CONFIG_FILE = "config.toml"
 SUMMARY_FILE = "train_summary.json"
@@ -56,9 +45,9 @@ def select_fold(dataset: str, cfg: RunConfig, k: int) -> Fold:
     return folds[k]
 
 
-def _feature_names(dataset: str, cfg: RunConfig) -> list[str]:
+def selected_features(ds_dir: Path, cfg: RunConfig) -> list[str]:
     """The loader's feature selection (``[data.loader] features / feature_blocks``) by name."""
-    cache = open_cache(dataset_dir(dataset))
+    cache = open_cache(ds_dir)
     loader = cfg.data.loader
     return [
         cache.feature_names[i] for i in cache.feature_index(loader.features, loader.feature_blocks)
@@ -69,7 +58,7 @@ def _resume_config(run_dir: Path, override: RunConfig | None) -> RunConfig:
     saved = load_run_config(run_dir / CONFIG_FILE)
     if override is None:
         return saved
-    for section in ("data", "model", "loss"):
+    for section in ("data", "target", "model", "loss"):
         if getattr(override, section) != getattr(saved, section):
             raise ConfigError(
                 f"--resume: [{section}] of the given config differs from {run_dir / CONFIG_FILE}; "
@@ -92,8 +81,8 @@ def train_run(
 
     ``on_epoch`` is passed to :meth:`Trainer.fit` (neural kinds only); ``evaluate=False`` skips
     the evaluator (metrics.json, report.html), e.g. for search trials scored on validation."""
-    if kind not in MODEL_KINDS:
-        raise ConfigError(f"--model {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
+    if kind not in kind_names():
+        raise ConfigError(f"--model {kind!r}: expected one of {', '.join(kind_names())}")
     if resume:
         if run_id is None:
             raise RunError("--resume needs --run RUN (the run to continue)")
@@ -110,35 +99,25 @@ def train_run(
     if cfg.model.kind != kind:
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
     fold = select_fold(dataset, cfg, fold_index)
-    horizons = sorted(cfg.loss.horizons)
+    model_kind = get_kind(kind)
     if not resume:
-        params: dict[str, object] = {"fold": fold_index, "config": CONFIG_FILE}
-        if isinstance(cfg.model, ApexConfig):
-            params["variant"] = apex_variant(cfg.model)
+        params = {"fold": fold_index, "config": CONFIG_FILE, **model_kind.run_params(cfg)}
         run_dir, _ = create_run(
-            kind, dataset, horizons, fold_ranges(fold), params=params, run_id=run_id
+            kind, dataset, cfg.target.sorted_horizons, fold_ranges(fold), params, run_id=run_id
         )
     dump_config(cfg, run_dir / CONFIG_FILE)
-    if kind == "apex":
-        cache = open_cache(dataset_dir(dataset))
-        summary = train_apex(cfg, cache, fold, run_dir, resume=resume, on_epoch=on_epoch)
-    elif kind in NEURAL_KINDS:
-        trainer = Trainer(cfg, open_cache(dataset_dir(dataset)), fold, run_dir)
-        summary = trainer.fit(resume=resume, on_epoch=on_epoch)
-        trainer.write_predictions()
-    else:
-        panel = pl.scan_parquet(dataset_dir(dataset) / "panel.parquet")
-        preds = fit_predict_tabular(
-            cfg.model,
-            panel,
-            _feature_names(dataset, cfg),
-            fold_ranges(fold),
-            horizons,
-            run_dir,
-            cfg.data.normalization,
-        )
-        write_predictions(run_dir, preds)
-        summary = {"epochs_run": 0, "stopped": "fit"}
+    ds_dir = dataset_dir(dataset)
+    job = FitJob(
+        cfg=cfg,
+        dataset_dir=ds_dir,
+        fold=fold,
+        ranges=fold_ranges(fold),
+        run_dir=run_dir,
+        features=selected_features(ds_dir, cfg),
+        resume=resume,
+        on_epoch=on_epoch,
+    )
+    summary = model_kind.fit(job)
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     if evaluate:
         evaluate_run(run_dir)

@@ -1,0 +1,123 @@
+"""Kinds fitted on one day's feature rows (``inputs = "rows"``): the shared fit and bundle flow.
+
+``fit_predict_tabular(model_cfg, panel, features, ranges, target, run_dir, normalization)``
+returns ``Date, Code, pred_{h}d, split`` for every panel row whose date lies in the train, valid
+or test range (the frame ``gogooku.runs.write_predictions`` expects): it refuses ranges whose
+label windows reach into the next split (``gogooku.dataset.tabular.assert_purged``), then hands
+the panel to the kind's :meth:`TabularKind.fit_predict_panel` — by default
+``gogooku.dataset.tabular.prepare`` (per-date normalised features, ``[target]``'s labels) and
+the kind's :meth:`TabularKind.fit_predict` on those rows.
+
+A bundle of a rows kind holds the features without the categorical ids and the files
+:meth:`TabularKind.model_files` names; its predictor scores an (n, F') matrix of one day's rows
+normalised as in training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from gogooku.bundle.store import BundleError
+from gogooku.config import NormalizationConfig
+from gogooku.dataset.cache import STATIC_IDS
+from gogooku.dataset.tabular import TabularData, TabularError, assert_purged, prepare
+from gogooku.models.registry import (
+    BundleJob,
+    BundleParts,
+    FitJob,
+    ModelKind,
+    get_kind,
+)
+from gogooku.runs import Ranges, write_predictions
+from gogooku.target import TargetConfig, pred_column
+
+PANEL_FILE = "panel.parquet"
+
+
+class TabularKind(ModelKind):
+    """A kind fitted on one day's feature rows. Subclasses implement :meth:`fit_predict` (on
+    the prepared rows) or :meth:`fit_predict_panel` (on the raw panel), and, to be bundled,
+    :meth:`model_files` and :meth:`load`."""
+
+    inputs = "rows"
+
+    def fit(self, job: FitJob) -> dict[str, object]:
+        preds = fit_predict_tabular(
+            job.cfg.model,
+            pl.scan_parquet(job.dataset_dir / PANEL_FILE),
+            job.features,
+            job.ranges,
+            job.cfg.target,
+            job.run_dir,
+            job.cfg.data.normalization,
+        )
+        write_predictions(job.run_dir, preds)
+        return {"epochs_run": 0, "stopped": "fit"}
+
+    def fit_predict_panel(
+        self,
+        model_cfg: Any,
+        panel: pl.LazyFrame,
+        features: list[str],
+        ranges: Ranges,
+        target: TargetConfig,
+        run_dir: Path,
+        normalization: NormalizationConfig,
+    ) -> pl.DataFrame:
+        """``Date, Code, split, pred_{h}d`` of the split rows of ``panel`` (module doc)."""
+        data = prepare(panel, features, ranges, target, normalization)
+        return self.fit_predict(model_cfg, data, run_dir)
+
+    def fit_predict(self, model_cfg: Any, data: TabularData, run_dir: Path) -> pl.DataFrame:
+        """Fit on ``data``'s train rows; ``Date, Code, split, pred_{h}d`` for all its rows."""
+        raise NotImplementedError(f"kind {self.name!r} implements neither fit_predict method")
+
+    def model_files(self, job: BundleJob) -> list[str]:
+        """Names of the fitted files in the run folder a bundle copies (a kind without any,
+        such as the reference factors, cannot be bundled)."""
+        raise BundleError(
+            f"run {job.info.run_id}: model kind {self.name!r} has no fitted model to bundle"
+        )
+
+    def bundle_parts(self, job: BundleJob) -> BundleParts:
+        names = self.model_files(job)
+        return BundleParts(
+            features=[f for f in job.features if f not in STATIC_IDS],
+            model_files={name: job.run_dir / name for name in names},
+            extra={"window": 1, "static_names": [], "static_cardinalities": []},
+        )
+
+
+def fit_predict_tabular(
+    model_cfg: Any,
+    panel: pl.LazyFrame | pl.DataFrame,
+    features: list[str],
+    ranges: Ranges,
+    target: TargetConfig,
+    run_dir: Path,
+    normalization: NormalizationConfig | None = None,
+) -> pl.DataFrame:
+    """Fit ``model_cfg`` (a rows kind's ``[model]``) on the train rows of ``panel`` and predict
+    train, valid and test rows (module doc); side files go to ``run_dir``."""
+    kind = get_kind(model_cfg.kind)
+    if not isinstance(kind, TabularKind):
+        raise TabularError(f"not a tabular model config: kind {model_cfg.kind!r}")
+    lazy = panel.lazy()
+    if "Date" not in lazy.collect_schema().names():
+        raise TabularError("panel: column 'Date' not found")
+    trading_days = lazy.select(pl.col("Date").unique().sort()).collect()["Date"].to_list()
+    assert_purged(trading_days, ranges, target.horizons)
+    scores = kind.fit_predict_panel(
+        model_cfg,
+        lazy,
+        features,
+        ranges,
+        target,
+        Path(run_dir),
+        normalization or NormalizationConfig(),
+    )
+    cols = [pred_column(h) for h in target.sorted_horizons]
+    return scores.select("Date", "Code", *(pl.col(c).cast(pl.Float64) for c in cols), "split")
