@@ -83,7 +83,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
-from gogooku.dataset.availability import AVAILABILITY, describe_source
 from gogooku.dataset.base import BASE_SOURCES, build_base
 from gogooku.dataset.cache import CacheWriter, extend_cache, panel_batches, whole_stocks
 from gogooku.dataset.labels import (
@@ -94,6 +93,7 @@ from gogooku.dataset.labels import (
     label_names,
 )
 from gogooku.errors import GogookuError
+from gogooku.features.availability import AVAILABILITY, describe_source
 from gogooku.features.base import Block, BlockContext
 from gogooku.io import atomic_write_json, atomic_write_parquet, code_version
 from gogooku.logs import console
@@ -205,7 +205,7 @@ def plan_blocks(
         if block.availability not in AVAILABILITY:
             raise BuildError(
                 f"block {block.name!r}: availability {block.availability!r} is not a rule of "
-                f"gogooku.dataset.availability.AVAILABILITY ({sorted(AVAILABILITY)})"
+                f"gogooku.features.availability.AVAILABILITY ({sorted(AVAILABILITY)})"
             )
     selected = []
     skipped: dict[str, str] = {}
