@@ -56,8 +56,9 @@ not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep o
 codes of it (``ops.own_codes``) before their per-stock work. Float columns of the panel are
 written without Parquet dictionaries (they would overflow; building them cost most of the
 write). A full build writes the dense cache from the same chunks as they go to the panel file
-(``gogooku.dataset.cache.CacheWriter``: byte-identical to ``write_cache`` of the panel, without
-reading the panel back); its folder is renamed into place after the panel and the block files.
+(``gogooku.dataset.cache_writer.CacheWriter``: byte-identical to ``write_cache`` of the panel,
+without reading the panel back); its folder is renamed into place after the panel and the block
+files.
 
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
@@ -84,7 +85,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.dataset.base import BASE_SOURCES, build_base
-from gogooku.dataset.cache import CacheWriter, extend_cache, panel_batches, whole_stocks
+from gogooku.dataset.cache_writer import CacheWriter, extend_cache, panel_batches, whole_stocks
 from gogooku.dataset.labels import (
     LABEL_LOOKAHEAD,
     assert_no_label_copies,
