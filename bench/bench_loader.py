@@ -44,7 +44,8 @@ import polars as pl
 import torch
 
 from gogooku.config import LoaderConfig, NormalizationConfig
-from gogooku.dataset.cache import open_cache, write_cache
+from gogooku.dataset.cache import open_cache
+from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.loader import DayBatchLoader
 
 TARGETS = ["target_1d", "target_5d", "target_10d", "target_20d"]

@@ -37,7 +37,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_loader import make_panel
 from gogooku.config import SplitConfig
-from gogooku.dataset.cache import open_cache, write_cache
+from gogooku.dataset.cache import open_cache
+from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.splits import walk_forward
 from gogooku.train.config import RunConfig, load_run_config
 from gogooku.train.loop import Trainer

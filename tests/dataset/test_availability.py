@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
-from gogooku.dataset.availability import (
+from gogooku.features.availability import (
     AVAILABILITY,
     SOURCE_AVAILABILITY,
     describe_source,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from gogooku.calendar import TradingCalendar
 from gogooku.cli import app
 from gogooku.dataset.build import BuildError, build_dataset
-from gogooku.dataset.cache import write_cache
+from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.labels import HORIZONS, LabelLeakError, label_names
 from gogooku.features.base import Block, Feature
 from gogooku.features.registry import BLOCKS

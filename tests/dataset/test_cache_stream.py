@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gogooku.dataset.cache import STATIC_IDS, CacheError, extend_cache, open_cache, write_cache
+from gogooku.dataset.cache import STATIC_IDS, CacheError, open_cache
+from gogooku.dataset.cache_writer import extend_cache, write_cache
 
 ARRAYS = ("features", "targets", "mask", "static", "dates", "codes")
 
@@ -155,7 +156,7 @@ def test_extended_cache_equals_a_full_write(tmp_path, caplog, float16, new_code)
     changed = full.filter(pl.col("Date") >= first).with_columns(pl.col("y_1d") + 1.0)
     new = pl.concat([full.filter(pl.col("Date") < first), changed]).sort("Code", "Date")
     new.write_parquet(path / "panel.parquet")
-    with caplog.at_level("INFO", logger="gogooku.dataset.cache"):
+    with caplog.at_level("INFO", logger="gogooku.dataset.cache_writer"):
         extend_cache(path, changed.sort("Code", "Date"), first, float16=float16, batch_rows=30)
     assert ("cache rewritten whole" in caplog.text) == new_code
     extended = _cache_bytes(path)
@@ -181,7 +182,7 @@ def _open_fds() -> int:
 
 
 def test_a_failed_write_keeps_the_old_cache_and_leaves_nothing_open(tmp_path, monkeypatch):
-    from gogooku.dataset import cache as cache_mod
+    from gogooku.dataset import cache_writer
 
     path = tmp_path / "ds"
     panel = _write_dataset(path, stocks=23, days=41)
@@ -192,10 +193,10 @@ def test_a_failed_write_keeps_the_old_cache_and_leaves_nothing_open(tmp_path, mo
     def fail(self, rows):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache_mod._Filler, "add", fail)
+    monkeypatch.setattr(cache_writer._Filler, "add", fail)
     with pytest.raises(OSError, match="disk full"):
         write_cache(path, float16=True)
-    writer = cache_mod.CacheWriter(
+    writer = cache_writer.CacheWriter(
         path,
         ["ret_1d", "vol_20d", "flag", "rank", "sector33_id", "market_id"],
         ["b"] * 6,

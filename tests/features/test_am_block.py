@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from gogooku.calendar import TradingCalendar
-from gogooku.dataset.build import build_dataset, plan_blocks
+from gogooku.dataset.build import build_dataset
+from gogooku.dataset.plan import plan_blocks
 from gogooku.features.base import BlockContext
 from gogooku.features.registry import BLOCKS
 from gogooku.features.session import BLOCK, FEATURES, LOOKBACK

@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 
 from gogooku.calendar import TradingCalendar
-from gogooku.dataset.availability import AVAILABILITY
 from gogooku.features import (
     calendar_flags,
     limits,
@@ -20,6 +19,7 @@ from gogooku.features import (
     technicals,
     volatility,
 )
+from gogooku.features.availability import AVAILABILITY
 from gogooku.features.registry import BLOCKS
 from gogooku.jquants.endpoints import ENDPOINTS
 

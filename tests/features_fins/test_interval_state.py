@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gogooku.dataset.availability import AVAILABLE_FROM
+from gogooku.features.availability import AVAILABLE_FROM
 from gogooku.features.dividends import interval_state
 
 D0 = date(2020, 1, 1)

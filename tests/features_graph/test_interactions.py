@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gogooku.dataset.asof import asof_join
-from gogooku.dataset.build import plan_blocks, requires
+from gogooku.dataset.plan import plan_blocks, requires
 from gogooku.features.base import BlockContext
 from gogooku.features.interactions import BLOCKS, FINS, FLOW, GRAPH, PRICE, RECENCY_DAYS
 from gogooku.features.registry import BLOCKS as REGISTRY

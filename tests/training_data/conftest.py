@@ -20,7 +20,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gogooku.dataset.cache import write_cache
+from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.cli import build_command
 from gogooku.store.cli import fetch_command
 

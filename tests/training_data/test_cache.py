@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gogooku.dataset import cache as cache_mod
-from gogooku.dataset.cache import CacheError, open_cache, write_cache
+from gogooku.dataset import cache_writer
+from gogooku.dataset.cache import CacheError, open_cache
+from gogooku.dataset.cache_writer import write_cache
 
 
 def _panel_row(panel: pl.DataFrame, code: str, day: date) -> dict | None:
@@ -122,7 +124,7 @@ def test_cache_write_is_atomic(holey, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache_mod, "_write_edges", fail)
+    monkeypatch.setattr(cache_writer, "_write_edges", fail)
     with pytest.raises(OSError, match="disk full"):
         write_cache(path, float16=True)
     assert {p.name: p.read_bytes() for p in (path / "cache").iterdir()} == before

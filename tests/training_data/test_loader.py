@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from gogooku.config import LoaderConfig, NormalizationConfig
-from gogooku.dataset.cache import CacheError, open_cache, write_cache
+from gogooku.dataset.cache import CacheError, open_cache
+from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.loader import DayBatchLoader
 from gogooku.dataset.normalize import normalize_cross_section
 

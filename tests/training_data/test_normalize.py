@@ -195,7 +195,7 @@ def test_normalize_frame_handles_several_dates(holey):
 def test_precomputed_array_is_written_once_per_spec(holey, tmp_path):
     import shutil
 
-    from gogooku.dataset.cache import write_cache
+    from gogooku.dataset.cache_writer import write_cache
     from gogooku.dataset.normalize import normalized_features, spec_key
 
     path = tmp_path / "ds"

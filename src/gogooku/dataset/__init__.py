@@ -1,7 +1,6 @@
-"""The point-in-time dataset machinery: availability rules, as-of joins, base frame, labels, build."""
+"""The point-in-time dataset machinery: as-of joins, base frame, labels, build."""
 
 from gogooku.dataset.asof import LookAheadError, asof_join
-from gogooku.dataset.availability import AVAILABILITY, SOURCE_AVAILABILITY, with_available_from
 from gogooku.dataset.build import (
     BuildError,
     BuildResult,
@@ -12,9 +11,7 @@ from gogooku.dataset.build import (
 from gogooku.dataset.labels import HORIZONS, compute_labels, label_names
 
 __all__ = [
-    "AVAILABILITY",
     "HORIZONS",
-    "SOURCE_AVAILABILITY",
     "BuildError",
     "BuildResult",
     "LookAheadError",
@@ -24,5 +21,4 @@ __all__ = [
     "dataset_dir",
     "label_names",
     "read_features_json",
-    "with_available_from",
 ]

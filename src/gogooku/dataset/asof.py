@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from gogooku.dataset.availability import AVAILABLE_FROM
 from gogooku.errors import GogookuError
+from gogooku.features.availability import AVAILABLE_FROM
 
 
 class LookAheadError(GogookuError, AssertionError):

@@ -33,8 +33,8 @@ import polars as pl
 
 from gogooku.calendar import HALT_DAY, TradingCalendar
 from gogooku.dataset.asof import asof_join
-from gogooku.dataset.availability import with_available_from
 from gogooku.errors import GogookuError
+from gogooku.features.availability import with_available_from
 
 PRICE_COLS = ("O", "H", "L", "C")
 BAR_COLS = ("O", "H", "L", "C", "Vo", "Va")

@@ -32,9 +32,9 @@ memory-maps ``cache/normalized/<spec key>/features.npy`` (T, N, F') float32, wri
 that with missing indicators) and one pass of sorts over the cache; after that a normalised window
 is again a view. The cache is rewritten as a whole by a build, which drops these files with it.
 The writer streams: chunks of dates are read from the cache file with ``os.pread`` and written
-with one ``os.pwrite`` per date (``gogooku.dataset.cache.BlockFile``), so neither array is mapped
-into the process while it is written (its memory is one chunk, not the ~13 GB the two arrays of a
-4,000-stock × 10-year cache would put into its resident set through memory maps).
+with one ``os.pwrite`` per date (``gogooku.dataset.block_file.BlockFile``), so neither array is
+mapped into the process while it is written (its memory is one chunk, not the ~13 GB the two
+arrays of a 4,000-stock × 10-year cache would put into its resident set through memory maps).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ import polars as pl
 import torch
 
 from gogooku.config import NormalizationConfig
-from gogooku.dataset.cache import BlockFile
+from gogooku.dataset.block_file import BlockFile
 from gogooku.errors import GogookuError
 
 CHUNK_ELEMENTS = 4_000_000

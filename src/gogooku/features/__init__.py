@@ -1,4 +1,5 @@
-"""Feature blocks of the point-in-time panel (declarations in ``base``, registry in ``registry``)."""
+"""Feature blocks of the point-in-time panel (declarations in ``base``, registry in ``registry``,
+when a source record may first be used in ``availability``)."""
 
 from gogooku.features.base import Block, BlockContext, Feature
 

@@ -5,7 +5,7 @@ side-data blocks, from other raw sources joined point-in-time). ``Block.compute`
 :class:`BlockContext` and returns a lazy frame with exactly ``Code``, ``Date`` and the declared
 feature columns, one row per base-frame row.
 
-The base frame (see ``gogooku.dataset.base``) is sorted by (Code, Date) and holds one row per
+The base frame (built by the dataset layer) is sorted by (Code, Date) and holds one row per
 (Code, trading day) while the stock is listed. Every rolling window must run over each stock's
 own rows (``.over("Code")``); warm-up rows are null, never imputed.
 """
@@ -41,13 +41,13 @@ class Feature:
 class Block:
     """A group of features computed together.
 
-    ``availability`` is a key of ``gogooku.dataset.availability.AVAILABILITY`` naming the rule
+    ``availability`` is a key of ``gogooku.features.availability.AVAILABILITY`` naming the rule
     that decides when the block's source records may first be used; ``lookback`` is the number of
     trading days of history before the build start the block needs to fill its windows.
 
     Availability keys: ``"bars_same_day"`` (own bars, TOPIX and index bars of day t: usable on
     t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"next_trading_day"``,
-    ``"earnings_calendar"``, ``"master_valid_from"`` (see ``gogooku.dataset.availability``).
+    ``"earnings_calendar"``, ``"master_valid_from"`` (see ``gogooku.features.availability``).
 
     ``cross_sectional`` marks a block whose value on a row depends on other stocks' rows (an
     aggregate over a date's cross-section, a series taken from whichever stocks trade on a
@@ -74,8 +74,8 @@ class BlockContext:
     """What a block's ``compute`` may read.
 
     ``base`` is the base price frame; ``store`` is the raw store (``RawStore``) for blocks that
-    join other sources; ``asof_join`` is ``gogooku.dataset.asof.asof_join``, the only sanctioned
-    way to attach a source record to a panel row.
+    join other sources; ``asof_join`` is the dataset layer's point-in-time as-of join, the only
+    sanctioned way to attach a source record to a panel row.
     """
 
     base: pl.LazyFrame

@@ -24,8 +24,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from gogooku.dataset.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features import ops
+from gogooku.features.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features.base import Block, BlockContext, Feature
 from gogooku.features.statements import split_factor_at
 

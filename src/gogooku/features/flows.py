@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from gogooku.dataset.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features import ops
+from gogooku.features.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features.base import Block, BlockContext, Feature
 from gogooku.features.margin import record_z, trading_days_between
 

@@ -1,11 +1,11 @@
 """Interaction blocks (``x_*``): products of other blocks' columns, computed in the builder's stage 2.
 
 Each block is a :class:`DerivedBlock` whose ``requires`` names the blocks whose feature columns it
-reads; the builder runs it after those blocks, on the build-range rows with their columns
-attached (``gogooku.dataset.build``), and skips it (listed in ``features.json``) when one of them
-is not built. Interactions are point-wise in their inputs (no windows of their own), so they are
-exactly as point-in-time as the inputs; nulls propagate (no imputation). Inputs on very different
-scales are first brought to a comparable one (a log, a ratio to 1, a recency weight).
+reads; the dataset builder runs it after those blocks, on the build-range rows with their
+columns attached, and skips it (listed in ``features.json``) when one of them is not built.
+Interactions are point-wise in their inputs (no windows of their own), so they are exactly as
+point-in-time as the inputs; nulls propagate (no imputation). Inputs on very different scales are
+first brought to a comparable one (a log, a ratio to 1, a recency weight).
 
 Blocks: ``x_price`` (momentum × volatility regime, reversal × illiquidity, volume × direction),
 ``x_fins`` (earnings progress and surprise × disclosure recency), ``x_flow`` (investor flow ×

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from gogooku.dataset.availability import with_available_from
 from gogooku.features import ops
+from gogooku.features.availability import with_available_from
 from gogooku.features.base import Block, BlockContext, Feature
 from gogooku.features.market import index_series
 

@@ -41,8 +41,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from gogooku.dataset.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features import ops
+from gogooku.features.availability import AVAILABLE_FROM, with_available_from
 from gogooku.features.base import Block, BlockContext, Feature
 
 SOURCE = "fins_summary"

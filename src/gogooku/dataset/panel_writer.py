@@ -1,0 +1,145 @@
+"""Writing the panel file and the block files beside it.
+
+``write_panel`` streams the panel's stock chunks, in (Code, Date) order, into a temporary
+``panel.parquet`` (``pyarrow`` writer, zstd level 1, row groups of at most 262,144 rows), which
+replaces the old panel (``gogooku.io.atomic_path``) after the label-copy check on the check's
+sampled stocks. Float columns are written without Parquet dictionaries (they would overflow;
+building them cost most of the write). ``write_artifacts`` writes the files a block returns
+(rows keyed by ``Date``, e.g. ``graph_edges.parquet``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from gogooku.dataset.labels import assert_no_label_copies
+from gogooku.dataset.plan import BuildError
+from gogooku.io import atomic_path, atomic_write_parquet
+
+LABEL_CHECK_STOCKS = 40  # stocks the label-copy check samples (assert_no_label_copies)
+PANEL_ROW_GROUP = 512 * 512
+
+
+@dataclass
+class PanelStats:
+    """What the build records of a written panel (``metadata.json``)."""
+
+    rows: int
+    stocks: int
+    dates: int
+    schema_hash: str
+
+
+def label_check_codes(keys: pl.DataFrame, sample_stocks: int = LABEL_CHECK_STOCKS) -> pl.Series:
+    """The codes ``assert_no_label_copies`` samples: the most rows first, ties by code."""
+    counts = keys.group_by("Code").len().sort(["len", "Code"], descending=[True, False])
+    return counts["Code"].head(sample_stocks).sort()
+
+
+def _dictionary_columns(schema: pl.Schema) -> list[str]:
+    """Columns the panel writer dictionary-encodes: all but the float ones. A float feature has
+    nearly as many distinct values as rows, so its dictionary overflows and is thrown away after
+    the work of building it (measured on a 400,000-row panel slice: writing took 5.7 CPU-s with
+    dictionaries on every column, 1.5 without them on floats, and the file shrank 325 -> 229 MB).
+    """
+    return [name for name, dtype in schema.items() if not dtype.is_float()]
+
+
+def write_panel(
+    path: Path,
+    chunks: Iterable[pl.DataFrame],
+    feature_cols: Sequence[str],
+    label_cols: Sequence[str],
+    check_codes: pl.Series,
+) -> PanelStats:
+    """Stream ``chunks`` (disjoint sets of codes, in (Code, Date) order) into ``path`` (zstd).
+
+    The rows of ``check_codes`` are kept aside and checked with ``assert_no_label_copies``
+    before the temporary file replaces ``path``; row groups are of at most 262,144 rows (as
+    ``polars.DataFrame.write_parquet`` writes them).
+    """
+    writer: pq.ParquetWriter | None = None
+    schema = None
+    rows = stocks = 0
+    dates: list[pl.Series] = []
+    sample: list[pl.DataFrame] = []
+    with atomic_path(path) as tmp:
+        try:
+            for chunk in chunks:
+                table = chunk.to_arrow()
+                if writer is None:
+                    schema = chunk.schema
+                    writer = pq.ParquetWriter(
+                        tmp,
+                        table.schema,
+                        compression="zstd",
+                        compression_level=1,
+                        use_dictionary=_dictionary_columns(chunk.schema),
+                    )
+                elif chunk.schema != schema:
+                    raise BuildError(
+                        f"{path}: a stock chunk has columns {dict(chunk.schema)}, the first had "
+                        f"{dict(schema)}"
+                    )
+                writer.write_table(table, row_group_size=PANEL_ROW_GROUP)
+                del table
+                rows += chunk.height
+                stocks += chunk["Code"].n_unique()
+                dates.append(chunk["Date"].unique())
+                sample.append(chunk.filter(pl.col("Code").is_in(check_codes.implode())))
+                del chunk
+            if writer is None:
+                raise BuildError(f"{path}: the build produced no panel chunk")
+            writer.close()
+            writer = None
+            assert_no_label_copies(
+                pl.concat(sample), feature_cols, label_cols, sample_stocks=LABEL_CHECK_STOCKS
+            )
+        finally:
+            if writer is not None:
+                writer.close()
+    text = json.dumps([[c, str(t)] for c, t in schema.items()])
+    return PanelStats(
+        rows=rows,
+        stocks=stocks,
+        dates=pl.concat(dates).n_unique(),
+        schema_hash=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def passing_through(
+    chunks: Iterable[pl.DataFrame], consume: Callable[[pl.DataFrame], None]
+) -> Iterator[pl.DataFrame]:
+    """``chunks``, each handed to ``consume`` first (the cache writer reads the panel's chunks
+    as they go to the panel file)."""
+    for chunk in chunks:
+        consume(chunk)
+        yield chunk
+
+
+def write_artifacts(
+    path: Path, artifacts: Mapping[str, pl.DataFrame], first: date, end: date, extend: bool
+) -> None:
+    """Write block files (rows keyed by ``Date``) dated from the last date <= ``first`` to ``end``.
+
+    The row dated on or before ``first`` is kept because it is in force on ``first`` (e.g. the
+    graph built on the week's refresh day). An incremental build appends to the old file.
+    """
+    for file_name, frame in artifacts.items():
+        frame = frame.filter(pl.col("Date") <= end)
+        opening = frame.filter(pl.col("Date") <= first)["Date"].max()
+        if opening is not None:
+            frame = frame.filter(pl.col("Date") >= opening)
+        old_path = path / file_name
+        if extend and old_path.exists() and frame.height:
+            old = pl.read_parquet(old_path).filter(pl.col("Date") < frame["Date"].min())
+            frame = pl.concat([old, frame], how="vertical_relaxed")
+        atomic_write_parquet(old_path, frame, compression="zstd", compression_level=1)

@@ -1,0 +1,164 @@
+"""What a build computes: the blocks (and those it skips, with reasons), the warm-up, the calendar.
+
+Blocks: the registry (``gogooku.features.registry.BLOCKS``) or the requested names, each checked
+against the availability rules (``gogooku.features.availability.AVAILABILITY``).
+
+Missing sources: a requested block one of whose non-base sources has no rows in the raw store
+(the plan lacks it, or prices were imported without side data) is skipped with one warning and
+listed under ``skipped``; the rest of the build goes on. So is a block one of whose
+``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
+session ``MO`` read by ``am``) holds no non-null value in the store.
+
+Derived blocks: a block with a non-empty ``requires`` attribute (a tuple of block names, see
+``gogooku.features.interactions.DerivedBlock``) reads other blocks' feature columns; it may
+require only plain blocks, and is skipped like a block with a missing source when a block it
+requires is not built.
+
+Warm-up: the longest lookback of the built blocks unless overridden. An existing dataset is
+extended (not rebuilt) when it has the same start, blocks and warm-up and an earlier end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+from gogooku.calendar import TradingCalendar
+from gogooku.dataset.base import BASE_SOURCES
+from gogooku.errors import GogookuError
+from gogooku.features.availability import AVAILABILITY
+from gogooku.features.base import Block
+
+log = logging.getLogger(__name__)
+
+
+class BuildError(GogookuError, ValueError):
+    """The build request or a block's output is invalid."""
+
+
+def registered_blocks() -> dict[str, Block]:
+    """Every registered block by name (``gogooku.features.registry.BLOCKS``)."""
+    from gogooku.features.registry import BLOCKS
+
+    return BLOCKS
+
+
+def requires(block: Block) -> tuple[str, ...]:
+    """Names of the blocks whose feature columns ``block`` reads (empty for a plain block)."""
+    return tuple(getattr(block, "requires", ()))
+
+
+def select_blocks(
+    requested: Sequence[str] | None, store, registry: Mapping[str, Block]
+) -> list[Block]:
+    """The requested blocks (all registered when None), minus those that cannot be built."""
+    return plan_blocks(requested, store, registry)[0]
+
+
+def plan_blocks(
+    requested: Sequence[str] | None, store, registry: Mapping[str, Block]
+) -> tuple[list[Block], dict[str, str]]:
+    """(blocks to build, {skipped block: reason}) for the requested blocks.
+
+    A block is skipped when one of its non-base sources has no rows in the store, when one of
+    its ``required_columns`` holds no non-null value there, or (derived blocks) when a block it
+    requires is not built.
+    """
+    names = list(requested) if requested else list(registry)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise BuildError(f"unknown block(s) {unknown}; registered: {sorted(registry)}")
+    for block in (registry[n] for n in names):
+        if block.availability not in AVAILABILITY:
+            raise BuildError(
+                f"block {block.name!r}: availability {block.availability!r} is not a rule of "
+                f"gogooku.features.availability.AVAILABILITY ({sorted(AVAILABILITY)})"
+            )
+    selected = []
+    skipped: dict[str, str] = {}
+    empty_cache: dict[str, bool] = {}
+    for name in names:
+        block = registry[name]
+        missing = []
+        for source in block.sources:
+            if source in BASE_SOURCES:
+                continue
+            if source not in empty_cache:
+                empty_cache[source] = store.scan(source).head(1).collect().height == 0
+            if empty_cache[source]:
+                missing.append(source)
+        if missing:
+            skipped[name] = f"no raw data for source(s) {', '.join(missing)}"
+            continue
+        empty_columns = [
+            f"{source}.{column}"
+            for source, column in block.required_columns
+            if not _has_values(store, source, column)
+        ]
+        if empty_columns:
+            skipped[name] = (
+                f"no values of column(s) {', '.join(empty_columns)} in the store "
+                f"(Premium-only fields, absent below the Premium plan)"
+            )
+            continue
+        selected.append(block)
+    for block in (registry[n] for n in names):
+        bad = [r for r in requires(block) if r not in registry or requires(registry[r])]
+        if bad:
+            raise BuildError(
+                f"block {block.name!r} requires {bad}: not registered, or derived blocks "
+                f"themselves (a derived block may only read plain blocks' columns)"
+            )
+    built = {b.name for b in selected}
+    for block in [b for b in selected if requires(b)]:
+        absent = [r for r in requires(block) if r not in built]
+        if absent:
+            skipped[block.name] = f"requires block(s) {', '.join(absent)}, which are not built"
+            selected.remove(block)
+    for name, reason in skipped.items():
+        log.warning("block %s skipped: %s", name, reason)
+    return selected, skipped
+
+
+def _has_values(store, source: str, column: str) -> bool:
+    """Whether ``source`` in ``store`` has ``column`` with at least one non-null value."""
+    scan = store.scan(source)
+    if column not in scan.collect_schema():
+        return False
+    return scan.select(column).drop_nulls().head(1).collect().height > 0
+
+
+def plan_warmup(blocks: Sequence[Block], override: int | None) -> int:
+    """Trading days of history before the start: ``override``, else the longest block lookback."""
+    return override if override is not None else max((b.lookback for b in blocks), default=0)
+
+
+def load_calendar(store, start: date, end: date, warmup: int) -> TradingCalendar:
+    """The trading calendar covering the warm-up before ``start`` and the labels after ``end``."""
+    pad_before = timedelta(days=int(warmup * 1.6) + 60)
+    return TradingCalendar.load(store, start - pad_before, end + timedelta(days=60))
+
+
+def previous_build(path: Path) -> dict | None:
+    """The ``metadata.json`` of the dataset at ``path`` (None when it has no panel yet)."""
+    meta_path = path / "metadata.json"
+    if not (meta_path.exists() and (path / "panel.parquet").exists()):
+        return None
+    return json.loads(meta_path.read_text())
+
+
+def extends(
+    previous: dict | None, start: date, end: date, block_names: Sequence[str], warmup: int
+) -> bool:
+    """Whether the build only appends days to the ``previous`` one: same start, blocks and
+    warm-up, earlier end."""
+    return (
+        previous is not None
+        and previous.get("start") == start.isoformat()
+        and previous.get("blocks") == block_names
+        and previous.get("warmup_days") == warmup
+        and date.fromisoformat(previous["end"]) < end
+    )
