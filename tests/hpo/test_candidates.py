@@ -13,12 +13,14 @@ from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.config import ConfigError
-from gogooku.hpo.space import CandidateSpace, load_hpo_config
+from gogooku.hpo.space import CandidateSpace, load_hpo_config, load_space
 from gogooku.hpo.study import default_storage
+from gogooku.train.config import load_run_config
 
 from .conftest import SPLITS
 
 State = optuna.trial.TrialState
+ROOT = Path(__file__).resolve().parents[2]
 LINEAR = SPLITS + '\n[model]\nkind = "linear"\n\n[loss]\nhorizons = [1, 5, 20]\n'
 # not in order of alpha, so the order tried is the listed one
 CANDIDATES = """
@@ -66,6 +68,18 @@ def test_candidates_load_as_named_overrides(write_config):
 def test_bad_candidates_are_refused_naming_them(write_config, search, message):
     with pytest.raises(ConfigError, match=message):
         load_hpo_config(write_config(LINEAR + search))
+
+
+@pytest.mark.parametrize(
+    "definition", sorted((ROOT / "studies").glob("*.toml")), ids=lambda p: p.name
+)
+def test_every_study_definition_is_a_valid_candidate_list(definition):
+    doc = tomllib.loads(definition.read_text())
+    study = doc["study"]
+    base = load_run_config(ROOT / study["base"])
+    assert base.model.kind == study["model"]
+    space = load_space(base, doc["search"], str(definition))
+    assert isinstance(space, CandidateSpace) and study["baseline"] in space.names
 
 
 def _hpo(config, out, *extra):
