@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GOGOOKU_HOME ?= $(CURDIR)/gogooku_home
 
-.PHONY: install demo test test-fast bench lint clean chromium postgresql
+.PHONY: install demo test test-fast bench studies lint clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,12 +36,18 @@ test: $(STAMP) chromium postgresql
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Performance benchmarks (bench/bench_*.py) at their default sizes.
 bench: $(STAMP)
 	bash scripts/bench.sh
 
+# Model-quality and configuration studies (studies/) on the 300-stock quality market: long-running
+# (hours on 2 cores); see docs/training.md.
+studies: $(STAMP)
+	bash scripts/studies.sh
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench studies
+	$(BIN)/ruff format --check src tests bench studies
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -3,7 +3,7 @@
     python bench/bench_train.py [--config configs/atft.toml] [--stocks 300] [--features 100]
                                 [--train-days 40] [--device cpu|cuda] [--threads N] [--out FILE]
 
-Prints JSON. The dataset is a random panel (``bench_loader.make_panel``: Gaussian features with
+Prints JSON. The dataset is a random panel (``make_panel``, as in ``bench_loader.py``: Gaussian features with
 2 % nulls, Gaussian targets, no static ids, no graph — the GAT runs on the empty graph) of
 ``window − 1 + train_days + 2·(purge) + 4`` days, turned into the dense cache by
 ``write_cache``; numbers are about compute, not about the values. The run config's ``[model]``,
@@ -26,16 +26,16 @@ import json
 import platform
 import resource
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_loader import make_panel
 from gogooku.config import SplitConfig
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.cache_writer import write_cache
@@ -44,6 +44,36 @@ from gogooku.train.config import RunConfig, load_run_config
 from gogooku.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ["target_1d", "target_5d", "target_10d", "target_20d"]
+
+
+def make_panel(path: Path, days: int, stocks: int, features: int, seed: int = 0) -> None:
+    """A random (Code, Date)-sorted panel of days × stocks rows, written day-chunk by day-chunk."""
+    rng = np.random.default_rng(seed)
+    dates = [date(2020, 1, 6) + timedelta(days=i) for i in range(days)]
+    codes = [f"{1000 + i}0" for i in range(stocks)]
+    names = [f"f{i:03d}" for i in range(features)]
+    columns = [
+        {"name": n, "role": "feature", "block": f"b{i // 50}"} for i, n in enumerate(names)
+    ] + [{"name": n, "role": "target", "block": "labels"} for n in TARGETS]
+    (path / "features.json").write_text(json.dumps({"dataset": "bench", "columns": columns}))
+    values = rng.standard_normal((stocks * days, features), dtype=np.float32)
+    values[rng.random(values.shape) < 0.02] = np.nan
+    frame = pl.DataFrame(values, schema=names, orient="row").with_columns(
+        pl.col(names).fill_nan(None)
+    )
+    keys = pl.DataFrame(
+        {
+            "Code": np.repeat(codes, days),
+            "Date": np.tile(np.array(dates, dtype="datetime64[D]"), stocks),
+        }
+    ).with_columns(pl.col("Date").cast(pl.Date))
+    targets = pl.DataFrame(
+        rng.standard_normal((stocks * days, len(TARGETS)), dtype=np.float32), schema=TARGETS
+    )
+    pl.concat([keys, frame, targets], how="horizontal").write_parquet(
+        path / "panel.parquet", compression="zstd", compression_level=1, row_group_size=days * 64
+    )
 
 
 class GpuSampler:

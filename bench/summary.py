@@ -1,6 +1,7 @@
 """Summarise ``bench/results/*.json``: each benchmark's baseline figures and its ratios.
 
     python bench/summary.py [bench/results] [--out bench/results/summary.md]
+    python bench/summary.py studies/results      # the studies' results (make studies)
 
 Every benchmark writes its own JSON shape; this walks each document and reports
 

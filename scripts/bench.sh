@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every benchmark in bench/ at its default (small) sizes; each prints one JSON document,
+# Run every performance benchmark in bench/ at its default (small) sizes (the quality and
+# configuration studies are in studies/: scripts/studies.sh); each prints one JSON document,
 # kept in bench/results/NAME.json; then bench/summary.py prints (and writes
 # bench/results/summary.md) each benchmark's baseline figures and ratios.
 set -euo pipefail

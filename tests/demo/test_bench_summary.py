@@ -1,14 +1,17 @@
-"""``bench/summary.py``: baselines and ratios pulled out of benchmark JSON documents."""
+"""``bench/summary.py``: baselines and ratios pulled out of benchmark JSON documents; and the
+layout rule: no bench script imports another, no study imports a bench script."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "summary.py"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "summary.py"
 spec = importlib.util.spec_from_file_location("bench_summary", SCRIPT)
 summary = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(summary)
@@ -42,3 +45,25 @@ def test_table_lists_every_result_file(tmp_path):
     assert "| bench_c | error |" in text
     with pytest.raises(SystemExit, match=r"no \*\.json"):
         summary.table(tmp_path / "empty")
+
+
+def _imported(path: Path) -> set[str]:
+    """Top-level names of the modules ``path`` imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_no_bench_script_imports_another_and_no_study_imports_bench():
+    bench = {p.stem for p in (ROOT / "bench").glob("*.py")}
+    assert {"bench_train", "bench_loader", "summary"} <= bench
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        assert not _imported(path) & bench, f"{path.name} imports {_imported(path) & bench}"
+    studies = sorted((ROOT / "studies").glob("*.py"))
+    assert studies
+    for path in studies:
+        assert not _imported(path) & (bench | {"bench"}), f"studies/{path.name} imports bench"

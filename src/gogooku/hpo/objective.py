@@ -2,7 +2,8 @@
 
 Trial n with sampled values θ:
 
-1. config = base with θ set (:func:`gogooku.hpo.space.apply_params`), ``train.epochs`` capped at
+1. config = base with θ set (:func:`gogooku.hpo.space.apply_params`; for a candidate list, the
+   candidate's overrides), ``train.epochs`` capped at
    ``--max-epochs``, ``train.progress`` off; written to ``DIR/trial_NNN/config.toml``.
 2. For each selected fold k (position p among the selected folds), ``train_run`` trains run
    ``hpo-STUDY-NNN-fK-XXXXXX`` under ``$GOGOOKU_HOME/runs/`` with ``evaluate=False`` (the
@@ -35,7 +36,7 @@ import optuna
 from gogooku.config import dump_config
 from gogooku.errors import GogookuError
 from gogooku.hpo.score import ObjectiveName, fold_score
-from gogooku.hpo.space import SearchSpace, apply_params
+from gogooku.hpo.space import CandidateSpace, SearchSpace, apply_params
 from gogooku.io import atomic_write_text
 from gogooku.models.registry import get_kind
 from gogooku.train.config import RunConfig
@@ -61,7 +62,7 @@ class SearchJob:
     kind: str
     dataset: str
     base: RunConfig
-    space: SearchSpace
+    space: SearchSpace | CandidateSpace
     folds: tuple[int, ...]
     output_dir: Path
     study_name: str
@@ -71,8 +72,9 @@ class SearchJob:
     cost_bps: float = 10.0
 
     def trial_config(self, params: dict) -> RunConfig:
-        """Base with ``params`` set, epochs = min(train.epochs, max_epochs), progress off."""
-        cfg = apply_params(self.base, params)
+        """Base with ``params`` set (a candidate's overrides), epochs = min(train.epochs,
+        max_epochs), progress off."""
+        cfg = apply_params(self.base, self.space.overrides(params))
         epochs = (
             cfg.train.epochs if self.max_epochs is None else min(cfg.train.epochs, self.max_epochs)
         )

@@ -13,6 +13,16 @@ An ``hpo`` config is a run config (``gogooku.train.config.RunConfig``: ``[data]`
 - ``int``: ``low ≤ x ≤ high`` on the grid low + i·step (``step`` ≥ 1), log-uniform with ``log``;
 - ``categorical``: one of ``choices`` (booleans, integers, floats or strings).
 
+Or, instead of distributions, a fixed list of named candidates (``[[search.candidates]]``: a
+``name`` and dotted path → value overrides of the base), tried once each in the listed order::
+
+    [[search.candidates]]
+    name = "alpha1e5"
+    "model.alpha" = 1e5
+
+The Optuna parameter is then ``candidate`` (the name); :func:`check_candidates` refuses, naming
+the candidate, a path as above, a duplicate name and a candidate that is not a valid run config.
+
 :func:`check_space` refuses, naming the path: a path that is not a leaf key of the run config of
 that model kind (``model.hidden_size`` on an ``lgbm`` config), ``model.kind``, and a value that
 the run config rejects. The values tried are every choice, low and the largest grid value of every
@@ -29,12 +39,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import optuna
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from gogooku.config import ConfigError, StrictModel, read_toml
 from gogooku.train.config import RunConfig
 
 SEARCH_TABLE = "search"
+CANDIDATES_KEY = "candidates"
+CANDIDATE_PARAM = "candidate"
 MAX_COMBINATIONS = 4096
 Choice = bool | int | float | str
 
@@ -112,6 +124,48 @@ class SearchSpace(StrictModel):
         """One value per path from ``trial`` (Optuna parameter name = the dotted path)."""
         return {path: dist.suggest(trial, path) for path, dist in self.params.items()}
 
+    def overrides(self, params: dict[str, Choice]) -> dict[str, Choice]:
+        """The dotted path → value settings of a trial's ``params`` (the params themselves)."""
+        return params
+
+
+class Candidate(StrictModel):
+    """One named config of a candidate list: dotted path → value overrides of the base."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+
+    name: str = Field(min_length=1)
+
+    @property
+    def values(self) -> dict[str, Choice]:
+        return dict(self.model_extra or {})
+
+
+class CandidateSpace(StrictModel):
+    """A fixed list of named configs (``[[search.candidates]]``), each tried once, in order."""
+
+    candidates: list[Candidate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> CandidateSpace:
+        names = [c.name for c in self.candidates]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"candidate names must be unique, repeated: {repeated}")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.candidates]
+
+    def sample(self, trial: optuna.Trial) -> dict[str, Choice]:
+        """``{"candidate": name}``: the enqueued candidate of ``trial``."""
+        return {CANDIDATE_PARAM: trial.suggest_categorical(CANDIDATE_PARAM, self.names)}
+
+    def overrides(self, params: dict[str, Choice]) -> dict[str, Choice]:
+        """The named candidate's dotted path → value overrides."""
+        return next(c.values for c in self.candidates if c.name == params[CANDIDATE_PARAM])
+
 
 def _errors(source: str, prefix: str, exc: ValidationError) -> str:
     lines = []
@@ -179,7 +233,53 @@ def check_space(base: RunConfig, space: SearchSpace, source: str) -> None:
             ) from None
 
 
-def load_hpo_config(path: str | Path) -> tuple[RunConfig, SearchSpace]:
+def check_candidates(base: RunConfig, space: CandidateSpace, source: str) -> None:
+    """Raise :class:`ConfigError` naming the candidate unless each one is a valid run config."""
+    for cand in space.candidates:
+        for path in cand.values:
+            _check_path(base, path, f"{source}: candidate {cand.name!r}")
+        try:
+            apply_params(base, cand.values)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{source}: candidate {cand.name!r} is not a valid run config:\n"
+                + _errors(source, "", exc)
+            ) from None
+
+
+def _load_candidates(base: RunConfig, table: dict, source: str) -> CandidateSpace:
+    others = sorted(set(table) - {CANDIDATES_KEY})
+    if others:
+        raise ConfigError(
+            f"{source}: [{SEARCH_TABLE}] has {CANDIDATES_KEY} and distributions {others}: "
+            "use one or the other"
+        )
+    try:
+        space = CandidateSpace.model_validate({CANDIDATES_KEY: table[CANDIDATES_KEY]})
+    except ValidationError as exc:
+        raise ConfigError(_errors(source, SEARCH_TABLE, exc)) from None
+    check_candidates(base, space, source)
+    return space
+
+
+def load_space(base: RunConfig, table: dict, source: str) -> SearchSpace | CandidateSpace:
+    """The checked space of a ``[search]`` table: distributions, or ``candidates``."""
+    if CANDIDATES_KEY in table:
+        return _load_candidates(base, table, source)
+    try:
+        space = SearchSpace.model_validate({"params": table})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"][1:]]
+            key = f"{SEARCH_TABLE}.{loc[0]!r}" + "".join(f".{p}" for p in loc[1:]) if loc else ""
+            lines.append(f"{source}: {key or SEARCH_TABLE}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+    check_space(base, space, source)
+    return space
+
+
+def load_hpo_config(path: str | Path) -> tuple[RunConfig, SearchSpace | CandidateSpace]:
     """Read ``path``: the run config without ``[search]``, and the checked search space."""
     path = Path(path)
     data = read_toml(path)
@@ -190,14 +290,4 @@ def load_hpo_config(path: str | Path) -> tuple[RunConfig, SearchSpace]:
         base = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_errors(str(path), "", exc)) from None
-    try:
-        space = SearchSpace.model_validate({"params": table})
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"][1:]]
-            key = f"{SEARCH_TABLE}.{loc[0]!r}" + "".join(f".{p}" for p in loc[1:]) if loc else ""
-            lines.append(f"{path}: {key or SEARCH_TABLE}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
-    check_space(base, space, str(path))
-    return base, space
+    return base, load_space(base, table, str(path))

@@ -13,6 +13,10 @@
 - Sampler: TPE (``seed`` optional: workers sharing a study should not share a seed). Pruner:
   ``median`` (``MedianPruner(n_startup_trials, n_warmup_steps)``), ``hyperband``
   (``HyperbandPruner(min_resource=1, max_resource=steps per trial)``) or ``none``.
+- Candidates (``[[search.candidates]]``): :func:`enqueue_candidates` queues every candidate that
+  has no trial in the study yet, in the listed order; Optuna hands queued trials out lowest number
+  first, so each candidate is tried once, in order, and a re-run tries only the missing ones. The
+  study also remembers the candidate names.
 - A trial that raises is FAIL (``catch=(Exception,)``), its error in user attribute ``error``;
   the study goes on.
 """
@@ -32,6 +36,7 @@ from gogooku.config import ConfigError
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.splits import dataset_dates, walk_forward
 from gogooku.hpo.objective import Objective, SearchJob
+from gogooku.hpo.space import CANDIDATE_PARAM, CandidateSpace
 from gogooku.models.registry import get_kind
 from gogooku.train.config import RunConfig
 
@@ -114,12 +119,15 @@ def steps_per_trial(job: SearchJob) -> int:
 
 
 def _study_identity(job: SearchJob) -> dict[str, object]:
-    return {
+    identity: dict[str, object] = {
         "model": job.kind,
         "dataset": job.dataset,
         "objective": job.objective,
         "folds": list(job.folds),
     }
+    if isinstance(job.space, CandidateSpace):
+        identity["candidates"] = job.space.names
+    return identity
 
 
 def open_study(
@@ -146,6 +154,13 @@ def open_study(
             f"{identity}: use another --study-name"
         )
     return study
+
+
+def enqueue_candidates(study: optuna.Study, space: CandidateSpace) -> int:
+    """Queue each candidate without a trial in ``study``, in order; the number now waiting."""
+    for name in space.names:
+        study.enqueue_trial({CANDIDATE_PARAM: name}, skip_if_exists=True)
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
 
 
 def run_search(

@@ -1,13 +1,13 @@
-"""Benchmark: model quality on the synthetic market (issues #8 and #9 quality bars).
+"""Study: model quality on the synthetic market (issues #8 and #9 quality bars).
 
-    python bench/bench_quality.py [--stocks 300] [--years 4] [--home /tmp/quality_home]
-                                  [--dataset q300] [--models oracle,linear,lgbm,atft,apex]
-                                  [--out bench/results/bench_quality.json]
+    python studies/quality.py [--stocks 300] [--years 4] [--home /tmp/quality_home]
+                              [--dataset q300] [--models oracle,linear,lgbm,atft,apex]
+                              [--out studies/results/quality.json]
 
 1. Market: ``gogooku fetch --source synthetic --seed 7`` of ``--stocks`` stocks from 95 calendar
    days before the panel start (the warm-up of the first features) to ``--end`` (2022-12-30); the
    panel starts on January 4 of ``end.year − years + 1``. A store that already holds the range
-   is not fetched again (the fetch is a no-op then).
+   is not fetched again (the fetch is a no-op then); ``studies/market.py``.
 2. Dataset: every registered block built into ``--dataset`` (reused when its
    ``metadata.json`` already has the same start and end).
 3. Split: ``[splits]`` of ``configs/quality_data.toml`` (two years of training, 60 validation
@@ -33,8 +33,8 @@
    - ``bar_9_apex``: APEX (enhanced, ``configs/apex.toml``) test long-short net Sharpe(5d) ≥
      LightGBM's (point estimates; the intervals are in the JSON).
 
-The comparison models ARE the baselines of this benchmark, trained in the same run.
-``--merge FILE`` (repeatable) adds the models of earlier results of this benchmark (same
+The comparison models ARE the baselines of this study, trained in the same run.
+``--merge FILE`` (repeatable) adds the models of earlier results of this study (same
 dataset, split and fold — checked) that are not trained now (``--models``; a model trained now
 or in an earlier ``--merge`` file wins), e.g. to retrain only ATFT after a change of its config;
 ``merged_from`` lists what came from where, and the bars are computed over the union.
@@ -46,15 +46,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-ROOT = Path(__file__).resolve().parents[1]
+from market import DATA_CONFIG, END, ROOT, SEED, STOCKS, WARM_UP, ensure_dataset, fetch_market
+
 MODELS = {
     "oracle": ("factor", "oracle.toml"),
     "linear": ("linear", "linear.toml"),
@@ -64,47 +63,6 @@ MODELS = {
 }
 HORIZONS = ("1d", "5d", "10d", "20d")
 MAIN = "5d"
-
-
-def fetch_market(stocks: int, seed: int, start: date, end: date) -> dict:
-    """The synthetic raw store through the real client (a no-op when the store has the range)."""
-    cmd = [
-        str(Path(sys.executable).parent / "gogooku"),
-        "fetch",
-        "--source",
-        "synthetic",
-        "--seed",
-        str(seed),
-        "--stocks",
-        str(stocks),
-        "--start",
-        start.isoformat(),
-        "--end",
-        end.isoformat(),
-    ]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return {"start": start.isoformat(), "seconds": round(time.perf_counter() - t0, 1)}
-
-
-def ensure_dataset(name: str, start: date, end: date) -> dict:
-    from gogooku.dataset.build import build_dataset, dataset_dir
-
-    meta_path = dataset_dir(name) / "metadata.json"
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta["start"] == start.isoformat() and meta["end"] == end.isoformat():
-            return {"reused": True, "dates": meta["dates"], "stocks": meta["stocks"]}
-    t0 = time.perf_counter()
-    build_dataset(name, start, end, incremental=False, show_progress=False)
-    meta = json.loads(meta_path.read_text())
-    return {
-        "reused": False,
-        "seconds": round(time.perf_counter() - t0, 1),
-        "dates": meta["dates"],
-        "stocks": meta["stocks"],
-        "n_features": meta["n_features"],
-    }
 
 
 def quality_split(dataset: str, data_config: Path):
@@ -211,20 +169,18 @@ def run_model(name: str, dataset: str, split, fold_index: int, prefix: str, samp
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stocks", type=int, default=300)
+    parser.add_argument("--stocks", type=int, default=STOCKS)
     parser.add_argument("--years", type=int, default=4)
-    parser.add_argument("--end", type=date.fromisoformat, default=date(2022, 12, 30))
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--end", type=date.fromisoformat, default=END)
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
     parser.add_argument("--dataset", default="q300")
-    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
+    parser.add_argument("--data-config", type=Path, default=DATA_CONFIG)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument(
         "--merge", type=Path, action="append", default=[], help="earlier result(s) to add"
     )
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "bench_quality.json"
-    )
+    parser.add_argument("--out", type=Path, default=ROOT / "studies" / "results" / "quality.json")
     args = parser.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - set(MODELS))
@@ -240,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cores": os.cpu_count(),
         "load_avg_1m_start": round(os.getloadavg()[0], 2),
     }
-    result["fetch"] = fetch_market(args.stocks, args.seed, start - timedelta(days=95), args.end)
+    result["fetch"] = fetch_market(args.stocks, args.seed, start - WARM_UP, args.end)
     result["build"] = ensure_dataset(args.dataset, start, args.end)
     split, fold_index, fold = quality_split(args.dataset, args.data_config)
     result["split"] = {
