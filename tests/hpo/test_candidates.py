@@ -21,7 +21,7 @@ from .conftest import SPLITS
 
 State = optuna.trial.TrialState
 ROOT = Path(__file__).resolve().parents[2]
-LINEAR = SPLITS + '\n[model]\nkind = "linear"\n\n[loss]\nhorizons = [1, 5, 20]\n'
+LINEAR = SPLITS + '\n[model]\nkind = "linear"\n\n[target]\nhorizons = [1, 5, 20]\n'
 # not in order of alpha, so the order tried is the listed one
 CANDIDATES = """
 [[search.candidates]]
