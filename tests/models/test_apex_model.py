@@ -22,21 +22,21 @@ from gogooku.models.pruning import apex_variant
 from gogooku.models.registry import build_model
 from gogooku.train.config import RunConfig, load_run_config
 
-from .conftest import HORIZONS, F, M, N, make_batch, small_config, small_model
+from .conftest import APEX_HORIZONS, F, M, N, make_apex_batch, small_apex_config, small_apex_model
 
 
 def test_output_shapes_and_quantile_order():
-    out = small_model()(make_batch())
-    assert out.point.shape == (2, N, len(HORIZONS))
-    assert out.quantiles.shape == (2, N, len(HORIZONS), 3)
+    out = small_apex_model()(make_apex_batch())
+    assert out.point.shape == (2, N, len(APEX_HORIZONS))
+    assert out.quantiles.shape == (2, N, len(APEX_HORIZONS), 3)
     assert (out.quantiles.diff(dim=-1) >= 0).all()
     assert out.branches["attention"].shape == (2, N, 8)
     assert torch.isfinite(out.point).all()
 
 
 def test_a_masked_stock_does_not_change_listed_scores():
-    model = small_model()
-    batch = make_batch()
+    model = small_apex_model()
+    batch = make_apex_batch()
     listed = batch.mask[0]
     ref = model(batch).point
     x = batch.x.clone()
@@ -50,8 +50,8 @@ def test_a_masked_stock_does_not_change_listed_scores():
 def test_a_stock_listed_earlier_in_the_window_counts_in_the_market_context():
     """Stock 2 is not listed on the day but on the earlier window days: its raw market values
     enter those days' market means (the control that the masking test can fail)."""
-    model = small_model()
-    batch = make_batch()
+    model = small_apex_model()
+    batch = make_apex_batch()
     listed = batch.mask[0]
     x = batch.x.clone()
     x[:, :-1, 2, F:] += 1e3
@@ -60,8 +60,8 @@ def test_a_stock_listed_earlier_in_the_window_counts_in_the_market_context():
 
 
 def test_permuting_stocks_permutes_scores():
-    model = small_model()
-    batch = make_batch()
+    model = small_apex_model()
+    batch = make_apex_batch()
     perm = torch.randperm(N, generator=torch.Generator().manual_seed(1))
     permuted = replace(
         batch,
@@ -78,12 +78,12 @@ def test_permuting_stocks_permutes_scores():
 
 
 def test_market_columns_change_the_scores_only_through_the_gate():
-    batch = make_batch()
+    batch = make_apex_batch()
     shifted = batch.x.clone()
     shifted[..., F:] *= 1.5
-    gated = small_model()
+    gated = small_apex_model()
     assert not torch.allclose(gated(batch).point, gated(replace(batch, x=shifted)).point)
-    plain = small_model(n_market=0, market_gate=False)
+    plain = small_apex_model(n_market=0, market_gate=False)
     stock_only = replace(batch, x=batch.x[..., :F])
     out = plain(stock_only).point
     assert torch.isfinite(out).all()
@@ -92,8 +92,8 @@ def test_market_columns_change_the_scores_only_through_the_gate():
 
 
 def test_the_gate_weights_features_by_the_market_context():
-    model = small_model()
-    batch = make_batch()
+    model = small_apex_model()
+    batch = make_apex_batch()
     c = model._market_context(batch.x[:, -5:, :, F:], batch.x_mask[:, -5:])
     alpha = F * torch.softmax(model.gate(c), dim=-1)
     assert alpha.shape == (2, F)
@@ -116,9 +116,11 @@ CHANGES = {
 
 @pytest.mark.parametrize("field", sorted(CHANGES))
 def test_every_model_field_changes_the_built_model(field):
-    batch = make_batch()
-    ref_model = small_model()
-    changed = small_model(**{field: CHANGES[field]}, n_market=0 if field == "market_gate" else M)
+    batch = make_apex_batch()
+    ref_model = small_apex_model()
+    changed = small_apex_model(
+        **{field: CHANGES[field]}, n_market=0 if field == "market_gate" else M
+    )
     batch_changed = replace(batch, x=batch.x[..., :F]) if field == "market_gate" else batch
     if field == "dropout":
         ref_model.train(), changed.train()
@@ -136,15 +138,19 @@ def test_every_config_field_is_covered():
     cache = SimpleNamespace(feature_blocks=["returns", "market", "flows", "market", "sector"])
     assert market_columns(cache, ["market"]).tolist() == [1, 3]
     assert market_columns(cache, ["market", "flows"]).tolist() == [1, 2, 3]
-    assert apex_variant(small_config()) == "enhanced"
-    assert apex_variant(small_config(prune=PruneConfig(keep=0.5))) == "pruned"
+    assert apex_variant(small_apex_config()) == "enhanced"
+    assert apex_variant(small_apex_config(prune=PruneConfig(keep=0.5))) == "pruned"
 
 
 def test_registry_builds_apex_only_without_the_gate():
     with pytest.raises(ApexError, match="apex_trainer"):
-        build_model(small_config(), F, HORIZONS, (4, 4))
-    model = build_model(small_config(market_gate=False), F, HORIZONS, (4, 4))
-    assert model(replace(make_batch(), x=make_batch().x[..., :F])).point.shape == (2, N, 3)
+        build_model(small_apex_config(), F, APEX_HORIZONS, (4, 4))
+    model = build_model(small_apex_config(market_gate=False), F, APEX_HORIZONS, (4, 4))
+    assert model(replace(make_apex_batch(), x=make_apex_batch().x[..., :F])).point.shape == (
+        2,
+        N,
+        3,
+    )
 
 
 def test_config_checks():
@@ -163,10 +169,10 @@ def test_config_checks():
 
 
 def test_a_day_without_listed_stocks_stays_finite():
-    batch = make_batch()
+    batch = make_apex_batch()
     mask = batch.mask.clone()
     mask[1] = False
-    out = small_model()(replace(batch, mask=mask, y_mask=mask.unsqueeze(-1) & batch.y_mask))
+    out = small_apex_model()(replace(batch, mask=mask, y_mask=mask.unsqueeze(-1) & batch.y_mask))
     assert torch.isfinite(out.point).all()
 
 
@@ -176,19 +182,19 @@ def test_shipped_configs_load_and_build(name):
     assert cfg.model.kind == "apex" and cfg.model.window <= cfg.data.loader.window
     assert (cfg.model.prune is not None) == (name == "apex_pruned.toml")
     assert cfg.loss.top_rank > 0
-    model = build_apex(cfg.model.model_copy(update={"window": 5}), F, HORIZONS, (4, 4), M)
-    assert model.eval()(make_batch()).point.shape == (2, N, len(HORIZONS))
+    model = build_apex(cfg.model.model_copy(update={"window": 5}), F, APEX_HORIZONS, (4, 4), M)
+    assert model.eval()(make_apex_batch()).point.shape == (2, N, len(APEX_HORIZONS))
 
 
 def test_linear_skip_adds_a_linear_map_of_the_last_day_before_the_gate():
     """With the output layer zeroed the point forecast is x_W β + b of the last day's cleaned
     features (NaN → 0, unlisted → 0), whatever the market gate does; quantiles are untouched."""
-    batch = make_batch()
+    batch = make_apex_batch()
     x = batch.x.clone()
     x[1, -1, 3, 2] = float("nan")
     batch = replace(batch, x=x)
-    model = small_model(linear_skip=True)
-    plain = small_model(linear_skip=False)
+    model = small_apex_model(linear_skip=True)
+    plain = small_apex_model(linear_skip=False)
     for m in (model, plain):
         with torch.no_grad():
             m.out.weight.zero_()
@@ -200,9 +206,9 @@ def test_linear_skip_adds_a_linear_map_of_the_last_day_before_the_gate():
 
 
 def test_ridge_start_builds_a_frozen_zero_skip_and_a_zero_point_output():
-    model = small_model(linear_skip=True, linear_skip_init="ridge")
+    model = small_apex_model(linear_skip=True, linear_skip_init="ridge")
     assert not any(p.requires_grad for p in model.skip.parameters())
-    out = model(make_batch())
+    out = model(make_apex_batch())
     assert torch.equal(out.point, torch.zeros_like(out.point))
     assert out.quantiles.abs().sum() > 0
     with pytest.raises(ValidationError, match="linear_skip = true"):

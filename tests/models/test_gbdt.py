@@ -64,10 +64,14 @@ def test_mean_daily_rank_ic_matches_scipy_and_skips_constant_days():
     assert mean_daily_rank_ic(rows, np.ones(27), "y") == 0.0
 
 
-def test_lambdarank_groups_are_days_inside_their_split(market):
+def test_lambdarank_groups_are_days_inside_their_split(baselines_market):
     cfg = LgbmConfig(objective="lambdarank", relevance_grades=10, **FAST)
     data = prepare(
-        market.panel, market.features, market.ranges, market.horizons, NormalizationConfig()
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        NormalizationConfig(),
     )
     for (rows, dataset), split in zip(
         ranking_datasets(cfg, data, 5), ("train", "valid"), strict=True
@@ -80,7 +84,11 @@ def test_lambdarank_groups_are_days_inside_their_split(market):
         for lo, hi in itertools.pairwise(bounds):
             group_dates = dates[int(lo) : int(hi)]
             assert group_dates.n_unique() == 1
-            assert market.ranges.of(split)[0] <= group_dates[0] <= market.ranges.of(split)[1]
+            assert (
+                baselines_market.ranges.of(split)[0]
+                <= group_dates[0]
+                <= baselines_market.ranges.of(split)[1]
+            )
         assert len(sizes) == dates.n_unique()
         labels = np.asarray(dataset.get_label())
         if split == "train":
@@ -90,11 +98,20 @@ def test_lambdarank_groups_are_days_inside_their_split(market):
 
 
 @pytest.mark.parametrize("objective", ["regression", "lambdarank"])
-def test_lgbm_writes_a_valid_run_with_feature_importance(market, home, objective):
+def test_lgbm_writes_a_valid_run_with_feature_importance(
+    baselines_market, baselines_home, objective
+):
     cfg = LgbmConfig(objective=objective, **FAST)
-    run_dir, _ = create_run("lgbm", "b1", market.horizons, market.ranges, run_id=objective)
+    run_dir, _ = create_run(
+        "lgbm", "b1", baselines_market.horizons, baselines_market.ranges, run_id=objective
+    )
     preds = fit_predict_tabular(
-        cfg, market.panel, market.features, market.ranges, market.horizons, run_dir
+        cfg,
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        run_dir,
     )
     write_predictions(run_dir, preds)
     assert preds["split"].value_counts().height == 3
@@ -102,25 +119,25 @@ def test_lgbm_writes_a_valid_run_with_feature_importance(market, home, objective
     assert preds["pred_1d"].equals(preds["pred_5d"].alias("pred_1d"))
     importance = pl.read_csv(run_dir / IMPORTANCE_FILE)
     assert importance.columns == ["horizon", "feature", "gain", "splits"]
-    numeric = [f for f in market.features if f not in STATIC_IDS]
+    numeric = [f for f in baselines_market.features if f not in STATIC_IDS]
     assert sorted(importance["feature"].to_list()) == sorted(numeric)
     assert importance["horizon"].unique().to_list() == [5]
     assert (importance["gain"] >= 0).all() and importance["gain"].sum() > 0
     assert importance["gain"].is_sorted(descending=True)
 
 
-def test_lgbm_each_horizon_and_test_labels_never_used(market, tmp_path):
+def test_lgbm_each_horizon_and_test_labels_never_used(baselines_market, tmp_path):
     cfg = LgbmConfig(horizons="each", **FAST)
-    args = (market.features, market.ranges, market.horizons)
-    preds = fit_predict_tabular(cfg, market.panel, *args, tmp_path / "a")
+    args = (baselines_market.features, baselines_market.ranges, baselines_market.horizons)
+    preds = fit_predict_tabular(cfg, baselines_market.panel, *args, tmp_path / "a")
     importance = pl.read_csv(tmp_path / "a" / IMPORTANCE_FILE)
-    assert importance["horizon"].unique().sort().to_list() == market.horizons
+    assert importance["horizon"].unique().sort().to_list() == baselines_market.horizons
     assert not np.allclose(preds["pred_1d"].to_numpy(), preds["pred_20d"].to_numpy())
     # test-period labels replaced by noise: the same models (validation labels pick the round)
     rng = np.random.default_rng(1)
-    targets = [c for c in market.panel.columns if c.startswith("target_")]
-    in_test = pl.col("Date") >= market.ranges.test[0]
-    noisy = market.panel.with_columns(
+    targets = [c for c in baselines_market.panel.columns if c.startswith("target_")]
+    in_test = pl.col("Date") >= baselines_market.ranges.test[0]
+    noisy = baselines_market.panel.with_columns(
         pl.when(in_test).then(pl.lit(rng.normal())).otherwise(pl.col(c)).cast(pl.Float32).alias(c)
         for c in targets
     )
@@ -128,21 +145,30 @@ def test_lgbm_each_horizon_and_test_labels_never_used(market, tmp_path):
     assert again.equals(preds)
 
 
-def test_lgbm_seeds_average_their_boosters(market, tmp_path):
+def test_lgbm_seeds_average_their_boosters(baselines_market, tmp_path):
     import json
 
     import lightgbm as lgb
 
     from gogooku.models.gbdt import SUMMARY_FILE, lgbm_file
 
-    args = (market.panel, market.features, market.ranges, market.horizons)
+    args = (
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+    )
     cfg = LgbmConfig(seeds=3, feature_fraction=0.5, bagging_fraction=0.6, **FAST)
     preds = fit_predict_tabular(cfg, *args, tmp_path / "bag")
     files = sorted(p.name for p in (tmp_path / "bag").glob("lgbm_*.txt"))
     assert files == sorted(lgbm_file(5, i) for i in range(3))
     assert files == ["lgbm_5d.s1.txt", "lgbm_5d.s2.txt", "lgbm_5d.txt"]
     data = prepare(
-        market.panel, market.features, market.ranges, market.horizons, NormalizationConfig()
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        NormalizationConfig(),
     )
     x = data.frame.select(data.inputs).to_numpy()
     members = [lgb.Booster(model_file=str(tmp_path / "bag" / f)) for f in files]
@@ -159,8 +185,13 @@ def test_lgbm_seeds_average_their_boosters(market, tmp_path):
     np.testing.assert_allclose(single["pred_5d"].to_numpy(), scores[2], rtol=1e-12)
 
 
-def test_lgbm_extra_trees_reaches_the_booster(market, tmp_path):
-    args = (market.panel, market.features, market.ranges, market.horizons)
+def test_lgbm_extra_trees_reaches_the_booster(baselines_market, tmp_path):
+    args = (
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+    )
     cfg = LgbmConfig(**FAST)
     plain = fit_predict_tabular(cfg, *args, tmp_path / "plain")
     extra = fit_predict_tabular(cfg.model_copy(update={"extra_trees": True}), *args, tmp_path / "x")
@@ -245,8 +276,15 @@ def test_lgbm_stopping_on_the_mean_keeps_the_best_round_of_the_mean(tmp_path):
     assert len(set(own)) > 1
 
 
-def test_lgbm_stopping_on_the_mean_of_one_booster_is_stopping_on_the_booster(market, tmp_path):
-    args = (market.panel, market.features, market.ranges, market.horizons)
+def test_lgbm_stopping_on_the_mean_of_one_booster_is_stopping_on_the_booster(
+    baselines_market, tmp_path
+):
+    args = (
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+    )
     cfg = LgbmConfig(**FAST)
     each = fit_predict_tabular(cfg, *args, tmp_path / "each")
     joint = cfg.model_copy(update={"early_stopping_on": "mean"})

@@ -35,26 +35,37 @@ def test_purge_needs_h_plus_one_trading_days_between_splits():
         assert_purged(thin, ranges, [1])
 
 
-def test_fit_predict_refuses_ranges_without_purge(market, home, tmp_path):
-    r = market.ranges
+def test_fit_predict_refuses_ranges_without_purge(baselines_market, baselines_home, tmp_path):
+    r = baselines_market.ranges
     leaky = Ranges(
         train=(r.train[0], r.valid[0] - dt.timedelta(days=3)), valid=r.valid, test=r.test
     )
     with pytest.raises(TabularError, match="needs a purge of at least 21"):
         fit_predict_tabular(
-            LinearConfig(), market.panel, market.features, leaky, market.horizons, tmp_path
+            LinearConfig(),
+            baselines_market.panel,
+            baselines_market.features,
+            leaky,
+            baselines_market.horizons,
+            tmp_path,
         )
 
 
-def test_prepare_normalises_features_per_date_with_the_one_function(market):
+def test_prepare_normalises_features_per_date_with_the_one_function(baselines_market):
     spec = NormalizationConfig(method="robust_z", clip=3.0, missing_indicator=True)
-    data = prepare(market.panel, market.features, market.ranges, market.horizons, spec)
+    data = prepare(
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        spec,
+    )
     assert data.frame["split"].unique().sort().to_list() == ["test", "train", "valid"]
     day = data.frame.filter(pl.col("split") == "valid")["Date"][0]
-    rows = market.panel.filter(pl.col("Date") == day)
+    rows = baselines_market.panel.filter(pl.col("Date") == day)
     # categorical ids are not ordinal: left out of the tabular inputs
-    numeric = [f for f in market.features if f not in STATIC_IDS]
-    assert len(numeric) == len(market.features) - 3
+    numeric = [f for f in baselines_market.features if f not in STATIC_IDS]
+    assert len(numeric) == len(baselines_market.features) - 3
     expected = normalize_frame(rows, numeric, spec)
     got = data.frame.filter(pl.col("Date") == day).select(expected.columns)
     assert got.equals(expected)
@@ -75,36 +86,56 @@ def _corrupt(panel: pl.DataFrame, start: dt.date, columns: list[str]) -> pl.Data
     )
 
 
-def test_linear_fits_train_rows_only_and_writes_a_valid_run(market, home, tmp_path):
+def test_linear_fits_train_rows_only_and_writes_a_valid_run(
+    baselines_market, baselines_home, tmp_path
+):
     cfg = LinearConfig(alpha=5.0)
     preds = fit_predict_tabular(
-        cfg, market.panel, market.features, market.ranges, market.horizons, tmp_path / "a"
+        cfg,
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        tmp_path / "a",
     )
-    run_dir, _ = create_run("linear", "b1", market.horizons, market.ranges, run_id="lin")
+    run_dir, _ = create_run(
+        "linear", "b1", baselines_market.horizons, baselines_market.ranges, run_id="lin"
+    )
     write_predictions(run_dir, preds)
     back = read_predictions(run_dir)
-    in_ranges = market.panel.filter(
+    in_ranges = baselines_market.panel.filter(
         pl.any_horizontal(
-            pl.col("Date").is_between(*market.ranges.of(s)) for s in ("train", "valid", "test")
+            pl.col("Date").is_between(*baselines_market.ranges.of(s))
+            for s in ("train", "valid", "test")
         )
     )
     assert back.height == in_ranges.height
     assert back.select(pl.col("^pred_.*$").is_finite().all()).row(0) == (True,) * len(
-        market.horizons
+        baselines_market.horizons
     )
     # a horizon's own ridge: the columns differ
     assert not np.allclose(back["pred_1d"].to_numpy(), back["pred_20d"].to_numpy())
     # labels of validation and test days (and everything after train) never reach the fit
-    targets = [c for c in market.panel.columns if c.startswith("target_")]
-    noisy = _corrupt(market.panel, market.ranges.valid[0], targets)
+    targets = [c for c in baselines_market.panel.columns if c.startswith("target_")]
+    noisy = _corrupt(baselines_market.panel, baselines_market.ranges.valid[0], targets)
     again = fit_predict_tabular(
-        cfg, noisy, market.features, market.ranges, market.horizons, tmp_path / "b"
+        cfg,
+        noisy,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        tmp_path / "b",
     )
     assert again.equals(preds)
     # while a change in the training labels changes the fit
-    changed = _corrupt(market.panel, market.ranges.train[0], ["target_5d"])
+    changed = _corrupt(baselines_market.panel, baselines_market.ranges.train[0], ["target_5d"])
     other = fit_predict_tabular(
-        cfg, changed, market.features, market.ranges, market.horizons, tmp_path / "c"
+        cfg,
+        changed,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.horizons,
+        tmp_path / "c",
     )
     assert not other["pred_5d"].equals(preds["pred_5d"])
     assert other["pred_1d"].equals(preds["pred_1d"])

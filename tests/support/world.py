@@ -1,24 +1,19 @@
 """A tiny trained world shared by tests/bundle and tests/serve: a synthetic 24-stock dataset
-(2020, the session's ``tiny_market("returns,sector")`` from tests/conftest.py), and four runs on fold 0 (LightGBM ``lg``, two seeds, ridge
-``ln``, ATFT ``at`` and APEX ``ap`` — market gate on the sector block — with hidden size 16,
-window 5, one epoch), built once per test session under
-pytest's base temp folder (both folders' conftests call ``world``)."""
+(2020, the session's ``tiny_home``, i.e. ``tiny_market("returns,sector")`` of tests/conftest.py),
+and four runs on fold 0 (LightGBM ``lg``, two seeds, ridge ``ln``, ATFT ``at`` and APEX ``ap`` —
+market gate on the sector block — with hidden size 16, window 5, one epoch), built once per test
+session under pytest's base temp folder (the session fixture ``trained_world`` calls ``world``)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-DATA = """
-[data.splits]
-scheme = "rolling"
-train_days = 60
-val_days = 20
-test_days = 20
-label_horizon = 20
-purge_days = 21
-first_day = 9
+from .configs import SPLITS
 
+DATA = (
+    SPLITS
+    + """
 [data.loader]
 window = 5
 days_per_batch = 2
@@ -27,6 +22,7 @@ seed = 3
 [loss]
 horizons = [1, 5, 20]
 """
+)
 MODELS = {
     "lg": 'kind = "lgbm"\nnum_boost_round = 20\nmin_data_in_leaf = 20\nnum_threads = 1\nseeds = 2\n',
     "ln": 'kind = "linear"\n',

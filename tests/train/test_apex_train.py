@@ -27,9 +27,11 @@ def _run(args):
     return result
 
 
-def test_apex_trains_and_writes_valid_predictions(home, config_file):
-    result = _run(["train", "--model", "apex", "--dataset", "tiny", "--config", str(config_file)])
-    run_dir = next((home / "runs").iterdir())
+def test_apex_trains_and_writes_valid_predictions(apex_home, apex_config_file):
+    result = _run(
+        ["train", "--model", "apex", "--dataset", "tiny", "--config", str(apex_config_file)]
+    )
+    run_dir = next((apex_home / "runs").iterdir())
     assert "test   5d: RankIC" in result.output
     info = json.loads((run_dir / "run.json").read_text())
     assert info["model"] == "apex" and info["params"]["variant"] == "enhanced"
@@ -44,17 +46,19 @@ def test_apex_trains_and_writes_valid_predictions(home, config_file):
     assert "top_rank" in json.loads(history[0])["loss_terms"]
 
 
-def test_ridge_start_fits_the_skip_and_keeps_it_through_training(home, config_file, tmp_path):
+def test_ridge_start_fits_the_skip_and_keeps_it_through_training(
+    apex_home, apex_config_file, tmp_path
+):
     import torch
 
     from gogooku.train.ridge_start import fit_ridge_start
 
-    cfg = load_run_config(config_file)
+    cfg = load_run_config(apex_config_file)
     model = cfg.model.model_copy(
         update={"linear_skip": True, "linear_skip_init": "ridge", "linear_skip_alpha": 3.0}
     )
     cfg = cfg.model_copy(update={"model": model})
-    cache = open_cache(home / "datasets" / "tiny")
+    cache = open_cache(apex_home / "datasets" / "tiny")
     trainer = apex_trainer(cfg, cache, select_fold("tiny", cfg, 0), tmp_path / "run")
     lcfg = cfg.data.loader.model_copy(update={"targets": [f"target_{h}d" for h in (1, 5, 20)]})
     days = [cache.date_list[i] for i in trainer.train_loader.loader.days]
@@ -66,27 +70,29 @@ def test_ridge_start_fits_the_skip_and_keeps_it_through_training(home, config_fi
     assert coef.abs().sum() > 0
 
 
-def test_market_blocks_missing_from_the_dataset_fail_cleanly(home, config_file):
-    text = config_file.read_text().replace('market_blocks = ["market"]', 'market_blocks = ["x"]')
-    config_file.write_text(text)
+def test_market_blocks_missing_from_the_dataset_fail_cleanly(apex_home, apex_config_file):
+    text = apex_config_file.read_text().replace(
+        'market_blocks = ["market"]', 'market_blocks = ["x"]'
+    )
+    apex_config_file.write_text(text)
     result = CliRunner().invoke(
-        app, ["train", "--model", "apex", "--dataset", "tiny", "--config", str(config_file)]
+        app, ["train", "--model", "apex", "--dataset", "tiny", "--config", str(apex_config_file)]
     )
     assert result.exit_code == 1
     assert "none of model.market_blocks ['x']" in result.output
 
 
-def test_loader_without_normalisation_is_refused(home, config_file):
-    cfg = load_run_config(config_file)
+def test_loader_without_normalisation_is_refused(apex_home, apex_config_file):
+    cfg = load_run_config(apex_config_file)
     loader = cfg.data.loader.model_copy(update={"normalize": "off"})
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"loader": loader})})
     with pytest.raises(ApexError, match="normalize = 'off'"):
         train_run("apex", "tiny", cfg)
 
 
-def test_market_columns_are_the_raw_cache_values(home, config_file, tmp_path):
-    cfg = load_run_config(config_file)
-    cache = open_cache(home / "datasets" / "tiny")
+def test_market_columns_are_the_raw_cache_values(apex_home, apex_config_file, tmp_path):
+    cfg = load_run_config(apex_config_file)
+    cache = open_cache(apex_home / "datasets" / "tiny")
     trainer = apex_trainer(cfg, cache, select_fold("tiny", cfg, 0), tmp_path / "run")
     assert isinstance(trainer.train_loader, MarketColumns)
     trainer.train_loader.epoch = 3  # what Trainer.resume does
@@ -113,12 +119,12 @@ def _selection(cfg, dataset_dir, tmp_path, name):
     return select_features(trainer, cfg, cache, names), fold
 
 
-def _corrupted_copy(home, tmp_path, segment):
+def _corrupted_copy(apex_home, tmp_path, segment):
     """A copy of dataset tiny (without its normalised array) whose features on the days of
     ``segment`` (a fold Segment) are large noise."""
     dst = tmp_path / f"noise_{segment.lo}"
     ignore = shutil.ignore_patterns("normalized")
-    shutil.copytree(home / "datasets" / "tiny", dst, ignore=ignore)
+    shutil.copytree(apex_home / "datasets" / "tiny", dst, ignore=ignore)
     features = np.load(dst / "cache" / "features.npy", mmap_mode="r+")
     block = features[segment.lo : segment.hi + 1]
     noise = np.random.default_rng(0).normal(size=block.shape) * 100
@@ -128,29 +134,29 @@ def _corrupted_copy(home, tmp_path, segment):
 
 
 @pytest.mark.slow
-def test_pruning_uses_no_test_period_data(home, config_file, tmp_path):
-    text = config_file.read_text().replace("[model]", "[model]\nprune = {keep = 0.3}")
-    config_file.write_text(text)
-    cfg = load_run_config(config_file)
-    clean, fold = _selection(cfg, home / "datasets" / "tiny", tmp_path, "clean")
+def test_pruning_uses_no_test_period_data(apex_home, apex_config_file, tmp_path):
+    text = apex_config_file.read_text().replace("[model]", "[model]\nprune = {keep = 0.3}")
+    apex_config_file.write_text(text)
+    cfg = load_run_config(apex_config_file)
+    clean, fold = _selection(cfg, apex_home / "datasets" / "tiny", tmp_path, "clean")
     assert clean["kept"].sum() == math.ceil(0.3 * clean.height)
-    test_noise = _corrupted_copy(home, tmp_path, fold.test)
+    test_noise = _corrupted_copy(apex_home, tmp_path, fold.test)
     got, _ = _selection(cfg, test_noise, tmp_path, "test_run")
     assert got["feature"].to_list() == clean["feature"].to_list()
     assert got["kept"].to_list() == clean["kept"].to_list()
     assert got["importance"].to_list() == clean["importance"].to_list()
     # the control: the same corruption on the validation days does change the importances
-    val_noise = _corrupted_copy(home, tmp_path, fold.val)
+    val_noise = _corrupted_copy(apex_home, tmp_path, fold.val)
     control, _ = _selection(cfg, val_noise, tmp_path, "val_run")
     assert control["importance"].to_list() != clean["importance"].to_list()
 
 
 @pytest.mark.slow
-def test_pruned_run_writes_its_selection_and_variant(home, config_file):
-    text = config_file.read_text().replace("[model]", "[model]\nprune = {keep = 0.3}")
-    config_file.write_text(text)
-    _run(["train", "--model", "apex", "--dataset", "tiny", "--config", str(config_file)])
-    run_dir = next((home / "runs").iterdir())
+def test_pruned_run_writes_its_selection_and_variant(apex_home, apex_config_file):
+    text = apex_config_file.read_text().replace("[model]", "[model]\nprune = {keep = 0.3}")
+    apex_config_file.write_text(text)
+    _run(["train", "--model", "apex", "--dataset", "tiny", "--config", str(apex_config_file)])
+    run_dir = next((apex_home / "runs").iterdir())
     info = json.loads((run_dir / "run.json").read_text())
     assert info["params"]["variant"] == "pruned"
     selection = pl.read_csv(run_dir / SELECTION_FILE)

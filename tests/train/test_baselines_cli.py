@@ -55,17 +55,19 @@ def _rank_ic(metrics: dict, split: str, horizon: str = "5d") -> float:
     return metrics["splits"][split]["horizons"][horizon]["signal"]["rank_ic_mean"]
 
 
-def test_linear_run_through_gogooku_train(market, home, tmp_path):
+def test_linear_run_through_gogooku_train(baselines_market, baselines_home, tmp_path):
     metrics = _train("linear", _config(tmp_path, "linear"), "lin")
-    run_dir = home / "runs" / "lin"
+    run_dir = baselines_home / "runs" / "lin"
     preds = read_predictions(run_dir)
     assert preds["split"].unique().sort().to_list() == ["test", "train", "valid"]
-    assert preds.filter(pl.col("split") == "valid")["Date"].min() == market.ranges.valid[0]
+    assert (
+        preds.filter(pl.col("split") == "valid")["Date"].min() == baselines_market.ranges.valid[0]
+    )
     assert (run_dir / "config.toml").is_file() and (run_dir / "report.html").is_file()
     assert set(metrics["splits"]) == {"train", "valid", "test"}
 
 
-def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
+def test_unusable_factor_is_a_clean_train_failure(baselines_market, baselines_home, tmp_path):
     config = _config(tmp_path, "factor", main_horizon=3)
     result = CliRunner().invoke(
         app, ["train", "--model", "factor", "--dataset", "b1", "--config", str(config)]
@@ -75,8 +77,8 @@ def test_unusable_factor_is_a_clean_train_failure(market, home, tmp_path):
 
 
 @pytest.mark.slow
-def test_lgbm_beats_zero_and_stays_below_the_oracle(large_market, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOGOOKU_HOME", str(large_market))
+def test_lgbm_beats_zero_and_stays_below_the_oracle(baselines_large_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOGOOKU_HOME", str(baselines_large_home))
     days = (150, 50)
     lgbm = _train("lgbm", _config(tmp_path, "lgbm", days, num_threads=2), "lgbm")
     oracle = _train("factor", _config(tmp_path, "factor", days, factor="oracle"), "oracle")
@@ -90,7 +92,7 @@ def test_lgbm_beats_zero_and_stays_below_the_oracle(large_market, tmp_path, monk
     }
     se = math.sqrt(sum(s["rank_ic_std"] ** 2 / s["n_days"] for s in sig.values()))
     assert _rank_ic(lgbm, "test") < _rank_ic(oracle, "test") + 3 * se
-    importance = pl.read_csv(large_market / "runs" / "lgbm" / "feature_importance.csv")
+    importance = pl.read_csv(baselines_large_home / "runs" / "lgbm" / "feature_importance.csv")
     assert importance["gain"].sum() > 0
 
 

@@ -1,4 +1,8 @@
-"""Small hand-made day batches for the ATFT model tests (shapes as ``DayBatchLoader`` yields)."""
+"""Small hand-made day batches for the ATFT and APEX model tests (shapes as ``DayBatchLoader``
+yields), small models, and a 24-stock synthetic dataset with the correlation graph.
+
+The baselines' market (``baselines_market``, ``baselines_home``) is in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,17 @@ from pathlib import Path
 
 import pytest
 import torch
-import typer
-from typer.testing import CliRunner
 
-from gogooku.dataset.cli import build_command
 from gogooku.dataset.loader import DayBatch
+from gogooku.models.apex import ApexConfig, ApexRanker, build_apex
 from gogooku.models.atft_gat_fan import AtftConfig, AtftGatFan, build_atft
-from gogooku.store.cli import fetch_command
+
+from ..support.markets import TINY_FETCH, run_cli
 
 HORIZONS = (1, 5, 10, 20)
 CARDINALITIES = (5, 3, 2)
+APEX_HORIZONS = [1, 5, 20]
+F, M, N, L = 6, 3, 12, 6
 
 
 def make_batch(
@@ -76,34 +81,49 @@ def batch() -> DayBatch:
     return make_batch()
 
 
-FETCH = [
-    "fetch",
-    "--source",
-    "synthetic",
-    "--seed",
-    "11",
-    "--stocks",
-    "24",
-    "--start",
-    "2020-01-01",
-    "--end",
-    "2020-12-31",
-    "--datasets",
-    "equities_bars_daily,equities_master,indices_topix",
-]
+def make_apex_batch(seed: int = 0, b: int = 2) -> DayBatch:
+    """B days, N stocks, F normalised features + M raw market columns; stock 0 unlisted on every
+    day of the window, stock 1 listed only on the last day, stock 2 not listed on the last day."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, L, N, F + M, generator=g)
+    x[..., F:] = x[..., F:] * 0.02 + torch.arange(M) * 100.0  # raw levels (e.g. index values)
+    x_mask = torch.ones(b, L, N, dtype=torch.bool)
+    x_mask[:, :, 0] = False
+    x_mask[:, :-1, 1] = False
+    x_mask[:, -1, 2] = False
+    mask = x_mask[:, -1].clone()
+    y = torch.randn(b, N, len(APEX_HORIZONS), generator=g)
+    static = torch.randint(0, 4, (b, N, 2), generator=g)
+    return DayBatch(
+        x=x,
+        y=y,
+        mask=mask,
+        y_mask=mask.unsqueeze(-1) & torch.isfinite(y),
+        x_mask=x_mask,
+        static=static,
+        codes=torch.arange(N).expand(b, N).clone(),
+        dates=[None] * b,
+        edges=None,
+    )
+
+
+def small_apex_config(**overrides) -> ApexConfig:
+    base = {"window": 5, "hidden_size": 8, "attention_heads": 2, "dropout": 0.0}
+    return ApexConfig(**{**base, **overrides})
+
+
+def small_apex_model(seed: int = 0, n_market: int = M, **overrides) -> ApexRanker:
+    torch.manual_seed(seed)
+    return build_apex(small_apex_config(**overrides), F, APEX_HORIZONS, (4, 4), n_market).eval()
+
+
 BUILD = ["build", "--start", "2020-04-01", "--end", "2020-12-30", "--name", "atft"]
 BUILD += ["--blocks", "returns,sector,graph"]
 
 
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory) -> Path:
-    """A 24-stock synthetic dataset with the correlation graph, built through the real CLI."""
-    home = tmp_path_factory.mktemp("atft_home")
-    app = typer.Typer()
-    app.command("fetch")(fetch_command)
-    app.command("build")(build_command)
-    runner = CliRunner()
-    for args in (FETCH, BUILD):
-        result = runner.invoke(app, args, env={"GOGOOKU_HOME": str(home)})
-        assert result.exit_code == 0, result.output
+    """The tiny market's 24 stocks (``TINY_FETCH``) built with the correlation graph (dataset
+    ``atft``, panel 2020-04-01..2020-12-30) through the real CLI."""
+    home = run_cli(tmp_path_factory.mktemp("atft_home"), TINY_FETCH, BUILD)
     return home / "datasets" / "atft"
