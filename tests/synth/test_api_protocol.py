@@ -15,7 +15,8 @@ from gogooku.settings import Plan
 from gogooku.synth.api import BAD_KEY_MESSAGE, create_app
 from gogooku.synth.faults import Faults
 
-from .conftest import DAYS, FakeClock, serve
+from ..support.clock import FakeClock
+from .conftest import DAYS, serve
 
 BARS = "/equities/bars/daily"
 
@@ -37,15 +38,15 @@ def test_bad_or_missing_api_key_is_403(premium):
     assert anonymous.json() == {"message": "The incoming api key is invalid or expired."}
 
 
-def test_auth_disabled_with_api_key_none(market):
-    with serve(market, api_key=None, rate_limit=False) as client:
+def test_auth_disabled_with_api_key_none(hand_market):
+    with serve(hand_market, api_key=None, rate_limit=False) as client:
         response = client.get(BARS, params=ONE_DAY, headers={"x-api-key": "anything"})
     assert response.status_code == 200
     assert len(response.json()["data"]) == 3
 
 
-def test_endpoint_above_the_plan_is_403_naming_the_plan(market):
-    with serve(market, plan=Plan.FREE, rate_limit=False) as client:
+def test_endpoint_above_the_plan_is_403_naming_the_plan(hand_market):
+    with serve(hand_market, plan=Plan.FREE, rate_limit=False) as client:
         topix = client.get("/indices/bars/daily/topix")
         bars = client.get(BARS, params={"code": "1301"})
     assert topix.status_code == 403
@@ -54,11 +55,11 @@ def test_endpoint_above_the_plan_is_403_naming_the_plan(market):
     assert bars.status_code == 200
 
 
-def test_free_plan_window_filters_rows(market):
+def test_free_plan_window_filters_rows(hand_market):
     # today is the last bar date 2024-03-29; Free sees up to 12 weeks earlier: 2024-01-05
     window = history_window(Plan.FREE, DAYS[-1])
     assert window.latest == dt.date(2024, 1, 5)
-    with serve(market, plan=Plan.FREE, rate_limit=False) as client:
+    with serve(hand_market, plan=Plan.FREE, rate_limit=False) as client:
         history = client.get(BARS, params={"code": "72030"}).json()["data"]
         inside = client.get(BARS, params={"date": "2024-01-05"}).json()["data"]
         outside = client.get(BARS, params={"date": "2024-01-08"}).json()
@@ -69,22 +70,24 @@ def test_free_plan_window_filters_rows(market):
     assert calendar[-1]["Date"] == "2024-01-05"
 
 
-def test_explicit_today_moves_the_window(market):
-    with serve(market, plan=Plan.FREE, rate_limit=False, today=dt.date(2024, 4, 5)) as client:
+def test_explicit_today_moves_the_window(hand_market):
+    with serve(hand_market, plan=Plan.FREE, rate_limit=False, today=dt.date(2024, 4, 5)) as client:
         history = client.get(BARS, params={"code": "72030"}).json()["data"]
     assert history[-1]["Date"] == "2024-01-12"  # 2024-04-05 minus 12 weeks
 
 
-def test_earnings_date_outside_the_window_is_400(market):
-    with serve(market, plan=Plan.STANDARD, rate_limit=False, today=dt.date(2035, 1, 1)) as client:
+def test_earnings_date_outside_the_window_is_400(hand_market):
+    with serve(
+        hand_market, plan=Plan.STANDARD, rate_limit=False, today=dt.date(2035, 1, 1)
+    ) as client:
         response = client.get("/fins/earnings-date", params={"date": "2024-02-01"})
     assert response.status_code == 400
     assert "window" in response.json()["message"]
 
 
-def test_429_after_the_plan_rate_and_recovery_after_60s(market):
+def test_429_after_the_plan_rate_and_recovery_after_60s(hand_market):
     clock = FakeClock()
-    with serve(market, plan=Plan.FREE, clock=clock) as client:
+    with serve(hand_market, plan=Plan.FREE, clock=clock) as client:
         statuses = [client.get(BARS, params=ONE_DAY).status_code for _ in range(5)]
         limited = client.get(BARS, params=ONE_DAY)
         clock.now += 59.9
@@ -98,9 +101,9 @@ def test_429_after_the_plan_rate_and_recovery_after_60s(market):
     assert (still, recovered) == (429, 200)
 
 
-def test_fins_summary_has_its_own_60_per_minute_cap(market):
+def test_fins_summary_has_its_own_60_per_minute_cap(hand_market):
     clock = FakeClock()
-    with serve(market, plan=Plan.PREMIUM, clock=clock) as client:
+    with serve(hand_market, plan=Plan.PREMIUM, clock=clock) as client:
         summary = [
             client.get("/fins/summary", params={"code": "7203"}).status_code for _ in range(61)
         ]
@@ -109,16 +112,16 @@ def test_fins_summary_has_its_own_60_per_minute_cap(market):
     assert bars == 200
 
 
-def test_fail_first_n_then_success(market):
-    with serve(market, faults=Faults(fail_first_n=2), rate_limit=False) as client:
+def test_fail_first_n_then_success(hand_market):
+    with serve(hand_market, faults=Faults(fail_first_n=2), rate_limit=False) as client:
         statuses = [client.get(BARS, params=ONE_DAY).status_code for _ in range(3)]
     assert statuses == [500, 500, 200]
 
 
-def test_error_rate_targets_one_path_and_is_seeded(market):
+def test_error_rate_targets_one_path_and_is_seeded(hand_market):
     def run():
         faults = Faults(error_rate=0.5, seed=3, path=BARS)
-        with serve(market, faults=faults, rate_limit=False) as client:
+        with serve(hand_market, faults=faults, rate_limit=False) as client:
             bars = [client.get(BARS, params=ONE_DAY).status_code for _ in range(20)]
             calendar = [client.get("/markets/calendar").status_code for _ in range(5)]
         return bars, calendar
@@ -130,15 +133,15 @@ def test_error_rate_targets_one_path_and_is_seeded(market):
     assert calendar == [200] * 5
 
 
-def test_dropped_connection_is_a_transport_error(market):
-    with serve(market, faults=Faults(drop_rate=1.0, path=BARS), rate_limit=False) as client:
+def test_dropped_connection_is_a_transport_error(hand_market):
+    with serve(hand_market, faults=Faults(drop_rate=1.0, path=BARS), rate_limit=False) as client:
         with pytest.raises(httpx.TransportError):
             client.get(BARS, params=ONE_DAY)
         assert client.get("/markets/calendar").status_code == 200
 
 
-def test_dropped_connection_in_process_is_the_same_transport_error(market):
-    app = create_app(market, faults=Faults(drop_rate=1.0), rate_limit=False)
+def test_dropped_connection_in_process_is_the_same_transport_error(hand_market):
+    app = create_app(hand_market, faults=Faults(drop_rate=1.0), rate_limit=False)
 
     async def call():
         transport = httpx.ASGITransport(app=app)
@@ -149,9 +152,9 @@ def test_dropped_connection_in_process_is_the_same_transport_error(market):
         asyncio.run(call())
 
 
-def test_delay_makes_a_short_timeout_expire(market):
+def test_delay_makes_a_short_timeout_expire(hand_market):
     with (
-        serve(market, faults=Faults(delay_s=2.0), rate_limit=False) as client,
+        serve(hand_market, faults=Faults(delay_s=2.0), rate_limit=False) as client,
         pytest.raises(httpx.ReadTimeout),
     ):
         client.get(BARS, params=ONE_DAY, timeout=0.2)
@@ -189,9 +192,9 @@ def test_v1_paths_and_wrong_methods_are_403(premium):
     assert premium.post(BARS, params=ONE_DAY).status_code == 403
 
 
-def test_invalid_construction_is_rejected(market):
+def test_invalid_construction_is_rejected(hand_market):
     with pytest.raises(ValueError, match="page_size must be >= 1, got 0"):
-        create_app(market, page_size=0)
+        create_app(hand_market, page_size=0)
     with pytest.raises(
         ValueError, match=r"market tables \['prices'\] are not catalogue dataset ids"
     ):

@@ -11,39 +11,27 @@ from polars.testing import assert_frame_equal
 from gogooku.jquants.endpoints import parse_records
 from gogooku.settings import Plan
 
-from .conftest import CODES, DAYS, serve
+from .conftest import CODES, DAYS, fetch_all, serve
 
 
-def fetch_all(client, path, params):
-    """Every page of a query, following pagination_key; returns (records, number of pages)."""
-    records, pages, query = [], 0, dict(params)
-    while True:
-        response = client.get(path, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        records += body["data"]
-        pages += 1
-        if "pagination_key" not in body:
-            return records, pages
-        query = {**params, "pagination_key": body["pagination_key"]}
-
-
-def test_pages_reassemble_exactly_the_table(premium, market):
+def test_pages_reassemble_exactly_the_table(premium, hand_market):
     records, pages = fetch_all(premium, "/equities/bars/daily", {"code": "72030"})
-    expected = market.tables["equities_bars_daily"].filter(pl.col("Code") == "72030").sort("Date")
+    expected = (
+        hand_market.tables["equities_bars_daily"].filter(pl.col("Code") == "72030").sort("Date")
+    )
     assert expected.height == len(DAYS) == 62
     assert pages == 9  # ceil(62 / 7)
     assert_frame_equal(parse_records("equities_bars_daily", records), expected)
 
 
-def test_page_boundary_exact_multiple_has_no_trailing_key(market):
-    with serve(market, page_size=3, rate_limit=False) as client:
+def test_page_boundary_exact_multiple_has_no_trailing_key(hand_market):
+    with serve(hand_market, page_size=3, rate_limit=False) as client:
         body = client.get("/equities/bars/daily", params={"date": "2024-01-05"}).json()
     assert len(body["data"]) == 3
     assert "pagination_key" not in body
 
 
-def test_date_query_returns_the_cross_section(premium, market):
+def test_date_query_returns_the_cross_section(premium, hand_market):
     records, _ = fetch_all(premium, "/equities/bars/daily", {"date": "20240105"})
     frame = parse_records("equities_bars_daily", records)
     assert frame["Code"].to_list() == sorted(CODES)
@@ -89,11 +77,11 @@ def test_wire_quirks_flags_and_codes_are_strings(premium):
     assert summary[0]["EPS"] == "12.5"
 
 
-def test_premium_only_session_fields_are_absent_below_premium(market, premium):
+def test_premium_only_session_fields_are_absent_below_premium(hand_market, premium):
     query = {"code": "13010", "date": "2024-01-04"}
     full = premium.get("/equities/bars/daily", params=query).json()["data"][0]
     assert full["MO"] == 100.0 and full["MUL"] == "0"
-    with serve(market, plan=Plan.STANDARD, rate_limit=False) as client:
+    with serve(hand_market, plan=Plan.STANDARD, rate_limit=False) as client:
         row = client.get("/equities/bars/daily", params=query).json()["data"][0]
     assert "MO" not in row and "MUL" not in row and "AAdjVo" not in row
     assert row["C"] == full["C"] and row["AdjC"] == full["AdjC"]
@@ -129,8 +117,8 @@ def test_pagination_key_from_another_query_is_400(premium):
     assert garbage.status_code == 400
 
 
-def test_calendar_hol_div_and_range_without_pagination(market):
-    with serve(market, page_size=2, rate_limit=False) as client:
+def test_calendar_hol_div_and_range_without_pagination(hand_market):
+    with serve(hand_market, page_size=2, rate_limit=False) as client:
         body = client.get(
             "/markets/calendar", params={"from": "2024-01-04", "to": "2024-01-10"}
         ).json()
@@ -196,9 +184,9 @@ def test_earnings_calendar_serves_the_next_announcement_day(premium):
     ]
 
 
-def test_premium_fields_missing_from_the_market_are_omitted(market):
-    bars = market.tables["equities_bars_daily"]
-    lean = type(market)(tables={"equities_bars_daily": bars.drop("MO", "MUL")})
+def test_premium_fields_missing_from_the_market_are_omitted(hand_market):
+    bars = hand_market.tables["equities_bars_daily"]
+    lean = type(hand_market)(tables={"equities_bars_daily": bars.drop("MO", "MUL")})
     with serve(lean, rate_limit=False) as client:
         row = client.get("/equities/bars/daily", params={"code": "13010", "date": "2024-01-04"})
     record = row.json()["data"][0]
@@ -206,9 +194,9 @@ def test_premium_fields_missing_from_the_market_are_omitted(market):
     assert record["MC"] is None and record["C"] == 101.0
 
 
-def test_market_table_missing_a_regular_column_is_rejected(market):
-    bars = market.tables["equities_bars_daily"].drop("AdjC")
+def test_market_table_missing_a_regular_column_is_rejected(hand_market):
+    bars = hand_market.tables["equities_bars_daily"].drop("AdjC")
     with pytest.raises(
         ValueError, match=r"equities_bars_daily lacks catalogue column\(s\) \['AdjC'\]"
     ):
-        serve(type(market)(tables={"equities_bars_daily": bars})).__enter__()
+        serve(type(hand_market)(tables={"equities_bars_daily": bars})).__enter__()

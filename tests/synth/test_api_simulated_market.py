@@ -12,8 +12,7 @@ from gogooku.jquants.endpoints import ENDPOINTS, parse_records
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
 
-from .conftest import serve
-from .test_queries import fetch_all
+from .conftest import fetch_all, serve
 
 QUERY_KEYS = {"date": ("date", "date"), "range": ("from", "to"), "disc_date": ("disc_date",) * 2}
 

@@ -19,58 +19,60 @@ from gogooku.synth.latents import (
 )
 
 
-def _changed_days(market, name: str, **replaced) -> np.ndarray:
-    lat = market.state.latents
-    uni = market.state.universe
+def _changed_days(side_market, name: str, **replaced) -> np.ndarray:
+    lat = side_market.state.latents
+    uni = side_market.state.universe
     base = lat.contributions(uni)[name]
     other = dataclasses.replace(lat, **replaced).contributions(uni)[name]
     return np.nonzero(np.abs(other - base).max(axis=1) > 0)[0]
 
 
-def _idx(market, day: date) -> int:
-    return market.state.days.index(day)
+def _idx(side_market, day: date) -> int:
+    return side_market.state.days.index(day)
 
 
-def test_weekly_margin_record_counts_from_the_day_after_its_tuesday_publication(market):
-    lat = market.state.latents
-    friday = _idx(market, date(2021, 6, 11))
+def test_weekly_margin_record_counts_from_the_day_after_its_tuesday_publication(side_market):
+    lat = side_market.state.latents
+    friday = _idx(side_market, date(2021, 6, 11))
     assert lat.margin_week_end[friday]
-    week = slice(_idx(market, date(2021, 6, 7)), friday + 1)
+    week = slice(_idx(side_market, date(2021, 6, 7)), friday + 1)
     margin_z = lat.margin_z.copy()
     margin_z[week, 3] += 2.0
-    changed = _changed_days(market, "margin", margin_z=margin_z)
+    changed = _changed_days(side_market, "margin", margin_z=margin_z)
     # published Tuesday 2021-06-15 (2nd business day), usable Wednesday 2021-06-16
-    assert market.state.days[changed[0]] == date(2021, 6, 16)
+    assert side_market.state.days[changed[0]] == date(2021, 6, 16)
     # until the next record (Friday 2021-06-18) is usable on Wednesday 2021-06-23
-    assert market.state.days[changed[-1]] == date(2021, 6, 22)
+    assert side_market.state.days[changed[-1]] == date(2021, 6, 22)
 
 
-def test_investor_flow_counts_from_the_day_after_its_thursday_publication(market):
-    lat = market.state.latents
-    friday = _idx(market, date(2021, 6, 11))
+def test_investor_flow_counts_from_the_day_after_its_thursday_publication(side_market):
+    lat = side_market.state.latents
+    friday = _idx(side_market, date(2021, 6, 11))
     flow_z = lat.flow_z.copy()
-    flow_z[_idx(market, date(2021, 6, 7)) : friday + 1] += 1.5
-    changed = _changed_days(market, "flow", flow_z=flow_z)
+    flow_z[_idx(side_market, date(2021, 6, 7)) : friday + 1] += 1.5
+    changed = _changed_days(side_market, "flow", flow_z=flow_z)
     # PubDate Thursday 2021-06-17 (4th business day), usable Friday 2021-06-18
-    assert market.state.days[changed[0]] == date(2021, 6, 18)
+    assert side_market.state.days[changed[0]] == date(2021, 6, 18)
 
 
-def test_short_position_counts_from_the_day_after_disclosure(market):
-    lat = market.state.latents
-    calc = _idx(market, date(2021, 6, 9))
+def test_short_position_counts_from_the_day_after_disclosure(side_market):
+    lat = side_market.state.latents
+    calc = _idx(side_market, date(2021, 6, 9))
     reported = lat.short_reported.copy()
     reported[calc, 7] += 0.01
-    changed = _changed_days(market, "short", short_reported=reported)
+    changed = _changed_days(side_market, "short", short_reported=reported)
     # calculated Wed 06-09, disclosed Fri 06-11, usable Mon 06-14, for that day only
-    assert [market.state.days[t] for t in changed] == [date(2021, 6, 14)]
+    assert [side_market.state.days[t] for t in changed] == [date(2021, 6, 14)]
 
 
 @pytest.mark.parametrize("intraday", [False, True])
-def test_earnings_drift_starts_on_the_first_usable_day_with_hand_computed_size(market, intraday):
-    lat = market.state.latents
-    uni = market.state.universe
-    t0 = _idx(market, date(2021, 5, 12))
-    i = int(np.nonzero(market.state.listed[t0])[0][0])
+def test_earnings_drift_starts_on_the_first_usable_day_with_hand_computed_size(
+    side_market, intraday
+):
+    lat = side_market.state.latents
+    uni = side_market.state.universe
+    t0 = _idx(side_market, date(2021, 5, 12))
+    i = int(np.nonzero(side_market.state.listed[t0])[0][0])
     surprise = lat.surprise.copy()
     disc = lat.disclosure_day.copy()
     intra = lat.disclosure_intraday.copy()
@@ -82,17 +84,17 @@ def test_earnings_drift_starts_on_the_first_usable_day_with_hand_computed_size(m
     diff = shocked.contributions(uni)["drift"] - base.contributions(uni)["drift"]
     start = t0 if intraday else t0 + 1
     assert np.abs(diff[:start]).max() == 0.0
-    n_listed = market.state.listed[start].sum()
+    n_listed = side_market.state.listed[start].sum()
     for k in range(3):
-        listed = market.state.listed[start + k].sum()
+        listed = side_market.state.listed[start + k].sum()
         assert n_listed == listed
         expected = STRENGTH["drift"] * DRIFT_DECAY**k * (1 - 1 / listed)
         assert diff[start + k, i] == pytest.approx(expected, rel=1e-9)
 
 
-def test_contributions_are_zero_for_unlisted_stocks_and_demeaned(market):
-    contributions = market.state.latents.contributions(market.state.universe)
-    listed = market.state.listed
+def test_contributions_are_zero_for_unlisted_stocks_and_demeaned(side_market):
+    contributions = side_market.state.latents.contributions(side_market.state.universe)
+    listed = side_market.state.listed
     for name, arr in contributions.items():
         assert (arr[~listed] == 0).all(), name
         means = np.where(listed, arr, 0).sum(axis=1) / np.maximum(listed.sum(axis=1), 1)
@@ -113,8 +115,8 @@ def test_disclosure_before_the_close_is_intraday(day, disc_time, expected):
     assert is_intraday(day, disc_time) is expected
 
 
-def test_statement_events_classify_disc_time_against_the_close(market):
-    events = market.state.latents.disclosures.filter("disclosed")
+def test_statement_events_classify_disc_time_against_the_close(side_market):
+    events = side_market.state.latents.disclosures.filter("disclosed")
     for disc_date, disc_time, intraday in events.select(
         "disc_date", "disc_time", "intraday"
     ).iter_rows():

@@ -12,12 +12,12 @@ from gogooku.synth.side.indices import sector_index_codes
 from gogooku.synth.universe import HALT_DAY
 
 
-def _day_index(market) -> dict[date, int]:
-    return {d: i for i, d in enumerate(market.state.days)}
+def _day_index(side_market) -> dict[date, int]:
+    return {d: i for i, d in enumerate(side_market.state.days)}
 
 
-def test_margin_longs_usually_exceed_shorts(market):
-    m = market.tables["markets_margin_interest"]
+def test_margin_longs_usually_exceed_shorts(side_market):
+    m = side_market.tables["markets_margin_interest"]
     share = (m["LongVol"] > m["ShrtVol"]).mean()
     assert 0.85 < share < 1.0
     assert (m["LongVol"] == m["LongNegVol"] + m["LongStdVol"]).all()
@@ -26,10 +26,10 @@ def test_margin_longs_usually_exceed_shorts(market):
     assert margin_only.height > 0 and (margin_only["ShrtStdVol"] == 0).all()
 
 
-def test_weekly_margin_records_only_on_week_end_trading_days(market):
-    days = market.state.days
-    idx = _day_index(market)
-    dates = market.tables["markets_margin_interest"]["Date"].unique().to_list()
+def test_weekly_margin_records_only_on_week_end_trading_days(side_market):
+    days = side_market.state.days
+    idx = _day_index(side_market)
+    dates = side_market.tables["markets_margin_interest"]["Date"].unique().to_list()
     for d in dates:
         t = idx[d]
         next_day = days[t + 1] if t + 1 < len(days) else None
@@ -40,10 +40,10 @@ def test_weekly_margin_records_only_on_week_end_trading_days(market):
     assert sorted(dates) == [d for d, f in zip(days, flags, strict=True) if f]
 
 
-def test_margin_alert_publication_and_revisions(market):
-    a = market.tables["markets_margin_alert"]
-    days = market.state.days
-    idx = _day_index(market)
+def test_margin_alert_publication_and_revisions(side_market):
+    a = side_market.tables["markets_margin_alert"]
+    days = side_market.state.days
+    idx = _day_index(side_market)
     originals = a.sort("PubDate").group_by("Code", "AppDate", maintain_order=True).first()
     for app, pub in originals.select("AppDate", "PubDate").head(50).iter_rows():
         assert pub == days[idx[app] + 1]
@@ -55,8 +55,8 @@ def test_margin_alert_publication_and_revisions(market):
     assert reasons["DailyPublication"].any() and reasons["PrecautionByJSF"].any()
 
 
-def test_investor_types_accounting_and_flow(market):
-    it = market.tables["equities_investor_types"]
+def test_investor_types_accounting_and_flow(side_market):
+    it = side_market.tables["equities_investor_types"]
     assert (it["FrgnBal"] == it["FrgnBuy"] - it["FrgnSell"]).all()
     assert (it["TotTot"] == it["PropTot"] + it["BrkTot"]).all()
     cats = ["Ind", "Frgn", "SecCo", "InvTr", "BusCo", "OthCo", "InsCo", "Bank", "TrstBnk", "OthFin"]
@@ -64,28 +64,28 @@ def test_investor_types_accounting_and_flow(market):
     # the market ends before the 2022-04-04 segment reform: only pre-reform sections
     old_sections = {"TSE1st", "TSE2nd", "TSEMothers", "TSEJASDAQ", "TokyoNagoya"}
     assert {"TSE1st", "TokyoNagoya"} <= set(it["Section"]) <= old_sections
-    days = market.state.days
-    idx = _day_index(market)
+    days = side_market.state.days
+    idx = _day_index(side_market)
     tn = it.filter(pl.col("Section") == "TokyoNagoya")
     for en, pub in tn.select("EnDate", "PubDate").head(20).iter_rows():
         assert pub == days[idx[en] + 4]
-    flow = market.state.latents.flow_z[[idx[d] for d in tn["EnDate"]]]
+    flow = side_market.state.latents.flow_z[[idx[d] for d in tn["EnDate"]]]
     observed = (tn["FrgnBal"] / tn["FrgnTot"]).to_numpy()
     assert np.corrcoef(flow, observed)[0, 1] > 0.8
 
 
-def test_sector_short_ratios_are_plausible_and_absent_on_the_halt_day(market):
-    sr = market.tables["markets_short_ratio"]
+def test_sector_short_ratios_are_plausible_and_absent_on_the_halt_day(side_market):
+    sr = side_market.tables["markets_short_ratio"]
     short = sr["ShrtWithResVa"] + sr["ShrtNoResVa"]
     ratio = short / (sr["SellExShortVa"] + short)
     assert ratio.min() > 0.19 and ratio.max() < 0.61
     assert HALT_DAY not in set(sr["Date"])
 
 
-def test_short_sale_reports(market):
-    r = market.tables["markets_short_sale_report"]
-    days = market.state.days
-    idx = _day_index(market)
+def test_short_sale_reports(side_market):
+    r = side_market.tables["markets_short_sale_report"]
+    days = side_market.state.days
+    idx = _day_index(side_market)
     below = r.filter(pl.col("ShrtPosToSO") < 0.005)
     assert below.height > 0 and below["Notes"].is_not_null().all()
     assert r.filter(pl.col("ShrtPosToSO") >= 0.005)["Notes"].is_null().all()
@@ -96,11 +96,11 @@ def test_short_sale_reports(market):
     assert (r["ShrtPosUnits"] * 100 == r["ShrtPosShares"]).all()
 
 
-def test_option_iv_plausible_and_higher_in_high_vol_regime(market):
-    o = market.tables["options_225"]
+def test_option_iv_plausible_and_higher_in_high_vol_regime(side_market):
+    o = side_market.tables["options_225"]
     assert o["IV"].min() >= 5 and o["IV"].max() <= 150
     regime = pl.DataFrame(
-        {"Date": market.state.days, "high": market.state.high_vol_regime},
+        {"Date": side_market.state.days, "high": side_market.state.high_vol_regime},
         schema={"Date": pl.Date, "high": pl.Boolean},
     )
     base = o.group_by("Date").agg(pl.col("BaseVol").min()).join(regime, on="Date")
@@ -111,8 +111,8 @@ def test_option_iv_plausible_and_higher_in_high_vol_regime(market):
     assert (o["SQD"] > o["LTD"]).all() and (o["LTD"] >= o["Date"]).all()
 
 
-def test_option_theoretical_prices_satisfy_put_call_parity(market):
-    o = market.tables["options_225"].filter(pl.col("Date") == pl.col("Date").min())
+def test_option_theoretical_prices_satisfy_put_call_parity(side_market):
+    o = side_market.tables["options_225"].filter(pl.col("Date") == pl.col("Date").min())
     pair = o.filter(pl.col("PCDiv") == "2").join(
         o.filter(pl.col("PCDiv") == "1"), on=["CM", "Strike"], suffix="_put"
     )
@@ -126,8 +126,8 @@ def test_option_theoretical_prices_satisfy_put_call_parity(market):
     assert diff.abs().max() < 0.1 * pair["UnderPx"].max()
 
 
-def test_statement_sales_are_monotone_within_a_fiscal_year(market):
-    s = market.tables["fins_summary"]
+def test_statement_sales_are_monotone_within_a_fiscal_year(side_market):
+    s = side_market.tables["fins_summary"]
     ordered = s.sort("Code", "CurFYSt", "CurPerEn")
     steps = ordered.with_columns(
         (pl.col("Sales") - pl.col("Sales").shift(1).over("Code", "CurFYSt")).alias("step")
@@ -142,9 +142,9 @@ def test_statement_sales_are_monotone_within_a_fiscal_year(market):
     assert fy["NxFSales"].is_not_null().all() and fy["FSales"].is_null().all()
 
 
-def test_earnings_schedules_precede_disclosures(market):
-    ed = market.tables["fins_earnings_date"]
-    summary = market.tables["fins_summary"]
+def test_earnings_schedules_precede_disclosures(side_market):
+    ed = side_market.tables["fins_earnings_date"]
+    summary = side_market.tables["fins_summary"]
     latest = ed.sort("PubDate").group_by("Code", "FQName", "FYE").agg(pl.all().last())
     assert (ed["SchDate"] >= ed["PubDate"]).all()
     joined = summary.join(
@@ -160,13 +160,13 @@ def test_earnings_schedules_precede_disclosures(market):
     ).all()
     moved = ed.filter(pl.struct("Code", "FQName", "FYE").is_duplicated())
     assert moved.height > 0 and latest.height > 0
-    cal = market.tables["equities_earnings_calendar"]
+    cal = side_market.tables["equities_earnings_calendar"]
     assert set(cal["FY"]) <= {"3月31日", "9月30日"}
 
 
-def test_dividend_notices_follow_the_ex_dates(market):
-    dv = market.tables["fins_dividend"]
-    state = market.state
+def test_dividend_notices_follow_the_ex_dates(side_market):
+    dv = side_market.tables["fins_dividend"]
+    state = side_market.state
     tt, ii = np.nonzero(state.dividend > 0)
     expected = pl.DataFrame(
         {
@@ -176,20 +176,20 @@ def test_dividend_notices_follow_the_ex_dates(market):
         }
     ).sort("Code", "ExDate")
     assert dv.select("Code", "ExDate", "DivRate").sort("Code", "ExDate").equals(expected)
-    idx = _day_index(market)
+    idx = _day_index(side_market)
     for ex, rec in dv.select("ExDate", "RecDate").head(30).iter_rows():
         assert rec == state.days[idx[ex] + 1] or idx[ex] + 1 == len(state.days)
 
 
-def test_sector_indices_follow_cap_weighted_member_returns(market):
-    ib = market.tables["indices_bars_daily"]
+def test_sector_indices_follow_cap_weighted_member_returns(side_market):
+    ib = side_market.tables["indices_bars_daily"]
     codes = sector_index_codes()
     assert len(codes) == 33 and codes["0050"] == "0040" and codes["9050"] == "0060"
-    state = market.state
+    state = side_market.state
     s33 = state.universe["S33"].to_numpy()
     sector = s33[0]
     bars = ib.filter(pl.col("Code") == codes[sector]).sort("Date")
-    idx = _day_index(market)
+    idx = _day_index(side_market)
     t = idx[bars["Date"][10]]
     members = s33 == sector
     so = state.universe["shares_outstanding"].to_numpy() * np.cumprod(1 / state.adj_factor, 0)
@@ -201,12 +201,12 @@ def test_sector_indices_follow_cap_weighted_member_returns(market):
     halt = ib.filter(pl.col("Date") == HALT_DAY)
     assert halt.height > 0 and (halt["O"] == halt["C"]).all()
     topix = ib.filter(pl.col("Code") == "0000").drop("Code")
-    assert topix.equals(market.tables["indices_topix"])
+    assert topix.equals(side_market.tables["indices_topix"])
 
 
-def test_breakdown_sides_sum_to_the_traded_value(market):
-    bd = market.tables["markets_breakdown"]
-    bars = market.tables["equities_bars_daily"].select("Date", "Code", "Va")
+def test_breakdown_sides_sum_to_the_traded_value(side_market):
+    bd = side_market.tables["markets_breakdown"]
+    bars = side_market.tables["equities_bars_daily"].select("Date", "Code", "Va")
     sells = pl.sum_horizontal(
         f"{s}Va" for s in ("LongSell", "ShrtNoMrgn", "MrgnSellNew", "MrgnSellClose")
     )
@@ -220,12 +220,12 @@ def test_breakdown_sides_sum_to_the_traded_value(market):
     assert HALT_DAY not in set(bd["Date"])
 
 
-def test_futures_contracts_and_carry(market):
-    fut = market.tables["futures"]
+def test_futures_contracts_and_carry(side_market):
+    fut = side_market.tables["futures"]
     central = fut.group_by("Date", "ProdCat").agg(pl.col("CCMFlag").sum())
     assert (central["CCMFlag"] == 1).all()
     assert set(fut["ProdCat"]) == {"TOPIXF", "NK225F"}
-    topix = market.tables["indices_topix"].select("Date", pl.col("C").alias("spot"))
+    topix = side_market.tables["indices_topix"].select("Date", pl.col("C").alias("spot"))
     front = fut.filter(pl.col("ProdCat") == "TOPIXF").join(topix, on="Date")
     # cost of carry at 0.1 % a year over <= 9 months is below 0.1 %, plus half a tick of rounding
     assert ((front["C"] - front["spot"]).abs() <= front["spot"] * 0.001 + 0.25).all()

@@ -19,6 +19,8 @@ import pytest
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import SyntheticMarket, generate_market
 
+from . import signal_measures as measures
+
 pytestmark = pytest.mark.slow
 
 
@@ -30,12 +32,12 @@ def wide_market() -> SyntheticMarket:
 
 
 @pytest.fixture(scope="module")
-def targets(wide_market, measures) -> pl.DataFrame:
+def targets(wide_market) -> pl.DataFrame:
     return measures.forward_returns(wide_market.tables["equities_bars_daily"])
 
 
 @pytest.fixture(scope="module")
-def contribution_ic(wide_market, targets, measures) -> dict[str, float]:
+def contribution_ic(wide_market, targets) -> dict[str, float]:
     state = wide_market.state
     tt, ii = np.nonzero(state.listed)
     dates = pl.Series(state.days, dtype=pl.Date).gather(tt)
@@ -47,7 +49,7 @@ def contribution_ic(wide_market, targets, measures) -> dict[str, float]:
     return out
 
 
-def _observable(name: str, market: SyntheticMarket, measures) -> pl.DataFrame:
+def _observable(name: str, market: SyntheticMarket) -> pl.DataFrame:
     t, days = market.tables, market.state.days
     if name == "margin":
         return measures.margin_measure(t["markets_margin_interest"], t["equities_bars_daily"], days)
@@ -59,21 +61,17 @@ def _observable(name: str, market: SyntheticMarket, measures) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("name", ["margin", "short", "flow", "drift"])
-def test_observable_recovers_the_planted_signal(
-    name, wide_market, targets, contribution_ic, measures
-):
+def test_observable_recovers_the_planted_signal(name, wide_market, targets, contribution_ic):
     planted = contribution_ic[name]
     assert 0.005 < planted < 0.05, (name, planted)
-    observed = measures.rank_ic(
-        measures.broadcast(_observable(name, wide_market, measures), targets)
-    )
+    observed = measures.rank_ic(measures.broadcast(_observable(name, wide_market), targets))
     assert 0.005 < observed < 0.05, (name, observed)
     assert abs(observed - planted) < 0.012, (name, observed, planted)
 
 
-def test_no_single_side_observable_exceeds_the_realism_cap(wide_market, targets, measures):
+def test_no_single_side_observable_exceeds_the_realism_cap(wide_market, targets):
     for name in ("margin", "short", "flow", "drift"):
-        frame = measures.broadcast(_observable(name, wide_market, measures), targets)
+        frame = measures.broadcast(_observable(name, wide_market), targets)
         assert abs(measures.rank_ic(frame)) < 0.05, name
 
 

@@ -1,12 +1,13 @@
-"""A minimal V2-speaking ASGI app (Starlette) and a fake clock for the client tests."""
+"""A minimal V2-speaking ASGI app (Starlette) and a fake clock for the client tests, and the
+hand-written V2 responses of the endpoint-catalogue tests (``fixtures/``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -19,25 +20,10 @@ from starlette.routing import Route
 
 from gogooku.httpserver import background_server
 
+from ..support.clock import FakeClock
+
 API_KEY = "test-key"  # the key the test app accepts; tests repeat it literally
-
-
-class FakeClock:
-    """A monotonic clock that only moves when ``sleep`` is called; records every sleep."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @dataclass
@@ -145,3 +131,13 @@ def served(v2app):
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def load_fixture(endpoint_id: str) -> list[dict]:
+    """The ``data`` records of the hand-written V2 response for ``endpoint_id``."""
+    return json.loads((FIXTURES / f"{endpoint_id}.json").read_text(encoding="utf-8"))["data"]
+
+
+@pytest.fixture
+def fixture_records():
+    return load_fixture

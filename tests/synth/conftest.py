@@ -1,4 +1,10 @@
-"""A small hand-made market in catalogue schema, and helpers to serve it on 127.0.0.1."""
+"""Markets shared by the synth tests.
+
+``hand_market``: a small hand-made market in catalogue schema, and helpers to serve it on
+127.0.0.1 (the API tests). ``golden_market``/``signal_market``: core tables of the simulator,
+generated once per session at small sizes. ``side_market``/``prefix_market``: a small market
+with the side datasets, and its prefix up to ``PREFIX_END``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ import pytest
 from gogooku.httpserver import background_server
 from gogooku.jquants.endpoints import parse_records
 from gogooku.synth.api import create_app
+from gogooku.synth.config import SynthConfig
+from gogooku.synth.market import SyntheticMarket, generate_market
 
 CODES = ("13010", "130A0", "72030")
 DAYS = [
@@ -202,7 +210,7 @@ def build_market() -> HandMarket:
 
 
 @pytest.fixture(scope="session")
-def market() -> HandMarket:
+def hand_market() -> HandMarket:
     return build_market()
 
 
@@ -219,16 +227,67 @@ def serve(market, **options):
         yield client
 
 
+def fetch_all(client, path, params):
+    """Every page of a query, following pagination_key; returns (records, number of pages)."""
+    records, pages, query = [], 0, dict(params)
+    while True:
+        response = client.get(path, params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        records += body["data"]
+        pages += 1
+        if "pagination_key" not in body:
+            return records, pages
+        query = {**params, "pagination_key": body["pagination_key"]}
+
+
 @pytest.fixture(scope="module")
-def premium(market):
+def premium(hand_market):
     """Premium plan, no rate limit, 7-row pages: the shared server of a test module."""
-    with serve(market, page_size=7, rate_limit=False) as client:
+    with serve(hand_market, page_size=7, rate_limit=False) as client:
         yield client
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
+GOLDEN = SynthConfig(seed=7, stocks=200, start=dt.date(2019, 1, 1), end=dt.date(2020, 12, 31))
+SIGNALS = SynthConfig(seed=7, stocks=300, start=dt.date(2019, 1, 1), end=dt.date(2022, 12, 31))
 
-    def __call__(self) -> float:
-        return self.now
+
+@pytest.fixture(scope="session")
+def golden_market() -> SyntheticMarket:
+    """200 stocks x 2 years (2019-2020, includes the 2020-10-01 halt), core tables only."""
+    return generate_market(GOLDEN, side_tables=False)
+
+
+@pytest.fixture(scope="session")
+def signal_market() -> SyntheticMarket:
+    """300 stocks x 4 years: enough stock-days to measure planted strengths per regime."""
+    return generate_market(SIGNALS, side_tables=False)
+
+
+SMALL = SynthConfig(seed=11, stocks=150, start=dt.date(2020, 1, 1), end=dt.date(2021, 12, 31))
+PREFIX_END = dt.date(2021, 3, 10)
+
+
+@pytest.fixture(scope="session")
+def small_config() -> SynthConfig:
+    return SMALL
+
+
+@pytest.fixture(scope="session")
+def prefix_end() -> dt.date:
+    """End of the shorter market (a Wednesday, mid-week for the weekly datasets)."""
+    return PREFIX_END
+
+
+@pytest.fixture(scope="session")
+def side_market() -> SyntheticMarket:
+    """150 stocks over 2020-2021 (includes 2020-10-01 and high-vol regime days)."""
+    return generate_market(SMALL)
+
+
+@pytest.fixture(scope="session")
+def prefix_market() -> SyntheticMarket:
+    """The same market generated only up to ``PREFIX_END``."""
+    return generate_market(
+        SynthConfig(seed=SMALL.seed, stocks=SMALL.stocks, start=SMALL.start, end=PREFIX_END)
+    )
