@@ -11,16 +11,10 @@ import pytest
 from gogooku.dataset.build import build_dataset
 from gogooku.features.registry import BLOCKS
 
+from ..support.tables import TableStore
+
 BLOCK_NAMES = ["returns", "volatility", "liquidity", "technicals", "market", "graph"]
 BLOCK_NAMES += ["x_price", "x_graph"]
-
-
-class _Tables:
-    def __init__(self, tables: dict[str, pl.DataFrame]) -> None:
-        self.tables = tables
-
-    def scan(self, dataset: str) -> pl.LazyFrame:
-        return self.tables[dataset].lazy()
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +23,7 @@ def store():
     from gogooku.synth.market import generate_market
 
     config = SynthConfig(seed=4, stocks=20, start=date(2022, 1, 4), end=date(2023, 6, 30))
-    return _Tables(generate_market(config, side_tables=False).tables)
+    return TableStore(generate_market(config, side_tables=False).tables)
 
 
 @pytest.mark.slow
