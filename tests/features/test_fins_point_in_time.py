@@ -17,7 +17,7 @@ from gogooku.dataset.build import build_dataset
 from gogooku.dataset.labels import label_names
 from gogooku.features.registry import BLOCKS
 
-from .conftest import CutTables
+from ..support.tables import TableStore
 
 MINE = ("statements", "dividends", "earnings", "breakdown", "futures")
 START, END = date(2021, 1, 4), date(2022, 12, 29)
@@ -56,7 +56,7 @@ def test_future_invariance_of_fins_and_premium_blocks(market):
     registry = {name: BLOCKS[name] for name in MINE}
     full = pl.read_parquet(
         build_dataset(
-            "full", START, END, store=CutTables(market), registry=registry, show_progress=False
+            "full", START, END, store=TableStore(market), registry=registry, show_progress=False
         ).path
         / "panel.parquet"
     )
@@ -68,7 +68,7 @@ def test_future_invariance_of_fins_and_premium_blocks(market):
                 f"cut_{cut:%Y%m%d}",
                 START,
                 END,
-                store=CutTables(market, cut),
+                store=TableStore(market, cut),
                 registry=registry,
                 show_progress=False,
             ).path

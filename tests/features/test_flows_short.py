@@ -10,7 +10,7 @@ import pytest
 
 from gogooku.features import flows, short_selling
 
-from .conftest import at, context, make_base, raw
+from .conftest import at, flat_base, raw, side_context
 
 
 def _section(section, pub, start, frgn, ind, trst, invtr, tot):
@@ -32,11 +32,11 @@ def flows_out(calendar, days):
         # a republication of the Prime week: the first publication stays the record
         _section("TSEPrime", date(2024, 1, 12), week, (90, 100), (0, 50), (0, 20), (0, 10), 400),
     ]
-    base = make_base(
+    base = flat_base(
         days, {"1111": {"Mkt": "0111"}, "2222": {"Mkt": "0112"}, "3333": {"Mkt": "0105"}}
     )
     tables = {"equities_investor_types": raw("equities_investor_types", rows)}
-    return flows.BLOCK.compute(context(base, calendar, tables)).collect()
+    return flows.BLOCK.compute(side_context(base, calendar, tables)).collect()
 
 
 def test_flows_by_section_of_the_stock(flows_out):
@@ -65,7 +65,7 @@ def test_section_follows_the_market_segment_as_of_the_date(calendar):
 
     cal = TradingCalendar.from_xtks(date(2022, 3, 1), date(2022, 5, 31))
     days = cal.days(date(2022, 3, 1), date(2022, 5, 31))
-    base = make_base(days, {"1111": {}}).with_columns(
+    base = flat_base(days, {"1111": {}}).with_columns(
         Mkt=pl.when(pl.col("Date") < date(2022, 4, 4))
         .then(pl.lit("0101"))
         .otherwise(pl.lit("0111"))
@@ -79,7 +79,7 @@ def test_section_follows_the_market_segment_as_of_the_date(calendar):
         ),
     ]
     out = flows.BLOCK.compute(
-        context(base, cal, {"equities_investor_types": raw("equities_investor_types", rows)})
+        side_context(base, cal, {"equities_investor_types": raw("equities_investor_types", rows)})
     ).collect()
     assert at(out, "1111", date(2022, 4, 1))["flow_foreign_net_ratio"] == pytest.approx(0.1)
     assert at(out, "1111", date(2022, 4, 4))["flow_foreign_net_ratio"] is None  # no Prime yet
@@ -97,9 +97,9 @@ def test_smart_money_index_is_z52_of_the_combination(calendar):
         _section("TSEPrime", w + timedelta(10), w, (f[k], 100), (i[k], 100), (t[k], 100), (0, 1), 9)
         for k, w in enumerate(weeks)
     ]
-    base = make_base(cal.days(date(2022, 1, 3), date(2023, 6, 30)), {"1111": {"Mkt": "0111"}})
+    base = flat_base(cal.days(date(2022, 1, 3), date(2023, 6, 30)), {"1111": {"Mkt": "0111"}})
     out = flows.BLOCK.compute(
-        context(base, cal, {"equities_investor_types": raw("equities_investor_types", rows)})
+        side_context(base, cal, {"equities_investor_types": raw("equities_investor_types", rows)})
     ).collect()
     smart = (f + t - i) / 100
     for k in (55, 59):
@@ -139,9 +139,9 @@ def short_out(calendar, days):
             },
         ],
     )
-    base = make_base(days, {"1111": {"S33": "0050"}, "2222": {"S33": "1050"}, "3333": {}})
+    base = flat_base(days, {"1111": {"S33": "0050"}, "2222": {"S33": "1050"}, "3333": {}})
     block = short_selling.RATIO_BLOCK
-    return block.compute(context(base, calendar, {"markets_short_ratio": ratio})).collect()
+    return block.compute(side_context(base, calendar, {"markets_short_ratio": ratio})).collect()
 
 
 def test_sector_and_market_short_shares(short_out):
@@ -173,9 +173,9 @@ def test_sector_short_change_and_z_over_the_sector_records(calendar, days):
         }
         for d, s in zip(days, shares, strict=True)
     ]
-    base = make_base(days, {"1111": {"S33": "0050"}})
+    base = flat_base(days, {"1111": {"S33": "0050"}})
     out = short_selling.RATIO_BLOCK.compute(
-        context(base, calendar, {"markets_short_ratio": raw("markets_short_ratio", rows)})
+        side_context(base, calendar, {"markets_short_ratio": raw("markets_short_ratio", rows)})
     ).collect()
     k = 80  # row k + 1 sees the record of day k
     row = out.row(k + 1, named=True)
@@ -210,9 +210,11 @@ def positions_out(calendar, days):
             _report("2222", "X", d(2024, 1, 9), d(2024, 1, 11), 0.007),
         ],
     )
-    base = make_base(days, {"1111": {}, "2222": {}, "3333": {}})
+    base = flat_base(days, {"1111": {}, "2222": {}, "3333": {}})
     block = short_selling.POSITION_BLOCK
-    return block.compute(context(base, calendar, {"markets_short_sale_report": reports})).collect()
+    return block.compute(
+        side_context(base, calendar, {"markets_short_sale_report": reports})
+    ).collect()
 
 
 def test_short_positions_latest_per_reporter(positions_out):

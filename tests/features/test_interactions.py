@@ -14,7 +14,7 @@ from gogooku.features.base import BlockContext
 from gogooku.features.interactions import BLOCKS, FINS, FLOW, GRAPH, PRICE, RECENCY_DAYS
 from gogooku.features.registry import BLOCKS as REGISTRY
 
-from .conftest import calendar
+from .conftest import graph_calendar
 
 ROWS = pl.DataFrame(
     {
@@ -41,7 +41,7 @@ ROWS = pl.DataFrame(
 
 
 def _run(block) -> pl.DataFrame:
-    ctx = BlockContext(ROWS.lazy(), calendar(), None, asof_join)
+    ctx = BlockContext(ROWS.lazy(), graph_calendar(), None, asof_join)
     out = block.compute(ctx).collect()
     assert out.columns == ["Code", "Date", *block.feature_names]
     return out
@@ -79,7 +79,7 @@ def test_fins_flow_graph_interactions_by_hand():
 
 
 def _fails_without(block, column: str) -> bool:
-    ctx = BlockContext(ROWS.drop(column).lazy(), calendar(), None, asof_join)
+    ctx = BlockContext(ROWS.drop(column).lazy(), graph_calendar(), None, asof_join)
     try:
         block.compute(ctx).collect()
     except pl.exceptions.ColumnNotFoundError:

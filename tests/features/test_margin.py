@@ -10,7 +10,7 @@ import pytest
 
 from gogooku.features import daily_margin, margin
 
-from .conftest import at, context, make_base, raw
+from .conftest import at, flat_base, raw, side_context
 
 
 def _weekly(code, day, long_, short, **extra):
@@ -37,8 +37,8 @@ def weekly_out(calendar, days):
             _weekly("2222", date(2024, 1, 12), 500.0, 500.0, IssType="1"),
         ],
     )
-    base = make_base(days, {"1111": {}, "2222": {}})
-    ctx = context(base, calendar, {"markets_margin_interest": records})
+    base = flat_base(days, {"1111": {}, "2222": {}})
+    ctx = side_context(base, calendar, {"markets_margin_interest": records})
     return margin.BLOCK.compute(ctx).collect()
 
 
@@ -86,8 +86,8 @@ def test_weekly_no_cross_code_bleed(weekly_out):
 
 def test_adv_scaling_needs_20_traded_rows(calendar, days):
     records = raw("markets_margin_interest", [_weekly("1111", date(2023, 11, 2), 10.0, 5.0)])
-    base = make_base(days, {"1111": {}})
-    out = margin.BLOCK.compute(context(base, calendar, {"markets_margin_interest": records}))
+    base = flat_base(days, {"1111": {}})
+    out = margin.BLOCK.compute(side_context(base, calendar, {"markets_margin_interest": records}))
     out = out.collect()
     assert out["margin_long_to_adv20"][18] is None
     assert out["margin_long_to_adv20"][19] == pytest.approx(0.1)
@@ -104,8 +104,10 @@ def test_z52_and_mom4_over_the_stock_records(calendar):
     from gogooku.calendar import TradingCalendar
 
     cal = TradingCalendar.from_xtks(date(2022, 1, 1), date(2023, 6, 30))
-    base = make_base(cal.days(date(2022, 1, 3), date(2023, 6, 30)), {"1111": {}})
-    out = margin.BLOCK.compute(context(base, cal, {"markets_margin_interest": records})).collect()
+    base = flat_base(cal.days(date(2022, 1, 3), date(2023, 6, 30)), {"1111": {}})
+    out = margin.BLOCK.compute(
+        side_context(base, cal, {"markets_margin_interest": records})
+    ).collect()
     # The row on which record k (k >= 51) is first usable carries z over records k-51..k.
     for k in (50, 51, 59):
         usable = cal.next_bd(cal.next_bd(cal.on_or_after(fridays[k] + timedelta(days=3))))
@@ -176,9 +178,9 @@ def daily_out(calendar, days):
             _alert("2222", d(2024, 1, 11), d(2024, 1, 12), 400.0, 400.0),
         ],
     )
-    base = make_base(days, {"1111": {}, "2222": {}})
+    base = flat_base(days, {"1111": {}, "2222": {}})
     return daily_margin.BLOCK.compute(
-        context(base, calendar, {"markets_margin_alert": records})
+        side_context(base, calendar, {"markets_margin_alert": records})
     ).collect()
 
 
@@ -227,9 +229,9 @@ def test_daily_margin_z60_over_the_daily_filled_series(calendar, days):
             for a, p, r in zip(apps, days[1:], ratios, strict=True)
         ],
     )
-    base = make_base(days, {"1111": {}})
+    base = flat_base(days, {"1111": {}})
     out = daily_margin.BLOCK.compute(
-        context(base, calendar, {"markets_margin_alert": records})
+        side_context(base, calendar, {"markets_margin_alert": records})
     ).collect()
     series = out["dmi_long_ratio"].to_numpy()
     z = out["dmi_long_ratio_z60"]

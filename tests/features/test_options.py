@@ -11,7 +11,7 @@ import pytest
 
 from gogooku.features import ops, options
 
-from .conftest import at, context, make_base, raw
+from .conftest import at, flat_base, raw, side_context
 
 TRADE = date(2024, 1, 10)
 UNDER = 30000.0
@@ -57,8 +57,10 @@ EXPIRIES = {
 def options_out(calendar, days):
     bars = raw("options_225", _chain(TRADE, EXPIRIES))
     topix = list(2000.0 * np.exp(np.cumsum(np.where(np.arange(len(days)) % 2, 0.01, -0.005))))
-    base = make_base(days, {"1111": {}, "2222": {}}, topix=topix)
-    return options.BLOCK.compute(context(base, calendar, {"options_225": bars})).collect(), base
+    base = flat_base(days, {"1111": {}, "2222": {}}, topix=topix)
+    return options.BLOCK.compute(
+        side_context(base, calendar, {"options_225": bars})
+    ).collect(), base
 
 
 def test_option_surface_by_hand(options_out):
@@ -97,8 +99,8 @@ def test_variance_risk_premium_uses_topix_up_to_the_row(options_out):
 
 def test_flat_extrapolation_before_the_nearest_usable_expiry(calendar, days):
     bars = raw("options_225", _chain(TRADE, {date(2024, 2, 23): (24.0, 24.0, 30.0, 20.0)}))
-    base = make_base(days, {"1111": {}})
-    out = options.BLOCK.compute(context(base, calendar, {"options_225": bars})).collect()
+    base = flat_base(days, {"1111": {}})
+    out = options.BLOCK.compute(side_context(base, calendar, {"options_225": bars})).collect()
     row = at(out, "1111", date(2024, 1, 11))
     assert row["opt_iv_30d"] == pytest.approx(24.0)
     assert row["opt_iv_60d"] is None  # nothing beyond 60 days
@@ -114,8 +116,8 @@ def test_iv_shock_is_z_of_daily_change_over_60_trade_dates(calendar, days):
         # one expiry exactly 30 days out: IV_30 is its ATM IV
         rows += _chain(d, {d + timedelta(30): (level, level, level + 5, level - 5)})
     bars = raw("options_225", rows)
-    base = make_base(days, {"1111": {}})
-    out = options.BLOCK.compute(context(base, calendar, {"options_225": bars})).collect()
+    base = flat_base(days, {"1111": {}})
+    out = options.BLOCK.compute(side_context(base, calendar, {"options_225": bars})).collect()
     d_iv = np.diff(atm)  # d_iv[j] is the change on trade day j + 1
     k = 75
     window = d_iv[k - 60 : k]

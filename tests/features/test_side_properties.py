@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gogooku.features import daily_margin, short_selling
 
-from .conftest import START, context, make_base, raw
+from .conftest import SIDE_START, flat_base, raw, side_context
 
 N_DAYS = 40
 RATIOS = (0.003, 0.0049, 0.005, 0.0061, 0.012, 0.03)
@@ -29,7 +29,7 @@ report_st = st.tuples(
 # keys and different ratios have no defined order, in the real data or here.
 @given(reports=st.lists(report_st, min_size=1, max_size=25, unique_by=lambda r: r[:4]))
 def test_short_positions_equal_brute_force(calendar, reports):
-    days = calendar.days(START, calendar.offset(START, N_DAYS - 1))
+    days = calendar.days(SIDE_START, calendar.offset(SIDE_START, N_DAYS - 1))
     rows = [
         {
             "Code": code,
@@ -40,9 +40,9 @@ def test_short_positions_equal_brute_force(calendar, reports):
         }
         for code, who, c, lag, ratio in reports
     ]
-    base = make_base(days, {"1111": {}, "2222": {}})
+    base = flat_base(days, {"1111": {}, "2222": {}})
     tables = {"markets_short_sale_report": raw("markets_short_sale_report", rows)}
-    out = short_selling.POSITION_BLOCK.compute(context(base, calendar, tables)).collect()
+    out = short_selling.POSITION_BLOCK.compute(side_context(base, calendar, tables)).collect()
     for row in out.iter_rows(named=True):
         usable = [
             r
@@ -77,7 +77,7 @@ alert_st = st.tuples(
 def test_daily_margin_pick_equals_brute_force(calendar, alerts):
     """On each row: the newest usable application date; for it, the latest usable publication;
     a publication for an older application date that became usable after a newer one is dropped."""
-    days = calendar.days(START, calendar.offset(START, N_DAYS - 1))
+    days = calendar.days(SIDE_START, calendar.offset(SIDE_START, N_DAYS - 1))
     rows = [
         {
             "Code": "1111",
@@ -96,9 +96,9 @@ def test_daily_margin_pick_equals_brute_force(calendar, alerts):
         }
         for a, lag, long_ in alerts
     ]
-    base = make_base(days, {"1111": {}}, volume=1.0)
+    base = flat_base(days, {"1111": {}}, volume=1.0)
     tables = {"markets_margin_alert": raw("markets_margin_alert", rows)}
-    out = daily_margin.BLOCK.compute(context(base, calendar, tables)).collect()
+    out = daily_margin.BLOCK.compute(side_context(base, calendar, tables)).collect()
     avail = [calendar.next_bd(r["PubDate"]) for r in rows]
     for row in out.iter_rows(named=True):
         if row["dmi_long_to_adv20"] is None:
