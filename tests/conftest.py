@@ -1,26 +1,36 @@
-"""Shared test settings and fixtures.
+"""Shared test settings, and the fixtures used by several test folders.
 
 Every test gets its own GOGOOKU_HOME, and torch one intra-op thread (tiny tensors on a shared
 2-core machine: thread hand-offs cost more than the maths). ``tiny_market(blocks)`` is a
 24-stock synthetic market (2020) fetched and built (dataset ``tiny``) through the real CLI once
 per session and block list; ``link_home(source)`` links its folders into the test's home.
+``tiny_home``/``home`` are that market with the returns and sector blocks (hpo, train);
+``trained_world``/``world_home`` the runs trained on it (bundle, serve, ``support/world.py``);
+``baselines_market``/``baselines_home`` the 30-stock market of the baselines (models, train).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 import torch
-from typer.testing import CliRunner
 
-TINY_FETCH = [
-    "fetch", "--source", "synthetic", "--seed", "11", "--stocks", "24",
-    "--start", "2020-01-01", "--end", "2020-12-31",
-    "--datasets", "equities_bars_daily,equities_master,indices_topix",
-]  # fmt: skip
-TINY_BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "tiny"]
+from .support.markets import (
+    BASELINES_BUILD,
+    BASELINES_FETCH,
+    BASELINES_HORIZONS,
+    TINY_BUILD,
+    TINY_FETCH,
+    Market,
+    fold_ranges,
+    run_cli,
+)
+from .support.world import world
 
 
 @pytest.fixture(autouse=True)
@@ -44,15 +54,12 @@ def _one_torch_thread():
 def tiny_market(tmp_path_factory) -> Callable[[str], Path]:
     """``build(blocks)``: the GOGOOKU_HOME holding the tiny market's raw store and its dataset
     ``tiny`` built with the comma-separated ``blocks`` (made on first use in the session)."""
-    from gogooku.cli import app
 
     def build(blocks: str) -> Path:
         home = tmp_path_factory.getbasetemp() / f"tiny_market_{blocks.replace(',', '_')}"
         if (home / "done").exists():
             return home
-        for args in (TINY_FETCH, [*TINY_BUILD, "--blocks", blocks]):
-            result = CliRunner().invoke(app, args, env={"GOGOOKU_HOME": str(home)})
-            assert result.exit_code == 0, result.output
+        run_cli(home, TINY_FETCH, [*TINY_BUILD, "--blocks", blocks])
         (home / "done").touch()
         return home
 
@@ -71,3 +78,58 @@ def link_home(_isolated_home) -> Callable[..., Path]:
         return _isolated_home
 
     return link
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tiny_market) -> Path:
+    return tiny_market("returns,sector")
+
+
+@pytest.fixture
+def home(tiny_home, link_home) -> Path:
+    """This test's GOGOOKU_HOME with ``tiny_home``'s raw store and dataset linked in."""
+    return link_home(tiny_home)
+
+
+@pytest.fixture(scope="session")
+def trained_world(tmp_path_factory, tiny_home) -> Path:
+    return world(tmp_path_factory, tiny_home)
+
+
+@pytest.fixture
+def world_home(trained_world, link_home) -> Path:
+    """This test's GOGOOKU_HOME with the world's raw/, datasets/ and runs/ linked in (bundles
+    and the prediction store stay the test's own)."""
+    return link_home(trained_world, ("raw", "datasets", "runs"))
+
+
+@pytest.fixture(scope="session")
+def baselines_market(tmp_path_factory) -> Market:
+    """30 stocks, 2019-10..2020-12, dataset ``b1`` (returns and sector blocks, panel
+    2020-02-03..2020-12-30) with its one walk-forward fold; a GOGOOKU_HOME template."""
+    home = run_cli(tmp_path_factory.mktemp("baselines_home"), BASELINES_FETCH, BASELINES_BUILD)
+    path = home / "datasets" / "b1"
+    panel = pl.read_parquet(path / "panel.parquet")
+    meta = json.loads((path / "features.json").read_text())
+    features = [c["name"] for c in meta["columns"] if c["role"] == "feature"]
+    dates = panel["Date"].unique().sort().to_list()
+    return Market(home, panel, features, fold_ranges(dates), BASELINES_HORIZONS)
+
+
+@pytest.fixture(scope="session")
+def baselines_large_home(tmp_path_factory) -> Path:
+    """A GOGOOKU_HOME with 100 stocks, panel ``b1`` 2019-10-01..2020-12-30 (for the slow test:
+    on 30 stocks and 100 training days the planted signals drown in noise)."""
+    fetch = ["fetch", "--source", "synthetic", "--seed", "11", "--stocks", "100"]
+    fetch += ["--start", "2019-06-01", "--end", "2020-12-31", *BASELINES_FETCH[-2:]]
+    build = ["build", "--start", "2019-10-01", *BASELINES_BUILD[3:]]
+    return run_cli(tmp_path_factory.mktemp("baselines_large"), fetch, build)
+
+
+@pytest.fixture
+def baselines_home(baselines_market, tmp_path, monkeypatch) -> Path:
+    """A private copy of the baselines market's GOGOOKU_HOME, set as GOGOOKU_HOME."""
+    copy = tmp_path / "home"
+    shutil.copytree(baselines_market.home, copy)
+    monkeypatch.setenv("GOGOOKU_HOME", str(copy))
+    return copy

@@ -24,7 +24,7 @@ from gogooku.bundle.store import (
 from gogooku.cli import app
 
 
-def test_bundle_holds_run_metadata_and_hashes(home):
+def test_bundle_holds_run_metadata_and_hashes(world_home):
     path, info = create_bundle("lg", "lg")
     assert info.version == "v0001" and info.model == "lgbm" and info.dataset == "tiny"
     assert info.horizons == [1, 5, 20] and info.main_horizon == 5
@@ -45,7 +45,7 @@ def test_bundle_holds_run_metadata_and_hashes(home):
     assert not list(path.parent.glob(".tmp-*"))
 
 
-def test_verify_reports_changed_missing_and_unlisted_files(home):
+def test_verify_reports_changed_missing_and_unlisted_files(world_home):
     path, _ = create_bundle("lg", "lg")
     target = path / "lgbm_5d.txt"
     target.chmod(0o644)
@@ -60,7 +60,7 @@ def test_verify_reports_changed_missing_and_unlisted_files(home):
         promote("lg", "v0001")
 
 
-def test_promote_rollback_and_audit(home):
+def test_promote_rollback_and_audit(world_home):
     create_bundle("lg", "m")
     create_bundle("ln", "m")
     assert current_version("m") is None
@@ -85,9 +85,9 @@ def test_promote_rollback_and_audit(home):
     assert all(e["who"] and e["at"] for e in log)
 
 
-def test_cli_bundle_promote_predict_rollback(home):
+def test_cli_bundle_promote_predict_rollback(world_home):
     runner = CliRunner()
-    env = {"GOGOOKU_HOME": str(home)}
+    env = {"GOGOOKU_HOME": str(world_home)}
     for args in (
         ["bundle", "--run", "lg", "--name", "c"],
         ["bundle", "--run", "ln", "--name", "c"],
@@ -112,7 +112,7 @@ def test_cli_bundle_promote_predict_rollback(home):
     assert result.exit_code == 1 and "v0009" in result.output
 
 
-def test_factor_runs_and_runs_without_model_files_are_refused(home, tmp_path):
+def test_factor_runs_and_runs_without_model_files_are_refused(world_home, tmp_path):
     from gogooku.runs import create_run
 
     run_dir, _ = create_run(
@@ -127,16 +127,16 @@ def test_factor_runs_and_runs_without_model_files_are_refused(home, tmp_path):
     with pytest.raises(BundleError, match="no fitted model to bundle"):
         create_bundle(run_dir, "f")
     copy = tmp_path / "lg_copy"
-    shutil.copytree(home / "runs" / "lg", copy)
+    shutil.copytree(world_home / "runs" / "lg", copy)
     (copy / "lgbm_5d.txt").unlink()
     with pytest.raises(BundleError, match=r"lgbm_5d\.txt.*missing"):
         create_bundle(copy, "g")
 
 
-def test_predict_refuses_a_dataset_whose_features_changed(home):
+def test_predict_refuses_a_dataset_whose_features_changed(world_home):
     create_bundle("lg", "lg")
     promote("lg", "v0001")
-    datasets = home / "datasets"
+    datasets = world_home / "datasets"
     source = datasets.resolve() / "tiny"
     datasets.unlink()
     datasets.mkdir()

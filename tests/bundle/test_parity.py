@@ -14,10 +14,10 @@ from gogooku.bundle.store import promote
 
 
 @pytest.mark.parametrize("run", ["lg", "ln", "at", "ap"])
-def test_stored_scores_equal_training_predictions(home, run):
+def test_stored_scores_equal_training_predictions(world_home, run):
     create_bundle(run, run)
     promote(run, "v0001")
-    trained = pl.read_parquet(home / "runs" / run / "predictions.parquet")
+    trained = pl.read_parquet(world_home / "runs" / run / "predictions.parquet")
     day = trained.filter(pl.col("split") == "test")["Date"].max()
     result = predict(run, day)
     expected = trained.filter(pl.col("Date") == day).sort("Code")

@@ -17,12 +17,12 @@ DATASETS = "equities_bars_daily,equities_master,indices_topix"
 
 
 @pytest.mark.slow
-def test_update_extends_the_dataset_and_is_idempotent(world_home, _isolated_home):
+def test_update_extends_the_dataset_and_is_idempotent(trained_world, _isolated_home):
     home = _isolated_home
     home.mkdir(parents=True)
     for name in ("raw", "datasets"):  # copies: the update writes into both
-        shutil.copytree(world_home / name, home / name)
-    (home / "runs").symlink_to(world_home / "runs", target_is_directory=True)
+        shutil.copytree(trained_world / name, home / name)
+    (home / "runs").symlink_to(trained_world / "runs", target_is_directory=True)
     create_bundle("lg", "lg")
     promote("lg", "v0001")
     args = ("lg", "synthetic", dt.date(2020, 1, 1), dt.date(2021, 1, 15), 11, 24, DATASETS)

@@ -1,45 +1,33 @@
-"""Fixtures for the dataset machinery: a small hand-rolled market, a table-backed store, test blocks.
+"""Fixtures for the dataset machinery: a small hand-rolled market, test blocks, and a tiny
+synthetic dataset built through the real CLI.
 
 ``make_market`` draws a few stocks' bars around the XTKS calendar (2020-10-01 kept as a business
 day with null bars, like J-Quants), with a 1:2 split, a delisting, a listing, no-trade days and a
-per-date master. ``TableStore`` serves raw tables the way ``RawStore.scan`` does and can cut them
-at a date (every dataset filtered on its date field, the published-in-advance calendar kept whole).
+per-date master; ``support.tables.TableStore`` serves such tables as the raw store does.
+
+``built`` is a 30-stock synthetic market (2020) fetched and built once per session with two core
+blocks (``returns``; ``sector``, which carries the categorical ids), so the cache tests do not
+depend on every feature block of the registry (its cache written by ``gogooku build``).
+``holey`` is a copy whose panel lost some rows — a stock listing late, one delisting early, random
+missing days — with the cache rewritten from it, so masked stocks and absent rows are exercised.
 """
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from gogooku.calendar import HALT_DAY, TradingCalendar
+from gogooku.dataset.cache_writer import write_cache
 from gogooku.features.base import Block, BlockContext, Feature
 
-
-class TableStore:
-    """Read side of the raw store over in-memory tables, optionally as it stood at ``cut``."""
-
-    def __init__(self, tables: dict[str, pl.DataFrame], cut: date | None = None) -> None:
-        self.tables = tables
-        self.cut = cut
-
-    def scan(self, dataset: str) -> pl.LazyFrame:
-        if dataset not in self.tables:
-            from gogooku.store.raw import RawStore
-
-            return pl.LazyFrame(schema=RawStore.schema(dataset))
-        frame = self.tables[dataset].lazy()
-        # The calendar is published a year ahead: on day D it already lists future days.
-        if self.cut is not None and dataset != "markets_calendar":
-            from gogooku.store.raw import RawStore
-
-            frame = frame.filter(pl.col(RawStore.date_field(dataset)) <= self.cut)
-        return frame
-
-    def at(self, cut: date) -> TableStore:
-        return TableStore(self.tables, cut)
+from ..support.markets import run_cli
 
 
 def make_market(
@@ -212,3 +200,42 @@ def synth_market() -> dict[str, pl.DataFrame]:
     tables = dict(generate_market(config).tables)
     tables["equities_bars_daily"] = with_sessions(tables["equities_bars_daily"], config.seed)
     return tables
+
+
+FETCH = ["fetch", "--source", "synthetic", "--seed", "7", "--stocks", "30"]
+FETCH += ["--start", "2020-01-01", "--end", "2020-12-31"]
+FETCH += ["--datasets", "equities_bars_daily,equities_master,indices_topix"]
+BUILD = ["build", "--start", "2020-03-02", "--end", "2020-12-30", "--name", "td"]
+BUILD += ["--blocks", "returns,sector"]
+
+
+@dataclass(frozen=True)
+class Built:
+    path: Path
+    panel: pl.DataFrame
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Built:
+    home = run_cli(tmp_path_factory.mktemp("td_home"), FETCH, BUILD)
+    path = home / "datasets" / "td"
+    return Built(path, pl.read_parquet(path / "panel.parquet"))
+
+
+@pytest.fixture(scope="session")
+def holey(built, tmp_path_factory) -> Built:
+    path = tmp_path_factory.mktemp("holey") / "td"
+    path.mkdir()
+    shutil.copy(built.path / "features.json", path / "features.json")
+    codes = sorted(built.panel["Code"].unique().to_list())
+    dates = sorted(built.panel["Date"].unique().to_list())
+    rng = np.random.default_rng(5)
+    drop = pl.Series(rng.random(built.panel.height) < 0.03)
+    panel = built.panel.filter(
+        ~drop
+        & ~((pl.col("Code") == codes[0]) & (pl.col("Date") < dates[40]))
+        & ~((pl.col("Code") == codes[1]) & (pl.col("Date") > dates[150]))
+    )
+    panel.write_parquet(path / "panel.parquet")
+    write_cache(path)
+    return Built(path, panel)

@@ -10,7 +10,8 @@ import pytest
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_COLUMNS, BaseFrameError, build_base
 
-from .conftest import TableStore, make_market
+from ..support.tables import TableStore
+from .conftest import make_market
 
 START, END = date(2020, 6, 1), date(2021, 3, 31)
 

@@ -17,7 +17,8 @@ from gogooku.dataset.labels import HORIZONS, LabelLeakError, label_names
 from gogooku.features.base import Block, Feature
 from gogooku.features.registry import BLOCKS
 
-from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, TableStore, make_market
+from ..support.tables import TableStore
+from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, make_market
 
 ALL_BLOCKS = {**BLOCKS, **TEST_BLOCKS}
 SYNTH_START, SYNTH_END = date(2020, 9, 1), date(2024, 12, 30)

@@ -15,7 +15,7 @@ from gogooku.config import ConfigError
 from gogooku.demo.pipeline import comparison, print_comparison
 from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
 from gogooku.demo.serving import choose_run
-from gogooku.train.config import NEURAL_KINDS
+from gogooku.models.registry import get_kind
 from gogooku.train.run import train_run
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -50,7 +50,7 @@ def test_plans_and_run_configs():
     assert quick.stocks < default.stocks == 250 and quick.neural_epochs == 1
     assert quick.seed == default.seed == 3
     for model in MODELS:
-        if model.kind in NEURAL_KINDS:
+        if get_kind(model.kind).neural:
             cfg = run_config(model, quick, CONFIGS)
             assert (cfg.train.epochs, cfg.train.seed, cfg.train.progress) == (1, 3, False)
     assert {m.kind for m in MODELS} >= {"factor", "linear", "lgbm", "atft", "apex"}
@@ -101,7 +101,7 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     plan = demo_plan(True, 7, None)
     again = []
     for model in MODELS:
-        if model.kind not in NEURAL_KINDS:
+        if not get_kind(model.kind).neural:
             cfg = run_config(model, plan, CONFIGS)
             run_dir = train_run(
                 model.kind, "demo", cfg, f"again-{model.name}", summary["fold"]["index"]

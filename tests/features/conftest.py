@@ -1,4 +1,12 @@
-"""Fixtures for the core feature block tests: hand-built base frames in the dataset contract."""
+"""Fixtures for the feature block tests.
+
+Core blocks: hand-built base frames in the dataset contract (``make_base``, ``make_context``...).
+Statement, dividend, earnings and premium blocks: ``run_block`` computes one block on a base frame
+of the given codes over XTKS trading days with a constant close (``close_base``), reading raw
+tables made with ``typed``, so that every value is hand-checkable. Graph and interaction blocks:
+``price_context`` over hand-made returns. Side-data blocks: a flat base frame (``flat_base``) and
+hand-made raw tables (``raw``) in ``side_context``. ``calendar`` spans the windows of all of them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,16 @@ import polars as pl
 import pytest
 
 from gogooku.calendar import TradingCalendar
-from gogooku.features.base import BlockContext
+from gogooku.dataset.asof import asof_join
+from gogooku.features.base import Block, BlockContext
+from gogooku.jquants.endpoints import ENDPOINTS
+from gogooku.store.raw import RawStore
+
+from ..support.tables import TableStore
+
+FINS_START, FINS_END = date(2020, 6, 1), date(2022, 8, 31)
+GRAPH_START, GRAPH_END = date(2023, 1, 4), date(2023, 9, 29)
+SIDE_START, SIDE_END = date(2023, 11, 1), date(2024, 3, 29)
 
 BASE_SCHEMA: dict[str, pl.DataType] = {
     "Code": pl.String,
@@ -174,3 +191,146 @@ def make_no_trade() -> Callable[..., pl.DataFrame]:
 def rebuild_base() -> Callable[[pl.DataFrame], pl.DataFrame]:
     """Recompute Adj*/no_trade/halt columns after editing raw columns of a base frame."""
     return finish_base
+
+
+def typed(dataset: str, rows: list[dict]) -> pl.DataFrame:
+    """Rows of ``dataset`` (missing fields null), cast to the catalogue schema."""
+    schema = ENDPOINTS[dataset].schema
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    return frame.select(
+        (pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n)
+        for n, t in schema.items()
+    )
+
+
+def close_base(calendar: TradingCalendar, codes: list[str], close: float = 1000.0) -> pl.DataFrame:
+    """Every code on every XTKS day of the statement blocks' window, AdjC = ``close``."""
+    days = calendar.days(FINS_START, FINS_END)
+    return pl.DataFrame(
+        {
+            "Code": [c for c in codes for _ in days],
+            "Date": days * len(codes),
+            "AdjC": [close] * (len(days) * len(codes)),
+        },
+        schema={"Code": pl.String, "Date": pl.Date, "AdjC": pl.Float64},
+    ).sort("Code", "Date")
+
+
+def run_block(
+    block: Block,
+    tables: dict[str, pl.DataFrame],
+    calendar: TradingCalendar,
+    codes: list[str],
+    base: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    base = close_base(calendar, codes) if base is None else base
+    ctx = BlockContext(
+        base=base.lazy(), calendar=calendar, store=TableStore(tables), asof_join=asof_join
+    )
+    out = block.compute(ctx).collect()
+    assert out.columns == ["Code", "Date", *block.feature_names]
+    assert out.select("Code", "Date").equals(base.select("Code", "Date"))
+    return out
+
+
+def value(frame: pl.DataFrame, code: str, day: date, column: str):
+    """``column`` of the one row of ``frame`` for (code, day)."""
+    return at(frame, code, day)[column]
+
+
+def graph_calendar() -> TradingCalendar:
+    return TradingCalendar.from_xtks(GRAPH_START, GRAPH_END)
+
+
+def price_context(returns: dict[str, np.ndarray], no_trade: dict[str, list[int]] | None = None):
+    """A BlockContext whose base holds AdjC = 100·∏(1+r) per code over the XTKS days from
+    GRAPH_START.
+
+    ``no_trade[code]`` lists day positions with no trade (null close, ``no_trade`` true).
+    """
+    cal = graph_calendar()
+    days = cal.days(GRAPH_START, GRAPH_END)
+    frames = []
+    for code, rets in returns.items():
+        close = 100.0 * np.cumprod(1.0 + rets)
+        flags = np.zeros(len(rets), dtype=bool)
+        flags[(no_trade or {}).get(code, [])] = True
+        frames.append(
+            pl.DataFrame(
+                {
+                    "Code": code,
+                    "Date": days[: len(rets)],
+                    "AdjC": np.where(flags, np.nan, close),
+                    "no_trade": flags,
+                }
+            ).with_columns(pl.col("AdjC").fill_nan(None))
+        )
+    base = pl.concat(frames).sort("Code", "Date")
+    return BlockContext(base.lazy(), cal, None, asof_join), days
+
+
+def raw(dataset: str, rows: list[dict]) -> pl.DataFrame:
+    """Rows of ``dataset`` typed by its raw schema; fields not given are null."""
+    schema = RawStore.schema(dataset)
+    return pl.DataFrame(
+        [{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row"
+    )
+
+
+@pytest.fixture(scope="session")
+def calendar() -> TradingCalendar:
+    """XTKS from the statement blocks' calendar start to the end of the side-data window."""
+    return TradingCalendar.from_xtks(date(2019, 1, 1), SIDE_END)
+
+
+@pytest.fixture(scope="session")
+def days(calendar) -> list[date]:
+    """The side-data window's trading days."""
+    return calendar.days(SIDE_START, SIDE_END)
+
+
+def flat_base(
+    days: list[date],
+    codes: dict[str, dict[str, str]],
+    volume: float = 100.0,
+    topix: list[float] | None = None,
+) -> pl.DataFrame:
+    """Base frame rows for every code on every day: constant volume and price, given Mkt/S33.
+
+    ``codes[code]`` may hold ``Mkt`` and ``S33``; ``topix`` the TOPIX closes per day.
+    """
+    closes = topix or [2000.0] * len(days)
+    frames = []
+    for code, attrs in codes.items():
+        frames.append(
+            pl.DataFrame(
+                {
+                    "Code": code,
+                    "Date": days,
+                    "C": 1000.0,
+                    "Vo": volume,
+                    "Va": volume * 1000.0,
+                    "Mkt": attrs.get("Mkt"),
+                    "S33": attrs.get("S33"),
+                    "no_trade": False,
+                    "is_halt_20201001": False,
+                    "topix_O": closes,
+                    "topix_H": closes,
+                    "topix_L": closes,
+                    "topix_C": closes,
+                },
+                schema_overrides={"Mkt": pl.String, "S33": pl.String},
+            )
+        )
+    return pl.concat(frames).sort("Code", "Date")
+
+
+def side_context(base: pl.DataFrame, calendar: TradingCalendar, tables: dict) -> BlockContext:
+    return BlockContext(base.lazy(), calendar, TableStore(tables), asof_join)
+
+
+def at(frame: pl.DataFrame, code: str, day: date) -> dict:
+    """The one row of ``frame`` for (code, day) as a dict."""
+    rows = frame.filter((pl.col("Code") == code) & (pl.col("Date") == day))
+    assert rows.height == 1, (code, day)
+    return rows.row(0, named=True)

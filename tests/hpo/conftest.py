@@ -1,8 +1,7 @@
-"""A tiny synthetic dataset (24 stocks, 2020, 3 walk-forward folds) built through the real CLI once
-per session, and small ``hpo`` configs for it: LightGBM (30 rounds) and ATFT (hidden 16,
-window 10).
+"""Small ``hpo`` configs for the tiny synthetic dataset of tests/conftest.py (24 stocks, 2020,
+3 walk-forward folds): LightGBM (30 rounds) and ATFT (hidden 16, window 10).
 
-Every test gets its own GOGOOKU_HOME (tests/conftest.py) with the session's raw store and dataset
+``home`` (tests/conftest.py) is this test's GOGOOKU_HOME with the session's raw store and dataset
 linked in.
 """
 
@@ -12,16 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SPLITS = """
-[data.splits]
-scheme = "rolling"
-train_days = 60
-val_days = 20
-test_days = 20
-label_horizon = 20
-purge_days = 21
-first_day = 9
-"""
+from ..support.configs import SPLITS
 
 LGBM = (
     SPLITS
@@ -71,17 +61,6 @@ LGBM_SEARCH = """
 "model.learning_rate" = {type = "float", low = 0.02, high = 0.2, log = true}
 "model.num_leaves" = {type = "int", low = 4, high = 16, step = 4}
 """
-
-
-@pytest.fixture(scope="session")
-def tiny_home(tiny_market) -> Path:
-    return tiny_market("returns,sector")
-
-
-@pytest.fixture
-def home(tiny_home, link_home) -> Path:
-    """This test's GOGOOKU_HOME with the session's raw store and dataset linked in."""
-    return link_home(tiny_home)
 
 
 @pytest.fixture

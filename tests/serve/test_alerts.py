@@ -27,12 +27,12 @@ def rule_metrics() -> set[str]:
     return {n for e in exprs for n in re.findall(r"\b(gogooku_[a-z_]+)\b", e)}
 
 
-def test_every_alert_metric_is_exported(home):
+def test_every_alert_metric_is_exported(world_home):
     create_bundle("lg", "lg")
     promote("lg", "v0001")
     predict("lg")
-    key = add_key(home / "keys.json", "ops")
-    cfg = ServeConfig(models=["lg"], api_keys_file=home / "keys.json")
+    key = add_key(world_home / "keys.json", "ops")
+    cfg = ServeConfig(models=["lg"], api_keys_file=world_home / "keys.json")
     with background_server(create_app(cfg)) as url:
         httpx.get(url + "/v1/rankings", headers={"X-API-Key": key}).raise_for_status()
         httpx.get(url + "/v1/rankings", params={"top_k": 0}, headers={"X-API-Key": key})

@@ -22,8 +22,8 @@ LAST = "2020-12-30"
 
 
 @pytest.fixture
-def keys(home) -> tuple[Path, str, str]:
-    path = home / "keys.json"
+def keys(world_home) -> tuple[Path, str, str]:
+    path = world_home / "keys.json"
     alice = add_key(path, "alice")
     bob = add_key(path, "bob")
     revoke_key(path, "bob")
@@ -42,7 +42,7 @@ def _bundle(run: str, name: str = "lg") -> str:
 
 
 @pytest.mark.slow
-def test_rankings_promote_rollback_and_corruption(home, keys):
+def test_rankings_promote_rollback_and_corruption(world_home, keys):
     keys_file, alice, _ = keys
     _bundle("lg")
     with background_server(create_app(_config(keys_file))) as url:
@@ -75,7 +75,7 @@ def test_rankings_promote_rollback_and_corruption(home, keys):
         back = client.get("/v1/rankings", params={"top_k": 5}).json()
         assert back["version"] == "v0001" and back["rankings"] == ranks
 
-        victim = home / "bundles" / "lg" / "v0001" / "lgbm_5d.txt"
+        victim = world_home / "bundles" / "lg" / "v0001" / "lgbm_5d.txt"
         victim.chmod(0o644)
         victim.write_text(victim.read_text().replace("Tree=0", "Tree=0 "))
         ready = client.get("/readyz")
@@ -88,7 +88,7 @@ def test_rankings_promote_rollback_and_corruption(home, keys):
 
 
 @pytest.mark.slow
-def test_auth_limits_validation_and_errors(home, keys):
+def test_auth_limits_validation_and_errors(world_home, keys):
     keys_file, alice, bob = keys
     _bundle("lg")
     cfg = _config(keys_file, rate_per_s=0.01, rate_burst=3, max_body_bytes=2000)
@@ -125,16 +125,16 @@ def test_auth_limits_validation_and_errors(home, keys):
             0,
             "Date",
         ]
-        (home / "predictions.sqlite").write_bytes(b"not a database" * 100)
+        (world_home / "predictions.sqlite").write_bytes(b"not a database" * 100)
         for suffix in ("-wal", "-shm"):
-            (home / f"predictions.sqlite{suffix}").unlink(missing_ok=True)
+            (world_home / f"predictions.sqlite{suffix}").unlink(missing_ok=True)
         broken = client.get("/v1/rankings", params={"date": "2020-12-29"})
         assert broken.status_code == 500
         assert broken.json() == {"detail": "internal server error"}
 
 
-def _window_rows(home: Path, inputs: list[str], day, window: int) -> list[dict]:
-    panel = pl.read_parquet(home / "datasets" / "tiny" / "panel.parquet")
+def _window_rows(world_home: Path, inputs: list[str], day, window: int) -> list[dict]:
+    panel = pl.read_parquet(world_home / "datasets" / "tiny" / "panel.parquet")
     dates = panel["Date"].unique().sort()
     chosen = dates.filter(dates <= day).tail(window)
     rows = panel.filter(pl.col("Date").is_in(chosen.implode())).select("Date", "Code", *inputs)
@@ -146,15 +146,15 @@ def _window_rows(home: Path, inputs: list[str], day, window: int) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("run", ["lg", "at", "ap"])
-def test_predict_endpoint_equals_training_predictions(home, keys, run):
+def test_predict_endpoint_equals_training_predictions(world_home, keys, run):
     keys_file, alice, _ = keys
     _bundle(run, "lg")
-    trained = pl.read_parquet(home / "runs" / run / "predictions.parquet")
+    trained = pl.read_parquet(world_home / "runs" / run / "predictions.parquet")
     day = trained.filter(pl.col("split") == "test")["Date"].max()
     with background_server(create_app(_config(keys_file))) as url:
         client = httpx.Client(base_url=url, headers={"X-API-Key": alice}, timeout=60)
         model = client.get("/v1/models").json()[0]
-        rows = _window_rows(home, model["inputs"], day, model["window"])
+        rows = _window_rows(world_home, model["inputs"], day, model["window"])
         response = client.post("/v1/predict", json={"rows": rows})
         assert response.status_code == 200, response.text[:500]
         body = response.json()

@@ -1,8 +1,9 @@
-"""A tiny synthetic dataset (24 stocks, 2020) fetched and built through the real CLI once per
-session, and a small run config for it (window 10, one fold of 100/20/20 days, hidden size 16).
+"""Small run configs for the tiny synthetic dataset (24 stocks, 2020) of tests/conftest.py.
 
-``tiny_home`` is that GOGOOKU_HOME; tests that write runs copy nothing: each gets its own home
-from tests/conftest.py and points ``datasets`` at the session's dataset by a symlink.
+``home`` (tests/conftest.py) is this test's GOGOOKU_HOME with the session's dataset (returns and
+sector blocks) linked in; ``config_file`` an ATFT config for it (window 10, hidden size 16).
+``apex_home`` links the session's dataset with the market block too, and ``apex_config_file`` is
+an APEX config for it (loader window 6, APEX window 5, hidden size 8).
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ from torch import nn
 
 from gogooku.models.output import ModelOutput
 
-CONFIG = """
-[data.splits]
-scheme = "rolling"
-train_days = 60
-val_days = 20
-test_days = 20
-label_horizon = 20
-purge_days = 21
-first_day = 9
+from ..support.configs import SPLITS
 
+CONFIG = (
+    SPLITS
+    + """
 [data.loader]
 window = 10
 days_per_batch = 2
@@ -48,23 +44,59 @@ diagnostics_every = 10
 [target]
 horizons = [1, 5, 20]
 """
+)
 
+APEX_CONFIG = (
+    SPLITS
+    + """
+[data.loader]
+window = 6
+days_per_batch = 4
+seed = 3
 
-@pytest.fixture(scope="session")
-def tiny_home(tiny_market) -> Path:
-    return tiny_market("returns,sector")
+[model]
+kind = "apex"
+window = 5
+hidden_size = 8
+attention_heads = 2
+encoder_layers = 1
+attention_layers = 1
+market_blocks = ["market"]
 
+[train]
+epochs = 1
+lr = 0.003
+seed = 5
+progress = false
 
-@pytest.fixture
-def home(tiny_home, link_home) -> Path:
-    """This test's GOGOOKU_HOME with the session's raw store and dataset linked in."""
-    return link_home(tiny_home)
+[target]
+horizons = [1, 5, 20]
+
+[loss]
+top_rank = 0.5
+top_k = 5
+"""
+)
 
 
 @pytest.fixture
 def config_file(tmp_path) -> Path:
     path = tmp_path / "run.toml"
     path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def apex_home(tiny_market, link_home) -> Path:
+    """This test's GOGOOKU_HOME with the session's raw store and dataset ``tiny`` built with the
+    returns, sector and market blocks linked in."""
+    return link_home(tiny_market("returns,sector,market"))
+
+
+@pytest.fixture
+def apex_config_file(tmp_path) -> Path:
+    path = tmp_path / "apex.toml"
+    path.write_text(APEX_CONFIG)
     return path
 
 
