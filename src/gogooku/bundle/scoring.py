@@ -194,7 +194,7 @@ class LoadedBundle:
         if self.kind.inputs == "window":
             from gogooku.bundle.window import dataset_batch
 
-            return self._window(*dataset_batch(self, ds_dir, day))
+            return self._window(*dataset_batch(self.info, self.cfg.data.loader, ds_dir, day))
         rows = (
             pl.scan_parquet(ds_dir / "panel.parquet")
             .filter(pl.col("Date") == day)
@@ -218,7 +218,7 @@ class LoadedBundle:
         if self.kind.inputs == "window":
             from gogooku.bundle.window import rows_batch
 
-            return dates[-1], self._window(*rows_batch(self, rows, edges))
+            return dates[-1], self._window(*rows_batch(self.info, rows, edges))
         return dates[-1], self._rows(rows)
 
 

@@ -13,30 +13,30 @@ imports torch, so serving a tabular bundle does not.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import torch
 
+from gogooku.bundle.store import BundleInfo
+from gogooku.config import LoaderConfig, NormalizationConfig
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.loader import DayBatch, DayBatchLoader
 from gogooku.dataset.normalize import normalize_cross_section
 from gogooku.models.apex import MarketColumns
 
-if TYPE_CHECKING:
-    from datetime import date
 
-    from gogooku.bundle.scoring import LoadedBundle
-
-
-def dataset_batch(bundle: LoadedBundle, ds_dir: Path, day: date) -> tuple[DayBatch, np.ndarray]:
-    """The batch of ``day`` from the dataset cache (module doc)."""
+def dataset_batch(
+    info: BundleInfo, loader_cfg: LoaderConfig, ds_dir: Path, day: date
+) -> tuple[DayBatch, np.ndarray]:
+    """The batch of ``day`` from the dataset cache (module doc); ``loader_cfg`` is the run's."""
     cache = open_cache(ds_dir)
-    lcfg = bundle.cfg.data.loader.model_copy(
+    spec = NormalizationConfig.model_validate(info.normalization)
+    lcfg = loader_cfg.model_copy(
         update={
-            "features": bundle.info.features,
+            "features": info.features,
             "feature_blocks": None,
             "targets": None,
             "shuffle": False,
@@ -44,19 +44,19 @@ def dataset_batch(bundle: LoadedBundle, ds_dir: Path, day: date) -> tuple[DayBat
             "stocks_per_day": None,
         }
     )
-    loader = DayBatchLoader(cache, lcfg, bundle.normalization, [day], "cpu")
-    if bundle.info.raw_features:
-        loader = MarketColumns(loader, cache, cache.feature_index(bundle.info.raw_features))
+    loader = DayBatchLoader(cache, lcfg, spec, [day], "cpu")
+    if info.raw_features:
+        loader = MarketColumns(loader, cache, cache.feature_index(info.raw_features))
     batch = next(iter(loader))
     codes = np.asarray(cache.codes).astype(str)[batch.codes[0].numpy()]
     return batch, codes
 
 
 def rows_batch(
-    bundle: LoadedBundle, rows: pl.DataFrame, edges: pl.DataFrame | None
+    info: BundleInfo, rows: pl.DataFrame, edges: pl.DataFrame | None
 ) -> tuple[DayBatch, np.ndarray]:
     """The batch of the last of ``rows``' dates from raw rows (module doc)."""
-    info, spec = bundle.info, bundle.normalization
+    spec = NormalizationConfig.model_validate(info.normalization)
     dates = rows["Date"].unique().sort().to_list()
     day = dates[-1]
     codes = rows["Code"].unique().sort()

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import bootstrap, metrics, risk
 from gogooku.evaluate.config import EvaluateConfig
+from gogooku.evaluate.evaluation import Evaluation, HorizonSeries
 from gogooku.io import atomic_write_text, code_version
 from gogooku.runs import RunInfo, load_run, read_predictions
 from gogooku.settings import Settings, get_settings
@@ -71,24 +72,6 @@ CONVENTIONS = {
 
 class EvaluationError(GogookuError, ValueError):
     """The run cannot be evaluated (overlapping ranges, missing targets or market data)."""
-
-
-@dataclass
-class HorizonSeries:
-    """In-memory series behind one split × horizon section of the report."""
-
-    daily_ic: pl.DataFrame
-    quantiles: pl.DataFrame
-    backtests: dict[str, bt.BacktestResult] = field(default_factory=dict)
-    oracle_backtests: dict[str, bt.BacktestResult] = field(default_factory=dict)
-
-
-@dataclass
-class Evaluation:
-    run_dir: Path
-    info: RunInfo
-    metrics: dict[str, object]
-    series: dict[tuple[str, int], HorizonSeries]
 
 
 def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:

@@ -14,17 +14,14 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
 from gogooku.evaluate import risk
+from gogooku.evaluate.evaluation import Evaluation
 from gogooku.io import atomic_write_text
-
-if TYPE_CHECKING:
-    from gogooku.evaluate.evaluator import Evaluation
 
 ROLLING_IC_DAYS = 20
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -93,4 +93,11 @@ def serve_command(
     typer.echo(
         f"serving {', '.join(bundle or cfg.models) or 'every promoted bundle'} on {host}:{port}"
     )
-    uvicorn.run("gogooku.serve.app:app", host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "gogooku.serve.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )

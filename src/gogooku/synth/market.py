@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from gogooku.jquants.endpoints import ENDPOINTS
-from gogooku.synth.config import MarketState, SynthConfig
+from gogooku.synth.config import SynthConfig
 from gogooku.synth.latents import PERSISTENCE, draw_latents
 from gogooku.synth.prices import (
     MARKET_DRIFT,
@@ -39,6 +39,7 @@ from gogooku.synth.prices import (
 from gogooku.synth.sessions import with_sessions
 from gogooku.synth.side import render_side_tables
 from gogooku.synth.signals import ORACLE_HORIZONS, SignalState, oracle_targets, price_mu
+from gogooku.synth.state import MarketState
 from gogooku.synth.universe import (
     HALT_DAY,
     StockParams,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from gogooku.synth.config import MarketState
 from gogooku.synth.side.breakdown import render_breakdown
 from gogooku.synth.side.dividends import render_dividends
 from gogooku.synth.side.earnings import render_earnings
@@ -19,6 +18,7 @@ from gogooku.synth.side.margin import render_margin
 from gogooku.synth.side.options import render_options
 from gogooku.synth.side.short_selling import render_short_selling
 from gogooku.synth.side.statements import render_statements
+from gogooku.synth.state import MarketState
 
 RENDERERS = (
     render_margin,

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 
 from gogooku.jquants.endpoints import get_endpoint
-from gogooku.synth.config import MarketState
 from gogooku.synth.latents import extended_days
+from gogooku.synth.state import MarketState
 
 EXTRA_DAYS = 60  # >= latents.SCHEDULE_EXTRA_DAYS: schedules reach that far
 

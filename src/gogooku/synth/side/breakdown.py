@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState, rng_for
+from gogooku.synth.config import rng_for
 from gogooku.synth.side._common import bar_indices, conform
+from gogooku.synth.state import MarketState
 
 SPLITS = (
     "LongSell",

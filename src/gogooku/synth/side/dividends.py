@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState
 from gogooku.synth.side._common import conform, day_series, ext_days
+from gogooku.synth.state import MarketState
 
 RESULT_LAG = 30
 

@@ -15,8 +15,8 @@ import calendar
 
 import polars as pl
 
-from gogooku.synth.config import MarketState
 from gogooku.synth.side._common import conform, day_series, ext_days
+from gogooku.synth.state import MarketState
 
 FQ_NAMES = {1: "1Q", 2: "2Q", 3: "3Q", 4: "FY"}
 FQ_JA = {1: "第１四半期", 2: "第２四半期", 3: "第３四半期", 4: "通期"}

@@ -18,10 +18,11 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState, rng_for
+from gogooku.synth.config import rng_for
 from gogooku.synth.side._common import conform
 from gogooku.synth.side._contracts import Sessions, contract_dates, sessions
 from gogooku.synth.side.options import NIKKEI_PER_TOPIX, RATE
+from gogooku.synth.state import MarketState
 
 PRODUCTS = (
     # category, code digit, index multiple of TOPIX, tick, base volume, contract multiplier

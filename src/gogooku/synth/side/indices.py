@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState, rng_for, rng_static
+from gogooku.synth.config import rng_for, rng_static
 from gogooku.synth.side._common import conform, day_series, shares_outstanding
+from gogooku.synth.state import MarketState
 from gogooku.synth.universe import SECTORS_33
 
 SIZE_INDICES = {

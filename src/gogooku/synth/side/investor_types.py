@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState, rng_for
+from gogooku.synth.config import rng_for
 from gogooku.synth.latents import INVESTOR_PUBLICATION_LAG
 from gogooku.synth.side._common import conform, ext_days, traded_value
+from gogooku.synth.state import MarketState
 from gogooku.synth.universe import REFORM_DAY
 
 CATEGORY_SHARE = {

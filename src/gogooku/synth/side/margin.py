@@ -23,8 +23,9 @@ import numpy as np
 import polars as pl
 
 from gogooku.jquants.endpoint_fields import PUB_REASONS
-from gogooku.synth.config import MarketState, rng_for, rng_static
+from gogooku.synth.config import rng_for, rng_static
 from gogooku.synth.side._common import conform, day_series, ext_days, round_lots, shares_outstanding
+from gogooku.synth.state import MarketState
 
 DAILY_PUBLICATION_Z = 1.6
 RESTRICTED_Z = 2.2

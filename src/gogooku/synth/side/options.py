@@ -27,9 +27,10 @@ import numpy as np
 import polars as pl
 from scipy.special import ndtr
 
-from gogooku.synth.config import MarketState, rng_for
+from gogooku.synth.config import rng_for
 from gogooku.synth.side._common import conform
 from gogooku.synth.side._contracts import Sessions, contract_dates, sessions
+from gogooku.synth.state import MarketState
 
 NIKKEI_PER_TOPIX = 14.0
 RATE = 0.001

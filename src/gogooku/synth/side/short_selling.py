@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState, rng_for, rng_static
+from gogooku.synth.config import rng_for, rng_static
 from gogooku.synth.latents import SHORT_DISCLOSURE_LAG, SHORT_REPORT_THRESHOLD, SHORT_SLOTS
 from gogooku.synth.side._common import (
     conform,
@@ -27,6 +27,7 @@ from gogooku.synth.side._common import (
     shares_outstanding,
     traded_value,
 )
+from gogooku.synth.state import MarketState
 
 SHORT_SELLERS = (
     ("Aurora Capital Partners LP", "Cayman Islands", "Aurora Asset Management Ltd", "London"),

@@ -28,9 +28,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import MarketState, rng_static
+from gogooku.synth.config import rng_static
 from gogooku.synth.latents import quarter_ends, statement_draws
 from gogooku.synth.side._common import conform, shares_outstanding
+from gogooku.synth.state import MarketState
 
 STANDARDS = ("JP", "IFRS", "US")
 STANDARD_WEIGHTS = (0.85, 0.12, 0.03)
