@@ -250,3 +250,38 @@ def test_train_only_run_has_signal_metrics_and_a_report_without_portfolios(synth
     assert "portfolio" not in entry
     html = (run_dir / "report.html").read_text()
     assert html.count('<div id="plot-') == 3  # RankIC, deciles, IC decay
+
+
+def test_the_runs_evaluate_section_and_label_kind_decide_the_scoring(synthetic_home):
+    """Predictions equal to the sector-relative label: RankIC 1 against that label (what
+    ``[target] label = "sector"`` scores against), below 1 against the raw return; the run's
+    ``[evaluate]`` sets the book size, the quantiles and the benchmark of excess and beta."""
+    panel = pl.read_parquet(synthetic_home / "datasets" / "t1" / "panel.parquet")
+    preds = panel.filter(pl.col("Date").is_between(*RANGES.test)).select(
+        "Date",
+        "Code",
+        pred_5d=pl.col("target_5d_sector").cast(pl.Float64),
+        split=pl.lit("test"),
+    )
+    run_dir, _ = create_run("peek", "t1", [5], RANGES, run_id="sector")
+    write_predictions(run_dir, preds.drop_nulls("pred_5d"))
+    raw = evaluate_run(run_dir, EvaluateConfig(top_k=5, bootstrap=50), write_report=False)
+    (run_dir / "config.toml").write_text(
+        '[target]\nhorizons = [5]\nlabel = "sector"\n\n'
+        '[evaluate]\ntop_k = 7\nquantiles = 5\nbenchmark = "equal_weight"\nbootstrap = 50\n'
+    )
+    ev = evaluate_run(run_dir, write_report=False)
+    config = ev.metrics["config"]
+    assert (config["top_k"], config["n_quantiles"], config["label"]) == (7, 5, "sector")
+    entry = ev.metrics["splits"]["test"]["horizons"]["5d"]
+    assert entry["signal"]["rank_ic_mean"] == pytest.approx(1.0)
+    raw_ic = raw.metrics["splits"]["test"]["horizons"]["5d"]["signal"]["rank_ic_mean"]
+    assert raw_ic < 0.99
+    assert len(entry["signal"]["deciles"]["mean_return"]) == 5
+    book = entry["portfolio"]["long_only"]
+    assert book["benchmark"] == "equal_weight" and book["excess"] == book["excess_vs_ew"]
+    assert raw.metrics["splits"]["test"]["horizons"]["5d"]["portfolio"]["long_only"][
+        "excess"
+    ] == pytest.approx(
+        raw.metrics["splits"]["test"]["horizons"]["5d"]["portfolio"]["long_only"]["excess_vs_topix"]
+    )

@@ -4,6 +4,7 @@ auth, limits, validation, error bodies and /v1/predict parity with the trainer."
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -171,3 +172,38 @@ def test_predict_endpoint_equals_training_predictions(world_home, keys, run):
     assert got["Code"].to_list() == expected["Code"].to_list()
     for h in (1, 5, 20):
         assert (got[f"pred_{h}d"] - expected[f"pred_{h}d"]).abs().max() <= 1e-6
+
+
+@pytest.mark.slow
+def test_an_lgbm_run_with_main_horizon_20_is_served_ranked_by_its_20_day_score(world_home, keys):
+    from gogooku.bundle.scoring import load_bundle
+    from gogooku.bundle.store import resolve
+    from gogooku.train.config import load_run_config
+    from gogooku.train.run import train_run
+
+    base = load_run_config(world_home / "runs" / "lg" / "config.toml")
+    cfg = base.model_copy(
+        update={
+            "target": base.target.model_copy(update={"main_horizon": 20}),
+            "model": base.model.model_copy(update={"horizons": "each"}),
+        }
+    )
+    train_run("lgbm", "tiny", cfg, run_id="lg20", evaluate=False)
+    version = _bundle("lg20", "lg20")
+    keys_file, alice, _ = keys
+    config = ServeConfig(models=["lg20"], api_keys_file=keys_file, max_data_age_s=0)
+    with background_server(create_app(config)) as url:
+        body = httpx.get(
+            f"{url}/v1/rankings",
+            params={"top_k": 100},
+            headers={"X-API-Key": alice},
+            timeout=30,
+        ).json()
+    assert body["main_horizon"] == 20
+    served = [r["code"] for r in body["rankings"]]
+    assert body["data_date"] == LAST
+    last = load_bundle(resolve("lg20", version)).score_dataset(date.fromisoformat(LAST))
+    by_20d = last.sort(["pred_20d", "Code"], descending=[True, False])["Code"].to_list()
+    by_5d = last.sort(["pred_5d", "Code"], descending=[True, False])["Code"].to_list()
+    assert by_20d != by_5d
+    assert served == by_20d
