@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 from gogooku.config import StrictModel
 
 LabelKind = Literal["raw", "excess", "sector"]
+LABEL_HORIZONS: tuple[int, ...] = (1, 5, 10, 20)  # the panel's label horizons (dataset.labels)
 _SUFFIX: dict[str, str] = {"raw": "", "excess": "_excess", "sector": "_sector"}
 
 
@@ -46,8 +47,13 @@ class TargetConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TargetConfig:
-        if len(set(self.horizons)) != len(self.horizons) or any(h < 1 for h in self.horizons):
-            raise ValueError(f"horizons {self.horizons} must be distinct positive integers")
+        if len(set(self.horizons)) != len(self.horizons):
+            raise ValueError(f"horizons {self.horizons} must be distinct")
+        unknown = [h for h in self.horizons if h not in LABEL_HORIZONS]
+        if unknown:
+            raise ValueError(
+                f"horizons {unknown} have no label in the panel (label horizons {LABEL_HORIZONS})"
+            )
         if self.main_horizon not in self.horizons:
             raise ValueError(f"main_horizon {self.main_horizon} is not in horizons {self.horizons}")
         return self

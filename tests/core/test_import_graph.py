@@ -37,6 +37,7 @@ LAYERS: list[set[str]] = [
     {"serve"},
     {"demo"},
     {"cli"},
+    {"__main__"},
 ]
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -81,7 +82,7 @@ def _area(module: str) -> str:
 
 
 def _is_cli(module: str) -> bool:
-    return module == "gogooku.cli" or module.endswith(".cli")
+    return module in ("gogooku.cli", "gogooku.__main__") or module.endswith(".cli")
 
 
 GRAPH = _graph()

@@ -74,13 +74,23 @@ def test_linear_run_through_gogooku_train(baselines_market, baselines_home, tmp_
     assert set(metrics["splits"]) == {"train", "valid", "test"}
 
 
-def test_unusable_factor_is_a_clean_train_failure(baselines_market, baselines_home, tmp_path):
-    config = _config(tmp_path, "factor", target={"horizons": [1, 3, 5], "main_horizon": 3})
+def test_a_horizon_without_labels_is_a_clean_train_failure(
+    baselines_market, baselines_home, tmp_path
+):
+    config = tmp_path / "factor.toml"
+    text = (CONFIGS / "factor.toml").read_text()
+    config.write_text(
+        text.replace("horizons = [1, 5, 10, 20]", "horizons = [1, 3, 5]").replace(
+            "main_horizon = 5", "main_horizon = 3"
+        )
+    )
     result = CliRunner().invoke(
         app, ["train", "--model", "factor", "--dataset", "b1", "--config", str(config)]
     )
     assert result.exit_code == 1
-    assert "train failed: factor 'reversal': panel has no column(s) ['target_3d']" in result.output
+    assert "horizons [3] have no label in the panel (label horizons (1, 5, 10, 20))" in (
+        result.output
+    )
 
 
 @pytest.mark.slow

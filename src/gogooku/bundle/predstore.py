@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from gogooku.settings import get_settings
+from gogooku.target import pred_column
 
 STORE_FILE = "predictions.sqlite"
 SCHEMA = """
@@ -142,8 +143,8 @@ def to_store_frame(scores: pl.DataFrame, horizons: list[int], main: int) -> pl.D
     """``Code, score, scores`` (JSON text) from ``Code, pred_{h}d``."""
     return scores.select(
         "Code",
-        pl.col(f"pred_{main}d").alias("score"),
-        pl.struct(pl.col(f"pred_{h}d").alias(str(h)) for h in horizons)
+        pl.col(pred_column(main)).alias("score"),
+        pl.struct(pl.col(pred_column(h)).alias(str(h)) for h in horizons)
         .struct.json_encode()
         .alias("scores"),
     )

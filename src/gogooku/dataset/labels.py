@@ -20,14 +20,15 @@ import numpy as np
 import polars as pl
 
 from gogooku.errors import GogookuError
+from gogooku.target import LABEL_HORIZONS, label_column
 
-HORIZONS = (1, 5, 10, 20)
+HORIZONS = LABEL_HORIZONS
 MAX_HORIZON = max(HORIZONS)
 LABEL_LOOKAHEAD = MAX_HORIZON + 1  # trading rows after t a label of row t reads
 
 
 def label_names() -> list[str]:
-    return [f"target_{h}d{suffix}" for h in HORIZONS for suffix in ("", "_excess", "_sector")]
+    return [label_column(h, kind) for h in HORIZONS for kind in ("raw", "excess", "sector")]
 
 
 def label_formula(name: str) -> str:

@@ -56,7 +56,7 @@ CONVENTIONS = {
     "icir": "mean / std (ddof=1) of daily values, not annualised (Alphalens Risk-Adjusted IC)",
     "t_stat": "icir * sqrt(n_days)",
     "hit_rate": "share of days with RankIC > 0",
-    "quantiles": "per-day deciles of average prediction ranks, mean target per decile averaged over days",
+    "quantiles": "per-day quantile buckets ([evaluate] quantiles, 10: deciles) of average prediction ranks, mean target per bucket averaged over days",
     "returns": "compounded (empyrical): annual_return = CAGR, max drawdown on compounded wealth",
     "annualisation": "periods_per_year = trading days of the split range per calendar year spanned",
     "sharpe": "mean / std (ddof=1) * sqrt(periods_per_year), risk-free 0 (empyrical)",

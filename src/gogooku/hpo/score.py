@@ -28,10 +28,11 @@ from gogooku.calendar import TradingCalendar
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import metrics, risk
+from gogooku.evaluate.evaluator import run_settings
 from gogooku.runs import load_run, read_predictions
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
-from gogooku.target import pred_column
+from gogooku.target import label_column, pred_column
 
 ObjectiveName = Literal["rank_ic", "sharpe"]
 OBJECTIVES: tuple[str, ...] = ("rank_ic", "sharpe")
@@ -46,13 +47,14 @@ def _finite(value: float | None) -> float | None:
 
 
 def validation_rows(run_dir: Path, horizon: int) -> pl.DataFrame:
-    """``Date, Code, pred, target`` of the run's validation predictions for ``horizon``."""
+    """``Date, Code, pred, target`` of the run's validation predictions for ``horizon``; the
+    target is the label of the run's ``[target] label`` kind."""
     info = load_run(run_dir)
     preds = read_predictions(run_dir).filter(pl.col("split") == "valid")
     if preds.height == 0:
         raise ScoreError(f"run {info.run_id}: no validation predictions in {run_dir}")
     panel = get_settings().datasets_dir / info.dataset / "panel.parquet"
-    target = f"target_{horizon}d"
+    target = label_column(horizon, run_settings(run_dir)[1])
     start, end = info.ranges.valid
     targets = (
         pl.scan_parquet(panel)

@@ -46,7 +46,7 @@ from pydantic import Field, model_validator
 
 from gogooku.config import NormalizationConfig, StrictModel
 from gogooku.dataset.normalize import normalize_frame
-from gogooku.dataset.tabular import TabularData, TabularError
+from gogooku.dataset.tabular import TabularData, TabularError, target_column
 from gogooku.evaluate.metrics import daily_ic
 from gogooku.io import atomic_write_text
 from gogooku.target import TargetConfig, pred_column
@@ -134,7 +134,7 @@ def _params(cfg: LgbmConfig, seed: int) -> dict[str, object]:
 
 def _training_rows(cfg: LgbmConfig, data: TabularData, horizon: int, clip: float) -> pl.DataFrame:
     """Train rows with a known target and their ``label`` for the configured objective."""
-    target = f"target_{horizon}d"
+    target = target_column(horizon)
     rows = data.rows("train", horizon)
     if rows.height == 0:
         raise TabularError(f"lgbm: no training row has a known {target}")
@@ -154,7 +154,7 @@ def ranking_datasets(
     relevance grade), the valid set's the raw target (read by the RankIC metric). For lambdarank
     each set's query groups are its dates.
     """
-    target = f"target_{horizon}d"
+    target = target_column(horizon)
     train = _training_rows(cfg, data, horizon, data.normalization.clip)
     valid = data.rows("valid", horizon).sort("Date", "Code")
     if valid.height == 0:
@@ -226,7 +226,7 @@ def _fit_jointly(
 
 def _fit_one(cfg: LgbmConfig, data: TabularData, horizon: int) -> tuple[list[lgb.Booster], dict]:
     """The ``cfg.seeds`` boosters of ``target_{horizon}d`` and their validation summary."""
-    target = f"target_{horizon}d"
+    target = target_column(horizon)
     (_, train_set), (valid, valid_set) = ranking_datasets(cfg, data, horizon)
 
     def rank_ic(preds: np.ndarray) -> float:

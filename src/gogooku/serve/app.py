@@ -45,6 +45,7 @@ from gogooku.serve.schemas import (
     VersionInfo,
 )
 from gogooku.serve.state import ModelState, RankingCache
+from gogooku.target import pred_column
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -319,12 +320,12 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
                 [{"type": "value_error", "loc": ("body", "rows"), "msg": str(exc), "input": None}]
             ) from None
         horizons = bundle.info.horizons
-        main = f"pred_{bundle.info.main_horizon}d"
+        main = pred_column(bundle.info.main_horizon)
         preds = [
             {
                 "code": r["Code"],
                 "score": r[main],
-                "scores": {str(h): r[f"pred_{h}d"] for h in horizons},
+                "scores": {str(h): r[pred_column(h)] for h in horizons},
             }
             for r in scores.iter_rows(named=True)
         ]

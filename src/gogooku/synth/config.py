@@ -1,4 +1,5 @@
-"""Synthetic market configuration, the shared market state, and day-keyed random streams.
+"""Synthetic market configuration and day-keyed random streams (the shared state the simulator
+fills is ``gogooku.synth.state.MarketState``).
 
 Determinism and prefix stability rest on two rules:
 
