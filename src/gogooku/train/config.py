@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from gogooku.config import ConfigError, DataConfig, StrictModel, load_config
 from gogooku.evaluate.config import EvaluateConfig
@@ -147,4 +147,7 @@ def default_run_config(kind: str) -> RunConfig:
     """The defaults for model ``kind`` (every section at its default)."""
     if kind not in kind_names():
         raise ConfigError(f"--model {kind!r}: expected one of {', '.join(kind_names())}")
-    return RunConfig.model_validate({"model": {"kind": kind}})
+    try:
+        return RunConfig.model_validate({"model": {"kind": kind}})
+    except ValidationError as exc:
+        raise ConfigError(f"--model {kind!r}: {exc.errors()[0]['msg']}") from None
