@@ -28,6 +28,8 @@ import numpy as np
 import polars as pl
 import torch
 
+from gogooku.config import CONFIGS_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 HORIZONS = [1, 5, 10, 20]
 PREVIOUS = "old_default_listnet_sharpe0.5"
@@ -190,7 +192,7 @@ def fold_study_parser(doc: str, name: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
     parser.add_argument("--dataset", default="q300")
-    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
+    parser.add_argument("--data-config", type=Path, default=CONFIGS_DIR / "quality_data.toml")
     parser.add_argument("--folds", default="7,8,9")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"{name}.json")
     return parser

@@ -24,7 +24,6 @@ import sys
 import time
 
 from bench_losses import (
-    ROOT,
     ensure_quality_dataset,
     fold_study_parser,
     summarise_folds,
@@ -72,10 +71,11 @@ def candidate_config(base, split, overrides: dict[str, dict]):
 
 def choose(model: str, args, split) -> dict:
     """Every candidate of ``model`` trained (or reused) on each fold; the study's summary."""
+    from gogooku.config import CONFIGS_DIR
     from gogooku.train.config import load_run_config
     from gogooku.train.run import train_run
 
-    base = load_run_config(ROOT / "configs" / f"{model}.toml")
+    base = load_run_config(CONFIGS_DIR / f"{model}.toml")
     candidates = CANDIDATES[model]
     result: dict = {"dataset": args.dataset, "base": f"configs/{model}.toml", "folds": {}}
     t0 = time.perf_counter()

@@ -54,6 +54,8 @@ from pathlib import Path
 
 import polars as pl
 
+from gogooku.config import CONFIGS_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {
     "oracle": ("factor", "oracle.toml"),
@@ -180,7 +182,7 @@ def run_model(name: str, dataset: str, split, fold_index: int, prefix: str, samp
     from gogooku.train.run import train_run
 
     kind, file = MODELS[name]
-    cfg = load_run_config(ROOT / "configs" / file)
+    cfg = load_run_config(CONFIGS_DIR / file)
     cfg = cfg.model_copy(
         update={
             "data": cfg.data.model_copy(update={"splits": split}),
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
     parser.add_argument("--dataset", default="q300")
-    parser.add_argument("--data-config", type=Path, default=ROOT / "configs" / "quality_data.toml")
+    parser.add_argument("--data-config", type=Path, default=CONFIGS_DIR / "quality_data.toml")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument(
         "--merge", type=Path, action="append", default=[], help="earlier result(s) to add"

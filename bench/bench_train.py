@@ -36,13 +36,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_loader import make_panel
-from gogooku.config import SplitConfig
+from gogooku.config import CONFIGS_DIR, SplitConfig
 from gogooku.dataset.cache import open_cache, write_cache
 from gogooku.dataset.splits import walk_forward
 from gogooku.train.config import RunConfig, load_run_config
 from gogooku.train.loop import Trainer
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class GpuSampler:
@@ -115,7 +113,7 @@ def one_epoch(cfg: RunConfig, dataset: Path, work: Path, name: str) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "atft.toml")
+    parser.add_argument("--config", type=Path, default=CONFIGS_DIR / "atft.toml")
     parser.add_argument("--stocks", type=int, default=300)
     parser.add_argument("--features", type=int, default=100)
     parser.add_argument("--train-days", type=int, default=40)

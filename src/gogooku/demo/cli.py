@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from gogooku.calendar import CalendarError
-from gogooku.config import ConfigError
+from gogooku.config import CONFIGS_DIR, ConfigError
 from gogooku.dataset.build import BuildError
 from gogooku.dataset.splits import SplitError
 from gogooku.demo.pipeline import run_demo
@@ -80,8 +80,13 @@ def demo_command(
         typer.Option("--home", help="GOGOOKU_HOME for this demo (default: $GOGOOKU_HOME)."),
     ] = None,
     configs: Annotated[
-        Path, typer.Option("--configs", help="Folder of the run configs (lgbm.toml, …).")
-    ] = Path("configs"),
+        Path,
+        typer.Option(
+            "--configs",
+            help="Folder of the run configs (lgbm.toml, …; default: the shipped ones).",
+            show_default=False,
+        ),
+    ] = CONFIGS_DIR,
 ) -> None:
     """Synthetic market through the J-Quants client, build, train, search, compare, serve.
 
