@@ -126,7 +126,8 @@ class GogookuGroup(TyperGroup):
     lazy: ClassVar[dict[str, LazyCommand]] = {}
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
-        return [*super().list_commands(ctx), *self.lazy]
+        eager = [name for name in super().list_commands(ctx) if name not in self.lazy]
+        return [*eager, *self.lazy]
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in self.lazy:
