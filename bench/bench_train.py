@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from gogooku.config import SplitConfig
+from gogooku.config import CONFIGS_DIR, SplitConfig
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.splits import walk_forward
@@ -146,7 +146,7 @@ def one_epoch(cfg: RunConfig, dataset: Path, work: Path, name: str) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "atft.toml")
+    parser.add_argument("--config", type=Path, default=CONFIGS_DIR / "atft.toml")
     parser.add_argument("--stocks", type=int, default=300)
     parser.add_argument("--features", type=int, default=100)
     parser.add_argument("--train-days", type=int, default=40)

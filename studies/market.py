@@ -16,8 +16,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from gogooku.config import CONFIGS_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA_CONFIG = ROOT / "configs" / "quality_data.toml"
+DATA_CONFIG = CONFIGS_DIR / "quality_data.toml"
 SEED, STOCKS = 7, 300
 START, END = date(2019, 1, 4), date(2022, 12, 30)
 WARM_UP = timedelta(days=95)

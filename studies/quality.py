@@ -52,6 +52,7 @@ from pathlib import Path
 
 import polars as pl
 
+from gogooku.config import CONFIGS_DIR
 from market import DATA_CONFIG, END, ROOT, SEED, STOCKS, WARM_UP, ensure_dataset, fetch_market
 
 MODELS = {
@@ -138,7 +139,7 @@ def run_model(name: str, dataset: str, split, fold_index: int, prefix: str, samp
     from gogooku.train.run import train_run
 
     kind, file = MODELS[name]
-    cfg = load_run_config(ROOT / "configs" / file)
+    cfg = load_run_config(CONFIGS_DIR / file)
     cfg = cfg.model_copy(
         update={
             "data": cfg.data.model_copy(update={"splits": split}),

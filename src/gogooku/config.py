@@ -12,6 +12,8 @@ key``).
 - ``dump_config(config, path)`` writes a model back as TOML (atomically); ``None`` values are left
   out (TOML has no null), so a field may only be ``None`` by default (``clip = inf`` is how
   normalisation says "no clipping").
+- The shipped run configs live in ``CONFIGS_DIR`` (``gogooku/configs/``, package data); a config
+  path that is not a file but names one of them (``lgbm.toml``, ``configs/lgbm.toml``) reads it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from gogooku.errors import GogookuError
 from gogooku.io import atomic_write_text
 
 M = TypeVar("M", bound=BaseModel)
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+"""The run configs shipped in the package (a checkout's ``configs/`` links here)."""
 
 
 class ConfigError(GogookuError, ValueError):
@@ -138,11 +143,23 @@ def _format_errors(path: Path, prefix: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def config_path(path: str | Path) -> Path:
+    """``path`` when it is a file; else, for a bare name or ``configs/NAME``, the shipped config
+    ``NAME`` when there is one (``lgbm.toml`` and ``configs/lgbm.toml`` work from any folder);
+    else ``path`` unchanged."""
+    path = Path(path)
+    if path.is_file() or path.parent not in (Path(), Path("configs")):
+        return path
+    shipped = CONFIGS_DIR / path.name
+    return shipped if shipped.is_file() else path
+
+
 def read_toml(path: str | Path) -> dict:
-    """The TOML file ``path`` as a dict; a missing or malformed file is a ConfigError naming it."""
+    """The TOML file ``path`` (resolved by :func:`config_path`) as a dict; a missing or malformed
+    file is a ConfigError naming it."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
+        with config_path(path).open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from gogooku.config import (
+    CONFIGS_DIR,
     ConfigError,
     DataConfig,
     LoaderConfig,
@@ -16,8 +16,6 @@ from gogooku.config import (
     dump_config,
     load_config,
 )
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_unknown_key_is_named_with_the_file(tmp_path):
@@ -72,8 +70,22 @@ def test_dump_and_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize("name", ["splits_default.toml", "demo_data.toml"])
 def test_shipped_configs_load(name):
-    config = load_config(CONFIGS / name, DataConfig)
+    config = load_config(CONFIGS_DIR / name, DataConfig)
     assert config.splits.purge >= config.splits.label_horizon + 1
+
+
+def test_shipped_configs_are_found_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shipped = load_config(CONFIGS_DIR / "demo_data.toml", DataConfig)
+    assert load_config("demo_data.toml", DataConfig) == shipped
+    assert load_config("configs/demo_data.toml", DataConfig) == shipped
+    (tmp_path / "demo_data.toml").write_text("[splits]\ntrain_dayz = 1\n")
+    with pytest.raises(ConfigError, match=r"demo_data\.toml: splits\.train_dayz: unknown key"):
+        load_config("demo_data.toml", DataConfig)  # a file in the folder wins
+    with pytest.raises(ConfigError, match=r"nope\.toml: config file not found"):
+        load_config("nope.toml", DataConfig)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config("elsewhere/demo_data.toml", DataConfig)
 
 
 def test_models_are_frozen():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -166,6 +167,10 @@ def test_splits_command_prints_the_folds(built, tmp_path, monkeypatch):
     for f in folds:
         for seg in (f.train, f.val, f.test):
             assert f"{seg.start} → {seg.end}" in result.output
+    as_json = CliRunner().invoke(
+        app, ["splits", "--dataset", "td", "--config", str(config), "--json"]
+    )
+    assert json.loads(as_json.output) == [{"fold": f.index, **f.ranges()} for f in folds]
     config.write_text("[splits]\ntrain_dayz = 5\n")
     bad = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", str(config)])
     assert bad.exit_code == 1 and f"{config}: splits.train_dayz: unknown key" in bad.output

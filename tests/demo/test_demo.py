@@ -11,14 +11,14 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from gogooku.cli import app
-from gogooku.config import ConfigError
+from gogooku.config import CONFIGS_DIR, ConfigError
 from gogooku.demo.pipeline import comparison, print_comparison
 from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
 from gogooku.demo.serving import choose_run
 from gogooku.models.registry import get_kind
 from gogooku.train.run import train_run
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = CONFIGS_DIR
 RUN_IDS = [f"demo-{m.name}" for m in MODELS] + ["demo-lgbm-tuned"]
 
 
@@ -65,9 +65,7 @@ def test_plans_and_run_configs():
 @pytest.mark.slow
 def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     home = tmp_path / "home"
-    result = CliRunner().invoke(
-        app, ["demo", "--quick", "--home", str(home), "--configs", str(CONFIGS)]
-    )
+    result = CliRunner().invoke(app, ["demo", "--quick", "--home", str(home)])
     assert result.exit_code == 0, result.output
     summary = json.loads((home / "demo" / "summary.json").read_text())
     assert list(summary["stage_seconds"]) == [

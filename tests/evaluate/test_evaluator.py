@@ -192,6 +192,17 @@ def test_cli_oracle_run_evaluate_and_compare(synthetic_home):
     assert result.exit_code == 0, result.output
     assert "RankIC" in result.output and "oracle" in result.output and "mom" in result.output
     assert out.stat().st_size > 1_000_000
+    as_json = runner.invoke(app, ["compare", "oracle", "mom", "--out", str(out), "--json"])
+    doc = json.loads(as_json.output)
+    assert doc["runs"] == ["oracle", "mom"] and doc["html"] == str(out)
+    ric = next(r for r in doc["rows"] if r["metric"] == "RankIC" and r["horizon"] == "5d")
+    assert (
+        ric["values"]["oracle"] == m["splits"]["test"]["horizons"]["5d"]["signal"]["rank_ic_mean"]
+    )
+    result = runner.invoke(app, ["evaluate", "--run", "mom", "--bootstrap", "100", "--json"])
+    assert json.loads(result.output) == json.loads(
+        (synthetic_home / "runs" / "mom" / "metrics.json").read_text()
+    )
     missing = runner.invoke(app, ["compare", "oracle", "nope"])
     assert missing.exit_code == 1 and "no run 'nope'" in missing.output
 

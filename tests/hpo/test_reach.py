@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gogooku.config import CONFIGS_DIR
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.hpo.space import apply_params, load_hpo_config
@@ -18,8 +19,7 @@ from gogooku.train.run import select_fold
 
 from .conftest import ATFT
 
-REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "configs" / "hpo_atft.toml"
+SHIPPED = CONFIGS_DIR / "hpo_atft.toml"
 # three optimiser steps per epoch keep the 2 x 8 one-epoch fits fast
 FAST = ATFT.replace("days_per_batch = 4", "days_per_batch = 20").replace("epochs = 2", "epochs = 1")
 

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
 import pytest
 
-from gogooku.config import ConfigError
+from gogooku.config import CONFIGS_DIR, ConfigError
 from gogooku.hpo.space import apply_params, load_hpo_config
 from gogooku.train.config import default_run_config
 
 from .conftest import ATFT, LGBM
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.mark.parametrize("name", ["hpo_atft.toml", "hpo_apex.toml", "hpo_lgbm.toml"])
 def test_shipped_configs_load(name):
-    base, space = load_hpo_config(REPO / "configs" / name)
+    base, space = load_hpo_config(CONFIGS_DIR / name)
     assert space.params
     assert base.model.kind == name.removeprefix("hpo_").removesuffix(".toml")
 

@@ -4,13 +4,13 @@ registry path and config checks."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 from pydantic import ValidationError
 
+from gogooku.config import CONFIGS_DIR
 from gogooku.models.apex import (
     ApexConfig,
     ApexError,
@@ -178,7 +178,7 @@ def test_a_day_without_listed_stocks_stays_finite():
 
 @pytest.mark.parametrize("name", ["apex.toml", "apex_pruned.toml"])
 def test_shipped_configs_load_and_build(name):
-    cfg = load_run_config(Path(__file__).parents[2] / "configs" / name)
+    cfg = load_run_config(CONFIGS_DIR / name)
     assert cfg.model.kind == "apex" and cfg.model.window <= cfg.data.loader.window
     assert (cfg.model.prune is not None) == (name == "apex_pruned.toml")
     assert cfg.loss.top_rank > 0

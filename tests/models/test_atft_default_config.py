@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
+from gogooku.config import CONFIGS_DIR
 from gogooku.models.atft_gat_fan import AtftConfig, build_atft
 from gogooku.train.config import load_run_config
 
 from .conftest import make_batch
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "atft.toml"
+CONFIG = CONFIGS_DIR / "atft.toml"
 
 
 def test_default_atft_config_loads_and_builds():

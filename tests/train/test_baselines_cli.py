@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from gogooku.cli import app
-from gogooku.config import dump_config
+from gogooku.config import CONFIGS_DIR, dump_config
 from gogooku.runs import read_predictions
 from gogooku.train.config import load_run_config
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = CONFIGS_DIR
 
 
 @pytest.mark.parametrize("kind", ["lgbm", "linear", "factor"])

@@ -21,11 +21,6 @@ from gogooku.bundle.store import (
     verify_bundle,
     versions,
 )
-from gogooku.calendar import CalendarError
-from gogooku.config import ConfigError
-from gogooku.dataset.build import BuildError
-from gogooku.dataset.cache import CacheError
-from gogooku.runs import RunError
 
 bundle_app = typer.Typer(
     help="Immutable model bundles: `gogooku bundle --run RUN` creates the next version; "
@@ -33,12 +28,6 @@ bundle_app = typer.Typer(
     no_args_is_help=False,
     invoke_without_command=True,
 )
-_ERRORS = (BundleError, RunError, ConfigError, CacheError, BuildError, CalendarError, OSError)
-
-
-def _fail(action: str, exc: Exception) -> typer.Exit:
-    typer.echo(f"{action} failed: {exc}", err=True)
-    return typer.Exit(code=1)
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -65,31 +54,33 @@ def bundle_command(
         raise typer.Exit(code=2)
     from gogooku.bundle.scoring import create_bundle
 
-    try:
-        path, info = create_bundle(run, name)
-    except _ERRORS as exc:
-        raise _fail("bundle", exc) from None
+    path, info = create_bundle(run, name)
     typer.echo(f"created {info.name}@{info.version} ({info.model}, run {info.run_id}) at {path}")
 
 
 @bundle_app.command("verify")
 def verify_command(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION (NAME alone: every version)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (per version: its problems, none when ok)."
+    ),
 ) -> None:
     """Recompute every SHA-256 of the manifest; exit 1 when a file is missing, changed or unlisted."""
-    try:
-        name, version = parse_ref(ref)
-        chosen = [version] if version else versions(name)
-        if not chosen:
-            raise BundleError(f"no bundle {name!r} under {bundles_dir()}")
-        bad = False
-        for v in chosen:
-            problems = verify_bundle(resolve(name, v))
-            bad |= bool(problems)
+    name, version = parse_ref(ref)
+    chosen = [version] if version else versions(name)
+    if not chosen:
+        raise BundleError(f"no bundle {name!r} under {bundles_dir()}")
+    results = [(v, verify_bundle(resolve(name, v))) for v in chosen]
+    if as_json:
+        rows = [
+            {"name": name, "version": v, "ok": not problems, "problems": problems}
+            for v, problems in results
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for v, problems in results:
             typer.echo(f"{name}@{v}: " + ("ok" if not problems else "; ".join(problems)))
-    except _ERRORS as exc:
-        raise _fail("verify", exc) from None
-    if bad:
+    if any(problems for _, problems in results):
         raise typer.Exit(code=1)
 
 
@@ -117,19 +108,13 @@ def promote_command(
 ) -> None:
     """Verify NAME@VERSION and point NAME's CURRENT at it (atomic; audited). A running service
     switches on its next request."""
-    try:
-        before = promote(check_name(name), version)
-    except _ERRORS as exc:
-        raise _fail("promote", exc) from None
+    before = promote(check_name(name), version)
     typer.echo(f"{name}: {before or '(none)'} -> {version}")
 
 
 def rollback_command(name: str = typer.Argument(..., help="Bundle name.")) -> None:
     """Point NAME's CURRENT back at the version the current one replaced (atomic; audited)."""
-    try:
-        before, after = rollback(check_name(name))
-    except _ERRORS as exc:
-        raise _fail("rollback", exc) from None
+    before, after = rollback(check_name(name))
     typer.echo(f"{name}: {before} -> {after}")
 
 
@@ -143,10 +128,7 @@ def predict_command(
     $GOGOOKU_HOME/predictions.sqlite). Refuses a dataset whose feature hash differs."""
     from gogooku.bundle.job import predict
 
-    try:
-        run = predict(bundle, _day(date, "--date"))
-    except _ERRORS as exc:
-        raise _fail("predict", exc) from None
+    run = predict(bundle, _day(date, "--date"))
     typer.echo(
         f"stored {run.rows} scores of {run.model}@{run.version} for {run.date} "
         f"(dispersion {run.dispersion})"
@@ -172,16 +154,13 @@ def update_command(
     date. Idempotent (safe from cron)."""
     from gogooku.bundle.job import update
 
-    try:
-        run = update(
-            bundle,
-            source,
-            _day(fetch_start, "--fetch-start"),
-            _day(end, "--end") or dt.datetime.now(dt.UTC).date(),
-            seed,
-            stocks,
-            datasets,
-        )
-    except _ERRORS as exc:
-        raise _fail("update", exc) from None
+    run = update(
+        bundle,
+        source,
+        _day(fetch_start, "--fetch-start"),
+        _day(end, "--end") or dt.datetime.now(dt.UTC).date(),
+        seed,
+        stocks,
+        datasets,
+    )
     typer.echo(f"stored {run.rows} scores of {run.model}@{run.version} for {run.date}")

@@ -8,10 +8,10 @@ the prediction store, with sector and company name from the raw store's master d
 service's coverage gauge — is the number of codes in that master snapshot (the scored rows when
 the raw store has no master data).
 
-``update(ref, source, fetch_start, end)``: ``gogooku fetch`` for fetch_start..end (a re-run is a
-no-op), an incremental ``build_dataset`` of the bundle's dataset up to ``end`` with the start,
-blocks and warm-up recorded in its ``metadata.json`` (skipped when the dataset already reaches
-``end``), then ``predict`` for the newest date. Every step is idempotent, so cron may re-run it.
+``update(ref, source, fetch_start, end)``: ``fetch_from_source`` (what ``gogooku fetch`` runs)
+for fetch_start..end (a re-run is a no-op), an incremental ``build_dataset`` of the bundle's
+dataset up to ``end`` with the start, blocks and warm-up recorded in its ``metadata.json``
+(skipped when the dataset already reaches ``end``), then ``predict`` for the newest date. Every step is idempotent, so cron may re-run it.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from gogooku.bundle.predstore import DayRun, PredictionStore, to_store_frame
 from gogooku.bundle.scoring import load_bundle
 from gogooku.bundle.store import parse_ref, resolve
 from gogooku.dataset.build import build_dataset, dataset_dir
+from gogooku.logs import console
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
+from gogooku.store.sources import Source, fetch_from_source, parse_datasets
 
 MASTER = "equities_master"
 
@@ -90,19 +92,17 @@ def update(
     datasets: str | None = None,
 ) -> DayRun:
     """Fetch, extend the bundle's dataset and predict its newest date (see module doc)."""
-    from gogooku.store.cli import Source, fetch_command
-
     name, version = parse_ref(ref)
     dataset = json.loads((resolve(name, version) / "bundle.json").read_text())["dataset"]
-    fetch_command(
-        start=fetch_start.isoformat(),
-        end=end.isoformat(),
-        datasets=datasets,
-        plan=None,
-        source=Source(source),
-        base_url=None,
+    fetch_from_source(
+        RawStore(get_settings().raw_dir),
+        Source(source),
+        fetch_start,
+        end,
+        parse_datasets(datasets),
         seed=seed,
         stocks=stocks,
+        console=console,
     )
     meta = json.loads((dataset_dir(dataset) / "metadata.json").read_text())
     if dt.date.fromisoformat(meta["end"]) < end:

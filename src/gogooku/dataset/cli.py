@@ -1,16 +1,21 @@
-"""``gogooku build``: build or extend a point-in-time dataset from the raw store."""
+"""``gogooku build`` (build or extend a point-in-time dataset from the raw store) and
+``gogooku splits`` (the walk-forward folds of a dataset)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from gogooku.calendar import CalendarError
-from gogooku.dataset.asof import LookAheadError
-from gogooku.dataset.base import BaseFrameError
-from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, BuildError, build_dataset
-from gogooku.dataset.labels import LabelLeakError
+from gogooku.config import SplitConfig, load_config
+from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, build_dataset, dataset_dir
+from gogooku.dataset.splits import Fold, dataset_dates, walk_forward
 
 
 def _parse_date(value: str, option: str) -> date:
@@ -48,22 +53,62 @@ def build_command(
     start_d = _parse_date(start, "--start")
     end_d = _parse_date(end, "--end")
     names = [b.strip() for b in blocks.split(",") if b.strip()] if blocks else None
-    try:
-        result = build_dataset(
-            name,
-            start_d,
-            end_d,
-            blocks=names,
-            warmup_days=warmup_days,
-            incremental=not full,
-            chunk_stocks=chunk_stocks,
-        )
-    except (BuildError, BaseFrameError, CalendarError, LabelLeakError, LookAheadError) as exc:
-        typer.echo(f"build failed: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+    result = build_dataset(
+        name,
+        start_d,
+        end_d,
+        blocks=names,
+        warmup_days=warmup_days,
+        incremental=not full,
+        chunk_stocks=chunk_stocks,
+    )
     kind = "extended" if result.incremental else "built"
     typer.echo(
         f"{kind} {result.path}: {result.rows} rows, {result.stocks} stocks, {result.dates} dates "
         f"({result.start}..{result.end}), blocks: {', '.join(result.blocks) or 'none'}, "
         f"{result.seconds:.1f}s"
     )
+
+
+def folds_table(folds: Sequence[Fold], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("fold", "train", "days", "validation", "days", "test", "days"):
+        table.add_column(col, justify="right" if col in ("fold", "days") else "left")
+    for f in folds:
+        table.add_row(
+            str(f.index),
+            f"{f.train.start} → {f.train.end}",
+            str(f.train.days),
+            f"{f.val.start} → {f.val.end}",
+            str(f.val.days),
+            f"{f.test.start} → {f.test.end}",
+            str(f.test.days),
+        )
+    return table
+
+
+def splits_command(
+    dataset: str = typer.Option(
+        ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
+    ),
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", help="TOML file with a [splits] table (or a shipped config's name)."
+        ),
+    ] = ...,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (one object per fold: date ranges and days)."
+    ),
+) -> None:
+    """Print the walk-forward folds of a dataset for the [splits] table of a config file."""
+    split_config = load_config(config, SplitConfig, section="splits")
+    folds = walk_forward(dataset_dates(dataset_dir(dataset)), split_config)
+    if as_json:
+        typer.echo(json.dumps([{"fold": f.index, **f.ranges()} for f in folds], indent=2))
+        return
+    title = (
+        f"{dataset}: {split_config.scheme} walk-forward, purge {split_config.purge} + embargo "
+        f"{split_config.embargo_days} trading days"
+    )
+    Console(width=140).print(folds_table(folds, title))

@@ -1,4 +1,4 @@
-"""Walk-forward splits in trading days, with purge and embargo, and the ``gogooku splits`` command.
+"""Walk-forward splits in trading days, with purge and embargo (``gogooku splits`` prints them).
 
 Positions are indices on the dataset's date axis (its trading days). With g = purge + embargo
 (``SplitConfig.gap``), s = step, a = ``first_day`` (raised to the index of ``start``) and
@@ -25,11 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import typer
-from rich.console import Console
-from rich.table import Table
 
-from gogooku.config import ConfigError, SplitConfig, load_config
+from gogooku.config import SplitConfig
 from gogooku.errors import GogookuError
 
 
@@ -144,42 +141,3 @@ def dataset_dates(dataset_dir: Path) -> list[date]:
         raise SplitError(f"{panel}: not found (build the dataset first)")
     frame = pl.scan_parquet(panel).select(pl.col("Date").unique().sort()).collect()
     return frame["Date"].to_list()
-
-
-def folds_table(folds: Sequence[Fold], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("fold", "train", "days", "validation", "days", "test", "days"):
-        table.add_column(col, justify="right" if col in ("fold", "days") else "left")
-    for f in folds:
-        table.add_row(
-            str(f.index),
-            f"{f.train.start} → {f.train.end}",
-            str(f.train.days),
-            f"{f.val.start} → {f.val.end}",
-            str(f.val.days),
-            f"{f.test.start} → {f.test.end}",
-            str(f.test.days),
-        )
-    return table
-
-
-def splits_command(
-    dataset: str = typer.Option(
-        ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
-    ),
-    config: str = typer.Option(..., "--config", help="TOML file with a [splits] table."),
-) -> None:
-    """Print the walk-forward folds of a dataset for the [splits] table of a config file."""
-    from gogooku.dataset.build import BuildError, dataset_dir
-
-    try:
-        split_config = load_config(Path(config), SplitConfig, section="splits")
-        folds = walk_forward(dataset_dates(dataset_dir(dataset)), split_config)
-    except (ConfigError, SplitError, BuildError) as exc:
-        typer.echo(f"splits failed: {exc}", err=True)
-        raise typer.Exit(code=1) from None
-    title = (
-        f"{dataset}: {split_config.scheme} walk-forward, purge {split_config.purge} + embargo "
-        f"{split_config.embargo_days} trading days"
-    )
-    Console(width=140).print(folds_table(folds, title))

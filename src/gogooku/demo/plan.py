@@ -2,7 +2,7 @@
 
 Two sizes: the default (the whole story on a 2-core laptop in about a quarter of an hour) and
 ``--quick`` (the test suite's: fewer stocks, a shorter period, one epoch per neural model).
-Every model reads its run config from ``configs/`` unchanged except the neural epochs
+Every model reads its shipped run config (``gogooku/configs/``) unchanged except the neural epochs
 (``DemoPlan.neural_epochs``, a cap) and the synthetic market's seed, which also seeds the models.
 """
 
@@ -75,10 +75,7 @@ def run_config(model: DemoModel, plan: DemoPlan, configs_dir: Path) -> RunConfig
     neural kinds, ``[train] epochs = min(epochs, plan.neural_epochs)`` and no progress bar."""
     path = configs_dir / model.config
     if not path.is_file():
-        raise ConfigError(
-            f"{path}: demo run config missing (run the demo from the repository root or pass "
-            "--configs DIR)"
-        )
+        raise ConfigError(f"{path}: demo run config missing (pass --configs DIR)")
     cfg = load_run_config(path)
     if cfg.model.kind != model.kind:
         raise ConfigError(

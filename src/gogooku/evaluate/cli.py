@@ -7,19 +7,18 @@ Reference factors (reversal, momentum, the synthetic oracle) are runs like any m
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from gogooku.calendar import CalendarError
-from gogooku.evaluate.evaluator import EvaluationError, evaluate_run, run_settings
-from gogooku.evaluate.report import COMPARE_FIELDS, _fmt, build_compare, compare_rows
-from gogooku.io import atomic_write_text
-from gogooku.runs import RunError, resolve_run_dir
-from gogooku.settings import get_settings
+_JSON_HELP = "Print JSON instead of a table."
+
+
+def _finite(value: object) -> object:
+    """``value`` with NaN and infinities as None (JSON has neither)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def evaluate_command(
@@ -33,17 +32,24 @@ def evaluate_command(
     replicates: int | None = typer.Option(
         None, "--bootstrap", min=10, help="Bootstrap replicates (default: the run's [evaluate])."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the written metrics.json instead of the summary lines."
+    ),
 ) -> None:
     """Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html."""
-    try:
-        run_dir = resolve_run_dir(run)
-        saved, _ = run_settings(run_dir)
-        given = {"top_k": top_k, "cost_bps": cost_bps, "bootstrap": replicates}
-        config = saved.model_copy(update={k: v for k, v in given.items() if v is not None})
-        ev = evaluate_run(run_dir, config)
-    except (RunError, EvaluationError, CalendarError) as exc:
-        typer.echo(f"evaluate failed: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+    from gogooku.evaluate.evaluator import evaluate_run, run_settings
+    from gogooku.evaluate.report import _fmt
+    from gogooku.runs import resolve_run_dir
+
+    run_dir = resolve_run_dir(run)
+    saved, _ = run_settings(run_dir)
+    given = {"top_k": top_k, "cost_bps": cost_bps, "bootstrap": replicates}
+    ev = evaluate_run(
+        run_dir, saved.model_copy(update={k: v for k, v in given.items() if v is not None})
+    )
+    if as_json:
+        typer.echo((ev.run_dir / "metrics.json").read_text(encoding="utf-8"))
+        return
     for split, sd in ev.metrics["splits"].items():
         for h, e in sd["horizons"].items():
             s = e["signal"]
@@ -62,31 +68,29 @@ def compare_command(
         Path | None,
         typer.Option("--out", help="compare.html path (default $GOGOOKU_HOME/runs/compare.html)."),
     ] = None,
+    as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
     """Print a side-by-side table of evaluated runs and write compare.html."""
-    loaded = []
-    for r in runs:
-        try:
-            path = resolve_run_dir(r) / "metrics.json"
-        except RunError as exc:
-            typer.echo(f"compare failed: {exc}", err=True)
-            raise typer.Exit(code=1) from None
-        if not path.is_file():
-            typer.echo(
-                f"compare failed: {path} missing; run `gogooku evaluate --run {r}`", err=True
-            )
-            raise typer.Exit(code=1)
-        loaded.append(json.loads(path.read_text(encoding="utf-8")))
-    table = Table(title=f"{split} split")
-    table.add_column("horizon")
-    table.add_column("metric")
-    for m in loaded:
-        table.add_column(m["run"]["run_id"], justify="right")
-    pct = {label: p for label, _, p in COMPARE_FIELDS}
-    for h, label, values in compare_rows(loaded, split):
-        table.add_row(h, label, *(_fmt(v, pct[label]) for v in values))
-    Console().print(table)
-    target = out or get_settings().runs_dir / "compare.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, build_compare(loaded, split))
+    from rich.console import Console
+
+    from gogooku.evaluate.report import compare_rows, compare_table, load_evaluated, write_compare
+    from gogooku.settings import get_settings
+
+    loaded = load_evaluated(runs)
+    target = write_compare(loaded, split, out or get_settings().runs_dir / "compare.html")
+    if as_json:
+        ids = [m["run"]["run_id"] for m in loaded]
+        rows = [
+            {
+                "horizon": h,
+                "metric": label,
+                "values": dict(zip(ids, map(_finite, values), strict=True)),
+            }
+            for h, label, values in compare_rows(loaded, split)
+        ]
+        typer.echo(
+            json.dumps({"split": split, "runs": ids, "rows": rows, "html": str(target)}, indent=2)
+        )
+        return
+    Console().print(compare_table(loaded, split))
     typer.echo(f"wrote {target}")

@@ -1,4 +1,6 @@
-"""Self-contained HTML reports: ``report.html`` of one evaluated run and ``compare.html`` of several.
+"""Self-contained HTML reports: ``report.html`` of one evaluated run and ``compare.html`` of several
+(``load_evaluated``, ``compare_table`` and ``write_compare`` are what ``gogooku compare`` and
+``gogooku ablate`` run).
 
 The Plotly library is inlined once (``include_plotlyjs=True`` on the first figure), so the files
 open offline. Charts of ``report.html`` are drawn for the test split (the valid split when a run
@@ -12,16 +14,19 @@ covers every split and horizon.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
+from rich.table import Table
 
 from gogooku.evaluate import risk
 from gogooku.evaluate.evaluation import Evaluation
 from gogooku.io import atomic_write_text
+from gogooku.runs import RunError, resolve_run_dir
 
 ROLLING_IC_DAYS = 20
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -228,6 +233,38 @@ def compare_rows(all_metrics: list[dict], split: str) -> list[tuple[str, str, li
                 (h, label, [_get(m, "splits", split, "horizons", h, *path) for m in all_metrics])
             )
     return rows
+
+
+def load_evaluated(runs: Iterable[str | Path]) -> list[dict]:
+    """The ``metrics.json`` of each run (id or folder), in order; a run without one is a
+    RunError naming the command that writes it."""
+    loaded = []
+    for run in runs:
+        path = resolve_run_dir(run) / "metrics.json"
+        if not path.is_file():
+            raise RunError(f"{path} missing; run `gogooku evaluate --run {run}`")
+        loaded.append(json.loads(path.read_text(encoding="utf-8")))
+    return loaded
+
+
+def compare_table(all_metrics: list[dict], split: str) -> Table:
+    """The side-by-side table of ``compare_rows`` for the terminal."""
+    table = Table(title=f"{split} split")
+    table.add_column("horizon")
+    table.add_column("metric")
+    for m in all_metrics:
+        table.add_column(m["run"]["run_id"], justify="right")
+    pct = {label: p for label, _, p in COMPARE_FIELDS}
+    for h, label, values in compare_rows(all_metrics, split):
+        table.add_row(h, label, *(_fmt(v, pct[label]) for v in values))
+    return table
+
+
+def write_compare(all_metrics: list[dict], split: str, path: Path) -> Path:
+    """Write ``build_compare``'s page to ``path`` (atomically, creating its folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, build_compare(all_metrics, split))
+    return path
 
 
 def build_compare(all_metrics: list[dict], split: str) -> str:

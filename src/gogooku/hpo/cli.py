@@ -9,25 +9,13 @@ from typing import Annotated
 import typer
 
 from gogooku.config import ConfigError
-from gogooku.dataset.build import BuildError
-from gogooku.dataset.splits import SplitError
-from gogooku.hpo.objective import SearchJob
-from gogooku.hpo.report import print_summary, write_outputs
 from gogooku.hpo.score import OBJECTIVES
-from gogooku.hpo.space import CandidateSpace, load_hpo_config
-from gogooku.hpo.study import (
-    PRUNERS,
-    default_storage,
-    enqueue_candidates,
-    make_pruner,
-    masked_storage,
-    open_study,
-    run_search,
-    select_folds,
-    steps_per_trial,
-)
 from gogooku.models.registry import kind_names
-from gogooku.settings import get_settings
+
+# the registry names kinds without importing them; gogooku.hpo.study.PRUNERS is spelled out so
+# that --help imports no Optuna (a test keeps them equal)
+KINDS_HELP = f"Model kind: one of {', '.join(kind_names())}."
+PRUNERS_HELP = "One of median, hyperband, none."
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -42,24 +30,18 @@ def _folds(text: str | None) -> list[int] | None:
 
 
 def hpo_command(
-    model: str = typer.Option(
-        ..., "--model", help=f"Model kind: one of {', '.join(kind_names())}."
-    ),
+    model: str = typer.Option(..., "--model", help=KINDS_HELP),
     dataset: str = typer.Option(
         ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
     ),
     config: Annotated[
         Path,
         typer.Option(
-            "--config", help="Run config TOML with a [search] table (e.g. configs/hpo_atft.toml)."
+            "--config", help="Run config TOML with a [search] table (e.g. hpo_atft.toml, shipped)."
         ),
     ] = ...,
-    n_trials: int | None = typer.Option(
-        None,
-        "--n-trials",
-        min=1,
-        help="New trials this process runs (added to the study); with [[search.candidates]] "
-        "at most this many of the candidates not tried yet (default: all of them).",
+    n_trials: int = typer.Option(
+        ..., "--n-trials", min=1, help="New trials this process runs (added to the study)."
     ),
     study_name: str = typer.Option(..., "--study-name", help="Study name in the storage."),
     output_dir: Annotated[
@@ -88,11 +70,7 @@ def hpo_command(
     objective: str = typer.Option(
         "rank_ic", "--objective", help=f"One of {', '.join(OBJECTIVES)} (validation only)."
     ),
-    pruner: str | None = typer.Option(
-        None,
-        "--pruner",
-        help=f"One of {', '.join(PRUNERS)} (default: median; none with candidates).",
-    ),
+    pruner: str = typer.Option("median", "--pruner", help=PRUNERS_HELP),
     startup_trials: int = typer.Option(
         5, "--startup-trials", min=0, help="Median pruner: complete trials before pruning."
     ),
@@ -110,56 +88,52 @@ def hpo_command(
     ),
 ) -> None:
     """Search hyperparameters with Optuna on the validation folds; resumable and shareable."""
+    from gogooku.hpo.objective import SearchJob
+    from gogooku.hpo.report import print_summary, write_outputs
+    from gogooku.hpo.space import load_hpo_config
+    from gogooku.hpo.study import (
+        default_storage,
+        make_pruner,
+        masked_storage,
+        open_study,
+        run_search,
+        select_folds,
+        steps_per_trial,
+    )
+    from gogooku.settings import get_settings
+
     if objective not in OBJECTIVES:
-        typer.echo(
-            f"hpo failed: --objective {objective!r}: expected one of {', '.join(OBJECTIVES)}",
-            err=True,
+        raise ConfigError(f"--objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
+    if not STUDY_NAME.fullmatch(study_name):
+        raise ConfigError(
+            f"--study-name {study_name!r}: use letters, digits, '.', '_' and '-' "
+            "(it names run folders and the default output folder)"
         )
-        raise typer.Exit(code=1)
     out = output_dir or get_settings().home / "hpo" / study_name
     url = storage or default_storage(out)
-    try:
-        if not STUDY_NAME.fullmatch(study_name):
-            raise ConfigError(
-                f"--study-name {study_name!r}: use letters, digits, '.', '_' and '-' "
-                "(it names run folders and the default output folder)"
-            )
-        base, space = load_hpo_config(config)
-        candidates = isinstance(space, CandidateSpace)
-        if n_trials is None and not candidates:
-            raise ConfigError("--n-trials is needed unless the config lists [[search.candidates]]")
-        if base.model.kind != model:
-            raise ConfigError(
-                f"--model {model!r} but {config} has [model] kind {base.model.kind!r}"
-            )
-        job = SearchJob(
-            kind=model,
-            dataset=dataset,
-            base=base,
-            space=space,
-            folds=select_folds(dataset, base, _folds(folds)),
-            output_dir=out,
-            study_name=study_name,
-            max_epochs=max_epochs,
-            objective=objective,
-            top_k=top_k,
-            cost_bps=cost_bps,
-        )
-        chosen = pruner or ("none" if candidates else "median")
-        study = open_study(
-            job, url, make_pruner(chosen, steps_per_trial(job), startup_trials, warmup_steps), seed
-        )
-        if candidates:
-            waiting = enqueue_candidates(study, space)
-            n_trials = waiting if n_trials is None else min(n_trials, waiting)
-    except (ConfigError, BuildError, SplitError) as exc:
-        typer.echo(f"hpo failed: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+    base, space = load_hpo_config(config)
+    if base.model.kind != model:
+        raise ConfigError(f"--model {model!r} but {config} has [model] kind {base.model.kind!r}")
+    job = SearchJob(
+        kind=model,
+        dataset=dataset,
+        base=base,
+        space=space,
+        folds=select_folds(dataset, base, _folds(folds)),
+        output_dir=out,
+        study_name=study_name,
+        max_epochs=max_epochs,
+        objective=objective,
+        top_k=top_k,
+        cost_bps=cost_bps,
+    )
+    study = open_study(
+        job, url, make_pruner(pruner, steps_per_trial(job), startup_trials, warmup_steps), seed
+    )
     typer.echo(
         f"study {study_name!r} in {masked_storage(url)}: folds {list(job.folds)}, {n_trials} new trials"
     )
-    if n_trials:
-        run_search(study, job, n_trials, timeout, n_jobs)
+    run_search(study, job, n_trials, timeout, n_jobs)
     summary = write_outputs(study, job, url)
     print_summary(summary)
     typer.echo(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gogooku.importers.prices import FORMATS, LIST_ASOF, PriceImportError, import_prices
+from gogooku.importers.prices import FORMATS, LIST_ASOF, import_prices
 from gogooku.logs import console
 
 import_app = typer.Typer(help="Import data files into the raw store.", no_args_is_help=True)
@@ -32,17 +32,13 @@ def prices_command(
 
     settings = get_settings()
     store = RawStore(settings.raw_dir)
-    try:
-        report = import_prices(
-            Path(file),
-            store,
-            list_path=Path(list_file) if list_file else None,
-            fmt=fmt,
-            list_asof=list_asof,
-        )
-    except PriceImportError as exc:
-        console.print(f"[red]import failed:[/] {exc}")
-        raise typer.Exit(code=2) from exc
+    report = import_prices(
+        Path(file),
+        store,
+        list_path=Path(list_file) if list_file else None,
+        fmt=fmt,
+        list_asof=list_asof,
+    )
     console.print(
         f"imported {report.file} ({report.fmt}): {report.rows_written} of {report.rows_read} rows, "
         f"{report.codes} codes, {report.first_date}..{report.last_date}; "

@@ -78,7 +78,9 @@ CALENDAR_LEAD_DAYS = 366
 
 
 class PriceImportError(GogookuError, ValueError):
-    """The file cannot be imported (unreadable, unknown layout, nothing valid)."""
+    """The file cannot be imported (unreadable, unknown layout, nothing valid); exits 2."""
+
+    exit_code = 2
 
 
 @dataclass

@@ -74,7 +74,10 @@ class FetchClient(Protocol):
 
 
 class SourceMismatchError(GogookuError, ValueError):
-    """The store holds data from another source (J-Quants, or another synthetic market)."""
+    """The store holds data from another source (J-Quants, or another synthetic market); like a
+    usage error (another GOGOOKU_HOME is needed) it exits 2."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -14,23 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gogooku.calendar import CalendarError
-from gogooku.config import ConfigError
-from gogooku.dataset.build import BuildError
-from gogooku.dataset.cache import CacheError
-from gogooku.dataset.splits import SplitError
-from gogooku.dataset.tabular import TabularError
-from gogooku.evaluate.cli import compare_command
-from gogooku.evaluate.evaluator import EvaluationError
-from gogooku.models.apex import ApexError
-from gogooku.models.atft_gat_fan import AtftConfig
 from gogooku.models.registry import kind_names
-from gogooku.runs import RunError
-from gogooku.train.config import default_run_config, load_run_config
-from gogooku.train.diagnostics import CollapseError
-from gogooku.train.loop import TrainError
-from gogooku.train.losses import LossError
-from gogooku.train.run import train_run
 
 ABLATIONS: dict[str, dict[str, bool]] = {
     "full": {},
@@ -38,19 +22,8 @@ ABLATIONS: dict[str, dict[str, bool]] = {
     "no_fan": {"fan": False},
     "no_attention": {"attention": False},
 }
-_ERRORS = (
-    ConfigError,
-    BuildError,
-    CacheError,
-    SplitError,
-    RunError,
-    TabularError,
-    TrainError,
-    LossError,
-    EvaluationError,
-    CalendarError,
-    ApexError,
-)
+# the registry names kinds without importing them, so --help imports no model
+KINDS_HELP = f"Model kind: one of {', '.join(kind_names())}."
 
 
 def _print_metrics(run_dir: Path) -> None:
@@ -63,9 +36,7 @@ def _print_metrics(run_dir: Path) -> None:
 
 
 def train_command(
-    model: str = typer.Option(
-        ..., "--model", help=f"Model kind: one of {', '.join(kind_names())}."
-    ),
+    model: str = typer.Option(..., "--model", help=KINDS_HELP),
     dataset: str = typer.Option(
         ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
     ),
@@ -77,15 +48,11 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue --run from its last checkpoint."),
 ) -> None:
     """Train a model on one walk-forward fold, write its run folder and evaluate it."""
-    try:
-        cfg = load_run_config(config) if config is not None else None
-        run_dir = train_run(model, dataset, cfg, run, fold, resume)
-    except CollapseError as exc:
-        typer.echo(f"train stopped: {exc}", err=True)
-        raise typer.Exit(code=3) from None
-    except _ERRORS as exc:
-        typer.echo(f"train failed: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+    from gogooku.train.config import load_run_config
+    from gogooku.train.run import train_run
+
+    cfg = load_run_config(config) if config is not None else None
+    run_dir = train_run(model, dataset, cfg, run, fold, resume)
     _print_metrics(run_dir)
     typer.echo(f"wrote run {run_dir.name} at {run_dir}")
 
@@ -101,21 +68,24 @@ def ablate_command(
     split: str = typer.Option("test", "--split", help="Split shown in the comparison."),
 ) -> None:
     """Train ATFT as configured and without GAT, FAN and attention; compare the four runs."""
+    from rich.console import Console
+
+    from gogooku.config import ConfigError
+    from gogooku.evaluate.report import compare_table, load_evaluated, write_compare
+    from gogooku.models.atft_gat_fan import AtftConfig
+    from gogooku.train.config import default_run_config, load_run_config
+    from gogooku.train.run import train_run
+
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = load_run_config(config) if config is not None else default_run_config("atft")
+    if not isinstance(base.model, AtftConfig):
+        raise ConfigError(f"ablate needs an atft [model], got kind {base.model.kind!r}")
     run_dirs = []
-    try:
-        base = load_run_config(config) if config is not None else default_run_config("atft")
-        if not isinstance(base.model, AtftConfig):
-            raise ConfigError(f"ablate needs an atft [model], got kind {base.model.kind!r}")
-        for name, toggles in ABLATIONS.items():
-            cfg = base.model_copy(update={"model": base.model.model_copy(update=toggles)})
-            typer.echo(f"ablation {name}: {toggles or 'as configured'}")
-            run_dirs.append(train_run("atft", dataset, cfg, f"ablate-{stamp}-{name}", fold))
-    except CollapseError as exc:
-        typer.echo(f"ablate stopped: {exc}", err=True)
-        raise typer.Exit(code=3) from None
-    except _ERRORS as exc:
-        typer.echo(f"ablate failed: {exc}", err=True)
-        raise typer.Exit(code=1) from None
-    out = run_dirs[0].parent / f"ablate-{stamp}.html"
-    compare_command([str(d) for d in run_dirs], split=split, out=out)
+    for name, toggles in ABLATIONS.items():
+        cfg = base.model_copy(update={"model": base.model.model_copy(update=toggles)})
+        typer.echo(f"ablation {name}: {toggles or 'as configured'}")
+        run_dirs.append(train_run("atft", dataset, cfg, f"ablate-{stamp}-{name}", fold))
+    loaded = load_evaluated(run_dirs)
+    Console().print(compare_table(loaded, split))
+    out = write_compare(loaded, split, run_dirs[0].parent / f"ablate-{stamp}.html")
+    typer.echo(f"wrote {out}")

@@ -1,0 +1,69 @@
+"""The wheel: built from the sources, it ships the run configs and runs the demo from any folder
+in a fresh environment (its dependencies borrowed from this one's site-packages, no network)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gogooku.config import CONFIGS_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_configs_and_runs_the_demo_outside_the_checkout(tmp_path):
+    source = tmp_path / "source"  # a copy: building in place would leave build/ in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "src", source / "src", ignore=ignore)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(wheels), str(source)],
+        check=True,
+    )  # fmt: skip
+    [wheel] = wheels.glob("gogooku-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("gogooku/configs/")}
+    assert shipped == {f"gogooku/configs/{p.name}" for p in CONFIGS_DIR.glob("*.toml")}
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    own = subprocess.run(
+        [python, "-c", "import site; print(site.getsitepackages()[0])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    # this environment's packages after the venv's own (its .pth files stay unread, so the
+    # development install of gogooku is not seen)
+    (Path(own) / "borrowed.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env["GOGOOKU_HOME"] = str(elsewhere / "home")
+    where = subprocess.run(
+        [python, "-c", "import gogooku; print(gogooku.__file__)"],
+        capture_output=True, text=True, check=True, cwd=elsewhere, env=env,
+    ).stdout  # fmt: skip
+    assert Path(where).resolve().is_relative_to(venv.resolve())
+    demo = subprocess.run(
+        [venv / "bin" / "gogooku", "demo", "--quick"],
+        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=1500,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    summary = json.loads((elsewhere / "home" / "demo" / "summary.json").read_text())
+    assert summary["served"]["bundle"]
