@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from gogooku import cli
 from gogooku.cli import COMMANDS, app
 from gogooku.config import ConfigError
 from gogooku.train.diagnostics import CollapseError
@@ -181,13 +178,3 @@ def test_usage_errors_exit_2_and_suggest_any_command():
 def test_store_status_json_on_an_empty_store():
     result = runner.invoke(app, ["store", "status", "--json"])
     assert result.exit_code == 0 and json.loads(result.output) == []
-
-
-def test_no_library_module_imports_a_cli_module():
-    root = Path(cli.__file__).parent
-    for path in root.rglob("*.py"):
-        if path.name == "cli.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                assert not node.module.endswith(".cli"), f"{path} imports {node.module}"
