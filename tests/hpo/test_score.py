@@ -30,7 +30,7 @@ def test_fold_scores_match_the_evaluator_on_validation(home, write_config, monke
 
     with monkeypatch.context() as m:
         m.setattr(bt, "load_market", spy)
-        scores = fold_score(run_dir, 5, "sharpe", top_k=5, cost_bps=10.0)
+        scores = fold_score(run_dir, 5, "sharpe", EvaluateConfig(top_k=5, cost_bps=10.0))
     assert ends and max(ends) < test_start
 
     valid = evaluate_run(

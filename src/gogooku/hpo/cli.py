@@ -80,11 +80,17 @@ def hpo_command(
     seed: int | None = typer.Option(
         None, "--seed", help="TPE sampler seed (leave unset when workers share a study)."
     ),
-    top_k: int = typer.Option(
-        50, "--top-k", min=1, help="Sharpe objective: names per portfolio leg."
+    top_k: int | None = typer.Option(
+        None,
+        "--top-k",
+        min=1,
+        help="Sharpe objective: names per portfolio leg (default: the config's [evaluate]).",
     ),
-    cost_bps: float = typer.Option(
-        10.0, "--cost-bps", min=0.0, help="Sharpe objective: costs in bps per side."
+    cost_bps: float | None = typer.Option(
+        None,
+        "--cost-bps",
+        min=0.0,
+        help="Sharpe objective: costs in bps per side (default: the config's [evaluate]).",
     ),
 ) -> None:
     """Search hyperparameters with Optuna on the validation folds; resumable and shareable."""
@@ -112,6 +118,9 @@ def hpo_command(
     out = output_dir or get_settings().home / "hpo" / study_name
     url = storage or default_storage(out)
     base, space = load_hpo_config(config)
+    given = {"top_k": top_k, "cost_bps": cost_bps}
+    evaluate = base.evaluate.model_copy(update={k: v for k, v in given.items() if v is not None})
+    base = base.model_copy(update={"evaluate": evaluate})
     if base.model.kind != model:
         raise ConfigError(f"--model {model!r} but {config} has [model] kind {base.model.kind!r}")
     job = SearchJob(
@@ -124,8 +133,6 @@ def hpo_command(
         study_name=study_name,
         max_epochs=max_epochs,
         objective=objective,
-        top_k=top_k,
-        cost_bps=cost_bps,
     )
     study = open_study(
         job, url, make_pruner(pruner, steps_per_trial(job), startup_trials, warmup_steps), seed

@@ -68,8 +68,6 @@ class SearchJob:
     study_name: str
     max_epochs: int | None = None
     objective: ObjectiveName = "rank_ic"
-    top_k: int = 50
-    cost_bps: float = 10.0
 
     def trial_config(self, params: dict) -> RunConfig:
         """Base with ``params`` set (a candidate's overrides), epochs = min(train.epochs,
@@ -161,7 +159,7 @@ class Objective:
                 on_epoch=on_epoch if neural else None,
                 evaluate=False,
             )
-            scores = fold_score(run_dir, main, job.objective, job.top_k, job.cost_bps)
+            scores = fold_score(run_dir, main, job.objective, cfg.evaluate)
             record.folds.append({"fold": fold, "run_id": run_id, "run_dir": str(run_dir), **scores})
             value = scores[job.objective]
             if value is None:

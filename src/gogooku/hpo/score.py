@@ -28,6 +28,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import metrics, risk
+from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluator import run_settings
 from gogooku.runs import load_run, read_predictions
 from gogooku.settings import get_settings
@@ -101,12 +102,13 @@ def fold_score(
     run_dir: Path,
     horizon: int,
     objective: ObjectiveName = "rank_ic",
-    top_k: int = 50,
-    cost_bps: float = 10.0,
+    evaluate: EvaluateConfig | None = None,
 ) -> dict[str, float | None]:
-    """``{"rank_ic": …}`` and, for the ``sharpe`` objective, ``"sharpe"`` of one fold."""
+    """``{"rank_ic": …}`` and, for the ``sharpe`` objective, ``"sharpe"`` of one fold (its book
+    of ``evaluate.top_k`` names a leg and ``evaluate.cost_bps``: the run's ``[evaluate]``)."""
     rows = validation_rows(run_dir, horizon)
     out = {"rank_ic": rank_ic(rows)}
     if objective == "sharpe":
-        out["sharpe"] = long_short_sharpe(run_dir, rows, horizon, top_k, cost_bps)
+        book = evaluate or EvaluateConfig()
+        out["sharpe"] = long_short_sharpe(run_dir, rows, horizon, book.top_k, book.cost_bps)
     return out
