@@ -51,7 +51,7 @@ DAY = dt.date(2026, 1, 30)
 CONFIG = """
 [model]
 kind = "linear"
-[loss]
+[target]
 horizons = [1, 5]
 main_horizon = 5
 [data.splits]

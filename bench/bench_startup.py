@@ -79,10 +79,9 @@ first_day = 9
 window = 5
 days_per_batch = 2
 seed = 3
-
-[loss]
-horizons = [1, 5, 20]
 """
+# checkouts from before the [target] section name the run's horizons in [loss]
+HORIZONS = "\n[{section}]\nhorizons = [1, 5, 20]\n"
 MODELS = {
     "lgbm": 'kind = "lgbm"\nnum_boost_round = 20\nmin_data_in_leaf = 20\nnum_threads = 1\n',
     "linear": 'kind = "linear"\n',
@@ -157,7 +156,9 @@ def setup(src: Path, home: Path, kinds: list[str]) -> Path:
     for kind in kinds:
         config = home / f"{kind}.toml"
         train = TRAIN if kind in ("atft", "apex") else ""
-        config.write_text(DATA + "\n[model]\n" + MODELS[kind] + train)
+        section = "target" if (src / "gogooku" / "target.py").is_file() else "loss"
+        horizons = HORIZONS.format(section=section)
+        config.write_text(DATA + horizons + "\n[model]\n" + MODELS[kind] + train)
         _gogooku(src, home, "train", "--model", kind, "--dataset", "tiny", "--config",
                  str(config), "--run", kind)  # fmt: skip
         _gogooku(src, home, "bundle", "--run", kind, "--name", kind)
