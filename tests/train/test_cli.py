@@ -126,10 +126,17 @@ def test_config_errors_name_the_key(home, config_file, tmp_path):
     assert result.exit_code == 1
     assert "--model 'lgbm' but the config's [model] kind is 'atft'" in result.output
     long = tmp_path / "long.toml"
-    long.write_text(config_file.read_text().replace("horizons = [1, 5, 20]", "horizons = [5, 40]"))
+    long.write_text(config_file.read_text().replace("label_horizon = 20", "label_horizon = 10"))
     result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", long)
     assert result.exit_code == 1
-    assert "label_horizon is 20" in result.output
+    assert "target.horizons contains 20 but data.splits.label_horizon is 10" in result.output
+    unlabelled = tmp_path / "unlabelled.toml"
+    unlabelled.write_text(
+        config_file.read_text().replace("horizons = [1, 5, 20]", "horizons = [5, 40]")
+    )
+    result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", unlabelled)
+    assert result.exit_code == 1
+    assert "horizons [40] have no label in the panel" in result.output
     result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", config_file,
                     "--fold", 7)  # fmt: skip
     assert result.exit_code == 1

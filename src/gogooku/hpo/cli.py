@@ -40,8 +40,12 @@ def hpo_command(
             "--config", help="Run config TOML with a [search] table (e.g. hpo_atft.toml, shipped)."
         ),
     ] = ...,
-    n_trials: int = typer.Option(
-        ..., "--n-trials", min=1, help="New trials this process runs (added to the study)."
+    n_trials: int | None = typer.Option(
+        None,
+        "--n-trials",
+        min=1,
+        help="New trials this process runs (added to the study); with [[search.candidates]] "
+        "at most this many of the candidates not tried yet (default: all of them).",
     ),
     study_name: str = typer.Option(..., "--study-name", help="Study name in the storage."),
     output_dir: Annotated[
@@ -70,7 +74,9 @@ def hpo_command(
     objective: str = typer.Option(
         "rank_ic", "--objective", help=f"One of {', '.join(OBJECTIVES)} (validation only)."
     ),
-    pruner: str = typer.Option("median", "--pruner", help=PRUNERS_HELP),
+    pruner: str | None = typer.Option(
+        None, "--pruner", help=PRUNERS_HELP + " Default: median; none with candidates."
+    ),
     startup_trials: int = typer.Option(
         5, "--startup-trials", min=0, help="Median pruner: complete trials before pruning."
     ),
@@ -96,9 +102,10 @@ def hpo_command(
     """Search hyperparameters with Optuna on the validation folds; resumable and shareable."""
     from gogooku.hpo.objective import SearchJob
     from gogooku.hpo.report import print_summary, write_outputs
-    from gogooku.hpo.space import load_hpo_config
+    from gogooku.hpo.space import CandidateSpace, load_hpo_config
     from gogooku.hpo.study import (
         default_storage,
+        enqueue_candidates,
         make_pruner,
         masked_storage,
         open_study,
@@ -121,6 +128,9 @@ def hpo_command(
     given = {"top_k": top_k, "cost_bps": cost_bps}
     evaluate = base.evaluate.model_copy(update={k: v for k, v in given.items() if v is not None})
     base = base.model_copy(update={"evaluate": evaluate})
+    candidates = isinstance(space, CandidateSpace)
+    if n_trials is None and not candidates:
+        raise ConfigError("--n-trials is needed unless the config lists [[search.candidates]]")
     if base.model.kind != model:
         raise ConfigError(f"--model {model!r} but {config} has [model] kind {base.model.kind!r}")
     job = SearchJob(
@@ -134,13 +144,18 @@ def hpo_command(
         max_epochs=max_epochs,
         objective=objective,
     )
+    chosen = pruner or ("none" if candidates else "median")
     study = open_study(
-        job, url, make_pruner(pruner, steps_per_trial(job), startup_trials, warmup_steps), seed
+        job, url, make_pruner(chosen, steps_per_trial(job), startup_trials, warmup_steps), seed
     )
+    if candidates:
+        waiting = enqueue_candidates(study, space)
+        n_trials = waiting if n_trials is None else min(n_trials, waiting)
     typer.echo(
         f"study {study_name!r} in {masked_storage(url)}: folds {list(job.folds)}, {n_trials} new trials"
     )
-    run_search(study, job, n_trials, timeout, n_jobs)
+    if n_trials:
+        run_search(study, job, n_trials, timeout, n_jobs)
     summary = write_outputs(study, job, url)
     print_summary(summary)
     typer.echo(
