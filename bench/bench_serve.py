@@ -7,7 +7,7 @@ Prints JSON. Setup (in a temporary GOGOOKU_HOME): a ridge bundle ``bench`` with 
 (promoted; the service verifies and loads it like any bundle), the prediction store filled
 directly with random scores for ``--stocks`` codes on one date (with sectors and names), one API
 key, and a service config with a rate limit far above the offered load. The service runs as
-``uvicorn gogooku.serve.app:app`` in a subprocess (``--workers`` processes); the load generator
+``uvicorn --factory gogooku.serve.app:create_app`` in a subprocess (``--workers`` processes); the load generator
 is this process: ``--concurrency`` asyncio tasks, each on its own keep-alive HTTP/1.1 connection
 (asyncio streams and a minimal GET/Content-Length client — httpx's per-request CPU made the
 load generator, not the server, the bottleneck), sending requests back to back for
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
             "GOGOOKU_API_KEYS_FILE": str(home / "keys.json"),
             "GOGOOKU_SERVE_CONFIG": str(home / "serve.toml"),
         }
-        cmd = [sys.executable, "-m", "uvicorn", "gogooku.serve.app:app", "--port", str(port)]
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "gogooku.serve.app:create_app"]
+        cmd += ["--port", str(port)]
         cmd += ["--log-level", "warning", "--workers", str(args.workers)]
         proc = subprocess.Popen(cmd, env=env)
         url = f"http://127.0.0.1:{port}"

@@ -109,6 +109,13 @@ class DenseCache:
                 f"({self.date_list[0]}..{self.date_list[-1]})"
             ) from None
 
+    @property
+    def static_cardinalities(self) -> list[int]:
+        """Largest id + 1 of each static id column over the whole cache (the embedding sizes)."""
+        return [
+            int(np.asarray(self.static[..., s]).max()) + 1 for s in range(self.static.shape[-1])
+        ]
+
     def feature_index(
         self, names: Sequence[str] | None = None, blocks: Sequence[str] | None = None
     ) -> np.ndarray:

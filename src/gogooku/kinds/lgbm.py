@@ -10,12 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import lightgbm
 import numpy as np
 import polars as pl
 
 from gogooku.dataset.tabular import TabularData
 from gogooku.kinds.tabular import TabularKind
-from gogooku.models.gbdt import LgbmConfig, fit_predict_lgbm, fitted_horizons, lgbm_file
+from gogooku.models.gbdt import (
+    LgbmConfig,
+    fit_predict_lgbm,
+    fitted_horizons,
+    lgbm_file,
+    predict_mean,
+)
 from gogooku.models.registry import BundleJob
 
 
@@ -24,8 +31,6 @@ class LgbmPredictor:
         self.boosters, self.source, self.horizons = boosters, source, horizons
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        from gogooku.models.gbdt import predict_mean
-
         scores = {h: predict_mean(self.boosters[h], inputs) for h in set(self.source.values())}
         return np.stack([scores[self.source[h]] for h in self.horizons], axis=1)
 
@@ -42,12 +47,11 @@ class LgbmKind(TabularKind):
         return [lgbm_file(h, i) for h in fitted for i in range(job.cfg.model.seeds)]
 
     def load(self, files: Path, info: Any, cfg: Any) -> LgbmPredictor:
-        import lightgbm as lgb
-
         source = fitted_horizons(cfg.model, cfg.target)
         boosters = {
             h: [
-                lgb.Booster(model_file=str(files / lgbm_file(h, i))) for i in range(cfg.model.seeds)
+                lightgbm.Booster(model_file=str(files / lgbm_file(h, i)))
+                for i in range(cfg.model.seeds)
             ]
             for h in sorted(set(source.values()))
         }

@@ -17,19 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from gogooku.bundle.store import BundleError
 from gogooku.dataset.cache import DenseCache, open_cache
 from gogooku.dataset.normalize import output_names
 from gogooku.models.registry import BundleJob, BundleParts, FitJob, ModelKind
+from gogooku.train.loop import Trainer
 
 MODEL_FILE = "model.pt"
 BEST_CHECKPOINT = Path("checkpoints") / "best.pt"
-
-
-def static_cardinalities(cache: DenseCache) -> list[int]:
-    """Largest id + 1 of each static id column over the whole cache."""
-    return [int(np.asarray(cache.static[..., s]).max()) + 1 for s in range(cache.static.shape[-1])]
 
 
 class NetworkPredictor:
@@ -39,8 +36,6 @@ class NetworkPredictor:
         self.model = model
 
     def predict(self, inputs: Any) -> np.ndarray:
-        import torch
-
         with torch.no_grad():
             return self.model(inputs).point[0].float().numpy()
 
@@ -65,8 +60,6 @@ class NeuralKind(ModelKind):
         columns, one output per horizon."""
 
     def fit(self, job: FitJob) -> dict[str, object]:
-        from gogooku.train.loop import Trainer
-
         trainer = Trainer(job.cfg, open_cache(job.dataset_dir), job.fold, job.run_dir)
         summary = trainer.fit(resume=job.resume, on_epoch=job.on_epoch)
         trainer.write_predictions()
@@ -77,11 +70,9 @@ class NeuralKind(ModelKind):
         return list(job.features), []
 
     def bundle_parts(self, job: BundleJob) -> BundleParts:
-        import torch
-
         cache = open_cache(job.dataset_dir)
         features, raw = self.bundle_inputs(job, cache)
-        cards = static_cardinalities(cache)
+        cards = cache.static_cardinalities
         best = job.run_dir / BEST_CHECKPOINT
         if best.is_file():
             state = torch.load(best, weights_only=True)
@@ -121,8 +112,6 @@ class NeuralKind(ModelKind):
         return model.eval()
 
     def load(self, files: Path, info: Any, cfg: Any) -> NetworkPredictor:
-        import torch
-
         state = torch.load(files / MODEL_FILE, map_location="cpu", weights_only=True)
         model = self.network(
             cfg,

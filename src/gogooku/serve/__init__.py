@@ -1,2 +1,2 @@
-"""The ranking service (FastAPI): ``uvicorn gogooku.serve.app:app`` or ``gogooku serve``; see
+"""The ranking service (FastAPI): ``uvicorn --factory gogooku.serve.app:create_app`` or ``gogooku serve``; see
 ``docs/operations.md``."""

@@ -1,6 +1,6 @@
-"""The ranking service: ``create_app(config)`` and the module-level ``app`` for
-``uvicorn gogooku.serve.app:app`` (configured from the environment, see
-``gogooku.serve.config``).
+"""The ranking service: ``create_app(config)``, also the app factory of
+``uvicorn --factory gogooku.serve.app:create_app`` (configured from the environment, see
+``gogooku.serve.config``). Importing this module builds no app and loads no bundle.
 
 Routes: ``/healthz`` (process alive), ``/readyz`` (every served bundle verified and loaded and
 its newest stored prediction date at most ``max_data_age_s`` old; 503 with the reasons
@@ -404,6 +404,3 @@ def _request_frame(request: PredictRequest, bundle) -> tuple[pl.DataFrame, pl.Da
             schema={"src": pl.String, "dst": pl.String, "weight": pl.Float64},
         )
     return frame, edges
-
-
-app = create_app()

@@ -213,9 +213,7 @@ class Trainer:
             for split, seg in (("valid", "val"), ("test", "test"))
         }
         self.n_features = len(self.train_loader.output_features)
-        cardinalities = [
-            int(np.asarray(cache.static[..., s]).max()) + 1 for s in range(cache.static.shape[-1])
-        ]
+        cardinalities = cache.static_cardinalities
         build = builder or (lambda f, h, c: get_kind(cfg.model.kind).build(cfg.model, f, h, c))
         torch.manual_seed(self.tc.seed)
         self.model = build(self.n_features, self.horizons, cardinalities).to(self.device)

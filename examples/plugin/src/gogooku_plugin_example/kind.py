@@ -19,6 +19,7 @@ from pydantic import Field
 
 from gogooku.config import StrictModel
 from gogooku.dataset.tabular import TabularData, target_column
+from gogooku.io import atomic_write_json
 from gogooku.kinds.tabular import TabularKind
 from gogooku.target import pred_column
 
@@ -52,7 +53,7 @@ class IcWeightKind(TabularKind):
         ic = {f: daily[f].fill_nan(None).mean() or 0.0 for f in data.inputs}
         kept = sorted(ic, key=lambda f: abs(ic[f]), reverse=True)[: model_cfg.top]
         weights = {f: float(ic[f]) for f in kept}
-        (Path(run_dir) / WEIGHTS_FILE).write_text(json.dumps(weights, indent=2) + "\n")
+        atomic_write_json(Path(run_dir) / WEIGHTS_FILE, weights)
         predictor = IcWeightPredictor(weights, data.inputs, len(data.horizons))
         scores = predictor.predict(data.frame.select(data.inputs).to_numpy())
         return data.frame.select("Date", "Code", "split").with_columns(
