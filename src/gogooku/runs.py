@@ -27,6 +27,7 @@ from gogooku.settings import get_settings
 from gogooku.target import pred_column
 
 RUN_FILE = "run.json"
+CONFIG_FILE = "config.toml"  # the run's resolved run config
 PREDICTIONS_FILE = "predictions.parquet"
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 Split = Literal["train", "valid", "test"]

@@ -45,11 +45,9 @@ from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.normalize import normalize_frame, output_names
 from gogooku.models.registry import BundleJob, ModelKind, get_kind
-from gogooku.runs import load_run, resolve_run_dir
+from gogooku.runs import CONFIG_FILE, RUN_FILE, load_run, resolve_run_dir
 from gogooku.target import pred_column
 from gogooku.train.config import RunConfig, load_run_config
-
-CONFIG_FILE = "config.toml"
 
 
 def _metrics_summary(run_dir: Path) -> dict[str, dict[str, float | None]]:
@@ -87,7 +85,7 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
             f"run {info.run_id}: model file(s) {absent} missing (runs trained before bundles "
             "existed did not save them: retrain the run)"
         )
-    files: dict[str, Path] = {CONFIG_FILE: cfg_path, "run.json": run_dir / "run.json"}
+    files: dict[str, Path] = {CONFIG_FILE: cfg_path, RUN_FILE: run_dir / RUN_FILE}
     if (run_dir / "metrics.json").is_file():
         files["metrics.json"] = run_dir / "metrics.json"
     files.update(parts.model_files)

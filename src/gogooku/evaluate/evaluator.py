@@ -35,12 +35,11 @@ from gogooku.evaluate import bootstrap, metrics, risk
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluation import Evaluation, HorizonSeries
 from gogooku.io import atomic_write_text, code_version
-from gogooku.runs import RunInfo, load_run, read_predictions
+from gogooku.runs import CONFIG_FILE, RunInfo, load_run, read_predictions
 from gogooku.settings import Settings, get_settings
 from gogooku.store.raw import RawStore
 from gogooku.target import LabelKind, TargetConfig, label_column, pred_column
 
-RUN_CONFIG_FILE = "config.toml"
 BENCHMARK_COLUMNS = {"topix": "benchmark_topix", "equal_weight": "benchmark_ew"}
 
 SCHEMA_VERSION = 1
@@ -183,6 +182,10 @@ def portfolio_metrics(
     bench = d[BENCHMARK_COLUMNS[benchmark]].to_numpy()
     excess_topix = (d["ret_net"] - d["benchmark_topix"]).to_numpy()
     excess_ew = (d["ret_net"] - d["benchmark_ew"]).to_numpy()
+    excess = {
+        "topix": risk.return_stats(excess_topix, ppy),
+        "equal_weight": risk.return_stats(excess_ew, ppy),
+    }
     gross_ar = risk.annual_return(d["ret_gross"].to_numpy(), ppy)
     net_ar = risk.annual_return(net, ppy)
     clean = net[np.isfinite(net)]
@@ -191,8 +194,8 @@ def portfolio_metrics(
         "gross": risk.return_stats(d["ret_gross"].to_numpy(), ppy),
         "benchmark_topix": risk.return_stats(d["benchmark_topix"].to_numpy(), ppy),
         "benchmark_ew": risk.return_stats(d["benchmark_ew"].to_numpy(), ppy),
-        "excess_vs_topix": risk.return_stats(excess_topix, ppy),
-        "excess_vs_ew": risk.return_stats(excess_ew, ppy),
+        "excess_vs_topix": excess["topix"],
+        "excess_vs_ew": excess["equal_weight"],
         "qlib_excess_vs_topix": {
             "without_cost": risk.qlib_risk_analysis(
                 (d["ret_gross"] - d["benchmark_topix"]).to_numpy(), ppy
@@ -201,7 +204,7 @@ def portfolio_metrics(
         },
         "beta_topix": risk.beta(net, d["benchmark_topix"].to_numpy()),
         "benchmark": benchmark,
-        "excess": risk.return_stats(net - bench, ppy),
+        "excess": excess[benchmark],
         "beta": risk.beta(net, bench),
         "turnover_mean": d["turnover"].mean(),
         "cost_total": d["cost"].sum(),
@@ -347,7 +350,7 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
 def run_settings(run_dir: Path) -> tuple[EvaluateConfig, LabelKind]:
     """The ``[evaluate]`` section and ``[target] label`` of the run's ``config.toml`` (defaults
     for a run without one, e.g. predictions written by another tool)."""
-    path = Path(run_dir) / RUN_CONFIG_FILE
+    path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         return EvaluateConfig(), "raw"
     data = read_toml(path)

@@ -23,10 +23,9 @@ from gogooku.dataset.splits import Fold, SplitError, dataset_dates, walk_forward
 from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.io import atomic_write_text
 from gogooku.models.registry import FitJob, get_kind, kind_names
-from gogooku.runs import Ranges, RunError, create_run, load_run, resolve_run_dir
+from gogooku.runs import CONFIG_FILE, Ranges, RunError, create_run, load_run, resolve_run_dir
 from gogooku.train.config import RunConfig, default_run_config, load_run_config
 
-CONFIG_FILE = "config.toml"
 SUMMARY_FILE = "train_summary.json"
 
 
