@@ -15,7 +15,7 @@ from rich.table import Table
 
 from gogooku.config import SplitConfig, load_config
 from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, build_dataset, dataset_dir
-from gogooku.dataset.splits import Fold, dataset_dates, walk_forward
+from gogooku.dataset.splits import Fold, dataset_folds
 
 
 def _parse_date(value: str, option: str) -> date:
@@ -103,7 +103,7 @@ def splits_command(
 ) -> None:
     """Print the walk-forward folds of a dataset for the [splits] table of a config file."""
     split_config = load_config(config, SplitConfig, section="splits")
-    folds = walk_forward(dataset_dates(dataset_dir(dataset)), split_config)
+    folds = dataset_folds(dataset_dir(dataset), split_config)
     if as_json:
         typer.echo(json.dumps([{"fold": f.index, **f.ranges()} for f in folds], indent=2))
         return

@@ -141,3 +141,9 @@ def dataset_dates(dataset_dir: Path) -> list[date]:
         raise SplitError(f"{panel}: not found (build the dataset first)")
     frame = pl.scan_parquet(panel).select(pl.col("Date").unique().sort()).collect()
     return frame["Date"].to_list()
+
+
+def dataset_folds(dataset_dir: Path, config: SplitConfig) -> list[Fold]:
+    """The walk-forward folds of a built dataset under ``config``: what every trainer, search and
+    ``gogooku splits`` uses, so the dates a fold may touch are decided here once."""
+    return walk_forward(dataset_dates(dataset_dir), config)

@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gogooku.dataset.build import build_dataset, dataset_dir
-from gogooku.dataset.splits import dataset_dates, walk_forward
+from gogooku.dataset.splits import dataset_folds
 from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
 from gogooku.demo.search import search_and_train
 from gogooku.demo.serving import choose_run, deploy
@@ -196,7 +196,7 @@ def run_demo(
         )
     with clock.stage("fold", "walk-forward folds; the last one is held out"):
         first_cfg = run_config(MODELS[0], plan, configs_dir)
-        folds = walk_forward(dataset_dates(dataset_dir(DATASET)), first_cfg.data.splits)
+        folds = dataset_folds(dataset_dir(DATASET), first_cfg.data.splits)
         fold_index = len(folds) - 1
         ranges = fold_ranges(folds[fold_index])
         console.print(

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from gogooku.config import ConfigError
 from gogooku.dataset.build import dataset_dir
-from gogooku.dataset.splits import dataset_dates, walk_forward
+from gogooku.dataset.splits import dataset_folds
 from gogooku.hpo.objective import Objective, SearchJob
 from gogooku.hpo.space import CANDIDATE_PARAM, CandidateSpace
 from gogooku.models.registry import get_kind
@@ -84,7 +84,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 
 def select_folds(dataset: str, cfg: RunConfig, folds: list[int] | None) -> tuple[int, ...]:
     """Fold indices (negative ones count from the last fold); default: the last two folds."""
-    n = len(walk_forward(dataset_dates(dataset_dir(dataset)), cfg.data.splits))
+    n = len(dataset_folds(dataset_dir(dataset), cfg.data.splits))
     wanted = folds if folds else list(range(-min(DEFAULT_FOLDS, n), 0))
     out = []
     for k in wanted:

@@ -19,7 +19,7 @@ from pathlib import Path
 from gogooku.config import ConfigError, dump_config
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
-from gogooku.dataset.splits import Fold, SplitError, dataset_dates, walk_forward
+from gogooku.dataset.splits import Fold, SplitError, dataset_folds
 from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.io import atomic_write_text
 from gogooku.models.registry import FitJob, get_kind, kind_names
@@ -38,7 +38,7 @@ def fold_ranges(fold: Fold) -> Ranges:
 
 
 def select_fold(dataset: str, cfg: RunConfig, k: int) -> Fold:
-    folds = walk_forward(dataset_dates(dataset_dir(dataset)), cfg.data.splits)
+    folds = dataset_folds(dataset_dir(dataset), cfg.data.splits)
     if not 0 <= k < len(folds):
         raise SplitError(f"--fold {k}: dataset {dataset!r} has folds 0..{len(folds) - 1}")
     return folds[k]
@@ -75,11 +75,16 @@ def train_run(
     resume: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
     evaluate: bool = True,
+    fold: Fold | None = None,
+    root: Path | None = None,
 ) -> Path:
     """Train (or resume) one run and evaluate it; returns the run folder.
 
     ``on_epoch`` is passed to :meth:`Trainer.fit` (neural kinds only); ``evaluate=False`` skips
-    the evaluator (metrics.json, report.html), e.g. for search trials scored on validation."""
+    the evaluator (metrics.json, report.html), e.g. for search trials scored on validation.
+    ``fold`` replaces fold ``fold_index`` of the config's splits (e.g. a walk-forward group whose
+    test block spans several folds); ``root`` is the folder the run is created in (default
+    ``$GOGOOKU_HOME/runs``; ``--resume`` takes a run folder path for a run elsewhere)."""
     if kind not in kind_names():
         raise ConfigError(f"--model {kind!r}: expected one of {', '.join(kind_names())}")
     if resume:
@@ -97,12 +102,18 @@ def train_run(
     cfg = cfg or default_run_config(kind)
     if cfg.model.kind != kind:
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
-    fold = select_fold(dataset, cfg, fold_index)
+    fold = fold if fold is not None else select_fold(dataset, cfg, fold_index)
     model_kind = get_kind(kind)
     if not resume:
         params = {"fold": fold_index, "config": CONFIG_FILE, **model_kind.run_params(cfg)}
         run_dir, _ = create_run(
-            kind, dataset, cfg.target.sorted_horizons, fold_ranges(fold), params, run_id=run_id
+            kind,
+            dataset,
+            cfg.target.sorted_horizons,
+            fold_ranges(fold),
+            params,
+            run_id=run_id,
+            root=root,
         )
     dump_config(cfg, run_dir / CONFIG_FILE)
     ds_dir = dataset_dir(dataset)
