@@ -59,7 +59,7 @@ COMMANDS: dict[str, LazyCommand] = {
         "The synthetic J-Quants V2 market (for running everything without an API key).",
     ),
     "evaluate": LazyCommand(
-        "gogooku.evaluate.cli:evaluate_command",
+        "gogooku.research.cli:evaluate_command",
         "Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html.",
     ),
     "compare": LazyCommand(

@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"bundle"},
     {"kinds"},
     {"hpo"},
+    {"research"},
     {"serve"},
     {"demo"},
     {"cli"},

@@ -170,7 +170,11 @@ def test_splits_command_prints_the_folds(built, tmp_path, monkeypatch):
     as_json = CliRunner().invoke(
         app, ["splits", "--dataset", "td", "--config", str(config), "--json"]
     )
-    assert json.loads(as_json.output) == [{"fold": f.index, **f.ranges()} for f in folds]
+    assert json.loads(as_json.output) == {
+        "folds": [{"fold": f.index, **f.ranges()} for f in folds],
+        "holdout": None,
+    }
+    assert "hold-out: none" in result.output
     config.write_text("[splits]\ntrain_dayz = 5\n")
     bad = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", str(config)])
     assert bad.exit_code == 1 and f"{config}: splits.train_dayz: unknown key" in bad.output

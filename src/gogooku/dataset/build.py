@@ -8,7 +8,8 @@
 - ``features.json``: every column's description and availability, and the skipped blocks
   (``gogooku.dataset.feature_index``);
 - ``metadata.json``: rows, stocks, dates, date range, blocks, warm-up, schema hash, source
-  catalog hashes, build seconds, peak RSS, code version, whether the build was incremental;
+  catalog hashes, build seconds, peak RSS, code version, whether the build was incremental,
+  the sealed hold-out (``"holdout": {"start", "spec"}``, ``gogooku.dataset.holdout``);
 - the dense training cache ``cache/`` (``gogooku.dataset.cache_writer``) and the files blocks
   return (``graph_edges.parquet``).
 
@@ -38,6 +39,12 @@ A full build writes the dense cache from the same chunks as they go to the panel
 without reading the panel back); its folder is renamed into place after the panel and the block
 files.
 
+Hold-out: a new dataset's hold-out is decided from ``holdout`` (default ``auto``) on its trading
+days; a dataset that has a recorded decision keeps it (its start date is fixed: an extension
+makes the hold-out grow) when ``holdout`` is None or the same spec, and a different spec resolving
+to another start is refused (:class:`BuildError`) unless ``holdout_reset``. A dataset built before
+hold-outs existed (no ``holdout`` key) keeps none unless a spec is given.
+
 Every output write is atomic (temporary file + ``os.replace``); ``metadata.json`` is written last.
 """
 
@@ -61,6 +68,7 @@ from gogooku.dataset.base import BASE_SOURCES, build_base
 from gogooku.dataset.cache_writer import CacheWriter, extend_cache, panel_batches, whole_stocks
 from gogooku.dataset.compute import KEYS, attach_labels, panel_chunks, panel_labels
 from gogooku.dataset.feature_index import feature_index
+from gogooku.dataset.holdout import HoldoutError, check_spec, resolve_holdout
 from gogooku.dataset.labels import LABEL_LOOKAHEAD, label_names
 from gogooku.dataset.panel_writer import (
     PANEL_ROW_GROUP,
@@ -240,6 +248,48 @@ def _extend_panel(
     return stats, pl.concat(changed), relabel_from
 
 
+def plan_holdout(
+    name: str,
+    trading: Sequence[date],
+    recorded: dict | None,
+    spec: str | None,
+    reset: bool,
+) -> dict:
+    """The ``holdout`` entry of the new ``metadata.json`` (see the module doc): ``recorded`` is
+    the existing dataset's metadata (None for a new dataset), ``spec`` the requested spec."""
+    try:
+        if spec is not None:
+            spec = check_spec(spec)
+        previous = recorded.get("holdout") if recorded is not None else None
+        if recorded is None or reset or (previous is None and spec is not None):
+            spec = spec or "auto"
+            start = resolve_holdout(spec, trading)
+        elif previous is None:  # built before hold-outs: keeps none
+            spec, start = "none", None
+        else:
+            kept = previous.get("start")
+            start = date.fromisoformat(kept) if kept else None
+            if spec is not None and spec != previous.get("spec"):
+                wanted = resolve_holdout(spec, trading)
+                if wanted != start:
+                    raise BuildError(
+                        f"dataset {name} has the hold-out {kept or 'none'} (--holdout "
+                        f"{previous.get('spec')}); --holdout {spec} would make it "
+                        f"{wanted or 'none'}. A hold-out is fixed once decided: keep it (omit "
+                        "--holdout), or pass --holdout-reset to decide again (every earlier "
+                        "hold-out figure of this dataset is then void)"
+                    )
+            spec = previous.get("spec", spec)
+            if start is not None and start > trading[-1]:
+                raise BuildError(
+                    f"dataset {name}: its hold-out starts {start}, after the new last day "
+                    f"{trading[-1]}; pass --holdout-reset to decide again"
+                )
+    except HoldoutError as exc:
+        raise BuildError(f"dataset {name}: {exc}") from None
+    return {"start": start.isoformat() if start else None, "spec": spec}
+
+
 def build_dataset(
     name: str,
     start: date,
@@ -253,10 +303,14 @@ def build_dataset(
     incremental: bool = True,
     show_progress: bool = True,
     chunk_stocks: int = DEFAULT_CHUNK_STOCKS,
+    holdout: str | None = None,
+    holdout_reset: bool = False,
 ) -> BuildResult:
     """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc.
 
     ``chunk_stocks`` bounds memory: the per-stock blocks run on that many stocks at a time.
+    ``holdout`` is the hold-out spec (None: ``auto`` for a new dataset, the recorded one for an
+    existing dataset); ``holdout_reset`` lets a different spec replace the recorded hold-out.
     """
     t_start = time.perf_counter()
     settings = settings or get_settings()
@@ -288,7 +342,9 @@ def build_dataset(
     label_cols = label_names()
     path.mkdir(parents=True, exist_ok=True)
 
-    previous = previous_build(path) if incremental else None
+    recorded = previous_build(path)
+    holdout_entry = plan_holdout(name, trading, recorded, holdout, holdout_reset)
+    previous = recorded if incremental else None
     extend = extends(previous, start, end, block_names, warmup)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
         cache: CacheWriter | None = None
@@ -392,6 +448,7 @@ def build_dataset(
         "code_version": code_version(),
         "incremental": extend,
         "chunk_stocks": chunk_stocks,
+        "holdout": holdout_entry,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_json(path / "metadata.json", metadata)

@@ -15,7 +15,8 @@ from rich.table import Table
 
 from gogooku.config import SplitConfig, load_config
 from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, build_dataset, dataset_dir
-from gogooku.dataset.splits import Fold, dataset_folds
+from gogooku.dataset.holdout import SPEC_HELP, read_holdout
+from gogooku.dataset.splits import Fold, dataset_dates, dataset_folds
 
 
 def _parse_date(value: str, option: str) -> date:
@@ -45,10 +46,26 @@ def build_command(
         "--chunk-stocks",
         help="Stocks per chunk of the per-stock blocks (smaller: less memory; same panel).",
     ),
+    holdout: str | None = typer.Option(
+        None,
+        "--holdout",
+        help=f"Sealed hold-out, recorded in metadata.json: {SPEC_HELP}. auto = the last 12 "
+        "calendar months when the dataset spans at least 4 years, else none. Default: auto for a "
+        "new dataset; an existing dataset keeps its hold-out (its start is fixed, so an "
+        "extension grows it).",
+    ),
+    holdout_reset: bool = typer.Option(
+        False,
+        "--holdout-reset",
+        help="Let --holdout replace the dataset's recorded hold-out (otherwise a different one "
+        "is refused); earlier hold-out figures of the dataset are then void.",
+    ),
 ) -> None:
     """Build the feature panel, labels, features.json and metadata.json for START..END.
 
     An existing dataset with the same start, blocks and warm-up and an earlier end is extended incrementally (only the new days are computed; recent labels are refreshed).
+
+    The most recent days can be sealed as a hold-out (--holdout): no fold, search or ordinary evaluation uses them; `gogooku evaluate --final RUN` scores them once per config.
     """
     start_d = _parse_date(start, "--start")
     end_d = _parse_date(end, "--end")
@@ -61,6 +78,8 @@ def build_command(
         warmup_days=warmup_days,
         incremental=not full,
         chunk_stocks=chunk_stocks,
+        holdout=holdout,
+        holdout_reset=holdout_reset,
     )
     kind = "extended" if result.incremental else "built"
     typer.echo(
@@ -68,6 +87,8 @@ def build_command(
         f"({result.start}..{result.end}), blocks: {', '.join(result.blocks) or 'none'}, "
         f"{result.seconds:.1f}s"
     )
+    sealed = read_holdout(result.path)
+    typer.echo(f"hold-out: {sealed.describe()}")
 
 
 def folds_table(folds: Sequence[Fold], title: str) -> Table:
@@ -98,17 +119,37 @@ def splits_command(
         ),
     ] = ...,
     as_json: bool = typer.Option(
-        False, "--json", help="Print JSON (one object per fold: date ranges and days)."
+        False,
+        "--json",
+        help='Print JSON: {"folds": [one object per fold: date ranges and days], "holdout": '
+        '{"start", "end", "days"} or null}.',
     ),
 ) -> None:
-    """Print the walk-forward folds of a dataset for the [splits] table of a config file."""
+    """Print the walk-forward folds of a dataset for the [splits] table of a config file.
+
+    The dataset's sealed hold-out (if any) is shown below the folds; no fold reaches it.
+    """
     split_config = load_config(config, SplitConfig, section="splits")
-    folds = dataset_folds(dataset_dir(dataset), split_config)
+    path = dataset_dir(dataset)
+    folds = dataset_folds(path, split_config)
+    holdout = read_holdout(path)
+    sealed = None
+    if holdout.active:
+        days = sum(1 for d in dataset_dates(path) if holdout.contains(d))
+        sealed = {**holdout.as_json(), "days": days}
     if as_json:
-        typer.echo(json.dumps([{"fold": f.index, **f.ranges()} for f in folds], indent=2))
+        out = {"folds": [{"fold": f.index, **f.ranges()} for f in folds], "holdout": sealed}
+        typer.echo(json.dumps(out, indent=2))
         return
     title = (
         f"{dataset}: {split_config.scheme} walk-forward, purge {split_config.purge} + embargo "
         f"{split_config.embargo_days} trading days"
     )
     Console(width=140).print(folds_table(folds, title))
+    if sealed is None:
+        typer.echo("hold-out: none")
+    else:
+        typer.echo(
+            f"hold-out: {sealed['start']} → {sealed['end']} ({sealed['days']} days, sealed: "
+            "scored only by `gogooku evaluate --final`)"
+        )

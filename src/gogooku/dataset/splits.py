@@ -12,6 +12,12 @@ folds are made while the test block ends by b (and up to ``max_folds``). The lab
 (target at horizon h) reads closes t+1..t+1+h, so with purge ≥ h + 1 the last training row's label
 window ends before the first validation day, and the last validation row's before the first
 test day; ``assert_no_label_overlap`` checks this for every row of every fold.
+
+A dataset with a sealed hold-out (``gogooku.dataset.holdout``) has its folds made from the days
+before it only: :func:`dataset_folds` cuts the date axis ``gap`` days before the hold-out's first
+day, so no fold's day, nor the label window of its last test day, reaches the hold-out.
+:func:`final_fold` is the one fold whose test segment is the hold-out (``gogooku evaluate
+--final``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from gogooku.config import SplitConfig
+from gogooku.dataset.holdout import Holdout, read_holdout, research_dates
 from gogooku.errors import GogookuError
 
 
@@ -143,7 +150,62 @@ def dataset_dates(dataset_dir: Path) -> list[date]:
     return frame["Date"].to_list()
 
 
+def _first_usable(dates: Sequence[date], config: SplitConfig) -> int:
+    first = config.first_day
+    if config.start is not None:
+        first = max(first, bisect_left(dates, config.start))
+    return first
+
+
 def dataset_folds(dataset_dir: Path, config: SplitConfig) -> list[Fold]:
     """The walk-forward folds of a built dataset under ``config``: what every trainer, search and
-    ``gogooku splits`` uses, so the dates a fold may touch are decided here once."""
-    return walk_forward(dataset_dates(dataset_dir), config)
+    ``gogooku splits`` uses, so the dates a fold may touch are decided here once.
+
+    With a hold-out, the folds are made from the days before it less ``config.gap`` (purge +
+    embargo, at least ``label_horizon + 1``): the label window of the last test day ends before
+    the hold-out's first day."""
+    dates = dataset_dates(dataset_dir)
+    holdout = read_holdout(dataset_dir)
+    if not holdout.active:
+        return walk_forward(dates, config)
+    usable = research_dates(dates, holdout, config.label_horizon, config.gap)
+    try:
+        return walk_forward(usable, config)
+    except SplitError as exc:
+        raise SplitError(
+            f"{exc} (the dataset's hold-out {holdout.start}..{dates[-1]} and the {config.gap} "
+            f"days before it are sealed; folds end by {usable[-1] if usable else 'nothing'})"
+        ) from None
+
+
+def final_fold(dates: Sequence[date], holdout: Holdout, config: SplitConfig) -> Fold:
+    """The fold that scores the hold-out: test = every day from the hold-out's first day to the
+    last of ``dates``; validation = ``val_days`` days ending ``gap`` days before it; train =
+    ``train_days`` days ending ``gap`` days before validation (``rolling``), or every day from
+    the first usable day (``first_day``/``start``) to there (``expanding``). Index -1."""
+    dates = list(dates)
+    if holdout.start is None:
+        raise SplitError("the dataset has no hold-out")
+    x_lo = bisect_left(dates, holdout.start)
+    if x_lo >= len(dates):
+        raise SplitError(f"the hold-out starting {holdout.start} has no day on the date axis")
+    gap = config.gap
+    v_hi = x_lo - 1 - gap
+    v_lo = v_hi - config.val_days + 1
+    t_hi = v_lo - 1 - gap
+    first = _first_usable(dates, config)
+    t_lo = first if config.scheme == "expanding" else t_hi - config.train_days + 1
+    if t_lo < first or t_hi - t_lo + 1 < config.train_days:
+        need = config.train_days + config.val_days + 2 * gap
+        raise SplitError(
+            f"no final fold fits: train_days {config.train_days} + val_days {config.val_days} + "
+            f"2 × gap {gap} = {need} trading days before the hold-out ({holdout.start}), but "
+            f"only {max(0, x_lo - first)} from index {first}"
+        )
+
+    def seg(lo: int, hi: int) -> Segment:
+        return Segment(lo, hi, dates[lo], dates[hi])
+
+    fold = Fold(-1, seg(t_lo, t_hi), seg(v_lo, v_hi), seg(x_lo, len(dates) - 1))
+    assert_no_label_overlap([fold], dates, config.label_horizon)
+    return fold

@@ -6,6 +6,10 @@ Point-in-time guard: a run whose valid or test range overlaps its training range
 into the valid or test range (train end + h + 1 sessions ≥ its start), a warning is recorded in
 ``metrics.json``.
 
+Hold-out guard: predictions dated in the dataset's sealed hold-out (``gogooku.dataset.holdout``)
+are refused unless ``final=True`` (``gogooku evaluate --final``, which records the scoring in the
+hold-out ledger) or the run is such a final run (``run.json`` params ``holdout: true``).
+
 Portfolio metrics come from :mod:`gogooku.evaluate.backtest` (long-only top-K vs TOPIX and the
 equal-weight universe, long-short top-K/bottom-K), rebalanced every h sessions for horizon h,
 on the valid and test splits. On the synthetic market the oracle's expected returns
@@ -29,6 +33,7 @@ import polars as pl
 
 from gogooku.calendar import TradingCalendar
 from gogooku.config import read_toml
+from gogooku.dataset.holdout import read_holdout
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import bootstrap, metrics, risk
@@ -347,6 +352,20 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
     return entry, hs
 
 
+def check_holdout(info: RunInfo, preds: pl.DataFrame, settings: Settings) -> None:
+    """Refuse predictions dated in the hold-out of the run's dataset (names the dates)."""
+    holdout = read_holdout(settings.datasets_dir / info.dataset)
+    if not holdout.active or preds.height == 0:
+        return
+    sealed = preds.filter(pl.col("Date") >= holdout.start)["Date"]
+    if sealed.len():
+        raise EvaluationError(
+            f"run {info.run_id}: {sealed.len()} predictions dated {sealed.min()}..{sealed.max()} "
+            f"lie in the sealed hold-out {holdout.describe()} of dataset {info.dataset!r}; "
+            "only `gogooku evaluate --final RUN` scores the hold-out"
+        )
+
+
 def run_settings(run_dir: Path) -> tuple[EvaluateConfig, LabelKind]:
     """The ``[evaluate]`` section and ``[target] label`` of the run's ``config.toml`` (defaults
     for a run without one, e.g. predictions written by another tool)."""
@@ -367,11 +386,13 @@ def evaluate_run(
     config: EvaluateConfig | None = None,
     settings: Settings | None = None,
     write_report: bool = True,
+    final: bool = False,
 ) -> Evaluation:
     """Evaluate ``run_dir`` and write ``metrics.json`` (and ``report.html``) into it.
 
     ``config`` defaults to the run's own ``[evaluate]`` section; predictions are scored against
-    the labels of the run's ``[target] label`` kind."""
+    the labels of the run's ``[target] label`` kind. Predictions dated in the dataset's hold-out
+    are refused unless ``final`` or the run is a final run (params ``holdout: true``)."""
     settings = settings or get_settings()
     run_dir = Path(run_dir)
     saved, label = run_settings(run_dir)
@@ -380,6 +401,8 @@ def evaluate_run(
     info = load_run(run_dir)
     check_ranges(info)
     preds = read_predictions(run_dir)
+    if not (final or info.params.get("holdout") is True):
+        check_holdout(info, preds, settings)
     targets, target_hs = load_targets(settings, info.dataset, label)
     missing = [h for h in info.horizons if h not in target_hs]
     if missing:

@@ -77,6 +77,7 @@ def train_run(
     evaluate: bool = True,
     fold: Fold | None = None,
     root: Path | None = None,
+    params: dict[str, object] | None = None,
 ) -> Path:
     """Train (or resume) one run and evaluate it; returns the run folder.
 
@@ -84,7 +85,8 @@ def train_run(
     the evaluator (metrics.json, report.html), e.g. for search trials scored on validation.
     ``fold`` replaces fold ``fold_index`` of the config's splits (e.g. a walk-forward group whose
     test block spans several folds); ``root`` is the folder the run is created in (default
-    ``$GOGOOKU_HOME/runs``; ``--resume`` takes a run folder path for a run elsewhere)."""
+    ``$GOGOOKU_HOME/runs``; ``--resume`` takes a run folder path for a run elsewhere);
+    ``params`` are added to run.json's params (e.g. ``holdout``/``source_run`` of a final run)."""
     if kind not in kind_names():
         raise ConfigError(f"--model {kind!r}: expected one of {', '.join(kind_names())}")
     if resume:
@@ -105,13 +107,13 @@ def train_run(
     fold = fold if fold is not None else select_fold(dataset, cfg, fold_index)
     model_kind = get_kind(kind)
     if not resume:
-        params = {"fold": fold_index, "config": CONFIG_FILE, **model_kind.run_params(cfg)}
+        run_params = {"fold": fold_index, "config": CONFIG_FILE, **model_kind.run_params(cfg)}
         run_dir, _ = create_run(
             kind,
             dataset,
             cfg.target.sorted_horizons,
             fold_ranges(fold),
-            params,
+            {**run_params, **(params or {})},
             run_id=run_id,
             root=root,
         )
