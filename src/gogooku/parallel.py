@@ -109,16 +109,17 @@ def ray_session(address: str | None = None, log_to_driver: bool = False) -> Iter
     if ray.is_initialized():
         yield ray
         return
-    options: dict[str, Any] = {
-        "include_dashboard": False,
-        "log_to_driver": log_to_driver,
-        "logging_level": logging.ERROR,
-    }
+    options: dict[str, Any] = {"log_to_driver": log_to_driver, "logging_level": logging.ERROR}
     local = address is None and not os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: Ray's own default
     if local:
         temp = ray_temp_dir()
         temp.mkdir(parents=True, exist_ok=True)
-        options |= {"num_cpus": os.cpu_count() or 1, "_temp_dir": str(temp)}
+        # only for an instance started here: a cluster's own settings are refused on connect
+        options |= {
+            "num_cpus": os.cpu_count() or 1,
+            "include_dashboard": False,
+            "_temp_dir": str(temp),
+        }
     with _local_auth_token() if local else _no_op():
         try:
             ray.init(address=address, **options)
