@@ -19,7 +19,7 @@ import gogooku
 ROOT = Path(gogooku.__file__).resolve().parent
 LAYERS: list[set[str]] = [
     {"__init__", "errors", "settings", "logs", "httpserver"},
-    {"io"},
+    {"io", "parallel"},
     {"config"},
     {"target", "calendar"},
     {"runs"},
@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"bundle"},
     {"kinds"},
     {"hpo"},
+    {"research"},
     {"serve"},
     {"demo"},
     {"cli"},
