@@ -152,3 +152,23 @@ def test_check_ranges_checks_each_fold_of_a_walk_forward_run():
     info.folds[1] = FoldRanges(fold=1, ranges=leaky, group=1)
     with pytest.raises(EvaluationError, match="run wf fold 1: valid range"):
         check_ranges(info)
+
+
+def test_gpus_per_task_only_for_neural_kinds_that_may_use_cuda(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from gogooku.research import walkforward
+
+    kinds = {"net": SimpleNamespace(neural=True), "rows": SimpleNamespace(neural=False)}
+    monkeypatch.setattr(walkforward, "get_kind", kinds.__getitem__)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+    def cfg(device: str):
+        return SimpleNamespace(train=SimpleNamespace(device=device))
+
+    assert [walkforward.gpus_per_task("net", cfg(d)) for d in ("auto", "cuda", "cpu")] == [1, 1, 0]
+    assert walkforward.gpus_per_task("rows", cfg("auto")) == 0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert walkforward.gpus_per_task("net", cfg("auto")) == 0

@@ -27,6 +27,7 @@ from typing import Any
 from gogooku.dataset.splits import Fold, Segment
 from gogooku.errors import GogookuError
 from gogooku.runs import PREDICTIONS_FILE
+from gogooku.settings import get_settings
 from gogooku.train.config import RunConfig
 from gogooku.train.run import SUMMARY_FILE, train_run
 
@@ -152,8 +153,8 @@ class FitTask:
 def fit_task(task: FitTask) -> str:
     """Train ``task`` into ``task.root / task.name`` (a leftover unfinished folder is removed
     first; a finished one is kept) and return that folder. Safe on a worker process: it points
-    ``GOGOOKU_HOME`` at ``task.home`` when it differs."""
-    if os.environ.get("GOGOOKU_HOME") != str(task.home):
+    ``GOGOOKU_HOME`` at ``task.home`` when the process's home is another folder."""
+    if get_settings().home.absolute() != task.home:  # a worker started with another home
         os.environ["GOGOOKU_HOME"] = str(task.home)
     if fit_complete(task.run_dir):
         return str(task.run_dir)
