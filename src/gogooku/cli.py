@@ -78,6 +78,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "gogooku.hpo.cli:hpo_command",
         "Search hyperparameters with Optuna on the validation folds; resumable and shareable.",
     ),
+    "walkforward": LazyCommand(
+        "gogooku.research.cli:walkforward_command",
+        "Train a model on every selected walk-forward fold and seed, stitch the test predictions "
+        "into one run and evaluate it.",
+    ),
     "demo": LazyCommand(
         "gogooku.demo.cli:demo_command",
         "Synthetic market through the J-Quants client, build, train, search, compare, serve.",

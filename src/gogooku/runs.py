@@ -7,7 +7,8 @@ the dataset and the raw store, and writes ``metrics.json`` and ``report.html`` n
 
 Every prediction row must carry the split whose date range contains its ``Date``: a row labelled
 ``test`` dated inside the training range is refused on write, so a mislabelled leak cannot reach
-the evaluator.
+the evaluator. A walk-forward run (``RunInfo.folds``, ``gogooku walkforward``) holds test rows
+only, each with the ``fold`` whose test range contains its date (and ``n_seeds``).
 """
 
 from __future__ import annotations
@@ -58,11 +59,25 @@ class Ranges(BaseModel):
         return getattr(self, split)
 
 
+class FoldRanges(BaseModel):
+    """One fold of a walk-forward run (``gogooku walkforward``): its index, the ranges of the fit
+    that predicted it (train and valid of its refit group's first fold; test = this fold's own
+    test window) and that group's first fold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fold: int = Field(ge=0)
+    ranges: Ranges
+    group: int = Field(ge=0)
+
+
 class RunInfo(BaseModel):
     """Contents of ``run.json``.
 
     ``horizons`` are the label horizons in trading days for which the run has ``pred_{h}d``
     columns; ``params`` holds model or factor parameters (free-form, JSON-serialisable).
+    ``folds`` is set on a stitched walk-forward run only: its predictions are test rows carrying
+    the ``fold`` whose test window holds their date (and ``n_seeds``, the seeds averaged).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -75,6 +90,7 @@ class RunInfo(BaseModel):
     code_version: str
     ranges: Ranges
     params: dict[str, object] = Field(default_factory=dict)
+    folds: list[FoldRanges] | None = None
 
     @field_validator("horizons")
     @classmethod
@@ -82,6 +98,15 @@ class RunInfo(BaseModel):
         if any(h < 1 for h in value) or len(set(value)) != len(value):
             raise ValueError(f"horizons must be distinct positive integers, got {value}")
         return sorted(value)
+
+    @field_validator("folds")
+    @classmethod
+    def _distinct_folds(cls, value: list[FoldRanges] | None) -> list[FoldRanges] | None:
+        if value is not None:
+            indices = [f.fold for f in value]
+            if not value or len(set(indices)) != len(indices):
+                raise ValueError(f"folds must be a non-empty list of distinct folds, got {indices}")
+        return value
 
 
 def runs_dir() -> Path:
@@ -107,10 +132,12 @@ def create_run(
     params: dict[str, object] | None = None,
     run_id: str | None = None,
     root: Path | None = None,
+    folds: list[FoldRanges] | None = None,
 ) -> tuple[Path, RunInfo]:
     """Create ``runs/RUN/`` with its ``run.json`` and return (folder, info).
 
     The default run id is ``<model>-<UTC timestamp>-<6 hex>``; an existing folder is refused.
+    ``folds`` makes a walk-forward run (:class:`FoldRanges`).
     """
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rid = run_id or f"{model}-{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
@@ -123,6 +150,7 @@ def create_run(
         code_version=code_version(),
         ranges=ranges if isinstance(ranges, Ranges) else Ranges(**ranges),
         params=params or {},
+        folds=folds,
     )
     run_dir = (root or runs_dir()) / rid
     if run_dir.exists():
@@ -133,7 +161,8 @@ def create_run(
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
-    atomic_write_text(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
+    exclude = {"folds"} if info.folds is None else None  # a plain run's run.json stays as it was
+    atomic_write_text(run_dir / RUN_FILE, info.model_dump_json(indent=2, exclude=exclude) + "\n")
 
 
 def load_run(run_dir: Path) -> RunInfo:
@@ -191,13 +220,53 @@ def check_predictions(frame: pl.DataFrame, info: RunInfo, source: str = "predict
                 f"{source}: {outside.height} rows labelled {split!r} lie outside its range "
                 f"{start}..{end} (dates {dates[0]}..{dates[-1]})"
             )
+    if info.folds is not None:
+        _check_fold_rows(frame, info.folds, source)
+
+
+FOLD_COLUMNS: dict[str, pl.DataType] = {"fold": pl.Int32(), "n_seeds": pl.Int32()}
+
+
+def _check_fold_rows(frame: pl.DataFrame, folds: list[FoldRanges], source: str) -> None:
+    """A walk-forward run's rows: test only, each with a known ``fold`` whose test range holds
+    its date."""
+    if "fold" not in frame.columns:
+        raise RunError(
+            f"{source}: missing column 'fold' (a walk-forward run's rows name their fold)"
+        )
+    if not frame.schema["fold"].is_integer():
+        raise RunError(f"{source}: column 'fold' is {frame.schema['fold']}, expected an integer")
+    not_test = frame.filter(pl.col("split") != "test")
+    if not_test.height:
+        raise RunError(
+            f"{source}: a walk-forward run holds test rows only; {not_test.height} rows are "
+            f"labelled {sorted(not_test['split'].unique().to_list())}"
+        )
+    known = {f.fold: f.ranges.test for f in folds}
+    unknown = frame.filter(~pl.col("fold").is_in(list(known)) | pl.col("fold").is_null())
+    if unknown.height:
+        raise RunError(
+            f"{source}: rows of folds {unknown['fold'].unique().to_list()[:5]} not in run.json's "
+            f"folds {sorted(known)}"
+        )
+    for k, (start, end) in known.items():
+        outside = frame.filter((pl.col("fold") == k) & ~pl.col("Date").is_between(start, end))
+        if outside.height:
+            dates = outside["Date"].unique().sort()
+            raise RunError(
+                f"{source}: {outside.height} rows of fold {k} lie outside its test range "
+                f"{start}..{end} (dates {dates[0]}..{dates[-1]})"
+            )
 
 
 def write_predictions(run_dir: Path, frame: pl.DataFrame) -> Path:
-    """Validate ``frame`` against the run's ``run.json`` and write ``predictions.parquet`` atomically."""
+    """Validate ``frame`` against the run's ``run.json`` and write ``predictions.parquet`` atomically
+    (``Date, Code, pred_{h}d…, split``; a walk-forward run's also ``fold`` and ``n_seeds``)."""
     info = load_run(run_dir)
     check_predictions(frame, info, source=f"{Path(run_dir) / PREDICTIONS_FILE}")
     cols = ["Date", "Code", *(pred_column(h) for h in info.horizons), "split"]
+    if info.folds is not None:  # a walk-forward run keeps its fold (and n_seeds) columns
+        cols += [c for c in FOLD_COLUMNS if c in frame.columns]
     out = frame.select(cols).sort("Date", "Code")
     path = Path(run_dir) / PREDICTIONS_FILE
     return atomic_write_parquet(path, out)

@@ -134,3 +134,49 @@ def test_split_expr_assigns_by_range():
 def test_missing_run_is_named(_isolated_home):
     with pytest.raises(RunError, match="no run 'nope'"):
         resolve_run_dir("nope")
+
+
+def _wf_folds():
+    from gogooku.runs import FoldRanges, Ranges
+
+    march, april = (D(2021, 3, 1), D(2021, 3, 31)), (D(2021, 4, 1), D(2021, 4, 30))
+    base = Ranges(**RANGES)
+    return [
+        FoldRanges(fold=3, ranges=base, group=3),
+        FoldRanges(fold=4, ranges=base.model_copy(update={"test": april}), group=3),
+    ], {**RANGES, "test": (march[0], april[1])}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f, None),
+        (lambda f: f.drop("fold"), "missing column 'fold'"),
+        (lambda f: f.with_columns(fold=pl.lit(5, dtype=pl.Int32)), r"folds \[5\] not in"),
+        (lambda f: f.with_columns(fold=pl.lit(4, dtype=pl.Int32)), "rows of fold 4 lie outside"),
+        (
+            lambda f: f.with_columns(
+                Date=pl.Series([D(2021, 2, 1), D(2021, 2, 2)]), split=pl.lit("valid")
+            ),
+            "test rows only",
+        ),
+    ],
+)
+def test_walk_forward_predictions_contract(_isolated_home, mutate, message):
+    folds, ranges = _wf_folds()
+    run_dir, _ = create_run("linear", "t1", [1, 5], ranges, run_id="wf", folds=folds)
+    assert load_run(run_dir).folds == folds
+    frame = _preds([(D(2021, 3, 2), "test"), (D(2021, 4, 2), "test")]).with_columns(
+        fold=pl.Series([3, 4], dtype=pl.Int32), n_seeds=pl.lit(2, dtype=pl.Int32)
+    )
+    if message is None:
+        write_predictions(run_dir, frame)
+        assert read_predictions(run_dir).columns[-2:] == ["fold", "n_seeds"]
+    else:
+        with pytest.raises(RunError, match=message):
+            write_predictions(run_dir, mutate(frame))
+
+
+def test_a_plain_run_json_has_no_folds_key(_isolated_home):
+    run_dir, _ = create_run("lgbm", "t1", [1], RANGES, run_id="plain")
+    assert "folds" not in json.loads((run_dir / "run.json").read_text())

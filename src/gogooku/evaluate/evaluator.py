@@ -2,7 +2,9 @@
 signal and portfolio metrics per split and horizon, and write ``metrics.json`` and ``report.html``.
 
 Point-in-time guard: a run whose valid or test range overlaps its training range is refused
-(:class:`EvaluationError` naming the dates). When the h-day labels of the last training days reach
+(:class:`EvaluationError` naming the dates); for a walk-forward run (``RunInfo.folds``), each
+fold's against the training range of the fit that predicted it, and the test split gets per-fold
+rows (:func:`fold_metrics`). When the h-day labels of the last training days reach
 into the valid or test range (train end + h + 1 sessions ≥ its start), a warning is recorded in
 ``metrics.json``.
 
@@ -40,7 +42,7 @@ from gogooku.evaluate import bootstrap, metrics, risk
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluation import Evaluation, HorizonSeries
 from gogooku.io import atomic_write_text, code_version
-from gogooku.runs import CONFIG_FILE, RunInfo, load_run, read_predictions
+from gogooku.runs import CONFIG_FILE, Ranges, RunInfo, load_run, read_predictions
 from gogooku.settings import Settings, get_settings
 from gogooku.store.raw import RawStore
 from gogooku.target import LabelKind, TargetConfig, label_column, pred_column
@@ -82,22 +84,34 @@ def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
+def _fit_ranges(info: RunInfo) -> list[tuple[str, Ranges]]:
+    """(label, ranges) to check for leaks: the run's ranges (label ""), or each fold's of a
+    walk-forward run ("fold K"; its stitched ranges span later folds' fits, whose training may
+    follow earlier folds' tests)."""
+    if info.folds is None:
+        return [("", info.ranges)]
+    return [(f"fold {f.fold}", f.ranges) for f in info.folds]
+
+
 def check_ranges(info: RunInfo) -> None:
-    """Refuse a valid or test range that overlaps the training range (names both ranges).
+    """Refuse a valid or test range that overlaps the training range (names both ranges); for a
+    walk-forward run, each fold's against the training range of the fit that predicted it.
 
     Predictions are already tied to their split's range by :func:`gogooku.runs.read_predictions`,
     so disjoint ranges mean no valid/test prediction is dated inside the training range.
     """
-    train = info.ranges.train
-    for split in ("valid", "test"):
-        rng = info.ranges.of(split)
-        if _overlap(train, rng):
-            first, last = max(train[0], rng[0]), min(train[1], rng[1])
-            raise EvaluationError(
-                f"run {info.run_id}: {split} range {rng[0]}..{rng[1]} overlaps the training "
-                f"range {train[0]}..{train[1]} on {first}..{last}; evaluation on training dates "
-                "is refused"
-            )
+    for label, ranges in _fit_ranges(info):
+        who = f"run {info.run_id}" + (f" {label}" if label else "")
+        train = ranges.train
+        for split in ("valid", "test"):
+            rng = ranges.of(split)
+            if _overlap(train, rng):
+                first, last = max(train[0], rng[0]), min(train[1], rng[1])
+                raise EvaluationError(
+                    f"{who}: {split} range {rng[0]}..{rng[1]} overlaps the training "
+                    f"range {train[0]}..{train[1]} on {first}..{last}; evaluation on training "
+                    "dates is refused"
+                )
 
 
 def dataset_horizons(panel_path: Path) -> list[int]:
@@ -255,17 +269,19 @@ def _run_backtests(
 
 
 def _label_overlap_warnings(info: RunInfo, calendar: TradingCalendar) -> list[str]:
-    train_end = info.ranges.train[1]
     warnings = []
-    for split in ("valid", "test"):
-        start = info.ranges.of(split)[0]
-        for h in info.horizons:
-            reach = calendar.offset_clipped(calendar.on_or_before(train_end), h + 1)
-            if reach >= start:
-                warnings.append(
-                    f"{split}: {h}d labels of training days up to {train_end} use prices up to "
-                    f"{reach}, on or after the {split} start {start} (no purge gap)"
-                )
+    for label, ranges in _fit_ranges(info):
+        prefix = f"{label}: " if label else ""
+        train_end = ranges.train[1]
+        for split in ("valid", "test"):
+            start = ranges.of(split)[0]
+            for h in info.horizons:
+                reach = calendar.offset_clipped(calendar.on_or_before(train_end), h + 1)
+                if reach >= start:
+                    warnings.append(
+                        f"{prefix}{split}: {h}d labels of training days up to {train_end} use "
+                        f"prices up to {reach}, on or after the {split} start {start} (no purge gap)"
+                    )
     return warnings
 
 
@@ -366,6 +382,42 @@ def check_holdout(info: RunInfo, preds: pl.DataFrame, settings: Settings) -> Non
         )
 
 
+def fold_metrics(part: pl.DataFrame, series: dict[int, HorizonSeries]) -> list[dict[str, object]]:
+    """Per-fold rows of a walk-forward run's test split (``part`` has a ``fold`` column): each
+    fold's dates, and per horizon its RankIC mean and ICIR (the split's daily RankIC on the fold's
+    days) and ``ls_net_mean``, the mean daily net return of the split's long-short backtest on
+    the fold's days (null without a backtest)."""
+    out: list[dict[str, object]] = []
+    for k in sorted(part["fold"].unique().to_list()):
+        days = part.filter(pl.col("fold") == k)["Date"]
+        first, last = days.min(), days.max()
+        horizons: dict[str, object] = {}
+        for h, hs in series.items():
+            daily = hs.daily_ic.filter(pl.col("Date").is_between(first, last))
+            summary = metrics.ic_summary(daily)
+            ls_net = None
+            if "long_short" in hs.backtests:
+                net = hs.backtests["long_short"].daily.filter(
+                    pl.col("Date").is_between(first, last)
+                )["ret_net"]
+                ls_net = net.mean() if net.len() else None
+            horizons[f"{h}d"] = {
+                "rank_ic_mean": summary["rank_ic_mean"],
+                "rank_icir": summary["rank_icir"],
+                "ls_net_mean": ls_net,
+            }
+        out.append(
+            {
+                "fold": int(k),
+                "first_date": first,
+                "last_date": last,
+                "n_dates": days.n_unique(),
+                "horizons": horizons,
+            }
+        )
+    return out
+
+
 def run_settings(run_dir: Path) -> tuple[EvaluateConfig, LabelKind]:
     """The ``[evaluate]`` section and ``[target] label`` of the run's ``config.toml`` (defaults
     for a run without one, e.g. predictions written by another tool)."""
@@ -454,6 +506,10 @@ def evaluate_run(
             "periods_per_year": ctx.ppy,
             "horizons": horizons_out,
         }
+        if split == "test" and info.folds is not None:
+            splits_out[split]["folds"] = fold_metrics(
+                part, {h: series[(split, h)] for h in info.horizons}
+            )
     if not splits_out:
         raise EvaluationError(f"run {info.run_id}: predictions.parquet has no rows")
     result = {

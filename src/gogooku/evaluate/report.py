@@ -8,7 +8,7 @@ has no test rows) and the run's first horizon: cumulative net return vs TOPIX, t
 universe and (on synthetic data) the oracle's long-only book; drawdown; daily RankIC with its
 20-day rolling mean; decile mean returns; IC decay (RankIC of every ``pred_{h}d`` against every
 ``target_{h'}d``); the monthly return heat map and the sector contribution. A summary table
-covers every split and horizon.
+covers every split and horizon; a walk-forward run adds its per-fold table (``_fold_rows``).
 """
 
 from __future__ import annotations
@@ -110,6 +110,35 @@ def _summary_rows(metrics: dict) -> list[str]:
     return rows
 
 
+def _fold_rows(metrics: dict) -> list[str]:
+    """A walk-forward run's per-fold table (test split: RankIC, RankIC IR and the long-short
+    book's mean daily net return per fold and horizon); nothing for other runs."""
+    folds = _get(metrics, "splits", "test", "folds")
+    if not folds:
+        return []
+    horizons = list(folds[0]["horizons"])
+    head = "".join(
+        f"<th>RankIC {h}</th><th>RankIC IR {h}</th><th>LS net/day {h}</th>" for h in horizons
+    )
+    rows = [
+        "<h2>Walk-forward folds (test)</h2>",
+        f"<table><tr><th class='l'>fold</th><th>first</th><th>last</th><th>days</th>{head}</tr>",
+    ]
+    for f in folds:
+        cells = "".join(
+            f"<td>{_fmt(_get(f, 'horizons', h, 'rank_ic_mean'))}</td>"
+            f"<td>{_fmt(_get(f, 'horizons', h, 'rank_icir'))}</td>"
+            f"<td>{_fmt(_get(f, 'horizons', h, 'ls_net_mean'), True)}</td>"
+            for h in horizons
+        )
+        rows.append(
+            f"<tr><td class='l'>{_fmt(f['fold'])}</td><td>{_fmt(f['first_date'])}</td>"
+            f"<td>{_fmt(f['last_date'])}</td><td>{_fmt(f['n_dates'])}</td>{cells}</tr>"
+        )
+    rows.append("</table>")
+    return rows
+
+
 def _cumulative(daily: pl.DataFrame, column: str) -> list[float]:
     return (daily[column].fill_null(0.0) + 1.0).cum_prod().to_list()
 
@@ -193,6 +222,7 @@ def build_report(evaluation: Evaluation) -> str:
         warnings,
         "<h2>Summary</h2>",
         *_summary_rows(m),
+        *_fold_rows(m),
         f"<h2>Charts ({split} split, {h}d)</h2>",
         *figs.parts,
     ]

@@ -1,11 +1,113 @@
-"""``gogooku evaluate``: the evaluate area's command (``gogooku.evaluate.cli``), plus ``--final``
-(score the sealed hold-out, which needs training, hence this layer above ``train``)."""
+"""``gogooku walkforward`` (the work is ``gogooku.research.walkforward.run_walkforward``) and
+``gogooku evaluate``: the evaluate area's command (``gogooku.evaluate.cli``) plus ``--final`` (score
+the sealed hold-out, which needs training, hence this layer above ``train``)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from gogooku.evaluate import cli as evaluate_cli
+from gogooku.models.registry import kind_names
+
+# the registry names kinds without importing them, so --help imports no model
+KINDS_HELP = f"Model kind: one of {', '.join(kind_names())}."
+
+
+def _print_summary(run_dir: Path) -> None:
+    """Per-fold RankIC rows of the test split and the whole, as a Rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    test = metrics["splits"]["test"]
+    horizons = list(test["horizons"])
+
+    def shown(value: object) -> str:
+        return "n/a" if value is None else f"{value:+.4f}"
+
+    table = Table(title=f"walk-forward {run_dir.name}: test RankIC per fold")
+    for name in ("fold", "first", "last", "days", *(f"RankIC {h}" for h in horizons)):
+        table.add_column(name, justify="left" if name == "fold" else "right")
+    for f in test.get("folds", []):
+        table.add_row(
+            str(f["fold"]),
+            f["first_date"],
+            f["last_date"],
+            str(f["n_dates"]),
+            *(shown(f["horizons"][h]["rank_ic_mean"]) for h in horizons),
+        )
+    table.add_row(
+        "all",
+        test["first_date"],
+        test["last_date"],
+        str(test["n_dates"]),
+        *(shown(test["horizons"][h]["signal"]["rank_ic_mean"]) for h in horizons),
+        style="bold",
+    )
+    Console(width=120).print(table)
+
+
+def walkforward_command(
+    model: str = typer.Option(..., "--model", help=KINDS_HELP),
+    dataset: str = typer.Option(
+        ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
+    ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Run config TOML (default: built-in defaults; on --resume: the saved one). "
+            "[data.splits] scheme chooses an expanding or rolling training window.",
+        ),
+    ] = None,
+    folds: str = typer.Option(
+        "all", "--folds", help="Folds: all, last:N (the last N) or A..B (inclusive)."
+    ),
+    seeds: int = typer.Option(
+        1, "--seeds", min=1, help="Seeds per fit (seed s adds s to [train] and [model] seed)."
+    ),
+    refit_every: int = typer.Option(
+        1, "--refit-every", min=1, help="Consecutive folds predicted by one fit."
+    ),
+    executor: str = typer.Option("local", "--executor", help="Where fits run: local or ray."),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster address (--executor ray)."
+    ),
+    run: str | None = typer.Option(None, "--run", help="Run id (default: generated)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue --run: train only the fits not finished."
+    ),
+) -> None:
+    """Train a model on every selected walk-forward fold and seed, stitch the test predictions
+    into one run and evaluate it.
+
+    Fits are written to runs/RUN/fits/gFFF-sS/ (a group of --refit-every folds starting at fold
+    FFF, seed S); each test day takes its predictions from the fit whose folds' test window holds
+    it, averaged over seeds, in runs/RUN/predictions.parquet (with fold and n_seeds columns;
+    per seed in predictions_by_seed.parquet). metrics.json adds per-fold rows of the test split.
+    """
+    from gogooku.research.walkforward import run_walkforward
+    from gogooku.train.config import load_run_config
+
+    cfg = load_run_config(config) if config is not None else None
+    run_dir = run_walkforward(
+        model,
+        dataset,
+        cfg,
+        folds=folds,
+        seeds=seeds,
+        refit_every=refit_every,
+        executor=executor,
+        address=address,
+        run_id=run,
+        resume=resume,
+    )
+    _print_summary(run_dir)
+    typer.echo(f"wrote walk-forward run {run_dir.name} at {run_dir}")
 
 
 def evaluate_command(
