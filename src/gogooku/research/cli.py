@@ -77,6 +77,13 @@ def walkforward_command(
     address: str | None = typer.Option(
         None, "--address", help="Ray cluster address (--executor ray)."
     ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="Threads per fit (default: all cores); a Ray task asks for as many CPUs. The "
+        "predictions depend on it (float sums), not on the executor.",
+    ),
     run: str | None = typer.Option(None, "--run", help="Run id (default: generated)."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue --run: train only the fits not finished."
@@ -105,6 +112,7 @@ def walkforward_command(
         address=address,
         run_id=run,
         resume=resume,
+        threads=threads,
     )
     _print_summary(run_dir)
     typer.echo(f"wrote walk-forward run {run_dir.name} at {run_dir}")

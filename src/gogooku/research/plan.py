@@ -24,6 +24,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import torch
+from threadpoolctl import threadpool_limits
+
 from gogooku.dataset.splits import Fold, Segment
 from gogooku.errors import GogookuError
 from gogooku.runs import PREDICTIONS_FILE
@@ -144,6 +147,7 @@ class FitTask:
     name: str
     root: Path
     home: Path
+    threads: int = 1
 
     @property
     def run_dir(self) -> Path:
@@ -153,7 +157,10 @@ class FitTask:
 def fit_task(task: FitTask) -> str:
     """Train ``task`` into ``task.root / task.name`` (a leftover unfinished folder is removed
     first; a finished one is kept) and return that folder. Safe on a worker process: it points
-    ``GOGOOKU_HOME`` at ``task.home`` when the process's home is another folder."""
+    ``GOGOOKU_HOME`` at ``task.home`` when the process's home is another folder. The fit runs
+    with ``task.threads`` threads in every native pool (BLAS, OpenMP — LightGBM's
+    ``num_threads = 0`` follows it — and torch): float sums depend on the thread count, so the
+    same count gives the same predictions in this process and on a Ray worker."""
     if get_settings().home.absolute() != task.home:  # a worker started with another home
         os.environ["GOGOOKU_HOME"] = str(task.home)
     if fit_complete(task.run_dir):
@@ -161,14 +168,20 @@ def fit_task(task: FitTask) -> str:
     if task.run_dir.exists():
         shutil.rmtree(task.run_dir)
     cfg = RunConfig.model_validate(task.cfg)
-    run_dir = train_run(
-        task.kind,
-        task.dataset,
-        cfg,
-        run_id=task.name,
-        fold_index=task.fold.index,
-        evaluate=False,
-        fold=task.fold,
-        root=task.root,
-    )
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(task.threads)
+    try:
+        with threadpool_limits(limits=task.threads):
+            run_dir = train_run(
+                task.kind,
+                task.dataset,
+                cfg,
+                run_id=task.name,
+                fold_index=task.fold.index,
+                evaluate=False,
+                fold=task.fold,
+                root=task.root,
+            )
+    finally:
+        torch.set_num_threads(torch_threads)
     return str(run_dir)

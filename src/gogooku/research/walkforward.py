@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,13 @@ def plan_walkforward(
 
 
 def plan_tasks(
-    kind: str, dataset: str, cfg: RunConfig, plan: WalkForwardPlan, run_dir: Path, home: Path
+    kind: str,
+    dataset: str,
+    cfg: RunConfig,
+    plan: WalkForwardPlan,
+    run_dir: Path,
+    home: Path,
+    threads: int = 1,
 ) -> list[tuple[FitGroup, int, FitTask]]:
     """(group, seed, task) of every fit, groups in order, seeds ascending within a group."""
     out = []
@@ -128,6 +135,7 @@ def plan_tasks(
                 name=fit_name(group.first, seed),
                 root=run_dir / FITS_DIR,
                 home=home,
+                threads=threads,
             )
             out.append((group, seed, task))
     return out
@@ -173,9 +181,12 @@ def run_walkforward(
     run_id: str | None = None,
     resume: bool = False,
     evaluate: bool = True,
+    threads: int | None = None,
 ) -> Path:
     """Train, stitch and (with ``evaluate``) evaluate a walk-forward run; returns its folder
-    (module doc). ``cfg`` defaults to the kind's built-in config (on resume: the saved one)."""
+    (module doc). ``cfg`` defaults to the kind's built-in config (on resume: the saved one).
+    Every fit runs with ``threads`` threads (default: this machine's cores) and a Ray task asks
+    for as many CPUs, so a run's predictions depend on ``threads``, not on the executor."""
     if kind not in kind_names():
         raise ConfigError(f"--model {kind!r}: expected one of {', '.join(kind_names())}")
     if executor not in EXECUTORS:
@@ -223,7 +234,8 @@ def run_walkforward(
         dump_config(cfg, run_dir / CONFIG_FILE)
 
     home = get_settings().home.absolute()
-    tasks = plan_tasks(kind, dataset, cfg, plan, run_dir, home)
+    threads = threads or os.cpu_count() or 1
+    tasks = plan_tasks(kind, dataset, cfg, plan, run_dir, home, threads)
     pending = [task for _, _, task in tasks if not fit_complete(task.run_dir)]
     log.info(
         "walk-forward %s: %d fits (%d done), executor %s",
@@ -238,6 +250,7 @@ def run_walkforward(
         executor=executor,  # type: ignore[arg-type]  # checked against EXECUTORS above
         address=address,
         gpus_per_task=gpus_per_task(kind, cfg),
+        cpus_per_task=threads,
         env={"GOGOOKU_HOME": str(home)},
     )
     fits = [(group, seed, read_predictions(task.run_dir)) for group, seed, task in tasks]
