@@ -60,11 +60,11 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "evaluate": LazyCommand(
         "gogooku.evaluate.cli:evaluate_command",
-        "Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html.",
+        "Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html.",
     ),
     "compare": LazyCommand(
         "gogooku.evaluate.cli:compare_command",
-        "Print a side-by-side table of evaluated runs and write compare.html.",
+        "Compare evaluated runs on their common days and write compare.html.",
     ),
     "train": LazyCommand(
         "gogooku.train.cli:train_command",
