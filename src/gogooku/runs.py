@@ -3,7 +3,8 @@
 A run is what a model (or a reference factor) produced for one dataset: its metadata
 (:class:`RunInfo`, written to ``run.json``) and its predictions (``Date``, ``Code``, ``pred_{h}d``
 for every horizon of the run, ``split`` in train/valid/test). The evaluator reads only this folder,
-the dataset and the raw store, and writes ``metrics.json`` and ``report.html`` next to them.
+the dataset and the raw store, and writes ``metrics.json``, ``daily.parquet`` and
+``report.html`` next to them.
 
 Every prediction row must carry the split whose date range contains its ``Date``: a row labelled
 ``test`` dated inside the training range is refused on write, so a mislabelled leak cannot reach

@@ -193,7 +193,7 @@ def test_cli_oracle_run_evaluate_and_compare(synthetic_home):
     assert "RankIC" in result.output and "oracle" in result.output and "mom" in result.output
     assert out.stat().st_size > 1_000_000
     as_json = runner.invoke(app, ["compare", "oracle", "mom", "--out", str(out), "--json"])
-    doc = json.loads(as_json.output)
+    doc = json.loads(as_json.stdout)
     assert doc["runs"] == ["oracle", "mom"] and doc["html"] == str(out)
     ric = next(r for r in doc["rows"] if r["metric"] == "RankIC" and r["horizon"] == "5d")
     assert (

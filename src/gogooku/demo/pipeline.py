@@ -40,7 +40,7 @@ from gogooku.dataset.splits import dataset_folds
 from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
 from gogooku.demo.search import search_and_train
 from gogooku.demo.serving import choose_run, deploy
-from gogooku.evaluate.report import build_compare
+from gogooku.evaluate.compare import build_compare
 from gogooku.io import atomic_write_text
 from gogooku.settings import Plan, Settings
 from gogooku.store.raw import RawStore

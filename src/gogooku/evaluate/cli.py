@@ -36,7 +36,7 @@ def evaluate_command(
         False, "--json", help="Print the written metrics.json instead of the summary lines."
     ),
 ) -> None:
-    """Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html."""
+    """Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html."""
     from gogooku.evaluate.evaluator import evaluate_run, run_settings
     from gogooku.evaluate.report import _fmt
     from gogooku.runs import resolve_run_dir
@@ -68,29 +68,65 @@ def compare_command(
         Path | None,
         typer.Option("--out", help="compare.html path (default $GOGOOKU_HOME/runs/compare.html)."),
     ] = None,
+    all_pairs: bool = typer.Option(
+        False,
+        "--all-pairs",
+        help="Compare every pair of runs (A = the one given first), not only the first run "
+        "against each other run.",
+    ),
+    replicates: int = typer.Option(
+        1000, "--bootstrap", min=10, help="Block-bootstrap replicates of the paired intervals."
+    ),
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
-    """Print a side-by-side table of evaluated runs and write compare.html."""
+    """Compare evaluated runs on their common days and write compare.html.
+
+    Per horizon the runs are aligned on the days of the split where all have a finite daily
+    RankIC (disjoint periods are refused, a partial overlap is a warning on stderr). Per run: RankIC
+    mean, RankIC IR, long-short net Sharpe and long-only net excess return on those days. Per pair
+    (the first run A against each other run B, or every pair with --all-pairs): mean daily RankIC
+    difference B − A with a block-bootstrap 95 % interval, its Diebold–Mariano t (Newey–West) and
+    p-value, and the long-short net Sharpe difference with a paired block-bootstrap interval.
+    Hold-out runs (run.json params.holdout) are marked. The metrics.json table of each run
+    follows.
+    """
     from rich.console import Console
 
-    from gogooku.evaluate.report import compare_rows, compare_table, load_evaluated, write_compare
+    from gogooku.evaluate.compare import (
+        compare_rows,
+        compare_runs,
+        compare_table,
+        comparison_tables,
+        load_runs,
+        write_compare,
+    )
     from gogooku.settings import get_settings
 
-    loaded = load_evaluated(runs)
-    target = write_compare(loaded, split, out or get_settings().runs_dir / "compare.html")
-    if as_json:
-        ids = [m["run"]["run_id"] for m in loaded]
+    loaded = load_runs(runs)
+    comparison = compare_runs(loaded, split, all_pairs=all_pairs, replicates=replicates)
+    metrics = [r.metrics for r in loaded]
+    target = write_compare(
+        metrics, split, out or get_settings().runs_dir / "compare.html", comparison
+    )
+    for line in comparison.warnings:
+        typer.echo(f"warning: {line}", err=True)
+    if as_json:  # the common period is the document's "period" (per horizon in "horizons")
+        ids = comparison.runs
         rows = [
             {
                 "horizon": h,
                 "metric": label,
                 "values": dict(zip(ids, map(_finite, values), strict=True)),
             }
-            for h, label, values in compare_rows(loaded, split)
+            for h, label, values in compare_rows(metrics, split)
         ]
-        typer.echo(
-            json.dumps({"split": split, "runs": ids, "rows": rows, "html": str(target)}, indent=2)
-        )
+        doc = {**comparison.to_json(), "rows": rows, "html": str(target)}
+        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
-    Console().print(compare_table(loaded, split))
+    for line in comparison.period_lines():
+        typer.echo(line)
+    console = Console()
+    for table in comparison_tables(comparison):
+        console.print(table)
+    console.print(compare_table(metrics, split))
     typer.echo(f"wrote {target}")

@@ -1,5 +1,14 @@
 """Evaluate a run: join its predictions with the dataset's targets and the market, compute the
-signal and portfolio metrics per split and horizon, and write ``metrics.json`` and ``report.html``.
+signal and portfolio metrics per split and horizon, and write ``metrics.json``, ``daily.parquet``
+and ``report.html``.
+
+``daily.parquet`` holds the daily series behind the metrics (what ``gogooku compare`` pairs runs
+on), one row per split × horizon × day, sorted by split, horizon, Date: ``split`` (String),
+``horizon`` (Int32), ``Date`` (Date), ``rank_ic`` (the day's RankIC, null on a constant day),
+``ls_net`` and ``lo_net`` (the long-short and long-only books' net daily returns), ``bench`` (the
+``[evaluate] benchmark``'s daily return). Days are the union of the days with predictions and the
+backtest's days (which start the market day after the first prediction and run up to h sessions
+past the last); the portfolio columns are null on splits without backtests (train).
 
 Point-in-time guard: a run whose valid or test range overlaps its training range is refused
 (:class:`EvaluationError` naming the dates); for a walk-forward run (``RunInfo.folds``), each
@@ -41,7 +50,7 @@ from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import bootstrap, metrics, risk
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluation import Evaluation, HorizonSeries
-from gogooku.io import atomic_write_text, code_version
+from gogooku.io import atomic_write_parquet, atomic_write_text, code_version
 from gogooku.runs import CONFIG_FILE, Ranges, RunInfo, load_run, read_predictions
 from gogooku.settings import Settings, get_settings
 from gogooku.store.raw import RawStore
@@ -51,6 +60,7 @@ BENCHMARK_COLUMNS = {"topix": "benchmark_topix", "equal_weight": "benchmark_ew"}
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "metrics.json"
+DAILY_FILE = "daily.parquet"
 REPORT_FILE = "report.html"
 PORTFOLIO_SPLITS = ("valid", "test")
 STRATEGIES = ("long_only", "long_short")
@@ -418,6 +428,56 @@ def fold_metrics(part: pl.DataFrame, series: dict[int, HorizonSeries]) -> list[d
     return out
 
 
+DAILY_SCHEMA = {
+    "split": pl.String,
+    "horizon": pl.Int32,
+    "Date": pl.Date,
+    "rank_ic": pl.Float64,
+    "ls_net": pl.Float64,
+    "lo_net": pl.Float64,
+    "bench": pl.Float64,
+}
+
+
+def daily_frame(
+    series: dict[tuple[str, int], HorizonSeries], benchmark: str = "topix"
+) -> pl.DataFrame:
+    """The ``daily.parquet`` frame (see the module doc) of an evaluation's series."""
+    parts = []
+    for (split, h), hs in series.items():
+        frame = hs.daily_ic.select("Date", "rank_ic")
+        if "long_short" in hs.backtests:
+            frame = frame.join(
+                hs.backtests["long_short"].daily.select("Date", ls_net="ret_net"),
+                on="Date",
+                how="full",
+                coalesce=True,
+            )
+        if "long_only" in hs.backtests:
+            frame = frame.join(
+                hs.backtests["long_only"].daily.select(
+                    "Date", lo_net="ret_net", bench=BENCHMARK_COLUMNS[benchmark]
+                ),
+                on="Date",
+                how="full",
+                coalesce=True,
+            )
+        parts.append(
+            frame.with_columns(split=pl.lit(split), horizon=pl.lit(h, dtype=pl.Int32))
+            .select(
+                [
+                    pl.col(c).cast(t)
+                    if c in frame.columns or c in ("split", "horizon")
+                    else pl.lit(None, dtype=t).alias(c)
+                    for c, t in DAILY_SCHEMA.items()
+                ]
+            )
+            .sort("Date")
+        )
+    # ``series`` is filled split by split (train, valid, test), horizons ascending.
+    return pl.concat(parts) if parts else pl.DataFrame(schema=DAILY_SCHEMA)
+
+
 def run_settings(run_dir: Path) -> tuple[EvaluateConfig, LabelKind]:
     """The ``[evaluate]`` section and ``[target] label`` of the run's ``config.toml`` (defaults
     for a run without one, e.g. predictions written by another tool)."""
@@ -440,7 +500,8 @@ def evaluate_run(
     write_report: bool = True,
     final: bool = False,
 ) -> Evaluation:
-    """Evaluate ``run_dir`` and write ``metrics.json`` (and ``report.html``) into it.
+    """Evaluate ``run_dir`` and write ``metrics.json``, ``daily.parquet`` (and ``report.html``)
+    into it.
 
     ``config`` defaults to the run's own ``[evaluate]`` section; predictions are scored against
     the labels of the run's ``[target] label`` kind. Predictions dated in the dataset's hold-out
@@ -533,6 +594,8 @@ def evaluate_run(
         "splits": splits_out,
     }
     result = _json_ready(result)
+    # daily.parquet first: a metrics.json is never newer than the series it summarises.
+    atomic_write_parquet(run_dir / DAILY_FILE, daily_frame(series, config.benchmark))
     atomic_write_text(
         run_dir / METRICS_FILE, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
     )

@@ -1,6 +1,5 @@
-"""Self-contained HTML reports: ``report.html`` of one evaluated run and ``compare.html`` of several
-(``load_evaluated``, ``compare_table`` and ``write_compare`` are what ``gogooku compare`` and
-``gogooku ablate`` run).
+"""Self-contained HTML report ``report.html`` of one evaluated run (``compare.html`` of several is
+:mod:`gogooku.evaluate.compare`'s).
 
 The Plotly library is inlined once (``include_plotlyjs=True`` on the first figure), so the files
 open offline. Charts of ``report.html`` are drawn for the test split (the valid split when a run
@@ -14,19 +13,16 @@ covers every split and horizon; a walk-forward run adds its per-fold table (``_f
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
-from rich.table import Table
 
 from gogooku.evaluate import risk
 from gogooku.evaluate.evaluation import Evaluation
 from gogooku.io import atomic_write_text
-from gogooku.runs import RunError, resolve_run_dir
 
 ROLLING_IC_DAYS = 20
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -232,91 +228,3 @@ def build_report(evaluation: Evaluation) -> str:
 def write_report(evaluation: Evaluation, path: Path) -> Path:
     atomic_write_text(path, build_report(evaluation))
     return path
-
-
-COMPARE_FIELDS: list[tuple[str, tuple[str, ...], bool]] = [
-    ("RankIC", ("signal", "rank_ic_mean"), False),
-    ("RankIC IR", ("signal", "rank_icir"), False),
-    ("IC", ("signal", "ic_mean"), False),
-    ("hit rate", ("signal", "hit_rate"), True),
-    ("D10−D1", ("signal", "deciles", "top_bottom_spread"), True),
-    ("Kaggle JPX", ("signal", "kaggle_jpx", "score"), False),
-    ("LO Sharpe", ("portfolio", "long_only", "net", "sharpe"), False),
-    ("LO ann. return", ("portfolio", "long_only", "net", "annual_return"), True),
-    ("LO max DD", ("portfolio", "long_only", "net", "max_drawdown"), True),
-    ("LS Sharpe", ("portfolio", "long_short", "net", "sharpe"), False),
-    ("RankIC / oracle", ("vs_oracle", "rank_ic_vs_oracle"), False),
-]
-
-
-def compare_rows(all_metrics: list[dict], split: str) -> list[tuple[str, str, list[object]]]:
-    """(horizon, field, values per run) for every horizon any run has on ``split``."""
-    horizons: list[str] = []
-    for m in all_metrics:
-        for h in _get(m, "splits", split, "horizons") or {}:
-            if h not in horizons:
-                horizons.append(h)
-    rows = []
-    for h in sorted(horizons, key=lambda s: int(s[:-1])):
-        for label, path, _ in COMPARE_FIELDS:
-            rows.append(
-                (h, label, [_get(m, "splits", split, "horizons", h, *path) for m in all_metrics])
-            )
-    return rows
-
-
-def load_evaluated(runs: Iterable[str | Path]) -> list[dict]:
-    """The ``metrics.json`` of each run (id or folder), in order; a run without one is a
-    RunError naming the command that writes it."""
-    loaded = []
-    for run in runs:
-        path = resolve_run_dir(run) / "metrics.json"
-        if not path.is_file():
-            raise RunError(f"{path} missing; run `gogooku evaluate --run {run}`")
-        loaded.append(json.loads(path.read_text(encoding="utf-8")))
-    return loaded
-
-
-def compare_table(all_metrics: list[dict], split: str) -> Table:
-    """The side-by-side table of ``compare_rows`` for the terminal."""
-    table = Table(title=f"{split} split")
-    table.add_column("horizon")
-    table.add_column("metric")
-    for m in all_metrics:
-        table.add_column(m["run"]["run_id"], justify="right")
-    pct = {label: p for label, _, p in COMPARE_FIELDS}
-    for h, label, values in compare_rows(all_metrics, split):
-        table.add_row(h, label, *(_fmt(v, pct[label]) for v in values))
-    return table
-
-
-def write_compare(all_metrics: list[dict], split: str, path: Path) -> Path:
-    """Write ``build_compare``'s page to ``path`` (atomically, creating its folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, build_compare(all_metrics, split))
-    return path
-
-
-def build_compare(all_metrics: list[dict], split: str) -> str:
-    """The HTML text of ``compare.html``: a side-by-side table and a RankIC bar chart."""
-    ids = [m["run"]["run_id"] for m in all_metrics]
-    pct = {label: p for label, _, p in COMPARE_FIELDS}
-    head = "".join(f"<th>{html.escape(i)}</th>" for i in ids)
-    table = [f"<table><tr><th class='l'>horizon</th><th class='l'>metric</th>{head}</tr>"]
-    for h, label, values in compare_rows(all_metrics, split):
-        cells = "".join(f"<td>{_fmt(v, pct[label])}</td>" for v in values)
-        table.append(f"<tr><td class='l'>{h}</td><td class='l'>{label}</td>{cells}</tr>")
-    table.append("</table>")
-    figs = _Figures()
-    fig = go.Figure()
-    for m in all_metrics:
-        hz = _get(m, "splits", split, "horizons") or {}
-        fig.add_bar(
-            x=list(hz),
-            y=[e["signal"]["rank_ic_mean"] for e in hz.values()],
-            name=m["run"]["run_id"],
-        )
-    fig.update_layout(barmode="group", xaxis_title="horizon", yaxis_title="mean RankIC")
-    figs.add(fig, f"Mean RankIC by horizon ({split})")
-    body = [f"<h1>Run comparison ({html.escape(split)} split)</h1>", *table, *figs.parts]
-    return _page("gogooku compare", body)

@@ -71,7 +71,7 @@ def ablate_command(
     from rich.console import Console
 
     from gogooku.config import ConfigError
-    from gogooku.evaluate.report import compare_table, load_evaluated, write_compare
+    from gogooku.evaluate.compare import compare_table, load_evaluated, write_compare
     from gogooku.models.atft_gat_fan import AtftConfig
     from gogooku.train.config import default_run_config, load_run_config
     from gogooku.train.run import train_run
