@@ -59,13 +59,8 @@ COMMANDS: dict[str, LazyCommand] = {
         "The synthetic J-Quants V2 market (for running everything without an API key).",
     ),
     "evaluate": LazyCommand(
-<<<<<<< HEAD
         "gogooku.research.cli:evaluate_command",
-        "Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html.",
-=======
-        "gogooku.evaluate.cli:evaluate_command",
         "Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html.",
->>>>>>> h-compare
     ),
     "compare": LazyCommand(
         "gogooku.evaluate.cli:compare_command",

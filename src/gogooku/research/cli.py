@@ -146,7 +146,7 @@ def evaluate_command(
         help="With --final: score a (dataset, config) that the ledger already holds (recorded).",
     ),
 ) -> None:
-    """Evaluate a run: write runs/RUN/metrics.json and runs/RUN/report.html.
+    """Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html.
 
     Predictions dated in the dataset's sealed hold-out are refused; --final scores the hold-out (see docs/evaluation.md, "Hold-out").
     """
