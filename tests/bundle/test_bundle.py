@@ -27,7 +27,8 @@ from gogooku.cli import app
 def test_bundle_holds_run_metadata_and_hashes(world_home):
     path, info = create_bundle("lg", "lg")
     assert info.version == "v0001" and info.model == "lgbm" and info.dataset == "tiny"
-    assert info.horizons == [1, 5, 20] and info.main_horizon == 5
+    # horizons = "main": the run, and so the bundle, predicts the main horizon only
+    assert info.horizons == [5] and info.main_horizon == 5
     # two seeds: one file per booster
     assert info.model_files == ["lgbm_5d.s1.txt", "lgbm_5d.txt"] and len(info.feature_hash) == 64
     assert "sector33_id" not in info.features and info.features

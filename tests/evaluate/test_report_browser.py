@@ -77,14 +77,25 @@ def test_report_renders_in_headless_chromium(synthetic_home, tmp_path):
 
     report = synthetic_home / "runs" / "oracle" / "report.html"
     source = report.read_text()
-    plot_ids = re.findall(r'<div id="(plot-\d+)"', source)
-    # cumulative, drawdown, RankIC, deciles, IC decay, monthly heat map, sectors
-    assert plot_ids == [f"plot-{i}" for i in range(7)]
+    plot_ids = re.findall(r'<div id="([a-z-]+)" class="plotly-graph-div"', source)
+    # the charts top-down, then the details (report.py module doc)
+    assert plot_ids == [
+        "ic-distribution",
+        "ic-over-time",
+        "turnover-over-time",
+        "quantile-cumulative",
+        "drawdown",
+        "long-only-cumulative",
+        "monthly",
+        "sector-contribution",
+        "deciles",
+        "ic-decay",
+    ]
     dom, log = _dump_dom(report, tmp_path / "profile1")
     assert _console_errors(log) == []
     for plot_id in plot_ids:
         start = dom.index(f'id="{plot_id}"')
-        end = dom.find('<div id="plot-', start + 1)
+        end = dom.find('class="plotly-graph-div"', start + 1)
         chunk = dom[start : end if end > 0 else len(dom)]
         assert 'class="main-svg"' in chunk, f"{plot_id} did not render"
         assert re.search(r'class="(trace|bars|hm|scatterlayer)', chunk), f"{plot_id} has no traces"

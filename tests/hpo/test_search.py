@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import optuna
+import plotly
 import pytest
 from typer.testing import CliRunner
 
@@ -68,7 +69,10 @@ def test_atft_search_writes_trials_reports_and_resumes(home, write_config, tmp_p
     report = (out / "report.html").read_text()
     for title in ("Optimisation history", "Parallel coordinates", "Parameter importances"):
         assert title in report
-    assert report.count("plotly.js v") == 1  # inlined once: the page works offline
+    # plotly.js referenced once, copied next to a page written outside the home (offline)
+    assert "plotly.js v" not in report and report.count("window.PlotlyConfig") == 1
+    asset = f"plotly-{plotly.__version__}.min.js"
+    assert f'src="{asset}"' in report and (out / asset).is_file()
     best_cfg = load_run_config(out / "best_config.toml")
     assert best_cfg.train.lr == pytest.approx(best.params["train.lr"])
     assert best_cfg.model.dropout == pytest.approx(best.params["model.dropout"])

@@ -72,6 +72,14 @@ def mean_statistic(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1)
 
 
+def ir_statistic(samples: np.ndarray) -> np.ndarray:
+    """Row-wise information ratio mean/std(ddof=1), not annualised (the ICIR of daily ICs);
+    NaN where std = 0."""
+    std = samples.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(std > 0, samples.mean(axis=1) / std, np.nan)
+
+
 def sharpe_statistic(periods_per_year: float) -> Callable[[np.ndarray], np.ndarray]:
     """Row-wise annualised Sharpe mean/std(ddof=1)·√P (NaN where std = 0)."""
 

@@ -13,10 +13,14 @@ from gogooku.runs import RunInfo
 
 @dataclass
 class HorizonSeries:
-    """In-memory series behind one split × horizon section of the report."""
+    """In-memory series behind one split × horizon section of the report: the daily IC
+    (``metrics.daily_ic``), the per-day quantile returns (``metrics.quantile_returns``), the
+    per-day top-K turnover against h sessions earlier (``metrics.topk_turnover``) and the
+    backtests."""
 
     daily_ic: pl.DataFrame
     quantiles: pl.DataFrame
+    turnover: pl.DataFrame | None = None
     backtests: dict[str, bt.BacktestResult] = field(default_factory=dict)
     oracle_backtests: dict[str, bt.BacktestResult] = field(default_factory=dict)
 

@@ -28,6 +28,18 @@ on the valid and test splits. On the synthetic market the oracle's expected retu
 of the oracle it recovers: ``rank_ic_vs_oracle`` = RankIC mean / oracle RankIC mean and
 ``sharpe_vs_oracle`` = net Sharpe / oracle net Sharpe per strategy (null where the oracle's
 value is not positive: a share of a non-positive ceiling means nothing).
+
+Only the run's own horizons (``run.json`` horizons, the ``pred_{h}d`` columns it has) are
+evaluated: a model that predicts only its main horizon has metrics for that horizon alone.
+``main_horizon`` (``[target] main_horizon`` of the run's config.toml; else 5 when the run has
+it, else its first horizon) is the horizon the report's headline and charts show.
+
+Each split records ``span_days`` (its evaluated trading days) and ``short_span`` (fewer than
+``risk.MIN_ANNUAL_DAYS``, about a TSE year): its annualised figures (annual return, volatility,
+Sharpe) extrapolate less than a year and the report flags them. Next to them every return
+series carries its un-annualised ``mean_daily`` return and ``daily_sharpe``; the daily RankIC
+carries bootstrap intervals of its mean (``rank_ic_mean_ci``) and of its ICIR
+(``rank_icir_ci``).
 """
 
 from __future__ import annotations
@@ -173,8 +185,9 @@ def signal_metrics(
     universe: pl.DataFrame,
     replicates: int,
     quantiles: int = 10,
-) -> tuple[dict[str, object], pl.DataFrame, pl.DataFrame]:
-    """Signal metrics of ``pred`` vs ``target`` on ``frame``; also the daily IC and decile frames."""
+) -> tuple[dict[str, object], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Signal metrics of ``pred`` vs ``target`` on ``frame``; also the daily IC, the per-day
+    quantile returns and the per-day top-K turnover against ``horizon`` dates earlier."""
     daily = metrics.daily_ic(frame, pred, target)
     out: dict[str, object] = metrics.ic_summary(daily)
     deciles = metrics.quantile_returns(frame, pred, target, quantiles)
@@ -188,13 +201,14 @@ def signal_metrics(
     out["coverage"] = metrics.coverage(frame, universe, pred)
     out["kaggle_jpx"] = metrics.kaggle_jpx_score(metrics.kaggle_jpx_daily(frame, pred, target))
     ric = daily["rank_ic"].drop_nulls().to_numpy()
+    block = bootstrap.default_block_length(ric.size, horizon)
     out["rank_ic_mean_ci"] = bootstrap.block_bootstrap_ci(
-        ric,
-        bootstrap.mean_statistic,
-        bootstrap.default_block_length(ric.size, horizon),
-        replicates=replicates,
+        ric, bootstrap.mean_statistic, block, replicates=replicates
     )
-    return out, daily, deciles
+    out["rank_icir_ci"] = bootstrap.block_bootstrap_ci(
+        ric, bootstrap.ir_statistic, block, replicates=replicates
+    )
+    return out, daily, deciles, turnover_h
 
 
 def portfolio_metrics(
@@ -332,10 +346,10 @@ def _scores(part: pl.DataFrame, column: str) -> pl.DataFrame:
 def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], HorizonSeries]:
     """The ``splits.<split>.horizons.<h>d`` entry of metrics.json and its series."""
     part, pred, target = ctx.part, pred_column(h), f"target_{h}d"
-    sig, daily, deciles = signal_metrics(
+    sig, daily, deciles, turnover = signal_metrics(
         part, pred, target, h, ctx.top_k, ctx.universe, ctx.replicates, ctx.quantiles
     )
-    hs = HorizonSeries(daily_ic=daily, quantiles=deciles)
+    hs = HorizonSeries(daily_ic=daily, quantiles=deciles, turnover=turnover)
     entry: dict[str, object] = {
         "signal": sig,
         "ic_decay": {
@@ -348,7 +362,7 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
     oracle_col = f"exp_target_{h}d"
     has_oracle = oracle_col in part.columns
     if has_oracle:
-        osig, _, _ = signal_metrics(
+        osig, _, _, _ = signal_metrics(
             part, oracle_col, target, h, ctx.top_k, ctx.universe, ctx.replicates, ctx.quantiles
         )
         entry["oracle"] = {"signal": osig}
@@ -493,6 +507,19 @@ def run_settings(run_dir: Path) -> tuple[EvaluateConfig, LabelKind]:
     return config, label
 
 
+def main_horizon(run_dir: Path, horizons: list[int]) -> int:
+    """The horizon the report leads with: ``[target] main_horizon`` of the run's config.toml
+    when the run predicts it, else 5 when it does, else its first horizon."""
+    path = Path(run_dir) / CONFIG_FILE
+    if path.is_file():
+        main = read_toml(path).get("target", {}).get("main_horizon")
+        if main is None:
+            main = TargetConfig.model_fields["main_horizon"].default
+        if main in horizons:
+            return int(main)
+    return 5 if 5 in horizons else horizons[0]
+
+
 def evaluate_run(
     run_dir: Path,
     config: EvaluateConfig | None = None,
@@ -558,11 +585,14 @@ def evaluate_run(
         horizons_out: dict[str, object] = {}
         for h in info.horizons:
             horizons_out[f"{h}d"], series[(split, h)] = _evaluate_horizon(ctx, h)
+        n_dates = part["Date"].n_unique()
         splits_out[split] = {
             "range": [start, end],
             "first_date": first,
             "last_date": last,
-            "n_dates": part["Date"].n_unique(),
+            "n_dates": n_dates,
+            "span_days": n_dates,
+            "short_span": risk.is_short_span(n_dates),
             "n_rows": part.height,
             "periods_per_year": ctx.ppy,
             "horizons": horizons_out,
@@ -589,6 +619,7 @@ def evaluate_run(
             "portfolio_splits": list(PORTFOLIO_SPLITS),
         },
         "conventions": CONVENTIONS,
+        "main_horizon": main_horizon(run_dir, info.horizons),
         "oracle_available": oracle is not None,
         "warnings": _label_overlap_warnings(info, calendar),
         "splits": splits_out,

@@ -14,6 +14,10 @@ window/group expressions. Conventions (named so numbers can be compared with oth
 - **Deciles** — per day, stock i with average rank r_i among n gets quantile
   ⌈r_i · Q / n⌉ (1 = lowest prediction); quantile return = mean target over the quantile's stocks
   that day, then the mean over days; spread = top − bottom quantile, per day then averaged.
+- **Cumulative quantile return** — an h-day target of day t overlaps the next h − 1 days'
+  targets, so compounding them daily would count each return h times; as Alphalens does, each
+  day's quantile return is converted to its daily rate (1 + ret)^(1/h) − 1 and those are
+  compounded (:func:`quantile_cumulative`).
 - **Top-K turnover** — 1 − |S_t ∩ S_{t−lag}| / K, S_t = the K highest predictions on day t
   (ties broken by Code); day t − lag is the lag-th previous evaluation date.
 - **Rank autocorrelation** — Spearman correlation of a stock's prediction on day t with its
@@ -162,6 +166,19 @@ def quantile_summary(daily_q: pl.DataFrame, n_quantiles: int = 10) -> dict[str, 
         "top_bottom_spread": float(spread["spread"].mean()) if spread.height else None,
         "spread_stats": summarize_series(spread["spread"]),
     }
+
+
+def quantile_cumulative(daily_q: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """``Date, quantile, cum``: per quantile the compounded daily rate of its h-day mean returns
+    of :func:`quantile_returns`, cum_t = ∏_{s≤t} (1 + ret_s)^(1/h) (1 on no day; a null rate —
+    ret ≤ −1 — counts as 0)."""
+    rate = (pl.col("ret") + 1.0).pow(1.0 / horizon) - 1.0
+    return (
+        daily_q.sort("quantile", "Date")
+        .with_columns(rate=rate.fill_nan(None).fill_null(0.0))
+        .with_columns(cum=(pl.col("rate") + 1.0).cum_prod().over("quantile"))
+        .select("Date", "quantile", "cum")
+    )
 
 
 def _date_index(frame: pl.DataFrame) -> pl.DataFrame:

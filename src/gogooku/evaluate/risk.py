@@ -3,6 +3,7 @@
 r is the series of simple daily returns, n its length and P the periods per year, taken from the
 trading calendar of the evaluated range (:func:`periods_per_year`), never a hard-coded 252:
 
+- mean daily return    = mean(r); daily Sharpe = mean(r) / std(r, ddof=1)  (not annualised)
 - annual return (CAGR)  = (∏(1 + r))^(P/n) − 1                       (compounded)
 - annual volatility     = std(r, ddof=1)·√P
 - Sharpe                = mean(r) / std(r, ddof=1)·√P                 (risk-free 0)
@@ -15,6 +16,10 @@ trading calendar of the evaluated range (:func:`periods_per_year`), never a hard
 - tail ratio            = |95th percentile| / |5th percentile|
 - beta                  = cov(r, b) / var(b) against benchmark returns b
 - monthly/yearly return = ∏(1 + r) − 1 within the calendar month/year
+
+Annualising a series shorter than a year extrapolates it: :func:`is_short_span` (fewer than
+:data:`MIN_ANNUAL_DAYS` days) marks those, and the evaluator records ``short_span`` and
+``span_days`` per split so the report flags the annualised figures ("annualised from N days").
 
 :func:`qlib_risk_analysis` gives Qlib's arithmetic convention for comparison with its tables:
 annualized_return = mean(r)·P, information_ratio = mean(r)/std(r, ddof=1)·√P, max_drawdown =
@@ -32,6 +37,14 @@ import polars as pl
 from gogooku.calendar import TradingCalendar
 
 VAR_CUTOFF = 0.05
+# A TSE year has 243-246 sessions; a few days of slack so a full year with a missing day or two
+# of predictions still counts as a year.
+MIN_ANNUAL_DAYS = 240
+
+
+def is_short_span(n_days: int) -> bool:
+    """Whether ``n_days`` trading days are fewer than a year (:data:`MIN_ANNUAL_DAYS`)."""
+    return n_days < MIN_ANNUAL_DAYS
 
 
 def periods_per_year(calendar: TradingCalendar, start: dt.date, end: dt.date) -> float:
@@ -148,8 +161,11 @@ def beta(r: np.ndarray, benchmark: np.ndarray) -> float | None:
 def return_stats(r: np.ndarray | pl.Series, ppy: float) -> dict[str, float | int | None]:
     """All single-series statistics of the module docstring (plus total return and day count)."""
     x = _clean(r)
+    std = float(x.std(ddof=1)) if x.size > 1 else 0.0
     return {
         "n_days": int(x.size),
+        "mean_daily": float(x.mean()) if x.size else None,
+        "daily_sharpe": _finite(float(x.mean()) / std) if std > 0 else None,
         "total_return": float(np.prod(1.0 + x) - 1.0) if x.size else None,
         "annual_return": annual_return(x, ppy),
         "annual_volatility": annual_volatility(x, ppy),

@@ -6,7 +6,9 @@
   other workers' ones.
 - ``report.html``: Optuna's Plotly figures — optimisation history, parallel coordinates (with at
   least one complete trial) and fANOVA parameter importances (with at least two) — in one page.
-  plotly.js is inlined once (as in ``gogooku.evaluate.report``), so the page works offline.
+  plotly.js is referenced by a relative path to the home's one copy
+  (``gogooku.evaluate.plotlyjs``; next to the page when the study folder is outside the home),
+  so the page works offline.
 - ``best_config.toml``: the base config with the best trial's values and the same epoch cap the
   trials ran with, a plain run config for ``gogooku train --config``.
 """
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gogooku.config import dump_config
+from gogooku.evaluate.plotlyjs import plotly_src
 from gogooku.hpo.objective import SearchJob, trial_dir
 from gogooku.hpo.study import masked_storage
 from gogooku.io import atomic_write_text
@@ -86,7 +89,9 @@ def build_summary(study: optuna.Study, job: SearchJob, storage: str) -> dict:
     }
 
 
-def _figures(study: optuna.Study, n_complete: int) -> list[tuple[str, str]]:
+def _figures(
+    study: optuna.Study, n_complete: int, plotlyjs: str | bool = True
+) -> list[tuple[str, str]]:
     figs = []
     if n_complete >= 1:
         figs.append(("Optimisation history", vis.plot_optimization_history(study)))
@@ -102,13 +107,17 @@ def _figures(study: optuna.Study, n_complete: int) -> list[tuple[str, str]]:
         if isinstance(fig, str):
             parts.append((title, f"<p>{html.escape(fig)}</p>"))
             continue
-        div = fig.to_html(full_html=False, include_plotlyjs=not inlined, div_id=f"plot-{i}")
+        div = fig.to_html(
+            full_html=False, include_plotlyjs=False if inlined else plotlyjs, div_id=f"plot-{i}"
+        )
         parts.append((title, div))
         inlined = True
     return parts
 
 
-def build_report(study: optuna.Study, summary: dict) -> str:
+def build_report(study: optuna.Study, summary: dict, plotlyjs: str | bool = True) -> str:
+    """The HTML text of the study's report; ``plotlyjs`` is the ``src`` of plotly.js
+    (``gogooku.evaluate.plotlyjs.plotly_src``) or True to inline it."""
     n_complete = summary["counts"].get("complete", 0)
     best = summary["best"]
     head = (
@@ -124,7 +133,7 @@ def build_report(study: optuna.Study, summary: dict) -> str:
         else f"<p>best trial {best['number']}: {best['value']:+.5f} · "
         f"{html.escape(json.dumps(best['params']))}</p>"
     )
-    body = [f"<h2>{html.escape(t)}</h2>{p}" for t, p in _figures(study, n_complete)]
+    body = [f"<h2>{html.escape(t)}</h2>{p}" for t, p in _figures(study, n_complete, plotlyjs)]
     title = f"gogooku hpo: {summary['study']}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -154,7 +163,8 @@ def write_outputs(study: optuna.Study, job: SearchJob, storage: str) -> dict:
     summary = build_summary(study, job, storage)
     out = job.output_dir
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    atomic_write_text(out / REPORT_FILE, build_report(study, summary))
+    report = out / REPORT_FILE
+    atomic_write_text(report, build_report(study, summary, plotly_src(report)))
     if summary["best"] is not None:
         cfg = job.trial_config(summary["best"]["params"])
         train = cfg.train.model_copy(update={"progress": job.base.train.progress})

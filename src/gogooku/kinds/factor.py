@@ -20,6 +20,11 @@ class FactorKind(TabularKind):
     name = "factor"
     config = FactorConfig
 
+    # predicted_horizons stays every [target] horizon: reversal and momentum are horizon-free
+    # signals (one score per stock and day), so scoring the same score against every horizon's
+    # label is the point — how the signal decays with the horizon — not a copy standing in for
+    # an unfitted model; the oracle's columns are the per-horizon expected returns.
+
     def fit_predict_panel(
         self,
         model_cfg: FactorConfig,

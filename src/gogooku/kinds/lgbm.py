@@ -1,8 +1,10 @@
 """Kind ``lgbm``: LightGBM on one day's feature rows (``gogooku.models.gbdt``).
 
-A bundle holds one booster file per fitted horizon and seed (``lgbm_file(h, i)``); the score of
-horizon h is the mean of the boosters of the horizon that scores it (``fitted_horizons``: with
-``horizons = "main"`` every column is the ``[target] main_horizon`` model's score).
+A run predicts only the horizons it fits (``predicted_horizons``: with ``horizons = "main"``
+just ``[target] main_horizon``). A bundle holds one booster file per fitted horizon and seed
+(``lgbm_file(h, i)``); the score of horizon h is the mean of the boosters of the horizon that
+scores it (``fitted_horizons``; a bundle of an older ``"main"`` run that lists every horizon
+scores each with the main model, as that run's predictions did).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gogooku.models.gbdt import (
     fitted_horizons,
     lgbm_file,
     predict_mean,
+    predicted_horizons,
 )
 from gogooku.models.registry import BundleJob
 
@@ -38,6 +41,9 @@ class LgbmPredictor:
 class LgbmKind(TabularKind):
     name = "lgbm"
     config = LgbmConfig
+
+    def predicted_horizons(self, model_cfg: LgbmConfig, target: Any) -> list[int]:
+        return predicted_horizons(model_cfg, target)
 
     def fit_predict(self, model_cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
         return fit_predict_lgbm(model_cfg, data, run_dir)

@@ -1,7 +1,7 @@
 """Kinds fitted on one day's feature rows (``inputs = "rows"``): the shared fit and bundle flow.
 
 ``fit_predict_tabular(model_cfg, panel, features, ranges, target, run_dir, normalization)``
-returns ``Date, Code, pred_{h}d, split`` for every panel row whose date lies in the train, valid
+returns ``Date, Code, pred_{h}d, split`` (h: the kind's ``predicted_horizons``) for every panel row whose date lies in the train, valid
 or test range (the frame ``gogooku.runs.write_predictions`` expects): it refuses ranges whose
 label windows reach into the next split (``gogooku.dataset.tabular.assert_purged``), then hands
 the panel to the kind's :meth:`TabularKind.fit_predict_panel` — by default
@@ -119,5 +119,5 @@ def fit_predict_tabular(
         Path(run_dir),
         normalization or NormalizationConfig(),
     )
-    cols = [pred_column(h) for h in target.sorted_horizons]
+    cols = [pred_column(h) for h in kind.predicted_horizons(model_cfg, target)]
     return scores.select("Date", "Code", *(pl.col(c).cast(pl.Float64) for c in cols), "split")

@@ -13,8 +13,9 @@ Inputs are the per-date normalised features of :class:`gogooku.dataset.tabular.T
   Spearman correlation between prediction and raw target (days with constant predictions are
   skipped; 0 when all are); training stops after ``early_stopping_rounds`` rounds without improvement and the
   best round is used.
-- ``horizons = "main"``: one model on the label of ``[target] main_horizon`` whose score fills
-  every ``pred_{h}d`` column; ``horizons = "each"``: one model per ``[target]`` horizon.
+- ``horizons = "main"``: one model on the label of ``[target] main_horizon``; the run predicts
+  that horizon only (``predicted_horizons``: one ``pred_{h}d`` column, ``run.json`` horizons
+  ``[main_horizon]``); ``horizons = "each"``: one model per ``[target]`` horizon.
 - ``seeds = k``: each model is the mean of k boosters trained with seeds ``seed``, ``seed`` + 1,
   …, ``seed`` + k − 1 (different bagging and feature samples), which averages away part of the
   variance a single booster fits on noisy targets. ``early_stopping_on = "booster"``: each
@@ -280,24 +281,30 @@ def _write_side_files(
             atomic_write_text(Path(run_dir) / lgbm_file(h, i), text)
 
 
+def predicted_horizons(cfg: LgbmConfig, target: TargetConfig) -> list[int]:
+    """The horizons a run predicts: ``[main_horizon]`` with ``horizons = "main"``, else all."""
+    return [target.main_horizon] if cfg.horizons == "main" else target.sorted_horizons
+
+
 def fitted_horizons(cfg: LgbmConfig, target: TargetConfig) -> dict[int, int]:
-    """Output horizon → horizon of the LightGBM model that scores it (``horizons``)."""
+    """Output horizon → horizon of the LightGBM model that scores it (``horizons``). With
+    ``"main"`` every ``[target]`` horizon maps to the main one: runs and bundles made before
+    runs listed only their predicted horizons carry copies of the main score in every column."""
     if cfg.horizons == "main":
         return dict.fromkeys(target.sorted_horizons, target.main_horizon)
     return {h: h for h in target.sorted_horizons}
 
 
 def fit_predict_lgbm(cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
-    """Fit per the module doc; ``Date, Code, split, pred_{h}d`` for every row of ``data``."""
-    main = data.target.main_horizon
-    fitted = [main] if cfg.horizons == "main" else data.horizons
+    """Fit per the module doc; ``Date, Code, split, pred_{h}d`` for every row of ``data`` and
+    every horizon of :func:`predicted_horizons`."""
+    fitted = predicted_horizons(cfg, data.target)
     boosters, summary = {}, {}
     for h in fitted:
         boosters[h], summary[h] = _fit_one(cfg, data, h)
     _write_side_files(run_dir, boosters, summary)
     x_all = data.frame.select(data.inputs).to_numpy()
-    scores = {h: predict_mean(members, x_all) for h, members in boosters.items()}
-    source = fitted_horizons(cfg, data.target)
     return data.frame.select("Date", "Code", "split").with_columns(
-        pl.Series(pred_column(h), scores[source[h]], dtype=pl.Float64) for h in data.horizons
+        pl.Series(pred_column(h), predict_mean(boosters[h], x_all), dtype=pl.Float64)
+        for h in fitted
     )

@@ -115,6 +115,13 @@ class ModelKind(ABC):
         """Extra ``run.json`` params of a run of this kind."""
         return {}
 
+    def predicted_horizons(self, model_cfg: Any, target: Any) -> list[int]:
+        """The horizons a run of ``[model] model_cfg`` and ``[target] target`` predicts: its
+        ``run.json`` horizons and ``pred_{h}d`` columns. Default: every ``[target]`` horizon; a
+        kind that fits fewer (lgbm's ``horizons = "main"``) lists only those, so no horizon
+        gets a copy of another's score (the evaluator would report copies as separate models)."""
+        return list(target.sorted_horizons)
+
     @abstractmethod
     def fit(self, job: FitJob) -> dict[str, object]:
         """Train, write ``job.run_dir/predictions.parquet`` and return the training summary."""

@@ -111,7 +111,7 @@ def train_run(
         run_dir, _ = create_run(
             kind,
             dataset,
-            cfg.target.sorted_horizons,
+            model_kind.predicted_horizons(cfg.model, cfg.target),
             fold_ranges(fold),
             {**run_params, **(params or {})},
             run_id=run_id,
