@@ -22,15 +22,16 @@ def test_stored_scores_equal_training_predictions(world_home, run):
     result = predict(run, day)
     expected = trained.filter(pl.col("Date") == day).sort("Code")
     assert result.rows == expected.height and result.listed == 24
+    horizons = json.loads((world_home / "runs" / run / "run.json").read_text())["horizons"]
     rows = PredictionStore().read_day(run, "v0001", day)
     stored = pl.DataFrame(
         {
             "Code": [r[0] for r in rows],
-            **{f"pred_{h}d": [json.loads(r[2])[str(h)] for r in rows] for h in (1, 5, 20)},
+            **{f"pred_{h}d": [json.loads(r[2])[str(h)] for r in rows] for h in horizons},
         }
     ).sort("Code")
     assert stored["Code"].to_list() == expected["Code"].to_list()
-    for h in (1, 5, 20):
+    for h in horizons:
         diff = (stored[f"pred_{h}d"] - expected[f"pred_{h}d"]).abs().max()
         assert diff <= 1e-6, (run, h, diff)
     assert all(r[3] is not None and r[5] for r in rows)  # sector and company name

@@ -204,7 +204,8 @@ def test_cli_oracle_run_evaluate_and_compare(synthetic_home):
     result = runner.invoke(app, ["compare", "oracle", "mom", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "RankIC" in result.output and "oracle" in result.output and "mom" in result.output
-    assert out.stat().st_size > 1_000_000
+    assert out.stat().st_size < 1_000_000  # plotly.js is the home's one copy, not inlined
+    assert f'src="assets/plotly-{plotly.__version__}.min.js"' in out.read_text()
     as_json = runner.invoke(app, ["compare", "oracle", "mom", "--out", str(out), "--json"])
     doc = json.loads(as_json.stdout)
     assert doc["runs"] == ["oracle", "mom"] and doc["html"] == str(out)

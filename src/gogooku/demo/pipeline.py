@@ -40,7 +40,7 @@ from gogooku.dataset.splits import dataset_folds
 from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
 from gogooku.demo.search import search_and_train
 from gogooku.demo.serving import choose_run, deploy
-from gogooku.evaluate.compare import build_compare
+from gogooku.evaluate.compare import write_compare
 from gogooku.io import atomic_write_text
 from gogooku.settings import Plan, Settings
 from gogooku.store.raw import RawStore
@@ -221,7 +221,7 @@ def run_demo(
             "vs oracle: RankIC / oracle RankIC)",
         )
         compare_html = demo_dir / "compare.html"
-        atomic_write_text(compare_html, build_compare(metrics, SPLIT))
+        write_compare(metrics, SPLIT, compare_html)
     with clock.stage("serve", "bundle and promote the best run on validation, serve, query"):
         kinds = {d.name: m["run"]["model"] for d, m in zip(run_dirs, metrics, strict=True)}
         served = deploy(choose_run(run_dirs, kinds, main), settings.home, console)

@@ -38,7 +38,7 @@ def evaluate_command(
 ) -> None:
     """Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html."""
     from gogooku.evaluate.evaluator import evaluate_run, run_settings
-    from gogooku.evaluate.report import _fmt
+    from gogooku.evaluate.pages import fmt
     from gogooku.runs import resolve_run_dir
 
     run_dir = resolve_run_dir(run)
@@ -55,8 +55,8 @@ def evaluate_command(
             s = e["signal"]
             lo = e.get("portfolio", {}).get("long_only", {}).get("net", {}).get("sharpe")
             typer.echo(
-                f"{split:5s} {h:>3s}: RankIC {_fmt(s['rank_ic_mean'])}  IR {_fmt(s['rank_icir'])}"
-                f"  long-only Sharpe {_fmt(lo)}"
+                f"{split:5s} {h:>3s}: RankIC {fmt(s['rank_ic_mean'])}  IR {fmt(s['rank_icir'])}"
+                f"  long-only Sharpe {fmt(lo)}"
             )
     typer.echo(f"wrote {ev.run_dir / 'metrics.json'} and {ev.run_dir / 'report.html'}")
 

@@ -46,60 +46,14 @@ from rich.table import Table
 
 from gogooku.errors import GogookuError
 from gogooku.evaluate import bootstrap, paired, risk
+from gogooku.evaluate.pages import Figures, fmt, get, page
+from gogooku.evaluate.plotlyjs import plotly_src
 from gogooku.io import atomic_write_text
 from gogooku.runs import RunError, resolve_run_dir
 
 HOLDOUT = "hold-out"
 METRICS_FILE = "metrics.json"
 DAILY_FILE = "daily.parquet"
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th { background: #f3f3f3; } td.l, th.l { text-align: left; }
-.warn { color: #a33; }
-"""
-
-
-def _fmt(value: object, pct: bool = False) -> str:
-    """A table cell: – for null, 4 decimals, or a percentage with 2 (HTML-escaped)."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value * 100:.2f}%" if pct else f"{value:.4f}"
-    return html.escape(str(value))
-
-
-def _get(d: object, *keys: str) -> object:
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
-
-
-def _page(title: str, body: Iterable[str]) -> str:
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
-
-
-def _figure_html(fig: go.Figure, title: str) -> str:
-    """One figure with plotly.js inlined (compare.html has a single chart)."""
-    fig.update_layout(title=title, height=380, margin={"l": 50, "r": 20, "t": 50, "b": 40})
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=True,
-        div_id="plot-0",
-        config={"displaylogo": False, "responsive": True},
-    )
 
 
 class CompareError(GogookuError, ValueError):
@@ -129,7 +83,7 @@ class EvaluatedRun:
 
 def is_holdout(metrics: dict) -> bool:
     """Whether the run is a hold-out score (its run.json's ``params.holdout`` is true)."""
-    return _get(metrics, "run", "params", "holdout") is True
+    return get(metrics, "run", "params", "holdout") is True
 
 
 def run_label(metrics: dict) -> str:
@@ -426,14 +380,14 @@ def compare_rows(all_metrics: list[dict], split: str) -> list[tuple[str, str, li
     """(horizon, field, values per run) for every horizon any run has on ``split``."""
     horizons: list[str] = []
     for m in all_metrics:
-        for h in _get(m, "splits", split, "horizons") or {}:
+        for h in get(m, "splits", split, "horizons") or {}:
             if h not in horizons:
                 horizons.append(h)
     rows = []
     for h in sorted(horizons, key=lambda s: int(s[:-1])):
         for label, path, _ in COMPARE_FIELDS:
             rows.append(
-                (h, label, [_get(m, "splits", split, "horizons", h, *path) for m in all_metrics])
+                (h, label, [get(m, "splits", split, "horizons", h, *path) for m in all_metrics])
             )
     return rows
 
@@ -448,7 +402,7 @@ def compare_table(all_metrics: list[dict], split: str) -> Table:
         table.add_column(run_label(m), justify="right")
     pct = {label: p for label, _, p in COMPARE_FIELDS}
     for h, label, values in compare_rows(all_metrics, split):
-        table.add_row(h, label, *(_fmt(v, pct[label]) for v in values))
+        table.add_row(h, label, *(fmt(v, pct[label]) for v in values))
     return table
 
 
@@ -459,7 +413,7 @@ def compare_table(all_metrics: list[dict], split: str) -> Table:
 def _ci(ci: dict | None, pct: bool = False) -> str:
     if not ci or ci.get("low") is None or ci.get("high") is None:
         return "–"
-    return f"[{_fmt(ci['low'], pct)}, {_fmt(ci['high'], pct)}]"
+    return f"[{fmt(ci['low'], pct)}, {fmt(ci['high'], pct)}]"
 
 
 def _p(value: object) -> str:
@@ -492,10 +446,10 @@ def per_run_cells(comparison: Comparison) -> list[list[str]]:
                     f"{hc.horizon}d",
                     labels[rid],
                     str(m["n_days"]),
-                    _fmt(m["rank_ic_mean"]),
-                    _fmt(m["rank_icir"]),
-                    _fmt(m["ls_net_sharpe"]),
-                    _fmt(m["lo_excess_annual_return"], True),
+                    fmt(m["rank_ic_mean"]),
+                    fmt(m["rank_icir"]),
+                    fmt(m["ls_net_sharpe"]),
+                    fmt(m["lo_excess_annual_return"], True),
                 ]
             )
     return rows
@@ -512,11 +466,11 @@ def pair_cells(comparison: Comparison) -> list[list[str]]:
                     f"{hc.horizon}d",
                     f"{labels[p['b']]} − {labels[p['a']]}",
                     str(p["n_days"]),
-                    _fmt(ric["estimate"]),
+                    fmt(ric["estimate"]),
                     _ci(ric),
-                    _fmt(p["dm_t"]),
+                    fmt(p["dm_t"]),
                     _p(p["dm_p"]),
-                    _fmt(sharpe["estimate"]),
+                    fmt(sharpe["estimate"]),
                     _ci(sharpe),
                 ]
             )
@@ -560,31 +514,39 @@ def write_compare(
 ) -> Path:
     """Write ``build_compare``'s page to ``path`` (atomically, creating its folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, build_compare(all_metrics, split, comparison))
+    atomic_write_text(path, build_compare(all_metrics, split, comparison, plotly_src(path)))
     return path
 
 
-def build_compare(all_metrics: list[dict], split: str, comparison: Comparison | None = None) -> str:
+def build_compare(
+    all_metrics: list[dict],
+    split: str,
+    comparison: Comparison | None = None,
+    plotlyjs: str | bool = True,
+) -> str:
     """The HTML text of ``compare.html``: with a ``comparison``, its common period (also in the
     title), warnings, per-run and paired tables; then the metrics.json table of every run and a
-    RankIC bar chart."""
+    RankIC bar chart. ``plotlyjs``: the ``src`` of plotly.js (``write_compare`` passes the
+    home's copy), or True to inline it."""
     pct = {label: p for label, _, p in COMPARE_FIELDS}
     head = "".join(f"<th>{html.escape(run_label(m))}</th>" for m in all_metrics)
     table = [f"<table><tr><th class='l'>horizon</th><th class='l'>metric</th>{head}</tr>"]
     for h, label, values in compare_rows(all_metrics, split):
-        cells = "".join(f"<td>{_fmt(v, pct[label])}</td>" for v in values)
+        cells = "".join(f"<td>{fmt(v, pct[label])}</td>" for v in values)
         table.append(f"<tr><td class='l'>{h}</td><td class='l'>{label}</td>{cells}</tr>")
     table.append("</table>")
     fig = go.Figure()
     for m in all_metrics:
-        hz = _get(m, "splits", split, "horizons") or {}
+        hz = get(m, "splits", split, "horizons") or {}
         fig.add_bar(
             x=list(hz),
             y=[e["signal"]["rank_ic_mean"] for e in hz.values()],
             name=run_label(m),
         )
     fig.update_layout(barmode="group", xaxis_title="horizon", yaxis_title="mean RankIC")
-    chart = _figure_html(fig, f"Mean RankIC by horizon ({split}, each run over its own days)")
+    figures = Figures(plotlyjs)
+    figures.add(fig, f"Mean RankIC by horizon ({split}, each run over its own days)")
+    chart = figures.parts[0]
     title = f"Run comparison ({split} split)"
     body: list[str] = []
     if comparison is not None:
@@ -604,4 +566,4 @@ def build_compare(all_metrics: list[dict], split: str, comparison: Comparison | 
         body += _html_table(PAIR_COLUMNS, pair_cells(comparison))
         body += ["<h2>metrics.json (each run over its own days)</h2>"]
     body = [f"<h1>{html.escape(title)}</h1>", *body, *table, chart]
-    return _page(f"gogooku compare: {title}", body)
+    return page(f"gogooku compare: {title}", body)

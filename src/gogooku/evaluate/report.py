@@ -34,7 +34,6 @@ alone is charted once, not as four copies.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -44,68 +43,13 @@ import polars as pl
 from gogooku.evaluate import metrics as sig_metrics
 from gogooku.evaluate import risk
 from gogooku.evaluate.evaluation import Evaluation
+from gogooku.evaluate.pages import Figures, fmt, get, page
 from gogooku.evaluate.plotlyjs import plotly_src
 from gogooku.io import atomic_write_text
 
 ROLLING_IC_DAYS = 20
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 FLAG = "⚑"
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th { background: #f3f3f3; } td.l, th.l { text-align: left; }
-.warn { color: #a33; } .flag { color: #a60; } .note { color: #555; font-size: 0.9em; }
-table.headline td { font-size: 1.05em; } table.headline td.ci { color: #555; }
-"""
-
-
-def _fmt(value: object, pct: bool = False) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value * 100:.2f}%" if pct else f"{value:.4f}"
-    return html.escape(str(value))
-
-
-def _get(d: object, *keys: str) -> object:
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
-
-
-class _Figures:
-    """Collects figure divs; the first carries plotly.js (inlined, or a ``<script src>`` when
-    ``plotlyjs`` is a path ending in ``.js``), the rest reference it."""
-
-    def __init__(self, plotlyjs: str | bool = True) -> None:
-        self.parts: list[str] = []
-        self.plotlyjs = plotlyjs
-
-    def add(self, fig: go.Figure, title: str, div_id: str | None = None) -> None:
-        fig.update_layout(title=title, height=380, margin={"l": 50, "r": 20, "t": 50, "b": 40})
-        self.parts.append(
-            fig.to_html(
-                full_html=False,
-                include_plotlyjs=False if self.parts else self.plotlyjs,
-                div_id=div_id or f"plot-{len(self.parts)}",
-                config={"displaylogo": False, "responsive": True},
-            )
-        )
-
-
-def _page(title: str, body: Iterable[str]) -> str:
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
 
 
 def _span_note(split: str, sd: dict) -> str | None:
@@ -117,7 +61,7 @@ def _span_note(split: str, sd: dict) -> str | None:
 
 def _annual(value: object, short: bool, pct: bool = False) -> str:
     """An annualised figure, marked when its split spans less than a year."""
-    text = _fmt(value, pct)
+    text = fmt(value, pct)
     return f"{text} <span class='flag'>{FLAG}</span>" if short and value is not None else text
 
 
@@ -137,21 +81,21 @@ def _summary_rows(metrics: dict) -> list[str]:
         days = sd.get("span_days", sd.get("n_dates"))
         for h, e in sd["horizons"].items():
             s = e["signal"]
-            lo = _get(e, "portfolio", "long_only", "net")
-            ls = _get(e, "portfolio", "long_short", "net")
+            lo = get(e, "portfolio", "long_only", "net")
+            ls = get(e, "portfolio", "long_short", "net")
             rows.append(
-                f"<tr><td class='l'>{split}</td><td>{_fmt(days)}</td><td>{h}</td>"
-                f"<td>{_fmt(s['ic_mean'])}</td><td>{_fmt(s['rank_ic_mean'])}</td>"
-                f"<td>{_fmt(s['rank_icir'])}</td><td>{_fmt(s['rank_ic_t_stat'])}</td>"
-                f"<td>{_fmt(s['hit_rate'], True)}</td>"
-                f"<td>{_fmt(_get(s, 'deciles', 'top_bottom_spread'), True)}</td>"
-                f"<td>{_fmt(_get(s, 'kaggle_jpx', 'score'))}</td>"
-                f"<td>{_annual(_get(ls, 'sharpe'), short)}</td>"
-                f"<td>{_fmt(_get(ls, 'mean_daily'), True)}</td>"
-                f"<td>{_annual(_get(lo, 'sharpe'), short)}</td>"
-                f"<td>{_annual(_get(lo, 'annual_return'), short, True)}</td>"
-                f"<td>{_fmt(_get(lo, 'max_drawdown'), True)}</td>"
-                f"<td>{_fmt(_get(e, 'vs_oracle', 'rank_ic_vs_oracle'))}</td></tr>"
+                f"<tr><td class='l'>{split}</td><td>{fmt(days)}</td><td>{h}</td>"
+                f"<td>{fmt(s['ic_mean'])}</td><td>{fmt(s['rank_ic_mean'])}</td>"
+                f"<td>{fmt(s['rank_icir'])}</td><td>{fmt(s['rank_ic_t_stat'])}</td>"
+                f"<td>{fmt(s['hit_rate'], True)}</td>"
+                f"<td>{fmt(get(s, 'deciles', 'top_bottom_spread'), True)}</td>"
+                f"<td>{fmt(get(s, 'kaggle_jpx', 'score'))}</td>"
+                f"<td>{_annual(get(ls, 'sharpe'), short)}</td>"
+                f"<td>{fmt(get(ls, 'mean_daily'), True)}</td>"
+                f"<td>{_annual(get(lo, 'sharpe'), short)}</td>"
+                f"<td>{_annual(get(lo, 'annual_return'), short, True)}</td>"
+                f"<td>{fmt(get(lo, 'max_drawdown'), True)}</td>"
+                f"<td>{fmt(get(e, 'vs_oracle', 'rank_ic_vs_oracle'))}</td></tr>"
             )
     rows.append("</table>")
     rows.extend(f"<p class='note flag'>{FLAG} {html.escape(n)}</p>" for n in notes)
@@ -161,7 +105,7 @@ def _summary_rows(metrics: dict) -> list[str]:
 def _fold_rows(metrics: dict) -> list[str]:
     """A walk-forward run's per-fold table (test split: RankIC, RankIC IR and the long-short
     book's mean daily net return per fold and horizon); nothing for other runs."""
-    folds = _get(metrics, "splits", "test", "folds")
+    folds = get(metrics, "splits", "test", "folds")
     if not folds:
         return []
     horizons = list(folds[0]["horizons"])
@@ -174,14 +118,14 @@ def _fold_rows(metrics: dict) -> list[str]:
     ]
     for f in folds:
         cells = "".join(
-            f"<td>{_fmt(_get(f, 'horizons', h, 'rank_ic_mean'))}</td>"
-            f"<td>{_fmt(_get(f, 'horizons', h, 'rank_icir'))}</td>"
-            f"<td>{_fmt(_get(f, 'horizons', h, 'ls_net_mean'), True)}</td>"
+            f"<td>{fmt(get(f, 'horizons', h, 'rank_ic_mean'))}</td>"
+            f"<td>{fmt(get(f, 'horizons', h, 'rank_icir'))}</td>"
+            f"<td>{fmt(get(f, 'horizons', h, 'ls_net_mean'), True)}</td>"
             for h in horizons
         )
         rows.append(
-            f"<tr><td class='l'>{_fmt(f['fold'])}</td><td>{_fmt(f['first_date'])}</td>"
-            f"<td>{_fmt(f['last_date'])}</td><td>{_fmt(f['n_dates'])}</td>{cells}</tr>"
+            f"<tr><td class='l'>{fmt(f['fold'])}</td><td>{fmt(f['first_date'])}</td>"
+            f"<td>{fmt(f['last_date'])}</td><td>{fmt(f['n_dates'])}</td>{cells}</tr>"
         )
     rows.append("</table>")
     return rows
@@ -207,10 +151,10 @@ def report_horizon(metrics: dict, horizons: list[int]) -> int:
 
 
 def _ci(ci: object, pct: bool = False) -> str:
-    low, high = _get(ci, "low"), _get(ci, "high")
+    low, high = get(ci, "low"), get(ci, "high")
     if low is None or high is None:
         return ""
-    return f"[{_fmt(low, pct)}, {_fmt(high, pct)}]"
+    return f"[{fmt(low, pct)}, {fmt(high, pct)}]"
 
 
 def _headline(metrics: dict, split: str, h: int) -> list[str]:
@@ -222,8 +166,8 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
     days = sd.get("span_days", sd.get("n_dates"))
     not_annual = f"n/a: {days} days < 1 year, not annualised (see the daily figures)"
     rows: list[tuple[str, str, str]] = [
-        ("RankIC mean (daily)", _fmt(s["rank_ic_mean"]), _ci(s.get("rank_ic_mean_ci"))),
-        ("ICIR (daily RankIC mean / std)", _fmt(s["rank_icir"]), _ci(s.get("rank_icir_ci"))),
+        ("RankIC mean (daily)", fmt(s["rank_ic_mean"]), _ci(s.get("rank_ic_mean_ci"))),
+        ("ICIR (daily RankIC mean / std)", fmt(s["rank_icir"]), _ci(s.get("rank_icir_ci"))),
     ]
     port = e.get("portfolio")
     if port:
@@ -231,8 +175,8 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
         lo = port["long_only"]
         bench = ls.get("benchmark", "topix")
         rows += [
-            ("Long-short net mean daily return", _fmt(ls["net"].get("mean_daily"), True), ""),
-            ("Long-short net daily Sharpe", _fmt(ls["net"].get("daily_sharpe")), ""),
+            ("Long-short net mean daily return", fmt(ls["net"].get("mean_daily"), True), ""),
+            ("Long-short net daily Sharpe", fmt(ls["net"].get("daily_sharpe")), ""),
         ]
         if short:
             rows += [
@@ -243,16 +187,16 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
             rows += [
                 (
                     "Long-short net Sharpe (annualised)",
-                    _fmt(ls["net"]["sharpe"]),
+                    fmt(ls["net"]["sharpe"]),
                     _ci(ls.get("sharpe_ci")),
                 ),
-                ("Long-short net annual return", _fmt(ls["net"]["annual_return"], True), ""),
+                ("Long-short net annual return", fmt(ls["net"]["annual_return"], True), ""),
             ]
         excess = lo.get("excess") or {}
         rows.append(
             (
                 f"Excess over {bench} (long-only, net), mean daily",
-                _fmt(excess.get("mean_daily"), True),
+                fmt(excess.get("mean_daily"), True),
                 "",
             )
         )
@@ -260,24 +204,24 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
             rows.append(
                 (
                     f"Excess over {bench} (long-only, net), annualised",
-                    _fmt(excess.get("annual_return"), True),
+                    fmt(excess.get("annual_return"), True),
                     "",
                 )
             )
         rows += [
             (
                 f"Beta to {bench}: long-short / long-only",
-                f"{_fmt(ls.get('beta'))} / {_fmt(lo.get('beta'))}",
+                f"{fmt(ls.get('beta'))} / {fmt(lo.get('beta'))}",
                 "",
             ),
             (
                 "Turnover, long-short book (mean daily traded / NAV)",
-                _fmt(ls.get("turnover_mean"), True),
+                fmt(ls.get("turnover_mean"), True),
                 "",
             ),
         ]
     rows.append(
-        (f"Top-K turnover vs {h} sessions earlier", _fmt(s.get("topk_turnover_horizon"), True), "")
+        (f"Top-K turnover vs {h} sessions earlier", fmt(s.get("topk_turnover_horizon"), True), "")
     )
     period = f"{sd.get('first_date')} .. {sd.get('last_date')} ({days} trading days)"
     rows.append(("Period", html.escape(period), ""))
@@ -300,7 +244,7 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
     return out
 
 
-def _charts(evaluation: Evaluation, split: str, h: int, figs: _Figures) -> None:
+def _charts(evaluation: Evaluation, split: str, h: int, figs: Figures) -> None:
     """The chart section (module doc, step 2) of ``split`` at horizon ``h``."""
     hs = evaluation.series[(split, h)]
     ic = hs.daily_ic.sort("Date").with_columns(
@@ -358,7 +302,7 @@ def _charts(evaluation: Evaluation, split: str, h: int, figs: _Figures) -> None:
         figs.add(fig, f"Drawdown of the long-short book, net ({split})", "drawdown")
 
 
-def _details(evaluation: Evaluation, split: str, h: int, figs: _Figures) -> list[str]:
+def _details(evaluation: Evaluation, split: str, h: int, figs: Figures) -> list[str]:
     """The detail section (module doc, step 3): returns the html parts, adding figures."""
     m = evaluation.metrics
     hs = evaluation.series[(split, h)]
@@ -398,11 +342,11 @@ def _details(evaluation: Evaluation, split: str, h: int, figs: _Figures) -> list
             "Sector (S33) contribution, long-only",
             "sector-contribution",
         )
-        beta = _get(m, "splits", split, "horizons", f"{h}d", "portfolio", "long_only", "beta")
+        beta = get(m, "splits", split, "horizons", f"{h}d", "portfolio", "long_only", "beta")
         out += [
             "<h3 id='long-only'>Long-only book</h3>",
             "<p class='note'>The long-only top-K Sharpe is mostly market exposure "
-            f"(beta {_fmt(beta)}): judge the signal by the long-short and excess figures "
+            f"(beta {fmt(beta)}): judge the signal by the long-short and excess figures "
             "above.</p>",
             *figs.parts[start:],
         ]
@@ -431,7 +375,7 @@ def build_report(evaluation: Evaluation, plotlyjs: str | bool = True) -> str:
     info = evaluation.info
     split = headline_split(m)
     h = report_horizon(m, info.horizons)
-    figs = _Figures(plotlyjs)
+    figs = Figures(plotlyjs)
     _charts(evaluation, split, h, figs)
     charts = list(figs.parts)
     details = _details(evaluation, split, h, figs)
@@ -450,7 +394,7 @@ def build_report(evaluation: Evaluation, plotlyjs: str | bool = True) -> str:
         *_fold_rows(m),
         *details,
     ]
-    return _page(f"gogooku report {info.run_id}", body)
+    return page(f"gogooku report {info.run_id}", body)
 
 
 def write_report(evaluation: Evaluation, path: Path) -> Path:

@@ -172,7 +172,7 @@ def evaluate_command(
             "config hash)",
             param_hint="--final",
         )
-    from gogooku.evaluate.report import _fmt
+    from gogooku.evaluate.pages import fmt
     from gogooku.research.final import score_holdout
 
     result = score_holdout(run, again=again)
@@ -189,9 +189,9 @@ def evaluate_command(
     for h, f in entry["figures"].items():
         ric, sh = f["rank_ic_ci"], f["long_short_sharpe_ci"]
         typer.echo(
-            f"hold-out {h:>3s}: RankIC {_fmt(f['rank_ic_mean'])} [{_fmt(ric[0])}, {_fmt(ric[1])}]"
-            f"  ICIR {_fmt(f['rank_icir'])}  long-short Sharpe {_fmt(f['long_short_sharpe'])} "
-            f"[{_fmt(sh[0])}, {_fmt(sh[1])}]"
+            f"hold-out {h:>3s}: RankIC {fmt(f['rank_ic_mean'])} [{fmt(ric[0])}, {fmt(ric[1])}]"
+            f"  ICIR {fmt(f['rank_icir'])}  long-short Sharpe {fmt(f['long_short_sharpe'])} "
+            f"[{fmt(sh[0])}, {fmt(sh[1])}]"
         )
     typer.echo(
         f"wrote {result.final_dir / 'metrics.json'}; ledger line appended to {result.ledger}"

@@ -202,6 +202,7 @@ def run_walkforward(
     if cfg.model.kind != kind:
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
     plan = plan_walkforward(dataset, cfg, folds, seeds, refit_every)
+    horizons = get_kind(kind).predicted_horizons(cfg.model, cfg.target)
     if resume:
         saved = dict(load_run(run_dir).params["walkforward"])  # type: ignore[call-overload]
         given = plan.params(executor)
@@ -225,7 +226,7 @@ def run_walkforward(
         run_dir, _ = create_run(
             kind,
             dataset,
-            cfg.target.sorted_horizons,
+            horizons,
             plan.ranges(),
             params,
             run_id=run_id,
@@ -254,7 +255,7 @@ def run_walkforward(
         env={"GOGOOKU_HOME": str(home)},
     )
     fits = [(group, seed, read_predictions(task.run_dir)) for group, seed, task in tasks]
-    by_seed, stitched = stitch(fits, cfg.target.sorted_horizons)
+    by_seed, stitched = stitch(fits, horizons)
     atomic_write_parquet(run_dir / BY_SEED_FILE, by_seed)
     write_predictions(run_dir, stitched)
     if evaluate:
