@@ -37,7 +37,7 @@ from gogooku.config import CONFIGS_DIR, SplitConfig
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.splits import walk_forward
-from gogooku.train.config import RunConfig, load_run_config
+from gogooku.train.config import RunConfig, load_run_config, with_data
 from gogooku.train.loop import Trainer
 from panel import make_panel
 
@@ -83,11 +83,11 @@ def bench_config(base: RunConfig, train_days: int, device: str, amp: bool) -> Ru
         first_day=window - 1,
         max_folds=1,
     )
-    data = base.data.model_copy(update={"splits": splits})
-    train = base.train.model_copy(
+    cfg = with_data(base, splits)
+    train = cfg.train.model_copy(
         update={"epochs": 1, "device": device, "amp": amp, "progress": False}
     )
-    return base.model_copy(update={"data": data, "train": train})
+    return cfg.model_copy(update={"train": train})
 
 
 def one_epoch(cfg: RunConfig, dataset: Path, work: Path, name: str) -> dict:

@@ -12,8 +12,8 @@ to the repository root), ``folds`` and ``baseline`` (the candidate the ratios ar
 
 1. The quality market and dataset (``studies/market.py``; made when ``--home`` lacks them;
    ``--stocks``, ``--years``, ``--data-config`` and ``--max-epochs`` make a smoke run).
-2. Base = ``base`` with ``[data.splits]`` replaced by ``configs/quality_data.toml``'s ``[splits]``
-   and progress off.
+2. Base = ``base`` with its ``[data]`` tables replaced by those of ``--data-config``
+   (``configs/quality_data.toml``: ``[splits]``; ``gogooku.train.config.with_data``) and progress off.
 3. The search is ``gogooku hpo``'s (``gogooku.hpo``): one Optuna study ``STUDY`` in
    ``--home``/hpo/STUDY/ (``study.db``, trial folders, ``summary.json``, ``report.html``,
    ``best_config.toml``), every candidate tried once in the listed order, no pruning; each trial
@@ -68,7 +68,6 @@ def test_rank_ic(run_dir: Path, horizon: int) -> float:
 def search(definition: Path, doc: dict, args) -> tuple[object, object]:
     """Run the candidate study of ``doc`` (read from ``definition``); returns (Optuna study,
     ``SearchJob``)."""
-    from gogooku.config import SplitConfig, load_config
     from gogooku.hpo.objective import SearchJob
     from gogooku.hpo.report import write_outputs
     from gogooku.hpo.space import CandidateSpace, load_space
@@ -80,17 +79,11 @@ def search(definition: Path, doc: dict, args) -> tuple[object, object]:
         run_search,
         select_folds,
     )
-    from gogooku.train.config import load_run_config
+    from gogooku.train.config import load_run_config, with_data
 
     study = doc["study"]
-    base = load_run_config(ROOT / study["base"])
-    split = load_config(args.data_config, SplitConfig, section="splits")
-    base = base.model_copy(
-        update={
-            "data": base.data.model_copy(update={"splits": split}),
-            "train": base.train.model_copy(update={"progress": False}),
-        }
-    )
+    base = with_data(load_run_config(ROOT / study["base"]), args.data_config)
+    base = base.model_copy(update={"train": base.train.model_copy(update={"progress": False})})
     space = load_space(base, doc["search"], str(definition))
     if not isinstance(space, CandidateSpace):
         raise SystemExit(f"{definition}: [search] must list [[search.candidates]]")

@@ -135,17 +135,12 @@ def summarise(run_dir: Path) -> dict:
 
 
 def run_model(name: str, dataset: str, split, fold_index: int, prefix: str, samples: int) -> dict:
-    from gogooku.train.config import load_run_config
+    from gogooku.train.config import load_run_config, with_data
     from gogooku.train.run import train_run
 
     kind, file = MODELS[name]
-    cfg = load_run_config(CONFIGS_DIR / file)
-    cfg = cfg.model_copy(
-        update={
-            "data": cfg.data.model_copy(update={"splits": split}),
-            "train": cfg.train.model_copy(update={"progress": False}),
-        }
-    )
+    cfg = with_data(load_run_config(CONFIGS_DIR / file), split)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"progress": False})})
     t0 = time.perf_counter()
     run_dir = train_run(kind, dataset, cfg, run_id=f"{prefix}_{name}", fold_index=fold_index)
     wall = time.perf_counter() - t0

@@ -49,7 +49,8 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "splits": LazyCommand(
         "gogooku.dataset.cli:splits_command",
-        "Print the walk-forward folds of a dataset for the [splits] table of a config file.",
+        "Print the walk-forward folds of a dataset for the [splits] of a data config or the "
+        "[data.splits] of a run config.",
     ),
     "import": LazyCommand(
         "gogooku.importers.cli:import_app", "Import data files into the raw store."
@@ -68,11 +69,13 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "train": LazyCommand(
         "gogooku.train.cli:train_command",
-        "Train a model on one walk-forward fold, write its run folder and evaluate it.",
+        "Train a model on one walk-forward fold (the last by default), write its run folder and "
+        "evaluate it.",
     ),
     "ablate": LazyCommand(
         "gogooku.train.cli:ablate_command",
-        "Train ATFT as configured and without GAT, FAN and attention; compare the four runs.",
+        "Train ATFT as configured and without GAT, FAN and attention on one fold (the last by "
+        "default); compare the four runs.",
     ),
     "hpo": LazyCommand(
         "gogooku.hpo.cli:hpo_command",

@@ -14,15 +14,23 @@ key``).
   normalisation says "no clipping").
 - The shipped run configs live in ``CONFIGS_DIR`` (``gogooku/configs/``, package data); a config
   path that is not a file but names one of them (``lgbm.toml``, ``configs/lgbm.toml``) reads it.
+- ``--set dotted.key=value`` overrides (``apply_overrides``) change the file's dict before it is
+  validated, so an override is checked like the file (an unknown key is named with the ``--set``
+  that made it). The value is read as a TOML value (``1``, ``1e-3``, ``true``, ``"x"``,
+  ``[1, 5]``, ``{a = 1}``) and, when it is not one, as a bare string (``model.objective=lambdarank``).
+- ``load_split_config(path)`` reads the folds of a data config (``[splits]``) or of a run config
+  (``[data.splits]``; its defaults when the run config has no such table).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import tomllib
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -134,13 +142,98 @@ class DataConfig(StrictModel):
 
 
 # -- load / dump ---------------------------------------------------------------------------------
-def _format_errors(path: Path, prefix: str, exc: ValidationError) -> str:
+SET_OPTION = "--set"
+
+
+def parse_value(text: str) -> Any:
+    """An override's value: ``text`` read as a TOML value (``1``, ``2.5``, ``true``, ``"a b"``,
+    ``[1, 5]``, ``{x = 1}``, ``2024-01-04``), else ``text`` itself as a string."""
+    try:
+        parsed = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    return parsed["v"] if parsed.keys() == {"v"} else text
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """``"a.b.c=value"`` → ``(("a", "b", "c"), parse_value("value"))``."""
+    key, sep, value = text.partition("=")
+    parts = tuple(part.strip() for part in key.split("."))
+    if not sep or not all(parts):
+        raise ConfigError(
+            f"{SET_OPTION} {text!r}: expected KEY=VALUE with a dotted KEY, e.g. train.epochs=1"
+        )
+    return parts, parse_value(value.strip())
+
+
+def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
+    """A copy of the config dict ``data`` with each ``dotted.key=value`` of ``overrides`` set
+    (in order; tables on the way are made when missing). A key through a value that is not a table
+    is refused; unknown keys are left for the validation (which names the ``--set``)."""
+    out = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = out
+        for depth, part in enumerate(parts[:-1], start=1):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"{SET_OPTION} {text}: {'.'.join(parts[:depth])} is not a table "
+                    f"(it is {child!r})"
+                )
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _override_of(key: tuple[str, ...], overrides: Sequence[str]) -> str | None:
+    """The last override whose dotted key is ``key``, lies under it or above it."""
+    for text in reversed(overrides):
+        parts, _ = parse_override(text)
+        n = min(len(parts), len(key))
+        if parts[:n] == key[:n]:
+            return text
+    return None
+
+
+def _format_errors(
+    path: Path | str, prefix: str, exc: ValidationError, overrides: Sequence[str] = ()
+) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+        loc = tuple(str(p) for p in (*(prefix.split(".") if prefix else ()), *err["loc"]))
+        key = ".".join(loc)
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        given = _override_of(loc, overrides) if loc else None
+        if given is not None:
+            msg += f" (from {SET_OPTION} {given})"
+        elif not loc and overrides:  # a check across sections: any override may be behind it
+            msg += " (with " + ", ".join(f"{SET_OPTION} {o}" for o in overrides) + ")"
         lines.append(f"{path}: {key or '<top level>'}: {msg}")
     return "\n".join(lines)
+
+
+def validate_config(
+    data: dict,
+    model_cls: type[M],
+    source: Path | str,
+    section: str | None = None,
+    overrides: Sequence[str] = (),
+) -> M:
+    """Validate ``data`` (or its dotted table ``section``) as ``model_cls``; errors name
+    ``source`` (a file, or what the dict came from), the dotted key and the ``--set`` behind it."""
+    if section is not None:
+        for depth, part in enumerate(section.split("."), start=1):
+            if part not in data:
+                raise ConfigError(f"{source}: missing table [{section}]")
+            data = data[part]
+            if not isinstance(data, dict):
+                name = ".".join(section.split(".")[:depth])
+                raise ConfigError(f"{source}: {name}: expected a table, got {type(data).__name__}")
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, section or "", exc, overrides)) from None
 
 
 def config_path(path: str | Path) -> Path:
@@ -167,20 +260,37 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_config(path: str | Path, model_cls: type[M], section: str | None = None) -> M:
-    """Read the TOML file ``path`` and validate it (or its table ``section``) as ``model_cls``."""
+def load_config(
+    path: str | Path,
+    model_cls: type[M],
+    section: str | None = None,
+    overrides: Sequence[str] = (),
+) -> M:
+    """Read the TOML file ``path``, apply ``overrides`` (``dotted.key=value``, keys from the
+    file's top level) and validate it (or its table ``section``) as ``model_cls``."""
     path = Path(path)
-    data = read_toml(path)
-    if section is not None:
-        if section not in data:
-            raise ConfigError(f"{path}: missing table [{section}]")
-        data = data[section]
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: {section}: expected a table, got {type(data).__name__}")
-    try:
-        return model_cls.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, section or "", exc)) from None
+    data = apply_overrides(read_toml(path), overrides)
+    return validate_config(data, model_cls, path, section, overrides)
+
+
+def load_split_config(path: str | Path, overrides: Sequence[str] = ()) -> SplitConfig:
+    """The walk-forward splits of a config file: its ``[splits]`` (a data config such as
+    ``configs/splits_default.toml``) or, in a run config (a file with a ``[data]`` table or a
+    ``[model]``), its ``[data.splits]`` — the defaults when that table is absent, as a run would
+    use them. ``overrides`` are keyed from the file's top level (``splits.train_days=500`` or
+    ``data.splits.train_days=500``)."""
+    path = Path(path)
+    data = apply_overrides(read_toml(path), overrides)
+    if "splits" in data:
+        return validate_config(data, SplitConfig, path, "splits", overrides)
+    if "data" in data or "model" in data:
+        data.setdefault("data", {})
+        if isinstance(data["data"], dict):
+            data["data"].setdefault("splits", {})
+        return validate_config(data, SplitConfig, path, "data.splits", overrides)
+    raise ConfigError(
+        f"{path}: missing table [splits] (a data config) or [data.splits] (a run config)"
+    )
 
 
 def _toml_key(key: str) -> str:

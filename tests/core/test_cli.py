@@ -91,14 +91,19 @@ def test_completion_lists_commands_without_loading_them():
 def test_train_help_lists_its_options():
     result = runner.invoke(app, ["train", "--help"])
     assert result.exit_code == 0
-    for option in ("--model", "--dataset", "--config", "--run", "--fold", "--resume"):
+    for option in ("--model", "--dataset", "--config", "--run", "--fold", "--resume", "--set"):
         assert option in result.output
+    for command in ("train", "ablate", "hpo", "splits"):
+        text = " ".join(runner.invoke(app, [command, "--help"]).output.split())
+        assert "--set KEY=VALUE" in text, command
+        if command in ("train", "ablate"):
+            assert "default: the last fold" in text and "count from the end" in text, command
 
 
 def test_help_texts_show_brackets():
     splits = " ".join(runner.invoke(app, ["splits", "--help"]).output.split())
-    assert "for the [splits] table of a config file" in splits
-    assert "TOML file with a [splits] table" in splits
+    assert "for the [splits] of a data config or the [data.splits] of a run config" in splits
+    assert "A data config with [splits] or a run config with [data.splits]" in splits
     hpo = " ".join(runner.invoke(app, ["hpo", "--help"]).output.split())
     assert "with a [search] table" in hpo
 

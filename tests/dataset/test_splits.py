@@ -178,3 +178,37 @@ def test_splits_command_prints_the_folds(built, tmp_path, monkeypatch):
     config.write_text("[splits]\ntrain_dayz = 5\n")
     bad = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", str(config)])
     assert bad.exit_code == 1 and f"{config}: splits.train_dayz: unknown key" in bad.output
+
+
+def test_splits_command_reads_a_run_configs_data_splits(built, tmp_path, monkeypatch):
+    """A run config (its [data.splits]; a shipped name works) and --set: this used to fail with
+    "missing table [splits]"."""
+    from gogooku.cli import app
+
+    monkeypatch.setenv("GOGOOKU_HOME", str(built.path.parent.parent))
+    small = "data.splits={scheme='rolling', train_days=60, val_days=20, test_days=20}"
+    dates = dataset_dates(built.path)
+    expected = walk_forward(
+        dates, SplitConfig(scheme="rolling", train_days=60, val_days=20, test_days=20)
+    )
+    for config in ("configs/lgbm.toml", "hpo_lgbm.toml"):
+        args = ["splits", "--dataset", "td", "--config", config, "--json", "--set", small]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == [{"fold": f.index, **f.ranges()} for f in expected]
+    run = tmp_path / "run.toml"
+    run.write_text(
+        "[data.splits]\nscheme = 'rolling'\ntrain_days = 60\nval_days = 20\ntest_days = 20\n"
+        "[model]\nkind = 'lgbm'\n"
+    )
+    result = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)) == len(expected)
+    # the shipped ten-year splits on a 206-day dataset: no fold fits (and the message says so)
+    result = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", "lgbm.toml"])
+    assert result.exit_code == 1 and "no fold fits: train_days 735" in result.output
+    assert "missing table" not in result.output
+    bad = ["splits", "--dataset", "td", "--config", "lgbm.toml", "--set", "data.splits.x=1"]
+    result = CliRunner().invoke(app, bad)
+    assert result.exit_code == 1
+    assert "data.splits.x: unknown key (from --set data.splits.x=1)" in result.output

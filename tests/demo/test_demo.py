@@ -11,11 +11,19 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from gogooku.cli import app
-from gogooku.config import CONFIGS_DIR, ConfigError
+from gogooku.config import CONFIGS_DIR, ConfigError, SplitConfig, load_config
 from gogooku.demo.pipeline import comparison, print_comparison
-from gogooku.demo.plan import MODELS, DemoModel, demo_plan, run_config
+from gogooku.demo.plan import (
+    DATA_CONFIG,
+    MODELS,
+    DemoModel,
+    demo_plan,
+    run_config,
+    splits_override,
+)
 from gogooku.demo.serving import choose_run
 from gogooku.models.registry import get_kind
+from gogooku.train.config import load_run_config
 from gogooku.train.run import train_run
 
 CONFIGS = CONFIGS_DIR
@@ -45,13 +53,17 @@ def test_comparison_reads_each_runs_test_metrics_and_marks_missing_horizons():
     assert "+0.050" in text and "-0.020" in text and "n/a" in text and "demo-a" not in text
 
 
-def test_plans_and_run_configs():
+def test_plans_and_run_configs(tmp_path):
     quick, default = demo_plan(True, 3, None), demo_plan(False, 3, 250)
     assert quick.stocks < default.stocks == 250 and quick.neural_epochs == 1
     assert quick.seed == default.seed == 3
+    demo_splits = load_config(CONFIGS / DATA_CONFIG, SplitConfig, section="splits")
     for model in MODELS:
+        cfg = run_config(model, quick, CONFIGS)
+        # the demo's short splits, never the shipped run configs' ten-year ones
+        assert cfg.data.splits == demo_splits and demo_splits.train_days == 100
+        assert cfg.data.loader == load_run_config(CONFIGS / model.config).data.loader
         if get_kind(model.kind).neural:
-            cfg = run_config(model, quick, CONFIGS)
             assert (cfg.train.epochs, cfg.train.seed, cfg.train.progress) == (1, 3, False)
     assert {m.kind for m in MODELS} >= {"factor", "linear", "lgbm", "atft", "apex"}
     lgbm = run_config(next(m for m in MODELS if m.kind == "lgbm"), quick, CONFIGS)
@@ -60,6 +72,12 @@ def test_plans_and_run_configs():
         run_config(DemoModel(name="x", kind="lgbm", config="nope.toml"), quick, CONFIGS)
     with pytest.raises(ConfigError, match="expects 'atft'"):
         run_config(DemoModel(name="x", kind="atft", config="lgbm.toml"), quick, CONFIGS)
+    # the --set the demo prints for ablate / hpo on its dataset gives the same splits
+    given = splits_override(CONFIGS).removeprefix("--set ").strip("'")
+    assert load_run_config(CONFIGS / "atft.toml", [given]).data.splits == demo_splits
+    (tmp_path / "lgbm.toml").write_text((CONFIGS / "lgbm.toml").read_text())
+    with pytest.raises(ConfigError, match=r"demo_data\.toml: demo data config missing"):
+        run_config(next(m for m in MODELS if m.kind == "lgbm"), quick, tmp_path)
 
 
 @pytest.mark.slow

@@ -189,7 +189,7 @@ def test_an_lgbm_run_with_main_horizon_20_is_served_ranked_by_its_20_day_score(w
             "model": base.model.model_copy(update={"horizons": "each"}),
         }
     )
-    train_run("lgbm", "tiny", cfg, run_id="lg20", evaluate=False)
+    train_run("lgbm", "tiny", cfg, run_id="lg20", fold_index=0, evaluate=False)
     version = _bundle("lg20", "lg20")
     keys_file, alice, _ = keys
     config = ServeConfig(models=["lg20"], api_keys_file=keys_file, max_data_age_s=0)

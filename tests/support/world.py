@@ -58,7 +58,8 @@ def world(tmp_path_factory, market: Path) -> Path:
         for run, kind in (("lg", "lgbm"), ("ln", "linear"), ("at", "atft"), ("ap", "apex")):
             path = home / f"{run}.toml"
             path.write_text(run_config(run))
-            train_run(kind, "tiny", load_config(path, RunConfig), run_id=run, evaluate=False)
+            cfg = load_config(path, RunConfig)
+            train_run(kind, "tiny", cfg, run_id=run, fold_index=0, evaluate=False)
     finally:
         if old is None:
             os.environ.pop("GOGOOKU_HOME", None)

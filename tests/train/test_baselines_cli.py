@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from gogooku.cli import app
 from gogooku.config import CONFIGS_DIR, dump_config
 from gogooku.runs import read_predictions
-from gogooku.train.config import load_run_config
+from gogooku.train.config import load_run_config, with_data
+
+from ..support.markets import BASELINES_SPLITS
 
 CONFIGS = CONFIGS_DIR
 
@@ -33,15 +35,15 @@ def _config(
     target: dict | None = None,
     **model,
 ) -> Path:
-    """configs/<kind>.toml with one fold of ``days`` = (train, valid = test) trading days from the
-    first panel day, and ``target`` and ``model`` overrides."""
-    cfg = load_run_config(CONFIGS / f"{kind}.toml")
-    splits = cfg.data.splits.model_copy(
-        update={"train_days": days[0], "val_days": days[1], "test_days": days[1], "first_day": 0}
+    """configs/<kind>.toml with the baselines market's splits (one fold of ``days`` = (train,
+    valid = test) trading days from the first panel day; the shipped ten-year splits fit no
+    fold here), and ``target`` and ``model`` overrides."""
+    splits = BASELINES_SPLITS.model_copy(
+        update={"train_days": days[0], "val_days": days[1], "test_days": days[1]}
     )
+    cfg = with_data(load_run_config(CONFIGS / f"{kind}.toml"), splits)
     cfg = cfg.model_copy(
         update={
-            "data": cfg.data.model_copy(update={"splits": splits}),
             "model": cfg.model.model_copy(update=model),
             "target": cfg.target.model_validate({**cfg.target.model_dump(), **(target or {})}),
         }
@@ -77,12 +79,11 @@ def test_linear_run_through_gogooku_train(baselines_market, baselines_home, tmp_
 def test_a_horizon_without_labels_is_a_clean_train_failure(
     baselines_market, baselines_home, tmp_path
 ):
-    config = tmp_path / "factor.toml"
-    text = (CONFIGS / "factor.toml").read_text()
+    config = _config(tmp_path, "factor")  # the target is checked when the file is read
     config.write_text(
-        text.replace("horizons = [1, 5, 10, 20]", "horizons = [1, 3, 5]").replace(
-            "main_horizon = 5", "main_horizon = 3"
-        )
+        config.read_text()
+        .replace("horizons = [1, 5, 10, 20]", "horizons = [1, 3, 5]")
+        .replace("main_horizon = 5", "main_horizon = 3")
     )
     result = CliRunner().invoke(
         app, ["train", "--model", "factor", "--dataset", "b1", "--config", str(config)]

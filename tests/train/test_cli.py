@@ -40,8 +40,13 @@ def test_train_atft_writes_a_complete_run_and_resumes(home, config_file, tmp_pat
     cfg = load_run_config(config_file)
     assert load_run_config(run_dir / "config.toml") == cfg
     info = load_run(run_dir)
-    assert info.ranges == fold_ranges(select_fold("tiny", cfg, 0))
-    assert info.horizons == [1, 5, 20] and info.params["fold"] == 0
+    # no --fold: the last fold (the tiny dataset has folds 0..2)
+    assert (
+        info.ranges
+        == fold_ranges(select_fold("tiny", cfg))
+        == fold_ranges(select_fold("tiny", cfg, 2))
+    )
+    assert info.horizons == [1, 5, 20] and info.params["fold"] == 2
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
     rows = [json.loads(s) for s in (run_dir / HISTORY_FILE).read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1]
@@ -140,7 +145,34 @@ def test_config_errors_name_the_key(home, config_file, tmp_path):
     result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", config_file,
                     "--fold", 7)  # fmt: skip
     assert result.exit_code == 1
-    assert "--fold 7" in result.output
+    assert "--fold 7: dataset 'tiny' has folds 0..2 (or -3..-1 from the end)" in result.output
+    result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", config_file,
+                    "--set", "model.nonsense=1")  # fmt: skip
+    assert result.exit_code == 1
+    assert "model.nonsense: unknown key (from --set model.nonsense=1)" in result.output
+    result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", config_file,
+                    "--set", "train.epochs.x=1")  # fmt: skip
+    assert result.exit_code == 1
+    assert "--set train.epochs.x=1: train.epochs is not a table" in result.output
+
+
+def test_train_set_overrides_are_saved_and_fold_counts_from_the_end(home, config_file, tmp_path):
+    lin = tmp_path / "linear.toml"
+    lin.write_text(config_file.read_text().split("[model]")[0] + '[model]\nkind = "linear"\n')
+    result = invoke("train", "--model", "linear", "--dataset", "tiny", "--config", lin,
+                    "--run", "set", "--fold", -2, "--set", "train.epochs=1",
+                    "--set", "model.alpha=5.5", "--set", "target.horizons=[1, 5]",
+                    "--set", "target.main_horizon=5")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run_dir = home / "runs" / "set"
+    saved = tomllib.loads((run_dir / "config.toml").read_text())
+    assert saved["train"]["epochs"] == 1 and saved["model"]["alpha"] == 5.5
+    assert saved["target"]["horizons"] == [1, 5]
+    cfg = load_run_config(lin, ["train.epochs=1", "model.alpha=5.5", "target.horizons=[1, 5]"])
+    assert load_run_config(run_dir / "config.toml") == cfg
+    info = load_run(run_dir)
+    assert info.params["fold"] == 1  # -2 of folds 0..2
+    assert info.ranges == fold_ranges(select_fold("tiny", cfg, 1))
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gogooku.config import SplitConfig, load_config
+from gogooku.config import load_split_config
 from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, build_dataset, dataset_dir
 from gogooku.dataset.holdout import SPEC_HELP, read_holdout
 from gogooku.dataset.splits import Fold, dataset_dates, dataset_folds
@@ -115,7 +115,9 @@ def splits_command(
     config: Annotated[
         Path,
         typer.Option(
-            "--config", help="TOML file with a [splits] table (or a shipped config's name)."
+            "--config",
+            help="A data config with [splits] or a run config with [data.splits] (or a shipped "
+            "config's name, e.g. configs/lgbm.toml).",
         ),
     ] = ...,
     as_json: bool = typer.Option(
@@ -124,12 +126,23 @@ def splits_command(
         help='Print JSON: {"folds": [one object per fold: date ranges and days], "holdout": '
         '{"start", "end", "days"} or null}.',
     ),
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a value of the file, keyed from its top level, e.g. --set "
+            "data.splits.train_days=500 (run config) or splits.train_days=500 (data config).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Print the walk-forward folds of a dataset for the [splits] table of a config file.
+    """Print the walk-forward folds of a dataset for the [splits] of a data config or the
+    [data.splits] of a run config.
 
     The dataset's sealed hold-out (if any) is shown below the folds; no fold reaches it.
     """
-    split_config = load_config(config, SplitConfig, section="splits")
+    split_config = load_split_config(config, overrides or ())
     path = dataset_dir(dataset)
     folds = dataset_folds(path, split_config)
     holdout = read_holdout(path)

@@ -12,7 +12,10 @@ from rich.console import Console
 from gogooku.config import CONFIGS_DIR
 
 
-def _next_steps(console: Console, summary: dict, home: Path) -> None:
+def _next_steps(console: Console, summary: dict, home: Path, configs: Path) -> None:
+    from gogooku.demo.plan import splits_override
+
+    splits = splits_override(configs)  # the shipped run configs' own splits are for ten years
     runs = summary["runs"]
     served = summary["served"]
     console.rule("[bold]where things are")
@@ -30,9 +33,9 @@ def _next_steps(console: Console, summary: dict, home: Path) -> None:
     console.print(
         f"export GOGOOKU_HOME={home}\n"
         "gogooku compare " + " ".join(runs) + "\n"
-        "gogooku ablate --dataset demo --config atft.toml   # without GAT, FAN, attention\n"
+        f"gogooku ablate --dataset demo --config atft.toml {splits}   # without GAT, FAN, attention\n"
         "gogooku hpo --model lgbm --dataset demo --config hpo_lgbm.toml --n-trials 20 "
-        "--study-name mine\n"
+        f"--study-name mine {splits}\n"
         "gogooku apikey add me && gogooku serve   # then GET /v1/rankings with X-API-Key\n"
         "With a J-Quants key (README: plans, rate limits, backfill times):\n"
         "  export JQUANTS_API_KEY=...  JQUANTS_PLAN=standard\n"
@@ -77,5 +80,5 @@ def demo_command(
     settings = get_settings()
     console = Console(soft_wrap=True)
     summary = run_demo(demo_plan(quick, seed, stocks), configs, settings, console)
-    _next_steps(console, summary, settings.home)
+    _next_steps(console, summary, settings.home, configs)
     console.print(f"[bold green]demo finished in {summary['total_seconds']:.0f} s")

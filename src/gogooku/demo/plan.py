@@ -2,8 +2,11 @@
 
 Two sizes: the default (the whole story on a 2-core laptop in about a quarter of an hour) and
 ``--quick`` (the test suite's: fewer stocks, a shorter period, one epoch per neural model).
-Every model reads its shipped run config (``gogooku/configs/``) unchanged except the neural epochs
-(``DemoPlan.neural_epochs``, a cap) and the synthetic market's seed, which also seeds the models.
+Every model reads its shipped run config (``gogooku/configs/``) with the demo's data sections
+(``DATA_CONFIG``, ``configs/demo_data.toml``: its ``[splits]`` fit the demo's year and a half of
+trading days, where the run configs' own ``[data.splits]`` are for a ten-year dataset), the neural
+epochs capped (``DemoPlan.neural_epochs``) and the synthetic market's seed, which also seeds the
+models.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from pathlib import Path
 
 from pydantic import Field
 
-from gogooku.config import ConfigError, StrictModel
+from gogooku.config import ConfigError, SplitConfig, StrictModel, _toml_scalar, load_config
 from gogooku.models.registry import get_kind
-from gogooku.train.config import RunConfig, load_run_config
+from gogooku.train.config import RunConfig, load_run_config, with_data
 
 DATASET = "demo"
 RUN_PREFIX = "demo-"
+DATA_CONFIG = "demo_data.toml"
+"""The demo's data sections, in the configs folder: they replace each run config's ``[data]``
+tables of the same names (``gogooku.train.config.with_data``)."""
 
 
 class DemoModel(StrictModel):
@@ -70,13 +76,31 @@ def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
     return plan if stocks is None else plan.model_copy(update={"stocks": stocks})
 
 
+def data_config(configs_dir: Path) -> Path:
+    """``CONFIGS/demo_data.toml``, the demo's data sections."""
+    path = configs_dir / DATA_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{path}: demo data config missing (pass --configs DIR)")
+    return path
+
+
+def splits_override(configs_dir: Path) -> str:
+    """``--set 'data.splits={...}'`` with the demo's splits, for the commands it suggests
+    (``gogooku ablate``, ``gogooku hpo``) on its dataset."""
+    split = load_config(data_config(configs_dir), SplitConfig, section="splits")
+    items = split.model_dump(mode="python", exclude_defaults=True)
+    table = ", ".join(f"{k} = {_toml_scalar(v)}" for k, v in items.items())
+    return f"--set 'data.splits={{{table}}}'"
+
+
 def run_config(model: DemoModel, plan: DemoPlan, configs_dir: Path) -> RunConfig:
-    """``CONFIGS/<model.config>`` with the plan's seed in the model and loop seeds and, for the
-    neural kinds, ``[train] epochs = min(epochs, plan.neural_epochs)`` and no progress bar."""
+    """``CONFIGS/<model.config>`` with the ``[data]`` tables of ``CONFIGS/demo_data.toml``, the
+    plan's seed in the model and loop seeds and, for the neural kinds,
+    ``[train] epochs = min(epochs, plan.neural_epochs)`` and no progress bar."""
     path = configs_dir / model.config
     if not path.is_file():
         raise ConfigError(f"{path}: demo run config missing (pass --configs DIR)")
-    cfg = load_run_config(path)
+    cfg = with_data(load_run_config(path), data_config(configs_dir))
     if cfg.model.kind != model.kind:
         raise ConfigError(
             f"{path}: [model] kind is {cfg.model.kind!r}, the demo expects {model.kind!r}"

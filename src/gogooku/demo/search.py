@@ -1,5 +1,6 @@
 """The demo's hyperparameter search: a short Optuna study of LightGBM (``gogooku.hpo``).
 
+The base run config is ``hpo_lgbm.toml``'s with the demo's data sections (``demo_data.toml``).
 Trials are scored on the validation days of the demo's held-out fold only (its test days never
 enter a trial); the best trial's config is then trained on that fold as ``demo-lgbm-tuned`` and
 evaluated like every other demo run. The study lives in ``$GOGOOKU_HOME/demo/hpo/`` (SQLite,
@@ -15,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from gogooku.config import ConfigError
-from gogooku.demo.plan import DATASET, RUN_PREFIX, DemoPlan
+from gogooku.demo.plan import DATASET, RUN_PREFIX, DemoPlan, data_config
 from gogooku.hpo.objective import SearchJob
 from gogooku.hpo.report import print_summary, write_outputs
 from gogooku.hpo.space import load_hpo_config
@@ -35,7 +36,7 @@ def search_and_train(
     path = configs_dir / SEARCH_CONFIG
     if not path.is_file():
         raise ConfigError(f"{path}: search config missing (pass --configs DIR)")
-    base, space = load_hpo_config(path)
+    base, space = load_hpo_config(path, data=data_config(configs_dir))
     base = base.model_copy(update={"model": base.model.model_copy(update={"seed": plan.seed})})
     out = home / "demo" / "hpo"
     if out.exists():

@@ -98,6 +98,16 @@ def hpo_command(
         min=0.0,
         help="Sharpe objective: costs in bps per side (default: the config's [evaluate]).",
     ),
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a value of the base run config (not of [search]), e.g. --set "
+            "data.splits.train_days=500 (repeatable; VALUE a TOML value or a bare string).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Search hyperparameters with Optuna on the validation folds; resumable and shareable."""
     from gogooku.hpo.objective import SearchJob
@@ -124,7 +134,7 @@ def hpo_command(
         )
     out = output_dir or get_settings().home / "hpo" / study_name
     url = storage or default_storage(out)
-    base, space = load_hpo_config(config)
+    base, space = load_hpo_config(config, overrides or ())
     given = {"top_k": top_k, "cost_bps": cost_bps}
     evaluate = base.evaluate.model_copy(update={k: v for k, v in given.items() if v is not None})
     base = base.model_copy(update={"evaluate": evaluate})

@@ -35,14 +35,23 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
 import optuna
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from gogooku.config import ConfigError, StrictModel, read_toml
-from gogooku.train.config import RunConfig
+from gogooku.config import (
+    ConfigError,
+    DataConfig,
+    SplitConfig,
+    StrictModel,
+    apply_overrides,
+    read_toml,
+    validate_config,
+)
+from gogooku.train.config import RunConfig, with_data
 
 SEARCH_TABLE = "search"
 CANDIDATES_KEY = "candidates"
@@ -279,15 +288,21 @@ def load_space(base: RunConfig, table: dict, source: str) -> SearchSpace | Candi
     return space
 
 
-def load_hpo_config(path: str | Path) -> tuple[RunConfig, SearchSpace | CandidateSpace]:
-    """Read ``path``: the run config without ``[search]``, and the checked search space."""
+def load_hpo_config(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    data: str | Path | DataConfig | SplitConfig | None = None,
+) -> tuple[RunConfig, SearchSpace | CandidateSpace]:
+    """Read ``path``: the run config without ``[search]`` (with the ``--set`` ``overrides`` of
+    that run config applied and, when given, its ``[data]`` sections replaced by ``data``'s, see
+    :func:`gogooku.train.config.with_data`), and the search space checked against it."""
     path = Path(path)
-    data = read_toml(path)
-    table = data.pop(SEARCH_TABLE, None)
+    doc = read_toml(path)
+    table = doc.pop(SEARCH_TABLE, None)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: missing table [{SEARCH_TABLE}] (config path → distribution)")
-    try:
-        base = RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_errors(str(path), "", exc)) from None
+    doc = apply_overrides(doc, overrides)
+    base = validate_config(doc, RunConfig, path, overrides=overrides)
+    if data is not None:
+        base = with_data(base, data)
     return base, load_space(base, table, str(path))

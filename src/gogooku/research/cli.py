@@ -12,6 +12,7 @@ import typer
 
 from gogooku.evaluate import cli as evaluate_cli
 from gogooku.models.registry import kind_names
+from gogooku.train.cli import SetOption
 
 # the registry names kinds without importing them, so --help imports no model
 KINDS_HELP = f"Model kind: one of {', '.join(kind_names())}."
@@ -88,6 +89,7 @@ def walkforward_command(
     resume: bool = typer.Option(
         False, "--resume", help="Continue --run: train only the fits not finished."
     ),
+    overrides: SetOption = None,
 ) -> None:
     """Train a model on every selected walk-forward fold and seed, stitch the test predictions
     into one run and evaluate it.
@@ -100,7 +102,9 @@ def walkforward_command(
     from gogooku.research.walkforward import run_walkforward
     from gogooku.train.config import load_run_config
 
-    cfg = load_run_config(config) if config is not None else None
+    cfg = None  # the kind's defaults (or, with --resume, the run's saved config)
+    if config is not None or overrides:
+        cfg = load_run_config(config, overrides or (), kind=model)
     run_dir = run_walkforward(
         model,
         dataset,

@@ -3,6 +3,10 @@
 ``ablate`` trains the ATFT of a config four times on the same fold — as configured, without the
 GAT, without FAN (a plain instance norm instead), without the temporal attention — and prints
 ``gogooku compare``'s table of the four runs.
+
+Both train on the LAST walk-forward fold unless ``--fold`` names another (negative: from the end)
+and take ``--set dotted.key=value`` overrides of the run config (``FOLD_HELP``, ``SET_HELP``:
+shared with the other commands that train).
 """
 
 from __future__ import annotations
@@ -24,6 +28,20 @@ ABLATIONS: dict[str, dict[str, bool]] = {
 }
 # the registry names kinds without importing them, so --help imports no model
 KINDS_HELP = f"Model kind: one of {', '.join(kind_names())}."
+FOLD_HELP = (
+    "Walk-forward fold index (default: the last fold, the most recent test period; negative "
+    "values count from the end: -1 the last, -2 the one before)."
+)
+SET_HELP = (
+    "Override a run-config value, e.g. --set train.epochs=1 --set model.objective=lambdarank "
+    "(repeatable; KEY is dotted from the file's top level, VALUE a TOML value or a bare string). "
+    "The result is validated like the file and saved as the run's config.toml."
+)
+
+# the repeatable --set of the commands that take a run config
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help=SET_HELP, show_default=False)
+]
 
 
 def _print_metrics(run_dir: Path) -> None:
@@ -44,14 +62,23 @@ def train_command(
         Path | None, typer.Option("--config", help="Run config TOML (default: built-in defaults).")
     ] = None,
     run: str | None = typer.Option(None, "--run", help="Run id (default: generated)."),
-    fold: int = typer.Option(0, "--fold", min=0, help="Walk-forward fold index."),
+    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP, show_default=False),
     resume: bool = typer.Option(False, "--resume", help="Continue --run from its last checkpoint."),
+    overrides: SetOption = None,
 ) -> None:
-    """Train a model on one walk-forward fold, write its run folder and evaluate it."""
+    """Train a model on one walk-forward fold (the last by default), write its run folder and
+    evaluate it."""
     from gogooku.train.config import load_run_config
     from gogooku.train.run import train_run
 
-    cfg = load_run_config(config) if config is not None else None
+    if config is None and not overrides:
+        cfg = None  # the kind's defaults (or, with --resume, the run's saved config)
+    else:
+        if config is None and resume and run is not None:
+            from gogooku.runs import CONFIG_FILE, resolve_run_dir
+
+            config = resolve_run_dir(run) / CONFIG_FILE  # --set on top of the resumed run's
+        cfg = load_run_config(config, overrides or (), kind=model)
     run_dir = train_run(model, dataset, cfg, run, fold, resume)
     _print_metrics(run_dir)
     typer.echo(f"wrote run {run_dir.name} at {run_dir}")
@@ -64,22 +91,28 @@ def ablate_command(
     config: Annotated[
         Path | None, typer.Option("--config", help="ATFT run config TOML (default: defaults).")
     ] = None,
-    fold: int = typer.Option(0, "--fold", min=0, help="Walk-forward fold index."),
+    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP, show_default=False),
     split: str = typer.Option("test", "--split", help="Split shown in the comparison."),
+    overrides: SetOption = None,
 ) -> None:
-    """Train ATFT as configured and without GAT, FAN and attention; compare the four runs."""
+    """Train ATFT as configured and without GAT, FAN and attention on one fold (the last by
+    default); compare the four runs."""
     from rich.console import Console
 
     from gogooku.config import ConfigError
+    from gogooku.dataset.build import dataset_dir
+    from gogooku.dataset.splits import dataset_folds
     from gogooku.evaluate.compare import compare_table, load_evaluated, write_compare
     from gogooku.models.atft_gat_fan import AtftConfig
-    from gogooku.train.config import default_run_config, load_run_config
-    from gogooku.train.run import train_run
+    from gogooku.train.config import load_run_config
+    from gogooku.train.run import resolve_fold, train_run
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = load_run_config(config) if config is not None else default_run_config("atft")
+    base = load_run_config(config, overrides or (), kind="atft")
     if not isinstance(base.model, AtftConfig):
         raise ConfigError(f"ablate needs an atft [model], got kind {base.model.kind!r}")
+    # one fold index for the four runs (each run.json then records the same index)
+    fold = resolve_fold(fold, len(dataset_folds(dataset_dir(dataset), base.data.splits)), dataset)
     run_dirs = []
     for name, toggles in ABLATIONS.items():
         cfg = base.model_copy(update={"model": base.model.model_copy(update=toggles)})

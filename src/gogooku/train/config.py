@@ -7,16 +7,31 @@ installed plugin). Unknown keys are errors everywhere (``StrictModel``); ``load_
 the file and the dotted key of a bad value, and also checks the sections against each other (no
 target horizon is longer than the splits' purged label horizon; the kind's own checks, e.g. the
 networks' window against the loader's).
+
+``load_run_config(path, overrides, kind)`` applies ``--set dotted.key=value`` overrides before the
+validation (``gogooku.config.apply_overrides``); ``with_data(cfg, data)`` replaces the ``[data]``
+sections of a run config by a data config's (the demo's ``configs/demo_data.toml``, the studies'
+``configs/quality_data.toml``, a test's own splits), so a small dataset never trains on the
+shipped run configs' ten-year splits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
-from gogooku.config import ConfigError, DataConfig, StrictModel, load_config
+from gogooku.config import (
+    ConfigError,
+    DataConfig,
+    SplitConfig,
+    StrictModel,
+    apply_overrides,
+    read_toml,
+    validate_config,
+)
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.models.registry import ModelKindError, get_kind, kind_names
 from gogooku.target import TargetConfig
@@ -133,14 +148,68 @@ def _model_config(kind: str, value: dict) -> StrictModel:
     return config.model_validate(value)
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate a run config file; errors name the file and key."""
+def load_run_config(
+    path: str | Path | None = None, overrides: Sequence[str] = (), kind: str | None = None
+) -> RunConfig:
+    """Load and validate a run config file (``None``: the defaults of model ``kind``) with the
+    ``--set dotted.key=value`` ``overrides`` applied first; errors name the file (or ``--model
+    KIND``), the dotted key and the ``--set`` that set it."""
+    if path is None:
+        if kind is None:
+            raise ConfigError("a run config needs a file or a model kind")
+        default_run_config(kind)  # names an unknown kind
+        data: dict = {"model": {"kind": kind}}
+        source = f"--model {kind} (defaults)"
+    else:
+        data = read_toml(path)
+        source = str(path)
+    data = apply_overrides(data, overrides)
     try:
-        return load_config(path, RunConfig)
+        return validate_config(data, RunConfig, source, overrides=overrides)
     except ConfigError:
         raise
     except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+DATA_SECTIONS = tuple(DataConfig.model_fields)
+
+
+def _data_tables(data: str | Path | DataConfig | SplitConfig) -> tuple[dict, str]:
+    """The ``[data]`` tables that ``data`` gives (name → dict) and what to call it in errors."""
+    if isinstance(data, SplitConfig):
+        return {"splits": data.model_dump(mode="python")}, "the given [splits]"
+    if isinstance(data, DataConfig):
+        return data.model_dump(mode="python"), "the given data config"
+    doc = read_toml(data)
+    if "data" in doc or "model" in doc:  # a run config: its [data.*] tables
+        doc.setdefault("data", {})
+        validate_config(doc, DataConfig, data, "data")  # errors name the file's own keys
+        tables = doc["data"]
+    else:  # a data config: nothing but data tables
+        validate_config(doc, DataConfig, data)
+        tables = doc
+    if not tables:
+        raise ConfigError(f"{data}: no [splits], [normalization] or [loader] table to use")
+    return tables, str(data)
+
+
+def with_data(cfg: RunConfig, data: str | Path | DataConfig | SplitConfig) -> RunConfig:
+    """``cfg`` with ``[data]`` sections replaced by ``data``'s, validated again as a whole.
+
+    ``data`` is a data config file (top-level ``[splits]``, ``[normalization]``, ``[loader]`` such
+    as ``configs/demo_data.toml``; or a run config, whose ``[data.*]`` tables are used; a shipped
+    name works) — only the tables the file has replace ``cfg``'s —, a :class:`DataConfig` (all
+    three) or a :class:`SplitConfig` (the splits only)."""
+    tables, source = _data_tables(data)
+    doc = cfg.model_dump(mode="python")
+    doc["data"] = {**doc["data"], **tables}
+    try:
+        return validate_config(doc, RunConfig, f"{source} in the run config")
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{source} in the run config: {exc}") from None
 
 
 def default_run_config(kind: str) -> RunConfig:

@@ -37,11 +37,23 @@ def fold_ranges(fold: Fold) -> Ranges:
     )
 
 
-def select_fold(dataset: str, cfg: RunConfig, k: int) -> Fold:
+def resolve_fold(k: int | None, n: int, dataset: str) -> int:
+    """Fold ``k`` of ``n`` as an index 0..n-1: ``None`` is the last fold, a negative ``k`` counts
+    from the end (-1 the last, -2 the one before); out of range is a SplitError naming the range."""
+    if k is None:
+        return n - 1
+    if not -n <= k < n:
+        raise SplitError(
+            f"--fold {k}: dataset {dataset!r} has folds 0..{n - 1} (or -{n}..-1 from the end)"
+        )
+    return k % n
+
+
+def select_fold(dataset: str, cfg: RunConfig, k: int | None = None) -> Fold:
+    """Fold ``k`` (default: the last; negative: from the end) of the dataset under
+    ``[data.splits]``."""
     folds = dataset_folds(dataset_dir(dataset), cfg.data.splits)
-    if not 0 <= k < len(folds):
-        raise SplitError(f"--fold {k}: dataset {dataset!r} has folds 0..{len(folds) - 1}")
-    return folds[k]
+    return folds[resolve_fold(k, len(folds), dataset)]
 
 
 def selected_features(ds_dir: Path, cfg: RunConfig) -> list[str]:
@@ -71,7 +83,7 @@ def train_run(
     dataset: str,
     cfg: RunConfig | None = None,
     run_id: str | None = None,
-    fold_index: int = 0,
+    fold_index: int | None = None,
     resume: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
     evaluate: bool = True,
@@ -80,6 +92,9 @@ def train_run(
     params: dict[str, object] | None = None,
 ) -> Path:
     """Train (or resume) one run and evaluate it; returns the run folder.
+
+    ``fold_index`` is the walk-forward fold (default ``None``: the last one, the most recent test
+    period; negative values count from the end); run.json records it as an index 0..n-1.
 
     ``on_epoch`` is passed to :meth:`Trainer.fit` (neural kinds only); ``evaluate=False`` skips
     the evaluator (metrics.json, report.html), e.g. for search trials scored on validation.
@@ -100,14 +115,19 @@ def train_run(
                 f"{info.dataset!r}, not {kind!r} on {dataset!r}"
             )
         cfg = _resume_config(run_dir, cfg)
-        fold_index = int(info.params.get("fold", fold_index))
+        saved_fold = info.params.get("fold")
+        fold_index = fold_index if saved_fold is None else int(saved_fold)
     cfg = cfg or default_run_config(kind)
     if cfg.model.kind != kind:
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
-    fold = fold if fold is not None else select_fold(dataset, cfg, fold_index)
+    if fold is None:
+        folds = dataset_folds(dataset_dir(dataset), cfg.data.splits)
+        fold_index = resolve_fold(fold_index, len(folds), dataset)
+        fold = folds[fold_index]
     model_kind = get_kind(kind)
     if not resume:
-        run_params = {"fold": fold_index, "config": CONFIG_FILE, **model_kind.run_params(cfg)}
+        given = {} if fold_index is None else {"fold": fold_index}
+        run_params = {**given, "config": CONFIG_FILE, **model_kind.run_params(cfg)}
         run_dir, _ = create_run(
             kind,
             dataset,
