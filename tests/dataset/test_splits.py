@@ -195,7 +195,9 @@ def test_splits_command_reads_a_run_configs_data_splits(built, tmp_path, monkeyp
         args = ["splits", "--dataset", "td", "--config", config, "--json", "--set", small]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output) == [{"fold": f.index, **f.ranges()} for f in expected]
+        assert json.loads(result.output)["folds"] == [
+            {"fold": f.index, **f.ranges()} for f in expected
+        ]
     run = tmp_path / "run.toml"
     run.write_text(
         "[data.splits]\nscheme = 'rolling'\ntrain_days = 60\nval_days = 20\ntest_days = 20\n"
@@ -203,7 +205,7 @@ def test_splits_command_reads_a_run_configs_data_splits(built, tmp_path, monkeyp
     )
     result = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", str(run), "--json"])
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.output)) == len(expected)
+    assert len(json.loads(result.output)["folds"]) == len(expected)
     # the shipped ten-year splits on a 206-day dataset: no fold fits (and the message says so)
     result = CliRunner().invoke(app, ["splits", "--dataset", "td", "--config", "lgbm.toml"])
     assert result.exit_code == 1 and "no fold fits: train_days 735" in result.output

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import polars as pl
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -23,8 +24,9 @@ from gogooku.demo.plan import (
 )
 from gogooku.demo.serving import choose_run
 from gogooku.models.registry import get_kind
+from gogooku.research.validation import write_validation
+from gogooku.research.walkforward import run_walkforward
 from gogooku.train.config import load_run_config
-from gogooku.train.run import train_run
 
 CONFIGS = CONFIGS_DIR
 RUN_IDS = [f"demo-{m.name}" for m in MODELS] + ["demo-lgbm-tuned"]
@@ -89,7 +91,7 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     assert list(summary["stage_seconds"]) == [
         "fetch",
         "build",
-        "fold",
+        "folds",
         "train",
         "search",
         "compare",
@@ -101,10 +103,24 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
         assert (home / "runs" / run_id / "report.html").is_file()
     rows = {r["run"]: r for r in summary["table"]}
     assert list(rows) == RUN_IDS
-    for row in rows.values():
-        values = [v for k, v in row.items() if k != "run"]
-        assert all(v is not None and math.isfinite(v) for v in values), row
+    for run_id, row in rows.items():
+        predicted = json.loads((home / "runs" / run_id / "run.json").read_text())["horizons"]
+        for key, v in row.items():
+            horizon = key.rsplit(" ", 1)[-1]
+            if key == "run" or (key.startswith("RankIC ") and int(horizon[:-1]) not in predicted):
+                continue
+            assert v is not None and math.isfinite(v), (run_id, key)
+    assert rows["demo-lgbm"]["RankIC 1d"] is None  # lgbm fits the main horizon only
     assert rows["demo-oracle"]["vs oracle 5d"] == pytest.approx(1.0)
+    # a stitched walk-forward of at least 120 test days, every run on the same days, paired
+    assert summary["folds"]["compared"] == list(range(1, 7))
+    for run_id in RUN_IDS:
+        info = json.loads((home / "runs" / run_id / "run.json").read_text())
+        assert [f["fold"] for f in info["folds"]] == summary["folds"]["compared"]
+        preds = pl.read_parquet(home / "runs" / run_id / "predictions.parquet")
+        assert preds["Date"].n_unique() >= 120
+    paired = summary["paired"]
+    assert paired["runs"][0] == "demo-ridge" and len(paired["pairs"]) == len(RUN_IDS) - 1
     assert summary["search"]["best"] is not None
     assert (home / "demo" / "hpo" / "report.html").is_file()
     served = summary["served"]
@@ -119,8 +135,13 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
     for model in MODELS:
         if not get_kind(model.kind).neural:
             cfg = run_config(model, plan, CONFIGS)
-            run_dir = train_run(
-                model.kind, "demo", cfg, f"again-{model.name}", summary["fold"]["index"]
+            run_dir = run_walkforward(
+                model.kind,
+                "demo",
+                cfg,
+                folds=f"last:{plan.walkforward_folds}",
+                refit_every=plan.refit_every,
+                run_id=f"again-{model.name}",
             )
             again.append(json.loads((run_dir / "metrics.json").read_text()))
     for row in comparison(again, summary["main_horizon"]):
@@ -132,15 +153,13 @@ def test_the_served_run_is_chosen_on_validation_never_on_test_and_never_a_factor
     def run(name: str, valid: float, test: float) -> Path:
         d = tmp_path / name
         d.mkdir()
-        splits = {
-            s: {"horizons": {"5d": {"signal": {"rank_ic_mean": v}}}}
-            for s, v in (("valid", valid), ("test", test))
-        }
+        splits = {"test": {"horizons": {"5d": {"signal": {"rank_ic_mean": test}}}}}
         (d / "metrics.json").write_text(json.dumps({"splits": splits}))
+        write_validation(d, {"horizon": 5, "rank_ic_mean": valid, "fits": []})
         return d
 
     runs = [run("oracle", 0.9, 0.9), run("lgbm", 0.02, 0.30), run("atft", 0.05, 0.01)]
     kinds = {"oracle": "factor", "lgbm": "lgbm", "atft": "atft"}
-    assert choose_run(runs, kinds, "5d").name == "atft"
+    assert choose_run(runs, kinds).name == "atft"
     with pytest.raises(ValueError, match="no bundleable run"):
-        choose_run(runs[:1], kinds, "5d")
+        choose_run(runs[:1], kinds)

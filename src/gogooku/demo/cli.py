@@ -24,7 +24,8 @@ def _next_steps(console: Console, summary: dict, home: Path, configs: Path) -> N
         console.print(f"{run_id:<18} {path}/report.html")
     console.print(f"search report      {summary['search']['report']}")
     console.print(
-        f"served bundle      {served['bundle']} (run {served['run']}) {served['bundle_path']}"
+        f"served bundle      {served['bundle']} (run {served['run']}, its latest fit) "
+        f"{served['bundle_path']}"
     )
     console.print(f"dataset            {summary['dataset']} (panel.parquet, features.json)")
     console.print(f"raw store          {home / 'raw'}")
@@ -32,7 +33,9 @@ def _next_steps(console: Console, summary: dict, home: Path, configs: Path) -> N
     console.rule("[bold]next")
     console.print(
         f"export GOGOOKU_HOME={home}\n"
-        "gogooku compare " + " ".join(runs) + "\n"
+        "gogooku compare " + " ".join(runs) + "   # paired on the common test days\n"
+        "gogooku walkforward --model linear --dataset demo --config linear.toml --folds last:6 "
+        f"--run my-ridge {splits}\n"
         f"gogooku ablate --dataset demo --config atft.toml {splits}   # without GAT, FAN, attention\n"
         "gogooku hpo --model lgbm --dataset demo --config hpo_lgbm.toml --n-trials 20 "
         f"--study-name mine {splits}\n"
@@ -48,7 +51,8 @@ def demo_command(
     quick: bool = typer.Option(
         False,
         "--quick",
-        help="Small version (40 stocks, 1.5 years, one epoch per neural model, 2 search trials).",
+        help="Small version (40 stocks, 1.5 years, one epoch per neural model, one fit per "
+        "model, 2 search trials).",
     ),
     seed: int = typer.Option(7, "--seed", min=0, help="Synthetic market and model seed."),
     stocks: int | None = typer.Option(
@@ -69,7 +73,9 @@ def demo_command(
 ) -> None:
     """Synthetic market through the J-Quants client, build, train, search, compare, serve.
 
-    Writes $GOGOOKU_HOME/demo/summary.json (plan, stage seconds, comparison table, search, served top 10) and demo/compare.html; each run's report is runs/demo-NAME/report.html.
+    Every model is a walk-forward run over the last 6 folds (120 stitched test days), compared
+    paired on those days. Writes $GOGOOKU_HOME/demo/summary.json (plan, stage seconds, tables,
+    search, served top 10) and demo/compare.html; each run's report is runs/demo-NAME/report.html.
     """
     from gogooku.demo.pipeline import run_demo
     from gogooku.demo.plan import demo_plan

@@ -1,21 +1,25 @@
-"""The demo's stages, each timed: fetch → build → fold → train → search → compare → serve.
+"""The demo's stages, each timed: fetch → build → folds → train → search → compare → serve.
 
 * **fetch**: the synthetic market (``gogooku.synth``) served by its V2 app and fetched by the
   real ``JQuantsClient`` into ``$GOGOOKU_HOME/raw`` (``fetch_synthetic_market``); skipped when
   the store already holds that market up to the plan's end (``synthetic_up_to_date``).
 * **build**: ``build_dataset("demo", build_start, end)`` with every registered block.
-* **fold**: the last walk-forward fold of the dataset under the first model's ``[data.splits]``
-  (its test days are the latest the labels allow: held out from every fit and selection).
-* **train**: each of ``plan.MODELS`` through ``gogooku.train.run.train_run`` on that fold (run
-  folders ``runs/demo-NAME/``, replaced when they exist), which also evaluates it.
-* **search**: a short LightGBM study on the fold's validation days and the tuned run
-  ``demo-lgbm-tuned`` (``gogooku.demo.search``).
-* **compare**: the test-split table (:func:`comparison`) printed and ``demo/compare.html``.
-* **serve**: bundle + promote the run best on validation, score the latest day, start the
-  ranking service, print ``/v1/rankings``' top 10, stop it (``gogooku.demo.serving``).
+* **folds**: the dataset's walk-forward folds under the demo's splits; the last
+  ``plan.walkforward_folds`` are compared (their test days are the latest the labels allow).
+* **train**: each of ``plan.MODELS`` as a walk-forward run over those folds, re-fitted every
+  ``plan.refit_every`` folds (``gogooku.research.walkforward.run_walkforward``; run folders
+  ``runs/demo-NAME/``, replaced when they exist), stitched and evaluated.
+* **search**: a short LightGBM study on the first compared fold's validation days and the tuned
+  walk-forward run ``demo-lgbm-tuned`` (``gogooku.demo.search``).
+* **compare**: the runs paired on their common test days (``gogooku.evaluate.compare``: mean
+  daily RankIC difference to the ridge with block-bootstrap intervals, Diebold–Mariano t,
+  long-short Sharpe difference), the per-run table (:func:`comparison`) and ``demo/compare.html``.
+* **serve**: bundle + promote the latest fit of the run best on validation, score the latest
+  day, start the ranking service, print ``/v1/rankings``' top 10, stop it
+  (``gogooku.demo.serving``).
 
-``demo/summary.json`` holds the plan, each stage's and model's wall seconds, the fold, the
-table, the search's best trial and what was served.
+``demo/summary.json`` holds the plan, each stage's and model's wall seconds, the folds, the
+tables, the search's best trial and what was served.
 """
 
 from __future__ import annotations
@@ -40,8 +44,15 @@ from gogooku.dataset.splits import dataset_folds
 from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
 from gogooku.demo.search import search_and_train
 from gogooku.demo.serving import choose_run, deploy
-from gogooku.evaluate.compare import write_compare
+from gogooku.evaluate.compare import (
+    EvaluatedRun,
+    compare_runs,
+    comparison_tables,
+    load_runs,
+    write_compare,
+)
 from gogooku.io import atomic_write_text
+from gogooku.research.walkforward import run_walkforward
 from gogooku.settings import Plan, Settings
 from gogooku.store.raw import RawStore
 from gogooku.store.synthetic import (
@@ -49,7 +60,6 @@ from gogooku.store.synthetic import (
     synthetic_label,
     synthetic_up_to_date,
 )
-from gogooku.train.run import fold_ranges, train_run
 
 SPLIT = "test"
 HORIZONS = ("1d", "5d", "10d", "20d")
@@ -153,7 +163,6 @@ def _train(
     plan: DemoPlan,
     configs_dir: Path,
     settings: Settings,
-    fold_index: int,
     console: Console,
     clock: StageClock,
 ) -> list[Path]:
@@ -165,13 +174,28 @@ def _train(
         if old.exists():
             shutil.rmtree(old)
         t0 = time.perf_counter()
-        run_dirs.append(train_run(model.kind, DATASET, cfg, run_id, fold_index))
+        run_dirs.append(
+            run_walkforward(
+                model.kind,
+                DATASET,
+                cfg,
+                folds=f"last:{plan.walkforward_folds}",
+                refit_every=plan.refit_every,
+                run_id=run_id,
+            )
+        )
         seconds = round(time.perf_counter() - t0, 2)
         clock.model_seconds[model.name] = seconds
         console.print(
             f"  {run_id}: {model.kind} ({model.config}) trained and evaluated in {seconds:.1f} s"
         )
     return run_dirs
+
+
+def _reference_first(run_dirs: list[Path]) -> list[EvaluatedRun]:
+    """The runs for the paired comparison, the ridge first: every other run is compared to it."""
+    ridge = [d for d in run_dirs if d.name == f"{RUN_PREFIX}ridge"]
+    return load_runs([*ridge, *(d for d in run_dirs if d not in ridge)])
 
 
 def run_demo(
@@ -194,46 +218,60 @@ def run_demo(
             f"{built.path}: {built.rows} rows, {built.stocks} stocks, {built.dates} days, "
             f"{len(built.blocks)} blocks"
         )
-    with clock.stage("fold", "walk-forward folds; the last one is held out"):
+    with clock.stage("folds", "walk-forward folds; the last ones' test days are compared"):
         first_cfg = run_config(MODELS[0], plan, configs_dir)
         folds = dataset_folds(dataset_dir(DATASET), first_cfg.data.splits)
-        fold_index = len(folds) - 1
-        ranges = fold_ranges(folds[fold_index])
+        compared = folds[-plan.walkforward_folds :]
+        first, last = compared[0], compared[-1]
+        test = (first.test.start, last.test.end)
         console.print(
-            f"fold {fold_index} of {len(folds)}: train {ranges.train[0]}..{ranges.train[1]}, "
-            f"valid {ranges.valid[0]}..{ranges.valid[1]}, test {ranges.test[0]}..{ranges.test[1]}"
+            f"{len(folds)} folds; folds {first.index}..{last.index} compared: test "
+            f"{test[0]}..{test[1]} ({sum(f.test.days for f in compared)} days), one fit per "
+            f"{plan.refit_every} folds; the first fit trains {first.train.start}..{first.train.end}"
         )
-    with clock.stage("train", ", ".join(m.name for m in MODELS) + f" on fold {fold_index}"):
-        run_dirs = _train(plan, configs_dir, settings, fold_index, console, clock)
     with clock.stage(
-        "search", f"{plan.hpo_trials} LightGBM trials on fold {fold_index}'s validation days"
+        "train",
+        ", ".join(m.name for m in MODELS)
+        + f": walk-forward over folds {first.index}..{last.index}",
     ):
-        tuned, study = search_and_train(plan, configs_dir, settings.home, fold_index, console)
+        run_dirs = _train(plan, configs_dir, settings, console, clock)
+    with clock.stage(
+        "search", f"{plan.hpo_trials} LightGBM trials on fold {first.index}'s validation days"
+    ):
+        tuned, study = search_and_train(plan, configs_dir, settings.home, first.index, console)
         run_dirs.append(tuned)
-    with clock.stage("compare", f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]}, after costs"):
+    with clock.stage("compare", f"{SPLIT} days {test[0]}..{test[1]}, paired, after costs"):
         metrics = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in run_dirs]
         main = f"{first_cfg.target.main_horizon}d"
         rows = comparison(metrics, main)
         print_comparison(
             console,
             rows,
-            f"{SPLIT} split {ranges.test[0]}..{ranges.test[1]} (LS: long-short book after costs; "
-            "vs oracle: RankIC / oracle RankIC)",
+            f"{SPLIT} days {test[0]}..{test[1]}, stitched walk-forward (LS: long-short book "
+            "after costs; vs oracle: RankIC / oracle RankIC)",
         )
+        paired = compare_runs(_reference_first(run_dirs), SPLIT)
+        for table in comparison_tables(paired):
+            console.print(table)
         compare_html = demo_dir / "compare.html"
-        write_compare(metrics, SPLIT, compare_html)
+        write_compare(metrics, SPLIT, compare_html, paired)
     with clock.stage("serve", "bundle and promote the best run on validation, serve, query"):
         kinds = {d.name: m["run"]["model"] for d, m in zip(run_dirs, metrics, strict=True)}
-        served = deploy(choose_run(run_dirs, kinds, main), settings.home, console)
+        served = deploy(choose_run(run_dirs, kinds), settings.home, console)
     summary = {
         "plan": plan.model_dump(mode="json"),
         "market": label,
         "dataset": str(dataset_dir(DATASET)),
-        "fold": {"index": fold_index, **ranges.model_dump(mode="json")},
+        "folds": {
+            "compared": [f.index for f in compared],
+            "refit_every": plan.refit_every,
+            "test": [test[0].isoformat(), test[1].isoformat()],
+        },
         "runs": {d.name: str(d) for d in run_dirs},
         "compare_html": str(compare_html),
         "main_horizon": main,
         "table": rows,
+        "paired": paired.to_json(),
         "search": {
             "best": study["best"],
             "report": str(settings.home / "demo" / "hpo" / "report.html"),

@@ -1,7 +1,9 @@
 """What ``gogooku demo`` runs: the market size, the dataset period and the models.
 
-Two sizes: the default (the whole story on a 2-core laptop in about a quarter of an hour) and
-``--quick`` (the test suite's: fewer stocks, a shorter period, one epoch per neural model).
+Two sizes: the default (the whole story on a 2-core laptop in about four minutes) and ``--quick``
+(the test suite's: fewer stocks, a shorter period, one epoch per neural model, one fit per model).
+Every model is a walk-forward run over the last ``walkforward_folds`` folds (120 test days under
+the demo's 20-day test blocks), re-fitted every ``refit_every`` folds.
 Every model reads its shipped run config (``gogooku/configs/``) with the demo's data sections
 (``DATA_CONFIG``, ``configs/demo_data.toml``: its ``[splits]`` fit the demo's year and a half of
 trading days, where the run configs' own ``[data.splits]`` are for a ten-year dataset), the neural
@@ -55,8 +57,12 @@ class DemoPlan(StrictModel):
     start: dt.date = dt.date(2019, 7, 1)
     build_start: dt.date = dt.date(2019, 10, 1)
     end: dt.date = dt.date(2021, 6, 30)
-    neural_epochs: int = Field(6, ge=1)
+    neural_epochs: int = Field(4, ge=1)
     hpo_trials: int = Field(4, ge=1)
+    walkforward_folds: int = Field(
+        6, ge=1, description="the last N folds of the demo's splits: their test days are compared"
+    )
+    refit_every: int = Field(3, ge=1, description="consecutive folds predicted by one fit")
 
 
 def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
@@ -70,6 +76,7 @@ def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
             end=dt.date(2021, 6, 30),
             neural_epochs=1,
             hpo_trials=2,
+            refit_every=6,
         )
     else:
         plan = DemoPlan(seed=seed)

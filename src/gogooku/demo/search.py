@@ -1,9 +1,9 @@
 """The demo's hyperparameter search: a short Optuna study of LightGBM (``gogooku.hpo``).
 
 The base run config is ``hpo_lgbm.toml``'s with the demo's data sections (``demo_data.toml``).
-Trials are scored on the validation days of the demo's held-out fold only (its test days never
-enter a trial); the best trial's config is then trained on that fold as ``demo-lgbm-tuned`` and
-evaluated like every other demo run. The study lives in ``$GOGOOKU_HOME/demo/hpo/`` (SQLite,
+Trials are scored on the validation days of the first compared fold only (they precede every
+compared test day, so no test day enters a trial); the best trial's config is then run as the
+same walk-forward as every other demo model, ``demo-lgbm-tuned``. The study lives in ``$GOGOOKU_HOME/demo/hpo/`` (SQLite,
 ``summary.json``, ``report.html``, ``best_config.toml``) and is replaced on each demo run; the
 TPE sampler is seeded with the plan's seed.
 """
@@ -21,7 +21,7 @@ from gogooku.hpo.objective import SearchJob
 from gogooku.hpo.report import print_summary, write_outputs
 from gogooku.hpo.space import load_hpo_config
 from gogooku.hpo.study import default_storage, make_pruner, open_study, run_search
-from gogooku.train.run import train_run
+from gogooku.research.walkforward import run_walkforward
 
 SEARCH_CONFIG = "hpo_lgbm.toml"
 TUNED = "lgbm-tuned"
@@ -30,7 +30,8 @@ TUNED = "lgbm-tuned"
 def search_and_train(
     plan: DemoPlan, configs_dir: Path, home: Path, fold_index: int, console: Console
 ) -> tuple[Path, dict]:
-    """Run ``plan.hpo_trials`` trials on fold ``fold_index``; train the best config on it.
+    """Run ``plan.hpo_trials`` trials on the validation days of fold ``fold_index``; run the best
+    config as the demo's walk-forward (the last ``plan.walkforward_folds`` folds).
 
     Returns the tuned run's folder and the study summary (``gogooku.hpo.report``)."""
     path = configs_dir / SEARCH_CONFIG
@@ -61,4 +62,12 @@ def search_and_train(
     if old.exists():
         shutil.rmtree(old)
     cfg = job.trial_config(summary["best"]["params"])
-    return train_run(base.model.kind, DATASET, cfg, run_id, fold_index), summary
+    run_dir = run_walkforward(
+        base.model.kind,
+        DATASET,
+        cfg,
+        folds=f"last:{plan.walkforward_folds}",
+        refit_every=plan.refit_every,
+        run_id=run_id,
+    )
+    return run_dir, summary

@@ -1,8 +1,10 @@
 """The demo's deployment: bundle the chosen run, promote it, score the newest day, serve it.
 
-The bundled run is the one with the best **validation** mean RankIC at the main horizon among
-the runs that have a fitted model (factor runs are formulas, not bundles): choosing on the test
-days would leak them into the selection. ``gogooku.bundle`` writes the next version of bundle
+The bundled model is the latest fit (``gogooku.research.walkforward.latest_fit``) of the
+walk-forward run with the best **validation** mean RankIC at the main horizon
+(``validation.json``: the mean over its fits' validation days) among the runs that have a fitted
+model (factor runs are formulas, not bundles): choosing on the test days would leak them into
+the selection. ``gogooku.bundle`` writes the next version of bundle
 ``demo`` and promotes it; the prediction job scores the dataset's latest date (the day a live
 system would rank for tomorrow) into the prediction store; the ranking service
 (``gogooku.serve.app``) runs on a loopback port in a background thread just long enough for one
@@ -11,7 +13,6 @@ system would rank for tomorrow) into the prediction store; the ranking service
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,8 @@ from gogooku.bundle.job import predict
 from gogooku.bundle.scoring import create_bundle
 from gogooku.bundle.store import promote
 from gogooku.httpserver import background_server
+from gogooku.research.validation import read_validation
+from gogooku.research.walkforward import latest_fit
 from gogooku.serve.app import create_app
 from gogooku.serve.auth import add_key
 from gogooku.serve.config import ServeConfig
@@ -30,19 +33,13 @@ BUNDLE = "demo"
 TOP = 10
 
 
-def validation_rank_ic(run_dir: Path, main_horizon: str) -> float | None:
-    """Mean daily RankIC of the run's validation split at ``main_horizon`` (metrics.json)."""
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    horizon = metrics["splits"].get("valid", {}).get("horizons", {}).get(main_horizon, {})
-    return horizon.get("signal", {}).get("rank_ic_mean")
-
-
-def choose_run(run_dirs: list[Path], kinds: dict[str, str], main_horizon: str) -> Path:
-    """The non-factor run with the highest validation RankIC (ties: the first listed)."""
+def choose_run(run_dirs: list[Path], kinds: dict[str, str]) -> Path:
+    """The non-factor walk-forward run with the highest validation RankIC (``validation.json``;
+    ties: the first listed)."""
     scored = [
         (ric, -i, d)
         for i, d in enumerate(run_dirs)
-        if kinds[d.name] != "factor" and (ric := validation_rank_ic(d, main_horizon)) is not None
+        if kinds[d.name] != "factor" and (ric := read_validation(d)["rank_ic_mean"]) is not None
     ]
     if not scored:
         raise ValueError(
@@ -52,11 +49,14 @@ def choose_run(run_dirs: list[Path], kinds: dict[str, str], main_horizon: str) -
 
 
 def deploy(run_dir: Path, home: Path, console: Console) -> dict:
-    """Bundle, promote, predict, serve and query; returns what was done and the top entries."""
-    path, info = create_bundle(run_dir, BUNDLE)
+    """Bundle the walk-forward run's latest fit, promote, predict, serve and query; returns what
+    was done and the top entries."""
+    fit = latest_fit(run_dir)
+    path, info = create_bundle(fit, BUNDLE)
     before = promote(BUNDLE, info.version)
     console.print(
-        f"bundle {BUNDLE}@{info.version} ({info.model}, run {info.run_id}) at {path}; "
+        f"bundle {BUNDLE}@{info.version} ({info.model}, run {run_dir.name}, fit {fit.name}) at "
+        f"{path}; "
         f"promoted (was {before or 'none'})"
     )
     day = predict(BUNDLE)
@@ -86,7 +86,8 @@ def deploy(run_dir: Path, home: Path, console: Console) -> dict:
     return {
         "bundle": f"{BUNDLE}@{info.version}",
         "bundle_path": str(path),
-        "run": info.run_id,
+        "run": run_dir.name,
+        "fit": str(fit),
         "model": info.model,
         "data_date": body["data_date"],
         "top": [

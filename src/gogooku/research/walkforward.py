@@ -6,8 +6,9 @@
 (:mod:`gogooku.research.plan`) into ``runs/RUN/fits/g{first:03d}-s{seed}/`` through
 :func:`gogooku.parallel.map_tasks` (``local`` in this process, or ``ray``), stitches them
 (:mod:`gogooku.research.stitch`) into ``predictions_by_seed.parquet`` and the run's
-``predictions.parquet``, and evaluates the stitched run (``metrics.json`` with per-fold rows,
-``report.html``).
+``predictions.parquet``, scores every fit's validation days (``validation.json``,
+:mod:`gogooku.research.validation`: what runs are chosen on) and evaluates the stitched run
+(``metrics.json`` with per-fold rows, ``report.html``).
 
 Resume (``resume=True``): the saved config and plan must be the ones given (the executor may
 change); finished fits are kept, unfinished ones removed and trained again. Without it an
@@ -43,6 +44,7 @@ from gogooku.research.plan import (
     seed_config,
 )
 from gogooku.research.stitch import stitch
+from gogooku.research.validation import validation_record, write_validation
 from gogooku.runs import (
     CONFIG_FILE,
     FoldRanges,
@@ -258,6 +260,18 @@ def run_walkforward(
     by_seed, stitched = stitch(fits, horizons)
     atomic_write_parquet(run_dir / BY_SEED_FILE, by_seed)
     write_predictions(run_dir, stitched)
+    main = cfg.target.main_horizon if cfg.target.main_horizon in horizons else horizons[0]
+    fit_dirs = [task.run_dir for _, _, task in tasks]
+    write_validation(run_dir, validation_record(fit_dirs, dataset, cfg.target, main))
     if evaluate:
         evaluate_run(run_dir)
     return run_dir
+
+
+def latest_fit(run_dir: Path) -> Path:
+    """The fit of the run's last fold group, seed 0: the model a walk-forward run would serve
+    (a run folder of its own under ``runs/RUN/fits/``)."""
+    fits = sorted((Path(run_dir) / FITS_DIR).glob("g*-s0"))
+    if not fits:
+        raise WalkForwardError(f"{Path(run_dir) / FITS_DIR}: no fit folder")
+    return fits[-1]
