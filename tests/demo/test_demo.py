@@ -120,7 +120,9 @@ def test_quick_demo_writes_reports_and_a_finite_reproducible_table(tmp_path):
         preds = pl.read_parquet(home / "runs" / run_id / "predictions.parquet")
         assert preds["Date"].n_unique() >= 120
     paired = summary["paired"]
-    assert paired["runs"][0] == "demo-ridge" and len(paired["pairs"]) == len(RUN_IDS) - 1
+    main = next(h for h in paired["horizons"] if h["horizon"] == summary["main_horizon"])
+    assert paired["reference"] == "demo-ridge" and main["n_days"] >= 120
+    assert len(main["pairs"]) == len(RUN_IDS) - 1
     assert summary["search"]["best"] is not None
     assert (home / "demo" / "hpo" / "report.html").is_file()
     served = summary["served"]
