@@ -2,7 +2,9 @@
 
 A bundle holds one booster file per fitted horizon and seed (``lgbm_file(h, i)``); the score of
 horizon h is the mean of the boosters of the horizon that scores it (``fitted_horizons``: with
-``horizons = "main"`` every column is the ``[target] main_horizon`` model's score).
+``horizons = "main"`` every column is the ``[target] main_horizon`` model's score). With
+``categorical_ids = "categorical"`` the bundle's ``raw_features`` are the ids, appended to the
+normalised features as integer codes, as in training (``gogooku.kinds.tabular``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import lightgbm
 import numpy as np
 import polars as pl
 
-from gogooku.dataset.tabular import TabularData
+from gogooku.dataset.tabular import IdHandling, TabularData
 from gogooku.kinds.tabular import TabularKind
 from gogooku.models.gbdt import (
     LgbmConfig,
@@ -38,6 +40,9 @@ class LgbmPredictor:
 class LgbmKind(TabularKind):
     name = "lgbm"
     config = LgbmConfig
+
+    def id_handling(self, model_cfg: LgbmConfig) -> IdHandling:
+        return model_cfg.categorical_ids
 
     def fit_predict(self, model_cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
         return fit_predict_lgbm(model_cfg, data, run_dir)
