@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import lightgbm as lgb
 import numpy as np
 import polars as pl
 import pytest
@@ -295,3 +296,38 @@ def test_lgbm_stopping_on_the_mean_of_one_booster_is_stopping_on_the_booster(
     joint = cfg.model_copy(update={"early_stopping_on": "mean"})
     mean = fit_predict_tabular(joint, *args, tmp_path / "mean")
     assert mean.equals(each)
+
+
+@pytest.mark.parametrize("ids", ["drop", "numeric", "categorical"])
+def test_categorical_ids_reach_the_booster_as_configured(baselines_market, tmp_path, ids):
+    cfg = LgbmConfig(categorical_ids=ids, **FAST)
+    args = (baselines_market.features, baselines_market.ranges, baselines_market.target)
+    fit_predict_tabular(cfg, baselines_market.panel, *args, tmp_path)
+    booster = lgb.Booster(model_file=str(tmp_path / "lgbm_5d.txt"))
+    names = booster.feature_name()
+    infos = booster.dump_model()["feature_infos"]
+    numeric = [f for f in baselines_market.features if f not in STATIC_IDS]
+    if ids == "drop":
+        assert names == numeric
+        return
+    if ids == "numeric":
+        assert names == baselines_market.features
+        # numeric features: a range of the per-date normalised values, no category list
+        assert all(infos[i]["values"] == [] for i in STATIC_IDS)
+        assert all(abs(infos[i]["max_value"]) <= 5 for i in STATIC_IDS)
+        return
+    assert names == [*numeric, *STATIC_IDS]
+    train = baselines_market.panel.filter(pl.col("Date").is_between(*baselines_market.ranges.train))
+    for i in STATIC_IDS:
+        # categorical features: the category codes seen in training (LightGBM adds -1)
+        codes = set(infos[i]["values"]) - {-1}
+        assert codes == set(train[i].cast(pl.Int64).unique().to_list())
+    assert infos["sector33_id"]["max_value"] > 5  # codes, not normalised values
+    assert all(infos[f]["values"] == [] for f in numeric if f in infos)  # constant ones absent
+    data = prepare(baselines_market.panel, *args, NormalizationConfig(), ids="categorical")
+    (rows, train_set), _ = ranking_datasets(cfg, data, 5)
+    train_set.construct()
+    assert train_set.categorical_feature == list(STATIC_IDS)
+    x = np.asarray(train_set.get_data())
+    for j, i in enumerate(STATIC_IDS, start=len(numeric)):
+        np.testing.assert_array_equal(x[:, j], rows[i].to_numpy())

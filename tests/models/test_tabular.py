@@ -74,6 +74,45 @@ def test_prepare_normalises_features_per_date_with_the_one_function(baselines_ma
     assert got.select(data.inputs).null_count().sum_horizontal().item() == 0
 
 
+def test_prepare_ids_dropped_normalised_or_kept_as_raw_codes(baselines_market):
+    spec = NormalizationConfig()
+    args = (
+        baselines_market.panel,
+        baselines_market.features,
+        baselines_market.ranges,
+        baselines_market.target,
+        spec,
+    )
+    ids = [f for f in baselines_market.features if f in STATIC_IDS]
+    numeric = [f for f in baselines_market.features if f not in STATIC_IDS]
+    assert ids == list(STATIC_IDS)
+    dropped = prepare(*args)
+    assert prepare(*args, ids="drop").inputs == dropped.inputs == numeric
+    assert dropped.categorical == () and not set(ids) & set(dropped.frame.columns)
+    # "numeric": the ids normalised per date among the features, in the features' order
+    as_numbers = prepare(*args, ids="numeric")
+    assert as_numbers.inputs == baselines_market.features and as_numbers.categorical == ()
+    day = as_numbers.frame["Date"][0]
+    rows = baselines_market.panel.filter(pl.col("Date") == day)
+    expected = normalize_frame(rows, baselines_market.features, spec)
+    got = as_numbers.frame.filter(pl.col("Date") == day).select(expected.columns)
+    assert got.equals(expected)
+    # "categorical": numeric features normalised as with "drop", then the ids' raw integer codes
+    coded = prepare(*args, ids="categorical")
+    assert coded.inputs == [*numeric, *ids] and coded.categorical == tuple(ids)
+    assert coded.frame.select(numeric).equals(dropped.frame.select(numeric))
+    assert all(coded.frame.schema[i] == pl.Int32 for i in ids)
+    raw = baselines_market.panel.select("Date", "Code", *ids)
+    joined = coded.frame.select("Date", "Code", *ids).join(
+        raw, on=["Date", "Code"], how="left", suffix="_panel"
+    )
+    for i in ids:
+        assert (joined[i] == joined[f"{i}_panel"].cast(pl.Int32)).all()
+    assert coded.frame["sector33_id"].n_unique() > 5  # codes, not a per-day rank transform
+    with pytest.raises(TabularError, match="ids: 'ordinal'"):
+        prepare(*args, ids="ordinal")
+
+
 def _corrupt(panel: pl.DataFrame, start: dt.date, columns: list[str]) -> pl.DataFrame:
     """Replace ``columns`` on dates ≥ start by noise."""
     rng = np.random.default_rng(3)

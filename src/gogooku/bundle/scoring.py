@@ -11,7 +11,8 @@ what serving ranks by.
 ``LoadedBundle`` holds the kind's predictor (``ModelKind.load``) and scores one date:
 
 - ``score_dataset(day)``: ``"rows"`` kinds on the panel rows of that date through
-  ``normalize_frame`` — the function training used; ``"window"`` kinds on the dataset cache
+  ``normalize_frame`` — the function training used — with the bundle's ``raw_features`` (a
+  LightGBM bundle's categorical ids) appended as integer codes; ``"window"`` kinds on the dataset cache
   (``gogooku.bundle.window.dataset_batch``);
 - ``score_rows(rows, edges)``: the same from raw feature rows (``Date``, ``Code`` and the
   feature columns, one date for rows kinds, the ``window`` dates ending at the scored date for
@@ -44,6 +45,7 @@ from gogooku.config import NormalizationConfig
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.normalize import normalize_frame, output_names
+from gogooku.dataset.tabular import id_codes
 from gogooku.models.registry import BundleJob, ModelKind, get_kind
 from gogooku.runs import CONFIG_FILE, RUN_FILE, load_run, resolve_run_dir
 from gogooku.target import pred_column
@@ -176,9 +178,16 @@ class LoadedBundle:
         ).sort("Code")
 
     def _rows(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Rows kinds: the normalised features, then the raw columns (a LightGBM bundle's
+        categorical ids) as integer codes, as ``gogooku.dataset.tabular.prepare`` built them."""
         spec = self.normalization
-        normed = normalize_frame(rows, self.info.features, spec).sort("Date", "Code")
-        x = normed.select(output_names(self.info.features, spec)).to_numpy()
+        raw = list(self.info.raw_features)
+        normed = normalize_frame(rows, self.info.features, spec)
+        if raw:
+            codes = rows.select("Date", "Code", *id_codes(raw))
+            normed = normed.join(codes, on=["Date", "Code"], how="left")
+        normed = normed.sort("Date", "Code")
+        x = normed.select(*output_names(self.info.features, spec), *raw).to_numpy()
         return self._frame(normed["Code"].to_numpy(), self.predictor.predict(x))
 
     def _window(self, batch: Any, codes: np.ndarray) -> pl.DataFrame:
@@ -196,7 +205,7 @@ class LoadedBundle:
         rows = (
             pl.scan_parquet(ds_dir / "panel.parquet")
             .filter(pl.col("Date") == day)
-            .select("Date", "Code", *self.info.features)
+            .select("Date", "Code", *self.input_names)
             .collect()
         )
         if rows.height == 0:

@@ -79,7 +79,8 @@ class BundleInfo(BaseModel):
     feature_hash: str
     raw_features: list[str] = Field(
         default_factory=list,
-        description="raw cache columns appended after the normalised inputs (APEX's market gate)",
+        description="raw columns appended after the normalised inputs (APEX's market gate; a "
+        "LightGBM bundle's categorical ids, as integer codes)",
     )
     static_names: list[str] = Field(default_factory=list)
     static_cardinalities: list[int] = Field(default_factory=list)

@@ -7,8 +7,20 @@ on (``gogooku.kinds.tabular``). Steps:
 2. Features are normalised per date with ``gogooku.dataset.normalize.normalize_frame`` — the same
    function and spec (``[data.normalization]``) as the neural path; missing values become 0. The
    categorical ids (``gogooku.dataset.cache.STATIC_IDS``: sector and market codes, which the
-   neural path embeds) are left out: their numeric order means nothing, and on the 300-stock
-   synthetic market LightGBM's first splits on them fitted day-specific sector moves.
+   neural path embeds) are handled as the caller's ``ids`` says (``IdHandling``):
+
+   - ``"drop"`` (the default, and what every kind but LightGBM uses): left out. A code's number
+     is an arbitrary label, so a model that reads it as a magnitude (the ridge: one coefficient
+     per column) would fit an ordering that means nothing;
+   - ``"numeric"``: normalised per date like any other feature (the rank of the code among the
+     day's stocks; what LightGBM was first trained with);
+   - ``"categorical"``: not normalised; appended after the normalised inputs as their integer
+     codes (``id_codes``: 0 = unknown, as in the cache) and listed in ``TabularData.categorical``
+     (LightGBM's ``categorical_feature``). Scoring a bundle appends the same columns the same way.
+
+   Which one LightGBM uses is its ``[model] categorical_ids``, chosen on validation
+   (``studies/ids.toml``; ``docs/training.md``, "Protocol: choices on validation, the hold-out
+   once").
 3. The label columns of ``[target]`` (its horizons, of its label kind) come raw, null where the
    label is unknown, under the names ``target_{h}d`` (``TabularData.target(h)``).
 
@@ -24,6 +36,7 @@ import datetime as dt
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -33,6 +46,8 @@ from gogooku.dataset.normalize import normalize_frame, output_names
 from gogooku.errors import GogookuError
 from gogooku.runs import Ranges, split_expr
 from gogooku.target import TargetConfig
+
+IdHandling = Literal["drop", "numeric", "categorical"]
 
 
 class TabularError(GogookuError, ValueError):
@@ -45,13 +60,21 @@ def target_column(horizon: int) -> str:
     return f"target_{horizon}d"
 
 
+def id_codes(names: Sequence[str]) -> list[pl.Expr]:
+    """The categorical id columns ``names`` as model inputs: their integer codes (Int32), null as
+    0 (the cache's "unknown"). Training (``prepare``) and bundle scoring both read them so."""
+    return [pl.col(n).fill_null(0).cast(pl.Int32) for n in names]
+
+
 @dataclass(frozen=True)
 class TabularData:
     """Panel rows of the three splits, sorted by (Date, Code).
 
-    ``frame`` holds ``Date, Code, split``, the normalised feature columns ``inputs`` and the raw
-    labels of ``[target]`` as ``target_{h}d`` columns (null where the label is unknown);
-    ``normalization`` is the spec the features were normalised with.
+    ``frame`` holds ``Date, Code, split``, the model's input columns ``inputs`` (the normalised
+    features, then the ids of ``categorical`` as integer codes) and the raw labels of
+    ``[target]`` as ``target_{h}d`` columns (null where the label is unknown);
+    ``normalization`` is the spec the features were normalised with; ``categorical`` the inputs
+    that are categorical id codes (empty unless ``prepare`` ran with ``ids="categorical"``).
     """
 
     frame: pl.DataFrame
@@ -59,6 +82,7 @@ class TabularData:
     target: TargetConfig
     ranges: Ranges
     normalization: NormalizationConfig
+    categorical: tuple[str, ...] = ()
 
     @property
     def horizons(self) -> list[int]:
@@ -95,15 +119,20 @@ def prepare(
     ranges: Ranges,
     target: TargetConfig,
     normalization: NormalizationConfig,
+    ids: IdHandling = "drop",
 ) -> TabularData:
-    """Select the split rows of ``panel`` and normalise ``features`` per date (module doc)."""
-    features = [f for f in features if f not in STATIC_IDS]
+    """Select the split rows of ``panel`` and normalise ``features`` per date; the categorical
+    ids among ``features`` are dropped, normalised or kept as codes per ``ids`` (module doc)."""
+    if ids not in ("drop", "numeric", "categorical"):
+        raise TabularError(f"ids: {ids!r} is not one of drop, numeric, categorical")
+    categorical = [f for f in features if f in STATIC_IDS] if ids == "categorical" else []
+    features = [f for f in features if ids == "numeric" or f not in STATIC_IDS]
     if not features:
         raise TabularError(f"no features left once the categorical ids {STATIC_IDS} are removed")
     lazy = panel.lazy()
     names = lazy.collect_schema().names()
     labels = {target.label_column(h): target_column(h) for h in target.sorted_horizons}
-    needed = ["Date", "Code", *features, *labels]
+    needed = ["Date", "Code", *features, *categorical, *labels]
     absent = [c for c in needed if c not in names]
     if absent:
         raise TabularError(f"panel: column(s) {absent} not found")
@@ -118,9 +147,11 @@ def prepare(
             start, end = ranges.of(split)
             raise TabularError(f"panel: no rows in the {split} range {start}..{end}")
     normed = normalize_frame(rows, list(features), normalization)
-    inputs = output_names(list(features), normalization)
+    inputs = [*output_names(list(features), normalization), *categorical]
     targets = [pl.col(label).cast(pl.Float64).alias(name) for label, name in labels.items()]
     frame = normed.join(
-        rows.select("Date", "Code", "split", *targets), on=["Date", "Code"], how="left"
+        rows.select("Date", "Code", "split", *id_codes(categorical), *targets),
+        on=["Date", "Code"],
+        how="left",
     ).sort("Date", "Code")
-    return TabularData(frame, inputs, target, ranges, normalization)
+    return TabularData(frame, inputs, target, ranges, normalization, tuple(categorical))

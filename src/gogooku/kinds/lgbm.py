@@ -5,6 +5,8 @@ just ``[target] main_horizon``). A bundle holds one booster file per fitted hori
 (``lgbm_file(h, i)``); the score of horizon h is the mean of the boosters of the horizon that
 scores it (``fitted_horizons``; a bundle of an older ``"main"`` run that lists every horizon
 scores each with the main model, as that run's predictions did).
+With ``categorical_ids = "categorical"`` the bundle's ``raw_features`` are the ids, appended to
+the normalised features as integer codes, as in training (``gogooku.kinds.tabular``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import lightgbm
 import numpy as np
 import polars as pl
 
-from gogooku.dataset.tabular import TabularData
+from gogooku.dataset.tabular import IdHandling, TabularData
 from gogooku.kinds.tabular import TabularKind
 from gogooku.models.gbdt import (
     LgbmConfig,
@@ -44,6 +46,9 @@ class LgbmKind(TabularKind):
 
     def predicted_horizons(self, model_cfg: LgbmConfig, target: Any) -> list[int]:
         return predicted_horizons(model_cfg, target)
+
+    def id_handling(self, model_cfg: LgbmConfig) -> IdHandling:
+        return model_cfg.categorical_ids
 
     def fit_predict(self, model_cfg: LgbmConfig, data: TabularData, run_dir: Path) -> pl.DataFrame:
         return fit_predict_lgbm(model_cfg, data, run_dir)

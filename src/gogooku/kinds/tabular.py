@@ -8,9 +8,13 @@ the panel to the kind's :meth:`TabularKind.fit_predict_panel` — by default
 ``gogooku.dataset.tabular.prepare`` (per-date normalised features, ``[target]``'s labels) and
 the kind's :meth:`TabularKind.fit_predict` on those rows.
 
-A bundle of a rows kind holds the features without the categorical ids and the files
-:meth:`TabularKind.model_files` names; its predictor scores an (n, F') matrix of one day's rows
-normalised as in training.
+Which categorical ids a kind fits on is its :meth:`TabularKind.id_handling` (``"drop"`` unless the
+kind overrides it: LightGBM's ``[model] categorical_ids``), passed to ``prepare`` explicitly.
+A bundle of a rows kind holds the features as training read them — without the ids for
+``"drop"``, with them among the normalised features for ``"numeric"``, and with them as
+``raw_features`` (appended as integer codes after the normalised columns, ``id_codes``) for
+``"categorical"`` — and the files :meth:`TabularKind.model_files` names; its predictor scores an
+(n, F') matrix of one day's rows built as in training.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ import polars as pl
 from gogooku.bundle.store import BundleError
 from gogooku.config import NormalizationConfig
 from gogooku.dataset.cache import STATIC_IDS
-from gogooku.dataset.tabular import TabularData, TabularError, assert_purged, prepare
+from gogooku.dataset.tabular import (
+    IdHandling,
+    TabularData,
+    TabularError,
+    assert_purged,
+    prepare,
+)
 from gogooku.models.registry import (
     BundleJob,
     BundleParts,
@@ -68,8 +78,16 @@ class TabularKind(ModelKind):
         normalization: NormalizationConfig,
     ) -> pl.DataFrame:
         """``Date, Code, split, pred_{h}d`` of the split rows of ``panel`` (module doc)."""
-        data = prepare(panel, features, ranges, target, normalization)
+        data = prepare(
+            panel, features, ranges, target, normalization, ids=self.id_handling(model_cfg)
+        )
         return self.fit_predict(model_cfg, data, run_dir)
+
+    def id_handling(self, model_cfg: Any) -> IdHandling:
+        """How ``prepare`` treats the categorical ids for ``model_cfg``: ``"drop"`` here (a
+        code's number is an arbitrary label, meaningless to a model that weighs its magnitude,
+        such as the ridge); LightGBM reads its ``[model] categorical_ids``."""
+        return "drop"
 
     def fit_predict(self, model_cfg: Any, data: TabularData, run_dir: Path) -> pl.DataFrame:
         """Fit on ``data``'s train rows; ``Date, Code, split, pred_{h}d`` for all its rows."""
@@ -84,10 +102,14 @@ class TabularKind(ModelKind):
 
     def bundle_parts(self, job: BundleJob) -> BundleParts:
         names = self.model_files(job)
+        ids = self.id_handling(job.cfg.model)
+        extra: dict[str, Any] = {"window": 1, "static_names": [], "static_cardinalities": []}
+        if ids == "categorical":
+            extra["raw_features"] = [f for f in job.features if f in STATIC_IDS]
         return BundleParts(
-            features=[f for f in job.features if f not in STATIC_IDS],
+            features=[f for f in job.features if ids == "numeric" or f not in STATIC_IDS],
             model_files={name: job.run_dir / name for name in names},
-            extra={"window": 1, "static_names": [], "static_cardinalities": []},
+            extra=extra,
         )
 
 

@@ -25,6 +25,13 @@ Inputs are the per-date normalised features of :class:`gogooku.dataset.tabular.T
   by chance in its first rounds). With k = 1 the two are the same.
 - ``extra_trees = true``: LightGBM's extremely randomised trees (one random threshold per
   feature at each split), a smoother fit of many weak additive effects.
+- ``categorical_ids``: the sector and market ids (``gogooku.dataset.cache.STATIC_IDS``) are
+  ``"drop"``: not inputs; ``"numeric"``: per-date normalised like every feature, split on as
+  numbers; ``"categorical"``: their raw integer codes, declared to LightGBM as
+  ``categorical_feature`` (splits on sets of codes; LightGBM's own ``max_cat_to_onehot``,
+  ``cat_smooth``, ``cat_l2`` and ``min_data_per_group`` defaults). ``gogooku.kinds.lgbm`` hands
+  it to ``gogooku.dataset.tabular.prepare``; the default is the validation choice of
+  ``studies/ids.toml``.
 - Written to the run folder: ``feature_importance.csv`` (horizon, feature, gain, splits — total
   gain and split count of the best-iteration boosters, summed over the k), ``lgbm.json`` (per
   fitted horizon the best iteration and best validation RankIC of each booster, and the
@@ -79,6 +86,11 @@ class LgbmConfig(StrictModel):
         "booster", description="each booster's own validation RankIC, or that of their mean"
     )
     num_threads: int = Field(0, ge=0, description="0: LightGBM's default (all cores)")
+    categorical_ids: Literal["drop", "numeric", "categorical"] = Field(
+        "drop",
+        description="sector/market ids: left out, per-date normalised numbers, or raw codes "
+        "declared categorical",
+    )
 
     @model_validator(mode="after")
     def _bagging(self) -> LgbmConfig:
@@ -166,6 +178,7 @@ def ranking_datasets(
         x_train,
         train["label"].to_numpy(),
         feature_name=data.inputs,
+        categorical_feature=list(data.categorical) or "auto",
         free_raw_data=False,
         params=_params(cfg, cfg.seed),
     )

@@ -1,7 +1,9 @@
 """Ridge baseline (kind "linear"): one scikit-learn ``Ridge`` per horizon.
 
 Inputs are the per-date normalised features of :class:`gogooku.dataset.tabular.TabularData`
-(missing → 0). The target of horizon h is normalised per date like the features, rank-gauss
+(missing → 0), without the categorical sector and market ids: the kind keeps ``prepare``'s
+``ids = "drop"`` (a code's number is an arbitrary label, and one coefficient per column would
+weigh it as a magnitude; LightGBM alone has the ``categorical_ids`` choice). The target of horizon h is normalised per date like the features, rank-gauss
 z = Φ⁻¹((r − 0.5)/n) over the n known targets of the date (clipped to ±``clip`` of the run's
 normalisation), so no single day's scale or outlier dominates. The fit minimises
 ‖y − Xβ − b‖² + α‖β‖² on the train rows with a known target; the prediction of every row is
