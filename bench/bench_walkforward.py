@@ -13,7 +13,8 @@ without overlap; every fold is fitted (``--folds all``).
 
 - **sequential**: ``run_walkforward(executor="local", threads=<all cores>)`` per model: wall and
   CPU seconds (``time.process_time`` of this process: every thread of every fit).
-- **ray**: the ``--ray-models`` again with ``executor="ray"`` on a local Ray instance, one thread
+- **ray**: right after their sequential runs (so both see the same machine), the
+  ``--ray-models`` again with ``executor="ray"`` on a local Ray instance, one thread
   per fit so the 2 cores run two fits at once; wall seconds (Ray's start included, reported
   apart) and the largest absolute difference of its stitched predictions from the sequential
   run's (threads differ, so float sums may; ``tests/core/test_parallel.py`` checks bit
@@ -114,6 +115,23 @@ def oos_table(run_ids: list[str]) -> dict:
     return compare_runs(load_runs(run_ids), "test").to_json()
 
 
+def run_on_ray(result: dict, ray_models: list[str], args: argparse.Namespace) -> None:
+    """The ``ray_models`` again on a local Ray instance, one thread per fit."""
+    from gogooku.parallel import ray_session
+
+    t0 = time.perf_counter()
+    with ray_session():
+        result["ray_start_s"] = round(time.perf_counter() - t0, 1)
+        for name in ray_models:
+            entry = walk(name, args.dataset, args.test_days, "ray", 1)
+            entry["max_abs_diff_vs_sequential"] = max_abs_diff(
+                f"bench-wf-{name}-local", f"bench-wf-{name}-ray"
+            )
+            result["ray"][name] = entry
+            print(json.dumps({f"{name} ray": entry}), file=sys.stderr, flush=True)
+    result["load_avg_1m_after_ray"] = round(os.getloadavg()[0], 2)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
@@ -134,23 +152,13 @@ def main(argv: list[str] | None = None) -> dict:
         "sequential": {},
         "ray": {},
     }
-    for name in models:
+    ray_models = [m for m in args.ray_models.split(",") if m in models]
+    # the timed pairs first (sequential, then Ray), the other models' sequential runs after
+    for name in [*ray_models, *(m for m in models if m not in ray_models)]:
         result["sequential"][name] = walk(name, args.dataset, args.test_days, "local", cores)
         print(json.dumps({name: result["sequential"][name]}), file=sys.stderr, flush=True)
-    ray_models = [m for m in args.ray_models.split(",") if m]
-    if ray_models:
-        from gogooku.parallel import ray_session
-
-        t0 = time.perf_counter()
-        with ray_session():
-            result["ray_start_s"] = round(time.perf_counter() - t0, 1)
-            for name in ray_models:
-                entry = walk(name, args.dataset, args.test_days, "ray", 1)
-                entry["max_abs_diff_vs_sequential"] = max_abs_diff(
-                    f"bench-wf-{name}-local", f"bench-wf-{name}-ray"
-                )
-                result["ray"][name] = entry
-                print(json.dumps({f"{name} ray": entry}), file=sys.stderr, flush=True)
+        if ray_models and name == ray_models[-1]:
+            run_on_ray(result, ray_models, args)
     order = ["ridge", *(m for m in models if m != "ridge")] if "ridge" in models else models
     result["oos"] = oos_table([f"bench-wf-{m}-local" for m in order])
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)

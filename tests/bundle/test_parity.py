@@ -73,6 +73,6 @@ def test_lgbm_bundle_with_ids_scores_like_its_run(home, ids):
         _, from_rows = bundle.score_rows(rows)
         for got in (scored, from_rows):
             assert got["Code"].to_list() == expected["Code"].to_list()
-            for h in (1, 5, 20):
+            for h in info.horizons:
                 diff = (got[f"pred_{h}d"] - expected[f"pred_{h}d"]).abs().max()
                 assert diff <= 1e-9, (ids, day, h, diff)

@@ -1,5 +1,6 @@
-"""The wheel: built from the sources, it ships the run configs and runs the demo from any folder
-in a fresh environment (its dependencies borrowed from this one's site-packages, no network)."""
+"""The wheel: built from the sources, it ships the run configs and runs the pipeline from any
+folder in a fresh environment (its dependencies borrowed from this one's site-packages, no
+network): fetch, build and a walk-forward run of a shipped config found by name."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import pytest
 
 from gogooku.config import CONFIGS_DIR
 
+from ..support.markets import TINY_BUILD, TINY_FETCH
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_the_wheel_ships_the_configs_and_runs_the_demo_outside_the_checkout(tmp_path):
+def test_the_wheel_ships_the_configs_and_runs_a_walkforward_outside_the_checkout(tmp_path):
     source = tmp_path / "source"  # a copy: building in place would leave build/ in the checkout
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -60,10 +63,17 @@ def test_the_wheel_ships_the_configs_and_runs_the_demo_outside_the_checkout(tmp_
         capture_output=True, text=True, check=True, cwd=elsewhere, env=env,
     ).stdout  # fmt: skip
     assert Path(where).resolve().is_relative_to(venv.resolve())
-    demo = subprocess.run(
-        [venv / "bin" / "gogooku", "demo", "--quick"],
-        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=1500,
-    )  # fmt: skip
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    summary = json.loads((elsewhere / "home" / "demo" / "summary.json").read_text())
-    assert summary["served"]["bundle"]
+    gogooku = str(venv / "bin" / "gogooku")
+    splits = "data.splits={train_days = 60, val_days = 20, test_days = 20, first_day = 9}"
+    for args in (
+        TINY_FETCH,
+        [*TINY_BUILD, "--blocks", "returns,sector"],
+        ["walkforward", "--model", "linear", "--dataset", "tiny", "--config", "linear.toml",
+         "--set", splits, "--folds", "last:2", "--run", "wf"],
+    ):  # fmt: skip
+        done = subprocess.run(
+            [gogooku, *args], capture_output=True, text=True, cwd=elsewhere, env=env, timeout=900
+        )
+        assert done.returncode == 0, (args[0], done.stdout[-3000:] + done.stderr[-3000:])
+    metrics = json.loads((elsewhere / "home" / "runs" / "wf" / "metrics.json").read_text())
+    assert [f["fold"] for f in metrics["splits"]["test"]["folds"]] == [1, 2]
