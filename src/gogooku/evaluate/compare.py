@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from rich.table import Table
 
 from gogooku.errors import GogookuError
 from gogooku.evaluate import bootstrap, paired, risk
+from gogooku.evaluate.evaluator import json_ready
 from gogooku.evaluate.pages import Figures, fmt, get, page
 from gogooku.evaluate.plotlyjs import plotly_src
 from gogooku.io import atomic_write_text
@@ -176,7 +176,7 @@ class Comparison:
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready (dates ISO, floats finite or null)."""
-        return _json_ready(
+        return json_ready(
             {
                 "split": self.split,
                 "runs": self.runs,
@@ -201,20 +201,6 @@ class Comparison:
                 ],
             }
         )
-
-
-def _json_ready(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _split_days(run: EvaluatedRun, split: str) -> pl.DataFrame:

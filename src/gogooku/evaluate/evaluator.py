@@ -309,11 +309,13 @@ def _label_overlap_warnings(info: RunInfo, calendar: TradingCalendar) -> list[st
     return warnings
 
 
-def _json_ready(value: object) -> object:
+def json_ready(value: object) -> object:
+    """``value`` for JSON: keys as strings, dates ISO, numpy scalars as Python numbers, NaN and
+    infinities as None."""
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float | np.floating):
@@ -624,7 +626,7 @@ def evaluate_run(
         "warnings": _label_overlap_warnings(info, calendar),
         "splits": splits_out,
     }
-    result = _json_ready(result)
+    result = json_ready(result)
     # daily.parquet first: a metrics.json is never newer than the series it summarises.
     atomic_write_parquet(run_dir / DAILY_FILE, daily_frame(series, config.benchmark))
     atomic_write_text(
