@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -125,7 +126,8 @@ def compare_command(
         return
     for line in comparison.period_lines():
         typer.echo(line)
-    console = Console()
+    # piped or captured output keeps whole run ids and intervals instead of 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     for table in comparison_tables(comparison):
         console.print(table)
     console.print(compare_table(metrics, split))
