@@ -57,7 +57,7 @@ class DemoPlan(StrictModel):
     start: dt.date = dt.date(2019, 7, 1)
     build_start: dt.date = dt.date(2019, 10, 1)
     end: dt.date = dt.date(2021, 6, 30)
-    neural_epochs: int = Field(4, ge=1)
+    neural_epochs: int = Field(2, ge=1)
     hpo_trials: int = Field(4, ge=1)
     walkforward_folds: int = Field(
         6, ge=1, description="the last N folds of the demo's splits: their test days are compared"
