@@ -48,24 +48,35 @@ def block_bootstrap_ci(
     """
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
-    out: dict[str, float | int | None] = {
-        "estimate": None,
-        "low": None,
-        "high": None,
-        "block": block,
-        "replicates": replicates,
-        "confidence": 1 - alpha,
-    }
+    out = interval(None, None, block, replicates, alpha)
     if x.size < 2:
         return out
     samples = x[block_bootstrap_indices(x.size, min(block, x.size), replicates, seed)]
-    stats = statistic(samples)
-    stats = stats[np.isfinite(stats)]
-    out["estimate"] = float(statistic(x[None, :])[0])
-    if stats.size:
-        out["low"] = float(np.quantile(stats, alpha / 2))
-        out["high"] = float(np.quantile(stats, 1 - alpha / 2))
-    return out
+    return interval(float(statistic(x[None, :])[0]), statistic(samples), block, replicates, alpha)
+
+
+def interval(
+    estimate: float | None,
+    replicated: np.ndarray | None,
+    block: int,
+    replicates: int,
+    alpha: float,
+    **extra: int,
+) -> dict[str, float | int | None]:
+    """The interval record: ``estimate``, the (α/2, 1 − α/2) percentiles ``low``/``high`` of the
+    finite ``replicated`` statistics (null when there are none), ``block``, ``replicates``,
+    ``confidence`` and ``extra``."""
+    finite = None if replicated is None else replicated[np.isfinite(replicated)]
+    some = finite is not None and finite.size > 0
+    return {
+        "estimate": estimate,
+        "low": float(np.quantile(finite, alpha / 2)) if some else None,
+        "high": float(np.quantile(finite, 1 - alpha / 2)) if some else None,
+        "block": block,
+        "replicates": replicates,
+        "confidence": 1 - alpha,
+        **extra,
+    }
 
 
 def mean_statistic(samples: np.ndarray) -> np.ndarray:

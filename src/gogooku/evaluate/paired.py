@@ -132,27 +132,14 @@ def paired_bootstrap_ci(
     """
     a, b = _pair(a, b)
     n = int(a.size)
-    out: dict[str, float | int | None] = {
-        "estimate": None,
-        "low": None,
-        "high": None,
-        "block": block,
-        "replicates": replicates,
-        "confidence": 1 - alpha,
-        "n": n,
-    }
     if n < 2:
-        return out
+        return bootstrap.interval(None, None, block, replicates, alpha, n=n)
     est = float(statistic(b[None, :])[0] - statistic(a[None, :])[0])
-    out["estimate"] = est if math.isfinite(est) else None
     idx = bootstrap.block_bootstrap_indices(n, min(block, n), replicates, seed)
     with np.errstate(invalid="ignore"):
         diffs = statistic(b[idx]) - statistic(a[idx])
-    diffs = diffs[np.isfinite(diffs)]
-    if diffs.size:
-        out["low"] = float(np.quantile(diffs, alpha / 2))
-        out["high"] = float(np.quantile(diffs, 1 - alpha / 2))
-    return out
+    estimate = est if math.isfinite(est) else None
+    return bootstrap.interval(estimate, diffs, block, replicates, alpha, n=n)
 
 
 def mean_difference_ci(
