@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"__init__", "errors", "settings", "logs", "httpserver"},
     {"io", "parallel"},
     {"config"},
-    {"target", "calendar"},
+    {"target", "calendar", "market"},
     {"runs"},
     {"jquants"},
     {"synth"},
