@@ -87,6 +87,19 @@ def load_market(raw_dir: Path) -> Market:
         raise MarketError(f"{path}: not a market record ({exc})") from exc
 
 
+def dataset_market(dataset_dir: Path) -> Market:
+    """The market a dataset was built from (``market.name`` of its ``metadata.json``); Tokyo for
+    a dataset built before markets were recorded or without a metadata file."""
+    path = Path(dataset_dir) / "metadata.json"
+    if not path.is_file():
+        return Market()
+    try:
+        entry = json.loads(path.read_text()).get("market")
+        return Market(str(entry["name"])) if entry is not None else Market()
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise MarketError(f"{path}: unreadable market entry ({exc})") from exc
+
+
 def save_market(raw_dir: Path, market: Market) -> None:
     """Record ``market`` in ``raw_dir/market.json`` (atomically)."""
     path = Path(raw_dir) / MARKET_FILE

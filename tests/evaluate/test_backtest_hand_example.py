@@ -114,7 +114,7 @@ def test_daily_series_matches_hand_values(result):
 def test_benchmarks(result):
     d = result.daily
     topix = [0.0] + [(102.0 + k) / (101.0 + k) - 1 for k in range(8)]
-    assert d["benchmark_topix"].to_list() == pytest.approx(topix, abs=1e-12)
+    assert d["benchmark"].to_list() == pytest.approx(topix, abs=1e-12)
     assert d["benchmark_ew"].to_list() == pytest.approx(EW, abs=1e-12)
 
 

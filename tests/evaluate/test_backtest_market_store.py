@@ -1,4 +1,4 @@
-"""``load_market`` and ``load_topix`` on a raw store written with a small synthetic market, and
+"""``load_market`` and the TOPIX benchmark on a raw store written with a small synthetic market, and
 an oracle backtest end to end."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import build_base
-from gogooku.evaluate.backtest import BacktestConfig, load_market, load_topix, run_backtest
+from gogooku.evaluate.backtest import BacktestConfig, load_market, run_backtest
+from gogooku.evaluate.benchmark import build_benchmark
 from gogooku.store.raw import RawStore
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
@@ -68,7 +69,7 @@ def test_load_market_is_a_dense_grid_matching_the_base_frame(synthetic):
     for col in ("C", "AdjC", "AdjFactor", "UL", "LL", "no_trade", "S33"):
         assert joined[col].equals(joined[f"{col}_base"], null_equal=True), col
 
-    topix = load_topix(store, START, END)
+    topix = build_benchmark(store, calendar, market, "topix").levels
     assert topix.columns == ["Date", "C"]
     assert topix["Date"].to_list() == days
 
@@ -78,7 +79,7 @@ def test_oracle_long_only_beats_the_equal_weight_universe(synthetic):
     store, oracle, _, _ = synthetic
     calendar = TradingCalendar.load(store)
     market = load_market(store, calendar, START, END)
-    topix = load_topix(store, START, END)
+    topix = build_benchmark(store, calendar, market, "topix").levels
     scores = oracle.filter(pl.col("Date").is_between(START, END)).select(
         "Date", "Code", score=pl.col("exp_target_1d")
     )

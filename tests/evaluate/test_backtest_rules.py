@@ -137,7 +137,7 @@ def test_input_errors_name_the_column_or_row():
         run_backtest(score_frame(DAYS, {4: {"X": 1.0}}), market, FLAT_TOPIX, config)
     with pytest.raises(BacktestError, match="market: no rows"):
         run_backtest(scores, market.clear(), FLAT_TOPIX, config)
-    with pytest.raises(BacktestError, match="topix: no close on or before 2024-01-05"):
+    with pytest.raises(BacktestError, match="benchmark: no level on or before 2024-01-05"):
         run_backtest(scores, market, FLAT_TOPIX.filter(pl.col("Date") > DAYS[3]), config)
     with pytest.raises(BacktestError, match=r"non-positive close C=0\.0 for X on 2024-01-08"):
         run_backtest(scores, market_frame(DAYS, {"X": [10, 10, 0, 10, 10]}, {"X": "1"}),

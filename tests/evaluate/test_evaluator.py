@@ -100,9 +100,15 @@ def test_metrics_json_schema_and_values(synthetic_home):
         "conventions",
         "main_horizon",
         "oracle_available",
+        "market",
+        "benchmark",
         "warnings",
         "splits",
     }
+    assert m["market"] == {"name": "XTKS", "jpx": True, "lot_size": 100}
+    assert m["benchmark"] == m["splits"]["test"]["benchmark"] == m["splits"]["valid"]["benchmark"]
+    assert m["benchmark"] == {"name": "topix", "weighting": "index", "reason": None}
+    assert "benchmark" not in m["splits"]["train"]
     assert m["run"]["run_id"] == "rev" and m["run"]["horizons"] == [1, 5, 10, 20]
     assert m["main_horizon"] == 5  # no config.toml: 5, a horizon of the run
     assert m["config"]["top_k"] == 5 and m["oracle_available"] is True
@@ -134,7 +140,7 @@ def test_metrics_json_schema_and_values(synthetic_home):
                 lo = entry["portfolio"]["long_only"]
                 assert lo["n_long_mean"] > 0 and lo["n_short_mean"] == 0
                 assert lo["cost_drag"] > 0
-                q = lo["qlib_excess_vs_topix"]
+                q = lo["qlib_excess"]
                 assert q["with_cost"]["mean"] < q["without_cost"]["mean"]
                 assert set(entry["vs_oracle"]["sharpe_vs_oracle"]) == {"long_only", "long_short"}
                 assert entry["oracle"]["portfolio"]["long_short"]["n_short_mean"] > 0
@@ -306,9 +312,18 @@ def test_the_runs_evaluate_section_and_label_kind_decide_the_scoring(synthetic_h
     assert raw_ic < 0.99
     assert len(entry["signal"]["deciles"]["mean_return"]) == 5
     book = entry["portfolio"]["long_only"]
-    assert book["benchmark"] == "equal_weight" and book["excess"] == book["excess_vs_ew"]
-    assert raw.metrics["splits"]["test"]["horizons"]["5d"]["portfolio"]["long_only"][
-        "excess"
-    ] == pytest.approx(
-        raw.metrics["splits"]["test"]["horizons"]["5d"]["portfolio"]["long_only"]["excess_vs_topix"]
+    # equal_weight: the universe equal-weighted, the backtest's own equal-weight series.
+    assert book["benchmark"] == "universe"
+    assert ev.metrics["benchmark"] == {
+        "name": "universe",
+        "weighting": "equal",
+        "reason": "[evaluate] benchmark = equal_weight",
+    }
+    for key in ("annual_return", "mean_daily", "annual_volatility"):
+        assert book["excess"][key] == pytest.approx(book["excess_vs_ew"][key], abs=1e-12)
+    # The default (auto) takes TOPIX on the synthetic market, which stores it.
+    assert raw.metrics["benchmark"] == {"name": "topix", "weighting": "index", "reason": None}
+    assert (
+        raw.metrics["splits"]["test"]["horizons"]["5d"]["portfolio"]["long_only"]["benchmark"]
+        == "topix"
     )

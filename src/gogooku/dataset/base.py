@@ -22,7 +22,9 @@ re-bases after every later split and which therefore embed future information):
 A 1:2 split has AdjFactor 0.5 on its ex-date, so F halves there and AdjC stays continuous. The
 product starts at the stock's first stored row, so a row's adjusted values depend only on rows on
 or before it. ``no_trade`` is true when O, H, L and C are all null (e.g. 2020-10-01, the TSE halt,
-flagged by ``is_halt_20201001``). ``topix_*`` is the TOPIX bar of the same date.
+flagged by ``is_halt_20201001``; always false on a store holding another market than Tokyo,
+``gogooku.market.load_market``). ``topix_*`` is the TOPIX bar of the same date (null when the
+store has none).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gogooku.calendar import HALT_DAY, TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.errors import GogookuError
 from gogooku.features.availability import with_available_from
+from gogooku.market import load_market
 
 PRICE_COLS = ("O", "H", "L", "C")
 BAR_COLS = ("O", "H", "L", "C", "Vo", "Va")
@@ -151,11 +154,12 @@ def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.D
     frame = frame.join(topix, on="Date", how="left", maintain_order="left")
 
     f = pl.col("F")
+    jpx = load_market(store.root).jpx
     frame = frame.with_columns(
         *[(pl.col(c) / f).alias(f"Adj{c}") for c in PRICE_COLS],
         AdjVo=pl.col("Vo") * f,
         no_trade=pl.all_horizontal(pl.col(c).is_null() for c in PRICE_COLS),
-        is_halt_20201001=pl.col("Date") == HALT_DAY,
+        is_halt_20201001=(pl.col("Date") == HALT_DAY) & pl.lit(jpx),
         UL=pl.col("UL").cast(pl.Boolean),
         LL=pl.col("LL").cast(pl.Boolean),
     )

@@ -9,7 +9,9 @@
   (``gogooku.dataset.feature_index``);
 - ``metadata.json``: rows, stocks, dates, date range, blocks, warm-up, schema hash, source
   catalog hashes, build seconds, peak RSS, code version, whether the build was incremental,
-  the sealed hold-out (``"holdout": {"start", "spec"}``, ``gogooku.dataset.holdout``);
+  the sealed hold-out (``"holdout": {"start", "spec"}``, ``gogooku.dataset.holdout``), the
+  market of the raw store (``"market": {"name", "jpx", "lot_size"}``, ``gogooku.market``: the
+  evaluator's backtest follows it, and JPX-only blocks are skipped for another market);
 - the dense training cache ``cache/`` (``gogooku.dataset.cache_writer``) and the files blocks
   return (``graph_edges.parquet``).
 
@@ -89,6 +91,7 @@ from gogooku.dataset.plan import (
 )
 from gogooku.features.base import Block
 from gogooku.io import atomic_write_json, code_version
+from gogooku.market import load_market
 from gogooku.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -325,7 +328,8 @@ def build_dataset(
     if chunk_stocks < 1:
         raise BuildError(f"--chunk-stocks must be >= 1, got {chunk_stocks}")
     registry = registered_blocks() if registry is None else registry
-    selected, skipped = plan_blocks(blocks, store, registry)
+    market = load_market(store.root)
+    selected, skipped = plan_blocks(blocks, store, registry, market)
     warmup = plan_warmup(selected, warmup_days)
     calendar = load_calendar(store, start, end, warmup)
     trading = calendar.days(start, end)
@@ -441,6 +445,7 @@ def build_dataset(
         "warmup_days": warmup,
         "label_data_end": label_end.isoformat(),
         "calendar_source": calendar.source,
+        "market": market.to_json(),
         "schema_hash": stats.schema_hash,
         "source_hashes": {s: source_hash(store, s) for s in sources},
         "build_seconds": seconds,

@@ -9,6 +9,14 @@ listed under ``skipped``; the rest of the build goes on. So is a block one of wh
 ``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
 session ``MO`` read by ``am``) holds no non-null value in the store.
 
+Markets: on a store holding another market than Tokyo (``raw/market.json``,
+``gogooku.market``), a block with ``jpx_only`` set (price limits, TSE sessions, TSE investor
+flows) is skipped with the reason "JPX-only (<rule>); the store holds market <name>".
+
+TOPIX: ``indices_topix`` feeds the base frame but is optional; a block that lists it as a source
+(``market``, ``options``, ``futures``) is skipped like any block with a missing source when the
+store has no TOPIX rows (imported prices).
+
 Derived blocks: a block with a non-empty ``requires`` attribute (a tuple of block names, see
 ``gogooku.features.interactions.DerivedBlock``) reads other blocks' feature columns; it may
 require only plain blocks, and is skipped like a block with a missing source when a block it
@@ -31,8 +39,13 @@ from gogooku.dataset.base import BASE_SOURCES
 from gogooku.errors import GogookuError
 from gogooku.features.availability import AVAILABILITY
 from gogooku.features.base import Block
+from gogooku.market import Market
 
 log = logging.getLogger(__name__)
+
+
+OPTIONAL_BASE_SOURCE = "indices_topix"
+TOKYO_MARKET = Market()
 
 
 class BuildError(GogookuError, ValueError):
@@ -52,20 +65,27 @@ def requires(block: Block) -> tuple[str, ...]:
 
 
 def select_blocks(
-    requested: Sequence[str] | None, store, registry: Mapping[str, Block]
+    requested: Sequence[str] | None,
+    store,
+    registry: Mapping[str, Block],
+    market: Market = TOKYO_MARKET,
 ) -> list[Block]:
     """The requested blocks (all registered when None), minus those that cannot be built."""
-    return plan_blocks(requested, store, registry)[0]
+    return plan_blocks(requested, store, registry, market)[0]
 
 
 def plan_blocks(
-    requested: Sequence[str] | None, store, registry: Mapping[str, Block]
+    requested: Sequence[str] | None,
+    store,
+    registry: Mapping[str, Block],
+    market: Market = TOKYO_MARKET,
 ) -> tuple[list[Block], dict[str, str]]:
     """(blocks to build, {skipped block: reason}) for the requested blocks.
 
-    A block is skipped when one of its non-base sources has no rows in the store, when one of
-    its ``required_columns`` holds no non-null value there, or (derived blocks) when a block it
-    requires is not built.
+    A block is skipped when it is ``jpx_only`` and ``market`` is not Tokyo, when one of its
+    optional sources (not a base source, or ``indices_topix``) has no rows in the store, when one
+    of its ``required_columns`` holds no non-null value there, or (derived blocks) when a block
+    it requires is not built.
     """
     names = list(requested) if requested else list(registry)
     unknown = [n for n in names if n not in registry]
@@ -82,9 +102,12 @@ def plan_blocks(
     empty_cache: dict[str, bool] = {}
     for name in names:
         block = registry[name]
+        if block.jpx_only and not market.jpx:
+            skipped[name] = f"JPX-only ({block.jpx_only}); the store holds market {market.name}"
+            continue
         missing = []
         for source in block.sources:
-            if source in BASE_SOURCES:
+            if source in BASE_SOURCES and source != OPTIONAL_BASE_SOURCE:
                 continue
             if source not in empty_cache:
                 empty_cache[source] = store.scan(source).head(1).collect().height == 0

@@ -1,7 +1,8 @@
-"""Vectorised Japanese-market backtest of a daily cross-sectional score.
+"""Vectorised backtest of a daily cross-sectional score.
 
 Inputs: ``scores`` (``Date, Code, score``; the score dated d is known at the close of d), the
-market (:func:`load_market`) and TOPIX closes (``Date, C``).
+market (:func:`load_market`) and the benchmark's levels (``Date, C``: TOPIX closes, another
+index's, or the universe levels of :mod:`gogooku.evaluate.benchmark`).
 
 Timing. The signal dated d is traded at the close of the next market day t = next(d), the entry
 price of the labels (target at d = AdjC[d+1+h] / AdjC[d+1] − 1). Score dates before the first
@@ -13,15 +14,17 @@ sleeve holds cash until its first trade; sleeves trade independently (no netting
 earlier of the last market day and R market days after the last trade (the last holding period).
 
 Book. ``long_only``: the top k = min(K, n) scores (n = stocks with a finite score; ties go to the
-smaller Code) each get a target of NAV_s / k yen. ``long_short``: k = min(K, ⌊n / 2⌋) longs at
-+NAV_s / (2k) and the k lowest scores at −NAV_s / (2k): dollar neutral, gross exposure 1
+smaller Code) each get a target of NAV_s / k (in the market's currency). ``long_short``:
+k = min(K, ⌊n / 2⌋) longs at +NAV_s / (2k) and the k lowest scores at −NAV_s / (2k): dollar neutral, gross exposure 1
 (Alphalens' convention, so its return is about half the top-minus-bottom spread). NAV_s is the
 sleeve's mark-to-market value at the trade-day close. Target shares are
 ⌊target / (C_t · lot)⌋ · lot in raw prices C; every held stock outside the target goes to 0.
 
 Market rules on the trade day t, per stock: no trade when the stock is not listed or has no trade
-(``no_trade`` or null C) — the position is carried; no buy (Δshares > 0, which includes covering a
-short) when ``UL`` is set; no sell (Δshares < 0, which includes opening a short) when ``LL`` is set.
+(``no_trade`` or null C) — the position is carried; with ``price_limits`` (JPX), no buy
+(Δshares > 0, which includes covering a short) when ``UL`` is set and no sell (Δshares < 0, which
+includes opening a short) when ``LL`` is set. Lots are ``lot_size`` shares (100 on JPX, 1
+elsewhere: ``gogooku.market.Market.lot_size``).
 Sells come first; when the buys (plus their costs) exceed the cash left after sells, every buy is
 scaled by the same factor and floored to whole lots, so a long-only book never borrows. The cash
 residual earns nothing. Costs: ``cost_bps`` / 10⁴ of the traded value |Δshares| · C_t, per side.
@@ -40,9 +43,10 @@ Daily columns, with V_{t−1} the NAV after the previous day's trades and costs:
 - ``ret_gross`` = (cash_{t−1} + Σ u_{t−1} · A_t) / V_{t−1} − 1 (before day t's trades);
 - ``cost`` = day-t costs / V_{t−1}; ``turnover`` = day-t traded value / V_{t−1}, so
   cost = cost_bps / 10⁴ · turnover and ``ret_net`` = ret_gross − cost;
-- ``nav`` = V_t in yen (V before the first trade = ``capital``); on the first trade day
-  ret_gross = 0 and the benchmarks are 0 (nothing is invested before that close);
-- ``benchmark_topix`` = C_t / C_{t−1} − 1 of TOPIX (last close carried over missing days);
+- ``nav`` = V_t in the market's currency (V before the first trade = ``capital``); on the first
+  trade day ret_gross = 0 and the benchmarks are 0 (nothing is invested before that close);
+- ``benchmark`` = C_t / C_{t−1} − 1 of the benchmark levels (last level carried over missing
+  days);
 - ``benchmark_ew`` = mean over stocks listed on t−1 and t with a price by t−1 of
   A_t / A_{t−1} − 1 (the daily-rebalanced equal-weight universe);
 - ``n_long`` / ``n_short`` = stocks with positive / negative shares after day t's trades.
@@ -93,6 +97,7 @@ class BacktestConfig:
     cost_bps: float = 10.0
     capital: float = 1e8
     lot_size: int = 100
+    price_limits: bool = True
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -151,18 +156,6 @@ def load_market(store, calendar: TradingCalendar, start: date, end: date) -> pl.
         )
         .select(MARKET_COLUMNS)
         .sort("Date", "Code")
-    )
-
-
-def load_topix(store, start: date, end: date) -> pl.DataFrame:
-    """TOPIX closes ``Date, C`` for ``start..end`` from the raw store's ``indices_topix``."""
-    return (
-        store.scan("indices_topix")
-        .select("Date", "C")
-        .filter(pl.col("Date").is_between(start, end))
-        .unique(subset="Date", keep="last")
-        .sort("Date")
-        .collect()
     )
 
 
@@ -371,7 +364,9 @@ def _trade(
     # leaves exactly zero units.
     shares = np.round(units / factor, 6)
     delta = target - shares
-    blocked = ~dense.tradable[t] | ((delta > 0) & dense.ul[t]) | ((delta < 0) & dense.ll[t])
+    blocked = ~dense.tradable[t]
+    if config.price_limits:
+        blocked |= ((delta > 0) & dense.ul[t]) | ((delta < 0) & dense.ll[t])
     delta[blocked] = 0.0
     rate = config.cost_bps / 1e4
     buys = delta > 0
@@ -389,29 +384,29 @@ def _trade(
 
 
 def _benchmarks(
-    dense: _Dense, topix: pl.DataFrame, days: np.ndarray
+    dense: _Dense, benchmark: pl.DataFrame, days: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """TOPIX and equal-weight universe daily returns on ``days`` (0 on the first day)."""
-    _check_columns(topix, "topix", ("Date", "C"))
-    tpx = (
+    """Benchmark and equal-weight universe daily returns on ``days`` (0 on the first day)."""
+    _check_columns(benchmark, "benchmark", ("Date", "C"))
+    levels = (
         pl.DataFrame({"Date": dense.dates})
         .join(
-            topix.select("Date", pl.col("C").cast(pl.Float64)).unique("Date", keep="last"),
+            benchmark.select("Date", pl.col("C").cast(pl.Float64)).unique("Date", keep="last"),
             on="Date",
             how="left",
         )["C"]
         .to_numpy()
         .astype(np.float64)
     )
-    tpx = _ffill(tpx[:, None])[:, 0]
-    missing = ~np.isfinite(tpx[days])
+    levels = _ffill(levels[:, None])[:, 0]
+    missing = ~np.isfinite(levels[days])
     if missing.any():
         raise BacktestError(
-            f"topix: no close on or before {dense.dates[days][missing][0]} (backtest days "
+            f"benchmark: no level on or before {dense.dates[days][missing][0]} (backtest days "
             f"{dense.dates[days[0]]}..{dense.dates[days[-1]]})"
         )
-    topix_ret = np.zeros(days.size)
-    topix_ret[1:] = tpx[days[1:]] / tpx[days[:-1]] - 1.0
+    bench_ret = np.zeros(days.size)
+    bench_ret[1:] = levels[days[1:]] / levels[days[:-1]] - 1.0
 
     prev, cur = days[:-1], days[1:]
     member = dense.listed[prev] & dense.listed[cur] & np.isfinite(dense.adj[prev])
@@ -419,11 +414,11 @@ def _benchmarks(
     count = member.sum(axis=1)
     ew_ret = np.zeros(days.size)
     ew_ret[1:] = np.where(count > 0, stock_ret.sum(axis=1) / np.maximum(count, 1), 0.0)
-    return topix_ret, ew_ret
+    return bench_ret, ew_ret
 
 
 def run_backtest(
-    scores: pl.DataFrame, market: pl.DataFrame, topix: pl.DataFrame, config: BacktestConfig
+    scores: pl.DataFrame, market: pl.DataFrame, benchmark: pl.DataFrame, config: BacktestConfig
 ) -> BacktestResult:
     """Backtest ``scores`` on ``market`` (see the module docstring for every rule and formula)."""
     dense = _densify(market)
@@ -470,7 +465,7 @@ def run_backtest(
         pos_i.append(held)
         pos_units.append(total[held])
 
-    topix_ret, ew_ret = _benchmarks(dense, topix, days)
+    bench_ret, ew_ret = _benchmarks(dense, benchmark, days)
     daily = pl.DataFrame(
         {
             "Date": dense.dates[days],
@@ -480,7 +475,7 @@ def run_backtest(
             "turnover": out["turnover"],
             "n_long": n_long,
             "n_short": n_short,
-            "benchmark_topix": topix_ret,
+            "benchmark": bench_ret,
             "benchmark_ew": ew_ret,
             "nav": out["nav"],
         }

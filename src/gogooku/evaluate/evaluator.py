@@ -21,9 +21,14 @@ Hold-out guard: predictions dated in the dataset's sealed hold-out (``gogooku.da
 are refused unless ``final=True`` (``gogooku evaluate --final``, which records the scoring in the
 hold-out ledger) or the run is such a final run (``run.json`` params ``holdout: true``).
 
-Portfolio metrics come from :mod:`gogooku.evaluate.backtest` (long-only top-K vs TOPIX and the
-equal-weight universe, long-short top-K/bottom-K), rebalanced every h sessions for horizon h,
-on the valid and test splits. On the synthetic market the oracle's expected returns
+Portfolio metrics come from :mod:`gogooku.evaluate.backtest` (long-only top-K vs the
+``[evaluate] benchmark`` and the equal-weight universe, long-short top-K/bottom-K), rebalanced
+every h sessions for horizon h, on the valid and test splits. The benchmark is built per split by
+:mod:`gogooku.evaluate.benchmark` (``auto``: TOPIX when the store has it, else the universe);
+``metrics.json`` records it (``benchmark``: name, weighting, reason; per split and, for the last
+portfolio split, at the top level). The backtest follows the market recorded in the dataset's
+``metadata.json`` (``market``; absent: Tokyo): JPX price limits and 100-share lots on Tokyo, no
+limits and 1-share lots elsewhere. On the synthetic market the oracle's expected returns
 (``exp_target_{h}d``) are evaluated on the same rows, and the run is also reported as the share
 of the oracle it recovers: ``rank_ic_vs_oracle`` = RankIC mean / oracle RankIC mean and
 ``sharpe_vs_oracle`` = net Sharpe / oracle net Sharpe per strategy (null where the oracle's
@@ -60,17 +65,17 @@ from gogooku.dataset.holdout import read_holdout
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import bootstrap, metrics, risk
+from gogooku.evaluate.benchmark import build_benchmark
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluation import Evaluation, HorizonSeries
 from gogooku.io import atomic_write_parquet, atomic_write_text, code_version
+from gogooku.market import Market, dataset_market
 from gogooku.runs import CONFIG_FILE, Ranges, RunInfo, load_run, read_predictions
 from gogooku.settings import Settings, get_settings
 from gogooku.store.raw import RawStore
 from gogooku.target import LabelKind, TargetConfig, label_column, pred_column
 
-BENCHMARK_COLUMNS = {"topix": "benchmark_topix", "equal_weight": "benchmark_ew"}
-
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 METRICS_FILE = "metrics.json"
 DAILY_FILE = "daily.parquet"
 REPORT_FILE = "report.html"
@@ -93,7 +98,7 @@ CONVENTIONS = {
     "cvar": "mean of the floor((n-1)*0.05)+1 lowest daily returns (empyrical)",
     "kaggle_jpx": "mean / std (ddof=1) of daily spread returns, top/bottom 200 weights linspace(2,1,200)/mean, not annualised",
     "qlib_difference": "Qlib sums returns and annualises by 238 days; these metrics compound and use the TSE calendar",
-    "qlib_excess_vs_topix": "Qlib risk_analysis (sum mode) of daily excess returns over TOPIX, gross and net of costs, annualised by the TSE periods_per_year",
+    "qlib_excess": "Qlib risk_analysis (sum mode) of daily excess returns over the benchmark, gross and net of costs, annualised by the calendar's periods_per_year",
     "bootstrap": "circular block bootstrap over days, block = max(h, ceil(n^(1/3))), percentile interval",
 }
 
@@ -219,35 +224,30 @@ def portfolio_metrics(
     benchmark: str = "topix",
 ) -> dict[str, object]:
     """Risk statistics of a backtest's daily returns (net and gross), benchmarks and excess;
-    ``excess`` and ``beta`` are against ``benchmark`` (``topix`` or ``equal_weight``)."""
+    ``bench``, ``excess``, ``qlib_excess`` and ``beta`` are against the backtest's ``benchmark``
+    column (the benchmark named ``benchmark``), ``benchmark_ew`` and ``excess_vs_ew`` against
+    the equal-weight universe."""
     d = result.daily.sort("Date")
     net = d["ret_net"].to_numpy()
-    bench = d[BENCHMARK_COLUMNS[benchmark]].to_numpy()
-    excess_topix = (d["ret_net"] - d["benchmark_topix"]).to_numpy()
-    excess_ew = (d["ret_net"] - d["benchmark_ew"]).to_numpy()
-    excess = {
-        "topix": risk.return_stats(excess_topix, ppy),
-        "equal_weight": risk.return_stats(excess_ew, ppy),
-    }
+    bench = d["benchmark"].to_numpy()
+    excess = (d["ret_net"] - d["benchmark"]).to_numpy()
     gross_ar = risk.annual_return(d["ret_gross"].to_numpy(), ppy)
     net_ar = risk.annual_return(net, ppy)
     clean = net[np.isfinite(net)]
     return {
         "net": risk.return_stats(net, ppy),
         "gross": risk.return_stats(d["ret_gross"].to_numpy(), ppy),
-        "benchmark_topix": risk.return_stats(d["benchmark_topix"].to_numpy(), ppy),
-        "benchmark_ew": risk.return_stats(d["benchmark_ew"].to_numpy(), ppy),
-        "excess_vs_topix": excess["topix"],
-        "excess_vs_ew": excess["equal_weight"],
-        "qlib_excess_vs_topix": {
-            "without_cost": risk.qlib_risk_analysis(
-                (d["ret_gross"] - d["benchmark_topix"]).to_numpy(), ppy
-            ),
-            "with_cost": risk.qlib_risk_analysis(excess_topix, ppy),
-        },
-        "beta_topix": risk.beta(net, d["benchmark_topix"].to_numpy()),
         "benchmark": benchmark,
-        "excess": excess[benchmark],
+        "bench": risk.return_stats(bench, ppy),
+        "benchmark_ew": risk.return_stats(d["benchmark_ew"].to_numpy(), ppy),
+        "excess": risk.return_stats(excess, ppy),
+        "excess_vs_ew": risk.return_stats((d["ret_net"] - d["benchmark_ew"]).to_numpy(), ppy),
+        "qlib_excess": {
+            "without_cost": risk.qlib_risk_analysis(
+                (d["ret_gross"] - d["benchmark"]).to_numpy(), ppy
+            ),
+            "with_cost": risk.qlib_risk_analysis(excess, ppy),
+        },
         "beta": risk.beta(net, bench),
         "turnover_mean": d["turnover"].mean(),
         "cost_total": d["cost"].sum(),
@@ -267,17 +267,25 @@ def portfolio_metrics(
 
 
 class _Market:
-    """Market inputs of the backtest for one date range, loaded once per split."""
+    """Market inputs of the backtest for one date range, loaded once per split: the market grid,
+    the benchmark (``choice``) and the rules of the dataset's market (lots, price limits)."""
 
-    def __init__(self, store: RawStore, calendar: TradingCalendar, start: dt.date, end: dt.date):
+    def __init__(
+        self,
+        store: RawStore,
+        calendar: TradingCalendar,
+        start: dt.date,
+        end: dt.date,
+        choice: str,
+        rules: Market,
+    ):
         self.market = bt.load_market(store, calendar, start, end)
-        self.topix = bt.load_topix(store, start, end)
         if self.market.height == 0:
             raise EvaluationError(
                 f"no equities_bars_daily rows in the raw store for {start}..{end}"
             )
-        if self.topix.height == 0:
-            raise EvaluationError(f"no indices_topix rows in the raw store for {start}..{end}")
+        self.benchmark = build_benchmark(store, calendar, self.market, choice)
+        self.rules = rules
 
 
 def _run_backtests(
@@ -286,9 +294,14 @@ def _run_backtests(
     out = {}
     for strategy in STRATEGIES:
         config = bt.BacktestConfig(
-            top_k=top_k, strategy=strategy, rebalance_days=horizon, cost_bps=cost_bps
+            top_k=top_k,
+            strategy=strategy,
+            rebalance_days=horizon,
+            cost_bps=cost_bps,
+            lot_size=market.rules.lot_size,
+            price_limits=market.rules.jpx,
         )
-        out[strategy] = bt.run_backtest(scores, market.market, market.topix, config)
+        out[strategy] = bt.run_backtest(scores, market.market, market.benchmark.levels, config)
     return out
 
 
@@ -338,7 +351,6 @@ class _SplitContext:
     cost_bps: float
     replicates: int
     quantiles: int
-    benchmark: str
 
 
 def _scores(part: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -374,8 +386,9 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
     if ctx.market is None:
         return entry, hs
     hs.backtests = _run_backtests(_scores(part, pred), ctx.market, h, ctx.top_k, ctx.cost_bps)
+    bench_name = ctx.market.benchmark.name
     entry["portfolio"] = {
-        s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates, ctx.benchmark)
+        s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates, bench_name)
         for s, r in hs.backtests.items()
     }
     if has_oracle:
@@ -383,7 +396,7 @@ def _evaluate_horizon(ctx: _SplitContext, h: int) -> tuple[dict[str, object], Ho
             _scores(part, oracle_col), ctx.market, h, ctx.top_k, ctx.cost_bps
         )
         oport = {
-            s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates, ctx.benchmark)
+            s: portfolio_metrics(r, ctx.ppy, h, ctx.replicates, bench_name)
             for s, r in hs.oracle_backtests.items()
         }
         entry["oracle"]["portfolio"] = oport
@@ -455,9 +468,7 @@ DAILY_SCHEMA = {
 }
 
 
-def daily_frame(
-    series: dict[tuple[str, int], HorizonSeries], benchmark: str = "topix"
-) -> pl.DataFrame:
+def daily_frame(series: dict[tuple[str, int], HorizonSeries]) -> pl.DataFrame:
     """The ``daily.parquet`` frame (see the module doc) of an evaluation's series."""
     parts = []
     for (split, h), hs in series.items():
@@ -471,9 +482,7 @@ def daily_frame(
             )
         if "long_only" in hs.backtests:
             frame = frame.join(
-                hs.backtests["long_only"].daily.select(
-                    "Date", lo_net="ret_net", bench=BENCHMARK_COLUMNS[benchmark]
-                ),
+                hs.backtests["long_only"].daily.select("Date", lo_net="ret_net", bench="benchmark"),
                 on="Date",
                 how="full",
                 coalesce=True,
@@ -553,6 +562,7 @@ def evaluate_run(
             f"(has {target_hs})"
         )
     store = RawStore(settings.raw_dir)
+    rules = dataset_market(settings.datasets_dir / info.dataset)
     calendar = TradingCalendar.load(store, preds["Date"].min(), preds["Date"].max())
     oracle = load_oracle(store, info.horizons)
     joined = preds.join(targets, on=["Date", "Code"], how="left")
@@ -560,6 +570,7 @@ def evaluate_run(
         joined = joined.join(oracle, on=["Date", "Code"], how="left")
 
     splits_out: dict[str, object] = {}
+    benchmark: dict[str, object] | None = None
     series: dict[tuple[str, int], HorizonSeries] = {}
     for split in ("train", "valid", "test"):
         part = joined.filter(pl.col("split") == split)
@@ -571,7 +582,8 @@ def evaluate_run(
         if split in PORTFOLIO_SPLITS:
             # Positions opened on the last days are closed up to max-horizon sessions later.
             close_by = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
-            market = _Market(store, calendar, first, close_by)
+            market = _Market(store, calendar, first, close_by, config.benchmark, rules)
+            benchmark = market.benchmark.describe()
         ctx = _SplitContext(
             part=part,
             universe=targets.filter(pl.col("Date").is_between(first, last)),
@@ -582,7 +594,6 @@ def evaluate_run(
             cost_bps=cost_bps,
             replicates=replicates,
             quantiles=config.quantiles,
-            benchmark=config.benchmark,
         )
         horizons_out: dict[str, object] = {}
         for h in info.horizons:
@@ -599,6 +610,8 @@ def evaluate_run(
             "periods_per_year": ctx.ppy,
             "horizons": horizons_out,
         }
+        if market is not None:
+            splits_out[split]["benchmark"] = market.benchmark.describe()
         if split == "test" and info.folds is not None:
             splits_out[split]["folds"] = fold_metrics(
                 part, {h: series[(split, h)] for h in info.horizons}
@@ -623,12 +636,14 @@ def evaluate_run(
         "conventions": CONVENTIONS,
         "main_horizon": main_horizon(run_dir, info.horizons),
         "oracle_available": oracle is not None,
+        "market": rules.to_json(),
+        "benchmark": benchmark,
         "warnings": _label_overlap_warnings(info, calendar),
         "splits": splits_out,
     }
     result = json_ready(result)
     # daily.parquet first: a metrics.json is never newer than the series it summarises.
-    atomic_write_parquet(run_dir / DAILY_FILE, daily_frame(series, config.benchmark))
+    atomic_write_parquet(run_dir / DAILY_FILE, daily_frame(series))
     atomic_write_text(
         run_dir / METRICS_FILE, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
     )

@@ -12,13 +12,14 @@ main_horizon``, else 5, else the first horizon):
 
 1. **Headline** — daily RankIC mean and ICIR with their 95 % block-bootstrap intervals; the
    long-short book's net mean daily return and daily Sharpe, its annualised Sharpe [CI] and
-   annual return; excess return of the long-only book over the ``[evaluate] benchmark``;
+   annual return; excess return of the long-only book over the split's benchmark (named as
+   :func:`benchmark_label` writes it, with the reason when ``auto`` fell back to the universe);
    beta; turnover; the period (first..last date, trading days).
 2. **Charts** — IC distribution (histogram of daily RankIC); IC over time (daily + 20-day
    rolling mean); top-K turnover over time; cumulative return per prediction quantile
    (``metrics.quantile_cumulative``); drawdown of the long-short book.
 3. **Details** — the summary table of every split and horizon; the long-only book (cumulative
-   return vs TOPIX, the equal-weight universe and, on synthetic data, the oracle; its Sharpe is
+   return vs the benchmark, the equal-weight universe and, on synthetic data, the oracle; its Sharpe is
    mostly market exposure); the monthly return heat map; the sector contribution; mean target
    by decile; IC decay (RankIC of every ``pred_{h}d`` against every ``target_{h'}d``); a
    walk-forward run's per-fold table (``_fold_rows``).
@@ -157,6 +158,23 @@ def _ci(ci: object, pct: bool = False) -> str:
     return f"[{fmt(low, pct)}, {fmt(high, pct)}]"
 
 
+def benchmark_label(entry: dict | None) -> str:
+    """A split's ``benchmark`` entry in words: ``TOPIX``, ``index NAME``, ``universe
+    (cap-weighted)`` or ``universe (equal-weighted)``; ``benchmark`` for a metrics.json
+    written before benchmarks were recorded."""
+    if not entry:
+        return "benchmark"
+    name = str(entry.get("name"))
+    if name == "topix":
+        return "TOPIX"
+    if name.startswith("index:"):
+        return f"index {name.removeprefix('index:')}"
+    weighting = {"cap": "cap-weighted", "equal": "equal-weighted"}.get(
+        str(entry.get("weighting")), str(entry.get("weighting"))
+    )
+    return f"{name} ({weighting})"
+
+
 def _headline(metrics: dict, split: str, h: int) -> list[str]:
     """The headline table (module doc) of ``split`` at horizon ``h``."""
     sd = metrics["splits"][split]
@@ -173,7 +191,8 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
     if port:
         ls = port["long_short"]
         lo = port["long_only"]
-        bench = ls.get("benchmark", "topix")
+        bench_entry = sd.get("benchmark")
+        bench = benchmark_label(bench_entry)
         rows += [
             ("Long-short net mean daily return", fmt(ls["net"].get("mean_daily"), True), ""),
             ("Long-short net daily Sharpe", fmt(ls["net"].get("daily_sharpe")), ""),
@@ -220,6 +239,9 @@ def _headline(metrics: dict, split: str, h: int) -> list[str]:
                 "",
             ),
         ]
+    if port and bench_entry:
+        why = bench_entry.get("reason")
+        rows.append(("Benchmark", html.escape(bench + (f": {why}" if why else "")), ""))
     rows.append(
         (f"Top-K turnover vs {h} sessions earlier", fmt(s.get("topk_turnover_horizon"), True), "")
     )
@@ -324,7 +346,8 @@ def _details(evaluation: Evaluation, split: str, h: int, figs: Figures) -> list[
                 name="oracle long-only (net)",
                 line={"dash": "dot"},
             )
-        fig.add_scatter(x=lo["Date"], y=_cumulative(lo, "benchmark_topix"), name="TOPIX")
+        bench = benchmark_label(get(m, "splits", split, "benchmark"))
+        fig.add_scatter(x=lo["Date"], y=_cumulative(lo, "benchmark"), name=bench)
         fig.add_scatter(x=lo["Date"], y=_cumulative(lo, "benchmark_ew"), name="equal-weight")
         figs.add(fig, f"Cumulative return ({split}, {h}d rebalance)", "long-only-cumulative")
         monthly = risk.period_returns(hs.backtests["long_only"].daily, "ret_net", "month")

@@ -53,6 +53,9 @@ class Block:
     aggregate over a date's cross-section, a series taken from whichever stocks trade on a
     date): the builder computes it once on the whole base frame, every other block stock chunk
     by stock chunk.
+
+    ``jpx_only`` names the Japanese rule a block encodes (price limits, TSE sessions): the
+    builder skips it, with that reason, on a store holding another market (``gogooku.market``).
     """
 
     name: str
@@ -63,6 +66,7 @@ class Block:
     compute: Callable[[BlockContext], pl.LazyFrame]
     cross_sectional: bool = field(default=False, kw_only=True)
     required_columns: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    jpx_only: str | None = field(default=None, kw_only=True)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

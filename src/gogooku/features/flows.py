@@ -211,6 +211,7 @@ BLOCK = Block(
     lookback=LOOKBACK,
     features=FEATURES,
     compute=compute,
+    jpx_only="TSE investor-type flows by TSE market section",
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

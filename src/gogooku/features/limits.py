@@ -122,6 +122,7 @@ BLOCK = Block(
     lookback=LOOKBACK,
     features=FEATURES,
     compute=compute,
+    jpx_only="JPX daily price limits (UL/LL)",
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

@@ -101,6 +101,7 @@ BLOCK = Block(
     features=FEATURES,
     compute=compute,
     required_columns=((BARS, "MO"),),
+    jpx_only="TSE morning/afternoon session times",
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

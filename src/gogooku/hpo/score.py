@@ -28,8 +28,10 @@ from gogooku.calendar import TradingCalendar
 from gogooku.errors import GogookuError
 from gogooku.evaluate import backtest as bt
 from gogooku.evaluate import metrics, risk
+from gogooku.evaluate.benchmark import build_benchmark
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.evaluate.evaluator import run_settings
+from gogooku.market import dataset_market
 from gogooku.runs import load_run, read_predictions
 from gogooku.settings import get_settings
 from gogooku.store.raw import RawStore
@@ -88,11 +90,19 @@ def long_short_sharpe(
         )
     scores = rows.select("Date", "Code", score=pl.col("pred")).drop_nulls("score")
     market = bt.load_market(store, calendar, start, close_by)
-    topix = bt.load_topix(store, start, close_by)
+    # The Sharpe of the net returns reads no benchmark; the equal-weight universe is the one
+    # every store can build.
+    levels = build_benchmark(store, calendar, market, "equal_weight").levels
+    rules = dataset_market(get_settings().datasets_dir / info.dataset)
     config = bt.BacktestConfig(
-        top_k=top_k, strategy="long_short", rebalance_days=horizon, cost_bps=cost_bps
+        top_k=top_k,
+        strategy="long_short",
+        rebalance_days=horizon,
+        cost_bps=cost_bps,
+        lot_size=rules.lot_size,
+        price_limits=rules.jpx,
     )
-    daily = bt.run_backtest(scores, market, topix, config).daily.sort("Date")
+    daily = bt.run_backtest(scores, market, levels, config).daily.sort("Date")
     return _finite(
         risk.sharpe_ratio(daily["ret_net"].to_numpy(), risk.periods_per_year(calendar, start, end))
     )
