@@ -194,3 +194,29 @@ def test_scores_dated_before_the_market_window_are_not_traded():
     assert res.daily["Date"].to_list() == [DAYS[2], DAYS[3]]
     assert res.positions.select("Date", "shares").rows() == [(DAYS[2], 90.0), (DAYS[3], 90.0)]
     assert res.daily["nav"].to_list() == pytest.approx([1000, 10 + 90 * 12])
+
+
+def test_a_market_without_jpx_rules_trades_single_shares_through_limit_flags():
+    # 10 000, top-1, no cost, X at 330 on the trade day with its upper-limit flag set.
+    # JPX (lot 100, limits): ⌊10 000 / (330·100)⌋ = 0 lots; with 1-share lots UL refuses the buy.
+    # Another market (lot 1, no limits): ⌊10 000 / 330⌋ = 30 shares = 9 900, cash 100;
+    # d2 X 340: V = 100 + 30·340 = 10 300.
+    days = DAYS[:3]
+    market = market_frame(
+        days, {"X": [300, 330, 340], "Y": [50, 50, 50]}, {"X": "1", "Y": "1"}, ul={("X", 1)}
+    )
+    scores = score_frame(days, {0: {"X": 1.0, "Y": 0.0}})
+    flat = topix_frame(days, [1.0] * 3)
+    jpx = BacktestConfig(top_k=1, rebalance_days=1, cost_bps=0.0, capital=10_000)
+    res = run_backtest(scores, market, flat, jpx)
+    assert res.positions.height == 0 and res.daily["nav"].to_list() == [10_000, 10_000]
+    single_lots_with_limits = BacktestConfig(
+        top_k=1, rebalance_days=1, cost_bps=0.0, capital=10_000, lot_size=1
+    )
+    assert run_backtest(scores, market, flat, single_lots_with_limits).positions.height == 0
+    other = BacktestConfig(
+        top_k=1, rebalance_days=1, cost_bps=0.0, capital=10_000, lot_size=1, price_limits=False
+    )
+    res = run_backtest(scores, market, flat, other)
+    assert res.positions.select("Code", "shares").rows() == [("X", 30.0), ("X", 30.0)]
+    assert res.daily["nav"].to_list() == pytest.approx([10_000, 10_300])
