@@ -45,7 +45,7 @@ def store(tmp_path):
 
 
 def _market() -> pl.DataFrame:
-    return market_frame(DAYS, CLOSES, {c: "0050" for c in CLOSES})
+    return market_frame(DAYS, CLOSES, dict.fromkeys(CLOSES, "0050"))
 
 
 def test_cap_weighted_universe_uses_shares_available_on_the_previous_day(store):
@@ -120,7 +120,7 @@ def test_index_and_topix_benchmarks_read_their_closes_and_name_what_is_missing(s
     assert bench.levels["C"].to_list() == [4000.0, 4000.0, 4100.0]
     short = index.filter(pl.col("Date") == DAYS[2])
     store.write_unit("indices_bars_daily", "spx", short, {}, source="import:spx.csv")
-    with pytest.raises(BenchmarkError, match="not the evaluated window 2024-01-04..2024-01-08"):
+    with pytest.raises(BenchmarkError, match=r"not the evaluated window 2024-01-04\.\.2024-01-08"):
         build_benchmark(store, CALENDAR, _market(), "index:SPX")
 
 

@@ -65,6 +65,23 @@ class Benchmark:
         return {"name": self.name, "weighting": self.weighting, "reason": self.reason}
 
 
+def benchmark_label(entry: dict | None) -> str:
+    """A split's ``benchmark`` entry in words: ``TOPIX``, ``index NAME``, ``universe
+    (cap-weighted)`` or ``universe (equal-weighted)``; ``benchmark`` for a metrics.json
+    written before benchmarks were recorded."""
+    if not entry:
+        return "benchmark"
+    name = str(entry.get("name"))
+    if name == "topix":
+        return "TOPIX"
+    if name.startswith("index:"):
+        return f"index {name.removeprefix('index:')}"
+    weighting = {"cap": "cap-weighted", "equal": "equal-weighted"}.get(
+        str(entry.get("weighting")), str(entry.get("weighting"))
+    )
+    return f"{name} ({weighting})"
+
+
 def _traded_days(market: pl.DataFrame) -> tuple[date, date]:
     traded = market.filter(pl.col("listed") & ~pl.col("no_trade"))["Date"]
     days = traded if traded.len() else market["Date"]

@@ -38,6 +38,7 @@ def evaluate_command(
     ),
 ) -> None:
     """Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html."""
+    from gogooku.evaluate.benchmark import benchmark_label
     from gogooku.evaluate.evaluator import evaluate_run, run_settings
     from gogooku.evaluate.pages import fmt
     from gogooku.runs import resolve_run_dir
@@ -59,6 +60,10 @@ def evaluate_command(
                 f"{split:5s} {h:>3s}: RankIC {fmt(s['rank_ic_mean'])}  IR {fmt(s['rank_icir'])}"
                 f"  long-only Sharpe {fmt(lo)}"
             )
+    bench = ev.metrics.get("benchmark")
+    if bench:
+        reason = f" ({bench['reason']})" if bench.get("reason") else ""
+        typer.echo(f"benchmark: {benchmark_label(bench)}{reason}")
     typer.echo(f"wrote {ev.run_dir / 'metrics.json'} and {ev.run_dir / 'report.html'}")
 
 

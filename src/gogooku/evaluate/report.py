@@ -13,7 +13,7 @@ main_horizon``, else 5, else the first horizon):
 1. **Headline** — daily RankIC mean and ICIR with their 95 % block-bootstrap intervals; the
    long-short book's net mean daily return and daily Sharpe, its annualised Sharpe [CI] and
    annual return; excess return of the long-only book over the split's benchmark (named as
-   :func:`benchmark_label` writes it, with the reason when ``auto`` fell back to the universe);
+   :func:`gogooku.evaluate.benchmark.benchmark_label` writes it, with the reason when ``auto`` fell back to the universe);
    beta; turnover; the period (first..last date, trading days).
 2. **Charts** — IC distribution (histogram of daily RankIC); IC over time (daily + 20-day
    rolling mean); top-K turnover over time; cumulative return per prediction quantile
@@ -43,6 +43,7 @@ import polars as pl
 
 from gogooku.evaluate import metrics as sig_metrics
 from gogooku.evaluate import risk
+from gogooku.evaluate.benchmark import benchmark_label
 from gogooku.evaluate.evaluation import Evaluation
 from gogooku.evaluate.pages import Figures, fmt, get, page
 from gogooku.evaluate.plotlyjs import plotly_src
@@ -156,23 +157,6 @@ def _ci(ci: object, pct: bool = False) -> str:
     if low is None or high is None:
         return ""
     return f"[{fmt(low, pct)}, {fmt(high, pct)}]"
-
-
-def benchmark_label(entry: dict | None) -> str:
-    """A split's ``benchmark`` entry in words: ``TOPIX``, ``index NAME``, ``universe
-    (cap-weighted)`` or ``universe (equal-weighted)``; ``benchmark`` for a metrics.json
-    written before benchmarks were recorded."""
-    if not entry:
-        return "benchmark"
-    name = str(entry.get("name"))
-    if name == "topix":
-        return "TOPIX"
-    if name.startswith("index:"):
-        return f"index {name.removeprefix('index:')}"
-    weighting = {"cap": "cap-weighted", "equal": "equal-weighted"}.get(
-        str(entry.get("weighting")), str(entry.get("weighting"))
-    )
-    return f"{name} ({weighting})"
 
 
 def _headline(metrics: dict, split: str, h: int) -> list[str]:
