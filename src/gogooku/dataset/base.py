@@ -37,7 +37,7 @@ from gogooku.calendar import HALT_DAY, TradingCalendar
 from gogooku.dataset.asof import asof_join
 from gogooku.errors import GogookuError
 from gogooku.features.availability import with_available_from
-from gogooku.market import load_market
+from gogooku.market import Market, load_market
 
 PRICE_COLS = ("O", "H", "L", "C")
 BAR_COLS = ("O", "H", "L", "C", "Vo", "Va")
@@ -99,8 +99,12 @@ def _attach_master(frame: pl.DataFrame, master: pl.LazyFrame, calendar) -> pl.Da
     return pl.concat([joined.filter(~missing).drop("_snap"), rest]).sort("Code", "Date")
 
 
-def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.DataFrame:
-    """The base frame for trading days ``start..end`` (see the module docstring)."""
+def build_base(
+    store, calendar: TradingCalendar, start: date, end: date, market: Market | None = None
+) -> pl.DataFrame:
+    """The base frame for trading days ``start..end`` (see the module docstring); ``market``
+    defaults to the one recorded next to the store's files (Tokyo for a store without a folder,
+    such as an in-memory test store)."""
     bars_all = store.scan("equities_bars_daily")
     _require(bars_all, "equities_bars_daily", ("Code", "Date", *BAR_COLS, "AdjFactor", "UL", "LL"))
     days = calendar.frame().filter(pl.col("Date").is_between(start, end))["Date"].implode()
@@ -154,12 +158,13 @@ def build_base(store, calendar: TradingCalendar, start: date, end: date) -> pl.D
     frame = frame.join(topix, on="Date", how="left", maintain_order="left")
 
     f = pl.col("F")
-    jpx = load_market(store.root).jpx
+    if market is None:
+        market = load_market(store.root) if hasattr(store, "root") else Market()
     frame = frame.with_columns(
         *[(pl.col(c) / f).alias(f"Adj{c}") for c in PRICE_COLS],
         AdjVo=pl.col("Vo") * f,
         no_trade=pl.all_horizontal(pl.col(c).is_null() for c in PRICE_COLS),
-        is_halt_20201001=(pl.col("Date") == HALT_DAY) & pl.lit(jpx),
+        is_halt_20201001=(pl.col("Date") == HALT_DAY) & pl.lit(market.jpx),
         UL=pl.col("UL").cast(pl.Boolean),
         LL=pl.col("LL").cast(pl.Boolean),
     )

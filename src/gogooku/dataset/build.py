@@ -328,7 +328,7 @@ def build_dataset(
     if chunk_stocks < 1:
         raise BuildError(f"--chunk-stocks must be >= 1, got {chunk_stocks}")
     registry = registered_blocks() if registry is None else registry
-    market = load_market(store.root)
+    market = load_market(getattr(store, "root", settings.raw_dir))
     selected, skipped = plan_blocks(blocks, store, registry, market)
     warmup = plan_warmup(selected, warmup_days)
     calendar = load_calendar(store, start, end, warmup)
