@@ -53,3 +53,83 @@ def prices_command(
         console.print(f"[yellow]{report.bad_rows.height} row(s) excluded[/], listed in {path}")
         for row in report.bad_rows.head(10).iter_rows(named=True):
             console.print(f"  {row['file']}:{row['line']}: {row['reason']}")
+
+
+def _print_problems(problems, shown: int = 10) -> None:
+    """The first ``shown`` problem rows of a --drop-bad import (they were not written)."""
+    if problems is None or not problems.height:
+        return
+    console.print(f"{problems.height} problem row(s) left out (--drop-bad):", markup=False)
+    for row in problems.head(shown).iter_rows(named=True):
+        console.print(
+            f"  {row['file']}:{row['row']} {row['column']}={row['value']!r}: {row['reason']}",
+            markup=False,
+        )
+
+
+def _print_import(result) -> None:
+    for label, dataset, read, written in result.files:
+        console.print(f"{label} -> {dataset}: {written} of {read} rows", markup=False)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    _print_problems(result.problems)
+
+
+@import_app.command("table")
+def table_command(
+    dataset: str = typer.Argument(..., help="raw dataset id (gogooku.jquants.endpoints)"),
+    file: str = typer.Argument(..., help="CSV or Parquet with J-Quants V2 field names"),
+    name: str | None = typer.Option(None, "--name", help="import id (default: the file stem)"),
+    drop_bad: bool = typer.Option(
+        False, "--drop-bad", help="write the valid rows when some rows have problems"
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace rows whose keys another source already stored"
+    ),
+) -> None:
+    """Load a table in J-Quants V2 field names (or a Kaggle JPX side file) into a raw dataset."""
+    from gogooku.importers.side import import_table
+    from gogooku.settings import get_settings
+    from gogooku.store.raw import RawStore
+
+    store = RawStore(get_settings().raw_dir)
+    result = import_table(store, dataset, Path(file), name=name, drop_bad=drop_bad, replace=replace)
+    console.print(f"import {result.name}:", markup=False)
+    _print_import(result)
+
+
+@import_app.command("kaggle")
+def kaggle_command(
+    directory: str = typer.Argument(..., help="folder of the Kaggle JPX competition files"),
+    name: str = typer.Option("kaggle", "--name", help="import id of the side files"),
+    drop_bad: bool = typer.Option(
+        False, "--drop-bad", help="write the valid rows when some rows have problems"
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace rows whose keys another source already stored"
+    ),
+    list_asof: str = typer.Option(
+        "first",
+        "--list-asof",
+        help=f"date stock_list.csv's snapshot at: {', '.join(LIST_ASOF)} (see docs)",
+    ),
+) -> None:
+    """Import every Kaggle JPX file in a folder (prices, secondary prices, financials,
+    options, trades, stock list; also its train_files/ and supplemental_files/)."""
+    from gogooku.importers.side import import_kaggle_dir
+    from gogooku.settings import get_settings
+    from gogooku.store.raw import RawStore
+
+    store = RawStore(get_settings().raw_dir)
+    result = import_kaggle_dir(
+        store,
+        Path(directory),
+        name=name,
+        drop_bad=drop_bad,
+        replace=replace,
+        list_asof=list_asof,
+    )
+    for report in result.prices:
+        for note in report.notes:
+            console.print(f"note: {report.file}: {note}", markup=False)
+    _print_import(result)

@@ -1,0 +1,169 @@
+"""Side data into the raw store: ``import_table`` (one V2-named or Kaggle file) and
+``import_kaggle_dir`` (a Kaggle JPX competition folder).
+
+Both are strict by default: any problem row (``gogooku.importers.v2``) refuses the whole import
+with ``ImportProblems`` and nothing is written. With ``drop_bad`` the valid rows are written and
+the problems returned for the report. Rows are stored through ``commit_import`` (key conflicts
+with other sources refused unless ``replace``; the import is listed by ``gogooku import list``).
+
+``import_kaggle_dir`` reads the Kaggle files found in the folder itself or in its ``train_files/``
+and ``supplemental_files/`` sub-folders (both, in that order). Side files of the same kind are
+stacked into one dataset (a key in both is a duplicate-key problem). ``stock_prices.csv`` and
+``secondary_stock_prices.csv`` go through the price importer (``import_prices``) with
+``stock_list.csv`` as their issue list; the side files are converted and checked before any price
+file is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from gogooku.importers.commit import ImportProblems, commit_import
+from gogooku.importers.kaggle import LAYOUTS, convert, detect_layout
+from gogooku.importers.prices import ImportReport, import_prices
+from gogooku.importers.v2 import TableImportError, TypedTable, read_strings, type_table
+from gogooku.store.raw import RawStore
+
+SIDE_FILES = {"financials.csv": "financials", "options.csv": "options", "trades.csv": "trades"}
+PRICE_FILES = ("stock_prices.csv", "secondary_stock_prices.csv")
+LIST_FILE = "stock_list.csv"
+SUBFOLDERS = ("train_files", "supplemental_files")
+DROP_BAD_HINT = "; fix the rows or re-run with --drop-bad to write the valid rows only"
+
+
+@dataclass
+class SideImport:
+    """What an import wrote: per file its dataset and rows, the problems, notes, price reports."""
+
+    name: str
+    files: list[tuple[str, str, int, int]] = field(default_factory=list)
+    problems: pl.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    prices: list[ImportReport] = field(default_factory=list)
+
+
+def read_typed(dataset: str, path: Path, label: str | None = None) -> TypedTable:
+    """``path`` typed as ``dataset``: a Kaggle layout when its columns are one, else V2 names."""
+    raw = read_strings(path)
+    label = label or path.name
+    layout = detect_layout(raw.columns)
+    if layout is None:
+        return type_table(dataset, raw, label)
+    if LAYOUTS[layout][0] != dataset:
+        raise TableImportError(
+            f"{label}: the columns are Kaggle's {layout} layout, which imports into "
+            f"{LAYOUTS[layout][0]}, not {dataset}"
+        )
+    return convert(layout, raw, label)
+
+
+def _commit(
+    store: RawStore,
+    name: str,
+    tables: list[TypedTable],
+    *,
+    drop_bad: bool,
+    replace: bool,
+    fmt: str,
+    files: list[str],
+) -> pl.DataFrame:
+    """Commit the valid rows of ``tables`` (stacked per dataset); the problems frame."""
+    problems = pl.concat([t.problems for t in tables]) if tables else None
+    if problems is not None and problems.height and not drop_bad:
+        raise ImportProblems(problems, DROP_BAD_HINT)
+    datasets: dict[str, pl.DataFrame] = {}
+    for table in tables:
+        if table.frame.height:
+            stacked = [datasets[table.dataset]] if table.dataset in datasets else []
+            datasets[table.dataset] = pl.concat([*stacked, table.frame])
+    if datasets:
+        commit_import(store, name, datasets, replace=replace, fmt=fmt, meta={"files": files})
+    return problems
+
+
+def import_table(
+    store: RawStore,
+    dataset: str,
+    path: Path,
+    *,
+    name: str | None = None,
+    drop_bad: bool = False,
+    replace: bool = False,
+) -> SideImport:
+    """One CSV/Parquet file into ``dataset`` as the import ``name`` (default: the file stem)."""
+    path = Path(path)
+    table = read_typed(dataset, path)
+    if not table.frame.height and not table.problems.height:
+        raise TableImportError(f"{path}: no rows to import")
+    name = name or path.stem
+    problems = _commit(
+        store, name, [table], drop_bad=drop_bad, replace=replace, fmt="table", files=[path.name]
+    )
+    return SideImport(
+        name,
+        [(path.name, dataset, table.rows_read, table.frame.height)],
+        problems,
+        table.notes,
+    )
+
+
+def kaggle_files(directory: Path) -> list[tuple[str, Path]]:
+    """(label, path) of the known Kaggle files in ``directory`` and its sub-folders."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TableImportError(f"{directory}: no such directory")
+    folders = [directory, *(directory / s for s in SUBFOLDERS if (directory / s).is_dir())]
+    known = (*PRICE_FILES, *SIDE_FILES, LIST_FILE)
+    found = [
+        (str(path.relative_to(directory)), path)
+        for folder in folders
+        for path in (folder / f for f in known)
+        if path.is_file()
+    ]
+    if not any(Path(label).name != LIST_FILE for label, _ in found):
+        raise TableImportError(
+            f"{directory}: none of {', '.join(known[:-1])} found (nor in "
+            f"{' or '.join(f'{s}/' for s in SUBFOLDERS)})"
+        )
+    return found
+
+
+def import_kaggle_dir(
+    store: RawStore,
+    directory: Path,
+    *,
+    name: str = "kaggle",
+    drop_bad: bool = False,
+    replace: bool = False,
+    list_asof: str = "first",
+) -> SideImport:
+    """Every known Kaggle file of ``directory`` (module doc); side data as the import ``name``."""
+    found = kaggle_files(directory)
+    stock_list = next((p for label, p in found if Path(label).name == LIST_FILE), None)
+    tables = [
+        read_typed(LAYOUTS[SIDE_FILES[path.name]][0], path, label)
+        for label, path in found
+        if path.name in SIDE_FILES
+    ]
+    problems = pl.concat([t.problems for t in tables]) if tables else None
+    if problems is not None and problems.height and not drop_bad:
+        raise ImportProblems(problems, DROP_BAD_HINT)
+    result = SideImport(name)
+    for label, path in found:
+        if path.name in PRICE_FILES:
+            report = import_prices(path, store, list_path=stock_list, list_asof=list_asof)
+            result.prices.append(report)
+            result.files.append(
+                (label, "equities_bars_daily", report.rows_read, report.rows_written)
+            )
+    side_labels = [label for label, path in found if path.name in SIDE_FILES]
+    result.problems = _commit(
+        store, name, tables, drop_bad=True, replace=replace, fmt="kaggle", files=side_labels
+    )
+    for label, table in zip(side_labels, tables, strict=True):
+        result.files.append((label, table.dataset, table.rows_read, table.frame.height))
+        result.notes.extend(table.notes)
+    return result
