@@ -114,7 +114,7 @@ def _equity_code(expr: pl.Expr) -> pl.Expr:
 def _reasons(dataset: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(typed frame with ``_row``, long problems ``_row, column, reason``) of V2-named text."""
     ep = ENDPOINTS[dataset]
-    required = set((ep.date_field, *ep.key))
+    required = {ep.date_field, *ep.key}
     specs = tuple(s for s in ep.fields if s.kind != "struct" and s.name in frame.columns)
     text = frame.select(ROW, *(pl.col(s.name).str.strip_chars() for s in specs))
     if dataset in EQUITY_CODE_DATASETS and "Code" in text.columns:
