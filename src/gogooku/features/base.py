@@ -53,6 +53,10 @@ class Block:
     aggregate over a date's cross-section, a series taken from whichever stocks trade on a
     date): the builder computes it once on the whole base frame, every other block stock chunk
     by stock chunk.
+
+    ``optional_sources`` pairs a source with the features that need it: when that source has no
+    rows in the store the block is still built and those features are null. The dataset planner
+    records such features in ``null_features`` (feature, reason); a declaration leaves it empty.
     """
 
     name: str
@@ -63,6 +67,8 @@ class Block:
     compute: Callable[[BlockContext], pl.LazyFrame]
     cross_sectional: bool = field(default=False, kw_only=True)
     required_columns: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    optional_sources: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), kw_only=True)
+    null_features: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
