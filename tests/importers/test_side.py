@@ -32,6 +32,7 @@ from ..support.kaggle_files import (
 
 START = DAYS[20]
 SECTORS = ("0050", "3700", "5250")
+RATIO_FIELDS = ("SellExShortVa", "ShrtWithResVa", "ShrtNoResVa")
 
 
 def _cli(home: Path, *args: str):
@@ -46,8 +47,7 @@ def _short_ratio(i: int) -> tuple[float, float, float]:
 def _short_ratio_table() -> pl.DataFrame:
     return pl.DataFrame(
         [
-            {"Date": day, "S33": s33}
-            | dict(zip(("SellExShortVa", "ShrtWithResVa", "ShrtNoResVa"), _short_ratio(i)))
+            {"Date": day, "S33": s33} | dict(zip(RATIO_FIELDS, _short_ratio(i), strict=True))
             for i, day in enumerate(DAYS)
             for s33 in SECTORS
         ]
