@@ -89,7 +89,12 @@ def test_kaggle_folder_import_says_what_each_file_became(kaggle_home):
         assert line in output
     assert "short_ratio.parquet -> markets_short_ratio: 240 of 240 rows" in table_output
     store = RawStore(home / "raw")
-    assert {r.id for r in list_imports(store)} >= {"kaggle", "short_ratio"}
+    assert {r.id for r in list_imports(store)} == {
+        "kaggle",
+        "kaggle-stock_prices",
+        "kaggle-secondary_stock_prices",
+        "short_ratio.parquet",
+    }
     bars = store.scan("equities_bars_daily").collect()
     assert sorted(bars["Code"].unique()) == ["13010", "13050", "72030", "99840"]
     master = store.scan("equities_master").collect()
@@ -289,7 +294,7 @@ def test_bad_values_are_refused_row_by_row_and_drop_bad_writes_the_rest(tmp_path
     )
     assert kept.exit_code == 0, kept.output
     assert "margin.csv -> markets_margin_interest: 1 of 6 rows" in kept.output
-    assert "margin.csv:7 Date, Code='2021-10-15, 72030': duplicate key, rows 6, 7" in kept.output
+    assert "margin.csv:7: Date, Code='2021-10-15, 72030': duplicate key, rows 6, 7" in kept.output
     stored = RawStore(_isolated_home / "raw").scan("markets_margin_interest").collect()
     assert stored.select("Date", "Code", "ShrtVol").rows() == [(date(2021, 10, 1), "72030", 100.0)]
 
@@ -302,6 +307,15 @@ def test_kaggle_folder_with_a_bad_row_writes_nothing(tmp_path, _isolated_home):
     result = CliRunner().invoke(app, ["import", "kaggle", str(folder)])
     assert result.exit_code == 1
     assert "financials.csv:2 EarningsPerShare='8O5.23': not a valid number" in result.output
+    assert RawStore(_isolated_home / "raw").catalog.datasets() == []
+    # A bad secondary price file, found after stock_prices.csv was written: that is undone.
+    write_kaggle_dir(folder)
+    (folder / "options.csv").unlink()
+    text = (folder / "secondary_stock_prices.csv").read_text().splitlines()
+    text[5] = text[5].replace(",1.0,", ",-1.0,", 1)
+    (folder / "secondary_stock_prices.csv").write_text("\n".join(text) + "\n")
+    result = CliRunner().invoke(app, ["import", "kaggle", str(folder)])
+    assert result.exit_code == 1 and "secondary_stock_prices.csv:6" in result.output
     assert RawStore(_isolated_home / "raw").catalog.datasets() == []
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
 
@@ -37,6 +38,7 @@ from gogooku.importers.registry import (
     read_registry,
     write_registry,
 )
+from gogooku.io import atomic_path
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.market import MARKET_FILE, TOKYO
 from gogooku.store.raw import UNIT_COLUMN, RawStore, UnitWrite
@@ -55,6 +57,7 @@ __all__ = [
     "commit_import",
     "list_imports",
     "remove_import",
+    "write_problems_csv",
 ]
 
 
@@ -81,6 +84,13 @@ def problems_frame(rows: Iterable[dict[str, object]] = ()) -> pl.DataFrame:
     """A problem report (``PROBLEM_COLUMNS``; ``row`` Int64, the others String)."""
     schema = {"file": pl.String, "row": pl.Int64, "column": pl.String, "value": pl.String}
     return pl.DataFrame(list(rows), schema={**schema, "reason": pl.String})
+
+
+def write_problems_csv(problems: pl.DataFrame, path: Path) -> Path:
+    """The problem report as CSV (``PROBLEM_COLUMNS``), written atomically."""
+    with atomic_path(path) as tmp:
+        problems.select(PROBLEM_COLUMNS).write_csv(tmp)
+    return path
 
 
 def _key_text(row: dict[str, object]) -> str:

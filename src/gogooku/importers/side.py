@@ -9,9 +9,11 @@ with other sources refused unless ``replace``; the import is listed by ``gogooku
 ``import_kaggle_dir`` reads the Kaggle files found in the folder itself or in its ``train_files/``
 and ``supplemental_files/`` sub-folders (both, in that order). Side files of the same kind are
 stacked into one dataset (a key in both is a duplicate-key problem). ``stock_prices.csv`` and
-``secondary_stock_prices.csv`` go through the price importer (``import_prices``) with
-``stock_list.csv`` as their issue list; the side files are converted and checked before any price
-file is written.
+``secondary_stock_prices.csv`` go through the price importer (``import_prices``, same checks and
+``drop_bad``) with ``stock_list.csv`` as their issue list, each as its own import. The side files
+are converted and checked before any price file is written; when a price file or the side data
+is then refused, the price imports this call already wrote are removed again (a same-named
+import of an earlier call that it had replaced is not restored).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from pathlib import Path
 
 import polars as pl
 
-from gogooku.importers.commit import ImportProblems, commit_import
+from gogooku.errors import GogookuError
+from gogooku.importers.commit import ImportProblems, commit_import, remove_import
 from gogooku.importers.kaggle import LAYOUTS, convert, detect_layout
 from gogooku.importers.prices import ImportReport, import_prices
+from gogooku.importers.registry import check_import_name
 from gogooku.importers.v2 import TableImportError, TypedTable, read_strings, type_table
 from gogooku.store.raw import RawStore
 
@@ -93,12 +97,12 @@ def import_table(
     drop_bad: bool = False,
     replace: bool = False,
 ) -> SideImport:
-    """One CSV/Parquet file into ``dataset`` as the import ``name`` (default: the file stem)."""
+    """One CSV/Parquet file into ``dataset`` as the import ``name`` (default: the file name)."""
     path = Path(path)
     table = read_typed(dataset, path)
     if not table.frame.height and not table.problems.height:
         raise TableImportError(f"{path}: no rows to import")
-    name = name or path.stem
+    name = check_import_name(name or path.name)
     problems = _commit(
         store, name, [table], drop_bad=drop_bad, replace=replace, fmt="table", files=[path.name]
     )
@@ -131,6 +135,11 @@ def kaggle_files(directory: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _price_import_name(name: str, label: str) -> str:
+    """``<name>-<folder>-<stem>`` of a price file (``kaggle-stock_prices``)."""
+    return "-".join((name, *Path(label).with_suffix("").parts))
+
+
 def import_kaggle_dir(
     store: RawStore,
     directory: Path,
@@ -140,30 +149,52 @@ def import_kaggle_dir(
     replace: bool = False,
     list_asof: str = "first",
 ) -> SideImport:
-    """Every known Kaggle file of ``directory`` (module doc); side data as the import ``name``."""
+    """Every known Kaggle file of ``directory`` (module doc); side data as the import ``name``,
+    each price file as ``<name>-<stem>`` (``<name>-<folder>-<stem>`` in a sub-folder)."""
+    check_import_name(name)
     found = kaggle_files(directory)
     stock_list = next((p for label, p in found if Path(label).name == LIST_FILE), None)
-    tables = [
-        read_typed(LAYOUTS[SIDE_FILES[path.name]][0], path, label)
-        for label, path in found
-        if path.name in SIDE_FILES
-    ]
-    problems = pl.concat([t.problems for t in tables]) if tables else None
-    if problems is not None and problems.height and not drop_bad:
-        raise ImportProblems(problems, DROP_BAD_HINT)
+    side = [(label, path) for label, path in found if path.name in SIDE_FILES]
+    tables = [read_typed(LAYOUTS[SIDE_FILES[p.name]][0], p, label) for label, p in side]
+    problems = [t.problems for t in tables if t.problems.height]
+    if problems and not drop_bad:
+        raise ImportProblems(pl.concat(problems), DROP_BAD_HINT)
     result = SideImport(name)
-    for label, path in found:
-        if path.name in PRICE_FILES:
-            report = import_prices(path, store, list_path=stock_list, list_asof=list_asof)
+    written: list[str] = []
+    try:
+        for label, path in found:
+            if path.name not in PRICE_FILES:
+                continue
+            report = import_prices(
+                path,
+                store,
+                list_path=stock_list,
+                list_asof=list_asof,
+                name=_price_import_name(name, label),
+                replace=replace,
+                drop_bad=drop_bad,
+            )
+            written.append(report.name)
             result.prices.append(report)
             result.files.append(
                 (label, "equities_bars_daily", report.rows_read, report.rows_written)
             )
-    side_labels = [label for label, path in found if path.name in SIDE_FILES]
-    result.problems = _commit(
-        store, name, tables, drop_bad=True, replace=replace, fmt="kaggle", files=side_labels
-    )
-    for label, table in zip(side_labels, tables, strict=True):
+            problems.append(report.problems)
+        _commit(
+            store,
+            name,
+            tables,
+            drop_bad=True,
+            replace=replace,
+            fmt="kaggle",
+            files=[label for label, _ in side],
+        )
+    except GogookuError:
+        for imported in written:
+            remove_import(store, imported)
+        raise
+    for (label, _), table in zip(side, tables, strict=True):
         result.files.append((label, table.dataset, table.rows_read, table.frame.height))
         result.notes.extend(table.notes)
+    result.problems = pl.concat(problems) if problems else None
     return result
