@@ -335,3 +335,30 @@ def test_unusable_files_are_refused_with_the_reason(tmp_path, _isolated_home):
     result = CliRunner().invoke(app, ["import", "table", "fins_summary", str(options)])
     assert result.exit_code == 2
     assert "Kaggle's options layout, which imports into options_225" in result.output
+
+
+def test_kaggle_sub_folders_are_imported_side_by_side(tmp_path, _isolated_home):
+    folder = write_kaggle_dir(tmp_path / "kaggle")
+    split = DAYS[40].isoformat()
+    for sub in ("train_files", "supplemental_files"):
+        (folder / sub).mkdir()
+    for file in ("stock_prices.csv", "trades.csv"):
+        frame = pl.read_csv(folder / file, infer_schema=False)
+        early = pl.col("Date") < split
+        frame.filter(early).write_csv(folder / "train_files" / file)
+        frame.filter(~early).write_csv(folder / "supplemental_files" / file)
+        (folder / file).unlink()
+    for file in ("secondary_stock_prices.csv", "financials.csv", "options.csv"):
+        (folder / file).unlink()
+    result = CliRunner().invoke(app, ["import", "kaggle", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "train_files/stock_prices.csv -> equities_bars_daily: 120 of 120 rows" in result.output
+    assert "supplemental_files/trades.csv -> equities_investor_types" in result.output
+    store = RawStore(_isolated_home / "raw")
+    assert {r.id for r in list_imports(store)} == {
+        "kaggle",
+        "kaggle-train_files-stock_prices",
+        "kaggle-supplemental_files-stock_prices",
+    }
+    assert store.scan("equities_bars_daily").collect().height == 3 * len(DAYS)
+    assert store.scan("equities_investor_types").collect().height == 3 * len(TRADE_DAYS)
