@@ -111,6 +111,8 @@ def test_side_blocks_are_built_with_point_in_time_values(kaggle_home):
     reason = "no raw data for optional source indices_topix"
     assert index["null_columns"] == [{"column": "opt_vrp", "block": "options", "reason": reason}]
     assert next(c for c in index["columns"] if c["name"] == "opt_vrp")["null"] == reason
+    meta = json.loads((home / "datasets" / "kg" / "metadata.json").read_text())
+    assert meta["null_columns"] == {"opt_vrp": reason}
     panel = pl.read_parquet(home / "datasets" / "kg" / "panel.parquet")
     toyota = panel.filter(pl.col("Code") == "72030").sort("Date")
 
@@ -331,6 +333,8 @@ def test_unusable_files_are_refused_with_the_reason(tmp_path, _isolated_home):
     assert result.exit_code == 2 and "cannot read as parquet" in result.output
     result = CliRunner().invoke(app, ["import", "table", "no_such_dataset", str(no_key)])
     assert result.exit_code == 2 and "unknown dataset 'no_such_dataset'" in result.output
+    result = CliRunner().invoke(app, ["import", "table", "equities_bars_daily", str(no_key)])
+    assert result.exit_code == 2 and "imported with gogooku import prices" in result.output
     options = write_kaggle_dir(tmp_path / "k") / "options.csv"
     result = CliRunner().invoke(app, ["import", "table", "fins_summary", str(options)])
     assert result.exit_code == 2

@@ -35,6 +35,12 @@ SIDE_FILES = {"financials.csv": "financials", "options.csv": "options", "trades.
 PRICE_FILES = ("stock_prices.csv", "secondary_stock_prices.csv")
 LIST_FILE = "stock_list.csv"
 SUBFOLDERS = ("train_files", "supplemental_files")
+OTHER_COMMANDS = {
+    "equities_bars_daily": "gogooku import prices (price checks, adjustment, calendar)",
+    "markets_calendar": "gogooku import prices (the calendar comes with the prices)",
+    "indices_topix": "gogooku import index --name topix",
+    "indices_bars_daily": "gogooku import index --name CODE",
+}
 DROP_BAD_HINT = "; fix the rows or re-run with --drop-bad to write the valid rows only"
 
 
@@ -99,6 +105,8 @@ def import_table(
 ) -> SideImport:
     """One CSV/Parquet file into ``dataset`` as the import ``name`` (default: the file name)."""
     path = Path(path)
+    if dataset in OTHER_COMMANDS:
+        raise TableImportError(f"{dataset} is imported with {OTHER_COMMANDS[dataset]}")
     table = read_typed(dataset, path)
     if not table.frame.height and not table.problems.height:
         raise TableImportError(f"{path}: no rows to import")
