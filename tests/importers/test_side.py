@@ -366,3 +366,27 @@ def test_kaggle_sub_folders_are_imported_side_by_side(tmp_path, _isolated_home):
     }
     assert store.scan("equities_bars_daily").collect().height == 3 * len(DAYS)
     assert store.scan("equities_investor_types").collect().height == 3 * len(TRADE_DAYS)
+
+
+@pytest.mark.slow
+def test_a_build_after_the_optional_source_arrives_rebuilds_with_values(tmp_path, _isolated_home):
+    folder = write_kaggle_dir(tmp_path / "kaggle")
+    for file in ("secondary_stock_prices.csv", "financials.csv", "trades.csv"):
+        (folder / file).unlink()
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", "kaggle", str(folder)]).exit_code == 0
+    build = ["build", "--name", "kg", "--start", START.isoformat(), "--blocks", "options"]
+    first = runner.invoke(app, [*build, "--end", DAYS[60].isoformat(), "--warmup-days", "5"])
+    assert first.exit_code == 0, first.output
+    topix = tmp_path / "topix.csv"
+    closes = [1900.0 + 3 * i + 5 * (i % 3) for i in range(len(DAYS))]
+    pl.DataFrame({"Date": DAYS, "Close": closes}).write_csv(topix)
+    added = runner.invoke(app, ["import", "index", str(topix), "--name", "topix"])
+    assert added.exit_code == 0, added.output
+    second = runner.invoke(app, [*build, "--end", DAYS[-1].isoformat(), "--warmup-days", "5"])
+    assert second.exit_code == 0, second.output
+    path = _isolated_home / "datasets" / "kg"
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["null_columns"] == {} and meta["incremental"] is False
+    panel = pl.read_parquet(path / "panel.parquet").filter(pl.col("Date") == DAYS[50])
+    assert panel["opt_vrp"].null_count() == 0
