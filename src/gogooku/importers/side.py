@@ -168,6 +168,8 @@ def import_kaggle_dir(
     if problems and not drop_bad:
         raise ImportProblems(pl.concat(problems), DROP_BAD_HINT)
     result = SideImport(name)
+    if stock_list is not None and not any(p.name in PRICE_FILES for _, p in found):
+        result.notes.append(f"{LIST_FILE} not imported: it is the issue list of the price files")
     written: list[str] = []
     try:
         for label, path in found:
