@@ -61,7 +61,7 @@ def prices_command(
         False, "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
     ),
 ) -> None:
-    """Load a daily price table (incl. the Kaggle JPX layout) as equities_bars_daily."""
+    """Load a daily price table (Kaggle JPX or generic layout) as equities_bars_daily."""
     from gogooku.importers.commit import ImportProblems
     from gogooku.importers.prices import import_prices
     from gogooku.settings import get_settings
