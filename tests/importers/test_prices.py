@@ -206,7 +206,7 @@ def test_malformed_rows_refuse_the_file_or_are_dropped_with_drop_bad(tmp_path, _
     # The CLI names the problems, writes them to a CSV report, and exits 1 writing nothing.
     result = CliRunner().invoke(app, ["import", "prices", str(path), "--name", "again"])
     assert result.exit_code == 1, result.output
-    assert "import prices failed: 10 problem row(s), nothing was written" in result.output
+    assert "import prices failed: 10 problem(s) in 8 row(s), nothing was written" in result.output
     assert "broken.csv:9: Low='-9': price <= 0" in result.output
     report_csv = pl.read_csv(_isolated_home / "imports" / "again_problems.csv")
     assert report_csv.columns == ["file", "row", "column", "value", "reason"]
@@ -251,5 +251,5 @@ def test_unknown_layout_and_empty_dates_are_refused(tmp_path):
     store = RawStore(tmp_path / "raw")
     with pytest.raises(PriceImportError, match="missing column"):
         import_prices(path, store)
-    with pytest.raises(PriceImportError, match="missing column.*SecuritiesCode"):
+    with pytest.raises(PriceImportError, match=r"missing column.*SecuritiesCode"):
         import_prices(path, store, fmt="kaggle")

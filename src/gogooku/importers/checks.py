@@ -47,6 +47,12 @@ def typed(name: str) -> pl.Expr:
     return pl.col(f"_{name}")
 
 
+def finite(name: str) -> pl.Expr:
+    """The typed value of ``name`` where finite, else null (a non-finite value has its own
+    problem and is not compared)."""
+    return pl.when(typed(name).is_finite()).then(typed(name))
+
+
 def parse(frame: pl.DataFrame, numbers: Sequence[str]) -> pl.DataFrame:
     """``frame`` plus ``_Date`` (pl.Date) and ``_<n>`` (Float64) for each of ``numbers``."""
     return frame.with_columns(
@@ -81,7 +87,7 @@ def number_checks(numbers: Sequence[str]) -> list[Check]:
 
 def price_checks(present: Sequence[str] = PRICE_COLUMNS) -> list[Check]:
     """Checks of the price columns ``present`` (``C`` always; ``O``/``H``/``L`` when given)."""
-    checks = [Check(p, typed(p) <= 0, "price <= 0") for p in present]
+    checks = [Check(p, finite(p) <= 0, "price <= 0") for p in present]
     for p in present:
         others = [pl.col(o).is_not_null() for o in present if o != p]
         if others:
@@ -93,23 +99,23 @@ def price_checks(present: Sequence[str] = PRICE_COLUMNS) -> list[Check]:
                 )
             )
     if {"H", "L"} <= set(present):
-        high, low = typed("H"), typed("L")
+        high, low = finite("H"), finite("L")
         checks.append(Check("H", high < low, "High < Low"))
         for p, label in (("O", "Open"), ("C", "Close")):
             if p in present:
-                outside = (typed(p) > high) | (typed(p) < low)
+                outside = (finite(p) > high) | (finite(p) < low)
                 checks.append(Check(p, outside, f"{label} outside [Low, High]"))
     return checks
 
 
 def volume_checks() -> list[Check]:
-    volume = typed("Vo")
+    volume = finite("Vo")
     return [
-        Check("AdjFactor", typed("AdjFactor") <= 0, "AdjustmentFactor <= 0"),
+        Check("AdjFactor", finite("AdjFactor") <= 0, "AdjustmentFactor <= 0"),
         Check("Vo", volume < 0, "negative volume"),
         Check("Vo", volume != volume.floor(), "volume is not a whole number"),
         Check("Vo", volume > MAX_VOLUME, f"volume above {MAX_VOLUME:.0e}"),
-        Check("Va", typed("Va") < 0, "negative turnover"),
+        Check("Va", finite("Va") < 0, "negative turnover"),
     ]
 
 

@@ -27,7 +27,8 @@ def _show_problems(problems, name: str, outcome: str) -> None:
     from gogooku.settings import get_settings
 
     path = write_problems_csv(problems, get_settings().home / "imports" / f"{name}_problems.csv")
-    _say(f"{problems.height} problem(s), {outcome}; all listed in {path}")
+    rows = problems["row"].n_unique()
+    _say(f"{problems.height} problem(s) in {rows} row(s), {outcome}; all listed in {path}")
     for row in problems.head(SHOWN_PROBLEMS).iter_rows(named=True):
         _say(f"  {row['file']}:{row['row']}: {row['column']}={row['value']!r}: {row['reason']}")
 
@@ -60,7 +61,7 @@ def prices_command(
         False, "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
     ),
 ) -> None:
-    """Load a daily price table (incl. the Kaggle JPX layout) as equities_bars_daily."""
+    """Load a daily price table (Kaggle JPX or generic layout) as equities_bars_daily."""
     from gogooku.importers.commit import ImportProblems
     from gogooku.importers.prices import import_prices
     from gogooku.settings import get_settings

@@ -22,7 +22,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.importers.commit import CALENDAR_SOURCE
 from gogooku.importers.registry import import_source
 from gogooku.importers.table import PriceImportError
-from gogooku.market import MARKET_FILE, Market, MarketError, load_market, save_market
+from gogooku.market import DATA_CALENDAR, MARKET_FILE, Market, MarketError, load_market, save_market
 from gogooku.store.raw import RawStore
 
 CALENDAR_LEAD_DAYS = 366
@@ -30,18 +30,19 @@ CALENDAR_LEAD_DAYS = 366
 
 def exchange_sessions(market: Market, start: dt.date, end: dt.date) -> list[dt.date]:
     """The sessions of ``market`` (an exchange_calendars code, or XTKS) from start to end."""
-    if market.jpx:
-        return TradingCalendar.from_xtks(start, end).days(start, end)
     import exchange_calendars as xc
 
     try:
+        if market.jpx:
+            return TradingCalendar.from_xtks(start, end).days(start, end)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
             calendar = xc.get_calendar(market.name, start=start.isoformat(), end=end.isoformat())
     except (ValueError, xc.errors.CalendarError) as exc:
         raise PriceImportError(
-            f"--market {market.name}: no calendar for {start}..{end} ({exc})"
+            f"--market {market.name}: no calendar for {start}..{end} ({exc}); --market "
+            f"{DATA_CALENDAR} takes the dates in the file as the calendar"
         ) from exc
     return [ts.date() for ts in calendar.sessions]
 

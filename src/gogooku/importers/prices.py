@@ -150,7 +150,8 @@ def _checks(market: Market, sessions: list[dt.date] | None, today: dt.date) -> l
     ]
     if sessions is not None:
         day = pl.col("_Date")
-        off = day.is_not_null() & ~day.is_in(pl.Series(sessions, dtype=pl.Date).implode())
+        plausible = day.is_between(checks.OLDEST_DATE, today)
+        off = plausible & ~day.is_in(pl.Series(sessions, dtype=pl.Date).implode())
         found.append(Check("Date", off, f"not a {market.name} trading day"))
     return found
 
