@@ -288,7 +288,7 @@ def test_bad_values_are_refused_row_by_row_and_drop_bad_writes_the_rest(tmp_path
     assert "margin.csv:3 ShrtVol='x': not a valid number" in result.output
     assert "margin.csv:4 ShrtVol='1e309': non-finite number" in result.output
     assert "margin.csv:5 Date=None: missing key or date value" in result.output
-    assert "5 problem row(s), nothing was written" in result.output
+    assert "5 problem(s) in 5 row(s), nothing was written" in result.output
     assert "Traceback" not in result.output
     assert not (_isolated_home / "raw" / "markets_margin_interest").exists()
     kept = CliRunner().invoke(
