@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gogooku.cli import app
@@ -15,6 +17,7 @@ from gogooku.config import NormalizationConfig
 from gogooku.dataset.tabular import prepare
 from gogooku.importers.commit import list_imports
 from gogooku.importers.kaggle import convert, implied_underlying
+from gogooku.importers.v2 import type_table
 from gogooku.kinds.tabular import fit_predict_tabular
 from gogooku.models.linear import LinearConfig
 from gogooku.runs import Ranges
@@ -390,3 +393,32 @@ def test_a_build_after_the_optional_source_arrives_rebuilds_with_values(tmp_path
     assert meta["null_columns"] == {} and meta["incremental"] is False
     panel = pl.read_parquet(path / "panel.parquet").filter(pl.col("Date") == DAYS[50])
     assert panel["opt_vrp"].null_count() == 0
+
+
+CELLS = st.sampled_from(["1", "2.5", "-", "", "x", "inf", "nan", "1e309"])
+RATIO_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["2021-10-01", "2021-10-04", "bad", ""]), st.sampled_from(SECTORS)
+    ).flatmap(lambda key: st.tuples(st.just(key), CELLS, CELLS)),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=RATIO_ROWS)
+def test_every_row_is_either_stored_typed_or_reported(rows):
+    text = pl.DataFrame(
+        [{"Date": d or None, "S33": s, "SellExShortVa": e or None, "ShrtNoResVa": n or None}
+         for (d, s), e, n in rows],
+        schema=dict.fromkeys(("Date", "S33", "SellExShortVa", "ShrtNoResVa"), pl.String),
+    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).add(2).alias("_row"))  # fmt: skip
+    table = type_table("markets_short_ratio", text, "r.csv")
+    bad = set(table.problems["row"])
+    assert table.frame.height + len(bad) == len(rows)
+    assert table.frame.select(pl.struct("Date", "S33").is_duplicated().any()).item() is False
+    numbers = table.frame.select("SellExShortVa", "ShrtNoResVa")
+    assert numbers.select(pl.all().is_infinite().any() | pl.all().is_nan().any()).row(0) == (
+        False,
+        False,
+    )
+    assert table.frame["Date"].null_count() == 0
