@@ -54,16 +54,16 @@ def _figures(run_dir: Path, main: int) -> dict[str, object]:
         metrics = json.loads(path.read_text(encoding="utf-8"))
         main = int(metrics.get("main_horizon", main))
         entry = metrics["splits"]["test"]["horizons"][f"{main}d"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        ls_net = (entry.get("portfolio") or {}).get("long_short", {}).get("net", {})
+        figures = {
+            "rank_ic": entry["signal"].get("rank_ic_mean"),
+            "rank_icir": entry["signal"].get("rank_icir"),
+            "ls_sharpe": ls_net.get("sharpe"),
+        }
+    # a hand-edited or truncated metrics.json: any shape error is the row's problem
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return {**out, "problem": f"{path.name}: unreadable ({type(exc).__name__}: {exc})"}
-    ls_net = (entry.get("portfolio") or {}).get("long_short", {}).get("net", {})
-    return {
-        "evaluated": True,
-        "main_horizon": main,
-        "rank_ic": entry["signal"].get("rank_ic_mean"),
-        "rank_icir": entry["signal"].get("rank_icir"),
-        "ls_sharpe": ls_net.get("sharpe"),
-    }
+    return {"evaluated": True, "main_horizon": main, **figures}
 
 
 def run_row(run_dir: Path) -> dict[str, object]:
@@ -97,7 +97,8 @@ def list_runs(
 ) -> pl.DataFrame:
     """The rows (``SCHEMA``) of the run folders under ``root`` (default ``$GOGOOKU_HOME/runs``):
     only ``model``'s and ``dataset``'s, created on or after ``since`` (UTC date); sorted by
-    ``sort`` (created_at newest first, figures highest first, names A→Z; missing values last);
+    ``sort`` (created_at newest first, figures highest first, names A→Z; missing values last; ties
+    newest first);
     the first ``limit``. Every folder is a row (hidden ones aside); one without a readable
     run.json keeps only its problem, and a filter on what it cannot tell leaves it out."""
     if sort not in SORT_FIELDS:
@@ -115,6 +116,7 @@ def list_runs(
     if since is not None:
         created = pl.col("created_at").str.to_datetime(time_zone="UTC").dt.date()
         frame = frame.filter(created >= since)
-    descending = sort == "created_at" or sort in FIGURES
-    frame = frame.sort(sort, descending=descending, nulls_last=True, maintain_order=True)
+    keys = [sort] if sort == "created_at" else [sort, "created_at"]  # ties: newest first
+    descending = [k == "created_at" or k in FIGURES for k in keys]
+    frame = frame.sort(keys, descending=descending, nulls_last=True, maintain_order=True)
     return frame if limit is None else frame.head(limit)
