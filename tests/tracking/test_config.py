@@ -26,3 +26,14 @@ def test_unknown_tracking_key_is_refused_naming_it(tmp_path):
         load_run_config(path)
     with pytest.raises(ConfigError, match=r"tracking\.retries.*--set tracking.retries=-1"):
         load_run_config(None, ["tracking.retries=-1"], kind="linear")
+
+
+def test_tracking_leaves_the_hold_out_ledger_hash_alone():
+    from gogooku.research.ledger import config_hash
+
+    plain = load_run_config(None, kind="linear")
+    tracked = load_run_config(None, ["tracking.enabled=true"], kind="linear")
+    assert config_hash(plain) == config_hash(tracked)
+    assert config_hash(plain) != config_hash(
+        load_run_config(None, ["model.alpha=2.0"], kind="linear")
+    )
