@@ -37,11 +37,12 @@ def list_command(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Show the first N runs."),
 ) -> None:
     """One line per run: model, dataset, periods, created, evaluated, and the test split's
-    RankIC, RankIC IR and long-short net Sharpe at the main horizon (5d when predicted).
+    RankIC, RankIC IR and long-short net Sharpe at the run's main horizon.
 
     Walk-forward runs show their number of folds and the stitched test period. Runs without
-    metrics.json are listed as not evaluated; a folder whose run.json or metrics.json cannot be
-    read is listed with its problem (and left out by --model, --dataset and --since)."""
+    metrics.json are listed as not evaluated. A folder whose run.json or metrics.json cannot be
+    read is listed with its problem; --model, --dataset and --since leave out those without a
+    readable run.json."""
     from gogooku.tracking.listing import list_runs
 
     day = None

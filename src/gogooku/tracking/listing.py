@@ -3,7 +3,7 @@
 A row holds the run id, model kind, dataset, kind of run (``run``, or ``walkforward`` with its
 number of folds), the train and test periods (a walk-forward run: its first fit's train period
 and the stitched test period), the creation time, whether it was evaluated, and from
-``metrics.json`` the test split's figures at the main horizon: ``rank_ic`` (mean daily RankIC),
+``metrics.json`` the test split's figures at its ``main_horizon``: ``rank_ic`` (mean daily RankIC),
 ``rank_icir`` (its mean / std) and ``ls_sharpe`` (the long-short book's net Sharpe). A folder
 whose run.json or metrics.json cannot be read is listed with its ``problem``.
 """
@@ -44,15 +44,15 @@ class RunsListError(GogookuError, ValueError):
     """A bad option of ``gogooku runs list``."""
 
 
-def _figures(run_dir: Path, main: int) -> dict[str, object]:
+def _figures(run_dir: Path) -> dict[str, object]:
     """evaluated, main_horizon and the test figures of ``metrics.json`` (or its problem)."""
     path = run_dir / METRICS_FILE
-    out: dict[str, object] = {"evaluated": False, "main_horizon": main}
+    out: dict[str, object] = {"evaluated": False}
     if not path.is_file():
         return out
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
-        main = int(metrics.get("main_horizon", main))
+        main = int(metrics["main_horizon"])
         entry = metrics["splits"]["test"]["horizons"][f"{main}d"]
         ls_net = (entry.get("portfolio") or {}).get("long_short", {}).get("net", {})
         figures = {
@@ -72,7 +72,6 @@ def run_row(run_dir: Path) -> dict[str, object]:
         info = load_run(run_dir)
     except RunError as exc:
         return {"run_id": run_dir.name, "evaluated": False, "problem": str(exc)}
-    main = 5 if 5 in info.horizons else info.horizons[0]
     train, test = info.ranges.train, info.ranges.test
     return {
         "run_id": info.run_id,
@@ -83,7 +82,7 @@ def run_row(run_dir: Path) -> dict[str, object]:
         "train": f"{train[0]}..{train[1]}",
         "test": f"{test[0]}..{test[1]}",
         "created_at": info.created_at.isoformat(),
-        **_figures(run_dir, main),
+        **_figures(run_dir),
     }
 
 
