@@ -94,6 +94,14 @@ def test_train_logs_its_run_and_a_promoted_bundle_becomes_a_model_version(home, 
 
     assert version.tags["gogooku.bundle_hash"] == sha256_file(manifest)
     assert client.get_model_version_by_alias("ridge", "current").version == version.version
+    _invoke("bundle", "--run", "ln", "--name", "ridge")
+    _invoke("promote", "ridge", "v0002")
+    _invoke("rollback", "ridge")
+    versions = {
+        v.tags["gogooku.version"]: v.version for v in client.search_model_versions("name='ridge'")
+    }
+    assert sorted(versions) == ["v0001", "v0002"]  # one model version per bundle version
+    assert client.get_model_version_by_alias("ridge", "current").version == versions["v0001"]
 
 
 def test_epoch_histories_and_tracking_off(_isolated_home, tmp_path):
