@@ -54,7 +54,10 @@ def _mlflow_id(run_dir) -> str:
 
 
 @pytest.mark.slow
-def test_train_logs_its_run_and_a_promoted_bundle_becomes_a_model_version(home, tmp_path):
+def test_train_logs_its_run_and_a_promoted_bundle_becomes_a_model_version(
+    home, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working directory
     config = tmp_path / "linear.toml"
     config.write_text(CONFIG)
     _invoke("train", "--model", "linear", "--dataset", "tiny", "--config", config, "--run", "ln",
@@ -82,26 +85,37 @@ def test_train_logs_its_run_and_a_promoted_bundle_becomes_a_model_version(home, 
         "train_summary.json",
     }  # fmt: skip
 
+    def registry(version: str) -> dict[str, object]:
+        """{bundle version: model version} and the alias current's model version; MLflow's file
+        registry reads a version through a client of the global URI, so the test gives it one
+        (gogooku sets it for its own calls)."""
+        with monkeypatch.context() as env:
+            env.setenv("MLFLOW_TRACKING_URI", uri)
+            found = client.search_model_versions("name='ridge'")
+            current = client.get_model_version_by_alias("ridge", "current").version
+        assert {v.tags["gogooku.version"] for v in found} >= {version}
+        return {"versions": {v.tags["gogooku.version"]: v for v in found}, "current": current}
+
     _invoke("bundle", "--run", "ln", "--name", "ridge")
     _invoke("promote", "ridge", "v0001")
-    (version,) = client.search_model_versions("name='ridge'")
+    first = registry("v0001")
+    version = first["versions"]["v0001"]
     assert version.run_id == run.info.run_id
-    assert version.tags["gogooku.version"] == "v0001"
     bundle = home / "bundles" / "ridge" / "v0001"
     assert version.source == bundle.absolute().as_uri()
-    manifest = bundle / "manifest.json"
     from gogooku.bundle.store import sha256_file
 
-    assert version.tags["gogooku.bundle_hash"] == sha256_file(manifest)
-    assert client.get_model_version_by_alias("ridge", "current").version == version.version
+    assert version.tags["gogooku.bundle_hash"] == sha256_file(bundle / "manifest.json")
+    assert first["current"] == version.version
     _invoke("bundle", "--run", "ln", "--name", "ridge")
     _invoke("promote", "ridge", "v0002")
+    second = registry("v0002")
+    assert second["current"] == second["versions"]["v0002"].version
     _invoke("rollback", "ridge")
-    versions = {
-        v.tags["gogooku.version"]: v.version for v in client.search_model_versions("name='ridge'")
-    }
-    assert sorted(versions) == ["v0001", "v0002"]  # one model version per bundle version
-    assert client.get_model_version_by_alias("ridge", "current").version == versions["v0001"]
+    after = registry("v0001")
+    assert sorted(after["versions"]) == ["v0001", "v0002"]  # one model version per bundle version
+    assert after["current"] == version.version
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gogooku_home", "linear.toml"]
 
 
 def test_epoch_histories_and_tracking_off(_isolated_home, tmp_path):

@@ -46,9 +46,13 @@ def require_mlflow(cfg: TrackingConfig) -> None:
 @contextmanager
 def _mlflow_env(cfg: TrackingConfig) -> Iterator[None]:
     """MLflow's own switches for this call only: HTTP retries and timeout from ``cfg`` (MLflow's
-    default retries for minutes), and the file store it refuses without being asked (MLflow 3
-    keeps ``file:`` stores in maintenance mode; they need no server and no database)."""
+    default retries for minutes), the file store it refuses without being asked (MLflow 3 keeps
+    ``file:`` stores in maintenance mode; they need no server and no database), and ``cfg``'s URI
+    as the process-wide one (MLflow's file registry reads a model version through a client of
+    the global URI, whose default would create ``mlflow.db`` in the working directory)."""
     names = {
+        "MLFLOW_TRACKING_URI": cfg.tracking_uri(),
+        "MLFLOW_REGISTRY_URI": cfg.tracking_uri(),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(cfg.retries),
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, cfg.timeout_s))),
         "MLFLOW_ALLOW_FILE_STORE": "true",
