@@ -86,6 +86,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "Train a model on every selected walk-forward fold and seed, stitch the test predictions "
         "into one run and evaluate it.",
     ),
+    "runs": LazyCommand(
+        "gogooku.tracking.cli:runs_app", "List the run folders ($GOGOOKU_HOME/runs)."
+    ),
     "demo": LazyCommand(
         "gogooku.demo.cli:demo_command",
         "Synthetic market through the J-Quants client, build, train, search, compare, serve.",

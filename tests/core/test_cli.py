@@ -18,7 +18,7 @@ from gogooku.train.diagnostics import CollapseError
 runner = CliRunner()
 
 # imported by no `gogooku --help`, `gogooku CMD --help` or `import gogooku.cli`
-HEAVY = {"torch", "torch_geometric", "lightgbm", "optuna", "fastapi", "uvicorn"}
+HEAVY = {"torch", "torch_geometric", "lightgbm", "optuna", "fastapi", "uvicorn", "mlflow"}
 # nor by `gogooku --help` / `import gogooku.cli`
 LISTING_HEAVY = HEAVY | {"sklearn", "scipy", "plotly", "pandas"}
 

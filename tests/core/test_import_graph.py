@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"config"},
     {"target", "calendar", "market"},
     {"runs"},
+    {"tracking"},
     {"jquants"},
     {"synth"},
     {"store"},

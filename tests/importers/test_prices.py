@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from gogooku.calendar import TradingCalendar
 from gogooku.cli import app
 from gogooku.dataset.build import build_dataset
+from gogooku.importers.commit import ImportProblems, list_imports
 from gogooku.importers.prices import PriceImportError, import_prices
 from gogooku.store.raw import RawStore
 
@@ -85,7 +86,7 @@ def test_kaggle_import_via_cli_writes_typed_jquants_tables(kaggle_files, _isolat
     prices, listing = kaggle_files
     result = CliRunner().invoke(app, ["import", "prices", str(prices), "--list", str(listing)])
     assert result.exit_code == 0, result.output
-    assert "imported stock_prices.csv (kaggle)" in result.output
+    assert "imported stock_prices.csv as stock_prices.csv (kaggle, market XTKS)" in result.output
     assert "1 of 1 AdjustmentFactor rows have their price jump on the next row" in result.output
     store = RawStore(_isolated_home / "raw")
     bars = store.scan("equities_bars_daily").collect()
@@ -152,14 +153,14 @@ def test_build_on_imported_prices_is_continuous_and_skips_side_blocks(kaggle_fil
     assert set(meta["skipped_blocks"]) == {"margin", "x_fins", "x_graph"}
 
 
-def test_malformed_rows_are_reported_by_line_and_excluded(tmp_path, _isolated_home):
+def test_malformed_rows_refuse_the_file_or_are_dropped_with_drop_bad(tmp_path, _isolated_home):
     good = _kaggle_prices().head(6)
     lines = good.write_csv().splitlines()
     header, body = lines[0], lines[1:]
     d = DAYS[3].isoformat()
     bad = [
         "x1,2021-13-45,1301,10,11,9,10,100,1.0,,False,0",  # line 8: unparseable date
-        f"x2,{d},1301,10,11,-9,10,100,1.0,,False,0",  # line 9: negative price
+        f"x2,{d},1333,10,11,-9,10,100,1.0,,False,0",  # line 9: negative price
         f"x3,{d},7203,10,9,11,10,100,1.0,,False,0",  # line 10: High < Low
         f"x4,{d},9984,10,11,9,10,100,1.0,,False,0",  # lines 11, 12: duplicate key
         f"x5,{d},9984,10,12,9,11,100,1.0,,False,0",
@@ -170,26 +171,47 @@ def test_malformed_rows_are_reported_by_line_and_excluded(tmp_path, _isolated_ho
     path = tmp_path / "broken.csv"
     path.write_text("\n".join([header, *body, *bad]) + "\n")
     store = RawStore(_isolated_home / "raw")
-    report = import_prices(path, store, fmt="kaggle")
-    reasons = dict(zip(report.bad_rows["line"], report.bad_rows["reason"], strict=True))
-    assert reasons[8] == "unparseable date"
-    assert reasons[9] == "negative price"
-    assert reasons[10].startswith("High < Low")
-    assert reasons[11] == reasons[12] == "duplicate (Code, Date) key, lines 11, 12"
-    assert reasons[13] == "not an XTKS trading day"
-    assert reasons[14] == "code is not 4 or 5 characters"
-    assert reasons[15] == "unparseable number"
-    assert set(report.bad_rows["file"]) == {"broken.csv"}
+    with pytest.raises(ImportProblems) as refused:
+        import_prices(path, store, fmt="kaggle")
+    assert store.catalog.units() == [] and not store.partitions("equities_bars_daily")
+    problems = refused.value.problems
+    found = set(problems.select("row", "column", "value", "reason").iter_rows())
+    assert found == {
+        (8, "Date", "2021-13-45", "unparseable date (expected YYYY-MM-DD or YYYYMMDD)"),
+        (9, "Low", "-9", "price <= 0"),
+        (10, "High", "9", "High < Low"),
+        (10, "Open", "10", "Open outside [Low, High]"),
+        (10, "Close", "10", "Close outside [Low, High]"),
+        (
+            11,
+            "SecuritiesCode, Date",
+            f"99840 {d}",
+            "duplicate (SecuritiesCode, Date) key, rows 11, 12",
+        ),
+        (
+            12,
+            "SecuritiesCode, Date",
+            f"99840 {d}",
+            "duplicate (SecuritiesCode, Date) key, rows 11, 12",
+        ),
+        (13, "Date", "2021-11-07", "not a XTKS trading day"),
+        (14, "SecuritiesCode", "12", "code is not 4 or 5 characters"),
+        (15, "Open", "ten", "unparseable number"),
+    }
+    assert set(problems["file"]) == {"broken.csv"}
+    report = import_prices(path, store, fmt="kaggle", drop_bad=True)
     assert report.rows_read == 14 and report.rows_written == 6
     bars = store.scan("equities_bars_daily").collect()
     assert bars.height == 6 and bars["Code"].unique().to_list() == ["13010"]
-    # The CLI names the excluded rows and writes them to a CSV report.
-    result = CliRunner().invoke(app, ["import", "prices", str(path)])
-    assert result.exit_code == 0, result.output
-    assert "8 row(s) excluded" in result.output
-    assert "broken.csv:9: negative price" in result.output
-    report_csv = pl.read_csv(_isolated_home / "imports" / "broken_excluded_rows.csv")
-    assert report_csv["line"].to_list() == [8, 9, 10, 11, 12, 13, 14, 15]
+    # The CLI names the problems, writes them to a CSV report, and exits 1 writing nothing.
+    result = CliRunner().invoke(app, ["import", "prices", str(path), "--name", "again"])
+    assert result.exit_code == 1, result.output
+    assert "import prices failed: 10 problem(s) in 8 row(s), nothing was written" in result.output
+    assert "broken.csv:9: Low='-9': price <= 0" in result.output
+    report_csv = pl.read_csv(_isolated_home / "imports" / "again_problems.csv")
+    assert report_csv.columns == ["file", "row", "column", "value", "reason"]
+    assert report_csv["row"].to_list() == [8, 9, 10, 10, 10, 11, 12, 13, 14, 15]
+    assert "again" not in {r.id for r in list_imports(store)}
 
 
 def test_generic_parquet_with_sector_columns(tmp_path, _isolated_home):
@@ -210,7 +232,7 @@ def test_generic_parquet_with_sector_columns(tmp_path, _isolated_home):
     frame.write_parquet(path)
     store = RawStore(_isolated_home / "raw")
     report = import_prices(path, store)
-    assert report.fmt == "generic" and report.bad_rows.height == 0
+    assert report.fmt == "generic" and report.problems.height == 0 and report.market == "XTKS"
     bars = store.scan("equities_bars_daily").collect().sort("Code", "Date")
     assert bars["Code"].unique().sort().to_list() == ["13010", "29140"]
     assert bars["Va"].to_list() == [1050.0, 2300.0, 3750.0, 55.0, 56.0, 57.0]
@@ -227,7 +249,7 @@ def test_unknown_layout_and_empty_dates_are_refused(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")
     store = RawStore(tmp_path / "raw")
-    with pytest.raises(PriceImportError, match="unknown layout"):
+    with pytest.raises(PriceImportError, match="missing column"):
         import_prices(path, store)
-    with pytest.raises(PriceImportError, match="--format kaggle needs the columns"):
+    with pytest.raises(PriceImportError, match=r"missing column.*SecuritiesCode"):
         import_prices(path, store, fmt="kaggle")

@@ -49,6 +49,7 @@ from gogooku.dataset.tabular import id_codes
 from gogooku.models.registry import BundleJob, ModelKind, get_kind
 from gogooku.runs import CONFIG_FILE, RUN_FILE, load_run, resolve_run_dir
 from gogooku.target import pred_column
+from gogooku.tracking.config import TRACKING_FILE
 from gogooku.train.config import RunConfig, load_run_config
 
 
@@ -88,8 +89,9 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
             "existed did not save them: retrain the run)"
         )
     files: dict[str, Path] = {CONFIG_FILE: cfg_path, RUN_FILE: run_dir / RUN_FILE}
-    if (run_dir / "metrics.json").is_file():
-        files["metrics.json"] = run_dir / "metrics.json"
+    for optional in ("metrics.json", TRACKING_FILE):
+        if (run_dir / optional).is_file():
+            files[optional] = run_dir / optional
     files.update(parts.model_files)
     metadata = ds_dir / "metadata.json"
     schema_hash = (

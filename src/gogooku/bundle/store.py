@@ -7,7 +7,8 @@ Layout of one bundle name::
                                  model's raw input features and their hash, static id columns,
                                  normalisation spec, window, dataset schema hash, metrics
                                  summary, code versions, who/when
-        config.toml run.json     copied from the run folder (metrics.json too when present)
+        config.toml run.json     copied from the run folder (metrics.json and tracking.json too
+                                 when present)
         model.pt | lgbm_{h}d.txt | linear.json     the fitted model (see ``model_files``)
         manifest.json            {"files": {name: sha256}} of every other file
     bundles/NAME/CURRENT         the promoted version (one line; replaced atomically)
@@ -44,6 +45,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gogooku.bundle.registry import register_promoted
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_write_text, code_version
 from gogooku.runs import Ranges
@@ -277,7 +279,9 @@ def _set_current(root: Path, version: str) -> None:
 
 def promote(name: str, version: str) -> str | None:
     """Point ``CURRENT`` of ``name`` at ``version`` after verifying it; returns the previous
-    version."""
+    version. When the bundle's ``[tracking]`` says so, the promoted version is then registered in
+    MLflow (``gogooku.bundle.registry``; a registry failure is a warning)."""
+
     path = resolve(name, version)
     problems = verify_bundle(path)
     if problems:
@@ -287,11 +291,13 @@ def promote(name: str, version: str) -> str | None:
         before = current_version(name)
         _set_current(root, version)
         _audit(root, "promote", before, version)
+    register_promoted(path, name, version, sha256_file(path / MANIFEST_FILE))
     return before
 
 
 def rollback(name: str) -> tuple[str, str]:
-    """Undo the promotion of the current version (see module doc); returns (from, to)."""
+    """Undo the promotion of the current version (see module doc); returns (from, to). A
+    registered bundle's MLflow alias ``current`` follows (``gogooku.bundle.registry``)."""
     root = bundles_dir() / check_name(name)
     with _locked(root):
         now = current_version(name)
@@ -308,6 +314,7 @@ def rollback(name: str) -> tuple[str, str]:
             raise BundleError(f"rollback target {name}@{target} fails verification: {problems}")
         _set_current(root, target)
         _audit(root, "rollback", now, target)
+    register_promoted(root / target, name, target, sha256_file(root / target / MANIFEST_FILE))
     return now, target
 
 

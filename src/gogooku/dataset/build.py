@@ -349,7 +349,11 @@ def build_dataset(
     recorded = previous_build(path)
     holdout_entry = plan_holdout(name, trading, recorded, holdout, holdout_reset)
     previous = recorded if incremental else None
-    extend = extends(previous, start, end, block_names, warmup)
+    null_columns = {f: r for b in selected for f, r in b.null_features}
+    # Rows built while an optional source was absent would keep their nulls: rebuild instead.
+    extend = extends(previous, start, end, block_names, warmup) and (
+        previous.get("null_columns", {}) == null_columns
+    )
     with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
         cache: CacheWriter | None = None
         if extend:
@@ -441,6 +445,7 @@ def build_dataset(
         "n_targets": len(label_cols),
         "blocks": block_names,
         "skipped_blocks": skipped,
+        "null_columns": null_columns,
         "block_seconds": timings,
         "warmup_days": warmup,
         "label_data_end": label_end.isoformat(),

@@ -3,7 +3,10 @@
 ``{"dataset": name, "columns": [...], "skipped": [...]}`` with, for every column, ``name``,
 ``role`` (key | feature | target), ``block``, ``description``, ``formula``, ``sources``,
 ``window``, ``availability`` (rule key, rule text, per-source rule lines) and ``dtype``;
-``skipped`` lists ``{"block", "reason"}`` for every requested block left out.
+``skipped`` lists ``{"block", "reason"}`` for every requested block left out; ``null_columns``
+lists ``{"column", "block", "reason"}`` for every built feature that is null because an optional
+source of its block has no data (``Block.null_features``), and such a column carries ``null``
+(the reason).
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ def feature_index(
             "dtype": "Date",
         },
     ]
+    null_columns = [
+        {"column": feature, "block": block.name, "reason": reason}
+        for block in blocks
+        for feature, reason in block.null_features
+    ]
     for block in blocks:
+        nulls = dict(block.null_features)
         rule = AVAILABILITY[block.availability]
         availability = {
             "rule": rule.key,
@@ -64,6 +73,7 @@ def feature_index(
                     "availability": availability,
                     "dtype": feature.dtype,
                 }
+                | ({"null": nulls[feature.name]} if feature.name in nulls else {})
             )
     for label in label_names():
         columns.append(
@@ -84,4 +94,9 @@ def feature_index(
             }
         )
     skipped_list = [{"block": b, "reason": r} for b, r in (skipped or {}).items()]
-    return {"dataset": name, "columns": columns, "skipped": skipped_list}
+    return {
+        "dataset": name,
+        "columns": columns,
+        "skipped": skipped_list,
+        "null_columns": null_columns,
+    }

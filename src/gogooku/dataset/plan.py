@@ -9,13 +9,18 @@ listed under ``skipped``; the rest of the build goes on. So is a block one of wh
 ``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
 session ``MO`` read by ``am``) holds no non-null value in the store.
 
+Optional sources: a source a block lists in ``optional_sources`` does not skip it. When such a
+source has no rows, the block is built with the features that need it set to null (one warning);
+the planned block carries them in ``null_features`` (feature, reason) and ``features.json``
+records them.
+
 Markets: on a store holding another market than Tokyo (``raw/market.json``,
 ``gogooku.market``), a block with ``jpx_only`` set (price limits, TSE sessions, TSE investor
 flows) is skipped with the reason "JPX-only (<rule>); the store holds market <name>".
 
-TOPIX: ``indices_topix`` feeds the base frame but is optional; a block that lists it as a source
-(``market``, ``options``, ``futures``) is skipped like any block with a missing source when the
-store has no TOPIX rows (imported prices).
+TOPIX: ``indices_topix`` feeds the base frame but may be absent (imported prices); a block that
+lists it as a source without declaring it optional (``market``, ``futures``) is skipped like any
+block with a missing source when the store has no TOPIX rows.
 
 Derived blocks: a block with a non-empty ``requires`` attribute (a tuple of block names, see
 ``gogooku.features.interactions.DerivedBlock``) reads other blocks' feature columns; it may
@@ -31,8 +36,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+
+import polars as pl
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES
@@ -100,19 +108,25 @@ def plan_blocks(
     selected = []
     skipped: dict[str, str] = {}
     empty_cache: dict[str, bool] = {}
+
+    def empty(source: str) -> bool:
+        if source not in empty_cache:
+            empty_cache[source] = store.scan(source).head(1).collect().height == 0
+        return empty_cache[source]
+
     for name in names:
         block = registry[name]
         if block.jpx_only and not market.jpx:
             skipped[name] = f"JPX-only ({block.jpx_only}); the store holds market {market.name}"
             continue
-        missing = []
-        for source in block.sources:
-            if source in BASE_SOURCES and source != OPTIONAL_BASE_SOURCE:
-                continue
-            if source not in empty_cache:
-                empty_cache[source] = store.scan(source).head(1).collect().height == 0
-            if empty_cache[source]:
-                missing.append(source)
+        optional = dict(block.optional_sources)
+        missing = [
+            s
+            for s in block.sources
+            if (s not in BASE_SOURCES or s == OPTIONAL_BASE_SOURCE)
+            and s not in optional
+            and empty(s)
+        ]
         if missing:
             skipped[name] = f"no raw data for source(s) {', '.join(missing)}"
             continue
@@ -127,7 +141,8 @@ def plan_blocks(
                 f"(Premium-only fields, absent below the Premium plan)"
             )
             continue
-        selected.append(block)
+        absent = {s: features for s, features in optional.items() if empty(s)}
+        selected.append(with_null_features(block, absent) if absent else block)
     for block in (registry[n] for n in names):
         bad = [r for r in requires(block) if r not in registry or requires(registry[r])]
         if bad:
@@ -144,6 +159,24 @@ def plan_blocks(
     for name, reason in skipped.items():
         log.warning("block %s skipped: %s", name, reason)
     return selected, skipped
+
+
+def with_null_features(block: Block, absent: Mapping[str, Sequence[str]]) -> Block:
+    """``block`` whose features needing an ``absent`` source are null, recorded with the reason."""
+    reasons = {
+        feature: f"no raw data for optional source {source}"
+        for source, features in absent.items()
+        for feature in features
+    }
+    dtypes = {f.name: getattr(pl, f.dtype) for f in block.features}
+    compute = block.compute
+
+    def nulled(ctx):
+        return compute(ctx).with_columns(pl.lit(None, dtypes[f]).alias(f) for f in reasons)
+
+    for feature, reason in reasons.items():
+        log.warning("block %s: feature %s is null: %s", block.name, feature, reason)
+    return replace(block, compute=nulled, null_features=tuple(reasons.items()))
 
 
 def _has_values(store, source: str, column: str) -> bool:

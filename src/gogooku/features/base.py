@@ -54,6 +54,10 @@ class Block:
     date): the builder computes it once on the whole base frame, every other block stock chunk
     by stock chunk.
 
+    ``optional_sources`` pairs a source with the features that need it: when that source has no
+    rows in the store the block is still built and those features are null. The dataset planner
+    records such features in ``null_features`` (feature, reason); a declaration leaves it empty.
+
     ``jpx_only`` names the Japanese rule a block encodes (price limits, TSE sessions): the
     builder skips it, with that reason, on a store holding another market (``gogooku.market``).
     """
@@ -66,6 +70,8 @@ class Block:
     compute: Callable[[BlockContext], pl.LazyFrame]
     cross_sectional: bool = field(default=False, kw_only=True)
     required_columns: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    optional_sources: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), kw_only=True)
+    null_features: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
     jpx_only: str | None = field(default=None, kw_only=True)
 
     @property

@@ -24,6 +24,9 @@ Attached to every stock (a global as-of join). The variance risk premium compare
 usable IV_30 with TOPIX realised volatility up to the row date (TOPIX of day t is usable on t)::
 
     opt_vrp = (IV_30 / 100)² − (std_20(ln C/C_prev) · √245)²   (TOPIX closes, as in ``market``)
+
+TOPIX is an optional source: without TOPIX rows (a Kaggle home) the block is built and
+``opt_vrp`` is null.
 """
 
 from __future__ import annotations
@@ -214,6 +217,7 @@ BLOCK = Block(
     features=FEATURES,
     compute=compute,
     cross_sectional=True,
+    optional_sources=(("indices_topix", ("opt_vrp",)),),
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

@@ -274,6 +274,15 @@ def _conversion(specs: tuple[FieldSpec, ...]) -> tuple[tuple[pl.Expr, ...], tupl
     return nulling, tuple(_typed(s, s.name).alias(s.name) for s in specs)
 
 
+def typing_exprs(specs: tuple[FieldSpec, ...]) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """(null-token expressions, typing expressions) of string columns named as ``specs``.
+
+    The first turn ``""``, ``"-"`` and ``"*"`` into null; the second cast each column by the type
+    rule; a value that does not convert becomes null (callers compare null counts to find it).
+    """
+    return _conversion(tuple(specs))
+
+
 def _convert(ep: Endpoint, what: str, specs: list[FieldSpec], raw: pl.DataFrame) -> pl.DataFrame:
     """Null the API's null tokens, cast each string column to its dtype, fail on a bad value.
 

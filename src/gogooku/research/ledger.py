@@ -33,11 +33,11 @@ def ledger_path() -> Path:
 
 def config_hash(config: BaseModel) -> str:
     """sha256 (hex) of the resolved run config as canonical JSON: ``model_dump(mode="json")``
-    dumped with sorted keys, ``separators=(",", ":")``, ASCII only — the same config gives the
-    same hash whatever the TOML file's layout or comments."""
-    canonical = json.dumps(
-        config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
-    )
+    without ``[tracking]`` (where a run is logged, not what is fitted: switching it on does not
+    make a new config) dumped with sorted keys, ``separators=(",", ":")``, ASCII only — the same
+    config gives the same hash whatever the TOML file's layout or comments."""
+    fitted = config.model_dump(mode="json", exclude={"tracking"})
+    canonical = json.dumps(fitted, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -8,7 +8,8 @@
 (:mod:`gogooku.research.stitch`) into ``predictions_by_seed.parquet`` and the run's
 ``predictions.parquet``, scores every fit's validation days (``validation.json``,
 :mod:`gogooku.research.validation`: what runs are chosen on) and evaluates the stitched run
-(``metrics.json`` with per-fold rows, ``report.html``).
+(``metrics.json`` with per-fold rows, ``report.html``); with ``[tracking] enabled`` it is then
+logged to MLflow as a parent run with one nested run per fit (``gogooku.tracking``).
 
 Resume (``resume=True``): the saved config and plan must be the ones given (the executor may
 change); finished fits are kept, unfinished ones removed and trained again. Without it an
@@ -56,6 +57,7 @@ from gogooku.runs import (
     write_predictions,
 )
 from gogooku.settings import get_settings
+from gogooku.tracking.mlflow_log import require_mlflow, track_walkforward
 from gogooku.train.config import RunConfig, default_run_config, load_run_config
 from gogooku.train.run import fold_ranges
 
@@ -203,6 +205,8 @@ def run_walkforward(
     cfg = cfg or default_run_config(kind)
     if cfg.model.kind != kind:
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
+    if evaluate:
+        require_mlflow(cfg.tracking)
     plan = plan_walkforward(dataset, cfg, folds, seeds, refit_every)
     horizons = get_kind(kind).predicted_horizons(cfg.model, cfg.target)
     if resume:
@@ -265,6 +269,7 @@ def run_walkforward(
     write_validation(run_dir, validation_record(fit_dirs, dataset, cfg.target, main))
     if evaluate:
         evaluate_run(run_dir)
+        track_walkforward(run_dir, fit_dirs, cfg.tracking)
     return run_dir
 
 

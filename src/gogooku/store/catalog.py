@@ -177,6 +177,14 @@ class Catalog:
                         f"catalog {self.path}: unit {dataset}/{u.key} was not pending at commit"
                     )
 
+    def delete(self, dataset: str, keys: Sequence[str]) -> None:
+        """Forget the committed ``keys`` of ``dataset`` (their rows are already gone)."""
+        with self._connect() as conn:
+            conn.executemany(
+                "DELETE FROM units WHERE dataset=? AND unit_key=? AND status='committed'",
+                [(dataset, key) for key in keys],
+            )
+
     def get(self, dataset: str, unit_key: str) -> UnitRecord | None:
         with self._connect() as conn:
             row = conn.execute(

@@ -170,6 +170,23 @@ class RawStore:
                 self._swept = True
             return self._write_units_locked(dataset, units, keys, source)
 
+    def remove_units(self, dataset: str, keys: Sequence[str]) -> None:
+        """Delete the rows and the catalog entries of ``keys`` (unknown keys are ignored).
+
+        The rows go through ``write_units`` with empty frames (pending, files, committed), then
+        the catalog entries are deleted; a crash in between leaves committed empty units, which
+        a second call removes.
+        """
+        known = [r.unit_key for r in self.catalog.units(dataset, keys)] if keys else []
+        if not known:
+            return
+        empty = pl.DataFrame(schema=self.schema(dataset))
+        sources = {r.unit_key: r.source for r in self.catalog.units(dataset, known)}
+        for source in sorted(set(sources.values())):
+            units = [UnitWrite(k, empty, {}) for k in known if sources[k] == source]
+            self.write_units(dataset, units, source=source)
+        self.catalog.delete(dataset, known)
+
     def remove_stale_temp_files(self) -> list[Path]:
         """Delete the ``.<file>.<uuid>.tmp`` files of a writer killed between write and rename.
 

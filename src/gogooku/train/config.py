@@ -1,5 +1,5 @@
 """The run config: one TOML per run with ``[data]``, ``[target]``, ``[model]``, ``[train]``,
-``[loss]`` and ``[evaluate]``.
+``[loss]``, ``[evaluate]`` and the optional ``[tracking]`` (MLflow logging, off by default).
 
 ``[model]`` is validated by the config class of its ``kind``, looked up in the model-kind
 registry (``gogooku.models.registry``: the built-in atft, apex, lgbm, linear, factor and any
@@ -35,6 +35,7 @@ from gogooku.config import (
 from gogooku.evaluate.config import EvaluateConfig
 from gogooku.models.registry import ModelKindError, get_kind, kind_names
 from gogooku.target import TargetConfig
+from gogooku.tracking.config import TrackingConfig
 
 
 class TrainConfig(StrictModel):
@@ -106,7 +107,7 @@ class LossConfig(StrictModel):
 
 
 class RunConfig(StrictModel):
-    """A complete run: data, target, model, training loop, loss and evaluation."""
+    """A complete run: data, target, model, training loop, loss, evaluation and tracking."""
 
     data: DataConfig = DataConfig()
     target: TargetConfig = TargetConfig()
@@ -114,6 +115,7 @@ class RunConfig(StrictModel):
     train: TrainConfig = TrainConfig()
     loss: LossConfig = LossConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     @field_validator("model", mode="wrap")
     @classmethod

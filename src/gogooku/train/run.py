@@ -7,7 +7,9 @@ with the fold's train/valid/test date ranges and ``[target]``'s horizons, the re
 ``config.toml``, then hands a :class:`~gogooku.models.registry.FitJob` to the model kind's
 ``fit`` (looked up in the registry: the neural loop for atft, ``gogooku.train.apex`` for apex,
 the tabular fit for lgbm/linear/factor, or a plugin's), which writes ``predictions.parquet``;
-then ``train_summary.json`` and the evaluator (``metrics.json``, ``report.html``).
+then ``train_summary.json`` and the evaluator (``metrics.json``, ``report.html``); last, with
+``[tracking] enabled``, the finished run folder is logged to MLflow (``gogooku.tracking``; a
+tracking failure is a warning, never a failed run).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.io import atomic_write_text
 from gogooku.models.registry import FitJob, get_kind, kind_names
 from gogooku.runs import CONFIG_FILE, Ranges, RunError, create_run, load_run, resolve_run_dir
+from gogooku.tracking.mlflow_log import require_mlflow, track_run
 from gogooku.train.config import RunConfig, default_run_config, load_run_config
 
 SUMMARY_FILE = "train_summary.json"
@@ -97,7 +100,8 @@ def train_run(
     period; negative values count from the end); run.json records it as an index 0..n-1.
 
     ``on_epoch`` is passed to :meth:`Trainer.fit` (neural kinds only); ``evaluate=False`` skips
-    the evaluator (metrics.json, report.html), e.g. for search trials scored on validation.
+    the evaluator (metrics.json, report.html) and the MLflow logging of ``[tracking]``, e.g. for
+    search trials scored on validation and walk-forward fits (logged with their parent run).
     ``fold`` replaces fold ``fold_index`` of the config's splits (e.g. a walk-forward group whose
     test block spans several folds); ``root`` is the folder the run is created in (default
     ``$GOGOOKU_HOME/runs``; ``--resume`` takes a run folder path for a run elsewhere);
@@ -120,6 +124,8 @@ def train_run(
     cfg = cfg or default_run_config(kind)
     if cfg.model.kind != kind:
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
+    if evaluate:
+        require_mlflow(cfg.tracking)
     if fold is None:
         folds = dataset_folds(dataset_dir(dataset), cfg.data.splits)
         fold_index = resolve_fold(fold_index, len(folds), dataset)
@@ -153,4 +159,5 @@ def train_run(
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     if evaluate:
         evaluate_run(run_dir)
+        track_run(run_dir, cfg.tracking)
     return run_dir
