@@ -183,6 +183,17 @@ def test_jpx_prices_alone_go_through_every_stage(tmp_path, _isolated_home):
     assert skipped["market"] == "no raw data for source(s) indices_topix"
     assert "limits" not in skipped
     assert all(len(c) == 5 for c in metrics["served_codes"])
+    # A benchmark that cannot be built: a message naming what is missing, nothing rewritten.
+    run = home / "runs" / "wf"
+    saved = (run / "config.toml").read_text()
+    assert saved.count('benchmark = "auto"') == 1
+    (run / "config.toml").write_text(saved.replace('benchmark = "auto"', 'benchmark = "index:SPX"'))
+    before = (run / "metrics.json").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", "wf"], env={"GOGOOKU_HOME": str(home)})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "indices_bars_daily rows with Code == 'SPX'" in result.output
+    assert "no closes in the raw store" in result.output
+    assert (run / "metrics.json").read_bytes() == before
 
 
 @pytest.mark.slow
