@@ -130,6 +130,21 @@ def test_compare_warns_on_a_partial_overlap_and_prints_the_common_period(synthet
     assert f"common period {period}" in out.read_text()
 
 
+def test_compare_warns_when_the_runs_benchmarks_differ(synthetic_home):
+    _run("tpx", D(2020, 10, 1), D(2020, 12, 31))
+    _run("uni", D(2020, 10, 1), D(2020, 12, 31), seed=1)
+    metrics = synthetic_home / "runs" / "uni" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    data["splits"]["test"]["benchmark"] = {"name": "universe", "weighting": "cap", "reason": None}
+    metrics.write_text(json.dumps(data))
+    result = CliRunner().invoke(app, ["compare", "tpx", "uni"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert (
+        "test: the runs' long-only excess is over different benchmarks: tpx TOPIX, "
+        "uni universe (cap-weighted)"
+    ) in result.stderr
+
+
 def test_identical_runs_differ_by_zero_and_json_shape(synthetic_home):
     _run("a", D(2020, 10, 1), D(2020, 12, 31), noise=0.05, seed=3)
     _run("a2", D(2020, 10, 1), D(2020, 12, 31), noise=0.05, seed=3, holdout=True)

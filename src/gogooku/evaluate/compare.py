@@ -13,9 +13,11 @@ compared on different days.
 
 **Per run** (on the common days of each horizon): RankIC mean, RankIC IR (mean/std, ddof 1, not
 annualised), the long-short book's net Sharpe and the long-only book's annualised net excess
-return over the ``[evaluate]`` benchmark (CAGR of lo_net − bench); the portfolio figures use the
+return over the run's benchmark (CAGR of lo_net − bench); the portfolio figures use the
 common days on which the run's book has a return, annualised by the periods per year of the
-common period (trading days of first..last per calendar year spanned, as the evaluator).
+common period (trading days of first..last per calendar year spanned, as the evaluator). Runs
+whose split benchmarks differ (``metrics.json`` ``splits.<split>.benchmark``: TOPIX for one, the
+imported universe for another) get a warning naming each run's.
 
 **Pairs.** By default the first run is the reference A and every other run is a B; with
 ``all_pairs`` every pair (i < j in the order given, A = the earlier run) is compared. For each pair
@@ -45,6 +47,7 @@ from rich.table import Table
 
 from gogooku.errors import GogookuError
 from gogooku.evaluate import bootstrap, paired, risk
+from gogooku.evaluate.benchmark import benchmark_label
 from gogooku.evaluate.evaluator import json_ready
 from gogooku.evaluate.pages import Figures, fmt, get, page
 from gogooku.evaluate.plotlyjs import plotly_src
@@ -339,8 +342,24 @@ def compare_runs(
                     {"a": a, "b": b, **pair_metrics(aligned[a], aligned[b], h, ppy, replicates)}
                 )
         out.append(hc)
+    warnings += _benchmark_warnings(runs, split)
     holdout = [r.run_id for r in runs if r.holdout]
     return Comparison(split, ids, holdout, all_pairs, replicates, out, warnings)
+
+
+def _benchmark_warnings(runs: list[EvaluatedRun], split: str) -> list[str]:
+    """A warning when the runs' ``split`` benchmarks differ (their ``bench`` series, and so the
+    long-only excess, then measure against different things); runs evaluated before benchmarks
+    were recorded are left out."""
+    named = {
+        r.run_id: benchmark_label(entry)
+        for r in runs
+        if (entry := r.metrics.get("splits", {}).get(split, {}).get("benchmark"))
+    }
+    if len(set(named.values())) < 2:
+        return []
+    listed = ", ".join(f"{rid} {label}" for rid, label in named.items())
+    return [f"{split}: the runs' long-only excess is over different benchmarks: {listed}"]
 
 
 # ---------------------------------------------------------------------------------------------
