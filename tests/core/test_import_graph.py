@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"importers", "features"},
     {"dataset"},
     {"evaluate"},
+    {"export"},
     {"models"},
     {"train"},
     {"bundle"},

@@ -292,6 +292,33 @@ def _run_backtests(
     return out
 
 
+def _split_market(
+    store: RawStore, calendar: TradingCalendar, info: RunInfo, split: str, first: dt.date
+) -> _Market:
+    """The backtest market of ``split``: from its first prediction date to max-horizon + 1
+    sessions past its range end (positions opened on the last days are closed then)."""
+    end = info.ranges.of(split)[1]
+    close_by = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
+    return _Market(store, calendar, first, close_by)
+
+
+def split_backtests(
+    run_dir: Path, split: str, horizon: int, top_k: int, cost_bps: float, settings: Settings
+) -> dict[str, bt.BacktestResult]:
+    """The long-only and long-short backtests :func:`evaluate_run` runs for ``split`` and
+    ``horizon``, run again from the run's predictions and the raw store (same market window,
+    scores and book; ``top_k`` and ``cost_bps`` as recorded in metrics.json's ``config``)."""
+    info = load_run(run_dir)
+    preds = read_predictions(run_dir)
+    part = preds.filter(pl.col("split") == split)
+    if part.height == 0:
+        raise EvaluationError(f"run {info.run_id}: no {split} predictions")
+    store = RawStore(settings.raw_dir)
+    calendar = TradingCalendar.load(store, preds["Date"].min(), preds["Date"].max())
+    market = _split_market(store, calendar, info, split, part["Date"].min())
+    return _run_backtests(_scores(part, pred_column(horizon)), market, horizon, top_k, cost_bps)
+
+
 def _label_overlap_warnings(info: RunInfo, calendar: TradingCalendar) -> list[str]:
     warnings = []
     for label, ranges in _fit_ranges(info):
@@ -569,9 +596,7 @@ def evaluate_run(
         first, last = part["Date"].min(), part["Date"].max()
         market = None
         if split in PORTFOLIO_SPLITS:
-            # Positions opened on the last days are closed up to max-horizon sessions later.
-            close_by = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
-            market = _Market(store, calendar, first, close_by)
+            market = _split_market(store, calendar, info, split, first)
         ctx = _SplitContext(
             part=part,
             universe=targets.filter(pl.col("Date").is_between(first, last)),
