@@ -51,8 +51,10 @@ def test_alphalens_ic_is_the_evaluators_daily_rank_ic(export_home, horizon):
     np.testing.assert_allclose(both["alphalens"], both["rank_ic"], rtol=0, atol=1e-9)
 
 
-def test_factor_is_dated_at_the_trade_day_and_prices_give_the_label(export_home):
-    out = _export(export_home, "--horizon", "5")
+def test_factor_is_dated_at_the_trade_day_and_prices_give_the_label(export_home, tmp_path):
+    out = tmp_path / "al"
+    _export(export_home, "--horizon", "5", "--out", str(out))
+    assert not (export_home / "runs" / RUN / "export").exists()
     factor = pl.read_csv(
         out / "factor.csv", try_parse_dates=True, schema_overrides={"asset": pl.String}
     )

@@ -119,3 +119,39 @@ def test_bad_arguments_are_clear_errors(export_home, args, message):
     result = runner.invoke(app, ["export", "returns", RUN, *args])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_pyfolio_positions_by_hand():
+    import datetime as dt
+
+    from gogooku.export.returns import pyfolio_positions
+
+    days = [dt.date(2024, 1, 4), dt.date(2024, 1, 5), dt.date(2024, 1, 9)]
+    daily = pl.DataFrame({"Date": days, "nav": [100.0, 110.0, 90.0]})
+    positions = pl.DataFrame(
+        {
+            "Date": [days[0], days[0], days[2]],
+            "Code": ["2000", "1000", "1000"],
+            "weight": [0.5, -0.25, 0.1],
+        }
+    )
+    out = pyfolio_positions(daily, positions)
+    assert out.columns == ["Date", "1000", "2000", "cash"]
+    assert out["1000"].to_list() == [-25.0, 0.0, 9.0]
+    assert out["2000"].to_list() == [50.0, 0.0, 0.0]
+    assert out["cash"].to_list() == [75.0, 110.0, 81.0]
+
+
+def test_transactions_trade_the_days_turnover(export_home):
+    out, _ = _export(export_home, "--strategy", "long_short", "--horizon", "5")
+    returns = pl.read_parquet(out / "returns.parquet")
+    trades = pl.read_parquet(out / "transactions.parquet")
+    assert trades.columns == ["date", "symbol", "amount", "price"]
+    assert (trades["amount"] % 100 == 0).all()  # whole lots
+    traded = trades.group_by("date").agg(value=(pl.col("amount").abs() * pl.col("price")).sum())
+    days = returns.with_columns(nav_before=pl.col("nav").shift(1)).join(
+        traded, on="date", how="left"
+    )
+    days = days.with_columns(pl.col("value").fill_null(0.0)).slice(1)
+    np.testing.assert_allclose(days["value"] / days["nav_before"], days["turnover"], rtol=1e-9)
+    assert (days["turnover"] > 0).sum() == 3  # 20 signal days: trades on decisions 6, 11, 16

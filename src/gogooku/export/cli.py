@@ -23,9 +23,9 @@ def alphalens_command(
     split: str = typer.Option("test", "--split", help="train, valid or test."),
     out: Path | None = _OUT,
 ) -> None:
-    """Write factor and prices tables for alphalens.utils.get_clean_factor_and_forward_returns.
+    """Write the factor and prices tables for Alphalens.
 
-    Factor values are dated at their trade day (the session after the signal), so Alphalens'
+    In the layout of alphalens.utils.get_clean_factor_and_forward_returns. Factor values are dated at their trade day (the session after the signal), so Alphalens'
     forward returns equal gogooku's labels and its IC the evaluator's daily RankIC. Files:
     factor and prices (.parquet, .csv) and alphalens.json (the timing and a Python snippet).
     """
@@ -43,11 +43,11 @@ def returns_command(
     split: str = typer.Option("test", "--split", help="valid or test (the backtested splits)."),
     out: Path | None = _OUT,
 ) -> None:
-    """Write the evaluated book's daily returns, positions and benchmark for pyfolio/quantstats.
+    """Write daily returns, positions and benchmark.
 
-    The evaluator's backtest of the split and horizon is run again and checked against
-    daily.parquet. Files: returns (net and gross), positions (pyfolio layout with cash) and
-    benchmark (.parquet, .csv) and returns.json (timing, periods per year, a Python snippet).
+    The evaluated book, for pyfolio, quantstats and empyrical. The evaluator's backtest of the split and horizon is run again and checked against
+    daily.parquet. Files: returns (net and gross), positions (pyfolio layout with cash),
+    transactions and benchmark (.parquet, .csv) and returns.json (timing, periods per year, a Python snippet).
     """
     from gogooku.export.returns import export_returns
 

@@ -17,6 +17,11 @@ is marked at):
 - ``positions``: pyfolio's layout, one column per stock with its signed value after day t's
   trades (weight · NAV = units · adjusted close, negative for shorts; 0 when not held) and
   ``cash`` = NAV − Σ values, so each row sums to the NAV;
+- ``transactions``: pyfolio's layout, one row per stock and day whose share count changed:
+  ``amount`` = shares_t − shares_{t−1} / AdjFactor_t (signed; a split alone is no trade) and
+  ``price``, the day's close C_t, or for a stock without a trade that day (a delisted stock sold
+  into cash) its last close carried over splits, A · F_t; Σ |amount| · price / NAV_{t−1} is the
+  day's ``turnover`` apart from such sales;
 - ``benchmark``: daily.parquet's ``bench`` on the same days, the ``[evaluate] benchmark`` named in
   metrics.json.
 
@@ -30,6 +35,8 @@ from pathlib import Path
 
 import polars as pl
 
+from gogooku.calendar import TradingCalendar
+from gogooku.evaluate import backtest as bt
 from gogooku.evaluate.evaluator import STRATEGIES, split_backtests
 from gogooku.export.evaluated import (
     EvaluatedRun,
@@ -41,6 +48,7 @@ from gogooku.export.evaluated import (
     write_tables,
 )
 from gogooku.settings import Settings, get_settings
+from gogooku.store.raw import RawStore
 
 MANIFEST = "returns.json"
 PORTFOLIO_SPLITS = ("valid", "test")
@@ -60,6 +68,7 @@ def _snippet(out: Path, ppy: float) -> list[str]:
         f'returns = pd.read_parquet("{out}/returns.parquet").set_index("date")["ret_net"]',
         f'benchmark = pd.read_parquet("{out}/benchmark.parquet").set_index("date")["benchmark"]',
         f'positions = pd.read_parquet("{out}/positions.parquet").set_index("date")',
+        f'transactions = pd.read_parquet("{out}/transactions.parquet").set_index("date")',
         f"ep.sharpe_ratio(returns, annualization={ppy!r}); qs.stats.max_drawdown(returns)",
     ]
 
@@ -107,6 +116,46 @@ def pyfolio_positions(daily: pl.DataFrame, positions: pl.DataFrame) -> pl.DataFr
     return wide.with_columns(cash=pl.col("nav") - held).select("Date", *codes, "cash").sort("Date")
 
 
+def pyfolio_transactions(positions: pl.DataFrame, market: pl.DataFrame) -> pl.DataFrame:
+    """``Date, symbol, amount, price`` of every change of a stock's share count (module doc).
+
+    ``positions``: ``Date, Code, shares`` after each day's trades; ``market``: the backtest's
+    dense grid (``Date, Code, C, AdjFactor, no_trade``) over the same days.
+    """
+    grid = (
+        market.select("Date", "Code", "C", "AdjFactor", "no_trade")
+        .sort("Code", "Date")
+        .with_columns(F=pl.col("AdjFactor").fill_null(1.0).cum_prod().over("Code"))
+        .with_columns(
+            A=pl.when(~pl.col("no_trade") & pl.col("C").is_not_null())
+            .then(pl.col("C") / pl.col("F"))
+            .forward_fill()
+            .over("Code")
+        )
+    )
+    held = grid.join(
+        positions.select("Date", "Code", "shares"), on=["Date", "Code"], how="left"
+    ).sort("Code", "Date")
+    return (
+        held.with_columns(pl.col("shares").fill_null(0.0))
+        .with_columns(
+            amount=pl.col("shares")
+            - pl.col("shares").shift(1, fill_value=0.0).over("Code")
+            / pl.col("AdjFactor").fill_null(1.0)
+        )
+        .filter(pl.col("amount").abs() > 1e-6)
+        .select(
+            "Date",
+            symbol="Code",
+            amount=pl.col("amount").round(6),
+            price=pl.when(~pl.col("no_trade") & pl.col("C").is_not_null())
+            .then(pl.col("C"))
+            .otherwise(pl.col("A") * pl.col("F")),
+        )
+        .sort("Date", "symbol")
+    )
+
+
 def returns_frames(
     ev: EvaluatedRun, strategy: str, horizon: int | None, split: str, settings: Settings
 ) -> tuple[dict[str, pl.DataFrame], dict]:
@@ -136,11 +185,16 @@ def returns_frames(
             f"on {first}; evaluate the run again"
         )
     positions = pyfolio_positions(daily, result.positions)
+    first, last = daily["Date"][0], daily["Date"][-1]
+    store = RawStore(settings.raw_dir)
+    market = bt.load_market(store, TradingCalendar.load(store, first, last), first, last)
+    transactions = pyfolio_transactions(result.positions, market)
     tables = {
         "returns": daily.select(
             as_timestamp("Date").alias("date"), "ret_net", "ret_gross", "cost", "turnover", "nav"
         ),
         "positions": positions.select(as_timestamp("Date").alias("date"), pl.exclude("Date")),
+        "transactions": transactions.select(as_timestamp("Date").alias("date"), pl.exclude("Date")),
         "benchmark": bench.select(as_timestamp("Date").alias("date"), benchmark="bench"),
     }
     ppy = entry.get("periods_per_year")
@@ -154,6 +208,7 @@ def returns_frames(
         "top_k": config["top_k"],
         "cost_bps": config["cost_bps"],
         "benchmark": _benchmark_name(ev, split, h),
+        "benchmark_description": entry.get("benchmark"),
         "periods_per_year": ppy,
         "days": daily.height,
         "first_date": daily["Date"][0].isoformat(),
@@ -184,6 +239,7 @@ def export_returns(
             "returns": "date, ret_net, ret_gross (daily book returns), cost, turnover, nav (yen)",
             "positions": "pyfolio layout: date, one signed value column (yen) per stock, cash; "
             "each row sums to nav",
+            "transactions": "pyfolio layout: date, symbol, amount (signed shares), price",
             "benchmark": f"date, benchmark (daily return of {facts['benchmark']})",
         },
         "written": files,
