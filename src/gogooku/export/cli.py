@@ -43,11 +43,12 @@ def returns_command(
     split: str = typer.Option("test", "--split", help="valid or test (the backtested splits)."),
     out: Path | None = _OUT,
 ) -> None:
-    """Write daily returns, positions and benchmark.
+    """Write daily returns, positions, transactions and benchmark.
 
-    The evaluated book, for pyfolio, quantstats and empyrical. The evaluator's backtest of the split and horizon is run again and checked against
-    daily.parquet. Files: returns (net and gross), positions (pyfolio layout with cash),
-    transactions and benchmark (.parquet, .csv) and returns.json (timing, periods per year, a Python snippet).
+    The evaluated book, for pyfolio, quantstats and empyrical: the evaluator's backtest of the
+    split and horizon is run again and checked against daily.parquet. Files: returns (net and
+    gross), positions (pyfolio layout with cash), transactions and benchmark (.parquet, .csv)
+    and returns.json (timing, periods per year, a Python snippet).
     """
     from gogooku.export.returns import export_returns
 
