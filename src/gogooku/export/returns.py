@@ -159,7 +159,7 @@ def pyfolio_transactions(positions: pl.DataFrame, market: pl.DataFrame) -> pl.Da
 def returns_frames(
     ev: EvaluatedRun, strategy: str, horizon: int | None, split: str, settings: Settings
 ) -> tuple[dict[str, pl.DataFrame], dict]:
-    """The returns, positions and benchmark tables and the manifest's facts."""
+    """The returns, positions, transactions and benchmark tables and the manifest's facts."""
     if strategy not in STRATEGIES:
         raise ExportError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
     h = ev.horizon(horizon)
@@ -177,7 +177,11 @@ def returns_frames(
     )[strategy]
     daily = result.daily.sort("Date")
     _check_fresh(ev, daily, evaluated, strategy)
-    bench = daily.select("Date").join(evaluated.select("Date", "bench"), on="Date", how="left")
+    bench = (
+        daily.select("Date")
+        .join(evaluated.select("Date", "bench"), on="Date", how="left")
+        .sort("Date")
+    )
     if bench["bench"].null_count():
         first = bench.filter(pl.col("bench").is_null())["Date"][0]
         raise ExportError(
