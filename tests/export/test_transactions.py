@@ -36,10 +36,8 @@ def test_replaying_transactions_rebuilds_the_positions(lots, splits):
         pl.col("shares") != 0
     )
     trades = pyfolio_transactions(positions, grid)
-    assert (
-        trades["price"]
-        == grid.join(trades, left_on=["Date", "Code"], right_on=["Date", "symbol"])["C"]
-    ).all()
+    priced = trades.join(grid, left_on=["Date", "symbol"], right_on=["Date", "Code"])
+    assert priced.height == trades.height and (priced["price"] == priced["C"]).all()
     held = np.zeros(len(CODES))
     for t, day in enumerate(DAYS):
         held = held / factor[t]
