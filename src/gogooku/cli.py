@@ -63,6 +63,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "gogooku.research.cli:evaluate_command",
         "Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html.",
     ),
+    "export": LazyCommand(
+        "gogooku.export.cli:export_app",
+        "Export an evaluated run for other tools: Alphalens factor and prices, pyfolio / "
+        "quantstats / empyrical returns, positions and benchmark (docs/exports.md).",
+    ),
     "compare": LazyCommand(
         "gogooku.evaluate.cli:compare_command",
         "Compare evaluated runs on their common days and write compare.html.",

@@ -73,6 +73,7 @@ def test_import_and_help_load_no_heavy_stack(argv):
         ["predict", "--help"],
         ["evaluate", "--help"],
         ["splits", "--help"],
+        ["export", "returns", "--help"],
     ],
 )
 def test_command_help_loads_no_heavy_stack(argv):

@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"importers", "features"},
     {"dataset"},
     {"evaluate"},
+    {"export"},
     {"models"},
     {"train"},
     {"bundle"},

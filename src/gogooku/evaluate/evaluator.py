@@ -305,6 +305,48 @@ def _run_backtests(
     return out
 
 
+def _split_market(
+    store: RawStore,
+    calendar: TradingCalendar,
+    info: RunInfo,
+    split: str,
+    first: dt.date,
+    choice: str,
+    rules: Market,
+) -> _Market:
+    """The backtest market of ``split``: from its first prediction date to max-horizon + 1
+    sessions past its range end (positions opened on the last days are closed then), with the
+    benchmark ``choice`` and the dataset market's ``rules``."""
+    end = info.ranges.of(split)[1]
+    close_by = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
+    return _Market(store, calendar, first, close_by, choice, rules)
+
+
+def split_backtests(
+    run_dir: Path,
+    split: str,
+    horizon: int,
+    top_k: int,
+    cost_bps: float,
+    benchmark: str,
+    settings: Settings,
+) -> dict[str, bt.BacktestResult]:
+    """The long-only and long-short backtests :func:`evaluate_run` runs for ``split`` and
+    ``horizon``, run again from the run's predictions and the raw store (same market window,
+    scores, book and market rules; ``top_k``, ``cost_bps`` and the ``benchmark`` choice as
+    recorded in metrics.json's ``config``)."""
+    info = load_run(run_dir)
+    preds = read_predictions(run_dir)
+    part = preds.filter(pl.col("split") == split)
+    if part.height == 0:
+        raise EvaluationError(f"run {info.run_id}: no {split} predictions")
+    store = RawStore(settings.raw_dir)
+    calendar = TradingCalendar.load(store, preds["Date"].min(), preds["Date"].max())
+    rules = dataset_market(settings.datasets_dir / info.dataset)
+    market = _split_market(store, calendar, info, split, part["Date"].min(), benchmark, rules)
+    return _run_backtests(_scores(part, pred_column(horizon)), market, horizon, top_k, cost_bps)
+
+
 def _label_overlap_warnings(info: RunInfo, calendar: TradingCalendar) -> list[str]:
     warnings = []
     for label, ranges in _fit_ranges(info):
@@ -580,9 +622,7 @@ def evaluate_run(
         first, last = part["Date"].min(), part["Date"].max()
         market = None
         if split in PORTFOLIO_SPLITS:
-            # Positions opened on the last days are closed up to max-horizon sessions later.
-            close_by = calendar.offset_clipped(calendar.on_or_before(end), max(info.horizons) + 1)
-            market = _Market(store, calendar, first, close_by, config.benchmark, rules)
+            market = _split_market(store, calendar, info, split, first, config.benchmark, rules)
             benchmark = market.benchmark.describe()
         ctx = _SplitContext(
             part=part,
