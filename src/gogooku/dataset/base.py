@@ -7,7 +7,9 @@ Mkt, ScaleCat, no_trade, is_halt_20201001, topix_O, topix_H, topix_L, topix_C``
 
 Universe (no survivorship): the (Code, Date) pairs of the daily bars on trading days, plus the
 pairs of the master snapshot of each trading day (a listed stock without a bar row gets a
-no-trade row). A delisted stock keeps its rows up to its last listed day. Dates after the last
+no-trade row). A stock without any master snapshot (prices imported alone) is listed from its
+first to its last bar row: a trading day in between without a bar gets a no-trade row, so that
+every shift over a stock's rows is a shift in sessions (a 5-day label spans 5 sessions). A delisted stock keeps its rows up to its last listed day. Dates after the last
 date with any bar in the store are not included (a next-day master snapshot alone adds no row).
 Master attributes (S33, S17, Mkt, ScaleCat) are joined as of each date (latest snapshot valid on
 or before the row date, never a later one).
@@ -99,6 +101,29 @@ def _attach_master(frame: pl.DataFrame, master: pl.LazyFrame, calendar) -> pl.Da
     return pl.concat([joined.filter(~missing).drop("_snap"), rest]).sort("Code", "Date")
 
 
+def _holes_without_master(
+    bars: pl.DataFrame, master: pl.LazyFrame, days: pl.Series
+) -> pl.DataFrame:
+    """``Code, Date`` of the trading days between a stock's first and last bar row that have no
+    bar, for the stocks without any master snapshot (prices imported alone): such a stock is
+    listed from its first to its last bar, so a missing day is a day without a trade."""
+    with_master = master.select("Code").unique().collect()["Code"].implode()
+    spans = (
+        bars.filter(~pl.col("Code").is_in(with_master))
+        .group_by("Code")
+        .agg(first=pl.col("Date").min(), last=pl.col("Date").max(), n=pl.len())
+    )
+    if spans.height == 0:
+        return pl.DataFrame(schema={"Code": pl.String, "Date": pl.Date})
+    grid = (
+        spans.lazy()
+        .join(days.explode().alias("Date").to_frame().lazy(), how="cross")
+        .filter(pl.col("Date").is_between(pl.col("first"), pl.col("last")))
+        .select("Code", "Date")
+    )
+    return grid.join(bars.lazy().select("Code", "Date"), on=["Code", "Date"], how="anti").collect()
+
+
 def build_base(
     store, calendar: TradingCalendar, start: date, end: date, market: Market | None = None
 ) -> pl.DataFrame:
@@ -140,11 +165,9 @@ def build_base(
         .join(bars.lazy().select("Code", "Date"), on=["Code", "Date"], how="anti")
         .collect()
     )
-    frame = (
-        pl.concat([bars, master_only], how="diagonal").sort("Code", "Date")
-        if master_only.height
-        else bars
-    )
+    holes = _holes_without_master(bars, master, days)
+    added = [f for f in (master_only, holes) if f.height]
+    frame = pl.concat([bars, *added], how="diagonal").sort("Code", "Date") if added else bars
     frame = _attach_master(frame, master, calendar)
 
     topix = store.scan("indices_topix")
