@@ -86,6 +86,10 @@ def test_the_panel_is_built_as_a_us_market(sp_home):
         for s in json.loads((sp_home / "datasets" / "sp" / "features.json").read_text())["skipped"]
     }
     assert skipped["limits"].startswith("JPX-only")
+    features = json.loads((sp_home / "datasets" / "sp" / "features.json").read_text())
+    nulls = {c["column"]: c["reason"] for c in features["null_columns"]}
+    assert set(nulls) == {"is_sq_day", "is_major_sq_day", "days_to_sq"}
+    assert nulls["days_to_sq"].startswith("JPX-only (the JPX SQ day")
     metrics = json.loads((sp_home / "runs" / "wf" / "metrics.json").read_text())
     assert metrics["benchmark"]["name"] == "universe"
     assert len(metrics["splits"]["test"]["folds"]) == 5

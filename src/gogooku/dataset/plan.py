@@ -141,8 +141,19 @@ def plan_blocks(
                 f"(Premium-only fields, absent below the Premium plan)"
             )
             continue
-        absent = {s: features for s, features in optional.items() if empty(s)}
-        selected.append(with_null_features(block, absent) if absent else block)
+        nulls = {
+            feature: f"no raw data for optional source {source}"
+            for source, features in optional.items()
+            if empty(source)
+            for feature in features
+        }
+        if not market.jpx:
+            nulls |= {
+                feature: f"JPX-only ({rule}); the store holds market {market.name}"
+                for rule, features in block.jpx_features
+                for feature in features
+            }
+        selected.append(with_null_features(block, nulls) if nulls else block)
     for block in (registry[n] for n in names):
         bad = [r for r in requires(block) if r not in registry or requires(registry[r])]
         if bad:
@@ -161,13 +172,8 @@ def plan_blocks(
     return selected, skipped
 
 
-def with_null_features(block: Block, absent: Mapping[str, Sequence[str]]) -> Block:
-    """``block`` whose features needing an ``absent`` source are null, recorded with the reason."""
-    reasons = {
-        feature: f"no raw data for optional source {source}"
-        for source, features in absent.items()
-        for feature in features
-    }
+def with_null_features(block: Block, reasons: Mapping[str, str]) -> Block:
+    """``block`` whose features named in ``reasons`` are null, recorded with the reason."""
     dtypes = {f.name: getattr(pl, f.dtype) for f in block.features}
     compute = block.compute
 

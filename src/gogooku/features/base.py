@@ -60,6 +60,9 @@ class Block:
 
     ``jpx_only`` names the Japanese rule a block encodes (price limits, TSE sessions): the
     builder skips it, with that reason, on a store holding another market (``gogooku.market``).
+    ``jpx_features`` pairs such a rule with the features of an otherwise general block that encode
+    it (the JPX SQ day of the calendar block): on another market they are null, recorded in
+    ``null_features`` like those of an absent optional source.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Block:
     optional_sources: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), kw_only=True)
     null_features: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
     jpx_only: str | None = field(default=None, kw_only=True)
+    jpx_features: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), kw_only=True)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -213,6 +213,9 @@ BLOCK = Block(
     lookback=LOOKBACK,
     features=FEATURES,
     compute=compute,
+    jpx_features=(
+        ("the JPX SQ day, second Friday", ("is_sq_day", "is_major_sq_day", "days_to_sq")),
+    ),
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)
