@@ -108,6 +108,9 @@ def test_walkforward_run_resume_and_refusals(home, config_for):
     changed = str(config_for("linear_a5"))
     other = _invoke(*args[:4], "--config", changed, "--run", "wf", "--refit-every", "2", "--resume")
     assert other.exit_code == 1 and "differs from" in other.output and "[model]" in other.output
+    # [tracking] says where a run is logged, not what is fitted: a resume may change it
+    tracked = _invoke(*args, "--refit-every", "2", "--resume", "--set", "tracking.experiment=x")
+    assert tracked.exit_code == 0, tracked.output
 
 
 def test_fold_selection_errors_name_the_option(home, config_for):

@@ -164,13 +164,20 @@ def _check_resume(run_dir: Path, kind: str, dataset: str, cfg: RunConfig | None)
             f"not {kind!r} on {dataset!r}"
         )
     saved = load_run_config(run_dir / CONFIG_FILE)
-    if cfg is not None and cfg != saved:
-        differ = [s for s in type(saved).model_fields if getattr(cfg, s) != getattr(saved, s)]
+    if cfg is None:
+        return saved
+    # [tracking] says where a run is logged, not what is fitted: a resume may switch it.
+    differ = [
+        s
+        for s in type(saved).model_fields
+        if s != "tracking" and getattr(cfg, s) != getattr(saved, s)
+    ]
+    if differ:
         raise WalkForwardError(
             f"--resume: the given config differs from {run_dir / CONFIG_FILE} in "
             f"[{'], ['.join(differ)}]; resume with the saved config (omit --config) or start a new run"
         )
-    return saved
+    return saved.model_copy(update={"tracking": cfg.tracking})
 
 
 def run_walkforward(
