@@ -95,6 +95,26 @@ def test_the_panel_is_built_as_a_us_market(sp_home):
     assert len(metrics["splits"]["test"]["folds"]) == 5
     assert metrics["splits"]["test"]["n_dates"] == 100
     assert (sp_home / "runs" / "wf" / "report.html").stat().st_size > 0
+    # no TOPIX, so no excess label: refused before a run folder is made
+    excess = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--model",
+            "linear",
+            "--dataset",
+            "sp",
+            "--config",
+            str(sp_home / "sp.toml"),
+            "--set",
+            "target.label=excess",
+            "--run",
+            "ex",
+        ],  # fmt: skip
+        env={"GOGOOKU_HOME": str(sp_home)},
+    )
+    assert excess.exit_code != 0 and "excess labels are relative to TOPIX" in excess.output
+    assert not (sp_home / "runs" / "ex").exists()
 
 
 @pytest.mark.slow

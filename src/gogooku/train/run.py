@@ -18,6 +18,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from gogooku.config import ConfigError, dump_config
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
@@ -26,6 +28,7 @@ from gogooku.evaluate.evaluator import evaluate_run
 from gogooku.io import atomic_write_text
 from gogooku.models.registry import FitJob, get_kind, kind_names
 from gogooku.runs import CONFIG_FILE, Ranges, RunError, create_run, load_run, resolve_run_dir
+from gogooku.target import label_column
 from gogooku.tracking.mlflow_log import require_mlflow, track_run
 from gogooku.train.config import RunConfig, default_run_config, load_run_config
 
@@ -81,6 +84,27 @@ def _resume_config(run_dir: Path, override: RunConfig | None) -> RunConfig:
     return override
 
 
+def check_label_known(ds_dir: Path, cfg: RunConfig) -> None:
+    """Refuse a ``[target] label`` the dataset has no value of: ``excess`` labels are relative to
+    TOPIX, so a dataset built without ``indices_topix`` (prices imported alone) has none."""
+    column = label_column(cfg.target.main_horizon, cfg.target.label)
+    panel = ds_dir / "panel.parquet"
+    if not panel.is_file() or column not in pl.read_parquet_schema(panel):
+        return
+    known = pl.scan_parquet(panel).select(pl.col(column).is_not_null().any()).collect().item()
+    if not known:
+        hint = (
+            "; excess labels are relative to TOPIX: import it (gogooku import index FILE --name "
+            "topix) and rebuild, or use label = 'raw' or 'sector'"
+            if cfg.target.label == "excess"
+            else ""
+        )
+        raise ConfigError(
+            f"[target] label = {cfg.target.label!r}: dataset {ds_dir.name!r} has no value of "
+            f"{column}{hint}"
+        )
+
+
 def train_run(
     kind: str,
     dataset: str,
@@ -126,6 +150,7 @@ def train_run(
         raise ConfigError(f"--model {kind!r} but the config's [model] kind is {cfg.model.kind!r}")
     if evaluate:
         require_mlflow(cfg.tracking)
+    check_label_known(dataset_dir(dataset), cfg)
     if fold is None:
         folds = dataset_folds(dataset_dir(dataset), cfg.data.splits)
         fold_index = resolve_fold(fold_index, len(folds), dataset)
