@@ -27,7 +27,7 @@ def _show_problems(problems, name: str, outcome: str) -> None:
     from gogooku.settings import get_settings
 
     path = write_problems_csv(problems, get_settings().home / "imports" / f"{name}_problems.csv")
-    rows = problems["row"].n_unique()
+    rows = problems.select("file", "row").n_unique()
     _say(f"{problems.height} problem(s) in {rows} row(s), {outcome}; all listed in {path}")
     for row in problems.head(SHOWN_PROBLEMS).iter_rows(named=True):
         _say(f"  {row['file']}:{row['row']}: {row['column']}={row['value']!r}: {row['reason']}")

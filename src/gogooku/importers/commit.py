@@ -71,7 +71,7 @@ class ImportProblems(GogookuError):
             for r in self.problems.head(SHOWN_PROBLEMS).iter_rows(named=True)
         )
         more = self.problems.height - min(self.problems.height, SHOWN_PROBLEMS)
-        rows = self.problems["row"].n_unique()
+        rows = self.problems.select("file", "row").n_unique()
         text = f"{self.problems.height} problem(s) in {rows} row(s), nothing was written: {shown}"
         text += f" (and {more} more)" if more else ""
         super().__init__(f"{text}{hint}")
