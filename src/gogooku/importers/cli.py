@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,6 +13,16 @@ from gogooku.importers.prices import FORMATS
 from gogooku.logs import console
 
 import_app = typer.Typer(help="Import data files into the raw store.", no_args_is_help=True)
+Replace = Annotated[
+    bool,
+    typer.Option("--replace", help="replace rows whose keys another source already stored"),
+]
+DropBad = Annotated[
+    bool,
+    typer.Option(
+        "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
+    ),
+]
 SHOWN_PROBLEMS = 20
 
 
@@ -54,12 +65,8 @@ def prices_command(
     name: str | None = typer.Option(
         None, "--name", help="the import's id (default: the file name); re-importing replaces it"
     ),
-    replace: bool = typer.Option(
-        False, "--replace", help="replace rows whose keys another source already stored"
-    ),
-    drop_bad: bool = typer.Option(
-        False, "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
-    ),
+    replace: Replace = False,
+    drop_bad: DropBad = False,
 ) -> None:
     """Load a daily price table (Kaggle JPX or generic layout) as equities_bars_daily."""
     from gogooku.importers.commit import ImportProblems
@@ -102,12 +109,8 @@ def index_command(
     name: str = typer.Option(
         ..., "--name", help="the index code (Code of indices_bars_daily; topix: indices_topix)"
     ),
-    replace: bool = typer.Option(
-        False, "--replace", help="replace rows whose keys another source already stored"
-    ),
-    drop_bad: bool = typer.Option(
-        False, "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
-    ),
+    replace: Replace = False,
+    drop_bad: DropBad = False,
 ) -> None:
     """Load a daily index (a benchmark of your own) as indices_bars_daily or indices_topix."""
     from gogooku.importers.commit import ImportProblems
@@ -185,12 +188,8 @@ def table_command(
     name: str | None = typer.Option(
         None, "--name", help="the import's id (default: the file name); re-importing replaces it"
     ),
-    replace: bool = typer.Option(
-        False, "--replace", help="replace rows whose keys another source already stored"
-    ),
-    drop_bad: bool = typer.Option(
-        False, "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
-    ),
+    replace: Replace = False,
+    drop_bad: DropBad = False,
 ) -> None:
     """Load a table in J-Quants V2 field names (or a Kaggle JPX financials, options or trades
     file) into a raw dataset (docs/importers.md)."""
@@ -222,12 +221,8 @@ def kaggle_command(
         "--list-asof",
         help=f"date stock_list.csv's snapshot at: {', '.join(LIST_ASOF)} (see docs)",
     ),
-    replace: bool = typer.Option(
-        False, "--replace", help="replace rows whose keys another source already stored"
-    ),
-    drop_bad: bool = typer.Option(
-        False, "--drop-bad", help="write the valid rows and report the bad ones (default: refuse)"
-    ),
+    replace: Replace = False,
+    drop_bad: DropBad = False,
 ) -> None:
     """Import every Kaggle JPX file in a folder: stock_prices, secondary_stock_prices,
     financials, options, trades and stock_list (also in train_files/ and supplemental_files/)."""
