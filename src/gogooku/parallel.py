@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from gogooku.errors import GogookuError
+from gogooku.settings import environ_applied
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -165,20 +166,6 @@ def _call(fn: Callable[[T], R], item: T) -> R:
     return fn(item)
 
 
-@contextmanager
-def _env_applied(env: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def map_tasks(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -210,7 +197,7 @@ def map_tasks(
     items = list(items)
     if executor == "local":
         results = []
-        with _env_applied(env):
+        with environ_applied(env):
             for index, item in enumerate(items):
                 try:
                     result = fn(item)

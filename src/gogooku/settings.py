@@ -6,6 +6,9 @@ reach the J-Quants API.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -54,3 +57,19 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+@contextmanager
+def environ_applied(env: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``env`` inside the block and restored after it (a variable
+    that was unset is unset again)."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from typing import Any
 
 from gogooku.io import atomic_write_json
 from gogooku.runs import load_run
+from gogooku.settings import environ_applied
 from gogooku.tracking.config import TRACKING_FILE, TrackingConfig, TrackingError
 from gogooku.tracking.record import artifacts, epoch_metrics, final_metrics, run_params, run_tags
 
@@ -57,16 +57,8 @@ def _mlflow_env(cfg: TrackingConfig) -> Iterator[None]:
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, cfg.timeout_s))),
         "MLFLOW_ALLOW_FILE_STORE": "true",
     }
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(names)
-    try:
+    with environ_applied(names):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _client(cfg: TrackingConfig) -> Any:
