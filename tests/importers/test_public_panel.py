@@ -110,7 +110,7 @@ def test_the_panel_is_built_as_a_us_market(sp_home):
             "target.label=excess",
             "--run",
             "ex",
-        ],  # fmt: skip
+        ],
         env={"GOGOOKU_HOME": str(sp_home)},
     )
     assert excess.exit_code != 0 and "excess labels are relative to TOPIX" in excess.output
