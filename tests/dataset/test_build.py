@@ -414,3 +414,40 @@ def test_build_cache_equals_write_cache_of_the_panel(synth_full_dir, tmp_path):
         assert (synth_full_dir / "cache" / name).read_bytes() == (
             tmp_path / "cache" / name
         ).read_bytes(), name
+
+
+def test_a_killed_builds_leftovers_are_removed_and_a_second_build_is_refused(
+    small_market, tmp_path
+):
+    import fcntl
+
+    from gogooku.dataset.build_lock import BuildLockedError, lock_path
+    from gogooku.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    folder = settings.datasets_dir / "kept"
+    folder.mkdir(parents=True)
+    (folder / ".build-x1y2").mkdir()
+    (folder / ".build-x1y2" / "spill.parquet").write_bytes(b"spill")
+    (folder / "cache.tmp-0a1b").mkdir()
+    (folder / ".metadata.json.0a1b.tmp").write_text("{")
+
+    def build() -> None:
+        build_dataset(
+            "kept",
+            date(2020, 8, 3),
+            date(2020, 9, 30),
+            store=TableStore(small_market),
+            settings=settings,
+            registry=TEST_BLOCKS,
+            show_progress=False,
+        )
+
+    with open(lock_path(folder), "a") as other:  # another process building the same dataset
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BuildLockedError, match="being built by another process"):
+            build()
+        assert (folder / ".build-x1y2" / "spill.parquet").is_file()
+    build()
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["cache", "features.json", "metadata.json", "panel.parquet"]

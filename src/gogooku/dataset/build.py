@@ -67,6 +67,7 @@ import polars as pl
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES, build_base
+from gogooku.dataset.build_lock import build_lock, remove_leftovers
 from gogooku.dataset.cache_writer import CacheWriter, extend_cache, panel_batches, whole_stocks
 from gogooku.dataset.compute import KEYS, attach_labels, panel_chunks, panel_labels
 from gogooku.dataset.feature_index import feature_index
@@ -314,6 +315,8 @@ def build_dataset(
     ``chunk_stocks`` bounds memory: the per-stock blocks run on that many stocks at a time.
     ``holdout`` is the hold-out spec (None: ``auto`` for a new dataset, the recorded one for an
     existing dataset); ``holdout_reset`` lets a different spec replace the recorded hold-out.
+    One build of a dataset runs at a time; it first removes what a killed build left
+    (``gogooku.dataset.build_lock``).
     """
     t_start = time.perf_counter()
     settings = settings or get_settings()
@@ -344,140 +347,147 @@ def build_dataset(
 
     feature_cols = [f.name for b in selected for f in b.features]
     label_cols = label_names()
-    path.mkdir(parents=True, exist_ok=True)
+    with build_lock(path):
+        for stale in remove_leftovers(path):
+            log.info("removed %s, left by an interrupted build", stale)
 
-    recorded = previous_build(path)
-    holdout_entry = plan_holdout(name, trading, recorded, holdout, holdout_reset)
-    previous = recorded if incremental else None
-    null_columns = {f: r for b in selected for f, r in b.null_features}
-    # Rows built while an optional source was absent would keep their nulls: rebuild instead.
-    extend = extends(previous, start, end, block_names, warmup) and (
-        previous.get("null_columns", {}) == null_columns
-    )
-    with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
-        cache: CacheWriter | None = None
-        if extend:
-            first_new = calendar.next_bd(date.fromisoformat(previous["end"]))
-            stats, changed, changed_from = _extend_panel(
-                name,
-                path,
-                previous,
-                selected,
-                store,
-                calendar,
-                first_new,
-                end,
-                warmup,
-                label_end,
-                chunk_stocks,
-                Path(spill_dir),
-                show_progress,
-                timings,
-                artifacts,
-            )
-        else:
-            first_new = start
-            base_start = calendar.offset_clipped(start, -warmup)
-            log.info(
-                "building %s: %s..%s, warm-up %d days from %s", name, start, end, warmup, base_start
-            )
-            base = build_base(store, calendar, base_start, label_end)
-            labels = panel_labels(base, start, end)
-            keys = base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
-            check_codes = label_check_codes(keys)
-            cache = CacheWriter(
-                path,
-                feature_cols,
-                [b.name for b in selected for _ in b.features],
-                label_cols,
-                keys["Date"].unique().sort(),
-                keys["Code"].unique().sort(),
-            )
-            del keys
-            chunks = panel_chunks(
-                selected,
-                base,
-                labels,
-                calendar,
-                store,
-                start,
-                end,
-                chunk_stocks,
-                Path(spill_dir),
-                show_progress,
-                timings,
-                artifacts,
-            )
-            del base, labels
-            try:
-                stats = write_panel(
-                    path / "panel.parquet",
-                    passing_through(chunks, cache.add),
-                    feature_cols,
-                    label_cols,
-                    check_codes,
+        recorded = previous_build(path)
+        holdout_entry = plan_holdout(name, trading, recorded, holdout, holdout_reset)
+        previous = recorded if incremental else None
+        null_columns = {f: r for b in selected for f, r in b.null_features}
+        # Rows built while an optional source was absent would keep their nulls: rebuild instead.
+        extend = extends(previous, start, end, block_names, warmup) and (
+            previous.get("null_columns", {}) == null_columns
+        )
+        with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
+            cache: CacheWriter | None = None
+            if extend:
+                first_new = calendar.next_bd(date.fromisoformat(previous["end"]))
+                stats, changed, changed_from = _extend_panel(
+                    name,
+                    path,
+                    previous,
+                    selected,
+                    store,
+                    calendar,
+                    first_new,
+                    end,
+                    warmup,
+                    label_end,
+                    chunk_stocks,
+                    Path(spill_dir),
+                    show_progress,
+                    timings,
+                    artifacts,
                 )
-            except BaseException:
+            else:
+                first_new = start
+                base_start = calendar.offset_clipped(start, -warmup)
+                log.info(
+                    "building %s: %s..%s, warm-up %d days from %s",
+                    name,
+                    start,
+                    end,
+                    warmup,
+                    base_start,
+                )
+                base = build_base(store, calendar, base_start, label_end)
+                labels = panel_labels(base, start, end)
+                keys = base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
+                check_codes = label_check_codes(keys)
+                cache = CacheWriter(
+                    path,
+                    feature_cols,
+                    [b.name for b in selected for _ in b.features],
+                    label_cols,
+                    keys["Date"].unique().sort(),
+                    keys["Code"].unique().sort(),
+                )
+                del keys
+                chunks = panel_chunks(
+                    selected,
+                    base,
+                    labels,
+                    calendar,
+                    store,
+                    start,
+                    end,
+                    chunk_stocks,
+                    Path(spill_dir),
+                    show_progress,
+                    timings,
+                    artifacts,
+                )
+                del base, labels
+                try:
+                    stats = write_panel(
+                        path / "panel.parquet",
+                        passing_through(chunks, cache.add),
+                        feature_cols,
+                        label_cols,
+                        check_codes,
+                    )
+                except BaseException:
+                    cache.abort()
+                    raise
+        try:
+            write_artifacts(path, artifacts, first_new, end, extend)
+            atomic_write_json(path / "features.json", feature_index(name, selected, skipped))
+        except BaseException:
+            if cache is not None:
                 cache.abort()
-                raise
-    try:
-        write_artifacts(path, artifacts, first_new, end, extend)
-        atomic_write_json(path / "features.json", feature_index(name, selected, skipped))
-    except BaseException:
-        if cache is not None:
-            cache.abort()
-        raise
-    if extend:
-        extend_cache(path, changed, changed_from)
-        del changed
-    else:
-        cache.finish()
-    seconds = round(time.perf_counter() - t_start, 3)
-    sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
-    metadata = {
-        "name": name,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "rows": stats.rows,
-        "stocks": stats.stocks,
-        "dates": stats.dates,
-        "n_features": len(feature_cols),
-        "n_targets": len(label_cols),
-        "blocks": block_names,
-        "skipped_blocks": skipped,
-        "null_columns": null_columns,
-        "block_seconds": timings,
-        "warmup_days": warmup,
-        "label_data_end": label_end.isoformat(),
-        "calendar_source": calendar.source,
-        "market": market.to_json(),
-        "schema_hash": stats.schema_hash,
-        "source_hashes": {s: source_hash(store, s) for s in sources},
-        "build_seconds": seconds,
-        "peak_rss_mb": _peak_rss_mb(),
-        "code_version": code_version(),
-        "incremental": extend,
-        "chunk_stocks": chunk_stocks,
-        "holdout": holdout_entry,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    atomic_write_json(path / "metadata.json", metadata)
-    log.info(
-        "wrote %s: %d rows, %d stocks, %d dates in %.1fs",
-        path,
-        stats.rows,
-        stats.stocks,
-        stats.dates,
-        seconds,
-    )
-    return BuildResult(
-        path=path,
-        rows=stats.rows,
-        stocks=stats.stocks,
-        dates=stats.dates,
-        start=start,
-        end=end,
-        blocks=tuple(block_names),
-        incremental=extend,
-        seconds=seconds,
-    )
+            raise
+        if extend:
+            extend_cache(path, changed, changed_from)
+            del changed
+        else:
+            cache.finish()
+        seconds = round(time.perf_counter() - t_start, 3)
+        sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
+        metadata = {
+            "name": name,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "rows": stats.rows,
+            "stocks": stats.stocks,
+            "dates": stats.dates,
+            "n_features": len(feature_cols),
+            "n_targets": len(label_cols),
+            "blocks": block_names,
+            "skipped_blocks": skipped,
+            "null_columns": null_columns,
+            "block_seconds": timings,
+            "warmup_days": warmup,
+            "label_data_end": label_end.isoformat(),
+            "calendar_source": calendar.source,
+            "market": market.to_json(),
+            "schema_hash": stats.schema_hash,
+            "source_hashes": {s: source_hash(store, s) for s in sources},
+            "build_seconds": seconds,
+            "peak_rss_mb": _peak_rss_mb(),
+            "code_version": code_version(),
+            "incremental": extend,
+            "chunk_stocks": chunk_stocks,
+            "holdout": holdout_entry,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        atomic_write_json(path / "metadata.json", metadata)
+        log.info(
+            "wrote %s: %d rows, %d stocks, %d dates in %.1fs",
+            path,
+            stats.rows,
+            stats.stocks,
+            stats.dates,
+            seconds,
+        )
+        return BuildResult(
+            path=path,
+            rows=stats.rows,
+            stocks=stats.stocks,
+            dates=stats.dates,
+            start=start,
+            end=end,
+            blocks=tuple(block_names),
+            incremental=extend,
+            seconds=seconds,
+        )
