@@ -109,6 +109,13 @@ def test_auth_limits_validation_and_errors(world_home, keys):
         assert big.status_code == 413
         assert client.get("/docs").status_code == 200
         assert "/v1/rankings" in client.get("/openapi.json").json()["paths"]
+        assert client.get("/metrics").status_code == 200
+        # security headers: nosniff everywhere, no caching of per-key answers
+        assert client.get("/healthz").headers["x-content-type-options"] == "nosniff"
+        assert "cache-control" not in client.get("/healthz").headers
+        for answer in (answers[0], answers[-1], revoked, big):
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["cache-control"] == "no-store"
 
     cfg = _config(keys_file)
     with background_server(create_app(cfg)) as url:
@@ -208,3 +215,17 @@ def test_an_lgbm_run_with_main_horizon_20_is_served_ranked_by_its_20_day_score(w
     by_5d = last.sort(["pred_5d", "Code"], descending=[True, False])["Code"].to_list()
     assert by_20d != by_5d
     assert served == by_20d
+
+
+def test_protect_ops_puts_docs_schema_and_metrics_behind_the_key(world_home, keys):
+    keys_file, alice, _ = keys
+    _bundle("lg")
+    with background_server(create_app(_config(keys_file, protect_ops=True))) as url:
+        client = httpx.Client(base_url=url, timeout=30)
+        for path in ("/docs", "/openapi.json", "/metrics"):
+            assert client.get(path).status_code == 401, path
+            assert client.get(path, headers={"X-API-Key": alice}).status_code == 200, path
+        assert client.get("/redoc").status_code == 404
+        schema = client.get("/openapi.json", headers={"X-API-Key": alice}).json()
+        assert "/v1/rankings" in schema["paths"] and "/docs" not in schema["paths"]
+        assert client.get("/healthz").status_code == 200

@@ -13,7 +13,9 @@ otherwise), ``/metrics`` (Prometheus, ``gogooku.serve.metrics``), ``/docs`` (Ope
 Every request resolves each bundle through ``ModelState.current()``, so promote and rollback
 apply on the next request without a restart; requests in flight keep the bundle they started
 with. Bodies larger than ``max_body_bytes`` get 413; an unexpected error gets a generic 500
-body (the traceback goes to the log only).
+body (the traceback goes to the log only). Every response carries ``X-Content-Type-Options:
+nosniff`` and ``/v1/*`` responses ``Cache-Control: no-store``; with ``protect_ops`` the
+``/docs`` page, ``/openapi.json`` and ``/metrics`` need the key too.
 
 (No ``from __future__ import annotations`` here: FastAPI must evaluate the route annotations,
 which read the config's ``max_top_k`` from ``create_app``'s scope.)
@@ -28,6 +30,7 @@ from typing import Annotated
 import polars as pl
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
@@ -128,6 +131,29 @@ class MetricsMiddleware:
             self.metrics.requests.labels(path, method, str(status)).inc()
 
 
+class SecurityHeadersMiddleware:
+    """``X-Content-Type-Options: nosniff`` on every response, ``Cache-Control: no-store`` on
+    ``/v1/*`` (rankings are per key and per day: no shared cache may keep them)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [(b"x-content-type-options", b"nosniff")]
+        if scope["path"].startswith("/v1/"):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def _promoted_names() -> list[str]:
     root = bundles_dir()
     if not root.is_dir():
@@ -182,13 +208,20 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
             raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(wait)})
         return entry.name
 
+    # With protect_ops the OpenAPI schema, its pages and /metrics are routes behind the key.
+    open_docs = (
+        {"openapi_url": None, "docs_url": None, "redoc_url": None} if cfg.protect_ops else {}
+    )
     app = FastAPI(
         title="gogooku ranking service",
         version=__version__,
         description="Daily stock rankings from promoted model bundles (see docs/operations.md).",
+        **open_docs,
     )
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    ops_key = [Depends(require_key)] if cfg.protect_ops else []
     app.state.config, app.state.states, app.state.metrics = cfg, states, metrics
 
     @app.exception_handler(RequestValidationError)
@@ -237,7 +270,17 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         body = {"ready": not reasons, "models": models, "reasons": reasons}
         return JSONResponse(body, status_code=200 if not reasons else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
+    if cfg.protect_ops:
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=ops_key)
+        async def openapi() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @app.get("/docs", include_in_schema=False, dependencies=ops_key)
+        async def docs() -> Response:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response, dependencies=ops_key)
     async def prometheus() -> Response:
         """Prometheus exposition of the service's metrics."""
         metrics.observe_models(served(), store)

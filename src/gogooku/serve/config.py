@@ -41,6 +41,9 @@ class ServeConfig(StrictModel):
     default_top_k: int = Field(50, ge=1)
     max_top_k: int = Field(5000, ge=1)
     max_predict_rows: int = Field(500_000, ge=1, description="rows per POST /v1/predict")
+    protect_ops: bool = Field(
+        False, description="/docs, /openapi.json and /metrics need X-API-Key as /v1 does"
+    )
 
     @property
     def keys_path(self) -> Path:
