@@ -111,7 +111,7 @@ def _holes_without_master(
     spans = (
         bars.filter(~pl.col("Code").is_in(with_master))
         .group_by("Code")
-        .agg(first=pl.col("Date").min(), last=pl.col("Date").max(), n=pl.len())
+        .agg(first=pl.col("Date").min(), last=pl.col("Date").max())
     )
     if spans.height == 0:
         return pl.DataFrame(schema={"Code": pl.String, "Date": pl.Date})

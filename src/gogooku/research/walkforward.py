@@ -57,7 +57,7 @@ from gogooku.runs import (
     write_predictions,
 )
 from gogooku.settings import get_settings
-from gogooku.tracking.mlflow_log import require_mlflow, track_walkforward
+from gogooku.tracking.mlflow_log import require_mlflow, track_run
 from gogooku.train.config import RunConfig, default_run_config, load_run_config
 from gogooku.train.run import fold_ranges
 
@@ -276,7 +276,7 @@ def run_walkforward(
     write_validation(run_dir, validation_record(fit_dirs, dataset, cfg.target, main))
     if evaluate:
         evaluate_run(run_dir)
-        track_walkforward(run_dir, fit_dirs, cfg.tracking)
+        track_run(run_dir, cfg.tracking, fit_dirs)
     return run_dir
 
 

@@ -1,9 +1,9 @@
 """MLflow logging of run folders and registration of promoted bundles: the one module that
 imports MLflow (inside the functions, so nothing imports it unless tracking is on).
 
-``track_run(run_dir, cfg)`` logs a finished run folder as one MLflow run; ``track_walkforward``
-logs a walk-forward run as a parent run with one nested run per fit (``mlflow.parentRunId``).
-Both are called after the run folder is complete and never raise: a tracking failure (server
+``track_run(run_dir, cfg, fit_dirs)`` logs a finished run folder as one MLflow run, a walk-forward
+run's fits as nested runs of it (``mlflow.parentRunId``). It is called after the run folder is
+complete and never raises: a tracking failure (server
 down, bad URI) is logged as a warning with its reason, the run folder stays as it is and the
 command still succeeds. ``tracking.json`` in the run folder then records the MLflow run id.
 ``register_bundle`` makes a promoted bundle a version of the registered model named after it.
@@ -125,9 +125,10 @@ def _warn(what: str, exc: Exception, cfg: TrackingConfig) -> None:
     )
 
 
-def track_run(run_dir: Path, cfg: TrackingConfig) -> str | None:
-    """Log ``run_dir`` as one MLflow run when ``cfg.enabled``; the MLflow run id, or None (off,
-    or failed: a warning)."""
+def track_run(run_dir: Path, cfg: TrackingConfig, fit_dirs: Sequence[Path] = ()) -> str | None:
+    """Log ``run_dir`` as one MLflow run when ``cfg.enabled``, with each of ``fit_dirs`` (a
+    walk-forward run's fits) as a nested run; the MLflow run id, or None (off, or failed: a
+    warning)."""
     if not cfg.enabled:
         return None
     try:
@@ -135,32 +136,14 @@ def track_run(run_dir: Path, cfg: TrackingConfig) -> str | None:
             client = _client(cfg)
             experiment_id = _experiment_id(client, cfg)
             run_id = _log_folder(client, experiment_id, Path(run_dir))
+            for fit in fit_dirs:
+                _log_folder(client, experiment_id, Path(fit), parent=run_id)
     # any failure of the store or the server (MLflow raises many types) must not fail the run
     except Exception as exc:
         _warn(f"run {Path(run_dir).name}", exc, cfg)
         return None
     _record(Path(run_dir), cfg, experiment_id, run_id)
     return run_id
-
-
-def track_walkforward(run_dir: Path, fit_dirs: Sequence[Path], cfg: TrackingConfig) -> str | None:
-    """Log a walk-forward run as a parent MLflow run and each fit as a nested run (``track_run``'s
-    failure rules); the parent's id or None."""
-    if not cfg.enabled:
-        return None
-    try:
-        with _mlflow_env(cfg):
-            client = _client(cfg)
-            experiment_id = _experiment_id(client, cfg)
-            parent = _log_folder(client, experiment_id, Path(run_dir))
-            for fit in fit_dirs:
-                _log_folder(client, experiment_id, Path(fit), parent=parent)
-    # as in track_run: a tracking failure leaves the finished run as it is
-    except Exception as exc:
-        _warn(f"walk-forward run {Path(run_dir).name}", exc, cfg)
-        return None
-    _record(Path(run_dir), cfg, experiment_id, parent)
-    return parent
 
 
 def _model_version(client: Any, name: str, version: str, source: str, tags: dict, run_id):
