@@ -58,6 +58,7 @@ def synth_full(synth_full_dir):
         date(2020, 9, 30),  # the day before the halt
         date(2020, 10, 1),  # the halt (null bars)
         date(2020, 10, 2),  # the day after
+        date(2022, 1, 7),  # a Friday: its weekly margin record is usable from Wednesday 01-12
         date(2022, 5, 23),  # the day before a 1:2 split of 93930
         date(2022, 5, 24),  # its ex-date
         date(2024, 11, 1),  # last 15:00-close day

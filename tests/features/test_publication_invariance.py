@@ -51,7 +51,8 @@ FIXED_CUTS = (
     date(2020, 11, 24),  # a graph refresh Tuesday (Monday 11-23 is a holiday)
     date(2020, 11, 30),  # a month end
 )
-RANDOM_CUTS = (date(2020, 8, 3), date(2020, 12, 15))
+FIRST_CUT, LAST_CUT = date(2020, 8, 3), date(2020, 12, 15)  # random cuts fall in between
+PERTURBED_CUTS = (MARGIN_RECORD, HALT_DAY, SPLIT_DAY)  # late records also perturbed there
 
 
 @functools.cache
@@ -133,16 +134,13 @@ def registry_blocks(seed: int) -> list[Block]:
     return selected
 
 
-def after_close_statement_day(tables: dict[str, pl.DataFrame]) -> date:
+def after_close_statement_day(tables: dict[str, pl.DataFrame]) -> date | None:
     """The first day with a statement disclosed at or after the close (usable the next day)."""
     fins = tables["fins_summary"].filter(
-        (pl.col("DiscDate") >= RANDOM_CUTS[0])
+        (pl.col("DiscDate") >= FIRST_CUT)
         & (pl.col("DiscTime").is_null() | (pl.col("DiscTime") >= "15:00"))
     )
     return fins["DiscDate"].min()
-
-
-PERTURBED_CUTS = (MARGIN_RECORD, HALT_DAY, SPLIT_DAY)
 
 
 def check_cuts(seed: int, cuts: list[date]) -> None:
@@ -174,19 +172,24 @@ def test_every_block_is_built_and_has_values():
     bars = tables["equities_bars_daily"].filter(pl.col("Date") == SPLIT_DAY)
     assert bars["AdjFactor"].to_list().count(0.5) >= 1
     assert MARGIN_RECORD in tables["markets_margin_interest"]["Date"].to_list()
+    assert after_close_statement_day(tables) is not None
 
 
 @settings(max_examples=2, deadline=None, database=None)
 @given(
     seed=st.integers(0, 2**16),
-    extra=st.lists(st.integers(0, 90), min_size=3, max_size=3, unique=True),
+    extra=st.lists(
+        st.integers(0, (LAST_CUT - FIRST_CUT).days), min_size=3, max_size=3, unique=True
+    ),
 )
 def test_rows_up_to_the_cut_do_not_change_when_later_publications_exist(seed, extra):
     """Hypothesis draws the market's seed and three more cut dates (its first example is seed 0
     with the first days of the range)."""
     calendar = calendar_of(market(seed))
-    cuts = {*FIXED_CUTS, after_close_statement_day(market(seed))}
-    cuts |= {calendar.on_or_before(date.fromordinal(RANDOM_CUTS[0].toordinal() + n)) for n in extra}
+    cuts = {*FIXED_CUTS, *(calendar.on_or_before(FIRST_CUT + timedelta(days=n)) for n in extra)}
+    after_close = after_close_statement_day(market(seed))
+    if after_close is not None:
+        cuts.add(after_close)
     assert len(cuts) >= 10
     check_cuts(seed, sorted(cuts))
 
