@@ -15,6 +15,7 @@ import functools
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 import pytest
@@ -28,6 +29,7 @@ from gogooku.dataset.labels import HORIZONS, label_names
 from gogooku.dataset.plan import plan_blocks
 from gogooku.features.availability import SOURCE_AVAILABILITY, usable_by
 from gogooku.features.base import Block, BlockContext, Feature
+from gogooku.features.graph import EDGES_FILE
 from gogooku.features.registry import BLOCKS
 from gogooku.store.raw import RawStore
 
@@ -84,30 +86,44 @@ def calendar_of(tables: dict[str, pl.DataFrame]) -> TradingCalendar:
     return TradingCalendar.from_frame(tables[CALENDAR])
 
 
-def compute_panel(store, tables, blocks: list[Block]) -> pl.DataFrame:
-    """Keys, the blocks' features and the labels of every base row, as the builder computes them."""
+class Computed(NamedTuple):
+    panel: pl.DataFrame  # keys, the blocks' features, the labels
+    edges: pl.DataFrame | None  # the graph block's edge lists, when it is computed
+
+
+def compute_panel(store, tables, blocks: list[Block]) -> Computed:
+    """The panel rows of every base row and the edge lists, as the builder computes them."""
     calendar = calendar_of(tables)
     base = build_base(store, calendar, START, END)
     labels = panel_labels(base, START, END)
+    files: dict[str, pl.DataFrame] = {}
     with tempfile.TemporaryDirectory() as spill:
         chunks = panel_chunks(
-            blocks, base, labels, calendar, store, START, END, 10**6, Path(spill), False, {}, {}
+            blocks, base, labels, calendar, store, START, END, 10**6, Path(spill), False, {}, files
         )
-        return pl.concat(chunks)
+        return Computed(pl.concat(chunks), files.get(EDGES_FILE))
 
 
 def differences(
-    full: pl.DataFrame, early: pl.DataFrame, cut: date, calendar: TradingCalendar, deleted: bool
+    full: Computed, early: Computed, cut: date, calendar: TradingCalendar, deleted: bool
 ) -> list[str]:
     """Columns of ``early`` (built on the store cut at ``cut``) that differ from ``full`` where
     they must not: features on rows <= cut; labels whose exit day is <= cut (and, when the late
-    records were deleted, labels not null whose exit day is after the cut)."""
-    late = full.filter(pl.col("Date") <= cut)
-    early = early.filter(pl.col("Date") <= cut)
+    records were deleted, labels not null whose exit day is after the cut); graph edges of
+    refresh days <= cut."""
+    diff = []
+    if full.edges is not None:
+        edges = [
+            c.edges.filter(pl.col("Date") <= cut).sort("Date", "src", "dst") for c in (full, early)
+        ]
+        if not edges[0].equals(edges[1]):
+            diff.append(EDGES_FILE)
+    late = full.panel.filter(pl.col("Date") <= cut)
+    early = early.panel.filter(pl.col("Date") <= cut)
     if not early.select("Code", "Date").equals(late.select("Code", "Date")):
         return ["(Code, Date) rows"]
     labels = set(label_names())
-    diff = [c for c in late.columns[2:] if c not in labels and not early[c].equals(late[c])]
+    diff += [c for c in late.columns[2:] if c not in labels and not early[c].equals(late[c])]
     days = calendar.frame()
     for h in HORIZONS:
         exit_day = days.with_columns(exit=pl.col("Date").shift(-(h + 1)))
@@ -122,7 +138,7 @@ def differences(
 
 
 @functools.cache
-def full_panel(seed: int) -> pl.DataFrame:
+def full_panel(seed: int) -> Computed:
     tables = market(seed)
     return compute_panel(TableStore(tables), tables, registry_blocks(seed))
 
@@ -165,7 +181,8 @@ def test_every_block_is_built_and_has_values():
     assert {b.name for b in blocks} == set(BLOCKS)
     sources = {s for b in blocks for s in b.sources} | set(tables)
     assert sources - {CALENDAR} <= set(SOURCE_AVAILABILITY)
-    full = full_panel(0)
+    full = full_panel(0).panel
+    assert full_panel(0).edges.height > 0
     # 52-week z-scores, 250-day windows and year-on-year growth need more than this window.
     empty = [c for c in full.columns[2:] if full[c].is_null().all()]
     assert len(empty) < 0.1 * len(full.columns), empty
@@ -175,6 +192,7 @@ def test_every_block_is_built_and_has_values():
     assert after_close_statement_day(tables) is not None
 
 
+@pytest.mark.slow
 @settings(max_examples=2, deadline=None, database=None)
 @given(
     seed=st.integers(0, 2**16),
