@@ -66,7 +66,8 @@ def synth_full(synth_full_dir):
     ],
 )
 def test_future_invariance(synth_market, synth_full, cut):
-    """Features of rows dated <= D are identical whether the raw data ends at D or later."""
+    """Features of rows dated <= D are identical whether the raw store is as it stood at 19:00
+    JST on D (each record cut until its publication rule makes it usable) or complete."""
     cut_result = build_dataset(
         f"cut_{cut:%Y%m%d}",
         SYNTH_START,
