@@ -58,6 +58,7 @@ def synth_full(synth_full_dir):
         date(2020, 9, 30),  # the day before the halt
         date(2020, 10, 1),  # the halt (null bars)
         date(2020, 10, 2),  # the day after
+        date(2022, 1, 7),  # a Friday: its weekly margin record is usable from Wednesday 01-12
         date(2022, 5, 23),  # the day before a 1:2 split of 93930
         date(2022, 5, 24),  # its ex-date
         date(2024, 11, 1),  # last 15:00-close day
@@ -65,7 +66,8 @@ def synth_full(synth_full_dir):
     ],
 )
 def test_future_invariance(synth_market, synth_full, cut):
-    """Features of rows dated <= D are identical whether the raw data ends at D or later."""
+    """Features of rows dated <= D are identical whether the raw store is as it stood at 19:00
+    JST on D (each record cut until its publication rule makes it usable) or complete."""
     cut_result = build_dataset(
         f"cut_{cut:%Y%m%d}",
         SYNTH_START,

@@ -70,8 +70,18 @@ def test_weekly_margin_friday_to_wednesday(cal):
 
 def test_next_trading_day_sources(cal):
     frame = pl.DataFrame({"PubDate": [date(2024, 11, 1), date(2024, 11, 5)]})
-    for source in ("markets_margin_alert", "equities_investor_types", "fins_dividend"):
+    for source in (
+        "markets_margin_alert",
+        "equities_investor_types",
+        "fins_dividend",
+        "fins_earnings_date",
+    ):
         assert _avail(cal, source, frame) == [date(2024, 11, 5), date(2024, 11, 6)]
+    disclosed = frame.rename({"PubDate": "DiscDate"})
+    assert _avail(cal, "markets_short_sale_report", disclosed) == [
+        date(2024, 11, 5),
+        date(2024, 11, 6),
+    ]
     dated = pl.DataFrame({"Date": [date(2020, 9, 30), date(2020, 10, 2)]})
     for source in ("markets_short_ratio", "options_225", "futures", "markets_breakdown"):
         assert _avail(cal, source, dated) == [date(2020, 10, 1), date(2020, 10, 5)]

@@ -1,7 +1,8 @@
 """Future invariance of the fins and premium blocks on the synthetic market.
 
-Built from the raw data as it stood at D (every dataset cut on its date field) and from the full
-raw data, every feature of every row dated ≤ D must be identical. The cuts are chosen from the
+Built from the raw data as it stood at 19:00 JST on D (every record cut until its source's
+publication rule makes it usable, ``support.published``) and from the full raw data, every feature
+of every row dated ≤ D must be identical. The cuts are chosen from the
 data: a statement disclosed after the close (stored on D, usable only after D), the day an
 earnings schedule was moved, and a dividend notice's publication day.
 """

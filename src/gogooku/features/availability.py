@@ -28,13 +28,16 @@ rule key                      available_from
 
 A record whose ``available_from`` is null (date past the end of the calendar, null date) is
 never used. ``SOURCE_AVAILABILITY`` maps every dataset id to its rule and date/time columns; the
-builder exports the rule text of each feature's sources into ``features.json``.
+builder exports the rule text of each feature's sources into ``features.json``. ``usable_on`` and
+``usable_by`` give the records of a source as they stood at the decision time of a day D (what the
+point-in-time tests cut the raw store to).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -194,4 +197,24 @@ def with_available_from(
             raise ValueError(f"{source}: availability rule {rule.key!r} needs column {col!r}")
     return lazy.with_columns(rule.available_from(calendar, dates)).filter(
         pl.col(AVAILABLE_FROM).is_not_null()
+    )
+
+
+def usable_on(source: str, calendar: TradingCalendar, day: date) -> pl.Expr:
+    """True for a record of ``source`` usable at the decision time (19:00 JST) of ``day``:
+    ``available_from <= day``; false where ``available_from`` is null (never usable)."""
+    rule, dates = source_rule(source)
+    return (rule.expr(calendar, dates) <= day).fill_null(False)
+
+
+def usable_by(
+    frame: pl.LazyFrame | pl.DataFrame, source: str, calendar: TradingCalendar, day: date
+) -> pl.LazyFrame:
+    """The records of ``source`` usable at the decision time of ``day``, columns unchanged: the
+    source as it stood at 19:00 JST on ``day`` (``KeyError`` naming a source without a rule)."""
+    names = frame.lazy().collect_schema().names()
+    return (
+        with_available_from(frame, source, calendar)
+        .filter(pl.col(AVAILABLE_FROM) <= day)
+        .select(names)
     )

@@ -1,8 +1,6 @@
-"""Future invariance of the side-data blocks on the synthetic market.
-
-The blocks computed on the raw store as it stood at D (every dataset cut on its date field, the
-calendar kept whole, base frame ending at D) equal the blocks computed on the full store, on every
-feature of every row dated <= D. Every block must also produce values (not all null).
+"""The side-data blocks on a 2.5-year synthetic market: every feature has values, and the short
+positions equal the simulator's. Their future invariance at publication time is checked with the
+whole registry in ``test_publication_invariance.py`` and ``tests/dataset/test_build.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +16,8 @@ from gogooku.dataset.asof import asof_join
 from gogooku.dataset.base import build_base
 from gogooku.features import daily_margin, flows, margin, options, short_selling
 from gogooku.features.base import BlockContext
-from gogooku.store.raw import RawStore
+
+from ..support.tables import TableStore
 
 BLOCKS = [
     *margin.BLOCKS,
@@ -28,17 +27,6 @@ BLOCKS = [
     *options.BLOCKS,
 ]
 START, END = date(2021, 1, 4), date(2023, 6, 30)
-
-
-class CutStore:
-    def __init__(self, tables: dict[str, pl.DataFrame], cut: date | None = None) -> None:
-        self.tables, self.cut = tables, cut
-
-    def scan(self, dataset: str) -> pl.LazyFrame:
-        frame = self.tables[dataset].lazy()
-        if self.cut is not None and dataset != "markets_calendar":
-            frame = frame.filter(pl.col(RawStore.date_field(dataset)) <= self.cut)
-        return frame
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +42,13 @@ def market(synthetic) -> dict[str, pl.DataFrame]:
     return synthetic.tables
 
 
-def _compute(tables, cut: date | None) -> dict[str, pl.DataFrame]:
-    store = CutStore(tables, cut)
-    calendar = TradingCalendar.from_frame(tables["markets_calendar"])
-    base = build_base(store, calendar, START, cut or END)
-    ctx = BlockContext(base.lazy(), calendar, store, asof_join)
-    return {block.name: block.compute(ctx).collect() for block in BLOCKS}
-
-
 @pytest.fixture(scope="module")
 def full(market) -> dict[str, pl.DataFrame]:
-    return _compute(market, None)
+    store = TableStore(market)
+    calendar = TradingCalendar.from_frame(market["markets_calendar"])
+    base = build_base(store, calendar, START, END)
+    ctx = BlockContext(base.lazy(), calendar, store, asof_join)
+    return {block.name: block.compute(ctx).collect() for block in BLOCKS}
 
 
 def test_every_side_feature_has_values(full):
@@ -72,26 +56,6 @@ def test_every_side_feature_has_values(full):
         out = full[block.name]
         for name in block.feature_names:
             assert out[name].null_count() < out.height, f"{block.name}.{name} is all null"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "cut",
-    [
-        date(2022, 1, 7),  # a Friday: a weekly margin record dated today is not usable yet
-        date(2022, 1, 12),  # the Wednesday after: it is
-        date(2022, 4, 4),  # market reform: sections switch to Prime/Standard/Growth
-        date(2022, 6, 10),  # an SQ day
-    ],
-)
-def test_side_blocks_do_not_change_when_later_data_exists(market, full, cut):
-    early = _compute(market, cut)
-    for block in BLOCKS:
-        got = early[block.name]
-        want = full[block.name].filter(pl.col("Date") <= cut)
-        assert got.select("Code", "Date").equals(want.select("Code", "Date")), block.name
-        for name in block.feature_names:
-            assert got[name].equals(want[name]), f"{name} changes when data after {cut} exists"
 
 
 def test_short_positions_match_the_simulated_reported_positions(synthetic, full):
