@@ -173,12 +173,18 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     keys = KeyStore(cfg.keys_path)
     limiter = RateLimiter(cfg.rate_per_s, cfg.rate_burst)
     cache = RankingCache(store)
-    states: dict[str, ModelState] = {n: ModelState(n) for n in cfg.models}
+    key = cfg.bundle_key()
+
+    def new_state(name: str) -> ModelState:
+        return ModelState(name, key, cfg.require_signed_bundles)
+
+    states: dict[str, ModelState] = {n: new_state(n) for n in cfg.models}
 
     def served() -> list[ModelState]:
         if not cfg.models:
             for name in _promoted_names():
-                states.setdefault(name, ModelState(name))
+                if name not in states:
+                    states[name] = new_state(name)
         return list(states.values())
 
     def state_of(model: str | None) -> ModelState:
