@@ -8,6 +8,8 @@ import os
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gogooku.bundle.job import predict
 from gogooku.bundle.scoring import create_bundle
@@ -69,3 +71,34 @@ def test_current_must_name_a_version_folder_of_its_own_bundle(world_home):
         resolve("lg", "v0001")
     with pytest.raises(BundleError, match="is a symlink"):
         promote("lg", "v0001")
+
+
+def test_no_pointer_text_but_a_version_of_its_own_bundle_is_served(world_home):
+    _, info = create_bundle("ln", "other")
+    own, _ = create_bundle("ln", "lg")
+    other = world_home / "bundles" / "other" / info.version
+    pointer = own.parent / "CURRENT"
+    ways_to_other = st.sampled_from(
+        [
+            "../other/v0001",
+            "./../other/v0001",
+            "v0001/../../other/v0001",
+            str(other),
+            "v0001/../v0001",
+            " v0001/.",
+            "v0001\n../other/v0001",
+        ]
+    )
+
+    @settings(max_examples=40, deadline=None)
+    @given(text=st.one_of(ways_to_other, st.text(max_size=12)))
+    def check(text: str) -> None:
+        pointer.write_text(text)
+        state = ModelState("lg")
+        bundle = state.current()
+        if text.strip() == "v0001":
+            assert bundle is not None and bundle.path == own
+        else:
+            assert bundle is None and str(pointer) in state.error
+
+    check()
