@@ -10,6 +10,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from gogooku.bundle.job import predict
 from gogooku.bundle.scoring import create_bundle
 from gogooku.bundle.signing import SigningError, generate_key, load_key
 from gogooku.bundle.store import BundleError, promote, sign_bundle, verify_bundle
@@ -65,6 +66,8 @@ def test_a_signed_manifest_catches_a_file_changed_with_its_manifest(
     )
     with pytest.raises(BundleError, match="manifest altered"):
         promote("lg", "v0001")
+    with pytest.raises(BundleError, match="manifest altered"):
+        predict("lg@v0001")  # /v1/rankings serves what predict stores
     result = CliRunner().invoke(app, ["bundle", "verify", "lg@v0001"])
     assert result.exit_code == 1 and "manifest altered" in result.output
 

@@ -10,7 +10,7 @@ The key is a file outside ``$GOGOOKU_HOME/bundles`` (at least 32 bytes; readable
 only, as ``gogooku bundle keygen`` writes it), named by ``GOGOOKU_BUNDLE_KEY_FILE`` for the
 bundle commands and by ``bundle_key_file`` in the service config. ``key_id`` (the first 16 hex
 digits of the key's SHA-256) tells which key signed. HMAC is symmetric: a host that can verify
-can also sign (docs/operations.md, "Threat model").
+can also sign (docs/security.md, "Threat model").
 """
 
 from __future__ import annotations
