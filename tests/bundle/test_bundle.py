@@ -97,10 +97,11 @@ def test_cli_bundle_promote_predict_rollback(world_home):
         assert result.exit_code == 0, result.output
     assert "created c@v0002 (linear" in result.output
     result = runner.invoke(app, ["bundle", "verify", "c"], env=env)
-    assert result.exit_code == 0 and "c@v0001: ok" in result.output
+    assert result.exit_code == 0 and "c@v0001: ok (signature: none)" in result.output
     result = runner.invoke(app, ["bundle", "verify", "c", "--json"], env=env)
     assert json.loads(result.output) == [
-        {"name": "c", "version": v, "ok": True, "problems": []} for v in ("v0001", "v0002")
+        {"name": "c", "version": v, "ok": True, "problems": [], "signature": "none"}
+        for v in ("v0001", "v0002")
     ]
     result = runner.invoke(app, ["bundle", "list", "--json"], env=env)
     assert [r["version"] for r in json.loads(result.output)] == ["v0001", "v0002"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from gogooku.bundle.signing import KEY_ENV, SIGNATURE_FILE, configured_key, generate_key
 from gogooku.bundle.store import (
     BundleError,
     bundles_dir,
@@ -18,13 +21,14 @@ from gogooku.bundle.store import (
     promote,
     resolve,
     rollback,
+    sign_bundle,
     verify_bundle,
     versions,
 )
 
 bundle_app = typer.Typer(
     help="Immutable model bundles: `gogooku bundle --run RUN` creates the next version; "
-    "`verify` and `list` inspect them.",
+    "`verify` and `list` inspect them, `sign` and `keygen` sign manifests.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -58,30 +62,74 @@ def bundle_command(
     typer.echo(f"created {info.name}@{info.version} ({info.model}, run {info.run_id}) at {path}")
 
 
-@bundle_app.command("verify")
-def verify_command(
-    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (NAME alone: every version)."),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print JSON (per version: its problems, none when ok)."
-    ),
-) -> None:
-    """Recompute every SHA-256 of the manifest; exit 1 when a file is missing, changed or unlisted."""
+def _chosen(ref: str) -> tuple[str, list[str]]:
     name, version = parse_ref(ref)
     chosen = [version] if version else versions(name)
     if not chosen:
         raise BundleError(f"no bundle {name!r} under {bundles_dir()}")
-    results = [(v, verify_bundle(resolve(name, v))) for v in chosen]
+    return name, chosen
+
+
+def _signature_state(name: str, version: str, key: bytes | None) -> str:
+    if not (resolve(name, version) / SIGNATURE_FILE).is_file():
+        return "none"
+    return "checked" if key is not None else "not checked (no key)"
+
+
+@bundle_app.command("verify")
+def verify_command(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (NAME alone: every version)."),
+    require_signature: bool = typer.Option(
+        False, "--require-signature", help=f"An unsigned version fails too (key: ${KEY_ENV})."
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON (per version: its problems, none when ok, and its signature: "
+        "checked, not checked (no key) or none).",
+    ),
+) -> None:
+    """Recompute every SHA-256 of the manifest and, when $GOGOOKU_BUNDLE_KEY_FILE names a key,
+    check the signature; exit 1 when a file is missing, changed or unlisted or the signature fails."""
+    name, chosen = _chosen(ref)
+    key = configured_key()
+    results = [
+        (v, verify_bundle(resolve(name, v), key, require_signature), _signature_state(name, v, key))
+        for v in chosen
+    ]
     if as_json:
         rows = [
-            {"name": name, "version": v, "ok": not problems, "problems": problems}
-            for v, problems in results
+            {"name": name, "version": v, "ok": not problems, "problems": problems, "signature": s}
+            for v, problems, s in results
         ]
         typer.echo(json.dumps(rows, indent=2))
     else:
-        for v, problems in results:
-            typer.echo(f"{name}@{v}: " + ("ok" if not problems else "; ".join(problems)))
-    if any(problems for _, problems in results):
+        for v, problems, s in results:
+            verdict = f"ok (signature: {s})" if not problems else "; ".join(problems)
+            typer.echo(f"{name}@{v}: {verdict}")
+    if any(problems for _, problems, _ in results):
         raise typer.Exit(code=1)
+
+
+@bundle_app.command("sign")
+def sign_command(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (NAME alone: every version)."),
+) -> None:
+    """Check every SHA-256, then sign the manifest with the key of $GOGOOKU_BUNDLE_KEY_FILE
+    (manifest.sig). Bundles created while it is set are signed already."""
+    name, chosen = _chosen(ref)
+    for version in chosen:
+        typer.echo(f"signed {name}@{version}: {sign_bundle(name, version)}")
+
+
+@bundle_app.command("keygen")
+def keygen_command(
+    file: Annotated[
+        Path, typer.Argument(help="Key file to create (outside $GOGOOKU_HOME/bundles).")
+    ],
+) -> None:
+    """Write a new random signing key (mode 0600; an existing file is never overwritten)."""
+    typer.echo(f"wrote key {generate_key(file)} to {file}; set {KEY_ENV}={file} to use it")
 
 
 @bundle_app.command("list")

@@ -1,9 +1,10 @@
 """The prediction job (``gogooku predict``) and the daily update (``gogooku update``).
 
-``predict(ref, day)`` loads ``NAME[@VERSION]`` (verified; default the promoted version), refuses
-a dataset whose feature hash differs from the bundle's, scores every stock listed on ``day``
-(default: the dataset's latest date) with ``LoadedBundle.score_dataset`` and replaces that day in
-the prediction store, with sector and company name from the raw store's master data as of ``day``
+``predict(ref, day)`` loads ``NAME[@VERSION]`` (default the promoted version; verified, and its
+signature checked when ``$GOGOOKU_BUNDLE_KEY_FILE`` names a key, since ``/v1/rankings`` serves
+what it stores), refuses a dataset whose feature hash differs from the bundle's, scores every
+stock listed on ``day`` (default: the dataset's latest date) with ``LoadedBundle.score_dataset``
+and replaces that day in the prediction store, with sector and company name from the raw store's master data as of ``day``
 (the latest master row of each code dated on or before it). ``listed`` — the denominator of the
 service's coverage gauge — is the number of codes in that master snapshot (the scored rows when
 the raw store has no master data).
@@ -23,6 +24,7 @@ import polars as pl
 
 from gogooku.bundle.predstore import DayRun, PredictionStore, to_store_frame
 from gogooku.bundle.scoring import load_bundle
+from gogooku.bundle.signing import configured_key
 from gogooku.bundle.store import parse_ref, resolve
 from gogooku.dataset.build import build_dataset, dataset_dir
 from gogooku.logs import console
@@ -67,7 +69,7 @@ def master_asof(day: dt.date) -> pl.DataFrame:
 def predict(ref: str, day: dt.date | None = None, store: PredictionStore | None = None) -> DayRun:
     """Score ``day`` with bundle ``ref`` and store it (see module doc)."""
     name, version = parse_ref(ref)
-    bundle = load_bundle(resolve(name, version))
+    bundle = load_bundle(resolve(name, version), key=configured_key())
     info = bundle.info
     bundle.check_dataset()
     day = day or latest_date(info.dataset)

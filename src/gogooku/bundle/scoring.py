@@ -231,10 +231,13 @@ class LoadedBundle:
         return dates[-1], self._rows(rows)
 
 
-def load_bundle(path: Path, verify: bool = True) -> LoadedBundle:
-    """Verify (unless ``verify`` is False) and load the bundle folder ``path``."""
+def load_bundle(
+    path: Path, verify: bool = True, key: bytes | None = None, require_signature: bool = False
+) -> LoadedBundle:
+    """Verify (unless ``verify`` is False; with ``key`` its signature too, see ``verify_bundle``)
+    and load the bundle folder ``path``."""
     if verify:
-        problems = verify_bundle(path)
+        problems = verify_bundle(path, key, require_signature)
         if problems:
             raise BundleError(f"bundle {path} fails verification: " + "; ".join(problems))
     info = load_info(path)

@@ -11,9 +11,11 @@ Layout of one bundle name::
                                  when present)
         model.pt | lgbm_{h}d.txt | linear.json     the fitted model (see ``model_files``)
         manifest.json            {"files": {name: sha256}} of every other file
-    bundles/NAME/CURRENT         the promoted version (one line; replaced atomically)
+        manifest.sig             optional: HMAC of the manifest (``gogooku.bundle.signing``)
+    bundles/NAME/CURRENT         the promoted version (one line; replaced atomically); only a
+                                 ``vNNNN`` folder of NAME that is not a symlink is accepted
     bundles/NAME/audit.jsonl     append-only: {"at", "who", "action", "from", "to"} per create,
-                                 promote and rollback
+                                 promote, rollback and sign
 
 Creation copies into ``.tmp-<uuid>/`` next to the versions and renames it to the next free
 ``vNNNN`` under the name's lock file (``.lock``, ``fcntl.flock``), so a half-written bundle is
@@ -46,6 +48,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from gogooku.bundle.registry import register_promoted
+from gogooku.bundle.signing import (
+    KEY_ENV,
+    SIGNATURE_FILE,
+    configured_key,
+    sign,
+    signature_problems,
+)
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_write_text, code_version
 from gogooku.runs import Ranges
@@ -56,7 +65,7 @@ MANIFEST_FILE = "manifest.json"
 CURRENT_FILE = "CURRENT"
 AUDIT_FILE = "audit.jsonl"
 LOCK_FILE = ".lock"
-VERSION_RE = re.compile(r"^v(\d{4,})$")
+VERSION_RE = re.compile(r"v(\d{4,})")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -136,8 +145,12 @@ def feature_hash(columns: Sequence[dict], names: Sequence[str], source: str) -> 
 def _versions(root: Path) -> list[str]:
     if not root.is_dir():
         return []
-    found = [p.name for p in root.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
-    return sorted(found, key=lambda v: int(VERSION_RE.match(v).group(1)))
+    found = [
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and VERSION_RE.fullmatch(p.name)
+    ]
+    return sorted(found, key=lambda v: int(VERSION_RE.fullmatch(v).group(1)))
 
 
 def versions(name: str) -> list[str]:
@@ -182,11 +195,13 @@ def read_audit(name: str) -> list[dict]:
 def write_bundle(name: str, files: dict[str, Path], info: dict) -> tuple[Path, BundleInfo]:
     """Copy ``files`` (bundle file name → source path) and ``bundle.json`` built from ``info``
     (every ``BundleInfo`` field but name, version, code_version, created_at/by) into the next
-    version of ``name``; returns (folder, info). Atomic: temp folder + rename under the lock."""
+    version of ``name``; returns (folder, info). Atomic: temp folder + rename under the lock.
+    Signed (``manifest.sig``) when ``$GOGOOKU_BUNDLE_KEY_FILE`` names a key."""
     root = bundles_dir() / check_name(name)
+    key = configured_key()
     with _locked(root):
         existing = _versions(root)
-        number = int(VERSION_RE.match(existing[-1]).group(1)) + 1 if existing else 1
+        number = int(VERSION_RE.fullmatch(existing[-1]).group(1)) + 1 if existing else 1
         version = f"v{number:04d}"
         bundle = BundleInfo(
             name=name,
@@ -204,6 +219,8 @@ def write_bundle(name: str, files: dict[str, Path], info: dict) -> tuple[Path, B
             (tmp / BUNDLE_FILE).write_text(bundle.model_dump_json(indent=2) + "\n")
             digests = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
             (tmp / MANIFEST_FILE).write_text(json.dumps({"files": digests}, indent=2) + "\n")
+            if key is not None:
+                sign(tmp, name, version, MANIFEST_FILE, key)
             for path in tmp.iterdir():
                 path.chmod(0o444)
             tmp.rename(root / version)
@@ -214,24 +231,27 @@ def write_bundle(name: str, files: dict[str, Path], info: dict) -> tuple[Path, B
     return root / version, bundle
 
 
-def verify_bundle(path: Path) -> list[str]:
-    """Problems of the bundle folder ``path`` (empty: every manifest hash matches and no file is
-    missing or unlisted)."""
+def verify_bundle(
+    path: Path, key: bytes | None = None, require_signature: bool = False
+) -> list[str]:
+    """Problems of the bundle folder ``path`` (empty: every manifest hash matches, no file is
+    missing or unlisted, and the signature checks out: ``gogooku.bundle.signing``; with no
+    ``key`` a signature is not checked, with ``require_signature`` an unsigned bundle fails)."""
+    problems = signature_problems(path, MANIFEST_FILE, key, require_signature)
     manifest = path / MANIFEST_FILE
     if not manifest.is_file():
-        return [f"{manifest}: missing"]
+        return [f"{manifest}: missing", *problems]
     try:
         listed: dict[str, str] = json.loads(manifest.read_text())["files"]
     except (ValueError, KeyError, TypeError) as exc:
-        return [f"{manifest}: unreadable ({exc})"]
-    problems = []
+        return [f"{manifest}: unreadable ({exc})", *problems]
     for name, digest in sorted(listed.items()):
         file = path / name
         if not file.is_file():
             problems.append(f"{file}: missing")
         elif sha256_file(file) != digest:
             problems.append(f"{file}: SHA-256 differs from the manifest")
-    present = {p.name for p in path.iterdir() if p.is_file()} - {MANIFEST_FILE}
+    present = {p.name for p in path.iterdir() if p.is_file()} - {MANIFEST_FILE, SIGNATURE_FILE}
     problems += [f"{path / n}: not in the manifest" for n in sorted(present - set(listed))]
     return problems
 
@@ -246,9 +266,30 @@ def load_info(path: Path) -> BundleInfo:
         raise BundleError(f"{file}: invalid bundle.json: {exc}") from None
 
 
+def read_pointer(root: Path) -> str | None:
+    """The version ``root/CURRENT`` names (None: no pointer). Only a ``vNNNN`` folder of this
+    bundle name is accepted: a path such as ``../other/v0001`` or a version folder that is a
+    symlink would serve another bundle under this name."""
+    path = root / CURRENT_FILE
+    if not path.is_file():
+        return None
+    return check_version(root, path.read_text().strip(), str(path))
+
+
+def check_version(root: Path, version: str, source: str) -> str:
+    """``version`` when it is a ``vNNNN`` folder name of the bundle ``root`` that is not a
+    symlink; else a BundleError naming ``source`` (where the version was read)."""
+    if not VERSION_RE.fullmatch(version):
+        raise BundleError(f"{source}: names {version!r}, not a version (vNNNN) of {root.name!r}")
+    if (root / version).is_symlink():
+        raise BundleError(
+            f"{source}: {root / version} is a symlink, not a version of {root.name!r}"
+        )
+    return version
+
+
 def current_version(name: str) -> str | None:
-    path = bundles_dir() / check_name(name) / CURRENT_FILE
-    return path.read_text().strip() if path.is_file() else None
+    return read_pointer(bundles_dir() / check_name(name))
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
@@ -267,10 +308,27 @@ def resolve(name: str, version: str | None = None) -> Path:
                 f"bundle {name!r} has no promoted version ({root / CURRENT_FILE} missing): "
                 f"run `gogooku promote {name} VERSION`"
             )
-    path = root / version
-    if not VERSION_RE.match(version) or not path.is_dir():
+    path = root / check_version(root, version, f"bundle {name}@{version}")
+    if not path.is_dir():
         raise BundleError(f"bundle {name}@{version}: {path} does not exist; have {versions(name)}")
     return path
+
+
+def sign_bundle(name: str, version: str) -> Path:
+    """Sign ``name@version`` with the key of ``$GOGOOKU_BUNDLE_KEY_FILE`` after checking every
+    hash (audited as ``sign``); returns the signature file. The signature vouches for the
+    manifest as it is now: sign only versions you created or checked yourself."""
+    key = configured_key()
+    if key is None:
+        raise BundleError(f"bundle {name}@{version}: set {KEY_ENV} to the key file to sign with")
+    path = resolve(name, version)
+    problems = verify_bundle(path)
+    if problems:
+        raise BundleError(f"bundle {name}@{version} fails verification: " + "; ".join(problems))
+    with _locked(path.parent):
+        signature = sign(path, name, path.name, MANIFEST_FILE, key)
+        _audit(path.parent, "sign", None, path.name)
+    return signature
 
 
 def _set_current(root: Path, version: str) -> None:
@@ -283,12 +341,15 @@ def promote(name: str, version: str) -> str | None:
     MLflow (``gogooku.bundle.registry``; a registry failure is a warning)."""
 
     path = resolve(name, version)
-    problems = verify_bundle(path)
+    problems = verify_bundle(path, configured_key())
     if problems:
         raise BundleError(f"bundle {name}@{version} fails verification: " + "; ".join(problems))
     root = path.parent
     with _locked(root):
-        before = current_version(name)
+        try:
+            before = current_version(name)
+        except BundleError:  # a broken pointer is what a promote repairs
+            before = None
         _set_current(root, version)
         _audit(root, "promote", before, version)
     register_promoted(path, name, version, sha256_file(path / MANIFEST_FILE))
@@ -309,7 +370,7 @@ def rollback(name: str) -> tuple[str, str]:
             raise BundleError(
                 f"bundle {name!r}: {now} was the first promoted version; nothing to roll back to"
             )
-        problems = verify_bundle(root / target)
+        problems = verify_bundle(root / target, configured_key())
         if problems:
             raise BundleError(f"rollback target {name}@{target} fails verification: {problems}")
         _set_current(root, target)

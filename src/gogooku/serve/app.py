@@ -54,12 +54,13 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
-    """413 for a body over ``limit`` bytes (declared ``Content-Length`` or streamed)."""
+    """413 for a body over ``limit`` bytes, declared (``Content-Length``) or streamed (chunked).
+
+    A streamed body is counted as the app reads it; at the first byte over the limit the 413 is
+    sent and the app is told the client disconnected, so it stops reading (an exception raised
+    from ``receive`` would reach FastAPI's body parser, which answers 400), and whatever it
+    sends afterwards is dropped."""
 
     def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -79,27 +80,30 @@ class BodyLimitMiddleware:
             await self._reject(send)
             return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    rejected = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message):
             nonlocal started
+            if rejected:
+                return
             started |= message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
+        await self.app(scope, limited_receive, tracked_send)
 
 
 class MetricsMiddleware:
@@ -169,12 +173,18 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     keys = KeyStore(cfg.keys_path)
     limiter = RateLimiter(cfg.rate_per_s, cfg.rate_burst)
     cache = RankingCache(store)
-    states: dict[str, ModelState] = {n: ModelState(n) for n in cfg.models}
+    key = cfg.bundle_key()
+
+    def new_state(name: str) -> ModelState:
+        return ModelState(name, key, cfg.require_signed_bundles)
+
+    states: dict[str, ModelState] = {n: new_state(n) for n in cfg.models}
 
     def served() -> list[ModelState]:
         if not cfg.models:
             for name in _promoted_names():
-                states.setdefault(name, ModelState(name))
+                if name not in states:
+                    states[name] = new_state(name)
         return list(states.values())
 
     def state_of(model: str | None) -> ModelState:

@@ -79,6 +79,7 @@ def serve_command(
     import uvicorn
 
     cfg = load_serve_config(config)
+    cfg.bundle_key()  # a missing or unsafe key file fails here, not inside uvicorn
     if config is not None:
         os.environ["GOGOOKU_SERVE_CONFIG"] = str(config)
     if bundle:

@@ -2,7 +2,8 @@
 
 Sources, later ones winning: the defaults below; the TOML file named by ``GOGOOKU_SERVE_CONFIG``
 (or passed to ``load_serve_config``; top-level keys are the fields, unknown keys are errors);
-``GOGOOKU_SERVE_MODELS`` (comma-separated bundle names) and ``GOGOOKU_API_KEYS_FILE``.
+``GOGOOKU_SERVE_MODELS`` (comma-separated bundle names), ``GOGOOKU_API_KEYS_FILE`` and
+``GOGOOKU_BUNDLE_KEY_FILE`` (the bundle signing key, ``gogooku.bundle.signing``).
 With no ``models`` the service serves every bundle name that has a promoted version at startup.
 """
 
@@ -13,7 +14,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from gogooku.config import StrictModel, load_config
+from gogooku.bundle.signing import KEY_ENV as BUNDLE_KEY_ENV
+from gogooku.bundle.signing import load_key
+from gogooku.config import ConfigError, StrictModel, load_config
 from gogooku.settings import get_settings
 
 CONFIG_ENV = "GOGOOKU_SERVE_CONFIG"
@@ -45,9 +48,29 @@ class ServeConfig(StrictModel):
         False, description="/docs, /openapi.json and /metrics need X-API-Key as /v1 does"
     )
 
+    bundle_key_file: Path | None = Field(
+        None,
+        description="HMAC key file checking bundle signatures (manifest.sig): a bundle whose "
+        "signature fails is not served",
+    )
+    require_signed_bundles: bool = Field(
+        False, description="unsigned bundles are not served either (needs bundle_key_file)"
+    )
+
     @property
     def keys_path(self) -> Path:
         return self.api_keys_file or get_settings().home / "api_keys.json"
+
+    def bundle_key(self) -> bytes | None:
+        """The signing key of ``bundle_key_file`` (None: signatures are not checked)."""
+        if self.bundle_key_file is None:
+            if self.require_signed_bundles:
+                raise ConfigError(
+                    "serve config: require_signed_bundles needs bundle_key_file "
+                    f"(or ${BUNDLE_KEY_ENV})"
+                )
+            return None
+        return load_key(self.bundle_key_file)
 
 
 def load_serve_config(path: str | Path | None = None) -> ServeConfig:
@@ -60,4 +83,6 @@ def load_serve_config(path: str | Path | None = None) -> ServeConfig:
         update["models"] = [m.strip() for m in os.environ[MODELS_ENV].split(",") if m.strip()]
     if os.environ.get(KEYS_ENV):
         update["api_keys_file"] = Path(os.environ[KEYS_ENV])
+    if os.environ.get(BUNDLE_KEY_ENV):
+        update["bundle_key_file"] = Path(os.environ[BUNDLE_KEY_ENV])
     return ServeConfig.model_validate({**cfg.model_dump(), **update}) if update else cfg

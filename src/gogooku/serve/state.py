@@ -1,9 +1,12 @@
 """What the service serves: per bundle name, the promoted version, loaded and verified.
 
 ``ModelState.current()`` is called on every request. It stats ``bundles/NAME/CURRENT`` and the
-files of the version it names (one ``stat`` each, no reading); when that signature differs from
-the last one seen — a promote or rollback replaced the pointer, or a bundle file was modified,
-removed or added — it verifies the version's manifest (SHA-256 of every file) and loads it. A
+files of the version it names (one ``stat`` each, no reading: inode, size, mtime and ctime — a
+write moves ctime even when the writer restores mtime and size); when that signature differs
+from the last one seen — a promote or rollback replaced the pointer, or a bundle file was
+modified, removed, added or re-permissioned — it re-hashes the version against its manifest
+(SHA-256 of every file; with a key, the manifest's signature too) and loads it. ``CURRENT``
+must name a ``vNNNN`` folder of this bundle name (``gogooku.bundle.store.check_version``). A
 bundle that loads is swapped in by one reference assignment, so a request already holding the
 previous bundle finishes with it; one that fails leaves the state without a bundle and with the
 reason (``error``, shown by ``/readyz`` and logged): a corrupted bundle is never served, also
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 
 from gogooku.bundle.predstore import DayRun, PredictionStore
 from gogooku.bundle.scoring import LoadedBundle, load_bundle
-from gogooku.bundle.store import CURRENT_FILE, BundleError, bundles_dir
+from gogooku.bundle.store import CURRENT_FILE, VERSION_RE, BundleError, bundles_dir, check_version
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,11 @@ log = logging.getLogger(__name__)
 class ModelState:
     """The served bundle of one name (see module doc)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, key: bytes | None = None, require_signature: bool = False
+    ) -> None:
         self.name = name
+        self.key, self.require_signature = key, require_signature
         self.root = bundles_dir() / name
         self.bundle: LoadedBundle | None = None
         self.error: str | None = "not loaded yet"
@@ -42,23 +48,29 @@ class ModelState:
         self._lock = threading.Lock()
 
     def _signature(self) -> tuple:
-        """(pointer inode, pointer mtime, version, ((name, inode, mtime, size) of every file))."""
+        """(pointer inode, mtime, ctime, version, ((name, inode, mtime, ctime, size) of every
+        file of the version; none when the pointer does not name a version))."""
         pointer = self.root / CURRENT_FILE
         try:
             st = pointer.stat()
         except FileNotFoundError:
             return ("no pointer",)
-        if self._sig is not None and self._sig[:2] == (st.st_ino, st.st_mtime_ns):
-            version = self._sig[2]
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        if self._sig is not None and self._sig[:3] == stamp:
+            version = self._sig[3]
         else:
             version = pointer.read_text().strip()
-        try:
-            with os.scandir(self.root / version) as entries:
-                stats = [(e.name, e.stat()) for e in entries]
-        except FileNotFoundError:
-            stats = []
-        files = tuple(sorted((n, s.st_ino, s.st_mtime_ns, s.st_size) for n, s in stats))
-        return (st.st_ino, st.st_mtime_ns, version, files)
+        stats = []
+        if VERSION_RE.fullmatch(version):
+            try:
+                with os.scandir(self.root / version) as entries:
+                    stats = [(e.name, e.stat()) for e in entries]
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+        files = tuple(
+            sorted((n, s.st_ino, s.st_mtime_ns, s.st_ctime_ns, s.st_size) for n, s in stats)
+        )
+        return (*stamp, version, files)
 
     def current(self) -> LoadedBundle | None:
         """The bundle to serve now, or None (then ``error`` says why)."""
@@ -74,14 +86,17 @@ class ModelState:
         if sig == ("no pointer",):
             self.bundle, self.error = None, f"bundle {self.name!r}: no promoted version"
         else:
-            version = sig[2]
+            version = sig[3]
             try:
-                self.bundle, self.error = load_bundle(self.root / version), None
+                check_version(self.root, version, str(self.root / CURRENT_FILE))
+                path = self.root / version
+                bundle = load_bundle(path, key=self.key, require_signature=self.require_signature)
+                self.bundle, self.error = bundle, None
                 log.info("serving %s@%s", self.name, version)
             except (BundleError, OSError, ValueError, RuntimeError) as exc:
                 self.bundle, self.error = None, f"{self.name}@{version}: {exc}"
         if self.error:
-            log.error("not serving %s: %s", self.name, self.error)
+            log.error("not serving %s (withdrawn until fixed): %s", self.name, self.error)
         self._sig = sig
 
 
