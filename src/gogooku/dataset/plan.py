@@ -6,15 +6,16 @@ against the availability rules (``gogooku.features.availability.AVAILABILITY``).
 Missing sources: a requested block one of whose non-base sources has no rows in the raw store
 usable on or before the build's ``--end`` (by the source's availability rule; the plan lacks it,
 prices were imported without side data, or its data starts later) is skipped with one warning
-and listed under ``skipped``; the rest of the build goes on. Rows stored after ``--end`` never
-change the plan. So is a block one of whose
+and listed under ``skipped``; the rest of the build goes on. So is a block one of whose
 ``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
-session ``MO`` read by ``am``) holds no non-null value in the store.
+session ``MO`` read by ``am``) holds no non-null value in those rows. Rows stored after
+``--end`` never change the plan. There is no lower bound: as-of sources carry a record from
+long before ``--start`` into the panel, so older rows count too.
 
 Optional sources: a source a block lists in ``optional_sources`` does not skip it. When such a
-source has no usable rows, the block is built with the features that need it set to null (one warning);
-the planned block carries them in ``null_features`` (feature, reason) and ``features.json``
-records them.
+source has no usable rows, the block is built with the features that need it set to null (one
+warning); the planned block carries them in ``null_features`` (feature, reason) and
+``features.json`` records them.
 
 Markets: on a store holding another market than Tokyo (``raw/market.json``,
 ``gogooku.market``), a block with ``jpx_only`` set (price limits, TSE sessions, TSE investor
