@@ -7,6 +7,10 @@ outage) as closed, whereas J-Quants keeps it as a business day whose bars are al
 fallback adds it back as a trading day so both sources give the same rows, and
 :meth:`TradingCalendar.is_halt` flags it.
 
+J-Quants publishes ``markets_calendar`` ahead, through the end of the following year
+(:func:`published_through`): ``gogooku fetch`` stores it that far, so calendar features of a day
+never wait for later data.
+
 Close time in force on a trading day: 15:00 until 2024-11-04, 15:30 from 2024-11-05 (the TSE
 extension of the afternoon session), 11:30 on a half-day session (``HolDiv == "2"``).
 """
@@ -29,6 +33,11 @@ CLOSE_EXTENSION_DAY = date(2024, 11, 5)
 CLOSE_BEFORE_EXTENSION = time(15, 0)
 CLOSE_FROM_EXTENSION = time(15, 30)
 HALF_DAY_CLOSE = time(11, 30)
+
+
+def published_through(day: date) -> date:
+    """The last day of the calendar J-Quants publishes on ``day``: 31 December of the next year."""
+    return date(day.year + 1, 12, 31)
 
 
 class CalendarError(GogookuError, ValueError):

@@ -6,6 +6,8 @@ from datetime import date
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
 from gogooku.features import calendar_flags, limits, liquidity, sector
@@ -243,3 +245,21 @@ def test_no_trade_counts_exclude_the_market_halt(make_base, make_no_trade, make_
     assert row["days_since_trade"] == 1 and row["turnover_log"] is None
     assert _row(out, "10010", date(2020, 10, 6))["days_since_trade"] == 2
     assert _row(out, "10010", date(2020, 10, 7))["days_since_trade"] == 0
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cut=st.dates(date(2023, 7, 3), date(2024, 3, 1)))
+# The SQ Friday 2023-08-11 was a holiday: on a calendar ending the day before, 08-10 may be SQ.
+@example(cut=date(2023, 8, 10))
+@example(cut=date(2023, 9, 29))
+def test_flags_of_a_shorter_calendar_are_the_full_values_or_null(flags, calendar, cut):
+    """A calendar ending at ``cut`` (a store's calendar before the months ahead were fetched)
+    gives every flag of the full calendar, or null where the answer needs days past ``cut``."""
+    short = calendar_flags.calendar_frame(calendar.frame().filter(pl.col("Date") <= cut))
+    full = flags.filter(pl.col("Date").is_between(short["Date"][0], cut))
+    assert short["Date"].equals(full["Date"])
+    for column in short.columns:
+        known = short[column].is_not_null()
+        assert short[column].filter(known).equals(full[column].filter(known)), column

@@ -7,6 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from gogooku.calendar import TradingCalendar
 from gogooku.features.dividends import BLOCK as DIV_BLOCK
 from gogooku.features.earnings import BLOCK as EARN_BLOCK
 
@@ -164,3 +165,21 @@ def test_earnings_no_cross_code_bleed(calendar, earnings):
     assert both.filter(pl.col("Code") == A).equals(earnings)
     assert value(both, B, date(2020, 10, 16), "earn_days_to_next") == 21
     assert value(both, B, date(2020, 12, 10), "earn_days_to_next") is None
+
+
+def test_within_5d_is_null_not_a_guess_past_the_calendar(calendar):
+    """On a calendar ending 2020-08-05 the announcement of 08-12 is 2 known sessions after 08-03
+    (the full calendar has 6): null there, and equal to the full value wherever it is known."""
+    tables = {
+        "fins_earnings_date": typed("fins_earnings_date", SCHEDULES),
+        "fins_summary": typed("fins_summary", DISCLOSURES),
+    }
+    short_calendar = TradingCalendar(calendar.days(calendar.first, date(2020, 8, 5)))
+    short = run_block(EARN_BLOCK, tables, short_calendar, [A])
+    full = run_block(EARN_BLOCK, tables, calendar, [A]).filter(pl.col("Date") <= date(2020, 8, 5))
+    assert value(short, A, date(2020, 8, 3), "earn_within_5d") is None
+    assert value(full, A, date(2020, 8, 3), "earn_within_5d") is False
+    # More than 14 calendar days before the date: False without counting sessions.
+    assert value(short, A, date(2020, 7, 21), "earn_within_5d") is False
+    known = short["earn_within_5d"].is_not_null()
+    assert short.filter(known).equals(full.filter(known))

@@ -55,10 +55,12 @@ def test_dataset_status_counts_rows_units_and_gaps():
     assert (status.first, status.last) == (D(2024, 1, 4), D(2024, 1, 31))
     assert status.gaps == GAP_DAYS
     calendar = dataset_status(store, "markets_calendar")
+    # Month units through the end of 2025 (published ahead of a January 2024 fetch); the service
+    # holds January and February.
     assert (calendar.fetch_mode, calendar.units, calendar.rows, calendar.gaps) == (
         "range",
-        1,
-        31,
+        24,
+        60,
         None,
     )
 
@@ -132,8 +134,9 @@ def test_fetch_over_loopback_http_then_rerun_is_a_no_op(monkeypatch):
         served = len(service.requests)
         second = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
     assert second.exit_code == 0, second.output
-    # Calendar 1 + TOPIX January 10 pages + 4 trading days x 2 pages of bars.
-    assert served == 1 + 10 + 8
+    # Calendar 24 months (through the end of 2025, published ahead) + TOPIX January 10 pages +
+    # 4 trading days x 2 pages of bars.
+    assert served == 24 + 10 + 8
     assert len(service.requests) == served
     assert "requests made: 0" in second.output
 

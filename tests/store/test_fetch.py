@@ -14,7 +14,7 @@ from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.transport import ASGISyncTransport
 from gogooku.settings import Plan
 from gogooku.store import raw as raw_module
-from gogooku.store.fetch import fetch, needs_fetch, settle_time, units_to_fetch
+from gogooku.store.fetch import fetch, month_chunks, needs_fetch, settle_time, units_to_fetch
 from gogooku.store.raw import RawStore, content_hash
 
 from .conftest import (
@@ -31,6 +31,8 @@ from .conftest import (
 
 D = dt.date
 JAN_FEB = (D(2024, 1, 1), D(2024, 2, 29))
+# After the calendar published ahead of JAN_FEB (through 2025) has settled.
+LATE = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
 
 
 def at(moment: dt.datetime):
@@ -53,9 +55,10 @@ def test_calendar_first_then_one_request_per_trading_day(store, service, client)
     )
 
     assert service.requests[0][0] == "/markets/calendar"
+    # Published ahead: month by month through the end of the year after the fetch's end.
     assert service.paths("markets_calendar") == [
-        {"from": "2024-01-01", "to": "2024-01-31"},
-        {"from": "2024-02-01", "to": "2024-02-29"},
+        {"from": first.isoformat(), "to": last.isoformat()}
+        for first, last in month_chunks(D(2024, 1, 1), D(2025, 12, 31))
     ]
     days = business_days(*JAN_FEB)
     first_pages = [
@@ -85,10 +88,10 @@ def test_calendar_first_then_one_request_per_trading_day(store, service, client)
     }
 
 
-def test_second_run_makes_no_request(store, service, client):
+def test_second_run_requests_only_the_current_calendar_month(store, service, client):
     datasets = ["equities_bars_daily", "indices_topix", "markets_short_sale_report"]
     fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(SETTLED))
-    before = len(service.requests)
+    service.requests.clear()
     report = fetch(
         store,
         client,
@@ -96,11 +99,20 @@ def test_second_run_makes_no_request(store, service, client):
         datasets,
         Plan.PREMIUM,
         progress=False,
-        clock=at(SETTLED + dt.timedelta(days=30)),
+        clock=at(SETTLED + dt.timedelta(days=1)),
     )
-    assert len(service.requests) == before
-    assert report.requests == 0
-    assert all(r.fetched == 0 for r in report.results.values())
+    # Settled history is not requested again, nor the months published ahead (refreshed once a
+    # month); only the calendar's current month, unsettled until it ends.
+    assert service.requests == [("/markets/calendar", {"from": "2024-06-01", "to": "2024-06-30"})]
+    assert report.requests == 1
+    assert all(r.fetched == 0 for k, r in report.results.items() if k != "markets_calendar")
+
+    service.requests.clear()
+    fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(LATE))
+    assert {p["from"] for p in service.paths("markets_calendar")} == {
+        first.isoformat() for first, _ in month_chunks(D(2024, 6, 1), D(2025, 12, 31))
+    }
+    assert service.paths("equities_bars_daily") == []
 
 
 class CrashingClient:
@@ -229,8 +241,12 @@ def test_last_day_is_refetched_until_settled_and_revisions_replace_rows(store, s
         progress=False,
         clock=at(next_morning),
     )
-    # Only the unsettled units come again: February's calendar chunk and the 29th.
-    assert service.paths("markets_calendar") == [{"from": "2024-02-01", "to": "2024-02-29"}]
+    # Only the unsettled units come again: the calendar (February's chunk, March now current,
+    # the months ahead in a new month) and the 29th.
+    assert service.paths("markets_calendar") == [
+        {"from": first.isoformat(), "to": last.isoformat()}
+        for first, last in month_chunks(D(2024, 2, 1), D(2025, 12, 31))
+    ]
     assert {p["date"] for p in service.paths("equities_bars_daily")} == {"2024-02-29"}
     assert report.results["equities_bars_daily"].fetched == 1
 
@@ -250,7 +266,7 @@ def test_last_day_is_refetched_until_settled_and_revisions_replace_rows(store, s
         progress=False,
         clock=at(next_morning + dt.timedelta(hours=1)),
     )
-    assert service.requests == []
+    assert service.requests == [("/markets/calendar", {"from": "2024-03-01", "to": "2024-03-31"})]
 
 
 def test_settle_rule():
@@ -426,10 +442,14 @@ def test_units_to_fetch_plans_from_the_store_without_requests(store, service, cl
     # An empty store: only the calendar is due, the days depend on the calendar it brings.
     due = units_to_fetch(store, *JAN_FEB, datasets, Plan.PREMIUM, today=today)
     assert list(due) == ["markets_calendar"]
-    assert [u.key for u in due["markets_calendar"]] == ["2024-01", "2024-02"]
+    assert [u.key for u in due["markets_calendar"]] == [
+        first.strftime("%Y-%m") for first, _ in month_chunks(D(2024, 1, 1), D(2025, 12, 31))
+    ]
     assert service.requests == []
 
-    fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(SETTLED))
+    # Fetched once the whole calendar published ahead has settled.
+    today = LATE.date()
+    fetch(store, client, *JAN_FEB, datasets, Plan.PREMIUM, progress=False, clock=at(LATE))
     assert units_to_fetch(store, *JAN_FEB, datasets, Plan.PREMIUM, today=today) == {}
     with store.catalog._connect() as conn:
         conn.execute("DELETE FROM units WHERE unit_key IN ('2024-02-05', '2024-02-06')")
@@ -503,8 +523,9 @@ def test_progress_shows_units_left_requests_and_the_pacing_delay(store, service)
             console=Console(file=out, width=200),
         )
     lines = {line.split()[0]: " ".join(line.split()) for line in out.getvalue().splitlines()}
-    # 4 trading days, 2 pages each; the calendar's one month chunk in one request.
+    # 4 trading days, 2 pages each; the calendar's month chunks inside the Free window (one
+    # request: the months after it are not sent).
     assert report.results["equities_bars_daily"].requests == 8
     assert "4/4 units, 0 left requests 8 pacing 12.60s" in lines["equities_bars_daily"]
-    assert "1/1 units, 0 left requests 1 pacing" in lines["markets_calendar"]
+    assert "3/3 units, 0 left requests 1 pacing" in lines["markets_calendar"]
     assert now[0] == pytest.approx(8 * 12.6)

@@ -34,7 +34,9 @@ def test_calendar_follows_jpx_with_the_2020_10_01_halt_as_business_day():
     config = SynthConfig(stocks=20, start=date(2019, 1, 1), end=date(2020, 12, 31))
     calendar, days = build_calendar(config)
     hol = dict(zip(calendar["Date"].to_list(), calendar["HolDiv"].to_list(), strict=True))
-    assert calendar.height == 731  # every calendar day of 2019 and 2020 (leap year)
+    # Every calendar day of 2019 and 2020 (leap year), and 2021 published ahead like J-Quants.
+    assert calendar.height == 731 + 365
+    assert calendar["Date"].max() == date(2021, 12, 31)
     assert calendar.schema == pl.Schema({"Date": pl.Date, "HolDiv": pl.String})
     assert hol[HALT_DAY] == "1" and HALT_DAY in days
     # year-end closure, the 2019 imperial-transition holidays, a Saturday and a Sunday
@@ -43,7 +45,8 @@ def test_calendar_follows_jpx_with_the_2020_10_01_halt_as_business_day():
         assert hol[closed] == "0", closed
     assert hol[date(2019, 12, 30)] == "1" and hol[date(2020, 1, 6)] == "1"
     assert set(hol.values()) == {"0", "1"}  # XTKS has no half days in this period
-    assert days == sorted(d for d, h in hol.items() if h in {"1", "2"})
+    assert days == sorted(d for d, h in hol.items() if h in {"1", "2"} and d <= config.end)
+    assert hol[date(2021, 1, 4)] == "1" and hol[date(2021, 1, 11)] == "0"  # Coming of Age Day
     assert sum(d.year == 2019 for d in days) == 241  # JPX business days in 2019
 
 

@@ -20,6 +20,11 @@ the warm-up, whether the dataset is extended), ``compute`` (the blocks stock chu
 cross-sectional blocks and labels once; default chunks of 400 stocks), ``panel_writer`` (the
 streamed ``panel.parquet`` and the block files), ``feature_index`` (``features.json``).
 
+Dates: ``start..end`` is narrowed to the trading days of the stored calendar up to the last
+daily bar (the calendar is published ahead of the data). The blocks are planned from the rows
+usable on or before that end (``gogooku.dataset.plan``), so data added or removed after it never
+changes the columns.
+
 History: the base frame starts ``warmup`` trading days before ``start`` (``warmup`` = the longest
 block lookback unless ``--warmup-days`` overrides it) and runs up to 21 trading days after
 ``end`` where data exists, for the labels only — blocks see rows up to ``end``.
@@ -121,6 +126,12 @@ class BuildResult:
 
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _last_bar_day(store) -> date | None:
+    """The last date of the stored daily bars (None without any): the calendar is published
+    ahead, so its trading days run past the data."""
+    return store.scan("equities_bars_daily").select(pl.col("Date").max()).collect().item()
 
 
 def source_hash(store, dataset: str) -> str | None:
@@ -332,13 +343,14 @@ def build_dataset(
         raise BuildError(f"--chunk-stocks must be >= 1, got {chunk_stocks}")
     registry = registered_blocks() if registry is None else registry
     market = load_market(getattr(store, "root", settings.raw_dir))
-    selected, skipped = plan_blocks(blocks, store, registry, market)
-    warmup = plan_warmup(selected, warmup_days)
-    calendar = load_calendar(store, start, end, warmup)
-    trading = calendar.days(start, end)
+    wanted = [registry[n] for n in (blocks or registry) if n in registry]
+    calendar = load_calendar(store, start, end, plan_warmup(wanted, warmup_days))
+    trading = calendar.days(start, min(end, _last_bar_day(store) or end))
     if not trading:
         raise BuildError(f"no trading day between {start} and {end} ({calendar.source} calendar)")
     start, end = trading[0], trading[-1]
+    selected, skipped = plan_blocks(blocks, store, registry, market, usable_by=(calendar, end))
+    warmup = plan_warmup(selected, warmup_days)
     label_end = calendar.offset_clipped(end, LABEL_LOOKAHEAD)
     block_names = [b.name for b in selected]
     path = dataset_dir(name, settings)

@@ -63,6 +63,8 @@ def build_command(
 ) -> None:
     """Build the feature panel, labels, features.json and metadata.json for START..END.
 
+    END is narrowed to the last stored daily bar (the calendar runs ahead of the data). The blocks are planned from the raw rows usable on or before END, so data stored after END never changes the columns; the calendar flags use the calendar JPX publishes ahead, so a build on a store fetched up to D gives the rows up to D of a later, longer build.
+
     An existing dataset with the same start, blocks and warm-up and an earlier end is extended incrementally (only the new days are computed; recent labels are refreshed).
 
     The most recent days can be sealed as a hold-out (--holdout): no fold, search or ordinary evaluation uses them; `gogooku evaluate --final RUN` scores them once per config.

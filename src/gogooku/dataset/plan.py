@@ -4,15 +4,18 @@ Blocks: the registry (``gogooku.features.registry.BLOCKS``) or the requested nam
 against the availability rules (``gogooku.features.availability.AVAILABILITY``).
 
 Missing sources: a requested block one of whose non-base sources has no rows in the raw store
-(the plan lacks it, or prices were imported without side data) is skipped with one warning and
-listed under ``skipped``; the rest of the build goes on. So is a block one of whose
+usable on or before the build's ``--end`` (by the source's availability rule; the plan lacks it,
+prices were imported without side data, or its data starts later) is skipped with one warning
+and listed under ``skipped``; the rest of the build goes on. So is a block one of whose
 ``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
-session ``MO`` read by ``am``) holds no non-null value in the store.
+session ``MO`` read by ``am``) holds no non-null value in those rows. Rows stored after
+``--end`` never change the plan. There is no lower bound: as-of sources carry a record from
+long before ``--start`` into the panel, so older rows count too.
 
 Optional sources: a source a block lists in ``optional_sources`` does not skip it. When such a
-source has no rows, the block is built with the features that need it set to null (one warning);
-the planned block carries them in ``null_features`` (feature, reason) and ``features.json``
-records them.
+source has no usable rows, the block is built with the features that need it set to null (one
+warning); the planned block carries them in ``null_features`` (feature, reason) and
+``features.json`` records them.
 
 Markets: on a store holding another market than Tokyo (``raw/market.json``,
 ``gogooku.market``), a block with ``jpx_only`` set (price limits, TSE sessions, TSE investor
@@ -45,7 +48,7 @@ import polars as pl
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES
 from gogooku.errors import GogookuError
-from gogooku.features.availability import AVAILABILITY
+from gogooku.features.availability import AVAILABILITY, AVAILABLE_FROM, with_available_from
 from gogooku.features.base import Block
 from gogooku.market import Market
 
@@ -87,13 +90,16 @@ def plan_blocks(
     store,
     registry: Mapping[str, Block],
     market: Market = TOKYO_MARKET,
+    usable_by: tuple[TradingCalendar, date] | None = None,
 ) -> tuple[list[Block], dict[str, str]]:
     """(blocks to build, {skipped block: reason}) for the requested blocks.
 
     A block is skipped when it is ``jpx_only`` and ``market`` is not Tokyo, when one of its
     optional sources (not a base source, or ``indices_topix``) has no rows in the store, when one
     of its ``required_columns`` holds no non-null value there, or (derived blocks) when a block
-    it requires is not built.
+    it requires is not built. With ``usable_by`` (calendar, end) only the rows usable on or
+    before ``end`` by their source's availability rule count (``usable_rows``), so data stored
+    after the build's end never changes the plan.
     """
     names = list(requested) if requested else list(registry)
     unknown = [n for n in names if n not in registry]
@@ -111,7 +117,8 @@ def plan_blocks(
 
     def empty(source: str) -> bool:
         if source not in empty_cache:
-            empty_cache[source] = store.scan(source).head(1).collect().height == 0
+            rows = usable_rows(store, source, usable_by)
+            empty_cache[source] = rows.head(1).collect().height == 0
         return empty_cache[source]
 
     for name in names:
@@ -133,7 +140,7 @@ def plan_blocks(
         empty_columns = [
             f"{source}.{column}"
             for source, column in block.required_columns
-            if not _has_values(store, source, column)
+            if not _has_values(store, source, column, usable_by)
         ]
         if empty_columns:
             skipped[name] = (
@@ -185,9 +192,21 @@ def with_null_features(block: Block, reasons: Mapping[str, str]) -> Block:
     return replace(block, compute=nulled, null_features=tuple(reasons.items()))
 
 
-def _has_values(store, source: str, column: str) -> bool:
-    """Whether ``source`` in ``store`` has ``column`` with at least one non-null value."""
+def usable_rows(store, source: str, usable_by: tuple[TradingCalendar, date] | None) -> pl.LazyFrame:
+    """The rows of ``source`` (all of them without ``usable_by``; else those whose
+    ``available_from`` by the source's rule is on or before the end date)."""
     scan = store.scan(source)
+    if usable_by is None:
+        return scan
+    calendar, end = usable_by
+    return with_available_from(scan, source, calendar).filter(pl.col(AVAILABLE_FROM) <= end)
+
+
+def _has_values(
+    store, source: str, column: str, usable_by: tuple[TradingCalendar, date] | None
+) -> bool:
+    """Whether the usable rows of ``source`` have ``column`` with a non-null value."""
+    scan = usable_rows(store, source, usable_by)
     if column not in scan.collect_schema():
         return False
     return scan.select(column).drop_nulls().head(1).collect().height > 0

@@ -1,9 +1,13 @@
 """Calendar and validity block (``calendar``).
 
 Date flags come from the trading calendar (``BlockContext.calendar``), which JPX publishes ahead
-of time, so knowing that t is the last trading day of its month is not look-ahead. Where the
-calendar itself ends, values that need later trading days are null (e.g. ``is_month_end`` on the
-calendar's last day). Definitions, with "trading day" from the calendar:
+of time (``gogooku fetch`` stores it through the end of the next year), so knowing that t is the
+last trading day of its month is not look-ahead, and a build on a store fetched up to D gives
+the same values on days up to D as one on a longer store. Where the calendar itself ends, values
+that need later trading days are null, never a guess (``is_month_end``, ``days_to_next_session``
+on the calendar's last day, ``days_to_month_end`` in its last month, ``days_to_sq`` after its
+last SQ day, ``is_sq_day`` on its last day before an SQ date past it). Definitions, with
+"trading day" from the calendar:
 
 - ``is_month_end``: t is the last trading day of its month (next trading day in a later month);
   ``is_quarter_end`` the same in March, June, September or December; ``is_month_start``: first
@@ -156,6 +160,7 @@ def calendar_frame(days: pl.DataFrame) -> pl.DataFrame:
         .alias("is_month_start"),
         second_friday.alias("_sq_nominal"),
     )
+    last_day = frame[ops.DATE][-1]
     sq_actual = (
         frame.select("_sq_nominal")
         .unique()
@@ -167,13 +172,18 @@ def calendar_frame(days: pl.DataFrame) -> pl.DataFrame:
             strategy="backward",
         )
         # A nominal SQ date past the calendar's end has no known trading day on or before it.
-        .with_columns(pl.when(pl.col("_sq_nominal") <= frame[ops.DATE][-1]).then(pl.col("_sq_day")))
+        .with_columns(pl.when(pl.col("_sq_nominal") <= last_day).then(pl.col("_sq_day")))
     )
     frame = frame.join(sq_actual, on="_sq_nominal", how="left").sort(ops.DATE)
     in_first, in_last = pl.col("_month") == first_month, pl.col("_month") == last_month
     position = pl.int_range(pl.len()).over("_month")
     size = pl.len().over("_month")
-    is_sq = (pl.col(ops.DATE) == pl.col("_sq_day")) & pl.col("_sq_day").is_not_null()
+    # On the calendar's last day, before a nominal SQ date past it, t may yet be the SQ day.
+    is_sq = (
+        pl.when((pl.col(ops.DATE) == last_day) & (pl.col("_sq_nominal") > last_day))
+        .then(None)
+        .otherwise((pl.col(ops.DATE) == pl.col("_sq_day")) & pl.col("_sq_day").is_not_null())
+    )
     frame = frame.with_columns(
         d.dt.weekday().alias("day_of_week"),
         d.dt.month().alias("month_of_year"),

@@ -16,6 +16,12 @@ Sources and when they may be used:
 A schedule therefore never appears on a row before it was published: the next scheduled date of
 row t is the earliest ``SchDate ≥ t`` among the versions in force on t (see
 ``gogooku.features.dividends.interval_state``).
+
+``equities_earnings_calendar`` is optional: the endpoint serves only the latest announcement day,
+so the store holds the dated snapshots of the days it was fetched on; without any, the block is
+built from the schedules alone. ``earn_within_5d`` counts sessions on the trading calendar; when
+the announcement falls after the calendar's last trading day and the known sessions do not
+already exceed 5, it is null rather than a guess.
 """
 
 from __future__ import annotations
@@ -121,15 +127,19 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     joined = ctx.asof_join(rows, state, source_name=SCHEDULES, by="Code")
     joined = ctx.asof_join(joined, disclosures, source_name=STATEMENTS, by="Code")
     days_to = (c("next_date") - c("Date")).dt.total_days()
-    # Only near dates are counted in sessions, so the count never reaches past the calendar.
+    # Only near dates are counted in sessions; a near date past the calendar's last trading day
+    # is decided only when the known sessions already exceed 5 (null otherwise, never a guess).
     near = days_to <= 2 * SOON_SESSIONS + 4
+    known_end = pl.min_horizontal(c("next_date"), pl.lit(ctx.calendar.last))
+    known_sessions = _sessions_between(ctx, c("Date"), known_end)
     out = joined.with_columns(
         days_to.alias("earn_days_to_next"),
         pl.when(c("next_date").is_null())
         .then(None)
-        .when(near)
-        .then(_sessions_between(ctx, c("Date"), c("next_date")) <= SOON_SESSIONS)
-        .otherwise(False)
+        .when(~near | (known_sessions > SOON_SESSIONS))
+        .then(False)
+        .when(c("next_date") <= ctx.calendar.last)
+        .then(True)
         .alias("earn_within_5d"),
         (c("Date") - c("disc_at")).dt.total_days().alias("earn_days_since_disc"),
     )
@@ -143,6 +153,7 @@ BLOCK = Block(
     lookback=0,
     features=FEATURES,
     compute=compute,
+    optional_sources=((NEXT_DAY, ()),),
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

@@ -3,16 +3,20 @@
 Units by ``Endpoint.fetch_mode``:
 
 - ``"range"``: one request per calendar month (``from`` = first, ``to`` = last day of the month,
-  clipped to the plan's history window and, except for the calendar, to today; the calendar to
-  ``source_end`` when given: the synthetic market has no calendar after its end); unit key
-  ``YYYY-MM``;
+  clipped to the plan's history window and, except for the calendar, to today); unit key
+  ``YYYY-MM``. The calendar is published ahead, so its months run past ``end`` through
+  ``published_through(end)`` (31 December of the following year), clipped to what the plan may
+  read (paid plans: through the end of the year after today; Free: its window) and to
+  ``source_end`` when given (the last calendar day the synthetic market publishes);
 - ``"date"`` / ``"disc_date"``: one request per trading day (``date=D`` / ``disc_date=D``) returning
   the whole market; unit key ``YYYY-MM-DD``. Trading days come from the *stored* calendar
   (``HolDiv`` in {"1", "2"}), so weekends and holidays are never requested; 2020-10-01 is a
   business day and is requested;
 - ``"latest"``: one request without parameters; unit key = today's date (JST, or the ``today``
   given: the synthetic market's last day). Only fetched when the requested range reaches today,
-  since the API serves no history for these datasets.
+  since the API serves no history for these datasets. Each fetch day keeps its own unit (a dated
+  snapshot; a later fetch on the same day replaces that day's), so the history of a latest-only
+  dataset (the earnings calendar) accumulates in daily use.
 
 The calendar is always fetched first (``markets_calendar``, range mode), whatever ``datasets`` says.
 Fetched units are written in batches of one month (``RawStore.write_units``), so each month file
@@ -24,7 +28,9 @@ J-Quants publication for the day has landed (evening data 16:30-18:00, statement
 derivatives 03:00, the master's 08:00 re-update). Units missing from the catalog, left ``pending``
 by an interrupted write, or not yet settled are requested; every other unit is skipped, so
 re-running a completed historical fetch makes no request. In a daily routine this means the last
-trading day (and the current month's range chunk) is fetched again on the next run. A unit whose
+trading day (and the current month's range chunk) is fetched again on the next run. Calendar
+months published ahead (wholly after the day they were fetched and after today) are refreshed
+once a month instead: on the first run in a later month than their fetch. A unit whose
 planned period now ends later than the stored one (a month chunk clipped at ``today`` or at the
 plan window the last time, or at the end of a shorter synthetic market) is requested again too.
 ``units_to_fetch`` applies the same rules without a client, from the store alone.
@@ -45,6 +51,7 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gogooku.calendar import published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import PlanError
@@ -128,17 +135,30 @@ def settle_time(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(SETTLE_HOUR_JST), JST)
 
 
-def needs_fetch(record: UnitRecord | None, planned_end: dt.date | None = None) -> bool:
+def needs_fetch(
+    record: UnitRecord | None, planned_end: dt.date | None = None, today: dt.date | None = None
+) -> bool:
     """True for a unit that is unknown, pending (interrupted), fetched before it settled, or that
     now covers more than when it was fetched (stored ``unit_end`` before ``planned_end``: a month
-    chunk whose end moved with ``today`` or with a longer synthetic market)."""
+    chunk whose end moved with ``today`` or with a longer synthetic market).
+
+    With ``today`` (calendar units), a month published ahead (it started after the day it was
+    fetched and still starts after ``today``) is refreshed once a month rather than on every run:
+    it needs a fetch only when ``today`` is in a later month than its fetch.
+    """
     if record is None or not record.committed:
         return True
     if record.unit_end is None:
         return True
     if planned_end is not None and record.unit_end < planned_end:
         return True
-    return record.fetched_at < settle_time(record.unit_end)
+    if record.fetched_at >= settle_time(record.unit_end):
+        return False
+    if today is None or record.unit_start is None:
+        return True
+    fetched_on = record.fetched_at.astimezone(JST).date()
+    ahead = fetched_on < record.unit_start and today < record.unit_start
+    return not (ahead and (fetched_on.year, fetched_on.month) == (today.year, today.month))
 
 
 def month_chunks(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -231,9 +251,10 @@ class _Progress:
             self.bar.update(task, advance=1, requests=requests, pacing=pacing)
 
 
-def _todo(store: RawStore, dataset: str, units: Sequence[Unit]) -> list[Unit]:
+def _todo(store: RawStore, dataset: str, units: Sequence[Unit], today: dt.date) -> list[Unit]:
     records = {r.unit_key: r for r in store.catalog.units(dataset)}
-    return [u for u in units if needs_fetch(records.get(u.key), u.end)]
+    ahead_rule = today if dataset == CALENDAR else None
+    return [u for u in units if needs_fetch(records.get(u.key), u.end, ahead_rule)]
 
 
 def _fetch_units(
@@ -244,13 +265,14 @@ def _fetch_units(
     progress: _Progress,
     source: str,
     clock: Callable[[], dt.datetime],
+    today: dt.date,
 ) -> None:
     """Request the units that need it; write them in batches of one month (or FLUSH_ROWS rows).
 
     A batch is written before the next month starts and, whatever happens, before this function
     returns or raises, so every unit a request completed for is stored.
     """
-    todo = _todo(store, result.dataset, units)
+    todo = _todo(store, result.dataset, units, today)
     path = ENDPOINTS[result.dataset].path
     result.planned = len(todo)
     task = progress.add(result.dataset, len(todo))
@@ -352,7 +374,7 @@ def units_to_fetch(
     for dataset in order:
         result = DatasetResult(dataset)
         units = _plan_dataset(store, dataset, start, end, plan, window, today, source_end, result)
-        todo = _todo(store, dataset, units or [])
+        todo = _todo(store, dataset, units or [], today)
         if todo:
             due[dataset] = todo
         if dataset == CALENDAR and todo:
@@ -381,8 +403,9 @@ def fetch(
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
     clock's date in Tokyo) is the day the plan window and the ``latest`` units are counted from
     (the synthetic market's own last day when fetching from it); ``source_end`` is the last day
-    the source holds a calendar for (the synthetic market's configured end; None for J-Quants),
-    to which the calendar's month chunks are clipped.
+    the source holds a calendar for (the synthetic market's published calendar; None for
+    J-Quants), to which the calendar's month chunks are clipped. The calendar is requested through
+    ``published_through(end)`` (see the module doc).
     Raises whatever the client raises for a failed request: the units stored before it stay
     stored, so a re-run resumes where it stopped.
     """
@@ -401,7 +424,7 @@ def fetch(
                 continue
             for note in result.notes:
                 log.info("%s: %s", dataset, note)
-            _fetch_units(store, client, units, result, bars, source, clock)
+            _fetch_units(store, client, units, result, bars, source, clock, today)
     return report
 
 
@@ -423,7 +446,7 @@ def _units_for(
         if source_end is not None:
             latest = min(calendar_window.latest, source_end)
             calendar_window = HistoryWindow(calendar_window.earliest, latest)
-        return range_units(endpoint, start, end, calendar_window)
+        return range_units(endpoint, start, published_through(end), calendar_window)
     if mode == "range":
         published = HistoryWindow(window.earliest, min(window.latest, today))
         return range_units(endpoint, start, end, published)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 from rich.console import Console
 
+from gogooku.calendar import published_through
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.transport import ASGISyncTransport
 from gogooku.settings import Plan
@@ -57,7 +58,14 @@ def synthetic_up_to_date(
     if not days:
         return False
     due = units_to_fetch(
-        store, first, last, datasets, plan, source=label, today=days[-1], source_end=last
+        store,
+        first,
+        last,
+        datasets,
+        plan,
+        source=label,
+        today=days[-1],
+        source_end=published_through(days[-1]),
     )
     if due:
         return False
@@ -85,7 +93,8 @@ def fetch_synthetic_market(
 
     Returns the fetch report and the oracle's month units. The market's "today" is its last bar
     date: plan windows and the latest-only datasets are counted from it on both sides of the
-    in-process connection; the calendar's month chunks stop at the configured end.
+    in-process connection; the calendar's month chunks stop where the market's published calendar
+    does (31 December of the year after its last trading day).
     """
     from gogooku.synth.api import create_app
 
@@ -112,7 +121,7 @@ def fetch_synthetic_market(
             progress=progress,
             source=label,
             today=today,
-            source_end=config.end,
+            source_end=market.state.calendar["Date"].max(),
             console=console,
         )
     return report, store.write_oracle(market.oracle, source=label)

@@ -3,7 +3,9 @@
 The calendar is the real JPX calendar (``exchange_calendars`` XTKS) with one correction:
 2020-10-01 (the arrowhead outage) is closed in XTKS but J-Quants lists it as a business day with
 null bars, so it is a trading day here (HolDiv ``"1"``). XTKS has no half-day sessions in recent
-history, so HolDiv ``"2"`` never occurs; year-end closure (Dec 31 - Jan 3) comes from XTKS.
+history, so HolDiv ``"2"`` never occurs; year-end closure (Dec 31 - Jan 3) comes from XTKS. Like
+J-Quants', the calendar is published ahead: through 31 December of the year after the last
+trading day (``build_calendar``).
 
 Prefix stability: everything here is drawn from ``rng_static`` (keyed by seed, stocks, start) over
 a fixed *horizon* of ``HORIZON_YEARS`` after ``start``; ``end`` only decides which part of the
@@ -23,6 +25,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from gogooku.calendar import published_through
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import SynthConfig, rng_static
 
@@ -156,22 +159,28 @@ def _sessions(first: date, last: date) -> tuple[date, ...]:
 
 
 def build_calendar(config: SynthConfig) -> tuple[pl.DataFrame, list[date]]:
-    """``markets_calendar`` for every calendar day start..end and the list of trading days.
+    """``markets_calendar`` for every calendar day from start and the list of trading days.
 
-    HolDiv is ``"1"`` on trading days and ``"0"`` otherwise (no half days, no OSE holiday trading).
+    Trading days run start..end. The calendar is published ahead like J-Quants': through
+    ``published_through(last trading day)``, 31 December of the following year. HolDiv is ``"1"``
+    on trading days and ``"0"`` otherwise (no half days, no OSE holiday trading).
     """
     if config.end > horizon_end(config):
         raise ValueError(
             f"SynthConfig.end {config.end} is beyond the simulator horizon {horizon_end(config)} "
             f"(start + {HORIZON_YEARS} years)"
         )
-    days = trading_sessions(config.start, config.end)
+    # One XTKS range for everything (the same as the horizon's, so usually already cached).
+    known = trading_sessions(config.start, max(horizon_end(config), published_through(config.end)))
+    days = [d for d in known if d <= config.end]
     if not days:
         raise ValueError(f"no trading days between {config.start} and {config.end}")
+    last = published_through(days[-1])
+    sessions = [d for d in known if d <= last]
     calendar = (
-        pl.DataFrame({"Date": pl.date_range(config.start, config.end, "1d", eager=True)})
+        pl.DataFrame({"Date": pl.date_range(config.start, last, "1d", eager=True)})
         .with_columns(
-            pl.when(pl.col("Date").is_in(days))
+            pl.when(pl.col("Date").is_in(sessions))
             .then(pl.lit("1"))
             .otherwise(pl.lit("0"))
             .alias("HolDiv")
