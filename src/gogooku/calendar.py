@@ -18,6 +18,7 @@ extension of the afternoon session), 11:30 on a half-day session (``HolDiv == "2
 from __future__ import annotations
 
 import bisect
+import functools
 import warnings
 from collections.abc import Iterable
 from datetime import date, time
@@ -33,6 +34,31 @@ CLOSE_EXTENSION_DAY = date(2024, 11, 5)
 CLOSE_BEFORE_EXTENSION = time(15, 0)
 CLOSE_FROM_EXTENSION = time(15, 30)
 HALF_DAY_CLOSE = time(11, 30)
+
+
+# One XTKS build covers every window asked for: building the calendar costs ~0.3 s whatever its
+# range, and the synthetic market and the fallback ask for many different windows.
+XTKS_RANGE = (date(2000, 1, 1), date(2045, 12, 31))
+
+
+@functools.lru_cache(maxsize=8)
+def _xtks_sessions(start: date, end: date) -> tuple[date, ...]:
+    import exchange_calendars as xc
+
+    with warnings.catch_warnings():
+        # exchange_calendars' own pandas calls emit pandas-4 deprecation warnings.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        xtks = xc.get_calendar("XTKS", start=start.isoformat(), end=end.isoformat())
+    return tuple(ts.date() for ts in xtks.sessions)
+
+
+def xtks_sessions(first: date, last: date) -> list[date]:
+    """XTKS sessions in ``first..last`` plus 2020-10-01 (J-Quants business day, null bars)."""
+    inside = XTKS_RANGE[0] <= first and last <= XTKS_RANGE[1]
+    sessions = _xtks_sessions(*(XTKS_RANGE if inside else (first, last)))
+    days = sessions[bisect.bisect_left(sessions, first) : bisect.bisect_right(sessions, last)]
+    return sorted({*days, HALT_DAY}) if first <= HALT_DAY <= last else list(days)
 
 
 def published_through(day: date) -> date:
@@ -80,16 +106,7 @@ class TradingCalendar:
     @classmethod
     def from_xtks(cls, start: date, end: date) -> TradingCalendar:
         """Fallback from ``exchange_calendars`` XTKS for ``start..end``, with 2020-10-01 added back."""
-        import exchange_calendars as xc
-
-        with warnings.catch_warnings():
-            # exchange_calendars' own pandas calls emit pandas-4 deprecation warnings.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            xtks = xc.get_calendar("XTKS", start=start.isoformat(), end=end.isoformat())
-        days = [ts.date() for ts in xtks.sessions]
-        if start <= HALT_DAY <= end:
-            days.append(HALT_DAY)
+        days = xtks_sessions(start, end)
         return cls(days, source="exchange_calendars:XTKS")
 
     @classmethod

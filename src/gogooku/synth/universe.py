@@ -16,16 +16,14 @@ plus every IPO of the horizon, ordered by ``Code``) whatever ``end`` is, so per-
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import exchange_calendars as xcals
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from gogooku.calendar import published_through
+from gogooku.calendar import published_through, xtks_sessions
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import SynthConfig, rng_static
 
@@ -146,16 +144,7 @@ def horizon_end(config: SynthConfig) -> date:
 
 def trading_sessions(first: date, last: date) -> list[date]:
     """XTKS sessions in ``first..last`` plus 2020-10-01 (J-Quants business day, null bars)."""
-    return list(_sessions(first, last))
-
-
-@functools.lru_cache(maxsize=32)
-def _sessions(first: date, last: date) -> tuple[date, ...]:
-    cal = xcals.get_calendar("XTKS", start=first.isoformat(), end=last.isoformat())
-    sessions = {ts.date() for ts in cal.sessions}
-    if first <= HALT_DAY <= last:
-        sessions.add(HALT_DAY)
-    return tuple(sorted(sessions))
+    return xtks_sessions(first, last)
 
 
 def build_calendar(config: SynthConfig) -> tuple[pl.DataFrame, list[date]]:
