@@ -92,5 +92,6 @@ def serve_command(
         host=host,
         port=port,
         workers=workers,
+        http="gogooku.serve.protocol:HeadTimeoutProtocol",
         log_level="info",
     )
