@@ -830,7 +830,8 @@ def run_probe(svc: Service, probe: Probe) -> str | None:
 
 def security_probes(probes: list[Probe], home: Path) -> dict:
     keys_file = home / "keys.json"
-    keys = {p.id: add_key(keys_file, p.id) for p in probes}
+    # A key for every probe, selected or not: some custom probes use another probe's key.
+    keys = {p.id: add_key(keys_file, p.id) for p in SECURITY_PROBES}
     keys["revoked"] = add_key(keys_file, "revoked")
     revoke_key(keys_file, "revoked")
     setup_key = add_key(keys_file, "setup")
