@@ -184,3 +184,11 @@ def test_usage_errors_exit_2_and_suggest_any_command():
 def test_store_status_json_on_an_empty_store():
     result = runner.invoke(app, ["store", "status", "--json"])
     assert result.exit_code == 0 and json.loads(result.output) == []
+
+
+def test_apikey_list_names_a_corrupt_key_file(tmp_path):
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"keys": [{"name": ')
+    result = runner.invoke(app, ["apikey", "list", "--file", str(keys)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"apikey list failed: {keys}: not a key file")

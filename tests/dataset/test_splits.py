@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -214,3 +215,12 @@ def test_splits_command_reads_a_run_configs_data_splits(built, tmp_path, monkeyp
     result = CliRunner().invoke(app, bad)
     assert result.exit_code == 1
     assert "data.splits.x: unknown key (from --set data.splits.x=1)" in result.output
+
+
+def test_a_truncated_cache_date_axis_is_named(tmp_path):
+    path = tmp_path / "cache" / "dates.npy"
+    path.parent.mkdir()
+    np.save(path, np.arange(100).astype("datetime64[D]"))
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(SplitError, match=rf"{path}: unreadable .*rebuild the dataset"):
+        dataset_dates(tmp_path)

@@ -60,3 +60,19 @@ def test_token_bucket_allows_the_burst_then_refills(monkeypatch):
     assert limiter.take("a") is None and limiter.take("a") == 1
     now[0] += 100
     assert [limiter.take("a") for _ in range(4)][-1] == 1  # capped at the burst
+
+
+def test_header_timeout_is_read_from_the_service_config(tmp_path, monkeypatch):
+    from gogooku.serve import protocol
+
+    path = tmp_path / "serve.toml"
+    path.write_text("header_timeout_s = 2.5\n")
+    monkeypatch.setenv("GOGOOKU_SERVE_CONFIG", str(path))
+    protocol.header_timeout_s.cache_clear()
+    try:
+        assert protocol.header_timeout_s() == 2.5
+    finally:
+        protocol.header_timeout_s.cache_clear()
+    path.write_text("header_timeout_s = 0\n")
+    with pytest.raises(ConfigError, match="header_timeout_s"):
+        load_serve_config(path)

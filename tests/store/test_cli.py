@@ -218,3 +218,24 @@ def test_fetch_into_a_store_of_another_source_is_refused_cleanly():
     message = " ".join(result.output.split())
     assert "holds data from ['jquants'], this fetch is from 'synthetic(seed=7,stocks=20," in message
     assert "Traceback" not in result.output
+
+
+def test_fetch_refuses_a_start_after_today_and_a_too_small_synthetic_market():
+    future = str(dt.date.today() + dt.timedelta(days=400))
+    args = ["fetch", "--source", "synthetic", "--start", future, "--end", future]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{future} is after today" in " ".join(result.output.split())
+    args = ["fetch", "--source", "synthetic", "--start", "2020-01-01", "--end", "2020-03-31"]
+    result = runner.invoke(app, [*args, "--stocks", "5"])
+    assert result.exit_code == 1
+    assert result.output.endswith("\nfetch failed: SynthConfig.stocks must be >= 20, got 5\n")
+
+
+def test_store_status_names_a_corrupt_catalog():
+    catalog = get_settings().raw_dir / "catalog.sqlite"
+    catalog.parent.mkdir(parents=True)
+    catalog.write_bytes(b"not sqlite" * 100)
+    result = runner.invoke(app, ["store", "status"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"store status failed: {catalog}: not a readable catalog")

@@ -142,7 +142,12 @@ def dataset_dates(dataset_dir: Path) -> list[date]:
     """The date axis: the cache's when present, else the distinct dates of ``panel.parquet``."""
     cache_dates = dataset_dir / "cache" / "dates.npy"
     if cache_dates.exists():
-        return np.load(cache_dates).astype("datetime64[D]").tolist()
+        try:
+            return np.load(cache_dates).astype("datetime64[D]").tolist()
+        except (ValueError, OSError, EOFError) as exc:
+            raise SplitError(
+                f"{cache_dates}: unreadable ({exc}); rebuild the dataset (gogooku build --full)"
+            ) from None
     panel = dataset_dir / "panel.parquet"
     if not panel.exists():
         raise SplitError(f"{panel}: not found (build the dataset first)")

@@ -38,7 +38,9 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _read(path: Path) -> list[dict]:
+def read_keys(path: Path) -> list[dict]:
+    """The key entries of ``path`` (none when it does not exist); ``KeyFileError`` naming the
+    file when it is not a key file."""
     if not path.is_file():
         return []
     try:
@@ -54,7 +56,7 @@ def _write(path: Path, keys: list[dict]) -> None:
 
 def add_key(path: Path, name: str) -> str:
     """Create a key named ``name``; returns the plaintext (only its hash is stored)."""
-    keys = _read(path)
+    keys = read_keys(path)
     if any(k["name"] == name for k in keys):
         raise KeyFileError(f"{path}: a key named {name!r} exists")
     key = secrets.token_urlsafe(32)
@@ -65,7 +67,7 @@ def add_key(path: Path, name: str) -> str:
 
 
 def revoke_key(path: Path, name: str) -> None:
-    keys = _read(path)
+    keys = read_keys(path)
     if not any(k["name"] == name for k in keys):
         raise KeyFileError(f"{path}: no key named {name!r}")
     _write(path, [{**k, "revoked": k["revoked"] or k["name"] == name} for k in keys])
@@ -95,7 +97,7 @@ class KeyStore:
         if sig == self._sig:
             return
         with self._lock:
-            entries = _read(self.path) if sig is not None else []
+            entries = read_keys(self.path) if sig is not None else []
             self._keys = {
                 e["sha256"]: KeyEntry(e["name"], bool(e.get("revoked", False))) for e in entries
             }

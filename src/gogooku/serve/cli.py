@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gogooku.serve.auth import add_key, revoke_key
+from gogooku.serve.auth import add_key, read_keys, revoke_key
 from gogooku.serve.config import load_serve_config
 
 apikey_app = typer.Typer(help="API keys of the ranking service (stored as SHA-256 hashes).")
@@ -50,7 +50,7 @@ def list_command(
 ) -> None:
     """Key names, creation times and whether they are revoked (no hashes)."""
     path = _keys_path(file)
-    keys = json.loads(path.read_text())["keys"] if path.is_file() else []
+    keys = read_keys(path)
     if as_json:
         rows = [{k: key[k] for k in ("name", "created_at", "revoked")} for key in keys]
         typer.echo(json.dumps(rows, indent=2))
@@ -93,5 +93,6 @@ def serve_command(
         host=host,
         port=port,
         workers=workers,
+        http="gogooku.serve.protocol:HeadTimeoutProtocol",
         log_level="info",
     )

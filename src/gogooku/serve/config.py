@@ -44,6 +44,12 @@ class ServeConfig(StrictModel):
     default_top_k: int = Field(50, ge=1)
     max_top_k: int = Field(5000, ge=1)
     max_predict_rows: int = Field(500_000, ge=1, description="rows per POST /v1/predict")
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="a connection whose request line and headers are not complete this many "
+        "seconds after it opened (or after its previous response) is closed",
+    )
     protect_ops: bool = Field(
         False, description="/docs, /openapi.json and /metrics need X-API-Key as /v1 does"
     )

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from gogooku.errors import GogookuError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
     dataset      TEXT NOT NULL,
@@ -101,6 +103,10 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
+class CatalogError(GogookuError, ValueError):
+    """The catalog file is not a readable SQLite database; names the file."""
+
+
 class Catalog:
     """SQLite catalog of the units in a raw store: one connection, WAL journal.
 
@@ -114,10 +120,17 @@ class Catalog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
+        try:
+            with self._connect() as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise CatalogError(
+                f"{path}: not a readable catalog ({exc}); restore it from a backup, or move it "
+                "aside and re-run gogooku fetch to refetch the store"
+            ) from None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

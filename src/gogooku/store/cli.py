@@ -99,6 +99,11 @@ def fetch_command(
     Requests one unit at a time (a trading day of the stored calendar for daily datasets, a month for range datasets, today for latest-only ones: each fetch day keeps its own dated snapshot), only units missing from the catalog, left pending by an interrupted run, grown since (a month chunk whose end moved), or not yet settled: a unit fetched before 09:00 JST of the day after it ends is fetched again on the next run, so revisions replace it. The trading calendar is fetched first and ahead, through 31 December of the year after --end (as far as the plan allows; months ahead are refreshed once a month). Safe to interrupt at any point: the next run resumes.
     """
     first, last = _parse_date("--start", start), _parse_date("--end", end)
+    if first > dt.date.today():
+        raise typer.BadParameter(
+            f"{start} is after today ({dt.date.today()}): nothing is published yet",
+            param_hint="--start",
+        )
     done = fetch_from_source(
         RawStore(get_settings().raw_dir),
         source,
