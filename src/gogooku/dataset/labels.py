@@ -83,22 +83,24 @@ def compute_labels(base: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
         ]
     sessions = sessions.with_columns(session_cols).drop("topix_C", "is_halt_20201001")
 
-    row = pl.int_range(pl.len()).over("Code")
-    rows = pl.len().over("Code")
+    # Rows are sorted by (Code, Date), so a plain shift by k rows is the stock's own row t+k
+    # wherever ``_left`` (the stock's rows after t) is at least k: no window per stock needed.
+    left = pl.len().over("Code") - 1 - pl.int_range(pl.len()).over("Code")
     traded = pl.col("AdjC").forward_fill().over("Code")
     lazy = lazy.join(sessions, on="Date", how="left", maintain_order="left").with_columns(
-        _row=row,
-        _rows=rows,
+        _left=left,
         _traded=traded,
-        _entry=pl.col("AdjC").shift(-1).over("Code"),
         _delisted=(pl.col("_session").max().over("Code") < pl.col("_session").max()),
         _last_traded=traded.last().over("Code"),
+    )
+    lazy = lazy.with_columns(
+        _entry=pl.when(pl.col("_left") >= 1).then(pl.col("AdjC").shift(-1)),
     )
     exprs = []
     for h in HORIZONS:
         exit_price = (
-            pl.when(pl.col("_row") + 1 + h < pl.col("_rows"))
-            .then(pl.col("_traded").shift(-1 - h).over("Code"))
+            pl.when(pl.col("_left") >= 1 + h)
+            .then(pl.col("_traded").shift(-1 - h))
             .when(pl.col("_delisted"))
             .then(pl.col("_last_traded"))
         )
