@@ -116,7 +116,8 @@ def pandas_backtest(
         last = last * f
         listed = day["listed"].reindex(shares.index).fillna(False).astype(bool)
         gone = shares.index[~listed]
-        cash += float((shares[gone] * last[gone]).sum())
+        sold = shares[gone] * last[gone]
+        cash += float(sold.sum()) - rate * float(sold.abs().sum())
         shares = shares.drop(gone)
         tradable = day["listed"] & ~day["no_trade"] & day["C"].notna()
         price = day["C"].where(tradable)

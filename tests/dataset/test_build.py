@@ -453,3 +453,77 @@ def test_a_killed_builds_leftovers_are_removed_and_a_second_build_is_refused(
     build()
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["cache", "features.json", "metadata.json", "panel.parquet"]
+
+
+# case -> (DiscTime, DiscDate before (False) / from (True) 2024-11-05 or either (None), whether the
+# statement enters the panel on DiscDate itself rather than the next session)
+STATEMENT_TIMES = {
+    "15:00 before 2024-11-05 (the close)": ("15:00:00", False, False),
+    "15:00 from 2024-11-05 (before the 15:30 close)": ("15:00:00", True, True),
+    "15:30 from 2024-11-05 (the close)": ("15:30:00", True, False),
+    "18:59:59": ("18:59:59", None, False),
+    "19:00": ("19:00:00", None, False),
+    "21:00": ("21:00:00", None, False),
+    "empty": (None, None, False),
+}
+
+
+def test_synthetic_statements_enter_the_panel_on_their_availability_day(synth_market, synth_full):
+    """Every disclosure-time case of the synthetic market: the statement's fiscal quarter is in
+    ``stmt_fq`` from DiscDate when DiscTime is before that day's close, else from the next session,
+    and never on the session before."""
+    days = synth_full["Date"].unique().sort()
+    statements = (
+        synth_market["fins_summary"]
+        .filter(pl.col("DocType").str.contains("FinancialStatements"))
+        .select(
+            "Code",
+            "DiscDate",
+            "DiscTime",
+            pl.col("CurPerType").replace_strict({"1Q": 1, "2Q": 2, "3Q": 3, "FY": 4}).alias("fq"),
+            (pl.col("DiscDate") >= date(2024, 11, 5)).alias("late_close"),
+        )
+        .filter(pl.col("DiscDate").is_between(SYNTH_START, days[-2]))
+    )
+    fq = {(c, d): v for c, d, v in synth_full.select("Code", "Date", "stmt_fq").iter_rows()}
+    for case, (time, late_close, same_day) in STATEMENT_TIMES.items():
+        disc_time = pl.col("DiscTime")
+        rows = statements.filter(disc_time.is_null() if time is None else disc_time == time)
+        if late_close is not None:
+            rows = rows.filter(pl.col("late_close") == late_close)
+        checked = 0
+        for code, disc, _, quarter, _ in rows.iter_rows():
+            k = days.search_sorted(disc)
+            enter = days[k] if same_day else days[k + 1]
+            before = days[days.search_sorted(enter) - 1]
+            if (code, enter) not in fq or (code, before) not in fq:
+                continue  # listed too late or delisted by then
+            assert fq[(code, enter)] == quarter, (case, code, disc)
+            assert fq[(code, before)] != quarter, (case, code, disc)
+            checked += 1
+        assert checked > 0, f"the synthetic market has no statement disclosed at {case}"
+
+
+def test_delisted_synthetic_stocks_keep_their_last_labels_with_the_crash(synth_market, synth_full):
+    """A stock whose rows end before the panel's: the rows whose window runs past its last day
+    are labelled with its last traded close, and the crash before the delisting is in them."""
+    last_day = synth_full["Date"].max()
+    spans = synth_full.group_by("Code").agg(pl.col("Date").max().alias("last"))
+    delisted = spans.filter(pl.col("last") < last_day)["Code"].to_list()
+    assert delisted, "the synthetic market has no delisting in the panel"
+    bars = synth_market["equities_bars_daily"]
+    worst = 0.0
+    for code in delisted:
+        adj = bars.filter(pl.col("Code") == code).sort("Date")["AdjC"].to_list()
+        closes = [c for c in adj if c is not None]
+        rows = synth_full.filter(pl.col("Code") == code).sort("Date").tail(21)
+        labels = rows["target_20d"].to_list()
+        for t, label in enumerate(labels[:-1]):
+            entry = adj[len(adj) - 21 + t + 1]
+            if entry is None:
+                assert label is None
+                continue
+            assert label == pytest.approx(closes[-1] / entry - 1, rel=1e-5), (code, t)
+        assert labels[-1] is None  # its last day: nothing to buy the next session
+        worst = min(worst, *(v for v in labels if v is not None))
+    assert worst < -0.4

@@ -6,7 +6,8 @@ the close of d1, d3, d5, d7, d9. The scores of d1, d3, d5, d7 favour E and D: th
 ignored (only every second score date trades).
 
 Events: B splits 1:2 on d3 (AdjFactor 0.5, C 2000 → 1000); C is limit-up on d3 (no buy);
-B has no trade on d5 (no sell, carried at 1050); C is delisted after d7 (exits at 530 on d8);
+B has no trade on d5 (no sell, carried at 1050); C is delisted after d7 (sold at its last price
+530 on d8, paying the 10 bps like any sale);
 E is limit-down on d9 (no sell); the buys of d5 and d9 exceed the cash and are scaled to lots.
 """
 
@@ -63,15 +64,16 @@ CONFIG = BacktestConfig(
 #    E ⌊556,500 / 30,000⌋ = 18 lots (buy 1800 @300); sell B 500 @1100 and D 200 @1000;
 #    traded 750,000 + 805,000 = 1,555,000, cost 1,555, cash 98,000 + 750,000 − 805,000 − 1,555 =
 #    41,445; V = 41,445 + 530,000 + 540,000 = 1,111,445
-# d8 C delisted → cash 41,445 + 530,000 = 571,445; E 310: V = 571,445 + 558,000 = 1,129,445
-# d9 E 280 limit-down (kept); V before trades 1,075,445; A and B 5 lots each = 1,000,000 · 1.001
-#    > 571,445 → scale 0.5709: 2 lots each; traded 400,000, cost 400, cash 171,045;
-#    V = 171,045 + 504,000 + 200,000 + 200,000 = 1,075,045
-NAV = [999_100, 1_049_100, 1_048_450, 1_073_450, 1_073_000, 1_108_000, 1_111_445, 1_129_445,
-       1_075_045]  # fmt: skip
+# d8 C delisted: 1000 sold at its last price 530, traded 530,000, cost 530 → cash 41,445 +
+#    530,000 − 530 = 570,915; E 310: V before = 1,129,445, V = 570,915 + 558,000 = 1,128,915
+# d9 E 280 limit-down (kept); V before trades 1,074,915; A and B 5 lots each = 1,000,000 · 1.001
+#    > 570,915 → scale 0.5703: 2 lots each; traded 400,000, cost 400, cash 170,515;
+#    V = 170,515 + 504,000 + 200,000 + 200,000 = 1,074,515
+NAV = [999_100, 1_049_100, 1_048_450, 1_073_450, 1_073_000, 1_108_000, 1_111_445, 1_128_915,
+       1_074_515]  # fmt: skip
 RET_GROSS = [0.0, 50_000 / 999_100, 0.0, 25_000 / 1_048_450, 0.0, 35_000 / 1_073_000,
-             5_000 / 1_108_000, 18_000 / 1_111_445, -54_000 / 1_129_445]  # fmt: skip
-TRADED = [900_000, 0, 650_000, 0, 450_000, 0, 1_555_000, 0, 400_000]
+             5_000 / 1_108_000, 18_000 / 1_111_445, -54_000 / 1_128_915]  # fmt: skip
+TRADED = [900_000, 0, 650_000, 0, 450_000, 0, 1_555_000, 530_000, 400_000]
 PREV_NAV = [1_000_000, *NAV[:-1]]
 N_LONG = [2, 2, 1, 1, 3, 3, 2, 1, 3]
 # Equal-weight universe on adjusted prices (B's split is no return; C leaves after d7).
@@ -131,11 +133,11 @@ def test_positions_after_split_no_trade_delisting_and_limits(result):
     assert held[(DAYS[5], "C")][0] == 500.0
     assert held[(DAYS[5], "D")][0] == 200.0
     assert (DAYS[8], "C") not in held  # delisted
-    assert held[(DAYS[8], "E")] == (1800.0, pytest.approx(558_000 / 1_129_445), "9050")
+    assert held[(DAYS[8], "E")] == (1800.0, pytest.approx(558_000 / 1_128_915), "9050")
     day9 = pos.filter(pl.col("Date") == DAYS[9]).sort("Code")
     assert day9["Code"].to_list() == ["A", "B", "E"]
     assert day9["shares"].to_list() == [200.0, 200.0, 1800.0]
-    assert day9["weight"].sum() == pytest.approx(904_000 / 1_075_045)
+    assert day9["weight"].sum() == pytest.approx(904_000 / 1_074_515)
 
 
 def test_sector_contribution(result):
@@ -143,5 +145,5 @@ def test_sector_contribution(result):
     assert got["3050"] == pytest.approx(50_000 / 999_100)
     assert got["3650"] == pytest.approx(25_000 / 1_048_450 + 35_000 / 1_073_000 + 5_000 / 1_108_000)
     assert got["5250"] == pytest.approx(0.0)
-    assert got["9050"] == pytest.approx(18_000 / 1_111_445 - 54_000 / 1_129_445)
+    assert got["9050"] == pytest.approx(18_000 / 1_111_445 - 54_000 / 1_128_915)
     assert sum(got.values()) == pytest.approx(sum(RET_GROSS))

@@ -220,3 +220,53 @@ def test_a_market_without_jpx_rules_trades_single_shares_through_limit_flags():
     res = run_backtest(scores, market, flat, other)
     assert res.positions.select("Code", "shares").rows() == [("X", 30.0), ("X", 30.0)]
     assert res.daily["nav"].to_list() == pytest.approx([10_000, 10_300])
+
+
+def test_a_holding_that_crashes_and_delists_books_the_loss_and_the_exit_cost():
+    # X falls 1000 -> 400, has no trade on d4 and is delisted from d5. Top-1, one trade on d1,
+    # ¥1,001,000, 10 bps, 100-share lots.
+    # d1 buy X 1000 @1000 = 1,000,000 + cost 1,000: cash 0.              V = 1,000,000
+    # d2 X 700, d3 X 400, d4 no trade (carried at 400).                   V = 700,000 / 400,000
+    # d5 X not listed: sold at its last price 400 = 400,000, cost 400.    V = 399,600
+    days = trading_days(6)
+    market = market_frame(
+        days,
+        {"X": [1000, 1000, 700, 400, None, None], "Y": [100] * 6},
+        {"X": "1", "Y": "2"},
+        unlisted={("X", 5)},
+    )
+    scores = score_frame(days, {0: {"X": 1.0, "Y": 0.0}})
+    config = BacktestConfig(
+        top_k=1, rebalance_days=10, cost_bps=10.0, capital=1_001_000, lot_size=100
+    )
+    res = run_backtest(scores, market, topix_frame(days, [100.0] * 6), config)
+    d = res.daily
+    assert d["nav"].to_list() == pytest.approx([1_000_000, 700_000, 400_000, 400_000, 399_600])
+    assert d["ret_gross"].to_list() == pytest.approx([0.0, -0.3, -3 / 7, 0.0, 0.0])
+    assert d["cost"].to_list()[-1] == pytest.approx(400 / 400_000)
+    assert d["turnover"].to_list()[-1] == pytest.approx(1.0)
+    assert d["n_long"].to_list() == [1, 1, 1, 1, 0]
+    assert res.positions.filter(pl.col("Date") == days[5]).height == 0
+
+
+def test_a_short_in_a_delisting_stock_is_covered_at_its_last_price_with_cost():
+    # Long-short top-1 of ¥1,000,000, 10 bps: d1 long Y 5000 @100 and short X 500 @1000, traded
+    # 1,000,000, cost 1,000 → cash 999,000. X falls to 700 and 400 (V 1,149,000 and 1,299,000),
+    # has no trade on d4 and is not listed on d5: covered at 400 = 200,000, cost 200 → 1,298,800.
+    days = trading_days(6)
+    market = market_frame(
+        days,
+        {"X": [1000, 1000, 700, 400, None, None], "Y": [100] * 6},
+        {"X": "1", "Y": "2"},
+        unlisted={("X", 5)},
+    )
+    scores = score_frame(days, {0: {"X": 0.0, "Y": 1.0}})
+    config = BacktestConfig(
+        top_k=1, strategy="long_short", rebalance_days=10, cost_bps=10.0, capital=1e6
+    )
+    d = run_backtest(scores, market, topix_frame(days, [100.0] * 6), config).daily
+    assert d["nav"].to_list() == pytest.approx(
+        [999_000, 1_149_000, 1_299_000, 1_299_000, 1_298_800]
+    )
+    assert d["n_short"].to_list() == [1, 1, 1, 1, 0]
+    assert d["turnover"].to_list()[-1] == pytest.approx(200_000 / 1_299_000)

@@ -164,3 +164,26 @@ def test_state_arrays_match_the_bars_table(golden_market):
     k = 100
     window = [v for v in va[k - 19 : k + 1] if v is not None]
     assert state.adv[k, 0] == pytest.approx(sum(window) / len(window), rel=1e-12)
+
+
+def test_most_delistings_follow_a_crash_that_the_bars_show(golden_market):
+    from gogooku.synth.universe import build_universe, horizon_end, trading_sessions
+
+    config = golden_market.config
+    days = golden_market.state.days
+    _, params = build_universe(config, trading_sessions(config.start, horizon_end(config)))
+    bars = golden_market.tables["equities_bars_daily"]
+    visible = np.flatnonzero(params.delist_idx < len(days))
+    crashed = [int(i) for i in visible if params.crash_idx[i] >= 0]
+    assert crashed and len(crashed) < len(visible)
+    codes = golden_market.state.universe["Code"]
+    for i in crashed:
+        start, end = int(params.crash_idx[i]), int(params.delist_idx[i])
+        rows = bars.filter(pl.col("Code") == codes[i]).sort("Date")
+        assert rows["Date"][-1] == days[end - 1]  # the last bar is the last listed day
+        adj = dict(zip(rows["Date"], rows["AdjC"], strict=True))
+        before = adj[days[start - 1]]
+        last = rows["AdjC"].drop_nulls()[-1]
+        planned = (end - start) * np.log1p(params.crash_return[i])  # log(1 - depth) <= log(0.5)
+        assert planned <= np.log(0.5) + 1e-12
+        assert np.log(last / before) < planned / 2, codes[i]

@@ -109,6 +109,8 @@ def test_contributions_are_zero_for_unlisted_stocks_and_demeaned(side_market):
         (date(2024, 11, 5), "15:00:00", True),
         (date(2024, 11, 5), "15:30:00", False),
         (date(2021, 2, 5), "11:30:00", True),
+        (date(2024, 11, 5), "", False),  # no time: after the close
+        (date(2024, 11, 5), "21:00:00", False),
     ],
 )
 def test_disclosure_before_the_close_is_intraday(day, disc_time, expected):

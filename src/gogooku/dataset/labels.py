@@ -1,15 +1,30 @@
 """Forward-return labels (SPEC §6) and the check that no feature is a shifted copy of a label.
 
 For h ∈ {1, 5, 10, 20}, over each stock's own rows of the base frame (one row per trading day
-while listed), with the position bought at the close of t+1:
+while listed), with the position bought at the close of t+1 and valued at the exit day t+1+h:
 
-    target_{h}d(t)        = AdjC[t+1+h] / AdjC[t+1] − 1
+    target_{h}d(t)        = X_h(t) / AdjC[t+1] − 1
     target_{h}d_excess(t) = target_{h}d(t) − (topix_C[t+1+h] / topix_C[t+1] − 1)
     target_{h}d_sector(t) = target_{h}d(t) − mean_{s ∈ S33(t), same Date} target_{h}d(s)
 
-A label is null where a row of its window does not exist yet (the end of the data) or a close in
-it is missing (e.g. the 2020-10-01 halt); the sector mean is over the non-null labels of the
-stock's 33-sector that day (itself included) and is null where S33 is null.
+Exit price ``X_h(t)`` (delisting and suspension convention):
+
+- the exit day traded: its close ``AdjC[t+1+h]``;
+- the exit day is a no-trade day of the stock (suspended, no bid): the last traded close on or
+  before it (at least the entry close). That price is known at the exit day's close; the next
+  traded close would be a price from after the horizon, possibly weeks later, which the label
+  must not read (every label reads at most ``LABEL_LOOKAHEAD`` sessions after t);
+- the stock delisted before the exit day (it has no row on a session before t+1+h that the data
+  covers): its last traded close, the price the holder got out at. The proceeds are cash from
+  then on, so the excess label still subtracts the index over the whole window.
+
+A label is null where the entry close is missing (the stock did not trade at t+1, or t is its
+last listed day: nothing could be bought), where the exit session is not in the data yet (the
+end of the data; a stock listed there is not known to delist), and where the exit session is the
+2020-10-01 halt (``is_halt_20201001``: the whole market had no price, so every stock's label
+would be a stale zero). The index leg is read per session (``topix_C`` of the session t+1+h,
+whatever the stock's rows); the sector mean is over the non-null labels of the stock's 33-sector
+that day (itself included) and is null where S33 is null.
 """
 
 from __future__ import annotations
@@ -33,7 +48,10 @@ def label_names() -> list[str]:
 
 def label_formula(name: str) -> str:
     h = int(name.split("_")[1].rstrip("d"))
-    base = f"AdjC[t+{1 + h}] / AdjC[t+1] - 1"
+    base = (
+        f"X[t+{1 + h}] / AdjC[t+1] - 1, X = AdjC[t+{1 + h}], or the last traded close before it "
+        "(no trade that day, or delisted)"
+    )
     if name.endswith("_excess"):
         return f"({base}) - (topix_C[t+{1 + h}] / topix_C[t+1] - 1)"
     if name.endswith("_sector"):
@@ -42,15 +60,52 @@ def label_formula(name: str) -> str:
 
 
 def compute_labels(base: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """``Code, Date`` + every label column, from a (Code, Date)-sorted base frame."""
-    lazy = base.lazy().select("Code", "Date", "AdjC", "topix_C", "S33")
+    """``Code, Date`` + every label column, from a (Code, Date)-sorted base frame.
+
+    ``base`` needs ``Code, Date, AdjC, topix_C, S33, is_halt_20201001`` with one row per session
+    while a stock is listed (as ``gogooku.dataset.base`` builds it).
+    """
+    lazy = base.lazy().select("Code", "Date", "AdjC", "topix_C", "S33", "is_halt_20201001")
+    sessions = (
+        lazy.group_by("Date")
+        .agg(pl.col("topix_C").drop_nulls().first(), pl.col("is_halt_20201001").any())
+        .sort("Date")
+        .with_columns(_session=pl.int_range(pl.len()))
+    )
+    last_session = pl.col("_session").max()
+    session_cols = []
+    for h in HORIZONS:
+        index = pl.col("topix_C").shift(-1 - h) / pl.col("topix_C").shift(-1)
+        session_cols += [
+            (index - 1).alias(f"_topix_{h}d"),
+            (pl.col("_session") + 1 + h <= last_session).alias(f"_covered_{h}d"),
+            pl.col("is_halt_20201001").shift(-1 - h, fill_value=False).alias(f"_halt_{h}d"),
+        ]
+    sessions = sessions.with_columns(session_cols).drop("topix_C", "is_halt_20201001")
+
+    # Rows are sorted by (Code, Date), so a plain shift by k rows is the stock's own row t+k
+    # wherever ``_left`` (the stock's rows after t) is at least k: no window per stock needed.
+    left = pl.len().over("Code") - 1 - pl.int_range(pl.len()).over("Code")
+    traded = pl.col("AdjC").forward_fill().over("Code")
+    lazy = lazy.join(sessions, on="Date", how="left", maintain_order="left").with_columns(
+        _left=left,
+        _traded=traded,
+        _delisted=(pl.col("_session").max().over("Code") < pl.col("_session").max()),
+        _last_traded=traded.last().over("Code"),
+    )
+    lazy = lazy.with_columns(
+        _entry=pl.when(pl.col("_left") >= 1).then(pl.col("AdjC").shift(-1)),
+    )
     exprs = []
     for h in HORIZONS:
-        stock = pl.col("AdjC").shift(-1 - h).over("Code") / pl.col("AdjC").shift(-1).over("Code")
-        index = pl.col("topix_C").shift(-1 - h).over("Code") / pl.col("topix_C").shift(-1).over(
-            "Code"
+        exit_price = (
+            pl.when(pl.col("_left") >= 1 + h)
+            .then(pl.col("_traded").shift(-1 - h))
+            .when(pl.col("_delisted"))
+            .then(pl.col("_last_traded"))
         )
-        exprs += [(stock - 1).alias(f"target_{h}d"), (index - 1).alias(f"_topix_{h}d")]
+        usable = pl.col(f"_covered_{h}d") & ~pl.col(f"_halt_{h}d")
+        exprs.append(pl.when(usable).then(exit_price / pl.col("_entry") - 1).alias(f"target_{h}d"))
     lazy = lazy.with_columns(exprs)
     variants = []
     for h in HORIZONS:

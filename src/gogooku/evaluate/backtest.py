@@ -36,7 +36,9 @@ as the panel's AdjC, so A_t / A_{t−1} = AdjC_t / AdjC_{t−1} (the market's ``
 is not read: lot sizing and valuation use one price source). Raw shares on day t are u / F_t: a
 1:2 split (AdjFactor 0.5 on the ex-date) doubles the share count and leaves the value unchanged. A
 position's value is u · A_t (mark-to-market at the close, last price on days without a trade). A
-held stock that is no longer listed on day t is sold at its last price A (no cost) into cash.
+held stock that is no longer listed on day t (delisted) is sold at its last traded price A into
+cash, paying ``cost_bps`` on |u · A| like any sale (a short is covered at that price): the crash
+before a delisting is in the NAV, never dropped. That sale counts in the day's cost and turnover.
 
 Daily columns, with V_{t−1} the NAV after the previous day's trades and costs:
 
@@ -383,6 +385,22 @@ def _trade(
     return (shares + delta) * factor, cash, traded, cost
 
 
+def _sell_delisted(
+    units: np.ndarray, cash: np.ndarray, adj_t: np.ndarray, unlisted: np.ndarray, cost_bps: float
+) -> tuple[float, float]:
+    """Sell every sleeve's holdings of stocks not listed today at their last price A, paying
+    ``cost_bps`` on the value; updates ``units`` and ``cash`` in place, returns (traded, cost)."""
+    gone = unlisted & (units != 0).any(axis=0)
+    if not gone.any():
+        return 0.0, 0.0
+    value = units[:, gone] * adj_t[gone]
+    gross = np.abs(value).sum(axis=1)
+    fee = cost_bps / 1e4 * gross
+    cash += value.sum(axis=1) - fee
+    units[:, gone] = 0.0
+    return float(gross.sum()), float(fee.sum())
+
+
 def _benchmarks(
     dense: _Dense, benchmark: pl.DataFrame, days: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -440,18 +458,17 @@ def run_backtest(
 
     for k, t in enumerate(days):
         adj_t = np.nan_to_num(dense.adj[t], nan=0.0)
-        gone = ~dense.listed[t] & (units != 0).any(axis=0)
-        if gone.any():
-            cash += units[:, gone] @ adj_t[gone]
-            units[:, gone] = 0.0
+        traded, cost = _sell_delisted(units, cash, adj_t, ~dense.listed[t], config.cost_bps)
         sleeve_nav = cash + units @ adj_t
-        nav_pre = float(sleeve_nav.sum())
-        traded = cost = 0.0
+        nav_pre = float(sleeve_nav.sum()) + cost
         j = trades_on.get(int(t))
         if j is not None:
             s = int(sleeve_of[j])
             target = _target_shares(score_rows[j], dense.close[t], float(sleeve_nav[s]), config)
-            units[s], cash[s], traded, cost = _trade(units[s], cash[s], target, t, dense, config)
+            units[s], cash[s], day_traded, day_cost = _trade(
+                units[s], cash[s], target, t, dense, config
+            )
+            traded, cost = traded + day_traded, cost + day_cost
         out["ret_gross"][k] = nav_pre / nav_prev - 1.0
         out["cost"][k] = cost / nav_prev
         out["turnover"][k] = traded / nav_prev

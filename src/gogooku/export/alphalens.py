@@ -16,8 +16,9 @@ the run's label kind (metrics.json ``config.label``); the evaluator's daily Rank
 Spearman(factor, fwd_h) over the rows dated t = next(d), which is Alphalens' IC of day t.
 Prices: ``AdjC`` (point-in-time adjusted close, ``gogooku.dataset.base``) of every trading day
 from the first signal date to h sessions past the last trade day, one column per asset of the factor (null
-where not listed or not traded; Alphalens carries the last price forward, which never reaches an
-exported row: both ends of a row's window have a close, or its label would be null).
+where not listed or not traded; Alphalens carries the last price forward, which is the labels'
+exit convention on a no-trade or delisted exit day, and the entry always has a close, or the
+label would be null).
 
 Alphalens drops a day whose factor it cannot cut into ``quantiles`` buckets (fewer distinct
 values, e.g. on a halt day when every feature is carried) and filters outliers by default

@@ -21,7 +21,7 @@ is marked at):
   ``amount`` = shares_t − shares_{t−1} / AdjFactor_t (signed; a split alone is no trade) and
   ``price``, the day's close C_t, or for a stock without a trade that day (a delisted stock sold
   into cash) its last close carried over splits, A · F_t; Σ |amount| · price / NAV_{t−1} is the
-  day's ``turnover`` apart from such sales;
+  day's ``turnover``, such sales included (they pay ``cost_bps`` like any other);
 - ``benchmark``: daily.parquet's ``bench`` on the same days, the ``[evaluate] benchmark`` named in
   metrics.json.
 

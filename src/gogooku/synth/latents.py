@@ -88,10 +88,16 @@ it is the AR(1) coefficient of ``short_z`` (the 0.5 % reporting threshold makes 
 
 FISCAL_YEAR_END_MONTHS = (3, 12, 9, 6, 2, 5, 8, 11)
 FISCAL_YEAR_END_WEIGHTS = (0.70, 0.12, 0.06, 0.04, 0.02, 0.02, 0.02, 0.02)
-AFTER_CLOSE_TIMES = ("15:00:00", "15:30:00", "16:00:00", "17:00:00")
+NO_TIME = ""  # a disclosure without a time: DiscTime is empty (null), counted as after the close
+AFTER_CLOSE_TIMES = (
+    "15:00:00", "15:30:00", "16:00:00", "17:00:00", "18:59:59", "19:00:00", "21:00:00", NO_TIME,
+)  # fmt: skip
 INTRADAY_TIMES = ("11:30:00", "12:00:00", "13:00:00", "14:00:00")
 DISC_TIME_CHOICES = (*AFTER_CLOSE_TIMES, *INTRADAY_TIMES)
-DISC_TIME_WEIGHTS = (0.40, 0.22, 0.08, 0.05, 0.08, 0.05, 0.05, 0.07)
+# 15:00 keeps its 40 % and the intraday times their 25 % at the end of the cumulative weights, so
+# the same uniform draw gives the same before/after-close class as with the four late times of
+# earlier versions (prices do not move); the late evening and empty times share 15:30's old mass.
+DISC_TIME_WEIGHTS = (0.40, 0.15, 0.05, 0.04, 0.03, 0.03, 0.02, 0.03, 0.08, 0.05, 0.05, 0.07)
 CLOSE_TIME_CHANGE = date(2024, 11, 5)
 
 
@@ -101,8 +107,9 @@ def close_time(day: date) -> time:
 
 
 def is_intraday(day: date, disc_time: str) -> bool:
-    """True when a disclosure at ``disc_time`` (``HH:MM:SS``) on ``day`` precedes the close."""
-    return time.fromisoformat(disc_time) < close_time(day)
+    """True when a disclosure at ``disc_time`` (``HH:MM:SS``) on ``day`` precedes the close; a
+    disclosure without a time (``NO_TIME``) counts as after the close."""
+    return disc_time != NO_TIME and time.fromisoformat(disc_time) < close_time(day)
 
 
 @functools.lru_cache(maxsize=16)
@@ -357,7 +364,9 @@ def _draw_disclosures(
         .then(pl.lit("15:30:00"))
         .otherwise(pl.lit("15:00:00"))
     )
-    events = events.with_columns((pl.col("disc_time") < close).alias("intraday"))
+    events = events.with_columns(
+        ((pl.col("disc_time") != NO_TIME) & (pl.col("disc_time") < close)).alias("intraday")
+    )
     return events.sort("day_idx", "code_idx")
 
 

@@ -3,12 +3,14 @@
 Latent total return of a listed stock on day ``t`` (before limits, ticks and missing trades)::
 
     r*[t, i] = β_i (m̄ + σ_m[t] ε_m) + σ_sec g[t] ε_sec[s(i)] + σ_grp g[t] ε_grp[grp(i)]
-               + mu[t-2, i] + σ_i g[t] ε_i
+               + mu[t-2, i] + σ_i g[t] ε_i + κ_i[t]
 
 with Student-t shocks scaled to unit variance (market and sector ν = 5, stock ν = 4),
 ``σ_m[t] = market_vol[t] / sqrt(245)`` and ``g[t] = sqrt(market_vol[t] / BASE_VOL)`` (idiosyncratic
 volatility rises with the market's). ``mu[t-2]`` is the expected return known two days earlier
-(the label convention buys at the close of t+1). Market volatility follows
+(the label convention buys at the close of t+1). ``κ_i[t]`` is the crash before a delisting
+(``universe._crashes``: most delisted stocks fall 50–90 % over their last 10–30 sessions; it is
+not in ``mu``, so the oracle does not foresee it). Market volatility follows
 ``log v[t] = log BASE_VOL + φ (log v[t-1] - log BASE_VOL) + ξ η[t]`` times ``HIGH_VOL_MULT`` in the
 high-volatility regime, a two-state Markov chain (``signals.REGIME``).
 
@@ -243,7 +245,8 @@ def simulate_bars(
             + mu[(t - 2) % 3]
             + g[t] * params.idio_vol * eps_i
         )
-        r = np.maximum(r, -0.9)
+        crashing = (params.crash_idx >= 0) & (params.crash_idx <= t) & (t < params.delist_idx)
+        r = np.maximum(r + np.where(crashing, params.crash_return, 0.0), -0.9)
         y = schedule.div_yield[t]
         cash = np.where(on & ~first, y * latent, 0.0)
         latent = np.where(on & ~first, latent * (1.0 + r - y), latent)

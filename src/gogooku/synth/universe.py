@@ -32,6 +32,9 @@ HALT_DAY = date(2020, 10, 1)
 REFORM_DAY = date(2022, 4, 4)  # TSE market restructuring: Prime / Standard / Growth
 IPO_RATE = 0.012  # IPOs per listed stock per year
 DELIST_RATE = 0.008  # delistings per stock per year
+CRASH_SHARE = 0.7  # share of delistings that follow a crash (as real ones often do)
+CRASH_DEPTH = (0.5, 0.9)  # fall of the crash, uniform
+CRASH_SESSIONS = (10, 30)  # its length in sessions before the delisting, uniform (inclusive)
 PEER_GROUP_SIZE = 5
 
 # S33 code, Japanese name, English stem for names, S17 code, relative frequency in the universe
@@ -194,6 +197,28 @@ class StockParams:
     shares: np.ndarray  # shares outstanding on the first listed day
     no_trade_prob: np.ndarray  # probability of a day without trades
     turnover: np.ndarray  # daily traded value as a fraction of market capitalisation
+    crash_idx: np.ndarray  # int, horizon session index a pre-delisting crash starts (no crash: -1)
+    crash_return: np.ndarray  # daily return added from crash_idx to the day before delisting
+
+
+def _crashes(
+    config: SynthConfig, list_idx: np.ndarray, delist_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and daily return of the crash before each stock's delisting (``CRASH_SHARE`` of them).
+
+    A crash of depth ``D ~ U(CRASH_DEPTH)`` over ``L ~ U(CRASH_SESSIONS)`` sessions adds
+    ``(1 − D)^(1/L) − 1`` to the stock's daily return on its last ``L`` listed sessions (never
+    before its listing). Drawn from its own static stream, so the other draws do not change.
+    """
+    rng = rng_static(config, "delist_crash")
+    n = len(delist_idx)
+    crash = rng.random(n) < CRASH_SHARE
+    depth = rng.uniform(*CRASH_DEPTH, size=n)
+    length = rng.integers(CRASH_SESSIONS[0], CRASH_SESSIONS[1] + 1, size=n)
+    start = np.maximum(delist_idx - length, list_idx + 1)
+    sessions = np.maximum(delist_idx - start, 1)
+    daily = (1.0 - depth) ** (1.0 / sessions) - 1.0
+    return np.where(crash, start, -1), np.where(crash, daily, 0.0)
 
 
 def _codes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -318,6 +343,7 @@ def build_universe(
     mrgn = np.where(size_rank < 0.6 * n, "2", np.where(rng.random(n) < 0.05, "3", "1"))
 
     group, peers = _peer_graph(rng, sector)
+    crash_idx, crash_return = _crashes(config, list_idx, delist_idx)
     last_visible = np.searchsorted(np.array(horizon_days), config.end, side="right")
     frame = pl.DataFrame(
         {
@@ -356,6 +382,8 @@ def build_universe(
         shares=shares[order],
         no_trade_prob=no_trade_prob[order],
         turnover=turnover[order],
+        crash_idx=crash_idx[order],
+        crash_return=crash_return[order],
     )
     return frame[order], params
 

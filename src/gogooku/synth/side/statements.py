@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from gogooku.synth.config import rng_static
-from gogooku.synth.latents import quarter_ends, statement_draws
+from gogooku.synth.latents import NO_TIME, quarter_ends, statement_draws
 from gogooku.synth.side._common import conform, shares_outstanding
 from gogooku.synth.state import MarketState
 
@@ -189,7 +189,7 @@ def _summary_columns(f: pl.DataFrame) -> pl.DataFrame:
     cur_dps = c("payout") * c("FOP") * ODP_RATIO * NP_RATIO / c("shares")
     out = f.select(
         c("DiscDate"),
-        c("disc_time").alias("DiscTime"),
+        pl.when(c("disc_time") != NO_TIME).then(c("disc_time")).alias("DiscTime"),
         c("Code"),
         (c("DiscDate").dt.strftime("%Y%m%d") + (c("code_idx") + 500000).cast(pl.String)).alias(
             "DiscNo"
