@@ -172,6 +172,25 @@ def test_point_in_time_reads_the_version_held_at_each_decision_time(store, calen
     assert view.scan(BARS).collect_schema() == store.scan(BARS).collect_schema()
 
 
+def test_decision_time_follows_the_publication_rule_of_the_source(store, calendar):
+    """A statement disclosed after the close is first usable the next trading day, so a
+    correction fetched the next morning (09:00 JST, before that 19:00) is the version used."""
+    jan31, feb1 = D(2024, 1, 31), D(2024, 2, 1)
+
+    def statement(np_value: float, fetched: dt.datetime) -> None:
+        frame = pl.DataFrame(
+            {"DiscDate": [jan31], "DiscTime": ["16:00"], "Code": ["1301"], "DiscNo": ["1"]},
+        ).with_columns(pl.lit(np_value).alias("NP"))
+        store.write_unit("fins_summary", jan31.isoformat(), frame, {}, fetched_at=fetched)
+
+    statement(1.0, at(jan31, 9))
+    statement(2.0, at(feb1, 0))
+    statement(3.0, at(feb1, 11))
+    view = PointInTimeStore(store, calendar)
+    assert view.scan("fins_summary").select("NP").collect()["NP"].to_list() == [2.0]
+    assert store.scan("fins_summary").select("NP").collect()["NP"].to_list() == [3.0]
+
+
 DAYS = [D(2024, 1, 4), D(2024, 1, 5), D(2024, 1, 31), D(2024, 2, 1)]
 WRITES = st.lists(
     st.tuples(

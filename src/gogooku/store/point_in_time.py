@@ -37,6 +37,7 @@ DECISION_HOUR_JST = 19
 # 19:00 JST is 10:00 UTC (Japan keeps no daylight saving time).
 _DECISION_OFFSET = dt.timedelta(hours=DECISION_HOUR_JST - 9)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DECISION, _FETCHED, _KNOWN = "__decision", "__fetched", "__known"
 
 
 def record_identity(dataset: str) -> list[str]:
@@ -49,16 +50,56 @@ def decision_time(day: pl.Expr) -> pl.Expr:
     return (day.cast(pl.Datetime("us")) + _DECISION_OFFSET).dt.replace_time_zone("UTC")
 
 
-def as_of_decision(versions: pl.LazyFrame, dataset: str, calendar: TradingCalendar) -> pl.LazyFrame:
-    """The rows of ``versions`` (``RawStore.scan_versions``) a build may use; see module doc."""
+def as_of_decision(store: RawStore, dataset: str, calendar: TradingCalendar) -> pl.LazyFrame:
+    """The stored rows of ``dataset`` a build may use, with the hidden columns; see module doc.
+
+    Only the records with vintages are resolved; the others pass through as current rows. When
+    the date field is part of the key, a record's versions all lie in one month, so the month
+    files without vintages pass through unread by the resolution.
+    """
+    identity = record_identity(dataset)
+    revised_months = {p.name for p in store.vintage_files(dataset)}
+    date_keyed = store.date_field(dataset) in identity
+    plain = [p for p in store.partitions(dataset) if date_keyed and p.name not in revised_months]
+    mixed = [p for p in store.partitions(dataset) if p not in plain]
+    current = store.scan_files(dataset, mixed)
+    superseded = store.scan_files(dataset, store.vintage_files(dataset)).collect()
+    schema = current.collect_schema()
+    revised = (
+        superseded.select(identity)
+        .unique()
+        .with_columns(pl.col(c).cast(schema[c]) for c in identity if c in schema)
+        .lazy()
+    )
+    untouched = current.join(revised, on=identity, how="anti", nulls_equal=True)
+    touched = current.join(revised, on=identity, how="semi", nulls_equal=True)
+    versions = pl.concat([touched, superseded.lazy()], how="diagonal_relaxed")
+    held = _held(versions, dataset, calendar)
+    return pl.concat([store.scan_files(dataset, plain), untouched, held], how="diagonal_relaxed")
+
+
+def _held(versions: pl.LazyFrame, dataset: str, calendar: TradingCalendar) -> pl.LazyFrame:
+    """Of every version of some records, those held at each record's decision time (or its
+    first version, for a backfill)."""
     rule, dates = source_rule(dataset)
     identity = record_identity(dataset)
-    decision = decision_time(rule.expr(calendar, dates).min().over(identity))
+    # Columns first, windows after: a calendar lookup inside a window runs once per group.
     fetched = pl.col(FETCHED_AT).fill_null(pl.lit(_EPOCH, dtype=TIMESTAMP))
-    known = (fetched <= decision).fill_null(False)
-    held = known & (pl.col(SUPERSEDED_AT).is_null() | (pl.col(SUPERSEDED_AT) > decision))
-    first = fetched == fetched.min().over(identity)
-    return versions.filter(pl.when(known.any().over(identity)).then(held).otherwise(first))
+    steps = versions.with_columns(
+        rule.expr(calendar, dates).alias(_DECISION), fetched.alias(_FETCHED)
+    )
+    steps = steps.with_columns(
+        decision_time(pl.col(_DECISION).min().over(identity)).alias(_DECISION)
+    )
+    steps = steps.with_columns(
+        (pl.col(_FETCHED) <= pl.col(_DECISION)).fill_null(False).alias(_KNOWN)
+    )
+    held = pl.col(_KNOWN) & (
+        pl.col(SUPERSEDED_AT).is_null() | (pl.col(SUPERSEDED_AT) > pl.col(_DECISION))
+    )
+    first = pl.col(_FETCHED) == pl.col(_FETCHED).min().over(identity)
+    keep = pl.when(pl.col(_KNOWN).any().over(identity)).then(held).otherwise(first)
+    return steps.filter(keep).drop(_DECISION, _FETCHED, _KNOWN)
 
 
 class PointInTimeStore:
@@ -75,8 +116,7 @@ class PointInTimeStore:
     def scan(self, dataset: str) -> pl.LazyFrame:
         if dataset not in SOURCE_AVAILABILITY or not self._store.vintage_files(dataset):
             return self._store.scan(dataset)
-        resolved = as_of_decision(self._store.scan_versions(dataset), dataset, self._calendar)
-        return self._store.conform(dataset, resolved)
+        return self._store.conform(dataset, as_of_decision(self._store, dataset, self._calendar))
 
 
 def build_view(store: object, calendar: TradingCalendar, as_revised: bool) -> object:

@@ -46,7 +46,7 @@ from gogooku.store.vintages import FETCHED_AT, HIDDEN_COLUMNS, TIMESTAMP, UNIT_C
 
 CATALOG_FILE = "catalog.sqlite"
 WRITE_LOCK_FILE = ".write.lock"
-ORACLE_DATASET = "synthetic_oracle"
+ORACLE_DATASET = vintages.ORACLE_DATASET
 ORACLE_SCHEMA: dict[str, pl.DataType] = {
     "Date": pl.Date(),
     "Code": pl.String(),
@@ -168,7 +168,8 @@ class RawStore:
         the units are committed together; an interruption leaves all of them pending. Writers in
         other processes wait on an exclusive lock of ``raw/.write.lock``, so each month file's
         read-modify-write is never interleaved. Rows a unit no longer delivers unchanged are kept
-        as vintages unless ``keep_vintages`` is False (then the units' vintages are dropped too).
+        as vintages (``gogooku.store.vintages.keeps_vintages``: not for imports and the oracle)
+        unless ``keep_vintages`` is False: then the units' vintages are dropped too.
         """
         self._check_dataset(dataset)
         keys = [u.key for u in units]
@@ -274,7 +275,7 @@ class RawStore:
             stored = pl.read_parquet(path) if path.exists() else pl.DataFrame()
             new_rows = tagged.filter(month_expr == month)
             ours = pl.col(UNIT_COLUMN).is_in(keys)
-            if stored.height and keep_vintages and dataset != ORACLE_DATASET:
+            if stored.height and keep_vintages and vintages.keeps_vintages(dataset, source):
                 new_rows = self._supersede(
                     directory, month, stored.filter(ours), new_rows, fetched, last_fetched
                 )
@@ -421,20 +422,26 @@ class RawStore:
         """The month files of ``dataset``'s superseded row versions (``_vintages/``), oldest first."""
         return vintages.vintage_files(self.dataset_dir(dataset))
 
-    def scan_versions(self, dataset: str) -> pl.LazyFrame:
-        """Every stored version of every row of ``dataset``: the current rows and the vintages,
+    def scan_versions(
+        self, dataset: str, *, current: bool = True, superseded: bool = True
+    ) -> pl.LazyFrame:
+        """Stored versions of the rows of ``dataset``: the current rows and/or the vintages,
         with ``_unit``, ``_fetched_at`` and ``_superseded_at`` (null for current rows)."""
-        files = [*self.partitions(dataset), *self.vintage_files(dataset)]
-        if not files:
-            return pl.LazyFrame(schema=self.schema(dataset))
-        scans = [pl.scan_parquet(path) for path in files]
-        combined = pl.concat(scans, how="diagonal_relaxed")
-        names = combined.collect_schema().names()
-        missing = [
-            pl.lit(None, dtype=pl.String if c == UNIT_COLUMN else TIMESTAMP).alias(c)
-            for c in HIDDEN_COLUMNS
-            if c not in names
+        files = [
+            *(self.partitions(dataset) if current else []),
+            *(self.vintage_files(dataset) if superseded else []),
         ]
+        return self.scan_files(dataset, files)
+
+    def scan_files(self, dataset: str, files: Sequence[Path]) -> pl.LazyFrame:
+        """The rows of some month or vintage ``files`` of ``dataset`` with the hidden columns
+        (null where a file lacks them); an empty frame of those columns when ``files`` is empty."""
+        hidden = {c: pl.String() if c == UNIT_COLUMN else TIMESTAMP for c in HIDDEN_COLUMNS}
+        if not files:
+            return pl.LazyFrame(schema={**self.schema(dataset), **hidden})
+        combined = pl.concat([pl.scan_parquet(path) for path in files], how="diagonal_relaxed")
+        names = combined.collect_schema().names()
+        missing = [pl.lit(None, dtype=t).alias(c) for c, t in hidden.items() if c not in names]
         return combined.with_columns(missing)
 
     def read_oracle(self) -> pl.LazyFrame:

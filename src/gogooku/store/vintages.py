@@ -11,8 +11,8 @@ hidden columns:
 Rows in the main partitions carry ``_fetched_at`` too (the first fetch that delivered them
 unchanged); stores written before vintages existed lack the column, and their rows count as
 known since their unit's last fetch. A re-fetch that returns the same rows adds no vintage and
-keeps each row's ``_fetched_at``. The synthetic oracle keeps no vintages (it is not published
-data).
+keeps each row's ``_fetched_at``. The synthetic oracle and imports (sources ``import:*``) keep
+no vintages: they are not published data, and a re-import replaces what the user imported.
 
 A record's *identity* is its unit key plus the dataset's key columns (``Endpoint.key`` in
 ``gogooku.jquants.endpoints``, e.g. ``Date, Code`` for daily bars, ``Code, DiscNo`` for
@@ -43,6 +43,15 @@ TIMESTAMP = pl.Datetime("us", "UTC")
 _SIDE = "__side"
 _ROW = "__row"
 _OLD, _NEW, _VINTAGE = 0, 1, 2
+
+
+IMPORT_SOURCE_PREFIX = "import:"
+ORACLE_DATASET = "synthetic_oracle"
+
+
+def keeps_vintages(dataset: str, source: str) -> bool:
+    """Whether rewriting units of ``dataset`` from ``source`` keeps the rows they supersede."""
+    return dataset != ORACLE_DATASET and not source.startswith(IMPORT_SOURCE_PREFIX)
 
 
 def vintage_dir(dataset_dir: Path) -> Path:
