@@ -15,6 +15,7 @@ from gogooku.calendar import TradingCalendar
 from gogooku.store import raw as raw_module
 from gogooku.store.point_in_time import PointInTimeStore
 from gogooku.store.raw import RawStore
+from gogooku.store.status import dataset_status
 
 from .conftest import calendar as calendar_frame
 
@@ -77,6 +78,11 @@ def test_corrected_refetch_keeps_the_superseded_rows_with_their_fetch_times(stor
     ]
     assert [p.name for p in store.vintage_files(BARS)] == ["2024-01.parquet"]
     assert store.verify(BARS) == []
+    assert dataset_status(store, BARS).revised == 2
+    store.catalog.delete(BARS, ["2024-01-04"])
+    assert store.verify(BARS)[-1] == (
+        f"{BARS}/2024-01-04: 2 superseded rows in _vintages/ but no catalog entry"
+    )
     assert "_fetched_at" not in store.scan(BARS).collect_schema().names()
 
 

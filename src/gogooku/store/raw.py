@@ -461,8 +461,20 @@ class RawStore:
         )
         return dict(zip(counts[UNIT_COLUMN].to_list(), counts["len"].to_list(), strict=True))
 
+    def vintage_rows(self, dataset: str) -> int:
+        """How many superseded row versions ``dataset`` keeps (rows of its vintage files)."""
+        files = self.vintage_files(dataset)
+        if not files:
+            return 0
+        return (
+            pl.concat([pl.scan_parquet(p).select(pl.len()) for p in files]).sum().collect().item()
+        )
+
     def verify(self, dataset: str) -> list[str]:
-        """Differences between the catalog and the files of ``dataset``; empty when consistent."""
+        """Differences between the catalog and the files of ``dataset``; empty when consistent.
+
+        Vintage rows of units the catalog does not know are reported too.
+        """
         problems = []
         stored = self.stored_unit_rows(dataset)
         records = {r.unit_key: r for r in self.catalog.units(dataset)}
@@ -479,4 +491,19 @@ class RawStore:
             for key, n in stored.items()
             if key not in records
         )
+        files = self.vintage_files(dataset)
+        if files:
+            orphans = (
+                pl.concat([pl.scan_parquet(p).select(UNIT_COLUMN) for p in files])
+                .filter(~pl.col(UNIT_COLUMN).is_in(list(records)))
+                .group_by(UNIT_COLUMN)
+                .len()
+                .sort(UNIT_COLUMN)
+                .collect()
+            )
+            problems.extend(
+                f"{dataset}/{key}: {n} superseded rows in {vintages.VINTAGE_DIR}/ but no "
+                "catalog entry"
+                for key, n in orphans.iter_rows()
+            )
         return problems
