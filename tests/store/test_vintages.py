@@ -232,3 +232,48 @@ def test_a_correction_fetched_after_every_decision_time_changes_no_point_in_time
         latest = [c for d, _, c in closes(store.scan(BARS)) if d == day]
         assert latest == ([] if delete else [100.0 + n] * len(held))
     assert closes(view.scan(BARS)) == before
+
+
+def expected_at_decision(writes: list[tuple[dt.datetime, dict[str, float]]], day: dt.date) -> dict:
+    """The reference: per code, its value in the last write fetched by 19:00 JST on ``day`` (gone
+    if that write lacks it) when some write by then held it, else its value in the first write."""
+    decision = at(day, 10)
+    known = [prices for fetched, prices in writes if fetched <= decision]
+    codes = {code for _, prices in writes for code in prices}
+    out = {}
+    for code in codes:
+        if any(code in prices for prices in known):
+            if code in known[-1]:
+                out[code] = known[-1][code]
+        else:
+            out[code] = next(prices[code] for _, prices in writes if code in prices)
+    return out
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    history=st.lists(
+        st.tuples(
+            st.integers(-20, 40),
+            st.dictionaries(
+                st.sampled_from(["1301", "1302", "1303"]), st.sampled_from([1.0, 2.0]), max_size=3
+            ),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_point_in_time_equals_replaying_the_fetches_up_to_the_decision_time(
+    tmp_path_factory, calendar, history
+):
+    day = D(2024, 1, 5)
+    store = RawStore(tmp_path_factory.mktemp("raw"))
+    writes, clock = [], at(D(2024, 1, 3), 0)
+    for hours, prices in history:
+        clock = max(clock + dt.timedelta(minutes=1), at(day, 0) + dt.timedelta(hours=hours))
+        write(store, day, prices, clock)
+        writes.append((clock, prices))
+    got = {code: c for _, code, c in closes(PointInTimeStore(store, calendar).scan(BARS))}
+    assert got == expected_at_decision(writes, day)

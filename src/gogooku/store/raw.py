@@ -422,16 +422,10 @@ class RawStore:
         """The month files of ``dataset``'s superseded row versions (``_vintages/``), oldest first."""
         return vintages.vintage_files(self.dataset_dir(dataset))
 
-    def scan_versions(
-        self, dataset: str, *, current: bool = True, superseded: bool = True
-    ) -> pl.LazyFrame:
-        """Stored versions of the rows of ``dataset``: the current rows and/or the vintages,
+    def scan_versions(self, dataset: str) -> pl.LazyFrame:
+        """Every stored version of the rows of ``dataset``: the current rows and the vintages,
         with ``_unit``, ``_fetched_at`` and ``_superseded_at`` (null for current rows)."""
-        files = [
-            *(self.partitions(dataset) if current else []),
-            *(self.vintage_files(dataset) if superseded else []),
-        ]
-        return self.scan_files(dataset, files)
+        return self.scan_files(dataset, [*self.partitions(dataset), *self.vintage_files(dataset)])
 
     def scan_files(self, dataset: str, files: Sequence[Path]) -> pl.LazyFrame:
         """The rows of some month or vintage ``files`` of ``dataset`` with the hidden columns
