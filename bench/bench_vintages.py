@@ -26,8 +26,8 @@ import numpy as np
 import polars as pl
 
 from gogooku.calendar import TradingCalendar
+from gogooku.dataset.point_in_time import PointInTimeStore
 from gogooku.jquants.endpoints import ENDPOINTS
-from gogooku.store.point_in_time import PointInTimeStore
 from gogooku.store.raw import RawStore, UnitWrite
 
 BARS = "equities_bars_daily"

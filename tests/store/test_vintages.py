@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
+from gogooku.dataset.point_in_time import PointInTimeStore
 from gogooku.store import raw as raw_module
-from gogooku.store.point_in_time import PointInTimeStore
 from gogooku.store.raw import RawStore
 from gogooku.store.status import dataset_status
 

@@ -44,7 +44,7 @@ without reading the panel back); its folder is renamed into place after the pane
 files.
 
 Revisions: the raw store keeps every version of a corrected record (``gogooku.store.vintages``).
-A build reads each record's version held at its decision time (``gogooku.store.point_in_time``:
+A build reads each record's version held at its decision time (``gogooku.dataset.point_in_time``:
 19:00 JST on the day the record becomes usable; the first version held for a backfill), so a
 correction fetched later never rewrites the past panel. ``as_revised`` reads the latest version
 everywhere; such a build is always a full one (an extension would keep the old days' earlier
@@ -99,11 +99,11 @@ from gogooku.dataset.plan import (
     previous_build,
     registered_blocks,
 )
+from gogooku.dataset.point_in_time import build_view
 from gogooku.features.base import Block
 from gogooku.io import atomic_write_json, code_version
 from gogooku.market import load_market
 from gogooku.settings import Settings, get_settings
-from gogooku.store.point_in_time import build_view
 
 log = logging.getLogger(__name__)
 

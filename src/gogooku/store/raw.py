@@ -6,7 +6,7 @@ Rows are partitioned by the month of the endpoint's ``date_field`` (``Date``, ``
 version of the row was first fetched); ``write_unit`` replaces exactly the rows of one unit, which
 makes re-fetching a revised day idempotent. The rows a revision replaces are kept as *vintages*
 in ``raw/<dataset>/_vintages/<YYYY-MM>.parquet`` (``gogooku.store.vintages``). ``scan`` reads the
-latest version and drops the hidden columns; ``gogooku.store.point_in_time`` reads the version a
+latest version and drops the hidden columns; ``gogooku.dataset.point_in_time`` reads the version a
 build may use at each decision time.
 
 Write protocol for a batch of units of one dataset (``write_units``; crash-safe at every step):
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import polars as pl
 
+import gogooku.store.vintages as vintages
 from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
 from gogooku.jquants.endpoints import ENDPOINTS
-from gogooku.store import vintages
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
 from gogooku.store.vintages import FETCHED_AT, HIDDEN_COLUMNS, TIMESTAMP, UNIT_COLUMN
 

@@ -16,7 +16,7 @@ no vintages: they are not published data, and a re-import replaces what the user
 
 A record's *identity* is its unit key plus the dataset's key columns (``Endpoint.key`` in
 ``gogooku.jquants.endpoints``, e.g. ``Date, Code`` for daily bars, ``Code, DiscNo`` for
-statements); ``gogooku.store.point_in_time`` picks, per identity, the version a build may use.
+statements); ``gogooku.dataset.point_in_time`` picks, per identity, the version a build may use.
 
 Crash safety: within step 2 of the write protocol (``gogooku.store.raw``) the vintage month file
 is replaced before the main month file. A writer killed between the two leaves rows in the
