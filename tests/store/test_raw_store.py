@@ -302,14 +302,18 @@ def test_temp_file_of_a_writer_killed_before_rename_is_removed_by_the_next_write
     store.write_unit("equities_bars_daily", "2024-01-04", bars(D(2024, 1, 4), {"13010": 100.0}), {})
     killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_RENAME, str(root)], check=False)
     assert killed.returncode == -9
-    leftovers = list((root / "equities_bars_daily").glob(".*.tmp"))
-    assert [p.name.split(".")[1:3] for p in leftovers] == [["2024-01", "parquet"]]
+    # The revision's first rename is the vintage file's (the old close is kept before the month
+    # file is replaced).
+    leftovers = list((root / "equities_bars_daily").rglob(".*.tmp"))
+    assert [(p.parent.name, *p.name.split(".")[1:3]) for p in leftovers] == [
+        ("_vintages", "2024-01", "parquet")
+    ]
     # The killed write never reached its rename: the stored month still holds the old close.
     assert RawStore(root).scan("equities_bars_daily").collect()["C"].to_list() == [100.0]
 
     fresh = RawStore(root)
     fresh.write_unit("equities_bars_daily", "2024-01-05", bars(D(2024, 1, 5), {"13010": 102.0}), {})
-    assert not list((root / "equities_bars_daily").glob(".*.tmp"))
+    assert not list((root / "equities_bars_daily").rglob(".*.tmp"))
     assert fresh.scan("equities_bars_daily").collect()["C"].to_list() == [100.0, 102.0]
     assert fresh.verify("equities_bars_daily") == [
         "equities_bars_daily/2024-01-04: pending (interrupted write)"

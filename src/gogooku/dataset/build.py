@@ -9,6 +9,8 @@
   (``gogooku.dataset.feature_index``);
 - ``metadata.json``: rows, stocks, dates, date range, blocks, warm-up, schema hash, source
   catalog hashes, build seconds, peak RSS, code version, whether the build was incremental,
+  which versions of revised raw records it read (``"revisions"``: ``"as_of_decision"`` or
+  ``"latest"``, see below),
   the sealed hold-out (``"holdout": {"start", "spec"}``, ``gogooku.dataset.holdout``), the
   market of the raw store (``"market": {"name", "jpx", "lot_size"}``, ``gogooku.market``: the
   evaluator's backtest follows it, and JPX-only blocks are skipped for another market);
@@ -45,6 +47,13 @@ A full build writes the dense cache from the same chunks as they go to the panel
 (``gogooku.dataset.cache_writer.CacheWriter``: byte-identical to ``write_cache`` of the panel,
 without reading the panel back); its folder is renamed into place after the panel and the block
 files.
+
+Revisions: the raw store keeps every version of a corrected record (``gogooku.store.vintages``).
+A build reads each record's version held at its decision time (``gogooku.dataset.point_in_time``:
+19:00 JST on the day the record becomes usable; the first version held for a backfill), so a
+correction fetched later never rewrites the past panel. ``as_revised`` reads the latest version
+everywhere; such a build is always a full one (an extension would keep the old days' earlier
+versions), and a dataset is never extended across a change of mode.
 
 Hold-out: a new dataset's hold-out is decided from ``holdout`` (default ``auto``) on its trading
 days; a dataset that has a recorded decision keeps it (its start date is fixed: an extension
@@ -95,6 +104,7 @@ from gogooku.dataset.plan import (
     previous_build,
     registered_blocks,
 )
+from gogooku.dataset.point_in_time import build_view
 from gogooku.features.base import Block
 from gogooku.io import atomic_write_json, code_version
 from gogooku.market import load_market
@@ -106,6 +116,8 @@ log = logging.getLogger(__name__)
 # that reach a little past their declared lookback (windows counted over non-null values, EMA
 # seeds) come out as in a full rebuild.
 INCREMENTAL_HISTORY_FACTOR = 2
+REVISIONS_AS_OF_DECISION = "as_of_decision"
+REVISIONS_LATEST = "latest"
 # Stocks per chunk of a full build: ~400 stocks × 10 years of all blocks' working frames fit a
 # few GB; the result does not depend on it.
 DEFAULT_CHUNK_STOCKS = 400
@@ -320,12 +332,14 @@ def build_dataset(
     chunk_stocks: int = DEFAULT_CHUNK_STOCKS,
     holdout: str | None = None,
     holdout_reset: bool = False,
+    as_revised: bool = False,
 ) -> BuildResult:
     """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc.
 
     ``chunk_stocks`` bounds memory: the per-stock blocks run on that many stocks at a time.
     ``holdout`` is the hold-out spec (None: ``auto`` for a new dataset, the recorded one for an
     existing dataset); ``holdout_reset`` lets a different spec replace the recorded hold-out.
+    ``as_revised`` reads the latest version of every revised raw record (a full build).
     One build of a dataset runs at a time; it first removes what a killed build left
     (``gogooku.dataset.build_lock``).
     """
@@ -346,6 +360,8 @@ def build_dataset(
     wanted = [registry[n] for n in (blocks or registry) if n in registry]
     calendar = load_calendar(store, start, end, plan_warmup(wanted, warmup_days))
     trading = calendar.days(start, min(end, _last_bar_day(store) or end))
+    revisions = REVISIONS_LATEST if as_revised else REVISIONS_AS_OF_DECISION
+    store = build_view(store, calendar, as_revised)
     if not trading:
         raise BuildError(f"no trading day between {start} and {end} ({calendar.source} calendar)")
     start, end = trading[0], trading[-1]
@@ -368,8 +384,12 @@ def build_dataset(
         previous = recorded if incremental else None
         null_columns = {f: r for b in selected for f, r in b.null_features}
         # Rows built while an optional source was absent would keep their nulls: rebuild instead.
-        extend = extends(previous, start, end, block_names, warmup) and (
-            previous.get("null_columns", {}) == null_columns
+        # Datasets built before vintages existed read the only version there was: as of decision.
+        extend = (
+            extends(previous, start, end, block_names, warmup)
+            and previous.get("null_columns", {}) == null_columns
+            and not as_revised
+            and previous.get("revisions", REVISIONS_AS_OF_DECISION) == revisions
         )
         with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:
             cache: CacheWriter | None = None
@@ -479,6 +499,7 @@ def build_dataset(
             "peak_rss_mb": _peak_rss_mb(),
             "code_version": code_version(),
             "incremental": extend,
+            "revisions": revisions,
             "chunk_stocks": chunk_stocks,
             "holdout": holdout_entry,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),

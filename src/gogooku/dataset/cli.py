@@ -60,12 +60,22 @@ def build_command(
         help="Let --holdout replace the dataset's recorded hold-out (otherwise a different one "
         "is refused); earlier hold-out figures of the dataset are then void.",
     ),
+    as_revised: bool = typer.Option(
+        False,
+        "--as-revised",
+        help="Read the latest version of every raw record J-Quants corrected, on every row "
+        "(default: the version held at 19:00 JST on the day the record became usable, so a "
+        "correction fetched later never changes past rows). Recorded in metadata.json "
+        "(revisions: latest); always a full build.",
+    ),
 ) -> None:
     """Build the feature panel, labels, features.json and metadata.json for START..END.
 
     END is narrowed to the last stored daily bar (the calendar runs ahead of the data). The blocks are planned from the raw rows usable on or before END, so data stored after END never changes the columns; the calendar flags use the calendar JPX publishes ahead, so a build on a store fetched up to D gives the rows up to D of a later, longer build.
 
     An existing dataset with the same start, blocks and warm-up and an earlier end is extended incrementally (only the new days are computed; recent labels are refreshed).
+
+    Raw records that were corrected after they were first fetched are read as held at each row's decision time unless --as-revised.
 
     The most recent days can be sealed as a hold-out (--holdout): no fold, search or ordinary evaluation uses them; `gogooku evaluate --final RUN` scores them once per config.
     """
@@ -82,6 +92,7 @@ def build_command(
         chunk_stocks=chunk_stocks,
         holdout=holdout,
         holdout_reset=holdout_reset,
+        as_revised=as_revised,
     )
     kind = "extended" if result.incremental else "built"
     typer.echo(

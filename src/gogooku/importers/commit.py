@@ -8,7 +8,8 @@ write, each dataset's endpoint key (``ENDPOINTS[dataset].key``: Date+Code for pr
 - a key already stored by another source (a fetch or another import) is a conflict: refused,
   naming the dataset, the count, the first keys and the sources holding them, or with
   ``replace=True`` the stored rows are removed from their units (rewritten through
-  ``RawStore.write_units`` with their original query, period and source; the count is recorded).
+  ``RawStore.write_units`` with their original query, period and source; the count is recorded;
+  those units' vintages are dropped, so no earlier version of a replaced key survives).
 
 Re-importing ``name`` replaces its rows: its units absent from the new import are removed.
 
@@ -42,6 +43,7 @@ from gogooku.io import atomic_path
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.market import MARKET_FILE, TOKYO
 from gogooku.store.raw import UNIT_COLUMN, RawStore, UnitWrite
+from gogooku.store.vintages import HIDDEN_COLUMNS
 
 PROBLEM_COLUMNS = ("file", "row", "column", "value", "reason")
 CALENDAR = "markets_calendar"
@@ -170,7 +172,7 @@ def _unit_rows(store: RawStore, dataset: str, unit_key: str, months: Iterable[st
     ]
     if not parts:
         return pl.DataFrame(schema=store.schema(dataset))
-    return pl.concat(parts, how="diagonal_relaxed").drop(UNIT_COLUMN)
+    return pl.concat(parts, how="diagonal_relaxed").drop(HIDDEN_COLUMNS, strict=False)
 
 
 def _remove_stored_keys(store: RawStore, dataset: str, hits: pl.DataFrame) -> int:
@@ -186,8 +188,9 @@ def _remove_stored_keys(store: RawStore, dataset: str, hits: pl.DataFrame) -> in
             unit_key, kept, record.query, record.unit_start, record.unit_end, record.fetched_at
         )
         by_source.setdefault(record.source, []).append(write)
+    # The replaced keys are not a revision: no version of them may survive in the vintages.
     for source, units in by_source.items():
-        store.write_units(dataset, units, source=source)
+        store.write_units(dataset, units, source=source, keep_vintages=False)
     return hits.select(key).unique().height
 
 

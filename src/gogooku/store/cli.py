@@ -134,7 +134,7 @@ def status_command(
         bool, typer.Option("--json", help="Print JSON (one object per dataset) instead of a table.")
     ] = False,
 ) -> None:
-    """Per dataset: first/last date, rows, units, gaps and pending (interrupted) units.
+    """Per dataset: first/last date, rows, units, gaps, pending (interrupted) units and revised rows (superseded versions kept when a re-fetch brought a correction).
 
     Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets).
     """
@@ -152,7 +152,8 @@ def status_command(
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
     table = Table(title=f"raw store {store.root}")
-    for column in ("dataset", "mode", "first", "last", "rows", "units", "gaps", "pending"):
+    columns = ("dataset", "mode", "first", "last", "rows", "units", "gaps", "pending", "revised")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("dataset", "mode") else "right")
     for line in lines:
         if line.gaps is None:
@@ -171,5 +172,6 @@ def status_command(
             str(line.units),
             gaps,
             str(line.pending),
+            str(line.revised),
         )
     _stdout().print(table)

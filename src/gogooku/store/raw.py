@@ -2,15 +2,21 @@
 
 Rows are partitioned by the month of the endpoint's ``date_field`` (``Date``, ``PubDate``,
 ``DiscDate``, ...), so a daily update rewrites one small file. Every stored row carries a hidden
-``_unit`` column naming the query unit it came from; ``write_unit`` replaces exactly the rows of one
-unit, which makes re-fetching a revised day idempotent. Readers drop ``_unit``.
+``_unit`` column naming the query unit it came from and a hidden ``_fetched_at`` (when that
+version of the row was first fetched); ``write_unit`` replaces exactly the rows of one unit, which
+makes re-fetching a revised day idempotent. The rows a revision replaces are kept as *vintages*
+in ``raw/<dataset>/_vintages/<YYYY-MM>.parquet`` (``gogooku.store.vintages``). ``scan`` reads the
+latest version and drops the hidden columns; ``gogooku.dataset.point_in_time`` reads the version a
+build may use at each decision time.
 
 Write protocol for a batch of units of one dataset (``write_units``; crash-safe at every step):
 
 1. catalog rows -> ``pending``, each with the union of the months holding the unit's old rows and
    the months of its new rows (one SQLite transaction);
-2. each touched month file is rewritten once as (old rows minus the batch's units' rows) + new
-   rows, through a temporary file and ``os.replace``;
+2. each touched month: if the batch's units held rows there whose content the new rows no longer
+   include, those rows are added to the month's vintage file (temporary file + ``os.replace``);
+   then the month file is rewritten once as (old rows minus the batch's units' rows) + new rows,
+   through a temporary file and ``os.replace``;
 3. catalog rows -> ``committed`` with rows, content hash and date range (one transaction).
 
 Batching a month of trading days rewrites each month file once instead of once per day. A writer
@@ -32,14 +38,15 @@ from pathlib import Path
 
 import polars as pl
 
+import gogooku.store.vintages as vintages
 from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
+from gogooku.store.vintages import FETCHED_AT, HIDDEN_COLUMNS, TIMESTAMP, UNIT_COLUMN
 
-UNIT_COLUMN = "_unit"
 CATALOG_FILE = "catalog.sqlite"
 WRITE_LOCK_FILE = ".write.lock"
-ORACLE_DATASET = "synthetic_oracle"
+ORACLE_DATASET = vintages.ORACLE_DATASET
 ORACLE_SCHEMA: dict[str, pl.DataType] = {
     "Date": pl.Date(),
     "Code": pl.String(),
@@ -148,14 +155,21 @@ class RawStore:
         return self.write_units(dataset, [unit], source=source)[0]
 
     def write_units(
-        self, dataset: str, units: Sequence[UnitWrite], *, source: str = "jquants"
+        self,
+        dataset: str,
+        units: Sequence[UnitWrite],
+        *,
+        source: str = "jquants",
+        keep_vintages: bool = True,
     ) -> list[UnitRecord]:
         """``write_unit`` for several units at once: each month file is rewritten only once.
 
         The units are recorded ``pending`` together, the touched month files are replaced, then
         the units are committed together; an interruption leaves all of them pending. Writers in
         other processes wait on an exclusive lock of ``raw/.write.lock``, so each month file's
-        read-modify-write is never interleaved.
+        read-modify-write is never interleaved. Rows a unit no longer delivers unchanged are kept
+        as vintages (``gogooku.store.vintages.keeps_vintages``: not for imports and the oracle)
+        unless ``keep_vintages`` is False: then the units' vintages are dropped too.
         """
         self._check_dataset(dataset)
         keys = [u.key for u in units]
@@ -168,14 +182,14 @@ class RawStore:
             if not self._swept:
                 self.remove_stale_temp_files()
                 self._swept = True
-            return self._write_units_locked(dataset, units, keys, source)
+            return self._write_units_locked(dataset, units, keys, source, keep_vintages)
 
     def remove_units(self, dataset: str, keys: Sequence[str]) -> None:
         """Delete the rows and the catalog entries of ``keys`` (unknown keys are ignored).
 
-        The rows go through ``write_units`` with empty frames (pending, files, committed), then
-        the catalog entries are deleted; a crash in between leaves committed empty units, which
-        a second call removes.
+        The rows go through ``write_units`` with empty frames (pending, files, committed; their
+        vintages are dropped, not added to), then the catalog entries are deleted; a crash in
+        between leaves committed empty units, which a second call removes.
         """
         known = [r.unit_key for r in self.catalog.units(dataset, keys)] if keys else []
         if not known:
@@ -184,7 +198,7 @@ class RawStore:
         sources = {r.unit_key: r.source for r in self.catalog.units(dataset, known)}
         for source in sorted(set(sources.values())):
             units = [UnitWrite(k, empty, {}) for k in known if sources[k] == source]
-            self.write_units(dataset, units, source=source)
+            self.write_units(dataset, units, source=source, keep_vintages=False)
         self.catalog.delete(dataset, known)
 
     def remove_stale_temp_files(self) -> list[Path]:
@@ -194,13 +208,19 @@ class RawStore:
         and renames its temporary files while holding that lock, so any found then are orphans.
         Returns the paths removed.
         """
-        stale = sorted(p for p in self.root.glob(f"*/.*{TEMP_SUFFIX}") if p.is_file())
+        patterns = (f"*/.*{TEMP_SUFFIX}", f"*/{vintages.VINTAGE_DIR}/.*{TEMP_SUFFIX}")
+        stale = sorted(p for pattern in patterns for p in self.root.glob(pattern) if p.is_file())
         for path in stale:
             path.unlink(missing_ok=True)
         return stale
 
     def _write_units_locked(
-        self, dataset: str, units: Sequence[UnitWrite], keys: list[str], source: str
+        self,
+        dataset: str,
+        units: Sequence[UnitWrite],
+        keys: list[str],
+        source: str,
+        keep_vintages: bool,
     ) -> list[UnitRecord]:
         date_field = self.date_field(dataset)
         for unit in units:
@@ -211,6 +231,7 @@ class RawStore:
         }
         previous = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
         now = _utcnow()
+        fetched = {u.key: vintages.as_utc(u.fetched_at or now) for u in units}
         self.catalog.begin(
             dataset,
             [
@@ -223,7 +244,7 @@ class RawStore:
                         set(new_months[u.key])
                         | set(previous[u.key].months if u.key in previous else ())
                     ),
-                    fetched_at=u.fetched_at or now,
+                    fetched_at=fetched[u.key],
                 )
                 for u in units
             ],
@@ -235,21 +256,31 @@ class RawStore:
         )
         tagged = pl.concat(
             [
-                u.frame.with_columns(pl.lit(u.key, dtype=pl.String).alias(UNIT_COLUMN))
+                u.frame.with_columns(
+                    pl.lit(u.key, dtype=pl.String).alias(UNIT_COLUMN),
+                    vintages.stamp(fetched[u.key]).alias(FETCHED_AT),
+                )
                 for u in units
             ],
             how="diagonal_relaxed",
         )
         directory = self.dataset_dir(dataset)
         directory.mkdir(parents=True, exist_ok=True)
+        if not keep_vintages:
+            vintages.purge_units(directory, keys)
+        last_fetched = {k: vintages.as_utc(r.fetched_at) for k, r in previous.items()}
         sort_by = self._sort_columns(dataset, tagged)
         for month in touched:
             path = directory / f"{month}.parquet"
-            parts = []
-            if path.exists():
-                parts.append(pl.read_parquet(path).filter(~pl.col(UNIT_COLUMN).is_in(keys)))
-            parts.append(tagged.filter(month_expr == month))
-            merged = pl.concat(parts, how="diagonal_relaxed").sort(
+            stored = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+            new_rows = tagged.filter(month_expr == month)
+            ours = pl.col(UNIT_COLUMN).is_in(keys)
+            if stored.height and keep_vintages and vintages.keeps_vintages(dataset, source):
+                new_rows = self._supersede(
+                    directory, month, stored.filter(ours), new_rows, fetched, last_fetched
+                )
+            parts = [stored.filter(~ours)] if stored.height else []
+            merged = pl.concat([*parts, new_rows], how="diagonal_relaxed").sort(
                 sort_by, nulls_last=True, maintain_order=True
             )
             if merged.height:
@@ -274,6 +305,37 @@ class RawStore:
         records = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
         return [records[k] for k in keys]
 
+    @staticmethod
+    def _supersede(
+        directory: Path,
+        month: str,
+        old: pl.DataFrame,
+        new: pl.DataFrame,
+        fetched: dict[str, dt.datetime],
+        last_fetched: dict[str, dt.datetime],
+    ) -> pl.DataFrame:
+        """The month's new rows with the ``_fetched_at`` of unchanged old rows; the old rows
+        they no longer include go to the month's vintage file first."""
+        if not old.height:
+            return new
+        # A store written before vintages has no _fetched_at: its rows date from the last fetch.
+        since = pl.DataFrame(
+            {UNIT_COLUMN: list(last_fetched), "__since": list(last_fetched.values())},
+            schema={UNIT_COLUMN: pl.String, "__since": TIMESTAMP},
+        )
+        if FETCHED_AT not in old.columns:
+            old = old.with_columns(pl.lit(None, dtype=TIMESTAMP).alias(FETCHED_AT))
+        old = (
+            old.join(since, on=UNIT_COLUMN, how="left")
+            .with_columns(pl.coalesce(FETCHED_AT, "__since").alias(FETCHED_AT))
+            .drop("__since")
+        )
+        times = {k: fetched[k] for k in old.get_column(UNIT_COLUMN).unique().to_list()}
+        kept, updated = vintages.supersede(old, new, vintages.read_month(directory, month), times)
+        if updated is not None:
+            vintages.write_month(directory, month, updated)
+        return kept
+
     def _check_frame(self, dataset: str, unit_key: str, frame: pl.DataFrame) -> None:
         date_field = self.date_field(dataset)
         if date_field not in frame.columns:
@@ -289,8 +351,9 @@ class RawStore:
         }
         if wrong:
             raise ValueError(f"{dataset}/{unit_key}: columns with undeclared dtypes: {wrong}")
-        if UNIT_COLUMN in frame.columns:
-            raise ValueError(f"{dataset}/{unit_key}: column {UNIT_COLUMN!r} is reserved")
+        reserved = [c for c in HIDDEN_COLUMNS if c in frame.columns]
+        if reserved:
+            raise ValueError(f"{dataset}/{unit_key}: column(s) {reserved} are reserved")
         null_dates = frame.get_column(date_field).null_count()
         if null_dates:
             raise ValueError(
@@ -332,22 +395,48 @@ class RawStore:
 
     # ----------------------------------------------------------------- reading
     def scan(self, dataset: str) -> pl.LazyFrame:
-        """Lazy scan of every stored row of ``dataset``, typed, without the internal ``_unit``.
+        """Lazy scan of the latest version of every stored row of ``dataset``, typed, without the
+        hidden ``_unit``/``_fetched_at`` columns.
 
         Columns follow the declared schema; columns a file lacks (e.g. fields added later) are
         null; extra delivered columns are kept after the declared ones. With nothing stored the
         result is an empty frame with the declared schema.
         """
-        declared = self.schema(dataset)
         files = self.partitions(dataset)
         if not files:
-            return pl.LazyFrame(schema=declared)
+            return pl.LazyFrame(schema=self.schema(dataset))
         scans = [pl.scan_parquet(path) for path in files]
-        combined = pl.concat(scans, how="diagonal_relaxed").drop(UNIT_COLUMN)
+        return self.conform(dataset, pl.concat(scans, how="diagonal_relaxed"))
+
+    def conform(self, dataset: str, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """``rows`` of ``dataset`` as ``scan`` returns them: hidden columns dropped, declared
+        columns first (null where absent), extra delivered columns after them."""
+        declared = self.schema(dataset)
+        combined = rows.drop(HIDDEN_COLUMNS, strict=False)
         present = combined.collect_schema()
         absent = [pl.lit(None, dtype=t).alias(c) for c, t in declared.items() if c not in present]
         order = [*declared, *(c for c in present if c not in declared)]
         return combined.with_columns(absent).select(order)
+
+    def vintage_files(self, dataset: str) -> list[Path]:
+        """The month files of ``dataset``'s superseded row versions (``_vintages/``), oldest first."""
+        return vintages.vintage_files(self.dataset_dir(dataset))
+
+    def scan_versions(self, dataset: str) -> pl.LazyFrame:
+        """Every stored version of the rows of ``dataset``: the current rows and the vintages,
+        with ``_unit``, ``_fetched_at`` and ``_superseded_at`` (null for current rows)."""
+        return self.scan_files(dataset, [*self.partitions(dataset), *self.vintage_files(dataset)])
+
+    def scan_files(self, dataset: str, files: Sequence[Path]) -> pl.LazyFrame:
+        """The rows of some month or vintage ``files`` of ``dataset`` with the hidden columns
+        (null where a file lacks them); an empty frame of those columns when ``files`` is empty."""
+        hidden = {c: pl.String() if c == UNIT_COLUMN else TIMESTAMP for c in HIDDEN_COLUMNS}
+        if not files:
+            return pl.LazyFrame(schema={**self.schema(dataset), **hidden})
+        combined = pl.concat([pl.scan_parquet(path) for path in files], how="diagonal_relaxed")
+        names = combined.collect_schema().names()
+        missing = [pl.lit(None, dtype=t).alias(c) for c, t in hidden.items() if c not in names]
+        return combined.with_columns(missing)
 
     def read_oracle(self) -> pl.LazyFrame:
         """Lazy scan of ``raw/synthetic_oracle/`` (Date, Code, exp_target_{1,5,10,20}d)."""
@@ -366,8 +455,20 @@ class RawStore:
         )
         return dict(zip(counts[UNIT_COLUMN].to_list(), counts["len"].to_list(), strict=True))
 
+    def vintage_rows(self, dataset: str) -> int:
+        """How many superseded row versions ``dataset`` keeps (rows of its vintage files)."""
+        files = self.vintage_files(dataset)
+        if not files:
+            return 0
+        return (
+            pl.concat([pl.scan_parquet(p).select(pl.len()) for p in files]).sum().collect().item()
+        )
+
     def verify(self, dataset: str) -> list[str]:
-        """Differences between the catalog and the files of ``dataset``; empty when consistent."""
+        """Differences between the catalog and the files of ``dataset``; empty when consistent.
+
+        Vintage rows of units the catalog does not know are reported too.
+        """
         problems = []
         stored = self.stored_unit_rows(dataset)
         records = {r.unit_key: r for r in self.catalog.units(dataset)}
@@ -384,4 +485,19 @@ class RawStore:
             for key, n in stored.items()
             if key not in records
         )
+        files = self.vintage_files(dataset)
+        if files:
+            orphans = (
+                pl.concat([pl.scan_parquet(p).select(UNIT_COLUMN) for p in files])
+                .filter(~pl.col(UNIT_COLUMN).is_in(list(records)))
+                .group_by(UNIT_COLUMN)
+                .len()
+                .sort(UNIT_COLUMN)
+                .collect()
+            )
+            problems.extend(
+                f"{dataset}/{key}: {n} superseded rows in {vintages.VINTAGE_DIR}/ but no "
+                "catalog entry"
+                for key, n in orphans.iter_rows()
+            )
         return problems

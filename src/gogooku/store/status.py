@@ -2,6 +2,7 @@
 
 For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
 {"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
+*revised* counts the superseded row versions kept under ``_vintages/`` (``gogooku.store.vintages``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ DAY_MODES = ("date", "disc_date")
 
 @dataclass(frozen=True)
 class DatasetStatus:
-    """One dataset's line: rows and units (committed), data date range, pending units, gaps.
+    """One dataset's line: rows and units (committed), data date range, pending units, gaps,
+    superseded row versions.
 
     ``gaps`` is None where it does not apply (range/latest datasets, or no stored calendar).
     """
@@ -32,6 +34,7 @@ class DatasetStatus:
     last: dt.date | None
     gaps: list[dt.date] | None
     sources: tuple[str, ...]
+    revised: int = 0
 
 
 def _fetch_mode(dataset: str) -> str:
@@ -62,6 +65,7 @@ def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
         last=max(maxs) if maxs else None,
         gaps=gaps,
         sources=tuple(sorted({r.source for r in records})),
+        revised=store.vintage_rows(dataset),
     )
 
 
