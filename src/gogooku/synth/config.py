@@ -18,6 +18,14 @@ from datetime import date
 
 import numpy as np
 
+from gogooku.errors import GogookuError
+
+
+class SynthConfigError(GogookuError, ValueError):
+    """A synthetic market parameter out of range; like a usage error it exits 2."""
+
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -30,11 +38,13 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         if self.stocks < 20:
-            raise ValueError(f"SynthConfig.stocks must be >= 20, got {self.stocks}")
+            raise SynthConfigError(f"SynthConfig.stocks must be >= 20, got {self.stocks}")
         if self.end <= self.start:
-            raise ValueError(f"SynthConfig.end ({self.end}) must be after start ({self.start})")
+            raise SynthConfigError(
+                f"SynthConfig.end ({self.end}) must be after start ({self.start})"
+            )
         if self.seed < 0:
-            raise ValueError(f"SynthConfig.seed must be >= 0, got {self.seed}")
+            raise SynthConfigError(f"SynthConfig.seed must be >= 0, got {self.seed}")
 
 
 def _stream_key(stream: str) -> int:
