@@ -17,6 +17,10 @@ Batching a month of trading days rewrites each month file once instead of once p
 killed between step 2's temporary write and its rename leaves a ``.<month>.parquet.<uuid>.tmp``
 file; the next write session of the store deletes it (``remove_stale_temp_files``).
 
+Readers check each partition's Parquet footer first (once per file version), so a corrupt file is
+a ``CorruptPartitionError`` naming it and the repair (``gogooku.store.health``), not a decoder
+error without a name.
+
 The content hash is ``sha256`` of the unit's rows written as CSV after sorting by every column, so
 it does not depend on row order or on the Parquet encoding.
 """
@@ -35,6 +39,7 @@ import polars as pl
 from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
+from gogooku.store.health import footer_rows, read_partition
 
 UNIT_COLUMN = "_unit"
 CATALOG_FILE = "catalog.sqlite"
@@ -92,6 +97,7 @@ class RawStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.root / CATALOG_FILE)
         self._swept = False
+        self._footers_ok: dict[Path, tuple[int, int]] = {}
 
     # ----------------------------------------------------------------- layout and schemas
     def dataset_dir(self, dataset: str) -> Path:
@@ -247,7 +253,7 @@ class RawStore:
             path = directory / f"{month}.parquet"
             parts = []
             if path.exists():
-                parts.append(pl.read_parquet(path).filter(~pl.col(UNIT_COLUMN).is_in(keys)))
+                parts.append(read_partition(path).filter(~pl.col(UNIT_COLUMN).is_in(keys)))
             parts.append(tagged.filter(month_expr == month))
             merged = pl.concat(parts, how="diagonal_relaxed").sort(
                 sort_by, nulls_last=True, maintain_order=True
@@ -342,12 +348,23 @@ class RawStore:
         files = self.partitions(dataset)
         if not files:
             return pl.LazyFrame(schema=declared)
+        for path in files:
+            self._check_footer(path)
         scans = [pl.scan_parquet(path) for path in files]
         combined = pl.concat(scans, how="diagonal_relaxed").drop(UNIT_COLUMN)
         present = combined.collect_schema()
         absent = [pl.lit(None, dtype=t).alias(c) for c, t in declared.items() if c not in present]
         order = [*declared, *(c for c in present if c not in declared)]
         return combined.with_columns(absent).select(order)
+
+    def _check_footer(self, path: Path) -> None:
+        """Raise CorruptPartitionError naming ``path`` when its Parquet footer is unreadable
+        (checked once per file version: a few kilobytes read)."""
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        if self._footers_ok.get(path) != version:
+            footer_rows(path)
+            self._footers_ok[path] = version
 
     def read_oracle(self) -> pl.LazyFrame:
         """Lazy scan of ``raw/synthetic_oracle/`` (Date, Code, exp_target_{1,5,10,20}d)."""
@@ -359,7 +376,7 @@ class RawStore:
         if not files:
             return {}
         counts = (
-            pl.concat([pl.scan_parquet(p).select(UNIT_COLUMN) for p in files])
+            pl.concat([read_partition(p, [UNIT_COLUMN]).lazy() for p in files])
             .group_by(UNIT_COLUMN)
             .len()
             .collect()

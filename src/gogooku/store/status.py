@@ -2,6 +2,8 @@
 
 For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
 {"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
+*Corrupt* lists the month partitions that are unreadable, missing or hold another row count than
+the catalog recorded (``gogooku.store.health``; ``deep`` also decodes every page).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.fetch import CALENDAR, trading_days
+from gogooku.store.health import CorruptPartitionError, partition_problems
 from gogooku.store.raw import ORACLE_DATASET, RawStore
 
 DAY_MODES = ("date", "disc_date")
@@ -32,13 +35,14 @@ class DatasetStatus:
     last: dt.date | None
     gaps: list[dt.date] | None
     sources: tuple[str, ...]
+    corrupt: list[str]
 
 
 def _fetch_mode(dataset: str) -> str:
     return "oracle" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].fetch_mode
 
 
-def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
+def dataset_status(store: RawStore, dataset: str, deep: bool = False) -> DatasetStatus:
     records = store.catalog.units(dataset)
     done = [r for r in records if r.committed]
     mins = [r.date_min for r in done if r.date_min]
@@ -50,8 +54,11 @@ def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
         covered = {r.unit_start for r in done}
         starts = [r.unit_start for r in done if r.unit_start]
         ends = [r.unit_end for r in done if r.unit_end]
-        days = trading_days(store, min(starts), max(ends)) if starts and ends else []
-        gaps = [d for d in days if d not in covered]
+        try:
+            days = trading_days(store, min(starts), max(ends)) if starts and ends else []
+            gaps = [d for d in days if d not in covered]
+        except CorruptPartitionError:  # the calendar's own line names the file
+            gaps = None
     return DatasetStatus(
         dataset=dataset,
         fetch_mode=mode,
@@ -62,11 +69,12 @@ def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
         last=max(maxs) if maxs else None,
         gaps=gaps,
         sources=tuple(sorted({r.source for r in records})),
+        corrupt=[str(problem) for problem in partition_problems(store, dataset, deep)],
     )
 
 
-def store_status(store: RawStore) -> list[DatasetStatus]:
+def store_status(store: RawStore, deep: bool = False) -> list[DatasetStatus]:
     """One line per dataset with at least one catalog entry, in catalogue order."""
     present = set(store.catalog.datasets())
     order = [*ENDPOINTS, ORACLE_DATASET]
-    return [dataset_status(store, d) for d in order if d in present]
+    return [dataset_status(store, d, deep) for d in order if d in present]
