@@ -194,7 +194,7 @@ def status_command(
 ) -> None:
     """Per dataset: first/last date, rows, units, gaps, pending (interrupted) units and corrupt partitions.
 
-    Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets). Corrupt partitions (an unreadable Parquet footer, a missing file, a row count other than the catalog's; with --deep a page that does not decode) are listed by file under the table, and exit 1: `gogooku fetch --repair` fetches them again.
+    Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets). Corrupt partitions (an unreadable Parquet footer, a missing file, fewer rows than the catalog recorded; with --deep a page that does not decode) are listed by file under the table, and exit 1: `gogooku fetch --repair` fetches them again.
     """
     raw_dir = get_settings().raw_dir
     if not (raw_dir / CATALOG_FILE).exists():

@@ -1,8 +1,8 @@
 """Health of the raw store's month partitions, and their repair (``gogooku store status``,
 ``gogooku fetch --repair``).
 
-A partition is *corrupt* when its Parquet footer cannot be read, when the footer's row count
-differs from what the catalog recorded for the units stored in that month, or (``deep``) when a
+A partition is *corrupt* when its Parquet footer cannot be read, when the footer counts fewer
+rows than the catalog recorded for the units stored in that month, or (``deep``) when a
 page does not decode; it is *missing* when the catalog has rows in a month that has no file. The
 footer checks read a few kilobytes per file, so ``store status`` runs them on every partition.
 
@@ -101,7 +101,9 @@ def partition_problems(store: RawStore, dataset: str, deep: bool = False) -> lis
         else:
             try:
                 rows = footer_rows(path)
-                if expected is not None and rows != expected:
+                # More rows than recorded are rows of units the catalog no longer lists (a fetch
+                # of those units replaces them); fewer means rows were lost.
+                if expected is not None and rows < expected:
                     reason = f"holds {rows} rows, the catalog recorded {expected}"
                 elif deep:
                     read_partition(path)

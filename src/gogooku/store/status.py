@@ -2,7 +2,7 @@
 
 For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
 {"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
-*Corrupt* lists the month partitions that are unreadable, missing or hold another row count than
+*Corrupt* lists the month partitions that are unreadable, missing or hold fewer rows than
 the catalog recorded (``gogooku.store.health``; ``deep`` also decodes every page).
 """
 

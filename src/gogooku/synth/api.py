@@ -4,9 +4,9 @@
 ``{"data": [...], "pagination_key": "..."}``, ``x-api-key`` auth (403), plan gating (403),
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
-(``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block, truncated
-or non-JSON bodies, slow first bytes). ``market`` is any object whose ``tables`` map dataset ids to frames in the
-catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
+(``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
+truncated or non-JSON bodies, slow first bytes). ``market`` is any object whose ``tables`` map
+dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
 """
@@ -44,7 +44,7 @@ from gogooku.synth.faults import (
     Faults,
     SlidingWindowLimiter,
     admit,
-    retry_after_header,
+    retry_after_value,
 )
 
 PREFIX = "/v2"
@@ -436,15 +436,13 @@ class _Gate:
 
     async def _refuse(self, scope, receive, send, wait_s: float) -> None:
         """Answer 429, count it towards a block, and say how long to wait when asked to."""
-        headers = {}
+        response = _json_response(429, {"message": RATE_MESSAGE})
         if self.faults is not None:
             now = self.clock()
             self.faults.refused(now)
             if self.faults.retry_after:
-                name, value = retry_after_header(max(wait_s, self.faults.blocked_for(now)))
-                headers[name.decode()] = value.decode()
-        response = _json_response(429, {"message": RATE_MESSAGE})
-        response.headers.update(headers)
+                wait_s = max(wait_s, self.faults.blocked_for(now))
+                response.headers["retry-after"] = retry_after_value(wait_s)
         await response(scope, receive, send)
 
 

@@ -148,9 +148,9 @@ class Faults:
             self._refusals.clear()
 
 
-def retry_after_header(seconds: float) -> tuple[bytes, bytes]:
-    """A ``Retry-After`` header of ``seconds`` rounded up to whole seconds (at least 1)."""
-    return b"retry-after", str(max(math.ceil(seconds), 1)).encode()
+def retry_after_value(seconds: float) -> str:
+    """``Retry-After``'s value for a wait of ``seconds``: whole seconds, rounded up, at least 1."""
+    return str(max(math.ceil(seconds), 1))
 
 
 class SlidingWindowLimiter:
