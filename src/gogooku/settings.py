@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     jquants_api_key: SecretStr | None = Field(default=None, validation_alias="JQUANTS_API_KEY")
     jquants_plan: Plan = Field(default=Plan.FREE, validation_alias="JQUANTS_PLAN")
     jquants_base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="JQUANTS_BASE_URL")
+    # Retries of a failed request (5xx, dropped connection, timeout, broken body) and the first
+    # back-off wait (doubled per retry, at most 60 s); the read timeout of one request.
+    jquants_max_retries: int = Field(default=5, ge=0, validation_alias="JQUANTS_MAX_RETRIES")
+    jquants_backoff_s: float = Field(default=1.0, ge=0, validation_alias="JQUANTS_BACKOFF_S")
+    jquants_timeout_s: float = Field(default=60.0, gt=0, validation_alias="JQUANTS_TIMEOUT_S")
 
     @property
     def raw_dir(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.config import CONFIGS_DIR, ConfigError, SplitConfig, load_config
+from gogooku.demo import pipeline
 from gogooku.demo.pipeline import comparison, print_comparison
 from gogooku.demo.plan import (
     DATA_CONFIG,
@@ -23,6 +25,7 @@ from gogooku.demo.plan import (
     splits_override,
 )
 from gogooku.demo.serving import choose_run
+from gogooku.errors import GogookuError
 from gogooku.models.registry import get_kind
 from gogooku.research.validation import write_validation
 from gogooku.research.walkforward import run_walkforward
@@ -165,3 +168,35 @@ def test_the_served_run_is_chosen_on_validation_never_on_test_and_never_a_factor
     assert choose_run(runs, kinds).name == "atft"
     with pytest.raises(ValueError, match="no bundleable run"):
         choose_run(runs[:1], kinds)
+
+
+class _Stop(GogookuError):
+    """Raised by a stand-in for the demo's first expensive stage."""
+
+
+def _no_fetch(*args, **kwargs):
+    raise _Stop("reached the fetch stage")
+
+
+def test_demo_from_outside_the_checkout_checks_every_config_before_the_fetch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "_fetch", _no_fetch)
+    shipped = CliRunner().invoke(app, ["demo", "--quick", "--home", "home"])
+    assert shipped.exit_code == 1
+    assert shipped.output.strip().endswith("demo failed: reached the fetch stage")
+
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIGS, configs)
+    (configs / "hpo_lgbm.toml").unlink()
+    args = ["demo", "--quick", "--home", "other", "--configs", str(configs)]
+    missing = CliRunner().invoke(app, args)
+    assert missing.exit_code == 1
+    lines = [line for line in missing.output.splitlines() if "failed" in line]
+    assert lines == [
+        f"demo failed: {configs / 'hpo_lgbm.toml'}: search config missing (pass --configs DIR)"
+    ]
+    assert not (tmp_path / "other" / "raw").exists()
+    (configs / "lgbm.toml").write_text("[model]\nkind = 'lgbm'\nnum_leaves = 'many'\n")
+    invalid = CliRunner().invoke(app, args)
+    assert invalid.exit_code == 1 and "lgbm.toml" in invalid.output
+    assert "reached the fetch stage" not in invalid.output

@@ -38,7 +38,8 @@ class V2App:
     """Serves ``tables[path]`` (a list of records) under ``/v2<path>`` in pages of ``page_size``.
 
     ``script[path]`` is a queue of scripted answers consumed one per request before normal
-    service: ``(status, body)`` tuples (a dict body is sent as JSON, a str as text/plain),
+    service: ``(status, body)`` or ``(status, body, headers)`` tuples (a dict body is sent as JSON, a str
+    as text/plain),
     ``("slow", seconds)`` (normal service after a delay) or ``"drop"``. Every request is recorded in ``seen``.
     """
 
@@ -65,10 +66,13 @@ class V2App:
             if answer[0] == "slow":
                 await asyncio.sleep(answer[1])
                 return self._page(path, query)
-            status, body = answer
+            status, body, *headers = answer
             if isinstance(body, dict):
-                return _json(status, body)
-            return Response(body, status_code=status, media_type="text/plain")
+                response = _json(status, body)
+            else:
+                response = Response(body, status_code=status, media_type="text/plain")
+            response.headers.update(headers[0] if headers else {})
+            return response
         if path not in self.tables:
             return _json(403, {"message": f"no such endpoint {path}"})
         return self._page(path, query)

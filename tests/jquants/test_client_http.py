@@ -13,6 +13,7 @@ from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.errors import (
     AuthError,
     BadRequestError,
+    BrokenBodyError,
     PlanError,
     RateLimitError,
     ResponseFormatError,
@@ -197,12 +198,42 @@ def test_empty_data_and_210_are_empty_results_without_retry(served, clock):
     assert clock.sleeps == []
 
 
-def test_non_json_success_body_is_a_format_error(served, clock):
+def test_non_json_success_body_is_retried_then_a_format_error(served, clock):
     app, url = served
-    app.queue("/items", (200, "not json at all"))
-    with make_client(url, clock) as client, pytest.raises(ResponseFormatError) as info:
+    app.queue("/items", (200, "not json at all"), (200, '{"data": [{"a": 1'))
+    with (
+        make_client(url, clock, max_retries=1) as client,
+        pytest.raises(BrokenBodyError) as info,
+    ):
         client.get_records("/items")
-    assert "not JSON" in str(info.value) and "not json at all" in str(info.value)
+    message = str(info.value)
+    assert "not JSON" in message and "2 tries" in message and "HTTP 200" in message
+    assert "/items" in message and "\n" not in message
+    assert len(app.requests_to("/items")) == 2
+    assert len(clock.sleeps) == 1
+
+
+def test_a_cut_off_body_is_retried_and_the_rows_arrive(served, clock):
+    app, url = served
+    app.tables["/items"] = ROWS[:2]
+    app.queue("/items", (200, '{"data": [{"Date": "2024-01-04", "Co'))
+    with make_client(url, clock) as client:
+        assert client.get_records("/items") == ROWS[:2]
+    assert len(app.requests_to("/items")) == 2
+    assert len(clock.sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [("7", 7.0), ("0", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", 60.0)],
+)
+def test_429_waits_what_retry_after_says_else_the_schedule(served, clock, header, wait):
+    app, url = served
+    app.tables["/items"] = ROWS[:1]
+    app.queue("/items", (429, {"message": "Rate limit exceeded"}, {"Retry-After": header}))
+    with make_client(url, clock) as client:
+        assert client.get_records("/items") == ROWS[:1]
+    assert clock.sleeps == [wait]
 
 
 def test_json_without_the_data_list_is_a_format_error(served, clock):

@@ -68,3 +68,24 @@ def test_synth_serve_help_shows_the_default_days_as_dates():
     assert result.exit_code == 0
     assert "2019-01-01" in result.output and "2023-12-31" in result.output
     assert "00:00:00" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--error-rate", "2"], "--error-rate"),
+        (["--slow-rate", "-0.5"], "--slow-rate"),
+        (["--block-s", "-1"], "--block-s"),
+        (["--stocks", "5"], "--stocks"),
+        (["--page-size", "0"], "--page-size"),
+        (["--first-fault", "fire"], "--first-fault"),
+        (["--error-rate", "0.7", "--truncate-rate", "0.6"], "error_rate=0.7 + truncate_rate=0.6"),
+        (["--start", "2023-02-01", "--end", "2023-01-01"], "must be after start"),
+    ],
+)
+def test_synth_serve_out_of_range_settings_are_one_clear_line(args, named):
+    result = CliRunner().invoke(app, ["synth", "serve", *args])
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)

@@ -201,3 +201,48 @@ def test_invalid_construction_is_rejected(hand_market):
         create_app(type("M", (), {"tables": {"prices": None}})())
     with pytest.raises(ValueError, match=r"Faults\.drop_rate must be in \[0, 1\], got 1\.5"):
         Faults(drop_rate=1.5)
+
+
+def test_heavy_excess_blocks_every_path_for_block_s_with_retry_after(hand_market):
+    clock = FakeClock()
+    faults = Faults(block_after=3, block_s=300.0, retry_after=True, path=BARS)
+    with serve(hand_market, plan=Plan.FREE, clock=clock, faults=faults) as client:
+        served = [client.get(BARS, params=ONE_DAY).status_code for _ in range(5)]
+        refused = [client.get(BARS, params=ONE_DAY) for _ in range(3)]
+        clock.now += 120.0  # the plan's window has room again, but the key is blocked
+        blocked = client.get("/markets/calendar")
+        clock.now += 180.0
+        after = client.get("/markets/calendar").status_code
+    assert served == [200] * 5
+    assert [r.status_code for r in refused] == [429] * 3
+    # Two 429s of the rate limiter (a slot frees in 60 s), then the third starts the block.
+    assert [r.headers["retry-after"] for r in refused] == ["60", "60", "300"]
+    assert (blocked.status_code, blocked.headers["retry-after"]) == (429, "180")
+    assert after == 200
+
+
+def test_truncated_and_html_bodies_are_complete_http_answers(hand_market):
+    faults = Faults(fail_first_n=1, first_fault="truncate")
+    with serve(hand_market, faults=faults, rate_limit=False) as client:
+        truncated = client.get(BARS, params=ONE_DAY, headers={"accept-encoding": "gzip"})
+        intact = client.get(BARS, params=ONE_DAY).text
+    assert truncated.status_code == 200
+    assert "content-encoding" not in truncated.headers
+    assert len(truncated.content) == int(truncated.headers["content-length"]) > 0
+    assert intact.startswith(truncated.text) and len(truncated.text) == len(intact) // 2
+    with pytest.raises(json.JSONDecodeError):
+        truncated.json()
+    with serve(hand_market, faults=Faults(invalid_json_rate=1.0), rate_limit=False) as client:
+        page = client.get(BARS, params=ONE_DAY)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [("throttle_rate", 1.5), ("slow_rate", -0.1), ("block_s", -1.0), ("block_after", -1)],
+)
+def test_out_of_range_fault_settings_name_the_setting(knob, value):
+    with pytest.raises(ValueError, match=rf"Faults\.{knob} must be"):
+        Faults(**{knob: value})
+    with pytest.raises(ValueError, match="add up to <= 1"):
+        Faults(error_rate=0.5, truncate_rate=0.6)

@@ -109,6 +109,7 @@ from gogooku.features.base import Block
 from gogooku.io import atomic_write_json, code_version
 from gogooku.market import load_market
 from gogooku.settings import Settings, get_settings
+from gogooku.store.health import naming_corrupt_partitions
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +376,7 @@ def build_dataset(
 
     feature_cols = [f.name for b in selected for f in b.features]
     label_cols = label_names()
-    with build_lock(path):
+    with build_lock(path), naming_corrupt_partitions(store):
         for stale in remove_leftovers(path):
             log.info("removed %s, left by an interrupted build", stale)
 

@@ -179,6 +179,16 @@ def select_columns(arr: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
     return arr[..., idx]
 
 
+def rebuild_hint(dataset_dir: Path) -> str:
+    """The command that rebuilds the dataset (and so its cache) as recorded in metadata.json."""
+    try:
+        meta = json.loads((dataset_dir / "metadata.json").read_text())
+        args = f" --start {meta['start']} --end {meta['end']} --blocks {','.join(meta['blocks'])}"
+    except (OSError, ValueError, KeyError, TypeError):
+        args = " --start START --end END"
+    return f"rebuild it: gogooku build --name {dataset_dir.name}{args} --full"
+
+
 def open_cache(dataset_dir: str | Path, *, check_fresh: bool = True) -> DenseCache:
     """Memory-map ``dataset_dir/cache/``; with ``check_fresh`` refuse a cache of another panel."""
     dataset_dir = Path(dataset_dir)
@@ -186,7 +196,12 @@ def open_cache(dataset_dir: str | Path, *, check_fresh: bool = True) -> DenseCac
     meta_path = path / "cache.json"
     if not meta_path.exists():
         raise CacheError(f"{meta_path}: not found (run `gogooku build` to write the cache)")
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as exc:
+        raise CacheError(
+            f"{meta_path}: not valid JSON ({exc}); {rebuild_hint(dataset_dir)}"
+        ) from None
     if meta.get("version") != CACHE_VERSION:
         raise CacheError(f"{meta_path}: cache version {meta.get('version')} != {CACHE_VERSION}")
     panel = dataset_dir / "panel.parquet"
@@ -196,11 +211,18 @@ def open_cache(dataset_dir: str | Path, *, check_fresh: bool = True) -> DenseCac
         if current != cached:
             raise CacheError(
                 f"{meta_path}: stale cache: written for panel {cached}, panel.parquet is now "
-                f"{current}; rebuild the dataset or call write_cache"
+                f"{current}; {rebuild_hint(dataset_dir)}"
             )
 
-    def load(name: str) -> np.ndarray:
-        return np.load(path / name, mmap_mode="r")
+    def load(name: str, mmap_mode: str | None = "r") -> np.ndarray:
+        file = path / name
+        try:
+            return np.load(file, mmap_mode=mmap_mode)
+        except (ValueError, OSError, EOFError) as exc:
+            # A truncated .npy fails here with numpy's "mmap length is greater than file size".
+            raise CacheError(
+                f"{file}: unreadable cache file ({exc}); {rebuild_hint(dataset_dir)}"
+            ) from None
 
     edges = {}
     if meta["has_edges"]:
@@ -212,8 +234,8 @@ def open_cache(dataset_dir: str | Path, *, check_fresh: bool = True) -> DenseCac
         targets=load("targets.npy"),
         mask=load("mask.npy"),
         static=load("static.npy"),
-        dates=np.load(path / "dates.npy"),
-        codes=np.load(path / "codes.npy"),
+        dates=load("dates.npy", None),
+        codes=load("codes.npy", None),
         feature_names=meta["features"],
         feature_blocks=meta["feature_blocks"],
         target_names=meta["targets"],

@@ -41,8 +41,8 @@ from rich.table import Table
 
 from gogooku.dataset.build import build_dataset, dataset_dir
 from gogooku.dataset.splits import dataset_folds
-from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config
-from gogooku.demo.search import search_and_train
+from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config, splits_override
+from gogooku.demo.search import search_and_train, search_config
 from gogooku.demo.serving import choose_run, deploy
 from gogooku.evaluate.compare import (
     EvaluatedRun,
@@ -198,13 +198,25 @@ def _reference_first(run_dirs: list[Path]) -> list[EvaluatedRun]:
     return load_runs([*ridge, *(d for d in run_dirs if d not in ridge)])
 
 
+def check_inputs(plan: DemoPlan, configs_dir: Path) -> None:
+    """Read and check every config the stages will use (each model's run config, the demo's data
+    sections, the search config), so a missing or invalid one stops the demo at once rather than
+    after the minutes of fetch and build."""
+    for model in MODELS:
+        run_config(model, plan, configs_dir)
+    search_config(plan, configs_dir)
+    splits_override(configs_dir)
+
+
 def run_demo(
     plan: DemoPlan,
     configs_dir: Path,
     settings: Settings,
     console: Console,
 ) -> dict:
-    """Run every stage for ``plan``; returns (and writes) ``demo/summary.json``'s content."""
+    """Run every stage for ``plan``; returns (and writes) ``demo/summary.json``'s content.
+    Every input is checked first (``check_inputs``)."""
+    check_inputs(plan, configs_dir)
     clock = StageClock(console, total=7)
     demo_dir = settings.home / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)

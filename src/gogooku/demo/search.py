@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -22,9 +23,22 @@ from gogooku.hpo.report import print_summary, write_outputs
 from gogooku.hpo.space import load_hpo_config
 from gogooku.hpo.study import default_storage, make_pruner, open_study, run_search
 from gogooku.research.walkforward import run_walkforward
+from gogooku.train.config import RunConfig
 
 SEARCH_CONFIG = "hpo_lgbm.toml"
 TUNED = "lgbm-tuned"
+
+
+def search_config(plan: DemoPlan, configs_dir: Path) -> tuple[RunConfig, Any]:
+    """``CONFIGS/hpo_lgbm.toml`` with the demo's data sections and the plan's seed, and its
+    search space; a missing or invalid file is a ConfigError naming it."""
+    path = configs_dir / SEARCH_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{path}: search config missing (pass --configs DIR)")
+    base, space = load_hpo_config(path, data=data_config(configs_dir))
+    return base.model_copy(
+        update={"model": base.model.model_copy(update={"seed": plan.seed})}
+    ), space
 
 
 def search_and_train(
@@ -34,11 +48,7 @@ def search_and_train(
     config as the demo's walk-forward (the last ``plan.walkforward_folds`` folds).
 
     Returns the tuned run's folder and the study summary (``gogooku.hpo.report``)."""
-    path = configs_dir / SEARCH_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"{path}: search config missing (pass --configs DIR)")
-    base, space = load_hpo_config(path, data=data_config(configs_dir))
-    base = base.model_copy(update={"model": base.model.model_copy(update={"seed": plan.seed})})
+    base, space = search_config(plan, configs_dir)
     out = home / "demo" / "hpo"
     if out.exists():
         shutil.rmtree(out)

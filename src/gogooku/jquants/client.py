@@ -6,9 +6,10 @@ Layers, each replaceable on its own:
   local server's or an in-process ASGI app (``ASGISyncTransport``);
 - pacing: ``Pacer`` admits each request (every page and every retry counts) under the plan's
   per-minute rate and the per-endpoint caps;
-- retries: ``RetryPolicy`` (429 → 60/120/300 s waits; 5xx and connection failures →
-  exponential back-off with jitter; 400/403/210 never retried); every wait goes through the
-  injected ``sleep``;
+- retries: ``RetryPolicy`` (429 → the ``Retry-After`` a server sends, else 60/120/300/300 s
+  waits; 5xx, connection failures, timeouts and 2xx bodies that are not JSON → exponential
+  back-off with jitter; 400/403/210 never retried); every wait goes through the injected
+  ``sleep``;
 - errors: ``gogooku.jquants.errors``;
 - responses: ``Page`` (one envelope) → ``iter_pages`` / ``get_records`` → ``fetch`` (a typed
   frame via the endpoint catalogue, with the plan gate and history-window clamping).
@@ -38,6 +39,7 @@ from gogooku import __version__
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, parse_records
 from gogooku.jquants.errors import (
     AuthError,
+    BrokenBodyError,
     PlanNotAllowedError,
     ResponseFormatError,
     TransportError,
@@ -45,7 +47,12 @@ from gogooku.jquants.errors import (
 )
 from gogooku.jquants.pacing import Pacer, PacerStats
 from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
-from gogooku.jquants.retry import RATE_LIMITED_STATUS, RETRYABLE_STATUSES, RetryPolicy
+from gogooku.jquants.retry import (
+    RATE_LIMITED_STATUS,
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    retry_after_s,
+)
 from gogooku.settings import DEFAULT_BASE_URL, Plan, Settings
 
 log = logging.getLogger(__name__)
@@ -172,18 +179,25 @@ class JQuantsClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> JQuantsClient:
-        """A client for ``JQUANTS_API_KEY``, ``JQUANTS_PLAN`` and ``JQUANTS_BASE_URL``."""
+        """A client for ``JQUANTS_API_KEY``, ``JQUANTS_PLAN``, ``JQUANTS_BASE_URL`` and the retry
+        knobs ``JQUANTS_MAX_RETRIES``, ``JQUANTS_BACKOFF_S``, ``JQUANTS_TIMEOUT_S``; ``kwargs``
+        (``plan=``, ``base_url=``, ...) override them."""
         if settings.jquants_api_key is None:
             raise AuthError(
                 "JQUANTS_API_KEY is not set: export the key from the J-Quants dashboard "
                 "(API Keys), or use the synthetic source"
             )
-        return cls(
-            settings.jquants_api_key.get_secret_value(),
-            plan=settings.jquants_plan,
-            base_url=settings.jquants_base_url,
-            **kwargs,
-        )
+        options: dict[str, Any] = {
+            "plan": settings.jquants_plan,
+            "base_url": settings.jquants_base_url,
+            "timeout": settings.jquants_timeout_s,
+            "retry": RetryPolicy(
+                max_retries=settings.jquants_max_retries,
+                backoff_base_s=settings.jquants_backoff_s,
+            ),
+        }
+        options.update(kwargs)
+        return cls(settings.jquants_api_key.get_secret_value(), **options)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -234,7 +248,11 @@ class JQuantsClient:
             if status == EMPTY_RESULT_STATUS:
                 return Page(path, query, [], None, status)
             if 200 <= status < 300:
-                return self._page(path, query, response)
+                try:
+                    return self._page(path, query, response)
+                except BrokenBodyError as exc:
+                    self._wait_after_broken_body(exc, tries)
+                    continue
             self._wait_after_status(response, tries, path, query)
 
     def _wait_after_failure(
@@ -256,6 +274,21 @@ class JQuantsClient:
         )
         self._sleep(wait)
 
+    def _wait_after_broken_body(self, exc: BrokenBodyError, tries: _Tries) -> None:
+        """Sleep before retrying a 2xx answer whose body is not JSON, or raise it: a body cut off
+        or replaced on the way is transient, like a dropped connection."""
+        wait = self.retry.backoff_s(tries.server, self._rng)
+        if wait is None:
+            raise BrokenBodyError(
+                f"{exc.summary}, on each of {tries.server + 1} tries",
+                path=exc.path,
+                params=exc.params,
+                status=exc.status,
+            ) from exc
+        tries.server += 1
+        log.warning("%s %s: %s; retry %d in %.1f s", exc.path, exc.params, exc, tries.server, wait)
+        self._sleep(wait)
+
     def _wait_after_status(
         self, response: httpx.Response, tries: _Tries, path: str, query: dict[str, str]
     ) -> None:
@@ -263,7 +296,9 @@ class JQuantsClient:
         status = response.status_code
         wait = None
         if status == RATE_LIMITED_STATUS:
-            wait = self.retry.rate_limit_wait_s(tries.rate_limited)
+            wait = self.retry.rate_limit_wait_s(
+                tries.rate_limited, retry_after_s(response.headers.get("retry-after"))
+            )
             tries.rate_limited += 1
             if wait is not None:
                 # Every thread of this client backs off, not only the one that was refused.
@@ -284,8 +319,9 @@ class JQuantsClient:
             # orjson: 3x faster than json.loads on a 4000-row bars page (6 vs 18.5 ms, measured).
             payload = orjson.loads(response.content)
         except ValueError as exc:
-            raise ResponseFormatError(
-                f"response body is not JSON: {response.text[:200]!r}", **context
+            raise BrokenBodyError(
+                f"response body is not JSON (cut off or not JSON at all): {response.text[:200]!r}",
+                **context,
             ) from exc
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):

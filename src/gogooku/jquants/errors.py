@@ -15,6 +15,11 @@ Hierarchy::
     ├── ServerError          500/502/503/504 still returned after every retry
     ├── TransportError       connection dropped / refused / timed out after every retry
     └── ResponseFormatError  a 2xx body that is not the V2 ``{"data": [...]}`` envelope
+        └── BrokenBodyError  a 2xx body that is not JSON at all (cut off, an HTML page), on every try
+
+``ServerError``, ``RateLimitError``, ``TransportError`` and ``BrokenBodyError`` are *transient*
+(``TRANSIENT_ERRORS``): the same request may succeed later, so a fetch that stops on one says to
+re-run it (the units stored before it stay stored).
 """
 
 from __future__ import annotations
@@ -89,6 +94,13 @@ class TransportError(JQuantsError):
 
 class ResponseFormatError(JQuantsError):
     """A successful status with a body that is not the V2 envelope."""
+
+
+class BrokenBodyError(ResponseFormatError):
+    """A successful status with a body that is not JSON (retried like a server error)."""
+
+
+TRANSIENT_ERRORS = (ServerError, RateLimitError, TransportError, BrokenBodyError)
 
 
 def server_message(body: bytes) -> str:

@@ -13,8 +13,9 @@ from rich.table import Table
 
 from gogooku.logs import console
 from gogooku.settings import Plan, get_settings
-from gogooku.store.fetch import FetchReport
-from gogooku.store.raw import CATALOG_FILE, RawStore
+from gogooku.store.fetch import CALENDAR, FetchReport
+from gogooku.store.health import CorruptPartitionError, repair, store_problems
+from gogooku.store.raw import CATALOG_FILE, ORACLE_DATASET, RawStore
 from gogooku.store.sources import Source, fetch_from_source, parse_datasets
 from gogooku.store.status import store_status
 
@@ -93,6 +94,15 @@ def fetch_command(
     stocks: Annotated[
         int, typer.Option("--stocks", help="Synthetic market size in stocks (--source synthetic).")
     ] = 300,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="First set aside every corrupt or missing month partition of the datasets "
+            "(`gogooku store status` lists them) and fetch their units again. Without it a "
+            "fetch refuses to start on such a store.",
+        ),
+    ] = False,
 ) -> None:
     """Fetch into the raw store what it lacks for start..end; a re-run is a no-op.
 
@@ -104,12 +114,18 @@ def fetch_command(
             f"{start} is after today ({dt.date.today()}): nothing is published yet",
             param_hint="--start",
         )
+    store = RawStore(get_settings().raw_dir)
+    wanted = parse_datasets(datasets)
+    if repair:
+        _repair(store, wanted, first, last)
+    else:
+        _refuse_corrupt(store, wanted)
     done = fetch_from_source(
-        RawStore(get_settings().raw_dir),
+        store,
         source,
         first,
         last,
-        parse_datasets(datasets),
+        wanted,
         plan,
         base_url=base_url,
         seed=seed,
@@ -128,15 +144,62 @@ def fetch_command(
         _stdout().print(f"oracle: {rows} rows in {len(done.oracle)} month(s)")
 
 
+def _names(store: RawStore, datasets: list[str] | None) -> list[str]:
+    """The stored datasets a fetch of ``datasets`` (all when None) touches."""
+    present = store.catalog.datasets()
+    if datasets is None:
+        return present
+    return [d for d in (CALENDAR, *datasets, ORACLE_DATASET) if d in present]
+
+
+def _refuse_corrupt(store: RawStore, datasets: list[str] | None) -> None:
+    """Stop before any request when a partition the fetch would keep is corrupt or missing."""
+    problems = store_problems(store, _names(store, datasets))
+    if problems:
+        names = "; ".join(str(p) for p in problems)
+        raise CorruptPartitionError(f"{names}; re-run with --repair to fetch them again")
+
+
+def _repair(store: RawStore, datasets: list[str] | None, first: dt.date, last: dt.date) -> None:
+    """Move the bad partitions of ``datasets`` (all when None; the calendar and the oracle
+    always) aside and mark their units pending, saying which fall outside first..last."""
+    problems = store_problems(store, _names(store, datasets))
+    out = _stdout()
+    if not problems:
+        out.print("repair: no corrupt or missing partition")
+        return
+    units = repair(store, problems)
+    for problem in problems:
+        out.print(f"repair: {problem}; set aside, its {len(problem.units)} unit(s) fetched again")
+    outside = [
+        u
+        for u in units
+        if u.unit_end and u.unit_start and not (first <= u.unit_start and u.unit_end <= last)
+    ]
+    if outside:
+        lo = min(u.unit_start for u in outside)
+        hi = max(u.unit_end for u in outside)
+        out.print(
+            f"repair: {len(outside)} unit(s) lie outside {first}..{last}; they stay pending "
+            f"until a fetch covers {lo}..{hi}"
+        )
+
+
 @store_app.command("status")
 def status_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (one object per dataset) instead of a table.")
     ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep", help="Also decode every page of every partition (reads the whole store)."
+        ),
+    ] = False,
 ) -> None:
-    """Per dataset: first/last date, rows, units, gaps, pending (interrupted) units and revised rows (superseded versions kept when a re-fetch brought a correction).
+    """Per dataset: first/last date, rows, units, gaps, pending (interrupted) units, revised rows (superseded versions kept when a re-fetch brought a correction) and corrupt partitions.
 
-    Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets).
+    Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets). Corrupt partitions (an unreadable Parquet footer, a missing file, fewer rows than the catalog recorded; with --deep a page that does not decode) are listed by file under the table, and exit 1: `gogooku fetch --repair` fetches them again.
     """
     raw_dir = get_settings().raw_dir
     if not (raw_dir / CATALOG_FILE).exists():
@@ -146,13 +209,27 @@ def status_command(
         _stdout().print(f"raw store {raw_dir} is empty: run gogooku fetch")
         return
     store = RawStore(raw_dir)
-    lines = store_status(store)
+    lines = store_status(store, deep)
+    corrupt = [problem for line in lines for problem in line.corrupt]
     if as_json:
         rows = [dataclasses.asdict(line) for line in lines]
         typer.echo(json.dumps(rows, indent=2, default=str))
+        if corrupt:
+            raise typer.Exit(1)
         return
     table = Table(title=f"raw store {store.root}")
-    columns = ("dataset", "mode", "first", "last", "rows", "units", "gaps", "pending", "revised")
+    columns = (
+        "dataset",
+        "mode",
+        "first",
+        "last",
+        "rows",
+        "units",
+        "gaps",
+        "pending",
+        "revised",
+        "corrupt",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column in ("dataset", "mode") else "right")
     for line in lines:
@@ -173,5 +250,15 @@ def status_command(
             gaps,
             str(line.pending),
             str(line.revised),
+            str(len(line.corrupt)),
         )
-    _stdout().print(table)
+    out = _stdout()
+    out.print(table)
+    if corrupt:
+        for problem in corrupt:
+            out.print(f"corrupt: {problem}")
+        out.print(
+            f"{len(corrupt)} corrupt or missing partition(s): `gogooku fetch --repair` with "
+            "--start/--end covering them fetches their units again"
+        )
+        raise typer.Exit(1)

@@ -54,7 +54,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gogooku.calendar import published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
-from gogooku.jquants.errors import PlanError
+from gogooku.jquants.errors import TRANSIENT_ERRORS, PlanError
 from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
 from gogooku.settings import Plan
 from gogooku.store.catalog import UnitRecord
@@ -85,6 +85,11 @@ class SourceMismatchError(GogookuError, ValueError):
     usage error (another GOGOOKU_HOME is needed) it exits 2."""
 
     exit_code = 2
+
+
+class FetchStoppedError(GogookuError):
+    """A request still failed after every retry (server errors, rate limits, a broken
+    connection or body); the units fetched before it are stored, so a re-run resumes."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,10 @@ class FetchReport:
     @property
     def requests(self) -> int:
         return sum(r.requests for r in self.results.values())
+
+    @property
+    def fetched(self) -> int:
+        return sum(r.fetched for r in self.results.values())
 
     @property
     def messages(self) -> list[str]:
@@ -406,8 +415,10 @@ def fetch(
     the source holds a calendar for (the synthetic market's published calendar; None for
     J-Quants), to which the calendar's month chunks are clipped. The calendar is requested through
     ``published_through(end)`` (see the module doc).
-    Raises whatever the client raises for a failed request: the units stored before it stay
-    stored, so a re-run resumes where it stopped.
+    A request that still fails after the client's retries (a transient error: server errors,
+    rate limits, a broken connection or body) raises ``FetchStoppedError`` naming the dataset,
+    endpoint and status; any other client error propagates. Either way the units stored before it
+    stay stored, so a re-run resumes where it stopped.
     """
     order = _order(store, start, end, datasets, source)
     today = today or clock().astimezone(JST).date()
@@ -424,7 +435,13 @@ def fetch(
                 continue
             for note in result.notes:
                 log.info("%s: %s", dataset, note)
-            _fetch_units(store, client, units, result, bars, source, clock, today)
+            try:
+                _fetch_units(store, client, units, result, bars, source, clock, today)
+            except TRANSIENT_ERRORS as exc:
+                raise FetchStoppedError(
+                    f"{dataset}: {exc}; {report.fetched} unit(s) fetched before it are stored: "
+                    "re-run to resume"
+                ) from exc
     return report
 
 

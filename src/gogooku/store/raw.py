@@ -23,6 +23,10 @@ Batching a month of trading days rewrites each month file once instead of once p
 killed between step 2's temporary write and its rename leaves a ``.<month>.parquet.<uuid>.tmp``
 file; the next write session of the store deletes it (``remove_stale_temp_files``).
 
+Readers check each partition's Parquet footer first (once per file version), so a corrupt file is
+a ``CorruptPartitionError`` naming it and the repair (``gogooku.store.health``), not a decoder
+error without a name.
+
 The content hash is ``sha256`` of the unit's rows written as CSV after sorting by every column, so
 it does not depend on row order or on the Parquet encoding.
 """
@@ -42,6 +46,7 @@ import gogooku.store.vintages as vintages
 from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
+from gogooku.store.health import footer_rows, read_partition
 from gogooku.store.vintages import FETCHED_AT, HIDDEN_COLUMNS, TIMESTAMP, UNIT_COLUMN
 
 CATALOG_FILE = "catalog.sqlite"
@@ -99,6 +104,7 @@ class RawStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.root / CATALOG_FILE)
         self._swept = False
+        self._footers_ok: dict[Path, tuple[int, int]] = {}
 
     # ----------------------------------------------------------------- layout and schemas
     def dataset_dir(self, dataset: str) -> Path:
@@ -272,7 +278,7 @@ class RawStore:
         sort_by = self._sort_columns(dataset, tagged)
         for month in touched:
             path = directory / f"{month}.parquet"
-            stored = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+            stored = read_partition(path) if path.exists() else pl.DataFrame()
             new_rows = tagged.filter(month_expr == month)
             ours = pl.col(UNIT_COLUMN).is_in(keys)
             if stored.height and keep_vintages and vintages.keeps_vintages(dataset, source):
@@ -405,6 +411,8 @@ class RawStore:
         files = self.partitions(dataset)
         if not files:
             return pl.LazyFrame(schema=self.schema(dataset))
+        for path in files:
+            self._check_footer(path)
         scans = [pl.scan_parquet(path) for path in files]
         return self.conform(dataset, pl.concat(scans, how="diagonal_relaxed"))
 
@@ -438,6 +446,15 @@ class RawStore:
         missing = [pl.lit(None, dtype=t).alias(c) for c, t in hidden.items() if c not in names]
         return combined.with_columns(missing)
 
+    def _check_footer(self, path: Path) -> None:
+        """Raise CorruptPartitionError naming ``path`` when its Parquet footer is unreadable
+        (checked once per file version: a few kilobytes read)."""
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        if self._footers_ok.get(path) != version:
+            footer_rows(path)
+            self._footers_ok[path] = version
+
     def read_oracle(self) -> pl.LazyFrame:
         """Lazy scan of ``raw/synthetic_oracle/`` (Date, Code, exp_target_{1,5,10,20}d)."""
         return self.scan(ORACLE_DATASET)
@@ -448,7 +465,7 @@ class RawStore:
         if not files:
             return {}
         counts = (
-            pl.concat([pl.scan_parquet(p).select(UNIT_COLUMN) for p in files])
+            pl.concat([read_partition(p, [UNIT_COLUMN]).lazy() for p in files])
             .group_by(UNIT_COLUMN)
             .len()
             .collect()

@@ -91,10 +91,8 @@ def fetch_from_source(
                 "(API Keys), or run with --source synthetic."
             )
         chosen = plan or settings.jquants_plan
-        client = JQuantsClient(
-            settings.jquants_api_key.get_secret_value(),
-            plan=chosen,
-            base_url=base_url or settings.jquants_base_url,
+        client = JQuantsClient.from_settings(
+            settings, plan=chosen, base_url=base_url or settings.jquants_base_url
         )
         with client:
             report = fetch(

@@ -3,6 +3,8 @@
 For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
 {"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
 *revised* counts the superseded row versions kept under ``_vintages/`` (``gogooku.store.vintages``).
+*Corrupt* lists the month partitions that are unreadable, missing or hold fewer rows than
+the catalog recorded (``gogooku.store.health``; ``deep`` also decodes every page).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.fetch import CALENDAR, trading_days
+from gogooku.store.health import CorruptPartitionError, partition_problems
 from gogooku.store.raw import ORACLE_DATASET, RawStore
 
 DAY_MODES = ("date", "disc_date")
@@ -34,6 +37,7 @@ class DatasetStatus:
     last: dt.date | None
     gaps: list[dt.date] | None
     sources: tuple[str, ...]
+    corrupt: list[str]
     revised: int = 0
 
 
@@ -41,7 +45,7 @@ def _fetch_mode(dataset: str) -> str:
     return "oracle" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].fetch_mode
 
 
-def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
+def dataset_status(store: RawStore, dataset: str, deep: bool = False) -> DatasetStatus:
     records = store.catalog.units(dataset)
     done = [r for r in records if r.committed]
     mins = [r.date_min for r in done if r.date_min]
@@ -53,8 +57,11 @@ def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
         covered = {r.unit_start for r in done}
         starts = [r.unit_start for r in done if r.unit_start]
         ends = [r.unit_end for r in done if r.unit_end]
-        days = trading_days(store, min(starts), max(ends)) if starts and ends else []
-        gaps = [d for d in days if d not in covered]
+        try:
+            days = trading_days(store, min(starts), max(ends)) if starts and ends else []
+            gaps = [d for d in days if d not in covered]
+        except CorruptPartitionError:  # the calendar's own line names the file
+            gaps = None
     return DatasetStatus(
         dataset=dataset,
         fetch_mode=mode,
@@ -66,11 +73,12 @@ def dataset_status(store: RawStore, dataset: str) -> DatasetStatus:
         gaps=gaps,
         sources=tuple(sorted({r.source for r in records})),
         revised=store.vintage_rows(dataset),
+        corrupt=[str(problem) for problem in partition_problems(store, dataset, deep)],
     )
 
 
-def store_status(store: RawStore) -> list[DatasetStatus]:
+def store_status(store: RawStore, deep: bool = False) -> list[DatasetStatus]:
     """One line per dataset with at least one catalog entry, in catalogue order."""
     present = set(store.catalog.datasets())
     order = [*ENDPOINTS, ORACLE_DATASET]
-    return [dataset_status(store, d) for d in order if d in present]
+    return [dataset_status(store, d, deep) for d in order if d in present]

@@ -3,9 +3,10 @@
 ``create_app(market)`` serves every catalogue endpoint under ``/v2`` with the V2 envelope
 ``{"data": [...], "pagination_key": "..."}``, ``x-api-key`` auth (403), plan gating (403),
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
-(429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults (500, delays,
-dropped connections). ``market`` is any object whose ``tables`` map dataset ids to frames in the
-catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
+(429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
+(``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
+truncated or non-JSON bodies, slow first bytes). ``market`` is any object whose ``tables`` map
+dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
 """
@@ -38,7 +39,13 @@ from gogooku.jquants.plans import (
     plan_allows,
 )
 from gogooku.settings import Plan
-from gogooku.synth.faults import FaultAction, Faults, SlidingWindowLimiter, admit
+from gogooku.synth.faults import (
+    FaultAction,
+    Faults,
+    SlidingWindowLimiter,
+    admit,
+    retry_after_value,
+)
 
 PREFIX = "/v2"
 BAD_KEY_MESSAGE = "The incoming api key is invalid or expired."
@@ -353,7 +360,7 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
 
 
 class _Gate:
-    """Outermost ASGI layer: faults, then ``x-api-key`` auth, then rate limits."""
+    """Outermost ASGI layer: an ongoing block, faults, then ``x-api-key`` auth, then rate limits."""
 
     def __init__(
         self,
@@ -380,10 +387,17 @@ class _Gate:
             await self.app(scope, receive, send)
             return
         path = scope["path"].removeprefix(PREFIX)
+        action = FaultAction.PASS
         if self.faults is not None:
+            blocked = self.faults.blocked_for(self.clock())
+            if blocked:
+                await self._refuse(scope, receive, send, blocked)
+                return
             action = self.faults.decide(path)
-            if self.faults.delay_s and self.faults.targets(path):
-                await asyncio.sleep(self.faults.delay_s)
+            wait = self.faults.delay_s if self.faults.targets(path) else 0.0
+            wait += self.faults.slow_s if action is FaultAction.SLOW else 0.0
+            if wait:
+                await asyncio.sleep(wait)
             if action is FaultAction.ERROR:
                 await _json_response(500, {"message": "Internal Server Error"})(
                     scope, receive, send
@@ -395,6 +409,14 @@ class _Gate:
                 # body; an httpx error type so in-process (ASGITransport) clients see the same
                 # transport error as clients of a real socket.
                 raise httpx.RemoteProtocolError(f"synthetic fault: connection to {path} dropped")
+            if action is FaultAction.THROTTLE:
+                await self._refuse(scope, receive, send, 1.0)
+                return
+            if action is FaultAction.INVALID_JSON:
+                await Response(_PROXY_PAGE, status_code=200, media_type="text/html")(
+                    scope, receive, send
+                )
+                return
         headers = dict(scope["headers"])
         if self.api_key is not None and headers.get(b"x-api-key", b"").decode() != self.api_key:
             await _json_response(403, {"message": BAD_KEY_MESSAGE})(scope, receive, send)
@@ -404,9 +426,49 @@ class _Gate:
             if path in self.path_limiters:
                 limiters.append(self.path_limiters[path])
             if not admit(limiters, self.clock):
-                await _json_response(429, {"message": RATE_MESSAGE})(scope, receive, send)
+                wait = max(limiter.wait_s(self.clock()) for limiter in limiters)
+                await self._refuse(scope, receive, send, wait)
                 return
+        if action is FaultAction.TRUNCATE:
+            await _truncated(self.app, scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send, wait_s: float) -> None:
+        """Answer 429, count it towards a block, and say how long to wait when asked to."""
+        response = _json_response(429, {"message": RATE_MESSAGE})
+        if self.faults is not None:
+            now = self.clock()
+            self.faults.refused(now)
+            if self.faults.retry_after:
+                wait_s = max(wait_s, self.faults.blocked_for(now))
+                response.headers["retry-after"] = retry_after_value(wait_s)
+        await response(scope, receive, send)
+
+
+# What a proxy in front of an API answers when the API behind it is gone.
+_PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>bad gateway</body></html>"
+
+
+async def _truncated(app, scope, receive, send) -> None:
+    """Serve ``app``'s answer uncompressed with its body cut in half (Content-Length fitted)."""
+    plain = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def collect(message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        else:
+            chunks.append(message.get("body", b""))
+
+    await app(plain, receive, collect)
+    body = b"".join(chunks)
+    body = body[: len(body) // 2]
+    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(

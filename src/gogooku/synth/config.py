@@ -22,7 +22,10 @@ from gogooku.errors import GogookuError
 
 
 class SynthConfigError(GogookuError, ValueError):
-    """A synthetic-market parameter out of range; names the parameter and its value."""
+    """A synthetic-market parameter out of range; names the parameter and its value. Like a usage
+    error it exits 2."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
