@@ -24,7 +24,7 @@ from gogooku.dataset.splits import Fold, Segment
 from gogooku.features.sector import STATIC_ID_TABLES
 from gogooku.train.apex import apex_trainer
 from gogooku.train.config import load_run_config
-from gogooku.train.loop import Trainer
+from gogooku.train.loop import Trainer, TrainError
 
 T, N, F, M = 57, 10, 4, 2
 STATIC = ["sector33_id", "market_id"]
@@ -210,3 +210,17 @@ def test_static_cardinalities_are_the_code_tables_not_the_data(tmp_path):
     cache = make_cache(tmp_path / "clean")
     assert cache.static_cardinalities == [len(STATIC_ID_TABLES[n]) + 1 for n in STATIC]
     assert noised(cache, 0, tmp_path / "noisy").static_cardinalities == cache.static_cardinalities
+
+
+def test_weights_of_another_shape_are_a_one_line_error(tmp_path):
+    cache = make_cache(tmp_path / "clean")
+    trainer = _trainer("atft", cache, FOLD, tmp_path / "run", tmp_path)
+    trainer.fit(max_epochs=1)
+    last = trainer.checkpoint_dir / "last.pt"
+    state = torch.load(last, weights_only=False)
+    table = state["model"]["static_embedding.weight"]
+    state["model"]["static_embedding.weight"] = table[:-1]  # e.g. sized by the ids in the data
+    torch.save(state, last)
+    again = _trainer("atft", cache, FOLD, tmp_path / "run", tmp_path)
+    with pytest.raises(TrainError, match=r"last.pt: the saved weights do not fit .*static_embed"):
+        again.fit(resume=True)
