@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from gogooku.errors import GogookuError
+from gogooku.features.sector import STATIC_ID_TABLES
 
 CACHE_DIR = "cache"
 CACHE_VERSION = 1
@@ -115,8 +116,6 @@ class DenseCache:
         table + 1 (id 0 = missing or unknown), never the ids in the data — the largest id over
         the whole cache made a network's shape, hence its initial weights, depend on stocks that
         appear only in a fold's test period."""
-        from gogooku.features.sector import STATIC_ID_TABLES
-
         return [len(STATIC_ID_TABLES[name]) + 1 for name in self.static_names]
 
     def feature_index(
