@@ -38,7 +38,7 @@ days_per_batch = 5
 seed = 3
 
 [train]
-epochs = 2
+epochs = 3
 patience = 1
 lr = 0.01
 seed = 5
@@ -194,6 +194,7 @@ def test_noise_after_validation_leaves_training_bit_identical(kind, tmp_path):
     noisy = noised(clean, FOLD.val.hi + 1, tmp_path / "noisy")
     a = _fit(kind, clean, FOLD, tmp_path / "run_clean", tmp_path)
     b = _fit(kind, noisy, FOLD, tmp_path / "run_noisy", tmp_path)
+    assert a["summary"]["stopped"] == "early stopping", "the run exercises early stopping"
     assert a["summary"] == b["summary"]
     assert a["history"] == b["history"]
     assert _same_weights(a["final"], b["final"])
