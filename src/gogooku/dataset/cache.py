@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from gogooku.errors import GogookuError
+from gogooku.features.sector import STATIC_ID_TABLES
 
 CACHE_DIR = "cache"
 CACHE_VERSION = 1
@@ -111,10 +112,11 @@ class DenseCache:
 
     @property
     def static_cardinalities(self) -> list[int]:
-        """Largest id + 1 of each static id column over the whole cache (the embedding sizes)."""
-        return [
-            int(np.asarray(self.static[..., s]).max()) + 1 for s in range(self.static.shape[-1])
-        ]
+        """The embedding sizes of the static id columns: the size of each column's fixed code
+        table + 1 (id 0 = missing or unknown), never the ids in the data — the largest id over
+        the whole cache made a network's shape, hence its initial weights, depend on stocks that
+        appear only in a fold's test period."""
+        return [len(STATIC_ID_TABLES[name]) + 1 for name in self.static_names]
 
     def feature_index(
         self, names: Sequence[str] | None = None, blocks: Sequence[str] | None = None

@@ -1,4 +1,5 @@
-"""Forward-return labels (SPEC §6) and the check that no feature is a shifted copy of a label.
+"""Forward-return labels (SPEC §6) and the check that no feature is a shifted copy, a monotone
+transform or a noisy copy of a label.
 
 For h ∈ {1, 5, 10, 20}, over each stock's own rows of the base frame (one row per trading day
 while listed), with the position bought at the close of t+1 and valued at the exit day t+1+h:
@@ -34,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from gogooku.dataset.label_ranks import RankScreen, rank_copy
 from gogooku.errors import GogookuError
 from gogooku.target import LABEL_HORIZONS, label_column
 
@@ -124,16 +126,21 @@ class LabelLeakError(GogookuError, AssertionError):
 
 
 class _StockGrid:
-    """Places a column of a (Code, Date)-sorted frame into a (stocks, rows) array by row index."""
+    """Places a column of a (Code, Date)-sorted frame into a (stocks, rows) array by row index;
+    ``row_at`` (stocks, dates) is the row of each stock on each date of the frame (−1: none)."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
         idx = frame.select(
             pl.col("Code").rank("dense").cast(pl.Int64).sub(1).alias("stock"),
             pl.int_range(pl.len()).over("Code").alias("row"),
+            pl.col("Date").rank("dense").cast(pl.Int64).sub(1).alias("day"),
         )
         self.stock = idx["stock"].to_numpy()
         self.row = idx["row"].to_numpy()
         self.shape = (int(self.stock.max()) + 1, int(self.row.max()) + 1)
+        day = idx["day"].to_numpy()
+        self.row_at = np.full((self.shape[0], int(day.max()) + 1), -1, dtype=np.int64)
+        self.row_at[self.stock, day] = self.row
 
     def matrix(self, frame: pl.DataFrame, column: str) -> np.ndarray:
         """(stocks, max rows) float64 array of ``column``, NaN where absent or null."""
@@ -166,6 +173,12 @@ def _copies(feats: np.ndarray, shifted: np.ndarray, min_overlap: int, rel_tol: f
     return [int(i) for i in hits if np.unique(shifted[both[i]]).size >= 2]
 
 
+def _future_shifts(label: str, max_future_shift: int) -> np.ndarray:
+    """The shifts s checked for ``label`` (horizon h): −max_future_shift … h (module doc)."""
+    h = int(label.split("_")[1].rstrip("d"))
+    return np.arange(-max_future_shift, h + 1)
+
+
 def assert_no_label_copies(
     panel: pl.DataFrame,
     features: Sequence[str],
@@ -175,17 +188,22 @@ def assert_no_label_copies(
     sample_stocks: int = 40,
     min_overlap: int = 10,
     rel_tol: float = 1e-5,
+    max_rank_corr: float = 0.99,
 ) -> None:
-    """Raise ``LabelLeakError`` if a feature equals a label shifted onto its row.
+    """Raise ``LabelLeakError`` if a feature equals, or rank-correlates with, a label shifted
+    onto its row.
 
     For each label L of horizon h and each shift s ∈ {−max_future_shift, …, h}, compares the
     feature at row t with L at row t−s of the same stock (s < 0: a later row). s ≤ h covers every
     shift whose label window ends after t (L(t−s) reads AdjC up to t−s+1+h > t); s > h is a
     legitimate past return and is not checked. "Equal" means |f − L| ≤ rel_tol·max(1, |L|) on
     every row where both are non-null, with at least ``min_overlap`` such rows and at least two
-    distinct label values. Runs on up to ``sample_stocks`` stocks (those with the most rows; a
-    copy of a label is a copy on every stock), first on 2 stocks × 120 rows to find candidates,
-    then on the whole sample. ``panel`` must be sorted by (Code, Date).
+    distinct label values. "Rank-correlates" means |Spearman ρ| > ``max_rank_corr`` per day or
+    pooled (``gogooku.dataset.label_ranks``): a monotone transform or a noisy copy of L. Runs
+    on up to ``sample_stocks`` stocks (those with the most rows; a copy of a label is a copy on
+    every stock). The exact check runs first, for every label and shift (on 2 stocks × 120 rows
+    to find candidates, then on the whole sample), so an exact copy is named as such; then the
+    rank check. ``panel`` must be sorted by (Code, Date).
     """
     if not features or not labels or panel.height == 0:
         return
@@ -197,17 +215,28 @@ def assert_no_label_copies(
     # Candidate search on 2 stocks × 120 rows starting after a year of warm-up where possible.
     first = max(0, min(feats.shape[2] - 120, 260))
     quick = feats[:, :2, first : first + 120]
-    for label in labels:
-        h = int(label.split("_")[1].rstrip("d"))
-        lab = grid.matrix(sample, label)  # (S, T)
-        for shift in range(-max_future_shift, h + 1):
+    moved = {label: grid.matrix(sample, label) for label in labels}  # (S, T) each
+    for label, lab in moved.items():
+        for shift in _future_shifts(label, max_future_shift).tolist():
             shifted = _shift_rows(lab, shift)
             candidates = _copies(quick, shifted[:2, first : first + 120], 3, rel_tol)
-            if not candidates:
-                continue
-            for j in _copies(feats[candidates], shifted, min_overlap, rel_tol):
-                name = features[candidates[j]]
+            copies = _copies(feats[candidates], shifted, min_overlap, rel_tol) if candidates else []
+            if copies:
                 raise LabelLeakError(
-                    f"feature column {name!r} equals label {label!r} of the stock's row "
-                    f"t{-shift:+d} on every overlapping row: it reads the future"
+                    f"feature column {features[candidates[copies[0]]]!r} equals label {label!r} "
+                    f"of the stock's row t{-shift:+d} on every overlapping row: it reads the future"
+                )
+    screen = RankScreen(feats, grid.row_at)
+    for label, lab in moved.items():
+        shifts = _future_shifts(label, max_future_shift)
+        for shift, ranked in zip(shifts.tolist(), screen.candidates(lab, shifts), strict=True):
+            if not len(ranked):
+                continue
+            hit = rank_copy(screen, _shift_rows(lab, shift), ranked, max_rank_corr)
+            if hit is not None:
+                raise LabelLeakError(
+                    f"feature column {features[hit.feature]!r} rank-correlates with label "
+                    f"{label!r} of the stock's row t{-shift:+d} (Spearman {hit.rho:+.4f}, "
+                    f"{hit.how}; the limit is {max_rank_corr}): a monotone transform or noisy "
+                    "copy of it reads the future"
                 )

@@ -40,6 +40,12 @@ MARKET_CODES: tuple[str, ...] = (
     "0101", "0102", "0104", "0105", "0106", "0107", "0109", "0111", "0112", "0113",
 )  # fmt: skip
 
+STATIC_ID_TABLES: dict[str, tuple[str, ...]] = {
+    "sector33_id": S33_CODES,
+    "sector17_id": S17_CODES,
+    "market_id": MARKET_CODES,
+}
+
 HORIZONS = (1, 5, 20, 60)
 REL_HORIZONS = (1, 5, 20)
 LEVELS = (("sec33", "S33", "33-sector"), ("sec17", "S17", "17-sector"))

@@ -3,7 +3,7 @@
 Fit: the neural loop (``gogooku.train.loop.Trainer``) on the fold, the network built by the
 kind's :meth:`NeuralKind.build`. A bundle holds ``model.pt`` = the run's
 ``checkpoints/best.pt`` (EMA weights), the loader's ``window``, the static id columns with their
-cardinalities (largest id + 1 over the whole cache, as the trainer computes them) and whether the
+cardinalities (each fixed code table's size + 1, as the trainer computes them) and whether the
 dataset has a stock graph; bundling rebuilds the network from the config and loads the weights
 once (strictly) to prove they fit. The predictor scores one day's
 :class:`~gogooku.dataset.loader.DayBatch` (the bundle's normalised features, then its raw

@@ -265,5 +265,6 @@ def build_atft(
     static_cardinalities: Sequence[int],
 ) -> AtftGatFan:
     """The ATFT-GAT-FAN for F = ``n_features`` inputs, one output per horizon, and one embedding
-    range per static id column (``static_cardinalities[s]`` = largest id of column s + 1)."""
+    range per static id column (ids of column s in 0..``static_cardinalities[s]`` − 1; any other
+    id is read as 0)."""
     return AtftGatFan(cfg, n_features, horizons, static_cardinalities)

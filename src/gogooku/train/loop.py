@@ -285,7 +285,7 @@ class Trainer:
         if not path.is_file():
             raise TrainError(f"--resume: {path} does not exist (no completed epoch to resume)")
         state = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
+        self._load_weights(state["model"], path)
         self.ema.shadow, self.ema.updates = state["ema"], state["ema_updates"]
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -488,7 +488,20 @@ class Trainer:
             raise TrainError(
                 f"{path} does not exist: no epoch had a finite validation RankIC to select"
             )
-        self.model.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        self._load_weights(torch.load(path, map_location=self.device, weights_only=True), path)
+
+    def _load_weights(self, weights: dict[str, torch.Tensor], path: Path) -> None:
+        """Load ``weights`` (read from ``path``) into the model, or a one-line TrainError."""
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as exc:
+            lines = str(exc).splitlines()
+            detail = (lines[1:] or lines)[0].strip()
+            raise TrainError(
+                f"{path}: the saved weights do not fit the model built from the run's config "
+                f"and dataset ({detail}); e.g. a run trained before the static-id embedding "
+                "sizes became the code tables' sizes: train it again"
+            ) from None
 
     def prediction_frame(self) -> pl.DataFrame:
         """``Date, Code, pred_{h}d, split`` for every listed stock of the valid and test days."""
