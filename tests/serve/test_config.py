@@ -76,3 +76,51 @@ def test_header_timeout_is_read_from_the_service_config(tmp_path, monkeypatch):
     path.write_text("header_timeout_s = 0\n")
     with pytest.raises(ConfigError, match="header_timeout_s"):
         load_serve_config(path)
+
+
+def test_every_field_of_serve_config_reaches_the_app_that_serve_runs(tmp_path, monkeypatch):
+    """``gogooku serve --config F --bundle B`` → the uvicorn factory builds its app from F and B:
+    every ServeConfig field, each set away from its default, is the running app's value."""
+    import secrets
+
+    from typer.testing import CliRunner
+
+    from gogooku.cli import app as cli
+    from gogooku.serve.app import create_app
+    from gogooku.serve.config import ServeConfig
+
+    key = tmp_path / "bundle.key"
+    key.write_text(secrets.token_hex(32))
+    key.chmod(0o600)
+    values = {
+        "models": ["only"],
+        "api_keys_file": tmp_path / "keys.json",
+        "rate_per_s": 7.5,
+        "rate_burst": 3,
+        "max_body_bytes": 1234,
+        "max_data_age_s": 60.0,
+        "default_top_k": 4,
+        "max_top_k": 9,
+        "max_predict_rows": 11,
+        "header_timeout_s": 2.5,
+        "protect_ops": True,
+        "bundle_key_file": key,
+        "require_signed_bundles": True,
+    }
+    assert set(values) == set(ServeConfig.model_fields)  # a new field must be added here
+    defaults = ServeConfig()
+    assert all(getattr(defaults, k) != v for k, v in values.items())
+    path = tmp_path / "serve.toml"
+    lines = [f"{k} = {json.dumps(str(v) if k.endswith('file') else v)}" for k, v in values.items()]
+    path.write_text("\n".join(line.replace("True", "true") for line in lines) + "\n")
+    path.write_text(path.read_text().replace('models = ["only"]', 'models = ["ignored"]'))
+    ran: dict[str, object] = {}
+    monkeypatch.setattr("uvicorn.run", lambda target, **kw: ran.update(target=target, **kw))
+    for name in ("GOGOOKU_SERVE_CONFIG", "GOGOOKU_SERVE_MODELS"):
+        monkeypatch.setenv(name, "")  # recorded, so the values serve sets are undone at teardown
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(cli, ["serve", "--config", str(path), "--bundle", "only"])
+    assert result.exit_code == 0, result.output
+    assert ran["target"] == "gogooku.serve.app:create_app" and ran["factory"] is True
+    running = create_app()  # what uvicorn's factory call builds, in the environment serve set
+    assert running.state.config.model_dump() == values
