@@ -101,7 +101,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "bundle": LazyCommand(
         "gogooku.bundle.cli:bundle_app",
         "Immutable model bundles: `gogooku bundle --run RUN` creates the next version; "
-        "`verify` and `list` inspect them.",
+        "`verify` and `list` inspect them, `sign` and `keygen` sign manifests.",
     ),
     "promote": LazyCommand(
         "gogooku.bundle.cli:promote_command",
