@@ -359,14 +359,17 @@ def build_dataset(
     registry = registered_blocks() if registry is None else registry
     market = load_market(getattr(store, "root", settings.raw_dir))
     wanted = [registry[n] for n in (blocks or registry) if n in registry]
-    calendar = load_calendar(store, start, end, plan_warmup(wanted, warmup_days))
-    trading = calendar.days(start, min(end, _last_bar_day(store) or end))
-    revisions = REVISIONS_LATEST if as_revised else REVISIONS_AS_OF_DECISION
-    store = build_view(store, calendar, as_revised)
-    if not trading:
-        raise BuildError(f"no trading day between {start} and {end} ({calendar.source} calendar)")
-    start, end = trading[0], trading[-1]
-    selected, skipped = plan_blocks(blocks, store, registry, market, usable_by=(calendar, end))
+    with naming_corrupt_partitions(store):  # planning reads the store too
+        calendar = load_calendar(store, start, end, plan_warmup(wanted, warmup_days))
+        trading = calendar.days(start, min(end, _last_bar_day(store) or end))
+        revisions = REVISIONS_LATEST if as_revised else REVISIONS_AS_OF_DECISION
+        store = build_view(store, calendar, as_revised)
+        if not trading:
+            raise BuildError(
+                f"no trading day between {start} and {end} ({calendar.source} calendar)"
+            )
+        start, end = trading[0], trading[-1]
+        selected, skipped = plan_blocks(blocks, store, registry, market, usable_by=(calendar, end))
     warmup = plan_warmup(selected, warmup_days)
     label_end = calendar.offset_clipped(end, LABEL_LOOKAHEAD)
     block_names = [b.name for b in selected]

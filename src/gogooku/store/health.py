@@ -19,23 +19,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from gogooku.errors import GogookuError
 from gogooku.store.catalog import PendingUnit, UnitRecord
-
-if TYPE_CHECKING:
-    from gogooku.store.raw import RawStore
-
-REPAIR_HINT = "run `gogooku fetch --repair` with --start/--end covering it to fetch it again"
-
-
-class CorruptPartitionError(GogookuError):
-    """A raw partition that cannot be read; the message names the file and the repair."""
+from gogooku.store.partition import (
+    REPAIR_HINT,
+    CorruptPartitionError,
+    footer_rows,
+    read_partition,
+)
+from gogooku.store.raw import RawStore
 
 
 @dataclass(frozen=True)
@@ -50,27 +44,6 @@ class PartitionProblem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
-
-
-def footer_rows(path: Path) -> int:
-    """The row count in ``path``'s Parquet footer; CorruptPartitionError when it is unreadable."""
-    try:
-        return pq.read_metadata(path).num_rows
-    except (pa.ArrowException, OSError) as exc:
-        raise CorruptPartitionError(
-            f"{path}: corrupt Parquet partition ({exc}); {REPAIR_HINT}"
-        ) from None
-
-
-def read_partition(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
-    """``pl.read_parquet(path)``, with a page that does not decode as a CorruptPartitionError."""
-    footer_rows(path)
-    try:
-        return pl.read_parquet(path, columns=columns)
-    except (pl.exceptions.ComputeError, OSError) as exc:
-        raise CorruptPartitionError(
-            f"{path}: corrupt Parquet partition ({exc}); {REPAIR_HINT}"
-        ) from None
 
 
 def _expected_rows(units: Sequence[UnitRecord]) -> int | None:

@@ -46,7 +46,7 @@ import gogooku.store.vintages as vintages
 from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
-from gogooku.store.health import footer_rows, read_partition
+from gogooku.store.partition import footer_rows, read_partition
 from gogooku.store.vintages import FETCHED_AT, HIDDEN_COLUMNS, TIMESTAMP, UNIT_COLUMN
 
 CATALOG_FILE = "catalog.sqlite"
