@@ -35,6 +35,7 @@ def _panel(stocks: int = STOCKS) -> pl.DataFrame:
             "AdjC": closes.ravel(),
             "topix_C": np.tile(topix, stocks),
             "S33": np.repeat([("0050", "1050", "2050")[i % 3] for i in range(stocks)], ROWS),
+            "is_halt_20201001": False,
         }
     ).sort("Code", "Date")
     return base.join(compute_labels(base).collect(), on=["Code", "Date"])
