@@ -79,8 +79,9 @@ def test_store_status_table():
         "36",
         "12",
         "7 (2024-01-11, 2024-01-12, 2024-01-15, ...)",
-        "0",
-        "0",
+        "0",  # pending
+        "0",  # revised
+        "0",  # corrupt
     ]
 
 
@@ -229,7 +230,7 @@ def test_fetch_refuses_a_start_after_today_and_a_too_small_synthetic_market():
     assert f"{future} is after today" in " ".join(result.output.split())
     args = ["fetch", "--source", "synthetic", "--start", "2020-01-01", "--end", "2020-03-31"]
     result = runner.invoke(app, [*args, "--stocks", "5"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a parameter out of range, like a usage error
     assert result.output.endswith("\nfetch failed: SynthConfig.stocks must be >= 20, got 5\n")
 
 

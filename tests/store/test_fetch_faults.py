@@ -44,11 +44,14 @@ def test_fetch_out_of_retries_is_one_line_naming_endpoint_and_status_then_resume
     lines = [line for line in failed.output.splitlines() if "failed" in line]
     assert len(lines) == 1 and "Traceback" not in failed.output
     assert lines[0].startswith("fetch failed: equities_bars_daily: ")
-    for part in ("/equities/bars/daily", "HTTP 500", "re-run to resume", "1 unit(s)"):
+    # stored before the first bars day: the calendar's 24 month units, Jan 2024 through Dec 2025
+    # (published ahead of a January 2024 fetch)
+    for part in ("/equities/bars/daily", "HTTP 500", "re-run to resume", "24 unit(s)"):
         assert part in lines[0]
     assert resumed.exit_code == 0, resumed.output
     store = RawStore(tmp_path / "raw")
     stored = store.scan("equities_bars_daily").collect()
     expected = tables["equities_bars_daily"].filter(pl.col("Date") <= dt.date(2024, 1, 12))
     assert_frame_equal(stored.sort("Date", "Code"), expected.sort("Date", "Code"))
-    assert [r.unit_key for r in store.catalog.units("markets_calendar")] == ["2024-01"]
+    months = [f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
+    assert [r.unit_key for r in store.catalog.units("markets_calendar")] == months
