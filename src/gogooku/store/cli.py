@@ -256,9 +256,10 @@ def status_command(
     out.print(table)
     if corrupt:
         for problem in corrupt:
-            out.print(f"corrupt: {problem}")
+            out.print(f"corrupt: {problem}", soft_wrap=True)  # a path is copied, never wrapped
         out.print(
             f"{len(corrupt)} corrupt or missing partition(s): `gogooku fetch --repair` with "
-            "--start/--end covering them fetches their units again"
+            "--start/--end covering them fetches their units again",
+            soft_wrap=True,
         )
         raise typer.Exit(1)
