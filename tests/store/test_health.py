@@ -124,3 +124,17 @@ def test_build_on_a_corrupt_partition_names_it_and_the_repair(tiny_home, damage)
     assert len(failed) == 1 and failed[0].startswith("build failed: ")
     assert str(path) in failed[0] and "gogooku fetch --repair" in failed[0]
     assert "Traceback" not in result.output
+
+
+def test_every_fetch_path_refuses_a_corrupt_store_before_any_request():
+    """``fetch_from_source`` (behind ``gogooku fetch`` and the daily ``gogooku update``) stops
+    on a corrupt partition, naming it and the repair, before asking the source for anything."""
+    from gogooku.store.sources import Source, fetch_from_source
+
+    service = TinyV2(market_tables(), page_size=10)
+    store = fetched(service)
+    path = store.dataset_dir(BARS) / "2024-01.parquet"
+    truncate(path)
+    with pytest.raises(CorruptPartitionError) as info:
+        fetch_from_source(store, Source.JQUANTS, dt.date(2024, 1, 1), dt.date(2024, 2, 29), [BARS])
+    assert str(path) in str(info.value) and "gogooku fetch --repair" in str(info.value)

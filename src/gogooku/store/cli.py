@@ -13,10 +13,10 @@ from rich.table import Table
 
 from gogooku.logs import console
 from gogooku.settings import Plan, get_settings
-from gogooku.store.fetch import CALENDAR, FetchReport
-from gogooku.store.health import CorruptPartitionError, repair, store_problems
-from gogooku.store.raw import CATALOG_FILE, ORACLE_DATASET, RawStore
-from gogooku.store.sources import Source, fetch_from_source, parse_datasets
+from gogooku.store.fetch import FetchReport
+from gogooku.store.health import repair, store_problems
+from gogooku.store.raw import CATALOG_FILE, RawStore
+from gogooku.store.sources import Source, fetch_from_source, fetched_datasets, parse_datasets
 from gogooku.store.status import store_status
 
 store_app = typer.Typer(
@@ -118,8 +118,6 @@ def fetch_command(
     wanted = parse_datasets(datasets)
     if repair:
         _repair(store, wanted, first, last)
-    else:
-        _refuse_corrupt(store, wanted)
     done = fetch_from_source(
         store,
         source,
@@ -144,26 +142,10 @@ def fetch_command(
         _stdout().print(f"oracle: {rows} rows in {len(done.oracle)} month(s)")
 
 
-def _names(store: RawStore, datasets: list[str] | None) -> list[str]:
-    """The stored datasets a fetch of ``datasets`` (all when None) touches."""
-    present = store.catalog.datasets()
-    if datasets is None:
-        return present
-    return [d for d in (CALENDAR, *datasets, ORACLE_DATASET) if d in present]
-
-
-def _refuse_corrupt(store: RawStore, datasets: list[str] | None) -> None:
-    """Stop before any request when a partition the fetch would keep is corrupt or missing."""
-    problems = store_problems(store, _names(store, datasets))
-    if problems:
-        names = "; ".join(str(p) for p in problems)
-        raise CorruptPartitionError(f"{names}; re-run with --repair to fetch them again")
-
-
 def _repair(store: RawStore, datasets: list[str] | None, first: dt.date, last: dt.date) -> None:
     """Move the bad partitions of ``datasets`` (all when None; the calendar and the oracle
     always) aside and mark their units pending, saying which fall outside first..last."""
-    problems = store_problems(store, _names(store, datasets))
+    problems = store_problems(store, fetched_datasets(store, datasets))
     out = _stdout()
     if not problems:
         out.print("repair: no corrupt or missing partition")

@@ -21,8 +21,10 @@ from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import Plan, get_settings
 from gogooku.store.catalog import UnitRecord
-from gogooku.store.fetch import FetchReport, fetch
-from gogooku.store.raw import RawStore
+from gogooku.store.fetch import CALENDAR, FetchReport, fetch
+from gogooku.store.health import store_problems
+from gogooku.store.partition import REPAIR_HINT, CorruptPartitionError
+from gogooku.store.raw import ORACLE_DATASET, RawStore
 from gogooku.store.synthetic import fetch_synthetic_market, synthetic_label, synthetic_up_to_date
 
 
@@ -63,6 +65,23 @@ def parse_datasets(text: str | None) -> list[str] | None:
     return wanted
 
 
+def fetched_datasets(store: RawStore, datasets: Sequence[str] | None) -> list[str]:
+    """The stored datasets a fetch of ``datasets`` (all when None) touches: the calendar and the
+    synthetic oracle always."""
+    present = store.catalog.datasets()
+    if datasets is None:
+        return present
+    return [d for d in (CALENDAR, *datasets, ORACLE_DATASET) if d in present]
+
+
+def refuse_corrupt(store: RawStore, datasets: Sequence[str] | None) -> None:
+    """Stop before any request when a partition the fetch would keep is corrupt or missing."""
+    problems = store_problems(store, fetched_datasets(store, datasets))
+    if problems:
+        names = "; ".join(str(p) for p in problems)
+        raise CorruptPartitionError(f"{names}; {REPAIR_HINT}")
+
+
 def fetch_from_source(
     store: RawStore,
     source: Source,
@@ -83,6 +102,7 @@ def fetch_from_source(
     """
     if end < start:
         raise SourceError(f"--end {end} is before --start {start}")
+    refuse_corrupt(store, datasets)  # `gogooku fetch --repair` sets such files aside first
     if source is Source.JQUANTS:
         settings = get_settings()
         if settings.jquants_api_key is None:
