@@ -5,7 +5,7 @@
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
 (``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
-truncated or non-JSON bodies, slow first bytes). ``market`` is any object whose ``tables`` map
+truncated or non-JSON bodies, slow first bytes), and bulk download (``gogooku.synth.bulk``). ``market`` is any object whose ``tables`` map
 dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,7 @@ from gogooku.jquants.plans import (
     plan_allows,
 )
 from gogooku.settings import Plan
+from gogooku.synth.bulk import FILES_PREFIX, BulkService, add_bulk_routes
 from gogooku.synth.faults import (
     FaultAction,
     Faults,
@@ -417,6 +419,10 @@ class _Gate:
                     scope, receive, send
                 )
                 return
+        if scope["path"].startswith(FILES_PREFIX):
+            # A signed bulk-file URL carries its own authority (signature, expiry, single use).
+            await self.app(scope, receive, send)
+            return
         headers = dict(scope["headers"])
         if self.api_key is not None and headers.get(b"x-api-key", b"").decode() != self.api_key:
             await _json_response(403, {"message": BAD_KEY_MESSAGE})(scope, receive, send)
@@ -481,17 +487,24 @@ def create_app(
     faults: Faults | None = None,
     today: dt.date | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+    bulk_secret: bytes | None = None,
 ) -> FastAPI:
     """The V2-compatible app serving ``market.tables`` (dataset id → catalogue-typed frame).
 
     ``today`` (default: the market's last bar date) anchors the plan's history window;
-    ``api_key=None`` disables auth; ``clock`` drives the rate limiter's 60 s window.
+    ``api_key=None`` disables auth; ``clock`` drives the rate limiter's 60 s window;
+    ``wall_clock`` (epoch seconds) the expiry of signed bulk-file URLs, signed with
+    ``bulk_secret`` (default: random per app).
     """
     service = SyntheticV2(market, plan=Plan(plan), today=today, page_size=page_size)
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
     app.state.service = service
     for ep in ENDPOINTS.values():
         app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
+    secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
+    app.state.bulk = BulkService(service, secret=secret, clock=wall_clock)
+    add_bulk_routes(app, app.state.bulk, PREFIX, _json_response)
 
     @app.exception_handler(StarletteHTTPException)
     async def _unknown_path(request: Request, exc: StarletteHTTPException) -> Response:
