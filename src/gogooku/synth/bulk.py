@@ -68,14 +68,14 @@ def _parse_month_or_day(name: str, text: str) -> tuple[dt.date, dt.date]:
 
 
 class BulkService:
-    """The month files of a ``SyntheticV2`` service, their bytes (built once) and signed URLs."""
+    """The month files of a ``SyntheticV2`` service, their bytes and sizes, and signed URLs."""
 
     def __init__(self, service, *, secret: bytes, clock: Callable[[], float]) -> None:
         self.service = service
         self.secret = secret
         self.clock = clock
         self.used: set[str] = set()
-        self._bytes: dict[str, bytes] = {}
+        self._sizes: dict[str, int] = {}
         self.files = {f.key: f for f in self._catalogue()}
 
     def allowed(self, ep: Endpoint) -> bool:
@@ -107,11 +107,17 @@ class BulkService:
         return renderer(rows) if renderer is not None else rows
 
     def content(self, file: BulkFile) -> bytes:
-        if file.key not in self._bytes:
-            ep = ENDPOINTS[file.endpoint_id]
-            drop = self.service.omitted_fields(ep)
-            self._bytes[file.key] = write_csv_gz(ep.id, self.rows(file), drop)
-        return self._bytes[file.key]
+        """The file's bytes, built on each call (deterministic); only its size is kept."""
+        ep = ENDPOINTS[file.endpoint_id]
+        data = write_csv_gz(ep.id, self.rows(file), self.service.omitted_fields(ep))
+        self._sizes[file.key] = len(data)
+        return data
+
+    def size(self, file: BulkFile) -> int:
+        # Sizes only: a 10-year market's files would hold hundreds of MB in memory.
+        if file.key not in self._sizes:
+            self.content(file)
+        return self._sizes[file.key]
 
     def last_modified(self, file: BulkFile) -> str:
         """The file's last write: 18:00 JST (09:00 UTC) of the day after its last row's date."""
@@ -135,7 +141,7 @@ class BulkService:
         if "to" in params:
             hi = min(hi, _parse_month_or_day("to", params["to"])[1])
         return [
-            {"Key": f.key, "LastModified": self.last_modified(f), "Size": len(self.content(f))}
+            {"Key": f.key, "LastModified": self.last_modified(f), "Size": self.size(f)}
             for f in self.files.values()
             if (wanted is None or f.endpoint_id == wanted) and f.first <= hi and f.last >= lo
         ]
