@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 from gogooku.jquants.bulkfile import bulk_key, read_csv_gz, write_csv_gz
 from gogooku.jquants.endpoint_fields import PUB_REASONS
 from gogooku.jquants.endpoints import parse_records
+from gogooku.synth.api import create_app
 from gogooku.synth.bulk import URL_TTL_S
 
 from .conftest import CODES, fetch_all, serve
@@ -218,3 +219,15 @@ def test_file_below_premium_leaves_out_premium_fields_as_paging_does(hand_market
     header = gzip.decompress(content).split(b"\n")[0].decode().split(",")
     assert "MO" not in header
     assert header == list(paged[0])
+
+
+def test_every_endpoint_file_of_a_month_parses_back_to_its_rows(side_market):
+    """All datasets of the simulator (Premium session fields, null tokens, flags, structs)."""
+    bulk = create_app(side_market, plan="premium").state.bulk
+    month = [f for f in bulk.files.values() if f.key.endswith("_202103.csv.gz")]
+    assert len(month) >= 15
+    for file in month:
+        rows = bulk.rows(file)
+        assert rows.height > 0, file.key
+        parsed = read_csv_gz(file.endpoint_id, bulk.content(file))
+        assert_frame_equal(parsed, rows.select(parsed.columns), check_dtypes=True)
