@@ -250,7 +250,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
 BLOCK = Block(
     name="margin",
     sources=(SOURCE, "equities_bars_daily"),
-    availability="weekly_margin",
+    availability="margin_interest",
     lookback=LOOKBACK,
     features=FEATURES,
     compute=compute,
