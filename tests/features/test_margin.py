@@ -7,9 +7,11 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from gogooku.calendar import TradingCalendar
 from gogooku.features import daily_margin, margin
+from gogooku.features.availability import usable_by
 
 from .conftest import at, flat_base, raw, side_context
 
@@ -287,3 +289,17 @@ def test_margin_features_continuous_across_the_daily_switch(switch_out):
     for name in ("margin_credit_ratio", "margin_long_pct_wow", "margin_gross_mom4"):
         assert window[name].null_count() == 0, name
     assert window["margin_days_since"].max() <= 4
+
+
+def test_margin_rows_up_to_a_cut_ignore_records_published_later(switch_market, switch_out):
+    """Point in time across the switch: the block on the store as it stood at 19:00 on D (records
+    not yet usable cut) equals the full build on every row dated <= D."""
+    full, table = switch_out
+    calendar = TradingCalendar.from_xtks(date(2026, 5, 1), date(2027, 1, 29))
+    codes = table["Code"].unique().sort().to_list()
+    base = flat_base(calendar.days(date(2026, 6, 1), date(2026, 12, 30)), {c: {} for c in codes})
+    for day in calendar.days(date(2026, 9, 24), date(2026, 10, 7)):
+        cut = usable_by(table, "markets_margin_interest", calendar, day).collect()
+        ctx = side_context(base, calendar, {"markets_margin_interest": cut})
+        early = margin.BLOCK.compute(ctx).collect().filter(pl.col("Date") <= day)
+        assert_frame_equal(early, full.filter(pl.col("Date") <= day))
