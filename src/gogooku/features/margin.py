@@ -16,8 +16,9 @@ scaling, staleness) come from the latest usable record, weekly or daily. Week-ov
 ``mom4`` and the 52-week z-scores run over the *weekly-sampled* records: every weekly record, and
 the daily records dated on the last trading day of their calendar week (usually Friday) — so a
 "week" is still a week after 2026-09-28, and the daily record of 2026-09-25 (a Friday) follows
-the weekly record of 2026-09-18. Both series are attached with ``asof_join`` on
-``available_from``, so a row sees the latest record already usable::
+the weekly record of 2026-09-18. Each record carries the statistics of the latest
+weekly-sampled record dated on or before it, and one ``asof_join`` on ``available_from``
+attaches the latest record already usable::
 
     net = L − S,  gross = L + S,  credit ratio = L / S,  imbalance = (L − S) / (L + S)
     std share = StdVol / Vol,  negotiable share = NegVol / Vol   (per side)
@@ -240,31 +241,50 @@ _WEEKLY_COLUMNS = (
     "margin_gross_z52",
     "margin_imbalance_z52",
 )
+_WEEKLY_STATS = ("_dl", "_ds", *_WEEKLY_COLUMNS)
+
+
+def with_weekly_statistics(records: pl.LazyFrame, calendar) -> pl.LazyFrame:
+    """Every record (with its levels) carrying the statistics of the stock's latest
+    weekly-sampled record dated on or before it; null where that record became usable after
+    this one (never the case while availability rises with ``Date``), so one as-of join on the
+    record's ``available_from`` attaches both without look-ahead."""
+    weekly = (
+        weekly_records(weekly_sampled(records, calendar))
+        .select(
+            ops.CODE,
+            pl.col(ops.DATE).alias("_wk_date"),
+            pl.col(AVAILABLE_FROM).alias("_wk_from"),
+            *_WEEKLY_STATS,
+        )
+        .sort("_wk_date")
+    )
+    carried = (
+        level_records(records)
+        .sort(ops.DATE)
+        .join_asof(
+            weekly, left_on=ops.DATE, right_on="_wk_date", by=ops.CODE, check_sortedness=False
+        )
+        .sort(ops.CODE, ops.DATE)
+    )
+    usable = pl.col("_wk_from") <= pl.col(AVAILABLE_FROM)
+    return carried.with_columns(pl.when(usable).then(pl.col(c)).alias(c) for c in _WEEKLY_STATS)
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
-    """Latest usable margin record per row (levels), the latest usable weekly-sampled record
-    (weekly statistics) and ADV-scaled balances."""
-    records = _records(ctx)
+    """Latest usable margin record per row: its levels, the weekly statistics it carries and
+    ADV-scaled balances."""
     rows = ctx.base.select(ops.CODE, ops.DATE).join(
         adv20_shares(ctx.base), on=[ops.CODE, ops.DATE], how="left", maintain_order="left"
     )
-    with_levels = ctx.asof_join(
+    joined = ctx.asof_join(
         rows,
-        level_records(records),
+        with_weekly_statistics(_records(ctx), ctx.calendar),
         source_name=SOURCE,
         by=ops.CODE,
-        columns=["LongVol", "ShrtVol", *_LEVEL_COLUMNS],
+        columns=["LongVol", "ShrtVol", *_LEVEL_COLUMNS, *_WEEKLY_STATS],
         order_by=(ops.DATE,),
         keep_availability=AVAILABLE_FROM,
-    )
-    joined = ctx.asof_join(
-        with_levels,
-        weekly_records(weekly_sampled(records, ctx.calendar)),
-        source_name=SOURCE,
-        by=ops.CODE,
-        columns=["_dl", "_ds", *_WEEKLY_COLUMNS],
-        order_by=(ops.DATE,),
     )
     adv = pl.col("_adv20")
     long_, short = pl.col("LongVol"), pl.col("ShrtVol")
