@@ -7,6 +7,8 @@ per session and block list; ``link_home(source)`` links its folders into the tes
 ``tiny_home``/``home`` are that market with the returns and sector blocks (hpo, train);
 ``trained_world``/``world_home`` the runs trained on it (bundle, serve, ``support/world.py``);
 ``baselines_market``/``baselines_home`` the 30-stock market of the baselines (models, train).
+``switch_market``: a 20-stock synthetic market over 2026-06..12, across the daily margin switch
+(synth, features).
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 import torch
+
+from gogooku.synth.config import SynthConfig
+from gogooku.synth.market import SyntheticMarket, generate_market
 
 from .support.markets import (
     BASELINES_BUILD,
@@ -133,3 +139,12 @@ def baselines_home(baselines_market, tmp_path, monkeypatch) -> Path:
     shutil.copytree(baselines_market.home, copy)
     monkeypatch.setenv("GOGOOKU_HOME", str(copy))
     return copy
+
+
+@pytest.fixture(scope="session")
+def switch_market() -> SyntheticMarket:
+    """20 stocks over 2026-06-01..2026-12-30: margin interest weekly, then daily from the
+    application date 2026-09-25 (published from 2026-09-28)."""
+    return generate_market(
+        SynthConfig(seed=3, stocks=20, start=date(2026, 6, 1), end=date(2026, 12, 30))
+    )

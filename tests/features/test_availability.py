@@ -60,12 +60,54 @@ def test_statement_on_a_holiday_is_usable_the_next_trading_day(cal):
 
 
 def test_weekly_margin_friday_to_wednesday(cal):
-    frame = pl.DataFrame({"Date": [date(2024, 10, 25), date(2024, 11, 1), date(2024, 12, 27)]})
+    frame = pl.DataFrame(
+        {"Date": [date(2024, 10, 25), date(2024, 11, 1), date(2024, 12, 27)], "PubDate": None},
+        schema={"Date": pl.Date, "PubDate": pl.Date},
+    )
     # 10-25 Fri -> published Tue 10-29 -> Wed 10-30.
     # 11-01 Fri -> Mon 11-04 holiday -> published Wed 11-06 -> Thu 11-07.
     # 12-27 Fri -> Mon 12-30 open, 12-31..01-03 closed -> published Mon 01-06 -> Tue 01-07 (2025,
     # past this calendar's end, so never usable here).
     assert _avail(cal, "markets_margin_interest", frame) == [date(2024, 10, 30), date(2024, 11, 7)]
+
+
+def test_margin_interest_regime_is_decided_per_record_across_the_daily_switch():
+    """Hand-computed across 2026-09-25..10-02 (09-21..09-23 are holidays): weekly records (no
+    PubDate) keep Fri -> 2nd trading day of next week -> day after; daily records are usable the
+    trading day after their PubDate."""
+    cal = TradingCalendar.from_xtks(date(2026, 9, 1), date(2026, 10, 31))
+    frame = pl.DataFrame(
+        {
+            "Date": [
+                date(2026, 9, 18),
+                date(2026, 9, 25),
+                date(2026, 9, 25),
+                date(2026, 9, 28),
+                date(2026, 10, 1),
+                date(2026, 10, 2),
+            ],
+            "PubDate": [
+                None,
+                None,
+                date(2026, 9, 28),
+                date(2026, 9, 29),
+                date(2026, 10, 2),
+                date(2026, 10, 5),
+            ],
+        },
+        schema={"Date": pl.Date, "PubDate": pl.Date},
+    )
+    assert _avail(cal, "markets_margin_interest", frame) == [
+        # 09-18 Fri: Mon..Wed closed -> 1st trading day Thu 09-24, published Fri 09-25 -> Mon 09-28.
+        date(2026, 9, 28),
+        # Same date without PubDate would be weekly: Mon 09-28, published Tue -> Wed 09-30.
+        date(2026, 9, 30),
+        date(2026, 9, 29),
+        date(2026, 9, 30),
+        # Published Fri 10-02 -> usable Mon 10-05, not the same evening (time unknown).
+        date(2026, 10, 5),
+        date(2026, 10, 6),
+    ]
 
 
 def test_next_trading_day_sources(cal):
@@ -127,13 +169,15 @@ def test_every_rule_gives_a_trading_day_not_before_the_record(cal, days, minutes
         frame = pl.DataFrame({cols.date_col: dates}, schema={cols.date_col: pl.Date})
         if cols.time_col:
             frame = frame.with_columns(pl.Series(cols.time_col, times, dtype=pl.String))
+        if cols.pub_col:
+            frame = frame.with_columns(pl.lit(None, pl.Date).alias(cols.pub_col))
         out = with_available_from(frame, source, cal).collect()
         for row in out.iter_rows(named=True):
             got, recorded = row["available_from"], row[cols.date_col]
             assert cal.is_trading_day(got) and got >= recorded, (source, recorded, got)
-            if key in ("next_trading_day", "weekly_margin"):
+            if key in ("next_trading_day", "weekly_margin", "margin_interest"):
                 assert got > recorded, (source, recorded, got)
-            if key == "weekly_margin":
+            if key in ("weekly_margin", "margin_interest"):
                 # Published on the 2nd trading day of the next week at the earliest (Tuesday),
                 # usable the trading day after: never before the next week's Wednesday.
                 next_monday = recorded + timedelta(days=8 - recorded.isoweekday())

@@ -7,8 +7,11 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from gogooku.calendar import TradingCalendar
 from gogooku.features import daily_margin, margin
+from gogooku.features.availability import usable_by
 
 from .conftest import at, flat_base, raw, side_context
 
@@ -241,3 +244,62 @@ def test_daily_margin_z60_over_the_daily_filled_series(calendar, days):
     window = series[i - 59 : i + 1].astype(float)
     assert z[i] == pytest.approx((series[i] - window.mean()) / window.std(ddof=1), rel=1e-4)
     assert out.filter(pl.col("dmi_long_ratio").is_not_null()).height > 80
+
+
+@pytest.fixture(scope="module")
+def switch_out(switch_market):
+    """The margin block on the synthetic market across the 2026-09-28 daily switch."""
+    calendar = TradingCalendar.from_xtks(date(2026, 5, 1), date(2027, 1, 29))
+    table = switch_market.tables["markets_margin_interest"]
+    codes = table["Code"].unique().sort().to_list()
+    base = flat_base(calendar.days(date(2026, 6, 1), date(2026, 12, 30)), {c: {} for c in codes})
+    ctx = side_context(base, calendar, {"markets_margin_interest": table})
+    return margin.BLOCK.compute(ctx).collect(), table
+
+
+def test_margin_features_continuous_across_the_daily_switch(switch_out):
+    """Levels follow the latest usable record (weekly, then daily: usable the day after PubDate);
+    week-over-week statistics stay weekly (Friday to Friday) across 2026-09-28."""
+    out, table = switch_out
+    code = table["Code"][0]
+    own = table.filter(pl.col("Code") == code)
+    rec = dict(zip(own["Date"], own.iter_rows(named=True), strict=True))
+
+    def ratio(day):
+        return rec[day]["LongVol"] / rec[day]["ShrtVol"]
+
+    def long_wow(day, prev):
+        return rec[day]["LongVol"] / rec[prev]["LongVol"] - 1.0
+
+    # 09-18 (weekly, Fri; Mon-Wed holidays) is usable Mon 09-28; daily 09-25 from Tue 09-29.
+    expected = {
+        date(2026, 9, 25): (ratio(date(2026, 9, 11)), long_wow(date(2026, 9, 11), date(2026, 9, 4))),
+        date(2026, 9, 28): (ratio(date(2026, 9, 18)), long_wow(date(2026, 9, 18), date(2026, 9, 11))),
+        date(2026, 9, 29): (ratio(date(2026, 9, 25)), long_wow(date(2026, 9, 25), date(2026, 9, 18))),
+        date(2026, 10, 1): (ratio(date(2026, 9, 29)), long_wow(date(2026, 9, 25), date(2026, 9, 18))),
+        date(2026, 10, 5): (ratio(date(2026, 10, 1)), long_wow(date(2026, 9, 25), date(2026, 9, 18))),
+        date(2026, 10, 6): (ratio(date(2026, 10, 2)), long_wow(date(2026, 10, 2), date(2026, 9, 25))),
+    }  # fmt: skip
+    for day, (credit, wow) in expected.items():
+        row = at(out, code, day)
+        assert row["margin_credit_ratio"] == pytest.approx(credit), day
+        assert row["margin_long_pct_wow"] == pytest.approx(wow), day
+    assert at(out, code, date(2026, 10, 1))["margin_days_since"] == 0
+    window = out.filter(pl.col("Date").is_between(date(2026, 9, 1), date(2026, 12, 30)))
+    for name in ("margin_credit_ratio", "margin_long_pct_wow", "margin_gross_mom4"):
+        assert window[name].null_count() == 0, name
+    assert window["margin_days_since"].max() <= 4
+
+
+def test_margin_rows_up_to_a_cut_ignore_records_published_later(switch_market, switch_out):
+    """Point in time across the switch: the block on the store as it stood at 19:00 on D (records
+    not yet usable cut) equals the full build on every row dated <= D."""
+    full, table = switch_out
+    calendar = TradingCalendar.from_xtks(date(2026, 5, 1), date(2027, 1, 29))
+    codes = table["Code"].unique().sort().to_list()
+    base = flat_base(calendar.days(date(2026, 6, 1), date(2026, 12, 30)), {c: {} for c in codes})
+    for day in calendar.days(date(2026, 9, 24), date(2026, 10, 7)):
+        cut = usable_by(table, "markets_margin_interest", calendar, day).collect()
+        ctx = side_context(base, calendar, {"markets_margin_interest": cut})
+        early = margin.BLOCK.compute(ctx).collect().filter(pl.col("Date") <= day)
+        assert_frame_equal(early, full.filter(pl.col("Date") <= day))

@@ -94,6 +94,24 @@ def test_margin_interest_and_short_ratio():
     assert short["ShrtNoResVa"][2] is None
 
 
+def test_margin_interest_parses_weekly_and_daily_rows_together(caplog):
+    """A weekly row (no PubDate, no amounts) and a daily row (16 fields) in one response."""
+    weekly = {"Date": "2026-09-18", "Code": "13010", "ShrtVol": 100, "LongVol": 900,
+              "ShrtNegVol": 0, "LongNegVol": 100, "ShrtStdVol": 100, "LongStdVol": 800,
+              "IssType": "2"}  # fmt: skip
+    daily = {**weekly, "PubDate": "2026-09-28", "Date": "2026-09-25", "ShrtVal": 250000,
+             "LongVal": 2250000, "ShrtNegVal": 0, "LongNegVal": 250000, "ShrtStdVal": 250000,
+             "LongStdVal": 2000000}  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        frame = parse_records("markets_margin_interest", [weekly, daily])
+    assert not caplog.records  # the daily fields are known, nothing dropped
+    assert frame.schema["PubDate"] == pl.Date and frame.schema["LongVal"] == pl.Float64
+    assert frame["PubDate"].to_list() == [None, D(2026, 9, 28)]
+    assert frame["LongVal"].to_list() == [None, 2250000.0]
+    assert frame["LongStdVal"].to_list() == [None, 2000000.0]
+    assert frame["LongVol"].to_list() == [900.0, 900.0]
+
+
 def test_margin_alert_struct_and_tokens():
     frame = parse_records("markets_margin_alert", load_fixture("markets_margin_alert"))
     first, second, third = frame.rows(named=True)

@@ -200,3 +200,19 @@ def test_market_table_missing_a_regular_column_is_rejected(hand_market):
         ValueError, match=r"equities_bars_daily lacks catalogue column\(s\) \['AdjC'\]"
     ):
         serve(type(hand_market)(tables={"equities_bars_daily": bars})).__enter__()
+
+
+def test_margin_interest_published_date_filters_pubdate_and_refuses_date(switch_market):
+    with serve(switch_market, plan=Plan.PREMIUM, rate_limit=False) as client:
+        records, _ = fetch_all(client, "/markets/margin-interest", {"published_date": "2026-09-28"})
+        weekly, _ = fetch_all(client, "/markets/margin-interest", {"published_date": "2026-09-15"})
+        mixed = client.get(
+            "/markets/margin-interest",
+            params={"published_date": "2026-09-28", "date": "2026-09-25"},
+        )
+    frame = parse_records("markets_margin_interest", records)
+    assert frame.height > 0
+    assert frame["PubDate"].unique().to_list() == [dt.date(2026, 9, 28)]
+    assert frame["Date"].unique().to_list() == [dt.date(2026, 9, 25)]
+    assert weekly == []  # weekly rows have no PubDate
+    assert mixed.status_code == 400 and "published_date" in mixed.json()["message"]

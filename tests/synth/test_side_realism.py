@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -14,6 +15,34 @@ from gogooku.synth.universe import HALT_DAY
 
 def _day_index(side_market) -> dict[date, int]:
     return {d: i for i, d in enumerate(side_market.state.days)}
+
+
+def test_margin_interest_switches_to_daily_records_on_2026_09_25(switch_market):
+    """Weekly week-end records without PubDate/amounts before the switch; from application date
+    2026-09-25 a record every trading day, published the next trading day, amounts = shares x
+    the last close."""
+    m = switch_market.tables["markets_margin_interest"]
+    days = switch_market.state.days
+    switch = days.index(date(2026, 9, 25))
+    weekly = m.filter(pl.col("Date") < days[switch])
+    week_end = dict(zip(days, week_end_flags(days, min_days=3), strict=True))
+    assert weekly.height > 0 and all(week_end[d] for d in weekly["Date"].unique())
+    assert weekly["PubDate"].null_count() == weekly.height
+    assert weekly["LongVal"].null_count() == weekly.height
+    assert weekly["Date"].max() == date(2026, 9, 18)
+    daily = m.filter(pl.col("Date") >= days[switch])
+    assert daily["Date"].unique().sort().to_list() == days[switch:]
+    next_day = dict(itertools.pairwise(days))
+    inner = daily.filter(pl.col("Date") < days[-1])
+    assert inner["PubDate"].to_list() == [next_day[d] for d in inner["Date"]]
+    assert daily.filter(pl.col("Date") == date(2026, 9, 25))["PubDate"].unique().to_list() == [
+        date(2026, 9, 28)
+    ]
+    bars = switch_market.tables["equities_bars_daily"].select("Code", "Date", "C")
+    priced = daily.join(bars, on=["Code", "Date"]).filter(pl.col("C").is_not_null())
+    assert priced.height > 0
+    assert np.allclose(priced["LongVal"], (priced["LongVol"] * priced["C"]).round(0))
+    assert np.allclose(priced["ShrtStdVal"], (priced["ShrtStdVol"] * priced["C"]).round(0))
 
 
 def test_margin_longs_usually_exceed_shorts(side_market):

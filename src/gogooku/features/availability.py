@@ -17,6 +17,10 @@ rule key                      available_from
 ``weekly_margin``             record dated ``Date`` (the week's last business day, usually
                               Friday) is published on the 2nd trading day on or after the Monday
                               of the following week; usable from the trading day after that
+``margin_interest``           per record, by its regime: a weekly record (null ``PubDate``,
+                              ``Date`` before 2026-09-25) by ``weekly_margin``; a daily record
+                              (``PubDate`` set) the first trading day strictly after ``PubDate``
+                              (the spec gives no publication time, so not the same evening)
 ``next_trading_day``          the first trading day strictly after the source's date column
                               (``PubDate``, ``Date`` or ``DiscDate``, see ``SOURCE_AVAILABILITY``)
 ``earnings_calendar``         announced ~19:00 on the trading day before the scheduled ``Date``,
@@ -52,6 +56,11 @@ class SourceDates:
 
     date_col: str
     time_col: str | None = None
+    pub_col: str | None = None
+
+    def columns(self) -> tuple[str, ...]:
+        """The columns the rule reads."""
+        return tuple(c for c in (self.date_col, self.time_col, self.pub_col) if c is not None)
 
 
 RuleFn = Callable[[TradingCalendar, SourceDates], pl.Expr]
@@ -104,6 +113,17 @@ def _weekly_margin(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
     return calendar.next_bd_expr(published)
 
 
+def _margin_interest(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    if dates.pub_col is None:
+        raise ValueError("margin_interest needs a publication-date column (PubDate)")
+    pub = pl.col(dates.pub_col)
+    return (
+        pl.when(pub.is_null())
+        .then(_weekly_margin(calendar, dates))
+        .otherwise(calendar.next_bd_expr(pub))
+    )
+
+
 AVAILABILITY: dict[str, AvailabilityRule] = {
     rule.key: rule
     for rule in (
@@ -125,6 +145,12 @@ AVAILABILITY: dict[str, AvailabilityRule] = {
             "the trading day after publication; publication is the 2nd trading day on or after "
             "the Monday following the record Date (Friday -> published Tuesday -> usable Wednesday)",
             _weekly_margin,
+        ),
+        AvailabilityRule(
+            "margin_interest",
+            "weekly records (no PubDate, Date before 2026-09-25) by weekly_margin; daily records "
+            "(PubDate set) from the first trading day after PubDate (publication time unknown)",
+            _margin_interest,
         ),
         AvailabilityRule(
             "next_trading_day",
@@ -151,7 +177,10 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "indices_bars_daily": ("bars_same_day", SourceDates("Date")),
     "equities_master": ("master_valid_from", SourceDates("Date")),
     "fins_summary": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
-    "markets_margin_interest": ("weekly_margin", SourceDates("Date")),
+    "markets_margin_interest": (
+        "margin_interest",
+        SourceDates("Date", pub_col="PubDate"),
+    ),
     "markets_margin_alert": ("next_trading_day", SourceDates("PubDate")),
     "equities_investor_types": ("next_trading_day", SourceDates("PubDate")),
     "markets_short_ratio": ("next_trading_day", SourceDates("Date")),
@@ -178,7 +207,7 @@ def source_rule(source: str) -> tuple[AvailabilityRule, SourceDates]:
 def describe_source(source: str) -> str:
     """One line for ``features.json``: ``<source>: <rule key> on <column> — <rule text>``."""
     rule, dates = source_rule(source)
-    cols = dates.date_col + (f"+{dates.time_col}" if dates.time_col else "")
+    cols = "+".join(dates.columns())
     return f"{source}: {rule.key} on {cols} — {rule.description}"
 
 
@@ -192,8 +221,8 @@ def with_available_from(
     rule, dates = source_rule(source)
     lazy = frame.lazy()
     names = lazy.collect_schema().names()
-    for col in (dates.date_col, dates.time_col):
-        if col is not None and col not in names:
+    for col in dates.columns():
+        if col not in names:
             raise ValueError(f"{source}: availability rule {rule.key!r} needs column {col!r}")
     return lazy.with_columns(rule.available_from(calendar, dates)).filter(
         pl.col(AVAILABLE_FROM).is_not_null()

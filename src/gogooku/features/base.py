@@ -46,8 +46,9 @@ class Block:
     trading days of history before the build start the block needs to fill its windows.
 
     Availability keys: ``"bars_same_day"`` (own bars, TOPIX and index bars of day t: usable on
-    t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"next_trading_day"``,
-    ``"earnings_calendar"``, ``"master_valid_from"`` (see ``gogooku.features.availability``).
+    t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"margin_interest"``,
+    ``"next_trading_day"``, ``"earnings_calendar"``, ``"master_valid_from"`` (see
+    ``gogooku.features.availability``).
 
     ``cross_sectional`` marks a block whose value on a row depends on other stocks' rows (an
     aggregate over a date's cross-section, a series taken from whichever stocks trade on a

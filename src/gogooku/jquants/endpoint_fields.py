@@ -127,10 +127,14 @@ EQUITIES_INVESTOR_TYPES = (
     ),
 )
 
+# One schema for both regimes: weekly rows (application Date before 2026-09-25) lack ``PubDate``
+# and the ``*Val`` amounts, which parse to null; daily rows carry all 16 fields.
 MARKETS_MARGIN_INTEREST = (
+    *fields("date", "PubDate"),
     *fields("date", "Date"),
     *fields("str", "Code"),
     *fields("num", "ShrtVol LongVol ShrtNegVol LongNegVol ShrtStdVol LongStdVol"),
+    *fields("num", "ShrtVal LongVal ShrtNegVal LongNegVal ShrtStdVal LongStdVal"),
     *fields("str", "IssType"),
 )
 

@@ -146,10 +146,12 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         _ep(
             "markets_margin_interest", "/markets/margin-interest", Plan.STANDARD,
-            "code date from to", "code date", "date", "Date", "Date Code",
-            F.MARKETS_MARGIN_INTEREST,
-            f"{_WINDOW}; Date is the week's last business day, published the 2nd business day "
-            "of the next week (~Tue 16:30 JST)",
+            "code date from to published_date", "code date published_date", "date", "Date",
+            "Date Code", F.MARKETS_MARGIN_INTEREST,
+            f"{_WINDOW}; weekly until 2026-09-24: Date is the week's last business day, "
+            "published the 2nd business day of the next week (~Tue 16:30 JST); daily from "
+            "Date 2026-09-25: each business day publishes (PubDate) the previous business day's "
+            "balances, time of day unknown",
         ),
         _ep(
             "markets_margin_alert", "/markets/margin-alert", Plan.STANDARD, "code date from to",

@@ -195,6 +195,8 @@ class SyntheticV2:
                 raise QueryError("Specify exactly one of code, date, scheduled_date")
             if "date" in days and not window.contains(days["date"]):
                 raise QueryError(f"date {days['date']} is outside the {self.plan} plan window")
+        if "published_date" in params and {"date", "from", "to"} & set(params):
+            raise QueryError("published_date cannot be combined with date, from or to")
         if ep.id == "equities_master":
             return self._master(table, ep, params, days, window)
         lo, hi = self._narrow(ep, days, lo, hi)
@@ -237,6 +239,8 @@ class SyntheticV2:
             exprs.append(pl.col("Section") == params["section"])
         if "hol_div" in params:
             exprs.append(pl.col("HolDiv") == params["hol_div"])
+        if "published_date" in days:
+            exprs.append(pl.col("PubDate") == days["published_date"])
         if "calc_date" in days:
             exprs.append(pl.col("CalcDate") == days["calc_date"])
         if "category" in params:
@@ -299,6 +303,7 @@ _DATE_PARAMS = frozenset(
         "disc_date_to",
         "calc_date",
         "scheduled_date",
+        "published_date",
     }
 )
 

@@ -10,14 +10,19 @@ longs exceed shorts for most stock-weeks and ``log(LongVol / ShrtVol)`` rises wi
 Standardized (制度信用) margin is 85 % of longs and, for loan issues (``Mrgn`` 2), 90 % of shorts;
 margin issues (``Mrgn`` 1) have negotiable shorts only; ``Mrgn`` 3 issues have no margin data.
 
-The weekly record is the balance on the last trading day of each week with >= 3 trading days
-(``Date`` = that day). Daily publication (margin alert) covers stock-days with ``margin_z > 1.6``
+Margin interest has two regimes, as the real endpoint. Before the application date
+``DAILY_MARGIN_FROM`` (2026-09-25) the record is weekly: the balance on the last trading day of
+each week with >= 3 trading days (``Date`` = that day), without ``PubDate`` or amounts. From that
+date on every trading day ``Date`` has a record, published (``PubDate``) the next trading day,
+with amounts ``*Val = *Vol * last unadjusted close`` (JPY; null before the stock's first trade). Daily publication (margin alert) covers stock-days with ``margin_z > 1.6``
 (TSE daily publication, class ``002``; ``> 2.2`` also TSE restricted, ``003``) or a loan issue with
 ``short_z > 2.0`` (JSF precaution, ``001``); ``PubDate`` is the next trading day after ``AppDate``
 and 2 % of records get a revision published one trading day later (same ``AppDate``).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -27,6 +32,7 @@ from gogooku.synth.config import rng_for, rng_static
 from gogooku.synth.side._common import conform, day_series, ext_days, round_lots, shares_outstanding
 from gogooku.synth.state import MarketState
 
+DAILY_MARGIN_FROM = date(2026, 9, 25)
 DAILY_PUBLICATION_Z = 1.6
 RESTRICTED_Z = 2.2
 JSF_PRECAUTION_SHORT_Z = 2.0
@@ -66,23 +72,45 @@ def _long_frame(mask: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[np.nda
     return tt, ii, *(arrays[k][tt, ii] for k in ("LongStd", "LongNeg", "ShrtStd", "ShrtNeg"))
 
 
+def _last_close(state: MarketState) -> np.ndarray:
+    """``(T, N)`` unadjusted close of the last trade day on or before t (NaN before any trade)."""
+    close = state.close
+    t_idx = np.where(np.isnan(close), 0, np.arange(close.shape[0])[:, None])
+    last = np.maximum.accumulate(t_idx, axis=0)
+    return close[last, np.arange(close.shape[1])[None, :]]
+
+
 def render_margin_interest(state: MarketState, bal: dict[str, np.ndarray]) -> pl.DataFrame:
-    """Weekly margin balances dated on each week's last trading day."""
+    """Weekly balances before ``DAILY_MARGIN_FROM``, daily balances (with ``PubDate`` and
+    amounts) from it on."""
     has_margin = (state.universe["Mrgn"].to_numpy() != "3")[None, :]
-    mask = state.latents.margin_week_end[:, None] & state.listed & has_margin
+    daily = np.array([d >= DAILY_MARGIN_FROM for d in state.days])
+    record_day = np.where(daily, True, state.latents.margin_week_end)
+    mask = record_day[:, None] & state.listed & has_margin
     tt, ii, long_std, long_neg, short_std, short_neg = _long_frame(mask, bal)
+    is_daily = daily[tt]
+    vols = {
+        "ShrtVol": short_std + short_neg,
+        "LongVol": long_std + long_neg,
+        "ShrtNegVol": short_neg,
+        "LongNegVol": long_neg,
+        "ShrtStdVol": short_std,
+        "LongStdVol": long_std,
+    }
+    price = np.where(is_daily, _last_close(state)[tt, ii], np.nan)
+    ext = ext_days(state)
     frame = pl.DataFrame(
         {
+            "PubDate": day_series(ext, tt + 1, "PubDate"),
             "Date": day_series(state.days, tt, "Date"),
             "Code": state.universe["Code"].gather(ii),
-            "ShrtVol": short_std + short_neg,
-            "LongVol": long_std + long_neg,
-            "ShrtNegVol": short_neg,
-            "LongNegVol": long_neg,
-            "ShrtStdVol": short_std,
-            "LongStdVol": long_std,
+            **vols,
+            **{k.replace("Vol", "Val"): np.round(v * price) for k, v in vols.items()},
             "IssType": state.universe["Mrgn"].gather(ii),
-        }
+        },
+        nan_to_null=True,
+    ).with_columns(
+        pl.when(pl.Series(is_daily)).then(pl.col("PubDate")).alias("PubDate"),
     )
     return conform(frame.sort("Date", "Code"), "markets_margin_interest")
 
