@@ -289,3 +289,16 @@ def test_json_numbers_and_numeric_strings_parse_alike():
     assert parse_records("equities_bars_daily", numbers).equals(
         parse_records("equities_bars_daily", strings)
     )
+
+
+def test_valuation_values_and_nulls():
+    frame = parse_records("equities_valuation", load_fixture("equities_valuation"))
+    toyota, etf, loss = frame.rows(named=True)
+    assert (toyota["PER"], toyota["PBR"], toyota["ROE"], toyota["MktCap"]) == (
+        7.6,
+        1.0,
+        0.1374,
+        42446123.5,
+    )
+    assert all(etf[c] is None for c in frame.columns if c not in ("Date", "Code"))
+    assert loss["PER"] == -88.5 and loss["FwdPER"] is None and loss["FwdEPS"] is None

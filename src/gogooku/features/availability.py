@@ -188,6 +188,7 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "markets_breakdown": ("next_trading_day", SourceDates("Date")),
     "options_225": ("next_trading_day", SourceDates("Date")),
     "futures": ("next_trading_day", SourceDates("Date")),
+    "equities_valuation": ("next_trading_day", SourceDates("Date")),
     "fins_dividend": ("next_trading_day", SourceDates("PubDate")),
     "fins_earnings_date": ("next_trading_day", SourceDates("PubDate")),
     "equities_earnings_calendar": ("earnings_calendar", SourceDates("Date")),

@@ -33,6 +33,7 @@ from gogooku.features import (
     short_selling,
     statements,
     technicals,
+    valuation,
     volatility,
 )
 from gogooku.features.base import Block
@@ -60,6 +61,7 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     options,
     statements,
     dividends,
+    valuation,
     earnings,
     premium,
     session,

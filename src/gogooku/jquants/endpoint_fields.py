@@ -248,6 +248,12 @@ EQUITIES_EARNINGS_CALENDAR = (
     *fields("str", "Code CoName FY SectorNm FQ Section"),
 )
 
+EQUITIES_VALUATION = (
+    *fields("date", "Date"),
+    *fields("str", "Code"),
+    *fields("num", "EPS FwdEPS BPS ROE FwdROE PER FwdPER PBR MktCap"),
+)
+
 FINS_DIVIDEND = (
     *fields("date", "PubDate"),
     *fields("time", "PubTime"),

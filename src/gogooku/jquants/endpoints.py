@@ -203,6 +203,13 @@ ENDPOINTS: dict[str, Endpoint] = {
             f"{_WINDOW}; daily ~18:00 JST",
         ),
         _ep(
+            "equities_valuation", "/equities/valuation", Plan.FREE, "code date from to",
+            "code date", "date", "Date", "Date Code", F.EQUITIES_VALUATION,
+            f"{_WINDOW} (plans not in the official table; all plans per the MCP server); "
+            "daily ~16:30 JST; a disclosure enters from the next business day; MktCap in "
+            "million JPY",
+        ),
+        _ep(
             "futures", "/derivatives/bars/daily/futures", Plan.PREMIUM,
             "date category contract_flag", "date", "date", "Date", "Date Code EmMrgnTrgDiv",
             F.FUTURES, f"{_WINDOW}; published ~03:00 JST the next day",

@@ -1,7 +1,8 @@
 """Observable side datasets of the synthetic market, rendered from ``MarketState`` after prices.
 
 ``render_side_tables(state)`` returns every table below keyed by dataset id, each with exactly the
-catalogue schema ``gogooku.jquants.endpoints.ENDPOINTS[id].schema``.
+catalogue schema ``gogooku.jquants.endpoints.ENDPOINTS[id].schema``. ``equities_valuation`` is
+rendered last, from the rendered ``fins_summary`` and the closes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gogooku.synth.side.margin import render_margin
 from gogooku.synth.side.options import render_options
 from gogooku.synth.side.short_selling import render_short_selling
 from gogooku.synth.side.statements import render_statements
+from gogooku.synth.side.valuation import render_valuation
 from gogooku.synth.state import MarketState
 
 RENDERERS = (
@@ -47,6 +49,7 @@ SIDE_DATASETS = (
     "indices_bars_daily",
     "markets_breakdown",
     "futures",
+    "equities_valuation",
 )
 
 
@@ -55,6 +58,7 @@ def render_side_tables(state: MarketState) -> dict[str, pl.DataFrame]:
     tables: dict[str, pl.DataFrame] = {}
     for render in RENDERERS:
         tables.update(render(state))
+    tables.update(render_valuation(state, tables["fins_summary"]))
     return tables
 
 
