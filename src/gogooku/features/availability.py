@@ -175,6 +175,10 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "equities_bars_daily": ("bars_same_day", SourceDates("Date")),
     "indices_topix": ("bars_same_day", SourceDates("Date")),
     "indices_bars_daily": ("bars_same_day", SourceDates("Date")),
+    "equities_bars_minute": ("bars_same_day", SourceDates("Date")),
+    "equities_trades": ("bars_same_day", SourceDates("Date")),
+    "equities_bars_daily_am": ("bars_same_day", SourceDates("Date")),
+    "options_all": ("next_trading_day", SourceDates("Date")),
     "equities_master": ("master_valid_from", SourceDates("Date")),
     "fins_summary": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
     "markets_margin_interest": (

@@ -25,6 +25,7 @@ from gogooku.features import (
     liquidity,
     margin,
     market,
+    minute,
     options,
     premium,
     returns,
@@ -65,6 +66,7 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     earnings,
     premium,
     session,
+    minute,
     graph,
     interactions,
 )

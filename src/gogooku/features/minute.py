@@ -1,0 +1,142 @@
+"""Minute-bar block (``mb``) from ``equities_bars_minute`` (the minute/tick add-on).
+
+The minute bars of day t are published with the daily bars (~16:30 JST), so the block follows
+the price blocks' rule (``bars_same_day``: usable on t). Per stock and day, over the bars of that
+day only (so no overnight gap enters), with ``Time`` the bar's minute and prices raw (ratios
+within one day need no split adjustment)::
+
+    five-minute closes  c_j = C of the last bar in the j-th 5-minute bucket (Time floored to
+                              5 minutes; the 15:30 closing auction is its own bucket)
+    mb_rv_5m         = Σ_j (ln c_j − ln c_(j−1))²        (j over the day's buckets after the first)
+    mb_auction_share = Vo(15:30) / Σ Vo                  (0 when there is no 15:30 bar)
+    mb_last30_ret    = ln(C_last / C(15:00))             (C(15:00): close of the last bar at or
+                                                          before 15:00; C_last: the day's last bar)
+    mb_vwap_dev      = C_last / (Σ Va / Σ Vo) − 1         (Va, Vo summed in whole yen/shares)
+    mb_rv_5m_ma20, mb_auction_share_ma20 = mean over the stock's last 20 traded rows
+
+A day with one five-minute bucket has no return: ``mb_rv_5m`` is null. Rows without minute bars
+(no trades, or before the add-on's window) are null; the rolling means need all 20 values.
+The source is read only for the stocks and dates of the frame being built, so a chunk of stocks
+reads its own bars. Without the add-on the store holds no minute bars and the builder skips the
+block ("no raw data for source(s) equities_bars_minute").
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from gogooku.features import ops
+from gogooku.features.base import Block, BlockContext, Feature
+
+SOURCE = "equities_bars_minute"
+CLOSING_AUCTION = "15:30"
+LAST30_FROM = "15:00"
+MEAN = 20
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "mb_rv_5m",
+        "Intraday realised variance from 5-minute log returns (no overnight gap)",
+        "sum_j (ln c_j - ln c_(j-1))^2 over the day's 5-minute closes",
+        None,
+    ),
+    Feature(
+        "mb_auction_share",
+        "Closing-auction (15:30 bar) share of the day's volume",
+        "Vo(15:30) / sum Vo",
+        None,
+    ),
+    Feature(
+        "mb_last30_ret",
+        "Log return over the last 30 minutes to the close",
+        "ln(C_last / C(<=15:00))",
+        None,
+    ),
+    Feature(
+        "mb_vwap_dev", "Close over the day's VWAP minus one", "C_last / (sum Va / sum Vo) - 1", None
+    ),
+    Feature(
+        "mb_rv_5m_ma20",
+        "20-day mean of the 5-minute realised variance",
+        "mean_20(mb_rv_5m) over traded rows",
+        MEAN,
+    ),
+    Feature(
+        "mb_auction_share_ma20",
+        "20-day mean of the closing-auction share",
+        "mean_20(mb_auction_share) over traded rows",
+        MEAN,
+    ),
+)
+
+
+def daily_measures(bars: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (Code, Date): the four daily measures of the module docstring from minute bars."""
+    c = pl.col
+    ordered = bars.sort("Code", "Date", "Time")
+    minutes = c("Time").str.slice(0, 2).cast(pl.Int32) * 60 + c("Time").str.slice(3, 2).cast(
+        pl.Int32
+    )
+    buckets = (
+        ordered.group_by("Code", "Date", (minutes // 5).alias("bucket"), maintain_order=True)
+        .agg(c("C").last().alias("c5"))
+        .group_by("Code", "Date", maintain_order=True)
+        .agg(
+            pl.when(c("c5").len() > 1)
+            .then(c("c5").log().diff().pow(2).sum())
+            .otherwise(None)
+            .alias("mb_rv_5m")
+        )
+    )
+    day = ordered.group_by("Code", "Date", maintain_order=True).agg(
+        ops.ratio(c("Vo").filter(c("Time") == CLOSING_AUCTION).sum(), c("Vo").sum()).alias(
+            "mb_auction_share"
+        ),
+        (c("C").last().log() - c("C").filter(c("Time") <= LAST30_FROM).last().log()).alias(
+            "mb_last30_ret"
+        ),
+        # Whole yen and shares: integer sums do not depend on how the rows are chunked, so a
+        # store holding later days gives bit-identical values (float sums may differ in the last bit).
+        (
+            c("C").last()
+            / ops.ratio(
+                c("Va").round().cast(pl.Int64).sum().cast(pl.Float64),
+                c("Vo").round().cast(pl.Int64).sum().cast(pl.Float64),
+            )
+            - 1.0
+        ).alias("mb_vwap_dev"),
+    )
+    return day.join(buckets, on=["Code", "Date"], how="left")
+
+
+def compute(ctx: BlockContext) -> pl.LazyFrame:
+    """Daily minute-bar measures joined on (Code, Date) and their 20-day means."""
+    span = ctx.base.select(pl.col(ops.DATE).min().alias("lo"), pl.col(ops.DATE).max().alias("hi"))
+    lo, hi = span.collect().row(0)
+    bars = ops.own_codes(
+        ctx.store.scan(SOURCE)
+        .filter(pl.col("Date").is_between(lo, hi))
+        .select("Code", "Date", "Time", "C", "Vo", "Va"),
+        ctx.base,
+    )
+    traded = ops.traded_rows(ctx.base).select(ops.CODE, ops.DATE)
+    computed = traded.join(
+        daily_measures(bars), on=["Code", "Date"], how="left", maintain_order="left"
+    ).with_columns(
+        ops.rolling_mean(pl.col("mb_rv_5m"), MEAN).alias("mb_rv_5m_ma20"),
+        ops.rolling_mean(pl.col("mb_auction_share"), MEAN).alias("mb_auction_share_ma20"),
+    )
+    return ops.to_base_rows(ctx.base, computed, FEATURES)
+
+
+BLOCK = Block(
+    name="mb",
+    sources=(SOURCE,),
+    availability="bars_same_day",
+    lookback=ops.lookback(FEATURES),
+    features=FEATURES,
+    compute=compute,
+    jpx_only="TSE session times (11:30 and 15:30 auctions)",
+)
+
+BLOCKS: tuple[Block, ...] = (BLOCK,)
