@@ -30,7 +30,7 @@ from gogooku.settings import Plan
 FILES_PREFIX = "/bulk-files/"
 URL_TTL_S = 300
 # Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints.
-NOT_BULK = frozenset({"equities_earnings_calendar"})
+NOT_BULK = frozenset({"equities_earnings_calendar", "equities_bars_daily_am"})
 # The only bulk dataset on the Free plan.
 FREE_BULK = frozenset({"markets_calendar"})
 
@@ -89,7 +89,7 @@ class BulkService:
             if ep_id in NOT_BULK or not self.allowed(ENDPOINTS[ep_id]):
                 continue
             window = self.service.window_for(ENDPOINTS[ep_id])
-            dates = table.frame[ENDPOINTS[ep_id].date_field].drop_nulls()
+            dates = table.dates.drop_nulls()
             dates = dates.filter((dates >= window.earliest) & (dates <= window.latest))
             months = dates.dt.truncate("1mo").unique().sort()
             for month in months:

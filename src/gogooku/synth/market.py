@@ -25,6 +25,7 @@ import polars as pl
 
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import SynthConfig
+from gogooku.synth.day_sources import DaySource, day_sources
 from gogooku.synth.latents import PERSISTENCE, draw_latents
 from gogooku.synth.prices import (
     MARKET_DRIFT,
@@ -64,6 +65,11 @@ class SyntheticMarket:
     tables: dict[str, pl.DataFrame]
     oracle: pl.DataFrame  # Date, Code, exp_target_{1,5,10,20}d
     peers: pl.DataFrame  # Code, PeerCode: the hidden peer graph (for evaluation only)
+
+    @property
+    def day_sources(self) -> dict[str, DaySource]:
+        """Datasets rendered per requested day: minute bars, ticks, morning session, all options."""
+        return day_sources(self.tables, self.config.seed)
 
     @property
     def premium_renderers(self) -> dict[str, Callable[[pl.DataFrame], pl.DataFrame]]:

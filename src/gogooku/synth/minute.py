@@ -19,6 +19,8 @@ without trades):
   clip(Vo / 500, 30, 3000) trades a day, U-shaped weights ``w_k = 1 + 3 (2 x_k − 1)^2`` over the
   day fraction ``x_k``; 09:00 always trades (it holds the open: a lot is moved to it if it has none) and so do the
   auctions unless they get no lot; minutes without trades are omitted;
+* a continuous minute of a single lot is one trade, a flat bar (the opening minute flat at
+  ``O``); the extremes go to the other present continuous minutes (to 09:00 if there are none);
 * volume in 100-share lots: the closing auction takes a share ``a ~ U(0.05, 0.10)`` of ``Vo``,
   the morning close ``U(0.01, 0.03)``, the present continuous minutes the rest in proportion to
   ``w_k · Gamma(2)``, floored to lots; the lots left over go to the closing auction, so
@@ -29,7 +31,8 @@ So ``O`` is the first bar's open, ``C`` the 15:30 close, ``H``/``L`` the bars' e
 volumes and values add up to the daily bar. Ticks (``trades``) split each bar into trades: one
 at the auction price for an auction bar; ``min(4 + Poisson(1), lots)`` for a continuous bar,
 priced ``O, H, L, …, C`` (the middle ones uniform in ``[L, H]``) at sorted microsecond times in
-the minute, lots split evenly. Only the whole-day bar is matched: the Premium morning/afternoon
+the minute, lots split evenly; so each bar's open, close and volume are its ticks' (its high and
+low too when it has 4 lots or more). Only the whole-day bar is matched: the Premium morning/afternoon
 fields (``gogooku.synth.sessions``) are drawn independently and need not agree with the bars.
 """
 
@@ -39,10 +42,12 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from scipy.special import ndtri
 
-from gogooku.synth.config import rng_for
+from gogooku.synth.sessions import _splitmix64
 
 LOT = 100.0
+MAX_TRADES = 12
 _MORNING = [f"{h:02d}:{m:02d}" for h in (9, 10, 11) for m in range(60)][:150]
 _AFTERNOON = [f"{h:02d}:{m:02d}" for h in (12, 13, 14, 15) for m in range(60)][30:205]
 TIMES = (*_MORNING, "11:30", *_AFTERNOON, "15:30")
@@ -68,6 +73,29 @@ TRADE_SCHEMA = {
 }
 
 
+MINUTE_STREAM = 0x3141_0001
+TRADE_STREAM = 0x3141_0002
+_POISSON1_CDF = np.cumsum([np.exp(-1.0) / np.prod(np.arange(1, j + 1)) for j in range(12)])
+
+
+def uniforms(
+    seed: int, stream: int, codes: pl.Series, day: date, n: int, offset: np.ndarray | None = None
+) -> np.ndarray:
+    """(len(codes), n) uniforms in (0, 1) keyed by (seed, stream, Code, Date, offset + column).
+
+    Counter-based, so a stock's draws do not depend on which other stocks are rendered with it:
+    the bars of one code equal its rows in the whole day's bars.
+    """
+    code_key = np.array(codes.to_list(), dtype="S8").view("<u8").astype(np.uint64)
+    key = _splitmix64(np.uint64(seed) ^ np.uint64(stream))
+    key = _splitmix64(_splitmix64(key ^ code_key) ^ np.uint64(day.toordinal()))
+    column = np.arange(n, dtype=np.uint64)[None, :]
+    if offset is not None:
+        column = column + offset.astype(np.uint64)[:, None]
+    draws = _splitmix64(key[:, None] ^ column)
+    return ((draws >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+
+
 def _weights() -> np.ndarray:
     x = np.linspace(0.0, 1.0, K)
     w = 1.0 + 3.0 * (2.0 * x - 1.0) ** 2
@@ -85,28 +113,30 @@ def _day(daily: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
     if n == 0:
         return pl.DataFrame(schema=SCHEMA)
     o, h, low, c, vo, va = (d[x].to_numpy()[:, None] for x in ("O", "H", "L", "C", "Vo", "Va"))
-    rng = rng_for(seed, "minute_bars", day)
+    u = uniforms(seed, MINUTE_STREAM, d["Code"], day, 7 * K + 2)
+    draw = iter(np.split(u[:, : 7 * K], 7, axis=1))
     sigma = 0.6 * (np.log(h) - np.log(low)) / np.sqrt(K) + 1e-6
-    steps = rng.standard_normal((n, K)) * sigma
+    steps = ndtri(next(draw)) * sigma
     walk = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
     t = np.arange(K + 1) / K
     x = np.log(o) + walk - t * walk[:, -1:] + t * (np.log(c) - np.log(o))
     p = np.clip(np.exp(x), low, h)
     p[:, :1], p[:, -1:] = o, c
     bar_o, bar_c = p[:, :-1].copy(), p[:, 1:].copy()
-    wick = np.exp(0.3 * sigma * np.abs(rng.standard_normal((2, n, K))))
-    bar_h = np.minimum(np.maximum(bar_o, bar_c) * wick[0], h)
-    bar_l = np.maximum(np.minimum(bar_o, bar_c) / wick[1], low)
+    wick_h, wick_l = (np.exp(0.3 * sigma * np.abs(ndtri(next(draw)))) for _ in range(2))
+    bar_h = np.minimum(np.maximum(bar_o, bar_c) * wick_h, h)
+    bar_l = np.maximum(np.minimum(bar_o, bar_c) / wick_l, low)
     for k in AUCTIONS:
         bar_o[:, k] = bar_h[:, k] = bar_l[:, k] = bar_c[:, k]
     lam = np.clip(vo / 500.0, 30.0, 3000.0) * WEIGHTS / WEIGHTS.sum()
-    present = rng.random((n, K)) < 1.0 - np.exp(-lam)
+    present = next(draw) < 1.0 - np.exp(-lam)
     present[:, [0, *AUCTIONS]] = True
     lots = np.round(vo / LOT)
     share = np.zeros((n, K))
-    share[:, CLOSE] = rng.uniform(0.05, 0.10, n)
-    share[:, MORNING_CLOSE] = rng.uniform(0.01, 0.03, n)
-    cont = np.where(present, WEIGHTS * rng.gamma(2.0, 1.0, (n, K)), 0.0)
+    share[:, CLOSE] = 0.05 + 0.05 * u[:, -1]
+    share[:, MORNING_CLOSE] = 0.01 + 0.02 * u[:, -2]
+    gamma2 = -np.log(next(draw) * next(draw))
+    cont = np.where(present, WEIGHTS * gamma2, 0.0)
     cont *= (1.0 - share.sum(axis=1, keepdims=True)) / cont.sum(axis=1, keepdims=True)
     bar_lots = np.floor((share + cont) * lots)
     bar_lots[:, CLOSE] += lots[:, 0] - bar_lots.sum(axis=1)
@@ -117,8 +147,13 @@ def _day(daily: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
     continuous = np.ones(K, dtype=bool)
     continuous[list(AUCTIONS)] = False
     present &= bar_lots > 0
-    masked_h = np.where(present & continuous, bar_h, -np.inf)
-    masked_l = np.where(present & continuous, bar_l, np.inf)
+    # A one-lot minute is one trade: a flat bar (the opening minute flat at the open).
+    single = present & continuous & (bar_lots == 1)
+    bar_c[:, 0] = np.where(single[:, 0], bar_o[:, 0], bar_c[:, 0])
+    bar_o, bar_h, bar_l = (np.where(single, bar_c, x) for x in (bar_o, bar_h, bar_l))
+    spread = present & continuous & ~single
+    masked_h = np.where(spread, bar_h, -np.inf)
+    masked_l = np.where(spread, bar_l, np.inf)
     rows = np.arange(n)
     bar_h[rows, masked_h.argmax(axis=1)] = h[:, 0]
     bar_l[rows, masked_l.argmin(axis=1)] = low[:, 0]
@@ -161,10 +196,13 @@ def trades(bars: pl.DataFrame, seed: int) -> pl.DataFrame:
 
 
 def _trades_day(bars: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
-    rng = rng_for(seed, "trades", day)
-    auction = bars["Time"].is_in(["11:30", "15:30"]).to_numpy()
+    minute = bars["Time"].replace_strict(TIMES, list(range(K)), return_dtype=pl.Int64).to_numpy()
+    width = 2 * MAX_TRADES + 1  # the count, then prices, then times
+    own = uniforms(seed, TRADE_STREAM, bars["Code"], day, width, minute * width)
+    auction = np.isin(minute, AUCTIONS)
     lots = np.round(bars["Vo"].to_numpy() / LOT).astype(np.int64)
-    count = np.where(auction, 1, np.minimum(4 + rng.poisson(1.0, bars.height), lots))
+    extra = np.minimum(np.searchsorted(_POISSON1_CDF, own[:, 0]), MAX_TRADES - 4)
+    count = np.where(auction, 1, np.minimum(4 + extra, lots))
     row = np.repeat(np.arange(bars.height), count)
     start = np.cumsum(count) - count
     pos = np.arange(row.size) - start[row]
@@ -176,12 +214,14 @@ def _trades_day(bars: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
         np.where(
             last,
             c,
-            np.where(pos == 1, h, np.where(pos == 2, low, low + (h - low) * rng.random(row.size))),
+            np.where(pos == 1, h, np.where(pos == 2, low, low + (h - low) * own[row, 1 + pos])),
         ),
     )
     base, extra = lots[row] // count[row], lots[row] % count[row]
     volume = (base + (pos < extra)) * LOT
-    micros = np.where(auction[row], 0, rng.integers(0, 60_000_000, row.size))
+    micros = np.where(
+        auction[row], 0, np.floor(own[row, 1 + MAX_TRADES + pos] * 60_000_000).astype(np.int64)
+    )
     frame = pl.DataFrame(
         {
             "Date": bars["Date"].gather(row),
