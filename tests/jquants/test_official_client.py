@@ -253,6 +253,11 @@ def test_bulk_list_and_files_agree(served, tmp_path: Path):
     assert [t.isoformat().replace("+00:00", "Z") for t in listing["LastModified"]] == [
         r["LastModified"] for r in records
     ]
+    month = official_client(base).get_bulk_list(date="2026-10")
+    with ours(base, app.app.state.service.today) as client:
+        across = client.get_records("/bulk/list", {"date": "2026-10"})
+    assert month["Key"].tolist() == [r["Key"] for r in across]
+    assert len({k.split("/historical/")[0] for k in month["Key"]}) > 10
     key = next(k for k in listing["Key"] if k.endswith("_202610.csv.gz"))
     target = tmp_path / "bars.csv.gz"
     official_client(base).download_bulk(key, str(target))
