@@ -9,10 +9,13 @@ margin row, the 2nd trading day on or after the following Monday), not from the 
 from __future__ import annotations
 
 import bisect
+import functools
 import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
 from gogooku.jquants.endpoints import ENDPOINTS
@@ -172,3 +175,24 @@ def test_margin_publication_day_by_regime(switch_market):
     assert publication_day(MARGIN, D(2026, 10, 2), calendar) == D(2026, 10, 5)
     assert publication_day(MARGIN, calendar.last, calendar) is None
     assert publication_day("equities_bars_daily", D(2026, 9, 19), None) == D(2026, 9, 19)
+
+
+@functools.cache
+def _xtks() -> TradingCalendar:
+    return TradingCalendar.from_xtks(D(2026, 1, 1), D(2027, 12, 31))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dataset=st.sampled_from(sorted(PUBLICATION)),
+    first=st.dates(D(2026, 1, 1), D(2027, 11, 30)),
+    gap=st.integers(0, 20),
+)
+def test_publication_day_is_on_or_after_the_date_and_never_earlier_for_a_later_date(
+    dataset, first, gap
+):
+    """What a month unit relies on: its last date is published last."""
+    second = first + dt.timedelta(days=gap)
+    early = publication_day(dataset, first, _xtks())
+    late = publication_day(dataset, second, _xtks())
+    assert first <= early <= late
