@@ -9,8 +9,8 @@ margin row, the 2nd trading day on or after the following Monday), not from the 
 from __future__ import annotations
 
 import bisect
-import functools
 import datetime as dt
+import functools
 
 import polars as pl
 import pytest
