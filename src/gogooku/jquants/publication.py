@@ -5,7 +5,7 @@ A record whose unit date (the ``date``/``disc_date`` the fetch requests, or the 
 month chunk is cut by) is ``D >= since`` is published on the ``business_days``-th trading day
 strictly after ``D`` (``D`` itself when 0) at about ``at`` JST; a time past midnight is written as
 hours past 24 of the publication day (the derivatives' ~27:00 is 03:00 the next calendar day).
-Facts are from docs ``shared/reference/jquants_v2_endpoints.md`` §1.6 (the official data-update
+Facts are from ``shared/reference/jquants_v2_endpoints.md`` §1.6 (the official data-update
 table); where it says "unknown" the entry says so and states what we chose.
 
 ``publication_day`` is non-decreasing in ``D``, so a unit covering several dates is published
