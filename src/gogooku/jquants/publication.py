@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from gogooku.calendar import TradingCalendar
 
+JST = dt.timezone(dt.timedelta(hours=9))
+
 MARGIN_DAILY_FROM = dt.date(2026, 9, 25)
 
 
@@ -91,3 +93,19 @@ def publication_day(dataset: str, day: dt.date, calendar: TradingCalendar | None
         return None
     later = calendar.days(day + dt.timedelta(days=1), calendar.last)
     return later[lag - 1] if len(later) >= lag else None
+
+
+def published_at(
+    dataset: str, day: dt.date, calendar: TradingCalendar | None
+) -> dt.datetime | None:
+    """The JST moment a record of ``dataset`` dated ``day`` is published (``at`` on its
+    publication day; an ``unknown`` or ``irregular`` time is taken as 00:00, the earliest it
+    could be); None when the publication day lies past ``calendar``. The trading calendar is
+    published ahead of its dates: callers leave it out."""
+    published = publication_day(dataset, day, calendar)
+    if published is None:
+        return None
+    at = regime(dataset, day).at
+    hours, minutes = (0, 0) if at in ("unknown", "irregular") else map(int, at.split(":"))
+    midnight = dt.datetime.combine(published, dt.time(), JST)
+    return midnight + dt.timedelta(hours=hours, minutes=minutes)
