@@ -21,7 +21,7 @@ import polars as pl
 
 from gogooku.jquants import endpoint_fields as F
 from gogooku.jquants.endpoint_fields import FieldSpec
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class Endpoint:
     ``disc_date=``) or ``latest`` (only the current snapshot exists). ``date_field`` is the column
     that dates a row (partitioning, plan windows, ``from``/``to``); ``key`` identifies a row.
     ``bulk_only`` marks a dataset no API call returns (ticks): only its bulk files exist.
+    ``add_on`` names the add-on contract that opens it (then ``min_plan`` does not apply).
     """
 
     id: str
@@ -54,6 +55,7 @@ class Endpoint:
     history: str
     premium_fields: frozenset[str] = frozenset()
     bulk_only: bool = False
+    add_on: AddOn | None = None
     schema: dict[str, pl.DataType] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +92,7 @@ def _ep(
     paginated: bool = True,
     premium_fields: frozenset[str] = frozenset(),
     bulk_only: bool = False,
+    add_on: AddOn | None = None,
 ) -> Endpoint:
     return Endpoint(
         id=id,
@@ -105,6 +108,7 @@ def _ep(
         history=history,
         premium_fields=premium_fields,
         bulk_only=bulk_only,
+        add_on=add_on,
     )
 
 
@@ -222,6 +226,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "code date", "date", "Date", "Date Code Time", F.EQUITIES_BARS_MINUTE,
             f"{_MINUTE_NOTE}; raw unadjusted 1-minute bars; minutes without trades omitted; "
             "closing auction in the 15:30 bar, none 15:25-15:29; Time HH:MM (HH:MM:SS accepted)",
+            add_on=AddOn.MINUTE,
         ),
         _ep(
             "equities_trades", "/equities/trades", Plan.FREE, "", "", "date", "Date",
@@ -229,6 +234,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             f"{_MINUTE_NOTE}; CSV bulk only (no API call): one all-issues file per month; "
             "same-time same-price trades merged",
             bulk_only=True,
+            add_on=AddOn.MINUTE,
         ),
         _ep(
             "equities_bars_daily_am", "/equities/bars/daily/am", Plan.PREMIUM, "code", "",

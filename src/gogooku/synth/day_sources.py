@@ -124,14 +124,20 @@ def _topix_day(rows: pl.DataFrame, seed: int) -> pl.DataFrame:
     )
 
 
-def day_sources(tables: dict[str, pl.DataFrame], seed: int) -> dict[str, DaySource]:
-    """The per-day datasets of a market with ``tables`` and ``seed`` (module docstring)."""
+def day_sources(
+    tables: dict[str, pl.DataFrame], seed: int, minute_days: int | None = None
+) -> dict[str, DaySource]:
+    """The per-day datasets of a market with ``tables`` and ``seed`` (module docstring); minute
+    bars and ticks on its last ``minute_days`` trading days only (all of them for None)."""
     bars = tables["equities_bars_daily"]
     traded_days = bars.filter(pl.col("C").is_not_null())["Date"].unique().sort()
+    if minute_days is not None:
+        traded_days = traded_days.tail(minute_days)
+    first = traded_days.min() if traded_days.len() else date.max
     raw = bars.select("Date", "Code", "O", "H", "L", "C", "Vo", "Va")
 
     def minute(lo: date, hi: date) -> pl.DataFrame:
-        return minute_bars(_between(raw, lo, hi), seed)
+        return minute_bars(_between(raw, max(lo, first), hi), seed)
 
     def ticks(lo: date, hi: date) -> pl.DataFrame:
         return _schema("equities_trades", trades(minute(lo, hi), seed))
