@@ -35,7 +35,7 @@ from gogooku.jquants.bulkfile import read_csv_gz
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.errors import AuthError
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 from gogooku.synth.api import create_app
 
 from ..support.clock import FakeClock
@@ -96,6 +96,9 @@ CASES = [
     Case("fins_dividend", "get_fin_dividend", *_on_day()),
     Case("markets_breakdown", "get_mkt_breakdown", *_on_day()),
     Case("equities_valuation", "get_eq_valuation", *_on_day()),
+    Case("equities_bars_minute", "get_eq_bars_minute", *_on_day()),
+    Case("equities_bars_daily_am", "get_eq_bars_daily_am", lambda _: {}, lambda _: {}),
+    Case("options_all", "get_drv_bars_daily_opt", *_on_day()),
 ]
 
 
@@ -188,11 +191,16 @@ def official_client(base: str, key: str = KEY) -> ClientV2:
 
 
 def ours(base: str, today: dt.date) -> JQuantsClient:
-    return JQuantsClient(KEY, Plan.PREMIUM, base, pacing=False, today=today)
+    return JQuantsClient(
+        KEY, Plan.PREMIUM, base, pacing=False, today=today, addons=frozenset(AddOn)
+    )
 
 
 def busiest_day(market, dataset: str, today: dt.date) -> str:
     ep = ENDPOINTS[dataset]
+    if dataset in market.day_sources:  # rendered per request: its last day up to today
+        days = market.day_sources[dataset].days
+        return days.filter(days <= today).max().isoformat()
     counts = market.tables[dataset].group_by(ep.date_field).len().drop_nulls()
     counts = counts.filter(pl.col(ep.date_field) <= today)
     if dataset == "markets_margin_interest":
