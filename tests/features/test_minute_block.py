@@ -56,7 +56,7 @@ def _context(per_day: list[list[tuple[str, float, float]] | None]) -> BlockConte
                          "C": c, "Vo": vo, "Va": vo * c})  # fmt: skip
     base = finish_base(pl.DataFrame(rows, schema_overrides=BASE_SCHEMA))
     calendar = TradingCalendar.from_xtks(days[0], days[-1])
-    store = _Store(pl.DataFrame(bars).sample(fraction=1.0, shuffle=True, seed=1))
+    store = _Store(pl.DataFrame(bars))  # in the raw store's order: Date, Code, Time
     return BlockContext(base=base.lazy(), calendar=calendar, store=store, asof_join=None)
 
 

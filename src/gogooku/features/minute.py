@@ -17,7 +17,8 @@ within one day need no split adjustment)::
 A day with one five-minute bucket has no return: ``mb_rv_5m`` is null. Rows without minute bars
 (no trades, or before the add-on's window) are null; the rolling means need all 20 values.
 The source is read only for the stocks and dates of the frame being built, so a chunk of stocks
-reads its own bars. Without the add-on the store holds no minute bars and the builder skips the
+reads its own bars, in the raw store's row order (Date, Code, Time), which the measures rely on
+instead of sorting. Without the add-on the store holds no minute bars and the builder skips the
 block ("no raw data for source(s) equities_bars_minute").
 """
 
@@ -71,53 +72,83 @@ FEATURES: tuple[Feature, ...] = (
 
 
 def daily_measures(bars: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (Code, Date): the four daily measures of the module docstring from minute bars."""
+    """Per (Code, Date): the four daily measures of the module docstring from minute bars.
+
+    ``bars`` must be in the raw store's order (``Date, Code, Time``: month files are written
+    sorted by the dataset's key): each measure is then a neighbour comparison plus a plain
+    group sum or max, with no sort of hundreds of millions of string-keyed rows.
+    """
     c = pl.col
-    ordered = bars.sort("Code", "Date", "Time")
-    minutes = c("Time").str.slice(0, 2).cast(pl.Int32) * 60 + c("Time").str.slice(3, 2).cast(
-        pl.Int32
+    clock = c("Time").str.to_time("%H:%M")
+    same_day = lambda k: (c("Code") == c("Code").shift(k)) & (c("Date") == c("Date").shift(k))  # noqa: E731
+    rows = bars.with_columns(
+        (clock.dt.hour().cast(pl.Int16) * 60 + clock.dt.minute()).alias("m")
+    ).with_columns(
+        same_day(-1).fill_null(False).alias("has_next"),
+        (c("m") // 5).alias("bucket"),
     )
-    buckets = (
-        ordered.group_by("Code", "Date", (minutes // 5).alias("bucket"), maintain_order=True)
-        .agg(c("C").last().alias("c5"))
-        .group_by("Code", "Date", maintain_order=True)
+    early = c("m") <= _minute(LAST30_FROM)
+    last_early = early & ~(c("has_next") & (c("m").shift(-1) <= _minute(LAST30_FROM)))
+    closes = (
+        rows.filter(~c("has_next") | (c("bucket") != c("bucket").shift(-1)))
+        .select(
+            "Code",
+            "Date",
+            pl.when(same_day(1)).then((c("C").log() - c("C").shift(1).log()).pow(2)).alias("r2"),
+        )
+        .group_by("Code", "Date")
+        .agg(c("r2").sum().alias("r2_sum"), c("r2").count().alias("n"))
+        .select("Code", "Date", pl.when(c("n") > 0).then(c("r2_sum")).alias("mb_rv_5m"))
+    )
+    # Row-level columns first, so that every aggregation is a plain sum or max (the fast path).
+    day = (
+        rows.select(
+            "Code",
+            "Date",
+            pl.when(~c("has_next")).then(c("C")).alias("close"),
+            pl.when(last_early).then(c("C")).alias("close_early"),
+            pl.when(c("m") == _minute(CLOSING_AUCTION))
+            .then(c("Vo"))
+            .otherwise(0.0)
+            .alias("auction"),
+            "Vo",
+            # Whole yen and shares: integer sums do not depend on how the rows are chunked, so a
+            # store holding later days gives bit-identical values (float sums may not).
+            c("Va").round().cast(pl.Int64).alias("va"),
+            c("Vo").round().cast(pl.Int64).alias("vo"),
+        )
+        .group_by("Code", "Date")
         .agg(
-            pl.when(c("c5").len() > 1)
-            .then(c("c5").log().diff().pow(2).sum())
-            .otherwise(None)
-            .alias("mb_rv_5m")
+            c("close", "close_early").max(),
+            c("auction", "Vo", "va", "vo").sum(),
+        )
+        .select(
+            "Code",
+            "Date",
+            ops.ratio(c("auction"), c("Vo")).alias("mb_auction_share"),
+            (c("close").log() - c("close_early").log()).alias("mb_last30_ret"),
+            (
+                c("close") / ops.ratio(c("va").cast(pl.Float64), c("vo").cast(pl.Float64)) - 1.0
+            ).alias("mb_vwap_dev"),
         )
     )
-    day = ordered.group_by("Code", "Date", maintain_order=True).agg(
-        ops.ratio(c("Vo").filter(c("Time") == CLOSING_AUCTION).sum(), c("Vo").sum()).alias(
-            "mb_auction_share"
-        ),
-        (c("C").last().log() - c("C").filter(c("Time") <= LAST30_FROM).last().log()).alias(
-            "mb_last30_ret"
-        ),
-        # Whole yen and shares: integer sums do not depend on how the rows are chunked, so a
-        # store holding later days gives bit-identical values (float sums may differ in the last bit).
-        (
-            c("C").last()
-            / ops.ratio(
-                c("Va").round().cast(pl.Int64).sum().cast(pl.Float64),
-                c("Vo").round().cast(pl.Int64).sum().cast(pl.Float64),
-            )
-            - 1.0
-        ).alias("mb_vwap_dev"),
-    )
-    return day.join(buckets, on=["Code", "Date"], how="left")
+    return day.join(closes, on=["Code", "Date"], how="left")
+
+
+def _minute(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Daily minute-bar measures joined on (Code, Date) and their 20-day means."""
     span = ctx.base.select(pl.col(ops.DATE).min().alias("lo"), pl.col(ops.DATE).max().alias("hi"))
     lo, hi = span.collect().row(0)
-    bars = ops.own_codes(
+    codes = ctx.base.select(pl.col(ops.CODE).unique()).collect().to_series()
+    # Filters keep the store's row order, which daily_measures relies on (a semi-join may not).
+    bars = (
         ctx.store.scan(SOURCE)
-        .filter(pl.col("Date").is_between(lo, hi))
-        .select("Code", "Date", "Time", "C", "Vo", "Va"),
-        ctx.base,
+        .filter(pl.col("Date").is_between(lo, hi) & pl.col("Code").is_in(codes.implode()))
+        .select("Code", "Date", "Time", "C", "Vo", "Va")
     )
     traded = ops.traded_rows(ctx.base).select(ops.CODE, ops.DATE)
     computed = traded.join(
