@@ -89,4 +89,7 @@ def test_twenty_day_means_need_twenty_traded_rows():
 def test_skipped_with_a_message_when_the_store_has_no_minute_bars():
     selected, skipped = plan_blocks(["mb"], TableStore({}), BLOCKS)
     assert selected == []
-    assert skipped == {"mb": "no raw data for source(s) equities_bars_minute"}
+    assert skipped == {
+        "mb": "no raw data for source(s) equities_bars_minute "
+        "(needs the minute add-on: JQUANTS_ADDONS=minute)"
+    }

@@ -152,3 +152,13 @@ def test_all_options_hold_nikkei_and_topix_series(side_market):
     assert len(topix) > 0 and frame.select("Date", "Code", "EmMrgnTrgDiv").is_unique().all()
     under = frame.group_by("ProdCat").agg(pl.col("UnderPx").first()).sort("ProdCat")["UnderPx"]
     assert under[1] == pytest.approx(under[0] / 14, rel=1e-3)
+
+
+def test_minute_data_needs_the_add_on(side_market):
+    with serve(side_market, plan="premium", addons=frozenset()) as client:
+        answer = client.get("/equities/bars/minute", params={"date": "2021-12-01"})
+        listing = client.get("/bulk/list", params={"date": "2021-12"}).json()["data"]
+    assert answer.status_code == 403
+    assert "/equities/bars/minute requires the minute add-on" in answer.json()["message"]
+    keys = [f["Key"] for f in listing]
+    assert keys and not any(k.startswith(("equities/bars/minute", "equities/trades")) for k in keys)

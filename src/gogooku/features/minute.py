@@ -19,7 +19,7 @@ A day with one five-minute bucket has no return: ``mb_rv_5m`` is null. Rows with
 The source is read only for the stocks and dates of the frame being built, so a chunk of stocks
 reads its own bars, in the raw store's row order (Date, Code, Time), which the measures rely on
 instead of sorting. Without the add-on the store holds no minute bars and the builder skips the
-block ("no raw data for source(s) equities_bars_minute").
+block ("no raw data for source(s) equities_bars_minute (needs the minute add-on: ...)").
 """
 
 from __future__ import annotations
