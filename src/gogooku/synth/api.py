@@ -159,11 +159,15 @@ class _DayTable(_Table):
         self.dates = source.days
         self.n_dated = source.days.len()
         self.render = source.render
+        self._last: tuple[tuple[dt.date, dt.date], pl.DataFrame] | None = None
 
     def between(self, lo: dt.date, hi: dt.date) -> pl.DataFrame:
         if lo > hi or self.n_dated == 0:
             return self.frame
-        return self.render(lo, hi)
+        # The pages of one query ask for the same days: render them once, not once per page.
+        if self._last is None or self._last[0] != (lo, hi):
+            self._last = ((lo, hi), self.render(lo, hi))
+        return self._last[1]
 
 
 class SyntheticV2:
