@@ -80,11 +80,10 @@ def daily_measures(bars: pl.LazyFrame) -> pl.LazyFrame:
     """
     c = pl.col
     clock = c("Time").str.to_time("%H:%M")
-    same_day = lambda k: (c("Code") == c("Code").shift(k)) & (c("Date") == c("Date").shift(k))  # noqa: E731
     rows = bars.with_columns(
         (clock.dt.hour().cast(pl.Int16) * 60 + clock.dt.minute()).alias("m")
     ).with_columns(
-        same_day(-1).fill_null(False).alias("has_next"),
+        _same_day(-1).fill_null(False).alias("has_next"),
         (c("m") // 5).alias("bucket"),
     )
     early = c("m") <= _minute(LAST30_FROM)
@@ -94,7 +93,7 @@ def daily_measures(bars: pl.LazyFrame) -> pl.LazyFrame:
         .select(
             "Code",
             "Date",
-            pl.when(same_day(1)).then((c("C").log() - c("C").shift(1).log()).pow(2)).alias("r2"),
+            pl.when(_same_day(1)).then((c("C").log() - c("C").shift(1).log()).pow(2)).alias("r2"),
         )
         .group_by("Code", "Date")
         .agg(c("r2").sum().alias("r2_sum"), c("r2").count().alias("n"))
@@ -133,6 +132,11 @@ def daily_measures(bars: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     return day.join(closes, on=["Code", "Date"], how="left")
+
+
+def _same_day(k: int) -> pl.Expr:
+    """True where the row ``k`` rows away (``shift(k)``) is a bar of the same stock and day."""
+    return (pl.col("Code") == pl.col("Code").shift(k)) & (pl.col("Date") == pl.col("Date").shift(k))
 
 
 def _minute(hhmm: str) -> int:
