@@ -426,7 +426,9 @@ def _json_as_text(ep: Endpoint, records: list[dict]) -> list[dict]:
         for name in names:
             value = copy.get(name)
             if isinstance(value, dict):
-                copy[name] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+                copy[name] = json.dumps(
+                    value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+                )
             elif value is not None and not isinstance(value, str):
                 raise ValueError(f"{ep.id}: field {name} has value {value!r} that is not an object")
         out.append(copy)
