@@ -5,7 +5,8 @@
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
 (``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
-truncated or non-JSON bodies, slow first bytes), and bulk download (``gogooku.synth.bulk``). ``market`` is any object whose ``tables`` map
+truncated or non-JSON bodies, slow first bytes), bulk download (``gogooku.synth.bulk``) and the
+cursor mode of ``fins/summary`` and ``fins/details`` (``gogooku.synth.cursor``). ``market`` is any object whose ``tables`` map
 dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
@@ -41,6 +42,7 @@ from gogooku.jquants.plans import (
 )
 from gogooku.settings import Plan
 from gogooku.synth.bulk import FILES_PREFIX, BulkService, add_bulk_routes
+from gogooku.synth.cursor import CursorBook, CursorRefused, uses_cursor
 from gogooku.synth.faults import (
     FaultAction,
     Faults,
@@ -158,6 +160,7 @@ class SyntheticV2:
         self.page_size = page_size
         self.today = today or self._last_market_date()
         self.window = history_window(plan, self.today)
+        self.cursors = CursorBook(secrets.token_bytes(32), time.time)
 
     def _last_market_date(self) -> dt.date:
         bars = self.tables.get("equities_bars_daily")
@@ -353,14 +356,30 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
                     + ", ".join(ep.required_any)
                 )
             rows = service.select(ep, params)
-            page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
-        except QueryError as error:
+            cursor = None
+            if uses_cursor(ep, service.plan, params):
+                plain = {k: v for k, v in params.items() if k != "cursor"}
+                page, next_key, cursor = service.cursors.page(
+                    rows,
+                    _parse_day("date", params["date"]),
+                    params,
+                    key,
+                    service.page_size,
+                    _query_hash(ep.path, plain),
+                )
+            else:
+                page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
+        except CursorRefused as error:
+            return _json_response(403, {"message": str(error)})
+        except (QueryError, ValueError) as error:
             return _json_response(400, {"message": str(error)})
         if ep.id in service.renderers:
             page = service.renderers[ep.id](page)
         body = '{"data":' + records_json(ep.id, page, drop)
         if next_key is not None:
             body += f',"pagination_key":"{next_key}"'
+        if cursor is not None:
+            body += f',"cursor":"{cursor}"'
         return Response(body + "}", media_type="application/json")
 
     return handle
@@ -500,7 +519,8 @@ def create_app(
     ``today`` (default: the market's last bar date) anchors the plan's history window;
     ``api_key=None`` disables auth; ``clock`` drives the rate limiter's 60 s window;
     ``wall_clock`` (epoch seconds) the expiry of signed bulk-file URLs, signed with
-    ``bulk_secret`` (default: random per app).
+    ``bulk_secret`` (default: random per app), and which of today's records the cursor-mode
+    endpoints have published (``gogooku.synth.cursor``; cursors are signed with the same secret).
     """
     service = SyntheticV2(market, plan=Plan(plan), today=today, page_size=page_size)
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
@@ -508,6 +528,7 @@ def create_app(
     for ep in ENDPOINTS.values():
         app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
     secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
+    service.cursors = CursorBook(secret, wall_clock)
     app.state.bulk = BulkService(service, secret=secret, clock=wall_clock)
     add_bulk_routes(app, app.state.bulk, PREFIX, _json_response)
 
