@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -101,3 +102,11 @@ def test_sector_ranks(stmt):
     assert value(stmt, A, day, "stmt_leverage_rank_s33") == pytest.approx(1.0)
     assert value(stmt, C, day, "stmt_leverage_rank_s33") is None
     assert value(stmt, A, date(2021, 5, 12), "stmt_accruals_rank_s33") is None
+
+
+def test_docs_list_every_column_with_its_formula():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
+    section = text.split("## Full statements", 1)[1].split("\n## ", 1)[0]
+    for feature in BLOCK.features:
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{feature.name}`"))
+        assert feature.formula.replace("|", "\\|") in row and f"| {feature.dtype} |" in row
