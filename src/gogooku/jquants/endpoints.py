@@ -26,7 +26,7 @@ import polars as pl
 from gogooku.jquants import endpoint_fields as F
 from gogooku.jquants.endpoint_fields import FieldSpec
 from gogooku.jquants.fs_labels import with_line_items
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class Endpoint:
     ``derived`` are stored columns computed from the wire fields at parse time; ``cursor_plan`` is
     the lowest plan whose ``date=`` queries may use the ``cursor`` mode
     (``gogooku.jquants.cursor``), None where the endpoint has none.
+    ``add_on`` names the add-on contract that opens it (then ``min_plan`` does not apply).
     """
 
     id: str
@@ -62,6 +63,7 @@ class Endpoint:
     premium_fields: frozenset[str] = frozenset()
     derived: tuple[FieldSpec, ...] = ()
     cursor_plan: Plan | None = None
+    add_on: AddOn | None = None
     schema: dict[str, pl.DataType] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +107,7 @@ def _ep(
     premium_fields: frozenset[str] = frozenset(),
     derived: tuple[FieldSpec, ...] = (),
     cursor_plan: Plan | None = None,
+    add_on: AddOn | None = None,
 ) -> Endpoint:
     return Endpoint(
         id=id,
@@ -123,6 +126,7 @@ def _ep(
         premium_fields=premium_fields,
         derived=derived,
         cursor_plan=cursor_plan,
+        add_on=add_on,
     )
 
 
