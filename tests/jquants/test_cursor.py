@@ -48,22 +48,23 @@ class WallClock:
 
 @pytest.fixture
 def served():
-    def start(plan: Plan):
+    def start(plan: Plan, use_now: bool):
         clock = WallClock()
+        timing = {"now": lambda: clock.at} if use_now else {"wall_clock": clock}
         app = create_app(
             Market({"fins_summary": _summary()}),
             plan=plan,
             page_size=2,
             rate_limit=False,
-            wall_clock=clock,
             today=DAY,
+            **timing,
         )
         return clock, app
 
     servers = []
 
-    def open_(plan: Plan = Plan.PREMIUM):
-        clock, app = start(plan)
+    def open_(plan: Plan = Plan.PREMIUM, use_now: bool = False):
+        clock, app = start(plan, use_now)
         context = background_server(app)
         url = context.__enter__()
         servers.append(context)
@@ -76,8 +77,9 @@ def served():
         context.__exit__(None, None, None)
 
 
-def test_a_cursor_returns_only_the_records_published_since(served):
-    clock, client, _ = served()
+@pytest.mark.parametrize("use_now", [False, True], ids=["wall_clock", "now"])
+def test_a_cursor_returns_only_the_records_published_since(served, use_now):
+    clock, client, _ = served(use_now=use_now)
     first, cursor = client.get_since("fins_summary", DAY)
     assert first["DiscTime"].to_list() == ["09:00:00", "11:30:00"]
     assert cursor is not None
@@ -127,3 +129,10 @@ def test_below_premium_the_cursor_is_refused_and_the_date_query_remains(served):
     assert refused.status_code == 403 and "cursor" in refused.json()["message"]
     assert client.fetch("fins_summary", date=DAY).height == len(TIMES)
     assert raw.get("/fins/details", params={"date": DAY.isoformat()}).status_code == 403
+
+
+def test_with_a_clock_a_code_query_sees_only_published_statements(served):
+    clock, client, _ = served(use_now=True)
+    assert client.fetch("fins_summary", code="13020")["DiscDate"].to_list() == [EARLIER]
+    clock.at = clock.at.replace(hour=13)
+    assert client.fetch("fins_summary", code="13020")["DiscDate"].to_list() == [EARLIER, DAY]

@@ -41,6 +41,7 @@ from gogooku.jquants.plans import (
     access_refusal,
     addon_rates_by_path,
     history_window,
+    plan_allows,
 )
 from gogooku.jquants.publication import JST, published_at
 from gogooku.settings import AddOn, Plan
@@ -173,7 +174,7 @@ class SyntheticV2:
         self.page_size = page_size
         self.today = today or self._last_market_date()
         self.window = history_window(plan, self.today)
-        self.cursors = CursorBook(secrets.token_bytes(32), time.time)
+        self.cursors = CursorBook(secrets.token_bytes(32), time.time, now)
 
     def _last_market_date(self) -> dt.date:
         bars = self.tables.get("equities_bars_daily")
@@ -218,12 +219,16 @@ class SyntheticV2:
         if ep.id == "equities_master":
             return self._master(table, ep, params, days, window)
         lo, hi = self._narrow(ep, days, lo, hi)
-        if self.now is not None and ep.id != "markets_calendar":
+        continuous = ep.cursor_plan is not None and plan_allows(self.plan, ep.cursor_plan)
+        if self.now is not None and ep.id != "markets_calendar" and not continuous:
+            # Premium statements are published continuously: the cursor book cuts them by time.
             hi = min(hi, self._last_published(table, ep))
         rows = table.between(lo, hi)
         filters = self._filters(ep, params, days)
         if filters is not None:
             rows = rows.filter(filters)
+        if self.now is not None and continuous:
+            rows = self.cursors.published(rows)
         if "scheduled_date" in days:
             rows = (
                 rows.sort("PubDate")
@@ -574,7 +579,7 @@ def create_app(
     for ep in ENDPOINTS.values():
         app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
     secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
-    service.cursors = CursorBook(secret, wall_clock)
+    service.cursors = CursorBook(secret, wall_clock, now)
     app.state.bulk = BulkService(service, secret=secret, clock=wall_clock)
     add_bulk_routes(app, app.state.bulk, PREFIX, _json_response)
 

@@ -3,9 +3,11 @@ catalogue entry has a ``cursor_plan``): records appear through the day, a cursor
 the last one delivered.
 
 A record of day D *appears* at ``DiscDate + DiscTime`` JST (a null ``DiscTime``: at 23:59:59, our
-choice — the API's final batch comes ~24:30). Only a query for the wall clock's own JST date is
-cut at the wall clock; earlier days have fully appeared (later days are served as they are, as
-for every other dataset of the synthetic market). The day's appeared records are served in
+choice — the API's final batch comes ~24:30). With the app's ``now`` clock every day is cut at
+``now`` (these endpoints are continuous on the cursor plan, so the app's publication-time cut
+does not apply to them there); without it only a query for the wall clock's own JST date is cut
+at the wall clock, earlier days having fully appeared and later days served as they are, as for
+every other dataset of the synthetic market. The day's appeared records are served in
 publication order (appearance time, then ``DiscNo``, ``Code``), so new records only ever come at
 the end and a position in that order identifies what a client has seen.
 
@@ -54,26 +56,42 @@ def uses_cursor(ep: Endpoint, plan, params: dict[str, str]) -> bool:
     return allowed and "date" in params and "code" not in params
 
 
+def _appearance() -> pl.Expr:
+    """``DiscDate + DiscTime`` (JST, naive); a null or unreadable time counts as 23:59:59."""
+    text = pl.col("DiscTime").fill_null(LATE)
+    time = pl.coalesce(
+        text.str.to_time("%H:%M:%S", strict=False), text.str.to_time("%H:%M", strict=False)
+    )
+    return pl.col("DiscDate").dt.combine(time.fill_null(dt.time(23, 59, 59)))
+
+
 class CursorBook:
     """Signs and reads cursors and page keys; orders and cuts one day's records."""
 
-    def __init__(self, secret: bytes, wall_clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        wall_clock: Callable[[], float],
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.secret = secret
         self.wall_clock = wall_clock
+        self.now = now
 
     def now_jst(self) -> dt.datetime:
+        if self.now is not None:
+            return self.now().astimezone(JST).replace(tzinfo=None)
         return dt.datetime.fromtimestamp(self.wall_clock(), JST).replace(tzinfo=None)
+
+    def published(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` that have appeared by now (any day)."""
+        return rows.filter(_appearance() <= self.now_jst())
 
     def appeared(self, rows: pl.DataFrame, day: dt.date) -> pl.DataFrame:
         """The records of ``day`` that have appeared by now, in publication order."""
-        text = pl.col("DiscTime").fill_null(LATE)
-        time = pl.coalesce(
-            text.str.to_time("%H:%M:%S", strict=False), text.str.to_time("%H:%M", strict=False)
-        )
-        stamp = pl.col("DiscDate").dt.combine(time.fill_null(dt.time(23, 59, 59)))
-        ordered = rows.with_columns(stamp.alias("_at")).sort("_at", "DiscNo", "Code")
+        ordered = rows.with_columns(_appearance().alias("_at")).sort("_at", "DiscNo", "Code")
         now = self.now_jst()
-        if now.date() == day:
+        if self.now is not None or now.date() == day:
             ordered = ordered.filter(pl.col("_at") <= now)
         return ordered.drop("_at")
 
