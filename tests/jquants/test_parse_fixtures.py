@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import logging
 
 import polars as pl
 import pytest
 
 from gogooku.jquants import endpoints
+from gogooku.jquants.bulkfile import read_csv_gz, write_csv_gz
 from gogooku.jquants.endpoints import ENDPOINTS, parse_records
 
 from .conftest import load_fixture
@@ -302,3 +304,19 @@ def test_valuation_values_and_nulls():
     )
     assert all(etf[c] is None for c in frame.columns if c not in ("Date", "Code"))
     assert loss["PER"] == -88.5 and loss["FwdPER"] is None and loss["FwdEPS"] is None
+
+
+def test_td_list_arrays_are_stored_pipe_joined_and_round_trip_through_json_and_csv():
+    frame = parse_records("td_list", load_fixture("td_list"))
+    assert frame["DiscItems"].to_list() == ["101", "201|301", None]  # [] is null
+    assert frame["Docs"].to_list() == ["g|s|x", "g", "g"]
+    assert frame["DiscTime"].to_list() == ["15:00", "07:45", "16:10"]
+    assert frame["DiscStatus"].null_count() == 3 and frame["RevNo"].to_list() == ["1"] * 3
+    records = endpoints.to_records("td_list", frame)
+    assert records[1]["DiscItems"] == ["201", "301"] and records[2]["DiscItems"] == []
+    assert parse_records("td_list", records).equals(frame)
+    data = write_csv_gz("td_list", frame, frozenset())
+    header, second = gzip.decompress(data).decode().splitlines()[:3:2]
+    assert header == "DiscNo,Code,Name,DiscDate,DiscTime,Title,DiscStatus,RevNo,DiscItems,Docs"
+    assert second.endswith(",201|301,g")
+    assert read_csv_gz("td_list", data).equals(frame)

@@ -2,7 +2,8 @@
 
 The header is the endpoint's V2 field names in catalogue order (Premium-only fields left out where
 the plan omits them); a null is an empty cell. The real files' treatment of nested fields is not
-documented: ``PubReason`` (margin alert) is written as the JSON text of its object.
+documented: ``PubReason`` (margin alert) is written as the JSON text of its object; arrays of
+strings (TDnet ``DiscItems``/``Docs``) are ``|``-joined, as the ``/td/bulk`` CSV is specified.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def write_csv_gz(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str]) ->
     structs = [s.name for s in ep.fields if s.kind == "struct" and s.name not in drop]
     if structs:
         wire = wire.with_columns(pl.col(n).struct.json_encode() for n in structs)
+    lists = [s.name for s in ep.fields if s.kind == "list" and s.name not in drop]
+    if lists:
+        wire = wire.with_columns(pl.col(n).list.join("|") for n in lists)
     return gzip.compress(wire.write_csv().encode(), compresslevel=6, mtime=0)
 
 

@@ -13,6 +13,8 @@ kind        Polars dtype      wire form
 ``num``     ``pl.Float64``    JSON number
 ``numstr``  ``pl.Float64``    numeric string (fins/summary writes every number as a string)
 ``struct``  ``pl.Struct``     JSON object of ``flag`` sub-fields (margin-alert ``PubReason``)
+``list``    ``pl.String``     JSON array of strings (TDnet ``DiscItems``, ``Docs``), stored
+                              ``|``-joined as the bulk CSV writes it (``[]`` ↔ ``""`` ↔ null)
 ==========  ================  ====================================================================
 
 ``null`` is the token the API writes for a missing value: ``None`` (JSON null), ``""``, ``"-"`` or
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct")
+KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct", "list")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class FieldSpec:
         return {
             "date": pl.Date(),
             "str": pl.String(),
+            "list": pl.String(),
             "time": pl.String(),
             "flag": pl.Boolean(),
             "tf": pl.Boolean(),
@@ -252,6 +255,14 @@ EQUITIES_VALUATION = (
     *fields("date", "Date"),
     *fields("str", "Code"),
     *fields("num", "EPS FwdEPS BPS ROE FwdROE PER FwdPER PBR MktCap"),
+)
+
+TD_LIST = (
+    *fields("str", "DiscNo Code Name"),
+    *fields("date", "DiscDate"),
+    *fields("time", "DiscTime"),
+    *fields("str", "Title DiscStatus RevNo"),
+    *fields("list", "DiscItems Docs"),
 )
 
 FINS_DIVIDEND = (
