@@ -55,8 +55,8 @@ from gogooku.calendar import published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, PlanError
-from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
-from gogooku.settings import Plan
+from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
+from gogooku.settings import AddOn, Plan
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.raw import RawStore, UnitWrite
 
@@ -351,12 +351,16 @@ def _plan_dataset(
     today: dt.date,
     source_end: dt.date | None,
     result: DatasetResult,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> list[Unit] | None:
     """The units of ``dataset`` for the range, or None with ``result.skipped`` set."""
     endpoint = ENDPOINTS[dataset]
-    if not plan_allows(plan, endpoint.min_plan):
-        result.skipped = f"needs the {endpoint.min_plan.value} plan, this is the {plan.value} plan"
+    refusal = access_refusal(endpoint.min_plan, endpoint.add_on, plan, addons)
+    if refusal is not None:
+        result.skipped = refusal
         return None
+    if endpoint.add_on is not None:
+        window = history_window(plan, today, endpoint.add_on)
     return _units_for(store, endpoint, start, end, plan, window, today, source_end, result)
 
 
@@ -370,6 +374,7 @@ def units_to_fetch(
     source: str = "jquants",
     today: dt.date,
     source_end: dt.date | None = None,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> dict[str, list[Unit]]:
     """The units ``fetch`` would request now with these arguments, without making a request.
 
@@ -382,7 +387,9 @@ def units_to_fetch(
     due: dict[str, list[Unit]] = {}
     for dataset in order:
         result = DatasetResult(dataset)
-        units = _plan_dataset(store, dataset, start, end, plan, window, today, source_end, result)
+        units = _plan_dataset(
+            store, dataset, start, end, plan, window, today, source_end, result, addons
+        )
         todo = _todo(store, dataset, units or [], today)
         if todo:
             due[dataset] = todo
@@ -405,10 +412,11 @@ def fetch(
     today: dt.date | None = None,
     source_end: dt.date | None = None,
     console: Console | None = None,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
 
-    ``plan`` gates datasets (skipped with a message) and the history window; ``clock`` gives the
+    ``plan`` and ``addons`` gate datasets (skipped with a message) and the history window; ``clock`` gives the
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
     clock's date in Tokyo) is the day the plan window and the ``latest`` units are counted from
     (the synthetic market's own last day when fetching from it); ``source_end`` is the last day
@@ -428,7 +436,7 @@ def fetch(
         for dataset in order:
             result = report.results.setdefault(dataset, DatasetResult(dataset))
             units = _plan_dataset(
-                store, dataset, start, end, plan, window, today, source_end, result
+                store, dataset, start, end, plan, window, today, source_end, result, addons
             )
             if units is None:
                 log.warning("%s: skipped: %s", dataset, result.skipped)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from gogooku.settings import Plan
+from gogooku.settings import Plan, parse_addons
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ def serve_command(
     plan: Annotated[Plan, typer.Option(case_sensitive=False, help="Plan to emulate.")] = (
         Plan.PREMIUM
     ),
+    addons: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated add-on contracts the key holds (minute, tdnet); '' for none."
+        ),
+    ] = "minute,tdnet",
     page_size: Annotated[
         int, typer.Option(min=1, help="Rows per page before a pagination_key.")
     ] = 5000,
@@ -119,6 +125,10 @@ def serve_command(
     from gogooku.synth.faults import Faults
     from gogooku.synth.market import generate_market
 
+    try:
+        held = parse_addons(addons)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--addons") from None
     faults = Faults(
         error_rate=error_rate,
         drop_rate=drop_rate,
@@ -145,6 +155,7 @@ def serve_command(
         page_size=page_size,
         rate_limit=rate_limit,
         faults=faults,
+        addons=held,
     )
     log.info(
         "serving %d datasets at http://%s:%d/v2 (plan %s)", len(market.tables), host, port, plan
