@@ -220,6 +220,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "TDnet add-on, 5-year window whatever the plan; date= one day (cursor= with date: "
             "only records added since), code= 5 years, code+from/to a range; in the API minutes "
             "to ~1 h after DiscTime; a correction is a new DiscNo; /td/bulk: whole 5 years",
+            add_on=AddOn.TDNET,
         ),
         _ep(
             "futures", "/derivatives/bars/daily/futures", Plan.PREMIUM,
