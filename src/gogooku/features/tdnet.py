@@ -16,15 +16,16 @@ index of trading day ``t`` on the calendar, and ``t-N`` the trading day ``N`` se
   after its day's close, or on a closed day (the rule's own test, so it matches availability);
 - ``td_pre_open`` = a record with ``DiscDate = t`` and ``07:00 <= DiscTime < 09:00`` (usable on t).
 
-Counts are cumulative sums per stock differenced at ``t`` and ``t-N`` (two as-of joins, no row
-loop). Before the source's coverage (``t-N`` earlier than the store's first ``DiscDate``) the
-counts and ``td_pre_open`` are null, not zero; a stock without any usable record has null
-``td_days_since_last`` and ``td_after_hours``.
+Counts are one as-of join of per-stock cumulative counts, differenced between the row and the
+stock's row ``N`` back (base rows are consecutive trading days; within a stock's first ``N`` rows
+the earlier cumulative count is 0). Before the source's coverage (``t-N`` earlier than the
+store's first ``DiscDate``) the counts and ``td_pre_open`` are null, not zero; a stock without
+any usable record has null ``td_days_since_last`` and ``td_after_hours``.
 """
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 
 import polars as pl
 
@@ -36,6 +37,7 @@ from gogooku.jquants import tdnet as items
 SOURCE = "td_list"
 WINDOWS = (5, 20)
 PRE_OPEN = (time(7, 0), time(9, 0))
+NOTHING = date(1900, 1, 1)  # "no record yet" in the forward-filled state
 COUNTED: dict[str, tuple[str, ...]] = {
     **items.CATEGORIES,
     "rev_up": (items.REVISION_UP,),
@@ -129,25 +131,66 @@ def _daily(ctx: BlockContext) -> pl.LazyFrame:
     )
 
 
+def _attach(rows: pl.LazyFrame, daily: pl.LazyFrame, cum_cols: list[str]) -> pl.LazyFrame:
+    """Each row's state as of its date, by hash joins and a forward fill (no as-of join, no
+    per-stock grouping of the base rows; ``rows`` sorted by (Code, Date)).
+
+    A record joins the row dated its ``available_from``; records usable before the stock's
+    first row are folded onto that row (the latest decides ``last_at``/``after_hours``), so no
+    record reaches a row dated before its ``available_from`` and none usable is lost. Every
+    stock's first row gets a state (a "nothing yet" sentinel when it has no record), so a plain
+    forward fill never carries one stock's state into the next.
+    """
+    c = pl.col
+    first_row = rows.group_by(ops.CODE).agg(c(ops.DATE).min().alias(ops.DATE))
+    records = daily.join(
+        first_row.rename({ops.DATE: "first_row"}), on=ops.CODE, how="inner"
+    ).select(
+        ops.CODE,
+        pl.max_horizontal(AVAILABLE_FROM, "first_row").alias(ops.DATE),
+        *cum_cols,
+        c(AVAILABLE_FROM).alias("last_at"),
+        c("after_hours").cast(pl.Int8),
+        c("pre_open") & (c(AVAILABLE_FROM) >= c("first_row")),
+        pl.lit(1, pl.Int8).alias("order"),
+    )
+    nothing = first_row.select(
+        ops.CODE,
+        ops.DATE,
+        *(pl.lit(0, pl.Int64).alias(x) for x in cum_cols),
+        pl.lit(NOTHING).alias("last_at"),
+        pl.lit(-1, pl.Int8).alias("after_hours"),
+        pl.lit(False).alias("pre_open"),
+        pl.lit(0, pl.Int8).alias("order"),
+    )
+    per_row = (
+        pl.concat([nothing, records])
+        .sort(ops.CODE, ops.DATE, "order", "last_at")
+        .group_by(ops.CODE, ops.DATE, maintain_order=True)
+        .agg(pl.all().exclude("pre_open").last(), c("pre_open").last())
+    )
+    joined = rows.join(per_row, on=[ops.CODE, ops.DATE], how="left", maintain_order="left")
+    carried = [*cum_cols, "last_at", "after_hours"]
+    return joined.with_columns(c(carried).forward_fill()).with_columns(
+        pl.when(c("last_at") != NOTHING).then(c("last_at")).alias("last_at"),
+        pl.when(c("after_hours") >= 0).then(c("after_hours") == 1).alias("after_hours"),
+        c("pre_open").fill_null(False) & (c("last_at") == c(ops.DATE)),
+    )
+
+
 def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Counts over 5/20 sessions, recency and timing flags of each row's usable disclosures."""
     c = pl.col
-    days = ctx.calendar.frame()["Date"]
     first = ctx.store.scan(SOURCE).select(c("DiscDate").min()).collect().item()
-    index = pl.lit(days).search_sorted(c(ops.DATE), side="left").cast(pl.Int64)
-    rows = ctx.base.select(ops.CODE, ops.DATE).with_columns(
-        pl.when(index >= n).then(pl.lit(days).gather(index - n)).alias(f"lag{n}") for n in WINDOWS
-    )
-    daily = _daily(ctx)
     cum_cols = [f"cum_{cat}" for cat in ("all", *COUNTED)]
-    now = ctx.asof_join(rows, daily, source_name=SOURCE, by="Code", keep_availability="last_at")
-    for n in WINDOWS:
-        then = daily.select("Code", AVAILABLE_FROM, *(c(x).alias(f"{x}_{n}") for x in cum_cols))
-        now = ctx.asof_join(now, then, source_name=SOURCE, by="Code", row_date=f"lag{n}")
-    covered = {n: c(f"lag{n}") >= pl.lit(first) for n in WINDOWS}
+    now = _attach(ctx.base.select(ops.CODE, ops.DATE), _daily(ctx), cum_cols)
+    # Base rows are the stock's consecutive trading days sorted by (Code, Date), so the row N
+    # back is t-N when it is the same stock's (a plain shift: no per-stock grouping); within the
+    # stock's first N rows (listing) nothing earlier can have been usable: the earlier count is 0.
+    same = {n: c(ops.CODE).shift(n) == c(ops.CODE) for n in WINDOWS}
     counts = [
-        pl.when(covered[n])
-        .then(c(f"cum_{cat}").fill_null(0) - c(f"cum_{cat}_{n}").fill_null(0))
+        pl.when(c(ops.DATE) >= pl.lit(ctx.calendar.offset_clipped(first, n)))
+        .then(c(f"cum_{cat}") - pl.when(same[n]).then(c(f"cum_{cat}").shift(n)).otherwise(0))
         .alias(_count_name(cat, n))
         for cat, n in SERIES
     ]
@@ -155,9 +198,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         *counts,
         (c(ops.DATE) - c("last_at")).dt.total_days().alias("td_days_since_last"),
         c("after_hours").alias("td_after_hours"),
-        pl.when(c(ops.DATE) >= pl.lit(first))
-        .then(c("pre_open").fill_null(False) & (c("last_at") == c(ops.DATE)))
-        .alias("td_pre_open"),
+        pl.when(c(ops.DATE) >= pl.lit(first)).then(c("pre_open")).alias("td_pre_open"),
     )
     return ops.finalize(out, FEATURES)
 
@@ -166,7 +207,7 @@ BLOCK = Block(
     name="td",
     sources=(SOURCE,),
     availability="statement_disclosure",
-    lookback=max(WINDOWS),
+    lookback=ops.lookback(FEATURES),
     features=FEATURES,
     compute=compute,
 )

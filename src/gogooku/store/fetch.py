@@ -35,6 +35,9 @@ planned period now ends later than the stored one (a month chunk clipped at ``to
 plan window the last time, or at the end of a shorter synthetic market) is requested again too.
 ``units_to_fetch`` applies the same rules without a client, from the store alone.
 
+TDnet (``td_list``, day units): when two or more days are due, one ``/td/bulk`` file stores every
+day it settles (settle time not after its ``lastUpdated``) and only the later days are paged.
+
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
 """
