@@ -147,3 +147,18 @@ def test_counts_equal_a_brute_force_count(calendar, days, draws):
                 assert got is None
                 continue
             assert got == sum(window[j - n] < usable(r) <= t for r in rows)
+
+
+def test_a_stock_listed_later_keeps_earlier_records_and_warms_up(calendar, window):
+    """Records usable before the stock's first row still count for recency; its first 5 rows
+    are warm-up rows for the 5-session counts."""
+    w = window
+    rows = [_record(B, w[12], "10:00", "401", 1), _record(B, w[21], "16:00", "101", 2)]
+    out = run_block(BLOCK, {"td_list": typed("td_list", rows)}, calendar, [B], _base([B], w[20:]))
+    assert value(out, B, w[20], "td_days_since_last") == (w[20] - w[12]).days
+    assert value(out, B, w[20], "td_after_hours") is False
+    assert value(out, B, w[24], "td_cnt_all_5d") is None
+    assert value(out, B, w[25], "td_cnt_all_5d") == 1  # usable w[22], in (w[20], w[25]]
+    assert value(out, B, w[27], "td_cnt_all_5d") == 0
+    assert value(out, B, w[22], "td_after_hours") is True
+    assert value(out, B, w[22], "td_days_since_last") == 0

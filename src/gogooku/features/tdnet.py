@@ -3,8 +3,8 @@
 A disclosure is usable by the ``statement_disclosure`` rule on ``DiscDate``/``DiscTime``, exactly
 as a ``fins_summary`` statement: on ``DiscDate`` when that is a trading day and ``DiscTime`` is
 strictly before its close (15:00 until 2024-11-04, 15:30 from 2024-11-05, 11:30 on half days),
-otherwise from the next trading day. ``a(r)`` below is a record's first usable day, ``d(t)`` the
-index of trading day ``t`` on the calendar, and ``t-N`` the trading day ``N`` sessions before t.
+otherwise from the next trading day. ``a(r)`` below is a record's first usable day and ``t-N``
+the trading day ``N`` sessions before t.
 
 - ``td_cnt_<cat>_<N>d`` = #records of the stock in the category with ``t-N < a(r) <= t``: the
   disclosures that became usable in the last ``N`` sessions (``N`` = 5, 20); ``all`` counts every
@@ -16,11 +16,12 @@ index of trading day ``t`` on the calendar, and ``t-N`` the trading day ``N`` se
   after its day's close, or on a closed day (the rule's own test, so it matches availability);
 - ``td_pre_open`` = a record with ``DiscDate = t`` and ``07:00 <= DiscTime < 09:00`` (usable on t).
 
-Counts are one as-of join of per-stock cumulative counts, differenced between the row and the
-stock's row ``N`` back (base rows are consecutive trading days; within a stock's first ``N`` rows
-the earlier cumulative count is 0). Before the source's coverage (``t-N`` earlier than the
-store's first ``DiscDate``) the counts and ``td_pre_open`` are null, not zero; a stock without
-any usable record has null ``td_days_since_last`` and ``td_after_hours``.
+Counts are per-stock cumulative counts (attached by hash joins and one forward fill, see
+``_attach``), differenced between the row and the stock's row ``N`` back (base rows are its
+consecutive trading days); a stock's first ``N`` rows are warm-up rows (null). Before the
+source's coverage (``t-N`` earlier than the store's first ``DiscDate``) the counts and
+``td_pre_open`` are null, not zero; a stock without any usable record has null
+``td_days_since_last`` and ``td_after_hours``.
 """
 
 from __future__ import annotations
@@ -185,12 +186,14 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     cum_cols = [f"cum_{cat}" for cat in ("all", *COUNTED)]
     now = _attach(ctx.base.select(ops.CODE, ops.DATE), _daily(ctx), cum_cols)
     # Base rows are the stock's consecutive trading days sorted by (Code, Date), so the row N
-    # back is t-N when it is the same stock's (a plain shift: no per-stock grouping); within the
-    # stock's first N rows (listing) nothing earlier can have been usable: the earlier count is 0.
-    same = {n: c(ops.CODE).shift(n) == c(ops.CODE) for n in WINDOWS}
+    # back is t-N when it is the same stock's (a plain shift: no per-stock grouping). A stock's
+    # first N rows are warm-up rows (null), as in every rolling window.
     counts = [
-        pl.when(c(ops.DATE) >= pl.lit(ctx.calendar.offset_clipped(first, n)))
-        .then(c(f"cum_{cat}") - pl.when(same[n]).then(c(f"cum_{cat}").shift(n)).otherwise(0))
+        pl.when(
+            (c(ops.DATE) >= pl.lit(ctx.calendar.offset_clipped(first, n)))
+            & (c(ops.CODE).shift(n) == c(ops.CODE))
+        )
+        .then(c(f"cum_{cat}") - c(f"cum_{cat}").shift(n))
         .alias(_count_name(cat, n))
         for cat, n in SERIES
     ]
@@ -207,7 +210,7 @@ BLOCK = Block(
     name="td",
     sources=(SOURCE,),
     availability="statement_disclosure",
-    lookback=ops.lookback(FEATURES),
+    lookback=max(WINDOWS),  # base rows are every trading day: no no-trade slack needed
     features=FEATURES,
     compute=compute,
 )
