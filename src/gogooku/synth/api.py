@@ -31,6 +31,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from gogooku.calendar import TradingCalendar
 from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, records_json
 from gogooku.jquants.plans import (
@@ -41,6 +42,7 @@ from gogooku.jquants.plans import (
     addon_rates_by_path,
     history_window,
 )
+from gogooku.jquants.publication import JST, published_at
 from gogooku.settings import AddOn, Plan
 from gogooku.synth.bulk import FILES_PREFIX, BulkService, add_bulk_routes
 from gogooku.synth.faults import (
@@ -149,6 +151,7 @@ class SyntheticV2:
         today: dt.date | None,
         page_size: int,
         addons: frozenset[AddOn] = frozenset(),
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
@@ -158,6 +161,13 @@ class SyntheticV2:
         self.tables = {i: _Table(ENDPOINTS[i], f) for i, f in market.tables.items()}
         self.plan = plan
         self.addons = frozenset(addons)
+        self.now = now
+        calendar = market.tables.get("markets_calendar")
+        self.calendar = (
+            TradingCalendar.from_frame(calendar)
+            if now is not None and calendar is not None
+            else None
+        )
         renderers = getattr(market, "premium_renderers", {}) if plan is Plan.PREMIUM else {}
         self.renderers: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = dict(renderers)
         self.page_size = page_size
@@ -207,6 +217,8 @@ class SyntheticV2:
         if ep.id == "equities_master":
             return self._master(table, ep, params, days, window)
         lo, hi = self._narrow(ep, days, lo, hi)
+        if self.now is not None and ep.id != "markets_calendar":
+            hi = min(hi, self._last_published(table, ep))
         rows = table.between(lo, hi)
         filters = self._filters(ep, params, days)
         if filters is not None:
@@ -220,6 +232,18 @@ class SyntheticV2:
                 .select(rows.columns)
             )
         return rows
+
+    def _last_published(self, table: _Table, ep: Endpoint) -> dt.date:
+        """The last record date of ``ep`` published by ``now`` (publication is non-decreasing in
+        the record date, so every earlier date is published too)."""
+        now = self.now()
+        day = table.last_date_upto(now.astimezone(JST).date())
+        while day is not None:
+            moment = published_at(ep.id, day, self.calendar)
+            if moment is not None and moment <= now:
+                return day
+            day = table.last_date_upto(day - dt.timedelta(days=1))
+        return dt.date.min
 
     @staticmethod
     def _narrow(
@@ -506,6 +530,7 @@ def create_app(
     wall_clock: Callable[[], float] = time.time,
     bulk_secret: bytes | None = None,
     addons: frozenset[AddOn] = frozenset(AddOn),
+    now: Callable[[], dt.datetime] | None = None,
 ) -> FastAPI:
     """The V2-compatible app serving ``market.tables`` (dataset id → catalogue-typed frame).
 
@@ -513,10 +538,17 @@ def create_app(
     ``api_key=None`` disables auth; ``clock`` drives the rate limiter's 60 s window;
     ``wall_clock`` (epoch seconds) the expiry of signed bulk-file URLs, signed with
     ``bulk_secret`` (default: random per app); ``addons`` are the add-on contracts the key holds
-    (default: all), whose endpoints answer 403 otherwise.
+    (default: all), whose endpoints answer 403 otherwise. With ``now`` (a JST-aware clock) a
+    record is served only once it is published (``gogooku.jquants.publication``: its dataset's
+    business-day lag and approximate time); without it every record dated up to ``today`` is.
     """
     service = SyntheticV2(
-        market, plan=Plan(plan), today=today, page_size=page_size, addons=frozenset(addons)
+        market,
+        plan=Plan(plan),
+        today=today,
+        page_size=page_size,
+        addons=frozenset(addons),
+        now=now,
     )
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
     app.state.service = service

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from gogooku.jquants.publication import JST
 from gogooku.settings import Plan, parse_addons
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,15 @@ def serve_command(
             help="Comma-separated add-on contracts the key holds (minute, tdnet); '' for none."
         ),
     ] = "minute,tdnet",
+    now: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M"],
+            help="Serve the market as it stood at this JST moment (YYYY-MM-DDTHH:MM): each record "
+            "only once J-Quants would have published it (docs/synthetic_market.md). Default: "
+            "every record up to the market's last day.",
+        ),
+    ] = None,
     page_size: Annotated[
         int, typer.Option(min=1, help="Rows per page before a pagination_key.")
     ] = 5000,
@@ -156,6 +166,7 @@ def serve_command(
         rate_limit=rate_limit,
         faults=faults,
         addons=held,
+        now=None if now is None else (lambda: now.replace(tzinfo=JST)),
     )
     log.info(
         "serving %d datasets at http://%s:%d/v2 (plan %s)", len(market.tables), host, port, plan
