@@ -3,8 +3,9 @@
 All three need the TDnet add-on (403 naming it otherwise) and see the add-on's 5-year window.
 
 - **Listing time.** A record is in the API ``3 + (DiscNo mod 55)`` minutes after its ``DiscTime``
-  (the reference: minutes to ~1 h). The service's "now" is the market's ``today`` at the JST time
-  of day of the wall clock; a record is visible once listed by then.
+  (the reference: minutes to ~1 h). The service's "now" is its publication clock
+  (``create_app(now=)``), else the market's ``today`` at the JST time of day of the wall clock; a
+  record is visible once listed by then.
 - ``/td/list``: ``date`` → that day, ``code`` → the window, ``code`` + ``from``/``to`` (a pair,
   only with ``code``) → that range; ``discItems`` (comma list, all must be present). Rows come in
   listing order, so a record listed later is appended after the ones served. With ``date`` the last
@@ -103,7 +104,10 @@ class TdService:
         )
 
     def now(self) -> dt.datetime:
-        """The market's ``today`` at the wall clock's JST time of day (naive JST)."""
+        """The service's publication clock (``create_app(now=)``) as naive JST; without one, the
+        market's ``today`` at the wall clock's JST time of day."""
+        if self.service.now is not None:
+            return self.service.now().astimezone(JST).replace(tzinfo=None)
         wall = dt.datetime.fromtimestamp(self.clock(), JST)
         return dt.datetime.combine(self.service.today, wall.time().replace(tzinfo=None))
 
