@@ -187,12 +187,17 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     now = _attach(ctx.base.select(ops.CODE, ops.DATE), _daily(ctx), cum_cols)
     # Base rows are the stock's consecutive trading days sorted by (Code, Date), so the row N
     # back is t-N when it is the same stock's (a plain shift: no per-stock grouping). A stock's
-    # first N rows are warm-up rows (null), as in every rolling window.
-    counts = [
-        pl.when(
+    # first N rows are warm-up rows (null), as in every rolling window. The validity of each
+    # window is one column, computed once for all its counts.
+    now = now.with_columns(
+        (
             (c(ops.DATE) >= pl.lit(ctx.calendar.offset_clipped(first, n)))
             & (c(ops.CODE).shift(n) == c(ops.CODE))
-        )
+        ).alias(f"valid{n}")
+        for n in WINDOWS
+    )
+    counts = [
+        pl.when(c(f"valid{n}"))
         .then(c(f"cum_{cat}") - c(f"cum_{cat}").shift(n))
         .alias(_count_name(cat, n))
         for cat, n in SERIES
