@@ -6,7 +6,7 @@ strings elsewhere (fins numbers, flags, dates it leaves alone), nested objects a
 ``official_frame`` maps each cell to our catalogue dtype on its own (not through our parser):
 timestamps and ``YYYY-MM-DD`` strings → ``pl.Date``; numbers and number strings → ``Float64``
 with ``""``/``"-"``/``"*"``/NaN → null; ``"0"``/``"1"``/``"true"``/``"false"`` → ``Boolean``;
-dicts of flags → the struct. Rows are compared in key order (the official client sorts its own
+dicts of flags → the struct; lists of strings (TDnet) → ``|``-joined. Rows are compared in key order (the official client sorts its own
 way).
 """
 
@@ -36,7 +36,7 @@ from gogooku.jquants.bulkfile import read_csv_gz
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.errors import AuthError
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 from gogooku.synth.api import create_app
 
 from ..support.clock import FakeClock
@@ -99,6 +99,7 @@ CASES = [
     Case("fins_dividend", "get_fin_dividend", *_on_day()),
     Case("markets_breakdown", "get_mkt_breakdown", *_on_day()),
     Case("equities_valuation", "get_eq_valuation", *_on_day()),
+    Case("td_list", "get_td_list", *_on_day("date")),
 ]
 
 
@@ -128,6 +129,8 @@ def _cell(value: object, dtype: pl.DataType) -> object:
         return None
     if isinstance(dtype, pl.Struct):
         return {f.name: _cell(value[f.name], f.dtype) for f in dtype.fields}
+    if isinstance(value, list):  # TDnet DiscItems/Docs: stored |-joined, [] as null
+        return "|".join(value) or None
     if isinstance(value, str) and value in ("", "-", "*"):
         return None
     if dtype == pl.Date:
@@ -198,7 +201,9 @@ def official_client(base: str, key: str = KEY) -> ClientV2:
 
 
 def ours(base: str, today: dt.date) -> JQuantsClient:
-    return JQuantsClient(KEY, Plan.PREMIUM, base, pacing=False, today=today)
+    return JQuantsClient(
+        KEY, Plan.PREMIUM, base, pacing=False, today=today, addons=frozenset(AddOn)
+    )
 
 
 def busiest_day(market, dataset: str, today: dt.date) -> str:
@@ -207,6 +212,8 @@ def busiest_day(market, dataset: str, today: dt.date) -> str:
     counts = counts.filter(pl.col(ep.date_field) <= today)
     if dataset == "markets_margin_interest":
         counts = counts.filter(pl.col(ep.date_field) >= dt.date(2026, 9, 25))
+    if dataset == "td_list":  # today's disclosures appear through the day (wall-clock time)
+        counts = counts.filter(pl.col(ep.date_field) < today)
     return counts.sort("len", ep.date_field)[-1, ep.date_field].isoformat()
 
 
@@ -220,9 +227,9 @@ def test_official_frame_equals_ours(served, case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # get_fin_summary: use the cursor one
         answer = getattr(official_client(base), case.method)(**case.official(day))
-    if case.method.endswith("_cursor"):
+    if isinstance(answer, tuple):
         answer, cursor = answer
-        assert cursor is not None  # Premium: a date query's last page carries the cursor
+        assert cursor is not None  # a date query's last page carries the cursor
     with ours(base, today) as client:
         expected = client.fetch(case.dataset, **case.ours(day))
     assert expected.height > 0
@@ -313,3 +320,26 @@ def test_official_client_on_429(switch_market):
         frame = client.get_mkt_calendar(**query)
     calendar = switch_market.tables["markets_calendar"]
     assert len(frame) == calendar.filter(pl.col("Date").dt.strftime("%Y-%m") == "2026-07").height
+
+
+def test_td_cursor_files_and_bulk_agree(served):
+    """The two clients' td/list cursors are interchangeable (nothing new since either), the
+    official client's /td/files URLs and /td/bulk file give what ours do."""
+    market, app, base = served
+    today = app.app.state.service.today
+    day = busiest_day(market, "td_list", today)
+    official = official_client(base)
+    frame, cursor = official.get_td_list(date=day)
+    with ours(base, today) as client:
+        again, ours_cursor = client.td_list_since(day, cursor)
+        assert again.height == 0 and ours_cursor
+        assert len(official.get_td_list(date=day, cursor=ours_cursor)[0]) == 0
+        disc_no = frame["DiscNo"].iloc[0]
+        files = official.get_td_files(disc_no)
+        assert files["discNo"] == disc_no
+        assert requests.get(files["files"]["pdf"], timeout=30).content.startswith(b"%PDF")
+        stamp, ours_bulk = client.td_bulk()
+    bulk = official.get_td_bulk()
+    assert bulk["lastUpdated"] == stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    from_file = read_csv_gz("td_list", requests.get(bulk["url"], timeout=30).content)
+    assert_frame_equal(from_file, ours_bulk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import logging
 
@@ -345,3 +346,19 @@ def test_fins_details_round_trips_through_records_and_bulk_csv():
 def test_fins_details_fs_that_is_not_an_object_names_the_field():
     with pytest.raises(ValueError, match=r"fins_details: field FS has value \[1\]"):
         parse_records("fins_details", [{"DiscDate": "2025-05-13", "Code": "86970", "FS": [1]}])
+
+
+def test_td_list_arrays_are_stored_pipe_joined_and_round_trip_through_json_and_csv():
+    frame = parse_records("td_list", load_fixture("td_list"))
+    assert frame["DiscItems"].to_list() == ["101", "201|301", None]  # [] is null
+    assert frame["Docs"].to_list() == ["g|s|x", "g", "g"]
+    assert frame["DiscTime"].to_list() == ["15:00", "07:45", "16:10"]
+    assert frame["DiscStatus"].null_count() == 3 and frame["RevNo"].to_list() == ["1"] * 3
+    records = endpoints.to_records("td_list", frame)
+    assert records[1]["DiscItems"] == ["201", "301"] and records[2]["DiscItems"] == []
+    assert parse_records("td_list", records).equals(frame)
+    data = write_csv_gz("td_list", frame, frozenset())
+    header, second = gzip.decompress(data).decode().splitlines()[:3:2]
+    assert header == "DiscNo,Code,Name,DiscDate,DiscTime,Title,DiscStatus,RevNo,DiscItems,Docs"
+    assert second.endswith(",201|301,g")
+    assert read_csv_gz("td_list", data).equals(frame)

@@ -29,6 +29,10 @@ numbers = st.floats(allow_nan=False, allow_infinity=False).map(lambda x: x + 0.0
 times = st.times().map(lambda t: t.strftime("%H:%M:%S"))
 dates = st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31))
 flags = st.booleans()
+# A stored list is its |-joined items (item codes, document kinds); [] is stored as null.
+item_lists = st.lists(st.text("0123456789gsx", min_size=1, max_size=4), min_size=1, max_size=3).map(
+    "|".join
+)
 
 
 def value_strategy(spec):
@@ -40,6 +44,7 @@ def value_strategy(spec):
         "tf": flags,
         "num": numbers,
         "numstr": numbers,
+        "list": item_lists,
     }
     if spec.kind == "json":
         labels = st.sampled_from(

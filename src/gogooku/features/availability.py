@@ -13,7 +13,8 @@ rule key                      available_from
 ``statement_disclosure``      ``DiscDate`` if ``DiscDate`` is a trading day and ``DiscTime`` is
                               strictly before that day's close (15:00 until 2024-11-04, 15:30
                               from 2024-11-05, 11:30 on half days); otherwise the next trading
-                              day after ``DiscDate`` (a null ``DiscTime`` counts as after close)
+                              day after ``DiscDate`` (a null ``DiscTime`` counts as after close);
+                              ``fins_summary`` and TDnet ``td_list`` (``HH:MM`` times)
 ``weekly_margin``             record dated ``Date`` (the week's last business day, usually
                               Friday) is published on the 2nd trading day on or after the Monday
                               of the following week; usable from the trading day after that
@@ -178,6 +179,7 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "equities_master": ("master_valid_from", SourceDates("Date")),
     "fins_summary": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
     "fins_details": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
+    "td_list": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
     "markets_margin_interest": (
         "margin_interest",
         SourceDates("Date", pub_col="PubDate"),

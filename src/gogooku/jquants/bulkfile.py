@@ -5,7 +5,8 @@ the plan omits them); a null is an empty cell. The real files' treatment of nest
 documented: ``PubReason`` (margin alert) is written as the JSON text of its object, and the
 ``FS`` object of ``fins_details`` as its JSON text with sorted keys (our choice; the same text the
 store keeps). Derived columns (the ``fins_details`` line items) are not written: reading parses
-them from ``FS`` again, exactly as for a paged answer.
+them from ``FS`` again, exactly as for a paged answer. Arrays of
+strings (TDnet ``DiscItems``/``Docs``) are ``|``-joined, as the ``/td/bulk`` CSV is specified.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def write_csv_gz(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str]) ->
     structs = [s.name for s in ep.fields if s.kind == "struct" and s.name not in drop]
     if structs:
         wire = wire.with_columns(pl.col(n).struct.json_encode() for n in structs)
+    lists = [s.name for s in ep.fields if s.kind == "list" and s.name not in drop]
+    if lists:
+        wire = wire.with_columns(pl.col(n).list.join("|") for n in lists)
     return gzip.compress(wire.write_csv().encode(), compresslevel=6, mtime=0)
 
 

@@ -36,6 +36,7 @@ import orjson
 import polars as pl
 
 from gogooku import __version__
+from gogooku.jquants.bulkfile import read_csv_gz
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, parse_records
 from gogooku.jquants.errors import (
     AuthError,
@@ -80,7 +81,8 @@ class Page:
     """One V2 response envelope: ``data`` records and the key of the next page (None on the last).
 
     ``status`` is 200, or 210 for the API's "no content" answer (then ``data`` is empty);
-    ``cursor`` the top-level cursor of a cursor-mode answer's last page (``gogooku.jquants.cursor``).
+    ``cursor`` the top-level cursor of a cursor-mode answer's last page (``gogooku.jquants.cursor``;
+    ``fins/summary``, ``fins/details``, ``/td/list``).
     """
 
     path: str
@@ -241,6 +243,21 @@ class JQuantsClient:
     def get_page(self, path: str, params: Mapping[str, object] | None = None) -> Page:
         """One request (paced, retried per the policy) and its parsed envelope."""
         query = {name: _query_value(value) for name, value in (params or {}).items()}
+
+        def parse(response: httpx.Response) -> Page:
+            if response.status_code == EMPTY_RESULT_STATUS:
+                return Page(path, query, [], None, response.status_code)
+            return self._page(path, query, response)
+
+        return self._retrying(path, query, parse)
+
+    def get_object(self, path: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
+        """One request whose answer is a plain JSON object, not the ``data`` envelope
+        (``/td/files``, ``/td/bulk``), paced and retried like ``get_page``."""
+        query = {name: _query_value(value) for name, value in (params or {}).items()}
+        return self._retrying(path, query, lambda response: self._object(path, query, response))
+
+    def _retrying(self, path: str, query: dict[str, str], parse: Callable[[httpx.Response], Any]):
         tries = _Tries()
         while True:
             self.pacer.acquire(path)
@@ -249,12 +266,9 @@ class JQuantsClient:
             except httpx.RequestError as exc:
                 self._wait_after_failure(exc, tries, path, query)
                 continue
-            status = response.status_code
-            if status == EMPTY_RESULT_STATUS:
-                return Page(path, query, [], None, status)
-            if 200 <= status < 300:
+            if 200 <= response.status_code < 300:
                 try:
-                    return self._page(path, query, response)
+                    return parse(response)
                 except BrokenBodyError as exc:
                     self._wait_after_broken_body(exc, tries)
                     continue
@@ -345,6 +359,21 @@ class JQuantsClient:
             None if cursor is None else str(cursor),
         )
 
+    def _object(self, path: str, query: dict[str, str], response: httpx.Response) -> dict:
+        context = {"path": path, "params": query, "status": response.status_code}
+        try:
+            payload = orjson.loads(response.content)
+        except ValueError as exc:
+            raise BrokenBodyError(
+                f"response body is not JSON (cut off or not JSON at all): {response.text[:200]!r}",
+                **context,
+            ) from exc
+        if not isinstance(payload, dict):
+            raise ResponseFormatError(
+                f"response is not a JSON object: {response.text[:200]!r}", **context
+            )
+        return payload
+
     def iter_pages(self, path: str, params: Mapping[str, object] | None = None) -> Iterator[Page]:
         """Every page of a query: the same query plus ``pagination_key`` until a page lacks it.
 
@@ -399,16 +428,88 @@ class JQuantsClient:
                 f"unknown dataset id {dataset_id!r}; known ids: {', '.join(sorted(ENDPOINTS))}"
             )
         query = self._validated(endpoint, params)
-        refusal = access_refusal(endpoint.min_plan, endpoint.add_on, self.plan, self.addons)
-        if refusal is not None:
-            raise PlanNotAllowedError(
-                f"dataset {dataset_id} ({endpoint.path}) {refusal} (JQUANTS_PLAN, "
-                "JQUANTS_ADDONS); no request was made"
-            )
+        self._check_access(endpoint)
         clamped = self._clamped(endpoint, query)
         if clamped is None:
             return parse_records(dataset_id, [])
         return parse_records(dataset_id, self.get_records(endpoint.path, clamped))
+
+    def _check_access(self, endpoint: Endpoint) -> None:
+        refusal = access_refusal(endpoint.min_plan, endpoint.add_on, self.plan, self.addons)
+        if refusal is not None:
+            raise PlanNotAllowedError(
+                f"dataset {endpoint.id} ({endpoint.path}) {refusal} (JQUANTS_PLAN, "
+                "JQUANTS_ADDONS); no request was made"
+            )
+
+    # -- TDnet ----------------------------------------------------------------------------------
+
+    def td_list_since(
+        self, date: dt.date | str, cursor: str | None = None
+    ) -> tuple[pl.DataFrame, str | None]:
+        """Differential polling of ``/td/list``: the records of ``date`` listed since ``cursor``
+        (every record of the day without one) and the cursor for the next call.
+
+        Pages are followed at once (``pagination_key``), then the last page's cursor is kept:
+        call again with ``date`` and that cursor for only the records added since.
+        """
+        endpoint = ENDPOINTS["td_list"]
+        self._check_access(endpoint)
+        query: dict[str, object] = {"date": _as_date("date", date)}
+        if cursor is not None:
+            query["cursor"] = cursor
+        records: list[dict] = []
+        latest = cursor
+        for page in self.iter_pages(endpoint.path, query):
+            records.extend(page.data)
+            latest = page.cursor or latest
+        return parse_records(endpoint.id, records), latest
+
+    def td_files(self, disc_no: str, docs: str | None = None) -> dict[str, str | None]:
+        """Signed URLs (valid 15 minutes) of one disclosure's documents: ``{"pdf",
+        "summaryPdf", "xbrl"}`` → URL or None; ``docs`` a comma list of ``g``, ``s``, ``x``."""
+        self._check_access(ENDPOINTS["td_list"])
+        params = {"discNo": disc_no, **({"docs": docs} if docs else {})}
+        payload = self.get_object("/td/files", params)
+        files = payload.get("files")
+        if not isinstance(files, dict):
+            raise ResponseFormatError(
+                f"/td/files answer has no files object: {payload!r}"[:300],
+                path="/td/files",
+                params=params,
+            )
+        return files
+
+    def td_bulk(self) -> tuple[dt.datetime, pl.DataFrame]:
+        """(``lastUpdated``, every record of the 5-year index) from ``/td/bulk``'s gzip CSV."""
+        self._check_access(ENDPOINTS["td_list"])
+        payload = self.get_object("/td/bulk")
+        try:
+            stamp = dt.datetime.fromisoformat(str(payload["lastUpdated"]).replace("Z", "+00:00"))
+            url = str(payload["url"])
+        except (KeyError, ValueError):
+            raise ResponseFormatError(
+                f"/td/bulk answer lacks lastUpdated/url: {payload!r}"[:300],
+                path="/td/bulk",
+                params={},
+            ) from None
+        frame = read_csv_gz("td_list", self.download(url))
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC), frame
+
+    def download(self, url: str) -> bytes:
+        """The bytes behind a signed file URL, fetched without ``x-api-key`` (the URL carries
+        its own authority; not paced: it is not an API request)."""
+        request = self._http.build_request("GET", url)
+        request.headers.pop("x-api-key", None)
+        try:
+            response = self._http.send(request)
+        except httpx.RequestError as exc:
+            raise TransportError(f"download failed: {exc}", path=url, params={}) from exc
+        if response.status_code != 200:
+            raise error_for_status(
+                response.status_code, response.content, path=url, params={}, plan=self.plan.value
+            )
+        return response.content
 
     def _validated(self, endpoint: Endpoint, params: Mapping[str, object]) -> dict[str, object]:
         query = {("from" if name == "from_" else name): v for name, v in params.items()}

@@ -15,6 +15,8 @@ kind        Polars dtype      wire form
 ``struct``  ``pl.Struct``     JSON object of ``flag`` sub-fields (margin-alert ``PubReason``)
 ``json``    ``pl.String``     JSON object with keys that vary by record (fins/details ``FS``); stored
                               as its JSON text with sorted keys
+``list``    ``pl.String``     JSON array of strings (TDnet ``DiscItems``, ``Docs``), stored
+                              ``|``-joined as the bulk CSV writes it (``[]`` ↔ ``""`` ↔ null)
 ==========  ================  ====================================================================
 
 ``null`` is the token the API writes for a missing value: ``None`` (JSON null), ``""``, ``"-"`` or
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct", "json")
+KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct", "json", "list")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class FieldSpec:
         return {
             "date": pl.Date(),
             "str": pl.String(),
+            "list": pl.String(),
             "time": pl.String(),
             "flag": pl.Boolean(),
             "tf": pl.Boolean(),
@@ -267,6 +270,14 @@ EQUITIES_VALUATION = (
     *fields("date", "Date"),
     *fields("str", "Code"),
     *fields("num", "EPS FwdEPS BPS ROE FwdROE PER FwdPER PBR MktCap"),
+)
+
+TD_LIST = (
+    *fields("str", "DiscNo Code Name"),
+    *fields("date", "DiscDate"),
+    *fields("time", "DiscTime"),
+    *fields("str", "Title DiscStatus RevNo"),
+    *fields("list", "DiscItems Docs"),
 )
 
 FINS_DIVIDEND = (

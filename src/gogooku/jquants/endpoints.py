@@ -10,8 +10,9 @@ parse time (``fins_details``: the line items of ``FS``, ``gogooku.jquants.fs_lab
 leaves them out.
 
 Type rule (one place for the whole project): dates → ``pl.Date``; codes and names → ``pl.String``;
-0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; ``""``, ``"-"``, ``"*"``,
-``None`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
+0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; arrays of strings (TDnet
+``DiscItems``/``Docs``) → one ``|``-joined ``pl.String`` (the bulk CSV's form); ``""``, ``"-"``,
+``"*"``, ``None``, ``[]`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
 """
 
 from __future__ import annotations
@@ -245,6 +246,14 @@ ENDPOINTS: dict[str, Endpoint] = {
             "million JPY",
         ),
         _ep(
+            "td_list", "/td/list", Plan.FREE, "date code from to discItems cursor", "date code",
+            "date", "DiscDate", "DiscNo", F.TD_LIST,
+            "TDnet add-on, 5-year window whatever the plan; date= one day (cursor= with date: "
+            "only records added since), code= 5 years, code+from/to a range; in the API minutes "
+            "to ~1 h after DiscTime; a correction is a new DiscNo; /td/bulk: whole 5 years",
+            add_on=AddOn.TDNET,
+        ),
+        _ep(
             "futures", "/derivatives/bars/daily/futures", Plan.PREMIUM,
             "date category contract_flag", "date", "date", "Date", "Date Code EmMrgnTrgDiv",
             F.FUTURES, f"{_WINDOW}; published ~03:00 JST the next day",
@@ -383,6 +392,18 @@ def _raise_non_scalar(ep: Endpoint, specs: list[FieldSpec], records: list[dict])
                 )
 
 
+def _joined_lists(ep: Endpoint, records: list[dict]) -> list[dict]:
+    """``records`` with every ``list`` field's array written ``|``-joined (strings pass)."""
+    names = [s.name for s in ep.fields if s.kind == "list"]
+    if not names:
+        return records
+    out = []
+    for record in records:
+        values = {n: record[n] for n in names if isinstance(record.get(n), list)}
+        out.append({**record, **{n: "|".join(map(str, v)) for n, v in values.items()}})
+    return out
+
+
 def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     """Typed frame with exactly ``ENDPOINTS[endpoint_id].schema`` from V2 ``data`` records.
 
@@ -394,6 +415,7 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     ep = get_endpoint(endpoint_id)
     _warn_unknown_keys(ep, records)
     records = _json_as_text(ep, records)
+    records = _joined_lists(ep, records)
     plain = [s for s in ep.fields if s.kind != "struct"]
     try:
         # Fast path: JSON numbers straight into Float64 (reading them as text is ~10x slower).
@@ -474,6 +496,14 @@ def _wire(spec: FieldSpec) -> pl.Expr:
             .when(value.is_finite())
             .then(value.cast(pl.String))
             .otherwise(None)
+        )
+    elif spec.kind == "list":
+        empty = pl.lit([], dtype=pl.List(pl.String))
+        return (
+            pl.when(value.is_null() | (value == ""))
+            .then(empty)
+            .otherwise(value.str.split("|"))
+            .alias(spec.name)
         )
     elif spec.kind == "struct":
         members = [_flag_text(value.struct.field(m), "1", "0").alias(m) for m in spec.members]

@@ -74,6 +74,15 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
     "fins_dividend": (Publication(_ALWAYS, 0, "19:00", f"{_S16}: hourly 12:00-19:00"),),
     "markets_breakdown": (Publication(_ALWAYS, 0, "18:00", _S16),),
     "equities_valuation": (Publication(_ALWAYS, 0, "16:30", _S16),),
+    "td_list": (
+        Publication(
+            _ALWAYS,
+            0,
+            "unknown",
+            "§2.7: each record minutes to ~1 h after its DiscTime; when a day's last one is "
+            "listed is unknown -> chosen: the day is complete by 09:00 the next morning",
+        ),
+    ),
 }
 
 

@@ -47,6 +47,8 @@ run on the same day asks only for the records published since and adds them to t
 rows (a record seen again replaces its earlier version, by the endpoint key). A cursor the server
 no longer accepts (400) restarts the day without one; where the server refuses the mode (403) the
 plain ``date=`` query is used. Below the cursor plan nothing changes.
+TDnet (``td_list``, day units): when two or more days are due, one ``/td/bulk`` file stores every
+day it settles (settle time not after its ``lastUpdated``) and only the later days are paged.
 
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
@@ -79,6 +81,7 @@ log = logging.getLogger(__name__)
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 CALENDAR = "markets_calendar"
+TD_LIST = "td_list"
 BUSINESS_DAY_CODES = ("1", "2")
 SETTLE_HOUR_JST = 9
 FLUSH_ROWS = 250_000
@@ -93,6 +96,8 @@ class FetchClient(Protocol):
     def pacing_delay(self, path: str = "") -> float: ...
 
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
+
+    def td_bulk(self) -> tuple[dt.datetime, pl.DataFrame]: ...
 
 
 class SourceMismatchError(GogookuError, ValueError):
@@ -397,6 +402,49 @@ def _fetch_units(
             flush()
 
 
+def _td_bulk_backfill(
+    store: RawStore,
+    client: FetchClient,
+    units: Sequence[Unit],
+    result: DatasetResult,
+    source: str,
+    today: dt.date,
+) -> None:
+    """Store the ``td_list`` day units that ``/td/bulk``'s file settles, from one download.
+
+    Used when two or more day units are due: one ``/td/bulk`` request plus one file instead of a
+    request per day. A day whose settle time (09:00 JST the next day) is not after the file's
+    ``lastUpdated`` is written from the file, stamped ``fetched_at = lastUpdated``; the later days
+    stay due and are paged with ``date=`` as usual. File rows dated on a day without a unit (a
+    closed day, outside the range) are not stored: paging could never refresh them.
+    """
+    todo = _todo(store, TD_LIST, units, today)
+    if len(todo) < 2:
+        return
+    before = client.requests_made
+    try:
+        stamp, frame = client.td_bulk()
+    finally:
+        result.requests += client.requests_made - before
+    settled = [u for u in todo if settle_time(u.end) <= stamp]
+    days = frame.partition_by("DiscDate", as_dict=True)
+    writes = [
+        UnitWrite(u.key, days.get((u.start,), frame.clear()), u.params, u.start, u.end, stamp)
+        for u in settled
+    ]
+    by_month: dict[str, list[UnitWrite]] = {}
+    for write in writes:
+        by_month.setdefault(write.key[:7], []).append(write)
+    for month in by_month.values():
+        store.write_units(TD_LIST, month, source=source)
+    result.fetched += len(writes)
+    result.rows += sum(w.frame.height for w in writes)
+    result.notes.append(
+        f"{len(writes)} day(s) from /td/bulk (lastUpdated {stamp:%Y-%m-%dT%H:%M:%SZ}); "
+        f"{len(todo) - len(writes)} later day(s) paged"
+    )
+
+
 def _order(
     store: RawStore, start: dt.date, end: dt.date, datasets: Sequence[str] | None, source: str
 ) -> list[str]:
@@ -521,6 +569,8 @@ def fetch(
                 log.info("%s: %s", dataset, note)
             try:
                 cursor_mode = supports_cursor(dataset, plan) and hasattr(client, "get_since")
+                if dataset == TD_LIST:
+                    _td_bulk_backfill(store, client, units, result, source, today)
                 _fetch_units(store, client, units, result, bars, source, clock, today, cursor_mode)
             except TRANSIENT_ERRORS as exc:
                 raise FetchStoppedError(

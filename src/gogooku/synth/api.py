@@ -5,8 +5,9 @@
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
 (``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
-truncated or non-JSON bodies, slow first bytes), bulk download (``gogooku.synth.bulk``) and the
-cursor mode of ``fins/summary`` and ``fins/details`` (``gogooku.synth.cursor``). ``market`` is any object whose ``tables`` map
+truncated or non-JSON bodies, slow first bytes), bulk download (``gogooku.synth.bulk``), the
+cursor mode of ``fins/summary`` and ``fins/details`` (``gogooku.synth.cursor``) and TDnet's list
+cursor, document URLs and whole-index file (``gogooku.synth.tdnet``). ``market`` is any object whose ``tables`` map
 dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
@@ -54,6 +55,7 @@ from gogooku.synth.faults import (
     admit,
     retry_after_value,
 )
+from gogooku.synth.tdnet import TD_FILES_PREFIX, TdService, add_td_routes
 
 PREFIX = "/v2"
 BAD_KEY_MESSAGE = "The incoming api key is invalid or expired."
@@ -479,8 +481,8 @@ class _Gate:
                     scope, receive, send
                 )
                 return
-        if scope["path"].startswith(FILES_PREFIX):
-            # A signed bulk-file URL carries its own authority (signature, expiry, single use).
+        if scope["path"].startswith((FILES_PREFIX, TD_FILES_PREFIX)):
+            # A signed file URL (bulk, TDnet) carries its own authority (signature, expiry).
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -577,11 +579,14 @@ def create_app(
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
     app.state.service = service
     for ep in ENDPOINTS.values():
-        app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
+        if ep.id != "td_list":  # served with its cursor by gogooku.synth.tdnet
+            app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
     secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
     service.cursors = CursorBook(secret, wall_clock, now)
     app.state.bulk = BulkService(service, secret=secret, clock=wall_clock)
     add_bulk_routes(app, app.state.bulk, PREFIX, _json_response)
+    app.state.td = TdService(service, secret=secret, clock=wall_clock)
+    add_td_routes(app, app.state.td, PREFIX, _json_response)
 
     @app.exception_handler(StarletteHTTPException)
     async def _unknown_path(request: Request, exc: StarletteHTTPException) -> Response:

@@ -30,9 +30,15 @@ from gogooku.settings import Plan
 FILES_PREFIX = "/bulk-files/"
 URL_TTL_S = 300
 # Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints.
-NOT_BULK = frozenset({"equities_earnings_calendar"})
+NOT_BULK = frozenset({"equities_earnings_calendar", "td_list"})
 # The only bulk dataset on the Free plan.
 FREE_BULK = frozenset({"markets_calendar"})
+
+
+def url_signature(secret: bytes, key: str, expires: int, nonce: str) -> str:
+    """HMAC-SHA256 of ``key``, expiry and nonce: the signature of every signed file URL."""
+    text = f"{key}\n{expires}\n{nonce}".encode()
+    return hmac.new(secret, text, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -181,8 +187,7 @@ class BulkService:
         return self.files[key]
 
     def _signature(self, key: str, expires: int, nonce: str) -> str:
-        text = f"{key}\n{expires}\n{nonce}".encode()
-        return hmac.new(self.secret, text, hashlib.sha256).hexdigest()
+        return url_signature(self.secret, key, expires, nonce)
 
     def sign(self, key: str) -> str:
         """The path and query of a URL for ``key`` valid ``URL_TTL_S`` seconds from now.

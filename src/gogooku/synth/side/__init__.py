@@ -20,6 +20,7 @@ from gogooku.synth.side.margin import render_margin
 from gogooku.synth.side.options import render_options
 from gogooku.synth.side.short_selling import render_short_selling
 from gogooku.synth.side.statements import render_statements
+from gogooku.synth.side.tdnet import render_tdnet
 from gogooku.synth.side.valuation import render_valuation
 from gogooku.synth.state import MarketState
 
@@ -34,6 +35,7 @@ RENDERERS = (
     render_indices,
     render_breakdown,
     render_futures,
+    render_tdnet,
 )
 
 SIDE_DATASETS = (
@@ -52,6 +54,7 @@ SIDE_DATASETS = (
     "futures",
     "equities_valuation",
     "fins_details",
+    "td_list",
 )
 
 
