@@ -129,6 +129,7 @@ def test_fetch_over_loopback_http_then_rerun_is_a_no_op(monkeypatch):
         "premium",
         "--datasets",
         "equities_bars_daily,indices_topix",
+        "--no-bulk",  # the tiny service has no bulk files
     ]
     with background_server(service.app) as url:
         first = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])

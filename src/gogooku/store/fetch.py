@@ -53,10 +53,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gogooku.calendar import published_through
 from gogooku.errors import GogookuError
+from gogooku.jquants.bulk import BulkEntry
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, PlanError
 from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
 from gogooku.settings import Plan
+from gogooku.store.bulk import backfill, bulk_capable
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.raw import RawStore, UnitWrite
 
@@ -78,6 +80,12 @@ class FetchClient(Protocol):
     def pacing_delay(self, path: str = "") -> float: ...
 
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
+
+    def bulk_list(
+        self, dataset_id: str, from_: dt.date | None = None, to: dt.date | None = None
+    ) -> list[BulkEntry]: ...
+
+    def fetch_bulk(self, dataset_id: str, entry: BulkEntry) -> pl.DataFrame: ...
 
 
 class SourceMismatchError(GogookuError, ValueError):
@@ -112,6 +120,7 @@ class DatasetResult:
     fetched: int = 0
     rows: int = 0
     requests: int = 0
+    bulk_files: int = 0
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -275,15 +284,23 @@ def _fetch_units(
     source: str,
     clock: Callable[[], dt.datetime],
     today: dt.date,
+    bulk: bool = False,
 ) -> None:
     """Request the units that need it; write them in batches of one month (or FLUSH_ROWS rows).
 
-    A batch is written before the next month starts and, whatever happens, before this function
-    returns or raises, so every unit a request completed for is stored.
+    With ``bulk``, the units of months a bulk file covers come from the files first
+    (``gogooku.store.bulk.backfill``) and only the others are paged. A batch is written before
+    the next month starts and, whatever happens, before this function returns or raises, so
+    every unit a request completed for is stored.
     """
     todo = _todo(store, result.dataset, units, today)
+    if bulk:
+        covered = backfill(
+            store, client, units, todo, result, source=source, clock=clock, today=today
+        )
+        todo = [u for u in todo if u.key not in covered]
     path = ENDPOINTS[result.dataset].path
-    result.planned = len(todo)
+    result.planned = len(todo) + result.fetched
     task = progress.add(result.dataset, len(todo))
     batch: list[UnitWrite] = []
 
@@ -405,8 +422,12 @@ def fetch(
     today: dt.date | None = None,
     source_end: dt.date | None = None,
     console: Console | None = None,
+    bulk: bool = False,
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
+
+    With ``bulk``, bulk-capable datasets take their complete months from V2 bulk files and page
+    the rest (``gogooku.store.bulk``).
 
     ``plan`` gates datasets (skipped with a message) and the history window; ``clock`` gives the
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
@@ -436,7 +457,17 @@ def fetch(
             for note in result.notes:
                 log.info("%s: %s", dataset, note)
             try:
-                _fetch_units(store, client, units, result, bars, source, clock, today)
+                _fetch_units(
+                    store,
+                    client,
+                    units,
+                    result,
+                    bars,
+                    source,
+                    clock,
+                    today,
+                    bulk=bulk and bulk_capable(dataset, plan),
+                )
             except TRANSIENT_ERRORS as exc:
                 raise FetchStoppedError(
                     f"{dataset}: {exc}; {report.fetched} unit(s) fetched before it are stored: "

@@ -94,11 +94,13 @@ def fetch_from_source(
     seed: int = 7,
     stocks: int = 300,
     console: Console | None = None,
+    bulk: bool = True,
 ) -> SourceFetch:
     """Fetch into ``store`` what it lacks for start..end from ``source`` (see module doc).
 
     ``plan`` defaults to JQUANTS_PLAN for jquants and premium for synthetic; ``base_url`` (jquants
-    only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated.
+    only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated; ``bulk``
+    takes complete months from V2 bulk files where the plan allows (``gogooku.store.bulk``).
     """
     if end < start:
         raise SourceError(f"--end {end} is before --start {start}")
@@ -125,6 +127,7 @@ def fetch_from_source(
                 progress=console is not None,
                 source="jquants",
                 console=console,
+                bulk=bulk,
             )
         return SourceFetch(source, report, [], None)
 
@@ -146,6 +149,12 @@ def fetch_from_source(
         )
     market = generate_market(SynthConfig(seed=seed, stocks=stocks, start=start, end=end))
     report, oracle = fetch_synthetic_market(
-        store, market, datasets, chosen, progress=console is not None, console=console
+        store,
+        market,
+        datasets,
+        chosen,
+        progress=console is not None,
+        console=console,
+        bulk=bulk,
     )
     return SourceFetch(source, report, oracle, label)

@@ -75,7 +75,8 @@ class BulkService:
         self.secret = secret
         self.clock = clock
         self.used: set[str] = set()
-        self._sizes: dict[str, int] = {}
+        self._content: dict[str, bytes] = {}
+        self._modified: dict[str, str] = {}
         self.files = {f.key: f for f in self._catalogue()}
 
     def allowed(self, ep: Endpoint) -> bool:
@@ -107,22 +108,41 @@ class BulkService:
         return renderer(rows) if renderer is not None else rows
 
     def content(self, file: BulkFile) -> bytes:
-        """The file's bytes, built on each call (deterministic); only its size is kept."""
-        ep = ENDPOINTS[file.endpoint_id]
-        data = write_csv_gz(ep.id, self.rows(file), self.service.omitted_fields(ep))
-        self._sizes[file.key] = len(data)
+        """The file's bytes (deterministic), built once per process and kept: a listing needs
+        every file's size and a download its bytes, so each file is compressed once."""
+        data = self._content.get(file.key)
+        if data is None:
+            ep = ENDPOINTS[file.endpoint_id]
+            data = write_csv_gz(ep.id, self.rows(file), self.service.omitted_fields(ep))
+            self._content[file.key] = data
         return data
 
     def size(self, file: BulkFile) -> int:
-        # Sizes only: a 10-year market's files would hold hundreds of MB in memory.
-        if file.key not in self._sizes:
-            self.content(file)
-        return self._sizes[file.key]
+        return len(self.content(file))
 
     def last_modified(self, file: BulkFile) -> str:
-        """The file's last write: 18:00 JST (09:00 UTC) of the day after its last row's date."""
+        """The file's last write: 18:00 JST (09:00 UTC) of the day after its last row's date, or
+        the time of the last correction that changed it (``correct``)."""
+        if file.key in self._modified:
+            return self._modified[file.key]
         last = self.service.tables[file.endpoint_id].last_date_upto(file.last) or file.last
         return f"{last + dt.timedelta(days=1):%Y-%m-%d}T09:00:00Z"
+
+    def correct(self, endpoint_id: str, frame: pl.DataFrame, at: dt.datetime) -> list[str]:
+        """Replace ``endpoint_id``'s rows by ``frame`` (a correction, served to paging too) and,
+        as the API replaces a file in place, give every month file whose bytes change the
+        ``LastModified`` ``at``; returns the changed keys."""
+        keys = [k for k, f in self.files.items() if f.endpoint_id == endpoint_id]
+        before = {k: self.content(self.files[k]) for k in keys}
+        table = self.service.tables[endpoint_id]
+        self.service.tables[endpoint_id] = type(table)(ENDPOINTS[endpoint_id], frame)
+        changed = []
+        for key in keys:
+            del self._content[key]
+            if self.content(self.files[key]) != before[key]:
+                self._modified[key] = f"{at.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+                changed.append(key)
+        return changed
 
     def listing(self, params: dict[str, str]) -> list[dict]:
         endpoint = params.get("endpoint")
