@@ -37,6 +37,12 @@ plan window the last time, or at the end of a shorter synthetic market) is reque
 
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
+
+Bulk (``fetch(bulk=True)``, what ``gogooku fetch`` does unless ``--no-bulk``): the units of every
+month that ended before today come from the dataset's V2 bulk file when one is listed, split into
+the same units with the same parameters, and only the rest is paged; see ``gogooku.store.bulk``.
+The units it stores follow the rules above like paged ones (a bulk file is listed only when some
+unit of the dataset is due, so a completed historical fetch still makes no request).
 """
 
 from __future__ import annotations
