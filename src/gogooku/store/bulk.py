@@ -4,7 +4,7 @@ For a bulk-capable dataset (``bulk_capable``: Light and above every dataset not 
 ``gogooku.synth.bulk.NOT_BULK``; Free only the calendar) ``backfill`` runs before paging when some
 unit of the dataset is due (missing, pending or unsettled, per ``gogooku.store.fetch``):
 
-1. one ``/bulk/list`` call for the dataset over the planned period;
+1. one ``/bulk/list`` call for the dataset over the planned period (paced like every request);
 2. a listed file is used for a month that ended before ``today`` (a *complete* month: the current
    month's file, if the server lists one, is still growing, so that month is paged), when that
    month holds a planned unit;
@@ -53,12 +53,15 @@ MANIFEST_FILE = "_bulk.json"
 
 
 def bulk_capable(dataset: str, plan: Plan) -> bool:
-    """Whether ``plan`` may take ``dataset``'s history from bulk files."""
+    """Whether ``plan`` may take ``dataset``'s history from bulk files (an add-on dataset: when
+    its add-on is held, which the fetch has checked before)."""
     from gogooku.synth.bulk import FREE_BULK, NOT_BULK
 
     endpoint = ENDPOINTS[dataset]
     if endpoint.fetch_mode == "latest" or dataset in NOT_BULK:
         return False
+    if endpoint.add_on is not None:
+        return True
     if plan is Plan.FREE:
         return dataset in FREE_BULK
     return plan_allows(plan, endpoint.min_plan)

@@ -19,7 +19,7 @@ from rich.console import Console
 from gogooku.calendar import published_through
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.transport import ASGISyncTransport
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.fetch import CALENDAR, FetchReport, fetch, trading_days, units_to_fetch
 from gogooku.store.raw import ORACLE_DATASET, RawStore
@@ -43,6 +43,7 @@ def synthetic_up_to_date(
     datasets: Sequence[str] | None,
     plan: Plan,
     label: str,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> bool:
     """True when a synthetic fetch of first..last would request nothing and write no oracle row.
 
@@ -66,6 +67,7 @@ def synthetic_up_to_date(
         source=label,
         today=days[-1],
         source_end=published_through(days[-1]),
+        addons=addons,
     )
     if due:
         return False
@@ -89,6 +91,7 @@ def fetch_synthetic_market(
     progress: bool = True,
     console: Console | None = None,
     bulk: bool = False,
+    addons: frozenset[AddOn] = frozenset(AddOn),
 ) -> tuple[FetchReport, list[UnitRecord]]:
     """Fetch ``market`` over its whole period into ``store`` and write its oracle.
 
@@ -102,7 +105,7 @@ def fetch_synthetic_market(
 
     config = market.config
     label = synthetic_label(config.seed, config.stocks, config.start)
-    app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=plan, rate_limit=False)
+    app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=plan, rate_limit=False, addons=addons)
     today = app.state.service.today
     client = JQuantsClient(
         SYNTHETIC_API_KEY,
@@ -111,6 +114,7 @@ def fetch_synthetic_market(
         transport=ASGISyncTransport(app),
         pacing=False,
         today=today,
+        addons=addons,
     )
     with client:
         report = fetch(
@@ -126,5 +130,6 @@ def fetch_synthetic_market(
             source_end=market.state.calendar["Date"].max(),
             console=console,
             bulk=bulk,
+            addons=addons,
         )
     return report, store.write_oracle(market.oracle, source=label)
