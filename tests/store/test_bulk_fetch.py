@@ -13,14 +13,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.httpserver import background_server
-from gogooku.jquants.bulk import BulkEntry, BulkFileError, verify
+from gogooku.jquants.bulk import BulkEntry, BulkFileError, key_month, verify
 from gogooku.jquants.bulkfile import bulk_key
 from gogooku.jquants.client import JQuantsClient
+from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.transport import ASGISyncTransport
 from gogooku.settings import Plan
 from gogooku.store.bulk import MANIFEST_FILE
@@ -140,6 +143,12 @@ def test_cli_backfills_complete_months_from_bulk_and_pages_the_tail(
     assert sorted(manifest) == [bulk_key(BARS, 2024, m) for m in (1, 2)]
     assert all(entry["how"] == "downloaded" and entry["rows"] > 0 for entry in manifest.values())
     assert store.verify(BARS) == []
+    with home(monkeypatch, tmp_path / "a"):
+        status = runner.invoke(app, ["store", "status", "--json"])
+    bars = next(line for line in json.loads(status.output) if line["dataset"] == BARS)
+    # Every trading day is a unit, bulk-stored or paged: no gap, two files downloaded.
+    assert bars["gaps"] == [] and bars["bulk_files"] == 2 and bars["pending"] == 0
+    assert bars["units"] == len(store.catalog.units(BARS)) > tail_days(market)
 
 
 def test_premium_bulk_and_paging_store_the_same_partitions(market, tmp_path):
@@ -284,3 +293,28 @@ def test_verify_names_the_key_and_the_failed_check(market):
             verify(BARS, _entry(data, size=size), data)
     with pytest.raises(BulkFileError, match="outside 2024-01"):
         verify(BARS, _entry(good, key=bulk_key(BARS, 2024, 1)), good)
+
+
+class DailyKeys(JQuantsClient):
+    """Lists a per-day file of the current month too (the real key pattern is unknown)."""
+
+    def bulk_list(self, dataset_id, from_=None, to=None):
+        day = BulkEntry(bulk_key(dataset_id, 2024, 3).replace("202403", "20240305"), "x", 10)
+        return [*super().bulk_list(dataset_id, from_, to), day]
+
+
+def test_a_listed_file_of_another_key_pattern_is_left_to_paging(market, tmp_path):
+    store = RawStore(tmp_path / "raw")
+    server = served(market, Plan.STANDARD)
+    report = in_process(market, store, Plan.STANDARD, server, DailyKeys)
+    assert not any("20240305" in p for p in server.paths)
+    assert report.results[BARS].bulk_files == 2
+    assert server.counts()["/equities/bars/daily"] == tail_days(market)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2000, 2099), st.integers(1, 12), st.sampled_from(sorted(ENDPOINTS)))
+def test_the_month_read_from_a_key_is_the_month_it_was_written_for(year, month, dataset):
+    first, last = key_month(bulk_key(dataset, year, month))
+    assert (first.year, first.month, first.day) == (year, month, 1)
+    assert last.month == month and (last + dt.timedelta(days=1)).day == 1

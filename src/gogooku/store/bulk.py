@@ -106,11 +106,14 @@ def backfill(
     source: str,
     clock: Callable[[], dt.datetime],
     today: dt.date,
+    progress: Callable[[int], Callable[[], None]] | None = None,
 ) -> set[str]:
     """Store what bulk files cover of ``units`` (see module doc); the keys now covered.
 
     ``units`` are the dataset's planned units, ``due`` those that need a fetch. Requests (list and
     URL calls) are added to ``result.requests``, downloads to ``result.bulk_files``.
+    ``progress(n)``, called once with the number of listed files of planned months, returns the
+    callable called after each of them.
     """
     dataset = result.dataset
     complete = [u for u in units if _month_end(u.start) < today]
@@ -131,10 +134,10 @@ def backfill(
     manifest = read_manifest(store, dataset)
     date_field = ENDPOINTS[dataset].date_field
     covered: set[str] = set()
-    for entry in listed:
-        month_units = by_month.get(entry.month[0].strftime("%Y-%m"))
-        if not month_units:
-            continue
+    used = [(e, by_month[m]) for e in listed if (m := _month_key(e)) in by_month]
+    advance = progress(len(used)) if progress is not None else lambda: None
+
+    def take(entry: BulkEntry, month_units: list[Unit]) -> None:
         covered.update(u.key for u in month_units)
         recorded = manifest.get(entry.key)
         same = recorded is not None and (recorded["LastModified"], recorded["Size"]) == (
@@ -144,9 +147,9 @@ def backfill(
         if not any(u.key in due_keys for u in month_units) and (same or recorded is None):
             if recorded is None:
                 stored = store.catalog.units(dataset, [u.key for u in month_units])
-                _record(manifest, entry, sum(r.rows for r in stored), clock(), "paged")
+                _record(manifest, entry, sum(r.rows or 0 for r in stored), clock(), "paged")
                 _save(store, dataset, manifest)
-            continue
+            return
         before = client.requests_made
         try:
             frame = client.fetch_bulk(dataset, entry)
@@ -163,7 +166,20 @@ def backfill(
         result.bulk_files += 1
         result.fetched += len(writes)
         result.rows += sum(w.frame.height for w in writes)
+
+    for entry, month_units in used:
+        take(entry, month_units)
+        advance()
     return covered
+
+
+def _month_key(entry: BulkEntry) -> str | None:
+    """``YYYY-MM`` of a monthly file; None for a key of another pattern (a per-day file of the
+    current month, whose pattern is unknown: that month is paged)."""
+    try:
+        return entry.month[0].strftime("%Y-%m")
+    except BulkFileError:
+        return None
 
 
 def _record(

@@ -332,8 +332,21 @@ def _fetch_units(
     """
     todo = _todo(store, result.dataset, units, today)
     if bulk:
+
+        def files_bar(total: int) -> Callable[[], None]:
+            task = progress.add(f"{result.dataset} (bulk files)", total)
+            return lambda: progress.advance(task, result.requests, 0.0)
+
         covered = backfill(
-            store, client, units, todo, result, source=source, clock=clock, today=today
+            store,
+            client,
+            units,
+            todo,
+            result,
+            source=source,
+            clock=clock,
+            today=today,
+            progress=files_bar,
         )
         todo = [u for u in todo if u.key not in covered]
     path = ENDPOINTS[result.dataset].path
