@@ -2,8 +2,8 @@
 
 One synthetic market (``--size STOCKSxYEARS``, default 300 × 3 y, ending 2024-12-30) is served at
 the Standard plan in process; the real ``JQuantsClient`` fetches every dataset the plan allows
-into a fresh raw store twice, unpaced: with ``--no-bulk`` semantics (``paging``) and with bulk
-(``bulk``). An ASGI wrapper counts every request by path and the body bytes sent. For each path:
+into a fresh raw store twice, unpaced: with ``--no-bulk`` semantics (``baseline_paging``) and
+with bulk (``bulk``). An ASGI wrapper counts every request by path and the body bytes sent. For each path:
 
 * ``requests``: per dataset (the fetch report: pages, listing and URL calls) and in total; signed
   file downloads are counted apart (``downloads``), since no rate limit is documented for them;
@@ -191,7 +191,7 @@ def main() -> None:
         "size": args.size,
         "market": f"{start}..{END}",
         "generate_seconds": round(generate_s, 1),
-        "paging": paging,
+        "baseline_paging": paging,
         "bulk": bulk,
         "requests_ratio_paging_over_bulk": round(paging["requests"] / bulk["requests"], 1),
         "unpaced_seconds_ratio_bulk_over_paging": round(
