@@ -80,6 +80,23 @@ def cli_fetch(url: str, plan: Plan, *extra: str):
     return runner.invoke(app, args)
 
 
+def cli_on_market_day(monkeypatch) -> None:
+    """The CLI fetches on the market's last day (its "today"), unpaced: the plan's pace would
+    only add waiting (requests are counted instead)."""
+    monkeypatch.setenv("JQUANTS_API_KEY", "k")
+    monkeypatch.setattr("gogooku.jquants.client.jst_today", lambda: END)
+    after_close = dt.datetime(2024, 3, 8, 12, tzinfo=dt.UTC)
+    monkeypatch.setattr(
+        "gogooku.store.sources.fetch", partial(fetch, today=END, clock=lambda: after_close)
+    )
+    from_settings = JQuantsClient.from_settings.__func__
+    monkeypatch.setattr(
+        JQuantsClient,
+        "from_settings",
+        classmethod(lambda cls, settings, **kw: from_settings(cls, settings, pacing=False, **kw)),
+    )
+
+
 @contextmanager
 def home(monkeypatch, root: Path):
     monkeypatch.setenv("GOGOOKU_HOME", str(root))
@@ -112,20 +129,7 @@ def in_process(
 def test_cli_backfills_complete_months_from_bulk_and_pages_the_tail(
     market, monkeypatch, tmp_path, plan
 ):
-    monkeypatch.setenv("JQUANTS_API_KEY", "k")
-    # The CLI's "today" is the market's last day, as for a user fetching on that day.
-    monkeypatch.setattr("gogooku.jquants.client.jst_today", lambda: END)
-    after_close = dt.datetime(2024, 3, 8, 12, tzinfo=dt.UTC)
-    monkeypatch.setattr(
-        "gogooku.store.sources.fetch", partial(fetch, today=END, clock=lambda: after_close)
-    )
-    # Unpaced: the plan's pace would only add waiting (requests are counted instead).
-    from_settings = JQuantsClient.from_settings.__func__
-    monkeypatch.setattr(
-        JQuantsClient,
-        "from_settings",
-        classmethod(lambda cls, settings, **kw: from_settings(cls, settings, pacing=False, **kw)),
-    )
+    cli_on_market_day(monkeypatch)
     server = served(market, plan)
     with background_server(server) as url, home(monkeypatch, tmp_path / "a") as store:
         result = cli_fetch(url, plan)
@@ -233,15 +237,21 @@ def test_a_corrected_file_alone_is_downloaded_again_and_keeps_the_old_rows(marke
     assert manifest[bulk_key(BARS, 2024, 2)]["LastModified"] == "2024-03-09T09:00:00Z"
 
 
-def test_a_bad_file_stops_the_fetch_naming_its_key_and_stores_nothing_of_it(market, tmp_path):
-    store = RawStore(tmp_path / "raw")
+def test_a_bad_file_stops_the_fetch_naming_its_key_and_stores_nothing_of_it(
+    market, monkeypatch, tmp_path
+):
+    cli_on_market_day(monkeypatch)
     server = served(market, Plan.STANDARD)
     bulk = server.state.bulk
     key = bulk_key(BARS, 2024, 2)
     data = bulk.content(bulk.files[key])
-    bulk._content[key] = data[:-20]  # served cut short, its Size listed to match
-    with pytest.raises(BulkFileError, match=f"bulk file {key}.*not a complete gzip stream"):
-        in_process(market, store, Plan.STANDARD, server)
+    bulk._content[(key, bulk.files[key].last)] = data[:-20]  # cut short, its Size listed to match
+    with background_server(server) as url, home(monkeypatch, tmp_path / "a") as store:
+        result = cli_fetch(url, Plan.STANDARD)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [x for x in result.output.splitlines() if "failed" in x]
+    assert line.startswith(f"fetch failed: bulk file {key} (equities_bars_daily): not a complete")
+    assert "nothing stored" in line and "--no-bulk" in line
     stored = {r.unit_key[:7] for r in store.catalog.units(BARS)}
     assert stored == {"2024-01"}
     manifest = json.loads((store.dataset_dir(BARS) / MANIFEST_FILE).read_text())

@@ -153,6 +153,8 @@ def backfill(
         before = client.requests_made
         try:
             frame = client.fetch_bulk(dataset, entry)
+        except BulkFileError as exc:
+            raise BulkFileError(f"{exc}; `gogooku fetch --no-bulk` pages it instead") from None
         finally:
             result.requests += client.requests_made - before
         fetched_at = clock()
