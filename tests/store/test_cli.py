@@ -78,7 +78,7 @@ def test_store_status_table():
         "2024-01-31",
         "36",
         "12",
-        "0",  # bulk files
+        "0",  # bulk (files downloaded)
         "7 (2024-01-11, 2024-01-12, 2024-01-15, ...)",
         "0",  # pending
         "0",  # revised

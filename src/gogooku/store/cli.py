@@ -214,7 +214,7 @@ def status_command(
         ),
     ] = False,
 ) -> None:
-    """Per dataset: first/last date, rows, units (those stored from bulk files included), bulk files (month files downloaded, per `raw/<dataset>/_bulk.json`), gaps, pending (interrupted) units, revised rows (superseded versions kept when a re-fetch brought a correction) and corrupt partitions.
+    """Per dataset: first/last date, rows, units (those stored from bulk files included), bulk (month files downloaded, per `raw/<dataset>/_bulk.json`), gaps, pending (interrupted) units, revised rows (superseded versions kept when a re-fetch brought a correction) and corrupt partitions.
 
     Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets). Corrupt partitions (an unreadable Parquet footer, a missing file, fewer rows than the catalog recorded; with --deep a page that does not decode) are listed by file under the table, and exit 1: `gogooku fetch --repair` fetches them again.
     """
@@ -242,7 +242,7 @@ def status_command(
         "last",
         "rows",
         "units",
-        "bulk files",
+        "bulk",
         "gaps",
         "pending",
         "revised",

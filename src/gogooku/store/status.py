@@ -3,7 +3,7 @@
 For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
 {"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
 Units stored from bulk files are ordinary units (a day or a month each, like paged ones), so
-they count as fetched; *bulk files* is how many month files the dataset's ``_bulk.json`` records
+they count as fetched; *bulk* is how many month files the dataset's ``_bulk.json`` records
 as downloaded (``gogooku.store.bulk``).
 *revised* counts the superseded row versions kept under ``_vintages/`` (``gogooku.store.vintages``).
 *Corrupt* lists the month partitions that are unreadable, missing or hold fewer rows than
