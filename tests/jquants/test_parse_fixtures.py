@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import polars as pl
 import pytest
 
 from gogooku.jquants import endpoints
+from gogooku.jquants.bulkfile import read_csv_gz, write_csv_gz
 from gogooku.jquants.endpoints import ENDPOINTS, parse_records
 
 from .conftest import load_fixture
@@ -302,3 +304,44 @@ def test_valuation_values_and_nulls():
     )
     assert all(etf[c] is None for c in frame.columns if c not in ("Date", "Code"))
     assert loss["PER"] == -88.5 and loss["FwdPER"] is None and loss["FwdEPS"] is None
+
+
+def test_fins_details_line_items_per_accounting_standard():
+    frame = parse_records("fins_details", load_fixture("fins_details"))
+    jp, ifrs, us = frame.rows(named=True)
+    assert (jp["AcctStd"], jp["PerType"], ifrs["AcctStd"], us["AcctStd"]) == (
+        "Japan GAAP",
+        "FY",
+        "IFRS",
+        "US GAAP",
+    )
+    assert (jp["TA"], jp["CurA"], jp["CurL"], jp["Eq"], jp["NP"], jp["CFO"]) == (
+        1.2e9,
+        5e8,
+        2.5e8,
+        5e8,
+        6e7,
+        7.5e7,
+    )
+    assert jp["Inv"] == 5e7  # merchandise + raw materials; work in process absent
+    assert jp["Debt"] == 2e8  # short + long borrowings; blank bonds payable is no value
+    assert (jp["Capex"], jp["CFI"], jp["Dep"]) == (-3.5e7, -4e7, 2e7)
+    assert (ifrs["TA"], ifrs["Eq"], ifrs["Debt"], ifrs["NP"]) == (9e13, 3.5e13, 3e6, -1.5e12)
+    assert ifrs["CurA"] is None and ifrs["Capex"] is None  # labels the record lacks
+    assert us["TA"] == 5000.0 and us["CFO"] is None  # "-" is no value
+    assert us["DiscTime"] is None
+    assert json.loads(jp["FS"])["Goodwill"] == "1000000"  # unmapped labels stay in FS
+
+
+def test_fins_details_round_trips_through_records_and_bulk_csv():
+    frame = parse_records("fins_details", load_fixture("fins_details"))
+    records = endpoints.to_records("fins_details", frame)
+    assert isinstance(records[0]["FS"], dict) and "TA" not in records[0]
+    assert parse_records("fins_details", records).equals(frame)
+    data = write_csv_gz("fins_details", frame, frozenset())
+    assert read_csv_gz("fins_details", data).equals(frame)
+
+
+def test_fins_details_fs_that_is_not_an_object_names_the_field():
+    with pytest.raises(ValueError, match=r"fins_details: field FS has value \[1\]"):
+        parse_records("fins_details", [{"DiscDate": "2025-05-13", "Code": "86970", "FS": [1]}])

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from gogooku.jquants import fs_labels
 from gogooku.jquants.endpoints import (
     ENDPOINTS,
     NULL_TOKENS,
@@ -40,6 +41,16 @@ def value_strategy(spec):
         "num": numbers,
         "numstr": numbers,
     }
+    if spec.kind == "json":
+        labels = st.sampled_from(
+            [fs_labels.STANDARD_LABEL, "Total assets", "Goodwill", "Net sales"]
+        )
+        amounts = st.one_of(st.just(""), st.integers(-(10**12), 10**12).map(str))
+        objects = st.dictionaries(labels, amounts, max_size=4)
+        return st.one_of(
+            st.none(),
+            objects.map(lambda d: json.dumps(d, sort_keys=True, separators=(",", ":"))),
+        )
     if spec.kind == "struct":
         member = st.one_of(st.none(), flags)
         return st.one_of(st.none(), st.fixed_dictionaries(dict.fromkeys(spec.members, member)))
@@ -53,7 +64,10 @@ def frames(draw, endpoint_id):
     data = {
         spec.name: [draw(value_strategy(spec)) for _ in range(rows)] for spec in endpoint.fields
     }
-    return pl.DataFrame(data, schema=endpoint.schema)
+    wire = pl.DataFrame(data, schema={s.name: s.dtype for s in endpoint.fields})
+    if endpoint.derived:
+        wire = fs_labels.with_line_items(wire)
+    return wire.select(pl.col(name).cast(dtype) for name, dtype in endpoint.schema.items())
 
 
 @pytest.mark.parametrize("endpoint_id", sorted(ENDPOINTS))

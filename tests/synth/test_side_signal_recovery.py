@@ -57,10 +57,12 @@ def _observable(name: str, market: SyntheticMarket) -> pl.DataFrame:
         return measures.short_measure(t["markets_short_sale_report"], days)
     if name == "flow":
         return measures.flow_measure(t["equities_investor_types"], t["equities_bars_daily"], days)
+    if name == "accruals":
+        return measures.accruals_measure(t["fins_details"], days)
     return measures.drift_measure(t["fins_summary"], days)
 
 
-@pytest.mark.parametrize("name", ["margin", "short", "flow", "drift"])
+@pytest.mark.parametrize("name", ["margin", "short", "flow", "drift", "accruals"])
 def test_observable_recovers_the_planted_signal(name, wide_market, targets, contribution_ic):
     planted = contribution_ic[name]
     assert 0.005 < planted < 0.05, (name, planted)
@@ -70,7 +72,7 @@ def test_observable_recovers_the_planted_signal(name, wide_market, targets, cont
 
 
 def test_no_single_side_observable_exceeds_the_realism_cap(wide_market, targets):
-    for name in ("margin", "short", "flow", "drift"):
+    for name in ("margin", "short", "flow", "drift", "accruals"):
         frame = measures.broadcast(_observable(name, wide_market), targets)
         assert abs(measures.rank_ic(frame)) < 0.05, name
 

@@ -177,6 +177,7 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "indices_bars_daily": ("bars_same_day", SourceDates("Date")),
     "equities_master": ("master_valid_from", SourceDates("Date")),
     "fins_summary": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
+    "fins_details": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
     "markets_margin_interest": (
         "margin_interest",
         SourceDates("Date", pub_col="PubDate"),

@@ -2,7 +2,10 @@
 
 The header is the endpoint's V2 field names in catalogue order (Premium-only fields left out where
 the plan omits them); a null is an empty cell. The real files' treatment of nested fields is not
-documented: ``PubReason`` (margin alert) is written as the JSON text of its object.
+documented: ``PubReason`` (margin alert) is written as the JSON text of its object, and the
+``FS`` object of ``fins_details`` as its JSON text with sorted keys (our choice; the same text the
+store keeps). Derived columns (the ``fins_details`` line items) are not written: reading parses
+them from ``FS`` again, exactly as for a paged answer.
 """
 
 from __future__ import annotations

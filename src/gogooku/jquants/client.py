@@ -86,7 +86,8 @@ _RETRYABLE_TRANSPORT_ERRORS = (
 class Page:
     """One V2 response envelope: ``data`` records and the key of the next page (None on the last).
 
-    ``status`` is 200, or 210 for the API's "no content" answer (then ``data`` is empty).
+    ``status`` is 200, or 210 for the API's "no content" answer (then ``data`` is empty);
+    ``cursor`` the top-level cursor of a cursor-mode answer's last page (``gogooku.jquants.cursor``).
     """
 
     path: str
@@ -94,6 +95,7 @@ class Page:
     data: list[dict[str, Any]]
     pagination_key: str | None
     status: int
+    cursor: str | None = None
 
 
 @dataclass
@@ -373,11 +375,23 @@ class JQuantsClient:
                 **context,
             )
         key = payload.get("pagination_key") or None
-        return Page(path, query, data, None if key is None else str(key), response.status_code)
+        cursor = payload.get("cursor") or None
+        return Page(
+            path,
+            query,
+            data,
+            None if key is None else str(key),
+            response.status_code,
+            None if cursor is None else str(cursor),
+        )
 
     def iter_pages(self, path: str, params: Mapping[str, object] | None = None) -> Iterator[Page]:
-        """Every page of a query: the same query plus ``pagination_key`` until a page lacks it."""
+        """Every page of a query: the same query plus ``pagination_key`` until a page lacks it.
+
+        A ``cursor`` goes with the first request only: the API refuses it together with a
+        ``pagination_key``."""
         query = dict(params or {})
+        follow = {name: value for name, value in query.items() if name != "cursor"}
         seen: set[str] = set()
         page = self.get_page(path, query)
         yield page
@@ -389,7 +403,7 @@ class JQuantsClient:
                     params=query,
                 )
             seen.add(page.pagination_key)
-            page = self.get_page(path, {**query, "pagination_key": page.pagination_key})
+            page = self.get_page(path, {**follow, "pagination_key": page.pagination_key})
             yield page
 
     def get_records(self, path: str, params: Mapping[str, object] | None = None) -> list[dict]:
@@ -400,6 +414,15 @@ class JQuantsClient:
         return records
 
     # -- catalogue-aware fetch ------------------------------------------------------------------
+
+    def get_since(
+        self, dataset_id: str, day: dt.date | str, cursor: str | None = None
+    ) -> tuple[pl.DataFrame, str | None]:
+        """(records of ``day`` published after ``cursor``, the next cursor): the cursor mode of
+        ``gogooku.jquants.cursor.get_since``."""
+        from gogooku.jquants.cursor import get_since
+
+        return get_since(self, dataset_id, day, cursor)
 
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame:
         """All rows of one query of a catalogue dataset as a typed frame.

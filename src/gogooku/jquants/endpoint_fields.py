@@ -13,6 +13,8 @@ kind        Polars dtype      wire form
 ``num``     ``pl.Float64``    JSON number
 ``numstr``  ``pl.Float64``    numeric string (fins/summary writes every number as a string)
 ``struct``  ``pl.Struct``     JSON object of ``flag`` sub-fields (margin-alert ``PubReason``)
+``json``    ``pl.String``     JSON object with keys that vary by record (fins/details ``FS``); stored
+                              as its JSON text with sorted keys
 ==========  ================  ====================================================================
 
 ``null`` is the token the API writes for a missing value: ``None`` (JSON null), ``""``, ``"-"`` or
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct")
+KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct", "json")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class FieldSpec:
             "tf": pl.Boolean(),
             "num": pl.Float64(),
             "numstr": pl.Float64(),
+            "json": pl.String(),
         }[self.kind]
 
 
@@ -246,6 +249,18 @@ FINS_EARNINGS_DATE = (
 EQUITIES_EARNINGS_CALENDAR = (
     *fields("date", "Date", ""),
     *fields("str", "Code CoName FY SectorNm FQ Section"),
+)
+
+FINS_DETAILS = (
+    *fields("date", "DiscDate"),
+    *fields("time", "DiscTime"),
+    *fields("str", "Code DiscNo DocType", ""),
+    FieldSpec("FS", "json"),
+)
+# Not on the wire: read from ``FS`` at parse time (``gogooku.jquants.fs_labels``).
+FINS_DETAILS_ITEMS = (
+    *fields("str", "AcctStd PerType"),
+    *fields("num", "TA CurA CurL Cash Recv Inv PPE TL Eq Debt Sales OP NP CFO CFI Capex Dep"),
 )
 
 EQUITIES_VALUATION = (

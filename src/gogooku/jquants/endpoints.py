@@ -5,6 +5,10 @@ the ``data`` list of a V2 response into a typed Polars frame; ``to_records`` is 
 writes values the way the API does (flags ``"0"``/``"1"``, dates ``"YYYY-MM-DD"``, fins numbers as
 strings, ``""``/``"-"``/``"*"`` where the API writes those for a missing value).
 
+Derived columns: ``Endpoint.derived`` fields are not on the wire but read from a wire field at
+parse time (``fins_details``: the line items of ``FS``, ``gogooku.jquants.fs_labels``); rendering
+leaves them out.
+
 Type rule (one place for the whole project): dates → ``pl.Date``; codes and names → ``pl.String``;
 0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; ``""``, ``"-"``, ``"*"``,
 ``None`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
@@ -22,6 +26,7 @@ import polars as pl
 
 from gogooku.jquants import endpoint_fields as F
 from gogooku.jquants.endpoint_fields import FieldSpec
+from gogooku.jquants.fs_labels import with_line_items
 from gogooku.settings import AddOn, Plan
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,9 @@ class Endpoint:
     ``date=``), ``range`` (``from``/``to`` chunks), ``disc_date`` (one request per day with
     ``disc_date=``) or ``latest`` (only the current snapshot exists). ``date_field`` is the column
     that dates a row (partitioning, plan windows, ``from``/``to``); ``key`` identifies a row.
+    ``derived`` are stored columns computed from the wire fields at parse time; ``cursor_plan`` is
+    the lowest plan whose ``date=`` queries may use the ``cursor`` mode
+    (``gogooku.jquants.cursor``), None where the endpoint has none.
     ``add_on`` names the add-on contract that opens it (then ``min_plan`` does not apply).
     """
 
@@ -54,6 +62,8 @@ class Endpoint:
     fields: tuple[FieldSpec, ...]
     history: str
     premium_fields: frozenset[str] = frozenset()
+    derived: tuple[FieldSpec, ...] = ()
+    cursor_plan: Plan | None = None
     add_on: AddOn | None = None
     schema: dict[str, pl.DataType] = field(init=False, compare=False)
 
@@ -62,13 +72,19 @@ class Endpoint:
             raise ValueError(
                 f"endpoint {self.id}: fetch_mode {self.fetch_mode!r} not in {FETCH_MODES}"
             )
-        names = [spec.name for spec in self.fields]
+        names = [spec.name for spec in (*self.fields, *self.derived)]
         if len(set(names)) != len(names):
             raise ValueError(f"endpoint {self.id}: duplicate field names")
         missing = [c for c in (self.date_field, *self.key) if c not in names]
         if missing:
             raise ValueError(f"endpoint {self.id}: date_field/key columns {missing} not in fields")
-        object.__setattr__(self, "schema", {spec.name: spec.dtype for spec in self.fields})
+        specs = (*self.fields, *self.derived)
+        object.__setattr__(self, "schema", {spec.name: spec.dtype for spec in specs})
+
+    @property
+    def wire_names(self) -> frozenset[str]:
+        """The fields the API sends (the schema less ``derived``)."""
+        return frozenset(spec.name for spec in self.fields)
 
     @property
     def mixed_fields(self) -> tuple[FieldSpec, ...]:
@@ -90,13 +106,17 @@ def _ep(
     *,
     paginated: bool = True,
     premium_fields: frozenset[str] = frozenset(),
+    derived: tuple[FieldSpec, ...] = (),
+    cursor_plan: Plan | None = None,
     add_on: AddOn | None = None,
 ) -> Endpoint:
     return Endpoint(
         id=id,
         path=path,
         min_plan=min_plan,
-        params=frozenset(params.split()) | ({"pagination_key"} if paginated else set()),
+        params=frozenset(params.split())
+        | ({"pagination_key"} if paginated else set())
+        | ({"cursor"} if cursor_plan is not None else set()),
         required_any=tuple(required_any.split()),
         paginated=paginated,
         fetch_mode=fetch_mode,
@@ -105,6 +125,8 @@ def _ep(
         fields=fields,
         history=history,
         premium_fields=premium_fields,
+        derived=derived,
+        cursor_plan=cursor_plan,
         add_on=add_on,
     )
 
@@ -183,7 +205,16 @@ ENDPOINTS: dict[str, Endpoint] = {
             "fins_summary", "/fins/summary", Plan.FREE, "code date", "code date", "date",
             "DiscDate", "Code DiscNo", F.FINS_SUMMARY,
             f"{_WINDOW}; 60 requests/min on every plan; ~18:00 and ~24:30 JST; available at "
-            "DiscDate+DiscTime",
+            "DiscDate+DiscTime; Premium: continuous, cursor mode",
+            cursor_plan=Plan.PREMIUM,
+        ),
+        _ep(
+            "fins_details", "/fins/details", Plan.PREMIUM, "code date", "code date", "date",
+            "DiscDate", "Code DiscNo", F.FINS_DETAILS,
+            f"{_WINDOW}; 60 requests/min; continuous, cursor mode; available at DiscDate+DiscTime; "
+            "FS maps XBRL labels to values (line items read into typed columns)",
+            derived=F.FINS_DETAILS_ITEMS,
+            cursor_plan=Plan.PREMIUM,
         ),
         _ep(
             "fins_earnings_date", "/fins/earnings-date", Plan.STANDARD, "code date scheduled_date",
@@ -225,6 +256,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 ENDPOINTS_BY_PATH: dict[str, Endpoint] = {e.path: e for e in ENDPOINTS.values()}
 
+_DERIVE = {"fins_details": with_line_items}
+
 
 def get_endpoint(endpoint_id: str) -> Endpoint:
     """``ENDPOINTS[endpoint_id]`` with an error that lists the known ids."""
@@ -252,7 +285,7 @@ def _warn_unknown_keys(ep: Endpoint, records: list[dict]) -> None:
     if not records:
         return
     seen = set().union(*map(dict.keys, records))
-    unknown = sorted(k for k in seen - ep.schema.keys() if (ep.id, k) not in _warned_unknown)
+    unknown = sorted(k for k in seen - ep.wire_names if (ep.id, k) not in _warned_unknown)
     if unknown:
         _warned_unknown.update((ep.id, k) for k in unknown)
         log.warning("%s: dropping unknown field(s) %s (not in the catalogue)", ep.id, unknown)
@@ -361,6 +394,7 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     """
     ep = get_endpoint(endpoint_id)
     _warn_unknown_keys(ep, records)
+    records = _json_as_text(ep, records)
     plain = [s for s in ep.fields if s.kind != "struct"]
     try:
         # Fast path: JSON numbers straight into Float64 (reading them as text is ~10x slower).
@@ -380,6 +414,8 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
     if structs:
         typed = typed.with_columns(structs)
+    if ep.derived:
+        typed = _DERIVE[ep.id](typed)
     return typed.select(_schema_casts(endpoint_id))
 
 
@@ -411,7 +447,30 @@ def parse_text_frame(endpoint_id: str, raw: pl.DataFrame) -> pl.DataFrame:
     ]
     if structs:
         typed = typed.with_columns(structs)
+    if ep.derived:
+        typed = _DERIVE[ep.id](typed)
     return typed.select(_schema_casts(endpoint_id))
+
+
+def _json_as_text(ep: Endpoint, records: list[dict]) -> list[dict]:
+    """``records`` with each ``json`` field's object as its JSON text (keys sorted); text (a bulk
+    CSV cell) passes as it is."""
+    names = [s.name for s in ep.fields if s.kind == "json"]
+    if not names:
+        return records
+    out = []
+    for record in records:
+        copy = dict(record)
+        for name in names:
+            value = copy.get(name)
+            if isinstance(value, dict):
+                copy[name] = json.dumps(
+                    value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+                )
+            elif value is not None and not isinstance(value, str):
+                raise ValueError(f"{ep.id}: field {name} has value {value!r} that is not an object")
+        out.append(copy)
+    return out
 
 
 @functools.cache
@@ -461,7 +520,7 @@ def _wire(spec: FieldSpec) -> pl.Expr:
 
 
 def _check_frame(ep: Endpoint, frame: pl.DataFrame, drop: frozenset[str]) -> None:
-    wanted = {c: t for c, t in ep.schema.items() if c not in drop}
+    wanted = {c: t for c, t in ep.schema.items() if c not in drop and c in ep.wire_names}
     schema = frame.schema
     missing = [c for c in wanted if c not in schema]
     if missing:
@@ -500,6 +559,11 @@ def to_records(
     """
     ep = get_endpoint(endpoint_id)
     records = wire_frame(endpoint_id, frame, drop).to_dicts()
+    for spec in ep.fields:
+        if spec.kind == "json" and spec.name not in drop:
+            for record in records:
+                text = record[spec.name]
+                record[spec.name] = json.loads(text) if text else None
     for spec in ep.mixed_fields:
         if spec.name in drop:
             continue
@@ -512,7 +576,7 @@ def to_records(
 def records_json(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()) -> str:
     """``json.dumps(to_records(...))`` as one JSON array string, written by Polars when possible."""
     ep = get_endpoint(endpoint_id)
-    if any(s.name not in drop for s in ep.mixed_fields):
+    if any(s.name not in drop for s in ep.mixed_fields) or any(s.kind == "json" for s in ep.fields):
         return json.dumps(
             to_records(endpoint_id, frame, drop), ensure_ascii=False, separators=(",", ":")
         )

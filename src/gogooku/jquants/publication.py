@@ -61,6 +61,14 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
     "options_225": (Publication(_ALWAYS, 0, "27:00", _S16),),
     "futures": (Publication(_ALWAYS, 0, "27:00", _S16),),
     "fins_summary": (Publication(_ALWAYS, 0, "24:30", f"{_S16}: 18:00 preliminary, 24:30 final"),),
+    "fins_details": (
+        Publication(
+            _ALWAYS,
+            0,
+            "24:30",
+            f"{_S16}: API continuous, exact time unknown -> chosen: as fins_summary",
+        ),
+    ),
     "fins_earnings_date": (Publication(_ALWAYS, 0, "10:05", f"{_S16}; keyed by PubDate"),),
     "equities_earnings_calendar": (Publication(_ALWAYS, 0, "19:00", f"{_S16}; latest only"),),
     "fins_dividend": (Publication(_ALWAYS, 0, "19:00", f"{_S16}: hourly 12:00-19:00"),),

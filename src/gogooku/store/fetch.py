@@ -40,6 +40,14 @@ planned period now ends later than the stored one (a month chunk clipped at ``to
 plan window the last time, or at the end of a shorter synthetic market) is requested again too.
 ``units_to_fetch`` applies the same rules without a client, from the store alone.
 
+Cursor mode (``gogooku.jquants.cursor``): for a dataset whose cursor mode the plan allows
+(``fins_summary``, ``fins_details`` on Premium) the unit of ``today`` is fetched with
+``get_since``; the cursor the server returns is kept in that unit's catalogue query, so the next
+run on the same day asks only for the records published since and adds them to the unit's stored
+rows (a record seen again replaces its earlier version, by the endpoint key). A cursor the server
+no longer accepts (400) restarts the day without one; where the server refuses the mode (403) the
+plain ``date=`` query is used. Below the cursor plan nothing changes.
+
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
 
@@ -65,8 +73,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.bulk import BulkEntry
+from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
-from gogooku.jquants.errors import TRANSIENT_ERRORS, PlanError
+from gogooku.jquants.errors import TRANSIENT_ERRORS, BadRequestError, PlanError
 from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
 from gogooku.jquants.publication import needs_calendar, publication_day
 from gogooku.settings import AddOn, Plan
@@ -312,6 +321,36 @@ def _stored_calendar(store: RawStore) -> TradingCalendar | None:
     return TradingCalendar.from_frame(frame) if frame.height else None
 
 
+def _since(
+    store: RawStore, client: FetchClient, unit: Unit, stored: UnitRecord | None
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The rows and catalogue query of today's ``unit`` by the cursor mode (see module doc)."""
+    ep = ENDPOINTS[unit.dataset]
+    known = stored.query.get(CURSOR_PARAM) if stored is not None and stored.committed else None
+    get_since = client.get_since  # type: ignore[attr-defined]
+    try:
+        try:
+            new, cursor = get_since(unit.dataset, unit.start, known)
+        except BadRequestError:
+            if known is None:
+                raise
+            log.warning(
+                "%s %s: the stored cursor was refused; fetching the day again", ep.id, unit.key
+            )
+            known = None
+            new, cursor = get_since(unit.dataset, unit.start, None)
+    except PlanError as exc:
+        log.warning("%s: cursor mode refused (%s); using the date query", ep.id, exc)
+        return client.fetch(unit.dataset, **unit.params), unit.params
+    frame = new
+    if known is not None:
+        old = store.scan(unit.dataset).filter(pl.col(ep.date_field) == unit.start)
+        frame = pl.concat([old.select(list(ep.schema)).collect(), new]).unique(
+            subset=list(ep.key), keep="last", maintain_order=True
+        )
+    return frame, {**unit.params, **({CURSOR_PARAM: cursor} if cursor is not None else {})}
+
+
 def _fetch_units(
     store: RawStore,
     client: FetchClient,
@@ -321,6 +360,7 @@ def _fetch_units(
     source: str,
     clock: Callable[[], dt.datetime],
     today: dt.date,
+    cursor_mode: bool = False,
     bulk: bool = False,
 ) -> None:
     """Request the units that need it; write them in batches of one month (or FLUSH_ROWS rows).
@@ -349,6 +389,7 @@ def _fetch_units(
             progress=files_bar,
         )
         todo = [u for u in todo if u.key not in covered]
+    records = {r.unit_key: r for r in store.catalog.units(result.dataset)} if cursor_mode else {}
     path = ENDPOINTS[result.dataset].path
     result.planned = len(todo) + result.fetched
     task = progress.add(result.dataset, len(todo))
@@ -369,8 +410,12 @@ def _fetch_units(
             ):
                 flush()
             before = client.requests_made
+            query = unit.params
             try:
-                frame = client.fetch(unit.dataset, **unit.params)
+                if cursor_mode and unit.start == today:
+                    frame, query = _since(store, client, unit, records.get(unit.key))
+                else:
+                    frame = client.fetch(unit.dataset, **unit.params)
             except PlanError as exc:
                 result.skipped = (
                     f"the API refused it for this plan ({exc}); remaining units not requested"
@@ -379,7 +424,7 @@ def _fetch_units(
                 return
             finally:
                 result.requests += client.requests_made - before
-            batch.append(UnitWrite(unit.key, frame, unit.params, unit.start, unit.end, clock()))
+            batch.append(UnitWrite(unit.key, frame, query, unit.start, unit.end, clock()))
             result.fetched += 1
             result.rows += frame.height
             progress.advance(task, result.requests, client.pacing_delay(path))
@@ -515,6 +560,7 @@ def fetch(
             for note in result.notes:
                 log.info("%s: %s", dataset, note)
             try:
+                cursor_mode = supports_cursor(dataset, plan) and hasattr(client, "get_since")
                 _fetch_units(
                     store,
                     client,
@@ -524,6 +570,7 @@ def fetch(
                     source,
                     clock,
                     today,
+                    cursor_mode,
                     bulk=bulk and bulk_capable(dataset, plan),
                 )
             except TRANSIENT_ERRORS as exc:

@@ -5,7 +5,8 @@
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
 (``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
-truncated or non-JSON bodies, slow first bytes), and bulk download (``gogooku.synth.bulk``). ``market`` is any object whose ``tables`` map
+truncated or non-JSON bodies, slow first bytes), bulk download (``gogooku.synth.bulk``) and the
+cursor mode of ``fins/summary`` and ``fins/details`` (``gogooku.synth.cursor``). ``market`` is any object whose ``tables`` map
 dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
@@ -40,10 +41,12 @@ from gogooku.jquants.plans import (
     access_refusal,
     addon_rates_by_path,
     history_window,
+    plan_allows,
 )
 from gogooku.jquants.publication import JST, published_at
 from gogooku.settings import AddOn, Plan
 from gogooku.synth.bulk import FILES_PREFIX, BulkService, add_bulk_routes
+from gogooku.synth.cursor import CursorBook, CursorRefused, uses_cursor
 from gogooku.synth.faults import (
     FaultAction,
     Faults,
@@ -171,6 +174,7 @@ class SyntheticV2:
         self.page_size = page_size
         self.today = today or self._last_market_date()
         self.window = history_window(plan, self.today)
+        self.cursors = CursorBook(secrets.token_bytes(32), time.time, now)
 
     def _last_market_date(self) -> dt.date:
         bars = self.tables.get("equities_bars_daily")
@@ -215,12 +219,16 @@ class SyntheticV2:
         if ep.id == "equities_master":
             return self._master(table, ep, params, days, window)
         lo, hi = self._narrow(ep, days, lo, hi)
-        if self.now is not None and ep.id != "markets_calendar":
+        continuous = ep.cursor_plan is not None and plan_allows(self.plan, ep.cursor_plan)
+        if self.now is not None and ep.id != "markets_calendar" and not continuous:
+            # Premium statements are published continuously: the cursor book cuts them by time.
             hi = min(hi, self._last_published(table, ep))
         rows = table.between(lo, hi)
         filters = self._filters(ep, params, days)
         if filters is not None:
             rows = rows.filter(filters)
+        if self.now is not None and continuous:
+            rows = self.cursors.published(rows)
         if "scheduled_date" in days:
             rows = (
                 rows.sort("PubDate")
@@ -383,14 +391,30 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
                     + ", ".join(ep.required_any)
                 )
             rows = service.select(ep, params)
-            page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
-        except QueryError as error:
+            cursor = None
+            if uses_cursor(ep, service.plan, params):
+                plain = {k: v for k, v in params.items() if k != "cursor"}
+                page, next_key, cursor = service.cursors.page(
+                    rows,
+                    _parse_day("date", params["date"]),
+                    params,
+                    key,
+                    service.page_size,
+                    _query_hash(ep.path, plain),
+                )
+            else:
+                page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
+        except CursorRefused as error:
+            return _json_response(403, {"message": str(error)})
+        except (QueryError, ValueError) as error:
             return _json_response(400, {"message": str(error)})
         if ep.id in service.renderers:
             page = service.renderers[ep.id](page)
         body = '{"data":' + records_json(ep.id, page, drop)
         if next_key is not None:
             body += f',"pagination_key":"{next_key}"'
+        if cursor is not None:
+            body += f',"cursor":"{cursor}"'
         return Response(body + "}", media_type="application/json")
 
     return handle
@@ -539,6 +563,8 @@ def create_app(
     (default: all), whose endpoints answer 403 otherwise. With ``now`` (a JST-aware clock) a
     record is served only once it is published (``gogooku.jquants.publication``: its dataset's
     business-day lag and approximate time); without it every record dated up to ``today`` is.
+    The wall clock also decides which of today's records the cursor-mode
+    endpoints have published (``gogooku.synth.cursor``; cursors are signed with the same secret).
     """
     service = SyntheticV2(
         market,
@@ -553,6 +579,7 @@ def create_app(
     for ep in ENDPOINTS.values():
         app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
     secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
+    service.cursors = CursorBook(secret, wall_clock, now)
     app.state.bulk = BulkService(service, secret=secret, clock=wall_clock)
     add_bulk_routes(app, app.state.bulk, PREFIX, _json_response)
 
