@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 
 import polars as pl
 
-from gogooku.jquants.endpoints import get_endpoint, parse_records, wire_frame
+from gogooku.jquants.endpoints import get_endpoint, parse_text_frame, wire_frame
 
 
 def bulk_key(endpoint_id: str, year: int, month: int) -> str:
@@ -45,19 +44,18 @@ def read_csv_gz(endpoint_id: str, data: bytes) -> pl.DataFrame:
     Raises ``ValueError`` naming the endpoint when the bytes are not a gzip CSV with that
     endpoint's fields.
     """
-    ep = get_endpoint(endpoint_id)
     try:
         text = gzip.decompress(data)
     except (OSError, EOFError) as error:
-        raise ValueError(f"{ep.id}: bulk file is not valid gzip ({error})") from None
+        raise ValueError(f"{endpoint_id}: bulk file is not valid gzip ({error})") from None
+    return parse_csv(endpoint_id, text)
+
+
+def parse_csv(endpoint_id: str, text: bytes) -> pl.DataFrame:
+    """The typed frame of a bulk file's decompressed CSV ``text`` (see ``read_csv_gz``)."""
+    ep = get_endpoint(endpoint_id)
     raw = pl.read_csv(io.BytesIO(text), infer_schema=False)
     unknown = sorted(set(raw.columns) - {s.name for s in ep.fields})
     if unknown:
         raise ValueError(f"{ep.id}: bulk file has column(s) {unknown} not in the catalogue")
-    records = raw.to_dicts()
-    for spec in ep.fields:
-        if spec.kind == "struct" and spec.name in raw.columns:
-            for record in records:
-                cell = record[spec.name]
-                record[spec.name] = json.loads(cell) if cell else None
-    return parse_records(ep.id, records)
+    return parse_text_frame(ep.id, raw)

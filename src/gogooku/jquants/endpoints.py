@@ -22,6 +22,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import orjson
 import polars as pl
 
 from gogooku.jquants import endpoint_fields as F
@@ -433,6 +434,39 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
             raise
     typed = _convert(ep, "", plain, raw)
     structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
+    if structs:
+        typed = typed.with_columns(structs)
+    if ep.derived:
+        typed = _DERIVE[ep.id](typed)
+    return typed.select(_schema_casts(endpoint_id))
+
+
+def parse_text_frame(endpoint_id: str, raw: pl.DataFrame) -> pl.DataFrame:
+    """``parse_records`` for rows already in a frame of text columns (a bulk CSV read as text).
+
+    Nested (struct) fields hold the JSON text of their object; fields ``raw`` lacks are null.
+    """
+    ep = get_endpoint(endpoint_id)
+    plain = [s for s in ep.fields if s.kind != "struct"]
+    text = raw.select(
+        pl.col(s.name) if s.name in raw.columns else pl.lit(None, dtype=pl.String).alias(s.name)
+        for s in plain
+    )
+    typed = _convert(ep, "", plain, text)
+    structs = [
+        _parse_struct(
+            ep,
+            s,
+            [
+                {s.name: orjson.loads(cell) if cell else None}
+                for cell in (
+                    raw.get_column(s.name) if s.name in raw.columns else [None] * raw.height
+                )
+            ],
+        )
+        for s in ep.fields
+        if s.kind == "struct"
+    ]
     if structs:
         typed = typed.with_columns(structs)
     if ep.derived:

@@ -52,6 +52,12 @@ day it settles (settle time not after its ``lastUpdated``) and only the later da
 
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
+
+Bulk (``fetch(bulk=True)``, what ``gogooku fetch`` does unless ``--no-bulk``): the units of every
+month that ended before today come from the dataset's V2 bulk file when one is listed, split into
+the same units with the same parameters, and only the rest is paged; see ``gogooku.store.bulk``.
+The units it stores follow the rules above like paged ones (a bulk file is listed only when some
+unit of the dataset is due, so a completed historical fetch still makes no request).
 """
 
 from __future__ import annotations
@@ -68,12 +74,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
+from gogooku.jquants.bulk import BulkEntry
 from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, BadRequestError, PlanError
 from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
 from gogooku.jquants.publication import needs_calendar, publication_day
 from gogooku.settings import AddOn, Plan
+from gogooku.store.bulk import backfill, bulk_capable
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.raw import RawStore, UnitWrite
 
@@ -98,6 +106,12 @@ class FetchClient(Protocol):
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
 
     def td_bulk(self) -> tuple[dt.datetime, pl.DataFrame]: ...
+
+    def bulk_list(
+        self, dataset_id: str, from_: dt.date | None = None, to: dt.date | None = None
+    ) -> list[BulkEntry]: ...
+
+    def fetch_bulk(self, dataset_id: str, entry: BulkEntry) -> pl.DataFrame: ...
 
 
 class SourceMismatchError(GogookuError, ValueError):
@@ -132,6 +146,7 @@ class DatasetResult:
     fetched: int = 0
     rows: int = 0
     requests: int = 0
+    bulk_files: int = 0
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -351,16 +366,37 @@ def _fetch_units(
     clock: Callable[[], dt.datetime],
     today: dt.date,
     cursor_mode: bool = False,
+    bulk: bool = False,
 ) -> None:
     """Request the units that need it; write them in batches of one month (or FLUSH_ROWS rows).
 
-    A batch is written before the next month starts and, whatever happens, before this function
-    returns or raises, so every unit a request completed for is stored.
+    With ``bulk``, the units of months a bulk file covers come from the files first
+    (``gogooku.store.bulk.backfill``) and only the others are paged. A batch is written before
+    the next month starts and, whatever happens, before this function returns or raises, so
+    every unit a request completed for is stored.
     """
     todo = _todo(store, result.dataset, units, today)
+    if bulk:
+
+        def files_bar(total: int) -> Callable[[], None]:
+            task = progress.add(f"{result.dataset} (bulk files)", total)
+            return lambda: progress.advance(task, result.requests, 0.0)
+
+        covered = backfill(
+            store,
+            client,
+            units,
+            todo,
+            result,
+            source=source,
+            clock=clock,
+            today=today,
+            progress=files_bar,
+        )
+        todo = [u for u in todo if u.key not in covered]
     records = {r.unit_key: r for r in store.catalog.units(result.dataset)} if cursor_mode else {}
     path = ENDPOINTS[result.dataset].path
-    result.planned = len(todo)
+    result.planned = len(todo) + result.fetched
     task = progress.add(result.dataset, len(todo))
     batch: list[UnitWrite] = []
 
@@ -537,8 +573,12 @@ def fetch(
     source_end: dt.date | None = None,
     console: Console | None = None,
     addons: frozenset[AddOn] = frozenset(),
+    bulk: bool = False,
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
+
+    With ``bulk``, bulk-capable datasets take their complete months from V2 bulk files and page
+    the rest (``gogooku.store.bulk``).
 
     ``plan`` and ``addons`` gate datasets (skipped with a message) and the history window; ``clock`` gives the
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
@@ -571,7 +611,18 @@ def fetch(
                 cursor_mode = supports_cursor(dataset, plan) and hasattr(client, "get_since")
                 if dataset == TD_LIST:
                     _td_bulk_backfill(store, client, units, result, source, today)
-                _fetch_units(store, client, units, result, bars, source, clock, today, cursor_mode)
+                _fetch_units(
+                    store,
+                    client,
+                    units,
+                    result,
+                    bars,
+                    source,
+                    clock,
+                    today,
+                    cursor_mode,
+                    bulk=bulk and bulk_capable(dataset, plan),
+                )
             except TRANSIENT_ERRORS as exc:
                 raise FetchStoppedError(
                     f"{dataset}: {exc}; {report.fetched} unit(s) fetched before it are stored: "
