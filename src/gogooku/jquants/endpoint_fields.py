@@ -13,6 +13,8 @@ kind        Polars dtype      wire form
 ``num``     ``pl.Float64``    JSON number
 ``numstr``  ``pl.Float64``    numeric string (fins/summary writes every number as a string)
 ``struct``  ``pl.Struct``     JSON object of ``flag`` sub-fields (margin-alert ``PubReason``)
+``json``    ``pl.String``     nested JSON array or object, stored as its compact JSON text (the
+                              EDINET holder lists, whose sub-fields no source documents)
 ==========  ================  ====================================================================
 
 ``null`` is the token the API writes for a missing value: ``None`` (JSON null), ``""``, ``"-"`` or
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct")
+KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct", "json")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class FieldSpec:
             "tf": pl.Boolean(),
             "num": pl.Float64(),
             "numstr": pl.Float64(),
+            "json": pl.String(),
         }[self.kind]
 
 
@@ -288,4 +291,34 @@ MARKETS_BREAKDOWN = (
             )
         ),
     ),
+)
+
+# EDINET (reference section 2.6). The nested lists' sub-fields are undocumented; the names chosen
+# for them are in docs/architecture.md ("EDINET nested fields"), and the store keeps the JSON text
+# whole, so a real response's other names survive parsing.
+_EDINET_DOC = fields("str", "DocId Code EdinetCode")
+EDINET_MAJOR_SHAREHOLDERS = (
+    *_EDINET_DOC,
+    *fields("str", "FilerName FilerNameEn DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("date", "PerSt PerEn"),
+    *fields("json", "Hldrs"),
+)
+EDINET_CROSS_SHAREHOLDINGS = (
+    *_EDINET_DOC,
+    *fields("str", "FilerName FilerNameEn DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("date", "PerSt PerEn"),
+    *fields("json", "Report Largest SecondLargest"),
+)
+EDINET_LARGE_VOLUME_SHAREHOLDERS = (
+    *_EDINET_DOC,
+    *fields("str", "IsrName DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("str", "LargeHldgTypeCode DocTitle ChgRsn"),
+    *fields("num", "TotalShsHeld TotalShsRatio TotalShsRatioLast TotalOutStks"),
+    *fields("json", "Hldrs"),
 )

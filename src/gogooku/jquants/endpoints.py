@@ -7,7 +7,8 @@ strings, ``""``/``"-"``/``"*"`` where the API writes those for a missing value).
 
 Type rule (one place for the whole project): dates → ``pl.Date``; codes and names → ``pl.String``;
 0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; ``""``, ``"-"``, ``"*"``,
-``None`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
+``None`` and absent keys → null; nested lists/objects (EDINET) → their compact JSON text. Unknown
+keys are dropped with one warning per (endpoint, key).
 """
 
 from __future__ import annotations
@@ -209,6 +210,23 @@ ENDPOINTS: dict[str, Endpoint] = {
             "daily ~16:30 JST; a disclosure enters from the next business day; MktCap in "
             "million JPY",
         ),
+        *(
+            _ep(
+                id, path, Plan.STANDARD, "edinet_code code date", "", "date", "SubDate",
+                "DocId", spec,
+                f"filings from {since}; Standard 10 y, Premium 20 y; API only (no bulk); "
+                "edinet_code or code, not both (400); no parameter: today's filings; continuous "
+                "on weekdays 08:00-17:59 JST, may lag; available by SubDate+SubTime",
+            )
+            for id, path, spec, since in (
+                ("edinet_major_shareholders", "/edinet/major-shareholders",
+                 F.EDINET_MAJOR_SHAREHOLDERS, "2016-06-01"),
+                ("edinet_cross_shareholdings", "/edinet/cross-shareholdings",
+                 F.EDINET_CROSS_SHAREHOLDINGS, "2020-03-31"),
+                ("edinet_large_volume_shareholders", "/edinet/large-volume-shareholders",
+                 F.EDINET_LARGE_VOLUME_SHAREHOLDERS, "2021-07-01"),
+            )
+        ),
         _ep(
             "futures", "/derivatives/bars/daily/futures", Plan.PREMIUM,
             "date category contract_flag", "date", "date", "Date", "Date Code EmMrgnTrgDiv",
@@ -335,6 +353,21 @@ def _parse_struct(ep: Endpoint, spec: FieldSpec, records: list[dict]) -> pl.Seri
     )
 
 
+def _parse_json(spec: FieldSpec, records: list[dict]) -> pl.Series:
+    """Nested values as compact JSON text; JSON null, absent keys and null tokens as null."""
+    values = [r.get(spec.name) for r in records]
+    return pl.Series(
+        spec.name,
+        [
+            None
+            if v is None or (isinstance(v, str) and v in NULL_TOKENS)
+            else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+            for v in values
+        ],
+        dtype=pl.String,
+    )
+
+
 def _raise_non_scalar(ep: Endpoint, specs: list[FieldSpec], records: list[dict]) -> None:
     for record in records:
         for spec in specs:
@@ -356,7 +389,7 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     """
     ep = get_endpoint(endpoint_id)
     _warn_unknown_keys(ep, records)
-    plain = [s for s in ep.fields if s.kind != "struct"]
+    plain = [s for s in ep.fields if s.kind not in ("struct", "json")]
     try:
         # Fast path: JSON numbers straight into Float64 (reading them as text is ~10x slower).
         raw = pl.from_dicts(
@@ -373,6 +406,7 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
             raise
     typed = _convert(ep, "", plain, raw)
     structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
+    structs += [_parse_json(s, records) for s in ep.fields if s.kind == "json"]
     if structs:
         typed = typed.with_columns(structs)
     return typed.select(_schema_casts(endpoint_id))
@@ -470,13 +504,20 @@ def to_records(
         for record in records:
             if record[spec.name] is None:
                 record[spec.name] = spec.null
+    for spec in ep.fields:
+        if spec.kind == "json" and spec.name not in drop:
+            for record in records:
+                if record[spec.name] is not None:
+                    record[spec.name] = json.loads(record[spec.name])
     return records
 
 
 def records_json(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()) -> str:
     """``json.dumps(to_records(...))`` as one JSON array string, written by Polars when possible."""
     ep = get_endpoint(endpoint_id)
-    if any(s.name not in drop for s in ep.mixed_fields):
+    if any(s.name not in drop for s in ep.mixed_fields) or any(
+        s.kind == "json" and s.name not in drop for s in ep.fields
+    ):
         return json.dumps(
             to_records(endpoint_id, frame, drop), ensure_ascii=False, separators=(",", ":")
         )

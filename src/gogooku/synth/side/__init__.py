@@ -12,6 +12,7 @@ import polars as pl
 from gogooku.synth.side.breakdown import render_breakdown
 from gogooku.synth.side.dividends import render_dividends
 from gogooku.synth.side.earnings import render_earnings
+from gogooku.synth.side.edinet import render_edinet
 from gogooku.synth.side.futures import render_futures
 from gogooku.synth.side.indices import render_indices
 from gogooku.synth.side.investor_types import render_investor_types
@@ -33,6 +34,7 @@ RENDERERS = (
     render_indices,
     render_breakdown,
     render_futures,
+    render_edinet,
 )
 
 SIDE_DATASETS = (
@@ -50,6 +52,9 @@ SIDE_DATASETS = (
     "markets_breakdown",
     "futures",
     "equities_valuation",
+    "edinet_major_shareholders",
+    "edinet_cross_shareholdings",
+    "edinet_large_volume_shareholders",
 )
 
 
