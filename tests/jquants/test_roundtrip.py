@@ -28,6 +28,9 @@ numbers = st.floats(allow_nan=False, allow_infinity=False).map(lambda x: x + 0.0
 times = st.times().map(lambda t: t.strftime("%H:%M:%S"))
 dates = st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31))
 flags = st.booleans()
+nested = st.lists(
+    st.fixed_dictionaries({"Name": st.one_of(st.none(), texts), "Ratio": numbers}), max_size=3
+).map(lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":")))
 
 
 def value_strategy(spec):
@@ -39,6 +42,7 @@ def value_strategy(spec):
         "tf": flags,
         "num": numbers,
         "numstr": numbers,
+        "json": nested,
     }
     if spec.kind == "struct":
         member = st.one_of(st.none(), flags)
