@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -151,3 +152,18 @@ def test_edinet_submission_rule(calendar):
     )
     got = with_available_from(records, "edinet_major_shareholders", calendar).collect()
     assert got["available_from"].to_list() == [expected for *_, expected in rows]
+
+
+def test_docs_list_every_own_column_with_its_formula():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
+    section = text.split("## Ownership (`own_*`)", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    assert set(rows) == set(BLOCK.feature_names)
+    for feature in BLOCK.features:
+        assert f"| {feature.dtype} |" in rows[feature.name], feature.name
+        assert feature.formula in rows[feature.name], feature.name
+    assert f"lookback {BLOCK.lookback} trading days" in section
