@@ -44,7 +44,7 @@ def test_annual_holder_lists_are_top_ten_below_one_and_persistent(side_market):
         ratios = [h["Ratio"] for h in holders]
         assert 1 <= len(ratios) <= 10
         assert ratios == sorted(ratios, reverse=True) and ratios[-1] > 0
-        assert sum(ratios) < 1.0
+        assert sum(ratios) < 0.95 + 1e-3  # rounded to 4 decimals
     names = [{h["Name"] for h in holders} for holders in lists]
     codes = major["Code"].to_list()
     pairs = zip(names[:-1], names[1:], codes[:-1], codes[1:], strict=True)

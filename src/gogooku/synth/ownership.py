@@ -10,8 +10,8 @@
 * **Large holders (5 % rule).** ``LV_SLOTS`` potential outside holders per stock. On each trading
   day a free slot of a listed stock is taken by a new holder with probability ``NEW_RATE``, at
   ratio ``0.05 + Exp(0.02)`` (a first report, type ``"1"``); each active holder moves its ratio
-  by ``±U(1, 3) pp`` with probability ``CHANGE_RATE`` a day (55 % up; a change report, type
-  ``"2"``); below 5 % it files its last change report and the slot is free again. Submission
+  by ``±U(1, 3) pp`` with probability ``CHANGE_RATE`` a day (55 % up, never above
+  ``MAX_LARGE_RATIO``; a change report, type ``"2"``); below 5 % it files its last change report and the slot is free again. Submission
   times are uniform over 09:00-17:59 (minute resolution).
 
 Planted effects (daily-return units, demeaned across listed stocks by ``Latents.contributions``):
@@ -36,6 +36,7 @@ from gogooku.synth.signals import zscore_rows
 
 LV_SLOTS = 3
 LARGE_THRESHOLD = 0.05
+MAX_LARGE_RATIO = 0.3
 NEW_RATE = 0.35 / 245.0
 CHANGE_RATE = 1.0 / 40.0
 ACTIVIST_DECAY = 0.95
@@ -69,7 +70,9 @@ def _simulate_large_holders(
         )
         minute = rng.integers(FIRST_MINUTE, LAST_MINUTE + 1, (n, LV_SLOTS))
         held = ratio > 0
-        change = held & (u_change < CHANGE_RATE) & listed[t][:, None]
+        change = (
+            held & (u_change < CHANGE_RATE) & listed[t][:, None] & (ratio + step <= MAX_LARGE_RATIO)
+        )
         prev = ratio.copy()
         ratio = np.where(change, np.maximum(ratio + step, 0.0), ratio)
         free = ~held

@@ -6,7 +6,8 @@
   one) on the first trading day on or after ``PerEn + lag``, ``lag`` ~ U{80..92} calendar days,
   at a minute uniform over 09:00-17:59. Its ``Hldrs`` lists the ten standing holders, their
   year's total ``top10 · exp(0.06 e)`` split by ``weights · LN(0, 0.1)``, merged with the large
-  holders whose latest report on or before ``PerEn`` is >= 5 %, sorted by ratio, the first ten;
+  holders whose latest report on or before ``PerEn`` is >= 5 % (the standing ratios scaled down
+  where needed so that all of them sum below 95 %), sorted by ratio, the first ten;
   ``Shares = Ratio · shares outstanding`` (100-share lots).
 * **Cross-shareholdings** (the same document, ``DocId`` shared) for the 60 % of stocks that hold
   strategic shares: ``Report.ListedBookValue = x_i · MktCap`` (million JPY, the close at the
@@ -77,6 +78,7 @@ PURPOSES = (
     "安定株主としての保有",
 )
 ANNUAL_DOC = "120"
+MAX_LISTED = 0.95
 
 
 def _edinet_code(code_idx: pl.Expr) -> pl.Expr:
@@ -178,11 +180,15 @@ def _holders(state: MarketState, events: pl.DataFrame, reports: pl.DataFrame) ->
         year_total = own.top10[i] * np.exp(0.06 * total)
         w = own.weights[i] * np.exp(0.1 * np.asarray(drift))
         ratios = year_total * w / w.sum()
-        holders = [(STANDING[order[i, j]], float(r)) for j, r in enumerate(ratios)]
+        large = []
         for asof, ratio, holder in by_stock.get(i, []):
             pos = int(np.searchsorted(asof, per_idx[k], side="right")) - 1
             if pos >= 0 and ratio[pos] >= 0.05:
-                holders.append((LARGE[holder[pos]], float(ratio[pos])))
+                large.append((LARGE[holder[pos]], float(ratio[pos])))
+        # The standing holders give way to large ones: every listed ratio together stays < 95 %.
+        room = MAX_LISTED - sum(r for _, r in large)
+        ratios = ratios * min(1.0, room / year_total)
+        holders = [(STANDING[order[i, j]], float(r)) for j, r in enumerate(ratios)] + large
         holders.sort(key=lambda h: -h[1])
         out.append(
             [
