@@ -33,8 +33,12 @@ the strategic (cross-)shareholdings the company itself holds, relative to its ow
     own_cross_share = Report.ListedBookValue / MktCap
 
 with ``ListedBookValue`` the balance-sheet value of the listed strategic holdings of the filer
-(million JPY) in its latest usable report and ``MktCap`` (million JPY) of the latest usable
-``equities_valuation`` record; 0 for a filer reporting none, null without a report.
+(million JPY) in its latest usable report and ``MktCap`` (million JPY) of the latest
+``equities_valuation`` record usable on the report's first usable day (fixed until the next
+report); 0 for a filer reporting none, null without a report or a usable valuation then.
+
+All three sources are merged into one state per (Code, availability date) and attached with one
+as-of join.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from __future__ import annotations
 import polars as pl
 
 from gogooku.features import ops
-from gogooku.features.availability import AVAILABLE_FROM, with_available_from
+from gogooku.features.availability import AVAILABLE_FROM, source_rule, with_available_from
 from gogooku.features.base import Block, BlockContext, Feature
 from gogooku.features.margin import trading_days_between
 
@@ -99,7 +103,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "own_cross_share",
-        "Listed strategic shareholdings' book value over the company's market capitalisation",
+        "Listed strategic holdings' book value over the market capitalisation at the report",
         "Report.ListedBookValue / MktCap",
         None,
     ),
@@ -175,6 +179,15 @@ def _coverage_start(ctx: BlockContext) -> pl.LazyFrame:
     )
 
 
+def _latest_per_day(records: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """The last record (by ``SubDate``, ``SubTime``) of each (Code, availability date)."""
+    return (
+        records.sort(AVAILABLE_FROM, "SubDate", "SubTime")
+        .unique(subset=[ops.CODE, AVAILABLE_FROM], keep="last", maintain_order=True)
+        .select(ops.CODE, AVAILABLE_FROM, *columns)
+    )
+
+
 def _major(ctx: BlockContext) -> pl.LazyFrame:
     ratios = _ratios("Hldrs")
     records = ops.own_codes(ctx.store.scan(MAJOR), ctx.base).select(
@@ -184,50 +197,83 @@ def _major(ctx: BlockContext) -> pl.LazyFrame:
         ratios.list.sum().alias("own_top10_ratio"),
         ratios.list.eval(pl.element().pow(2)).list.sum().alias("own_hhi"),
     )
-    return with_available_from(records, MAJOR, ctx.calendar)
+    return _latest_per_day(
+        with_available_from(records, MAJOR, ctx.calendar), ["own_top10_ratio", "own_hhi"]
+    )
 
 
 def _cross(ctx: BlockContext) -> pl.LazyFrame:
+    """Per (Code, availability date of a report): the report's book value over the market cap of
+    the latest valuation record usable on that date (null when none is)."""
     book = pl.col("Report").str.json_decode(SCOPE).struct.field("ListedBookValue")
     records = ops.own_codes(ctx.store.scan(CROSS), ctx.base).select(
         ops.CODE, "SubDate", "SubTime", book.fill_null(0.0).alias("_book")
     )
-    return with_available_from(records, CROSS, ctx.calendar)
+    reports = _latest_per_day(with_available_from(records, CROSS, ctx.calendar), ["_book"])
+    # The valuation record dated before the report's day, checked against its own rule on the
+    # few joined rows (next_trading_day: Date < day); applying the rule to every daily record
+    # would cost more than the rest of the block.
+    rule, dates = source_rule(VALUATION)
+    valuation = ops.own_codes(ctx.store.scan(VALUATION), ctx.base).select(
+        ops.CODE, "Date", "MktCap"
+    )
+    return (
+        reports.sort(AVAILABLE_FROM)
+        .join_asof(
+            valuation.sort("Date"),
+            left_on=AVAILABLE_FROM,
+            right_on="Date",
+            by=ops.CODE,
+            strategy="backward",
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
+        .with_columns(
+            pl.when(rule.expr(ctx.calendar, dates) <= pl.col(AVAILABLE_FROM)).then(pl.col("MktCap"))
+        )
+        .select(
+            ops.CODE,
+            AVAILABLE_FROM,
+            ops.ratio(pl.col("_book"), pl.col("MktCap")).alias("own_cross_share"),
+        )
+    )
+
+
+STATE_COLUMNS = (
+    "own_large_holders",
+    "_last_new",
+    "_last_report",
+    "own_top10_ratio",
+    "own_hhi",
+    "own_cross_share",
+)
+
+
+def ownership_states(ctx: BlockContext) -> pl.LazyFrame:
+    """Per (Code, availability date of any of its documents): every source's latest state.
+
+    One frame for one as-of join (each join of the 1.2 M rows of a 1,000-stock, 5-year panel
+    costs more than building all the states).
+    """
+    events = pl.concat([large_holder_states(ctx), _major(ctx), _cross(ctx)], how="diagonal_relaxed")
+    return (
+        events.group_by(ops.CODE, AVAILABLE_FROM)
+        .agg(pl.col(c).drop_nulls().last() for c in STATE_COLUMNS)
+        .sort(ops.CODE, AVAILABLE_FROM)
+        .with_columns(pl.col(c).forward_fill().over(ops.CODE) for c in STATE_COLUMNS)
+    )
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Large-holder counts and crossings, annual-report concentration and cross-holdings."""
     c = pl.col
-    rows = ctx.base.select(ops.CODE, ops.DATE)
     joined = ctx.asof_join(
-        rows,
-        large_holder_states(ctx),
-        source_name=LARGE,
+        ctx.base.select(ops.CODE, ops.DATE),
+        ownership_states(ctx),
+        source_name="EDINET documents",
         by=ops.CODE,
-        columns=["own_large_holders", "_last_new", "_last_report"],
+        columns=list(STATE_COLUMNS),
     )
-    joined = ctx.asof_join(
-        joined,
-        _major(ctx),
-        source_name=MAJOR,
-        by=ops.CODE,
-        columns=["own_top10_ratio", "own_hhi"],
-        order_by=("SubDate", "SubTime"),
-    )
-    joined = ctx.asof_join(
-        joined,
-        _cross(ctx),
-        source_name=CROSS,
-        by=ops.CODE,
-        columns=["_book"],
-        order_by=("SubDate", "SubTime"),
-    )
-    valuation = with_available_from(
-        ops.own_codes(ctx.store.scan(VALUATION), ctx.base).select(ops.CODE, "Date", "MktCap"),
-        VALUATION,
-        ctx.calendar,
-    ).drop("Date")
-    joined = ctx.asof_join(joined, valuation, source_name=VALUATION, by=ops.CODE)
     covered = c(ops.DATE) >= c("_coverage")
     count = pl.when(covered).then(c("own_large_holders").fill_null(0))
     since_new = trading_days_between(ctx.calendar, c("_last_new"), c(ops.DATE))
@@ -244,7 +290,6 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
             trading_days_between(ctx.calendar, c("_last_report"), c(ops.DATE)).alias(
                 "own_lv_days_since"
             ),
-            ops.ratio(c("_book"), c("MktCap")).alias("own_cross_share"),
         )
     )
     return ops.finalize(out, FEATURES)
