@@ -11,9 +11,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Plan(StrEnum):
@@ -29,6 +30,22 @@ class Plan(StrEnum):
         return list(Plan).index(self)
 
 
+class AddOn(StrEnum):
+    """J-Quants add-on contracts, bought on top of a base plan; each opens its own endpoints."""
+
+    MINUTE = "minute"  # minute bars and ticks (/equities/bars/minute, /equities/trades)
+    TDNET = "tdnet"  # TDnet timely disclosure (/td/list, /td/files, /td/bulk)
+
+
+def parse_addons(text: str) -> frozenset[AddOn]:
+    """``"minute,tdnet"`` → the add-ons; an unknown name raises ``ValueError`` naming it."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - {a.value for a in AddOn})
+    if unknown:
+        raise ValueError(f"unknown add-on(s) {unknown}; known: {', '.join(a.value for a in AddOn)}")
+    return frozenset(AddOn(name) for name in names)
+
+
 DEFAULT_BASE_URL = "https://api.jquants.com/v2"
 
 
@@ -40,12 +57,20 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("gogooku_home"), validation_alias="GOGOOKU_HOME")
     jquants_api_key: SecretStr | None = Field(default=None, validation_alias="JQUANTS_API_KEY")
     jquants_plan: Plan = Field(default=Plan.FREE, validation_alias="JQUANTS_PLAN")
+    jquants_addons: Annotated[frozenset[AddOn], NoDecode] = Field(
+        default=frozenset(), validation_alias="JQUANTS_ADDONS"
+    )
     jquants_base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="JQUANTS_BASE_URL")
     # Retries of a failed request (5xx, dropped connection, timeout, broken body) and the first
     # back-off wait (doubled per retry, at most 60 s); the read timeout of one request.
     jquants_max_retries: int = Field(default=5, ge=0, validation_alias="JQUANTS_MAX_RETRIES")
     jquants_backoff_s: float = Field(default=1.0, ge=0, validation_alias="JQUANTS_BACKOFF_S")
     jquants_timeout_s: float = Field(default=60.0, gt=0, validation_alias="JQUANTS_TIMEOUT_S")
+
+    @field_validator("jquants_addons", mode="before")
+    @classmethod
+    def _addons_from_text(cls, value: object) -> object:
+        return parse_addons(value) if isinstance(value, str) else value
 
     @property
     def raw_dir(self) -> Path:

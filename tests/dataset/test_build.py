@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import polars as pl
@@ -281,6 +282,8 @@ def test_cli_build_on_a_raw_store(small_market, _isolated_home):
     assert meta["blocks"] == ["returns", "sector"] and meta["warmup_days"] == 30
     assert meta["chunk_stocks"] == 3
     assert meta["source_hashes"]["equities_bars_daily"].startswith("catalog:")
+    assert "feature coverage by block" in result.output
+    assert re.search(r"│ sector\s+│\s+\d+ │\s+\d+\.\d │", result.output), result.output
     # One more month: extended incrementally.
     args[4] = "2021-02-26"
     result = runner.invoke(app, [*args, *blocks])

@@ -228,6 +228,14 @@ def _short_ratio_on_record_date(ctx: BlockContext) -> pl.LazyFrame:
     return rows.join(ratio, on=["Date", "S33"], how="left", maintain_order="left").drop("S33")
 
 
+def _valuation_on_record_date(ctx: BlockContext) -> pl.LazyFrame:
+    valuation = ctx.store.scan("equities_valuation").select(
+        "Code", "Date", (1.0 / pl.col("PER")).alias("t_val_ey")
+    )
+    rows = ctx.base.select("Code", "Date")
+    return rows.join(valuation, on=["Code", "Date"], how="left", maintain_order="left")
+
+
 def _record_date_block(name: str, source: str, compute) -> Block:
     feature = Feature(name, f"{source} joined on its record date (a leak)", "record", None)
     return Block(name, (source,), "bars_same_day", 0, (feature,), compute)
@@ -240,6 +248,7 @@ LAGGED_BLOCKS = {
     "short ratio": _record_date_block(
         "t_short_ratio", "markets_short_ratio", _short_ratio_on_record_date
     ),
+    "valuation": _record_date_block("t_val_ey", "equities_valuation", _valuation_on_record_date),
 }
 
 

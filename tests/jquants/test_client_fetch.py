@@ -92,7 +92,7 @@ def test_dataset_above_the_plan_raises_without_a_request(served, clock):
     ):
         client.fetch("markets_margin_interest", date="2024-01-05")
     message = str(info.value)
-    assert "'standard' plan" in message and "'free' plan" in message
+    assert "needs the standard plan, this is the free plan (JQUANTS_PLAN" in message
     assert "/markets/margin-interest" in message
     assert app.seen == []
 

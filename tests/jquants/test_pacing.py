@@ -169,3 +169,15 @@ def test_sleep_that_does_not_advance_the_clock_is_refused(clock):
 def test_invalid_limits_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Pacer(**kwargs)
+
+
+def test_addon_paths_have_their_own_bucket_apart_from_the_plans(clock):
+    pacer = Pacer.for_plan(Plan.FREE, clock=clock, sleep=clock.sleep)
+    first = pacer.acquire("/equities/bars/daily")
+    # the plan's 5/min bucket is empty, yet the minute-bar add-on (60/min) admits at once
+    assert pacer.acquire("/equities/bars/minute") == first
+    minute = [pacer.acquire("/equities/bars/minute") for _ in range(3)]
+    assert [round(b - a, 6) for a, b in itertools.pairwise([first, *minute])] == [1.05] * 3
+    # and did not take the plan's tokens: the next plan request waits only its own 12.6 s
+    assert pacer.acquire("/equities/bars/daily") == pytest.approx(first + 12.6)
+    assert pacer.acquire("/td/list") == pytest.approx(first + 12.6)

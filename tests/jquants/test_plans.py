@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gogooku.jquants.plans import RATE_PER_MINUTE, history_window, plan_allows
-from gogooku.settings import Plan, Settings
+from gogooku.jquants.plans import RATE_PER_MINUTE, access_refusal, history_window, plan_allows
+from gogooku.settings import AddOn, Plan, Settings, parse_addons
 
 
 def test_rates_match_the_published_limits():
@@ -76,3 +76,35 @@ def test_home_defaults_to_local_folder_not_the_user_home(monkeypatch, tmp_path):
     monkeypatch.delenv("GOGOOKU_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert Settings().home.name == "gogooku_home"
+
+
+def test_addons_read_from_a_comma_list(monkeypatch):
+    monkeypatch.setenv("JQUANTS_ADDONS", " minute, TDNET ,")
+    assert Settings().jquants_addons == {AddOn.MINUTE, AddOn.TDNET}
+    monkeypatch.setenv("JQUANTS_ADDONS", "")
+    assert Settings().jquants_addons == frozenset()
+    monkeypatch.delenv("JQUANTS_ADDONS")
+    assert Settings().jquants_addons == frozenset()
+
+
+def test_unknown_addon_is_named():
+    with pytest.raises(ValueError, match=r"unknown add-on\(s\) \['ticks'\]; known: minute, tdnet"):
+        parse_addons("minute,ticks")
+
+
+def test_addon_windows_ignore_the_base_plan():
+    today = dt.date(2026, 12, 4)
+    for plan in Plan:
+        assert history_window(plan, today, AddOn.MINUTE).earliest == dt.date(2024, 12, 4)
+        assert history_window(plan, today, AddOn.TDNET).earliest == dt.date(2021, 12, 4)
+        assert history_window(plan, today, AddOn.TDNET).latest == today
+
+
+def test_access_needs_the_addon_not_the_plan():
+    assert access_refusal(Plan.PREMIUM, AddOn.MINUTE, Plan.FREE, frozenset({AddOn.MINUTE})) is None
+    refusal = access_refusal(Plan.FREE, AddOn.TDNET, Plan.PREMIUM, frozenset({AddOn.MINUTE}))
+    assert refusal is not None and "tdnet add-on" in refusal
+    assert access_refusal(Plan.STANDARD, None, Plan.LIGHT, frozenset(AddOn)) == (
+        "needs the standard plan, this is the light plan"
+    )
+    assert access_refusal(Plan.STANDARD, None, Plan.PREMIUM, frozenset()) is None

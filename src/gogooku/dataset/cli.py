@@ -15,6 +15,7 @@ from rich.table import Table
 
 from gogooku.config import load_split_config
 from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, build_dataset, dataset_dir
+from gogooku.dataset.coverage import block_coverage, coverage_table
 from gogooku.dataset.holdout import SPEC_HELP, read_holdout
 from gogooku.dataset.splits import Fold, dataset_dates, dataset_folds
 
@@ -102,6 +103,7 @@ def build_command(
     )
     sealed = read_holdout(result.path)
     typer.echo(f"hold-out: {sealed.describe()}")
+    Console(width=120).print(coverage_table(block_coverage(result.path)))
 
 
 def folds_table(folds: Sequence[Fold], title: str) -> Table:

@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gogooku.dataset.build import build_dataset, dataset_dir
+from gogooku.dataset.coverage import block_coverage, coverage_table
 from gogooku.dataset.splits import dataset_folds
 from gogooku.demo.plan import DATASET, MODELS, RUN_PREFIX, DemoPlan, run_config, splits_override
 from gogooku.demo.search import search_and_train, search_config
@@ -230,6 +231,7 @@ def run_demo(
             f"{built.path}: {built.rows} rows, {built.stocks} stocks, {built.dates} days, "
             f"{len(built.blocks)} blocks"
         )
+        console.print(coverage_table(block_coverage(built.path)))
     with clock.stage("folds", "walk-forward folds; the last ones' test days are compared"):
         first_cfg = run_config(MODELS[0], plan, configs_dir)
         folds = dataset_folds(dataset_dir(DATASET), first_cfg.data.splits)

@@ -46,14 +46,14 @@ from gogooku.jquants.errors import (
     error_for_status,
 )
 from gogooku.jquants.pacing import Pacer, PacerStats
-from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
+from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
 from gogooku.jquants.retry import (
     RATE_LIMITED_STATUS,
     RETRYABLE_STATUSES,
     RetryPolicy,
     retry_after_s,
 )
-from gogooku.settings import DEFAULT_BASE_URL, Plan, Settings
+from gogooku.settings import DEFAULT_BASE_URL, AddOn, Plan, Settings
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,14 @@ class JQuantsClient:
         retry: RetryPolicy | None = None,
         today: dt.date | Callable[[], dt.date] | None = None,
         rng: random.Random | None = None,
+        addons: frozenset[AddOn] = frozenset(),
     ) -> None:
         if (clock is None) != (sleep is None):
             raise ValueError(
                 "inject clock and sleep together (pacing waits on one, reads the other)"
             )
         self.plan = Plan(plan)
+        self.addons = frozenset(AddOn(a) for a in addons)
         self.base_url = base_url
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
@@ -189,6 +191,7 @@ class JQuantsClient:
             )
         options: dict[str, Any] = {
             "plan": settings.jquants_plan,
+            "addons": settings.jquants_addons,
             "base_url": settings.jquants_base_url,
             "timeout": settings.jquants_timeout_s,
             "retry": RetryPolicy(
@@ -373,11 +376,11 @@ class JQuantsClient:
                 f"unknown dataset id {dataset_id!r}; known ids: {', '.join(sorted(ENDPOINTS))}"
             )
         query = self._validated(endpoint, params)
-        if not plan_allows(self.plan, endpoint.min_plan):
+        refusal = access_refusal(endpoint.min_plan, endpoint.add_on, self.plan, self.addons)
+        if refusal is not None:
             raise PlanNotAllowedError(
-                f"dataset {dataset_id} ({endpoint.path}) needs the {endpoint.min_plan.value!r} plan "
-                f"or higher; this client is on the {self.plan.value!r} plan (JQUANTS_PLAN); "
-                "no request was made"
+                f"dataset {dataset_id} ({endpoint.path}) {refusal} (JQUANTS_PLAN, "
+                "JQUANTS_ADDONS); no request was made"
             )
         clamped = self._clamped(endpoint, query)
         if clamped is None:
@@ -412,7 +415,7 @@ class JQuantsClient:
         """The plan's history window for ``endpoint``; paid plans see the trading calendar up to
         the end of next year."""
         today = self.today()
-        window = history_window(self.plan, today)
+        window = history_window(self.plan, today, endpoint.add_on)
         if endpoint.path == "/markets/calendar" and self.plan is not Plan.FREE:
             return HistoryWindow(window.earliest, dt.date(today.year + 1, 12, 31))
         return window

@@ -22,7 +22,7 @@ import polars as pl
 
 from gogooku.jquants import endpoint_fields as F
 from gogooku.jquants.endpoint_fields import FieldSpec
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class Endpoint:
     ``date=``), ``range`` (``from``/``to`` chunks), ``disc_date`` (one request per day with
     ``disc_date=``) or ``latest`` (only the current snapshot exists). ``date_field`` is the column
     that dates a row (partitioning, plan windows, ``from``/``to``); ``key`` identifies a row.
+    ``add_on`` names the add-on contract that opens it (then ``min_plan`` does not apply).
     """
 
     id: str
@@ -53,6 +54,7 @@ class Endpoint:
     fields: tuple[FieldSpec, ...]
     history: str
     premium_fields: frozenset[str] = frozenset()
+    add_on: AddOn | None = None
     schema: dict[str, pl.DataType] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +90,7 @@ def _ep(
     *,
     paginated: bool = True,
     premium_fields: frozenset[str] = frozenset(),
+    add_on: AddOn | None = None,
 ) -> Endpoint:
     return Endpoint(
         id=id,
@@ -102,6 +105,7 @@ def _ep(
         fields=fields,
         history=history,
         premium_fields=premium_fields,
+        add_on=add_on,
     )
 
 

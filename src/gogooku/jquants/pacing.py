@@ -14,7 +14,8 @@ reach ``floor(L / (1 + margin)) + 1`` per window: 5 of 5 on Free, 58 of 60 on Li
 (a request admitted on time can reach the server a little late, the next one on time).
 
 A request to ``/fins/summary`` or ``/fins/details`` takes a token from the plan's bucket *and*
-from that endpoint's own 60/min bucket. ``defer(seconds)`` blocks every bucket (used after a 429,
+from that endpoint's own 60/min bucket; a request to an add-on path (``plans.ADDON_PATHS``) takes
+a token from its add-on's bucket only (``independent_rates``). ``defer(seconds)`` blocks every bucket (used after a 429,
 so that all threads back off, not only the one that saw it). An unlimited pacer (``rate=None``)
 never waits but still counts requests, for in-process sources with no rate limit.
 
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gogooku.jquants.plans import ENDPOINT_RATE_PER_MINUTE, RATE_PER_MINUTE
+from gogooku.jquants.plans import ENDPOINT_RATE_PER_MINUTE, RATE_PER_MINUTE, addon_rates_by_path
 from gogooku.settings import Plan
 
 DEFAULT_MARGIN = 0.05
@@ -55,6 +56,7 @@ class Pacer:
         rate_per_minute: int | None,
         endpoint_rates: Mapping[str, int] | None = None,
         *,
+        independent_rates: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         margin: float = DEFAULT_MARGIN,
@@ -63,11 +65,12 @@ class Pacer:
             raise ValueError(f"rate_per_minute must be positive, got {rate_per_minute}")
         if margin < 0:
             raise ValueError(f"margin must be >= 0, got {margin}")
-        for path, rate in (endpoint_rates or {}).items():
+        for path, rate in {**(endpoint_rates or {}), **(independent_rates or {})}.items():
             if rate <= 0:
                 raise ValueError(f"endpoint rate for {path} must be positive, got {rate}")
         self.rate_per_minute = rate_per_minute
-        self.endpoint_rates = dict(endpoint_rates or {})
+        self.endpoint_rates = dict(endpoint_rates or {}) | dict(independent_rates or {})
+        self.independent_paths = frozenset(independent_rates or {})
         self.margin = margin
         self._clock = clock
         self._sleep = sleep
@@ -90,10 +93,12 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
         margin: float = DEFAULT_MARGIN,
     ) -> Pacer:
-        """The plan's global rate plus the per-endpoint caps of ``plans.ENDPOINT_RATE_PER_MINUTE``."""
+        """The plan's global rate plus the per-endpoint caps of ``plans.ENDPOINT_RATE_PER_MINUTE``;
+        add-on paths take only their add-on's bucket."""
         return cls(
             RATE_PER_MINUTE[plan],
             ENDPOINT_RATE_PER_MINUTE,
+            independent_rates=addon_rates_by_path(),
             clock=clock,
             sleep=sleep,
             margin=margin,
@@ -112,7 +117,7 @@ class Pacer:
     def interval(self, path: str | None = None) -> float:
         """Minimum seconds between two admissions to ``path``: the larger of its buckets' spacings."""
         spacings = [0.0]
-        if self.rate_per_minute is not None:
+        if self.rate_per_minute is not None and path not in self.independent_paths:
             spacings.append(self._spacing(self.rate_per_minute))
         if path in self.endpoint_rates:
             spacings.append(self._spacing(self.endpoint_rates[path]))
@@ -122,7 +127,9 @@ class Pacer:
         return 60.0 / rate_per_minute * (1.0 + self.margin)
 
     def _ready_at(self, path: str) -> float:
-        ready = max(self._blocked_until, self._next_global)
+        ready = self._blocked_until
+        if path not in self.independent_paths:
+            ready = max(ready, self._next_global)
         return max(ready, self._next_by_path.get(path, float("-inf")))
 
     def acquire(self, path: str) -> float:
@@ -146,7 +153,7 @@ class Pacer:
                     )
 
     def _admit(self, path: str, now: float) -> None:
-        if self.rate_per_minute is not None:
+        if self.rate_per_minute is not None and path not in self.independent_paths:
             self._next_global = now + self._spacing(self.rate_per_minute)
         if path in self.endpoint_rates:
             self._next_by_path[path] = now + self._spacing(self.endpoint_rates[path])

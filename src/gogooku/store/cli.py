@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gogooku.logs import console
-from gogooku.settings import Plan, get_settings
+from gogooku.settings import AddOn, Plan, get_settings, parse_addons
 from gogooku.store.fetch import FetchReport
 from gogooku.store.health import repair, store_problems
 from gogooku.store.raw import CATALOG_FILE, RawStore
@@ -51,6 +51,15 @@ def _print_report(report: FetchReport) -> None:
     out.print(f"requests made: {report.requests}")
 
 
+def _parse_addons(text: str | None) -> frozenset[AddOn] | None:
+    if text is None:
+        return None
+    try:
+        return parse_addons(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--addons") from None
+
+
 def fetch_command(
     start: Annotated[str, typer.Option("--start", help="First day to fetch (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--end", help="Last day to fetch (YYYY-MM-DD), inclusive.")],
@@ -68,6 +77,15 @@ def fetch_command(
             "--plan",
             help="Subscription plan: gates datasets and the history window. "
             "Default: JQUANTS_PLAN for jquants, premium for synthetic.",
+        ),
+    ] = None,
+    addons: Annotated[
+        str | None,
+        typer.Option(
+            "--addons",
+            help="Comma-separated add-on contracts held (minute, tdnet): their datasets are "
+            "fetched, others skipped with a message. Default: JQUANTS_ADDONS for jquants, "
+            "every add-on for synthetic; --addons '' holds none.",
         ),
     ] = None,
     source: Annotated[
@@ -129,6 +147,7 @@ def fetch_command(
         seed=seed,
         stocks=stocks,
         console=console,
+        addons=_parse_addons(addons),
     )
     if done.report is None:
         _stdout().print(

@@ -22,10 +22,15 @@ The calendar is always fetched first (``markets_calendar``, range mode), whateve
 Fetched units are written in batches of one month (``RawStore.write_units``), so each month file
 is rewritten once per run; a batch is always written before ``fetch`` returns or raises.
 
-Re-fetch rule (so revisions land): a unit is *settled* when it was fetched at or after 09:00 JST on
-the calendar day after its last covered day (``unit_end + 1 day, 09:00 JST``). By then every
-J-Quants publication for the day has landed (evening data 16:30-18:00, statements' final 24:30,
-derivatives 03:00, the master's 08:00 re-update). Units missing from the catalog, left ``pending``
+Re-fetch rule (so revisions land and late publications are not missed): a unit is *settled* when
+it was fetched at or after 09:00 JST on the calendar day after the publication day of its last
+covered date (``gogooku.jquants.publication``: the date itself for same-day data, so
+``unit_end + 1 day, 09:00 JST``; the 2nd business day after the week's last business day for
+weekly margin interest; the next business day for daily margin interest). By then every J-Quants
+publication for the day has landed (evening data 16:30-18:00, statements' final 24:30,
+derivatives 03:00, the master's 08:00 re-update). A unit whose publication day lies past the
+stored calendar is never settled. A unit fetched before its publication (stored empty) is thus
+requested again until it is settled. Units missing from the catalog, left ``pending``
 by an interrupted write, or not yet settled are requested; every other unit is skipped, so
 re-running a completed historical fetch makes no request. In a daily routine this means the last
 trading day (and the current month's range chunk) is fetched again on the next run. Calendar
@@ -51,12 +56,13 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gogooku.calendar import published_through
+from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, PlanError
-from gogooku.jquants.plans import HistoryWindow, history_window, plan_allows
-from gogooku.settings import Plan
+from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
+from gogooku.jquants.publication import needs_calendar, publication_day
+from gogooku.settings import AddOn, Plan
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.raw import RawStore, UnitWrite
 
@@ -140,16 +146,30 @@ def _utcnow() -> dt.datetime:
 
 
 def settle_time(day: dt.date) -> dt.datetime:
-    """09:00 JST on the calendar day after ``day``: when a unit ending on ``day`` is final."""
+    """09:00 JST on the calendar day after ``day``: when data published on ``day`` is final."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(SETTLE_HOUR_JST), JST)
 
 
+def unit_settle_time(
+    dataset: str, unit_end: dt.date, calendar: TradingCalendar | None = None
+) -> dt.datetime | None:
+    """When a unit of ``dataset`` ending on ``unit_end`` is final: ``settle_time`` of the day its
+    last date is published; None while that day lies past ``calendar``."""
+    published = publication_day(dataset, unit_end, calendar)
+    return None if published is None else settle_time(published)
+
+
 def needs_fetch(
-    record: UnitRecord | None, planned_end: dt.date | None = None, today: dt.date | None = None
+    record: UnitRecord | None,
+    planned_end: dt.date | None = None,
+    today: dt.date | None = None,
+    *,
+    settles: Callable[[dt.date], dt.datetime | None] = settle_time,
 ) -> bool:
     """True for a unit that is unknown, pending (interrupted), fetched before it settled, or that
     now covers more than when it was fetched (stored ``unit_end`` before ``planned_end``: a month
-    chunk whose end moved with ``today`` or with a longer synthetic market).
+    chunk whose end moved with ``today`` or with a longer synthetic market). ``settles`` maps the
+    unit's last date to its settle time (default: same-day publication; None: not yet known).
 
     With ``today`` (calendar units), a month published ahead (it started after the day it was
     fetched and still starts after ``today``) is refreshed once a month rather than on every run:
@@ -161,7 +181,8 @@ def needs_fetch(
         return True
     if planned_end is not None and record.unit_end < planned_end:
         return True
-    if record.fetched_at >= settle_time(record.unit_end):
+    settled_at = settles(record.unit_end)
+    if settled_at is not None and record.fetched_at >= settled_at:
         return False
     if today is None or record.unit_start is None:
         return True
@@ -263,7 +284,17 @@ class _Progress:
 def _todo(store: RawStore, dataset: str, units: Sequence[Unit], today: dt.date) -> list[Unit]:
     records = {r.unit_key: r for r in store.catalog.units(dataset)}
     ahead_rule = today if dataset == CALENDAR else None
-    return [u for u in units if needs_fetch(records.get(u.key), u.end, ahead_rule)]
+    calendar = _stored_calendar(store) if needs_calendar(dataset) else None
+
+    def settles(day: dt.date) -> dt.datetime | None:
+        return unit_settle_time(dataset, day, calendar)
+
+    return [u for u in units if needs_fetch(records.get(u.key), u.end, ahead_rule, settles=settles)]
+
+
+def _stored_calendar(store: RawStore) -> TradingCalendar | None:
+    frame = store.scan(CALENDAR).select("Date", "HolDiv").collect()
+    return TradingCalendar.from_frame(frame) if frame.height else None
 
 
 def _fetch_units(
@@ -351,12 +382,16 @@ def _plan_dataset(
     today: dt.date,
     source_end: dt.date | None,
     result: DatasetResult,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> list[Unit] | None:
     """The units of ``dataset`` for the range, or None with ``result.skipped`` set."""
     endpoint = ENDPOINTS[dataset]
-    if not plan_allows(plan, endpoint.min_plan):
-        result.skipped = f"needs the {endpoint.min_plan.value} plan, this is the {plan.value} plan"
+    refusal = access_refusal(endpoint.min_plan, endpoint.add_on, plan, addons)
+    if refusal is not None:
+        result.skipped = refusal
         return None
+    if endpoint.add_on is not None:
+        window = history_window(plan, today, endpoint.add_on)
     return _units_for(store, endpoint, start, end, plan, window, today, source_end, result)
 
 
@@ -370,6 +405,7 @@ def units_to_fetch(
     source: str = "jquants",
     today: dt.date,
     source_end: dt.date | None = None,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> dict[str, list[Unit]]:
     """The units ``fetch`` would request now with these arguments, without making a request.
 
@@ -382,7 +418,9 @@ def units_to_fetch(
     due: dict[str, list[Unit]] = {}
     for dataset in order:
         result = DatasetResult(dataset)
-        units = _plan_dataset(store, dataset, start, end, plan, window, today, source_end, result)
+        units = _plan_dataset(
+            store, dataset, start, end, plan, window, today, source_end, result, addons
+        )
         todo = _todo(store, dataset, units or [], today)
         if todo:
             due[dataset] = todo
@@ -405,10 +443,11 @@ def fetch(
     today: dt.date | None = None,
     source_end: dt.date | None = None,
     console: Console | None = None,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
 
-    ``plan`` gates datasets (skipped with a message) and the history window; ``clock`` gives the
+    ``plan`` and ``addons`` gate datasets (skipped with a message) and the history window; ``clock`` gives the
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
     clock's date in Tokyo) is the day the plan window and the ``latest`` units are counted from
     (the synthetic market's own last day when fetching from it); ``source_end`` is the last day
@@ -428,7 +467,7 @@ def fetch(
         for dataset in order:
             result = report.results.setdefault(dataset, DatasetResult(dataset))
             units = _plan_dataset(
-                store, dataset, start, end, plan, window, today, source_end, result
+                store, dataset, start, end, plan, window, today, source_end, result, addons
             )
             if units is None:
                 log.warning("%s: skipped: %s", dataset, result.skipped)

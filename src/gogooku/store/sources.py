@@ -19,7 +19,7 @@ from rich.console import Console
 from gogooku.errors import GogookuError
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
-from gogooku.settings import Plan, get_settings
+from gogooku.settings import AddOn, Plan, get_settings
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.fetch import CALENDAR, FetchReport, fetch
 from gogooku.store.health import store_problems
@@ -94,10 +94,12 @@ def fetch_from_source(
     seed: int = 7,
     stocks: int = 300,
     console: Console | None = None,
+    addons: frozenset[AddOn] | None = None,
 ) -> SourceFetch:
     """Fetch into ``store`` what it lacks for start..end from ``source`` (see module doc).
 
-    ``plan`` defaults to JQUANTS_PLAN for jquants and premium for synthetic; ``base_url`` (jquants
+    ``plan`` defaults to JQUANTS_PLAN for jquants and premium for synthetic, ``addons`` to
+    JQUANTS_ADDONS for jquants and every add-on for synthetic; ``base_url`` (jquants
     only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated.
     """
     if end < start:
@@ -111,8 +113,9 @@ def fetch_from_source(
                 "(API Keys), or run with --source synthetic."
             )
         chosen = plan or settings.jquants_plan
+        held = settings.jquants_addons if addons is None else addons
         client = JQuantsClient.from_settings(
-            settings, plan=chosen, base_url=base_url or settings.jquants_base_url
+            settings, plan=chosen, base_url=base_url or settings.jquants_base_url, addons=held
         )
         with client:
             report = fetch(
@@ -125,6 +128,7 @@ def fetch_from_source(
                 progress=console is not None,
                 source="jquants",
                 console=console,
+                addons=held,
             )
         return SourceFetch(source, report, [], None)
 
@@ -137,8 +141,9 @@ def fetch_from_source(
     from gogooku.synth.market import generate_market
 
     chosen = plan or Plan.PREMIUM
+    held = frozenset(AddOn) if addons is None else addons
     label = synthetic_label(seed, stocks, start)
-    if synthetic_up_to_date(store, start, end, datasets, chosen, label):
+    if synthetic_up_to_date(store, start, end, datasets, chosen, label, held):
         return SourceFetch(source, None, [], label)
     if console is not None:
         console.print(
@@ -146,6 +151,12 @@ def fetch_from_source(
         )
     market = generate_market(SynthConfig(seed=seed, stocks=stocks, start=start, end=end))
     report, oracle = fetch_synthetic_market(
-        store, market, datasets, chosen, progress=console is not None, console=console
+        store,
+        market,
+        datasets,
+        chosen,
+        progress=console is not None,
+        console=console,
+        addons=held,
     )
     return SourceFetch(source, report, oracle, label)

@@ -19,7 +19,7 @@ from rich.console import Console
 from gogooku.calendar import published_through
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.transport import ASGISyncTransport
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.fetch import CALENDAR, FetchReport, fetch, trading_days, units_to_fetch
 from gogooku.store.raw import ORACLE_DATASET, RawStore
@@ -43,6 +43,7 @@ def synthetic_up_to_date(
     datasets: Sequence[str] | None,
     plan: Plan,
     label: str,
+    addons: frozenset[AddOn] = frozenset(),
 ) -> bool:
     """True when a synthetic fetch of first..last would request nothing and write no oracle row.
 
@@ -66,6 +67,7 @@ def synthetic_up_to_date(
         source=label,
         today=days[-1],
         source_end=published_through(days[-1]),
+        addons=addons,
     )
     if due:
         return False
@@ -88,6 +90,7 @@ def fetch_synthetic_market(
     *,
     progress: bool = True,
     console: Console | None = None,
+    addons: frozenset[AddOn] = frozenset(AddOn),
 ) -> tuple[FetchReport, list[UnitRecord]]:
     """Fetch ``market`` over its whole period into ``store`` and write its oracle.
 
@@ -100,7 +103,7 @@ def fetch_synthetic_market(
 
     config = market.config
     label = synthetic_label(config.seed, config.stocks, config.start)
-    app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=plan, rate_limit=False)
+    app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=plan, rate_limit=False, addons=addons)
     today = app.state.service.today
     client = JQuantsClient(
         SYNTHETIC_API_KEY,
@@ -109,6 +112,7 @@ def fetch_synthetic_market(
         transport=ASGISyncTransport(app),
         pacing=False,
         today=today,
+        addons=addons,
     )
     with client:
         report = fetch(
@@ -123,5 +127,6 @@ def fetch_synthetic_market(
             today=today,
             source_end=market.state.calendar["Date"].max(),
             console=console,
+            addons=addons,
         )
     return report, store.write_oracle(market.oracle, source=label)

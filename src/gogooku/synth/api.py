@@ -30,16 +30,19 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from gogooku.calendar import TradingCalendar
 from gogooku.errors import GogookuError
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, records_json
 from gogooku.jquants.plans import (
     ENDPOINT_RATE_PER_MINUTE,
     RATE_PER_MINUTE,
     HistoryWindow,
+    access_refusal,
+    addon_rates_by_path,
     history_window,
-    plan_allows,
 )
-from gogooku.settings import Plan
+from gogooku.jquants.publication import JST, published_at
+from gogooku.settings import AddOn, Plan
 from gogooku.synth.bulk import FILES_PREFIX, BulkService, add_bulk_routes
 from gogooku.synth.faults import (
     FaultAction,
@@ -149,6 +152,8 @@ class SyntheticV2:
         plan: Plan,
         today: dt.date | None,
         page_size: int,
+        addons: frozenset[AddOn] = frozenset(),
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
@@ -157,6 +162,14 @@ class SyntheticV2:
             raise ValueError(f"market tables {unknown} are not catalogue dataset ids")
         self.tables = {i: _Table(ENDPOINTS[i], f) for i, f in market.tables.items()}
         self.plan = plan
+        self.addons = frozenset(addons)
+        self.now = now
+        calendar = market.tables.get("markets_calendar")
+        self.calendar = (
+            TradingCalendar.from_frame(calendar)
+            if now is not None and calendar is not None
+            else None
+        )
         renderers = getattr(market, "premium_renderers", {}) if plan is Plan.PREMIUM else {}
         self.renderers: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = dict(renderers)
         self.page_size = page_size
@@ -180,6 +193,8 @@ class SyntheticV2:
         return absent | (frozenset() if self.plan is Plan.PREMIUM else ep.premium_fields)
 
     def window_for(self, ep: Endpoint) -> HistoryWindow:
+        if ep.add_on is not None:
+            return history_window(self.plan, self.today, ep.add_on)
         if ep.id == "markets_calendar" and self.plan is not Plan.FREE:
             return HistoryWindow(self.window.earliest, dt.date(self.today.year + 1, 12, 31))
         return self.window
@@ -209,6 +224,8 @@ class SyntheticV2:
         if ep.id == "equities_master":
             return self._master(table, ep, params, days, window)
         lo, hi = self._narrow(ep, days, lo, hi)
+        if self.now is not None and ep.id != "markets_calendar":
+            hi = min(hi, self._last_published(table, ep))
         rows = table.between(lo, hi)
         filters = self._filters(ep, params, days)
         if filters is not None:
@@ -222,6 +239,18 @@ class SyntheticV2:
                 .select(rows.columns)
             )
         return rows
+
+    def _last_published(self, table: _Table, ep: Endpoint) -> dt.date:
+        """The last record date of ``ep`` published by ``now`` (publication is non-decreasing in
+        the record date, so every earlier date is published too)."""
+        now = self.now()
+        day = table.last_date_upto(now.astimezone(JST).date())
+        while day is not None:
+            moment = published_at(ep.id, day, self.calendar)
+            if moment is not None and moment <= now:
+                return day
+            day = table.last_date_upto(day - dt.timedelta(days=1))
+        return dt.date.min
 
     @staticmethod
     def _narrow(
@@ -344,12 +373,13 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
     drop = service.omitted_fields(ep)
 
     async def handle(request: Request) -> Response:
-        if not plan_allows(service.plan, ep.min_plan):
+        if access_refusal(ep.min_plan, ep.add_on, service.plan, service.addons) is not None:
+            needs = f"the {ep.add_on} add-on" if ep.add_on else f"the {ep.min_plan} plan or higher"
             return _json_response(
                 403,
                 {
                     "message": f"This API is not available on your subscription plan "
-                    f"({service.plan}): {ep.path} requires the {ep.min_plan} plan or higher."
+                    f"({service.plan}): {ep.path} requires {needs}."
                 },
             )
         params = dict(request.query_params)
@@ -399,6 +429,7 @@ class _Gate:
         self.path_limiters = {
             p: SlidingWindowLimiter(n) for p, n in ENDPOINT_RATE_PER_MINUTE.items()
         }
+        self.addon_limiters = {p: SlidingWindowLimiter(n) for p, n in addon_rates_by_path().items()}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -444,7 +475,9 @@ class _Gate:
             await _json_response(403, {"message": BAD_KEY_MESSAGE})(scope, receive, send)
             return
         if self.rate_limit:
-            limiters = [self.plan_limiter]
+            limiters = (
+                [self.addon_limiters[path]] if path in self.addon_limiters else [self.plan_limiter]
+            )
             if path in self.path_limiters:
                 limiters.append(self.path_limiters[path])
             if not admit(limiters, self.clock):
@@ -505,15 +538,27 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     bulk_secret: bytes | None = None,
+    addons: frozenset[AddOn] = frozenset(AddOn),
+    now: Callable[[], dt.datetime] | None = None,
 ) -> FastAPI:
     """The V2-compatible app serving ``market.tables`` (dataset id → catalogue-typed frame).
 
     ``today`` (default: the market's last bar date) anchors the plan's history window;
     ``api_key=None`` disables auth; ``clock`` drives the rate limiter's 60 s window;
     ``wall_clock`` (epoch seconds) the expiry of signed bulk-file URLs, signed with
-    ``bulk_secret`` (default: random per app).
+    ``bulk_secret`` (default: random per app); ``addons`` are the add-on contracts the key holds
+    (default: all), whose endpoints answer 403 otherwise. With ``now`` (a JST-aware clock) a
+    record is served only once it is published (``gogooku.jquants.publication``: its dataset's
+    business-day lag and approximate time); without it every record dated up to ``today`` is.
     """
-    service = SyntheticV2(market, plan=Plan(plan), today=today, page_size=page_size)
+    service = SyntheticV2(
+        market,
+        plan=Plan(plan),
+        today=today,
+        page_size=page_size,
+        addons=frozenset(addons),
+        now=now,
+    )
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
     app.state.service = service
     for ep in ENDPOINTS.values():

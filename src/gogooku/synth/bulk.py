@@ -87,6 +87,8 @@ class BulkService:
         self.files = {f.key: f for f in self._catalogue()}
 
     def allowed(self, ep: Endpoint) -> bool:
+        if ep.add_on is not None:
+            return ep.add_on in self.service.addons
         if self.service.plan is Plan.FREE:
             return ep.id in FREE_BULK
         return plan_allows(self.service.plan, ep.min_plan)

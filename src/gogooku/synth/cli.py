@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from gogooku.settings import Plan
+from gogooku.jquants.publication import JST
+from gogooku.settings import Plan, parse_addons
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,21 @@ def serve_command(
     plan: Annotated[Plan, typer.Option(case_sensitive=False, help="Plan to emulate.")] = (
         Plan.PREMIUM
     ),
+    addons: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated add-on contracts the key holds (minute, tdnet); '' for none."
+        ),
+    ] = "minute,tdnet",
+    now: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M"],
+            help="Serve the market as it stood at this JST moment (YYYY-MM-DDTHH:MM): each record "
+            "only once J-Quants would have published it (docs/synthetic_market.md). Default: "
+            "every record up to the market's last day.",
+        ),
+    ] = None,
     page_size: Annotated[
         int, typer.Option(min=1, help="Rows per page before a pagination_key.")
     ] = 5000,
@@ -119,6 +135,10 @@ def serve_command(
     from gogooku.synth.faults import Faults
     from gogooku.synth.market import generate_market
 
+    try:
+        held = parse_addons(addons)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--addons") from None
     faults = Faults(
         error_rate=error_rate,
         drop_rate=drop_rate,
@@ -145,6 +165,8 @@ def serve_command(
         page_size=page_size,
         rate_limit=rate_limit,
         faults=faults,
+        addons=held,
+        now=None if now is None else (lambda: now.replace(tzinfo=JST)),
     )
     log.info(
         "serving %d datasets at http://%s:%d/v2 (plan %s)", len(market.tables), host, port, plan
