@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import inspect
+import json
 import math
 import re
 import warnings
@@ -96,6 +97,9 @@ CASES = [
     Case("fins_dividend", "get_fin_dividend", *_on_day()),
     Case("markets_breakdown", "get_mkt_breakdown", *_on_day()),
     Case("equities_valuation", "get_eq_valuation", *_on_day()),
+    Case("edinet_major_shareholders", "get_edinet_major_shareholders", *_on_day()),
+    Case("edinet_cross_shareholdings", "get_edinet_cross_shareholdings", *_on_day()),
+    Case("edinet_large_volume_shareholders", "get_edinet_large_volume_shareholders", *_on_day()),
 ]
 
 
@@ -136,12 +140,23 @@ def _cell(value: object, dtype: pl.DataType) -> object:
     return str(value)
 
 
+def _nested(value: object) -> str | None:
+    """The official client keeps EDINET's nested lists as objects; we keep their JSON text."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _cell(value, pl.String)
+
+
 def official_frame(dataset: str, frame: pd.DataFrame) -> pl.DataFrame:
     """The official client's frame in our catalogue's column order and dtypes (module doc)."""
     schema = ENDPOINTS[dataset].schema
+    nested = {f.name for f in ENDPOINTS[dataset].fields if f.kind == "json"}
     assert sorted(frame.columns) == sorted(schema), dataset
     rows = [
-        {name: _cell(record[name], schema[name]) for name in schema}
+        {
+            name: _nested(record[name]) if name in nested else _cell(record[name], schema[name])
+            for name in schema
+        }
         for record in frame.to_dict("records")
     ]
     return pl.DataFrame(rows, schema=schema, orient="row")

@@ -66,6 +66,22 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
     "fins_dividend": (Publication(_ALWAYS, 0, "19:00", f"{_S16}: hourly 12:00-19:00"),),
     "markets_breakdown": (Publication(_ALWAYS, 0, "18:00", _S16),),
     "equities_valuation": (Publication(_ALWAYS, 0, "16:30", _S16),),
+    **{
+        dataset: (
+            Publication(
+                _ALWAYS,
+                0,
+                "18:00",
+                f"{_S16}: continuous on weekdays 08:00-17:59, may lag; keyed by SubDate; chosen: "
+                "a day's filings complete at 18:00",
+            ),
+        )
+        for dataset in (
+            "edinet_major_shareholders",
+            "edinet_cross_shareholdings",
+            "edinet_large_volume_shareholders",
+        )
+    },
 }
 
 
