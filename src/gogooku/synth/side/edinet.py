@@ -93,6 +93,11 @@ def _minute_text(minutes: np.ndarray) -> list[str]:
     return [f"{m // 60:02d}:{m % 60:02d}:00" for m in minutes.tolist()]
 
 
+def _lots(shares: float) -> float:
+    """Shares rounded to 100-share units (``round_lots`` of one Python number)."""
+    return float(round(float(shares) / 100.0) * 100)
+
+
 def _to_json(values: list) -> list[str | None]:
     return [
         None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
@@ -155,9 +160,9 @@ def _holders(state: MarketState, events: pl.DataFrame, reports: pl.DataFrame) ->
     n = own.top10.size
     order = np.argsort(rng_static(state.config, "standing_holders").random((n, len(STANDING))))
     so = shares_outstanding(state)
-    per_idx = np.array(
-        [np.searchsorted(state.days, d, side="right") - 1 for d in events["PerEn"].to_list()]
-    )
+    ords = np.array([d.toordinal() for d in state.days])
+    per_en = np.array([d.toordinal() for d in events["PerEn"].to_list()], dtype=np.int64)
+    per_idx = np.searchsorted(ords, per_en, side="right") - 1
     latest = (
         reports.with_columns(pl.col("day_idx").alias("asof"))
         .sort("asof")
@@ -195,7 +200,7 @@ def _holders(state: MarketState, events: pl.DataFrame, reports: pl.DataFrame) ->
                 {
                     "Name": name[0],
                     "NameEn": name[1],
-                    "Shares": float(round_lots(np.array(r * so[t, i]))),
+                    "Shares": _lots(r * so[t, i]),
                     "Ratio": round(r, 4),
                 }
                 for name, r in holders[:10]
@@ -210,7 +215,7 @@ def _scope(rng: np.random.Generator, count: int, book: float, codes: list[str]) 
         {
             "Code": codes[j % len(codes)],
             "Name": None,
-            "Shares": float(round_lots(np.array(book * w * 1e6 / 1500.0))),
+            "Shares": _lots(book * w * 1e6 / 1500.0),
             "BookValue": round(float(book * w), 1),
             "Purpose": PURPOSES[j % len(PURPOSES)],
         }
