@@ -100,6 +100,9 @@ CASES = [
     Case("markets_breakdown", "get_mkt_breakdown", *_on_day()),
     Case("equities_valuation", "get_eq_valuation", *_on_day()),
     Case("td_list", "get_td_list", *_on_day("date")),
+    Case("edinet_major_shareholders", "get_edinet_major_shareholders", *_on_day()),
+    Case("edinet_cross_shareholdings", "get_edinet_cross_shareholdings", *_on_day()),
+    Case("edinet_large_volume_shareholders", "get_edinet_large_volume_shareholders", *_on_day()),
 ]
 
 
@@ -142,6 +145,14 @@ def _cell(value: object, dtype: pl.DataType) -> object:
     return str(value)
 
 
+def _nested(value: object) -> str | None:
+    """The official client keeps nested objects and lists (FS, EDINET holders) as they are; we keep
+    their JSON text, keys sorted."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _cell(value, pl.String)
+
+
 def official_frame(dataset: str, frame: pd.DataFrame) -> pl.DataFrame:
     """The official client's frame in our catalogue's column order and dtypes (module doc)."""
     ep = ENDPOINTS[dataset]
@@ -150,9 +161,7 @@ def official_frame(dataset: str, frame: pd.DataFrame) -> pl.DataFrame:
     objects = {s.name for s in ep.fields if s.kind == "json"}
     rows = [
         {
-            name: json.dumps(record[name], sort_keys=True, separators=(",", ":"))
-            if name in objects and isinstance(record[name], dict)
-            else _cell(record[name], schema[name])
+            name: _nested(record[name]) if name in objects else _cell(record[name], schema[name])
             for name in schema
         }
         for record in frame.to_dict("records")

@@ -344,8 +344,8 @@ def test_fins_details_round_trips_through_records_and_bulk_csv():
 
 
 def test_fins_details_fs_that_is_not_an_object_names_the_field():
-    with pytest.raises(ValueError, match=r"fins_details: field FS has value \[1\]"):
-        parse_records("fins_details", [{"DiscDate": "2025-05-13", "Code": "86970", "FS": [1]}])
+    with pytest.raises(ValueError, match=r"fins_details: field FS has value 1 that is not a JSON"):
+        parse_records("fins_details", [{"DiscDate": "2025-05-13", "Code": "86970", "FS": 1}])
 
 
 def test_td_list_arrays_are_stored_pipe_joined_and_round_trip_through_json_and_csv():
@@ -362,3 +362,36 @@ def test_td_list_arrays_are_stored_pipe_joined_and_round_trip_through_json_and_c
     assert header == "DiscNo,Code,Name,DiscDate,DiscTime,Title,DiscStatus,RevNo,DiscItems,Docs"
     assert second.endswith(",201|301,g")
     assert read_csv_gz("td_list", data).equals(frame)
+
+
+def test_edinet_nested_lists_are_kept_as_json_text():
+    major = parse_records("edinet_major_shareholders", load_fixture("edinet_major_shareholders"))
+    toyota, wholly_owned, no_list = major.rows(named=True)
+    holders = json.loads(toyota["Hldrs"])
+    assert [h["Ratio"] for h in holders] == [0.1555, 0.0911]
+    assert holders[1]["Address"] == "愛知県刈谷市"  # a sub-field we do not know survives
+    assert json.loads(wholly_owned["Hldrs"]) == [{"Name": "親会社株式会社", "Ratio": 1.0}]
+    assert no_list["Hldrs"] is None and no_list["FilerNameEn"] is None
+    assert (toyota["SubDate"], toyota["SubTime"], toyota["PerEn"]) == (
+        D(2025, 6, 18),
+        "15:01:00",
+        D(2025, 3, 31),
+    )
+    cross = parse_records("edinet_cross_shareholdings", load_fixture("edinet_cross_shareholdings"))
+    report = json.loads(cross["Report"][0])
+    assert report["ListedBookValue"] == 5432100.0 and report["Spec"][0]["Code"] == "69020"
+    assert cross["SecondLargest"].to_list() == [None, None]  # JSON null and an absent key
+
+
+def test_edinet_large_volume_numbers_from_numbers_and_strings():
+    frame = parse_records(
+        "edinet_large_volume_shareholders", load_fixture("edinet_large_volume_shareholders")
+    )
+    first, change = frame.rows(named=True)
+    assert (first["TotalShsRatio"], first["TotalShsRatioLast"], first["ChgRsn"]) == (
+        0.0612,
+        None,
+        None,
+    )
+    assert (change["TotalShsRatio"], change["TotalOutStks"]) == (0.0489, 15794987460.0)
+    assert len(json.loads(first["Hldrs"])) == 2

@@ -33,6 +33,12 @@ flags = st.booleans()
 item_lists = st.lists(st.text("0123456789gsx", min_size=1, max_size=4), min_size=1, max_size=3).map(
     "|".join
 )
+nested = st.lists(
+    st.fixed_dictionaries(
+        {"Name": st.sampled_from([None, "", "株式会社", 'a"b']), "Ratio": numbers}
+    ),
+    max_size=2,
+).map(lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
 
 
 def value_strategy(spec):
@@ -45,8 +51,9 @@ def value_strategy(spec):
         "num": numbers,
         "numstr": numbers,
         "list": item_lists,
+        "json": nested,
     }
-    if spec.kind == "json":
+    if spec.kind == "json" and spec.name == "FS":
         labels = st.sampled_from(
             [fs_labels.STANDARD_LABEL, "Total assets", "Goodwill", "Net sales"]
         )

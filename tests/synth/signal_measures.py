@@ -202,3 +202,29 @@ def accruals_measure(details: pl.DataFrame, days: list) -> pl.DataFrame:
         .join(d, on="t")
         .select("Date", "Code", "value")
     )
+
+
+def _edinet_usable(frame: pl.DataFrame, days: list) -> pl.DataFrame:
+    """``frame`` with ``Date`` = its usable day: ``SubDate`` if ``SubTime`` < 15:00, else the
+    next trading day."""
+    d = _days_frame(days)
+    lag = pl.when(pl.col("SubTime") < "15:00:00").then(0).otherwise(1)
+    return (
+        frame.join(d.rename({"Date": "SubDate"}), on="SubDate")
+        .with_columns((pl.col("t") + lag).alias("t"))
+        .join(d, on="t")
+        .drop("t")
+    )
+
+
+def concentration_measure(major: pl.DataFrame, days: list) -> pl.DataFrame:
+    """Sum of the ten largest holder ratios of the latest annual report (usable by the EDINET
+    rule), the observable of the planted concentration tilt."""
+    top = pl.col("Hldrs").str.json_decode(
+        pl.List(pl.Struct({"Name": pl.String, "Ratio": pl.Float64}))
+    )
+    ratios = top.list.eval(pl.element().struct.field("Ratio")).list.sort(descending=True)
+    reports = major.select(
+        "SubDate", "SubTime", "Code", ratios.list.head(10).list.sum().alias("value")
+    )
+    return _edinet_usable(reports, days).select("Date", "Code", "value")

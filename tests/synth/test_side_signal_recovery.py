@@ -71,6 +71,20 @@ def test_observable_recovers_the_planted_signal(name, wide_market, targets, cont
     assert abs(observed - planted) < 0.012, (name, observed, planted)
 
 
+def test_annual_report_concentration_recovers_the_planted_tilt(
+    wide_market, targets, contribution_ic
+):
+    planted = contribution_ic["concentration"]
+    assert 0.005 < planted < 0.05, planted
+    major = wide_market.tables["edinet_major_shareholders"]
+    frame = measures.broadcast(
+        measures.concentration_measure(major, wide_market.state.days), targets
+    )
+    observed = measures.rank_ic(frame)
+    assert 0.005 < observed < 0.05, observed
+    assert abs(observed - planted) < 0.012, (observed, planted)
+
+
 def test_no_single_side_observable_exceeds_the_realism_cap(wide_market, targets):
     for name in ("margin", "short", "flow", "drift", "accruals"):
         frame = measures.broadcast(_observable(name, wide_market), targets)

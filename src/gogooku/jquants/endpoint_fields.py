@@ -13,8 +13,9 @@ kind        Polars dtype      wire form
 ``num``     ``pl.Float64``    JSON number
 ``numstr``  ``pl.Float64``    numeric string (fins/summary writes every number as a string)
 ``struct``  ``pl.Struct``     JSON object of ``flag`` sub-fields (margin-alert ``PubReason``)
-``json``    ``pl.String``     JSON object with keys that vary by record (fins/details ``FS``); stored
-                              as its JSON text with sorted keys
+``json``    ``pl.String``     JSON object or list whose members vary by record or are undocumented
+                              (fins/details ``FS``, the EDINET holder lists), stored as its
+                              compact JSON text with sorted keys
 ``list``    ``pl.String``     JSON array of strings (TDnet ``DiscItems``, ``Docs``), stored
                               ``|``-joined as the bulk CSV writes it (``[]`` ↔ ``""`` ↔ null)
 ==========  ================  ====================================================================
@@ -314,4 +315,34 @@ MARKETS_BREAKDOWN = (
             )
         ),
     ),
+)
+
+# EDINET (reference section 2.6). The nested lists' sub-fields are undocumented; the names chosen
+# for them are in docs/architecture.md ("EDINET nested fields"), and the store keeps the JSON text
+# whole, so a real response's other names survive parsing.
+_EDINET_DOC = fields("str", "DocId Code EdinetCode")
+EDINET_MAJOR_SHAREHOLDERS = (
+    *_EDINET_DOC,
+    *fields("str", "FilerName FilerNameEn DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("date", "PerSt PerEn"),
+    *fields("json", "Hldrs"),
+)
+EDINET_CROSS_SHAREHOLDINGS = (
+    *_EDINET_DOC,
+    *fields("str", "FilerName FilerNameEn DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("date", "PerSt PerEn"),
+    *fields("json", "Report Largest SecondLargest"),
+)
+EDINET_LARGE_VOLUME_SHAREHOLDERS = (
+    *_EDINET_DOC,
+    *fields("str", "IsrName DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("str", "LargeHldgTypeCode DocTitle ChgRsn"),
+    *fields("num", "TotalShsHeld TotalShsRatio TotalShsRatioLast TotalOutStks"),
+    *fields("json", "Hldrs"),
 )

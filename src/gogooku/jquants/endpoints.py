@@ -11,8 +11,10 @@ leaves them out.
 
 Type rule (one place for the whole project): dates → ``pl.Date``; codes and names → ``pl.String``;
 0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; arrays of strings (TDnet
-``DiscItems``/``Docs``) → one ``|``-joined ``pl.String`` (the bulk CSV's form); ``""``, ``"-"``,
-``"*"``, ``None``, ``[]`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
+``DiscItems``/``Docs``) → one ``|``-joined ``pl.String`` (the bulk CSV's form); nested objects
+and lists (fins/details ``FS``, the EDINET holder lists) → their compact JSON text, keys
+sorted; ``""``, ``"-"``, ``"*"``, ``None``, ``[]`` and absent keys → null. Unknown keys are dropped with
+one warning per (endpoint, key).
 """
 
 from __future__ import annotations
@@ -246,6 +248,23 @@ ENDPOINTS: dict[str, Endpoint] = {
             "daily ~16:30 JST; a disclosure enters from the next business day; MktCap in "
             "million JPY",
         ),
+        *(
+            _ep(
+                id, path, Plan.STANDARD, "edinet_code code date", "", "date", "SubDate",
+                "DocId", spec,
+                f"filings from {since}; Standard 10 y, Premium 20 y; API only (no bulk); "
+                "edinet_code or code, not both (400); no parameter: today's filings; continuous "
+                "on weekdays 08:00-17:59 JST, may lag; available by SubDate+SubTime",
+            )
+            for id, path, spec, since in (
+                ("edinet_major_shareholders", "/edinet/major-shareholders",
+                 F.EDINET_MAJOR_SHAREHOLDERS, "2016-06-01"),
+                ("edinet_cross_shareholdings", "/edinet/cross-shareholdings",
+                 F.EDINET_CROSS_SHAREHOLDINGS, "2020-03-31"),
+                ("edinet_large_volume_shareholders", "/edinet/large-volume-shareholders",
+                 F.EDINET_LARGE_VOLUME_SHAREHOLDERS, "2021-07-01"),
+            )
+        ),
         _ep(
             "td_list", "/td/list", Plan.FREE, "date code from to discItems cursor", "date code",
             "date", "DiscDate", "DiscNo", F.TD_LIST,
@@ -475,8 +494,8 @@ def parse_text_frame(endpoint_id: str, raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _json_as_text(ep: Endpoint, records: list[dict]) -> list[dict]:
-    """``records`` with each ``json`` field's object as its JSON text (keys sorted); text (a bulk
-    CSV cell) passes as it is."""
+    """``records`` with each ``json`` field's object or list as its compact JSON text (keys
+    sorted); text (a bulk CSV cell) passes as it is."""
     names = [s.name for s in ep.fields if s.kind == "json"]
     if not names:
         return records
@@ -485,12 +504,14 @@ def _json_as_text(ep: Endpoint, records: list[dict]) -> list[dict]:
         copy = dict(record)
         for name in names:
             value = copy.get(name)
-            if isinstance(value, dict):
+            if isinstance(value, (dict, list)):
                 copy[name] = json.dumps(
                     value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
                 )
             elif value is not None and not isinstance(value, str):
-                raise ValueError(f"{ep.id}: field {name} has value {value!r} that is not an object")
+                raise ValueError(
+                    f"{ep.id}: field {name} has value {value!r} that is not a JSON object or list"
+                )
         out.append(copy)
     return out
 
@@ -606,7 +627,9 @@ def to_records(
 def records_json(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()) -> str:
     """``json.dumps(to_records(...))`` as one JSON array string, written by Polars when possible."""
     ep = get_endpoint(endpoint_id)
-    if any(s.name not in drop for s in ep.mixed_fields) or any(s.kind == "json" for s in ep.fields):
+    if any(s.name not in drop for s in ep.mixed_fields) or any(
+        s.kind == "json" and s.name not in drop for s in ep.fields
+    ):
         return json.dumps(
             to_records(endpoint_id, frame, drop), ensure_ascii=False, separators=(",", ":")
         )

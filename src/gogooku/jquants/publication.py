@@ -83,6 +83,22 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
             "listed is unknown -> chosen: the day is complete by 09:00 the next morning",
         ),
     ),
+    **{
+        dataset: (
+            Publication(
+                _ALWAYS,
+                0,
+                "18:00",
+                f"{_S16}: continuous on weekdays 08:00-17:59, may lag; keyed by SubDate; chosen: "
+                "a day's filings complete at 18:00",
+            ),
+        )
+        for dataset in (
+            "edinet_major_shareholders",
+            "edinet_cross_shareholdings",
+            "edinet_large_volume_shareholders",
+        )
+    },
 }
 
 

@@ -64,6 +64,10 @@ RATE_MESSAGE = "Rate limit exceeded"
 GZIP_LEVEL = 1
 # Datasets whose ``code`` is a 4-character index code, matched as given (issue codes have 5).
 _INDEX_CODES = frozenset({"indices_bars_daily"})
+# EDINET: ``edinet_code`` xor ``code`` (both: 400); no parameter at all: today's filings.
+_EDINET = frozenset(
+    {"edinet_major_shareholders", "edinet_cross_shareholdings", "edinet_large_volume_shareholders"}
+)
 
 
 class QueryError(GogookuError, ValueError):
@@ -216,6 +220,11 @@ class SyntheticV2:
                 raise QueryError("Specify exactly one of code, date, scheduled_date")
             if "date" in days and not window.contains(days["date"]):
                 raise QueryError(f"date {days['date']} is outside the {self.plan} plan window")
+        if ep.id in _EDINET:
+            if "code" in params and "edinet_code" in params:
+                raise QueryError("Specify either edinet_code or code, not both")
+            if not params:
+                days["date"] = self.today
         if "published_date" in params and {"date", "from", "to"} & set(params):
             raise QueryError("published_date cannot be combined with date, from or to")
         if ep.id == "equities_master":
@@ -272,6 +281,8 @@ class SyntheticV2:
         exprs = []
         if "code" in params:
             exprs.append(pl.col("Code") == _issue_code(ep, params["code"]))
+        if "edinet_code" in params:
+            exprs.append(pl.col("EdinetCode") == params["edinet_code"])
         if "s33" in params:
             exprs.append(pl.col("S33") == params["s33"].zfill(4))
         if "section" in params:

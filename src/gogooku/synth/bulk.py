@@ -29,8 +29,17 @@ from gogooku.settings import Plan
 
 FILES_PREFIX = "/bulk-files/"
 URL_TTL_S = 300
-# Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints.
-NOT_BULK = frozenset({"equities_earnings_calendar", "td_list"})
+# Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints,
+# TDnet (its own /td/bulk) and EDINET (API only, reference section 2.6).
+NOT_BULK = frozenset(
+    {
+        "equities_earnings_calendar",
+        "td_list",
+        "edinet_major_shareholders",
+        "edinet_cross_shareholdings",
+        "edinet_large_volume_shareholders",
+    }
+)
 # The only bulk dataset on the Free plan.
 FREE_BULK = frozenset({"markets_calendar"})
 

@@ -35,6 +35,13 @@ import numpy as np
 import polars as pl
 
 from gogooku.synth.config import SynthConfig, rng_for, rng_static
+from gogooku.synth.ownership import (
+    ACTIVIST_DECAY,
+    Ownership,
+    activist_contribution,
+    concentration_contribution,
+    draw_ownership,
+)
 from gogooku.synth.universe import trading_sessions
 
 RHO_MARGIN_WEEK = 0.85
@@ -62,6 +69,8 @@ STRENGTH: dict[str, float] = {
     "flow": 2.5e-4,
     "drift": 1.1e-3,
     "accruals": 2.0e-4,
+    "activist": 8.0e-4,
+    "concentration": 1.0e-4,
 }
 """Daily-return contribution per unit of each signal's driver:
 
@@ -72,7 +81,10 @@ STRENGTH: dict[str, float] = {
 * ``drift``: ``+STRENGTH * surprise * DRIFT_DECAY**k`` on the ``k``-th trading day after the
   statement became usable;
 * ``accruals``: ``-STRENGTH * accrual_z`` of the latest usable 2Q/FY statement (the ones with a
-  cash-flow statement; Sloan's accrual anomaly: high accruals, lower future returns).
+  cash-flow statement; Sloan's accrual anomaly: high accruals, lower future returns);
+* ``activist``: ``+STRENGTH * ACTIVIST_DECAY**k`` on the ``k``-th trading day after a new large
+  holder's first report became usable (``gogooku.synth.ownership``);
+* ``concentration``: ``+STRENGTH * zs(log top10)``, the standing top-10 holders' total ratio.
 
 Every contribution is then demeaned across the stocks listed that day (and is 0 for the others).
 """
@@ -83,6 +95,8 @@ PERSISTENCE: dict[str, float] = {
     "flow": RHO_FLOW_WEEK ** (1 / 5),
     "drift": DRIFT_DECAY,
     "accruals": RHO_ACCRUAL ** (1 / 126),
+    "activist": ACTIVIST_DECAY,
+    "concentration": 1.0,
 }
 """Daily decay ``phi`` of each contribution: ``E[c[t+k] | info at t] ~= phi**k * c[t]``.
 
@@ -406,6 +420,7 @@ class Latents:
     week_end: np.ndarray  # (T,) bool: last trading day of its week (investor-type weeks)
     margin_week_end: np.ndarray  # (T,) bool: ... of a week with >= 3 trading days (margin records)
     accrual_level: np.ndarray  # (T, N) accrual state of the latest usable 2Q/FY statement (0: none)
+    ownership: Ownership  # standing holders and large-holding reports (``synth.ownership``)
 
     def usable_record_index(self, flags: np.ndarray, usable_lag: int) -> np.ndarray:
         """``(T,)`` index of the latest flagged day ``F`` with ``F + usable_lag <= t`` (-1: none)."""
@@ -447,8 +462,17 @@ class Latents:
         for t in range(n_days):
             level = DRIFT_DECAY * level + STRENGTH["drift"] * usable[t]
             drift[t] = level
-        accruals = -STRENGTH["accruals"] * self.accrual_level
-        out = {"margin": margin, "short": short, "flow": flow, "drift": drift, "accruals": accruals}
+        out = {
+            "margin": margin,
+            "short": short,
+            "flow": flow,
+            "drift": drift,
+            "accruals": -STRENGTH["accruals"] * self.accrual_level,
+            "activist": activist_contribution(self.ownership, listed, STRENGTH["activist"]),
+            "concentration": concentration_contribution(
+                self.ownership, listed, STRENGTH["concentration"]
+            ),
+        }
         count = np.maximum(listed.sum(axis=1, keepdims=True), 1)
         for name, arr in out.items():
             mean = np.where(listed, arr, 0.0).sum(axis=1, keepdims=True) / count
@@ -498,6 +522,7 @@ def draw_latents(config: SynthConfig, days: list[date], universe: pl.DataFrame) 
         week_end=week_end_flags(days),
         margin_week_end=week_end_flags(days, min_days=3),
         accrual_level=_accrual_level(disclosed, n_days, n),
+        ownership=draw_ownership(config, days, universe, listed),
     )
 
 

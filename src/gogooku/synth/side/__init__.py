@@ -12,6 +12,7 @@ import polars as pl
 from gogooku.synth.side.breakdown import render_breakdown
 from gogooku.synth.side.dividends import render_dividends
 from gogooku.synth.side.earnings import render_earnings
+from gogooku.synth.side.edinet import render_edinet
 from gogooku.synth.side.fins_details import render_fins_details
 from gogooku.synth.side.futures import render_futures
 from gogooku.synth.side.indices import render_indices
@@ -36,6 +37,7 @@ RENDERERS = (
     render_breakdown,
     render_futures,
     render_tdnet,
+    render_edinet,
 )
 
 SIDE_DATASETS = (
@@ -55,6 +57,9 @@ SIDE_DATASETS = (
     "equities_valuation",
     "fins_details",
     "td_list",
+    "edinet_major_shareholders",
+    "edinet_cross_shareholdings",
+    "edinet_large_volume_shareholders",
 )
 
 
