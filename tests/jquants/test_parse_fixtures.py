@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import logging
 
 import polars as pl
 import pytest
 
 from gogooku.jquants import endpoints
+from gogooku.jquants.bulkfile import read_csv_gz, write_csv_gz
 from gogooku.jquants.endpoints import ENDPOINTS, parse_records
 
 from .conftest import load_fixture
@@ -330,3 +333,93 @@ def test_trades_and_morning_bars_and_all_options():
         17.42,
     )
     assert (stock["UndSSO"], stock["CCMFlag"], stock["Strike"]) == ("72030", False, 2900.0)
+
+
+def test_fins_details_line_items_per_accounting_standard():
+    frame = parse_records("fins_details", load_fixture("fins_details"))
+    jp, ifrs, us = frame.rows(named=True)
+    assert (jp["AcctStd"], jp["PerType"], ifrs["AcctStd"], us["AcctStd"]) == (
+        "Japan GAAP",
+        "FY",
+        "IFRS",
+        "US GAAP",
+    )
+    assert (jp["TA"], jp["CurA"], jp["CurL"], jp["Eq"], jp["NP"], jp["CFO"]) == (
+        1.2e9,
+        5e8,
+        2.5e8,
+        5e8,
+        6e7,
+        7.5e7,
+    )
+    assert jp["Inv"] == 5e7  # merchandise + raw materials; work in process absent
+    assert jp["Debt"] == 2e8  # short + long borrowings; blank bonds payable is no value
+    assert (jp["Capex"], jp["CFI"], jp["Dep"]) == (-3.5e7, -4e7, 2e7)
+    assert (ifrs["TA"], ifrs["Eq"], ifrs["Debt"], ifrs["NP"]) == (9e13, 3.5e13, 3e6, -1.5e12)
+    assert ifrs["CurA"] is None and ifrs["Capex"] is None  # labels the record lacks
+    assert us["TA"] == 5000.0 and us["CFO"] is None  # "-" is no value
+    assert us["DiscTime"] is None
+    assert json.loads(jp["FS"])["Goodwill"] == "1000000"  # unmapped labels stay in FS
+
+
+def test_fins_details_round_trips_through_records_and_bulk_csv():
+    frame = parse_records("fins_details", load_fixture("fins_details"))
+    records = endpoints.to_records("fins_details", frame)
+    assert isinstance(records[0]["FS"], dict) and "TA" not in records[0]
+    assert parse_records("fins_details", records).equals(frame)
+    data = write_csv_gz("fins_details", frame, frozenset())
+    assert read_csv_gz("fins_details", data).equals(frame)
+
+
+def test_fins_details_fs_that_is_not_an_object_names_the_field():
+    with pytest.raises(ValueError, match=r"fins_details: field FS has value 1 that is not a JSON"):
+        parse_records("fins_details", [{"DiscDate": "2025-05-13", "Code": "86970", "FS": 1}])
+
+
+def test_td_list_arrays_are_stored_pipe_joined_and_round_trip_through_json_and_csv():
+    frame = parse_records("td_list", load_fixture("td_list"))
+    assert frame["DiscItems"].to_list() == ["101", "201|301", None]  # [] is null
+    assert frame["Docs"].to_list() == ["g|s|x", "g", "g"]
+    assert frame["DiscTime"].to_list() == ["15:00", "07:45", "16:10"]
+    assert frame["DiscStatus"].null_count() == 3 and frame["RevNo"].to_list() == ["1"] * 3
+    records = endpoints.to_records("td_list", frame)
+    assert records[1]["DiscItems"] == ["201", "301"] and records[2]["DiscItems"] == []
+    assert parse_records("td_list", records).equals(frame)
+    data = write_csv_gz("td_list", frame, frozenset())
+    header, second = gzip.decompress(data).decode().splitlines()[:3:2]
+    assert header == "DiscNo,Code,Name,DiscDate,DiscTime,Title,DiscStatus,RevNo,DiscItems,Docs"
+    assert second.endswith(",201|301,g")
+    assert read_csv_gz("td_list", data).equals(frame)
+
+
+def test_edinet_nested_lists_are_kept_as_json_text():
+    major = parse_records("edinet_major_shareholders", load_fixture("edinet_major_shareholders"))
+    toyota, wholly_owned, no_list = major.rows(named=True)
+    holders = json.loads(toyota["Hldrs"])
+    assert [h["Ratio"] for h in holders] == [0.1555, 0.0911]
+    assert holders[1]["Address"] == "愛知県刈谷市"  # a sub-field we do not know survives
+    assert json.loads(wholly_owned["Hldrs"]) == [{"Name": "親会社株式会社", "Ratio": 1.0}]
+    assert no_list["Hldrs"] is None and no_list["FilerNameEn"] is None
+    assert (toyota["SubDate"], toyota["SubTime"], toyota["PerEn"]) == (
+        D(2025, 6, 18),
+        "15:01:00",
+        D(2025, 3, 31),
+    )
+    cross = parse_records("edinet_cross_shareholdings", load_fixture("edinet_cross_shareholdings"))
+    report = json.loads(cross["Report"][0])
+    assert report["ListedBookValue"] == 5432100.0 and report["Spec"][0]["Code"] == "69020"
+    assert cross["SecondLargest"].to_list() == [None, None]  # JSON null and an absent key
+
+
+def test_edinet_large_volume_numbers_from_numbers_and_strings():
+    frame = parse_records(
+        "edinet_large_volume_shareholders", load_fixture("edinet_large_volume_shareholders")
+    )
+    first, change = frame.rows(named=True)
+    assert (first["TotalShsRatio"], first["TotalShsRatioLast"], first["ChgRsn"]) == (
+        0.0612,
+        None,
+        None,
+    )
+    assert (change["TotalShsRatio"], change["TotalOutStks"]) == (0.0489, 15794987460.0)
+    assert len(json.loads(first["Hldrs"])) == 2

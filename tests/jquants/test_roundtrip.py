@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from gogooku.jquants import fs_labels
 from gogooku.jquants.endpoints import (
     ENDPOINTS,
     NULL_TOKENS,
@@ -29,6 +30,16 @@ times = st.times().map(lambda t: t.strftime("%H:%M:%S"))
 minutes = st.times().map(lambda t: t.strftime("%H:%M"))
 dates = st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31))
 flags = st.booleans()
+# A stored list is its |-joined items (item codes, document kinds); [] is stored as null.
+item_lists = st.lists(st.text("0123456789gsx", min_size=1, max_size=4), min_size=1, max_size=3).map(
+    "|".join
+)
+nested = st.lists(
+    st.fixed_dictionaries(
+        {"Name": st.sampled_from([None, "", "株式会社", 'a"b']), "Ratio": numbers}
+    ),
+    max_size=2,
+).map(lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
 
 
 def value_strategy(spec):
@@ -41,7 +52,19 @@ def value_strategy(spec):
         "tf": flags,
         "num": numbers,
         "numstr": numbers,
+        "list": item_lists,
+        "json": nested,
     }
+    if spec.kind == "json" and spec.name == "FS":
+        labels = st.sampled_from(
+            [fs_labels.STANDARD_LABEL, "Total assets", "Goodwill", "Net sales"]
+        )
+        amounts = st.one_of(st.just(""), st.integers(-(10**12), 10**12).map(str))
+        objects = st.dictionaries(labels, amounts, max_size=4)
+        return st.one_of(
+            st.none(),
+            objects.map(lambda d: json.dumps(d, sort_keys=True, separators=(",", ":"))),
+        )
     if spec.kind == "struct":
         member = st.one_of(st.none(), flags)
         return st.one_of(st.none(), st.fixed_dictionaries(dict.fromkeys(spec.members, member)))
@@ -55,7 +78,10 @@ def frames(draw, endpoint_id):
     data = {
         spec.name: [draw(value_strategy(spec)) for _ in range(rows)] for spec in endpoint.fields
     }
-    return pl.DataFrame(data, schema=endpoint.schema)
+    wire = pl.DataFrame(data, schema={s.name: s.dtype for s in endpoint.fields})
+    if endpoint.derived:
+        wire = fs_labels.with_line_items(wire)
+    return wire.select(pl.col(name).cast(dtype) for name, dtype in endpoint.schema.items())
 
 
 @pytest.mark.parametrize("endpoint_id", sorted(ENDPOINTS))

@@ -78,6 +78,7 @@ def test_store_status_table():
         "2024-01-31",
         "36",
         "12",
+        "0",  # bulk (files downloaded)
         "7 (2024-01-11, 2024-01-12, 2024-01-15, ...)",
         "0",  # pending
         "0",  # revised
@@ -129,6 +130,7 @@ def test_fetch_over_loopback_http_then_rerun_is_a_no_op(monkeypatch):
         "premium",
         "--datasets",
         "equities_bars_daily,indices_topix",
+        "--no-bulk",  # the tiny service has no bulk files
     ]
     with background_server(service.app) as url:
         first = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])

@@ -182,3 +182,49 @@ def drift_measure(summary: pl.DataFrame, days: list) -> pl.DataFrame:
             "value"
         ),
     )
+
+
+def accruals_measure(details: pl.DataFrame, days: list) -> pl.DataFrame:
+    """Minus the annualised accruals ``(NP - CFO) 4 / q / TA`` of each statement with a cash-flow
+    statement (``fins_details``), usable on DiscDate when disclosed before the close, else the
+    next trading day."""
+    quarter = pl.col("PerType").replace_strict({"Q2": 2, "FY": 4}, default=None)
+    s = details.filter(pl.col("CFO").is_not_null()).with_columns(
+        (-(pl.col("NP") - pl.col("CFO")) * 4 / quarter / pl.col("TA")).alias("value")
+    )
+    close = pl.when(pl.col("DiscDate") >= pl.date(2024, 11, 5)).then(pl.lit("15:30:00"))
+    lag = pl.when(pl.col("DiscTime") < close.otherwise(pl.lit("15:00:00"))).then(0).otherwise(1)
+    d = _days_frame(days)
+    return (
+        s.drop_nulls("value")
+        .join(d.rename({"Date": "DiscDate"}), on="DiscDate")
+        .with_columns((pl.col("t") + lag).alias("t"))
+        .join(d, on="t")
+        .select("Date", "Code", "value")
+    )
+
+
+def _edinet_usable(frame: pl.DataFrame, days: list) -> pl.DataFrame:
+    """``frame`` with ``Date`` = its usable day: ``SubDate`` if ``SubTime`` < 15:00, else the
+    next trading day."""
+    d = _days_frame(days)
+    lag = pl.when(pl.col("SubTime") < "15:00:00").then(0).otherwise(1)
+    return (
+        frame.join(d.rename({"Date": "SubDate"}), on="SubDate")
+        .with_columns((pl.col("t") + lag).alias("t"))
+        .join(d, on="t")
+        .drop("t")
+    )
+
+
+def concentration_measure(major: pl.DataFrame, days: list) -> pl.DataFrame:
+    """Sum of the ten largest holder ratios of the latest annual report (usable by the EDINET
+    rule), the observable of the planted concentration tilt."""
+    top = pl.col("Hldrs").str.json_decode(
+        pl.List(pl.Struct({"Name": pl.String, "Ratio": pl.Float64}))
+    )
+    ratios = top.list.eval(pl.element().struct.field("Ratio")).list.sort(descending=True)
+    reports = major.select(
+        "SubDate", "SubTime", "Code", ratios.list.head(10).list.sum().alias("value")
+    )
+    return _edinet_usable(reports, days).select("Date", "Code", "value")

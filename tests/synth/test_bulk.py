@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 
 import httpx
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -231,3 +233,32 @@ def test_every_endpoint_file_of_a_month_parses_back_to_its_rows(side_market):
         assert rows.height > 0, file.key
         parsed = read_csv_gz(file.endpoint_id, bulk.content(file))
         assert_frame_equal(parsed, rows.select(parsed.columns), check_dtypes=True)
+
+
+def test_files_are_built_once_and_a_correction_changes_only_its_file(hand_market, monkeypatch):
+    import gogooku.synth.bulk as synth_bulk
+
+    built = []
+    write = synth_bulk.write_csv_gz
+    monkeypatch.setattr(synth_bulk, "write_csv_gz", lambda *a: built.append(a[0]) or write(*a))
+    bulk = create_app(hand_market, plan="premium").state.bulk
+    params = {"endpoint": "/equities/bars/daily"}
+    first = bulk.listing(params)
+    assert bulk.listing(params) == first and len(built) == len(first)
+    bars = hand_market.tables["equities_bars_daily"]
+    fixed = bars.with_columns(
+        pl.when(pl.col("Date") == pl.col("Date").filter(pl.col("Date").dt.month() == 2).min())
+        .then(pl.col("C") * 1.01)
+        .otherwise(pl.col("C"))
+        .alias("C")
+    )
+    at = dt.datetime(2024, 4, 2, 1, 30, tzinfo=dt.UTC)
+    february = bulk_key("equities_bars_daily", 2024, 2)
+    assert bulk.correct("equities_bars_daily", fixed, at) == [february]
+    after = {f["Key"]: f for f in bulk.listing(params)}
+    before = {f["Key"]: f for f in first}
+    assert after[february]["LastModified"] == "2024-04-02T01:30:00Z"
+    assert {k for k in after if after[k] != before[k]} == {february}
+    corrected = read_csv_gz("equities_bars_daily", bulk.content(bulk.files[february]))
+    expected = fixed.filter(pl.col("Date").dt.month() == 2)["C"].sum()
+    assert corrected["C"].sum() == pytest.approx(expected)

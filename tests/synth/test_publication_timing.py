@@ -73,3 +73,15 @@ def test_the_calendar_is_served_ahead_whatever_the_clock(served):
         "/markets/calendar", {"from": "2026-12-01", "to": "2026-12-31"}, "2026-10-01T12:00"
     )
     assert _dates(rows) >= {"2026-12-30", "2026-12-31"}
+
+
+def test_bulk_files_hold_only_what_is_published_as_paging_does(switch_market):
+    from gogooku.jquants.bulkfile import read_csv_gz
+
+    bulk = create_app(switch_market, now=lambda: _at("2026-09-15T16:29")).state.bulk
+    listed = bulk.listing({"endpoint": "/markets/margin-interest", "from": "2026-09-01"})
+    assert [f["Key"][-13:] for f in listed] == ["202609.csv.gz"]
+    file = bulk.published(bulk.files[listed[0]["Key"]])
+    rows = read_csv_gz("markets_margin_interest", bulk.content(file))
+    assert {str(d) for d in rows["Date"].unique()} == {"2026-09-04"}
+    assert listed[0]["Size"] == len(bulk.content(file))

@@ -57,10 +57,12 @@ def _observable(name: str, market: SyntheticMarket) -> pl.DataFrame:
         return measures.short_measure(t["markets_short_sale_report"], days)
     if name == "flow":
         return measures.flow_measure(t["equities_investor_types"], t["equities_bars_daily"], days)
+    if name == "accruals":
+        return measures.accruals_measure(t["fins_details"], days)
     return measures.drift_measure(t["fins_summary"], days)
 
 
-@pytest.mark.parametrize("name", ["margin", "short", "flow", "drift"])
+@pytest.mark.parametrize("name", ["margin", "short", "flow", "drift", "accruals"])
 def test_observable_recovers_the_planted_signal(name, wide_market, targets, contribution_ic):
     planted = contribution_ic[name]
     assert 0.005 < planted < 0.05, (name, planted)
@@ -69,8 +71,22 @@ def test_observable_recovers_the_planted_signal(name, wide_market, targets, cont
     assert abs(observed - planted) < 0.012, (name, observed, planted)
 
 
+def test_annual_report_concentration_recovers_the_planted_tilt(
+    wide_market, targets, contribution_ic
+):
+    planted = contribution_ic["concentration"]
+    assert 0.005 < planted < 0.05, planted
+    major = wide_market.tables["edinet_major_shareholders"]
+    frame = measures.broadcast(
+        measures.concentration_measure(major, wide_market.state.days), targets
+    )
+    observed = measures.rank_ic(frame)
+    assert 0.005 < observed < 0.05, observed
+    assert abs(observed - planted) < 0.012, (observed, planted)
+
+
 def test_no_single_side_observable_exceeds_the_realism_cap(wide_market, targets):
-    for name in ("margin", "short", "flow", "drift"):
+    for name in ("margin", "short", "flow", "drift", "accruals"):
         frame = measures.broadcast(_observable(name, wide_market), targets)
         assert abs(measures.rank_ic(frame)) < 0.05, name
 

@@ -152,10 +152,11 @@ def _fetch(plan: DemoPlan, settings: Settings, console: Console) -> str:
     market = generate_market(
         SynthConfig(seed=plan.seed, stocks=plan.stocks, start=plan.start, end=plan.end)
     )
-    report, oracle = fetch_synthetic_market(store, market, console=console)
+    report, oracle = fetch_synthetic_market(store, market, console=console, bulk=True)
+    files = sum(r.bulk_files for r in report.results.values())
     console.print(
         f"{len(report.results)} datasets through the J-Quants V2 client, "
-        f"{report.requests} requests; oracle {len(oracle)} month(s)"
+        f"{report.requests} requests, {files} bulk files; oracle {len(oracle)} month(s)"
     )
     return label
 

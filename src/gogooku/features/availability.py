@@ -13,7 +13,8 @@ rule key                      available_from
 ``statement_disclosure``      ``DiscDate`` if ``DiscDate`` is a trading day and ``DiscTime`` is
                               strictly before that day's close (15:00 until 2024-11-04, 15:30
                               from 2024-11-05, 11:30 on half days); otherwise the next trading
-                              day after ``DiscDate`` (a null ``DiscTime`` counts as after close)
+                              day after ``DiscDate`` (a null ``DiscTime`` counts as after close);
+                              ``fins_summary`` and TDnet ``td_list`` (``HH:MM`` times)
 ``weekly_margin``             record dated ``Date`` (the week's last business day, usually
                               Friday) is published on the 2nd trading day on or after the Monday
                               of the following week; usable from the trading day after that
@@ -28,6 +29,11 @@ rule key                      available_from
                               after ``Date``
 ``master_valid_from``         ``Date`` (the master snapshot valid from that date; the next
                               trading day if that day is closed)
+``edinet_submission``         ``SubDate`` if it is a trading day and ``SubTime`` is strictly
+                              before 15:00 JST; otherwise the next trading day after ``SubDate``
+                              (a null ``SubTime`` counts as late). J-Quants reflects EDINET
+                              filings continuously on weekdays 08:00-17:59 but "may lag": four
+                              hours before the 19:00 decision time is our margin for that lag
 ============================  ==================================================================
 
 A record whose ``available_from`` is null (date past the end of the calendar, null date) is
@@ -41,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 import polars as pl
 
@@ -104,6 +110,22 @@ def _statement(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
     return pl.when(before_close).then(day).otherwise(calendar.next_bd_expr(day))
 
 
+EDINET_CUTOFF = time(15, 0)
+
+
+def _edinet(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    if dates.time_col is None:
+        raise ValueError("edinet_submission needs a time column (SubTime)")
+    day = pl.col(dates.date_col)
+    sub_time = parse_time(pl.col(dates.time_col))
+    early = (
+        (calendar.on_or_after_expr(day) == day)
+        & sub_time.is_not_null()
+        & (sub_time < pl.lit(EDINET_CUTOFF))
+    )
+    return pl.when(early).then(day).otherwise(calendar.next_bd_expr(day))
+
+
 def _weekly_margin(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
     day = pl.col(dates.date_col)
     # Polars weekday: Monday=1 .. Sunday=7, so day + (8 - weekday) is the next week's Monday.
@@ -164,6 +186,13 @@ AVAILABILITY: dict[str, AvailabilityRule] = {
             _on_or_after,
         ),
         AvailabilityRule(
+            "edinet_submission",
+            "SubDate if it is a trading day and SubTime is strictly before 15:00 JST (filings "
+            "arrive 08:00-17:59 and may lag: four hours of margin before the 19:00 decision "
+            "time), else the next trading day; null SubTime counts as late",
+            _edinet,
+        ),
+        AvailabilityRule(
             "master_valid_from",
             "usable from the snapshot's valid-from Date (the next trading day if that is closed)",
             _on_or_after,
@@ -181,6 +210,8 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "options_all": ("next_trading_day", SourceDates("Date")),
     "equities_master": ("master_valid_from", SourceDates("Date")),
     "fins_summary": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
+    "fins_details": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
+    "td_list": ("statement_disclosure", SourceDates("DiscDate", "DiscTime")),
     "markets_margin_interest": (
         "margin_interest",
         SourceDates("Date", pub_col="PubDate"),
@@ -196,6 +227,9 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "fins_dividend": ("next_trading_day", SourceDates("PubDate")),
     "fins_earnings_date": ("next_trading_day", SourceDates("PubDate")),
     "equities_earnings_calendar": ("earnings_calendar", SourceDates("Date")),
+    "edinet_major_shareholders": ("edinet_submission", SourceDates("SubDate", "SubTime")),
+    "edinet_cross_shareholdings": ("edinet_submission", SourceDates("SubDate", "SubTime")),
+    "edinet_large_volume_shareholders": ("edinet_submission", SourceDates("SubDate", "SubTime")),
 }
 
 

@@ -47,7 +47,8 @@ class Block:
 
     Availability keys: ``"bars_same_day"`` (own bars, TOPIX and index bars of day t: usable on
     t), ``"statement_disclosure"``, ``"weekly_margin"``, ``"margin_interest"``,
-    ``"next_trading_day"``, ``"earnings_calendar"``, ``"master_valid_from"`` (see
+    ``"next_trading_day"``, ``"earnings_calendar"``, ``"master_valid_from"``,
+    ``"edinet_submission"`` (see
     ``gogooku.features.availability``).
 
     ``cross_sectional`` marks a block whose value on a row depends on other stocks' rows (an

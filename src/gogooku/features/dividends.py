@@ -119,11 +119,9 @@ def interval_state(intervals: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame
 
 def _versions(ctx: BlockContext, last_day) -> pl.LazyFrame:
     c = pl.col
-    codes = ctx.base.select("Code").unique()
     notices = (
-        with_available_from(ctx.store.scan(SOURCE), SOURCE, ctx.calendar)
+        with_available_from(ops.own_codes(ctx.store.scan(SOURCE), ctx.base), SOURCE, ctx.calendar)
         .filter(c(AVAILABLE_FROM) <= last_day)
-        .join(codes, on="Code", how="semi")
         .sort("Code", "IFTerm", "IFCode", AVAILABLE_FROM, *ORDER)
         .unique(
             subset=["Code", "IFTerm", "IFCode", AVAILABLE_FROM], keep="last", maintain_order=True

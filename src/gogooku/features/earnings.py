@@ -65,16 +65,13 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def _codes(ctx: BlockContext) -> pl.LazyFrame:
-    return ctx.base.select("Code").unique()
-
-
 def _schedule_intervals(ctx: BlockContext, last_day) -> pl.LazyFrame:
     c = pl.col
     versions = (
-        with_available_from(ctx.store.scan(SCHEDULES), SCHEDULES, ctx.calendar)
+        with_available_from(
+            ops.own_codes(ctx.store.scan(SCHEDULES), ctx.base), SCHEDULES, ctx.calendar
+        )
         .filter(c(AVAILABLE_FROM) <= last_day)
-        .join(_codes(ctx), on="Code", how="semi")
         .sort("Code", "FQName", AVAILABLE_FROM, "PubDate", "SchDate", nulls_last=True)
         .unique(subset=["Code", "FQName", AVAILABLE_FROM], keep="last", maintain_order=True)
         .with_columns(c(AVAILABLE_FROM).shift(-1).over("Code", "FQName").alias("until"))
@@ -87,9 +84,10 @@ def _schedule_intervals(ctx: BlockContext, last_day) -> pl.LazyFrame:
         c("SchDate").alias("next_date"),
     )
     next_day = (
-        with_available_from(ctx.store.scan(NEXT_DAY), NEXT_DAY, ctx.calendar)
+        with_available_from(
+            ops.own_codes(ctx.store.scan(NEXT_DAY), ctx.base), NEXT_DAY, ctx.calendar
+        )
         .filter(c(AVAILABLE_FROM) <= last_day)
-        .join(_codes(ctx), on="Code", how="semi")
         .select(
             "Code",
             c(AVAILABLE_FROM).alias("start"),
@@ -117,9 +115,10 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         _schedule_intervals(ctx, last_day), [c("next_date").min().alias("next_date")]
     )
     disclosures = (
-        with_available_from(ctx.store.scan(STATEMENTS), STATEMENTS, ctx.calendar)
+        with_available_from(
+            ops.own_codes(ctx.store.scan(STATEMENTS), ctx.base), STATEMENTS, ctx.calendar
+        )
         .filter(c(AVAILABLE_FROM) <= last_day)
-        .join(_codes(ctx), on="Code", how="semi")
         .select("Code", AVAILABLE_FROM)
         .unique()
         .with_columns(c(AVAILABLE_FROM).alias("disc_at"))

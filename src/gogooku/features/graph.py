@@ -30,8 +30,10 @@ directions) is written by the builder to ``datasets/NAME/graph_edges.parquet``.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +48,8 @@ from gogooku.features.base import Block, BlockContext, Feature
 EDGES_FILE = "graph_edges.parquet"
 EDGE_SCHEMA = {"Date": pl.Date, "src": pl.String, "dst": pl.String, "weight": pl.Float32}
 _ROWS = 64  # rows per in-place block of the incomplete-column correlations (fits the L2 cache)
+# Refresh days computed at once (each holds a few N × N float32 matrices: ~0.5 GB at N = 4,000).
+_WORKERS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.nd
     x = x[:, order]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        flat = torch.from_numpy(~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0)))
+        flat = torch.from_numpy(np.flatnonzero(~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0))))
         centred = np.nan_to_num(x - np.nanmean(x, axis=0), nan=0.0)
     xt = torch.from_numpy(centred.astype(np.float32))
     mask = torch.from_numpy(np.ascontiguousarray(observed[:, order]))
@@ -104,8 +108,8 @@ def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.nd
         part = _incomplete_part(xt, mask.to(torch.float32), nc, min_obs)
         rho[:, nc:] = part
         rho[nc:, :] = part.T
-    rho[flat, :] = float("nan")
-    rho[:, flat] = float("nan")
+    # Index fills: boolean-mask assignment scans the whole N × N matrix even for no flat column.
+    rho.index_fill_(0, flat, float("nan")).index_fill_(1, flat, float("nan"))
     rho.fill_diagonal_(float("nan"))
     return rho.clamp_(-1.0, 1.0), order
 
@@ -269,13 +273,56 @@ def _node_stats(rho: torch.Tensor, config: GraphConfig):
     return stats, adj, (src, dst, w)
 
 
-def compute_graph(
-    ctx: BlockContext, config: GraphConfig = GraphConfig()
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(node features per (Code, Date) of the node rows, edge list per refresh day).
+@dataclass(frozen=True)
+class _Refresh:
+    """One refresh day's graph applied to its days: node rows (day and code positions), their
+    feature values (module doc) and the edges (day, src code, dst code, ρ)."""
 
-    Refresh days whose window starts before the base frame's first day are not built (their days
-    lie in the warm-up).
+    rows: dict[str, np.ndarray]
+    edges: tuple[np.ndarray, ...]
+
+
+def _refresh(
+    r: int,
+    span_end: int,
+    r1: np.ndarray,
+    present: np.ndarray,
+    mom: dict[int, np.ndarray],
+    config: GraphConfig,
+) -> _Refresh | None:
+    """The graph of refresh day ``r`` (day position) and its node rows on days ``r..span_end − 1``."""
+    window = r1[r - config.window + 1 : r + 1]
+    nodes = np.flatnonzero(present[r] & ((~np.isnan(window)).sum(axis=0) >= config.min_obs))
+    if nodes.size == 0:
+        return None
+    rho, order = masked_correlation(window[:, nodes], config.min_obs)
+    nodes = nodes[order]
+    stats, adj, (src, dst, w) = _node_stats(rho, config)
+    del rho
+    span = np.arange(r, span_end)
+    out = {
+        "_d": np.repeat(span, nodes.size),
+        "_c": np.tile(nodes, span.size),
+        "graph_days_since_refresh": np.repeat(span - r, nodes.size),
+        **{name: np.tile(v, span.size) for name, v in stats.items()},
+    }
+    for k in _MOM:
+        vals = mom[k][span][:, nodes].T
+        known = ~np.isnan(vals)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            peer = (adj @ np.where(known, vals, 0.0)) / (adj @ known.astype(np.float64))
+        out[f"graph_peer_mom_{k}d"] = peer.T.ravel()
+    return _Refresh(out, (np.full(src.size, r), nodes[src], nodes[dst], w))
+
+
+def _graph_parts(ctx: BlockContext, config: GraphConfig):
+    """``(keys, key_pos, rows, edges)``: the base frame's ``Code, Date`` (in its order) with their
+    (day, code) positions, the node rows' positions and features (``_d``, ``_c``, feature name →
+    array, all refresh days concatenated) and the edge list frame.
+
+    Refresh days are independent: they run on up to ``_WORKERS`` threads (the products and
+    top-k release the GIL; each refresh's arithmetic is unchanged, so are its values) and are
+    concatenated in day order.
     """
     base = ctx.base.select("Code", "Date", "AdjC", "no_trade").collect()
     codes, days = base["Code"].unique().sort(), base["Date"].unique().sort()
@@ -287,53 +334,49 @@ def compute_graph(
     )
     r1 = _wide(traded, "r1", shape)
     mom = {k: _wide(traded, f"r{k}", shape) for k in _MOM}
-    rows = _indexed(base.select("Code", "Date"), codes, days)
+    del traded
+    keys = base.select("Code", "Date")
+    rows = _indexed(keys, codes, days)
+    key_pos = (rows["_d"].to_numpy(), rows["_c"].to_numpy())
+    del base, rows
     present = np.zeros(shape, dtype=bool)
-    present[rows["_d"].to_numpy(), rows["_c"].to_numpy()] = True
+    present[key_pos] = True
 
     refresh = refresh_days(ctx.calendar.frame()["Date"])
     refresh_idx = np.flatnonzero(days.is_in(refresh.implode()).to_numpy())
-    feats: list[dict[str, np.ndarray]] = []
-    edges: list[tuple[np.ndarray, ...]] = []
-    for pos, r in enumerate(refresh_idx):
-        if r < config.window - 1:
-            continue
-        span_end = refresh_idx[pos + 1] if pos + 1 < refresh_idx.size else days.len()
-        window = r1[r - config.window + 1 : r + 1]
-        nodes = np.flatnonzero(present[r] & ((~np.isnan(window)).sum(axis=0) >= config.min_obs))
-        if nodes.size == 0:
-            continue
-        rho, order = masked_correlation(window[:, nodes], config.min_obs)
-        nodes = nodes[order]
-        stats, adj, (src, dst, w) = _node_stats(rho, config)
-        span = np.arange(r, span_end)
-        out = {
-            "_d": np.repeat(span, nodes.size),
-            "_c": np.tile(nodes, span.size),
-            "graph_days_since_refresh": np.repeat(span - r, nodes.size),
-            **{name: np.tile(v, span.size) for name, v in stats.items()},
-        }
-        for k in _MOM:
-            vals = mom[k][span][:, nodes].T
-            known = ~np.isnan(vals)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                peer = (adj @ np.where(known, vals, 0.0)) / (adj @ known.astype(np.float64))
-            out[f"graph_peer_mom_{k}d"] = peer.T.ravel()
-        feats.append(out)
-        edges.append((np.full(src.size, r), nodes[src], nodes[dst], w))
-    names = [f.name for f in FEATURES]
-    if feats:
-        table = pl.DataFrame(
-            {k: np.concatenate([f[k] for f in feats]) for k in ["_d", "_c", *names]}
-        )
+    ends = [*refresh_idx[1:], days.len()]
+    todo = [(r, e) for r, e in zip(refresh_idx, ends, strict=True) if r >= config.window - 1]
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        done = [
+            g
+            for g in pool.map(lambda re: _refresh(*re, r1, present, mom, config), todo)
+            if g is not None
+        ]
+    names = ["_d", "_c", *(f.name for f in FEATURES)]
+    if done:
+        node_rows = {k: np.concatenate([g.rows[k] for g in done]) for k in names}
     else:
-        table = pl.DataFrame(
-            schema={"_d": pl.Int64, "_c": pl.Int64, **dict.fromkeys(names, pl.Float64)}
-        )
+        node_rows = {k: np.empty(0, dtype=np.float64) for k in names}
+        node_rows["_d"] = node_rows["_c"] = np.empty(0, dtype=np.int64)
+    return keys, key_pos, node_rows, _edge_frame([g.edges for g in done], codes, days)
+
+
+def compute_graph(
+    ctx: BlockContext, config: GraphConfig = GraphConfig()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(node features per (Code, Date) of the node rows, edge list per refresh day).
+
+    Refresh days whose window starts before the base frame's first day are not built (their days
+    lie in the warm-up).
+    """
+    keys, _, node_rows, edges = _graph_parts(ctx, config)
+    codes, days = keys["Code"].unique().sort(), keys["Date"].unique().sort()
+    names = [f.name for f in FEATURES]
+    table = pl.DataFrame(node_rows)
     table = table.select(
         codes.gather(table["_c"]).alias("Code"), days.gather(table["_d"]).alias("Date"), *names
     )
-    return table, _edge_frame(edges, codes, days)
+    return table, edges
 
 
 def _edge_frame(
@@ -357,19 +400,34 @@ def _edge_frame(
 def compute_artifacts(ctx: BlockContext) -> tuple[pl.LazyFrame, dict[str, pl.DataFrame]]:
     """Graph features on every base row (nulls for non-nodes) and the edge list file.
 
-    Torch runs single-threaded here: its OpenMP pool spin-waits when the cores are shared (the
-    build's 2 cores, Polars), which made the small per-refresh products many times slower.
+    The node rows are scattered into the base rows by their (day, code) positions (no join on
+    the string codes). Torch runs single-threaded here: its OpenMP pool spin-waits when the cores
+    are shared (the build's 2 cores, Polars), which made the small per-refresh products many
+    times slower; the refresh days run on threads instead (:func:`_graph_parts`).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        table, edge_frame = compute_graph(ctx)
+        keys, key_pos, node_rows, edge_frame = _graph_parts(ctx, GraphConfig())
     finally:
         torch.set_num_threads(threads)
-    joined = ctx.base.select("Code", "Date").join(
-        table.lazy(), on=["Code", "Date"], how="left", maintain_order="left"
+    row_of = np.full((int(key_pos[0].max(initial=-1)) + 1, int(key_pos[1].max(initial=-1)) + 1), -1)
+    row_of[key_pos] = np.arange(keys.height)
+    at = row_of[node_rows["_d"], node_rows["_c"]] if keys.height else np.empty(0, dtype=np.int64)
+    node_rows = {k: v[at >= 0] for k, v in node_rows.items()}
+    at = at[at >= 0]
+    node = np.zeros(keys.height, dtype=bool)
+    node[at] = True
+    columns = []
+    for f in FEATURES:
+        values = np.zeros(keys.height, dtype=node_rows[f.name].dtype)
+        values[at] = node_rows[f.name]
+        columns.append(pl.Series(f.name, values))
+    frame = keys.hstack([pl.Series("_node", node), *columns]).lazy()
+    nulls_off = frame.select(
+        "Code", "Date", *(pl.when("_node").then(pl.col(f.name)).alias(f.name) for f in FEATURES)
     )
-    return ops.finalize(joined, FEATURES), {EDGES_FILE: edge_frame}
+    return ops.finalize(nulls_off, FEATURES), {EDGES_FILE: edge_frame}
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:

@@ -153,12 +153,15 @@ def traded_rows(base: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def own_codes(source: pl.LazyFrame, base: pl.LazyFrame) -> pl.LazyFrame:
-    """The ``source`` records of the stocks in ``base`` (a semi-join on ``Code``).
+    """The ``source`` records of the stocks in ``base`` (a filter on ``Code``).
 
     Per-stock blocks read a side dataset of every stock; the builder runs them on chunks of
-    stocks, so each chunk keeps only its own stocks' records before any per-stock work.
+    stocks, so each chunk keeps only its own stocks' records before any per-stock work. The
+    codes are a literal ``is_in`` filter, which the store's Parquet scan applies while reading
+    (a semi-join runs only after every record of every stock was decoded).
     """
-    return source.join(base.select(CODE).unique(), on=CODE, how="semi")
+    codes = base.select(CODE).unique().collect()[CODE]
+    return source.filter(pl.col(CODE).is_in(codes.implode()))
 
 
 def to_base_rows(

@@ -146,9 +146,8 @@ def breakdown_compute(ctx: BlockContext) -> pl.LazyFrame:
     buy = c("LongBuyVa") + c("MrgnBuyNewVa") + c("MrgnBuyCloseVa")
     total = sell + buy
     records = (
-        with_available_from(ctx.store.scan(BREAKDOWN), BREAKDOWN, ctx.calendar)
+        with_available_from(ops.own_codes(ctx.store.scan(BREAKDOWN), rows), BREAKDOWN, ctx.calendar)
         .filter(c(AVAILABLE_FROM) <= last_day)
-        .join(rows.select("Code").unique(), on="Code", how="semi")
         .unique(subset=["Code", "Date"], keep="last")
         .sort("Code", "Date")
         .with_columns(

@@ -215,12 +215,10 @@ COLUMNS = (
 def _records(ctx: BlockContext, last_day) -> pl.LazyFrame:
     """``fins_summary`` rows usable by ``last_day``, with ``available_from`` (read once: the
     state below joins them many times)."""
-    raw = ctx.store.scan(SOURCE).select(COLUMNS)
-    codes = ctx.base.select("Code").unique()
+    raw = ops.own_codes(ctx.store.scan(SOURCE).select(COLUMNS), ctx.base)
     return (
         with_available_from(raw, SOURCE, ctx.calendar)
         .filter(pl.col(AVAILABLE_FROM) <= last_day)
-        .join(codes, on="Code", how="semi")
         .collect()
         .lazy()
     )

@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -36,6 +36,8 @@ import orjson
 import polars as pl
 
 from gogooku import __version__
+from gogooku.jquants.bulk import BulkEntry, parse_listing, verify
+from gogooku.jquants.bulkfile import read_csv_gz
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, parse_records
 from gogooku.jquants.errors import (
     AuthError,
@@ -44,6 +46,7 @@ from gogooku.jquants.errors import (
     ResponseFormatError,
     TransportError,
     error_for_status,
+    server_message,
 )
 from gogooku.jquants.pacing import Pacer, PacerStats
 from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
@@ -56,10 +59,15 @@ from gogooku.jquants.retry import (
 from gogooku.settings import DEFAULT_BASE_URL, AddOn, Plan, Settings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 USER_AGENT = f"gogooku/{__version__}"
 JST = ZoneInfo("Asia/Tokyo")
 EMPTY_RESULT_STATUS = 210
+# The official client streams bulk files with a 300 s timeout.
+BULK_DOWNLOAD_TIMEOUT_S = 300.0
+BULK_LIST_PATH = "/bulk/list"
+BULK_GET_PATH = "/bulk/get"
 
 SINGLE_DATE_PARAMS = ("date", "disc_date", "calc_date")
 DATE_RANGE_PARAMS = (("from", "to"), ("disc_date_from", "disc_date_to"))
@@ -79,7 +87,9 @@ _RETRYABLE_TRANSPORT_ERRORS = (
 class Page:
     """One V2 response envelope: ``data`` records and the key of the next page (None on the last).
 
-    ``status`` is 200, or 210 for the API's "no content" answer (then ``data`` is empty).
+    ``status`` is 200, or 210 for the API's "no content" answer (then ``data`` is empty);
+    ``cursor`` the top-level cursor of a cursor-mode answer's last page (``gogooku.jquants.cursor``;
+    ``fins/summary``, ``fins/details``, ``/td/list``).
     """
 
     path: str
@@ -87,6 +97,7 @@ class Page:
     data: list[dict[str, Any]]
     pagination_key: str | None
     status: int
+    cursor: str | None = None
 
 
 @dataclass
@@ -178,6 +189,15 @@ class JQuantsClient:
         self._http = httpx.Client(
             base_url=base_url, transport=transport, timeout=timeout, headers=headers
         )
+        # Signed bulk-file URLs: no x-api-key, and identity encoding so the bytes counted are the
+        # file's own (its Size), not a transfer encoding's.
+        self._files = httpx.Client(
+            transport=transport,
+            timeout=max(timeout, BULK_DOWNLOAD_TIMEOUT_S),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        )
+        self.downloads = 0
+        self.bytes_downloaded = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> JQuantsClient:
@@ -206,6 +226,7 @@ class JQuantsClient:
 
     def close(self) -> None:
         self._http.close()
+        self._files.close()
 
     def __enter__(self) -> JQuantsClient:
         return self
@@ -239,6 +260,21 @@ class JQuantsClient:
     def get_page(self, path: str, params: Mapping[str, object] | None = None) -> Page:
         """One request (paced, retried per the policy) and its parsed envelope."""
         query = {name: _query_value(value) for name, value in (params or {}).items()}
+
+        def parse(response: httpx.Response) -> Page:
+            if response.status_code == EMPTY_RESULT_STATUS:
+                return Page(path, query, [], None, response.status_code)
+            return self._page(path, query, response)
+
+        return self._send(path, query, parse)
+
+    def get_json(self, path: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
+        """One request (paced, retried per the policy) answered by a plain JSON object, not the
+        ``data`` envelope: ``/bulk/get``'s ``{"url": ...}``, ``/td/files``, ``/td/bulk``."""
+        query = {name: _query_value(value) for name, value in (params or {}).items()}
+        return self._send(path, query, lambda response: self._object(path, query, response))
+
+    def _send(self, path: str, query: dict[str, str], parse: Callable[[httpx.Response], _T]) -> _T:
         tries = _Tries()
         while True:
             self.pacer.acquire(path)
@@ -247,12 +283,9 @@ class JQuantsClient:
             except httpx.RequestError as exc:
                 self._wait_after_failure(exc, tries, path, query)
                 continue
-            status = response.status_code
-            if status == EMPTY_RESULT_STATUS:
-                return Page(path, query, [], None, status)
-            if 200 <= status < 300:
+            if 200 <= response.status_code < 300:
                 try:
-                    return self._page(path, query, response)
+                    return parse(response)
                 except BrokenBodyError as exc:
                     self._wait_after_broken_body(exc, tries)
                     continue
@@ -316,16 +349,33 @@ class JQuantsClient:
         log.warning("%s %s: HTTP %d; retry in %.1f s", path, query, status, wait)
         self._sleep(wait)
 
-    def _page(self, path: str, query: dict[str, str], response: httpx.Response) -> Page:
-        context = {"path": path, "params": query, "status": response.status_code}
+    @staticmethod
+    def _json(path: str, query: dict[str, str], response: httpx.Response) -> Any:
         try:
             # orjson: 3x faster than json.loads on a 4000-row bars page (6 vs 18.5 ms, measured).
-            payload = orjson.loads(response.content)
+            return orjson.loads(response.content)
         except ValueError as exc:
             raise BrokenBodyError(
                 f"response body is not JSON (cut off or not JSON at all): {response.text[:200]!r}",
-                **context,
+                path=path,
+                params=query,
+                status=response.status_code,
             ) from exc
+
+    def _object(self, path: str, query: dict[str, str], response: httpx.Response) -> dict:
+        context = {"path": path, "params": query, "status": response.status_code}
+        payload = self._json(path, query, response)
+        if not isinstance(payload, dict):
+            raise ResponseFormatError(
+                f"response is not a JSON object: {response.text[:200]!r}", **context
+            )
+        return payload
+
+    def _page(self, path: str, query: dict[str, str], response: httpx.Response) -> Page:
+        if response.status_code == EMPTY_RESULT_STATUS:
+            return Page(path, query, [], None, response.status_code)
+        context = {"path": path, "params": query, "status": response.status_code}
+        payload = self._json(path, query, response)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise ResponseFormatError(
@@ -333,11 +383,23 @@ class JQuantsClient:
                 **context,
             )
         key = payload.get("pagination_key") or None
-        return Page(path, query, data, None if key is None else str(key), response.status_code)
+        cursor = payload.get("cursor") or None
+        return Page(
+            path,
+            query,
+            data,
+            None if key is None else str(key),
+            response.status_code,
+            None if cursor is None else str(cursor),
+        )
 
     def iter_pages(self, path: str, params: Mapping[str, object] | None = None) -> Iterator[Page]:
-        """Every page of a query: the same query plus ``pagination_key`` until a page lacks it."""
+        """Every page of a query: the same query plus ``pagination_key`` until a page lacks it.
+
+        A ``cursor`` goes with the first request only: the API refuses it together with a
+        ``pagination_key``."""
         query = dict(params or {})
+        follow = {name: value for name, value in query.items() if name != "cursor"}
         seen: set[str] = set()
         page = self.get_page(path, query)
         yield page
@@ -349,7 +411,7 @@ class JQuantsClient:
                     params=query,
                 )
             seen.add(page.pagination_key)
-            page = self.get_page(path, {**query, "pagination_key": page.pagination_key})
+            page = self.get_page(path, {**follow, "pagination_key": page.pagination_key})
             yield page
 
     def get_records(self, path: str, params: Mapping[str, object] | None = None) -> list[dict]:
@@ -360,6 +422,15 @@ class JQuantsClient:
         return records
 
     # -- catalogue-aware fetch ------------------------------------------------------------------
+
+    def get_since(
+        self, dataset_id: str, day: dt.date | str, cursor: str | None = None
+    ) -> tuple[pl.DataFrame, str | None]:
+        """(records of ``day`` published after ``cursor``, the next cursor): the cursor mode of
+        ``gogooku.jquants.cursor.get_since``."""
+        from gogooku.jquants.cursor import get_since
+
+        return get_since(self, dataset_id, day, cursor)
 
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame:
         """All rows of one query of a catalogue dataset as a typed frame.
@@ -376,16 +447,86 @@ class JQuantsClient:
                 f"unknown dataset id {dataset_id!r}; known ids: {', '.join(sorted(ENDPOINTS))}"
             )
         query = self._validated(endpoint, params)
-        refusal = access_refusal(endpoint.min_plan, endpoint.add_on, self.plan, self.addons)
-        if refusal is not None:
-            raise PlanNotAllowedError(
-                f"dataset {dataset_id} ({endpoint.path}) {refusal} (JQUANTS_PLAN, "
-                "JQUANTS_ADDONS); no request was made"
-            )
+        self._check_access(endpoint)
         clamped = self._clamped(endpoint, query)
         if clamped is None:
             return parse_records(dataset_id, [])
         return parse_records(dataset_id, self.get_records(endpoint.path, clamped))
+
+    def _check_access(self, endpoint: Endpoint) -> None:
+        refusal = access_refusal(endpoint.min_plan, endpoint.add_on, self.plan, self.addons)
+        if refusal is not None:
+            raise PlanNotAllowedError(
+                f"dataset {endpoint.id} ({endpoint.path}) {refusal} (JQUANTS_PLAN, "
+                "JQUANTS_ADDONS); no request was made"
+            )
+
+    # -- TDnet ----------------------------------------------------------------------------------
+
+    def td_list_since(
+        self, date: dt.date | str, cursor: str | None = None
+    ) -> tuple[pl.DataFrame, str | None]:
+        """Differential polling of ``/td/list``: the records of ``date`` listed since ``cursor``
+        (every record of the day without one) and the cursor for the next call.
+
+        Pages are followed at once (``pagination_key``), then the last page's cursor is kept:
+        call again with ``date`` and that cursor for only the records added since.
+        """
+        endpoint = ENDPOINTS["td_list"]
+        self._check_access(endpoint)
+        query: dict[str, object] = {"date": _as_date("date", date)}
+        if cursor is not None:
+            query["cursor"] = cursor
+        records: list[dict] = []
+        latest = cursor
+        for page in self.iter_pages(endpoint.path, query):
+            records.extend(page.data)
+            latest = page.cursor or latest
+        return parse_records(endpoint.id, records), latest
+
+    def td_files(self, disc_no: str, docs: str | None = None) -> dict[str, str | None]:
+        """Signed URLs (valid 15 minutes) of one disclosure's documents: ``{"pdf",
+        "summaryPdf", "xbrl"}`` → URL or None; ``docs`` a comma list of ``g``, ``s``, ``x``."""
+        self._check_access(ENDPOINTS["td_list"])
+        params = {"discNo": disc_no, **({"docs": docs} if docs else {})}
+        payload = self.get_json("/td/files", params)
+        files = payload.get("files")
+        if not isinstance(files, dict):
+            raise ResponseFormatError(
+                f"/td/files answer has no files object: {payload!r}"[:300],
+                path="/td/files",
+                params=params,
+            )
+        return files
+
+    def td_bulk(self) -> tuple[dt.datetime, pl.DataFrame]:
+        """(``lastUpdated``, every record of the 5-year index) from ``/td/bulk``'s gzip CSV."""
+        self._check_access(ENDPOINTS["td_list"])
+        payload = self.get_json("/td/bulk")
+        try:
+            stamp = dt.datetime.fromisoformat(str(payload["lastUpdated"]).replace("Z", "+00:00"))
+            url = str(payload["url"])
+        except (KeyError, ValueError):
+            raise ResponseFormatError(
+                f"/td/bulk answer lacks lastUpdated/url: {payload!r}"[:300],
+                path="/td/bulk",
+                params={},
+            ) from None
+        try:
+            data = self.download(url)
+        except httpx.HTTPStatusError as exc:
+            response = exc.response
+            raise error_for_status(
+                response.status_code,
+                response.content,
+                path="/td/bulk file",
+                params={},
+                plan=self.plan.value,
+            ) from exc
+        except httpx.RequestError as exc:
+            raise TransportError(f"/td/bulk file: {exc}", path="/td/bulk file", params={}) from exc
+        frame = read_csv_gz("td_list", data)
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC), frame
 
     def _validated(self, endpoint: Endpoint, params: Mapping[str, object]) -> dict[str, object]:
         query = {("from" if name == "from_" else name): v for name, v in params.items()}
@@ -446,3 +587,80 @@ class JQuantsClient:
                 log.warning("%s; clamped %s=%s to %s", where, hi_name, hi, inside[1])
                 clamped[hi_name] = inside[1]
         return clamped
+
+    # -- bulk files -----------------------------------------------------------------------------
+
+    def bulk_list(
+        self, dataset_id: str, from_: dt.date | None = None, to: dt.date | None = None
+    ) -> list[BulkEntry]:
+        """The bulk files of a dataset overlapping [from_, to] (one paced request; further pages
+        are followed should the listing ever carry a ``pagination_key``)."""
+        endpoint = ENDPOINTS[dataset_id]
+        params: dict[str, object] = {"endpoint": endpoint.path}
+        if from_ is not None:
+            params["from"] = from_
+        if to is not None:
+            params["to"] = to
+        return parse_listing(self.get_records(BULK_LIST_PATH, params), path=BULK_LIST_PATH)
+
+    def bulk_get(self, key: str) -> str:
+        """A signed URL for the file ``key`` (one paced request); valid 5 minutes, usable once."""
+        payload = self.get_json(BULK_GET_PATH, {"key": key})
+        url = payload.get("url")
+        if not isinstance(url, str) or not url:
+            raise ResponseFormatError(
+                f"bulk get answered no url: {payload!r}", path=BULK_GET_PATH, params={"key": key}
+            )
+        return url
+
+    def download(self, url: str) -> bytes:
+        """The body of a signed URL: a plain streamed GET, not paced (no rate limit is documented
+        for it). Raises ``httpx.HTTPStatusError`` for a non-200 answer."""
+        chunks = []
+        with self._files.stream("GET", url) as response:
+            if response.status_code != 200:
+                response.read()
+                message = server_message(response.content)
+                raise httpx.HTTPStatusError(
+                    f"HTTP {response.status_code}" + (f": {message}" if message else ""),
+                    request=response.request,
+                    response=response,
+                )
+            chunks.extend(response.iter_raw())
+        data = b"".join(chunks)
+        self.downloads += 1
+        self.bytes_downloaded += len(data)
+        return data
+
+    def fetch_bulk(self, dataset_id: str, entry: BulkEntry) -> pl.DataFrame:
+        """The verified typed rows of one listed file (``gogooku.jquants.bulk.verify``).
+
+        Each try asks ``/bulk/get`` for a fresh URL (a URL is single-use), so a dropped or
+        refused download (expired URL, 5xx) is retried like a failed request; a file that arrives
+        but fails a check raises ``BulkFileError`` at once.
+        """
+        tries = _Tries()
+        query = {"key": entry.key}
+        while True:
+            url = self.bulk_get(entry.key)
+            try:
+                data = self.download(url)
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                wait = None
+                if status == 403 or status in RETRYABLE_STATUSES:
+                    wait = self.retry.backoff_s(tries.server, self._rng)
+                if wait is None:
+                    raise TransportError(
+                        f"bulk file {entry.key}: the signed URL answered HTTP {status} on each of "
+                        f"{tries.server + 1} tries",
+                        server_message=server_message(exc.response.content),
+                    ) from exc
+                tries.server += 1
+                log.warning("bulk file %s: HTTP %d; new URL in %.1f s", entry.key, status, wait)
+                self._sleep(wait)
+                continue
+            except httpx.RequestError as exc:
+                self._wait_after_failure(exc, tries, "bulk file", query)
+                continue
+            return verify(dataset_id, entry, data)

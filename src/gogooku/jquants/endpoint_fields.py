@@ -15,6 +15,11 @@ kind        Polars dtype      wire form
 ``num``     ``pl.Float64``    JSON number
 ``numstr``  ``pl.Float64``    numeric string (fins/summary writes every number as a string)
 ``struct``  ``pl.Struct``     JSON object of ``flag`` sub-fields (margin-alert ``PubReason``)
+``json``    ``pl.String``     JSON object or list whose members vary by record or are undocumented
+                              (fins/details ``FS``, the EDINET holder lists), stored as its
+                              compact JSON text with sorted keys
+``list``    ``pl.String``     JSON array of strings (TDnet ``DiscItems``, ``Docs``), stored
+                              ``|``-joined as the bulk CSV writes it (``[]`` ↔ ``""`` ↔ null)
 ==========  ================  ====================================================================
 
 ``null`` is the token the API writes for a missing value: ``None`` (JSON null), ``""``, ``"-"`` or
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KINDS = ("date", "str", "time", "minute", "flag", "tf", "num", "numstr", "struct")
+KINDS = ("date", "str", "time", "minute", "flag", "tf", "num", "numstr", "struct", "json", "list")
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,14 @@ class FieldSpec:
         return {
             "date": pl.Date(),
             "str": pl.String(),
+            "list": pl.String(),
             "time": pl.String(),
             "minute": pl.String(),
             "flag": pl.Boolean(),
             "tf": pl.Boolean(),
             "num": pl.Float64(),
             "numstr": pl.Float64(),
+            "json": pl.String(),
         }[self.kind]
 
 
@@ -251,6 +258,18 @@ EQUITIES_EARNINGS_CALENDAR = (
     *fields("str", "Code CoName FY SectorNm FQ Section"),
 )
 
+FINS_DETAILS = (
+    *fields("date", "DiscDate"),
+    *fields("time", "DiscTime"),
+    *fields("str", "Code DiscNo DocType", ""),
+    FieldSpec("FS", "json"),
+)
+# Not on the wire: read from ``FS`` at parse time (``gogooku.jquants.fs_labels``).
+FINS_DETAILS_ITEMS = (
+    *fields("str", "AcctStd PerType"),
+    *fields("num", "TA CurA CurL Cash Recv Inv PPE TL Eq Debt Sales OP NP CFO CFI Capex Dep"),
+)
+
 EQUITIES_VALUATION = (
     *fields("date", "Date"),
     *fields("str", "Code"),
@@ -279,6 +298,14 @@ EQUITIES_BARS_DAILY_AM = (
     *fields("str", "Code"),
     *_session("M"),
     *fields("num", "MVo MVa"),
+)
+
+TD_LIST = (
+    *fields("str", "DiscNo Code Name"),
+    *fields("date", "DiscDate"),
+    *fields("time", "DiscTime"),
+    *fields("str", "Title DiscStatus RevNo"),
+    *fields("list", "DiscItems Docs"),
 )
 
 FINS_DIVIDEND = (
@@ -331,4 +358,34 @@ OPTIONS = (
     *fields("date", "LTD SQD"),
     *fields("num", "Settle Theo BaseVol UnderPx IV IR"),
     *fields("flag", "CCMFlag"),
+)
+
+# EDINET (reference section 2.6). The nested lists' sub-fields are undocumented; the names chosen
+# for them are in docs/architecture.md ("EDINET nested fields"), and the store keeps the JSON text
+# whole, so a real response's other names survive parsing.
+_EDINET_DOC = fields("str", "DocId Code EdinetCode")
+EDINET_MAJOR_SHAREHOLDERS = (
+    *_EDINET_DOC,
+    *fields("str", "FilerName FilerNameEn DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("date", "PerSt PerEn"),
+    *fields("json", "Hldrs"),
+)
+EDINET_CROSS_SHAREHOLDINGS = (
+    *_EDINET_DOC,
+    *fields("str", "FilerName FilerNameEn DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("date", "PerSt PerEn"),
+    *fields("json", "Report Largest SecondLargest"),
+)
+EDINET_LARGE_VOLUME_SHAREHOLDERS = (
+    *_EDINET_DOC,
+    *fields("str", "IsrName DocTypeCode"),
+    *fields("date", "SubDate"),
+    *fields("time", "SubTime"),
+    *fields("str", "LargeHldgTypeCode DocTitle ChgRsn"),
+    *fields("num", "TotalShsHeld TotalShsRatio TotalShsRatioLast TotalOutStks"),
+    *fields("json", "Hldrs"),
 )

@@ -5,9 +5,16 @@ the ``data`` list of a V2 response into a typed Polars frame; ``to_records`` is 
 writes values the way the API does (flags ``"0"``/``"1"``, dates ``"YYYY-MM-DD"``, fins numbers as
 strings, ``""``/``"-"``/``"*"`` where the API writes those for a missing value).
 
+Derived columns: ``Endpoint.derived`` fields are not on the wire but read from a wire field at
+parse time (``fins_details``: the line items of ``FS``, ``gogooku.jquants.fs_labels``); rendering
+leaves them out.
+
 Type rule (one place for the whole project): dates → ``pl.Date``; codes and names → ``pl.String``;
-0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; ``""``, ``"-"``, ``"*"``,
-``None`` and absent keys → null. Unknown keys are dropped with one warning per (endpoint, key).
+0/1 and true/false flags → ``pl.Boolean``; numbers → ``pl.Float64``; arrays of strings (TDnet
+``DiscItems``/``Docs``) → one ``|``-joined ``pl.String`` (the bulk CSV's form); nested objects
+and lists (fins/details ``FS``, the EDINET holder lists) → their compact JSON text, keys
+sorted; ``""``, ``"-"``, ``"*"``, ``None``, ``[]`` and absent keys → null. Unknown keys are dropped with
+one warning per (endpoint, key).
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import orjson
 import polars as pl
 
 from gogooku.jquants import endpoint_fields as F
 from gogooku.jquants.endpoint_fields import FieldSpec
+from gogooku.jquants.fs_labels import with_line_items
 from gogooku.settings import AddOn, Plan
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,9 @@ class Endpoint:
     ``disc_date=``) or ``latest`` (only the current snapshot exists). ``date_field`` is the column
     that dates a row (partitioning, plan windows, ``from``/``to``); ``key`` identifies a row.
     ``bulk_only`` marks a dataset no API call returns (ticks): only its bulk files exist.
+    ``derived`` are stored columns computed from the wire fields at parse time; ``cursor_plan`` is
+    the lowest plan whose ``date=`` queries may use the ``cursor`` mode
+    (``gogooku.jquants.cursor``), None where the endpoint has none.
     ``add_on`` names the add-on contract that opens it (then ``min_plan`` does not apply).
     """
 
@@ -55,6 +67,8 @@ class Endpoint:
     history: str
     premium_fields: frozenset[str] = frozenset()
     bulk_only: bool = False
+    derived: tuple[FieldSpec, ...] = ()
+    cursor_plan: Plan | None = None
     add_on: AddOn | None = None
     schema: dict[str, pl.DataType] = field(init=False, compare=False)
 
@@ -63,13 +77,19 @@ class Endpoint:
             raise ValueError(
                 f"endpoint {self.id}: fetch_mode {self.fetch_mode!r} not in {FETCH_MODES}"
             )
-        names = [spec.name for spec in self.fields]
+        names = [spec.name for spec in (*self.fields, *self.derived)]
         if len(set(names)) != len(names):
             raise ValueError(f"endpoint {self.id}: duplicate field names")
         missing = [c for c in (self.date_field, *self.key) if c not in names]
         if missing:
             raise ValueError(f"endpoint {self.id}: date_field/key columns {missing} not in fields")
-        object.__setattr__(self, "schema", {spec.name: spec.dtype for spec in self.fields})
+        specs = (*self.fields, *self.derived)
+        object.__setattr__(self, "schema", {spec.name: spec.dtype for spec in specs})
+
+    @property
+    def wire_names(self) -> frozenset[str]:
+        """The fields the API sends (the schema less ``derived``)."""
+        return frozenset(spec.name for spec in self.fields)
 
     @property
     def mixed_fields(self) -> tuple[FieldSpec, ...]:
@@ -92,13 +112,17 @@ def _ep(
     paginated: bool = True,
     premium_fields: frozenset[str] = frozenset(),
     bulk_only: bool = False,
+    derived: tuple[FieldSpec, ...] = (),
+    cursor_plan: Plan | None = None,
     add_on: AddOn | None = None,
 ) -> Endpoint:
     return Endpoint(
         id=id,
         path=path,
         min_plan=min_plan,
-        params=frozenset(params.split()) | ({"pagination_key"} if paginated else set()),
+        params=frozenset(params.split())
+        | ({"pagination_key"} if paginated else set())
+        | ({"cursor"} if cursor_plan is not None else set()),
         required_any=tuple(required_any.split()),
         paginated=paginated,
         fetch_mode=fetch_mode,
@@ -108,6 +132,8 @@ def _ep(
         history=history,
         premium_fields=premium_fields,
         bulk_only=bulk_only,
+        derived=derived,
+        cursor_plan=cursor_plan,
         add_on=add_on,
     )
 
@@ -190,7 +216,16 @@ ENDPOINTS: dict[str, Endpoint] = {
             "fins_summary", "/fins/summary", Plan.FREE, "code date", "code date", "date",
             "DiscDate", "Code DiscNo", F.FINS_SUMMARY,
             f"{_WINDOW}; 60 requests/min on every plan; ~18:00 and ~24:30 JST; available at "
-            "DiscDate+DiscTime",
+            "DiscDate+DiscTime; Premium: continuous, cursor mode",
+            cursor_plan=Plan.PREMIUM,
+        ),
+        _ep(
+            "fins_details", "/fins/details", Plan.PREMIUM, "code date", "code date", "date",
+            "DiscDate", "Code DiscNo", F.FINS_DETAILS,
+            f"{_WINDOW}; 60 requests/min; continuous, cursor mode; available at DiscDate+DiscTime; "
+            "FS maps XBRL labels to values (line items read into typed columns)",
+            derived=F.FINS_DETAILS_ITEMS,
+            cursor_plan=Plan.PREMIUM,
         ),
         _ep(
             "fins_earnings_date", "/fins/earnings-date", Plan.STANDARD, "code date scheduled_date",
@@ -220,6 +255,31 @@ ENDPOINTS: dict[str, Endpoint] = {
             f"{_WINDOW} (plans not in the official table; all plans per the MCP server); "
             "daily ~16:30 JST; a disclosure enters from the next business day; MktCap in "
             "million JPY",
+        ),
+        *(
+            _ep(
+                id, path, Plan.STANDARD, "edinet_code code date", "", "date", "SubDate",
+                "DocId", spec,
+                f"filings from {since}; Standard 10 y, Premium 20 y; API only (no bulk); "
+                "edinet_code or code, not both (400); no parameter: today's filings; continuous "
+                "on weekdays 08:00-17:59 JST, may lag; available by SubDate+SubTime",
+            )
+            for id, path, spec, since in (
+                ("edinet_major_shareholders", "/edinet/major-shareholders",
+                 F.EDINET_MAJOR_SHAREHOLDERS, "2016-06-01"),
+                ("edinet_cross_shareholdings", "/edinet/cross-shareholdings",
+                 F.EDINET_CROSS_SHAREHOLDINGS, "2020-03-31"),
+                ("edinet_large_volume_shareholders", "/edinet/large-volume-shareholders",
+                 F.EDINET_LARGE_VOLUME_SHAREHOLDERS, "2021-07-01"),
+            )
+        ),
+        _ep(
+            "td_list", "/td/list", Plan.FREE, "date code from to discItems cursor", "date code",
+            "date", "DiscDate", "DiscNo", F.TD_LIST,
+            "TDnet add-on, 5-year window whatever the plan; date= one day (cursor= with date: "
+            "only records added since), code= 5 years, code+from/to a range; in the API minutes "
+            "to ~1 h after DiscTime; a correction is a new DiscNo; /td/bulk: whole 5 years",
+            add_on=AddOn.TDNET,
         ),
         _ep(
             "equities_bars_minute", "/equities/bars/minute", Plan.FREE, "code date from to",
@@ -258,6 +318,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 ENDPOINTS_BY_PATH: dict[str, Endpoint] = {e.path: e for e in ENDPOINTS.values()}
 
+_DERIVE = {"fins_details": with_line_items}
+
 
 def get_endpoint(endpoint_id: str) -> Endpoint:
     """``ENDPOINTS[endpoint_id]`` with an error that lists the known ids."""
@@ -285,7 +347,7 @@ def _warn_unknown_keys(ep: Endpoint, records: list[dict]) -> None:
     if not records:
         return
     seen = set().union(*map(dict.keys, records))
-    unknown = sorted(k for k in seen - ep.schema.keys() if (ep.id, k) not in _warned_unknown)
+    unknown = sorted(k for k in seen - ep.wire_names if (ep.id, k) not in _warned_unknown)
     if unknown:
         _warned_unknown.update((ep.id, k) for k in unknown)
         log.warning("%s: dropping unknown field(s) %s (not in the catalogue)", ep.id, unknown)
@@ -386,6 +448,18 @@ def _raise_non_scalar(ep: Endpoint, specs: list[FieldSpec], records: list[dict])
                 )
 
 
+def _joined_lists(ep: Endpoint, records: list[dict]) -> list[dict]:
+    """``records`` with every ``list`` field's array written ``|``-joined (strings pass)."""
+    names = [s.name for s in ep.fields if s.kind == "list"]
+    if not names:
+        return records
+    out = []
+    for record in records:
+        values = {n: record[n] for n in names if isinstance(record.get(n), list)}
+        out.append({**record, **{n: "|".join(map(str, v)) for n, v in values.items()}})
+    return out
+
+
 def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     """Typed frame with exactly ``ENDPOINTS[endpoint_id].schema`` from V2 ``data`` records.
 
@@ -396,6 +470,8 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     """
     ep = get_endpoint(endpoint_id)
     _warn_unknown_keys(ep, records)
+    records = _json_as_text(ep, records)
+    records = _joined_lists(ep, records)
     plain = [s for s in ep.fields if s.kind != "struct"]
     try:
         # Fast path: JSON numbers straight into Float64 (reading them as text is ~10x slower).
@@ -415,7 +491,65 @@ def parse_records(endpoint_id: str, records: list[dict]) -> pl.DataFrame:
     structs = [_parse_struct(ep, s, records) for s in ep.fields if s.kind == "struct"]
     if structs:
         typed = typed.with_columns(structs)
+    if ep.derived:
+        typed = _DERIVE[ep.id](typed)
     return typed.select(_schema_casts(endpoint_id))
+
+
+def parse_text_frame(endpoint_id: str, raw: pl.DataFrame) -> pl.DataFrame:
+    """``parse_records`` for rows already in a frame of text columns (a bulk CSV read as text).
+
+    Nested (struct) fields hold the JSON text of their object; fields ``raw`` lacks are null.
+    """
+    ep = get_endpoint(endpoint_id)
+    plain = [s for s in ep.fields if s.kind != "struct"]
+    text = raw.select(
+        pl.col(s.name) if s.name in raw.columns else pl.lit(None, dtype=pl.String).alias(s.name)
+        for s in plain
+    )
+    typed = _convert(ep, "", plain, text)
+    structs = [
+        _parse_struct(
+            ep,
+            s,
+            [
+                {s.name: orjson.loads(cell) if cell else None}
+                for cell in (
+                    raw.get_column(s.name) if s.name in raw.columns else [None] * raw.height
+                )
+            ],
+        )
+        for s in ep.fields
+        if s.kind == "struct"
+    ]
+    if structs:
+        typed = typed.with_columns(structs)
+    if ep.derived:
+        typed = _DERIVE[ep.id](typed)
+    return typed.select(_schema_casts(endpoint_id))
+
+
+def _json_as_text(ep: Endpoint, records: list[dict]) -> list[dict]:
+    """``records`` with each ``json`` field's object or list as its compact JSON text (keys
+    sorted); text (a bulk CSV cell) passes as it is."""
+    names = [s.name for s in ep.fields if s.kind == "json"]
+    if not names:
+        return records
+    out = []
+    for record in records:
+        copy = dict(record)
+        for name in names:
+            value = copy.get(name)
+            if isinstance(value, (dict, list)):
+                copy[name] = json.dumps(
+                    value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+                )
+            elif value is not None and not isinstance(value, str):
+                raise ValueError(
+                    f"{ep.id}: field {name} has value {value!r} that is not a JSON object or list"
+                )
+        out.append(copy)
+    return out
 
 
 @functools.cache
@@ -454,6 +588,14 @@ def _wire(spec: FieldSpec) -> pl.Expr:
             .then(value.cast(pl.String))
             .otherwise(None)
         )
+    elif spec.kind == "list":
+        empty = pl.lit([], dtype=pl.List(pl.String))
+        return (
+            pl.when(value.is_null() | (value == ""))
+            .then(empty)
+            .otherwise(value.str.split("|"))
+            .alias(spec.name)
+        )
     elif spec.kind == "struct":
         members = [_flag_text(value.struct.field(m), "1", "0").alias(m) for m in spec.members]
         return pl.when(value.is_null()).then(None).otherwise(pl.struct(members)).alias(spec.name)
@@ -465,7 +607,7 @@ def _wire(spec: FieldSpec) -> pl.Expr:
 
 
 def _check_frame(ep: Endpoint, frame: pl.DataFrame, drop: frozenset[str]) -> None:
-    wanted = {c: t for c, t in ep.schema.items() if c not in drop}
+    wanted = {c: t for c, t in ep.schema.items() if c not in drop and c in ep.wire_names}
     schema = frame.schema
     missing = [c for c in wanted if c not in schema]
     if missing:
@@ -504,6 +646,11 @@ def to_records(
     """
     ep = get_endpoint(endpoint_id)
     records = wire_frame(endpoint_id, frame, drop).to_dicts()
+    for spec in ep.fields:
+        if spec.kind == "json" and spec.name not in drop:
+            for record in records:
+                text = record[spec.name]
+                record[spec.name] = json.loads(text) if text else None
     for spec in ep.mixed_fields:
         if spec.name in drop:
             continue
@@ -516,7 +663,9 @@ def to_records(
 def records_json(endpoint_id: str, frame: pl.DataFrame, drop: frozenset[str] = frozenset()) -> str:
     """``json.dumps(to_records(...))`` as one JSON array string, written by Polars when possible."""
     ep = get_endpoint(endpoint_id)
-    if any(s.name not in drop for s in ep.mixed_fields):
+    if any(s.name not in drop for s in ep.mixed_fields) or any(
+        s.kind == "json" and s.name not in drop for s in ep.fields
+    ):
         return json.dumps(
             to_records(endpoint_id, frame, drop), ensure_ascii=False, separators=(",", ":")
         )

@@ -61,6 +61,14 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
     "options_225": (Publication(_ALWAYS, 0, "27:00", _S16),),
     "futures": (Publication(_ALWAYS, 0, "27:00", _S16),),
     "fins_summary": (Publication(_ALWAYS, 0, "24:30", f"{_S16}: 18:00 preliminary, 24:30 final"),),
+    "fins_details": (
+        Publication(
+            _ALWAYS,
+            0,
+            "24:30",
+            f"{_S16}: API continuous, exact time unknown -> chosen: as fins_summary",
+        ),
+    ),
     "fins_earnings_date": (Publication(_ALWAYS, 0, "10:05", f"{_S16}; keyed by PubDate"),),
     "equities_earnings_calendar": (Publication(_ALWAYS, 0, "19:00", f"{_S16}; latest only"),),
     "fins_dividend": (Publication(_ALWAYS, 0, "19:00", f"{_S16}: hourly 12:00-19:00"),),
@@ -74,6 +82,31 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
     ),
     "equities_bars_daily_am": (Publication(_ALWAYS, 0, "12:00", f"{_S16}; today only"),),
     "options_all": (Publication(_ALWAYS, 0, "27:00", _S16),),
+    "td_list": (
+        Publication(
+            _ALWAYS,
+            0,
+            "unknown",
+            "§2.7: each record minutes to ~1 h after its DiscTime; when a day's last one is "
+            "listed is unknown -> chosen: the day is complete by 09:00 the next morning",
+        ),
+    ),
+    **{
+        dataset: (
+            Publication(
+                _ALWAYS,
+                0,
+                "18:00",
+                f"{_S16}: continuous on weekdays 08:00-17:59, may lag; keyed by SubDate; chosen: "
+                "a day's filings complete at 18:00",
+            ),
+        )
+        for dataset in (
+            "edinet_major_shareholders",
+            "edinet_cross_shareholdings",
+            "edinet_large_volume_shareholders",
+        )
+    },
 }
 
 

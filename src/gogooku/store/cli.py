@@ -39,12 +39,17 @@ def _stdout() -> Console:
 
 def _print_report(report: FetchReport) -> None:
     table = Table(title="fetch")
-    for column in ("dataset", "units fetched", "rows", "requests", "note"):
+    for column in ("dataset", "units fetched", "rows", "requests", "bulk files", "note"):
         table.add_column(column, justify="left" if column in ("dataset", "note") else "right")
     for result in report.results.values():
         note = f"skipped: {result.skipped}" if result.skipped else "; ".join(result.notes)
         table.add_row(
-            result.dataset, str(result.fetched), str(result.rows), str(result.requests), note
+            result.dataset,
+            str(result.fetched),
+            str(result.rows),
+            str(result.requests),
+            str(result.bulk_files),
+            note,
         )
     out = _stdout()
     out.print(table)
@@ -121,10 +126,20 @@ def fetch_command(
             "fetch refuses to start on such a store.",
         ),
     ] = False,
+    no_bulk: Annotated[
+        bool,
+        typer.Option(
+            "--no-bulk",
+            help="Page every unit instead of downloading the bulk files of complete months "
+            "(for a contract without bulk download, or to compare the two paths).",
+        ),
+    ] = False,
 ) -> None:
     """Fetch into the raw store what it lacks for start..end; a re-run is a no-op.
 
     Requests one unit at a time (a trading day of the stored calendar for daily datasets, a month for range datasets, today for latest-only ones: each fetch day keeps its own dated snapshot), only units missing from the catalog, left pending by an interrupted run, grown since (a month chunk whose end moved), or not yet settled: a unit fetched before 09:00 JST of the day after it ends is fetched again on the next run, so revisions replace it. The trading calendar is fetched first and ahead, through 31 December of the year after --end (as far as the plan allows; months ahead are refreshed once a month). Safe to interrupt at any point: the next run resumes.
+
+    On Light and above (Free: the calendar only) the complete months of every bulk-capable dataset come from the V2 bulk files (one gzip CSV per dataset and month: one listing call per dataset, one URL call and one download per file, each file checked for size, gzip integrity, header, rows and month before anything is stored) and only the rest (the current month, the calendar's months ahead) is paged; `raw/<dataset>/_bulk.json` records the stored files, so an interrupted backfill resumes and a file whose LastModified or Size changed is downloaded again. --no-bulk pages everything.
     """
     first, last = _parse_date("--start", start), _parse_date("--end", end)
     if first > dt.date.today():
@@ -147,6 +162,7 @@ def fetch_command(
         seed=seed,
         stocks=stocks,
         console=console,
+        bulk=not no_bulk,
         addons=_parse_addons(addons),
     )
     if done.report is None:
@@ -198,7 +214,7 @@ def status_command(
         ),
     ] = False,
 ) -> None:
-    """Per dataset: first/last date, rows, units, gaps, pending (interrupted) units, revised rows (superseded versions kept when a re-fetch brought a correction) and corrupt partitions.
+    """Per dataset: first/last date, rows, units (those stored from bulk files included), bulk (month files downloaded, per `raw/<dataset>/_bulk.json`), gaps, pending (interrupted) units, revised rows (superseded versions kept when a re-fetch brought a correction) and corrupt partitions.
 
     Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets). Corrupt partitions (an unreadable Parquet footer, a missing file, fewer rows than the catalog recorded; with --deep a page that does not decode) are listed by file under the table, and exit 1: `gogooku fetch --repair` fetches them again.
     """
@@ -226,6 +242,7 @@ def status_command(
         "last",
         "rows",
         "units",
+        "bulk",
         "gaps",
         "pending",
         "revised",
@@ -248,6 +265,7 @@ def status_command(
             str(line.last or "-"),
             str(line.rows),
             str(line.units),
+            str(line.bulk_files),
             gaps,
             str(line.pending),
             str(line.revised),

@@ -40,8 +40,24 @@ planned period now ends later than the stored one (a month chunk clipped at ``to
 plan window the last time, or at the end of a shorter synthetic market) is requested again too.
 ``units_to_fetch`` applies the same rules without a client, from the store alone.
 
+Cursor mode (``gogooku.jquants.cursor``): for a dataset whose cursor mode the plan allows
+(``fins_summary``, ``fins_details`` on Premium) the unit of ``today`` is fetched with
+``get_since``; the cursor the server returns is kept in that unit's catalogue query, so the next
+run on the same day asks only for the records published since and adds them to the unit's stored
+rows (a record seen again replaces its earlier version, by the endpoint key). A cursor the server
+no longer accepts (400) restarts the day without one; where the server refuses the mode (403) the
+plain ``date=`` query is used. Below the cursor plan nothing changes.
+TDnet (``td_list``, day units): when two or more days are due, one ``/td/bulk`` file stores every
+day it settles (settle time not after its ``lastUpdated``) and only the later days are paged.
+
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
 and days after today are not requested (and reported).
+
+Bulk (``fetch(bulk=True)``, what ``gogooku fetch`` does unless ``--no-bulk``): the units of every
+month that ended before today come from the dataset's V2 bulk file when one is listed, split into
+the same units with the same parameters, and only the rest is paged; see ``gogooku.store.bulk``.
+The units it stores follow the rules above like paged ones (a bulk file is listed only when some
+unit of the dataset is due, so a completed historical fetch still makes no request).
 """
 
 from __future__ import annotations
@@ -58,11 +74,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
+from gogooku.jquants.bulk import BulkEntry
+from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
-from gogooku.jquants.errors import TRANSIENT_ERRORS, PlanError
+from gogooku.jquants.errors import TRANSIENT_ERRORS, BadRequestError, PlanError
 from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
 from gogooku.jquants.publication import needs_calendar, publication_day
 from gogooku.settings import AddOn, Plan
+from gogooku.store.bulk import backfill, bulk_capable
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.raw import RawStore, UnitWrite
 
@@ -70,6 +89,7 @@ log = logging.getLogger(__name__)
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 CALENDAR = "markets_calendar"
+TD_LIST = "td_list"
 BUSINESS_DAY_CODES = ("1", "2")
 SETTLE_HOUR_JST = 9
 FLUSH_ROWS = 250_000
@@ -84,6 +104,14 @@ class FetchClient(Protocol):
     def pacing_delay(self, path: str = "") -> float: ...
 
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
+
+    def td_bulk(self) -> tuple[dt.datetime, pl.DataFrame]: ...
+
+    def bulk_list(
+        self, dataset_id: str, from_: dt.date | None = None, to: dt.date | None = None
+    ) -> list[BulkEntry]: ...
+
+    def fetch_bulk(self, dataset_id: str, entry: BulkEntry) -> pl.DataFrame: ...
 
 
 class SourceMismatchError(GogookuError, ValueError):
@@ -118,6 +146,7 @@ class DatasetResult:
     fetched: int = 0
     rows: int = 0
     requests: int = 0
+    bulk_files: int = 0
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -297,6 +326,36 @@ def _stored_calendar(store: RawStore) -> TradingCalendar | None:
     return TradingCalendar.from_frame(frame) if frame.height else None
 
 
+def _since(
+    store: RawStore, client: FetchClient, unit: Unit, stored: UnitRecord | None
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The rows and catalogue query of today's ``unit`` by the cursor mode (see module doc)."""
+    ep = ENDPOINTS[unit.dataset]
+    known = stored.query.get(CURSOR_PARAM) if stored is not None and stored.committed else None
+    get_since = client.get_since  # type: ignore[attr-defined]
+    try:
+        try:
+            new, cursor = get_since(unit.dataset, unit.start, known)
+        except BadRequestError:
+            if known is None:
+                raise
+            log.warning(
+                "%s %s: the stored cursor was refused; fetching the day again", ep.id, unit.key
+            )
+            known = None
+            new, cursor = get_since(unit.dataset, unit.start, None)
+    except PlanError as exc:
+        log.warning("%s: cursor mode refused (%s); using the date query", ep.id, exc)
+        return client.fetch(unit.dataset, **unit.params), unit.params
+    frame = new
+    if known is not None:
+        old = store.scan(unit.dataset).filter(pl.col(ep.date_field) == unit.start)
+        frame = pl.concat([old.select(list(ep.schema)).collect(), new]).unique(
+            subset=list(ep.key), keep="last", maintain_order=True
+        )
+    return frame, {**unit.params, **({CURSOR_PARAM: cursor} if cursor is not None else {})}
+
+
 def _fetch_units(
     store: RawStore,
     client: FetchClient,
@@ -306,15 +365,38 @@ def _fetch_units(
     source: str,
     clock: Callable[[], dt.datetime],
     today: dt.date,
+    cursor_mode: bool = False,
+    bulk: bool = False,
 ) -> None:
     """Request the units that need it; write them in batches of one month (or FLUSH_ROWS rows).
 
-    A batch is written before the next month starts and, whatever happens, before this function
-    returns or raises, so every unit a request completed for is stored.
+    With ``bulk``, the units of months a bulk file covers come from the files first
+    (``gogooku.store.bulk.backfill``) and only the others are paged. A batch is written before
+    the next month starts and, whatever happens, before this function returns or raises, so
+    every unit a request completed for is stored.
     """
     todo = _todo(store, result.dataset, units, today)
+    if bulk:
+
+        def files_bar(total: int) -> Callable[[], None]:
+            task = progress.add(f"{result.dataset} (bulk files)", total)
+            return lambda: progress.advance(task, result.requests, 0.0)
+
+        covered = backfill(
+            store,
+            client,
+            units,
+            todo,
+            result,
+            source=source,
+            clock=clock,
+            today=today,
+            progress=files_bar,
+        )
+        todo = [u for u in todo if u.key not in covered]
+    records = {r.unit_key: r for r in store.catalog.units(result.dataset)} if cursor_mode else {}
     path = ENDPOINTS[result.dataset].path
-    result.planned = len(todo)
+    result.planned = len(todo) + result.fetched
     task = progress.add(result.dataset, len(todo))
     batch: list[UnitWrite] = []
 
@@ -333,8 +415,12 @@ def _fetch_units(
             ):
                 flush()
             before = client.requests_made
+            query = unit.params
             try:
-                frame = client.fetch(unit.dataset, **unit.params)
+                if cursor_mode and unit.start == today:
+                    frame, query = _since(store, client, unit, records.get(unit.key))
+                else:
+                    frame = client.fetch(unit.dataset, **unit.params)
             except PlanError as exc:
                 result.skipped = (
                     f"the API refused it for this plan ({exc}); remaining units not requested"
@@ -343,13 +429,56 @@ def _fetch_units(
                 return
             finally:
                 result.requests += client.requests_made - before
-            batch.append(UnitWrite(unit.key, frame, unit.params, unit.start, unit.end, clock()))
+            batch.append(UnitWrite(unit.key, frame, query, unit.start, unit.end, clock()))
             result.fetched += 1
             result.rows += frame.height
             progress.advance(task, result.requests, client.pacing_delay(path))
     finally:
         if batch:
             flush()
+
+
+def _td_bulk_backfill(
+    store: RawStore,
+    client: FetchClient,
+    units: Sequence[Unit],
+    result: DatasetResult,
+    source: str,
+    today: dt.date,
+) -> None:
+    """Store the ``td_list`` day units that ``/td/bulk``'s file settles, from one download.
+
+    Used when two or more day units are due: one ``/td/bulk`` request plus one file instead of a
+    request per day. A day whose settle time (09:00 JST the next day) is not after the file's
+    ``lastUpdated`` is written from the file, stamped ``fetched_at = lastUpdated``; the later days
+    stay due and are paged with ``date=`` as usual. File rows dated on a day without a unit (a
+    closed day, outside the range) are not stored: paging could never refresh them.
+    """
+    todo = _todo(store, TD_LIST, units, today)
+    if len(todo) < 2:
+        return
+    before = client.requests_made
+    try:
+        stamp, frame = client.td_bulk()
+    finally:
+        result.requests += client.requests_made - before
+    settled = [u for u in todo if settle_time(u.end) <= stamp]
+    days = frame.partition_by("DiscDate", as_dict=True)
+    writes = [
+        UnitWrite(u.key, days.get((u.start,), frame.clear()), u.params, u.start, u.end, stamp)
+        for u in settled
+    ]
+    by_month: dict[str, list[UnitWrite]] = {}
+    for write in writes:
+        by_month.setdefault(write.key[:7], []).append(write)
+    for month in by_month.values():
+        store.write_units(TD_LIST, month, source=source)
+    result.fetched += len(writes)
+    result.rows += sum(w.frame.height for w in writes)
+    result.notes.append(
+        f"{len(writes)} day(s) from /td/bulk (lastUpdated {stamp:%Y-%m-%dT%H:%M:%SZ}); "
+        f"{len(todo) - len(writes)} later day(s) paged"
+    )
 
 
 def _order(
@@ -447,8 +576,12 @@ def fetch(
     source_end: dt.date | None = None,
     console: Console | None = None,
     addons: frozenset[AddOn] = frozenset(),
+    bulk: bool = False,
 ) -> FetchReport:
     """Fetch every missing or unsettled unit of ``datasets`` (default: all) over [start, end].
+
+    With ``bulk``, bulk-capable datasets take their complete months from V2 bulk files and page
+    the rest (``gogooku.store.bulk``).
 
     ``plan`` and ``addons`` gate datasets (skipped with a message) and the history window; ``clock`` gives the
     current time (UTC-aware) stamped as each unit's ``fetched_at``; ``today`` (default: the
@@ -478,7 +611,21 @@ def fetch(
             for note in result.notes:
                 log.info("%s: %s", dataset, note)
             try:
-                _fetch_units(store, client, units, result, bars, source, clock, today)
+                cursor_mode = supports_cursor(dataset, plan) and hasattr(client, "get_since")
+                if dataset == TD_LIST:
+                    _td_bulk_backfill(store, client, units, result, source, today)
+                _fetch_units(
+                    store,
+                    client,
+                    units,
+                    result,
+                    bars,
+                    source,
+                    clock,
+                    today,
+                    cursor_mode,
+                    bulk=bulk and bulk_capable(dataset, plan),
+                )
             except TRANSIENT_ERRORS as exc:
                 raise FetchStoppedError(
                     f"{dataset}: {exc}; {report.fetched} unit(s) fetched before it are stored: "

@@ -95,12 +95,14 @@ def fetch_from_source(
     stocks: int = 300,
     console: Console | None = None,
     addons: frozenset[AddOn] | None = None,
+    bulk: bool = True,
 ) -> SourceFetch:
     """Fetch into ``store`` what it lacks for start..end from ``source`` (see module doc).
 
     ``plan`` defaults to JQUANTS_PLAN for jquants and premium for synthetic, ``addons`` to
     JQUANTS_ADDONS for jquants and every add-on for synthetic; ``base_url`` (jquants
-    only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated.
+    only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated; ``bulk``
+    takes complete months from V2 bulk files where the plan allows (``gogooku.store.bulk``).
     """
     if end < start:
         raise SourceError(f"--end {end} is before --start {start}")
@@ -128,6 +130,7 @@ def fetch_from_source(
                 progress=console is not None,
                 source="jquants",
                 console=console,
+                bulk=bulk,
                 addons=held,
             )
         return SourceFetch(source, report, [], None)
@@ -157,6 +160,7 @@ def fetch_from_source(
         chosen,
         progress=console is not None,
         console=console,
+        bulk=bulk,
         addons=held,
     )
     return SourceFetch(source, report, oracle, label)

@@ -2,6 +2,9 @@
 
 For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calendar, ``HolDiv`` in
 {"1", "2"}) between the dataset's first and last fetched day that have no committed unit.
+Units stored from bulk files are ordinary units (a day or a month each, like paged ones), so
+they count as fetched; *bulk* is how many month files the dataset's ``_bulk.json`` records
+as downloaded (``gogooku.store.bulk``).
 *revised* counts the superseded row versions kept under ``_vintages/`` (``gogooku.store.vintages``).
 *Corrupt* lists the month partitions that are unreadable, missing or hold fewer rows than
 the catalog recorded (``gogooku.store.health``; ``deep`` also decodes every page).
@@ -13,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from gogooku.jquants.endpoints import ENDPOINTS
+from gogooku.store.bulk import read_manifest
 from gogooku.store.fetch import CALENDAR, trading_days
 from gogooku.store.health import CorruptPartitionError, partition_problems
 from gogooku.store.raw import ORACLE_DATASET, RawStore
@@ -39,6 +43,7 @@ class DatasetStatus:
     sources: tuple[str, ...]
     corrupt: list[str]
     revised: int = 0
+    bulk_files: int = 0
 
 
 def _fetch_mode(dataset: str) -> str:
@@ -73,8 +78,13 @@ def dataset_status(store: RawStore, dataset: str, deep: bool = False) -> Dataset
         gaps=gaps,
         sources=tuple(sorted({r.source for r in records})),
         revised=store.vintage_rows(dataset),
+        bulk_files=0 if dataset == ORACLE_DATASET else _downloaded(store, dataset),
         corrupt=[str(problem) for problem in partition_problems(store, dataset, deep)],
     )
+
+
+def _downloaded(store: RawStore, dataset: str) -> int:
+    return sum(e.get("how") == "downloaded" for e in read_manifest(store, dataset).values())
 
 
 def store_status(store: RawStore, deep: bool = False) -> list[DatasetStatus]:

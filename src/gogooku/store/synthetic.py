@@ -90,6 +90,7 @@ def fetch_synthetic_market(
     *,
     progress: bool = True,
     console: Console | None = None,
+    bulk: bool = False,
     addons: frozenset[AddOn] = frozenset(AddOn),
 ) -> tuple[FetchReport, list[UnitRecord]]:
     """Fetch ``market`` over its whole period into ``store`` and write its oracle.
@@ -97,7 +98,8 @@ def fetch_synthetic_market(
     Returns the fetch report and the oracle's month units. The market's "today" is its last bar
     date: plan windows and the latest-only datasets are counted from it on both sides of the
     in-process connection; the calendar's month chunks stop where the market's published calendar
-    does (31 December of the year after its last trading day).
+    does (31 December of the year after its last trading day). ``bulk`` takes complete months from
+    the service's bulk files, as from J-Quants.
     """
     from gogooku.synth.api import create_app
 
@@ -127,6 +129,7 @@ def fetch_synthetic_market(
             today=today,
             source_end=market.state.calendar["Date"].max(),
             console=console,
+            bulk=bulk,
             addons=addons,
         )
     return report, store.write_oracle(market.oracle, source=label)

@@ -5,7 +5,9 @@
 plan history windows (rows outside are left out), per-plan rate limits over a sliding 60 s window
 (429, no Retry-After), paging by ``page_size`` rows, gzip, and injectable faults
 (``gogooku.synth.faults``: 500s, dropped connections, 429 bursts and the ~5-minute block,
-truncated or non-JSON bodies, slow first bytes), and bulk download (``gogooku.synth.bulk``). ``market`` is any object whose ``tables`` map
+truncated or non-JSON bodies, slow first bytes), bulk download (``gogooku.synth.bulk``), the
+cursor mode of ``fins/summary`` and ``fins/details`` (``gogooku.synth.cursor``) and TDnet's list
+cursor, document URLs and whole-index file (``gogooku.synth.tdnet``). ``market`` is any object whose ``tables`` map
 dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
 fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``);
@@ -44,10 +46,12 @@ from gogooku.jquants.plans import (
     access_refusal,
     addon_rates_by_path,
     history_window,
+    plan_allows,
 )
 from gogooku.jquants.publication import JST, published_at
 from gogooku.settings import AddOn, Plan
 from gogooku.synth.bulk import FILES_PREFIX, BulkService, add_bulk_routes
+from gogooku.synth.cursor import CursorBook, CursorRefused, uses_cursor
 from gogooku.synth.faults import (
     FaultAction,
     Faults,
@@ -55,6 +59,7 @@ from gogooku.synth.faults import (
     admit,
     retry_after_value,
 )
+from gogooku.synth.tdnet import TD_FILES_PREFIX, TdService, add_td_routes
 
 PREFIX = "/v2"
 BAD_KEY_MESSAGE = "The incoming api key is invalid or expired."
@@ -63,6 +68,10 @@ RATE_MESSAGE = "Rate limit exceeded"
 GZIP_LEVEL = 1
 # Datasets whose ``code`` is a 4-character index code, matched as given (issue codes have 5).
 _INDEX_CODES = frozenset({"indices_bars_daily"})
+# EDINET: ``edinet_code`` xor ``code`` (both: 400); no parameter at all: today's filings.
+_EDINET = frozenset(
+    {"edinet_major_shareholders", "edinet_cross_shareholdings", "edinet_large_volume_shareholders"}
+)
 
 
 class QueryError(GogookuError, ValueError):
@@ -207,6 +216,7 @@ class SyntheticV2:
         self.page_size = page_size
         self.today = today or self._last_market_date()
         self.window = history_window(plan, self.today)
+        self.cursors = CursorBook(secrets.token_bytes(32), time.time, now)
 
     def _last_market_date(self) -> dt.date:
         bars = self.tables.get("equities_bars_daily")
@@ -248,17 +258,26 @@ class SyntheticV2:
                 raise QueryError("Specify exactly one of code, date, scheduled_date")
             if "date" in days and not window.contains(days["date"]):
                 raise QueryError(f"date {days['date']} is outside the {self.plan} plan window")
+        if ep.id in _EDINET:
+            if "code" in params and "edinet_code" in params:
+                raise QueryError("Specify either edinet_code or code, not both")
+            if not params:
+                days["date"] = self.today
         if "published_date" in params and {"date", "from", "to"} & set(params):
             raise QueryError("published_date cannot be combined with date, from or to")
         if ep.id == "equities_master":
             return self._master(table, ep, params, days, window)
         lo, hi = self._narrow(ep, days, lo, hi)
-        if self.now is not None and ep.id != "markets_calendar":
+        continuous = ep.cursor_plan is not None and plan_allows(self.plan, ep.cursor_plan)
+        if self.now is not None and ep.id != "markets_calendar" and not continuous:
+            # Premium statements are published continuously: the cursor book cuts them by time.
             hi = min(hi, self._last_published(table, ep))
         rows = table.between(lo, hi)
         filters = self._filters(ep, params, days)
         if filters is not None:
             rows = rows.filter(filters)
+        if self.now is not None and continuous:
+            rows = self.cursors.published(rows)
         if "scheduled_date" in days:
             rows = (
                 rows.sort("PubDate")
@@ -300,6 +319,8 @@ class SyntheticV2:
         exprs = []
         if "code" in params:
             exprs.append(pl.col("Code") == _issue_code(ep, params["code"]))
+        if "edinet_code" in params:
+            exprs.append(pl.col("EdinetCode") == params["edinet_code"])
         if "s33" in params:
             exprs.append(pl.col("S33") == params["s33"].zfill(4))
         if "section" in params:
@@ -432,16 +453,32 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
                     + ", ".join(ep.required_any)
                 )
             rows = service.select(ep, params)
-            page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
+            cursor = None
+            if uses_cursor(ep, service.plan, params):
+                plain = {k: v for k, v in params.items() if k != "cursor"}
+                page, next_key, cursor = service.cursors.page(
+                    rows,
+                    _parse_day("date", params["date"]),
+                    params,
+                    key,
+                    service.page_size,
+                    _query_hash(ep.path, plain),
+                )
+            else:
+                page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
         except NoContentError as error:
             return _json_response(NO_CONTENT_STATUS, {"data": [], "message": str(error)})
-        except QueryError as error:
+        except CursorRefused as error:
+            return _json_response(403, {"message": str(error)})
+        except (QueryError, ValueError) as error:
             return _json_response(400, {"message": str(error)})
         if ep.id in service.renderers:
             page = service.renderers[ep.id](page)
         body = '{"data":' + records_json(ep.id, page, drop)
         if next_key is not None:
             body += f',"pagination_key":"{next_key}"'
+        if cursor is not None:
+            body += f',"cursor":"{cursor}"'
         return Response(body + "}", media_type="application/json")
 
     return handle
@@ -506,8 +543,8 @@ class _Gate:
                     scope, receive, send
                 )
                 return
-        if scope["path"].startswith(FILES_PREFIX):
-            # A signed bulk-file URL carries its own authority (signature, expiry, single use).
+        if scope["path"].startswith((FILES_PREFIX, TD_FILES_PREFIX)):
+            # A signed file URL (bulk, TDnet) carries its own authority (signature, expiry).
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -590,6 +627,8 @@ def create_app(
     (default: all), whose endpoints answer 403 otherwise. With ``now`` (a JST-aware clock) a
     record is served only once it is published (``gogooku.jquants.publication``: its dataset's
     business-day lag and approximate time); without it every record dated up to ``today`` is.
+    The wall clock also decides which of today's records the cursor-mode
+    endpoints have published (``gogooku.synth.cursor``; cursors are signed with the same secret).
     """
     service = SyntheticV2(
         market,
@@ -602,11 +641,14 @@ def create_app(
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
     app.state.service = service
     for ep in ENDPOINTS.values():
-        if not ep.bulk_only:
+        if ep.id != "td_list" and not ep.bulk_only:  # served with its cursor by gogooku.synth.tdnet
             app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
     secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
+    service.cursors = CursorBook(secret, wall_clock, now)
     app.state.bulk = BulkService(service, secret=secret, clock=wall_clock)
     add_bulk_routes(app, app.state.bulk, PREFIX, _json_response)
+    app.state.td = TdService(service, secret=secret, clock=wall_clock)
+    add_td_routes(app, app.state.td, PREFIX, _json_response)
 
     @app.exception_handler(StarletteHTTPException)
     async def _unknown_path(request: Request, exc: StarletteHTTPException) -> Response:

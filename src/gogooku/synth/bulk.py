@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import polars as pl
@@ -29,10 +29,26 @@ from gogooku.settings import Plan
 
 FILES_PREFIX = "/bulk-files/"
 URL_TTL_S = 300
-# Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints.
-NOT_BULK = frozenset({"equities_earnings_calendar", "equities_bars_daily_am"})
+# Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints,
+# TDnet (its own /td/bulk) and EDINET (API only, reference section 2.6).
+NOT_BULK = frozenset(
+    {
+        "equities_earnings_calendar",
+        "equities_bars_daily_am",
+        "td_list",
+        "edinet_major_shareholders",
+        "edinet_cross_shareholdings",
+        "edinet_large_volume_shareholders",
+    }
+)
 # The only bulk dataset on the Free plan.
 FREE_BULK = frozenset({"markets_calendar"})
+
+
+def url_signature(secret: bytes, key: str, expires: int, nonce: str) -> str:
+    """HMAC-SHA256 of ``key``, expiry and nonce: the signature of every signed file URL."""
+    text = f"{key}\n{expires}\n{nonce}".encode()
+    return hmac.new(secret, text, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,8 @@ class BulkService:
         self.secret = secret
         self.clock = clock
         self.used: set[str] = set()
-        self._sizes: dict[str, int] = {}
+        self._content: dict[tuple[str, dt.date], bytes] = {}
+        self._modified: dict[str, str] = {}
         self.files = {f.key: f for f in self._catalogue()}
 
     def allowed(self, ep: Endpoint) -> bool:
@@ -109,22 +126,52 @@ class BulkService:
         return renderer(rows) if renderer is not None else rows
 
     def content(self, file: BulkFile) -> bytes:
-        """The file's bytes, built on each call (deterministic); only its size is kept."""
-        ep = ENDPOINTS[file.endpoint_id]
-        data = write_csv_gz(ep.id, self.rows(file), self.service.omitted_fields(ep))
-        self._sizes[file.key] = len(data)
+        """The file's bytes (deterministic), built once per process and kept: a listing needs
+        every file's size and a download its bytes, so each file is compressed once."""
+        data = self._content.get((file.key, file.last))
+        if data is None:
+            ep = ENDPOINTS[file.endpoint_id]
+            data = write_csv_gz(ep.id, self.rows(file), self.service.omitted_fields(ep))
+            self._content[(file.key, file.last)] = data
         return data
 
+    def published(self, file: BulkFile) -> BulkFile | None:
+        """``file`` as the service's ``now`` sees it: cut at the last record date published by
+        then, as paging is (None while none of its month is); ``file`` itself without ``now``."""
+        if self.service.now is None or file.endpoint_id == "markets_calendar":
+            return file
+        ep = ENDPOINTS[file.endpoint_id]
+        last = self.service._last_published(self.service.tables[ep.id], ep)
+        if last < file.first:
+            return None
+        return file if last >= file.last else replace(file, last=last)
+
     def size(self, file: BulkFile) -> int:
-        # Sizes only: a 10-year market's files would hold hundreds of MB in memory.
-        if file.key not in self._sizes:
-            self.content(file)
-        return self._sizes[file.key]
+        return len(self.content(file))
 
     def last_modified(self, file: BulkFile) -> str:
-        """The file's last write: 18:00 JST (09:00 UTC) of the day after its last row's date."""
+        """The file's last write: 18:00 JST (09:00 UTC) of the day after its last row's date, or
+        the time of the last correction that changed it (``correct``)."""
+        if file.key in self._modified:
+            return self._modified[file.key]
         last = self.service.tables[file.endpoint_id].last_date_upto(file.last) or file.last
         return f"{last + dt.timedelta(days=1):%Y-%m-%d}T09:00:00Z"
+
+    def correct(self, endpoint_id: str, frame: pl.DataFrame, at: dt.datetime) -> list[str]:
+        """Replace ``endpoint_id``'s rows by ``frame`` (a correction, served to paging too) and,
+        as the API replaces a file in place, give every month file whose bytes change the
+        ``LastModified`` ``at``; returns the changed keys."""
+        keys = [k for k, f in self.files.items() if f.endpoint_id == endpoint_id]
+        before = {k: self.content(self.files[k]) for k in keys}
+        table = self.service.tables[endpoint_id]
+        self.service.tables[endpoint_id] = type(table)(ENDPOINTS[endpoint_id], frame)
+        self._content = {k: v for k, v in self._content.items() if k[0] not in before}
+        changed = []
+        for key in keys:
+            if self.content(self.files[key]) != before[key]:
+                self._modified[key] = f"{at.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+                changed.append(key)
+        return changed
 
     def listing(self, params: dict[str, str]) -> list[dict]:
         endpoint = params.get("endpoint")
@@ -142,10 +189,15 @@ class BulkService:
             lo = max(lo, _parse_month_or_day("from", params["from"])[0])
         if "to" in params:
             hi = min(hi, _parse_month_or_day("to", params["to"])[1])
-        return [
-            {"Key": f.key, "LastModified": self.last_modified(f), "Size": self.size(f)}
+        chosen = [
+            self.published(f)
             for f in self.files.values()
             if (wanted is None or f.endpoint_id == wanted) and f.first <= hi and f.last >= lo
+        ]
+        return [
+            {"Key": f.key, "LastModified": self.last_modified(f), "Size": self.size(f)}
+            for f in chosen
+            if f is not None
         ]
 
     def _endpoint_id(self, path: str) -> str:
@@ -178,11 +230,12 @@ class BulkService:
             if owner is not None:
                 self._check_plan(owner)
             raise ValueError(f"Invalid key: {key!r} is not a bulk file")
+        if self.published(self.files[key]) is None:
+            raise ValueError(f"Invalid key: {key!r} is not published yet")
         return self.files[key]
 
     def _signature(self, key: str, expires: int, nonce: str) -> str:
-        text = f"{key}\n{expires}\n{nonce}".encode()
-        return hmac.new(self.secret, text, hashlib.sha256).hexdigest()
+        return url_signature(self.secret, key, expires, nonce)
 
     def sign(self, key: str) -> str:
         """The path and query of a URL for ``key`` valid ``URL_TTL_S`` seconds from now.
@@ -208,8 +261,11 @@ class BulkService:
             return 403, "Request has expired"
         if nonce in self.used:
             return 403, "This URL has already been used"
+        file = self.published(self.files[key])
+        if file is None:
+            return 403, "Signature does not match"
         self.used.add(nonce)
-        return 200, self.content(self.files[key])
+        return 200, self.content(file)
 
 
 def add_bulk_routes(app: FastAPI, bulk: BulkService, prefix: str, respond) -> None:

@@ -35,12 +35,21 @@ import numpy as np
 import polars as pl
 
 from gogooku.synth.config import SynthConfig, rng_for, rng_static
+from gogooku.synth.ownership import (
+    ACTIVIST_DECAY,
+    Ownership,
+    activist_contribution,
+    concentration_contribution,
+    draw_ownership,
+)
 from gogooku.synth.universe import trading_sessions
 
 RHO_MARGIN_WEEK = 0.85
 RHO_SHORT_DAY = 0.98
 RHO_FLOW_WEEK = 0.6
 DRIFT_DECAY = 0.9
+RHO_ACCRUAL = 0.7  # per cash-flow statement (2Q and FY: about 126 trading days apart)
+ACCRUAL_QUARTERS = (2, 4)
 
 MARGIN_PUBLICATION_LAG = 2
 MARGIN_USABLE_LAG = MARGIN_PUBLICATION_LAG + 1
@@ -59,6 +68,9 @@ STRENGTH: dict[str, float] = {
     "short": 4.0e-4,
     "flow": 2.5e-4,
     "drift": 1.1e-3,
+    "accruals": 2.0e-4,
+    "activist": 8.0e-4,
+    "concentration": 1.0e-4,
 }
 """Daily-return contribution per unit of each signal's driver:
 
@@ -67,7 +79,12 @@ STRENGTH: dict[str, float] = {
   of shares outstanding (sum over reporters with a last report >= 0.5 %);
 * ``flow``: ``+STRENGTH * flow_z(latest published week) * size_score``;
 * ``drift``: ``+STRENGTH * surprise * DRIFT_DECAY**k`` on the ``k``-th trading day after the
-  statement became usable.
+  statement became usable;
+* ``accruals``: ``-STRENGTH * accrual_z`` of the latest usable 2Q/FY statement (the ones with a
+  cash-flow statement; Sloan's accrual anomaly: high accruals, lower future returns);
+* ``activist``: ``+STRENGTH * ACTIVIST_DECAY**k`` on the ``k``-th trading day after a new large
+  holder's first report became usable (``gogooku.synth.ownership``);
+* ``concentration``: ``+STRENGTH * zs(log top10)``, the standing top-10 holders' total ratio.
 
 Every contribution is then demeaned across the stocks listed that day (and is 0 for the others).
 """
@@ -77,13 +94,17 @@ PERSISTENCE: dict[str, float] = {
     "short": RHO_SHORT_DAY,
     "flow": RHO_FLOW_WEEK ** (1 / 5),
     "drift": DRIFT_DECAY,
+    "accruals": RHO_ACCRUAL ** (1 / 126),
+    "activist": ACTIVIST_DECAY,
+    "concentration": 1.0,
 }
 """Daily decay ``phi`` of each contribution: ``E[c[t+k] | info at t] ~= phi**k * c[t]``.
 
 Exact for ``drift`` (a deterministic exponential decay; future surprises have mean 0). For the
 weekly signals ``phi`` is the daily equivalent of the weekly AR(1) coefficient (the contribution is
 a step function that moves to ``rho * c`` in expectation at each weekly publication); for ``short``
-it is the AR(1) coefficient of ``short_z`` (the 0.5 % reporting threshold makes it approximate).
+it is the AR(1) coefficient of ``short_z`` (the 0.5 % reporting threshold makes it approximate);
+for ``accruals`` the daily equivalent of the AR(1) coefficient between half-yearly statements.
 """
 
 FISCAL_YEAR_END_MONTHS = (3, 12, 9, 6, 2, 5, 8, 11)
@@ -295,12 +316,16 @@ def _draw_disclosures(
     reporting lag (1Q–3Q: 25–45 calendar days, FY: 35–50), a disclosure time, a surprise ~ N(0, 1),
     a schedule lead (the earnings date is announced 10–30 trading days before) and, for 6 % of
     events, an earlier schedule that was later moved (the first announced date, 1–3 days earlier).
+    ``accrual`` is the stock's accrual state ``a``: at each 2Q/FY quarter end
+    ``a = 0.7 a + sqrt(1 - 0.49) e`` (``e`` from ``rng_for(seed, "accruals", Q)``), held at 1Q/3Q,
+    stationary N(0, 1) apart from its start at 0 five months before ``start``.
     """
     ext = extended_days(days, SCHEDULE_EXTRA_DAYS)
     ords = np.array([d.toordinal() for d in ext])
     n = fye_month.size
     n_days = len(days)
     frames = []
+    accrual = np.zeros(n)
     for q_end in quarter_ends(config.start, config.end):
         draws = statement_draws(config, q_end, n)
         lag_q, lag_fy, time_idx = draws["lag_q"], draws["lag_fy"], draws["time_idx"]
@@ -314,6 +339,11 @@ def _draw_disclosures(
         has_q = months_after_fye % 3 == 0
         fq = np.where(months_after_fye == 0, 4, months_after_fye // 3)
         lag = np.where(fq == 4, lag_fy, lag_q)
+        cash_flow = has_q & np.isin(fq, ACCRUAL_QUARTERS)
+        shock = rng_for(config.seed, "accruals", q_end).standard_normal(n)
+        accrual = np.where(
+            cash_flow, RHO_ACCRUAL * accrual + np.sqrt(1 - RHO_ACCRUAL**2) * shock, accrual
+        )
         target = q_end.toordinal() + lag
         day_idx = np.searchsorted(ords, target)
         announce = np.maximum(day_idx - lead, 0)
@@ -334,6 +364,7 @@ def _draw_disclosures(
                     "fye_month": fye_month[ii],
                     "disc_time": [DISC_TIME_CHOICES[k] for k in time_idx[ii]],
                     "surprise": surprise[ii],
+                    "accrual": accrual[ii],
                     "announce_idx": announce[ii],
                     "moved": moved[ii],
                     "moved_idx": np.maximum(d_idx - shift[ii], announce[ii] + 1),
@@ -350,6 +381,7 @@ def _draw_disclosures(
         "fye_month": pl.Int64,
         "disc_time": pl.String,
         "surprise": pl.Float64,
+        "accrual": pl.Float64,
         "announce_idx": pl.Int64,
         "moved": pl.Boolean,
         "moved_idx": pl.Int64,
@@ -387,6 +419,8 @@ class Latents:
     short_reported: np.ndarray  # (T, N) sum of reported ratios >= 0.5 % as of calc day t
     week_end: np.ndarray  # (T,) bool: last trading day of its week (investor-type weeks)
     margin_week_end: np.ndarray  # (T,) bool: ... of a week with >= 3 trading days (margin records)
+    accrual_level: np.ndarray  # (T, N) accrual state of the latest usable 2Q/FY statement (0: none)
+    ownership: Ownership  # standing holders and large-holding reports (``synth.ownership``)
 
     def usable_record_index(self, flags: np.ndarray, usable_lag: int) -> np.ndarray:
         """``(T,)`` index of the latest flagged day ``F`` with ``F + usable_lag <= t`` (-1: none)."""
@@ -428,7 +462,17 @@ class Latents:
         for t in range(n_days):
             level = DRIFT_DECAY * level + STRENGTH["drift"] * usable[t]
             drift[t] = level
-        out = {"margin": margin, "short": short, "flow": flow, "drift": drift}
+        out = {
+            "margin": margin,
+            "short": short,
+            "flow": flow,
+            "drift": drift,
+            "accruals": -STRENGTH["accruals"] * self.accrual_level,
+            "activist": activist_contribution(self.ownership, listed, STRENGTH["activist"]),
+            "concentration": concentration_contribution(
+                self.ownership, listed, STRENGTH["concentration"]
+            ),
+        }
         count = np.maximum(listed.sum(axis=1, keepdims=True), 1)
         for name, arr in out.items():
             mean = np.where(listed, arr, 0.0).sum(axis=1, keepdims=True) / count
@@ -477,4 +521,21 @@ def draw_latents(config: SynthConfig, days: list[date], universe: pl.DataFrame) 
         short_reported=short_reported,
         week_end=week_end_flags(days),
         margin_week_end=week_end_flags(days, min_days=3),
+        accrual_level=_accrual_level(disclosed, n_days, n),
+        ownership=draw_ownership(config, days, universe, listed),
     )
+
+
+def _accrual_level(disclosed: pl.DataFrame, n_days: int, n: int) -> np.ndarray:
+    """``(T, N)``: the ``accrual`` of the latest 2Q/FY statement usable on t (from its disclosure
+    day when intraday, else the next trading day), 0 before the first."""
+    cash_flow = disclosed.filter(pl.col("fq").is_in(ACCRUAL_QUARTERS))
+    usable = cash_flow["day_idx"].to_numpy() + ~cash_flow["intraday"].to_numpy()
+    inside = usable < n_days
+    values = np.zeros((n_days, n))
+    has = np.zeros((n_days, n), dtype=bool)
+    rows, cols = usable[inside], cash_flow["code_idx"].to_numpy()[inside]
+    values[rows, cols] = cash_flow["accrual"].to_numpy()[inside]
+    has[rows, cols] = True
+    latest = np.maximum.accumulate(np.where(has, np.arange(n_days)[:, None], -1), axis=0)
+    return np.where(latest >= 0, values[np.maximum(latest, 0), np.arange(n)], 0.0)

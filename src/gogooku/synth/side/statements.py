@@ -19,6 +19,9 @@ statement reports the year and next-year forecasts ``NxFSales = Sales (1 + g + 0
 ``NxFOP = NxFSales m (1 + 0.1 e5)``, ``NxFOdP = 1.04 NxFOP``, ``NxFNp = 0.68 NxFOdP``; those become
 the forecasts of the new year. The observable surprise ``(OP_q - FOP/4) / |FOP/4|`` is about
 ``0.25 s``; dividends per share follow ``payout x FNP / shares``, half at 2Q and half at FY.
+Cash flows (2Q and FY, year-to-date): ``CFO = NP - (-0.03 + 0.04 a) TA q / 4`` with ``a`` the
+latent accrual state of the event (``latents``; it drives the planted accruals effect) and ``q``
+the quarter, ``CFI = -0.5 OP``, ``CFF = -0.3 OP``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ STANDARD_WEIGHTS = (0.85, 0.12, 0.03)
 ODP_RATIO = 1.04
 NP_RATIO = 0.68
 REVISION_SURPRISE = 1.0
+ACCRUAL_BASE = -0.03
+ACCRUAL_SCALE = 0.04
 MILLION_ROUNDED = (
     *(
         [
@@ -162,6 +167,12 @@ def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
     return {"fins_summary": conform(_summary_columns(frame), "fins_summary")}
 
 
+def accrual_ratio(accrual: pl.Expr) -> pl.Expr:
+    """Annual accruals over total assets, ``(NP - CFO) / TA = -0.03 + 0.04 a`` (``a`` the
+    latent accrual state): CFO usually exceeds profit (depreciation), more so for low ``a``."""
+    return ACCRUAL_BASE + ACCRUAL_SCALE * accrual
+
+
 def _summary_columns(f: pl.DataFrame) -> pl.DataFrame:
     c = pl.col
     is_fy = c("fq") == 4
@@ -222,7 +233,7 @@ def _summary_columns(f: pl.DataFrame) -> pl.DataFrame:
         c("eq_ratio").round(3).alias("EqAR"),
         pl.when(is_fy).then((c("NP") / (eq * 0.97)).round(4)).alias("ROE"),
         (eq / c("shares")).round(2).alias("BPS"),
-        pl.when(has_cf).then(c("OP") * 1.1).alias("CFO"),
+        pl.when(has_cf).then(c("NP") - accrual_ratio(c("accrual")) * ta * c("fq") / 4).alias("CFO"),
         pl.when(has_cf).then(-c("OP") * 0.5).alias("CFI"),
         pl.when(has_cf).then(-c("OP") * 0.3).alias("CFF"),
         pl.when(has_cf).then(ta * 0.12).alias("CashEq"),
