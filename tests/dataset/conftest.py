@@ -190,15 +190,29 @@ def synth_market() -> dict[str, pl.DataFrame]:
     """≈40 stocks, 2020-06..2024-12, from the synthetic market (generated once per session).
 
     The bars carry the Premium session fields, as a Premium fetch stores them, so the ``am``
-    block is built (and checked for future invariance) with the others.
+    block is built (and checked for future invariance) with the others; minute bars of some days
+    (below) are there for the ``mb`` block.
     """
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
+    from gogooku.synth.minute import minute_bars
     from gogooku.synth.sessions import with_sessions
 
     config = SynthConfig(seed=11, stocks=40, start=date(2020, 6, 1), end=date(2024, 12, 30))
     tables = dict(generate_market(config).tables)
     tables["equities_bars_daily"] = with_sessions(tables["equities_bars_daily"], config.seed)
+    # Minute bars on every 5th trading day, every day of 2020-09..10 and the last 60 days: each cut
+    # of the invariance test has some before it, and the 20-day means fill where days are whole.
+    bars = tables["equities_bars_daily"]
+    days = bars["Date"].unique().sort()
+    some = days.gather_every(5).append(
+        days.filter(days.dt.strftime("%Y-%m").is_in(["2020-09", "2020-10"]))
+    )
+    some = some.append(days.tail(60)).unique()
+    raw = bars.filter(pl.col("Date").is_in(some.implode())).select(
+        "Date", "Code", "O", "H", "L", "C", "Vo", "Va"
+    )
+    tables["equities_bars_minute"] = minute_bars(raw, config.seed)
     return tables
 
 

@@ -3,8 +3,8 @@ as it stood at 19:00 JST on D (``support.published``: each record cut, or replac
 its source's rule makes it usable), equals the panel built on the full store on every row dated
 <= D, and each label equals it wherever its exit day is <= D.
 
-A 20-stock synthetic market, 2020-06..2020-12, with the Premium session fields and a 1:2 split
-added on ``SPLIT_DAY``. The cut dates always include the days where a wrong publication rule
+A 20-stock synthetic market, 2020-06..2020-12, with the Premium session fields, a 1:2 split
+added on ``SPLIT_DAY`` and the minute bars (add-on) of the split bars. The cut dates always include the days where a wrong publication rule
 would show (``FIXED_CUTS`` and the first after-close statement day), plus random ones; the seed is
 drawn too. A block joining weekly margin or short ratio on its record date fails the check.
 """
@@ -62,6 +62,7 @@ def market(seed: int) -> dict[str, pl.DataFrame]:
     """The synthetic market of ``seed`` with session fields and a 1:2 split of one stock."""
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
+    from gogooku.synth.minute import minute_bars
     from gogooku.synth.sessions import with_sessions
 
     tables = dict(generate_market(SynthConfig(seed=seed, stocks=20, start=START, end=END)).tables)
@@ -79,6 +80,7 @@ def market(seed: int) -> dict[str, pl.DataFrame]:
         .otherwise(pl.col("AdjFactor"))
         .alias("AdjFactor"),
     )
+    tables["equities_bars_minute"] = minute_bars(tables["equities_bars_daily"], seed)
     return tables
 
 

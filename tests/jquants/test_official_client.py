@@ -99,6 +99,9 @@ CASES = [
     Case("fins_dividend", "get_fin_dividend", *_on_day()),
     Case("markets_breakdown", "get_mkt_breakdown", *_on_day()),
     Case("equities_valuation", "get_eq_valuation", *_on_day()),
+    Case("equities_bars_minute", "get_eq_bars_minute", *_on_day()),
+    Case("equities_bars_daily_am", "get_eq_bars_daily_am", lambda _: {}, lambda _: {}),
+    Case("options_all", "get_drv_bars_daily_opt", *_on_day()),
     Case("td_list", "get_td_list", *_on_day("date")),
     Case("edinet_major_shareholders", "get_edinet_major_shareholders", *_on_day()),
     Case("edinet_cross_shareholdings", "get_edinet_cross_shareholdings", *_on_day()),
@@ -217,6 +220,9 @@ def ours(base: str, today: dt.date) -> JQuantsClient:
 
 def busiest_day(market, dataset: str, today: dt.date) -> str:
     ep = ENDPOINTS[dataset]
+    if dataset in market.day_sources:  # rendered per request: its last day up to today
+        days = market.day_sources[dataset].days
+        return days.filter(days <= today).max().isoformat()
     counts = market.tables[dataset].group_by(ep.date_field).len().drop_nulls()
     counts = counts.filter(pl.col(ep.date_field) <= today)
     if dataset == "markets_margin_interest":

@@ -17,7 +17,7 @@ from gogooku.jquants.endpoints import ENDPOINTS, parse_records
 from .conftest import load_fixture
 
 D = dt.date
-DERIVATIVE_OR_INDEX = {"indices_bars_daily", "options_225", "futures"}
+DERIVATIVE_OR_INDEX = {"indices_bars_daily", "options_225", "futures", "options_all"}
 
 
 @pytest.mark.parametrize("endpoint_id", sorted(ENDPOINTS))
@@ -305,6 +305,34 @@ def test_valuation_values_and_nulls():
     )
     assert all(etf[c] is None for c in frame.columns if c not in ("Date", "Code"))
     assert loss["PER"] == -88.5 and loss["FwdPER"] is None and loss["FwdEPS"] is None
+
+
+def test_minute_bars_accept_both_time_forms_and_keep_the_minute():
+    frame = parse_records("equities_bars_minute", load_fixture("equities_bars_minute"))
+    assert frame["Time"].to_list() == ["09:00", "15:30", "11:30"]
+    assert frame.row(2, named=True)["Vo"] == 300.0
+    with pytest.raises(ValueError, match=r"equities_bars_minute: field Time has value '9h00'"):
+        parse_records(
+            "equities_bars_minute", [{**load_fixture("equities_bars_minute")[0], "Time": "9h00"}]
+        )
+
+
+def test_trades_and_morning_bars_and_all_options():
+    trades = parse_records("equities_trades", load_fixture("equities_trades"))
+    assert trades["Time"][0] == "09:00:00.123456"
+    assert trades["SessionDistinction"].to_list() == ["01", "02", "01"]
+    assert trades["TradingVolume"].to_list() == [24500.0, 1234500.0, 300.0]
+    am = parse_records("equities_bars_daily_am", load_fixture("equities_bars_daily_am"))
+    assert am.row(0, named=True)["MC"] == 2826.0 and am.row(1, named=True)["MC"] is None
+    options = parse_records("options_all", load_fixture("options_all"))
+    topix, stock = options.rows(named=True)
+    assert (topix["ProdCat"], topix["UndSSO"], topix["MO"], topix["IV"]) == (
+        "TOPIXE",
+        None,
+        None,
+        17.42,
+    )
+    assert (stock["UndSSO"], stock["CCMFlag"], stock["Strike"]) == ("72030", False, 2900.0)
 
 
 def test_fins_details_line_items_per_accounting_standard():

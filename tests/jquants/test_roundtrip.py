@@ -27,6 +27,7 @@ texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 )
 numbers = st.floats(allow_nan=False, allow_infinity=False).map(lambda x: x + 0.0)
 times = st.times().map(lambda t: t.strftime("%H:%M:%S"))
+minutes = st.times().map(lambda t: t.strftime("%H:%M"))
 dates = st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31))
 flags = st.booleans()
 # A stored list is its |-joined items (item codes, document kinds); [] is stored as null.
@@ -46,6 +47,7 @@ def value_strategy(spec):
         "date": dates,
         "str": texts,
         "time": times,
+        "minute": minutes,
         "flag": flags,
         "tf": flags,
         "num": numbers,

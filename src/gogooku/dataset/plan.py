@@ -4,9 +4,9 @@ Blocks: the registry (``gogooku.features.registry.BLOCKS``) or the requested nam
 against the availability rules (``gogooku.features.availability.AVAILABILITY``).
 
 Missing sources: a requested block one of whose non-base sources has no rows in the raw store
-usable on or before the build's ``--end`` (by the source's availability rule; the plan lacks it,
-prices were imported without side data, or its data starts later) is skipped with one warning
-and listed under ``skipped``; the rest of the build goes on. So is a block one of whose
+usable on or before the build's ``--end`` (by the source's availability rule; the plan or the
+add-on lacks it — the reason then names the add-on —, prices were imported without side data, or
+its data starts later) is skipped with one warning and listed under ``skipped``; the rest of the build goes on. So is a block one of whose
 ``required_columns`` (Premium-only fields of a dataset every plan has, such as the bars' morning
 session ``MO`` read by ``am``) holds no non-null value in those rows. Rows stored after
 ``--end`` never change the plan. There is no lower bound: as-of sources carry a record from
@@ -50,6 +50,7 @@ from gogooku.dataset.base import BASE_SOURCES
 from gogooku.errors import GogookuError
 from gogooku.features.availability import AVAILABILITY, AVAILABLE_FROM, with_available_from
 from gogooku.features.base import Block
+from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.market import Market
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,9 @@ def plan_blocks(
             and empty(s)
         ]
         if missing:
-            skipped[name] = f"no raw data for source(s) {', '.join(missing)}"
+            skipped[name] = f"no raw data for source(s) {', '.join(missing)}" + _add_on_hint(
+                missing
+            )
             continue
         empty_columns = [
             f"{source}.{column}"
@@ -177,6 +180,16 @@ def plan_blocks(
     for name, reason in skipped.items():
         log.warning("block %s skipped: %s", name, reason)
     return selected, skipped
+
+
+def _add_on_hint(sources: Sequence[str]) -> str:
+    """`` (needs the <x> add-on: JQUANTS_ADDONS=<x>)`` when a missing source is an add-on's."""
+    add_ons = sorted(
+        {ENDPOINTS[s].add_on.value for s in sources if s in ENDPOINTS and ENDPOINTS[s].add_on}
+    )
+    if not add_ons:
+        return ""
+    return f" (needs the {', '.join(add_ons)} add-on: JQUANTS_ADDONS={','.join(add_ons)})"
 
 
 def with_null_features(block: Block, reasons: Mapping[str, str]) -> Block:

@@ -25,6 +25,7 @@ from gogooku.features import (
     liquidity,
     margin,
     market,
+    minute,
     options,
     ownership,
     premium,
@@ -71,6 +72,7 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     earnings,
     premium,
     session,
+    minute,
     graph,
     interactions,
 )

@@ -7,7 +7,9 @@ kind        Polars dtype      wire form
 ==========  ================  ====================================================================
 ``date``    ``pl.Date``       ``"YYYY-MM-DD"``
 ``str``     ``pl.String``     JSON string (codes, names, categorical codes such as ``S33``)
-``time``    ``pl.String``     ``"HH:MM:SS"`` or ``"HH:MM"``
+``time``    ``pl.String``     ``"HH:MM:SS"`` or ``"HH:MM"`` (kept as sent)
+``minute``  ``pl.String``     a bar's minute: ``"HH:MM"``; ``"HH:MM:SS"`` is accepted and stored
+                              as ``"HH:MM"`` (minute bars; the API's exact form is unknown)
 ``flag``    ``pl.Boolean``    ``"0"`` / ``"1"``
 ``tf``      ``pl.Boolean``    ``"true"`` / ``"false"`` (fins/summary flags)
 ``num``     ``pl.Float64``    JSON number
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KINDS = ("date", "str", "time", "flag", "tf", "num", "numstr", "struct", "json", "list")
+KINDS = ("date", "str", "time", "minute", "flag", "tf", "num", "numstr", "struct", "json", "list")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class FieldSpec:
             "str": pl.String(),
             "list": pl.String(),
             "time": pl.String(),
+            "minute": pl.String(),
             "flag": pl.Boolean(),
             "tf": pl.Boolean(),
             "num": pl.Float64(),
@@ -273,6 +276,30 @@ EQUITIES_VALUATION = (
     *fields("num", "EPS FwdEPS BPS ROE FwdROE PER FwdPER PBR MktCap"),
 )
 
+EQUITIES_BARS_MINUTE = (
+    *fields("date", "Date"),
+    *fields("minute", "Time"),
+    *fields("str", "Code"),
+    *_session(""),
+    *fields("num", "Vo Va"),
+)
+
+EQUITIES_TRADES = (
+    *fields("date", "Date"),
+    *fields("str", "Code"),
+    *fields("time", "Time"),
+    *fields("str", "SessionDistinction"),
+    *fields("num", "Price TradingVolume"),
+    *fields("str", "TransactionId"),
+)
+
+EQUITIES_BARS_DAILY_AM = (
+    *fields("date", "Date"),
+    *fields("str", "Code"),
+    *_session("M"),
+    *fields("num", "MVo MVa"),
+)
+
 TD_LIST = (
     *fields("str", "DiscNo Code Name"),
     *fields("date", "DiscDate"),
@@ -315,6 +342,22 @@ MARKETS_BREAKDOWN = (
             )
         ),
     ),
+)
+
+OPTIONS = (
+    *fields("str", "Code ProdCat UndSSO"),
+    *fields("date", "Date"),
+    *_session(""),
+    *_session("M", null=""),
+    *_session("E", null=""),
+    *_session("A"),
+    *fields("num", "Vo OI Va"),
+    *fields("str", "CM"),
+    *fields("num", "Strike VoOA"),
+    *fields("str", "EmMrgnTrgDiv PCDiv"),
+    *fields("date", "LTD SQD"),
+    *fields("num", "Settle Theo BaseVol UnderPx IV IR"),
+    *fields("flag", "CCMFlag"),
 )
 
 # EDINET (reference section 2.6). The nested lists' sub-fields are undocumented; the names chosen

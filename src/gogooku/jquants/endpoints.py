@@ -47,6 +47,7 @@ class Endpoint:
     ``date=``), ``range`` (``from``/``to`` chunks), ``disc_date`` (one request per day with
     ``disc_date=``) or ``latest`` (only the current snapshot exists). ``date_field`` is the column
     that dates a row (partitioning, plan windows, ``from``/``to``); ``key`` identifies a row.
+    ``bulk_only`` marks a dataset no API call returns (ticks): only its bulk files exist.
     ``derived`` are stored columns computed from the wire fields at parse time; ``cursor_plan`` is
     the lowest plan whose ``date=`` queries may use the ``cursor`` mode
     (``gogooku.jquants.cursor``), None where the endpoint has none.
@@ -65,6 +66,7 @@ class Endpoint:
     fields: tuple[FieldSpec, ...]
     history: str
     premium_fields: frozenset[str] = frozenset()
+    bulk_only: bool = False
     derived: tuple[FieldSpec, ...] = ()
     cursor_plan: Plan | None = None
     add_on: AddOn | None = None
@@ -109,6 +111,7 @@ def _ep(
     *,
     paginated: bool = True,
     premium_fields: frozenset[str] = frozenset(),
+    bulk_only: bool = False,
     derived: tuple[FieldSpec, ...] = (),
     cursor_plan: Plan | None = None,
     add_on: AddOn | None = None,
@@ -128,12 +131,17 @@ def _ep(
         fields=fields,
         history=history,
         premium_fields=premium_fields,
+        bulk_only=bulk_only,
         derived=derived,
         cursor_plan=cursor_plan,
         add_on=add_on,
     )
 
 
+_MINUTE_NOTE = (
+    "minute/tick add-on, 2 years back whatever the base plan, own 60 requests/min; "
+    "published ~16:30 JST"
+)
 _WINDOW = (
     "plan window (Free 12 weeks..2 years 12 weeks ago; Light 5 y; Standard 10 y; Premium 20 y)"
 )
@@ -274,6 +282,32 @@ ENDPOINTS: dict[str, Endpoint] = {
             add_on=AddOn.TDNET,
         ),
         _ep(
+            "equities_bars_minute", "/equities/bars/minute", Plan.FREE, "code date from to",
+            "code date", "date", "Date", "Date Code Time", F.EQUITIES_BARS_MINUTE,
+            f"{_MINUTE_NOTE}; raw unadjusted 1-minute bars; minutes without trades omitted; "
+            "closing auction in the 15:30 bar, none 15:25-15:29; Time HH:MM (HH:MM:SS accepted)",
+            add_on=AddOn.MINUTE,
+        ),
+        _ep(
+            "equities_trades", "/equities/trades", Plan.FREE, "", "", "date", "Date",
+            "Date Code TransactionId", F.EQUITIES_TRADES,
+            f"{_MINUTE_NOTE}; CSV bulk only (no API call): one all-issues file per month; "
+            "same-time same-price trades merged",
+            bulk_only=True,
+            add_on=AddOn.MINUTE,
+        ),
+        _ep(
+            "equities_bars_daily_am", "/equities/bars/daily/am", Plan.PREMIUM, "code", "",
+            "latest", "Date", "Date Code", F.EQUITIES_BARS_DAILY_AM,
+            "today's morning session only (~12:00 JST, readable until ~06:00 the next day); "
+            "HTTP 210 outside that window; not bulk",
+        ),
+        _ep(
+            "options_all", "/derivatives/bars/daily/options", Plan.PREMIUM,
+            "date category contract_flag code", "date", "date", "Date", "Date Code EmMrgnTrgDiv",
+            F.OPTIONS, f"{_WINDOW}; every index and securities option; ~03:00 JST the next day",
+        ),
+        _ep(
             "futures", "/derivatives/bars/daily/futures", Plan.PREMIUM,
             "date category contract_flag", "date", "date", "Date", "Date Code EmMrgnTrgDiv",
             F.FUTURES, f"{_WINDOW}; published ~03:00 JST the next day",
@@ -329,6 +363,8 @@ def _typed(spec: FieldSpec, column: str) -> pl.Expr:
         )
     if spec.kind in ("num", "numstr"):
         return value.str.strip_chars().cast(pl.Float64, strict=False)
+    if spec.kind == "minute":
+        return pl.when(value.str.contains(r"^\d{2}:\d{2}(:\d{2})?$")).then(value.str.slice(0, 5))
     return value
 
 

@@ -74,6 +74,14 @@ PUBLICATION: dict[str, tuple[Publication, ...]] = {
     "fins_dividend": (Publication(_ALWAYS, 0, "19:00", f"{_S16}: hourly 12:00-19:00"),),
     "markets_breakdown": (Publication(_ALWAYS, 0, "18:00", _S16),),
     "equities_valuation": (Publication(_ALWAYS, 0, "16:30", _S16),),
+    "equities_bars_minute": (
+        Publication(_ALWAYS, 0, "16:30", "[CLI] data-update-schedule (older doc); spec: unknown"),
+    ),
+    "equities_trades": (
+        Publication(_ALWAYS, 0, "16:30", "as the minute bars (the spec gives no time: chosen)"),
+    ),
+    "equities_bars_daily_am": (Publication(_ALWAYS, 0, "12:00", f"{_S16}; today only"),),
+    "options_all": (Publication(_ALWAYS, 0, "27:00", _S16),),
     "td_list": (
         Publication(
             _ALWAYS,

@@ -519,6 +519,9 @@ def _plan_dataset(
     if refusal is not None:
         result.skipped = refusal
         return None
+    if endpoint.bulk_only:
+        result.skipped = f"{endpoint.path} has no API call (bulk files only)"
+        return None
     if endpoint.add_on is not None:
         window = history_window(plan, today, endpoint.add_on)
     return _units_for(store, endpoint, start, end, plan, window, today, source_end, result)

@@ -10,7 +10,11 @@ cursor mode of ``fins/summary`` and ``fins/details`` (``gogooku.synth.cursor``) 
 cursor, document URLs and whole-index file (``gogooku.synth.tdnet``). ``market`` is any object whose ``tables`` map
 dataset ids to frames in the catalogue schema (``gogooku.jquants.endpoints``); on the Premium plan its optional
 ``premium_renderers`` (dataset id → function of a page of rows) add that dataset's Premium-only
-fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``).
+fields to each served page (the synthetic market's bars session fields, ``gogooku.synth.sessions``);
+its optional ``day_sources`` (dataset id → ``gogooku.synth.day_sources.DaySource``) are rendered
+per requested day (minute bars, ticks, the morning-session endpoint, all options). The
+morning-session endpoint serves the service's ``today`` only and answers 210 with no rows when
+``today`` has no bars (outside its window); a bulk-only dataset (ticks) has no API route.
 """
 
 from __future__ import annotations
@@ -72,6 +76,14 @@ _EDINET = frozenset(
 
 class QueryError(GogookuError, ValueError):
     """A request the real API answers with 400."""
+
+
+class NoContentError(GogookuError, ValueError):
+    """A request the real API answers with 210 ("No Content (Partial)") and no rows."""
+
+
+MORNING = "equities_bars_daily_am"
+NO_CONTENT_STATUS = 210
 
 
 def _json_response(status: int, payload: dict[str, Any]) -> Response:
@@ -147,6 +159,26 @@ class _Table:
         return dated[index] if index < self.n_dated else None
 
 
+class _DayTable(_Table):
+    """A dataset rendered on request, day by day (``gogooku.synth.day_sources.DaySource``)."""
+
+    def __init__(self, ep: Endpoint, source: Any) -> None:
+        self.absent = frozenset()
+        self.frame = pl.DataFrame(schema=ep.schema)
+        self.dates = source.days
+        self.n_dated = source.days.len()
+        self.render = source.render
+        self._last: tuple[tuple[dt.date, dt.date], pl.DataFrame] | None = None
+
+    def between(self, lo: dt.date, hi: dt.date) -> pl.DataFrame:
+        if lo > hi or self.n_dated == 0:
+            return self.frame
+        # The pages of one query ask for the same days: render them once, not once per page.
+        if self._last is None or self._last[0] != (lo, hi):
+            self._last = ((lo, hi), self.render(lo, hi))
+        return self._last[1]
+
+
 class SyntheticV2:
     """Tables indexed by date, plan and history window; ``select`` and ``page`` answer a query."""
 
@@ -162,10 +194,14 @@ class SyntheticV2:
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
-        unknown = sorted(set(market.tables) - ENDPOINTS.keys())
+        sources = getattr(market, "day_sources", {})
+        unknown = sorted((set(market.tables) | set(sources)) - ENDPOINTS.keys())
         if unknown:
             raise ValueError(f"market tables {unknown} are not catalogue dataset ids")
-        self.tables = {i: _Table(ENDPOINTS[i], f) for i, f in market.tables.items()}
+        self.tables: dict[str, _Table] = {
+            i: _Table(ENDPOINTS[i], f) for i, f in market.tables.items()
+        }
+        self.tables |= {i: _DayTable(ENDPOINTS[i], s) for i, s in sources.items()}
         self.plan = plan
         self.addons = frozenset(addons)
         self.now = now
@@ -210,6 +246,8 @@ class SyntheticV2:
         table = self.tables.get(ep.id)
         if table is None:
             return pl.DataFrame(schema=ep.schema)
+        if ep.id == MORNING:
+            return self._morning(table, ep, params)
         if ep.fetch_mode == "latest":
             return self._latest(table)
         window = self.window_for(ep)
@@ -322,6 +360,17 @@ class SyntheticV2:
         filters = self._filters(ep, params, days)
         return rows.filter(filters) if filters is not None else rows
 
+    def _morning(self, table: _Table, ep: Endpoint, params: dict[str, str]) -> pl.DataFrame:
+        """Today's morning-session rows; 210 when today has none (outside the endpoint's window)."""
+        if table.first_date_from(self.today) != self.today:
+            raise NoContentError(
+                f"No Content (Partial): {ep.path} serves the morning session of the current day "
+                f"only, and {self.today} has none"
+            )
+        rows = table.between(self.today, self.today)
+        filters = self._filters(ep, params, {})
+        return rows.filter(filters) if filters is not None else rows
+
     def _latest(self, table: _Table) -> pl.DataFrame:
         """Earnings calendar: the next announcement date after ``today``, else the last one."""
         day = table.first_date_from(self.today + dt.timedelta(days=1))
@@ -417,6 +466,8 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
                 )
             else:
                 page, next_key = service.page(ep, rows, _query_hash(ep.path, params), key)
+        except NoContentError as error:
+            return _json_response(NO_CONTENT_STATUS, {"data": [], "message": str(error)})
         except CursorRefused as error:
             return _json_response(403, {"message": str(error)})
         except (QueryError, ValueError) as error:
@@ -590,7 +641,7 @@ def create_app(
     app = FastAPI(title="gogooku synthetic J-Quants V2", openapi_url=None, docs_url=None)
     app.state.service = service
     for ep in ENDPOINTS.values():
-        if ep.id != "td_list":  # served with its cursor by gogooku.synth.tdnet
+        if ep.id != "td_list" and not ep.bulk_only:  # served with its cursor by gogooku.synth.tdnet
             app.add_api_route(PREFIX + ep.path, _handler(service, ep), methods=["GET"])
     secret = bulk_secret if bulk_secret is not None else secrets.token_bytes(32)
     service.cursors = CursorBook(secret, wall_clock, now)

@@ -34,6 +34,7 @@ URL_TTL_S = 300
 NOT_BULK = frozenset(
     {
         "equities_earnings_calendar",
+        "equities_bars_daily_am",
         "td_list",
         "edinet_major_shareholders",
         "edinet_cross_shareholdings",
@@ -107,7 +108,7 @@ class BulkService:
             if ep_id in NOT_BULK or not self.allowed(ENDPOINTS[ep_id]):
                 continue
             window = self.service.window_for(ENDPOINTS[ep_id])
-            dates = table.frame[ENDPOINTS[ep_id].date_field].drop_nulls()
+            dates = table.dates.drop_nulls()
             dates = dates.filter((dates >= window.earliest) & (dates <= window.latest))
             months = dates.dt.truncate("1mo").unique().sort()
             for month in months:

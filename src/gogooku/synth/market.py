@@ -25,6 +25,7 @@ import polars as pl
 
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import SynthConfig
+from gogooku.synth.day_sources import DaySource, day_sources
 from gogooku.synth.latents import PERSISTENCE, draw_latents
 from gogooku.synth.prices import (
     MARKET_DRIFT,
@@ -52,6 +53,9 @@ from gogooku.synth.universe import (
 )
 
 TOPIX_START = 1500.0
+# Minute bars and ticks exist on the market's last 60 trading days only (the real add-on keeps 2
+# years): enough for the 20-day means of the ``mb`` block, and a month's bulk files stay small.
+MINUTE_DAYS = 60
 ADV_WINDOW = 20
 
 
@@ -64,6 +68,12 @@ class SyntheticMarket:
     tables: dict[str, pl.DataFrame]
     oracle: pl.DataFrame  # Date, Code, exp_target_{1,5,10,20}d
     peers: pl.DataFrame  # Code, PeerCode: the hidden peer graph (for evaluation only)
+    minute_days: int | None = MINUTE_DAYS  # trading days (the last ones) with minute bars
+
+    @property
+    def day_sources(self) -> dict[str, DaySource]:
+        """Datasets rendered per requested day: minute bars, ticks, morning session, all options."""
+        return day_sources(self.tables, self.config.seed, self.minute_days)
 
     @property
     def premium_renderers(self) -> dict[str, Callable[[pl.DataFrame], pl.DataFrame]]:
@@ -232,11 +242,14 @@ def oracle_frame(
     )
 
 
-def generate_market(config: SynthConfig, *, side_tables: bool = True) -> SyntheticMarket:
+def generate_market(
+    config: SynthConfig, *, side_tables: bool = True, minute_days: int | None = MINUTE_DAYS
+) -> SyntheticMarket:
     """Generate the whole market for ``config`` (deterministic, prefix-stable in ``end``).
 
     ``side_tables=False`` skips rendering engineer B's observable side datasets (the latents and
     their return contributions are still simulated, so prices and the oracle are unchanged).
+    ``minute_days`` is the number of last trading days with minute bars and ticks (None: all).
     """
     calendar, days = build_calendar(config)
     horizon_days = trading_sessions(config.start, horizon_end(config))
@@ -300,4 +313,4 @@ def generate_market(config: SynthConfig, *, side_tables: bool = True) -> Synthet
     peers = pl.DataFrame({"Code": codes.gather(rows), "PeerCode": codes.gather(cols)}).sort(
         "Code", "PeerCode"
     )
-    return SyntheticMarket(config, state, tables, oracle, peers)
+    return SyntheticMarket(config, state, tables, oracle, peers, minute_days)
