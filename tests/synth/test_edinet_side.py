@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from gogooku.features.ownership import HOLDER, SCOPE
+from gogooku.jquants.bulk import NOT_BULK
 from gogooku.jquants.endpoints import parse_records
 from gogooku.settings import Plan
-from gogooku.synth.bulk import NOT_BULK
 from gogooku.synth.ownership import ACTIVIST_DECAY, Ownership, activist_contribution
 
 from ..jquants.conftest import load_fixture

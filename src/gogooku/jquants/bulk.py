@@ -28,6 +28,21 @@ from gogooku.jquants.bulkfile import parse_csv
 from gogooku.jquants.endpoints import get_endpoint
 from gogooku.jquants.errors import JQuantsError, ResponseFormatError
 
+# Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints,
+# TDnet (its own /td/bulk) and EDINET (API only, reference section 2.6).
+NOT_BULK = frozenset(
+    {
+        "equities_earnings_calendar",
+        "equities_bars_daily_am",
+        "td_list",
+        "edinet_major_shareholders",
+        "edinet_cross_shareholdings",
+        "edinet_large_volume_shareholders",
+    }
+)
+# The only bulk dataset on the Free plan.
+FREE_BULK = frozenset({"markets_calendar"})
+
 _MONTH_IN_KEY = re.compile(r"_(\d{4})(\d{2})\.csv\.gz$")
 
 

@@ -38,7 +38,8 @@ import polars as pl
 from gogooku import __version__
 from gogooku.jquants.bulk import BulkEntry, parse_listing, verify
 from gogooku.jquants.bulkfile import read_csv_gz
-from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, parse_records
+from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
+from gogooku.jquants.endpoints import ENDPOINTS, Endpoint, get_endpoint, parse_records
 from gogooku.jquants.errors import (
     AuthError,
     BrokenBodyError,
@@ -426,11 +427,24 @@ class JQuantsClient:
     def get_since(
         self, dataset_id: str, day: dt.date | str, cursor: str | None = None
     ) -> tuple[pl.DataFrame, str | None]:
-        """(records of ``day`` published after ``cursor``, the next cursor): the cursor mode of
-        ``gogooku.jquants.cursor.get_since``."""
-        from gogooku.jquants.cursor import get_since
-
-        return get_since(self, dataset_id, day, cursor)
+        """(typed records of ``day`` that appeared after ``cursor`` — all of the day's so far when
+        None —, the cursor to send next time; None when the server sent none): the cursor mode of
+        ``fins/summary`` and ``fins/details`` (``gogooku.jquants.cursor``)."""
+        ep = get_endpoint(dataset_id)
+        if not supports_cursor(dataset_id, self.plan):
+            raise PlanNotAllowedError(
+                f"dataset {dataset_id} ({ep.path}): the cursor mode needs the "
+                f"{(ep.cursor_plan or Plan.PREMIUM).value!r} plan; this client is on the "
+                f"{self.plan.value!r} plan; no request was made (use the date query)"
+            )
+        day_text = day.isoformat() if isinstance(day, dt.date) else str(day)
+        params = {"date": day_text, **({CURSOR_PARAM: cursor} if cursor is not None else {})}
+        records: list[dict] = []
+        next_cursor = None
+        for page in self.iter_pages(ep.path, params):
+            records.extend(page.data)
+            next_cursor = page.cursor
+        return parse_records(dataset_id, records), next_cursor
 
     def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame:
         """All rows of one query of a catalogue dataset as a typed frame.

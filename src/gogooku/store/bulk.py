@@ -1,7 +1,7 @@
 """Bulk backfill: the months a V2 bulk file covers come from the file, the rest is paged.
 
 For a bulk-capable dataset (``bulk_capable``: Light and above every dataset not in
-``gogooku.synth.bulk.NOT_BULK``; Free only the calendar) ``backfill`` runs before paging when some
+``gogooku.jquants.bulk.NOT_BULK``; Free only the calendar) ``backfill`` runs before paging when some
 unit of the dataset is due (missing, pending or unsettled, per ``gogooku.store.fetch``):
 
 1. one ``/bulk/list`` call for the dataset over the planned period (paced like every request);
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from gogooku.io import atomic_write_json
-from gogooku.jquants.bulk import BulkEntry, BulkFileError
+from gogooku.jquants.bulk import FREE_BULK, NOT_BULK, BulkEntry, BulkFileError
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.errors import PlanError
 from gogooku.jquants.plans import plan_allows
@@ -45,7 +45,7 @@ from gogooku.settings import Plan
 from gogooku.store.raw import RawStore, UnitWrite
 
 if TYPE_CHECKING:
-    from gogooku.store.fetch import DatasetResult, FetchClient, Unit
+    from gogooku.store.units import DatasetResult, FetchClient, Unit
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ MANIFEST_FILE = "_bulk.json"
 def bulk_capable(dataset: str, plan: Plan) -> bool:
     """Whether ``plan`` may take ``dataset``'s history from bulk files (an add-on dataset: when
     its add-on is held, which the fetch has checked before)."""
-    from gogooku.synth.bulk import FREE_BULK, NOT_BULK
-
     endpoint = ENDPOINTS[dataset]
     if endpoint.fetch_mode == "latest" or dataset in NOT_BULK:
         return False

@@ -65,8 +65,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import polars as pl
 from rich.console import Console
@@ -74,7 +72,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
-from gogooku.jquants.bulk import BulkEntry
 from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, BadRequestError, PlanError
@@ -84,6 +81,7 @@ from gogooku.settings import AddOn, Plan
 from gogooku.store.bulk import backfill, bulk_capable
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.raw import RawStore, UnitWrite
+from gogooku.store.units import DatasetResult, FetchClient, FetchReport, Unit
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +91,6 @@ TD_LIST = "td_list"
 BUSINESS_DAY_CODES = ("1", "2")
 SETTLE_HOUR_JST = 9
 FLUSH_ROWS = 250_000
-
-
-class FetchClient(Protocol):
-    """What the orchestration needs from a client (``JQuantsClient`` provides it)."""
-
-    @property
-    def requests_made(self) -> int: ...
-
-    def pacing_delay(self, path: str = "") -> float: ...
-
-    def fetch(self, dataset_id: str, **params: object) -> pl.DataFrame: ...
-
-    def td_bulk(self) -> tuple[dt.datetime, pl.DataFrame]: ...
-
-    def bulk_list(
-        self, dataset_id: str, from_: dt.date | None = None, to: dt.date | None = None
-    ) -> list[BulkEntry]: ...
-
-    def fetch_bulk(self, dataset_id: str, entry: BulkEntry) -> pl.DataFrame: ...
 
 
 class SourceMismatchError(GogookuError, ValueError):
@@ -124,50 +103,6 @@ class SourceMismatchError(GogookuError, ValueError):
 class FetchStoppedError(GogookuError):
     """A request still failed after every retry (server errors, rate limits, a broken
     connection or body); the units fetched before it are stored, so a re-run resumes."""
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One request's worth of a dataset: its key, query parameters and covered period."""
-
-    dataset: str
-    key: str
-    params: dict[str, str]
-    start: dt.date
-    end: dt.date
-
-
-@dataclass
-class DatasetResult:
-    """What ``fetch`` did for one dataset."""
-
-    dataset: str
-    planned: int = 0
-    fetched: int = 0
-    rows: int = 0
-    requests: int = 0
-    bulk_files: int = 0
-    skipped: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FetchReport:
-    results: dict[str, DatasetResult] = field(default_factory=dict)
-
-    @property
-    def requests(self) -> int:
-        return sum(r.requests for r in self.results.values())
-
-    @property
-    def fetched(self) -> int:
-        return sum(r.fetched for r in self.results.values())
-
-    @property
-    def messages(self) -> list[str]:
-        out = [f"{r.dataset}: skipped: {r.skipped}" for r in self.results.values() if r.skipped]
-        out += [f"{r.dataset}: {note}" for r in self.results.values() for note in r.notes]
-        return out
 
 
 def _utcnow() -> dt.datetime:

@@ -22,6 +22,7 @@ import polars as pl
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from gogooku.jquants.bulk import FREE_BULK, NOT_BULK
 from gogooku.jquants.bulkfile import bulk_key, write_csv_gz
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.plans import plan_allows
@@ -29,20 +30,6 @@ from gogooku.settings import Plan
 
 FILES_PREFIX = "/bulk-files/"
 URL_TTL_S = 300
-# Not bulk per the official client's BulkEndpoint enum: today-only or snapshot-of-now endpoints,
-# TDnet (its own /td/bulk) and EDINET (API only, reference section 2.6).
-NOT_BULK = frozenset(
-    {
-        "equities_earnings_calendar",
-        "equities_bars_daily_am",
-        "td_list",
-        "edinet_major_shareholders",
-        "edinet_cross_shareholdings",
-        "edinet_large_volume_shareholders",
-    }
-)
-# The only bulk dataset on the Free plan.
-FREE_BULK = frozenset({"markets_calendar"})
 
 
 def url_signature(secret: bytes, key: str, expires: int, nonce: str) -> str:
