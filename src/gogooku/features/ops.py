@@ -88,6 +88,14 @@ def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den != 0).then(num / den).otherwise(None)
 
 
+def sector_rank(expr: pl.Expr) -> pl.Expr:
+    """Rank of ``expr`` among the stocks of the row's ``S33`` on its date, scaled to [0, 1]:
+    ``(rank - 1) / (n - 1)`` with average ranks for ties, ``n`` the non-null values there; null
+    when fewer than two."""
+    n = expr.count().over(DATE, "S33")
+    return pl.when(n >= 2).then((expr.rank("average").over(DATE, "S33") - 1) / (n - 1))
+
+
 def ema_window(alpha: float) -> int:
     """Rows ``W`` of a truncated EMA: the smallest W with (1−α)^W ≤ 0.5 %."""
     return math.ceil(math.log(EMA_TAIL_WEIGHT) / math.log(1.0 - alpha))

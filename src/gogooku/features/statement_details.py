@@ -139,15 +139,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         columns=base_names,
         order_by=("DiscDate", "DiscNo"),
     )
-    out = joined.with_columns(
-        pl.when(c(name).count().over(ops.DATE, "S33") >= 2)
-        .then(
-            (c(name).rank("average").over(ops.DATE, "S33") - 1)
-            / (c(name).count().over(ops.DATE, "S33") - 1)
-        )
-        .alias(f"{name}_rank_s33")
-        for name in RANKED
-    )
+    out = joined.with_columns(ops.sector_rank(c(name)).alias(f"{name}_rank_s33") for name in RANKED)
     return ops.finalize(out, FEATURES)
 
 

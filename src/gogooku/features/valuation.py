@@ -68,15 +68,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     out = joined.with_columns(
         ops.ratio(pl.lit(1.0), c(col)).alias(name) for name, col, _ in YIELDS
     ).with_columns(
-        *(
-            pl.when(c(name).count().over(ops.DATE, "S33") >= 2)
-            .then(
-                (c(name).rank("average").over(ops.DATE, "S33") - 1)
-                / (c(name).count().over(ops.DATE, "S33") - 1)
-            )
-            .alias(f"{name}_rank_s33")
-            for name in RANKED
-        ),
+        *(ops.sector_rank(c(name)).alias(f"{name}_rank_s33") for name in RANKED),
         *((c(name) - ops.lag(c(name), CHANGE)).alias(f"{name}_chg{CHANGE}") for name in RANKED),
     )
     return ops.finalize(out, FEATURES)
