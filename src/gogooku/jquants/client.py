@@ -397,8 +397,8 @@ class JQuantsClient:
     def iter_pages(self, path: str, params: Mapping[str, object] | None = None) -> Iterator[Page]:
         """Every page of a query: the same query plus ``pagination_key`` until a page lacks it.
 
-        A ``cursor`` goes with the first request only: the API refuses it together with a
-        ``pagination_key``."""
+        A ``cursor`` goes with the first request only: the reference says never to send it
+        together with a ``pagination_key``."""
         query = dict(params or {})
         follow = {name: value for name, value in query.items() if name != "cursor"}
         seen: set[str] = set()

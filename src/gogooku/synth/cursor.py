@@ -14,8 +14,9 @@ the end and a position in that order identifies what a client has seen.
 On a plan at or above ``cursor_plan`` every ``date=`` query without ``code`` is answered in that
 order; its last page carries ``cursor``: ``<D>.<position>.<signature>`` (HMAC-SHA256 of the first
 two parts, keyed per app — opaque to clients, unforgeable). ``date=D&cursor=C`` returns only the
-records after C's position. Paging uses ``pagination_key`` alone (a request with both is a 400);
-a key holds the absolute position of its page. Below ``cursor_plan`` a ``cursor`` is refused
+records after C's position. Paging uses ``pagination_key``, which holds the absolute position of
+its page; a ``cursor`` sent with it is ignored (the reference says never to send both, yet the
+official client 2.8.0 resends the cursor on every page: both work here, as on our TDnet list). Below ``cursor_plan`` a ``cursor`` is refused
 with 403 (the spec says Premium-only but not which status: our choice) and no cursor is sent.
 """
 
@@ -140,10 +141,8 @@ class CursorBook:
     ) -> tuple[pl.DataFrame, str | None, str | None]:
         """(page rows, next pagination_key, cursor on the last page) of a cursor-mode query.
 
-        ``params`` may hold ``cursor`` (first page) or ``key`` may be set, never both.
+        ``params`` may hold ``cursor`` (first page); a set ``key`` takes precedence over it.
         """
-        if key is not None and "cursor" in params:
-            raise ValueError("cursor and pagination_key cannot be specified together")
         ordered = self.appeared(rows, day)
         if key is not None:
             start = self.key_offset(key, query_hash)
