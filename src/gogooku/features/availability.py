@@ -97,33 +97,29 @@ def parse_time(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def _statement(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+def _same_day_before(
+    calendar: TradingCalendar, dates: SourceDates, cutoff: pl.Expr, rule: str
+) -> pl.Expr:
+    """The record's day when it is a trading day and its time is before ``cutoff`` (an
+    expression of the day), else the next trading day; a missing time counts as late."""
     if dates.time_col is None:
-        raise ValueError("statement_disclosure needs a time column (DiscTime)")
+        raise ValueError(f"{rule} needs a time column")
     day = pl.col(dates.date_col)
-    disc_time = parse_time(pl.col(dates.time_col))
-    before_close = (
-        (calendar.on_or_after_expr(day) == day)
-        & disc_time.is_not_null()
-        & (disc_time < calendar.close_time_expr(day))
-    )
-    return pl.when(before_close).then(day).otherwise(calendar.next_bd_expr(day))
+    at = parse_time(pl.col(dates.time_col))
+    early = (calendar.on_or_after_expr(day) == day) & at.is_not_null() & (at < cutoff)
+    return pl.when(early).then(day).otherwise(calendar.next_bd_expr(day))
+
+
+def _statement(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
+    day = pl.col(dates.date_col)
+    return _same_day_before(calendar, dates, calendar.close_time_expr(day), "statement_disclosure")
 
 
 EDINET_CUTOFF = time(15, 0)
 
 
 def _edinet(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:
-    if dates.time_col is None:
-        raise ValueError("edinet_submission needs a time column (SubTime)")
-    day = pl.col(dates.date_col)
-    sub_time = parse_time(pl.col(dates.time_col))
-    early = (
-        (calendar.on_or_after_expr(day) == day)
-        & sub_time.is_not_null()
-        & (sub_time < pl.lit(EDINET_CUTOFF))
-    )
-    return pl.when(early).then(day).otherwise(calendar.next_bd_expr(day))
+    return _same_day_before(calendar, dates, pl.lit(EDINET_CUTOFF), "edinet_submission")
 
 
 def _weekly_margin(calendar: TradingCalendar, dates: SourceDates) -> pl.Expr:

@@ -96,6 +96,16 @@ def sector_rank(expr: pl.Expr) -> pl.Expr:
     return pl.when(n >= 2).then((expr.rank("average").over(DATE, "S33") - 1) / (n - 1))
 
 
+def sector_rank_feature(name: str) -> Feature:
+    """The ``Feature`` of ``sector_rank`` applied to ``name``: ``{name}_rank_s33``."""
+    return Feature(
+        f"{name}_rank_s33",
+        f"Rank of {name} among the stocks of the row's S33 on the date, scaled to [0, 1]",
+        f"(rank({name}) - 1) / (n - 1) within (Date, S33)",
+        None,
+    )
+
+
 def ema_window(alpha: float) -> int:
     """Rows ``W`` of a truncated EMA: the smallest W with (1−α)^W ≤ 0.5 %."""
     return math.ceil(math.log(EMA_TAIL_WEIGHT) / math.log(1.0 - alpha))

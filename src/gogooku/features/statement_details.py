@@ -64,15 +64,7 @@ FEATURES: tuple[Feature, ...] = (
         "TA / TA_1y - 1 (full statements)",
         None,
     ),
-    *(
-        Feature(
-            f"{name}_rank_s33",
-            f"Rank of {name} among the stocks of the row's S33 on the date, scaled to [0, 1]",
-            f"(rank({name}) - 1) / (n - 1) within (Date, S33)",
-            None,
-        )
-        for name in RANKED
-    ),
+    *(ops.sector_rank_feature(name) for name in RANKED),
 )
 
 

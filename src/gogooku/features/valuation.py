@@ -34,15 +34,7 @@ RANKED = ("val_ey", "val_bp")
 
 FEATURES: tuple[Feature, ...] = (
     *(Feature(name, text, f"1 / {col}_(t-1)", None) for name, col, text in YIELDS),
-    *(
-        Feature(
-            f"{name}_rank_s33",
-            f"Rank of {name} among the stocks of the row's S33 on the date, scaled to [0, 1]",
-            f"(rank({name}) - 1) / (n - 1) within (Date, S33)",
-            None,
-        )
-        for name in RANKED
-    ),
+    *(ops.sector_rank_feature(name) for name in RANKED),
     *(
         Feature(
             f"{name}_chg{CHANGE}",
