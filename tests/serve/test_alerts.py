@@ -1,14 +1,17 @@
-"""docs/prometheus/alerts.yml uses only metrics the service exports."""
+"""docs/prometheus/alerts.yml uses only metrics the service exports (live monitoring ones once
+``gogooku monitor`` has scored a matured day)."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import httpx
 import yaml
 
 from gogooku.bundle.job import predict
+from gogooku.bundle.monitor import monitor
 from gogooku.bundle.scoring import create_bundle
 from gogooku.bundle.store import promote
 from gogooku.httpserver import background_server
@@ -30,7 +33,9 @@ def rule_metrics() -> set[str]:
 def test_every_alert_metric_is_exported(world_home):
     create_bundle("lg", "lg")
     promote("lg", "v0001")
+    predict("lg", date(2020, 12, 1))  # matured by the store's last session: live gauges
     predict("lg")
+    monitor("lg", report=False)
     key = add_key(world_home / "keys.json", "ops")
     cfg = ServeConfig(models=["lg"], api_keys_file=world_home / "keys.json")
     with background_server(create_app(cfg)) as url:

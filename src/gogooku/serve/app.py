@@ -6,7 +6,7 @@ Routes: ``/healthz`` (process alive), ``/readyz`` (every served bundle verified 
 its newest stored prediction date at most ``max_data_age_s`` old; 503 with the reasons
 otherwise), ``/metrics`` (Prometheus, ``gogooku.serve.metrics``), ``/docs`` (OpenAPI), and under
 ``/v1`` — behind ``X-API-Key`` and a per-key token bucket (``gogooku.serve.auth``) —
-``GET /v1/models``, ``GET /v1/rankings`` (reads the prediction store through the
+``GET /v1/models`` (each version's role: served or shadow), ``GET /v1/rankings`` (reads the prediction store through the
 ``RankingCache``) and ``POST /v1/predict`` (scores raw feature rows with the served bundle,
 ``LoadedBundle.score_rows``).
 
@@ -35,8 +35,17 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from gogooku import __version__
+from gogooku.bundle.livestore import LiveStore
+from gogooku.bundle.livesummary import summary
 from gogooku.bundle.predstore import PredictionStore
-from gogooku.bundle.store import CURRENT_FILE, BundleError, bundles_dir, load_info, versions
+from gogooku.bundle.store import (
+    CURRENT_FILE,
+    BundleError,
+    bundles_dir,
+    load_info,
+    shadow_version,
+    versions,
+)
 from gogooku.serve.auth import KeyStore, RateLimiter
 from gogooku.serve.config import ServeConfig, load_serve_config
 from gogooku.serve.metrics import Metrics, data_age_seconds
@@ -173,6 +182,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     keys = KeyStore(cfg.keys_path)
     limiter = RateLimiter(cfg.rate_per_s, cfg.rate_burst)
     cache = RankingCache(store)
+    live = LiveStore(store.path)
     key = cfg.bundle_key()
 
     def new_state(name: str) -> ModelState:
@@ -294,6 +304,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     async def prometheus() -> Response:
         """Prometheus exposition of the service's metrics."""
         metrics.observe_models(served(), store)
+        metrics.observe_live(_live_rows(served(), live))
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models", tags=["v1"], response_model=list[ModelInfo])
@@ -303,10 +314,12 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         for state in served():
             bundle = state.current()
             infos = [load_info(state.root / v) for v in versions(state.name)]
+            roles = _roles(state.name, bundle.info.version if bundle else None)
             out.append(
                 ModelInfo(
                     name=state.name,
                     current=bundle.info.version if bundle else None,
+                    shadow=next((v for v, r in roles.items() if r == "shadow"), None),
                     ready=bundle is not None,
                     error=state.error,
                     inputs=bundle.input_names if bundle else [],
@@ -319,6 +332,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
                             dataset=i.dataset,
                             created_at=i.created_at,
                             metrics=i.metrics,
+                            role=roles.get(i.version),
                         )
                         for i in infos
                     ],
@@ -391,6 +405,34 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         )
 
     return app
+
+
+def _shadow_of(name: str) -> str | None:
+    """NAME's shadow version (None: none, or an unreadable pointer)."""
+    try:
+        return shadow_version(name)
+    except BundleError:
+        return None
+
+
+def _roles(name: str, served: str | None) -> dict[str, str]:
+    """{version: "served" | "shadow"} of model ``name`` (``served``: the loaded version)."""
+    roles = {served: "served"} if served else {}
+    shadow = _shadow_of(name)
+    if shadow is not None and shadow != served:
+        roles[shadow] = "shadow"
+    return roles
+
+
+def _live_rows(states, live: LiveStore) -> list[tuple]:
+    """(model, version, shadow?, live summary) of the served and shadow version of each served
+    model, for ``Metrics.observe_live``."""
+    rows = []
+    for state in states:
+        bundle = state.current()
+        for version, role in _roles(state.name, bundle.info.version if bundle else None).items():
+            rows.append((state.name, version, role == "shadow", summary(live, state.name, version)))
+    return rows
 
 
 def _request_frame(request: PredictRequest, bundle) -> tuple[pl.DataFrame, pl.DataFrame | None]:
