@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from gogooku.bundle.livestore import LiveStore
+from gogooku.bundle.reference import load_reference
 from gogooku.bundle.scoring import create_bundle
 from gogooku.bundle.store import promote, read_audit, set_shadow, shadow_version
 from gogooku.cli import app
@@ -96,7 +97,7 @@ def test_monitor_sees_a_degrading_model_and_the_alerts_fire(world_home):
     result = runner.invoke(app, ["monitor", "lg", "--json"])
     assert result.exit_code == 0, result.output
     before = {r["version"]: r for r in json.loads(result.output)}
-    assert before["v0001"]["role"] == "served"
+    assert before["v0001"]["role"] == "served" and before["v0001"]["reference"] == "bundle"
     assert before["v0001"]["rankic_1d"] == pytest.approx(1.0)
     assert before["v0001"]["rankic_20d"] == pytest.approx(1.0)
 
@@ -178,3 +179,19 @@ def test_monitor_idempotent_and_nothing_to_do(world_home):
     assert redo[0]["scored_now"] == 3 and redo[0]["drift_days_now"] == 3
     assert LiveStore().live_series("lg", "v0001").equals(rows)
     assert shadow_version("lg") is None and read_audit("lg")[-1]["action"] == "promote"
+
+
+def test_bundles_without_a_reference_get_one_from_the_dataset(world_home, tmp_path):
+    path, info = create_bundle("lg", "lg")
+    stored = json.loads((path / "reference.json").read_text())
+    assert stored["source"] == "bundle" and stored["scores"]["valid"] == [
+        "2020-07-13",
+        "2020-08-12",
+    ]
+    assert set(stored["features"]) == set(info.features)
+    # an old bundle (no reference.json): computed from its dataset and run folder
+    assert load_reference(tmp_path, info) == {**stored, "source": "dataset"}
+    (world_home / "runs").unlink()
+    assert load_reference(tmp_path, info)["scores"] is None
+    (world_home / "datasets").unlink()
+    assert load_reference(tmp_path, info) is None  # no reference: null PSI

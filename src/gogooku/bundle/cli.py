@@ -222,7 +222,11 @@ def monitor_command(
 ) -> None:
     """Score stored predictions whose labels have matured (live RankIC, top-K spread, rolling
     20/60-day means) and measure feature and prediction drift (PSI); write the live tables of the
-    prediction store and $GOGOOKU_HOME/monitor/NAME/report.html."""
+    prediction store and $GOGOOKU_HOME/monitor/NAME/report.html.
+
+    The reference column says where the drift reference comes from: the bundle's
+    reference.json, the dataset (bundles created before it existed; computed each run) or none
+    (no PSI)."""
     from gogooku.bundle.monitor import monitor
 
     _print_monitor(monitor(name, days, top_k), as_json)
@@ -238,6 +242,7 @@ def _print_monitor(summaries: list, as_json: bool) -> None:
             "matured_days": s.matured,
             "scored_now": s.scored_now,
             "drift_days_now": s.drift_now,
+            "reference": s.reference,
             **{k: v for k, v in s.last.items() if k not in ("matured_days", "psi_top")},
         }
         for s in summaries
@@ -247,7 +252,8 @@ def _print_monitor(summaries: list, as_json: bool) -> None:
         return
     table = Table(title="live monitoring")
     cols = ("model", "version", "role", "predicted_days", "matured_days", "rankic_1d",
-            "rankic_20d", "rankic_60d", "spread_20d", "psi_max", "prediction_psi")  # fmt: skip
+            "rankic_20d", "rankic_60d", "spread_20d", "psi_max", "prediction_psi",
+            "reference")  # fmt: skip
     for col in cols:
         table.add_column(col)
     for r in rows:

@@ -10,9 +10,12 @@ against f's training-period deciles, with
 so a window holds about ``MIN_VALUES`` = 200 distinct values: PSI's noise floor is about
 (B − 1) / distinct values (``livestats`` module doc), 0.045 for 10 bins. A stock-level feature of
 a market with ≥ 200 stocks is compared on day d alone; a sector-level one (≈ 17–33 distinct
-values a day) on the last 7–12 sessions; a market-level one (one value a day) on the last
-``MAX_WINDOW`` = 60 sessions (noise floor ≈ 0.15, and a drift shows with a lag). A feature
-without a value in the training period, or no reference at all, has a null PSI.
+values a day) on the last 7–12 sessions. A market-level feature (fewer than 200 / 60 distinct
+values a day, typically one) is compared on the last ``MAX_WINDOW`` = 60 sessions and recorded
+with kind "market", not "feature": 60 values give a PSI of 0.15 on average and above 0.3 on
+many stationary days (measured by ``bench/bench_monitor.py``), too noisy for the feature-drift
+alert, which reads kind "feature" only. A feature without a value in the training period, or no
+reference at all, has a null PSI.
 
 **Prediction PSI** of day d: the PSI of the day's stored scores against the run's
 validation-period scores (null without them).
@@ -34,6 +37,13 @@ MAX_WINDOW = 60
 CHUNK = 32
 
 
+def kind_of(entry: dict | None) -> str:
+    """ "market" for a feature whose window cannot hold ``MIN_VALUES`` distinct values (fewer
+    than MIN_VALUES / MAX_WINDOW ≈ 3.3 a day: market-level), else "feature"."""
+    per_day = (entry or {}).get("distinct_per_day")
+    return "market" if per_day is not None and per_day * MAX_WINDOW < MIN_VALUES else "feature"
+
+
 def window_days(entry: dict | None) -> int:
     """W_f of a reference entry (module doc); 1 when the entry has no ``distinct_per_day``."""
     per_day = (entry or {}).get("distinct_per_day") or MIN_VALUES
@@ -51,7 +61,8 @@ def entry_psi(entry: dict | None, values: np.ndarray) -> float:
 def feature_drift(
     panel: Path, features: list[str], reference: dict | None, days: list[dt.date]
 ) -> dict[dt.date, list[tuple[str, str, float, int]]]:
-    """{day: [("feature", name, psi, values in the window)]} for ``days`` (module doc)."""
+    """{day: [(kind, name, psi, values in the window)]} for ``days``; kind "feature" or
+    "market" (module doc)."""
     out: dict[dt.date, list] = {d: [] for d in days}
     entries = (reference or {}).get("features") or {}
     if not panel.is_file() or not days:
@@ -86,7 +97,8 @@ def feature_drift(
                 start_day = sessions[max(0, pos - window_days(entry) + 1)]
                 start = int(np.searchsorted(row_dates, start_day)) if have else end
                 window = values[start:end, j]
-                out[day].append(("feature", name, entry_psi(entry, window), int(window.size)))
+                psi_ = entry_psi(entry, window)
+                out[day].append((kind_of(entry), name, psi_, int(window.size)))
     return out
 
 

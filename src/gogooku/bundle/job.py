@@ -29,7 +29,7 @@ from gogooku.bundle.monitor import DEFAULT_TOP_K, monitor
 from gogooku.bundle.predstore import DayRun, PredictionStore, to_store_frame
 from gogooku.bundle.scoring import load_bundle
 from gogooku.bundle.signing import configured_key
-from gogooku.bundle.store import parse_ref, resolve, shadow_version
+from gogooku.bundle.store import current_version, parse_ref, resolve, shadow_version
 from gogooku.dataset.build import build_dataset, dataset_dir
 from gogooku.logs import console
 from gogooku.settings import get_settings
@@ -104,7 +104,7 @@ def update(
     name, version = parse_ref(ref)
     refs = [ref]
     shadow = shadow_version(name) if version is None else None
-    if shadow is not None:
+    if shadow is not None and shadow != current_version(name):  # a rollback may make them one
         refs.append(f"{name}@{shadow}")
     fetch_from_source(
         RawStore(get_settings().raw_dir),

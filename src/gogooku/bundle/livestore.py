@@ -8,7 +8,8 @@
   days with a defined value (``rankic_20d``, ``rankic_60d``, ``spread_20d``, ``spread_60d``;
   null until that many exist), ``computed_at``;
 - ``drift`` keyed (model, version, date, kind, name): ``kind`` "feature" (``name`` a raw input
-  feature) or "prediction" (``name`` "score"), ``psi`` against the bundle's reference (null:
+  feature), "market" (a market-level input feature, ``gogooku.bundle.drift``) or "prediction"
+  (``name`` "score"), ``psi`` against the bundle's reference (null:
   no reference), ``n`` values of the day, ``computed_at``.
 
 Writes replace whole days in one transaction (idempotent per day).

@@ -38,7 +38,7 @@ from gogooku.bundle.livestats import rank_ic, topk_spread
 from gogooku.bundle.livestore import LiveStore
 from gogooku.bundle.livesummary import role_of, summary
 from gogooku.bundle.monitor_report import write_report
-from gogooku.bundle.reference import load_reference
+from gogooku.bundle.reference import load_reference, reference_source
 from gogooku.bundle.store import BundleInfo, load_info, resolve, versions
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import build_base
@@ -65,6 +65,7 @@ class VersionSummary:
     matured: int
     scored_now: int
     drift_now: int
+    reference: str
     last: dict
 
 
@@ -190,6 +191,7 @@ def monitor(
                 series.height,
                 scored,
                 drifted,
+                reference_source(p.path, p.info),
                 summary(live, p.model, p.version, series),
             )
         )

@@ -84,7 +84,8 @@ def build_page(model: str, live: LiveStore, plotlyjs: str | bool = True) -> str:
         f"<h1>gogooku monitor: {html.escape(model)}</h1>",
         "<p class='note'>Matured days only: a prediction of date d is scored once the close of "
         "session d + 1 + h is stored. PSI: &lt; 0.1 stable, 0.1–0.25 moderate, &gt; 0.25 "
-        "large (noise floor ≈ 9 / stocks).</p>",
+        "large; stock- and sector-level features only (market-level ones are in the drift "
+        "table, kind 'market').</p>",
         f"<table>{head}{''.join(rows)}</table>",
         *figs.parts,
         *drift_parts,

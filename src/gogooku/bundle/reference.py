@@ -11,9 +11,10 @@ Contents::
   normalisation), the decile edges and bin shares (``gogooku.bundle.livestats``) of its values
   in the dataset's panel over the run's training range, and ``distinct_per_day``, the median
   number of distinct values a training day has (1 for a market-level feature, about the number
-  of sectors for a sector-level one: ``gogooku.bundle.drift`` sizes its window with it). At most ``REFERENCE_DAYS`` evenly
-  spaced training dates are read (every date when fewer), in chunks of ``CHUNK`` columns, so the
-  reference of a 4000-stock, 300-feature panel costs a few hundred MB at most.
+  of sectors for a sector-level one: ``gogooku.bundle.drift`` sizes its window with it). At
+  most ``REFERENCE_DAYS`` = 250 evenly spaced training dates are read (every date when fewer) —
+  enough that a market-level feature (one value a day) has 250 reference values, PSI noise
+  ≈ 9/250 — in chunks of ``CHUNK`` = 16 columns: about 130 MB at a time for 4000 stocks.
 - ``scores``: the same of the run's main-horizon scores on its validation days
   (``predictions.parquet``, ``split == "valid"``); null when the run has none.
 
@@ -39,8 +40,8 @@ from gogooku.runs import PREDICTIONS_FILE, runs_dir
 from gogooku.target import pred_column
 
 REFERENCE_FILE = "reference.json"
-REFERENCE_DAYS = 60
-CHUNK = 32
+REFERENCE_DAYS = 250
+CHUNK = 16
 
 
 def distribution(values: np.ndarray, distinct_per_day: float | None = None) -> dict:
@@ -84,14 +85,17 @@ def feature_reference(panel: Path, features: list[str], start, end) -> tuple[lis
 
 
 def score_reference(run_dir: Path, main_horizon: int) -> dict | None:
-    """Distribution of the run's validation scores of ``main_horizon`` (None: none stored)."""
+    """Distribution of the run's validation scores of ``main_horizon`` (None: the run stored
+    none)."""
     path = run_dir / PREDICTIONS_FILE
     column = pred_column(main_horizon)
     if not path.is_file():
         return None
+    scan = pl.scan_parquet(path)
+    if not {"split", column} <= set(scan.collect_schema().names()):
+        return None  # e.g. a stitched walk-forward run: test days only
     frame = (
-        pl.scan_parquet(path)
-        .filter(pl.col("split") == "valid")
+        scan.filter(pl.col("split") == "valid")
         .select("Date", pl.col(column).cast(pl.Float64))
         .collect()
     )
@@ -120,13 +124,21 @@ def build_reference(info: BundleInfo | dict, run_dir: Path | None, source: str) 
     }
 
 
+def reference_source(path: Path, info: BundleInfo) -> str:
+    """Where ``load_reference`` gets the bundle's reference: "bundle", "dataset" (computed) or
+    "none" (drift is not measured: null PSI)."""
+    if (path / REFERENCE_FILE).is_file():
+        return "bundle"
+    return "dataset" if (dataset_dir(info.dataset) / "panel.parquet").is_file() else "none"
+
+
 def load_reference(path: Path, info: BundleInfo) -> dict | None:
     """The bundle's ``reference.json``, else one computed from its dataset (and run folder when
     it still exists), else None (module doc)."""
-    file = path / REFERENCE_FILE
-    if file.is_file():
-        return json.loads(file.read_text())
-    if not (dataset_dir(info.dataset) / "panel.parquet").is_file():
+    source = reference_source(path, info)
+    if source == "bundle":
+        return json.loads((path / REFERENCE_FILE).read_text())
+    if source == "none":
         return None
     run_dir = runs_dir() / info.run_id
     return build_reference(info, run_dir if run_dir.is_dir() else None, "dataset")
