@@ -260,6 +260,10 @@ def _print_monitor(summaries: list, as_json: bool) -> None:
         table.add_row(*("–" if r[c] is None else f"{r[c]:.4f}" if isinstance(r[c], float)
                         else str(r[c]) for c in cols))  # fmt: skip
     Console().print(table)
+    from gogooku.bundle.monitor_report import report_path
+
+    for model in sorted({r["model"] for r in rows}):
+        typer.echo(f"monitor page: {report_path(model)}")
 
 
 def rollback_command(name: str = typer.Argument(..., help="Bundle name.")) -> None:

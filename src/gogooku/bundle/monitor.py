@@ -51,6 +51,7 @@ from gogooku.target import label_column
 from gogooku.train.config import load_run_config
 
 DEFAULT_TOP_K = 50
+DRIFT_BATCH = 60
 BARS = "equities_bars_daily"
 
 
@@ -150,16 +151,20 @@ def score_matured(
 
 
 def measure_drift(v: _Version, live: LiveStore) -> int:
-    """Feature and prediction PSI of v's drift days to do (``gogooku.bundle.drift``)."""
+    """Feature and prediction PSI of v's drift days to do (``gogooku.bundle.drift``), in
+    batches of ``DRIFT_BATCH`` days (a first run over a long backlog reads the panel a batch at
+    a time); each batch is written in one transaction."""
     if not v.todo_drift:
         return 0
     reference = load_reference(v.path, v.info)
     panel = dataset_dir(v.info.dataset) / "panel.parquet"
-    features = feature_drift(panel, list(v.info.features), reference, v.todo_drift)
-    scores = live.scores(v.model, v.version, v.todo_drift)
-    predictions = prediction_drift(reference, scores, v.todo_drift)
-    live.write_drift(v.model, v.version, {d: [*features[d], predictions[d]] for d in features})
-    return len(features)
+    for i in range(0, len(v.todo_drift), DRIFT_BATCH):
+        days = v.todo_drift[i : i + DRIFT_BATCH]
+        features = feature_drift(panel, list(v.info.features), reference, days)
+        scores = live.scores(v.model, v.version, days)
+        predictions = prediction_drift(reference, scores, days)
+        live.write_drift(v.model, v.version, {d: [*features[d], predictions[d]] for d in days})
+    return len(v.todo_drift)
 
 
 def monitor(
