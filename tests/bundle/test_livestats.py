@@ -73,7 +73,7 @@ def test_trailing_mean_and_paired_t_by_hand():
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(finite, finite), min_size=3, max_size=40))
 def test_rank_ic_is_bounded_and_rank_invariant(pairs):
     s, r = (np.array(x) for x in zip(*pairs, strict=True))
@@ -84,7 +84,7 @@ def test_rank_ic_is_bounded_and_rank_invariant(pairs):
     assert rank_ic(2 * s, 4 * r) == pytest.approx(value)  # monotone maps keep the ranks
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(finite, min_size=5, max_size=60), st.lists(finite, min_size=1, max_size=60))
 def test_psi_is_zero_on_itself_and_never_negative(reference, sample):
     edges = decile_edges(np.array(reference))
