@@ -13,6 +13,12 @@ Exported (``METRIC_NAMES``; the alert rules in ``docs/prometheus/alerts.yml`` ma
 - ``gogooku_data_age_seconds{model}`` — now − 00:00 UTC of the latest stored date.
 
 The model gauges are set when ``/metrics`` is scraped (``Metrics.observe_models``).
+
+``LIVE_MONITOR_METRICS`` are the names of the live-monitoring gauges (issue 26 item 3: live
+RankIC and top-K spread per version and window ``1d``/``20d``/``60d``, matured days, feature and
+prediction drift PSI, shadow versions) that the Grafana dashboard
+(``deploy/grafana/dashboards/gogooku.json``) queries: until this module exports them, the
+dashboard test accepts these names in place of a live sample.
 """
 
 from __future__ import annotations
@@ -30,6 +36,15 @@ METRIC_NAMES = (
     "gogooku_prediction_coverage",
     "gogooku_prediction_rows",
     "gogooku_data_age_seconds",
+)
+LIVE_MONITOR_METRICS = (
+    "gogooku_live_rankic",  # {model,version,window}
+    "gogooku_live_topk_spread",  # {model,version,window}
+    "gogooku_live_matured_days",  # {model,version}
+    "gogooku_feature_drift_psi_max",  # {model,version}
+    "gogooku_feature_drift_psi",  # {model,version,feature}
+    "gogooku_prediction_drift_psi",  # {model,version}
+    "gogooku_model_shadow",  # {model,version}: 1 for a shadow version
 )
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
