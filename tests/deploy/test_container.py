@@ -64,8 +64,9 @@ def test_the_image_serves_the_synthetic_market_and_turns_healthy():
     volume = f"gogooku-test-{uuid.uuid4().hex[:8]}"
     container = f"{volume}-serve"
     data = ["-v", f"{volume}:/data"]
+    job = ["run", "--rm", "--no-healthcheck", *data, "--entrypoint", "gogooku-job", IMAGE]
     try:
-        docker("run", "--rm", *data, "--entrypoint", "gogooku-job", IMAGE, "init", timeout=1800)
+        docker(*job, "init", timeout=1800)
         docker(
             "run", "-d", "--name", container, *data, "-p", "127.0.0.1::8000",
             "--health-interval", "2s", "--health-start-period", "5s", IMAGE,
@@ -86,9 +87,7 @@ def test_the_image_serves_the_synthetic_market_and_turns_healthy():
         body = httpx.get(url + "/v1/rankings", headers={"X-API-Key": key}, timeout=10).json()
         assert body["model"] == "live" and body["version"] == "v0001" and body["count"] == 40
         assert "gogooku_model_ready" in httpx.get(url + "/metrics", timeout=10).text
-        out = docker(
-            "run", "--rm", *data, "--entrypoint", "gogooku-job", IMAGE, "update", stderr=True
-        )
+        out = docker(*job, "update", stderr=True)
         assert "scores of live@v0001" in out
     finally:
         docker("rm", "-f", container, check=False)

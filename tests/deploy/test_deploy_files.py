@@ -99,6 +99,9 @@ def test_the_compose_file_wires_service_job_prometheus_and_grafana():
             "init": {"condition": "service_completed_successfully"}
         }
     assert gogooku["init"]["entrypoint"] == ["gogooku-job", "init"]
+    for name in ("init", "update"):  # jobs, not the service: the image's /readyz check is off
+        assert gogooku[name]["healthcheck"] == {"disable": True}
+    assert "healthcheck" not in gogooku["serve"]
     parses(gogooku["serve"]["command"])
     entry = gogooku["update"]["entrypoint"]
     assert entry[:3] == ["python", "-m", "gogooku.bundle.schedule"]
