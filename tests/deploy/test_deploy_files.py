@@ -205,3 +205,40 @@ def test_the_systemd_units_run_valid_commands(tmp_path):
             [analyze, "calendar", "Mon..Fri 18:30 Asia/Tokyo"], capture_output=True, text=True
         )
         assert calendar.returncode == 0 and "Next elapse:" in calendar.stdout
+
+
+def balanced(expr: str) -> bool:
+    """Brackets of a PromQL expression nest and close (outside string literals)."""
+    stack, pairs = [], {")": "(", "]": "[", "}": "{"}
+    for char in re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr):
+        if char in "([{":
+            stack.append(char)
+        elif char in pairs and (not stack or stack.pop() != pairs[char]):
+            return False
+    return not stack
+
+
+def test_prometheus_reads_the_scrape_config_and_every_dashboard_query(tmp_path):
+    """Every dashboard query is a well-formed expression once Grafana's variables are set;
+    with Debian's ``promtool`` (package prometheus) also the scrape config, the alert rules it
+    loads and every dashboard query (as recording rules) as Prometheus parses them."""
+    queries = [
+        target["expr"].replace("$__rate_interval", "5m").replace("$model", ".*")
+        for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+        for panel in json.loads(path.read_text())["panels"]
+        for target in panel.get("targets", [])
+    ]
+    assert queries and all(balanced(q) and "$" not in q for q in queries), queries
+    assert not balanced("sum(rate(x[5m])") and balanced('x{a="(("}')
+    promtool = shutil.which("promtool")
+    if promtool:
+        rules = tmp_path / "dashboard_rules.yml"
+        records = [{"record": f"dashboard:q{i}", "expr": q} for i, q in enumerate(queries)]
+        rules.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
+        alerts = str(REPO / "docs" / "prometheus" / "alerts.yml")
+        config = tmp_path / "prometheus.yml"
+        text = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
+        config.write_text(text.replace("/etc/prometheus/alerts.yml", alerts))
+        for args in (["check", "config", str(config)], ["check", "rules", str(rules)]):
+            done = subprocess.run([promtool, *args], capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout + done.stderr
