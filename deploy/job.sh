@@ -6,6 +6,8 @@
 #   gogooku-job update  `gogooku update` up to today (UTC): fetch, extend the dataset, predict
 # Settings (environment): GOGOOKU_HOME (required), GOGOOKU_BUNDLE (live),
 # GOGOOKU_SYNTH_START (2025-10-01), GOGOOKU_SYNTH_SEED (7), GOGOOKU_SYNTH_STOCKS (40).
+# The start must lie at least ~14 months before today: 90 days of warm-up, then the last fold's
+# ~200 trading days (100 training, 20 validation, 20 test, purges) and 20 days of labels.
 set -eu
 BUNDLE=${GOGOOKU_BUNDLE:-live}
 START=${GOGOOKU_SYNTH_START:-2025-10-01}
