@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import time
+import weakref
 from typing import Annotated
 
 import orjson
@@ -372,7 +373,12 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         response = Response(body, media_type=JSON)
         if generation is not None:
             answer = CachedAnswer(
-                state, bundle, generation, request.scope.get("route"), response.raw_headers, body
+                state,
+                weakref.ref(bundle),
+                generation,
+                request.scope.get("route"),
+                response.raw_headers,
+                body,
             )
             answers.put(request.scope["query_string"], answer)
         return response

@@ -2,7 +2,7 @@
 
 ``ResponseCache`` maps the raw query string of a ``GET /v1/rankings`` that answered 200 to its
 headers and body bytes, with what the answer was derived from: the ``ModelState`` and the
-``LoadedBundle`` object it served, and the prediction store's ``generation()`` read before the
+``LoadedBundle`` object it served (a weak reference), and the prediction store's ``generation()`` read before the
 store was. It is a least-recently-used map bounded by ``max_bytes`` of bodies (an answer larger
 than the bound is not kept). Keying on the raw query string needs no parsing: the same string
 means the same parameters, and a string that fails validation never answers 200, so it is never
@@ -22,6 +22,7 @@ to the route's, so that the metrics count it under ``/v1/rankings``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class CachedAnswer:
     """One 200 answer and what it was derived from."""
 
     state: ModelState
-    bundle: LoadedBundle
+    bundle: weakref.ref[LoadedBundle]  # weak: a stale answer does not keep a replaced model
     generation: int
     route: object  # scope["route"] of the answer, for the metrics of a hit
     headers: list[tuple[bytes, bytes]]
@@ -102,8 +103,10 @@ class CachedRankings:
         self.bundle_check_s = bundle_check_s
 
     def _valid(self, answer: CachedAnswer) -> bool:
+        bundle = answer.bundle()
         return (
-            answer.state.current_within(self.bundle_check_s) is answer.bundle
+            bundle is not None
+            and answer.state.current_within(self.bundle_check_s) is bundle
             and self.store.generation() == answer.generation
         )
 
