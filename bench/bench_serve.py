@@ -188,7 +188,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -197,7 +197,7 @@ def _wait_ready(url: str, proc: subprocess.Popen) -> None:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise RuntimeError("server did not start in 60 s")
+    raise RuntimeError("server did not start in 180 s")
 
 
 def main(argv: list[str] | None = None) -> dict:
