@@ -9,8 +9,8 @@ Prints JSON. Setup (in a temporary GOGOOKU_HOME): a ridge bundle ``bench`` with 
 (promoted; the service verifies and loads it like any bundle), the prediction store filled
 directly with random scores for ``--stocks`` codes on one date (with sectors and names), one API
 key, and a service config with a rate limit far above the offered load. The service runs as
-``uvicorn --factory gogooku.serve.app:create_app`` in a subprocess (``--workers`` processes); the load generator
-is this process: ``--concurrency`` asyncio tasks, each on its own keep-alive HTTP/1.1 connection
+``uvicorn --factory gogooku.serve.app:create_app`` in a subprocess (``--workers`` processes);
+the load generator is this process: ``--concurrency`` asyncio tasks, each on its own keep-alive HTTP/1.1 connection
 (asyncio streams and a minimal GET/Content-Length client — httpx's per-request CPU made the
 load generator, not the server, the bottleneck), sending requests back to back for
 ``--seconds`` after a one-second warm-up. With ``--rounds R`` each level runs the endpoints in

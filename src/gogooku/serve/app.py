@@ -8,7 +8,8 @@ otherwise), ``/metrics`` (Prometheus, ``gogooku.serve.metrics``), ``/docs`` (Ope
 ``/v1`` — behind ``X-API-Key`` and a per-key token bucket (``gogooku.serve.auth``) —
 ``GET /v1/models``, ``GET /v1/rankings`` (reads the prediction store through the
 ``RankingCache``; an answer given before is served as stored bytes by ``CachedRankings``,
-``gogooku.serve.cache``, while its bundle and the store are unchanged) and ``POST /v1/predict`` (scores raw feature rows with the served bundle,
+``gogooku.serve.cache``, while its bundle and the store are unchanged) and
+``POST /v1/predict`` (scores raw feature rows with the served bundle,
 ``LoadedBundle.score_rows``).
 
 Every request resolves each bundle through ``ModelState.current()``, so promote and rollback
@@ -237,9 +238,14 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         **open_docs,
     )
     answers = ResponseCache(int(cfg.response_cache_mb * 2**20))
-    fast = {"cache": answers, "store": store, "admit": admit, "bundle_check_s": cfg.bundle_check_s}
     if answers.max_bytes:
-        app.add_middleware(CachedRankings, **fast)
+        app.add_middleware(
+            CachedRankings,
+            cache=answers,
+            store=store,
+            admit=admit,
+            bundle_check_s=cfg.bundle_check_s,
+        )
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

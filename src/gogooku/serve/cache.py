@@ -2,8 +2,8 @@
 
 ``ResponseCache`` maps the raw query string of a ``GET /v1/rankings`` that answered 200 to its
 headers and body bytes, with what the answer was derived from: the ``ModelState`` and the
-``LoadedBundle`` object it served (a weak reference), and the prediction store's ``generation()`` read before the
-store was. It is a least-recently-used map bounded by ``max_bytes`` of bodies (an answer larger
+``LoadedBundle`` object it served (a weak reference), and the prediction store's
+``generation()`` read before the store was. It is a least-recently-used map bounded by ``max_bytes`` of bodies (an answer larger
 than the bound is not kept). Keying on the raw query string needs no parsing: the same string
 means the same parameters, and a string that fails validation never answers 200, so it is never
 stored.

@@ -18,8 +18,8 @@ replaces the pointer, so it is seen at once — and the full check above only wh
 older than ``max_age_s`` (a bundle file changed in place is seen within that time).
 
 ``RankingCache`` keeps the last few ranked days, keyed by (model, version, date, created_at of
-the stored day), as pre-serialised JSON entries (orjson), so a ranking request costs one indexed SQLite
-lookup and a byte join.
+the stored day), as pre-serialised JSON entries (orjson), so a ranking request the response
+cache cannot answer costs one indexed SQLite lookup and a byte join.
 """
 
 from __future__ import annotations
