@@ -27,8 +27,11 @@ def _serve(port: int, http: str) -> uvicorn.Server:
 
     config = uvicorn.Config(app, port=port, log_level="warning", lifespan="off", http=http)
     server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
     while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, f"{http} did not start"
         time.sleep(0.01)
     return server
 
