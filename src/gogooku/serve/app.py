@@ -7,7 +7,9 @@ its newest stored prediction date at most ``max_data_age_s`` old; 503 with the r
 otherwise), ``/metrics`` (Prometheus, ``gogooku.serve.metrics``), ``/docs`` (OpenAPI), and under
 ``/v1`` — behind ``X-API-Key`` and a per-key token bucket (``gogooku.serve.auth``) —
 ``GET /v1/models`` (each version's role: served or shadow), ``GET /v1/rankings`` (reads the prediction store through the
-``RankingCache``) and ``POST /v1/predict`` (scores raw feature rows with the served bundle,
+``RankingCache``; an answer given before is served as stored bytes by ``CachedRankings``,
+``gogooku.serve.cache``, while its bundle and the store are unchanged) and
+``POST /v1/predict`` (scores raw feature rows with the served bundle,
 ``LoadedBundle.score_rows``).
 
 Every request resolves each bundle through ``ModelState.current()``, so promote and rollback
@@ -25,8 +27,10 @@ import datetime as dt
 import json
 import logging
 import time
+import weakref
 from typing import Annotated
 
+import orjson
 import polars as pl
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -47,6 +51,7 @@ from gogooku.bundle.store import (
     versions,
 )
 from gogooku.serve.auth import KeyStore, RateLimiter
+from gogooku.serve.cache import CachedAnswer, CachedRankings, ResponseCache
 from gogooku.serve.config import ServeConfig, load_serve_config
 from gogooku.serve.metrics import Metrics, data_age_seconds
 from gogooku.serve.schemas import (
@@ -215,7 +220,8 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
 
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
-    async def require_key(key: str | None = Security(api_key)) -> str:
+    def admit(key: str | None) -> str:
+        """The key's name; 401, 403 or 429 (HTTPException) when it may not be served."""
         if not key:
             raise HTTPException(401, "missing X-API-Key header")
         entry = keys.lookup(key)
@@ -228,6 +234,9 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
             raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(wait)})
         return entry.name
 
+    async def require_key(key: str | None = Security(api_key)) -> str:
+        return admit(key)
+
     # With protect_ops the OpenAPI schema, its pages and /metrics are routes behind the key.
     open_docs = (
         {"openapi_url": None, "docs_url": None, "redoc_url": None} if cfg.protect_ops else {}
@@ -238,6 +247,15 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         description="Daily stock rankings from promoted model bundles (see docs/operations.md).",
         **open_docs,
     )
+    answers = ResponseCache(int(cfg.response_cache_mb * 2**20))
+    if answers.max_bytes:
+        app.add_middleware(
+            CachedRankings,
+            cache=answers,
+            store=store,
+            admit=admit,
+            bundle_check_s=cfg.bundle_check_s,
+        )
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -342,6 +360,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
 
     @app.get("/v1/rankings", tags=["v1"], response_model=RankingsResponse)
     async def rankings(
+        request: Request,
         _: Annotated[str, Depends(require_key)],
         date: Annotated[
             dt.date | None, Query(description="scored date (default: latest stored)")
@@ -351,8 +370,10 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         sector: Annotated[str | None, Query(description="33-sector code (S33), e.g. 3050")] = None,
     ) -> Response:
         """Stocks of the date ranked by the promoted version's main-horizon score."""
+        generation = store.generation()  # before reading: a write after it makes the answer stale
         state = state_of(model)
-        info = bundle_of(state).info
+        bundle = bundle_of(state)
+        info = bundle.info
         run = store.day_run(state.name, info.version, date)
         if run is None:
             when = date.isoformat() if date else "any date"
@@ -368,9 +389,19 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
             "total": run.rows,
             "count": len(entries),
         }
-        body = json.dumps(head, separators=(",", ":")).encode()[:-1]
-        body += b',"rankings":[' + b",".join(entries) + b"]}"
-        return Response(body, media_type=JSON)
+        body = orjson.dumps(head)[:-1] + b',"rankings":[' + b",".join(entries) + b"]}"
+        response = Response(body, media_type=JSON)
+        if generation is not None:
+            answer = CachedAnswer(
+                state,
+                weakref.ref(bundle),
+                generation,
+                request.scope.get("route"),
+                response.raw_headers,
+                body,
+            )
+            answers.put(request.scope["query_string"], answer)
+        return response
 
     @app.post("/v1/predict", tags=["v1"], response_model=PredictResponse)
     def predict(request: PredictRequest, _: str = Depends(require_key)) -> PredictResponse:
