@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
-from gogooku.dataset.base import build_base
-from gogooku.dataset.compute import panel_chunks, panel_labels
+from gogooku.dataset.base import BASE_SOURCES, build_base
+from gogooku.dataset.compute import is_cross_sectional, panel_chunks, panel_labels
 from gogooku.dataset.plan import plan_blocks
 from gogooku.dataset.side_reader import SideReader
 from gogooku.features import ops
@@ -81,9 +81,13 @@ def test_chunks_read_each_side_dataset_once_and_give_the_one_chunk_panel(tmp_pat
     chunked = _chunks(chunked_store, tables, blocks, 2, tmp_path / "three")
     assert whole["Code"].n_unique() >= 5  # three chunks of two stocks
     assert chunked.equals(whole)
-    side = {s for b in blocks for s in b.sources} - {"equities_master", "markets_calendar"}
-    assert side <= set(chunked_store.reads)
-    assert chunked_store.reads == dict.fromkeys(chunked_store.reads, 1)
+    # Each side dataset of the chunked blocks is read once for the three chunks; the valuation
+    # block (cross-sectional) reads the store itself too.
+    side = {s for b in blocks if not is_cross_sectional(b) for s in b.sources}
+    side -= set(BASE_SOURCES)
+    assert {"fins_summary", "markets_breakdown", "edinet_major_shareholders"} <= side
+    reads = {d: chunked_store.reads.get(d, 0) for d in side}
+    assert reads == {d: 2 if d == "equities_valuation" else 1 for d in side}
     # One chunk needs no spill: the blocks read the store directly, some datasets twice.
     assert max(whole_store.reads.values()) > 1
 

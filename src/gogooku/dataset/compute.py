@@ -33,6 +33,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
+from gogooku.dataset.base import BASE_SOURCES
 from gogooku.dataset.labels import compute_labels, label_names
 from gogooku.dataset.plan import BuildError, requires
 from gogooku.dataset.side_reader import SideReader
@@ -178,8 +179,8 @@ def panel_chunks(
     rows, so they equal a whole-frame run); derived blocks run on the chunk's rows with the
     stage-1 columns attached. ``labels`` (``Code, Date`` + label columns, computed on the whole
     base since sector-relative labels read the cross-section) is aligned to the panel rows.
-    With several chunks the blocks read the side datasets of the chunked blocks through a
-    :class:`~gogooku.dataset.side_reader.SideReader` (each read once from ``store``) and each
+    With several chunks the chunked blocks read their side datasets (not the base tables) through
+    a :class:`~gogooku.dataset.side_reader.SideReader` (each read once from ``store``) and each
     chunk's base rows wait in ``spill_dir`` too, so the whole base frame is not held while the
     chunks are computed. Records block seconds (summed over chunks) in ``timings``, block files
     in ``artifacts`` and the driver's stages in ``clock``.
@@ -195,11 +196,14 @@ def panel_chunks(
     derived = [b for b in blocks if requires(b)]
     order = [*KEYS, *(f.name for b in blocks for f in b.features)]
     spill = _Spill(spill_dir)
+    # The chunks' store: the side datasets of the chunked blocks read once (the base tables are
+    # read by the blocks that need more of them than the base frame holds, as before).
+    chunk_store = store
     if len(ranges) > 1:
-        store = SideReader(
+        chunk_store = SideReader(
             store,
             [keys["Code"][offset] for offset, _ in ranges],
-            {s for b in (*plain, *derived) for s in b.sources},
+            {s for b in (*plain, *derived) for s in b.sources} - set(BASE_SOURCES),
             spill_dir / "side",
             clock,
         )
@@ -248,7 +252,7 @@ def panel_chunks(
             with clock.stage("spill"):
                 chunk_base = block_base if len(ranges) == 1 else pl.DataFrame(bases.take(i))
             ctx = BlockContext(
-                base=chunk_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+                base=chunk_base.lazy(), calendar=calendar, store=chunk_store, asof_join=asof_join
             )
             parts = [chunk_keys]
             for block in plain:
@@ -270,7 +274,10 @@ def panel_chunks(
                         [c.name for c in stage1 if c.name in stage_base.columns]
                     ).hstack(stage1)
                 ctx = BlockContext(
-                    base=stage_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+                    base=stage_base.lazy(),
+                    calendar=calendar,
+                    store=chunk_store,
+                    asof_join=asof_join,
                 )
                 for block in derived:
                     progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
