@@ -3,6 +3,7 @@ the same panel in stock chunks as in one chunk."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from datetime import date
 from pathlib import Path
@@ -15,9 +16,11 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES, build_base
 from gogooku.dataset.compute import is_cross_sectional, panel_chunks, panel_labels
 from gogooku.dataset.plan import plan_blocks
+from gogooku.dataset.point_in_time import build_view
 from gogooku.dataset.side_reader import SideReader
 from gogooku.features import ops
 from gogooku.features.registry import BLOCKS
+from gogooku.store.raw import RawStore, UnitWrite
 
 from ..support.tables import TableStore
 
@@ -136,3 +139,47 @@ def test_own_codes_through_the_reader_equal_the_store(tmp_path_factory, rows, bo
     chunk = pl.LazyFrame({"Code": sorted(kept)}, schema={"Code": pl.String})
     got = ops.own_codes(reader.scan("d"), chunk).collect()
     assert got.equals(ops.own_codes(frame.lazy(), chunk).collect())
+
+
+def _raw_store(root: Path, tables: dict[str, pl.DataFrame], names: list[str]) -> RawStore:
+    """``names`` of ``tables`` written to a raw store, one unit per month, fetched on 2020-01-01."""
+    store = RawStore(root)
+    fetched = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    for name in names:
+        field = RawStore.date_field(name)
+        months = tables[name].with_columns(pl.col(field).dt.strftime("%Y-%m").alias("_m"))
+        units = [
+            UnitWrite(str(m), part.drop("_m"), {"month": str(m)}, fetched_at=fetched)
+            for (m,), part in months.group_by("_m", maintain_order=True)
+        ]
+        store.write_units(name, units)
+    return store
+
+
+def test_chunks_read_revised_side_records_as_one_chunk(tmp_path):
+    """A side dataset with superseded versions (a margin month re-fetched with other values) goes
+    through the point-in-time resolution once and gives the one-chunk panel."""
+    tables = _market()
+    margin = "markets_margin_interest"
+    names = ["equities_bars_daily", "equities_master", "indices_topix", margin]
+    store = _raw_store(tmp_path / "raw", tables, names)
+    month = tables[margin].filter(pl.col("Date").dt.strftime("%Y-%m") == "2020-10")
+    value = next(c for c, t in month.schema.items() if t.is_float())
+    store.write_units(
+        margin,
+        [
+            UnitWrite(
+                "2020-10",
+                month.with_columns(pl.col(value) * 1.5),
+                {"month": "2020-10"},
+                fetched_at=dt.datetime(2020, 11, 20, tzinfo=dt.UTC),
+            )
+        ],
+    )
+    assert store.vintage_files(margin)
+    calendar = TradingCalendar.from_frame(tables["markets_calendar"])
+    view = build_view(store, calendar, as_revised=False)
+    blocks = list(plan_blocks(("margin", "returns"), view, BLOCKS)[0])
+    whole = _chunks(view, tables, blocks, 10**6, tmp_path / "one")
+    chunked = _chunks(view, tables, blocks, 2, tmp_path / "three")
+    assert chunked.equals(whole)

@@ -18,7 +18,9 @@ same rows in the same order as the store's scan, so every block computes the sam
 chunk's ``own_codes`` filter (``Code`` in the chunk's codes) is pushed below the sort into the
 Parquet scan, whose per-file ``Code`` statistics skip every other chunk's piece; only the
 chunk's rows are decoded and sorted. A dataset without a String ``Code`` column is stored as one
-file in the store's order. Datasets not in ``spilled`` pass through to the store, as do all other
+file in the store's order. The rows are streamed to the files, except a dataset with revised
+records, whose point-in-time resolution is collected in memory once (its joins' row order is the
+in-memory engine's, as when the blocks read the store). Datasets not in ``spilled`` pass through to the store, as do all other
 attributes; the builder spills the sources of the chunked blocks except the base tables (the
 bars, read per chunk for columns the base frame lacks, would cost more to spill than their
 chunk reads), and its cross-sectional blocks read the store itself (once each: a whole-dataset
@@ -70,6 +72,11 @@ class SideReader:
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
 
+    def _revised(self, dataset: str) -> bool:
+        """Whether the store holds superseded versions of ``dataset``'s rows (vintages)."""
+        vintage_files = getattr(self.store, "vintage_files", None)
+        return vintage_files is not None and bool(vintage_files(dataset))
+
     def _read(self, dataset: str) -> pl.LazyFrame:
         self.reads[dataset] = self.reads.get(dataset, 0) + 1
         return self.store.scan(dataset)
@@ -86,6 +93,10 @@ class SideReader:
     def _spill(self, dataset: str) -> pl.LazyFrame:
         rows = self._read(dataset)
         schema = rows.collect_schema()
+        if self._revised(dataset):
+            # Revised records are resolved by joins (``gogooku.dataset.point_in_time``): the rows
+            # keep the in-memory engine's order, as when the blocks read the store.
+            rows = rows.collect().lazy()
         folder = self.folder / dataset
         if folder.exists():
             shutil.rmtree(folder)
