@@ -7,8 +7,9 @@ the full build with every registered block (core, side data, fundamentals, graph
 then the dense cache), so its peak RSS (``ru_maxrss``) is the build's alone. The JSON gives the
 build's wall and CPU seconds (user + system), the 1-minute load average before and after it (the
 machine may be shared: CPU seconds are the steadier figure), rows per wall and per CPU second,
-the cache's size, each block's seconds (from the build's ``metadata.json``) and the blocks the
-build skipped. In the same run, a fixed set of price features is computed on the base frame
+the cache's size, each block's seconds and each driver stage's wall and CPU seconds and peak-RSS
+growth (``stage_seconds``, from the build's ``metadata.json``; ``gogooku.dataset.stages``) and
+the blocks the build skipped. In the same run, a fixed set of price features is computed on the base frame
 twice: with Polars expressions (``.over("Code")``) and with a straightforward pandas
 ``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the largest
 absolute difference between the two results. With ``--incremental`` a third child builds a
@@ -136,6 +137,7 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
                 "blocks": meta["blocks"],
                 "skipped_blocks": meta["skipped_blocks"],
                 "block_seconds": meta["block_seconds"],
+                "stage_seconds": meta.get("stage_seconds"),
                 "rows_per_second": round(result.rows / seconds),
                 "rows_per_cpu_second": round(result.rows / cpu),
                 "cache_mb": round(
