@@ -1,0 +1,147 @@
+"""The minute bars' daily summary (``equities_bars_minute_summary``): written in the same unit write
+as the bars (paged or from bulk files), removed with them, crash-safe, and derived afterwards for a
+store written before it existed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from gogooku.dataset.plan import plan_blocks
+from gogooku.features.registry import BLOCKS
+from gogooku.jquants.client import JQuantsClient
+from gogooku.jquants.derived import DERIVED, MINUTE_BARS, MINUTE_SUMMARY, summarise_minute_bars
+from gogooku.jquants.transport import ASGISyncTransport
+from gogooku.settings import AddOn, Plan
+from gogooku.store.derive import derive, due_units
+from gogooku.store.fetch import fetch
+from gogooku.store.raw import RawStore, UnitWrite
+from gogooku.synth.api import create_app
+from gogooku.synth.config import SynthConfig
+from gogooku.synth.market import generate_market
+from gogooku.synth.minute import minute_bars
+
+D = dt.date
+START, END = D(2024, 2, 1), D(2024, 3, 8)
+
+
+@pytest.fixture(scope="module")
+def market():
+    config = SynthConfig(seed=3, stocks=20, start=START, end=END)
+    return generate_market(config, side_tables=False, minute_days=12)
+
+
+@pytest.fixture(scope="module")
+def bars(market) -> pl.DataFrame:
+    daily = market.tables["equities_bars_daily"].filter(pl.col("Date") >= D(2024, 2, 1))
+    return minute_bars(daily.head(20 * 10), market.config.seed)
+
+
+def day_units(bars: pl.DataFrame) -> list[UnitWrite]:
+    return [
+        UnitWrite(str(day), part, {"date": str(day)}, day, day)
+        for (day,), part in bars.partition_by("Date", as_dict=True).items()
+    ]
+
+
+def assert_summary_of_stored_bars(store: RawStore) -> None:
+    expected = summarise_minute_bars(store.scan(MINUTE_BARS).collect())
+    assert expected.height > 0
+    assert_frame_equal(store.scan(MINUTE_SUMMARY).collect(), expected)
+    parents = {r.unit_key: r for r in store.catalog.units(MINUTE_BARS)}
+    summaries = {r.unit_key: r for r in store.catalog.units(MINUTE_SUMMARY)}
+    assert parents.keys() == summaries.keys()
+    for key, parent in parents.items():
+        own = summaries[key]
+        assert own.committed and parent.committed
+        assert (own.fetched_at, own.query, own.source) == (
+            parent.fetched_at,
+            parent.query,
+            parent.source,
+        )
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_fetch_stores_the_summary_of_the_bars_it_stores(market, tmp_path, bulk):
+    today = END
+    server = create_app(market, api_key="k", plan=Plan.STANDARD, rate_limit=False, today=today)
+    client = JQuantsClient(
+        "k",
+        plan=Plan.STANDARD,
+        base_url="http://synthetic.local/v2",
+        transport=ASGISyncTransport(server),
+        pacing=False,
+        today=today,
+        addons=frozenset({AddOn.MINUTE}),
+    )
+    store = RawStore(tmp_path)
+    with client:
+        report = fetch(
+            store,
+            client,
+            D(2024, 2, 26),
+            END,
+            [MINUTE_BARS],
+            Plan.STANDARD,
+            progress=False,
+            today=today,
+            bulk=bulk,
+            addons=frozenset({AddOn.MINUTE}),
+        )
+    assert (report.results[MINUTE_BARS].bulk_files > 0) is bulk
+    assert_summary_of_stored_bars(store)
+    assert due_units(store, DERIVED[MINUTE_SUMMARY]) == []
+
+
+def test_removing_bar_units_removes_their_summary(bars, tmp_path):
+    store = RawStore(tmp_path)
+    units = day_units(bars)
+    store.write_units(MINUTE_BARS, units)
+    gone = [units[0].key, units[1].key]
+    store.remove_units(MINUTE_BARS, gone)
+    assert_summary_of_stored_bars(store)
+    assert not {r.unit_key for r in store.catalog.units(MINUTE_SUMMARY)} & set(gone)
+
+
+@pytest.mark.parametrize("failing", [MINUTE_BARS, MINUTE_SUMMARY])
+def test_an_interrupted_write_never_commits_bars_without_their_summary(
+    bars, tmp_path, monkeypatch, failing
+):
+    store = RawStore(tmp_path)
+    units = day_units(bars)
+    commit = RawStore._commit
+
+    def crash(self, batch):
+        if batch.dataset == failing:
+            raise KeyboardInterrupt
+        commit(self, batch)
+
+    monkeypatch.setattr(RawStore, "_commit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_units(MINUTE_BARS, units)
+    assert not any(r.committed for r in store.catalog.units(MINUTE_BARS))
+    monkeypatch.undo()
+    store.write_units(MINUTE_BARS, units)  # what the next fetch does with the pending units
+    assert_summary_of_stored_bars(store)
+
+
+def test_derive_completes_a_store_written_before_the_summary(bars, tmp_path, monkeypatch):
+    store = RawStore(tmp_path)
+    monkeypatch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
+    store.write_units(MINUTE_BARS, day_units(bars))
+    monkeypatch.undo()
+    _, skipped = plan_blocks(["mb"], store, BLOCKS)
+    assert "run `gogooku store derive`" in skipped["mb"]
+    (done,) = derive(store)
+    assert (done.dataset, done.units, done.parent_rows) == (MINUTE_SUMMARY, 10, bars.height)
+    assert_summary_of_stored_bars(store)
+    assert derive(store)[0].units == 0
+    # bars rewritten by a version without the summary: the stale summary units are due again
+    monkeypatch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
+    store.write_units(MINUTE_BARS, day_units(bars)[:3])
+    monkeypatch.undo()
+    assert derive(store)[0].units == 3
+    assert_summary_of_stored_bars(store)
