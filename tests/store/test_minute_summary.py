@@ -9,16 +9,19 @@ import datetime as dt
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
 
+from gogooku.cli import app
 from gogooku.dataset.plan import plan_blocks
 from gogooku.features.registry import BLOCKS
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.derived import DERIVED, MINUTE_BARS, MINUTE_SUMMARY, summarise_minute_bars
 from gogooku.jquants.transport import ASGISyncTransport
-from gogooku.settings import AddOn, Plan
+from gogooku.settings import AddOn, Plan, get_settings
 from gogooku.store.derive import derive, due_units
 from gogooku.store.fetch import fetch
 from gogooku.store.raw import RawStore, UnitWrite
+from gogooku.store.status import store_status
 from gogooku.synth.api import create_app
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
@@ -128,20 +131,23 @@ def test_an_interrupted_write_never_commits_bars_without_their_summary(
     assert_summary_of_stored_bars(store)
 
 
-def test_derive_completes_a_store_written_before_the_summary(bars, tmp_path, monkeypatch):
-    store = RawStore(tmp_path)
-    monkeypatch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
-    store.write_units(MINUTE_BARS, day_units(bars))
-    monkeypatch.undo()
+def test_derive_completes_a_store_written_before_the_summary(bars, monkeypatch):
+    store = RawStore(get_settings().raw_dir)
+    with monkeypatch.context() as patch:
+        patch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
+        store.write_units(MINUTE_BARS, day_units(bars))
     _, skipped = plan_blocks(["mb"], store, BLOCKS)
     assert "run `gogooku store derive`" in skipped["mb"]
-    (done,) = derive(store)
-    assert (done.dataset, done.units, done.parent_rows) == (MINUTE_SUMMARY, 10, bars.height)
+    result = CliRunner().invoke(app, ["store", "derive"])
+    assert result.exit_code == 0, result.output
+    assert f"{MINUTE_SUMMARY}: 10 unit(s) derived from {bars.height} stored row(s)" in result.output
     assert_summary_of_stored_bars(store)
     assert derive(store)[0].units == 0
+    modes = {line.dataset: line.fetch_mode for line in store_status(store)}
+    assert modes[MINUTE_SUMMARY] == "derived"
     # bars rewritten by a version without the summary: the stale summary units are due again
-    monkeypatch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
-    store.write_units(MINUTE_BARS, day_units(bars)[:3])
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
+        store.write_units(MINUTE_BARS, day_units(bars)[:3])
     assert derive(store)[0].units == 3
     assert_summary_of_stored_bars(store)
