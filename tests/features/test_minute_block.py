@@ -103,7 +103,8 @@ def test_skipped_with_a_message_when_the_store_has_no_minute_bars():
 
 @functools.cache
 def _synthetic() -> tuple[dict[str, pl.DataFrame], pl.DataFrame, TradingCalendar]:
-    """20 synthetic stocks, 2021-01..2021-04, minute bars on every trading day, and the base."""
+    """20 synthetic stocks, 2021-01..2021-04, minute bars on every trading day from February,
+    and the base."""
     from gogooku.dataset.base import build_base
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
@@ -112,7 +113,9 @@ def _synthetic() -> tuple[dict[str, pl.DataFrame], pl.DataFrame, TradingCalendar
     start, end = date(2021, 1, 4), date(2021, 4, 30)
     config = SynthConfig(seed=5, stocks=20, start=start, end=end)
     tables = dict(generate_market(config, side_tables=False).tables)
-    tables["equities_bars_minute"] = minute_bars(tables["equities_bars_daily"], config.seed)
+    # the add-on's window starts after the build's start, as in a 10-year build
+    daily = tables["equities_bars_daily"].filter(pl.col("Date") >= date(2021, 2, 1))
+    tables["equities_bars_minute"] = minute_bars(daily, config.seed)
     tables[MINUTE_SUMMARY] = summarise_minute_bars(tables["equities_bars_minute"])
     calendar = TradingCalendar.from_frame(tables["markets_calendar"])
     base = build_base(TableStore(tables), calendar, start, end)
@@ -128,6 +131,9 @@ def test_summary_block_equals_the_bar_reduction():
     old = minute_reference.compute(ctx).collect()
     assert new.height == base.height and new["mb_rv_5m"].is_not_null().sum() > 1000
     assert new["mb_rv_5m_ma20"].is_not_null().any()
+    assert new.filter(pl.col("Date") < date(2021, 2, 1)).null_count().row(0)[2:] == (
+        new.filter(pl.col("Date") < date(2021, 2, 1)).height,
+    ) * len(FEATURES)
     for name in new.columns[2:]:
         assert new[name].is_null().equals(old[name].is_null()), name
         assert new[name].cast(pl.Float32).equals(old[name].cast(pl.Float32)), name

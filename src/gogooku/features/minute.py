@@ -30,6 +30,8 @@ next ``gogooku fetch``.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from gogooku.features import ops
@@ -97,12 +99,17 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Daily minute-bar measures joined on (Code, Date) and their 20-day means."""
     span = ctx.base.select(pl.col(ops.DATE).min().alias("lo"), pl.col(ops.DATE).max().alias("hi"))
     lo, hi = span.collect().row(0)
-    summary = ops.own_codes(ctx.store.scan(SOURCE), ctx.base).filter(
-        pl.col("Date").is_between(lo, hi)
+    summary = (
+        ops.own_codes(ctx.store.scan(SOURCE), ctx.base)
+        .filter(pl.col("Date").is_between(lo, hi))
+        .collect()
     )
-    traded = ops.traded_rows(ctx.base).select(ops.CODE, ops.DATE)
+    # Rows before the first summary are null, and so is every 20-row mean reaching back to them
+    # (all 20 values needed): only the traded rows from that day on are computed.
+    first = summary.get_column("Date").min() if summary.height else hi + dt.timedelta(days=1)
+    traded = ops.traded_rows(ctx.base).filter(pl.col(ops.DATE) >= first).select(ops.CODE, ops.DATE)
     computed = traded.join(
-        daily_measures(summary), on=["Code", "Date"], how="left", maintain_order="left"
+        daily_measures(summary.lazy()), on=["Code", "Date"], how="left", maintain_order="left"
     ).with_columns(
         ops.rolling_mean(pl.col("mb_rv_5m"), MEAN).alias("mb_rv_5m_ma20"),
         ops.rolling_mean(pl.col("mb_auction_share"), MEAN).alias("mb_auction_share_ma20"),
