@@ -1,6 +1,6 @@
 """The minute bars' daily summary (``equities_bars_minute_summary``): written in the same unit write
-as the bars (paged or from bulk files), removed with them, crash-safe, and derived afterwards for a
-store written before it existed."""
+as the bars (paged or from bulk files), removed with them, crash-safe, derived afterwards for a
+store written before it existed, and repaired from the bars when its partition is corrupt."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from gogooku.jquants.transport import ASGISyncTransport
 from gogooku.settings import AddOn, Plan, get_settings
 from gogooku.store.derive import derive, due_units
 from gogooku.store.fetch import fetch
+from gogooku.store.health import repair, store_problems
 from gogooku.store.raw import RawStore, UnitWrite
+from gogooku.store.sources import fetched_datasets
 from gogooku.store.status import store_status
 from gogooku.synth.api import create_app
 from gogooku.synth.config import SynthConfig
@@ -150,4 +152,16 @@ def test_derive_completes_a_store_written_before_the_summary(bars, monkeypatch):
         patch.setattr("gogooku.store.raw.derived_of", lambda dataset: ())
         store.write_units(MINUTE_BARS, day_units(bars)[:3])
     assert derive(store)[0].units == 3
+    assert_summary_of_stored_bars(store)
+
+
+def test_a_corrupt_summary_partition_is_repaired_from_the_stored_bars(bars, tmp_path):
+    store = RawStore(tmp_path)
+    store.write_units(MINUTE_BARS, day_units(bars))
+    (path,) = store.partitions(MINUTE_SUMMARY)
+    path.write_bytes(b"not parquet")
+    problems = store_problems(store, fetched_datasets(store, [MINUTE_BARS]))
+    assert [p.dataset for p in problems] == [MINUTE_SUMMARY]
+    repair(store, problems)
+    assert derive(store)[0].units == 10
     assert_summary_of_stored_bars(store)
