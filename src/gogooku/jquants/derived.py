@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 MINUTE_BARS = "equities_bars_minute"
@@ -78,37 +79,43 @@ def _same_day(k: int) -> pl.Expr:
     return (pl.col("Code") == pl.col("Code").shift(k)) & (pl.col("Date") == pl.col("Date").shift(k))
 
 
-def summarise_sorted(bars: pl.LazyFrame) -> pl.LazyFrame:
-    """The summary rows (module docstring) of minute ``bars`` already sorted by Date, Code, Time.
+def summarise_minute_bars(bars: pl.DataFrame) -> pl.DataFrame:
+    """The summary (module docstring) of the minute bars of one unit, in any row order; sorted
+    by Date, Code.
 
-    Each measure is a neighbour comparison plus a plain group sum or max (no sort inside).
+    The rows are sorted by Date, Code, Time; each measure is then a neighbour comparison plus a
+    group max or integer sum, and ``RV5m`` a NumPy segment sum over each stock-day's bucket
+    closes in time order, so a unit's summary does not depend on how its rows were chunked or
+    on the thread count (a re-fetch of unchanged bars gives bit-identical rows, hence no vintage).
     """
     c = pl.col
     clock = c("Time").str.to_time("%H:%M")
     early_to = minute(LAST30_FROM)
-    rows = bars.with_columns(
-        (clock.dt.hour().cast(pl.Int16) * 60 + clock.dt.minute()).alias("m")
-    ).with_columns(
-        _same_day(-1).fill_null(False).alias("has_next"),
-        (c("m") // BUCKET_MINUTES).alias("bucket"),
+    rows = (
+        bars.select("Date", "Code", "Time", "C", "Vo", "Va")
+        .sort("Date", "Code", "Time")
+        .with_columns((clock.dt.hour().cast(pl.Int16) * 60 + clock.dt.minute()).alias("m"))
+        .with_columns(
+            _same_day(-1).fill_null(False).alias("has_next"),
+            (c("m") // BUCKET_MINUTES).alias("bucket"),
+        )
+    )
+    ends = rows.filter(~c("has_next") | (c("bucket") != c("bucket").shift(-1))).select(
+        "Code",
+        "Date",
+        pl.when(_same_day(1)).then((c("C").log() - c("C").shift(1).log()).pow(2)).alias("r2"),
+        (~_same_day(1)).fill_null(True).alias("first"),
+    )
+    starts = np.flatnonzero(ends["first"].to_numpy())
+    returns = np.add.reduceat(ends["r2"].is_not_null().to_numpy().astype(np.int64), starts)
+    r2_sum = np.add.reduceat(ends["r2"].fill_null(0.0).to_numpy(), starts)
+    closes = ends.filter("first").select(
+        "Code",
+        "Date",
+        pl.Series("Buckets", np.diff(np.r_[starts, ends.height]), dtype=pl.Int64),
+        pl.Series("RV5m", np.where(returns > 0, r2_sum, np.nan)).fill_nan(None),
     )
     last_early = (c("m") <= early_to) & ~(c("has_next") & (c("m").shift(-1) <= early_to))
-    closes = (
-        rows.filter(~c("has_next") | (c("bucket") != c("bucket").shift(-1)))
-        .select(
-            "Code",
-            "Date",
-            pl.when(_same_day(1)).then((c("C").log() - c("C").shift(1).log()).pow(2)).alias("r2"),
-        )
-        .group_by("Code", "Date")
-        .agg(c("r2").sum().alias("r2_sum"), c("r2").count().alias("n"), pl.len().alias("Buckets"))
-        .select(
-            "Code",
-            "Date",
-            c("Buckets").cast(pl.Int64),
-            pl.when(c("n") > 0).then(c("r2_sum")).alias("RV5m"),
-        )
-    )
     day = (
         rows.select(
             "Code",
@@ -134,14 +141,6 @@ def summarise_sorted(bars: pl.LazyFrame) -> pl.LazyFrame:
         .select(list(MINUTE_SUMMARY_SCHEMA))
         .sort("Date", "Code")
     )
-
-
-def summarise_minute_bars(bars: pl.DataFrame) -> pl.DataFrame:
-    """The summary of the minute bars of one unit (any row order), sorted by Date, Code."""
-    ordered = (
-        bars.lazy().select("Date", "Code", "Time", "C", "Vo", "Va").sort("Date", "Code", "Time")
-    )
-    return summarise_sorted(ordered).collect()
 
 
 DERIVED: dict[str, DerivedDataset] = {
