@@ -13,6 +13,7 @@ from rich.table import Table
 
 from gogooku.logs import console
 from gogooku.settings import AddOn, Plan, get_settings, parse_addons
+from gogooku.store.derive import derive
 from gogooku.store.fetch import FetchReport
 from gogooku.store.health import repair, store_problems
 from gogooku.store.raw import CATALOG_FILE, RawStore
@@ -282,3 +283,19 @@ def status_command(
             soft_wrap=True,
         )
         raise typer.Exit(1)
+
+
+@store_app.command("derive")
+def derive_command() -> None:
+    """Write the derived datasets a store fetched before them lacks (the minute bars' daily summary `equities_bars_minute_summary`, which the mb feature block reads), from the stored rows; a re-run derives nothing.
+
+    `gogooku fetch` writes them with every unit it stores and runs this step after its requests, so only a store fetched by an older version needs it.
+    """
+    raw_dir = get_settings().raw_dir
+    if not (raw_dir / CATALOG_FILE).exists():
+        _stdout().print(f"raw store {raw_dir} is empty: run gogooku fetch")
+        return
+    for done in derive(RawStore(raw_dir)):
+        _stdout().print(
+            f"{done.dataset}: {done.units} unit(s) derived from {done.parent_rows} stored row(s)"
+        )

@@ -58,6 +58,10 @@ month that ended before today come from the dataset's V2 bulk file when one is l
 the same units with the same parameters, and only the rest is paged; see ``gogooku.store.bulk``.
 The units it stores follow the rules above like paged ones (a bulk file is listed only when some
 unit of the dataset is due, so a completed historical fetch still makes no request).
+
+Derived datasets (``gogooku.jquants.derived``: the minute bars' daily summary) are written with
+their parent's units; after its requests a fetch also derives the units a store written before
+them lacks (``gogooku.store.derive``, reported as a note of the parent dataset).
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
+from gogooku.jquants.derived import derived_of
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, BadRequestError, PlanError
 from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
@@ -80,6 +85,7 @@ from gogooku.jquants.publication import needs_calendar, publication_day
 from gogooku.settings import AddOn, Plan
 from gogooku.store.bulk import backfill, bulk_capable
 from gogooku.store.catalog import UnitRecord
+from gogooku.store.derive import derive
 from gogooku.store.raw import RawStore, UnitWrite
 from gogooku.store.units import DatasetResult, FetchClient, FetchReport, Unit
 
@@ -566,6 +572,13 @@ def fetch(
                     f"{dataset}: {exc}; {report.fetched} unit(s) fetched before it are stored: "
                     "re-run to resume"
                 ) from exc
+    for dataset in order:
+        for derived in derived_of(dataset):
+            done = derive(store, [derived.id])[0]
+            if done.units:
+                report.results[dataset].notes.append(
+                    f"{done.units} unit(s) of {derived.id} derived from stored rows"
+                )
     return report
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from gogooku.errors import GogookuError
 from gogooku.jquants.client import JQuantsClient
+from gogooku.jquants.derived import derived_of
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import AddOn, Plan, get_settings
 from gogooku.store.catalog import UnitRecord
@@ -66,12 +67,13 @@ def parse_datasets(text: str | None) -> list[str] | None:
 
 
 def fetched_datasets(store: RawStore, datasets: Sequence[str] | None) -> list[str]:
-    """The stored datasets a fetch of ``datasets`` (all when None) touches: the calendar and the
-    synthetic oracle always."""
+    """The stored datasets a fetch of ``datasets`` (all when None) touches: their derived
+    datasets too, the calendar and the synthetic oracle always."""
     present = store.catalog.datasets()
     if datasets is None:
         return present
-    return [d for d in (CALENDAR, *datasets, ORACLE_DATASET) if d in present]
+    derived = [x.id for d in datasets for x in derived_of(d)]
+    return [d for d in (CALENDAR, *datasets, *derived, ORACLE_DATASET) if d in present]
 
 
 def refuse_corrupt(store: RawStore, datasets: Sequence[str] | None) -> None:

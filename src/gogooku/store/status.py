@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from gogooku.jquants.derived import DERIVED
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.bulk import read_manifest
 from gogooku.store.fetch import CALENDAR, trading_days
@@ -47,6 +48,8 @@ class DatasetStatus:
 
 
 def _fetch_mode(dataset: str) -> str:
+    if dataset in DERIVED:
+        return "derived"
     return "oracle" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].fetch_mode
 
 
@@ -90,5 +93,5 @@ def _downloaded(store: RawStore, dataset: str) -> int:
 def store_status(store: RawStore, deep: bool = False) -> list[DatasetStatus]:
     """One line per dataset with at least one catalog entry, in catalogue order."""
     present = set(store.catalog.datasets())
-    order = [*ENDPOINTS, ORACLE_DATASET]
+    order = [*ENDPOINTS, *DERIVED, ORACLE_DATASET]
     return [dataset_status(store, d, deep) for d in order if d in present]
