@@ -25,7 +25,7 @@ from gogooku.jquants.bulkfile import bulk_key
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.transport import ASGISyncTransport
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 from gogooku.store.bulk import MANIFEST_FILE
 from gogooku.store.fetch import fetch
 from gogooku.store.raw import RawStore
@@ -328,3 +328,33 @@ def test_the_month_read_from_a_key_is_the_month_it_was_written_for(year, month, 
     first, last = key_month(bulk_key(dataset, year, month))
     assert (first.year, first.month, first.day) == (year, month, 1)
     assert last.month == month and (last + dt.timedelta(days=1)).day == 1
+
+
+def test_cli_fetches_ticks_from_their_monthly_bulk_files_only(market, monkeypatch, tmp_path):
+    ticks = "equities_trades"
+    cli_on_market_day(monkeypatch)
+    server = Counting(
+        create_app(market, api_key="k", plan=Plan.LIGHT, rate_limit=False, addons={AddOn.MINUTE})
+    )
+    args = ["fetch", "--start", "2024-01-01", "--end", str(END), "--plan", "light"]
+    args += ["--datasets", ticks, "--addons", "minute"]
+    with background_server(server) as url, home(monkeypatch, tmp_path / "a") as store:
+        result = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
+        no_bulk = runner.invoke(app, [*args, "--base-url", f"{url}/v2", "--no-bulk"])
+        status = runner.invoke(app, ["store", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = server.counts()
+    assert "/equities/trades" not in counts  # no API call exists: only files
+    # Calendar and ticks: one listing each, January's and February's files each; March is in
+    # no complete file yet, so its days are reported and not fetched.
+    assert counts["/bulk/list"] == 2 and counts["/bulk-files/"] == 4
+    assert "not fetched" in result.output
+    served_ticks = server.state.service.tables[ticks].between(START, D(2024, 2, 29))
+    stored = store.scan(ticks).collect()
+    assert stored.height == served_ticks.height > 1000
+    key = list(ENDPOINTS[ticks].key)
+    assert_frame_equal(stored.select(served_ticks.columns).sort(key), served_ticks.sort(key))
+    line = next(x for x in json.loads(status.output) if x["dataset"] == ticks)
+    assert line["bulk_files"] == 2 and line["gaps"] == [] and line["last"] == "2024-02-29"
+    assert no_bulk.exit_code == 0 and "bulk files only" in no_bulk.output
+    assert server.counts()["/bulk/list"] == 2  # --no-bulk lists nothing

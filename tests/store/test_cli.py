@@ -74,6 +74,7 @@ def test_store_status_table():
     assert cells == [
         "equities_bars_daily",
         "date",
+        "-",  # coverage from: only the plan's window limits it
         "2024-01-04",
         "2024-01-31",
         "36",
