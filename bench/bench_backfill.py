@@ -29,7 +29,6 @@ import platform
 import resource
 import tempfile
 import time
-from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -45,38 +44,15 @@ from gogooku.store.raw import RawStore
 from gogooku.synth.api import create_app
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
+from gogooku.synth.request_log import RequestLog
 
 PLAN = Plan.STANDARD
 END = date(2024, 12, 30)
 FULL = (4000, 10)
 
 
-class Counting:
-    """ASGI wrapper: requests per path (signed files as one path) and body bytes sent."""
-
-    def __init__(self, app) -> None:
-        self.app, self.state = app, app.state
-        self.paths: Counter = Counter()
-        self.bytes: Counter = Counter()
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"].removeprefix("/v2")
-        path = "/bulk-files/" if path.startswith("/bulk-files/") else path
-        self.paths[path] += 1
-
-        async def counted(message) -> None:
-            if message["type"] == "http.response.body":
-                self.bytes[path] += len(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, receive, counted)
-
-
 def _run(market, start: date, bulk: bool) -> dict:
-    server = Counting(create_app(market, api_key="k", plan=PLAN, rate_limit=False))
+    server = RequestLog(create_app(market, api_key="k", plan=PLAN, rate_limit=False))
     today = server.state.service.today
     client = JQuantsClient(
         "k",
@@ -106,7 +82,7 @@ def _run(market, start: date, bulk: bool) -> dict:
         "requests": requests,
         "requests_by_dataset": {d: r.requests for d, r in report.results.items() if r.requests},
         "units_by_dataset": {d: r.fetched for d, r in report.results.items() if r.fetched},
-        "downloads": server.paths["/bulk-files/"],
+        "downloads": server.counts()["/bulk-files/"],
         "modelled_paced_seconds": round(requests * 60 / RATE_PER_MINUTE[PLAN], 1),
         "unpaced_seconds": round(seconds, 1),
         "bytes": sum(server.bytes.values()),

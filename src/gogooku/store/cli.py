@@ -142,11 +142,6 @@ def fetch_command(
     On Light and above (Free: the calendar only) the complete months of every bulk-capable dataset come from the V2 bulk files (one gzip CSV per dataset and month: one listing call per dataset, one URL call and one download per file, each file checked for size, gzip integrity, header, rows and month before anything is stored) and only the rest (the current month, the calendar's months ahead) is paged; `raw/<dataset>/_bulk.json` records the stored files, so an interrupted backfill resumes and a file whose LastModified or Size changed is downloaded again. Ticks (`equities_trades`, minute add-on) have no API call: they come from their monthly bulk files only (the current month's once it has ended). --no-bulk pages everything (and skips the ticks).
     """
     first, last = _parse_date("--start", start), _parse_date("--end", end)
-    if first > dt.date.today():
-        raise typer.BadParameter(
-            f"{start} is after today ({dt.date.today()}): nothing is published yet",
-            param_hint="--start",
-        )
     store = RawStore(get_settings().raw_dir)
     wanted = parse_datasets(datasets)
     if repair:
