@@ -13,7 +13,7 @@ with bulk (``bulk``). An ASGI wrapper counts every request by path and the body 
 * ``bytes``: response bodies, JSON pages and bulk files, uncompressed on the wire in process.
 
 ``full_size_estimate`` scales the request counts to 4,000 stocks × 10 years: a day-by-day dataset
-costs one request per trading day and page (the pages per unit measured here; a 4,000-stock day
+costs one request per trading day from its coverage start (``Endpoint.coverage_from``) and page (the pages per unit measured here; a 4,000-stock day
 fits one 5,000-row page of the synthetic server), a month-range dataset one per month; bulk costs
 one listing per dataset, one URL call per complete month with data and the current month paged.
 ``server_bars_listing`` times the synthetic server's bars ``/bulk/list``: the first call builds
@@ -100,8 +100,8 @@ def _full_size_estimate(paging: dict) -> dict:
     calendar_months_ahead = 12  # paid plans page the calendar through the end of next year
     pages, bulk, per_dataset = 0, 0, {}
     for ep in ENDPOINTS.values():
-        if not plan_allows(PLAN, ep.min_plan):
-            continue
+        if ep.add_on is not None or not plan_allows(PLAN, ep.min_plan):
+            continue  # the runs hold no add-on
         if ep.fetch_mode == "latest":
             paged = bulked = 1
         elif ep.fetch_mode == "range":
@@ -111,7 +111,8 @@ def _full_size_estimate(paging: dict) -> dict:
         else:
             units = paging["units_by_dataset"].get(ep.id, 0)
             per_unit = paging["requests_by_dataset"].get(ep.id, 0) / units if units else 1.0
-            paged = round(len(days) * per_unit)
+            covered = [d for d in days if ep.coverage_from is None or d >= ep.coverage_from]
+            paged = round(len(covered) * per_unit)
             bulked = 1 + (months - 1) + round(tail_days * per_unit)
         if not bulk_capable(ep.id, PLAN):
             bulked = paged
