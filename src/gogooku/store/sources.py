@@ -17,7 +17,7 @@ from enum import StrEnum
 from rich.console import Console
 
 from gogooku.errors import GogookuError
-from gogooku.jquants.client import JQuantsClient
+from gogooku.jquants.client import JQuantsClient, jst_today
 from gogooku.jquants.derived import derived_of
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import AddOn, Plan, get_settings
@@ -105,9 +105,14 @@ def fetch_from_source(
     JQUANTS_ADDONS for jquants and every add-on for synthetic; ``base_url`` (jquants
     only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated; ``bulk``
     takes complete months from V2 bulk files where the plan allows (``gogooku.store.bulk``).
+    A ``start`` after today (Tokyo) or an ``end`` before ``start`` is a ``SourceError`` naming
+    the parameter and the dates, before any request.
     """
     if end < start:
         raise SourceError(f"--end {end} is before --start {start}")
+    today = jst_today()
+    if start > today:
+        raise SourceError(f"--start {start} is after today ({today}): nothing is published yet")
     refuse_corrupt(store, datasets)  # `gogooku fetch --repair` sets such files aside first
     if source is Source.JQUANTS:
         settings = get_settings()
