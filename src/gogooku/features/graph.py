@@ -462,7 +462,7 @@ def compute_artifacts(ctx: BlockContext) -> tuple[pl.LazyFrame, dict[str, pl.Dat
     nulls_off = frame.select(
         "Code", "Date", *(pl.when("_node").then(pl.col(f.name)).alias(f.name) for f in FEATURES)
     )
-    return ops.finalize(nulls_off, FEATURES), {EDGES_FILE: edge_frame}
+    return ops.in_memory(ops.finalize(nulls_off, FEATURES)), {EDGES_FILE: edge_frame}
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:

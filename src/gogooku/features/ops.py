@@ -215,3 +215,15 @@ def finalize(frame: pl.LazyFrame, features: Iterable[Feature]) -> pl.LazyFrame:
             col = pl.when(col.is_finite()).then(col).otherwise(None)
         exprs.append(col.cast(dtype).alias(f.name))
     return frame.select(CODE, DATE, *exprs)
+
+
+def in_memory(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` computed now by Polars' in-memory engine, handed back lazy (a block's result).
+
+    Polars 2 collects with its streaming engine by default; on a build chunk that engine runs
+    per-stock windows (``.over("Code")``), the join back onto the base rows and per-date
+    group-bys with 1.5–3× the CPU of the in-memory engine, for identical values (per block:
+    ``bench/bench_blocks.py``, docs/benchmarks.md). Blocks made mostly of such work end with it;
+    blocks dominated by side-data scans and as-of joins do not (there streaming is as cheap).
+    """
+    return frame.collect(engine="in-memory").lazy()

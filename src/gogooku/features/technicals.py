@@ -285,7 +285,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         (pl.col("macd") - pl.col("macd_signal")).alias("macd_hist"),
         ops.wilder(pl.col("_dx"), 14).alias("adx_14"),
     )
-    return ops.to_base_rows(ctx.base, traded, FEATURES)
+    return ops.in_memory(ops.to_base_rows(ctx.base, traded, FEATURES))
 
 
 BLOCK = Block(
