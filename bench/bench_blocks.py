@@ -15,7 +15,10 @@ an A/B alternates ``PYTHONPATH=old/src`` and ``PYTHONPATH=src`` runs of this scr
 order, one Parquet per block) so two versions' values can be compared with ``--compare A B``
 (largest absolute and relative difference per column, null patterns, dtypes).
 
-Usage: ``python bench/bench_blocks.py --home /tmp/bench-graph/1000x5 --blocks graph,returns``.
+Usage: ``python bench/bench_blocks.py --home /tmp/bench-graph/1000x5 --blocks graph,returns``;
+without ``--home`` (``make bench``) it first writes a small store (``--stocks`` 200 × ``--years``
+2, seed 7, as ``bench_build.py`` writes its stores) in a temporary folder. There is no baseline
+inside one run: the baseline is the other version's run (docs/benchmarks.md, "Build blocks").
 Prints one JSON document on stdout.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -42,6 +46,32 @@ DEFAULT_BLOCKS = (
     "own",
     "returns",
 )
+
+
+def _write_store(home: Path, stocks: int, years: int) -> None:
+    """A synthetic raw store in ``home`` as ``bench_build.py --home`` leaves it (every dataset in
+    month units, the bars with the Premium session fields) and its ``setup.json``."""
+    from gogooku.store.raw import RawStore, UnitWrite
+    from gogooku.synth.config import SynthConfig
+    from gogooku.synth.market import generate_market
+
+    start = date(END.year - years + 1, 1, 1)
+    market = generate_market(SynthConfig(seed=7, stocks=stocks, start=start, end=END))
+    store = RawStore(home / "raw")
+    for dataset, frame in market.tables.items():
+        if frame.is_empty():
+            continue
+        if dataset in market.premium_renderers:
+            frame = market.premium_renderers[dataset](frame)
+        months = frame.with_columns(
+            pl.col(RawStore.date_field(dataset)).dt.strftime("%Y-%m").alias("_m")
+        )
+        units = [
+            UnitWrite(str(m), part.drop("_m"), {"month": str(m)})
+            for (m,), part in months.group_by("_m", maintain_order=True)
+        ]
+        store.write_units(dataset, units, source="bench")
+    (home / "setup.json").write_text(json.dumps({"start": start.isoformat()}))
 
 
 def _context(home: Path):
@@ -171,6 +201,8 @@ def compare(a: Path, b: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, help="DIR/STOCKSxYEARS of bench_build.py --home DIR")
+    parser.add_argument("--stocks", type=int, default=200, help="store size without --home (200)")
+    parser.add_argument("--years", type=int, default=2, help="store years without --home (2)")
     parser.add_argument("--blocks", default=",".join(DEFAULT_BLOCKS), help="comma-separated names")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each block (default 1)")
     parser.add_argument("--chunk-stocks", type=int, default=400, help="codes per chunk (400)")
@@ -180,10 +212,15 @@ def main() -> None:
     if args.compare:
         print(json.dumps(compare(*args.compare), indent=2))
         return
-    if args.home is None:
-        parser.error("--home is required unless --compare is given")
     names = [n for n in args.blocks.split(",") if n]
-    print(json.dumps(run(args.home, names, args.repeat, args.chunk_stocks, args.save), indent=2))
+    if args.home is not None:
+        result = run(args.home, names, args.repeat, args.chunk_stocks, args.save)
+    else:
+        with tempfile.TemporaryDirectory(prefix="gogooku_bench_blocks_") as tmp:
+            _write_store(Path(tmp), args.stocks, args.years)
+            result = run(Path(tmp), names, args.repeat, args.chunk_stocks, args.save)
+            result["home"] = f"temporary store, {args.stocks} stocks x {args.years} years"
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

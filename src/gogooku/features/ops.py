@@ -182,6 +182,17 @@ def own_codes(source: pl.LazyFrame, base: pl.LazyFrame) -> pl.LazyFrame:
     return source.filter(pl.col(CODE).is_in(codes.implode()))
 
 
+def last_per_day_sorted(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` sorted by (Code, Date), keeping of the records sharing a (Code, Date) the last in
+    frame order: ``unique(subset=[Code, Date], keep="last").sort(Code, Date)`` done as one stable
+    sort and a test against the next row (the same rows; no hash of every (Code, Date) pair,
+    which cost more than the rest of the breakdown block's record work)."""
+    code, day = pl.col(CODE), pl.col(DATE)
+    return frame.sort(CODE, DATE, maintain_order=True).filter(
+        code.ne_missing(code.shift(-1)) | day.ne_missing(day.shift(-1))
+    )
+
+
 def to_base_rows(
     base: pl.LazyFrame,
     computed: pl.LazyFrame,
