@@ -49,6 +49,7 @@ from gogooku.features.base import Block, BlockContext, Feature
 EDGES_FILE = "graph_edges.parquet"
 EDGE_SCHEMA = {"Date": pl.Date, "src": pl.String, "dst": pl.String, "weight": pl.Float32}
 _ROWS = 64  # rows per in-place block of the N × N element-wise work (fits the L2 cache)
+_CELLS = 32_768  # cells per block of the N × (N − nc) incomplete-column work (six such arrays)
 # Refresh days computed at once (each holds a few N × N float32 matrices: ~0.5 GB at N = 4,000).
 _WORKERS = min(2, os.cpu_count() or 1)
 
@@ -131,7 +132,7 @@ def _incomplete_part(xt: torch.Tensor, m: torch.Tensor, nc: int, min_obs: int) -
     """ρ of every column with each incomplete column ``nc:`` (N × (N − nc), module formula).
 
     ``xt``: centred returns with missing values 0; ``m``: the mask as 0/1. The sums are five
-    matrix products; the element-wise rest runs in place on blocks of ``_ROWS`` rows, so the
+    matrix products; the element-wise rest runs in place on blocks of about ``_CELLS`` cells, so the
     N × (N − nc) temporaries of the plain expression are neither allocated nor streamed through
     memory several times (the same operations in the same order: the values are identical).
     """
@@ -140,8 +141,9 @@ def _incomplete_part(xt: torch.Tensor, m: torch.Tensor, nc: int, min_obs: int) -
     s_a, s_b = xt.T @ mi, m.T @ xi
     q_a, q_b = (xt * xt).T @ mi, m.T @ (xi * xi)
     cov = xt.T @ xi
-    for lo in range(0, cov.shape[0], _ROWS):
-        rows = slice(lo, lo + _ROWS)
+    step = max(_ROWS, _CELLS // max(1, cov.shape[1]))  # few incomplete columns: taller blocks
+    for lo in range(0, cov.shape[0], step):
+        rows = slice(lo, lo + step)
         c, sa, sb, qa, qb, cv = cnt[rows], s_a[rows], s_b[rows], q_a[rows], q_b[rows], cov[rows]
         cv -= (sa * sb).div_(c)  # cov = P - S_a S_b / n
         qa -= sa.pow_(2).div_(c)  # Q_a - S_a² / n
