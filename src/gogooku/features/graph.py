@@ -50,7 +50,7 @@ EDGES_FILE = "graph_edges.parquet"
 EDGE_SCHEMA = {"Date": pl.Date, "src": pl.String, "dst": pl.String, "weight": pl.Float32}
 _ROWS = 64  # rows per in-place block of the N × N element-wise work (fits the L2 cache)
 _CELLS = 32_768  # cells per block of the N × (N − nc) incomplete-column work (six such arrays)
-# Refresh days computed at once (each holds a few N × N float32 matrices: ~0.5 GB at N = 4,000).
+# Refresh days computed at once (each thread keeps one N × N float32 matrix: 64 MB at N = 4,000).
 _WORKERS = min(2, os.cpu_count() or 1)
 
 
