@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -88,3 +89,24 @@ def test_truncated_ema_is_a_per_stock_finite_weighted_mean(per_stock, alpha):
     for g, v in zip(got, want, strict=True):
         if v is not None:
             assert math.isclose(g, v, rel_tol=1e-9, abs_tol=1e-9)
+
+
+records = st.lists(
+    st.tuples(st.sampled_from(["10000", "20000", "30000"]), st.integers(0, 5), st.integers(0, 9)),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=records)
+def test_last_per_day_sorted_equals_unique_keep_last_then_sort(rows):
+    frame = pl.DataFrame(
+        {
+            "Code": [r[0] for r in rows],
+            "Date": [date(2024, 1, 1) + timedelta(days=r[1]) for r in rows],
+            "v": [r[2] for r in rows],
+        },
+        schema={"Code": pl.String, "Date": pl.Date, "v": pl.Int64},
+    ).lazy()
+    want = frame.unique(subset=["Code", "Date"], keep="last").sort("Code", "Date").collect()
+    assert ops.last_per_day_sorted(frame).collect().equals(want)

@@ -213,7 +213,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         *((traded & (traded_count >= w + 1)).alias(f"is_{w}d_valid") for w in VALID_WINDOWS),
     )
     out = rows.join(dates, on=ops.DATE, how="left", maintain_order="left")
-    return ops.finalize(out, FEATURES)
+    return ops.in_memory(ops.finalize(out, FEATURES))
 
 
 BLOCK = Block(

@@ -31,6 +31,7 @@ directions) is written by the builder to ``datasets/NAME/graph_edges.parquet``.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,8 +48,9 @@ from gogooku.features.base import Block, BlockContext, Feature
 
 EDGES_FILE = "graph_edges.parquet"
 EDGE_SCHEMA = {"Date": pl.Date, "src": pl.String, "dst": pl.String, "weight": pl.Float32}
-_ROWS = 64  # rows per in-place block of the incomplete-column correlations (fits the L2 cache)
-# Refresh days computed at once (each holds a few N × N float32 matrices: ~0.5 GB at N = 4,000).
+_ROWS = 64  # rows per in-place block of the N × N element-wise work (fits the L2 cache)
+_CELLS = 32_768  # cells per block of the N × (N − nc) incomplete-column work (six such arrays)
+# Refresh days computed at once (each thread keeps one N × N float32 matrix: 64 MB at N = 4,000).
 _WORKERS = min(2, os.cpu_count() or 1)
 
 
@@ -72,7 +74,9 @@ class ArtifactBlock(Block):
     compute_artifacts: Callable[[BlockContext], tuple[pl.LazyFrame, dict[str, pl.DataFrame]]]
 
 
-def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.ndarray]:
+def masked_correlation(
+    x: np.ndarray, min_obs: int, out: torch.Tensor | None = None
+) -> tuple[torch.Tensor, np.ndarray]:
     """Pairwise-complete correlation (module formula) of the columns of ``x`` (W × N, NaN = missing).
 
     Returns ``(rho, order)``: ``rho`` (float32 torch, N × N) correlates the columns
@@ -81,6 +85,11 @@ def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.nd
     precision). Complete columns are correlated with one product of their standardised returns;
     only pairs touching an incomplete column use the masked sums. Pairs with fewer than
     ``min_obs`` joint observations or zero variance, and the diagonal, are NaN.
+
+    ``out`` (float32, at least N² elements) is reused storage for ``rho``: a fresh N × N matrix
+    costs a page fault per 4 KiB on its first write, more than the product itself at N = 4,000.
+    The product is written into it, then finished (÷ W, clamp) in blocks of ``_ROWS`` rows that
+    stay in cache; every element gets the same operations as the whole-matrix expressions.
     """
     # Days on which no column has a value (the 2020-10-01 halt) enter no pair: dropping them
     # keeps every other column on the cheap complete path.
@@ -97,11 +106,11 @@ def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.nd
         centred = np.nan_to_num(x - np.nanmean(x, axis=0), nan=0.0)
     xt = torch.from_numpy(centred.astype(np.float32))
     mask = torch.from_numpy(np.ascontiguousarray(observed[:, order]))
-    rho = torch.empty((n, n))
+    rho = torch.empty((n, n)) if out is None else out[: n * n].view(n, n)
     if nc:
         sd = xt[:, :nc].pow(2).mean(dim=0).sqrt()
         z = xt[:, :nc] / torch.where(sd > 0, sd, 1.0)
-        rho[:nc, :nc] = (z.T @ z).div_(w)
+        torch.matmul(z.T, z, out=rho[:nc, :nc])
         if w < min_obs:
             rho[:nc, :nc] = float("nan")
     if nc < n:
@@ -111,14 +120,19 @@ def masked_correlation(x: np.ndarray, min_obs: int) -> tuple[torch.Tensor, np.nd
     # Index fills: boolean-mask assignment scans the whole N × N matrix even for no flat column.
     rho.index_fill_(0, flat, float("nan")).index_fill_(1, flat, float("nan"))
     rho.fill_diagonal_(float("nan"))
-    return rho.clamp_(-1.0, 1.0), order
+    for lo in range(0, n, _ROWS):
+        rows = rho[lo : lo + _ROWS]
+        if lo < nc:
+            rows[: nc - lo, :nc].div_(w)  # the complete block's Σ z_i z_j / W
+        rows.clamp_(-1.0, 1.0)
+    return rho, order
 
 
 def _incomplete_part(xt: torch.Tensor, m: torch.Tensor, nc: int, min_obs: int) -> torch.Tensor:
     """ρ of every column with each incomplete column ``nc:`` (N × (N − nc), module formula).
 
     ``xt``: centred returns with missing values 0; ``m``: the mask as 0/1. The sums are five
-    matrix products; the element-wise rest runs in place on blocks of ``_ROWS`` rows, so the
+    matrix products; the element-wise rest runs in place on blocks of about ``_CELLS`` cells, so the
     N × (N − nc) temporaries of the plain expression are neither allocated nor streamed through
     memory several times (the same operations in the same order: the values are identical).
     """
@@ -127,8 +141,9 @@ def _incomplete_part(xt: torch.Tensor, m: torch.Tensor, nc: int, min_obs: int) -
     s_a, s_b = xt.T @ mi, m.T @ xi
     q_a, q_b = (xt * xt).T @ mi, m.T @ (xi * xi)
     cov = xt.T @ xi
-    for lo in range(0, cov.shape[0], _ROWS):
-        rows = slice(lo, lo + _ROWS)
+    step = max(_ROWS, _CELLS // max(1, cov.shape[1]))  # few incomplete columns: taller blocks
+    for lo in range(0, cov.shape[0], step):
+        rows = slice(lo, lo + step)
         c, sa, sb, qa, qb, cv = cnt[rows], s_a[rows], s_b[rows], q_a[rows], q_b[rows], cov[rows]
         cv -= (sa * sb).div_(c)  # cov = P - S_a S_b / n
         qa -= sa.pow_(2).div_(c)  # Q_a - S_a² / n
@@ -140,18 +155,32 @@ def _incomplete_part(xt: torch.Tensor, m: torch.Tensor, nc: int, min_obs: int) -
 
 
 def knn_edges(rho: torch.Tensor, threshold: float, top_k: int) -> tuple[np.ndarray, ...]:
-    """Undirected union of each node's top-k |ρ| ≥ threshold partners: (src, dst, ρ), both ways."""
+    """Undirected union of each node's top-k |ρ| ≥ threshold partners: (src, dst, ρ), both ways.
+
+    Sorted by (src, dst). |ρ| (NaN as −1) is formed in blocks of ``_ROWS`` rows in a small
+    scratch matrix and each block's rows go through ``topk`` (a row's choice depends on that
+    row alone), so no N × N temporary is allocated.
+    """
     n = rho.shape[0]
     k = min(top_k, n - 1)
     if k <= 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float32)
-    absr = rho.abs().nan_to_num_(nan=-1.0)
-    values, cand = torch.topk(absr, k, dim=1)
+    values = torch.empty((n, k))
+    cand = torch.empty((n, k), dtype=torch.int64)
+    scratch = torch.empty((min(_ROWS, n), n))
+    for lo in range(0, n, _ROWS):
+        absr = torch.abs(rho[lo : lo + _ROWS], out=scratch[: min(_ROWS, n - lo)])
+        absr.nan_to_num_(nan=-1.0)
+        torch.topk(absr, k, dim=1, out=(values[lo : lo + _ROWS], cand[lo : lo + _ROWS]))
     keep = (values >= threshold).numpy()
     src = np.repeat(np.arange(n), k).reshape(n, k)[keep]
     dst = cand.numpy()[keep]
-    pairs = np.unique(np.concatenate([src * n + dst, dst * n + src]))
+    pairs = np.concatenate([src * n + dst, dst * n + src])
+    pairs.sort()  # a sort and a neighbour test: np.unique's hash path is several times slower
+    first = np.ones(pairs.size, dtype=bool)
+    first[1:] = pairs[1:] != pairs[:-1]
+    pairs = pairs[first]
     src, dst = pairs // n, pairs % n
     return src, dst, rho[torch.from_numpy(src), torch.from_numpy(dst)].numpy().astype(np.float64)
 
@@ -289,13 +318,20 @@ def _refresh(
     present: np.ndarray,
     mom: dict[int, np.ndarray],
     config: GraphConfig,
+    workspace: threading.local,
 ) -> _Refresh | None:
-    """The graph of refresh day ``r`` (day position) and its node rows on days ``r..span_end − 1``."""
+    """The graph of refresh day ``r`` (day position) and its node rows on days ``r..span_end − 1``.
+
+    ``workspace.rho`` (grown when too small) holds the N × N correlations; each thread has its
+    own, reused by its next refresh day."""
     window = r1[r - config.window + 1 : r + 1]
     nodes = np.flatnonzero(present[r] & ((~np.isnan(window)).sum(axis=0) >= config.min_obs))
     if nodes.size == 0:
         return None
-    rho, order = masked_correlation(window[:, nodes], config.min_obs)
+    buffer = getattr(workspace, "rho", None)
+    if buffer is None or buffer.numel() < nodes.size**2:
+        buffer = workspace.rho = torch.empty(nodes.size**2)
+    rho, order = masked_correlation(window[:, nodes], config.min_obs, out=buffer)
     nodes = nodes[order]
     stats, adj, (src, dst, w) = _node_stats(rho, config)
     del rho
@@ -346,10 +382,11 @@ def _graph_parts(ctx: BlockContext, config: GraphConfig):
     refresh_idx = np.flatnonzero(days.is_in(refresh.implode()).to_numpy())
     ends = [*refresh_idx[1:], days.len()]
     todo = [(r, e) for r, e in zip(refresh_idx, ends, strict=True) if r >= config.window - 1]
+    workspace = threading.local()
     with ThreadPoolExecutor(_WORKERS) as pool:
         done = [
             g
-            for g in pool.map(lambda re: _refresh(*re, r1, present, mom, config), todo)
+            for g in pool.map(lambda re: _refresh(*re, r1, present, mom, config, workspace), todo)
             if g is not None
         ]
     names = ["_d", "_c", *(f.name for f in FEATURES)]
@@ -427,7 +464,7 @@ def compute_artifacts(ctx: BlockContext) -> tuple[pl.LazyFrame, dict[str, pl.Dat
     nulls_off = frame.select(
         "Code", "Date", *(pl.when("_node").then(pl.col(f.name)).alias(f.name) for f in FEATURES)
     )
-    return ops.finalize(nulls_off, FEATURES), {EDGES_FILE: edge_frame}
+    return ops.in_memory(ops.finalize(nulls_off, FEATURES)), {EDGES_FILE: edge_frame}
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:

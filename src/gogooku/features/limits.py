@@ -112,7 +112,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.rolling_sum(ll.cast(pl.Float64), COUNT_WINDOW).alias("limit_down_cnt_20d"),
         ops.rows_since(ul | ll, CAP).alias("days_since_limit"),
     )
-    return ops.to_base_rows(base, traded, FEATURES, from_base=_SPLIT_COLUMNS)
+    return ops.in_memory(ops.to_base_rows(base, traded, FEATURES, from_base=_SPLIT_COLUMNS))
 
 
 BLOCK = Block(

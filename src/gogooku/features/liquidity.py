@@ -135,7 +135,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         pl.col("C").log().alias("log_price"),
         ops.rolling_mean(spread, 20).alias("cs_spread_20d"),
     )
-    return ops.to_base_rows(base, traded, FEATURES, from_base=_ALL_ROW_COLUMNS)
+    return ops.in_memory(ops.to_base_rows(base, traded, FEATURES, from_base=_ALL_ROW_COLUMNS))
 
 
 BLOCK = Block(

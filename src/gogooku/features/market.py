@@ -210,7 +210,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
     )
     stock = ops.to_base_rows(ctx.base, traded, _STOCK_FEATURES)
     joined = stock.join(index_features(ctx.base), on=ops.DATE, how="left", maintain_order="left")
-    return ops.finalize(joined, FEATURES)
+    return ops.in_memory(ops.finalize(joined, FEATURES))
 
 
 BLOCK = Block(

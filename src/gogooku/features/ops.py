@@ -182,6 +182,17 @@ def own_codes(source: pl.LazyFrame, base: pl.LazyFrame) -> pl.LazyFrame:
     return source.filter(pl.col(CODE).is_in(codes.implode()))
 
 
+def last_per_day_sorted(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` sorted by (Code, Date), keeping of the records sharing a (Code, Date) the last in
+    frame order: ``unique(subset=[Code, Date], keep="last").sort(Code, Date)`` done as one stable
+    sort and a test against the next row (the same rows; no hash of every (Code, Date) pair,
+    which cost more than the rest of the breakdown block's record work)."""
+    code, day = pl.col(CODE), pl.col(DATE)
+    return frame.sort(CODE, DATE, maintain_order=True).filter(
+        code.ne_missing(code.shift(-1)) | day.ne_missing(day.shift(-1))
+    )
+
+
 def to_base_rows(
     base: pl.LazyFrame,
     computed: pl.LazyFrame,
@@ -215,3 +226,15 @@ def finalize(frame: pl.LazyFrame, features: Iterable[Feature]) -> pl.LazyFrame:
             col = pl.when(col.is_finite()).then(col).otherwise(None)
         exprs.append(col.cast(dtype).alias(f.name))
     return frame.select(CODE, DATE, *exprs)
+
+
+def in_memory(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` computed now by Polars' in-memory engine, handed back lazy (a block's result).
+
+    Polars 2 collects with its streaming engine by default; on a build chunk that engine runs
+    per-stock windows (``.over("Code")``), the join back onto the base rows and per-date
+    group-bys with 1.5–3× the CPU of the in-memory engine, for identical values (per block:
+    ``bench/bench_blocks.py``, docs/benchmarks.md). Blocks made mostly of such work end with it;
+    blocks dominated by side-data scans and as-of joins do not (there streaming is as cheap).
+    """
+    return frame.collect(engine="in-memory").lazy()

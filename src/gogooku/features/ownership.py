@@ -292,7 +292,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
             ),
         )
     )
-    return ops.finalize(out, FEATURES)
+    return ops.in_memory(ops.finalize(out, FEATURES))
 
 
 BLOCK = Block(

@@ -145,11 +145,11 @@ def breakdown_compute(ctx: BlockContext) -> pl.LazyFrame:
     sell = c("LongSellVa") + c("ShrtNoMrgnVa") + c("MrgnSellNewVa") + c("MrgnSellCloseVa")
     buy = c("LongBuyVa") + c("MrgnBuyNewVa") + c("MrgnBuyCloseVa")
     total = sell + buy
+    usable = with_available_from(
+        ops.own_codes(ctx.store.scan(BREAKDOWN), rows), BREAKDOWN, ctx.calendar
+    ).filter(c(AVAILABLE_FROM) <= last_day)
     records = (
-        with_available_from(ops.own_codes(ctx.store.scan(BREAKDOWN), rows), BREAKDOWN, ctx.calendar)
-        .filter(c(AVAILABLE_FROM) <= last_day)
-        .unique(subset=["Code", "Date"], keep="last")
-        .sort("Code", "Date")
+        ops.last_per_day_sorted(usable)
         .with_columns(
             ops.ratio(c("ShrtNoMrgnVa") + c("MrgnSellNewVa"), sell).alias("bd_short_share"),
             ops.ratio(c("MrgnBuyNewVa"), buy).alias("bd_margin_buy_new_share"),
@@ -241,7 +241,7 @@ def futures_compute(ctx: BlockContext) -> pl.LazyFrame:
         dates, _futures_state(ctx, last_day), source_name=FUTURES, max_age_days=MAX_AGE_DAYS
     ).with_columns((c("front_sqd") - c("Date")).dt.total_days().alias("fut_days_to_sq"))
     joined = rows.join(per_date, on="Date", how="left", maintain_order="left")
-    return ops.finalize(joined, FUT_FEATURES)
+    return ops.in_memory(ops.finalize(joined, FUT_FEATURES))
 
 
 BREAKDOWN_BLOCK = Block(

@@ -178,7 +178,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.rolling_max(r1, 20).alias("ret_max_20d"),
         ops.rolling_min(r1, 20).alias("ret_min_20d"),
     )
-    return ops.to_base_rows(ctx.base, traded, FEATURES)
+    return ops.in_memory(ops.to_base_rows(ctx.base, traded, FEATURES))
 
 
 BLOCK = Block(

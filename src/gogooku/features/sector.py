@@ -221,7 +221,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         code_id("S17", S17_CODES).alias("sector17_id"),
         code_id("Mkt", MARKET_CODES).alias("market_id"),
     )
-    return ops.finalize(out, FEATURES)
+    return ops.in_memory(ops.finalize(out, FEATURES))
 
 
 BLOCK = Block(

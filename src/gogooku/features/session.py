@@ -90,7 +90,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.rolling_mean(diff, SHORT).alias("am_pm_minus_am_ma5"),
         ops.rolling_mean(diff, LONG).alias("am_pm_minus_am_ma20"),
     )
-    return ops.to_base_rows(ctx.base, computed, FEATURES)
+    return ops.in_memory(ops.to_base_rows(ctx.base, computed, FEATURES))
 
 
 BLOCK = Block(

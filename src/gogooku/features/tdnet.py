@@ -208,7 +208,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         c("after_hours").alias("td_after_hours"),
         pl.when(c(ops.DATE) >= pl.lit(first)).then(c("pre_open")).alias("td_pre_open"),
     )
-    return ops.finalize(out, FEATURES)
+    return ops.in_memory(ops.finalize(out, FEATURES))
 
 
 BLOCK = Block(

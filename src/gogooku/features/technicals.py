@@ -191,15 +191,15 @@ FEATURES: tuple[Feature, ...] = (
 LOOKBACK = ops.lookback(FEATURES)
 
 
-def _rsi(delta: pl.Expr, n: int) -> pl.Expr:
-    gain = ops.wilder(delta.clip(lower_bound=0.0), n)
-    loss = ops.wilder((-delta).clip(lower_bound=0.0), n)
+def _rsi(n: int) -> pl.Expr:
+    """100·W_n(gain)/(W_n(gain) + W_n(loss)) from the smoothed columns ``_gain{n}``, ``_loss{n}``."""
+    gain, loss = pl.col(f"_gain{n}"), pl.col(f"_loss{n}")
     return ops.ratio(100.0 * gain, gain + loss)
 
 
-def _directional_index(dm: pl.Expr, atr: pl.Expr) -> pl.Expr:
-    """100·W₁₄(DM)/W₁₄(TR), 0 when there was no range at all."""
-    return pl.when(atr == 0).then(0.0).otherwise(100.0 * ops.wilder(dm, 14) / atr)
+def _directional_index(smoothed_dm: pl.Expr, atr: pl.Expr) -> pl.Expr:
+    """100·W₁₄(DM)/W₁₄(TR) from the smoothed columns, 0 when there was no range at all."""
+    return pl.when(atr == 0).then(0.0).otherwise(100.0 * smoothed_dm / atr)
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
@@ -240,8 +240,17 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ),
     )
     sma = {w: pl.col(f"_sma{w}") for w in MA_WINDOWS}
-    atr = ops.wilder(pl.col("_tr"), 14)
     delta = pl.col("_delta")
+    # Each Wilder average is a 72-row weighted window read by several features: one column each
+    # (written inline, the same window was computed once per use).
+    traded = traded.with_columns(
+        ops.wilder(pl.col("_tr"), 14).alias("_atr"),
+        ops.wilder(pl.col("_pdm"), 14).alias("_wpdm"),
+        ops.wilder(pl.col("_ndm"), 14).alias("_wndm"),
+        *(ops.wilder(delta.clip(lower_bound=0.0), n).alias(f"_gain{n}") for n in (14, 2)),
+        *(ops.wilder((-delta).clip(lower_bound=0.0), n).alias(f"_loss{n}") for n in (14, 2)),
+    )
+    atr = pl.col("_atr")
     traded = traded.with_columns(
         *(ops.ratio(c_, sma[w]).sub(1.0).alias(f"sma_gap_{w}") for w in MA_WINDOWS),
         *(ops.ratio(c_, pl.col(f"_ema{s}")).sub(1.0).alias(f"ema_gap_{s}") for s in EMA_SPANS),
@@ -249,13 +258,13 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.ratio(sma[20], sma[60]).sub(1.0).alias("sma_cross_20_60"),
         ops.ratio(sma[20], ops.lag(sma[20], 5)).sub(1.0).alias("sma_20_slope_5d"),
         ops.ratio(pl.col("_ema12"), pl.col("_ema26")).sub(1.0).alias("macd"),
-        _rsi(delta, 14).alias("rsi_14"),
-        _rsi(delta, 2).alias("rsi_2"),
+        _rsi(14).alias("rsi_14"),
+        _rsi(2).alias("rsi_2"),
         ops.ratio(c_ - (sma[20] - 2.0 * pl.col("_sd20")), 4.0 * pl.col("_sd20")).alias("bb_pct_b"),
         ops.ratio(4.0 * pl.col("_sd20"), sma[20]).alias("bb_width"),
         ops.ratio(atr, c_).alias("natr_14"),
-        _directional_index(pl.col("_pdm"), atr).alias("di_plus_14"),
-        _directional_index(pl.col("_ndm"), atr).alias("di_minus_14"),
+        _directional_index(pl.col("_wpdm"), atr).alias("di_plus_14"),
+        _directional_index(pl.col("_wndm"), atr).alias("di_minus_14"),
         *(
             ops.ratio(c_ - pl.col(f"_lo{w}"), pl.col(f"_hi{w}") - pl.col(f"_lo{w}")).alias(
                 f"donchian_pos_{w}"
@@ -285,7 +294,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         (pl.col("macd") - pl.col("macd_signal")).alias("macd_hist"),
         ops.wilder(pl.col("_dx"), 14).alias("adx_14"),
     )
-    return ops.to_base_rows(ctx.base, traded, FEATURES)
+    return ops.in_memory(ops.to_base_rows(ctx.base, traded, FEATURES))
 
 
 BLOCK = Block(

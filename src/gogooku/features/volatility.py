@@ -215,7 +215,7 @@ def compute(ctx: BlockContext) -> pl.LazyFrame:
         ops.ratio(rv20, rv60).alias("vol_ratio_20_60"),
         ops.ratio(pl.col("range_hl"), pl.col("range_hl_mean_20d")).alias("range_expansion_20d"),
     )
-    return ops.to_base_rows(ctx.base, traded, FEATURES)
+    return ops.in_memory(ops.to_base_rows(ctx.base, traded, FEATURES))
 
 
 BLOCK = Block(
