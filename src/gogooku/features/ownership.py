@@ -239,6 +239,12 @@ def _cross(ctx: BlockContext) -> pl.LazyFrame:
     )
 
 
+LARGE_HOLDER_FEATURES = (
+    "own_large_holders",
+    "own_large_holders_chg_60",
+    "own_new_large_holder_20",
+    "own_lv_days_since",
+)
 STATE_COLUMNS = (
     "own_large_holders",
     "_last_new",
@@ -302,7 +308,11 @@ BLOCK = Block(
     lookback=ops.lookback(FEATURES),
     features=FEATURES,
     compute=compute,
-    optional_sources=((CROSS, ("own_cross_share",)), (VALUATION, ("own_cross_share",))),
+    optional_sources=(
+        (LARGE, LARGE_HOLDER_FEATURES),
+        (CROSS, ("own_cross_share",)),
+        (VALUATION, ("own_cross_share",)),
+    ),
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)

@@ -84,9 +84,9 @@ def dataset_status(store: RawStore, dataset: str, deep: bool = False) -> Dataset
         gaps=gaps,
         sources=tuple(sorted({r.source for r in records})),
         revised=store.vintage_rows(dataset),
-        bulk_files=0 if dataset == ORACLE_DATASET else _downloaded(store, dataset),
+        bulk_files=_downloaded(store, dataset) if dataset in ENDPOINTS else 0,
         corrupt=[str(problem) for problem in partition_problems(store, dataset, deep)],
-        coverage_from=None if dataset == ORACLE_DATASET else ENDPOINTS[dataset].coverage_from,
+        coverage_from=ENDPOINTS[dataset].coverage_from if dataset in ENDPOINTS else None,
     )
 
 
