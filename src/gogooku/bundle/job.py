@@ -92,6 +92,7 @@ def update(
     seed: int = 7,
     stocks: int = 300,
     datasets: str | None = None,
+    market_version: int = 2,
 ) -> DayRun:
     """Fetch, extend the bundle's dataset and predict its newest date (see module doc)."""
     name, version = parse_ref(ref)
@@ -104,6 +105,7 @@ def update(
         parse_datasets(datasets),
         seed=seed,
         stocks=stocks,
+        market_version=market_version,
         console=console,
     )
     meta = json.loads((dataset_dir(dataset) / "metadata.json").read_text())
