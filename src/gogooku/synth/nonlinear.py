@@ -11,16 +11,18 @@ across the stocks listed on ``t``)::
     mom[t, i]  =  D[t] · s_mom(t) · (1 − MARGIN_DAMP · tanh(max(margin[t, i], 0))) · z_mom[t, i]
     lead[t, i] =  D[t] · S_LEAD · small_i · zs(L[t])[i]
 
-* ``liq_i = 0.3 + 1.4 · illiq_i``, ``illiq_i`` the stock's rank (0 most, 1 least liquid) of
-  ``−log(turnover · market cap)``, i.e. of its expected traded value (Avramov, Chordia & Goyal
-  2006: reversal lives in illiquid stocks);
+* ``liq_i = LIQ_LOW + (LIQ_HIGH − LIQ_LOW) · illiq_i`` (−0.6 … 1.8), ``illiq_i`` the stock's
+  rank (0 most, 1 least liquid) of ``−log(turnover · market cap)``, i.e. of its expected traded
+  value (Avramov, Chordia & Goyal 2006: reversal lives in illiquid stocks; Medhat & Schmeling
+  2022: the most liquid show short-term momentum, hence the negative end);
 * ``v[t] = sqrt(EWMA_0.94(m²)) / σ_base``: trailing volatility of the equal-weighted market return
   ``m`` over the base daily volatility (Nagel 2012: reversal pays more when volatility is high);
 * ``crowded[t, i]``: the stock has a public large short position (≥ 0.5 %, usable on ``t``);
 * ``s_mom(t) = MOM_CRASH`` when the market is in a bear state (``Σ m`` over the last
   ``BEAR_WINDOW`` days < 0) and rebounding (``Σ m`` over the last ``REBOUND_WINDOW`` days > 0),
   else ``MOM_BASE`` (Daniel & Moskowitz 2016; Japan's weak momentum, Asness 2011);
-  ``margin`` is the latest usable weekly margin crowding ``margin_z`` (crowded longs damp it);
+  ``margin`` is the latest usable weekly margin crowding ``margin_z`` (crowded longs damp
+  momentum and, above ``atanh(1 / MARGIN_DAMP)`` ≈ 0.8, reverse it; Lou & Polk 2022);
 * ``L[t] = LEAD_DECAY · L[t−1] + Σ_j W_ij d[t, j]`` with ``W`` the hidden leader graph: half the
   mean of the sector's large stocks (top ``LEADER_SHARE`` by size), half the stock's customer (a
   larger stock of another sector, for ``CUSTOMER_PROB`` of stocks) — Lo & MacKinlay 1990, Hou
@@ -81,37 +83,51 @@ class LeaderGraph:
 
 
 def leader_graph(config: SynthConfig, params: StockParams, codes: pl.Series) -> LeaderGraph:
-    """The hidden leader graph: sector leaders (top ``LEADER_SHARE`` by market cap of each
-    sector) and one customer for ``CUSTOMER_PROB`` of stocks, drawn uniformly among the larger
-    stocks of other sectors (``rng_static(config, "v2/customers")``)."""
+    """The hidden leader graph: sector leaders (top ``ceil(LEADER_SHARE · n_sector)`` by market
+    cap of each sector) and one customer for ``CUSTOMER_PROB`` of stocks, drawn uniformly among
+    the larger stocks of other sectors (``rng_static(config, "v2/customers")``). A stock's row
+    of ``weights`` is half the mean over its sector leaders (itself excluded) and half its
+    customer; all on one kind when it lacks the other."""
     n = len(params.beta)
     cap = np.log(params.initial_price * params.shares)
     rng = rng_static(config, "v2/customers")
     has_customer = rng.random(n) < CUSTOMER_PROB
     pick = rng.random(n)
-    rows, cols, vals, kinds = [], [], [], []
-    order = np.argsort(-cap, kind="stable")
-    for i in range(n):
-        mates = order[(params.sector[order] == params.sector[i])]
-        leaders = mates[: max(1, int(np.ceil(LEADER_SHARE * len(mates))))]
-        leaders = leaders[leaders != i]
-        larger = np.flatnonzero((cap > cap[i]) & (params.sector != params.sector[i]))
-        customer = larger[int(pick[i] * len(larger))] if has_customer[i] and larger.size else -1
-        share = 0.5 if customer >= 0 and leaders.size else 1.0
-        for j in leaders:
-            (
-                rows.append(i),
-                cols.append(j),
-                vals.append(share / leaders.size),
-                kinds.append("sector"),
-            )
-        if customer >= 0:
-            rows.append(i), cols.append(customer), vals.append(share), kinds.append("customer")
-    weights = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
-    links = pl.DataFrame(
-        {"Code": codes.gather(rows), "LeaderCode": codes.gather(cols), "Kind": kinds}
+    stocks = pl.DataFrame({"i": np.arange(n), "sector": params.sector, "cap": cap})
+    leaders = stocks.filter(
+        pl.col("cap").rank("ordinal", descending=True).over("sector")
+        <= (LEADER_SHARE * pl.len().over("sector")).ceil()
+    )
+    sector = (
+        stocks.select("i", "sector")
+        .join(leaders.select(pl.col("i").alias("j"), "sector"), on="sector")
+        .filter(pl.col("i") != pl.col("j"))
+        .select("i", "j", pl.lit("sector").alias("kind"))
+    )
+    candidates = (cap[None, :] > cap[:, None]) & (params.sector[None, :] != params.sector[:, None])
+    count = candidates.sum(axis=1)
+    nth = np.floor(pick * count)
+    chosen = has_customer & (count > 0)
+    customer = pl.DataFrame(
+        {
+            "i": np.flatnonzero(chosen),
+            "j": np.argmax(np.cumsum(candidates, axis=1) > nth[:, None], axis=1)[chosen],
+            "kind": "customer",
+        }
+    )
+    links = (
+        pl.concat([sector, customer])
+        .with_columns(
+            pl.len().over("i", "kind").alias("k"), pl.col("kind").n_unique().over("i").alias("m")
+        )
+        .with_columns((1.0 / (pl.col("k") * pl.col("m"))).alias("w"))
+    )
+    rows, cols = links["i"].to_numpy(), links["j"].to_numpy()
+    weights = sp.csr_matrix((links["w"].to_numpy(), (rows, cols)), shape=(n, n))
+    frame = pl.DataFrame(
+        {"Code": codes.gather(rows), "LeaderCode": codes.gather(cols), "Kind": links["kind"]}
     ).sort("Code", "Kind", "LeaderCode")
-    return LeaderGraph(weights, links)
+    return LeaderGraph(weights, frame)
 
 
 class NonlinearState:
