@@ -10,11 +10,15 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from gogooku.synth.config import SynthConfig, SynthConfigError
 from gogooku.synth.gap import linear_gap
 from gogooku.synth.latents import DRIFT_DECAY, STRENGTH, STRENGTH_DRIFT_V2
 from gogooku.synth.market import generate_market
+from gogooku.synth.prices import GARCH_CAP, GARCH_OMEGA, garch_next
 from gogooku.synth.stats_v2 import return_shape, v2_stats
 
 # sha256 of the NDJSON of each table below, chained in this order, computed with the code of
@@ -51,6 +55,21 @@ def test_version_2_is_the_default_and_other_versions_are_refused():
     assert SynthConfig().market_version == 2
     with pytest.raises(SynthConfigError, match="market_version must be one of"):
         SynthConfig(market_version=3)
+
+
+@given(
+    h=arrays(np.float64, 8, elements=st.floats(GARCH_OMEGA, GARCH_CAP)),
+    eps=arrays(np.float64, 8, elements=st.floats(0.0, 6.0)),
+    on=arrays(np.bool_, 8),
+)
+def test_garch_step_is_bounded_leaves_unlisted_stocks_and_weighs_losses_more(h, eps, on):
+    up, down = garch_next(h, eps, on), garch_next(h, -eps, on)
+    assert np.all(up[~on] == h[~on]) and np.all(down[~on] == h[~on])
+    assert np.all((up >= GARCH_OMEGA) & (down <= GARCH_CAP))
+    assert np.all(down >= up)
+    assert np.all(
+        down[on & (eps > 0.1) & (up < GARCH_CAP)] > up[on & (eps > 0.1) & (up < GARCH_CAP)]
+    )
 
 
 @pytest.fixture(scope="module")
