@@ -67,9 +67,8 @@ def test_garch_step_is_bounded_leaves_unlisted_stocks_and_weighs_losses_more(h, 
     assert np.all(up[~on] == h[~on]) and np.all(down[~on] == h[~on])
     assert np.all((up >= GARCH_OMEGA) & (down <= GARCH_CAP))
     assert np.all(down >= up)
-    assert np.all(
-        down[on & (eps > 0.1) & (up < GARCH_CAP)] > up[on & (eps > 0.1) & (up < GARCH_CAP)]
-    )
+    strict = on & (eps > 0.1) & (up < GARCH_CAP)  # below the cap a loss adds γ ε² more
+    assert np.all(down[strict] > up[strict])
 
 
 @pytest.fixture(scope="module")
