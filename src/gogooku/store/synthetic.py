@@ -3,7 +3,7 @@
 The market (``gogooku.synth``) is served by its V2 app through ``httpx``'s ASGI transport, so the
 rows reach the store by the same pagination, parsing and unit bookkeeping as from J-Quants; its
 oracle is written next to them (``raw/synthetic_oracle/``). A store holds one synthetic market,
-named by ``synthetic_label`` (seed, size, start); a longer ``end`` grows it (the generator is
+named by ``synthetic_label`` (seed, size, start, market version); a longer ``end`` grows it (the generator is
 prefix-stable), and ``synthetic_up_to_date`` lets a re-run skip generating the market at all.
 """
 
