@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from gogooku.store.synthetic import synthetic_label
 from gogooku.synth.config import SynthConfig, SynthConfigError
 from gogooku.synth.gap import linear_gap
 from gogooku.synth.latents import DRIFT_DECAY, STRENGTH, STRENGTH_DRIFT_V2
@@ -53,6 +54,10 @@ def test_version_1_is_bit_identical_to_the_market_before_versions():
 
 def test_version_2_is_the_default_and_other_versions_are_refused():
     assert SynthConfig().market_version == 2
+    # the catalog source: version 1 keeps the label of stores fetched before versions existed
+    start = date(2020, 1, 1)
+    assert synthetic_label(7, 30, start, 1) == "synthetic(seed=7,stocks=30,start=2020-01-01)"
+    assert synthetic_label(7, 30, start) == "synthetic(seed=7,stocks=30,start=2020-01-01,version=2)"
     with pytest.raises(SynthConfigError, match="market_version must be one of"):
         SynthConfig(market_version=3)
 
