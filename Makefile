@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GOGOOKU_HOME ?= $(CURDIR)/gogooku_home
 
-.PHONY: install demo test test-fast bench studies lint clean chromium postgresql
+.PHONY: install demo test test-fast bench studies lint clean chromium postgresql image
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench: $(STAMP)
 # (hours on 2 cores); see docs/training.md.
 studies: $(STAMP)
 	bash scripts/studies.sh
+
+# The container image (deploy/Dockerfile; docs/operations.md, "Deploy"). IMAGE_ARGS: extra
+# `docker build` arguments, e.g. --build-arg TORCH_VARIANT=cu128 (with PIP_EXTRA_ARGS).
+IMAGE ?= gogooku:latest
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) $(IMAGE_ARGS) .
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench studies

@@ -13,7 +13,7 @@ with bulk (``bulk``). An ASGI wrapper counts every request by path and the body 
 * ``bytes``: response bodies, JSON pages and bulk files, uncompressed on the wire in process.
 
 ``full_size_estimate`` scales the request counts to 4,000 stocks × 10 years: a day-by-day dataset
-costs one request per trading day and page (the pages per unit measured here; a 4,000-stock day
+costs one request per trading day from its coverage start (``Endpoint.coverage_from``) and page (the pages per unit measured here; a 4,000-stock day
 fits one 5,000-row page of the synthetic server), a month-range dataset one per month; bulk costs
 one listing per dataset, one URL call per complete month with data and the current month paged.
 ``server_bars_listing`` times the synthetic server's bars ``/bulk/list``: the first call builds
@@ -29,7 +29,6 @@ import platform
 import resource
 import tempfile
 import time
-from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -45,38 +44,15 @@ from gogooku.store.raw import RawStore
 from gogooku.synth.api import create_app
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
+from gogooku.synth.request_log import RequestLog
 
 PLAN = Plan.STANDARD
 END = date(2024, 12, 30)
 FULL = (4000, 10)
 
 
-class Counting:
-    """ASGI wrapper: requests per path (signed files as one path) and body bytes sent."""
-
-    def __init__(self, app) -> None:
-        self.app, self.state = app, app.state
-        self.paths: Counter = Counter()
-        self.bytes: Counter = Counter()
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"].removeprefix("/v2")
-        path = "/bulk-files/" if path.startswith("/bulk-files/") else path
-        self.paths[path] += 1
-
-        async def counted(message) -> None:
-            if message["type"] == "http.response.body":
-                self.bytes[path] += len(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, receive, counted)
-
-
 def _run(market, start: date, bulk: bool) -> dict:
-    server = Counting(create_app(market, api_key="k", plan=PLAN, rate_limit=False))
+    server = RequestLog(create_app(market, api_key="k", plan=PLAN, rate_limit=False))
     today = server.state.service.today
     client = JQuantsClient(
         "k",
@@ -106,7 +82,7 @@ def _run(market, start: date, bulk: bool) -> dict:
         "requests": requests,
         "requests_by_dataset": {d: r.requests for d, r in report.results.items() if r.requests},
         "units_by_dataset": {d: r.fetched for d, r in report.results.items() if r.fetched},
-        "downloads": server.paths["/bulk-files/"],
+        "downloads": server.counts()["/bulk-files/"],
         "modelled_paced_seconds": round(requests * 60 / RATE_PER_MINUTE[PLAN], 1),
         "unpaced_seconds": round(seconds, 1),
         "bytes": sum(server.bytes.values()),
@@ -124,8 +100,8 @@ def _full_size_estimate(paging: dict) -> dict:
     calendar_months_ahead = 12  # paid plans page the calendar through the end of next year
     pages, bulk, per_dataset = 0, 0, {}
     for ep in ENDPOINTS.values():
-        if not plan_allows(PLAN, ep.min_plan):
-            continue
+        if ep.add_on is not None or not plan_allows(PLAN, ep.min_plan):
+            continue  # the runs hold no add-on
         if ep.fetch_mode == "latest":
             paged = bulked = 1
         elif ep.fetch_mode == "range":
@@ -135,7 +111,8 @@ def _full_size_estimate(paging: dict) -> dict:
         else:
             units = paging["units_by_dataset"].get(ep.id, 0)
             per_unit = paging["requests_by_dataset"].get(ep.id, 0) / units if units else 1.0
-            paged = round(len(days) * per_unit)
+            covered = [d for d in days if ep.coverage_from is None or d >= ep.coverage_from]
+            paged = round(len(covered) * per_unit)
             bulked = 1 + (months - 1) + round(tail_days * per_unit)
         if not bulk_capable(ep.id, PLAN):
             bulked = paged

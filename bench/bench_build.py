@@ -2,13 +2,16 @@
 
 For each size (stocks × years) a child process generates the synthetic market and writes it into
 a fresh raw store (month units, every dataset the synthetic market produces, the bars with the
-Premium session fields a Premium fetch would store); a second child runs
+Premium session fields a Premium fetch would store, and the minute add-on's last two years as
+the minute-bar summaries the ``mb`` block reads, rendered from the minute model without the
+bars: ``minute_summaries`` in the JSON says how, with its rows and seconds); a second child runs
 the full build with every registered block (core, side data, fundamentals, graph, interactions,
 then the dense cache), so its peak RSS (``ru_maxrss``) is the build's alone. The JSON gives the
 build's wall and CPU seconds (user + system), the 1-minute load average before and after it (the
 machine may be shared: CPU seconds are the steadier figure), rows per wall and per CPU second,
-the cache's size, each block's seconds (from the build's ``metadata.json``) and the blocks the
-build skipped. In the same run, a fixed set of price features is computed on the base frame
+the cache's size, each block's seconds and each driver stage's wall and CPU seconds and peak-RSS
+growth (``stage_seconds``, from the build's ``metadata.json``; ``gogooku.dataset.stages``) and
+the blocks the build skipped. In the same run, a fixed set of price features is computed on the base frame
 twice: with Polars expressions (``.over("Code")``) and with a straightforward pandas
 ``groupby().rolling()`` implementation; the JSON reports both times, their ratio and the largest
 absolute difference between the two results. With ``--incremental`` a third child builds a
@@ -47,6 +50,7 @@ from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS
 
 SIZES = [(300, 3), (1000, 5)]
 FULL_SIZE = (4000, 10)
+MINUTE_YEARS = 2  # the minute add-on's history window
 END = date(2024, 12, 30)
 ANNUAL = math.sqrt(245)
 
@@ -76,11 +80,55 @@ def _write_store(stocks: int, years: int, home: Path) -> dict:
             for (m,), part in months.group_by("_m", maintain_order=True)
         ]
         store.write_units(dataset, units, source="bench")
+    stored = time.perf_counter() - t0 - generated
     return {
         "start": start.isoformat(),
         "generate_seconds": round(generated, 2),
-        "store_seconds": round(time.perf_counter() - t0 - generated, 2),
+        "store_seconds": round(stored, 2),
+        "minute_summaries": _write_minute_summaries(store, market),
         "setup_peak_rss_mb": _peak_mb(),
+    }
+
+
+def _add_minute_summaries(stocks: int, years: int, home: Path) -> dict:
+    """Runs in a fresh process (``--child-minute``): the minute summaries added to a kept store
+    written before them (the market generated again, same seed)."""
+    from gogooku.store.raw import RawStore
+    from gogooku.synth.config import SynthConfig
+    from gogooku.synth.market import generate_market
+
+    start = date(END.year - years + 1, 1, 1)
+    market = generate_market(SynthConfig(seed=7, stocks=stocks, start=start, end=END))
+    return _write_minute_summaries(RawStore(home / "raw"), market)
+
+
+def _write_minute_summaries(store, market) -> dict:
+    """The minute add-on's window (the last ``MINUTE_YEARS`` years) of minute-bar summaries, as a
+    fetch with the add-on stores them, rendered from the synthetic minute model month by month
+    (``gogooku.synth.minute_summary``): the bars themselves are never built nor stored."""
+    from gogooku.jquants.derived import MINUTE_SUMMARY
+    from gogooku.store.raw import UnitWrite
+    from gogooku.synth.minute_summary import minute_summaries
+
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    first = date(END.year - MINUTE_YEARS, END.month, END.day)
+    daily = market.tables["equities_bars_daily"].filter(pl.col("Date") > first)
+    rows = days = 0
+    for (month,), part in daily.group_by(pl.col("Date").dt.strftime("%Y-%m"), maintain_order=True):
+        summary = minute_summaries(part, market.config.seed)
+        store.write_units(
+            MINUTE_SUMMARY, [UnitWrite(str(month), summary, {"month": str(month)})], source="bench"
+        )
+        rows += summary.height
+        days += summary["Date"].n_unique()
+    return {
+        "path": "rendered from the synthetic minute model (gogooku.synth.minute_summary), "
+        "no minute bars stored",
+        "first": first.isoformat(),
+        "days": days,
+        "rows": rows,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "cpu_seconds": round(_cpu_seconds() - cpu0, 2),
     }
 
 
@@ -136,6 +184,7 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
                 "blocks": meta["blocks"],
                 "skipped_blocks": meta["skipped_blocks"],
                 "block_seconds": meta["block_seconds"],
+                "stage_seconds": meta.get("stage_seconds"),
                 "rows_per_second": round(result.rows / seconds),
                 "rows_per_cpu_second": round(result.rows / cpu),
                 "cache_mb": round(
@@ -268,7 +317,13 @@ def _setup(home: Path, stocks: int, years: int) -> dict:
     """The raw store in ``home``: reused when ``setup.json`` says it is complete, else written."""
     marker = home / "setup.json"
     if marker.exists():
-        return {**json.loads(marker.read_text()), "store_reused": True}
+        setup = json.loads(marker.read_text())
+        if "minute_summaries" not in setup:  # a store kept from before the minute summaries
+            setup["minute_summaries"] = _run_child(
+                "--child-minute", str(home), str(stocks), str(years)
+            )
+            marker.write_text(json.dumps(setup))
+        return {**setup, "store_reused": True}
     if (home / "raw").exists():
         shutil.rmtree(home / "raw")
     setup = _run_child("--child-store", str(home), str(stocks), str(years))
@@ -348,6 +403,9 @@ def main() -> None:
         "--child-store", nargs=3, metavar=("HOME", "STOCKS", "YEARS"), help=argparse.SUPPRESS
     )
     parser.add_argument(
+        "--child-minute", nargs=3, metavar=("HOME", "STOCKS", "YEARS"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
         "--home",
         type=Path,
         help="keep each size's raw store in HOME/STOCKSxYEARS and reuse it on a rerun",
@@ -356,6 +414,10 @@ def main() -> None:
     if args.child_store:
         home, stocks, years = args.child_store
         print(json.dumps(_write_store(int(stocks), int(years), Path(home))))
+        return
+    if args.child_minute:
+        home, stocks, years = args.child_minute
+        print(json.dumps(_add_minute_summaries(int(stocks), int(years), Path(home))))
         return
     if args.child:
         _child_build(*args.child)

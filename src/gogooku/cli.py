@@ -122,6 +122,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "Daily job: fetch up to END, extend the bundle's dataset incrementally, predict its newest "
         "date. Idempotent (safe from cron).",
     ),
+    "monitor": LazyCommand(
+        "gogooku.bundle.cli:monitor_command",
+        "Score stored predictions whose labels have matured (live RankIC, top-K spread, rolling "
+        "20/60-day means) and measure feature and prediction drift (PSI); write the live tables "
+        "of the prediction store and $GOGOOKU_HOME/monitor/NAME/report.html.",
+    ),
     "serve": LazyCommand(
         "gogooku.serve.cli:serve_command",
         "Run the ranking service (FastAPI under uvicorn; OpenAPI at /docs).",

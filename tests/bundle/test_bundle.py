@@ -40,6 +40,7 @@ def test_bundle_holds_run_metadata_and_hashes(world_home):
         "run.json",
         "lgbm_5d.txt",
         "lgbm_5d.s1.txt",
+        "reference.json",
     }
     assert all(not (p.stat().st_mode & stat.S_IWUSR) for p in path.iterdir())
     assert verify_bundle(path) == []

@@ -26,6 +26,7 @@ import pytest
 from gogooku.calendar import HALT_DAY, TradingCalendar
 from gogooku.dataset.cache_writer import write_cache
 from gogooku.features.base import Block, BlockContext, Feature
+from gogooku.jquants.derived import MINUTE_SUMMARY, summarise_minute_bars
 
 from ..support.markets import run_cli
 
@@ -213,6 +214,8 @@ def synth_market() -> dict[str, pl.DataFrame]:
         "Date", "Code", "O", "H", "L", "C", "Vo", "Va"
     )
     tables["equities_bars_minute"] = minute_bars(raw, config.seed)
+    # written with the bars by the raw store (the mb block reads it)
+    tables[MINUTE_SUMMARY] = summarise_minute_bars(tables["equities_bars_minute"])
     return tables
 
 

@@ -34,16 +34,22 @@ def _features(panel: pl.DataFrame) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def synth_full_dir(synth_market):
-    """Folder of the synthetic dataset built in one stock chunk (the default chunk size)."""
-    result = build_dataset(
-        "full",
-        SYNTH_START,
-        SYNTH_END,
-        store=TableStore(synth_market),
-        registry=ALL_BLOCKS,
-        show_progress=False,
-    )
+def synth_full_dir(synth_market, tmp_path_factory):
+    """Folder of the synthetic dataset built in one stock chunk (the default chunk size), under
+    a GOGOOKU_HOME of its own: a module fixture runs before the test's isolated home is set, and
+    the default ``./gogooku_home`` would be shared by parallel workers (the build lock)."""
+    home = tmp_path_factory.mktemp("synth_full_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GOGOOKU_HOME", str(home))
+        result = build_dataset(
+            "full",
+            SYNTH_START,
+            SYNTH_END,
+            store=TableStore(synth_market),
+            registry=ALL_BLOCKS,
+            show_progress=False,
+        )
+    assert result.path.resolve().is_relative_to(home.resolve())
     return result.path.resolve()
 
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.plan import plan_blocks
 from gogooku.features.base import BlockContext
 from gogooku.features.minute import BLOCK, FEATURES
 from gogooku.features.registry import BLOCKS
+from gogooku.jquants.derived import MINUTE_SUMMARY, summarise_minute_bars
 
 from ..support.tables import TableStore
+from . import minute_reference
 from .conftest import BASE_SCHEMA, finish_base
 
 DAYS = TradingCalendar.from_xtks(date(2021, 3, 1), date(2021, 4, 30)).days(
@@ -33,12 +37,14 @@ LONE_BAR = [("09:00", 50.0, 300.0)]
 
 
 class _Store:
+    """The summary the raw store writes with the bars (the block reads nothing else)."""
+
     def __init__(self, bars: pl.DataFrame) -> None:
-        self.bars = bars
+        self.summary = summarise_minute_bars(bars)
 
     def scan(self, dataset: str) -> pl.LazyFrame:
-        assert dataset == "equities_bars_minute"
-        return self.bars.lazy()
+        assert dataset == MINUTE_SUMMARY
+        return self.summary.lazy()
 
 
 def _context(per_day: list[list[tuple[str, float, float]] | None]) -> BlockContext:
@@ -56,7 +62,7 @@ def _context(per_day: list[list[tuple[str, float, float]] | None]) -> BlockConte
                          "C": c, "Vo": vo, "Va": vo * c})  # fmt: skip
     base = finish_base(pl.DataFrame(rows, schema_overrides=BASE_SCHEMA))
     calendar = TradingCalendar.from_xtks(days[0], days[-1])
-    store = _Store(pl.DataFrame(bars))  # in the raw store's order: Date, Code, Time
+    store = _Store(pl.DataFrame(bars).reverse())  # any row order: the summary sorts
     return BlockContext(base=base.lazy(), calendar=calendar, store=store, asof_join=None)
 
 
@@ -90,6 +96,45 @@ def test_skipped_with_a_message_when_the_store_has_no_minute_bars():
     selected, skipped = plan_blocks(["mb"], TableStore({}), BLOCKS)
     assert selected == []
     assert skipped == {
-        "mb": "no raw data for source(s) equities_bars_minute "
+        "mb": "no raw data for source(s) equities_bars_minute_summary "
         "(needs the minute add-on: JQUANTS_ADDONS=minute)"
     }
+
+
+@functools.cache
+def _synthetic() -> tuple[dict[str, pl.DataFrame], pl.DataFrame, TradingCalendar]:
+    """20 synthetic stocks, 2021-01..2021-04, minute bars on every trading day from February,
+    and the base."""
+    from gogooku.dataset.base import build_base
+    from gogooku.synth.config import SynthConfig
+    from gogooku.synth.market import generate_market
+    from gogooku.synth.minute import minute_bars
+
+    start, end = date(2021, 1, 4), date(2021, 4, 30)
+    config = SynthConfig(seed=5, stocks=20, start=start, end=end)
+    tables = dict(generate_market(config, side_tables=False).tables)
+    # the add-on's window starts after the build's start, as in a 10-year build
+    daily = tables["equities_bars_daily"].filter(pl.col("Date") >= date(2021, 2, 1))
+    tables["equities_bars_minute"] = minute_bars(daily, config.seed)
+    tables[MINUTE_SUMMARY] = summarise_minute_bars(tables["equities_bars_minute"])
+    calendar = TradingCalendar.from_frame(tables["markets_calendar"])
+    base = build_base(TableStore(tables), calendar, start, end)
+    return tables, base, calendar
+
+
+def test_summary_block_equals_the_bar_reduction():
+    """The block on the stored summaries equals the pre-summary block reducing every bar."""
+    tables, base, calendar = _synthetic()
+    store = TableStore(tables)
+    ctx = BlockContext(base=base.lazy(), calendar=calendar, store=store, asof_join=None)
+    new = BLOCK.compute(ctx).collect()
+    old = minute_reference.compute(ctx).collect()
+    assert new.height == base.height and new["mb_rv_5m"].is_not_null().sum() > 1000
+    assert new["mb_rv_5m_ma20"].is_not_null().any()
+    assert new.filter(pl.col("Date") < date(2021, 2, 1)).null_count().row(0)[2:] == (
+        new.filter(pl.col("Date") < date(2021, 2, 1)).height,
+    ) * len(FEATURES)
+    for name in new.columns[2:]:
+        assert new[name].is_null().equals(old[name].is_null()), name
+        assert new[name].cast(pl.Float32).equals(old[name].cast(pl.Float32)), name
+    assert_frame_equal(new, old, check_exact=False, rel_tol=1e-12, abs_tol=0.0)

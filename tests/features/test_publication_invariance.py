@@ -31,6 +31,7 @@ from gogooku.features.availability import SOURCE_AVAILABILITY, usable_by
 from gogooku.features.base import Block, BlockContext, Feature
 from gogooku.features.graph import EDGES_FILE
 from gogooku.features.registry import BLOCKS
+from gogooku.jquants.derived import MINUTE_SUMMARY, summarise_minute_bars
 from gogooku.store.raw import RawStore
 
 from ..support.published import CALENDAR, PublishedStore
@@ -81,6 +82,8 @@ def market(seed: int) -> dict[str, pl.DataFrame]:
         .alias("AdjFactor"),
     )
     tables["equities_bars_minute"] = minute_bars(tables["equities_bars_daily"], seed)
+    # written with the bars by the raw store (the mb block reads it)
+    tables[MINUTE_SUMMARY] = summarise_minute_bars(tables["equities_bars_minute"])
     return tables
 
 

@@ -8,11 +8,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from gogooku.jquants.derived import DERIVED
 from gogooku.jquants.endpoints import ENDPOINTS, ENDPOINTS_BY_PATH, empty_frame, get_endpoint
 from gogooku.settings import Plan
 
 ARCHITECTURE = Path(__file__).parents[2] / "docs" / "architecture.md"
 ROW = re.compile(r"^\| `(?P<id>[a-z0-9_]+)` \| `(?P<path>[^`]+)` \| (?P<plan>[a-z]+) \|$")
+DERIVED_ROW = re.compile(
+    r"^\| `(?P<id>[a-z0-9_]+)` \| `(?P<parent>[a-z0-9_]+)` \| `(?P<key>[^`]+)` \|"
+)
 
 
 def architecture_rows() -> dict[str, tuple[str, Plan]]:
@@ -31,6 +35,17 @@ def test_catalogue_covers_exactly_the_architecture_dataset_ids():
         assert ENDPOINTS[endpoint_id].path == path, endpoint_id
         assert ENDPOINTS[endpoint_id].min_plan is plan, endpoint_id
         assert ENDPOINTS_BY_PATH[path].id == endpoint_id
+
+
+def test_derived_datasets_are_the_architecture_table_and_not_endpoints():
+    lines = ARCHITECTURE.read_text(encoding="utf-8").splitlines()
+    rows = [m for line in lines if (m := DERIVED_ROW.match(line.strip()))]
+    assert {m["id"]: (m["parent"], tuple(m["key"].split())) for m in rows} == {
+        d.id: (d.parent, d.key) for d in DERIVED.values()
+    }
+    for derived in DERIVED.values():
+        assert derived.id not in ENDPOINTS and derived.parent in ENDPOINTS
+        assert set(derived.key) <= set(derived.schema)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.errors import AuthError
 from gogooku.settings import AddOn, Plan
 from gogooku.synth.api import create_app
+from gogooku.synth.request_log import RequestLog
 
 from ..support.clock import FakeClock
 
@@ -180,24 +181,9 @@ def in_key_order(dataset: str, frame: pl.DataFrame) -> pl.DataFrame:
 # -- the server --------------------------------------------------------------------------------
 
 
-class Recorder:
-    """ASGI wrapper that records (path, query, x-api-key) of every request."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.seen: list[tuple[str, str, str | None]] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            key = headers.get(b"x-api-key")
-            self.seen.append((scope["path"], scope["query_string"].decode(), key and key.decode()))
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture(scope="module")
 def served(switch_market):
-    app = Recorder(
+    app = RequestLog(
         create_app(
             switch_market, api_key=KEY, plan=Plan.PREMIUM, page_size=PAGE_SIZE, rate_limit=False
         )
@@ -235,7 +221,7 @@ def busiest_day(market, dataset: str, today: dt.date) -> str:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.dataset}-{c.method}")
 def test_official_frame_equals_ours(served, case):
     market, app, base = served
-    today = app.app.state.service.today
+    today = app.state.service.today
     day = busiest_day(market, case.dataset, today)
     if "published_date" in case.ours(day):
         day = market.tables[case.dataset]["PubDate"].drop_nulls().max().isoformat()
@@ -255,10 +241,10 @@ def test_official_frame_equals_ours(served, case):
 
 def test_official_client_follows_pagination_and_sends_the_key(served):
     market, app, base = served
-    day = busiest_day(market, "equities_bars_daily", app.app.state.service.today)
-    before = len(app.seen)
+    day = busiest_day(market, "equities_bars_daily", app.state.service.today)
+    before = len(app.requests)
     frame = official_client(base).get_eq_bars_daily(date_yyyymmdd=day)
-    calls = app.seen[before:]
+    calls = app.requests[before:]
     assert len(calls) == math.ceil(len(frame) / PAGE_SIZE) > 1
     assert all("pagination_key=" in query for _, query, _ in calls[1:])
     assert {key for _, _, key in calls} == {KEY}
@@ -279,7 +265,7 @@ def test_bulk_list_and_files_agree(served, tmp_path: Path):
     market, app, base = served
     endpoint = "/equities/bars/daily"
     listing = official_client(base).get_bulk_list(endpoint=endpoint)
-    with ours(base, app.app.state.service.today) as client:
+    with ours(base, app.state.service.today) as client:
         records = client.get_records("/bulk/list", {"endpoint": endpoint})
     assert listing["Key"].tolist() == [r["Key"] for r in records]
     assert listing["Size"].tolist() == [r["Size"] for r in records]
@@ -287,7 +273,7 @@ def test_bulk_list_and_files_agree(served, tmp_path: Path):
         r["LastModified"] for r in records
     ]
     month = official_client(base).get_bulk_list(date="2026-10")
-    with ours(base, app.app.state.service.today) as client:
+    with ours(base, app.state.service.today) as client:
         across = client.get_records("/bulk/list", {"date": "2026-10"})
     assert month["Key"].tolist() == [r["Key"] for r in across]
     assert len({k.split("/historical/")[0] for k in month["Key"]}) > 10
@@ -301,7 +287,7 @@ def test_bulk_list_and_files_agree(served, tmp_path: Path):
         pl.col("Date").is_between(dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
         pl.col("HolDiv") == "1",
     )["Date"]
-    with ours(base, app.app.state.service.today) as client:
+    with ours(base, app.state.service.today) as client:
         paged = pl.concat([client.fetch("equities_bars_daily", date=d) for d in days])
     assert_frame_equal(from_file, paged)
     by_endpoint = tmp_path / "by_endpoint.csv.gz"
@@ -315,7 +301,7 @@ def test_official_client_on_429(switch_market):
     re-fires three times at once, all refused within the minute; our server keeps answering 429
     without a block, and answers the same query correctly once the minute has passed."""
     clock = FakeClock()
-    app = Recorder(
+    app = RequestLog(
         create_app(switch_market, api_key=KEY, plan=Plan.FREE, page_size=500, clock=clock)
     )
     query = {"from_yyyymmdd": "2026-07-01", "to_yyyymmdd": "2026-07-31"}
@@ -327,10 +313,10 @@ def test_official_client_on_429(switch_market):
             client.get_mkt_calendar(**query)
         session = client._request_session()
         session.mount("http://", session.adapters["https://"])
-        before = len(app.seen)
+        before = len(app.requests)
         with pytest.raises(requests.exceptions.RetryError):
             client.get_mkt_calendar(**query)
-        assert len(app.seen) - before == 4
+        assert len(app.requests) - before == 4
         clock.sleep(61)
         frame = client.get_mkt_calendar(**query)
     calendar = switch_market.tables["markets_calendar"]
@@ -341,7 +327,7 @@ def test_td_cursor_files_and_bulk_agree(served):
     """The two clients' td/list cursors are interchangeable (nothing new since either), the
     official client's /td/files URLs and /td/bulk file give what ours do."""
     market, app, base = served
-    today = app.app.state.service.today
+    today = app.state.service.today
     day = busiest_day(market, "td_list", today)
     official = official_client(base)
     frame, cursor = official.get_td_list(date=day)

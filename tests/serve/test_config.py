@@ -103,6 +103,8 @@ def test_every_field_of_serve_config_reaches_the_app_that_serve_runs(tmp_path, m
         "max_top_k": 9,
         "max_predict_rows": 11,
         "header_timeout_s": 2.5,
+        "response_cache_mb": 8.0,
+        "bundle_check_s": 0.25,
         "protect_ops": True,
         "bundle_key_file": key,
         "require_signed_bundles": True,

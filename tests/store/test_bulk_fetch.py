@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-from collections import Counter
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -25,13 +24,14 @@ from gogooku.jquants.bulkfile import bulk_key
 from gogooku.jquants.client import JQuantsClient
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.jquants.transport import ASGISyncTransport
-from gogooku.settings import Plan
+from gogooku.settings import AddOn, Plan
 from gogooku.store.bulk import MANIFEST_FILE
 from gogooku.store.fetch import fetch
 from gogooku.store.raw import RawStore
 from gogooku.synth.api import create_app
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
+from gogooku.synth.request_log import RequestLog
 
 D = dt.date
 START, END = D(2024, 1, 1), D(2024, 3, 8)
@@ -45,25 +45,8 @@ def market():
     return generate_market(SynthConfig(seed=11, stocks=20, start=START, end=END))
 
 
-class Counting:
-    """ASGI wrapper logging every request path (the server's access log)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.state = app.state
-        self.paths: list[str] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            self.paths.append(scope["path"].removeprefix("/v2"))
-        await self.app(scope, receive, send)
-
-    def counts(self) -> Counter:
-        return Counter("/bulk-files/" if p.startswith("/bulk-files/") else p for p in self.paths)
-
-
-def served(market, plan: Plan, today: dt.date | None = None) -> Counting:
-    return Counting(create_app(market, api_key="k", plan=plan, rate_limit=False, today=today))
+def served(market, plan: Plan, today: dt.date | None = None) -> RequestLog:
+    return RequestLog(create_app(market, api_key="k", plan=plan, rate_limit=False, today=today))
 
 
 def tail_days(market) -> int:
@@ -108,7 +91,7 @@ def partitions(store: RawStore, dataset: str) -> dict[str, pl.DataFrame]:
 
 
 def in_process(
-    market, store: RawStore, plan: Plan, wrapped: Counting, client_cls=JQuantsClient, bulk=True
+    market, store: RawStore, plan: Plan, wrapped: RequestLog, client_cls=JQuantsClient, bulk=True
 ):
     today = wrapped.state.service.today
     client = client_cls(
@@ -227,7 +210,7 @@ def test_a_corrected_file_alone_is_downloaded_again_and_keeps_the_old_rows(marke
     assert changed == [bulk_key(BARS, 2024, 2)]
     last_day = max(r.unit_key for r in store.catalog.units(BARS))
     store.remove_units(BARS, [last_day])  # the next daily run's due day
-    server.paths.clear()
+    server.requests.clear()
     report = in_process(market, store, Plan.STANDARD, server)
     downloads = [p for p in server.paths if p.startswith("/bulk-files/")]
     assert len(downloads) == 1 and "equities_bars_daily_202402" in downloads[0]
@@ -328,3 +311,33 @@ def test_the_month_read_from_a_key_is_the_month_it_was_written_for(year, month, 
     first, last = key_month(bulk_key(dataset, year, month))
     assert (first.year, first.month, first.day) == (year, month, 1)
     assert last.month == month and (last + dt.timedelta(days=1)).day == 1
+
+
+def test_cli_fetches_ticks_from_their_monthly_bulk_files_only(market, monkeypatch, tmp_path):
+    ticks = "equities_trades"
+    cli_on_market_day(monkeypatch)
+    server = RequestLog(
+        create_app(market, api_key="k", plan=Plan.LIGHT, rate_limit=False, addons={AddOn.MINUTE})
+    )
+    args = ["fetch", "--start", "2024-01-01", "--end", str(END), "--plan", "light"]
+    args += ["--datasets", ticks, "--addons", "minute"]
+    with background_server(server) as url, home(monkeypatch, tmp_path / "a") as store:
+        result = runner.invoke(app, [*args, "--base-url", f"{url}/v2"])
+        no_bulk = runner.invoke(app, [*args, "--base-url", f"{url}/v2", "--no-bulk"])
+        status = runner.invoke(app, ["store", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = server.counts()
+    assert "/equities/trades" not in counts  # no API call exists: only files
+    # Calendar and ticks: one listing each, January's and February's files each; March is in
+    # no complete file yet, so its days are reported and not fetched.
+    assert counts["/bulk/list"] == 2 and counts["/bulk-files/"] == 4
+    assert "not fetched" in result.output
+    served_ticks = server.state.service.tables[ticks].between(START, D(2024, 2, 29))
+    stored = store.scan(ticks).collect()
+    assert stored.height == served_ticks.height > 1000
+    key = list(ENDPOINTS[ticks].key)
+    assert_frame_equal(stored.select(served_ticks.columns).sort(key), served_ticks.sort(key))
+    line = next(x for x in json.loads(status.output) if x["dataset"] == ticks)
+    assert line["bulk_files"] == 2 and line["gaps"] == [] and line["last"] == "2024-02-29"
+    assert no_bulk.exit_code == 0 and "bulk files only" in no_bulk.output
+    assert server.counts()["/bulk/list"] == 2  # --no-bulk lists nothing

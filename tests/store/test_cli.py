@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.httpserver import background_server
+from gogooku.jquants.client import jst_today
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import Plan, get_settings
 from gogooku.store.fetch import JST, fetch, settle_time
 from gogooku.store.raw import RawStore, content_hash
+from gogooku.store.sources import Source, SourceError, fetch_from_source
 from gogooku.store.status import dataset_status
 
 from .conftest import API_KEY, SETTLED, TinyV2, make_client, market_tables, typed
@@ -74,6 +77,7 @@ def test_store_status_table():
     assert cells == [
         "equities_bars_daily",
         "date",
+        "-",  # coverage from: only the plan's window limits it
         "2024-01-04",
         "2024-01-31",
         "36",
@@ -222,6 +226,19 @@ def test_fetch_into_a_store_of_another_source_is_refused_cleanly():
     message = " ".join(result.output.split())
     assert "holds data from ['jquants'], this fetch is from 'synthetic(seed=7,stocks=20," in message
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("source", list(Source))
+def test_fetch_from_source_refuses_a_start_after_today_before_any_request(tmp_path, source):
+    today = jst_today()
+    future = today + dt.timedelta(days=1)
+    store = RawStore(tmp_path / "raw")
+    with pytest.raises(SourceError) as refused:
+        fetch_from_source(store, source, future, future + dt.timedelta(days=30))
+    assert str(refused.value) == (
+        f"--start {future} is after today ({today}): nothing is published yet"
+    )
+    assert store.catalog.datasets() == []  # refused before any request
 
 
 def test_fetch_refuses_a_start_after_today_and_a_too_small_synthetic_market():

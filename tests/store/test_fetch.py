@@ -16,6 +16,7 @@ from gogooku.settings import Plan
 from gogooku.store import raw as raw_module
 from gogooku.store.fetch import fetch, month_chunks, needs_fetch, settle_time, units_to_fetch
 from gogooku.store.raw import RawStore, content_hash
+from gogooku.store.status import dataset_status
 
 from .conftest import (
     API_KEY,
@@ -25,8 +26,10 @@ from .conftest import (
     SETTLED,
     TinyV2,
     business_days,
+    calendar,
     make_client,
     market_tables,
+    typed,
 )
 
 D = dt.date
@@ -529,3 +532,40 @@ def test_progress_shows_units_left_requests_and_the_pacing_delay(store, service)
     assert "4/4 units, 0 left requests 8 pacing 12.60s" in lines["equities_bars_daily"]
     assert "3/3 units, 0 left requests 1 pacing" in lines["markets_calendar"]
     assert now[0] == pytest.approx(8 * 12.6)
+
+
+def test_days_before_an_endpoints_coverage_start_are_not_requested(store):
+    large, major = "edinet_large_volume_shareholders", "edinet_major_shareholders"
+    start, end = D(2021, 6, 21), D(2021, 7, 9)  # large-volume reports from 2021-07-01
+    filing = typed(large, {"DocId": ["S1000001"], "Code": ["72030"], "SubDate": [D(2021, 7, 5)]})
+    service = TinyV2({"markets_calendar": calendar(start, end), large: filing})
+    clock = at(dt.datetime(2021, 7, 20, tzinfo=dt.UTC))
+    with make_client(service, plan=Plan.STANDARD, today=D(2021, 7, 20)) as client:
+        report = fetch(
+            store, client, start, end, [large, major], Plan.STANDARD, progress=False, clock=clock
+        )
+        early = fetch(
+            store,
+            client,
+            start,
+            D(2021, 6, 30),
+            [large],
+            Plan.STANDARD,
+            progress=False,
+            clock=clock,
+        )
+    requested = [p["date"] for p in service.paths(large)]
+    assert requested == [d.isoformat() for d in business_days(D(2021, 7, 1), end)]
+    assert [p["date"] for p in service.paths(major)] == [
+        d.isoformat() for d in business_days(start, end)
+    ]
+    assert report.results[large].notes == [
+        "8 trading day(s) before the coverage start 2021-07-01 of "
+        "/edinet/large-volume-shareholders not requested"
+    ]
+    assert store.scan(large).collect()["DocId"].to_list() == ["S1000001"]
+    assert "coverage start" in early.results[large].skipped
+    assert dataset_status(store, large).coverage_from == D(2021, 7, 1)  # `store status` says it
+    assert ENDPOINTS[major].coverage_from == D(2016, 6, 1)
+    assert ENDPOINTS["edinet_cross_shareholdings"].coverage_from == D(2020, 3, 31)
+    assert ENDPOINTS[large].coverage_from == D(2021, 7, 1)

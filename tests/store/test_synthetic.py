@@ -137,13 +137,14 @@ def test_cli_fetch_synthetic_grows_the_history_and_a_rerun_generates_nothing(mar
             assert again.exit_code == 0, again.output
             assert "nothing to generate" in again.output and "requests made: 0" in again.output
 
-    # A day missing from the catalog is fetched again: the market is generated; two requests, the
-    # bars' bulk listing (checked for changed files whenever a unit is due) and the day's page.
+    # A day missing from the catalog is fetched again: the market is generated; three requests,
+    # the bars' bulk listing (checked for changed files whenever a unit is due), the day's page,
+    # and the ticks' listing (their March days stay due until March's file exists).
     with store.catalog._connect() as conn:
         conn.execute(
             "DELETE FROM units WHERE dataset='equities_bars_daily' AND unit_key='2024-03-29'"
         )
     refill = runner.invoke(app, [*synthetic_args("2024-03-31"), *common])
     assert refill.exit_code == 0, refill.output
-    assert "requests made: 2" in refill.output
+    assert "requests made: 3" in refill.output
     assert same_rows(store, market, "equities_bars_daily", END)

@@ -15,6 +15,7 @@ from gogooku.store.raw import RawStore
 from gogooku.store.synthetic import fetch_synthetic_market
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import generate_market
+from gogooku.synth.request_log import RequestLog
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,15 @@ def test_without_the_add_on_td_is_skipped_with_one_message(tmp_path, market):
 
 def test_with_the_add_on_history_comes_from_one_bulk_file(tmp_path, market):
     store = RawStore(tmp_path / "raw")
+    log = RequestLog()
     report, _ = fetch_synthetic_market(
-        store, market, ["td_list"], Plan.PREMIUM, progress=False, addons=frozenset({AddOn.TDNET})
+        store,
+        market,
+        ["td_list"],
+        Plan.PREMIUM,
+        progress=False,
+        addons=frozenset({AddOn.TDNET}),
+        log=log,
     )
     result = report.results["td_list"]
     days = market.state.days
@@ -51,6 +59,12 @@ def test_with_the_add_on_history_comes_from_one_bulk_file(tmp_path, market):
     assert paged <= 2 and len(bulk) >= len(days) - 2
     assert all(settle_time(u.unit_end) <= u.fetched_at for u in bulk)
     assert result.requests == 1 + paged  # /td/bulk, then one date= request per later day
+    # The server's log agrees (the calendar's months, /td/bulk, its file, the paged days).
+    counts = log.counts()
+    assert counts["/td/bulk"] == 1 and counts["/td/list"] == paged
+    assert sum(p.startswith("/td-files/bulk/") for p in log.paths) == 1
+    keys = {(r.path.startswith("/td-files/"), r.api_key) for r in log.requests}
+    assert keys == {(False, "synthetic-local-key"), (True, None)}  # signed URLs need no key
     assert any("from /td/bulk" in note for note in result.notes)
     stored = store.scan("td_list").collect().sort("DiscNo")
     table = market.tables["td_list"].sort("DiscNo")

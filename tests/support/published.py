@@ -19,7 +19,6 @@ import polars as pl
 
 from gogooku.calendar import TradingCalendar
 from gogooku.features.availability import source_rule, usable_by, usable_on
-from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.raw import RawStore
 
 CALENDAR = "markets_calendar"
@@ -30,7 +29,7 @@ def _perturbed(
 ) -> pl.DataFrame:
     """``frame`` with the values of its records not usable on ``cut`` replaced by noise."""
     _, dates = source_rule(dataset)
-    kept = {"Code", *ENDPOINTS[dataset].key, dates.date_col, dates.time_col}
+    kept = {"Code", *RawStore.key(dataset), dates.date_col, dates.time_col}
     late = frame.select(usable_on(dataset, calendar, cut).not_()).to_series()
     rng = np.random.default_rng([seed, cut.toordinal(), len(dataset)])
     noisy = []

@@ -12,7 +12,7 @@ import pytest
 
 from gogooku.features.ownership import HOLDER, SCOPE
 from gogooku.jquants.bulk import NOT_BULK
-from gogooku.jquants.endpoints import parse_records
+from gogooku.jquants.endpoints import ENDPOINTS, parse_records
 from gogooku.settings import Plan
 from gogooku.synth.ownership import ACTIVIST_DECAY, Ownership, activist_contribution
 
@@ -124,3 +124,13 @@ def test_parameter_rules_and_plan_gating():
         refused = client.get("/edinet/major-shareholders", params={"code": "72030"})
         assert refused.status_code == 403 and "standard" in refused.json()["message"]
     assert set(EDINET) <= NOT_BULK
+
+
+@pytest.mark.parametrize("dataset_id", EDINET)
+def test_no_filing_before_the_coverage_start(side_market, dataset_id):
+    start = ENDPOINTS[dataset_id].coverage_from
+    frame = side_market.tables[dataset_id]
+    assert side_market.state.days[0] < start or dataset_id == "edinet_major_shareholders"
+    assert frame["SubDate"].min() >= start
+    if start > side_market.state.days[0]:  # the first filings come soon after it
+        assert frame["SubDate"].min() < start + dt.timedelta(days=31)

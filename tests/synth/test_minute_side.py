@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from gogooku.jquants.bulkfile import read_csv_gz
+from gogooku.jquants.derived import summarise_minute_bars
 from gogooku.jquants.endpoints import parse_records
 from gogooku.synth.api import create_app
 from gogooku.synth.day_sources import day_sources
 from gogooku.synth.minute import TIMES, minute_bars, trades
+from gogooku.synth.minute_summary import minute_summaries
 from gogooku.synth.sessions import with_sessions
 
 from .conftest import serve
@@ -162,3 +164,20 @@ def test_minute_data_needs_the_add_on(side_market):
     assert "/equities/bars/minute requires the minute add-on" in answer.json()["message"]
     keys = [f["Key"] for f in listing]
     assert keys and not any(k.startswith(("equities/bars/minute", "equities/trades")) for k in keys)
+
+
+@settings(max_examples=3, deadline=None, database=None)
+@given(data=st.data())
+def test_summaries_rendered_from_the_model_equal_the_summary_of_the_bars(side_market, daily, data):
+    """A few drawn days (the 2020-10-01 halt among the candidates: no rows) of 150 stocks: the
+    vectorised renderer equals the stored summary of the rendered bars (RV5m to rounding)."""
+    days = daily["Date"].unique().sort()
+    picks = data.draw(st.lists(st.integers(0, days.len() - 1), min_size=1, max_size=3))
+    rows = daily.filter(pl.col("Date").is_in(days.gather(sorted(set(picks))).implode()))
+    seed = side_market.config.seed
+    direct = minute_summaries(rows, seed)
+    stored = summarise_minute_bars(minute_bars(rows, seed))
+    assert direct.height == rows.filter(pl.col("Vo") > 0).height
+    assert direct.drop("RV5m").equals(stored.drop("RV5m"))
+    assert_frame_equal(direct, stored, check_exact=False, rel_tol=1e-12, abs_tol=0.0)
+    assert minute_summaries(rows.filter(pl.col("Date") == dt.date(2020, 10, 1)), seed).is_empty()

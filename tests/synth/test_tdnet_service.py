@@ -119,6 +119,48 @@ def test_cursor_returns_only_records_listed_since(side_market, td_table, busy_da
         assert wrong.status_code == 400
 
 
+def test_cursor_pages_go_by_their_key_alone_even_on_a_restarted_server(
+    side_market, td_table, busy_day
+):
+    """The key holds its page's position (the one cursor server of fins and td): a server keeps
+    no state per query, so pages alternating between two apps with one secret, the cursor sent
+    with the first page only, return exactly the records listed since the cursor."""
+    clock = Clock()
+    secret = b"s" * 32
+    options = {"rate_limit": False, "today": busy_day, "wall_clock": clock, "page_size": 1}
+    apps = [create_app(side_market, api_key=KEY, bulk_secret=secret, **options) for _ in range(2)]
+    raws = [
+        httpx.Client(base_url=BASE, transport=ASGISyncTransport(app), headers={"x-api-key": KEY})
+        for app in apps
+    ]
+
+    def walk(params: dict[str, str]) -> tuple[list[str], str]:
+        seen, body, turn = [], raws[0].get("/td/list", params=params).json(), 0
+        seen += [r["DiscNo"] for r in body["data"]]
+        while "pagination_key" in body:
+            turn += 1
+            query = {"date": params["date"], "pagination_key": body["pagination_key"]}
+            body = raws[turn % 2].get("/td/list", params=query).json()
+            seen += [r["DiscNo"] for r in body["data"]]
+        return seen, body["cursor"]
+
+    listed = td_table.filter(pl.col("DiscDate") == busy_day).with_columns(listed_at().alias("at"))
+    noon, evening = (dt.datetime.combine(busy_day, dt.time(h, m)) for h, m in ((15, 0), (18, 30)))
+    clock.at("15:00")
+    before, cursor = walk({"date": str(busy_day)})
+    clock.at("18:30")
+    since, _ = walk({"date": str(busy_day), "cursor": cursor})
+    expected = listed.filter(pl.col("at") > noon, pl.col("at") <= evening)
+    assert len(before) == listed.filter(pl.col("at") <= noon).height >= 2
+    assert len(since) >= 2 and sorted(since) == sorted(expected["DiscNo"])
+    forged = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    assert (
+        raws[1].get("/td/list", params={"date": str(busy_day), "cursor": forged}).status_code == 400
+    )
+    for raw in raws:
+        raw.close()
+
+
 def test_files_urls_last_15_minutes_and_may_be_reused(side_market, td_table, busy_day):
     clock = Clock()
     clock.at("18:00")

@@ -136,28 +136,134 @@ def keygen_command(
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Every bundle version, marking the promoted one."""
+    """Every bundle version, marking the promoted and the shadow one."""
     rows = list_bundles()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"bundles in {bundles_dir()}")
-    cols = ("name", "version", "current", "model", "dataset", "run_id", "created_at")
+    cols = ("name", "version", "current", "shadow", "model", "dataset", "run_id", "created_at")
+    flags = ("current", "shadow")
     for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*(("*" if r[c] else "") if c == "current" else str(r[c]) for c in cols))
+        table.add_row(*(("*" if r[c] else "") if c in flags else str(r[c]) for c in cols))
     Console().print(table)
 
 
 def promote_command(
     name: str = typer.Argument(..., help="Bundle name."),
-    version: str = typer.Argument(..., help="Version to promote (e.g. v0002)."),
+    version: str | None = typer.Argument(
+        None, help="Version to promote (e.g. v0002); not with --if-better or --clear-shadow."
+    ),
+    shadow: bool = typer.Option(
+        False,
+        "--shadow",
+        help="Make VERSION the shadow version instead: `gogooku update` predicts, stores and "
+        "monitors it; the service does not serve it.",
+    ),
+    clear_shadow: bool = typer.Option(
+        False, "--clear-shadow", help="Remove NAME's shadow pointer (audited)."
+    ),
+    if_better: bool = typer.Option(
+        False,
+        "--if-better",
+        help="Promote the shadow version when its live RankIC beats the promoted one's over the "
+        "last --days common matured days (one-sided paired t-test, p < --alpha); the decision "
+        "goes to the audit log either way.",
+    ),
+    days: int = typer.Option(20, "--days", min=2, help="Matured days compared by --if-better."),
+    alpha: float = typer.Option(
+        0.05, "--alpha", min=0.0, max=1.0, help="Significance level of --if-better."
+    ),
 ) -> None:
     """Verify NAME@VERSION and point NAME's CURRENT at it (atomic; audited). A running service
-    switches on its next request."""
-    before = promote(check_name(name), version)
-    typer.echo(f"{name}: {before or '(none)'} -> {version}")
+    switches on its next request.
+
+    With --shadow, VERSION becomes the shadow version (bundles/NAME/SHADOW); --clear-shadow
+    removes it; --if-better promotes the shadow by rule (docs/operations.md, "Shadow and
+    canary")."""
+    from gogooku.bundle.store import set_shadow
+
+    modes = sum((shadow, clear_shadow, if_better))
+    if modes > 1:
+        raise typer.BadParameter("use one of --shadow, --clear-shadow and --if-better")
+    if (version is None) != (clear_shadow or if_better):
+        raise typer.BadParameter(
+            "give VERSION, except with --if-better and --clear-shadow", param_hint="VERSION"
+        )
+    check_name(name)
+    if if_better:
+        from gogooku.bundle.shadow import decide
+
+        d = decide(name, days, alpha)
+        verdict = f"promoted {d.shadow}" if d.promoted else f"kept {d.current}"
+        typer.echo(f"{name}: {verdict} ({d.reason}; audited)")
+    elif clear_shadow:
+        typer.echo(f"{name}: shadow {set_shadow(name, None)} removed")
+    elif shadow:
+        before = set_shadow(name, version)
+        typer.echo(f"{name}: shadow {before or '(none)'} -> {version}")
+    else:
+        before = promote(name, version)
+        typer.echo(f"{name}: {before or '(none)'} -> {version}")
+
+
+def monitor_command(
+    name: str | None = typer.Argument(None, help="Bundle name (default: every model)."),
+    days: int | None = typer.Option(
+        None,
+        "--days",
+        min=1,
+        help="Recompute the last N stored prediction days (default: only days not monitored yet).",
+    ),
+    top_k: int = typer.Option(50, "--top-k", min=1, help="K of the top-K spread."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Score stored predictions whose labels have matured (live RankIC, top-K spread, rolling
+    20/60-day means) and measure feature and prediction drift (PSI); write the live tables of the
+    prediction store and $GOGOOKU_HOME/monitor/NAME/report.html.
+
+    The reference column says where the drift reference comes from: the bundle's
+    reference.json, the dataset (bundles created before it existed; computed each run) or none
+    (no PSI)."""
+    from gogooku.bundle.monitor import monitor
+
+    _print_monitor(monitor(name, days, top_k), as_json)
+
+
+def _print_monitor(summaries: list, as_json: bool) -> None:
+    rows = [
+        {
+            "model": s.model,
+            "version": s.version,
+            "role": s.role,
+            "predicted_days": s.predicted,
+            "matured_days": s.matured,
+            "scored_now": s.scored_now,
+            "drift_days_now": s.drift_now,
+            "reference": s.reference,
+            **{k: v for k, v in s.last.items() if k not in ("matured_days", "psi_top")},
+        }
+        for s in summaries
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title="live monitoring")
+    cols = ("model", "version", "role", "predicted_days", "matured_days", "rankic_1d",
+            "rankic_20d", "rankic_60d", "spread_20d", "psi_max", "prediction_psi",
+            "reference")  # fmt: skip
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*("–" if r[c] is None else f"{r[c]:.4f}" if isinstance(r[c], float)
+                        else str(r[c]) for c in cols))  # fmt: skip
+    Console().print(table)
+    from gogooku.bundle.monitor_report import report_path
+
+    for model in sorted({r["model"] for r in rows}):
+        typer.echo(f"monitor page: {report_path(model)}")
 
 
 def rollback_command(name: str = typer.Argument(..., help="Bundle name.")) -> None:
@@ -202,10 +308,13 @@ def update_command(
     ),
 ) -> None:
     """Daily job: fetch up to END, extend the bundle's dataset incrementally, predict its newest
-    date. Idempotent (safe from cron)."""
+    date. Idempotent (safe from cron).
+
+    Without @VERSION the shadow version (gogooku promote NAME VERSION --shadow) is predicted
+    too; then the stored predictions of NAME are monitored (gogooku monitor NAME)."""
     from gogooku.bundle.job import update
 
-    run = update(
+    runs = update(
         bundle,
         source,
         _day(fetch_start, "--fetch-start"),
@@ -215,4 +324,6 @@ def update_command(
         datasets,
         market_version=market_version,
     )
-    typer.echo(f"stored {run.rows} scores of {run.model}@{run.version} for {run.date}")
+    for run in runs:
+        typer.echo(f"stored {run.rows} scores of {run.model}@{run.version} for {run.date}")
+    typer.echo(f"monitored {parse_ref(bundle)[0]}: see `gogooku monitor` for the live figures")

@@ -12,7 +12,10 @@ the raw store has no master data).
 ``update(ref, source, fetch_start, end)``: ``fetch_from_source`` (what ``gogooku fetch`` runs)
 for fetch_start..end (a re-run is a no-op), an incremental ``build_dataset`` of the bundle's
 dataset up to ``end`` with the start, blocks and warm-up recorded in its ``metadata.json``
-(skipped when the dataset already reaches ``end``), then ``predict`` for the newest date. Every step is idempotent, so cron may re-run it.
+(skipped when the dataset already reaches ``end``), then ``predict`` for the newest date —
+with the promoted version and, when ``ref`` names no version and NAME has one, the shadow
+version (``bundles/NAME/SHADOW``; its dataset is extended too when it differs) — and last
+``gogooku.bundle.monitor.monitor`` of NAME. Every step is idempotent, so cron may re-run it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import json
 
 import polars as pl
 
+from gogooku.bundle.monitor import DEFAULT_TOP_K, monitor
 from gogooku.bundle.predstore import DayRun, PredictionStore, to_store_frame
 from gogooku.bundle.scoring import load_bundle
 from gogooku.bundle.signing import configured_key
-from gogooku.bundle.store import parse_ref, resolve
+from gogooku.bundle.store import current_version, parse_ref, resolve, shadow_version
 from gogooku.dataset.build import build_dataset, dataset_dir
 from gogooku.logs import console
 from gogooku.settings import get_settings
@@ -93,10 +97,16 @@ def update(
     stocks: int = 300,
     datasets: str | None = None,
     market_version: int = 2,
-) -> DayRun:
-    """Fetch, extend the bundle's dataset and predict its newest date (see module doc)."""
+    monitor_top_k: int = DEFAULT_TOP_K,
+) -> list[DayRun]:
+    """Fetch, extend the datasets, predict the newest date with ``ref`` and, when ``ref`` names
+    no version, with NAME's shadow version too, then monitor NAME (see module doc). The day
+    runs, ``ref``'s first."""
     name, version = parse_ref(ref)
-    dataset = json.loads((resolve(name, version) / "bundle.json").read_text())["dataset"]
+    refs = [ref]
+    shadow = shadow_version(name) if version is None else None
+    if shadow is not None and shadow != current_version(name):  # a rollback may make them one
+        refs.append(f"{name}@{shadow}")
     fetch_from_source(
         RawStore(get_settings().raw_dir),
         Source(source),
@@ -108,6 +118,19 @@ def update(
         market_version=market_version,
         console=console,
     )
+    wanted = [
+        json.loads((resolve(*parse_ref(r)) / "bundle.json").read_text())["dataset"] for r in refs
+    ]
+    for dataset in dict.fromkeys(wanted):
+        _extend(dataset, end)
+    runs = [predict(r) for r in refs]
+    monitor(name, top_k=monitor_top_k)
+    return runs
+
+
+def _extend(dataset: str, end: dt.date) -> None:
+    """Build ``dataset`` incrementally up to ``end`` with the start, blocks and warm-up of its
+    ``metadata.json`` (nothing when it already reaches ``end``)."""
     meta = json.loads((dataset_dir(dataset) / "metadata.json").read_text())
     if dt.date.fromisoformat(meta["end"]) < end:
         build_dataset(
@@ -119,4 +142,3 @@ def update(
             incremental=True,
             show_progress=False,
         )
-    return predict(ref)

@@ -10,7 +10,9 @@ Tables:
   ``dataset``, ``created_at``.
 
 ``write_day`` replaces a (model, version, date) in one transaction, so re-running a prediction is
-idempotent and a reader sees the old or the new day, never a mix.
+idempotent and a reader sees the old or the new day, never a mix. ``generation()`` changes
+whenever a write commits (SQLite's ``PRAGMA data_version``), so a reader can tell cheaply
+whether anything it derived from the store is stale.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class PredictionStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path or store_path())
         self._local = threading.local()
+        self._generation_conn: sqlite3.Connection | None = None
+        self._generation_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +128,21 @@ class PredictionStore:
         if row is None:
             return None
         return DayRun(row[0], row[1], dt.date.fromisoformat(row[2]), *row[3:])
+
+    def generation(self) -> int | None:
+        """A number that changes whenever another connection (of any process) commits a write:
+        ``PRAGMA data_version`` of one connection kept for this (values of different
+        connections are not comparable, so it is shared by every thread, under a lock). None
+        while there is no readable store (then nothing derived from it may be cached)."""
+        with self._generation_lock:
+            try:
+                if self._generation_conn is None:
+                    if not self.path.exists():
+                        return None
+                    self._generation_conn = sqlite3.connect(self.path, check_same_thread=False)
+                return self._generation_conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                return None
 
     def read_day(self, model: str, version: str, day: dt.date) -> list[tuple]:
         """``(code, score, scores JSON, sector, sector_name, name)`` ranked: score descending,

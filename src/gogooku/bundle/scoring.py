@@ -5,7 +5,9 @@
 the rest (``ModelKind.bundle_parts``: the input features, the fitted model files, extra fields
 such as the networks' window and static id cardinalities); it refuses runs whose model files are
 missing and kinds with nothing fitted (the reference factors), and writes the version
-(``gogooku.bundle.store.write_bundle``). ``main_horizon`` is the run's ``[target] main_horizon``:
+(``gogooku.bundle.store.write_bundle``) with the drift reference ``reference.json``
+(``gogooku.bundle.reference``: training-period feature deciles, validation-score deciles).
+``main_horizon`` is the run's ``[target] main_horizon``:
 what serving ranks by.
 
 ``LoadedBundle`` holds the kind's predictor (``ModelKind.load``) and scores one date:
@@ -25,6 +27,7 @@ Both return ``Code`` and ``pred_{h}d`` (Float64) for the stocks listed on the sc
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gogooku.bundle.reference import REFERENCE_FILE, build_reference
 from gogooku.bundle.store import (
     BundleError,
     BundleInfo,
@@ -46,6 +50,7 @@ from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.normalize import normalize_frame, output_names
 from gogooku.dataset.tabular import id_codes
+from gogooku.io import atomic_write_json
 from gogooku.models.registry import BundleJob, ModelKind, get_kind
 from gogooku.runs import CONFIG_FILE, RUN_FILE, load_run, resolve_run_dir
 from gogooku.target import pred_column
@@ -117,7 +122,11 @@ def create_bundle(run: str | Path, name: str | None = None) -> tuple[Path, Bundl
         "window": 1,
         **parts.extra,
     }
-    return write_bundle(name or kind, files, fields)
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / REFERENCE_FILE
+        atomic_write_json(reference, build_reference(fields, run_dir, "bundle"))
+        files[REFERENCE_FILE] = reference
+        return write_bundle(name or kind, files, fields)
 
 
 def hashed_names(features: list[str], raw_features: list[str]) -> list[str]:

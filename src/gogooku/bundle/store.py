@@ -14,8 +14,11 @@ Layout of one bundle name::
         manifest.sig             optional: HMAC of the manifest (``gogooku.bundle.signing``)
     bundles/NAME/CURRENT         the promoted version (one line; replaced atomically); only a
                                  ``vNNNN`` folder of NAME that is not a symlink is accepted
+    bundles/NAME/SHADOW          optional: the shadow version (same format): predicted, stored
+                                 and monitored by ``gogooku update``, never served
     bundles/NAME/audit.jsonl     append-only: {"at", "who", "action", "from", "to"} per create,
-                                 promote, rollback and sign
+                                 promote, rollback, sign, shadow and unshadow (and a ``detail``
+                                 object on rule decisions, ``gogooku.bundle.shadow``)
 
 Creation copies into ``.tmp-<uuid>/`` next to the versions and renames it to the next free
 ``vNNNN`` under the name's lock file (``.lock``, ``fcntl.flock``), so a half-written bundle is
@@ -63,6 +66,7 @@ from gogooku.settings import get_settings
 BUNDLE_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
 CURRENT_FILE = "CURRENT"
+SHADOW_FILE = "SHADOW"
 AUDIT_FILE = "audit.jsonl"
 LOCK_FILE = ".lock"
 VERSION_RE = re.compile(r"v(\d{4,})")
@@ -169,7 +173,9 @@ def _locked(root: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _audit(root: Path, action: str, before: str | None, after: str | None) -> None:
+def _audit(
+    root: Path, action: str, before: str | None, after: str | None, detail: dict | None = None
+) -> None:
     entry = {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "who": getpass.getuser(),
@@ -177,6 +183,8 @@ def _audit(root: Path, action: str, before: str | None, after: str | None) -> No
         "from": before,
         "to": after,
     }
+    if detail is not None:
+        entry["detail"] = detail
     fd = os.open(root / AUDIT_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (json.dumps(entry) + "\n").encode())
@@ -266,11 +274,11 @@ def load_info(path: Path) -> BundleInfo:
         raise BundleError(f"{file}: invalid bundle.json: {exc}") from None
 
 
-def read_pointer(root: Path) -> str | None:
-    """The version ``root/CURRENT`` names (None: no pointer). Only a ``vNNNN`` folder of this
-    bundle name is accepted: a path such as ``../other/v0001`` or a version folder that is a
-    symlink would serve another bundle under this name."""
-    path = root / CURRENT_FILE
+def read_pointer(root: Path, file: str = CURRENT_FILE) -> str | None:
+    """The version ``root/CURRENT`` (or ``root/file``) names (None: no pointer). Only a
+    ``vNNNN`` folder of this bundle name is accepted: a path such as ``../other/v0001`` or a
+    version folder that is a symlink would serve another bundle under this name."""
+    path = root / file
     if not path.is_file():
         return None
     return check_version(root, path.read_text().strip(), str(path))
@@ -290,6 +298,11 @@ def check_version(root: Path, version: str, source: str) -> str:
 
 def current_version(name: str) -> str | None:
     return read_pointer(bundles_dir() / check_name(name))
+
+
+def shadow_version(name: str) -> str | None:
+    """The version ``bundles/NAME/SHADOW`` names (None: no shadow)."""
+    return read_pointer(bundles_dir() / check_name(name), SHADOW_FILE)
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
@@ -337,7 +350,8 @@ def _set_current(root: Path, version: str) -> None:
 
 def promote(name: str, version: str) -> str | None:
     """Point ``CURRENT`` of ``name`` at ``version`` after verifying it; returns the previous
-    version. When the bundle's ``[tracking]`` says so, the promoted version is then registered in
+    version. Promoting the shadow version also removes ``SHADOW`` (audited as ``unshadow``).
+    When the bundle's ``[tracking]`` says so, the promoted version is then registered in
     MLflow (``gogooku.bundle.registry``; a registry failure is a warning)."""
 
     path = resolve(name, version)
@@ -352,8 +366,46 @@ def promote(name: str, version: str) -> str | None:
             before = None
         _set_current(root, version)
         _audit(root, "promote", before, version)
+        if (root / SHADOW_FILE).is_file() and (root / SHADOW_FILE).read_text().strip() == version:
+            (root / SHADOW_FILE).unlink()
+            _audit(root, "unshadow", version, None)
     register_promoted(path, name, version, sha256_file(path / MANIFEST_FILE))
     return before
+
+
+def set_shadow(name: str, version: str | None) -> str | None:
+    """Point ``SHADOW`` of ``name`` at ``version`` after verifying it (None: remove the
+    pointer); returns the previous shadow. The promoted version cannot be its own shadow.
+    Audited as ``shadow`` (from the previous shadow to ``version``) or ``unshadow``."""
+    root = bundles_dir() / check_name(name)
+    if version is not None:
+        path = resolve(name, version)
+        problems = verify_bundle(path, configured_key())
+        if problems:
+            raise BundleError(f"bundle {name}@{version} fails verification: " + "; ".join(problems))
+    with _locked(root):
+        try:
+            before = read_pointer(root, SHADOW_FILE)
+        except BundleError:  # a broken pointer is what setting it repairs
+            before = None
+        if version is None:
+            if before is None:
+                raise BundleError(f"bundle {name!r} has no shadow version to remove")
+            (root / SHADOW_FILE).unlink()
+            _audit(root, "unshadow", before, None)
+            return before
+        if version == current_version(name):
+            raise BundleError(f"bundle {name}@{version} is the promoted version, not a shadow")
+        atomic_write_text(root / SHADOW_FILE, version + "\n")
+        _audit(root, "shadow", before, version)
+    return before
+
+
+def audit_decision(name: str, action: str, before: str | None, after: str | None, detail: dict):
+    """Append a decision (``action`` with its figures in ``detail``) to NAME's audit log."""
+    root = bundles_dir() / check_name(name)
+    with _locked(root):
+        _audit(root, action, before, after, detail)
 
 
 def rollback(name: str) -> tuple[str, str]:
@@ -380,12 +432,13 @@ def rollback(name: str) -> tuple[str, str]:
 
 
 def list_bundles() -> list[dict]:
-    """One row per bundle version: name, version, current, run, model, dataset, created_at."""
+    """One row per bundle version: name, version, current, shadow, run, model, dataset,
+    created_at."""
     root = bundles_dir()
     rows = []
     names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     for name in names:
-        current = current_version(name)
+        current, shadow = current_version(name), shadow_version(name)
         for version in _versions(root / name):
             info = load_info(root / name / version)
             rows.append(
@@ -393,6 +446,7 @@ def list_bundles() -> list[dict]:
                     "name": name,
                     "version": version,
                     "current": version == current,
+                    "shadow": version == shadow,
                     "run_id": info.run_id,
                     "model": info.model,
                     "dataset": info.dataset,

@@ -105,6 +105,7 @@ from gogooku.dataset.plan import (
     registered_blocks,
 )
 from gogooku.dataset.point_in_time import build_view
+from gogooku.dataset.stages import StageClock
 from gogooku.features.base import Block
 from gogooku.io import atomic_write_json, code_version
 from gogooku.market import load_market
@@ -196,6 +197,7 @@ def _extend_panel(
     show_progress: bool,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
+    clock: StageClock,
 ) -> tuple[PanelStats, pl.DataFrame, date]:
     """Append the rows first_new..end to the panel and refresh the labels of its last 21 days.
 
@@ -220,8 +222,10 @@ def _extend_panel(
             f"write?); rebuild with --full"
         )
     log.info("incremental build of %s: %s..%s (previous end %s)", name, first_new, end, old_end)
-    base = build_base(store, calendar, base_start, label_end)
-    labels = panel_labels(base, relabel_from, end)
+    with clock.stage("base"):
+        base = build_base(store, calendar, base_start, label_end)
+    with clock.stage("labels"):
+        labels = panel_labels(base, relabel_from, end)
     new_rows = pl.concat(
         list(
             panel_chunks(
@@ -237,6 +241,7 @@ def _extend_panel(
                 show_progress,
                 timings,
                 artifacts,
+                clock=clock,
             )
         )
     )
@@ -376,6 +381,7 @@ def build_dataset(
     path = dataset_dir(name, settings)
     timings: dict[str, float] = {}
     artifacts: dict[str, pl.DataFrame] = {}
+    clock = StageClock()
 
     feature_cols = [f.name for b in selected for f in b.features]
     label_cols = label_names()
@@ -415,6 +421,7 @@ def build_dataset(
                     show_progress,
                     timings,
                     artifacts,
+                    clock,
                 )
             else:
                 first_new = start
@@ -427,10 +434,12 @@ def build_dataset(
                     warmup,
                     base_start,
                 )
-                base = build_base(store, calendar, base_start, label_end)
-                labels = panel_labels(base, start, end)
-                keys = base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
-                check_codes = label_check_codes(keys)
+                with clock.stage("base"):
+                    base = build_base(store, calendar, base_start, label_end)
+                with clock.stage("labels"):
+                    labels = panel_labels(base, start, end)
+                    keys = base.filter(pl.col("Date").is_between(start, end)).select(KEYS)
+                    check_codes = label_check_codes(keys)
                 cache = CacheWriter(
                     path,
                     feature_cols,
@@ -453,31 +462,40 @@ def build_dataset(
                     show_progress,
                     timings,
                     artifacts,
+                    clock=clock,
                 )
                 del base, labels
+
+                def add_to_cache(chunk: pl.DataFrame) -> None:
+                    with clock.stage("cache_write"):
+                        cache.add(chunk)
+
                 try:
-                    stats = write_panel(
-                        path / "panel.parquet",
-                        passing_through(chunks, cache.add),
-                        feature_cols,
-                        label_cols,
-                        check_codes,
-                    )
+                    with clock.stage("panel_write"):
+                        stats = write_panel(
+                            path / "panel.parquet",
+                            passing_through(clock.iterate("chunks", chunks), add_to_cache),
+                            feature_cols,
+                            label_cols,
+                            check_codes,
+                        )
                 except BaseException:
                     cache.abort()
                     raise
         try:
-            write_artifacts(path, artifacts, first_new, end, extend)
-            atomic_write_json(path / "features.json", feature_index(name, selected, skipped))
+            with clock.stage("artifacts"):
+                write_artifacts(path, artifacts, first_new, end, extend)
+                atomic_write_json(path / "features.json", feature_index(name, selected, skipped))
         except BaseException:
             if cache is not None:
                 cache.abort()
             raise
-        if extend:
-            extend_cache(path, changed, changed_from)
-            del changed
-        else:
-            cache.finish()
+        with clock.stage("cache_finish"):
+            if extend:
+                extend_cache(path, changed, changed_from)
+                del changed
+            else:
+                cache.finish()
         seconds = round(time.perf_counter() - t_start, 3)
         sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
         metadata = {
@@ -493,6 +511,7 @@ def build_dataset(
             "skipped_blocks": skipped,
             "null_columns": null_columns,
             "block_seconds": timings,
+            "stage_seconds": clock.as_json(),
             "warmup_days": warmup,
             "label_data_end": label_end.isoformat(),
             "calendar_source": calendar.source,

@@ -200,12 +200,17 @@ class _Filler:
         """Write the rows of a run of whole stocks following the previous run's."""
         lay, t0, t_len = self.lay, self.t0, self.t_len
         x, y, mask, st = self.files
-        frame = rows.join(self.date_axis, on="Date", how="left").join(
-            self.code_axis, on="Code", how="left"
+        # Only the keys are joined to the axes: a join of every column would copy the batch.
+        cells = (
+            rows.select("Date", "Code")
+            .join(self.date_axis, on="Date", how="left", maintain_order="left")
+            .join(self.code_axis, on="Code", how="left", maintain_order="left")
         )
+        frame = rows
         del rows
-        ti = frame["_t"].to_numpy()
-        ni = frame["_n"].to_numpy()
+        ti = cells["_t"].to_numpy()
+        ni = cells["_n"].to_numpy()
+        del cells
         n0 = int(ni.min())
         if n0 < self.next_code:
             raise CacheError(
@@ -215,9 +220,13 @@ class _Filler:
         self._absent(self.next_code, n0)
         ni = ni - n0
         width = int(ni.max()) + 1
+        # The values first, then the block: the float columns are freed before it is allocated.
+        values = frame.select(_as_float(lay.features, lay.schema)).to_numpy()
         block = x.block(t_len, width)
-        block[ti, ni] = frame.select(_as_float(lay.features, lay.schema)).to_numpy()
+        block[ti, ni] = values
+        del values
         x.write(block, t0, n0)
+        del block
         block = y.block(t_len, width)
         block[ti, ni] = frame.select(_as_float(lay.targets, lay.schema)).to_numpy()
         y.write(block, t0, n0)

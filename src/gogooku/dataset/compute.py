@@ -8,7 +8,11 @@ chunks' row ranges and spilled to Arrow IPC files in a temporary folder of the d
 other block runs chunk by chunk on the chunk's base rows (windows are per stock, so the values
 equal a whole-frame run); each chunk gets its spilled columns and runs the derived blocks. The
 rows do not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the
-chunk's codes of it (``ops.own_codes``) before their per-stock work.
+chunk's codes of it (``ops.own_codes``) before their per-stock work; with several chunks they
+read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each dataset
+from the store once and hands each chunk its own stocks' rows. With several chunks the base rows
+are cut into the chunks' rows and spilled as well, and the whole base frame is freed before the
+first chunk is computed.
 
 Derived blocks (two stages): stage 1 computes every plain block; stage 2 runs the derived blocks
 (``requires``) on the base rows of the build range with the stage-1 feature columns attached
@@ -29,8 +33,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
+from gogooku.dataset.base import BASE_SOURCES
 from gogooku.dataset.labels import compute_labels, label_names
 from gogooku.dataset.plan import BuildError, requires
+from gogooku.dataset.side_reader import SideReader
+from gogooku.dataset.stages import StageClock
 from gogooku.features.base import Block, BlockContext
 from gogooku.logs import console
 
@@ -136,10 +143,13 @@ def _run_timed(
     keys: pl.DataFrame,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
+    clock: StageClock,
 ) -> pl.DataFrame:
-    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks)."""
+    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks) and to
+    the ``blocks`` stage of ``clock``."""
     t0 = time.perf_counter()
-    out = _run_block(block, ctx, keys, artifacts)
+    with clock.stage("blocks"):
+        out = _run_block(block, ctx, keys, artifacts)
     timings[block.name] = round(timings.get(block.name, 0.0) + time.perf_counter() - t0, 3)
     return out
 
@@ -157,6 +167,8 @@ def panel_chunks(
     show_progress: bool,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
+    *,
+    clock: StageClock | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield the panel rows dated first..end (keys, features in block order, then ``labels``'
     columns when given) chunk by chunk, in (Code, Date) order.
@@ -167,17 +179,34 @@ def panel_chunks(
     rows, so they equal a whole-frame run); derived blocks run on the chunk's rows with the
     stage-1 columns attached. ``labels`` (``Code, Date`` + label columns, computed on the whole
     base since sector-relative labels read the cross-section) is aligned to the panel rows.
-    Records block seconds (summed over chunks) in ``timings`` and block files in ``artifacts``.
+    With several chunks the chunked blocks read their side datasets (not the base tables) through
+    a :class:`~gogooku.dataset.side_reader.SideReader` (each read once from ``store``) and each
+    chunk's base rows wait in ``spill_dir`` too, so the whole base frame is not held while the
+    chunks are computed. Records block seconds (summed over chunks) in ``timings``, block files
+    in ``artifacts`` and the driver's stages in ``clock``.
     """
-    block_base = _sorted_by_keys(base.filter(pl.col("Date") <= end))
-    del base
-    keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
-    ranges = _chunk_ranges(keys, chunk_stocks)
+    clock = clock or StageClock()
+    with clock.stage("base_sort"):
+        block_base = _sorted_by_keys(base.filter(pl.col("Date") <= end))
+        del base
+        keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
+        ranges = _chunk_ranges(keys, chunk_stocks)
     cross = [b for b in blocks if not requires(b) and is_cross_sectional(b)]
     plain = [b for b in blocks if not requires(b) and not is_cross_sectional(b)]
     derived = [b for b in blocks if requires(b)]
     order = [*KEYS, *(f.name for b in blocks for f in b.features)]
     spill = _Spill(spill_dir)
+    # The chunks' store: the side datasets of the chunked blocks read once (the base tables are
+    # read by the blocks that need more of them than the base frame holds, as before).
+    chunk_store = store
+    if len(ranges) > 1:
+        chunk_store = SideReader(
+            store,
+            [keys["Code"][offset] for offset, _ in ranges],
+            {s for b in (*plain, *derived) for s in b.sources} - set(BASE_SOURCES),
+            spill_dir / "side",
+            clock,
+        )
     with Progress(
         TextColumn("[bold]build[/] {task.description}"),
         BarColumn(),
@@ -195,37 +224,43 @@ def panel_chunks(
         )
         for block in cross:
             progress.update(task, description=f"{block.name} (all stocks)")
-            out = _run_timed(block, whole, keys, timings, artifacts)
-            for i, (offset, length) in enumerate(ranges):
-                spill.put(i, block.name, out.slice(offset, length))
+            out = _run_timed(block, whole, keys, timings, artifacts, clock)
+            with clock.stage("spill"):
+                for i, (offset, length) in enumerate(ranges):
+                    spill.put(i, block.name, out.slice(offset, length))
             del out
             progress.advance(task)
-        if labels is not None:
-            label_cols = [c for c in labels.columns if c not in KEYS]
-            if not labels.select(KEYS).equals(keys):
-                labels = keys.join(labels, on=list(KEYS), how="left", maintain_order="left")
-            for i, (offset, length) in enumerate(ranges):
-                spill.put(i, "labels", labels.select(label_cols).slice(offset, length))
-            del labels
         del whole
+        with clock.stage("spill"):
+            if labels is not None:
+                label_cols = [c for c in labels.columns if c not in KEYS]
+                if not labels.select(KEYS).equals(keys):
+                    labels = keys.join(labels, on=list(KEYS), how="left", maintain_order="left")
+                for i, (offset, length) in enumerate(ranges):
+                    spill.put(i, "labels", labels.select(label_cols).slice(offset, length))
+                del labels
+            bases = _Spill(spill_dir / "base")
+            bases.folder.mkdir()
+            if len(ranges) > 1:
+                for i, (offset, length) in enumerate(ranges):
+                    codes = keys["Code"].slice(offset, length).unique(maintain_order=True)
+                    bases.put(i, "base", block_base.filter(pl.col("Code").is_in(codes.implode())))
+                del block_base
         for i, (offset, length) in enumerate(ranges):
             chunk_keys = keys.slice(offset, length)
-            codes = chunk_keys["Code"].unique(maintain_order=True)
             # One chunk runs on the whole base frame (also when no row falls in first..end).
-            chunk_base = (
-                block_base
-                if len(ranges) == 1
-                else block_base.filter(pl.col("Code").is_in(codes.implode()))
-            )
+            with clock.stage("spill"):
+                chunk_base = block_base if len(ranges) == 1 else pl.DataFrame(bases.take(i))
             ctx = BlockContext(
-                base=chunk_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+                base=chunk_base.lazy(), calendar=calendar, store=chunk_store, asof_join=asof_join
             )
             parts = [chunk_keys]
             for block in plain:
                 progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
-                parts.append(_run_timed(block, ctx, chunk_keys, timings, artifacts))
+                parts.append(_run_timed(block, ctx, chunk_keys, timings, artifacts, clock))
                 progress.advance(task)
-            spilled = spill.take(i)
+            with clock.stage("spill"):
+                spilled = spill.take(i)
             features = set(order[len(KEYS) :])
             stage1 = [col for part in parts[1:] for col in part.get_columns()]
             stage1 += [col for col in spilled if col.name in features]
@@ -233,19 +268,25 @@ def panel_chunks(
             if derived:
                 # Stage-2 rows are exactly ``chunk_keys`` (same order), so stage-1 columns hstack
                 # on; a feature named like a base column (``is_halt_20201001``) replaces it.
-                stage_base = chunk_base.filter(pl.col("Date") >= first)
-                stage_base = stage_base.drop(
-                    [c.name for c in stage1 if c.name in stage_base.columns]
-                ).hstack(stage1)
+                with clock.stage("assemble"):
+                    stage_base = chunk_base.filter(pl.col("Date") >= first)
+                    stage_base = stage_base.drop(
+                        [c.name for c in stage1 if c.name in stage_base.columns]
+                    ).hstack(stage1)
                 ctx = BlockContext(
-                    base=stage_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+                    base=stage_base.lazy(),
+                    calendar=calendar,
+                    store=chunk_store,
+                    asof_join=asof_join,
                 )
                 for block in derived:
                     progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
-                    stage1 += _run_timed(block, ctx, chunk_keys, timings, artifacts).get_columns()
+                    out = _run_timed(block, ctx, chunk_keys, timings, artifacts, clock)
+                    stage1 += out.get_columns()
                     progress.advance(task)
                 del stage_base
-            chunk = chunk_keys.hstack(stage1).select(order).hstack(label_columns)
+            with clock.stage("assemble"):
+                chunk = chunk_keys.hstack(stage1).select(order).hstack(label_columns)
             # Free this chunk before the next one is computed (the consumer holds it meanwhile).
             del parts, stage1, spilled, label_columns, chunk_base, ctx
             yield chunk

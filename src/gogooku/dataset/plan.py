@@ -50,6 +50,7 @@ from gogooku.dataset.base import BASE_SOURCES
 from gogooku.errors import GogookuError
 from gogooku.features.availability import AVAILABILITY, AVAILABLE_FROM, with_available_from
 from gogooku.features.base import Block
+from gogooku.jquants.derived import DERIVED
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.market import Market
 
@@ -136,8 +137,12 @@ def plan_blocks(
             and empty(s)
         ]
         if missing:
-            skipped[name] = f"no raw data for source(s) {', '.join(missing)}" + _add_on_hint(
-                missing
+            underived = [s for s in missing if s in DERIVED and not empty(DERIVED[s].parent)]
+            skipped[name] = f"no raw data for source(s) {', '.join(missing)}" + (
+                f" (derived from {', '.join(DERIVED[s].parent for s in underived)}, which the "
+                "store holds: run `gogooku store derive`)"
+                if underived
+                else _add_on_hint(missing)
             )
             continue
         empty_columns = [
@@ -184,9 +189,8 @@ def plan_blocks(
 
 def _add_on_hint(sources: Sequence[str]) -> str:
     """`` (needs the <x> add-on: JQUANTS_ADDONS=<x>)`` when a missing source is an add-on's."""
-    add_ons = sorted(
-        {ENDPOINTS[s].add_on.value for s in sources if s in ENDPOINTS and ENDPOINTS[s].add_on}
-    )
+    endpoints = [ENDPOINTS.get(DERIVED[s].parent if s in DERIVED else s) for s in sources]
+    add_ons = sorted({e.add_on.value for e in endpoints if e is not None and e.add_on})
     if not add_ons:
         return ""
     return f" (needs the {', '.join(add_ons)} add-on: JQUANTS_ADDONS={','.join(add_ons)})"

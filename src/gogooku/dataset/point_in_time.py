@@ -29,7 +29,6 @@ import polars as pl
 
 from gogooku.calendar import TradingCalendar
 from gogooku.features.availability import SOURCE_AVAILABILITY, source_rule
-from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.raw import RawStore
 from gogooku.store.vintages import FETCHED_AT, SUPERSEDED_AT, TIMESTAMP, UNIT_COLUMN
 
@@ -41,8 +40,8 @@ _DECISION, _FETCHED, _KNOWN = "__decision", "__fetched", "__known"
 
 
 def record_identity(dataset: str) -> list[str]:
-    """The columns identifying one record of ``dataset``: ``_unit`` and the endpoint's key."""
-    return [UNIT_COLUMN, *ENDPOINTS[dataset].key]
+    """The columns identifying one record of ``dataset``: ``_unit`` and the dataset's key."""
+    return [UNIT_COLUMN, *RawStore.key(dataset)]
 
 
 def decision_time(day: pl.Expr) -> pl.Expr:

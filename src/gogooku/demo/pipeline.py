@@ -2,7 +2,9 @@
 
 * **fetch**: the synthetic market (``gogooku.synth``) served by its V2 app and fetched by the
   real ``JQuantsClient`` into ``$GOGOOKU_HOME/raw`` (``fetch_synthetic_market``); skipped when
-  the store already holds that market up to the plan's end (``synthetic_up_to_date``).
+  the store already holds that market up to the plan's end (``synthetic_up_to_date``). Every
+  dataset but the ticks (``DEMO_SKIPS``: no feature block reads them, and their bulk files would
+  be the largest part of the fetch).
 * **build**: ``build_dataset("demo", build_start, end)`` with every registered block.
 * **folds**: the dataset's walk-forward folds under the demo's splits; the last
   ``plan.walkforward_folds`` are compared (their test days are the latest the labels allow).
@@ -53,6 +55,7 @@ from gogooku.evaluate.compare import (
     write_compare,
 )
 from gogooku.io import atomic_write_text
+from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.research.walkforward import run_walkforward
 from gogooku.settings import Plan, Settings
 from gogooku.store.raw import RawStore
@@ -139,6 +142,10 @@ def print_comparison(console: Console, rows: list[dict[str, Any]], title: str) -
     console.print(table)
 
 
+# Fetched by `gogooku fetch`, not by the demo: no feature block reads the ticks.
+DEMO_SKIPS = frozenset({"equities_trades"})
+
+
 def _fetch(plan: DemoPlan, settings: Settings, console: Console) -> str:
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
@@ -158,7 +165,8 @@ def _fetch(plan: DemoPlan, settings: Settings, console: Console) -> str:
             market_version=plan.market_version,
         )
     )
-    report, oracle = fetch_synthetic_market(store, market, console=console, bulk=True)
+    datasets = [d for d in ENDPOINTS if d not in DEMO_SKIPS]
+    report, oracle = fetch_synthetic_market(store, market, datasets, console=console, bulk=True)
     files = sum(r.bulk_files for r in report.results.values())
     console.print(
         f"{len(report.results)} datasets through the J-Quants V2 client, "

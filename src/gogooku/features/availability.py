@@ -201,6 +201,7 @@ SOURCE_AVAILABILITY: dict[str, tuple[str, SourceDates]] = {
     "indices_topix": ("bars_same_day", SourceDates("Date")),
     "indices_bars_daily": ("bars_same_day", SourceDates("Date")),
     "equities_bars_minute": ("bars_same_day", SourceDates("Date")),
+    "equities_bars_minute_summary": ("bars_same_day", SourceDates("Date")),
     "equities_trades": ("bars_same_day", SourceDates("Date")),
     "equities_bars_daily_am": ("bars_same_day", SourceDates("Date")),
     "options_all": ("next_trading_day", SourceDates("Date")),

@@ -1,37 +1,44 @@
-"""Minute-bar block (``mb``) from ``equities_bars_minute`` (the minute/tick add-on).
+"""Minute-bar block (``mb``) from the daily summary of ``equities_bars_minute`` (the minute add-on).
 
-The minute bars of day t are published with the daily bars (~16:30 JST), so the block follows
-the price blocks' rule (``bars_same_day``: usable on t). Per stock and day, over the bars of that
-day only (so no overnight gap enters), with ``Time`` the bar's minute and prices raw (ratios
-within one day need no split adjustment)::
+The block reads ``equities_bars_minute_summary`` (``gogooku.jquants.derived``): one row per stock
+and day computed when the day's minute bars are stored, so a build reads one row per stock-day
+instead of ~300 bars. The minute bars of day t are published with the daily bars (~16:30 JST), so
+the block follows the price blocks' rule (``bars_same_day``: usable on t). Per stock and day, over
+the bars of that day only (so no overnight gap enters), with ``Time`` the bar's minute and prices
+raw (ratios within one day need no split adjustment)::
 
     five-minute closes  c_j = C of the last bar in the j-th 5-minute bucket (Time floored to
                               5 minutes; the 15:30 closing auction is its own bucket)
-    mb_rv_5m         = Σ_j (ln c_j − ln c_(j−1))²        (j over the day's buckets after the first)
-    mb_auction_share = Vo(15:30) / Σ Vo                  (0 when there is no 15:30 bar)
-    mb_last30_ret    = ln(C_last / C(15:00))             (C(15:00): close of the last bar at or
-                                                          before 15:00; C_last: the day's last bar)
-    mb_vwap_dev      = C_last / (Σ Va / Σ Vo) − 1         (Va, Vo summed in whole yen/shares)
+    mb_rv_5m         = Σ_j (ln c_j − ln c_(j−1))²        (RV5m: j over the day's buckets after
+                                                          the first)
+    mb_auction_share = Vo(15:30) / Σ Vo                  (AuctionVo / Vo; 0 when there is no
+                                                          15:30 bar)
+    mb_last30_ret    = ln(C_last / C(15:00))             (ln(Close / Close1500); C(15:00): close
+                                                          of the last bar at or before 15:00)
+    mb_vwap_dev      = C_last / (Σ Va / Σ Vo) − 1         (Close / (Va / Vo) − 1)
     mb_rv_5m_ma20, mb_auction_share_ma20 = mean over the stock's last 20 traded rows
 
-A day with one five-minute bucket has no return: ``mb_rv_5m`` is null. Rows without minute bars
-(no trades, or before the add-on's window) are null; the rolling means need all 20 values.
-The source is read only for the stocks and dates of the frame being built, so a chunk of stocks
-reads its own bars, in the raw store's row order (Date, Code, Time), which the measures rely on
-instead of sorting. Without the add-on the store holds no minute bars and the builder skips the
-block ("no raw data for source(s) equities_bars_minute (needs the minute add-on: ...)").
+Volumes and values are summed in whole shares and yen (each bar rounded), so the sums do not
+depend on summation order. A day with one five-minute bucket has no return: ``mb_rv_5m`` is
+null. Rows without minute bars (no trades, or before the add-on's window) are null; the rolling
+means need all 20 values. The summary is read only for the stocks and dates of the frame being
+built. Without the add-on the store holds no minute bars, hence no summary, and the builder skips
+the block ("no raw data for source(s) equities_bars_minute_summary (needs the minute add-on:
+...)"); a store fetched before the summary existed gets it from ``gogooku store derive`` or the
+next ``gogooku fetch``.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import polars as pl
 
 from gogooku.features import ops
 from gogooku.features.base import Block, BlockContext, Feature
+from gogooku.jquants.derived import MINUTE_SUMMARY
 
-SOURCE = "equities_bars_minute"
-CLOSING_AUCTION = "15:30"
-LAST30_FROM = "15:00"
+SOURCE = MINUTE_SUMMARY
 MEAN = 20
 
 FEATURES: tuple[Feature, ...] = (
@@ -71,92 +78,38 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def daily_measures(bars: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (Code, Date): the four daily measures of the module docstring from minute bars.
-
-    ``bars`` must be in the raw store's order (``Date, Code, Time``: month files are written
-    sorted by the dataset's key): each measure is then a neighbour comparison plus a plain
-    group sum or max, with no sort of hundreds of millions of string-keyed rows.
-    """
+def daily_measures(summary: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (Code, Date): the four daily measures of the module docstring from summary rows."""
     c = pl.col
-    clock = c("Time").str.to_time("%H:%M")
-    rows = bars.with_columns(
-        (clock.dt.hour().cast(pl.Int16) * 60 + clock.dt.minute()).alias("m")
-    ).with_columns(
-        _same_day(-1).fill_null(False).alias("has_next"),
-        (c("m") // 5).alias("bucket"),
+    return summary.select(
+        "Code",
+        "Date",
+        c("RV5m").alias("mb_rv_5m"),
+        ops.ratio(c("AuctionVo").cast(pl.Float64), c("Vo").cast(pl.Float64)).alias(
+            "mb_auction_share"
+        ),
+        (c("Close").log() - c("Close1500").log()).alias("mb_last30_ret"),
+        (c("Close") / ops.ratio(c("Va").cast(pl.Float64), c("Vo").cast(pl.Float64)) - 1.0).alias(
+            "mb_vwap_dev"
+        ),
     )
-    early = c("m") <= _minute(LAST30_FROM)
-    last_early = early & ~(c("has_next") & (c("m").shift(-1) <= _minute(LAST30_FROM)))
-    closes = (
-        rows.filter(~c("has_next") | (c("bucket") != c("bucket").shift(-1)))
-        .select(
-            "Code",
-            "Date",
-            pl.when(_same_day(1)).then((c("C").log() - c("C").shift(1).log()).pow(2)).alias("r2"),
-        )
-        .group_by("Code", "Date")
-        .agg(c("r2").sum().alias("r2_sum"), c("r2").count().alias("n"))
-        .select("Code", "Date", pl.when(c("n") > 0).then(c("r2_sum")).alias("mb_rv_5m"))
-    )
-    # Row-level columns first, so that every aggregation is a plain sum or max (the fast path).
-    day = (
-        rows.select(
-            "Code",
-            "Date",
-            pl.when(~c("has_next")).then(c("C")).alias("close"),
-            pl.when(last_early).then(c("C")).alias("close_early"),
-            pl.when(c("m") == _minute(CLOSING_AUCTION))
-            .then(c("Vo"))
-            .otherwise(0.0)
-            .alias("auction"),
-            "Vo",
-            # Whole yen and shares: integer sums do not depend on how the rows are chunked, so a
-            # store holding later days gives bit-identical values (float sums may not).
-            c("Va").round().cast(pl.Int64).alias("va"),
-            c("Vo").round().cast(pl.Int64).alias("vo"),
-        )
-        .group_by("Code", "Date")
-        .agg(
-            c("close", "close_early").max(),
-            c("auction", "Vo", "va", "vo").sum(),
-        )
-        .select(
-            "Code",
-            "Date",
-            ops.ratio(c("auction"), c("Vo")).alias("mb_auction_share"),
-            (c("close").log() - c("close_early").log()).alias("mb_last30_ret"),
-            (
-                c("close") / ops.ratio(c("va").cast(pl.Float64), c("vo").cast(pl.Float64)) - 1.0
-            ).alias("mb_vwap_dev"),
-        )
-    )
-    return day.join(closes, on=["Code", "Date"], how="left")
-
-
-def _same_day(k: int) -> pl.Expr:
-    """True where the row ``k`` rows away (``shift(k)``) is a bar of the same stock and day."""
-    return (pl.col("Code") == pl.col("Code").shift(k)) & (pl.col("Date") == pl.col("Date").shift(k))
-
-
-def _minute(hhmm: str) -> int:
-    return int(hhmm[:2]) * 60 + int(hhmm[3:])
 
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Daily minute-bar measures joined on (Code, Date) and their 20-day means."""
     span = ctx.base.select(pl.col(ops.DATE).min().alias("lo"), pl.col(ops.DATE).max().alias("hi"))
     lo, hi = span.collect().row(0)
-    codes = ctx.base.select(pl.col(ops.CODE).unique()).collect().to_series()
-    # Filters keep the store's row order, which daily_measures relies on (a semi-join may not).
-    bars = (
-        ctx.store.scan(SOURCE)
-        .filter(pl.col("Date").is_between(lo, hi) & pl.col("Code").is_in(codes.implode()))
-        .select("Code", "Date", "Time", "C", "Vo", "Va")
+    summary = (
+        ops.own_codes(ctx.store.scan(SOURCE), ctx.base)
+        .filter(pl.col("Date").is_between(lo, hi))
+        .collect()
     )
-    traded = ops.traded_rows(ctx.base).select(ops.CODE, ops.DATE)
+    # Rows before the first summary are null, and so is every 20-row mean reaching back to them
+    # (all 20 values needed): only the traded rows from that day on are computed.
+    first = summary.get_column("Date").min() if summary.height else hi + dt.timedelta(days=1)
+    traded = ops.traded_rows(ctx.base).filter(pl.col(ops.DATE) >= first).select(ops.CODE, ops.DATE)
     computed = traded.join(
-        daily_measures(bars), on=["Code", "Date"], how="left", maintain_order="left"
+        daily_measures(summary.lazy()), on=["Code", "Date"], how="left", maintain_order="left"
     ).with_columns(
         ops.rolling_mean(pl.col("mb_rv_5m"), MEAN).alias("mb_rv_5m_ma20"),
         ops.rolling_mean(pl.col("mb_auction_share"), MEAN).alias("mb_auction_share_ma20"),

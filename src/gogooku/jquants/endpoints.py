@@ -19,6 +19,7 @@ one warning per (endpoint, key).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -52,6 +53,9 @@ class Endpoint:
     the lowest plan whose ``date=`` queries may use the ``cursor`` mode
     (``gogooku.jquants.cursor``), None where the endpoint has none.
     ``add_on`` names the add-on contract that opens it (then ``min_plan`` does not apply).
+    ``coverage_from`` is the first date the API holds data for, whatever the plan's window (the
+    EDINET datasets); fetch plans no unit before it and the synthetic market serves nothing
+    before it. None: the plan's window alone limits it.
     """
 
     id: str
@@ -70,6 +74,7 @@ class Endpoint:
     derived: tuple[FieldSpec, ...] = ()
     cursor_plan: Plan | None = None
     add_on: AddOn | None = None
+    coverage_from: dt.date | None = None
     schema: dict[str, pl.DataType] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +120,7 @@ def _ep(
     derived: tuple[FieldSpec, ...] = (),
     cursor_plan: Plan | None = None,
     add_on: AddOn | None = None,
+    coverage_from: dt.date | None = None,
 ) -> Endpoint:
     return Endpoint(
         id=id,
@@ -135,6 +141,7 @@ def _ep(
         derived=derived,
         cursor_plan=cursor_plan,
         add_on=add_on,
+        coverage_from=coverage_from,
     )
 
 
@@ -263,6 +270,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                 f"filings from {since}; Standard 10 y, Premium 20 y; API only (no bulk); "
                 "edinet_code or code, not both (400); no parameter: today's filings; continuous "
                 "on weekdays 08:00-17:59 JST, may lag; available by SubDate+SubTime",
+                coverage_from=dt.date.fromisoformat(since),
             )
             for id, path, spec, since in (
                 ("edinet_major_shareholders", "/edinet/major-shareholders",

@@ -6,8 +6,10 @@ Routes: ``/healthz`` (process alive), ``/readyz`` (every served bundle verified 
 its newest stored prediction date at most ``max_data_age_s`` old; 503 with the reasons
 otherwise), ``/metrics`` (Prometheus, ``gogooku.serve.metrics``), ``/docs`` (OpenAPI), and under
 ``/v1`` — behind ``X-API-Key`` and a per-key token bucket (``gogooku.serve.auth``) —
-``GET /v1/models``, ``GET /v1/rankings`` (reads the prediction store through the
-``RankingCache``) and ``POST /v1/predict`` (scores raw feature rows with the served bundle,
+``GET /v1/models`` (each version's role: served or shadow), ``GET /v1/rankings`` (reads the prediction store through the
+``RankingCache``; an answer given before is served as stored bytes by ``CachedRankings``,
+``gogooku.serve.cache``, while its bundle and the store are unchanged) and
+``POST /v1/predict`` (scores raw feature rows with the served bundle,
 ``LoadedBundle.score_rows``).
 
 Every request resolves each bundle through ``ModelState.current()``, so promote and rollback
@@ -25,8 +27,10 @@ import datetime as dt
 import json
 import logging
 import time
+import weakref
 from typing import Annotated
 
+import orjson
 import polars as pl
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -35,9 +39,19 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from gogooku import __version__
+from gogooku.bundle.livestore import LiveStore
+from gogooku.bundle.livesummary import summary
 from gogooku.bundle.predstore import PredictionStore
-from gogooku.bundle.store import CURRENT_FILE, BundleError, bundles_dir, load_info, versions
+from gogooku.bundle.store import (
+    CURRENT_FILE,
+    BundleError,
+    bundles_dir,
+    load_info,
+    shadow_version,
+    versions,
+)
 from gogooku.serve.auth import KeyStore, RateLimiter
+from gogooku.serve.cache import CachedAnswer, CachedRankings, ResponseCache
 from gogooku.serve.config import ServeConfig, load_serve_config
 from gogooku.serve.metrics import Metrics, data_age_seconds
 from gogooku.serve.schemas import (
@@ -173,6 +187,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     keys = KeyStore(cfg.keys_path)
     limiter = RateLimiter(cfg.rate_per_s, cfg.rate_burst)
     cache = RankingCache(store)
+    live = LiveStore(store.path)
     key = cfg.bundle_key()
 
     def new_state(name: str) -> ModelState:
@@ -205,7 +220,8 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
 
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
-    async def require_key(key: str | None = Security(api_key)) -> str:
+    def admit(key: str | None) -> str:
+        """The key's name; 401, 403 or 429 (HTTPException) when it may not be served."""
         if not key:
             raise HTTPException(401, "missing X-API-Key header")
         entry = keys.lookup(key)
@@ -218,6 +234,9 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
             raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(wait)})
         return entry.name
 
+    async def require_key(key: str | None = Security(api_key)) -> str:
+        return admit(key)
+
     # With protect_ops the OpenAPI schema, its pages and /metrics are routes behind the key.
     open_docs = (
         {"openapi_url": None, "docs_url": None, "redoc_url": None} if cfg.protect_ops else {}
@@ -228,6 +247,15 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         description="Daily stock rankings from promoted model bundles (see docs/operations.md).",
         **open_docs,
     )
+    answers = ResponseCache(int(cfg.response_cache_mb * 2**20))
+    if answers.max_bytes:
+        app.add_middleware(
+            CachedRankings,
+            cache=answers,
+            store=store,
+            admit=admit,
+            bundle_check_s=cfg.bundle_check_s,
+        )
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -294,6 +322,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     async def prometheus() -> Response:
         """Prometheus exposition of the service's metrics."""
         metrics.observe_models(served(), store)
+        metrics.observe_live(_live_rows(served(), live))
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models", tags=["v1"], response_model=list[ModelInfo])
@@ -303,10 +332,12 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         for state in served():
             bundle = state.current()
             infos = [load_info(state.root / v) for v in versions(state.name)]
+            roles = _roles(state.name, bundle.info.version if bundle else None)
             out.append(
                 ModelInfo(
                     name=state.name,
                     current=bundle.info.version if bundle else None,
+                    shadow=next((v for v, r in roles.items() if r == "shadow"), None),
                     ready=bundle is not None,
                     error=state.error,
                     inputs=bundle.input_names if bundle else [],
@@ -319,6 +350,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
                             dataset=i.dataset,
                             created_at=i.created_at,
                             metrics=i.metrics,
+                            role=roles.get(i.version),
                         )
                         for i in infos
                     ],
@@ -328,6 +360,7 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
 
     @app.get("/v1/rankings", tags=["v1"], response_model=RankingsResponse)
     async def rankings(
+        request: Request,
         _: Annotated[str, Depends(require_key)],
         date: Annotated[
             dt.date | None, Query(description="scored date (default: latest stored)")
@@ -337,8 +370,10 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         sector: Annotated[str | None, Query(description="33-sector code (S33), e.g. 3050")] = None,
     ) -> Response:
         """Stocks of the date ranked by the promoted version's main-horizon score."""
+        generation = store.generation()  # before reading: a write after it makes the answer stale
         state = state_of(model)
-        info = bundle_of(state).info
+        bundle = bundle_of(state)
+        info = bundle.info
         run = store.day_run(state.name, info.version, date)
         if run is None:
             when = date.isoformat() if date else "any date"
@@ -354,9 +389,19 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
             "total": run.rows,
             "count": len(entries),
         }
-        body = json.dumps(head, separators=(",", ":")).encode()[:-1]
-        body += b',"rankings":[' + b",".join(entries) + b"]}"
-        return Response(body, media_type=JSON)
+        body = orjson.dumps(head)[:-1] + b',"rankings":[' + b",".join(entries) + b"]}"
+        response = Response(body, media_type=JSON)
+        if generation is not None:
+            answer = CachedAnswer(
+                state,
+                weakref.ref(bundle),
+                generation,
+                request.scope.get("route"),
+                response.raw_headers,
+                body,
+            )
+            answers.put(request.scope["query_string"], answer)
+        return response
 
     @app.post("/v1/predict", tags=["v1"], response_model=PredictResponse)
     def predict(request: PredictRequest, _: str = Depends(require_key)) -> PredictResponse:
@@ -391,6 +436,34 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
         )
 
     return app
+
+
+def _shadow_of(name: str) -> str | None:
+    """NAME's shadow version (None: none, or an unreadable pointer)."""
+    try:
+        return shadow_version(name)
+    except BundleError:
+        return None
+
+
+def _roles(name: str, served: str | None) -> dict[str, str]:
+    """{version: "served" | "shadow"} of model ``name`` (``served``: the loaded version)."""
+    roles = {served: "served"} if served else {}
+    shadow = _shadow_of(name)
+    if shadow is not None and shadow != served:
+        roles[shadow] = "shadow"
+    return roles
+
+
+def _live_rows(states, live: LiveStore) -> list[tuple]:
+    """(model, version, shadow?, live summary) of the served and shadow version of each served
+    model, for ``Metrics.observe_live``."""
+    rows = []
+    for state in states:
+        bundle = state.current()
+        for version, role in _roles(state.name, bundle.info.version if bundle else None).items():
+            rows.append((state.name, version, role == "shadow", summary(live, state.name, version)))
+    return rows
 
 
 def _request_frame(request: PredictRequest, bundle) -> tuple[pl.DataFrame, pl.DataFrame | None]:

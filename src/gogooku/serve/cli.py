@@ -78,6 +78,8 @@ def serve_command(
 
     import uvicorn
 
+    from gogooku.serve.protocol import protocol_path
+
     cfg = load_serve_config(config)
     cfg.bundle_key()  # a missing or unsafe key file fails here, not inside uvicorn
     if config is not None:
@@ -93,6 +95,6 @@ def serve_command(
         host=host,
         port=port,
         workers=workers,
-        http="gogooku.serve.protocol:HeadTimeoutProtocol",
+        http=protocol_path(),
         log_level="info",
     )

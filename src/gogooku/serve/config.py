@@ -50,6 +50,18 @@ class ServeConfig(StrictModel):
         description="a connection whose request line and headers are not complete this many "
         "seconds after it opened (or after its previous response) is closed",
     )
+    response_cache_mb: float = Field(
+        64.0,
+        ge=0,
+        description="bodies of /v1/rankings answers kept pre-serialised, least recently used "
+        "first out (0: no cache)",
+    )
+    bundle_check_s: float = Field(
+        1.0,
+        ge=0,
+        description="a cached answer re-hashes nothing: its bundle's files are re-checked (stat) "
+        "at most this often; a promote or rollback is seen at the next request",
+    )
     protect_ops: bool = Field(
         False, description="/docs, /openapi.json and /metrics need X-API-Key as /v1 does"
     )

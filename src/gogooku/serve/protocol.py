@@ -1,5 +1,7 @@
-"""uvicorn's HTTP/1.1 (h11) protocol with a request-head timeout, the protocol ``gogooku serve``
-runs.
+"""uvicorn's HTTP/1.1 protocols with a request-head timeout, the protocols ``gogooku serve``
+runs: ``HeadTimeoutProtocol`` here (h11, pure Python) or, when httptools is installed (the
+``serve`` extra), ``gogooku.serve.protocol_httptools.HttpToolsHeadTimeoutProtocol`` (httptools'
+C parser: less CPU per request); ``protocol_path()`` names the one to use.
 
 A connection whose request line and headers are not complete ``header_timeout_s``
 (``ServeConfig``) after it opened, or after its previous response, is closed. uvicorn's own
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from importlib.util import find_spec
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -25,10 +28,20 @@ def header_timeout_s() -> float:
     return load_serve_config().header_timeout_s
 
 
-class HeadTimeoutProtocol(H11Protocol):
-    """``H11Protocol`` closing a connection whose request head is late (see module doc)."""
+def protocol_path() -> str:
+    """uvicorn's ``http`` argument for ``gogooku serve``: httptools' protocol when installed."""
+    if find_spec("httptools") is not None:
+        return "gogooku.serve.protocol_httptools:HttpToolsHeadTimeoutProtocol"
+    return "gogooku.serve.protocol:HeadTimeoutProtocol"
+
+
+class HeadTimer:
+    """The timer of a protocol (mixin): armed when a head is awaited, disarmed when it is
+    complete; at expiry it closes the transport."""
 
     _head_timer: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def _arm(self) -> None:
         self._disarm()
@@ -41,8 +54,16 @@ class HeadTimeoutProtocol(H11Protocol):
 
     def _head_timeout(self) -> None:
         self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if not self.transport.is_closing():
             self.transport.close()
+
+
+class HeadTimeoutProtocol(HeadTimer, H11Protocol):
+    """``H11Protocol`` closing a connection whose request head is late (see module doc)."""
+
+    def _head_timeout(self) -> None:
+        if self.conn.their_state is h11.IDLE:
+            super()._head_timeout()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

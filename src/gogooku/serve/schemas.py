@@ -83,11 +83,15 @@ class VersionInfo(BaseModel):
     dataset: str
     created_at: dt.datetime
     metrics: dict[str, dict[str, float | None]]
+    role: str | None = Field(
+        None, description="served (the promoted version), shadow (predicted, not served) or null"
+    )
 
 
 class ModelInfo(BaseModel):
     name: str
     current: str | None
+    shadow: str | None = Field(None, description="the shadow version (predicted, not served)")
     ready: bool
     error: str | None
     inputs: list[str] = Field(description="feature names a /v1/predict row must carry")

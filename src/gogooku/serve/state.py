@@ -12,19 +12,26 @@ previous bundle finishes with it; one that fails leaves the state without a bund
 reason (``error``, shown by ``/readyz`` and logged): a corrupted bundle is never served, also
 when it was corrupted after it was loaded.
 
+``ModelState.current_within(max_age_s)`` is the cheap variant the response cache
+(``gogooku.serve.cache``) calls on every hit: one ``stat`` of ``CURRENT`` — a promote or rollback
+replaces the pointer, so it is seen at once — and the full check above only when the last one is
+older than ``max_age_s`` (a bundle file changed in place is seen within that time).
+
 ``RankingCache`` keeps the last few ranked days, keyed by (model, version, date, created_at of
-the stored day), as pre-serialised JSON entries, so a ranking request costs one indexed SQLite
-lookup and a byte join.
+the stored day), as pre-serialised JSON entries (orjson), so a ranking request the response
+cache cannot answer costs one indexed SQLite lookup and a byte join.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
+import orjson
 
 from gogooku.bundle.predstore import DayRun, PredictionStore
 from gogooku.bundle.scoring import LoadedBundle, load_bundle
@@ -45,6 +52,8 @@ class ModelState:
         self.bundle: LoadedBundle | None = None
         self.error: str | None = "not loaded yet"
         self._sig: tuple | None = None
+        self._pointer = str(self.root / CURRENT_FILE)
+        self._checked = -float("inf")
         self._lock = threading.Lock()
 
     def _signature(self) -> tuple:
@@ -74,6 +83,7 @@ class ModelState:
 
     def current(self) -> LoadedBundle | None:
         """The bundle to serve now, or None (then ``error`` says why)."""
+        self._checked = time.monotonic()
         sig = self._signature()
         if sig == self._sig:
             return self.bundle
@@ -81,6 +91,18 @@ class ModelState:
             if sig != self._sig:
                 self._load(sig)
         return self.bundle
+
+    def current_within(self, max_age_s: float) -> LoadedBundle | None:
+        """``current()``, skipping the version's files while ``CURRENT`` is unchanged and the
+        last full check is younger than ``max_age_s`` (see module doc)."""
+        if time.monotonic() - self._checked < max_age_s and self._sig is not None:
+            try:
+                st = os.stat(self._pointer)
+            except FileNotFoundError:
+                return self.current()
+            if self._sig[:3] == (st.st_ino, st.st_mtime_ns, st.st_ctime_ns):
+                return self.bundle
+        return self.current()
 
     def _load(self, sig: tuple) -> None:
         if sig == ("no pointer",):
@@ -133,19 +155,17 @@ class RankingCache:
                 return self._days[key]
         rows = self.store.read_day(run.model, run.version, run.date)
         entries = [
-            json.dumps(
+            orjson.dumps(
                 {
                     "rank": i + 1,
                     "code": code,
                     "score": score,
-                    "scores": json.loads(scores),
+                    "scores": orjson.loads(scores),
                     "sector": sector,
                     "sector_name": sector_name,
                     "name": name,
-                },
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode()
+                }
+            )
             for i, (code, score, scores, sector, sector_name, name) in enumerate(rows)
         ]
         day = RankedDay(run, entries, [r[3] for r in rows])

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from gogooku.logs import console
 from gogooku.settings import AddOn, Plan, get_settings, parse_addons
+from gogooku.store.derive import derive
 from gogooku.store.fetch import FetchReport
 from gogooku.store.health import repair, store_problems
 from gogooku.store.raw import CATALOG_FILE, RawStore
@@ -34,7 +35,7 @@ def _parse_date(option: str, text: str) -> dt.date:
 def _stdout() -> Console:
     """Console on stdout; wide enough off a terminal that table cells are not truncated."""
     out = Console()
-    return out if out.is_terminal else Console(width=160)
+    return out if out.is_terminal else Console(width=200)
 
 
 def _print_report(report: FetchReport) -> None:
@@ -147,14 +148,9 @@ def fetch_command(
 
     Requests one unit at a time (a trading day of the stored calendar for daily datasets, a month for range datasets, today for latest-only ones: each fetch day keeps its own dated snapshot), only units missing from the catalog, left pending by an interrupted run, grown since (a month chunk whose end moved), or not yet settled: a unit fetched before 09:00 JST of the day after it ends is fetched again on the next run, so revisions replace it. The trading calendar is fetched first and ahead, through 31 December of the year after --end (as far as the plan allows; months ahead are refreshed once a month). Safe to interrupt at any point: the next run resumes.
 
-    On Light and above (Free: the calendar only) the complete months of every bulk-capable dataset come from the V2 bulk files (one gzip CSV per dataset and month: one listing call per dataset, one URL call and one download per file, each file checked for size, gzip integrity, header, rows and month before anything is stored) and only the rest (the current month, the calendar's months ahead) is paged; `raw/<dataset>/_bulk.json` records the stored files, so an interrupted backfill resumes and a file whose LastModified or Size changed is downloaded again. --no-bulk pages everything.
+    On Light and above (Free: the calendar only) the complete months of every bulk-capable dataset come from the V2 bulk files (one gzip CSV per dataset and month: one listing call per dataset, one URL call and one download per file, each file checked for size, gzip integrity, header, rows and month before anything is stored) and only the rest (the current month, the calendar's months ahead) is paged; `raw/<dataset>/_bulk.json` records the stored files, so an interrupted backfill resumes and a file whose LastModified or Size changed is downloaded again. Ticks (`equities_trades`, minute add-on) have no API call: they come from their monthly bulk files only (the current month's once it has ended). --no-bulk pages everything (and skips the ticks).
     """
     first, last = _parse_date("--start", start), _parse_date("--end", end)
-    if first > dt.date.today():
-        raise typer.BadParameter(
-            f"{start} is after today ({dt.date.today()}): nothing is published yet",
-            param_hint="--start",
-        )
     store = RawStore(get_settings().raw_dir)
     wanted = parse_datasets(datasets)
     if repair:
@@ -225,6 +221,8 @@ def status_command(
 ) -> None:
     """Per dataset: first/last date, rows, units (those stored from bulk files included), bulk (month files downloaded, per `raw/<dataset>/_bulk.json`), gaps, pending (interrupted) units, revised rows (superseded versions kept when a re-fetch brought a correction) and corrupt partitions.
 
+    Coverage from is the first date the API holds data for (the EDINET datasets: filings from 2016-06-01, 2020-03-31, 2021-07-01; fetch requests nothing before it), "-" where only the plan's window limits the history.
+
     Gaps are trading days of the stored calendar between a day-by-day dataset's first and last fetched day that have no unit ("-" for month-range and latest-only datasets). Corrupt partitions (an unreadable Parquet footer, a missing file, fewer rows than the catalog recorded; with --deep a page that does not decode) are listed by file under the table, and exit 1: `gogooku fetch --repair` fetches them again.
     """
     raw_dir = get_settings().raw_dir
@@ -247,6 +245,7 @@ def status_command(
     columns = (
         "dataset",
         "mode",
+        "coverage\nfrom",
         "first",
         "last",
         "rows",
@@ -270,6 +269,7 @@ def status_command(
         table.add_row(
             line.dataset,
             line.fetch_mode,
+            str(line.coverage_from or "-"),
             str(line.first or "-"),
             str(line.last or "-"),
             str(line.rows),
@@ -291,3 +291,19 @@ def status_command(
             soft_wrap=True,
         )
         raise typer.Exit(1)
+
+
+@store_app.command("derive")
+def derive_command() -> None:
+    """Write the derived datasets a store fetched before them lacks (the minute bars' daily summary `equities_bars_minute_summary`, which the mb feature block reads), from the stored rows; a re-run derives nothing.
+
+    `gogooku fetch` writes them with every unit it stores and runs this step after its requests, so only a store fetched by an older version needs it.
+    """
+    raw_dir = get_settings().raw_dir
+    if not (raw_dir / CATALOG_FILE).exists():
+        _stdout().print(f"raw store {raw_dir} is empty: run gogooku fetch")
+        return
+    for done in derive(RawStore(raw_dir)):
+        _stdout().print(
+            f"{done.dataset}: {done.units} unit(s) derived from {done.parent_rows} stored row(s)"
+        )

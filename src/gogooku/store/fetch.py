@@ -51,13 +51,24 @@ TDnet (``td_list``, day units): when two or more days are due, one ``/td/bulk`` 
 day it settles (settle time not after its ``lastUpdated``) and only the later days are paged.
 
 Datasets the plan lacks are skipped with one message each; days outside the plan's history window
-and days after today are not requested (and reported).
+and days after today are not requested (and reported). Nor are days before an endpoint's coverage
+start (``Endpoint.coverage_from``: the EDINET datasets hold filings from 2016-06-01, 2020-03-31 and
+2021-07-01), whatever the plan's window: the plan window is intersected with it, and a range
+ending before it skips the dataset with a message.
 
 Bulk (``fetch(bulk=True)``, what ``gogooku fetch`` does unless ``--no-bulk``): the units of every
 month that ended before today come from the dataset's V2 bulk file when one is listed, split into
 the same units with the same parameters, and only the rest is paged; see ``gogooku.store.bulk``.
+A dataset without an API call (``Endpoint.bulk_only``: the ticks ``equities_trades``, minute
+add-on) is fetched only this way: its day units come from the monthly files alone, the units no
+listed file covers (the current month, or days before the first file) are not fetched and are
+counted in a note; without ``bulk`` it is skipped with a message.
 The units it stores follow the rules above like paged ones (a bulk file is listed only when some
 unit of the dataset is due, so a completed historical fetch still makes no request).
+
+Derived datasets (``gogooku.jquants.derived``: the minute bars' daily summary) are written with
+their parent's units; after its requests a fetch also derives the units a store written before
+them lacks (``gogooku.store.derive``, reported as a note of the parent dataset).
 """
 
 from __future__ import annotations
@@ -73,6 +84,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gogooku.calendar import TradingCalendar, published_through
 from gogooku.errors import GogookuError
 from gogooku.jquants.cursor import CURSOR_PARAM, supports_cursor
+from gogooku.jquants.derived import derived_of
 from gogooku.jquants.endpoints import ENDPOINTS, Endpoint
 from gogooku.jquants.errors import TRANSIENT_ERRORS, BadRequestError, PlanError
 from gogooku.jquants.plans import HistoryWindow, access_refusal, history_window
@@ -80,6 +92,7 @@ from gogooku.jquants.publication import needs_calendar, publication_day
 from gogooku.settings import AddOn, Plan
 from gogooku.store.bulk import backfill, bulk_capable
 from gogooku.store.catalog import UnitRecord
+from gogooku.store.derive import derive
 from gogooku.store.raw import RawStore, UnitWrite
 from gogooku.store.units import DatasetResult, FetchClient, FetchReport, Unit
 
@@ -329,6 +342,16 @@ def _fetch_units(
             progress=files_bar,
         )
         todo = [u for u in todo if u.key not in covered]
+    if ENDPOINTS[result.dataset].bulk_only:
+        if todo:
+            result.notes.append(
+                f"{len(todo)} unit(s) ({todo[0].key}..{todo[-1].key}) in no listed bulk file "
+                "(a month's file is used once the month has ended): not fetched, the endpoint "
+                "has no API call"
+            )
+            log.info("%s: %s", result.dataset, result.notes[-1])
+        result.planned = result.fetched
+        return
     records = {r.unit_key: r for r in store.catalog.units(result.dataset)} if cursor_mode else {}
     path = ENDPOINTS[result.dataset].path
     result.planned = len(todo) + result.fetched
@@ -447,6 +470,7 @@ def _plan_dataset(
     source_end: dt.date | None,
     result: DatasetResult,
     addons: frozenset[AddOn] = frozenset(),
+    bulk: bool = False,
 ) -> list[Unit] | None:
     """The units of ``dataset`` for the range, or None with ``result.skipped`` set."""
     endpoint = ENDPOINTS[dataset]
@@ -454,11 +478,17 @@ def _plan_dataset(
     if refusal is not None:
         result.skipped = refusal
         return None
-    if endpoint.bulk_only:
-        result.skipped = f"{endpoint.path} has no API call (bulk files only)"
+    if endpoint.bulk_only and not bulk:
+        result.skipped = f"{endpoint.path} has no API call: bulk files only (not with --no-bulk)"
         return None
     if endpoint.add_on is not None:
         window = history_window(plan, today, endpoint.add_on)
+    if endpoint.coverage_from is not None and end < endpoint.coverage_from:
+        result.skipped = (
+            f"{endpoint.path} holds data from {endpoint.coverage_from} (coverage start), "
+            f"after the range's end {end}"
+        )
+        return None
     return _units_for(store, endpoint, start, end, plan, window, today, source_end, result)
 
 
@@ -473,6 +503,7 @@ def units_to_fetch(
     today: dt.date,
     source_end: dt.date | None = None,
     addons: frozenset[AddOn] = frozenset(),
+    bulk: bool = False,
 ) -> dict[str, list[Unit]]:
     """The units ``fetch`` would request now with these arguments, without making a request.
 
@@ -486,7 +517,7 @@ def units_to_fetch(
     for dataset in order:
         result = DatasetResult(dataset)
         units = _plan_dataset(
-            store, dataset, start, end, plan, window, today, source_end, result, addons
+            store, dataset, start, end, plan, window, today, source_end, result, addons, bulk
         )
         todo = _todo(store, dataset, units or [], today)
         if todo:
@@ -538,7 +569,7 @@ def fetch(
         for dataset in order:
             result = report.results.setdefault(dataset, DatasetResult(dataset))
             units = _plan_dataset(
-                store, dataset, start, end, plan, window, today, source_end, result, addons
+                store, dataset, start, end, plan, window, today, source_end, result, addons, bulk
             )
             if units is None:
                 log.warning("%s: skipped: %s", dataset, result.skipped)
@@ -566,6 +597,13 @@ def fetch(
                     f"{dataset}: {exc}; {report.fetched} unit(s) fetched before it are stored: "
                     "re-run to resume"
                 ) from exc
+    for dataset in order:
+        for derived in derived_of(dataset):
+            done = derive(store, [derived.id])[0]
+            if done.units:
+                report.results[dataset].notes.append(
+                    f"{done.units} unit(s) of {derived.id} derived from stored rows"
+                )
     return report
 
 
@@ -588,6 +626,8 @@ def _units_for(
             latest = min(calendar_window.latest, source_end)
             calendar_window = HistoryWindow(calendar_window.earliest, latest)
         return range_units(endpoint, start, published_through(end), calendar_window)
+    if endpoint.coverage_from is not None:
+        window = HistoryWindow(max(window.earliest, endpoint.coverage_from), window.latest)
     if mode == "range":
         published = HistoryWindow(window.earliest, min(window.latest, today))
         return range_units(endpoint, start, end, published)
@@ -600,6 +640,14 @@ def _units_for(
         if known < end:
             result.notes.append(
                 f"the stored calendar ends on {known}: days after it are not requested"
+            )
+        coverage = endpoint.coverage_from
+        if coverage is not None and days[0] < coverage:
+            before = [d for d in days if d < coverage]
+            days = days[len(before) :]
+            result.notes.append(
+                f"{len(before)} trading day(s) before the coverage start {coverage} of "
+                f"{endpoint.path} not requested"
             )
         inside = [d for d in days if window.contains(d) and d <= today]
         if len(inside) < len(days):

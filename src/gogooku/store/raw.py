@@ -19,6 +19,11 @@ Write protocol for a batch of units of one dataset (``write_units``; crash-safe 
    through a temporary file and ``os.replace``;
 3. catalog rows -> ``committed`` with rows, content hash and date range (one transaction).
 
+A dataset with derived datasets (``gogooku.jquants.derived``: the minute bars' daily summary)
+has their units computed from the batch before step 1 and carried through the same three steps:
+every unit of both is pending before any file changes, and the derived units are committed just
+before the parent's, so a committed parent unit always has its derived rows.
+
 Batching a month of trading days rewrites each month file once instead of once per day. A writer
 killed between step 2's temporary write and its rename leaves a ``.<month>.parquet.<uuid>.tmp``
 file; the next write session of the store deletes it (``remove_stale_temp_files``).
@@ -44,6 +49,7 @@ import polars as pl
 
 import gogooku.store.vintages as vintages
 from gogooku.io import TEMP_SUFFIX, atomic_write_parquet
+from gogooku.jquants.derived import DERIVED, derived_of
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.catalog import Catalog, CommittedUnit, PendingUnit, UnitRecord
 from gogooku.store.partition import footer_rows, read_partition
@@ -73,6 +79,18 @@ class UnitWrite:
     start: dt.date | None = None
     end: dt.date | None = None
     fetched_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One dataset's share of a unit write: its units, the months of their new rows, the
+    catalog records they replace and their fetch times."""
+
+    dataset: str
+    units: list[UnitWrite]
+    new_months: dict[str, list[str]]
+    previous: dict[str, UnitRecord]
+    fetched: dict[str, dt.datetime]
 
 
 def _utcnow() -> dt.datetime:
@@ -117,25 +135,35 @@ class RawStore:
 
     @staticmethod
     def _check_dataset(dataset: str) -> None:
-        if dataset != ORACLE_DATASET and dataset not in ENDPOINTS:
-            known = ", ".join(sorted(ENDPOINTS))
+        if dataset != ORACLE_DATASET and dataset not in ENDPOINTS and dataset not in DERIVED:
+            known = ", ".join(sorted([*ENDPOINTS, *DERIVED]))
             raise ValueError(f"unknown dataset {dataset!r}; known datasets: {known}")
 
     @staticmethod
     def date_field(dataset: str) -> str:
-        return "Date" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].date_field
+        if dataset == ORACLE_DATASET:
+            return "Date"
+        return (DERIVED.get(dataset) or ENDPOINTS[dataset]).date_field
 
     @staticmethod
     def schema(dataset: str) -> dict[str, pl.DataType]:
-        """The declared column types of ``dataset`` (the endpoint schema, or the oracle's)."""
+        """The declared column types of ``dataset`` (the endpoint's, a derived dataset's, or the
+        oracle's)."""
         if dataset == ORACLE_DATASET:
             return dict(ORACLE_SCHEMA)
-        return dict(pl.Schema(ENDPOINTS[dataset].schema))
+        return dict(pl.Schema((DERIVED.get(dataset) or ENDPOINTS[dataset]).schema))
+
+    @staticmethod
+    def key(dataset: str) -> tuple[str, ...]:
+        """The columns identifying a row of ``dataset`` (the oracle: Date, Code)."""
+        if dataset == ORACLE_DATASET:
+            return ("Date", "Code")
+        return tuple((DERIVED.get(dataset) or ENDPOINTS[dataset]).key)
 
     @staticmethod
     def _sort_columns(dataset: str, frame: pl.DataFrame) -> list[str]:
         date_field = RawStore.date_field(dataset)
-        key = () if dataset == ORACLE_DATASET else tuple(ENDPOINTS[dataset].key)
+        key = () if dataset == ORACLE_DATASET else RawStore.key(dataset)
         return [date_field, *(c for c in key if c in frame.columns and c != date_field)]
 
     # ----------------------------------------------------------------- writing
@@ -194,8 +222,9 @@ class RawStore:
         """Delete the rows and the catalog entries of ``keys`` (unknown keys are ignored).
 
         The rows go through ``write_units`` with empty frames (pending, files, committed; their
-        vintages are dropped, not added to), then the catalog entries are deleted; a crash in
-        between leaves committed empty units, which a second call removes.
+        vintages are dropped, not added to), then the catalog entries are deleted (those of the
+        derived datasets' units too); a crash in between leaves committed empty units, which a
+        second call removes.
         """
         known = [r.unit_key for r in self.catalog.units(dataset, keys)] if keys else []
         if not known:
@@ -206,6 +235,8 @@ class RawStore:
             units = [UnitWrite(k, empty, {}) for k in known if sources[k] == source]
             self.write_units(dataset, units, source=source, keep_vintages=False)
         self.catalog.delete(dataset, known)
+        for derived in derived_of(dataset):
+            self.catalog.delete(derived.id, known)
 
     def remove_stale_temp_files(self) -> list[Path]:
         """Delete the ``.<file>.<uuid>.tmp`` files of a writer killed between write and rename.
@@ -228,15 +259,41 @@ class RawStore:
         source: str,
         keep_vintages: bool,
     ) -> list[UnitRecord]:
-        date_field = self.date_field(dataset)
-        for unit in units:
-            self._check_frame(dataset, unit.key, unit.frame)
-        month_expr = pl.col(date_field).dt.strftime("%Y-%m")
+        """The write protocol of the module doc for ``units`` and, in the same steps, the units
+        of every dataset derived from ``dataset`` (``gogooku.jquants.derived``): all recorded
+        pending first, then the files, then the derived units committed before the parent's, so
+        a crash never leaves a committed parent unit without its derived rows."""
+        now = _utcnow()
+        batches = [(dataset, list(units))] + [
+            (
+                derived.id,
+                [
+                    UnitWrite(u.key, derived.derive(u.frame), u.query, u.start, u.end, u.fetched_at)
+                    for u in units
+                ],
+            )
+            for derived in derived_of(dataset)
+        ]
+        for name, writes in batches:
+            for unit in writes:
+                self._check_frame(name, unit.key, unit.frame)
+        pending = [self._begin(name, writes, keys, source, now) for name, writes in batches]
+        for batch in pending:
+            self._rewrite_months(batch, keys, source, keep_vintages)
+        for batch in reversed(pending):
+            self._commit(batch)
+        records = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
+        return [records[k] for k in keys]
+
+    def _begin(
+        self, dataset: str, units: list[UnitWrite], keys: list[str], source: str, now: dt.datetime
+    ) -> _Batch:
+        """Step 1 for one dataset: the units recorded ``pending`` with every month they touch."""
+        month_expr = pl.col(self.date_field(dataset)).dt.strftime("%Y-%m")
         new_months = {
             u.key: sorted(u.frame.select(month_expr.unique()).to_series().to_list()) for u in units
         }
         previous = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
-        now = _utcnow()
         fetched = {u.key: vintages.as_utc(u.fetched_at or now) for u in units}
         self.catalog.begin(
             dataset,
@@ -256,9 +313,17 @@ class RawStore:
             ],
             source,
         )
+        return _Batch(dataset, units, new_months, previous, fetched)
+
+    def _rewrite_months(
+        self, batch: _Batch, keys: list[str], source: str, keep_vintages: bool
+    ) -> None:
+        """Step 2 for one dataset: each touched month file rewritten once (vintages first)."""
+        dataset, units, fetched = batch.dataset, batch.units, batch.fetched
+        month_expr = pl.col(self.date_field(dataset)).dt.strftime("%Y-%m")
         touched = sorted(
-            {m for u in units for m in new_months[u.key]}
-            | {m for r in previous.values() for m in r.months}
+            {m for u in units for m in batch.new_months[u.key]}
+            | {m for r in batch.previous.values() for m in r.months}
         )
         tagged = pl.concat(
             [
@@ -274,7 +339,7 @@ class RawStore:
         directory.mkdir(parents=True, exist_ok=True)
         if not keep_vintages:
             vintages.purge_units(directory, keys)
-        last_fetched = {k: vintages.as_utc(r.fetched_at) for k, r in previous.items()}
+        last_fetched = {k: vintages.as_utc(r.fetched_at) for k, r in batch.previous.items()}
         sort_by = self._sort_columns(dataset, tagged)
         for month in touched:
             path = directory / f"{month}.parquet"
@@ -294,22 +359,23 @@ class RawStore:
             else:
                 path.unlink(missing_ok=True)
 
+    def _commit(self, batch: _Batch) -> None:
+        """Step 3 for one dataset: the units committed with rows, hash and date range."""
+        date_field = self.date_field(batch.dataset)
         self.catalog.commit(
-            dataset,
+            batch.dataset,
             [
                 CommittedUnit(
                     key=u.key,
-                    months=new_months[u.key],
+                    months=batch.new_months[u.key],
                     rows=u.frame.height,
                     content_hash=content_hash(u.frame),
                     date_min=u.frame.get_column(date_field).min() if u.frame.height else None,
                     date_max=u.frame.get_column(date_field).max() if u.frame.height else None,
                 )
-                for u in units
+                for u in batch.units
             ],
         )
-        records = {r.unit_key: r for r in self.catalog.units(dataset, keys)}
-        return [records[k] for k in keys]
 
     @staticmethod
     def _supersede(

@@ -17,7 +17,8 @@ from enum import StrEnum
 from rich.console import Console
 
 from gogooku.errors import GogookuError
-from gogooku.jquants.client import JQuantsClient
+from gogooku.jquants.client import JQuantsClient, jst_today
+from gogooku.jquants.derived import derived_of
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.settings import AddOn, Plan, get_settings
 from gogooku.store.catalog import UnitRecord
@@ -66,12 +67,13 @@ def parse_datasets(text: str | None) -> list[str] | None:
 
 
 def fetched_datasets(store: RawStore, datasets: Sequence[str] | None) -> list[str]:
-    """The stored datasets a fetch of ``datasets`` (all when None) touches: the calendar and the
-    synthetic oracle always."""
+    """The stored datasets a fetch of ``datasets`` (all when None) touches: their derived
+    datasets too, the calendar and the synthetic oracle always."""
     present = store.catalog.datasets()
     if datasets is None:
         return present
-    return [d for d in (CALENDAR, *datasets, ORACLE_DATASET) if d in present]
+    derived = [x.id for d in datasets for x in derived_of(d)]
+    return [d for d in (CALENDAR, *datasets, *derived, ORACLE_DATASET) if d in present]
 
 
 def refuse_corrupt(store: RawStore, datasets: Sequence[str] | None) -> None:
@@ -105,9 +107,14 @@ def fetch_from_source(
     only) to JQUANTS_BASE_URL; ``seed``, ``stocks`` and ``market_version`` (``SynthConfig``)
     fix a synthetic market and name it in the catalog; ``console`` shows progress and what is being generated; ``bulk``
     takes complete months from V2 bulk files where the plan allows (``gogooku.store.bulk``).
+    A ``start`` after today (Tokyo) or an ``end`` before ``start`` is a ``SourceError`` naming
+    the parameter and the dates, before any request.
     """
     if end < start:
         raise SourceError(f"--end {end} is before --start {start}")
+    today = jst_today()
+    if start > today:
+        raise SourceError(f"--start {start} is after today ({today}): nothing is published yet")
     refuse_corrupt(store, datasets)  # `gogooku fetch --repair` sets such files aside first
     if source is Source.JQUANTS:
         settings = get_settings()

@@ -5,6 +5,8 @@ For ``date``/``disc_date`` datasets, *gaps* are the trading days (stored calenda
 Units stored from bulk files are ordinary units (a day or a month each, like paged ones), so
 they count as fetched; *bulk* is how many month files the dataset's ``_bulk.json`` records
 as downloaded (``gogooku.store.bulk``).
+*coverage from* is the endpoint's coverage start (``Endpoint.coverage_from``: the first date the
+API holds data for; fetch requests nothing before it), None where only the plan's window limits it.
 *revised* counts the superseded row versions kept under ``_vintages/`` (``gogooku.store.vintages``).
 *Corrupt* lists the month partitions that are unreadable, missing or hold fewer rows than
 the catalog recorded (``gogooku.store.health``; ``deep`` also decodes every page).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from gogooku.jquants.derived import DERIVED
 from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.bulk import read_manifest
 from gogooku.store.fetch import CALENDAR, trading_days
@@ -44,9 +47,12 @@ class DatasetStatus:
     corrupt: list[str]
     revised: int = 0
     bulk_files: int = 0
+    coverage_from: dt.date | None = None
 
 
 def _fetch_mode(dataset: str) -> str:
+    if dataset in DERIVED:
+        return "derived"
     return "oracle" if dataset == ORACLE_DATASET else ENDPOINTS[dataset].fetch_mode
 
 
@@ -80,6 +86,7 @@ def dataset_status(store: RawStore, dataset: str, deep: bool = False) -> Dataset
         revised=store.vintage_rows(dataset),
         bulk_files=0 if dataset == ORACLE_DATASET else _downloaded(store, dataset),
         corrupt=[str(problem) for problem in partition_problems(store, dataset, deep)],
+        coverage_from=None if dataset == ORACLE_DATASET else ENDPOINTS[dataset].coverage_from,
     )
 
 
@@ -90,5 +97,5 @@ def _downloaded(store: RawStore, dataset: str) -> int:
 def store_status(store: RawStore, deep: bool = False) -> list[DatasetStatus]:
     """One line per dataset with at least one catalog entry, in catalogue order."""
     present = set(store.catalog.datasets())
-    order = [*ENDPOINTS, ORACLE_DATASET]
+    order = [*ENDPOINTS, *DERIVED, ORACLE_DATASET]
     return [dataset_status(store, d, deep) for d in order if d in present]

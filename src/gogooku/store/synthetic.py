@@ -23,6 +23,7 @@ from gogooku.settings import AddOn, Plan
 from gogooku.store.catalog import UnitRecord
 from gogooku.store.fetch import CALENDAR, FetchReport, fetch, trading_days, units_to_fetch
 from gogooku.store.raw import ORACLE_DATASET, RawStore
+from gogooku.synth.request_log import RequestLog
 
 if TYPE_CHECKING:
     from gogooku.synth.market import SyntheticMarket
@@ -97,6 +98,7 @@ def fetch_synthetic_market(
     console: Console | None = None,
     bulk: bool = False,
     addons: frozenset[AddOn] = frozenset(AddOn),
+    log: RequestLog | None = None,
 ) -> tuple[FetchReport, list[UnitRecord]]:
     """Fetch ``market`` over its whole period into ``store`` and write its oracle.
 
@@ -104,7 +106,8 @@ def fetch_synthetic_market(
     date: plan windows and the latest-only datasets are counted from it on both sides of the
     in-process connection; the calendar's month chunks stop where the market's published calendar
     does (31 December of the year after its last trading day). ``bulk`` takes complete months from
-    the service's bulk files, as from J-Quants.
+    the service's bulk files, as from J-Quants. ``log`` (``gogooku.synth.request_log``) records
+    every request the app receives.
     """
     from gogooku.synth.api import create_app
 
@@ -116,7 +119,7 @@ def fetch_synthetic_market(
         SYNTHETIC_API_KEY,
         plan=plan,
         base_url=SYNTHETIC_BASE_URL,
-        transport=ASGISyncTransport(app),
+        transport=ASGISyncTransport(app if log is None else log.wrap(app)),
         pacing=False,
         today=today,
         addons=addons,

@@ -456,9 +456,10 @@ def _handler(service: SyntheticV2, ep: Endpoint) -> Callable[[Request], Response
             cursor = None
             if uses_cursor(ep, service.plan, params):
                 plain = {k: v for k, v in params.items() if k != "cursor"}
+                day = _parse_day("date", params["date"])
                 page, next_key, cursor = service.cursors.page(
-                    rows,
-                    _parse_day("date", params["date"]),
+                    service.cursors.appeared(rows, day),
+                    day,
                     params,
                     key,
                     service.page_size,

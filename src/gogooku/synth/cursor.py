@@ -1,6 +1,9 @@
 """Cursor mode of the synthetic service (``fins/summary``, ``fins/details``; any endpoint whose
-catalogue entry has a ``cursor_plan``): records appear through the day, a cursor resumes after
-the last one delivered.
+catalogue entry has a ``cursor_plan``; and TDnet's ``/td/list``): records appear through the day,
+a cursor resumes after the last one delivered. ``CursorBook.page`` is the one cursor and
+pagination server of both: it pages a day's records given in publication order, and each caller
+decides what has appeared (``CursorBook.appeared`` here; the listing time in
+``gogooku.synth.tdnet``).
 
 A record of day D *appears* at ``DiscDate + DiscTime`` JST (a null ``DiscTime``: at 23:59:59, our
 choice — the API's final batch comes ~24:30). With the app's ``now`` clock every day is cut at
@@ -141,9 +144,12 @@ class CursorBook:
     ) -> tuple[pl.DataFrame, str | None, str | None]:
         """(page rows, next pagination_key, cursor on the last page) of a cursor-mode query.
 
-        ``params`` may hold ``cursor`` (first page); a set ``key`` takes precedence over it.
+        ``rows`` are the day's records that have appeared, in publication order (a record that
+        appears later comes after every one before it, so a position names what was delivered).
+        ``params`` may hold ``cursor`` (first page); a set ``key`` takes precedence over it: the
+        key holds the page's absolute position, so nothing of the cursor needs remembering.
         """
-        ordered = self.appeared(rows, day)
+        ordered = rows
         if key is not None:
             start = self.key_offset(key, query_hash)
         elif "cursor" in params:

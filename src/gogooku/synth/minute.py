@@ -38,6 +38,7 @@ fields (``gogooku.synth.sessions``) are drawn independently and need not agree w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -106,12 +107,27 @@ def _weights() -> np.ndarray:
 WEIGHTS = _weights()
 
 
-def _day(daily: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
-    """The minute bars of the traded rows of one day (``daily`` holds only that day)."""
-    d = daily.filter(pl.col("C").is_not_null() & (pl.col("Vo") > 0)).sort("Code")
+@dataclass(frozen=True)
+class _Grid:
+    """One day's bars as (stocks, K) arrays over the minute grid; ``present`` marks the bars."""
+
+    codes: pl.Series
+    present: np.ndarray
+    o: np.ndarray
+    h: np.ndarray
+    low: np.ndarray
+    c: np.ndarray
+    vo: np.ndarray
+    va: np.ndarray
+
+
+def _traded(daily: pl.DataFrame) -> pl.DataFrame:
+    return daily.filter(pl.col("C").is_not_null() & (pl.col("Vo") > 0)).sort("Code")
+
+
+def _grid(d: pl.DataFrame, seed: int, day: date) -> _Grid:
+    """The bars of the traded rows ``d`` (sorted by Code) of one day on the minute grid."""
     n = d.height
-    if n == 0:
-        return pl.DataFrame(schema=SCHEMA)
     o, h, low, c, vo, va = (d[x].to_numpy()[:, None] for x in ("O", "H", "L", "C", "Vo", "Va"))
     u = uniforms(seed, MINUTE_STREAM, d["Code"], day, 7 * K + 2)
     draw = iter(np.split(u[:, : 7 * K], 7, axis=1))
@@ -160,18 +176,27 @@ def _day(daily: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
     bar_vo = bar_lots * LOT
     typical = bar_vo * (bar_o + bar_h + bar_l + bar_c) / 4.0
     bar_va = typical * va / typical.sum(axis=1, keepdims=True)
-    i, k = np.nonzero(present)
+    return _Grid(d["Code"], present, bar_o, bar_h, bar_l, bar_c, bar_vo, bar_va)
+
+
+def _day(daily: pl.DataFrame, seed: int, day: date) -> pl.DataFrame:
+    """The minute bars of the traded rows of one day (``daily`` holds only that day)."""
+    d = _traded(daily)
+    if d.height == 0:
+        return pl.DataFrame(schema=SCHEMA)
+    g = _grid(d, seed, day)
+    i, k = np.nonzero(g.present)
     return pl.DataFrame(
         {
             "Date": pl.Series([day], dtype=pl.Date).gather(np.zeros(i.size, dtype=np.int64)),
             "Time": pl.Series(TIMES).gather(k),
-            "Code": d["Code"].gather(i),
-            "O": bar_o[i, k],
-            "H": bar_h[i, k],
-            "L": bar_l[i, k],
-            "C": bar_c[i, k],
-            "Vo": bar_vo[i, k],
-            "Va": bar_va[i, k],
+            "Code": g.codes.gather(i),
+            "O": g.o[i, k],
+            "H": g.h[i, k],
+            "L": g.low[i, k],
+            "C": g.c[i, k],
+            "Vo": g.vo[i, k],
+            "Va": g.va[i, k],
         },
         schema=SCHEMA,
     )

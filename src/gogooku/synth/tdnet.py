@@ -8,10 +8,13 @@ All three need the TDnet add-on (403 naming it otherwise) and see the add-on's 5
   record is visible once listed by then.
 - ``/td/list``: ``date`` → that day, ``code`` → the window, ``code`` + ``from``/``to`` (a pair,
   only with ``code``) → that range; ``discItems`` (comma list, all must be present). Rows come in
-  listing order, so a record listed later is appended after the ones served. With ``date`` the last
-  page carries ``cursor``: a token of (date, the instant the rows were selected). Called again
-  with ``date`` + ``cursor`` it returns only the records listed after that instant, with a new
-  cursor; ``cursor`` without ``date`` or for another date is a 400.
+  listing order (listing time, then ``DiscNo``), so a record listed later is appended after the
+  ones served. With ``date`` the query is paged by the service's one cursor server
+  (``gogooku.synth.cursor.CursorBook.page``, as ``fins/summary``): the last page carries
+  ``cursor``, the signed (date, position) after the last record delivered; ``date`` + ``cursor``
+  returns only the records listed after it, with a new cursor; ``cursor`` without ``date``, for
+  another date or forged is a 400. A ``pagination_key`` holds its page's absolute position and
+  wins over a resent ``cursor``, so the server keeps no state per query.
 - ``/td/files?discNo=&docs=g,s,x`` → ``{"discNo", "files": {"pdf", "summaryPdf", "xbrl"}}``, a
   URL per requested kind the record has (null otherwise). URLs are signed like bulk files
   (``gogooku.synth.bulk.url_signature``), expire after 15 minutes and may be used any number of
@@ -24,7 +27,6 @@ All three need the TDnet add-on (403 naming it otherwise) and see the add-on's 5
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -68,19 +70,6 @@ def listed_at() -> pl.Expr:
     return c("DiscDate").cast(pl.Datetime("us")) + pl.duration(minutes=minutes)
 
 
-def _encode(payload: dict) -> str:
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> tuple[str, dt.datetime]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return str(payload["d"]), dt.datetime.fromisoformat(payload["w"])
-    except (ValueError, KeyError, TypeError):
-        raise TdError("Invalid cursor") from None
-
-
 class TdService:
     """The ``td_list`` table of a ``SyntheticV2`` service, its listing clock and signed URLs."""
 
@@ -89,7 +78,6 @@ class TdService:
         self.ep = ENDPOINTS["td_list"]
         self.secret = secret
         self.clock = clock
-        self.page_cursors: dict[str, str] = {}  # next pagination_key → the cursor of its query
         table = service.tables.get("td_list")
         frame = table.frame if table is not None else pl.DataFrame(schema=self.ep.schema)
         window = service.window_for(self.ep)
@@ -112,8 +100,8 @@ class TdService:
         wall = dt.datetime.fromtimestamp(self.clock(), JST)
         return dt.datetime.combine(self.service.today, wall.time().replace(tzinfo=None))
 
-    def listing(self, params: dict[str, str], now: dt.datetime) -> tuple[pl.DataFrame, str | None]:
-        """(rows visible at ``now`` matching ``params``, the cursor to return or None)."""
+    def listing(self, params: dict[str, str], now: dt.datetime) -> pl.DataFrame:
+        """The rows listed by ``now`` matching ``params`` (``cursor`` aside), in listing order."""
         unknown = sorted(set(params) - (self.ep.params - {"pagination_key"}))
         if unknown:
             raise TdError(f"Unknown parameter(s) for /td/list: {', '.join(unknown)}")
@@ -136,15 +124,7 @@ class TdService:
             rows = rows.filter(c("DiscDate").is_between(lo, hi))
         for item in filter(None, params.get("discItems", "").split(",")):
             rows = rows.filter(c("DiscItems").fill_null("").str.split("|").list.contains(item))
-        cursor = None
-        if "date" in params:
-            if "cursor" in params:
-                day_text, since = _decode_cursor(params["cursor"])
-                if day_text != params["date"]:
-                    raise TdError("cursor does not belong to this date")
-                rows = rows.filter(c("_listed") > since)
-            cursor = _encode({"d": params["date"], "w": now.isoformat()})
-        return rows.drop("_listed"), cursor
+        return rows.drop("_listed")
 
     def last_updated(self, now: dt.datetime) -> dt.datetime:
         """The latest daily rebuild (17:00 JST) at or before ``now`` (naive JST)."""
@@ -227,20 +207,20 @@ def add_td_routes(app: FastAPI, td: TdService, prefix: str, respond) -> None:
             return answer
         params = dict(request.query_params)
         key = params.pop("pagination_key", None)
-        if key is not None and "cursor" not in params and key in td.page_cursors:
-            # A client may send the cursor with the first page only (the spec: never together
-            # with pagination_key); the official client sends it on every page. Both work.
-            params["cursor"] = td.page_cursors[key]
         query = {k: v for k, v in params.items() if k != "cursor"}
         owner = hashlib.sha256(json.dumps(sorted(query.items())).encode()).hexdigest()[:16]
+        cursor = None
         try:
-            rows, cursor = td.listing(params, td.now())
-            # The service's own paging (offsets tied to the query, cursor left out of it).
-            page, next_key = td.service.page(td.ep, rows, owner, key)
+            rows = td.listing(params, td.now())
+            if "date" in params:  # the cursor server, as for fins/summary
+                day = _day("date", params["date"])
+                page, next_key, cursor = td.service.cursors.page(
+                    rows, day, params, key, td.service.page_size, owner
+                )
+            else:
+                page, next_key = td.service.page(td.ep, rows, owner, key)
         except ValueError as error:
             return respond(400, {"message": str(error)})
-        if next_key is not None and "cursor" in params:
-            td.page_cursors[next_key] = params["cursor"]
         body = '{"data":' + records_json(td.ep.id, page)
         if next_key is not None:
             body += f',"pagination_key":"{next_key}"'

@@ -18,7 +18,11 @@
 * **Large-volume reports** are the ``Ownership.reports`` rows: type ``"1"`` first report, ``"2"``
   change report (including the last one, below 5 %); ``Hldrs`` holds the filer alone.
 
-The synthetic market files from its own start, whatever the API's coverage start dates.
+Coverage starts: like the API, each table holds no filing before its endpoint's
+``coverage_from`` (annual reports from 2016-06-01, cross-shareholdings from 2020-03-31,
+large-volume reports from 2021-07-01). The hidden states run from the market's start all the
+same (a holder that crossed 5 % before 2021-07-01 shows first in its next change report, and the
+planted effects act on prices from the start).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
+from gogooku.jquants.endpoints import get_endpoint
 from gogooku.synth.config import rng_for, rng_static
 from gogooku.synth.latents import quarter_ends
 from gogooku.synth.ownership import FIRST_MINUTE, LAST_MINUTE, LV_SLOTS
@@ -289,8 +294,15 @@ def _cross(state: MarketState, events: pl.DataFrame, close: np.ndarray) -> pl.Da
     )
 
 
+def _covered(frame: pl.DataFrame, dataset: str) -> pl.DataFrame:
+    """``frame`` without the filings before ``dataset``'s coverage start, in the API's order."""
+    start = get_endpoint(dataset).coverage_from
+    kept = frame if start is None else frame.filter(pl.col("SubDate") >= start)
+    return conform(kept.sort("SubDate", "DocId"), dataset)
+
+
 def render_edinet(state: MarketState) -> dict[str, pl.DataFrame]:
-    """The three EDINET tables of ``state``."""
+    """The three EDINET tables of ``state``, each from its coverage start."""
     universe = state.universe.select("Code", "CoName", "CoNameEn").with_row_index("code_idx")
     universe = universe.with_columns(
         pl.col("code_idx").cast(pl.Int64), _edinet_code(pl.col("code_idx")).alias("EdinetCode")
@@ -355,17 +367,17 @@ def render_edinet(state: MarketState) -> dict[str, pl.DataFrame]:
     large = large.rename({"CoName": "IsrName"})
     drop = ["day_idx", "code_idx", "minute", "total", "drift", "count", "CoName", "CoNameEn"]
     return {
-        "edinet_major_shareholders": conform(
-            major.drop(drop, strict=False).sort("SubDate", "DocId"), "edinet_major_shareholders"
+        "edinet_major_shareholders": _covered(
+            major.drop(drop, strict=False), "edinet_major_shareholders"
         ),
-        "edinet_cross_shareholdings": conform(
-            cross.drop([*drop, "Hldrs", "ListedCount"], strict=False).sort("SubDate", "DocId"),
+        "edinet_cross_shareholdings": _covered(
+            cross.drop([*drop, "Hldrs", "ListedCount"], strict=False),
             "edinet_cross_shareholdings",
         ),
-        "edinet_large_volume_shareholders": conform(
+        "edinet_large_volume_shareholders": _covered(
             large.drop(
                 ["slot", "kind", "ratio", "prev_ratio", "holder", *drop, "CoNameEn"], strict=False
-            ).sort("SubDate", "DocId"),
+            ),
             "edinet_large_volume_shareholders",
         ),
     }
