@@ -154,11 +154,15 @@ def _listing(market) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="300x3", help="STOCKSxYEARS (default 300x3)")
+    parser.add_argument("--market-version", type=int, default=2, choices=(1, 2))
     args = parser.parse_args()
     stocks, years = (int(x) for x in args.size.split("x"))
     start = date(END.year - years + 1, 1, 1)
     t0 = time.perf_counter()
-    market = generate_market(SynthConfig(seed=7, stocks=stocks, start=start, end=END))
+    config = SynthConfig(
+        seed=7, stocks=stocks, start=start, end=END, market_version=args.market_version
+    )
+    market = generate_market(config)
     generate_s = time.perf_counter() - t0
     paging = _run(market, start, bulk=False)
     bulk = _run(market, start, bulk=True)
@@ -166,6 +170,7 @@ def main() -> None:
         "benchmark": "bench_backfill",
         "plan": PLAN.value,
         "size": args.size,
+        "market_version": args.market_version,
         "market": f"{start}..{END}",
         "generate_seconds": round(generate_s, 1),
         "baseline_paging": paging,

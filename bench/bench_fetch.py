@@ -62,7 +62,7 @@ class _Step:
         }
 
 
-def _child(stocks: int, years: int, home: Path) -> dict:
+def _child(stocks: int, years: int, home: Path, market_version: int) -> dict:
     os.environ["GOGOOKU_HOME"] = str(home)
     import polars as pl
 
@@ -76,7 +76,8 @@ def _child(stocks: int, years: int, home: Path) -> dict:
     from gogooku.synth.config import SynthConfig
     from gogooku.synth.market import generate_market
 
-    config = SynthConfig(seed=7, stocks=stocks, start=date(END.year - years + 1, 1, 1), end=END)
+    start = date(END.year - years + 1, 1, 1)
+    config = SynthConfig(seed=7, stocks=stocks, start=start, end=END, market_version=market_version)
     out: dict = {"imports_peak_rss_mb": _peak_mb()}
     with _Step() as step:
         market = generate_market(config)
@@ -94,7 +95,7 @@ def _child(stocks: int, years: int, home: Path) -> dict:
         "store_mb": _tree_mb(store.root),
     }
 
-    label = synthetic_label(config.seed, config.stocks, config.start)
+    label = synthetic_label(config.seed, config.stocks, config.start, config.market_version)
     with _Step() as step:
         up_to_date = synthetic_up_to_date(
             store, config.start, config.end, None, Plan.PREMIUM, label
@@ -127,7 +128,7 @@ def _load_summary(samples: list[float]) -> dict:
     }
 
 
-def _measure(stocks: int, years: int) -> dict:
+def _measure(stocks: int, years: int, market_version: int) -> dict:
     """Run one size in a child process, sampling the machine's 1-minute load average meanwhile."""
     samples = [os.getloadavg()[0]]
     done = threading.Event()
@@ -140,7 +141,16 @@ def _measure(stocks: int, years: int) -> dict:
     sampler.start()
     with tempfile.TemporaryDirectory(prefix="gogooku-bench-") as home:
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", str(stocks), str(years), home],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(stocks),
+                str(years),
+                home,
+                "--market-version",
+                str(market_version),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -167,18 +177,20 @@ def main() -> None:
     parser.add_argument(
         "--size", type=_size, action="append", metavar="STOCKSxYEARS", help="e.g. 1000x5"
     )
+    parser.add_argument("--market-version", type=int, default=2, choices=(1, 2))
     parser.add_argument("--child", nargs=3, metavar=("STOCKS", "YEARS", "HOME"), help="internal")
     args = parser.parse_args()
     if args.child:
         stocks, years, home = args.child
-        print(json.dumps(_child(int(stocks), int(years), Path(home))))
+        print(json.dumps(_child(int(stocks), int(years), Path(home), args.market_version)))
         return
     sizes = args.size or list(DEFAULT_SIZES)
     if args.full:
         sizes.append(FULL_SIZE)
-    results = [{"stocks": s, "years": y, **_measure(s, y)} for s, y in sizes]
+    results = [{"stocks": s, "years": y, **_measure(s, y, args.market_version)} for s, y in sizes]
     report = {
         "benchmark": "synth_fetch",
+        "market_version": args.market_version,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),

@@ -11,7 +11,8 @@ Each measurement runs in a fresh child process so that its peak RSS (``ru_maxrss
 
 Wall seconds depend on what else runs on the machine; ``cpu_seconds`` (process time) is the
 steadier figure. Usage: ``python bench/bench_synth.py`` (300 × 3 y and 1000 × 5 y) or ``--full`` (adds 4000 × 10 y,
-core and full only: the baseline at that size alone would take minutes). Prints one JSON document.
+core and full only: the baseline at that size alone would take minutes); ``--market-version 1``
+measures the linear market (default 2), ``--size 300x4`` one size only. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ FULL_SIZE = (4000, 10)
 END = date(2024, 12, 30)
 
 
-def _config(stocks: int, years: int):
+def _config(stocks: int, years: int, market_version: int = 2):
     from gogooku.synth.config import SynthConfig
 
-    return SynthConfig(seed=7, stocks=stocks, start=date(END.year - years + 1, 1, 1), end=END)
+    start = date(END.year - years + 1, 1, 1)
+    return SynthConfig(seed=7, stocks=stocks, start=start, end=END, market_version=market_version)
 
 
 def _baseline(stocks: int, years: int) -> dict:
@@ -65,7 +67,7 @@ def _baseline(stocks: int, years: int) -> dict:
     return {"rows": pl.DataFrame(rows).height}
 
 
-def _child(mode: str, stocks: int, years: int) -> None:
+def _child(mode: str, stocks: int, years: int, market_version: int) -> None:
     import numpy  # noqa: F401  (imports are not part of the measured time)
     import polars  # noqa: F401
 
@@ -76,7 +78,8 @@ def _child(mode: str, stocks: int, years: int) -> None:
     if mode == "baseline":
         info = _baseline(stocks, years)
     else:
-        market = generate_market(_config(stocks, years), side_tables=(mode == "full"))
+        config = _config(stocks, years, market_version)
+        market = generate_market(config, side_tables=(mode == "full"))
         info = {
             "bars_rows": market.tables["equities_bars_daily"].height,
             "tables": len(market.tables),
@@ -98,9 +101,18 @@ def _child(mode: str, stocks: int, years: int) -> None:
     )
 
 
-def _measure(mode: str, stocks: int, years: int) -> dict:
+def _measure(mode: str, stocks: int, years: int, market_version: int) -> dict:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(stocks), str(years)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            str(stocks),
+            str(years),
+            "--market-version",
+            str(market_version),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -113,19 +125,24 @@ def _measure(mode: str, stocks: int, years: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add 4000 stocks x 10 years")
+    parser.add_argument("--market-version", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--size", help="STOCKSxYEARS: this size only (e.g. 300x4)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STOCKS", "YEARS"), help="internal")
     args = parser.parse_args()
     if args.child:
         mode, stocks, years = args.child
-        _child(mode, int(stocks), int(years))
+        _child(mode, int(stocks), int(years), args.market_version)
         return
     results = []
     sizes = [*SIZES, FULL_SIZE] if args.full else SIZES
+    if args.size:
+        stocks, years = args.size.split("x")
+        sizes = [(int(stocks), int(years))]
     for stocks, years in sizes:
         entry = {"stocks": stocks, "years": years}
         modes = ("core", "full") if (stocks, years) == FULL_SIZE else ("core", "full", "baseline")
         for mode in modes:
-            entry[mode] = _measure(mode, stocks, years)
+            entry[mode] = _measure(mode, stocks, years, args.market_version)
         if "baseline" in entry:
             entry["core_cpu_ratio_vs_baseline"] = round(
                 entry["core"]["cpu_seconds"] / entry["baseline"]["cpu_seconds"], 2
@@ -133,6 +150,7 @@ def main() -> None:
         results.append(entry)
     report = {
         "benchmark": "synth_generate_market",
+        "market_version": args.market_version,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "results": results,

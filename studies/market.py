@@ -2,7 +2,7 @@
 ``studies/configs.py``): the synthetic market fetched through the real client and the panel built
 with every block, both reused when present.
 
-Default: seed 7, 300 stocks, dataset ``q300`` 2019-01-04..2022-12-30, raw store from 95 calendar
+Default: seed 7, 300 stocks, market version 2, dataset ``q300`` 2019-01-04..2022-12-30, raw store from 95 calendar
 days before (the warm-up of the first features); split ``configs/quality_data.toml``.
 """
 
@@ -21,11 +21,14 @@ from gogooku.config import CONFIGS_DIR
 ROOT = Path(__file__).resolve().parents[1]
 DATA_CONFIG = CONFIGS_DIR / "quality_data.toml"
 SEED, STOCKS = 7, 300
+MARKET_VERSION = 2
 START, END = date(2019, 1, 4), date(2022, 12, 30)
 WARM_UP = timedelta(days=95)
 
 
-def fetch_market(stocks: int, seed: int, start: date, end: date) -> dict:
+def fetch_market(
+    stocks: int, seed: int, start: date, end: date, market_version: int = MARKET_VERSION
+) -> dict:
     """The synthetic raw store through the real client (a no-op when the store has the range)."""
     cmd = [
         str(Path(sys.executable).parent / "gogooku"),
@@ -40,6 +43,8 @@ def fetch_market(stocks: int, seed: int, start: date, end: date) -> dict:
         start.isoformat(),
         "--end",
         end.isoformat(),
+        "--market-version",
+        str(market_version),
     ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True)

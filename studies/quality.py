@@ -1,6 +1,7 @@
 """Study: model quality on the synthetic market (issues #8 and #9 quality bars).
 
-    python studies/quality.py [--stocks 300] [--years 4] [--home /tmp/quality_home]
+    python studies/quality.py [--stocks 300] [--years 4] [--market-version 2]
+                              [--home /tmp/quality_home]
                               [--dataset q300] [--models oracle,linear,lgbm,atft,apex]
                               [--out studies/results/quality.json]
 
@@ -53,7 +54,17 @@ from pathlib import Path
 import polars as pl
 
 from gogooku.config import CONFIGS_DIR
-from market import DATA_CONFIG, END, ROOT, SEED, STOCKS, WARM_UP, ensure_dataset, fetch_market
+from market import (
+    DATA_CONFIG,
+    END,
+    MARKET_VERSION,
+    ROOT,
+    SEED,
+    STOCKS,
+    WARM_UP,
+    ensure_dataset,
+    fetch_market,
+)
 
 MODELS = {
     "oracle": ("factor", "oracle.toml"),
@@ -169,6 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--years", type=int, default=4)
     parser.add_argument("--end", type=date.fromisoformat, default=END)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--market-version", type=int, default=MARKET_VERSION, choices=(1, 2))
     parser.add_argument("--home", type=Path, default=Path("/tmp/quality_home"))
     parser.add_argument("--dataset", default="q300")
     parser.add_argument("--data-config", type=Path, default=DATA_CONFIG)
@@ -185,14 +197,21 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ["GOGOOKU_HOME"] = str(args.home)
     start = date(args.end.year - args.years + 1, 1, 4)
     result: dict = {
-        "market": {"seed": args.seed, "stocks": args.stocks, "years": args.years},
+        "market": {
+            "seed": args.seed,
+            "stocks": args.stocks,
+            "years": args.years,
+            "market_version": args.market_version,
+        },
         "home": str(args.home),
         "dataset": args.dataset,
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "load_avg_1m_start": round(os.getloadavg()[0], 2),
     }
-    result["fetch"] = fetch_market(args.stocks, args.seed, start - WARM_UP, args.end)
+    result["fetch"] = fetch_market(
+        args.stocks, args.seed, start - WARM_UP, args.end, args.market_version
+    )
     result["build"] = ensure_dataset(args.dataset, start, args.end)
     split, fold_index, fold = quality_split(args.dataset, args.data_config)
     result["split"] = {

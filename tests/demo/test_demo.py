@@ -62,6 +62,8 @@ def test_plans_and_run_configs(tmp_path):
     quick, default = demo_plan(True, 3, None), demo_plan(False, 3, 250)
     assert quick.stocks < default.stocks == 250 and quick.neural_epochs == 1
     assert quick.seed == default.seed == 3
+    assert quick.market_version == default.market_version == 2
+    assert demo_plan(True, 3, None, market_version=1).market_version == 1
     demo_splits = load_config(CONFIGS / DATA_CONFIG, SplitConfig, section="splits")
     for model in MODELS:
         cfg = run_config(model, quick, CONFIGS)

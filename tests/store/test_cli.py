@@ -250,7 +250,13 @@ def test_fetch_refuses_a_start_after_today_and_a_too_small_synthetic_market():
     args = ["fetch", "--source", "synthetic", "--start", "2020-01-01", "--end", "2020-03-31"]
     result = runner.invoke(app, [*args, "--stocks", "5"])
     assert result.exit_code == 2  # a parameter out of range, like a usage error
-    assert result.output.endswith("\nfetch failed: SynthConfig.stocks must be >= 20, got 5\n")
+    # the config is checked before anything is fetched or printed
+    assert result.output == "fetch failed: SynthConfig.stocks must be >= 20, got 5\n"
+    result = runner.invoke(app, [*args, "--market-version", "3"])
+    assert result.exit_code == 2
+    assert (
+        result.output == "fetch failed: SynthConfig.market_version must be one of (1, 2), got 3\n"
+    )
 
 
 def test_store_status_names_a_corrupt_catalog():

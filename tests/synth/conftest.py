@@ -1,8 +1,8 @@
 """Markets shared by the synth tests.
 
 ``hand_market``: a small hand-made market in catalogue schema, and helpers to serve it on
-127.0.0.1 (the API tests). ``golden_market``/``signal_market``: core tables of the simulator,
-generated once per session at small sizes. ``side_market``/``prefix_market``: a small market
+127.0.0.1 (the API tests). ``golden_market``/``signal_market``/``signal_market_v2``: core tables
+of the simulator, generated once per session at small sizes. ``side_market``/``prefix_market``: a small market
 with the side datasets, and its prefix up to ``PREFIX_END``.
 """
 
@@ -249,7 +249,11 @@ def premium(hand_market):
 
 
 GOLDEN = SynthConfig(seed=7, stocks=200, start=dt.date(2019, 1, 1), end=dt.date(2020, 12, 31))
-SIGNALS = SynthConfig(seed=7, stocks=300, start=dt.date(2019, 1, 1), end=dt.date(2022, 12, 31))
+# version 1's planted price signals (test_planted_signals); version 2's effects: SIGNALS_V2
+SIGNALS = SynthConfig(
+    seed=7, stocks=300, start=dt.date(2019, 1, 1), end=dt.date(2022, 12, 31), market_version=1
+)
+SIGNALS_V2 = SynthConfig(seed=7, stocks=300, start=dt.date(2019, 1, 1), end=dt.date(2022, 12, 31))
 
 
 @pytest.fixture(scope="session")
@@ -260,8 +264,15 @@ def golden_market() -> SyntheticMarket:
 
 @pytest.fixture(scope="session")
 def signal_market() -> SyntheticMarket:
-    """300 stocks x 4 years: enough stock-days to measure planted strengths per regime."""
-    return generate_market(SIGNALS, side_tables=False)
+    """300 stocks x 4 years, market version 1: enough stock-days to measure planted strengths
+    per regime (states kept for ``gap.linear_gap``)."""
+    return generate_market(SIGNALS, side_tables=False, keep_states=True)
+
+
+@pytest.fixture(scope="session")
+def signal_market_v2() -> SyntheticMarket:
+    """The same market in version 2 (the default), with its states for ``gap.linear_gap``."""
+    return generate_market(SIGNALS_V2, side_tables=False, keep_states=True)
 
 
 SMALL = SynthConfig(seed=11, stocks=150, start=dt.date(2020, 1, 1), end=dt.date(2021, 12, 31))

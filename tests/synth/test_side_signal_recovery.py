@@ -43,7 +43,8 @@ def contribution_ic(wide_market, targets) -> dict[str, float]:
     dates = pl.Series(state.days, dtype=pl.Date).gather(tt)
     codes = state.universe["Code"].gather(ii)
     out = {}
-    for name, arr in state.latents.contributions(state.universe).items():
+    version = wide_market.config.market_version
+    for name, arr in state.latents.contributions(state.universe, version).items():
         frame = pl.DataFrame({"Date": dates, "Code": codes, "value": arr[tt, ii]})
         out[name] = measures.rank_ic(frame.join(targets, on=["Date", "Code"]))
     return out

@@ -300,6 +300,9 @@ def update_command(
     source: str = typer.Option("jquants", "--source", help="jquants or synthetic."),
     seed: int = typer.Option(7, "--seed", help="Synthetic market seed."),
     stocks: int = typer.Option(300, "--stocks", help="Synthetic market size."),
+    market_version: int = typer.Option(
+        2, "--market-version", min=1, max=2, help="Synthetic market version (1: linear)."
+    ),
     datasets: str | None = typer.Option(
         None, "--datasets", help="Datasets to fetch (default all)."
     ),
@@ -319,6 +322,7 @@ def update_command(
         seed,
         stocks,
         datasets,
+        market_version=market_version,
     )
     for run in runs:
         typer.echo(f"stored {run.rows} scores of {run.model}@{run.version} for {run.date}")

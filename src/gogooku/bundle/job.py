@@ -96,6 +96,7 @@ def update(
     seed: int = 7,
     stocks: int = 300,
     datasets: str | None = None,
+    market_version: int = 2,
     monitor_top_k: int = DEFAULT_TOP_K,
 ) -> list[DayRun]:
     """Fetch, extend the datasets, predict the newest date with ``ref`` and, when ``ref`` names
@@ -114,6 +115,7 @@ def update(
         parse_datasets(datasets),
         seed=seed,
         stocks=stocks,
+        market_version=market_version,
         console=console,
     )
     wanted = [

@@ -58,6 +58,9 @@ def demo_command(
     stocks: int | None = typer.Option(
         None, "--stocks", min=20, help="Stocks in the market (default 100; --quick 40)."
     ),
+    market_version: int = typer.Option(
+        2, "--market-version", min=1, max=2, help="Synthetic market version (1: linear)."
+    ),
     home: Annotated[
         Path | None,
         typer.Option("--home", help="GOGOOKU_HOME for this demo (default: $GOGOOKU_HOME)."),
@@ -85,6 +88,6 @@ def demo_command(
         os.environ["GOGOOKU_HOME"] = str(home.resolve())
     settings = get_settings()
     console = Console(soft_wrap=True)
-    summary = run_demo(demo_plan(quick, seed, stocks), configs, settings, console)
+    summary = run_demo(demo_plan(quick, seed, stocks, market_version), configs, settings, console)
     _next_steps(console, summary, settings.home, configs)
     console.print(f"[bold green]demo finished in {summary['total_seconds']:.0f} s")

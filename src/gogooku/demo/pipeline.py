@@ -151,13 +151,19 @@ def _fetch(plan: DemoPlan, settings: Settings, console: Console) -> str:
     from gogooku.synth.market import generate_market
 
     store = RawStore(settings.raw_dir)
-    label = synthetic_label(plan.seed, plan.stocks, plan.start)
+    label = synthetic_label(plan.seed, plan.stocks, plan.start, plan.market_version)
     if synthetic_up_to_date(store, plan.start, plan.end, None, Plan.PREMIUM, label):
         console.print(f"{settings.raw_dir} already holds {label} up to {plan.end}: no requests")
         return label
     console.print(f"generating {label} up to {plan.end}")
     market = generate_market(
-        SynthConfig(seed=plan.seed, stocks=plan.stocks, start=plan.start, end=plan.end)
+        SynthConfig(
+            seed=plan.seed,
+            stocks=plan.stocks,
+            start=plan.start,
+            end=plan.end,
+            market_version=plan.market_version,
+        )
     )
     datasets = [d for d in ENDPOINTS if d not in DEMO_SKIPS]
     report, oracle = fetch_synthetic_market(store, market, datasets, console=console, bulk=True)

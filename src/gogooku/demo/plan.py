@@ -54,6 +54,7 @@ class DemoPlan(StrictModel):
 
     seed: int = 7
     stocks: int = Field(100, ge=20)
+    market_version: int = Field(2, ge=1, le=2, description="synthetic market version")
     start: dt.date = dt.date(2019, 7, 1)
     build_start: dt.date = dt.date(2019, 10, 1)
     end: dt.date = dt.date(2021, 6, 30)
@@ -65,11 +66,12 @@ class DemoPlan(StrictModel):
     refit_every: int = Field(3, ge=1, description="consecutive folds predicted by one fit")
 
 
-def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
+def demo_plan(quick: bool, seed: int, stocks: int | None, market_version: int = 2) -> DemoPlan:
     """The default or ``--quick`` plan; ``stocks`` (when given) overrides the size."""
     if quick:
         plan = DemoPlan(
             seed=seed,
+            market_version=market_version,
             stocks=40,
             start=dt.date(2020, 1, 1),
             build_start=dt.date(2020, 3, 2),
@@ -79,7 +81,7 @@ def demo_plan(quick: bool, seed: int, stocks: int | None) -> DemoPlan:
             refit_every=6,
         )
     else:
-        plan = DemoPlan(seed=seed)
+        plan = DemoPlan(seed=seed, market_version=market_version)
     return plan if stocks is None else plan.model_copy(update={"stocks": stocks})
 
 

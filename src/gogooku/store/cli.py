@@ -118,6 +118,14 @@ def fetch_command(
     stocks: Annotated[
         int, typer.Option("--stocks", help="Synthetic market size in stocks (--source synthetic).")
     ] = 300,
+    market_version: Annotated[
+        int,
+        typer.Option(
+            "--market-version",
+            help="Synthetic market version (--source synthetic): 2 adds the nonlinear effects "
+            "of docs/synthetic_market.md; 1 is the earlier linear market, bit for bit.",
+        ),
+    ] = 2,
     repair: Annotated[
         bool,
         typer.Option(
@@ -157,6 +165,7 @@ def fetch_command(
         base_url=base_url,
         seed=seed,
         stocks=stocks,
+        market_version=market_version,
         console=console,
         bulk=not no_bulk,
         addons=_parse_addons(addons),

@@ -95,6 +95,7 @@ def fetch_from_source(
     base_url: str | None = None,
     seed: int = 7,
     stocks: int = 300,
+    market_version: int = 2,
     console: Console | None = None,
     addons: frozenset[AddOn] | None = None,
     bulk: bool = True,
@@ -103,7 +104,8 @@ def fetch_from_source(
 
     ``plan`` defaults to JQUANTS_PLAN for jquants and premium for synthetic, ``addons`` to
     JQUANTS_ADDONS for jquants and every add-on for synthetic; ``base_url`` (jquants
-    only) to JQUANTS_BASE_URL; ``console`` shows progress and what is being generated; ``bulk``
+    only) to JQUANTS_BASE_URL; ``seed``, ``stocks`` and ``market_version`` (``SynthConfig``)
+    fix a synthetic market and name it in the catalog; ``console`` shows progress and what is being generated; ``bulk``
     takes complete months from V2 bulk files where the plan allows (``gogooku.store.bulk``).
     A ``start`` after today (Tokyo) or an ``end`` before ``start`` is a ``SourceError`` naming
     the parameter and the dates, before any request.
@@ -152,14 +154,18 @@ def fetch_from_source(
 
     chosen = plan or Plan.PREMIUM
     held = frozenset(AddOn) if addons is None else addons
-    label = synthetic_label(seed, stocks, start)
+    config = SynthConfig(
+        seed=seed, stocks=stocks, start=start, end=end, market_version=market_version
+    )
+    label = synthetic_label(seed, stocks, start, market_version)
     if synthetic_up_to_date(store, start, end, datasets, chosen, label, held):
         return SourceFetch(source, None, [], label)
     if console is not None:
         console.print(
-            f"generating the synthetic market: seed {seed}, {stocks} stocks, {start}..{end}"
+            f"generating the synthetic market: seed {seed}, {stocks} stocks, {start}..{end}, "
+            f"market version {market_version}"
         )
-    market = generate_market(SynthConfig(seed=seed, stocks=stocks, start=start, end=end))
+    market = generate_market(config)
     report, oracle = fetch_synthetic_market(
         store,
         market,

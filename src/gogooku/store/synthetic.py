@@ -3,7 +3,7 @@
 The market (``gogooku.synth``) is served by its V2 app through ``httpx``'s ASGI transport, so the
 rows reach the store by the same pagination, parsing and unit bookkeeping as from J-Quants; its
 oracle is written next to them (``raw/synthetic_oracle/``). A store holds one synthetic market,
-named by ``synthetic_label`` (seed, size, start); a longer ``end`` grows it (the generator is
+named by ``synthetic_label`` (seed, size, start, market version); a longer ``end`` grows it (the generator is
 prefix-stable), and ``synthetic_up_to_date`` lets a re-run skip generating the market at all.
 """
 
@@ -32,9 +32,14 @@ SYNTHETIC_API_KEY = "synthetic-local-key"
 SYNTHETIC_BASE_URL = "http://synthetic.local/v2"
 
 
-def synthetic_label(seed: int, stocks: int, start: dt.date) -> str:
-    """The catalog ``source`` of a synthetic market: what fixes it apart from its end."""
-    return f"synthetic(seed={seed},stocks={stocks},start={start})"
+def synthetic_label(seed: int, stocks: int, start: dt.date, market_version: int = 2) -> str:
+    """The catalog ``source`` of a synthetic market: what fixes it apart from its end.
+
+    Version 1 keeps the label of the releases before market versions existed, so a store
+    fetched then stays up to date; later versions append ``,version=N``.
+    """
+    base = f"synthetic(seed={seed},stocks={stocks},start={start}"
+    return f"{base})" if market_version == 1 else f"{base},version={market_version})"
 
 
 def synthetic_up_to_date(
@@ -107,7 +112,7 @@ def fetch_synthetic_market(
     from gogooku.synth.api import create_app
 
     config = market.config
-    label = synthetic_label(config.seed, config.stocks, config.start)
+    label = synthetic_label(config.seed, config.stocks, config.start, config.market_version)
     app = create_app(market, api_key=SYNTHETIC_API_KEY, plan=plan, rate_limit=False, addons=addons)
     today = app.state.service.today
     client = JQuantsClient(

@@ -35,6 +35,15 @@ def serve_command(
         int, typer.Option(min=0, help="Market seed (the market is a function of it).")
     ] = 7,
     stocks: Annotated[int, typer.Option(min=20, help="Number of stocks in the universe.")] = 300,
+    market_version: Annotated[
+        int,
+        typer.Option(
+            "--market-version",
+            min=1,
+            max=2,
+            help="2: with the nonlinear effects (docs/synthetic_market.md); 1: the linear market.",
+        ),
+    ] = 2,
     start: Annotated[
         dt.datetime,
         typer.Option(formats=DATE_FORMATS, show_default="2019-01-01", help="First day."),
@@ -155,7 +164,13 @@ def serve_command(
         delay_s=delay_s,
         seed=fault_seed,
     )
-    config = SynthConfig(seed=seed, stocks=stocks, start=start.date(), end=end.date())
+    config = SynthConfig(
+        seed=seed,
+        stocks=stocks,
+        start=start.date(),
+        end=end.date(),
+        market_version=market_version,
+    )
     log.info("generating the synthetic market %s", config)
     market = generate_market(config)
     app = create_app(

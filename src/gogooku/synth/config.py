@@ -28,16 +28,31 @@ class SynthConfigError(GogookuError, ValueError):
     exit_code = 2
 
 
+MARKET_VERSIONS = (1, 2)
+"""1: the linear market (planted effects linear in filtered states); 2 (default): adds the
+nonlinear effects of ``gogooku.synth.nonlinear`` (docs/synthetic_market.md, "Market version 2")."""
+
+
 @dataclass(frozen=True)
 class SynthConfig:
-    """Parameters of one synthetic market; the market is a pure function of them."""
+    """Parameters of one synthetic market; the market is a pure function of them.
+
+    ``market_version`` selects the return model (``MARKET_VERSIONS``); version 1 reproduces the
+    markets of earlier releases bit for bit.
+    """
 
     seed: int = 7
     stocks: int = 300
     start: date = date(2019, 1, 1)
     end: date = date(2023, 12, 31)
+    market_version: int = 2
 
     def __post_init__(self) -> None:
+        if self.market_version not in MARKET_VERSIONS:
+            raise SynthConfigError(
+                f"SynthConfig.market_version must be one of {MARKET_VERSIONS}, "
+                f"got {self.market_version}"
+            )
         if self.stocks < 20:
             raise SynthConfigError(f"SynthConfig.stocks must be >= 20, got {self.stocks}")
         if self.end <= self.start:

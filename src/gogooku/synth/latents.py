@@ -89,6 +89,12 @@ STRENGTH: dict[str, float] = {
 Every contribution is then demeaned across the stocks listed that day (and is 0 for the others).
 """
 
+STRENGTH_DRIFT_V2 = 1.5e-3
+DRIFT_SATURATION = 1.0
+"""Market version 2's post-earnings drift: ``+STRENGTH_DRIFT_V2 · tanh(surprise /
+DRIFT_SATURATION) · DRIFT_DECAY**k`` (saturating in the surprise: the slope at 0 is 1.5e-3 per
+unit, the bound ±1.5e-3; version 1 is linear, 1.1e-3 per unit)."""
+
 PERSISTENCE: dict[str, float] = {
     "margin": RHO_MARGIN_WEEK ** (1 / 5),
     "short": RHO_SHORT_DAY,
@@ -431,11 +437,26 @@ class Latents:
         out[usable_lag:] = latest[: n_days - usable_lag]
         return out
 
-    def contributions(self, universe: pl.DataFrame) -> dict[str, np.ndarray]:
+    def public_crowding(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(margin, short)``, both ``(T, N)`` and usable at ``t``: ``margin_z`` of the latest
+        usable weekly margin record (0 before the first) and the publicly reported short
+        position (fraction of shares outstanding, ``short_reported`` of ``t − 3``)."""
+        n_days, n = self.margin_z.shape
+        margin_rec = self.usable_record_index(self.margin_week_end, MARGIN_USABLE_LAG)
+        margin = np.where((margin_rec >= 0)[:, None], self.margin_z[margin_rec], 0.0)
+        public_short = np.zeros((n_days, n))
+        public_short[SHORT_USABLE_LAG:] = self.short_reported[: n_days - SHORT_USABLE_LAG]
+        return margin, public_short
+
+    def contributions(
+        self, universe: pl.DataFrame, market_version: int = 1
+    ) -> dict[str, np.ndarray]:
         """Expected next-day return contribution of each side signal known at decision time t.
 
         ``c[name][t, i]`` adds to the expected close-to-close return from t+1 to t+2; formulas in
         ``STRENGTH``, decay in ``PERSISTENCE``; each is demeaned across the stocks listed on t.
+        Market version 2 saturates the earnings drift in the surprise:
+        ``STRENGTH_DRIFT_V2 · tanh(surprise / DRIFT_SATURATION)`` per statement.
         """
         n_days, n = self.margin_z.shape
         if universe.height != n:
@@ -457,6 +478,8 @@ class Latents:
         usable[self.disclosure_intraday] += self.surprise[self.disclosure_intraday]
         shifted = np.where(after, self.surprise, 0.0)
         usable[1:] += shifted[:-1]
+        if market_version >= 2:
+            usable = STRENGTH_DRIFT_V2 / STRENGTH["drift"] * np.tanh(usable / DRIFT_SATURATION)
         drift = np.empty((n_days, n))
         level = np.zeros(n)
         for t in range(n_days):

@@ -27,6 +27,7 @@ from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.day_sources import DaySource, day_sources
 from gogooku.synth.latents import PERSISTENCE, draw_latents
+from gogooku.synth.nonlinear import PERSISTENCE_V2, NonlinearState, leader_graph
 from gogooku.synth.prices import (
     MARKET_DRIFT,
     DailyBars,
@@ -39,7 +40,15 @@ from gogooku.synth.prices import (
 )
 from gogooku.synth.sessions import with_sessions
 from gogooku.synth.side import render_side_tables
-from gogooku.synth.signals import ORACLE_HORIZONS, SignalState, oracle_targets, price_mu
+from gogooku.synth.signals import (
+    ORACLE_HORIZONS,
+    PEER,
+    PRICE_SIGNALS,
+    SignalSpec,
+    SignalState,
+    oracle_targets,
+    price_mu,
+)
 from gogooku.synth.state import MarketState
 from gogooku.synth.universe import (
     HALT_DAY,
@@ -69,6 +78,10 @@ class SyntheticMarket:
     oracle: pl.DataFrame  # Date, Code, exp_target_{1,5,10,20}d
     peers: pl.DataFrame  # Code, PeerCode: the hidden peer graph (for evaluation only)
     minute_days: int | None = MINUTE_DAYS  # trading days (the last ones) with minute bars
+    # Code, LeaderCode, Kind: version 2's hidden leader graph (evaluation only; None in version 1)
+    leaders: pl.DataFrame | None = None
+    # Date, Code and the inputs of mu (``state_frame``); only with keep_states=True
+    states: pl.DataFrame | None = None
 
     @property
     def day_sources(self) -> dict[str, DaySource]:
@@ -208,6 +221,8 @@ def oracle_frame(
     vol: VolPath,
     side: dict[str, np.ndarray],
     params: StockParams,
+    persistence: dict[str, float] = PERSISTENCE,
+    signals_in_mu: tuple[SignalSpec, ...] = PRICE_SIGNALS,
 ) -> pl.DataFrame:
     """The oracle (Date, Code, exp_target_{1,5,10,20}d) for every listed (Date, Code).
 
@@ -227,10 +242,11 @@ def oracle_frame(
         vol.high,
         listed,
         side,
-        PERSISTENCE,
+        persistence,
         params.beta * MARKET_DRIFT,
         div_yield,
         trading,
+        signals_in_mu,
     )
     t_idx, i_idx = np.nonzero(listed)
     return pl.DataFrame(
@@ -242,14 +258,33 @@ def oracle_frame(
     )
 
 
+def state_frame(
+    days: list[date], codes: pl.Series, listed: np.ndarray, arrays: dict[str, np.ndarray]
+) -> pl.DataFrame:
+    """``Date, Code`` and one Float64 column per ``(T, N)`` array, over the listed cells."""
+    t_idx, i_idx = np.nonzero(listed)
+    return pl.DataFrame(
+        {
+            "Date": pl.Series(days, dtype=pl.Date).gather(t_idx),
+            "Code": codes.gather(i_idx),
+            **{name: np.asarray(a, dtype=np.float64)[t_idx, i_idx] for name, a in arrays.items()},
+        }
+    )
+
+
 def generate_market(
-    config: SynthConfig, *, side_tables: bool = True, minute_days: int | None = MINUTE_DAYS
+    config: SynthConfig,
+    *,
+    side_tables: bool = True,
+    minute_days: int | None = MINUTE_DAYS,
+    keep_states: bool = False,
 ) -> SyntheticMarket:
     """Generate the whole market for ``config`` (deterministic, prefix-stable in ``end``).
 
     ``side_tables=False`` skips rendering engineer B's observable side datasets (the latents and
     their return contributions are still simulated, so prices and the oracle are unchanged).
     ``minute_days`` is the number of last trading days with minute bars and ticks (None: all).
+    ``keep_states`` keeps the inputs of the expected return as ``market.states`` (``gap``).
     """
     calendar, days = build_calendar(config)
     horizon_days = trading_sessions(config.start, horizon_end(config))
@@ -259,25 +294,44 @@ def generate_market(
     n_days = len(days)
     listed = listed_mask(params, n_days)
     latents = draw_latents(config, days, universe)
-    side = latents.contributions(universe)
+    side = latents.contributions(universe, config.market_version)
     vol = simulate_vol(config, days)
     oracle_rows = n_days + max(ORACLE_HORIZONS) + 2
     schedule = corporate_actions(config, params, horizon_days, oracle_rows)
     dispersion = expected_dispersion(params, vol, listed)
     signals = SignalState(n_days, params.peers)
+    codes = universe["Code"]
+    v2 = config.market_version >= 2
+    graph = leader_graph(config, params, codes) if v2 else None
+    nonlinear = NonlinearState(params, graph, listed, *latents.public_crowding()) if graph else None
+    in_mu = (PEER,) if v2 else PRICE_SIGNALS
 
     def mu_fn(t: int, state: SignalState) -> np.ndarray:
-        mu = price_mu(t, state, dispersion[t], bool(vol.high[t]))
+        mu = price_mu(t, state, dispersion[t], bool(vol.high[t]), in_mu)
         for contribution in side.values():
             mu += contribution[t]
+        if nonlinear is not None:
+            mu += nonlinear.mu(t, state, dispersion[t])
         return np.where(listed[t], mu, 0.0)
 
-    bars = simulate_bars(config, days, params, listed, vol, schedule, signals, mu_fn)
-    codes = universe["Code"]
+    bars = simulate_bars(config, days, params, listed, vol, schedule, signals, mu_fn, v2)
+    states = None
+    if keep_states:
+        arrays = {f"z_{name}": z for name, z in signals.z.items()}
+        arrays["high_vol"] = np.broadcast_to(vol.high[:, None], listed.shape)
+        arrays["side"] = sum(side.values(), np.zeros(listed.shape))
+        arrays.update(nonlinear.states() if nonlinear else {})
+        states = state_frame(days, codes, listed, arrays)
+    persistence = PERSISTENCE
+    if nonlinear is not None:
+        side.update(nonlinear.terms)
+        persistence = {**PERSISTENCE, **PERSISTENCE_V2}
     oracle = oracle_frame(
-        days, codes, listed, horizon_days, schedule, signals, dispersion, vol, side, params
-    )
+        days, codes, listed, horizon_days, schedule, signals, dispersion, vol, side, params,
+        persistence, in_mu,
+    )  # fmt: skip
     del signals, schedule
+    nonlinear = None  # its (T, N) arrays are not needed for the tables
     side.clear()  # the oracle was the last reader; frees (T, N) arrays before the tables
     bars_frame = bars_table(days, codes, listed, bars)
     member = (universe["ScaleCat"] != "-").to_numpy()
@@ -313,4 +367,5 @@ def generate_market(
     peers = pl.DataFrame({"Code": codes.gather(rows), "PeerCode": codes.gather(cols)}).sort(
         "Code", "PeerCode"
     )
-    return SyntheticMarket(config, state, tables, oracle, peers, minute_days)
+    leaders = graph.links if graph else None
+    return SyntheticMarket(config, state, tables, oracle, peers, minute_days, leaders, states)

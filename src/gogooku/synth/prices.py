@@ -5,7 +5,8 @@ Latent total return of a listed stock on day ``t`` (before limits, ticks and mis
     r*[t, i] = β_i (m̄ + σ_m[t] ε_m) + σ_sec g[t] ε_sec[s(i)] + σ_grp g[t] ε_grp[grp(i)]
                + mu[t-2, i] + σ_i g[t] ε_i + κ_i[t]
 
-with Student-t shocks scaled to unit variance (market and sector ν = 5, stock ν = 4),
+with Student-t shocks scaled to unit variance (market and sector ν = 5, stock ν = 4; in market
+version 2 ``σ_i`` is scaled by ``sqrt(h[t, i])``, the GJR-GARCH multiplier of ``garch_next``),
 ``σ_m[t] = market_vol[t] / sqrt(245)`` and ``g[t] = sqrt(market_vol[t] / BASE_VOL)`` (idiosyncratic
 volatility rises with the market's). ``mu[t-2]`` is the expected return known two days earlier
 (the label convention buys at the close of t+1). ``κ_i[t]`` is the crash before a delisting
@@ -43,6 +44,12 @@ SECTOR_VOL = 0.006  # daily, at BASE_VOL
 GROUP_VOL = 0.006  # daily peer-group (hidden graph) factor, at BASE_VOL
 SPLIT_RATE = 0.02  # splits per stock per year
 DIVIDEND_PAYERS = 0.75
+# GJR-GARCH(1,1) of idiosyncratic variance (market version 2): persistence α + γ/2 + β = 0.98
+GARCH_ALPHA = 0.08
+GARCH_GAMMA = 0.08
+GARCH_BETA = 0.86
+GARCH_OMEGA = 1.0 - GARCH_ALPHA - GARCH_GAMMA / 2.0 - GARCH_BETA
+GARCH_CAP = 8.0
 
 # TSE daily price limits: (upper bound of the base-price band, limit width), yen
 LIMIT_BANDS = np.array(
@@ -60,6 +67,18 @@ SPLIT_CHOICES = np.array([0.5, 1 / 3, 0.2, 0.25, 2.0, 10.0])
 SPLIT_WEIGHTS = np.array([0.55, 0.12, 0.12, 0.11, 0.05, 0.05])
 FY_END_MONTHS = np.array([3, 12, 9, 6])
 FY_END_WEIGHTS = np.array([0.72, 0.14, 0.07, 0.07])
+
+
+def garch_next(h: np.ndarray, eps: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Next GARCH(1,1) variance multiplier with leverage (GJR) of the listed stocks (version 2).
+
+    ``h[t+1] = ω + (α + γ·1{ε[t] < 0}) ε[t]² + β h[t]``, capped at ``GARCH_CAP``, with
+    ``ω = 1 − α − γ/2 − β`` so that ``E[h] = 1`` (the unconditional idiosyncratic volatility is
+    unchanged); ``ε`` is the stock's unit-variance shock of the day.
+    """
+    weight = np.where(eps < 0.0, GARCH_ALPHA + GARCH_GAMMA, GARCH_ALPHA)
+    nxt = GARCH_OMEGA + weight * eps**2 + GARCH_BETA * h
+    return np.where(on, np.minimum(nxt, GARCH_CAP), h)
 
 
 def limit_width(base: np.ndarray) -> np.ndarray:
@@ -192,11 +211,14 @@ def simulate_bars(
     schedule: Schedule,
     signals: SignalState,
     mu_fn: MuFn,
+    garch: bool = False,
 ) -> DailyBars:
     """Run the daily recursion; ``mu_fn(t, signals)`` gives ``mu[t]`` after day ``t`` is folded in.
 
     Per-day draws come from ``rng_for(seed, "prices", day)`` in a fixed order and fixed sizes
     (universe size, 33 sectors, number of peer groups), so they do not depend on ``end``.
+    ``garch`` (market version 2) scales each stock's idiosyncratic volatility by ``sqrt(h[t, i])``,
+    the GARCH variance multiplier of ``nonlinear.garch_next`` driven by the stock's own shocks.
     """
     n_days, n = listed.shape
     n_groups = int(params.group.max()) + 1
@@ -215,6 +237,8 @@ def simulate_bars(
     shares = params.shares.copy()
     sigma_m = vol.market_vol / np.sqrt(TRADING_DAYS_PER_YEAR)
     g = vol.scale
+    h = np.ones(n)  # GARCH variance multiplier (version 2)
+    idio_vol = params.idio_vol
     for t, day in enumerate(days):
         rng = rng_for(config.seed, "prices", day)
         eps_m = _student(rng, 5, 1)[0]
@@ -233,6 +257,8 @@ def simulate_bars(
         latent = latent * f
         last_close = last_close * f
         pending_div = pending_div * f
+        if garch:
+            idio_vol = params.idio_vol * np.sqrt(h)
         if day == HALT_DAY:
             shares_path[t] = shares
             signals.update(t, ret[t], on)
@@ -243,8 +269,10 @@ def simulate_bars(
             + g[t] * SECTOR_VOL * eps_sec[params.sector]
             + g[t] * GROUP_VOL * eps_grp[params.group]
             + mu[(t - 2) % 3]
-            + g[t] * params.idio_vol * eps_i
+            + g[t] * idio_vol * eps_i
         )
+        if garch:
+            h = garch_next(h, eps_i, on)
         crashing = (params.crash_idx >= 0) & (params.crash_idx <= t) & (t < params.delist_idx)
         r = np.maximum(r + np.where(crashing, params.crash_return, 0.0), -0.9)
         y = schedule.div_yield[t]
@@ -260,11 +288,11 @@ def simulate_bars(
         close = np.clip(raw_close, down, up)
         move = close / base - 1.0
         open_ = np.clip(
-            round_tick(base * (1.0 + 0.35 * move + 0.3 * g[t] * params.idio_vol * gap_noise)),
+            round_tick(base * (1.0 + 0.35 * move + 0.3 * g[t] * idio_vol * gap_noise)),
             down,
             up,
         )
-        spread = 0.4 * g[t] * params.idio_vol
+        spread = 0.4 * g[t] * idio_vol
         high = np.clip(
             round_tick(np.maximum(open_, close) * (1.0 + spread * range_noise[0])), down, up
         )

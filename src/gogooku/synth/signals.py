@@ -79,13 +79,18 @@ class SignalState:
         self.cum = np.zeros((n_days, n))  # S[t]: running sum of demeaned returns
         self.z = {s.name: np.zeros((n_days, n)) for s in PRICE_SIGNALS}
         self.history = np.zeros(n, dtype=np.int64)  # listed days seen so far
+        self.demeaned = np.zeros(n)  # d of the last day folded in
+        self.market_ret = 0.0  # equal-weighted mean return of the last day folded in
 
     def update(self, t: int, ret: np.ndarray, listed: np.ndarray) -> None:
         """Fold day ``t``'s observed returns (NaN = none) into the states and scores."""
         has = listed & np.isfinite(ret)
         d = np.zeros_like(ret)
+        self.market_ret = 0.0
         if has.any():
-            d[has] = ret[has] - ret[has].mean()
+            self.market_ret = float(ret[has].mean())
+            d[has] = ret[has] - self.market_ret
+        self.demeaned = d
         self.history += listed
         self.cum[t] = (self.cum[t - 1] if t > 0 else 0.0) + d
         self.rev = REVERSAL.decay * self.rev + d
@@ -112,10 +117,17 @@ def strength(spec: SignalSpec, high: np.ndarray | bool) -> np.ndarray:
     return np.where(high, spec.strength_high, spec.strength)
 
 
-def price_mu(t: int, state: SignalState, dispersion: float, high: bool) -> np.ndarray:
-    """A's part of ``mu[t]``: ``D[t] · Σ_signal sign · s(g_t) · z[t]``."""
+def price_mu(
+    t: int,
+    state: SignalState,
+    dispersion: float,
+    high: bool,
+    signals: tuple[SignalSpec, ...] = PRICE_SIGNALS,
+) -> np.ndarray:
+    """A's part of ``mu[t]``: ``D[t] · Σ_signal sign · s(g_t) · z[t]`` over ``signals`` (market
+    version 2 keeps only the peer signal: its reversal and momentum are ``nonlinear`` terms)."""
     total = np.zeros(state.cum.shape[1])
-    for spec in PRICE_SIGNALS:
+    for spec in signals:
         total += SIGN[spec.name] * float(strength(spec, high)) * state.z[spec.name][t]
     return dispersion * total
 
@@ -147,8 +159,12 @@ def expected_mu_path(
     side: dict[str, np.ndarray],
     side_decay: dict[str, float],
     k: int,
+    signals: tuple[SignalSpec, ...] = PRICE_SIGNALS,
 ) -> np.ndarray:
     """``E_t[mu[t+k]]`` for every ``t`` (an ``(T, N)`` array), from information at ``t`` only.
+
+    Only the price signals in ``signals`` enter (all three in version 1, the peer signal alone in
+    version 2, whose other terms come in ``side`` with their decays).
 
     * reversal, peer: ``λ^k · z[t]``; momentum: the window sum ``S[t+k-21] − S[t+k-121]`` is
       already known at ``t`` for ``k ≤ 20`` and is standardised over the stocks listed on ``t``;
@@ -158,12 +174,24 @@ def expected_mu_path(
     """
     if k > MOM_SKIP - 1:
         raise ValueError(f"oracle horizon offset k={k} exceeds {MOM_SKIP - 1}")
-    n_days = dispersion.shape[0]
     p_high = REGIME.prob_high(high, k)[:, None]
     total = np.zeros_like(state.cum)
-    for spec in (REVERSAL, PEER):
+    for spec in (s for s in (REVERSAL, PEER) if s in signals):
         s = spec.strength + (spec.strength_high - spec.strength) * p_high
         total += SIGN[spec.name] * s * spec.decay**k * state.z[spec.name]
+    if MOMENTUM in signals:
+        total += _expected_momentum(state, listed, p_high, k)
+    total *= dispersion[:, None]
+    for name, contribution in side.items():
+        total += side_decay[name] ** k * contribution
+    return total
+
+
+def _expected_momentum(
+    state: SignalState, listed: np.ndarray, p_high: np.ndarray, k: int
+) -> np.ndarray:
+    """``E[s_mom(g_{t+k})] · z_mom[t+k]``, the window ``S[t+k-21] − S[t+k-121]`` known at ``t``."""
+    n_days = listed.shape[0]
     hi = np.arange(n_days) + k - MOM_SKIP
     lo = hi - (MOM_END - MOM_SKIP)
     window = np.where((hi >= 0)[:, None], state.cum[np.maximum(hi, 0)], 0.0) - np.where(
@@ -172,11 +200,7 @@ def expected_mu_path(
     history = np.cumsum(listed, axis=0)
     z_mom = zscore_rows(window, listed & (history + k >= MOM_END))
     s_mom = MOMENTUM.strength + (MOMENTUM.strength_high - MOMENTUM.strength) * p_high
-    total += s_mom * z_mom
-    total *= dispersion[:, None]
-    for name, contribution in side.items():
-        total += side_decay[name] ** k * contribution
-    return total
+    return s_mom * z_mom
 
 
 def oracle_targets(
@@ -189,6 +213,7 @@ def oracle_targets(
     drift: np.ndarray,
     div_yield: np.ndarray,
     trading: np.ndarray,
+    signals: tuple[SignalSpec, ...] = PRICE_SIGNALS,
 ) -> dict[int, np.ndarray]:
     """``exp_target_h[t] = Π_{k<h} (1 + E_t[r_price[t+2+k]]) − 1`` for ``h`` in ORACLE_HORIZONS.
 
@@ -205,7 +230,7 @@ def oracle_targets(
     for k in range(max(ORACLE_HORIZONS)):
         d = rows + 2 + k
         expected = drift[None, :] + expected_mu_path(
-            state, dispersion, high, listed, side, side_decay, k
+            state, dispersion, high, listed, side, side_decay, k, signals
         )
         expected = (expected - div_yield[d]) * trading[d][:, None]
         log_growth += np.log1p(np.maximum(expected, -0.99))
