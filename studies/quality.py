@@ -127,7 +127,7 @@ def summarise(run_dir: Path) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     test = metrics["splits"]["test"]["horizons"]
     out: dict = {"test": {}}
-    for h in HORIZONS:
+    for h in (h for h in HORIZONS if h in test):  # a run may predict fewer horizons (lgbm: 5d)
         sig, ls = test[h]["signal"], test[h]["portfolio"]["long_short"]
         ci = sig.get("rank_ic_mean_ci") or {}
         sharpe_ci = ls.get("sharpe_ci") or {}
