@@ -4,7 +4,9 @@ its source's rule makes it usable), equals the panel built on the full store on 
 <= D, and each label equals it wherever its exit day is <= D.
 
 A 20-stock synthetic market, 2020-06..2020-12, with the Premium session fields, a 1:2 split
-added on ``SPLIT_DAY`` and the minute bars (add-on) of the split bars. The cut dates always include the days where a wrong publication rule
+added on ``SPLIT_DAY``, the minute bars (add-on) of the split bars, and EDINET large-volume
+reports rendered without their coverage start (the API holds none before 2021-07-01; here they
+exist so the ``own`` block's large-holder columns are checked too). The cut dates always include the days where a wrong publication rule
 would show (``FIXED_CUTS`` and the first after-close statement day), plus random ones; the seed is
 drawn too. A block joining weekly margin or short ratio on its record date fails the check.
 """
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import NamedTuple
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -32,12 +36,14 @@ from gogooku.features.base import Block, BlockContext, Feature
 from gogooku.features.graph import EDGES_FILE
 from gogooku.features.registry import BLOCKS
 from gogooku.jquants.derived import MINUTE_SUMMARY, summarise_minute_bars
+from gogooku.jquants.endpoints import ENDPOINTS
 from gogooku.store.raw import RawStore
 
 from ..support.published import CALENDAR, PublishedStore
 from ..support.tables import TableStore
 
 START, END = date(2020, 6, 1), date(2020, 12, 30)
+LARGE_VOLUME = "edinet_large_volume_shareholders"
 SPLIT_DAY = date(2020, 11, 18)  # a Wednesday, so the day before is a trading day
 MARGIN_RECORD = date(2020, 9, 4)  # a Friday: published Tuesday 09-08, usable Wednesday 09-09
 FIXED_CUTS = (
@@ -66,7 +72,11 @@ def market(seed: int) -> dict[str, pl.DataFrame]:
     from gogooku.synth.minute import minute_bars
     from gogooku.synth.sessions import with_sessions
 
-    tables = dict(generate_market(SynthConfig(seed=seed, stocks=20, start=START, end=END)).tables)
+    uncovered = replace(ENDPOINTS[LARGE_VOLUME], coverage_from=None)
+    with mock.patch.dict(ENDPOINTS, {LARGE_VOLUME: uncovered}):
+        config = SynthConfig(seed=seed, stocks=20, start=START, end=END)
+        tables = dict(generate_market(config).tables)
+    assert tables[LARGE_VOLUME].height > 0
     bars = with_sessions(tables["equities_bars_daily"], seed)
     around = bars.filter(pl.col("Date").is_in([SPLIT_DAY - timedelta(days=1), SPLIT_DAY]))
     code = around.filter(pl.len().over("Code") == 2)["Code"].min()
@@ -195,6 +205,7 @@ def test_every_block_is_built_and_has_values():
     assert bars["AdjFactor"].to_list().count(0.5) >= 1
     assert MARGIN_RECORD in tables["markets_margin_interest"]["Date"].to_list()
     assert after_close_statement_day(tables) is not None
+    assert full["own_large_holders"].is_not_null().any()  # large-volume reports reach the panel
 
 
 @pytest.mark.slow
