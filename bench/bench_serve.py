@@ -3,7 +3,8 @@
     python bench/bench_serve.py [--stocks 4000] [--seconds 5] [--concurrency 1,10,100]
                                 [--top-k 50] [--workers 1] [--rounds 1]
                                 [--http auto|h11|httptools] [--loop auto|asyncio|uvloop]
-                                [--store postgresql://...] [--out FILE]
+                                [--store postgresql://...] [--response-cache-mb MB]
+                                [--out FILE]
 
 Prints JSON. Setup (in a temporary GOGOOKU_HOME): a ridge bundle ``bench`` with one feature
 (promoted; the service verifies and loads it like any bundle), the prediction store filled
@@ -34,7 +35,8 @@ what the ranking path costs beyond the HTTP stack. With ``--store URL`` (a Postg
 the bench may write: it stores the same day there as model ``bench`` and adds a key) a second
 server on that store runs beside the SQLite one, and its endpoints, prefixed ``postgresql_``,
 take their turns in the same rounds (ratios against its own ``/healthz``; its server CPU excludes
-the PostgreSQL server's). The load generator and the server share the
+the PostgreSQL server's). ``--response-cache-mb 0`` turns the service's response cache off
+(every ranking request then reads the store; default: the service's own default). The load generator and the server share the
 machine's cores; the 1-minute load average before and after is recorded because other processes
 on a shared machine inflate every figure.
 """
@@ -242,12 +244,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--store", default=None, help="also measure a PostgreSQL store (URL)")
+    parser.add_argument(
+        "--response-cache-mb", type=float, default=None, help="the service's (0: no cache)"
+    )
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",")]
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         key, pg_key = setup(home, args.stocks, store=args.store)
+        if args.response_cache_mb is not None:
+            with (home / "serve.toml").open("a") as fh:
+                fh.write(f"response_cache_mb = {args.response_cache_mb}\n")
         env = {
             **os.environ,
             "GOGOOKU_HOME": str(home),
@@ -291,6 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "http": args.http,
                 "loop": args.loop,
                 "stores": ["sqlite"] + (["postgresql"] if args.store else []),
+                "response_cache_mb": args.response_cache_mb,
                 "installed": {m: find_spec(m) is not None for m in ("httptools", "uvloop")},
                 "cpus": os.cpu_count(),
                 "loadavg_before": round(os.getloadavg()[0], 2),

@@ -170,6 +170,7 @@ def test_redact_masks_passwords_only():
     )
     assert redact("postgres://db/g") == "postgres://db/g"
     assert redact("/srv/predictions.sqlite") == "/srv/predictions.sqlite"
+    assert redact("postgresql://u:pw@[::1/g") == "postgresql://…"
 
 
 def test_errors_name_the_store_without_its_password(tmp_path, monkeypatch):

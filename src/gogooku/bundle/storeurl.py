@@ -34,9 +34,13 @@ def is_postgres(target: str | Path) -> bool:
 def redact(target: str | Path) -> str:
     """``target`` with the password of a URL (user info or ``password=`` query) as ``***``."""
     text = str(target)
-    if not _SCHEME_RE.match(text):
+    match = _SCHEME_RE.match(text)
+    if not match:
         return text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # unparseable (a bad IPv6 literal): show nothing after the scheme
+        return f"{match.group(1)}://…"
     netloc = parts.netloc
     if "@" in netloc:
         user, _, host = netloc.rpartition("@")
