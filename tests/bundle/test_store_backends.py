@@ -7,6 +7,7 @@ object (another process) sees it; errors name the store without its password."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gogooku.bundle.db import store_selected
+from gogooku.bundle.db_postgres import postgres_ddl
 from gogooku.bundle.livestore import LiveStore
 from gogooku.bundle.predstore import PredictionStore
 from gogooku.bundle.storeurl import StoreError, redact, store_target
@@ -152,7 +154,7 @@ def test_apikey_commands_use_a_postgresql_store_and_refuse_a_key_file_beside_it(
     added = runner.invoke(app, ["apikey", "add", "carol", "--store", pg_store])
     assert added.exit_code == 0, added.output
     listed = runner.invoke(app, ["apikey", "list", "--json", "--store", pg_store])
-    assert [k["name"] for k in __import__("json").loads(listed.output)] == ["carol"]
+    assert [k["name"] for k in json.loads(listed.output)] == ["carol"]
     assert StoreKeys(pg_store).entries()[0]["name"] == "carol"
     both = runner.invoke(
         app, ["apikey", "list", "--store", pg_store, "--file", str(tmp_path / "k")]
@@ -190,3 +192,11 @@ def test_errors_name_the_store_without_its_password(tmp_path, monkeypatch):
     result = runner.invoke(app, ["apikey", "list", "--store", "postgresql://u:pw5@h/db"])
     assert result.exit_code == 1 and "pw5" not in result.output
     assert "psycopg driver" in result.output
+
+
+def test_postgresql_ddl_keeps_doubles_and_byte_order():
+    ddl = "CREATE TABLE IF NOT EXISTS t (a TEXT NOT NULL, b REAL, PRIMARY KEY (a)) WITHOUT ROWID"
+    assert postgres_ddl(ddl) == (
+        'CREATE TABLE IF NOT EXISTS t (a TEXT COLLATE "C" NOT NULL, b DOUBLE PRECISION, '
+        "PRIMARY KEY (a))"
+    )
