@@ -23,8 +23,8 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# The hpo PostgreSQL test starts a throw-away server from Debian's package (binaries in
-# /usr/lib/postgresql/NN/bin); install it when missing.
+# The PostgreSQL tests (hpo, the prediction store, two service replicas) start a throw-away
+# server from Debian's package (binaries in /usr/lib/postgresql/NN/bin); install it when missing.
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -3,6 +3,7 @@
     python bench/bench_serve.py [--stocks 4000] [--seconds 5] [--concurrency 1,10,100]
                                 [--top-k 50] [--workers 1] [--rounds 1]
                                 [--http auto|h11|httptools] [--loop auto|asyncio|uvloop]
+                                [--store postgresql://...] [--response-cache-mb MB]
                                 [--out FILE]
 
 Prints JSON. Setup (in a temporary GOGOOKU_HOME): a ridge bundle ``bench`` with one feature
@@ -30,7 +31,12 @@ server, sets the pace.
 
 Endpoints: ``/v1/rankings?top_k=K`` (the default 50 and, ``full``, all stocks) and the baseline
 ``/healthz`` (no auth, no store) on the same server and load, so ``ratio_p99_vs_healthz`` states
-what the ranking path costs beyond the HTTP stack. The load generator and the server share the
+what the ranking path costs beyond the HTTP stack. With ``--store URL`` (a PostgreSQL database
+the bench may write: it stores the same day there as model ``bench`` and adds a key) a second
+server on that store runs beside the SQLite one, and its endpoints, prefixed ``postgresql_``,
+take their turns in the same rounds (ratios against its own ``/healthz``; its server CPU excludes
+the PostgreSQL server's). ``--response-cache-mb 0`` turns the service's response cache off
+(every ranking request then reads the store; default: the service's own default). The load generator and the server share the
 machine's cores; the 1-minute load average before and after is recorded because other processes
 on a shared machine inflate every figure.
 """
@@ -46,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -55,9 +62,11 @@ import polars as pl
 
 from gogooku.bundle.predstore import PredictionStore, to_store_frame
 from gogooku.bundle.store import promote, write_bundle
+from gogooku.bundle.storeurl import STORE_FILE
 from gogooku.httpserver import free_port
 from gogooku.runs import Ranges
 from gogooku.serve.auth import add_key
+from gogooku.serve.dbkeys import StoreKeys
 
 DAY = dt.date(2026, 1, 30)
 CONFIG = """
@@ -71,8 +80,11 @@ label_horizon = 5
 """
 
 
-def setup(home: Path, stocks: int, seed: int = 0) -> str:
-    """Bundle, prediction store and key file under ``home``; returns the API key."""
+def setup(
+    home: Path, stocks: int, seed: int = 0, store: str | None = None
+) -> tuple[str, str | None]:
+    """Bundle, prediction store and key file under ``home`` (and the day and a key in the
+    PostgreSQL ``store``); returns the API keys (SQLite's, the store's)."""
     os.environ["GOGOOKU_HOME"] = str(home)
     files = home / "src"
     files.mkdir(parents=True)
@@ -109,9 +121,13 @@ def setup(home: Path, stocks: int, seed: int = 0) -> str:
         sector_name=pl.format("sector {}", sector),
         name=pl.format("company {}", pl.col("Code")),
     )
-    PredictionStore().write_day("bench", "v0001", DAY, frame, stocks, "bench")
+    PredictionStore(home / STORE_FILE).write_day("bench", "v0001", DAY, frame, stocks, "bench")
     (home / "serve.toml").write_text("rate_per_s = 1e9\nrate_burst = 1000000000\n")
-    return add_key(home / "keys.json", "bench")
+    pg_key = None
+    if store is not None:
+        PredictionStore(store).write_day("bench", "v0001", DAY, frame, stocks, "bench")
+        pg_key = StoreKeys(store).add(f"bench-{uuid.uuid4().hex[:8]}")
+    return add_key(home / "keys.json", "bench"), pg_key
 
 
 async def _get(reader, writer, request: bytes) -> int:
@@ -200,6 +216,22 @@ def _wait_ready(url: str, proc: subprocess.Popen) -> None:
     raise RuntimeError("server did not start in 180 s")
 
 
+def _ratios(row: dict, prefix: str) -> None:
+    """Ratios of each endpoint of the server ``prefix`` to that server's ``/healthz``."""
+    base = row[prefix + "baseline_healthz"]
+    for name in [n for n in row if n.startswith(prefix) and n != prefix + "baseline_healthz"]:
+        if prefix == "" and name.startswith("postgresql_"):
+            continue
+        if base["p99_ms"] and row[name]["p99_ms"] is not None:
+            row[name]["ratio_p99_vs_healthz"] = round(row[name]["p99_ms"] / base["p99_ms"], 2)
+        if base["throughput_rps"]:
+            ratio = row[name]["throughput_rps"] / base["throughput_rps"]
+            row[name]["ratio_throughput_vs_healthz"] = round(ratio, 2)
+        if base["server_cpu_ms_per_request"]:
+            cpu = row[name]["server_cpu_ms_per_request"] / base["server_cpu_ms_per_request"]
+            row[name]["ratio_server_cpu_vs_healthz"] = round(cpu, 2)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stocks", type=int, default=4000)
@@ -211,12 +243,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--store", default=None, help="also measure a PostgreSQL store (URL)")
+    parser.add_argument(
+        "--response-cache-mb", type=float, default=None, help="the service's (0: no cache)"
+    )
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",")]
+    procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        key = setup(home, args.stocks)
-        port = free_port()
+        key, pg_key = setup(home, args.stocks, store=args.store)
+        if args.response_cache_mb is not None:
+            with (home / "serve.toml").open("a") as fh:
+                fh.write(f"response_cache_mb = {args.response_cache_mb}\n")
         env = {
             **os.environ,
             "GOGOOKU_HOME": str(home),
@@ -224,22 +263,33 @@ def main(argv: list[str] | None = None) -> dict:
             "GOGOOKU_API_KEYS_FILE": str(home / "keys.json"),
             "GOGOOKU_SERVE_CONFIG": str(home / "serve.toml"),
         }
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "gogooku.serve.app:create_app"]
-        cmd += ["--port", str(port)]
-        cmd += ["--log-level", "warning", "--workers", str(args.workers)]
-        cmd += ["--http", args.http, "--loop", args.loop]
-        proc = subprocess.Popen(cmd, env=env)
-        url = f"http://127.0.0.1:{port}"
+        env.pop("GOGOOKU_STORE", None)
+        servers = {"": (env, key)}
+        if args.store is not None:
+            pg_env = {k: v for k, v in env.items() if k != "GOGOOKU_API_KEYS_FILE"}
+            servers["postgresql_"] = ({**pg_env, "GOGOOKU_STORE": args.store}, pg_key)
         try:
-            _wait_ready(url, proc)
-            headers = {"X-API-Key": key}
-            endpoints = {
-                "baseline_healthz": "/healthz",
-                f"rankings_top{args.top_k}": f"/v1/rankings?top_k={args.top_k}",
-                "rankings_full": f"/v1/rankings?top_k={args.stocks}",
-            }
-            check = httpx.get(url + endpoints["rankings_full"], headers=headers, timeout=60).json()
-            assert check["total"] == args.stocks and check["count"] == args.stocks
+            endpoints: dict[str, tuple[str, str, dict, subprocess.Popen]] = {}
+            for prefix, (server_env, server_key) in servers.items():
+                port = free_port()
+                cmd = [sys.executable, "-m", "uvicorn", "--factory", "gogooku.serve.app:create_app"]
+                cmd += ["--port", str(port)]
+                cmd += ["--log-level", "warning", "--workers", str(args.workers)]
+                cmd += ["--http", args.http, "--loop", args.loop]
+                procs.append(subprocess.Popen(cmd, env=server_env))
+                url = f"http://127.0.0.1:{port}"
+                _wait_ready(url, procs[-1])
+                headers = {"X-API-Key": server_key}
+                paths = {
+                    "baseline_healthz": "/healthz",
+                    f"rankings_top{args.top_k}": f"/v1/rankings?top_k={args.top_k}",
+                    "rankings_full": f"/v1/rankings?top_k={args.stocks}",
+                }
+                for name, path in paths.items():
+                    endpoints[prefix + name] = (url, path, headers, procs[-1])
+                full = url + paths["rankings_full"]
+                check = httpx.get(full, headers=headers, timeout=60).json()
+                assert check["total"] == args.stocks and check["count"] == args.stocks
             result: dict = {
                 "benchmark": "serve",
                 "stocks": args.stocks,
@@ -248,19 +298,21 @@ def main(argv: list[str] | None = None) -> dict:
                 "rounds": args.rounds,
                 "http": args.http,
                 "loop": args.loop,
+                "stores": ["sqlite"] + (["postgresql"] if args.store else []),
+                "response_cache_mb": args.response_cache_mb,
                 "installed": {m: find_spec(m) is not None for m in ("httptools", "uvloop")},
                 "cpus": os.cpu_count(),
                 "loadavg_before": round(os.getloadavg()[0], 2),
                 "response_bytes": {
                     name: len(httpx.get(url + path, headers=headers, timeout=60).content)
-                    for name, path in endpoints.items()
+                    for name, (url, path, headers, _) in endpoints.items()
                 },
                 "levels": {},
             }
             for c in levels:
                 pooled = {name: ([], 0, 0.0, 0.0, 0.0) for name in endpoints}
                 for r in range(args.rounds):
-                    for name, path in endpoints.items():
+                    for name, (url, path, headers, proc) in endpoints.items():
                         cpu0, client0 = _cpu_seconds(proc.pid), time.process_time()
                         lat, err, secs = asyncio.run(
                             _load(
@@ -283,18 +335,8 @@ def main(argv: list[str] | None = None) -> dict:
                     done = max(len(lat) + err, 1)
                     row[name]["server_cpu_ms_per_request"] = round(1000 * cpu / done, 3)
                     row[name]["client_cpu_ms_per_request"] = round(1000 * client / done, 3)
-                base = row["baseline_healthz"]["p99_ms"]
-                base_rps = row["baseline_healthz"]["throughput_rps"]
-                base_cpu = row["baseline_healthz"]["server_cpu_ms_per_request"]
-                for name in endpoints:
-                    if name != "baseline_healthz" and base and row[name]["p99_ms"] is not None:
-                        row[name]["ratio_p99_vs_healthz"] = round(row[name]["p99_ms"] / base, 2)
-                    if name != "baseline_healthz" and base_rps:
-                        ratio = row[name]["throughput_rps"] / base_rps
-                        row[name]["ratio_throughput_vs_healthz"] = round(ratio, 2)
-                    if name != "baseline_healthz" and base_cpu:
-                        cpu = row[name]["server_cpu_ms_per_request"]
-                        row[name]["ratio_server_cpu_vs_healthz"] = round(cpu / base_cpu, 2)
+                for prefix in servers:
+                    _ratios(row, prefix)
                 result["levels"][str(c)] = row
             result["loadavg_after"] = round(os.getloadavg()[0], 2)
             p99 = result["levels"].get("100", {}).get(f"rankings_top{args.top_k}", {}).get("p99_ms")
@@ -307,8 +349,10 @@ def main(argv: list[str] | None = None) -> dict:
                 for c, row in result["levels"].items()
             }
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=30)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

@@ -8,14 +8,17 @@ per session and block list; ``link_home(source)`` links its folders into the tes
 ``trained_world``/``world_home`` the runs trained on it (bundle, serve, ``support/world.py``);
 ``baselines_market``/``baselines_home`` the 30-stock market of the baselines (models, train).
 ``switch_market``: a 20-stock synthetic market over 2026-06..12, across the daily margin switch
-(synth, features).
+(synth, features). ``postgres``: a throw-away PostgreSQL server for the session
+(``support/postgres.py``; hpo, the prediction store), started on first use; ``pg_store`` a fresh
+database on it for one test.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -36,6 +39,7 @@ from .support.markets import (
     fold_ranges,
     run_cli,
 )
+from .support.postgres import PostgresServer
 from .support.world import world
 
 
@@ -45,6 +49,7 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("GOGOOKU_HOME", str(home))
     monkeypatch.delenv("JQUANTS_API_KEY", raising=False)
     monkeypatch.delenv("JQUANTS_PLAN", raising=False)
+    monkeypatch.delenv("GOGOOKU_STORE", raising=False)
     return home
 
 
@@ -54,6 +59,21 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_store(postgres) -> str:
+    """The URL of a fresh database on the session's server."""
+    return postgres.database(f"t{uuid.uuid4().hex}")
 
 
 @pytest.fixture(scope="session")

@@ -115,7 +115,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "predict": LazyCommand(
         "gogooku.bundle.cli:predict_command",
         "Score every stock listed on DATE with the bundle and store the scores (prediction store: "
-        "$GOGOOKU_HOME/predictions.sqlite). Refuses a dataset whose feature hash differs.",
+        "--store, default $GOGOOKU_HOME/predictions.sqlite). Refuses a dataset whose feature hash "
+        "differs.",
     ),
     "update": LazyCommand(
         "gogooku.bundle.cli:update_command",
@@ -134,7 +135,8 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "apikey": LazyCommand(
         "gogooku.serve.cli:apikey_app",
-        "API keys of the ranking service (stored as SHA-256 hashes).",
+        "API keys of the ranking service (stored as SHA-256 hashes: in the key file, or in a "
+        "PostgreSQL prediction store).",
     ),
 }
 

@@ -50,7 +50,8 @@ DEFAULT_BASE_URL = "https://api.jquants.com/v2"
 
 
 class Settings(BaseSettings):
-    """Environment settings. ``GOGOOKU_HOME`` holds raw/, datasets/, runs/, hpo/ and bundles/."""
+    """Environment settings. ``GOGOOKU_HOME`` holds raw/, datasets/, runs/, hpo/ and bundles/;
+    ``GOGOOKU_STORE`` names the prediction store when it is not the home's SQLite file."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     jquants_max_retries: int = Field(default=5, ge=0, validation_alias="JQUANTS_MAX_RETRIES")
     jquants_backoff_s: float = Field(default=1.0, ge=0, validation_alias="JQUANTS_BACKOFF_S")
     jquants_timeout_s: float = Field(default=60.0, gt=0, validation_alias="JQUANTS_TIMEOUT_S")
+    # The prediction store (predictions, live monitoring, API keys with PostgreSQL): a SQLite
+    # file or a postgresql:// URL; unset: $GOGOOKU_HOME/predictions.sqlite (gogooku.bundle.db).
+    store: str | None = Field(default=None, validation_alias="GOGOOKU_STORE")
 
     @field_validator("jquants_addons", mode="before")
     @classmethod

@@ -143,6 +143,26 @@ def test_the_compose_file_wires_service_job_prometheus_and_grafana():
         assert uids == {source["uid"]}, path.name
 
 
+def test_the_postgres_override_points_every_gogooku_service_at_one_healthy_store():
+    base = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    override = yaml.safe_load((DEPLOY / "compose.postgres.yaml").read_text())["services"]
+    postgres = override["postgres"]
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    user, db = (postgres["environment"][k] for k in ("POSTGRES_USER", "POSTGRES_DB"))
+    stores = set()
+    for name in ("init", "serve", "update", "serve-2"):
+        service = override[name]
+        stores.add(service["environment"]["GOGOOKU_STORE"])
+        assert service["depends_on"]["postgres"] == {"condition": "service_healthy"}, name
+    [store] = stores
+    assert store.startswith(f"postgresql://{user}:") and store.endswith(f"@postgres:5432/{db}")
+    replica = override["serve-2"]
+    for key in ("image", "command", "volumes"):
+        assert replica[key] == base["serve"][key], key
+    assert replica["environment"]["GOGOOKU_HOME"] == base["serve"]["environment"]["GOGOOKU_HOME"]
+    assert "postgres" in (DEPLOY / "Dockerfile").read_text().split("ARG EXTRAS=")[1].split()[0]
+
+
 def test_the_job_script_runs_valid_gogooku_commands(tmp_path):
     """deploy/job.sh with a stand-in ``gogooku`` that records its arguments."""
     bin_dir = tmp_path / "bin"

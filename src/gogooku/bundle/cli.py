@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gogooku.bundle.db import store_selected
 from gogooku.bundle.signing import KEY_ENV, SIGNATURE_FILE, configured_key, generate_key
 from gogooku.bundle.store import (
     BundleError,
@@ -25,6 +26,7 @@ from gogooku.bundle.store import (
     verify_bundle,
     versions,
 )
+from gogooku.bundle.storeurl import STORE_HELP
 
 bundle_app = typer.Typer(
     help="Immutable model bundles: `gogooku bundle --run RUN` creates the next version; "
@@ -176,6 +178,7 @@ def promote_command(
     alpha: float = typer.Option(
         0.05, "--alpha", min=0.0, max=1.0, help="Significance level of --if-better."
     ),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP + " Read by --if-better."),
 ) -> None:
     """Verify NAME@VERSION and point NAME's CURRENT at it (atomic; audited). A running service
     switches on its next request.
@@ -196,7 +199,8 @@ def promote_command(
     if if_better:
         from gogooku.bundle.shadow import decide
 
-        d = decide(name, days, alpha)
+        with store_selected(store):
+            d = decide(name, days, alpha)
         verdict = f"promoted {d.shadow}" if d.promoted else f"kept {d.current}"
         typer.echo(f"{name}: {verdict} ({d.reason}; audited)")
     elif clear_shadow:
@@ -219,6 +223,7 @@ def monitor_command(
     ),
     top_k: int = typer.Option(50, "--top-k", min=1, help="K of the top-K spread."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Score stored predictions whose labels have matured (live RankIC, top-K spread, rolling
     20/60-day means) and measure feature and prediction drift (PSI); write the live tables of the
@@ -229,7 +234,9 @@ def monitor_command(
     (no PSI)."""
     from gogooku.bundle.monitor import monitor
 
-    _print_monitor(monitor(name, days, top_k), as_json)
+    with store_selected(store):
+        summaries = monitor(name, days, top_k)
+    _print_monitor(summaries, as_json)
 
 
 def _print_monitor(summaries: list, as_json: bool) -> None:
@@ -277,12 +284,15 @@ def predict_command(
     date: str | None = typer.Option(
         None, "--date", help="Date to score (YYYY-MM-DD; default: the dataset's latest date)."
     ),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Score every stock listed on DATE with the bundle and store the scores (prediction store:
-    $GOGOOKU_HOME/predictions.sqlite). Refuses a dataset whose feature hash differs."""
+    --store, default $GOGOOKU_HOME/predictions.sqlite). Refuses a dataset whose feature hash
+    differs."""
     from gogooku.bundle.job import predict
 
-    run = predict(bundle, _day(date, "--date"))
+    with store_selected(store):
+        run = predict(bundle, _day(date, "--date"))
     typer.echo(
         f"stored {run.rows} scores of {run.model}@{run.version} for {run.date} "
         f"(dispersion {run.dispersion})"
@@ -306,6 +316,7 @@ def update_command(
     datasets: str | None = typer.Option(
         None, "--datasets", help="Datasets to fetch (default all)."
     ),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Daily job: fetch up to END, extend the bundle's dataset incrementally, predict its newest
     date. Idempotent (safe from cron).
@@ -314,16 +325,17 @@ def update_command(
     too; then the stored predictions of NAME are monitored (gogooku monitor NAME)."""
     from gogooku.bundle.job import update
 
-    runs = update(
-        bundle,
-        source,
-        _day(fetch_start, "--fetch-start"),
-        _day(end, "--end") or dt.datetime.now(dt.UTC).date(),
-        seed,
-        stocks,
-        datasets,
-        market_version=market_version,
-    )
+    with store_selected(store):
+        runs = update(
+            bundle,
+            source,
+            _day(fetch_start, "--fetch-start"),
+            _day(end, "--end") or dt.datetime.now(dt.UTC).date(),
+            seed,
+            stocks,
+            datasets,
+            market_version=market_version,
+        )
     for run in runs:
         typer.echo(f"stored {run.rows} scores of {run.model}@{run.version} for {run.date}")
     typer.echo(f"monitored {parse_ref(bundle)[0]}: see `gogooku monitor` for the live figures")

@@ -1,5 +1,5 @@
-"""Live-monitoring tables of the prediction store (``predictions.sqlite``, next to
-``predictions`` and ``prediction_runs`` of ``gogooku.bundle.predstore``).
+"""Live-monitoring tables of the prediction store (next to ``predictions`` and
+``prediction_runs`` of ``gogooku.bundle.predstore``; SQLite or PostgreSQL, ``gogooku.bundle.db``).
 
 - ``live_scores`` keyed (model, version, date): the prediction day's ``horizon`` and ``label``
   (the bundle's main horizon and label kind), ``exit_date`` (the session whose close matured the
@@ -18,31 +18,30 @@ Writes replace whole days in one transaction (idempotent per day).
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from gogooku.bundle.db import open_database
 from gogooku.bundle.livestats import trailing_mean
-from gogooku.bundle.predstore import SCHEMA as PREDICTION_SCHEMA
-from gogooku.bundle.predstore import store_path
+from gogooku.bundle.predstore import TABLES as PREDICTION_TABLES
 
 WINDOWS = (20, 60)
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS live_scores (
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS live_scores (
     model TEXT NOT NULL, version TEXT NOT NULL, date TEXT NOT NULL, horizon INTEGER NOT NULL,
     label TEXT NOT NULL, exit_date TEXT NOT NULL, n INTEGER NOT NULL, k INTEGER NOT NULL,
     rankic REAL, spread REAL, rankic_20d REAL, rankic_60d REAL, spread_20d REAL,
     spread_60d REAL, computed_at TEXT NOT NULL,
     PRIMARY KEY (model, version, date)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS drift (
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS drift (
     model TEXT NOT NULL, version TEXT NOT NULL, date TEXT NOT NULL, kind TEXT NOT NULL,
     name TEXT NOT NULL, psi REAL, n INTEGER NOT NULL, computed_at TEXT NOT NULL,
     PRIMARY KEY (model, version, date, kind, name)
-) WITHOUT ROWID;
-"""
+) WITHOUT ROWID""",
+)
 LIVE_COLUMNS = (
     "date",
     "horizon",
@@ -68,26 +67,14 @@ def _nan_to_none(value: float | None) -> float | None:
 
 
 class LiveStore:
-    """Reads and writes the live tables (module doc); one connection per call."""
+    """Reads and writes the live tables (module doc) of the store ``target`` (a SQLite path or a
+    PostgreSQL URL; default ``gogooku.bundle.db.store_target()``)."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path or store_path())
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(PREDICTION_SCHEMA + SCHEMA)
-        return conn
+    def __init__(self, target: str | Path | None = None) -> None:
+        self.db = open_database(target, PREDICTION_TABLES + TABLES)
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        if not self.path.exists():
-            return []
-        conn = self._connect()
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+        return self.db.read(sql, args)
 
     # -- the predictions being monitored ---------------------------------------------------------
     def predicted_versions(self, model: str | None = None) -> list[tuple[str, str]]:
@@ -107,19 +94,15 @@ class LiveStore:
 
     def scores(self, model: str, version: str, dates: list[dt.date]) -> pl.DataFrame:
         """``Date, Code, score`` of the stored days ``dates``."""
-        conn = self._connect() if self.path.exists() else None
         schema = {"Date": pl.String, "Code": pl.String, "score": pl.Float64}
-        if conn is None or not dates:
+        if not dates:
             return pl.DataFrame(schema=schema).with_columns(pl.col("Date").str.to_date())
-        try:
-            marks = ",".join("?" * len(dates))
-            rows = conn.execute(
-                f"SELECT date, code, score FROM predictions WHERE model=? AND version=? "
-                f"AND date IN ({marks}) ORDER BY date, code",
-                (model, version, *(d.isoformat() for d in dates)),
-            ).fetchall()
-        finally:
-            conn.close()
+        marks = ",".join("?" * len(dates))
+        rows = self._query(
+            f"SELECT date, code, score FROM predictions WHERE model=? AND version=? "
+            f"AND date IN ({marks}) ORDER BY date, code",
+            (model, version, *(d.isoformat() for d in dates)),
+        )
         return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
             pl.col("Date").str.to_date()
         )
@@ -134,45 +117,45 @@ class LiveStore:
     def write_live(self, model: str, version: str, days: list[dict]) -> None:
         """Replace the ``days`` (dicts of ``date, horizon, label, exit_date, n, k, rankic,
         spread``) of model@version, then recompute the version's trailing means."""
-        conn = self._connect()
         now = _now()
-        try:
-            with conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO live_scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            model,
-                            version,
-                            d["date"].isoformat(),
-                            d["horizon"],
-                            d["label"],
-                            d["exit_date"].isoformat(),
-                            d["n"],
-                            d["k"],
-                            _nan_to_none(d["rankic"]),
-                            _nan_to_none(d["spread"]),
-                            None,
-                            None,
-                            None,
-                            None,
-                            now,
-                        )
-                        for d in days
-                    ],
-                )
-                rows = conn.execute(
-                    "SELECT date, rankic, spread FROM live_scores WHERE model=? AND version=? "
-                    "ORDER BY date",
-                    (model, version),
-                ).fetchall()
-                conn.executemany(
-                    "UPDATE live_scores SET rankic_20d=?, rankic_60d=?, spread_20d=?, "
-                    "spread_60d=? WHERE model=? AND version=? AND date=?",
-                    [(*means, model, version, day) for day, means in _rolling(rows).items()],
-                )
-        finally:
-            conn.close()
+        with self.db.transaction() as cur:
+            cur.executemany(
+                "DELETE FROM live_scores WHERE model=? AND version=? AND date=?",
+                [(model, version, d["date"].isoformat()) for d in days],
+            )
+            cur.executemany(
+                "INSERT INTO live_scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        model,
+                        version,
+                        d["date"].isoformat(),
+                        d["horizon"],
+                        d["label"],
+                        d["exit_date"].isoformat(),
+                        d["n"],
+                        d["k"],
+                        _nan_to_none(d["rankic"]),
+                        _nan_to_none(d["spread"]),
+                        None,
+                        None,
+                        None,
+                        None,
+                        now,
+                    )
+                    for d in days
+                ],
+            )
+            rows = cur.execute(
+                "SELECT date, rankic, spread FROM live_scores WHERE model=? AND version=? "
+                "ORDER BY date",
+                (model, version),
+            ).fetchall()
+            cur.executemany(
+                "UPDATE live_scores SET rankic_20d=?, rankic_60d=?, spread_20d=?, "
+                "spread_60d=? WHERE model=? AND version=? AND date=?",
+                [(*means, model, version, day) for day, means in _rolling(rows).items()],
+            )
 
     def live_series(self, model: str, version: str) -> pl.DataFrame:
         """Every ``live_scores`` row of model@version (``LIVE_COLUMNS``), oldest first."""
@@ -207,18 +190,14 @@ class LiveStore:
         """Replace the drift rows ``(kind, name, psi, n)`` of each day of ``days`` of
         model@version (one transaction)."""
         now = _now()
-        conn = self._connect()
-        try:
-            with conn:
-                for day, rows in days.items():
-                    key = (model, version, day.isoformat())
-                    conn.execute("DELETE FROM drift WHERE model=? AND version=? AND date=?", key)
-                    conn.executemany(
-                        "INSERT INTO drift VALUES (?,?,?,?,?,?,?,?)",
-                        [(*key, k, name, _nan_to_none(p), n, now) for k, name, p, n in rows],
-                    )
-        finally:
-            conn.close()
+        with self.db.transaction() as cur:
+            for day, rows in days.items():
+                key = (model, version, day.isoformat())
+                cur.execute("DELETE FROM drift WHERE model=? AND version=? AND date=?", key)
+                cur.executemany(
+                    "INSERT INTO drift VALUES (?,?,?,?,?,?,?,?)",
+                    [(*key, k, name, _nan_to_none(p), n, now) for k, name, p, n in rows],
+                )
 
     def drift_day(self, model: str, version: str, day: dt.date | None = None) -> pl.DataFrame:
         """``date, kind, name, psi, n`` of ``day`` (default: the latest date with drift rows)."""

@@ -184,10 +184,10 @@ def create_app(config: ServeConfig | None = None, store: PredictionStore | None 
     cfg = config or load_serve_config()
     store = store or PredictionStore()
     metrics = Metrics()
-    keys = KeyStore(cfg.keys_path)
+    keys = KeyStore(cfg.key_source())
     limiter = RateLimiter(cfg.rate_per_s, cfg.rate_burst)
     cache = RankingCache(store)
-    live = LiveStore(store.path)
+    live = LiveStore(store.target)
     key = cfg.bundle_key()
 
     def new_state(name: str) -> ModelState:

@@ -5,8 +5,11 @@ Key file (JSON, ``ServeConfig.keys_path``)::
     {"keys": [{"name": "alice", "sha256": "<hex of SHA-256 of the key>", "revoked": false,
                "created_at": "..."}]}
 
-Only hashes are stored; ``add_key`` prints the plaintext once. ``KeyStore`` re-reads the file
-when its (inode, mtime, size) changes, so a revocation takes effect without a restart. A request
+Only hashes are stored; ``add_key`` prints the plaintext once. With a PostgreSQL prediction
+store the keys live in its ``api_keys`` table instead (``gogooku.serve.dbkeys``), shared by every
+replica. ``KeyStore`` re-reads its source (``FileKeys`` or ``StoreKeys``) when the source's
+``signature()`` changes — the file's (inode, mtime, size), the store's ``generation()`` — so a
+revocation takes effect without a restart. A request
 without ``X-API-Key`` or with a key whose hash is not in the file gets 401, a revoked key 403.
 
 Rate limit: a token bucket per key name — capacity ``rate_burst``, refilled at ``rate_per_s``
@@ -25,6 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_write_text
@@ -73,6 +77,42 @@ def revoke_key(path: Path, name: str) -> None:
     _write(path, [{**k, "revoked": k["revoked"] or k["name"] == name} for k in keys])
 
 
+class FileKeys:
+    """The key file as a key source (``KeyStore``, ``gogooku apikey``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.label = path, str(path)
+
+    def entries(self) -> list[dict]:
+        return read_keys(self.path)
+
+    def add(self, name: str) -> str:
+        return add_key(self.path, name)
+
+    def revoke(self, name: str) -> None:
+        revoke_key(self.path, name)
+
+    def signature(self) -> tuple | None:
+        """(inode, mtime, size) of the file; None when it does not exist (no keys)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class KeySource(Protocol):
+    label: str
+
+    def entries(self) -> list[dict]: ...
+
+    def add(self, name: str) -> str: ...
+
+    def revoke(self, name: str) -> None: ...
+
+    def signature(self) -> object: ...
+
+
 @dataclass(frozen=True)
 class KeyEntry:
     name: str
@@ -80,28 +120,26 @@ class KeyEntry:
 
 
 class KeyStore:
-    """Hash → key entry, re-read when the file changes (see module doc)."""
+    """Hash → key entry, re-read when the source's signature changes (see module doc); a
+    ``Path`` is a key file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._sig: tuple | None = None
+    def __init__(self, source: KeySource | Path) -> None:
+        self.source = FileKeys(source) if isinstance(source, Path) else source
+        self._sig: object = None
+        self._loaded = False
         self._keys: dict[str, KeyEntry] = {}
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
-        try:
-            st = self.path.stat()
-            sig = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            sig = None
-        if sig == self._sig:
+        sig = self.source.signature()
+        if self._loaded and sig == self._sig and sig is not None:
             return
         with self._lock:
-            entries = read_keys(self.path) if sig is not None else []
+            entries = self.source.entries()
             self._keys = {
                 e["sha256"]: KeyEntry(e["name"], bool(e.get("revoked", False))) for e in entries
             }
-            self._sig = sig
+            self._sig, self._loaded = sig, True
 
     def lookup(self, key: str) -> KeyEntry | None:
         self._refresh()

@@ -16,7 +16,10 @@ from pydantic import Field
 
 from gogooku.bundle.signing import KEY_ENV as BUNDLE_KEY_ENV
 from gogooku.bundle.signing import load_key
+from gogooku.bundle.storeurl import is_postgres, redact, store_target
 from gogooku.config import ConfigError, StrictModel, load_config
+from gogooku.serve.auth import FileKeys
+from gogooku.serve.dbkeys import StoreKeys
 from gogooku.settings import get_settings
 
 CONFIG_ENV = "GOGOOKU_SERVE_CONFIG"
@@ -31,7 +34,9 @@ class ServeConfig(StrictModel):
         default_factory=list, description="bundle names served; the first is the default model"
     )
     api_keys_file: Path | None = Field(
-        None, description="JSON key file (default: $GOGOOKU_HOME/api_keys.json)"
+        None,
+        description="JSON key file (default: $GOGOOKU_HOME/api_keys.json; with a PostgreSQL "
+        "prediction store the keys live in the store and no file may be set)",
     )
     rate_per_s: float = Field(50.0, gt=0, description="token-bucket refill rate per API key")
     rate_burst: int = Field(100, ge=1, description="token-bucket capacity per API key")
@@ -78,6 +83,20 @@ class ServeConfig(StrictModel):
     @property
     def keys_path(self) -> Path:
         return self.api_keys_file or get_settings().home / "api_keys.json"
+
+    def key_source(self) -> FileKeys | StoreKeys:
+        """Where the API keys live: the ``api_keys`` table of a PostgreSQL prediction store
+        (shared by replicas; then no key file may be configured), else the key file."""
+        target = store_target()
+        if not is_postgres(target):
+            return FileKeys(self.keys_path)
+        if self.api_keys_file is not None:
+            raise ConfigError(
+                f"serve config: api_keys_file {self.api_keys_file} with the PostgreSQL store "
+                f"{redact(target)}: the keys live in the store; unset api_keys_file "
+                f"(and ${KEYS_ENV})"
+            )
+        return StoreKeys(target)
 
     def bundle_key(self) -> bytes | None:
         """The signing key of ``bundle_key_file`` (None: signatures are not checked)."""
