@@ -109,7 +109,9 @@ def rank_normalise(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     )
 
 
-def grid_scores(scores: np.ndarray, labels: np.ndarray, days: np.ndarray, grid: np.ndarray):
+def grid_scores(
+    scores: np.ndarray, labels: np.ndarray, days: np.ndarray, grid: np.ndarray
+) -> np.ndarray:
     """Mean over days of the daily RankIC of ``scores @ w`` against ``labels`` for every row w
     of ``grid``: (G,) array. ``scores`` (n, M) rank-normalised members, ``days`` (n,) day ids;
     days with < 2 rows or a constant label or combined score are left out of the mean."""
@@ -214,18 +216,12 @@ def _combine(
     return rank_normalise(joined.sort("Date", "Code"), columns)
 
 
-def run_ensemble(
-    members: Sequence[str],
-    step: float = 0.1,
-    run_id: str | None = None,
-    evaluate: bool = True,
-) -> Path:
-    """Choose per fit group the members' weights on validation and write the ensemble's
-    walk-forward run (module doc); returns its folder."""
-    config = EnsembleConfig(members=list(members), step=step)
-    loaded = _members(config.members)
+def _common_target(
+    loaded: list[tuple[str, Path, RunInfo]],
+) -> tuple[TargetConfig, EvaluateConfig, list[int]]:
+    """The first member's ``[target]`` and ``[evaluate]`` and the horizons every member
+    predicts; the members' main horizon and label must agree, and every member predicts it."""
     target, evaluate_cfg = _member_target(loaded[0][1])
-    info0 = loaded[0][2]
     horizons = sorted(set.intersection(*(set(info.horizons) for _, _, info in loaded)))
     main = target.main_horizon
     if main not in horizons:
@@ -240,6 +236,46 @@ def run_ensemble(
                 f"ensemble members {loaded[0][0]} and {name}: [target] main_horizon/label "
                 f"{main}/{target.label} and {other.main_horizon}/{other.label} differ"
             )
+    return target, evaluate_cfg, horizons
+
+
+def _weighted(
+    combined: pl.DataFrame, preds: list[str], keys: list[str], w: np.ndarray
+) -> pl.DataFrame:
+    """``Date, Code, pred_{h}d… = Σ_m w_m r_m, split = "test", fold`` of combined test rows."""
+    return combined.select(
+        "Date",
+        "Code",
+        *(
+            pl.sum_horizontal(
+                pl.col(f"{p}__{k}") * float(wk) for k, wk in zip(keys, w, strict=True)
+            ).alias(p)
+            for p in preds
+        ),
+        pl.lit("test").alias("split"),
+        pl.col("fold").cast(pl.Int32),
+    )
+
+
+def run_ensemble(
+    members: Sequence[str],
+    step: float = 0.1,
+    run_id: str | None = None,
+    evaluate: bool = True,
+) -> Path:
+    """Choose per fit group the members' weights on validation and write the ensemble's
+    walk-forward run (module doc); returns its folder."""
+    config = EnsembleConfig(members=list(members), step=step)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = run_id or f"{MODEL}-{stamp}-{uuid.uuid4().hex[:6]}"
+    if (runs_dir() / run_id).exists():
+        raise WalkForwardError(
+            f"run folder {runs_dir() / run_id} already exists: choose another --run"
+        )
+    loaded = _members(config.members)
+    target, evaluate_cfg, horizons = _common_target(loaded)
+    info0 = loaded[0][2]
+    main = target.main_horizon
     preds = [pred_column(h) for h in horizons]
     keys = [f"m{i}" for i in range(len(loaded))]  # column-safe member keys
     labels, _ = load_targets(get_settings(), info0.dataset, target.label)
@@ -272,31 +308,8 @@ def run_ensemble(
             }
         )
         folds = [f for f, g in group_of.items() if g == group]
-        test = _combine(
-            {k: t.filter(pl.col("fold").is_in(folds)) for k, t in tests.items()},
-            preds,
-            keep=("fold",),
-        )
-        out.append(
-            test.select(
-                "Date",
-                "Code",
-                *(
-                    pl.sum_horizontal(
-                        pl.col(f"{p}__{k}") * float(wk) for k, wk in zip(keys, w, strict=True)
-                    ).alias(p)
-                    for p in preds
-                ),
-                pl.lit("test").alias("split"),
-                pl.col("fold").cast(pl.Int32),
-            )
-        )
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_id = run_id or f"{MODEL}-{stamp}-{uuid.uuid4().hex[:6]}"
-    if (runs_dir() / run_id).exists():
-        raise WalkForwardError(
-            f"run folder {runs_dir() / run_id} already exists: choose another --run"
-        )
+        test = {k: t.filter(pl.col("fold").is_in(folds)) for k, t in tests.items()}
+        out.append(_weighted(_combine(test, preds, keep=("fold",)), preds, keys, w))
     params = {
         "config": CONFIG_FILE,
         "walkforward": info0.params["walkforward"],
