@@ -3,7 +3,7 @@ the quality market (version 2) for several market seeds, compared on the stitche
 
     python bench/bench_zoo.py [--seeds 7,8] [--stocks 300] [--years 4] [--home /tmp/zoo_home]
         [--models oracle,ridge,lgbm,atft,apex,apex_pruned,ensemble] [--test-days 60]
-        [--train-days N] [--out bench/results/bench_zoo.json]
+        [--train-days N] [--threads N] [--out bench/results/bench_zoo.json]
     python bench/render_zoo.py bench/results/bench_zoo.json     # the table in docs/models.md
 
 Per market seed s: the synthetic market of ``--stocks`` stocks (``studies/market.py``, market
@@ -12,7 +12,9 @@ version 2, panel from January 4 of ``2022 − years + 1`` to 2022-12-30) and its
 kind is one row) runs ``run_walkforward`` over every fold of its ``configs/<file>`` with the
 quality split (``configs/quality_data.toml``: rolling 504 training days — ``--train-days``, or
 fewer when the dataset is too short for one fold —, 60 validation days, purge 21) whose test
-block and step are ``--test-days``, so the test windows tile the last days. ``ensemble`` is
+block and step are ``--test-days``, so the test windows tile the last days, every fit with
+``--threads`` threads (default: all cores; 1 on a shared machine, where OpenMP threads that
+wait on busy cores slow LightGBM down). ``ensemble`` is
 ``gogooku ensemble`` of ridge, LightGBM and the network (``network`` rows) with the highest
 validation RankIC(5d) (``validation.json``: the choice reads validation days only).
 
@@ -142,7 +144,9 @@ def best_network(runs: dict[str, str]) -> str | None:
     return max(scored, key=scored.__getitem__) if scored else None
 
 
-def walk(name: str, seed: int, dataset: str, split, runs: dict[str, str]) -> dict:
+def walk(
+    name: str, seed: int, dataset: str, split, runs: dict[str, str], threads: int | None
+) -> dict:
     from gogooku.research.ensemble import run_ensemble
     from gogooku.research.walkforward import run_walkforward
 
@@ -156,7 +160,7 @@ def walk(name: str, seed: int, dataset: str, split, runs: dict[str, str]) -> dic
         extra["members"] = members
     else:
         cfg = model_config(name, split)
-        run_walkforward(ZOO[name].kind, dataset, cfg, folds="all", run_id=run_id)
+        run_walkforward(ZOO[name].kind, dataset, cfg, folds="all", run_id=run_id, threads=threads)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     runs[name] = run_id
     return {"run": run_id, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **extra}
@@ -205,7 +209,7 @@ def run_seed(seed: int, args: argparse.Namespace, models: list[str]) -> dict:
     out: dict = {"home": str(home), "folds": n_folds, "train_days": split.train_days, "models": {}}
     runs: dict[str, str] = {}
     for name in models:
-        entry = walk(name, seed, args.dataset, split, runs)
+        entry = walk(name, seed, args.dataset, split, runs, args.threads)
         entry.update(figures(entry["run"]))
         entry["wall_s_per_fold"] = round(entry["wall_s"] / entry["folds"], 2)
         entry["cpu_s_per_fold"] = round(entry["cpu_s"] / entry["folds"], 2)
@@ -228,6 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models", default=",".join(ZOO))
     parser.add_argument("--test-days", type=int, default=60)
     parser.add_argument("--train-days", type=int, default=None, help="default: the split's 504")
+    parser.add_argument("--threads", type=int, default=None, help="per fit (default: all cores)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     models = args.models.split(",")
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "test_days_per_fold": args.test_days,
         "cores": os.cpu_count(),
+        "threads_per_fit": args.threads or os.cpu_count(),
         "load_avg_1m_start": round(os.getloadavg()[0], 2),
         "models": {name: asdict(ZOO[name]) for name in models},
         "seeds": {str(seed): run_seed(seed, args, models) for seed in seeds},
