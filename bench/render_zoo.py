@@ -5,8 +5,8 @@
 Replaces the text between the lines ``<!-- zoo:begin -->`` and ``<!-- zoo:end -->`` of
 ``--doc`` (written atomically; both markers must be there) with:
 
-1. a line saying what was measured (market version, stocks, years, seeds, folds × test days,
-   the test period per seed);
+1. a line saying what was measured and where its JSON is (market version, stocks, years,
+   seeds, folds × test days, the test period per seed);
 2. the zoo table: per model its kind, what it is, the paper, per market seed the stitched test
    mean daily RankIC(5d) and the long-short net Sharpe(5d) each with its block-bootstrap 95 %
    interval, and the cost per fold (wall / CPU seconds, mean over the seeds);
@@ -44,8 +44,8 @@ def _diff(row: dict | None, key: str) -> str:
     return _with_ci(d.get("estimate"), [d.get("low"), d.get("high")], signed=True)
 
 
-def render(doc: dict) -> str:
-    """The Markdown block (module doc) of one bench_zoo.py result."""
+def render(doc: dict, source: str) -> str:
+    """The Markdown block (module doc) of one bench_zoo.py result read from ``source``."""
     market, seeds = doc["market"], list(doc["seeds"])
     periods = "; ".join(
         f"seed {s}: {doc['seeds'][s]['folds']} folds, test "
@@ -53,7 +53,7 @@ def render(doc: dict) -> str:
         for s in seeds
     )
     lines = [
-        f"Measured by `bench/bench_zoo.py`: market version {market['version']}, "
+        f"Measured by `bench/bench_zoo.py` (`{source}`): market version {market['version']}, "
         f"{market['stocks']} stocks, {market['years']} years to {market['end']}, market seeds "
         f"{', '.join(seeds)}; walk-forward over all folds, {doc['test_days_per_fold']} test "
         f"days per fold ({periods}); {doc['cores']} cores.",
@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("result", type=Path, help="bench_zoo.py's JSON")
     parser.add_argument("--doc", type=Path, default=Path(__file__).parents[1] / "docs/models.md")
     args = parser.parse_args(argv)
-    block = render(json.loads(args.result.read_text(encoding="utf-8")))
+    root = Path(__file__).resolve().parents[1]
+    result = args.result.resolve()
+    source = str(result.relative_to(root)) if result.is_relative_to(root) else str(args.result)
+    block = render(json.loads(result.read_text(encoding="utf-8")), source)
     text = replace_block(args.doc.read_text(encoding="utf-8"), block, args.doc)
     tmp = args.doc.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")

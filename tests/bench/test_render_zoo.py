@@ -56,9 +56,11 @@ DOC = {
 
 
 def test_render_zoo_tables():
-    block = render_zoo.render(DOC)
+    block = render_zoo.render(DOC, "zoo.json")
     lines = block.splitlines()
-    assert lines[0].startswith("Measured by `bench/bench_zoo.py`: market version 2, 60 stocks")
+    assert lines[0].startswith(
+        "Measured by `bench/bench_zoo.py` (`zoo.json`): market version 2, 60 stocks"
+    )
     assert "seed 7: 3 folds, test 2022-06-27..2022-12-20" in lines[0]
     assert lines[2] == (
         "| model | kind | what it is | paper | RankIC(5d) seed 7 | RankIC(5d) seed 8 | "
