@@ -73,9 +73,16 @@ def ensure_dataset(name: str, start: date, end: date) -> dict:
 
 
 def ensure_quality_dataset(
-    home: Path, dataset: str, stocks: int = STOCKS, start: date = START, end: date = END
+    home: Path,
+    dataset: str,
+    stocks: int = STOCKS,
+    start: date = START,
+    end: date = END,
+    seed: int = SEED,
 ) -> None:
-    """Point GOGOOKU_HOME at ``home`` and make the quality market (seed 7) and ``dataset`` there."""
+    """Point GOGOOKU_HOME at ``home`` and make the quality market (market seed ``seed``, default
+    7) and ``dataset`` there. One home holds one market: a store that already has the range is
+    not fetched again, whatever the seed, so give every seed its own home."""
     os.environ["GOGOOKU_HOME"] = str(home)
-    fetch_market(stocks, SEED, start - WARM_UP, end)
+    fetch_market(stocks, seed, start - WARM_UP, end)
     ensure_dataset(dataset, start, end)

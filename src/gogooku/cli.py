@@ -91,6 +91,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "Train a model on every selected walk-forward fold and seed, stitch the test predictions "
         "into one run and evaluate it.",
     ),
+    "ensemble": LazyCommand(
+        "gogooku.research.cli:ensemble_command",
+        "Combine walk-forward runs with weights chosen on each fold's validation days only, and "
+        "write and evaluate the ensemble as a walk-forward run.",
+    ),
     "runs": LazyCommand(
         "gogooku.tracking.cli:runs_app", "List the run folders ($GOGOOKU_HOME/runs)."
     ),

@@ -1,4 +1,5 @@
-"""``gogooku walkforward`` (the work is ``gogooku.research.walkforward.run_walkforward``) and
+"""``gogooku walkforward`` (the work is ``gogooku.research.walkforward.run_walkforward``),
+``gogooku ensemble`` (``gogooku.research.ensemble.run_ensemble``) and
 ``gogooku evaluate``: the evaluate area's command (``gogooku.evaluate.cli``) plus ``--final`` (score
 the sealed hold-out, which needs training, hence this layer above ``train``)."""
 
@@ -120,6 +121,39 @@ def walkforward_command(
     )
     _print_summary(run_dir)
     typer.echo(f"wrote walk-forward run {run_dir.name} at {run_dir}")
+
+
+def ensemble_command(
+    members: Annotated[
+        list[str],
+        typer.Option(
+            "--member",
+            help="A member walk-forward run (id or folder); repeat for each member. All members "
+            "must share the dataset, folds and [target] main_horizon/label.",
+        ),
+    ],
+    step: float = typer.Option(
+        0.1, "--step", min=0.01, max=1.0, help="Weight grid step (1/step an integer)."
+    ),
+    run: str | None = typer.Option(None, "--run", help="Run id (default: generated)."),
+) -> None:
+    """Combine walk-forward runs with weights chosen on each fold's validation days only, and
+    write and evaluate the ensemble as a walk-forward run.
+
+    Per fit group, each member's predictions are rank-normalised per day and the weights on the
+    simplex grid of --step maximise the mean daily validation RankIC at the members' main
+    horizon (ties: nearest to equal weights); test days never enter the choice. The weights are
+    in run.json's params.ensemble (docs/models.md, "Ensemble").
+    """
+    from gogooku.research.ensemble import run_ensemble
+
+    run_dir = run_ensemble(members, step=step, run_id=run)
+    params = json.loads((run_dir / "run.json").read_text())["params"]["ensemble"]
+    for group, entry in params["groups"].items():
+        shown = ", ".join(f"{m} {w:.2f}" for m, w in entry["weights"].items())
+        typer.echo(f"{group}: {shown} (validation RankIC {entry['valid_rank_ic']})")
+    _print_summary(run_dir)
+    typer.echo(f"wrote ensemble run {run_dir.name} at {run_dir}")
 
 
 def evaluate_command(

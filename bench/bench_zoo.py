@@ -1,0 +1,273 @@
+"""Benchmark: the model zoo — every model kind's shipped config walked forward over all folds of
+the quality market (version 2) for several market seeds, compared on the stitched record.
+
+    python bench/bench_zoo.py [--seeds 7,8] [--stocks 300] [--years 4] [--home /tmp/zoo_home]
+        [--models oracle,ridge,lgbm,atft,apex,apex_pruned,ensemble] [--test-days 60]
+        [--train-days N] [--threads N] [--out bench/results/bench_zoo.json]
+    python bench/render_zoo.py bench/results/bench_zoo.json     # the table in docs/models.md
+
+Per market seed s: the synthetic market of ``--stocks`` stocks (``studies/market.py``, market
+version 2, panel from January 4 of ``2022 − years + 1`` to 2022-12-30) and its dataset in
+``--home/seed{s}`` (reused when present). Every model of ``--models`` (rows of ``ZOO``; a new
+kind is one row) runs ``run_walkforward`` over every fold of its ``configs/<file>`` with the
+quality split (``configs/quality_data.toml``: rolling 504 training days — ``--train-days``, or
+fewer when the dataset is too short for one fold —, 60 validation days, purge 21) whose test
+block and step are ``--test-days``, so the test windows tile the last days, every fit with
+``--threads`` threads (default: all cores; 1 on a shared machine, where OpenMP threads that
+wait on busy cores slow LightGBM down). ``ensemble`` is
+``gogooku ensemble`` of ridge, LightGBM and the network (``network`` rows) with the highest
+validation RankIC(5d) (``validation.json``: the choice reads validation days only).
+
+Prints (and with ``--out`` writes) JSON: ``models`` (per row kind, config, what it is, paper)
+and per seed the folds, test days and period and per model: the stitched test mean daily
+RankIC(5d) and long-short net Sharpe(5d) with the evaluator's block-bootstrap 95 % intervals
+(``metrics.json``), the validation RankIC(5d), and ``vs_ridge`` / ``vs_lgbm``: ``gogooku
+compare``'s paired rows (mean daily RankIC difference with its paired block-bootstrap 95 %
+interval, Diebold–Mariano t and p, long-short net Sharpe difference with its interval) on the
+common test days; wall and CPU seconds (``time.process_time`` of this process: every thread
+of every fit) per fold (an ensemble's own cost: its members' are in their rows).
+
+The full zoo takes hours on 2 cores; timings are comparable only within one run of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "studies"))
+
+from market import DATA_CONFIG, END, MARKET_VERSION, STOCKS, ensure_quality_dataset  # noqa: E402
+
+MAIN = "5d"
+
+
+@dataclass(frozen=True)
+class Model:
+    kind: str
+    config: str | None  # configs/<config>; None for the ensemble (made from other rows' runs)
+    what: str
+    paper: str
+    network: bool = False  # an ensemble member candidate ("the best network")
+
+
+ZOO: dict[str, Model] = {
+    "oracle": Model("factor", "oracle.toml", "the market's expected returns (the ceiling)", "—"),
+    "ridge": Model("linear", "linear.toml", "ridge per horizon", "Hoerl & Kennard 1970"),
+    "lgbm": Model("lgbm", "lgbm.toml", "gradient-boosted trees", "Ke et al. 2017 (LightGBM)"),
+    "atft": Model(
+        "atft",
+        "atft.toml",
+        "TFT + GATv2 over the correlation graph + FAN",
+        "Lim et al. 2021; Brody et al. 2022; Ye et al. 2024",
+        network=True,
+    ),
+    "apex": Model(
+        "apex",
+        "apex.toml",
+        "market-gated attention across the day's stocks",
+        "MASTER-style gate (Li et al. 2024)",
+        network=True,
+    ),
+    "apex_pruned": Model(
+        "apex",
+        "apex_pruned.toml",
+        "APEX on the features kept by validation permutation importance",
+        "Breiman 2001 (permutation importance)",
+        network=True,
+    ),
+    "ensemble": Model(
+        "ensemble",
+        None,
+        "ridge + LightGBM + best network, weights chosen on validation",
+        "Caruana et al. 2004 (ensemble selection)",
+    ),
+}
+
+
+def zoo_split(dataset: str, test_days: int, train_days: int | None):
+    """The quality split with test and step ``test_days`` (and ``train_days``), the training span
+    shrunk when no fold fits the dataset; returns (split, number of folds)."""
+    from gogooku.config import SplitConfig, load_config
+    from gogooku.dataset.build import dataset_dir
+    from gogooku.dataset.splits import dataset_dates, walk_forward
+
+    split = load_config(DATA_CONFIG, SplitConfig, section="splits")
+    update = {"test_days": test_days, "step_days": test_days}
+    if train_days is not None:
+        update["train_days"] = train_days
+    split = split.model_copy(update=update)
+    dates = dataset_dates(dataset_dir(dataset))
+    fitting = len(dates) - split.first_day - 2 * split.gap - split.val_days - split.test_days
+    if fitting < 60:
+        raise SystemExit(f"dataset {dataset!r} has {len(dates)} days: too short for the split")
+    split = split.model_copy(update={"train_days": min(split.train_days, fitting)})
+    return split, len(walk_forward(dates, split))
+
+
+def model_config(name: str, split):
+    from gogooku.config import CONFIGS_DIR
+    from gogooku.train.config import load_run_config, with_data
+
+    cfg = with_data(load_run_config(CONFIGS_DIR / ZOO[name].config), split)
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={"progress": False})})
+
+
+def fresh(run_id: str) -> str:
+    from gogooku.settings import get_settings
+
+    old = get_settings().runs_dir / run_id
+    if old.exists():
+        shutil.rmtree(old)
+    return run_id
+
+
+def best_network(runs: dict[str, str]) -> str | None:
+    """The network row whose run has the highest validation RankIC (validation.json)."""
+    from gogooku.research.validation import read_validation
+    from gogooku.runs import resolve_run_dir
+
+    scores = {
+        name: read_validation(resolve_run_dir(run))["rank_ic_mean"]
+        for name, run in runs.items()
+        if ZOO[name].network
+    }
+    scored = {k: v for k, v in scores.items() if v is not None}
+    return max(scored, key=scored.__getitem__) if scored else None
+
+
+def walk(
+    name: str, seed: int, dataset: str, split, runs: dict[str, str], threads: int | None
+) -> dict:
+    from gogooku.research.ensemble import run_ensemble
+    from gogooku.research.walkforward import run_walkforward
+
+    run_id = fresh(f"zoo-{name}-s{seed}")
+    extra: dict[str, object] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    if ZOO[name].kind == "ensemble":
+        net = best_network(runs)
+        members = [m for m in ("ridge", "lgbm", net) if m in runs]
+        run_ensemble([runs[m] for m in members], run_id=run_id)
+        extra["members"] = members
+    else:
+        cfg = model_config(name, split)
+        run_walkforward(ZOO[name].kind, dataset, cfg, folds="all", run_id=run_id, threads=threads)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    runs[name] = run_id
+    return {"run": run_id, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **extra}
+
+
+def figures(run_id: str) -> dict:
+    """The stitched test RankIC(5d) and long-short net Sharpe(5d) with their intervals, the
+    validation RankIC(5d) and the test folds of a run."""
+    from gogooku.research.validation import read_validation
+    from gogooku.runs import resolve_run_dir
+
+    run_dir = resolve_run_dir(run_id)
+    test = json.loads((run_dir / "metrics.json").read_text())["splits"]["test"]
+    sig = test["horizons"][MAIN]["signal"]
+    ls = test["horizons"][MAIN]["portfolio"]["long_short"]
+    ric_ci, sharpe_ci = sig.get("rank_ic_mean_ci") or {}, ls.get("sharpe_ci") or {}
+    return {
+        "folds": len(test.get("folds", [])),
+        "test_days": test["n_dates"],
+        "period": [test["first_date"], test["last_date"]],
+        "rank_ic_5d": sig["rank_ic_mean"],
+        "rank_ic_5d_ci95": [ric_ci.get("low"), ric_ci.get("high")],
+        "ls_net_sharpe_5d": ls["net"]["sharpe"],
+        "ls_net_sharpe_5d_ci95": [sharpe_ci.get("low"), sharpe_ci.get("high")],
+        "valid_rank_ic_5d": read_validation(run_dir)["rank_ic_mean"],
+    }
+
+
+def paired(reference: str, runs: dict[str, str]) -> dict[str, dict]:
+    """``gogooku compare`` of ``reference`` (run A) against every other run at 5d."""
+    from gogooku.evaluate.compare import compare_runs, load_runs
+
+    ids = [runs[reference], *(r for n, r in runs.items() if n != reference)]
+    comparison = compare_runs(load_runs(ids), "test").to_json()
+    (horizon,) = [h for h in comparison["horizons"] if h["horizon"] == MAIN]
+    name_of = {r: n for n, r in runs.items()}
+    keep = ("n_days", "rank_ic_diff", "dm_t", "dm_p", "ls_sharpe_diff")
+    return {name_of[p["b"]]: {k: p[k] for k in keep} for p in horizon["pairs"]}
+
+
+def run_seed(seed: int, args: argparse.Namespace, models: list[str]) -> dict:
+    home = args.home / f"seed{seed}"
+    start = date(END.year - args.years + 1, 1, 4)
+    ensure_quality_dataset(home, args.dataset, args.stocks, start, END, seed=seed)
+    split, n_folds = zoo_split(args.dataset, args.test_days, args.train_days)
+    out: dict = {"home": str(home), "folds": n_folds, "train_days": split.train_days, "models": {}}
+    runs: dict[str, str] = {}
+    for name in models:
+        entry = walk(name, seed, args.dataset, split, runs, args.threads)
+        entry.update(figures(entry["run"]))
+        entry["wall_s_per_fold"] = round(entry["wall_s"] / entry["folds"], 2)
+        entry["cpu_s_per_fold"] = round(entry["cpu_s"] / entry["folds"], 2)
+        out["models"][name] = entry
+        print(json.dumps({f"seed {seed} {name}": entry}), file=sys.stderr, flush=True)
+    for ref, key in (("ridge", "vs_ridge"), ("lgbm", "vs_lgbm")):
+        if ref in runs and len(runs) > 1:
+            for name, row in paired(ref, runs).items():
+                out["models"][name][key] = row
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="7,8", help="market seeds, comma-separated")
+    parser.add_argument("--stocks", type=int, default=STOCKS)
+    parser.add_argument("--years", type=int, default=4)
+    parser.add_argument("--home", type=Path, default=Path("/tmp/zoo_home"))
+    parser.add_argument("--dataset", default="zoo")
+    parser.add_argument("--models", default=",".join(ZOO))
+    parser.add_argument("--test-days", type=int, default=60)
+    parser.add_argument("--train-days", type=int, default=None, help="default: the split's 504")
+    parser.add_argument("--threads", type=int, default=None, help="per fit (default: all cores)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    models = args.models.split(",")
+    unknown = sorted(set(models) - set(ZOO))
+    if unknown:
+        parser.error(f"--models: unknown {unknown}; expected some of {', '.join(ZOO)}")
+    if "ensemble" in models:  # it is made from the other rows' runs
+        models = [m for m in models if m != "ensemble"] + ["ensemble"]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result: dict = {
+        "market": {
+            "version": MARKET_VERSION,
+            "stocks": args.stocks,
+            "years": args.years,
+            "end": END.isoformat(),
+            "seeds": seeds,
+        },
+        "test_days_per_fold": args.test_days,
+        "cores": os.cpu_count(),
+        "threads_per_fit": args.threads or os.cpu_count(),
+        "load_avg_1m_start": round(os.getloadavg()[0], 2),
+        "models": {name: asdict(ZOO[name]) for name in models},
+        "seeds": {str(seed): run_seed(seed, args, models) for seed in seeds},
+        "load_avg_1m_end": None,
+    }
+    result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    text = json.dumps(result, indent=2)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(text + "\n")
+        tmp.replace(args.out)
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
