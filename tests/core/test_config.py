@@ -82,7 +82,7 @@ def test_shipped_configs_load(name):
     assert config.splits.purge >= config.splits.label_horizon + 1
 
 
-RUN_CONFIGS = ["atft", "apex", "apex_pruned", "lgbm", "linear", "factor", "oracle"]
+RUN_CONFIGS = ["atft", "apex", "apex_pruned", "master", "lgbm", "linear", "factor", "oracle"]
 HPO_CONFIGS = ["hpo_atft", "hpo_apex", "hpo_lgbm"]
 
 
