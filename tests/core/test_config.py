@@ -83,7 +83,7 @@ def test_shipped_configs_load(name):
 
 
 RUN_CONFIGS = ["atft", "apex", "apex_pruned", "master", "lgbm", "linear", "factor", "oracle"]
-HPO_CONFIGS = ["hpo_atft", "hpo_apex", "hpo_lgbm"]
+HPO_CONFIGS = ["hpo_atft", "hpo_apex", "hpo_master", "hpo_lgbm"]
 
 
 @pytest.mark.parametrize("name", RUN_CONFIGS + HPO_CONFIGS)

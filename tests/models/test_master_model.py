@@ -102,8 +102,7 @@ def test_the_gate_is_hand_computable_and_depends_on_the_market_vector():
         model.gate.bias.copy_(torch.linspace(-1, 1, F))
     alpha = model.market_gate(raw, listed)
     for d in range(2):
-        m = [[raw[d, t, listed[d, t]].mean(0) for t in range(5)]]
-        m = torch.stack(m[0])  # (W, M)
+        m = torch.stack([raw[d, t, listed[d, t]].mean(0) for t in range(5)])  # (W, M)
         v = torch.cat([m[-1], m.mean(0), m.std(0, unbiased=False)])
         v = torch.sign(v) * torch.log1p(v.abs())
         logits = (model.gate.weight @ v + model.gate.bias) / 2.0
