@@ -187,9 +187,9 @@ class Master(nn.Module):
 
         # intra-stock: (B·N, W, D), one sequence per stock
         by_stock = listed.permute(0, 2, 1).reshape(b * n, w)
-        steps = torch.cat([~by_stock[:, :-1], torch.zeros_like(by_stock[:, -1:])], dim=1)
+        unlisted_days = torch.cat([~by_stock[:, :-1], torch.zeros_like(by_stock[:, -1:])], dim=1)
         y = self.feature_proj(x.permute(0, 2, 1, 3).reshape(b * n, w, self.n_features))
-        h, _ = self.intra(y + self.positions, steps)
+        h, _ = self.intra(y + self.positions, unlisted_days)
 
         branches: dict[str, torch.Tensor] = {}
         z = h
@@ -204,14 +204,16 @@ class Master(nn.Module):
 
         e = z[:, -1]
         if self.cfg.temporal_aggregation:
-            scores = (self.temporal(z) * e.unsqueeze(1)).sum(-1).masked_fill(steps, -math.inf)
+            scores = (
+                (self.temporal(z) * e.unsqueeze(1)).sum(-1).masked_fill(unlisted_days, -math.inf)
+            )
             e = (torch.softmax(scores, dim=-1).unsqueeze(-1) * z).sum(1)
 
         raw_out = self.out(self.out_norm(e)).float().reshape(b, n, len(self.horizons), self.n_out)
         quantiles = None
         if self.quantile_levels:
-            steps_q = torch.cat([raw_out[..., 1:2], F.softplus(raw_out[..., 2:])], dim=-1)
-            quantiles = steps_q.cumsum(dim=-1)
+            q_steps = torch.cat([raw_out[..., 1:2], F.softplus(raw_out[..., 2:])], dim=-1)
+            quantiles = q_steps.cumsum(dim=-1)
         point = raw_out[..., 0] if skip is None else raw_out[..., 0] + skip
         return ModelOutput(point, quantiles, branches, self.quantile_levels)
 
