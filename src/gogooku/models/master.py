@@ -67,7 +67,7 @@ class MasterConfig(LinearSkipFields):
     hidden_size: int = Field(64, ge=4, description="D: width of every layer")
     intra_heads: int = Field(4, ge=1, description="heads of the attention along a stock's window")
     inter_heads: int = Field(2, ge=1, description="heads of the attention across the day's stocks")
-    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
     beta: float = Field(5.0, gt=0.0, description="temperature of the market gate's softmax")
     market_gate: bool = Field(True, description="rescale the features by the market gate")
     market_blocks: list[str] = Field(
