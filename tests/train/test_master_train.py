@@ -1,5 +1,6 @@
 """MASTER on the tiny dataset with the market block, through the CLI: train, bundle, predict (the
-stored scores equal the run's predictions) and a one-fold walk-forward."""
+stored scores equal the run's predictions, and so do the scores served from raw rows) and a
+one-fold walk-forward."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 from typer.testing import CliRunner
 
 from gogooku.bundle.predstore import PredictionStore
+from gogooku.bundle.scoring import load_bundle
 from gogooku.cli import app
 from gogooku.dataset.cache import open_cache
 from gogooku.models.market_inputs import market_columns
@@ -82,6 +84,14 @@ def test_master_trains_bundles_predicts_and_walks_forward(apex_home, tmp_path):
     ).sort("Code")
     assert stored["Code"].to_list() == expected["Code"].to_list()
     assert (stored["pred_5d"] - expected["pred_5d"]).abs().max() <= 1e-6
+    # serving from raw rows (the window's dates, raw market columns among the inputs)
+    loaded = load_bundle(next((apex_home / "bundles" / "ms").glob("v0001")))
+    panel = pl.read_parquet(apex_home / "datasets" / "tiny" / "panel.parquet")
+    dates = panel.filter(pl.col("Date") <= day)["Date"].unique().sort()[-loaded.info.window :]
+    rows = panel.filter(pl.col("Date").is_in(dates)).select("Date", "Code", *loaded.input_names)
+    scored_day, from_rows = loaded.score_rows(rows)
+    assert scored_day == day and from_rows["Code"].to_list() == expected["Code"].to_list()
+    assert (from_rows["pred_5d"] - expected["pred_5d"]).abs().max() <= 1e-5
 
     args = ["walkforward", "--model", "master", "--dataset", "tiny", "--config", str(config)]
     _run([*args, "--folds", "last:1", "--run", "wf", "--threads", "1"])
