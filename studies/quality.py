@@ -2,7 +2,7 @@
 
     python studies/quality.py [--stocks 300] [--years 4] [--market-version 2]
                               [--home /tmp/quality_home]
-                              [--dataset q300] [--models oracle,linear,lgbm,atft,apex]
+                              [--dataset q300] [--models oracle,linear,lgbm,atft,apex,master]
                               [--out studies/results/quality.json]
 
 1. Market: ``gogooku fetch --source synthetic --seed 7`` of ``--stocks`` stocks from 95 calendar
@@ -13,7 +13,8 @@
    ``metadata.json`` already has the same start and end).
 3. Split: ``[splits]`` of ``configs/quality_data.toml`` (two years of training, 60 validation
    days, 120 test days, purged) replaces ``[data.splits]`` of each model's run config
-   (``configs/oracle.toml``, ``linear.toml``, ``lgbm.toml``, ``atft.toml``, ``apex.toml``), and every model
+   (``configs/oracle.toml``, ``linear.toml``, ``lgbm.toml``, ``atft.toml``, ``apex.toml``,
+   ``master.toml``), and every model
    trains on the LAST fold, through ``gogooku.train.run.train_run`` (run folder, predictions,
    evaluator). On a smaller ``--years`` the training span shrinks until one fold fits.
 4. One JSON document (printed and written to ``--out``): per model the test mean daily
@@ -72,6 +73,7 @@ MODELS = {
     "lgbm": ("lgbm", "lgbm.toml"),
     "atft": ("atft", "atft.toml"),
     "apex": ("apex", "apex.toml"),
+    "master": ("master", "master.toml"),
 }
 HORIZONS = ("1d", "5d", "10d", "20d")
 MAIN = "5d"

@@ -82,8 +82,8 @@ def test_shipped_configs_load(name):
     assert config.splits.purge >= config.splits.label_horizon + 1
 
 
-RUN_CONFIGS = ["atft", "apex", "apex_pruned", "lgbm", "linear", "factor", "oracle"]
-HPO_CONFIGS = ["hpo_atft", "hpo_apex", "hpo_lgbm"]
+RUN_CONFIGS = ["atft", "apex", "apex_pruned", "master", "lgbm", "linear", "factor", "oracle"]
+HPO_CONFIGS = ["hpo_atft", "hpo_apex", "hpo_master", "hpo_lgbm"]
 
 
 @pytest.mark.parametrize("name", RUN_CONFIGS + HPO_CONFIGS)

@@ -12,7 +12,9 @@ from gogooku.train.config import default_run_config
 from .conftest import ATFT, LGBM
 
 
-@pytest.mark.parametrize("name", ["hpo_atft.toml", "hpo_apex.toml", "hpo_lgbm.toml"])
+@pytest.mark.parametrize(
+    "name", ["hpo_atft.toml", "hpo_apex.toml", "hpo_master.toml", "hpo_lgbm.toml"]
+)
 def test_shipped_configs_load(name):
     base, space = load_hpo_config(CONFIGS_DIR / name)
     assert space.params

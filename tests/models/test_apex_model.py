@@ -11,13 +11,8 @@ import torch
 from pydantic import ValidationError
 
 from gogooku.config import CONFIGS_DIR
-from gogooku.models.apex import (
-    ApexConfig,
-    ApexError,
-    PruneConfig,
-    build_apex,
-    market_columns,
-)
+from gogooku.models.apex import ApexConfig, ApexError, PruneConfig, build_apex
+from gogooku.models.market_inputs import market_columns
 from gogooku.models.registry import get_kind
 from gogooku.train.apex import apex_variant
 from gogooku.train.config import RunConfig, load_run_config

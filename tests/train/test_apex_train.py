@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from gogooku.cli import app
 from gogooku.dataset.cache import open_cache
-from gogooku.models.apex import ApexError, MarketColumns
+from gogooku.models.apex import ApexError
+from gogooku.models.market_inputs import MarketColumns
 from gogooku.runs import read_predictions
 from gogooku.train.apex import SELECTION_FILE, apex_trainer, select_features
 from gogooku.train.config import load_run_config

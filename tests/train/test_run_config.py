@@ -37,7 +37,9 @@ def test_overrides_of_a_shipped_run_config_and_their_errors():
         load_run_config("lgbm.toml", ["data.splits.label_horizon=5", "data.splits.purge_days=6"])
 
 
-@pytest.mark.parametrize("name", ["atft", "apex", "apex_pruned", "lgbm", "linear", "factor"])
+@pytest.mark.parametrize(
+    "name", ["atft", "apex", "apex_pruned", "master", "lgbm", "linear", "factor"]
+)
 def test_with_data_replaces_only_the_tables_the_data_config_has(name):
     cfg = load_run_config(CONFIGS_DIR / f"{name}.toml")
     demo = with_data(cfg, DEMO)

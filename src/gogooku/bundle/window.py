@@ -2,7 +2,7 @@
 
 - ``dataset_batch(bundle, ds_dir, day)``: through ``DayBatchLoader`` on the dataset cache (the
   trainer's evaluation loader: every listed stock, ``normalize="cached"``), with the bundle's raw
-  columns appended after the normalised features (``MarketColumns``, as APEX trains);
+  columns appended after the normalised features (``MarketColumns``, as the market-guided networks train);
 - ``rows_batch(bundle, rows, edges)``: the same from raw feature rows of the ``window`` dates
   ending at the scored date, normalised per date with ``normalize_cross_section`` — the function
   the cache used — and the stock graph in force given as code pairs.
@@ -25,7 +25,7 @@ from gogooku.config import LoaderConfig, NormalizationConfig
 from gogooku.dataset.cache import open_cache
 from gogooku.dataset.loader import DayBatch, DayBatchLoader
 from gogooku.dataset.normalize import normalize_cross_section
-from gogooku.models.apex import MarketColumns
+from gogooku.models.market_inputs import MarketColumns
 
 
 def dataset_batch(

@@ -15,7 +15,8 @@ import polars as pl
 from gogooku.bundle.store import BundleError
 from gogooku.dataset.cache import DenseCache, open_cache
 from gogooku.kinds.neural import NeuralKind
-from gogooku.models.apex import ApexConfig, build_apex, market_columns
+from gogooku.models.apex import ApexConfig, build_apex
+from gogooku.models.market_inputs import market_columns
 from gogooku.models.registry import BundleJob, FitJob
 from gogooku.train.apex import SELECTION_FILE, apex_variant, train_apex
 

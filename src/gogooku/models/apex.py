@@ -2,9 +2,8 @@
 
 ``forward(batch)`` takes a :class:`~gogooku.dataset.loader.DayBatch` whose x (B, L, N, F + M)
 holds the loader's F normalised stock features followed by M raw market columns (appended by
-:class:`MarketColumns`, which ``gogooku.train.apex.apex_trainer`` wraps around the Trainer's
-loaders), and uses
-the last W = ``window`` days (W ≤ the loader's L):
+:class:`~gogooku.models.market_inputs.MarketColumns`, which ``gogooku.train.apex.apex_trainer``
+wraps around the Trainer's loaders), and uses the last W = ``window`` days (W ≤ the loader's L):
 
 1. **Clean**: non-finite values → 0, window days on which a stock is not listed → 0.
 2. **History summary** per stock and feature over its n listed window days: the last day's value
@@ -36,11 +35,9 @@ updates of step 5. Without the gate M = 0 and no market column is appended.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import nn
@@ -48,14 +45,12 @@ from torch.nn import functional as F
 
 from gogooku.config import StrictModel
 from gogooku.errors import GogookuError
+from gogooku.models.market_inputs import MARKET_BLOCKS, market_means, signed_log
 from gogooku.models.output import ModelOutput
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
-    from gogooku.dataset.cache import DenseCache
-    from gogooku.dataset.loader import DayBatch, DayBatchLoader
-
-MARKET_BLOCKS = ("market", "flows", "options", "futures", "breakdown")
+    from gogooku.dataset.loader import DayBatch
 
 
 class ApexError(GogookuError, ValueError):
@@ -105,10 +100,6 @@ class ApexConfig(LinearSkipFields):
         if self.market_gate and not self.market_blocks:
             raise ValueError("market_gate = true needs at least one of market_blocks")
         return self
-
-
-def _signed_log(v: torch.Tensor) -> torch.Tensor:
-    return torch.sign(v) * torch.log1p(v.abs())
 
 
 class _AttentionBlock(nn.Module):
@@ -192,10 +183,9 @@ class ApexRanker(nn.Module):
 
     def _market_context(self, raw: torch.Tensor, listed: torch.Tensor) -> torch.Tensor:
         """c (B, H) from the raw market columns (B, W, N, M) over each day's listed stocks."""
-        ok = listed.unsqueeze(-1) & torch.isfinite(raw)
-        m = torch.where(ok, raw, 0.0).sum(2) / ok.sum(2).clamp(min=1)
+        m = market_means(raw, listed)
         summary = torch.cat([m[:, -1], m.mean(1)], dim=-1)
-        return self.market(_signed_log(summary))
+        return self.market(signed_log(summary))
 
     def forward(self, batch: DayBatch) -> ModelOutput:
         b, length, n, f = batch.x.shape
@@ -256,47 +246,3 @@ def build_apex(
     """APEX for F = ``n_features`` normalised inputs and M = ``n_market`` raw market columns
     appended to x, one output per horizon (the registry passes no market column)."""
     return ApexRanker(cfg, n_features, horizons, static_cardinalities, n_market)
-
-
-def market_columns(cache: DenseCache, blocks: Sequence[str]) -> np.ndarray:
-    """Cache column indices of the features whose block is one of ``blocks``."""
-    chosen = set(blocks)
-    return np.array([i for i, b in enumerate(cache.feature_blocks) if b in chosen], dtype=np.intp)
-
-
-class MarketColumns:
-    """A :class:`~gogooku.dataset.loader.DayBatchLoader` whose batches carry the raw cache values
-    of ``columns`` after the loader's features: x (B, L, N, F) → (B, L, N, F + M), the same L
-    days and N stocks (read from the cache's memory map by the batch's dates and codes)."""
-
-    def __init__(self, loader: DayBatchLoader, cache: DenseCache, columns: np.ndarray) -> None:
-        self.loader, self.cache, self.columns = loader, cache, np.asarray(columns, dtype=np.intp)
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    @property
-    def epoch(self) -> int:
-        return self.loader.epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self.loader.epoch = value
-
-    def raw(self, batch: DayBatch) -> torch.Tensor:
-        """(B, L, N, M) raw market values of ``batch``'s days and stocks."""
-        length = batch.x.shape[1]
-        codes = batch.codes.cpu().numpy()
-        days = []
-        for d, day in enumerate(batch.dates):
-            t = self.cache.date_index(day)
-            window = self.cache.features[t - length + 1 : t + 1, :, self.columns]
-            days.append(np.asarray(window, dtype=np.float32)[:, codes[d]])
-        return torch.from_numpy(np.stack(days)).to(batch.x.device)
-
-    def __iter__(self) -> Iterator[DayBatch]:
-        for batch in self.loader:
-            if not len(self.columns):
-                yield batch
-                continue
-            yield replace(batch, x=torch.cat([batch.x, self.raw(batch)], dim=-1))

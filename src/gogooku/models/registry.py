@@ -42,6 +42,7 @@ ENTRY_POINT_GROUP = "gogooku.models"
 BUILTIN: dict[str, str] = {
     "atft": "gogooku.kinds.atft:AtftKind",
     "apex": "gogooku.kinds.apex:ApexKind",
+    "master": "gogooku.kinds.master:MasterKind",
     "lgbm": "gogooku.kinds.lgbm:LgbmKind",
     "linear": "gogooku.kinds.linear:LinearKind",
     "factor": "gogooku.kinds.factor:FactorKind",

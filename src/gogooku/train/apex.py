@@ -1,8 +1,9 @@
 """APEX training flows: the enhanced model (all features) and the pruned variant.
 
-:func:`apex_trainer` is the :class:`~gogooku.train.loop.Trainer` of an APEX run: the model gets
-the raw market columns of ``model.market_blocks`` and every loader is wrapped in
-:class:`~gogooku.models.apex.MarketColumns`. ``train_apex(cfg, cache, fold, run_dir)`` trains
+:func:`apex_trainer` is the :class:`~gogooku.train.loop.Trainer` of an APEX run
+(``gogooku.train.market.market_trainer``): the model gets the raw market columns of
+``model.market_blocks`` and every loader is wrapped in
+:class:`~gogooku.models.market_inputs.MarketColumns`. ``train_apex(cfg, cache, fold, run_dir)`` trains
 through it; with ``[model] prune`` set it runs the pruned variant inside the same run folder:
 
 1. train the enhanced model (``prune`` cleared) in ``run_dir/enhanced/`` (checkpoints, history)
@@ -41,17 +42,11 @@ from gogooku.dataset.cache import DenseCache
 from gogooku.dataset.loader import DayBatch
 from gogooku.dataset.splits import Fold
 from gogooku.io import atomic_write_text
-from gogooku.models.apex import (
-    ApexConfig,
-    ApexError,
-    ApexRanker,
-    MarketColumns,
-    build_apex,
-    market_columns,
-)
+from gogooku.models.apex import ApexConfig, ApexError, ApexRanker, build_apex
 from gogooku.train.config import RunConfig
 from gogooku.train.loop import Trainer
 from gogooku.train.losses import rank_ic_days
+from gogooku.train.market import market_trainer
 
 SELECTION_FILE = "feature_selection.csv"
 ENHANCED_DIR = "enhanced"
@@ -64,27 +59,12 @@ def apex_trainer(run_cfg: RunConfig, cache: DenseCache, fold: Fold, run_dir: str
     cfg = run_cfg.model
     if not isinstance(cfg, ApexConfig):
         raise ApexError(f"apex_trainer needs an apex [model], got kind {cfg.kind!r}")
-    if run_cfg.data.loader.normalize == "off":
-        raise ApexError(
-            "data.loader.normalize = 'off': APEX needs normalised stock features "
-            "('cached' or 'batch'); the market columns are read raw from the cache"
-        )
-    columns = market_columns(cache, cfg.market_blocks) if cfg.market_gate else np.array([], int)
-    if cfg.market_gate and not len(columns):
-        raise ApexError(
-            f"{cache.path}: none of model.market_blocks {cfg.market_blocks} is in the dataset "
-            f"(blocks {sorted(set(cache.feature_blocks))}); name others or set market_gate = false"
-        )
+    blocks = cfg.market_blocks if cfg.market_gate else []
 
-    def build(n_features: int, horizons: list[int], cards: list[int]) -> ApexRanker:
-        return build_apex(cfg, n_features, horizons, cards, len(columns))
+    def build(n_features: int, horizons: list[int], cards: list[int], n_market: int) -> ApexRanker:
+        return build_apex(cfg, n_features, horizons, cards, n_market)
 
-    trainer = Trainer(run_cfg, cache, fold, Path(run_dir), builder=build)
-    trainer.train_loader = MarketColumns(trainer.train_loader, cache, columns)
-    trainer.eval_loaders = {
-        k: MarketColumns(v, cache, columns) for k, v in trainer.eval_loaders.items()
-    }
-    return trainer
+    return market_trainer(run_cfg, cache, fold, run_dir, blocks, build, ApexError)
 
 
 def apex_variant(cfg: ApexConfig) -> str:

@@ -2,8 +2,8 @@
 ``[loss]``, ``[evaluate]`` and the optional ``[tracking]`` (MLflow logging, off by default).
 
 ``[model]`` is validated by the config class of its ``kind``, looked up in the model-kind
-registry (``gogooku.models.registry``: the built-in atft, apex, lgbm, linear, factor and any
-installed plugin). Unknown keys are errors everywhere (``StrictModel``); ``load_run_config`` names
+registry (``gogooku.models.registry``: the built-in atft, apex, master, lgbm, linear, factor and
+any installed plugin). Unknown keys are errors everywhere (``StrictModel``); ``load_run_config`` names
 the file and the dotted key of a bad value, and also checks the sections against each other (no
 target horizon is longer than the splits' purged label horizon; the kind's own checks, e.g. the
 networks' window against the loader's).

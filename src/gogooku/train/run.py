@@ -6,7 +6,7 @@ studies call.
 with the fold's train/valid/test date ranges and ``[target]``'s horizons, the resolved
 ``config.toml``, then hands a :class:`~gogooku.models.registry.FitJob` to the model kind's
 ``fit`` (looked up in the registry: the neural loop for atft, ``gogooku.train.apex`` for apex,
-the tabular fit for lgbm/linear/factor, or a plugin's), which writes ``predictions.parquet``;
+``gogooku.train.market`` for master, the tabular fit for lgbm/linear/factor, or a plugin's), which writes ``predictions.parquet``;
 then ``train_summary.json`` and the evaluator (``metrics.json``, ``report.html``); last, with
 ``[tracking] enabled``, the finished run folder is logged to MLflow (``gogooku.tracking``; a
 tracking failure is a warning, never a failed run).
