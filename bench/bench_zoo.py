@@ -84,6 +84,13 @@ ZOO: dict[str, Model] = {
         "Breiman 2001 (permutation importance)",
         network=True,
     ),
+    "master": Model(
+        "master",
+        "master.toml",
+        "intra-stock, inter-stock and temporal attention with a market-guided feature gate",
+        "Li et al. 2024 (MASTER)",
+        network=True,
+    ),
     "ensemble": Model(
         "ensemble",
         None,
