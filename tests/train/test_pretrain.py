@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from gogooku.cli import app
-from gogooku.config import NormalizationConfig, Ts2VecConfig
+from gogooku.config import EmbeddingsConfig, NormalizationConfig, Ts2VecConfig
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.train.pretrain import (
@@ -100,3 +100,31 @@ def test_train_linear_with_ts2vec_embeddings(home, config_file, tmp_path):
     result = CliRunner().invoke(app, ["bundle", "--run", "emb"])
     assert result.exit_code != 0
     assert "cannot compute the TS2Vec embeddings" in result.output
+
+
+def test_networks_get_the_embeddings_as_extra_inputs(tiny_cfg, cache_and_fold, tmp_path):
+    from gogooku.train.loop import Trainer
+
+    cache, fold = cache_and_fold
+    data = tiny_cfg.data.model_copy(update={"embeddings": EmbeddingsConfig(ts2vec=SMALL)})
+    ridge = tiny_cfg.model.model_copy(update={"linear_skip_init": "ridge"})
+    train = tiny_cfg.train.model_copy(update={"epochs": 1})
+    cfg = tiny_cfg.model_copy(update={"data": data, "model": ridge, "train": train})
+    trainer = Trainer(cfg, cache, fold, tmp_path / "emb")
+    n_plain = len(trainer.train_loader.output_features)  # the wrapped loader's
+    assert trainer.n_features == n_plain + SMALL.dim
+    assert trainer.model.skip.weight.shape[1] == trainer.n_features
+    skip = trainer.model.skip.weight  # the frozen ridge start reads no embedding
+    assert torch.equal(skip[:, n_plain:], torch.zeros(3, 4)) and skip.abs().sum() > 0
+    ranges = fold_ranges(fold)
+    emb, (first, _), _ = fold_embeddings(
+        cache, trainer.train_loader.feature_names, ranges, cfg.data.normalization, SMALL
+    )
+    batch = next(iter(trainer.eval_loaders["test"]))
+    t = cache.date_index(batch.dates[0]) - first
+    window = cfg.data.loader.window
+    expected = emb[t - window + 1 : t + 1][:, batch.codes[0].numpy()]
+    assert batch.x.shape[-1] == trainer.n_features
+    assert np.array_equal(batch.x[0, ..., n_plain:].numpy(), expected)
+    summary = trainer.fit()
+    assert summary["ts2vec"]["steps"] > 0 and summary["epochs_run"] == 1

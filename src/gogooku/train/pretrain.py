@@ -14,7 +14,8 @@ its fold (:func:`fold_embeddings`):
   ``numpy.random.default_rng(seed)``); a step takes up to ``batch_stocks`` stocks listed on all
   the segment's days (drawn from the same generator), two overlapping crops with timestamp
   masking, and the hierarchical contrastive loss (``gogooku.models.ts2vec``); AdamW, one torch
-  thread, ``torch.manual_seed(seed)`` before the encoder is built: a seed gives the same weights;
+  thread, ``torch.manual_seed(seed)`` before the encoder is built (the caller's torch generator
+  is restored afterwards): a seed gives the same weights;
 - export (:func:`encode`): the embedding of stock i on day t is the encoder's representation of
   the LAST step of its feature series ending on t (the convolutions are causal: it sees days
   t−R+1..t, R = 1 + 4 (2^blocks − 1); days before the first cached date are zeros), for every
@@ -32,7 +33,9 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ import torch
 
 from gogooku.config import NormalizationConfig, Ts2VecConfig
 from gogooku.dataset.cache import STATIC_IDS, DenseCache, select_columns
+from gogooku.dataset.loader import DayBatch
 from gogooku.dataset.normalize import normalized_features
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_path
@@ -87,7 +91,7 @@ def pretrain_encoder(
         raise PretrainError(f"ts2vec: {days} training day(s); the contrast needs at least 2")
     seg = min(cfg.segment, days)
     started, cpu = time.perf_counter(), time.process_time()
-    with _one_thread():
+    with _one_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         encoder = TS2VecEncoder(x_tr.shape[2], cfg.hidden, cfg.dim, cfg.blocks)
         optimizer = torch.optim.AdamW(encoder.parameters(), lr=cfg.lr)
@@ -158,10 +162,12 @@ def fold_embeddings(
     normalization: NormalizationConfig,
     cfg: Ts2VecConfig,
     run_dir: Path | None = None,
+    lead: int = 0,
 ) -> tuple[np.ndarray, tuple[int, int], dict[str, Any]]:
-    """Pretrain on the fold's training days (module doc) and encode the days from the train
-    start to the test end: ((T', N, D) embeddings, (first, last) cache positions they cover,
-    the pretraining summary). With ``run_dir`` the encoder is saved there."""
+    """Pretrain on the fold's training days (module doc) and encode the days from ``lead`` days
+    before the train start (a network's window) to the test end: ((T', N, D) embeddings,
+    (first, last) cache positions they cover, the pretraining summary). With ``run_dir`` the
+    encoder is saved there."""
     names = [f for f in features if f not in STATIC_IDS]
     if not names:
         raise PretrainError("ts2vec: no feature left once the categorical ids are removed")
@@ -171,7 +177,7 @@ def fold_embeddings(
     source = normalized_features(cache, normalization)
     dates = cache.date_list
     train = day_span(dates, *ranges.of("train"), "train")
-    first, last = train[0], day_span(dates, *ranges.of("test"), "test")[1]
+    first, last = max(0, train[0] - lead), day_span(dates, *ranges.of("test"), "test")[1]
     encoder, summary = pretrain_encoder(
         select_columns(source[train[0] : train[1] + 1], idx),
         cache.mask[train[0] : train[1] + 1],
@@ -209,3 +215,47 @@ def embedding_frame(cache: DenseCache, emb: np.ndarray, span: tuple[int, int]) -
             **{name: values[:, k] for k, name in enumerate(embedding_names(emb.shape[2]))},
         }
     ).with_columns(pl.col("Date").cast(pl.Date))
+
+
+class Ts2VecColumns:
+    """A day-batch loader (or a wrapper of one) whose batches carry the embeddings of every
+    window day after the loader's features: x (B, L, N, F) → (B, L, N, F + D), for the same
+    days and stocks. ``emb`` (T', N, D) covers the cache positions from ``first`` on; other
+    attributes are the wrapped loader's."""
+
+    def __init__(self, loader: Any, cache: DenseCache, emb: np.ndarray, first: int) -> None:
+        self.loader, self.cache, self.first = loader, cache, first
+        self.emb = torch.from_numpy(emb)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "loader":  # not set yet (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    @property
+    def epoch(self) -> int:
+        return self.loader.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.loader.epoch = value
+
+    def columns(self, batch: DayBatch) -> torch.Tensor:
+        """(B, L, N, D) embeddings of ``batch``'s window days and stocks."""
+        length = batch.x.shape[1]
+        ends = torch.tensor([self.cache.date_index(d) - self.first for d in batch.dates])
+        steps = ends[:, None] + torch.arange(1 - length, 1)
+        if int(steps.min()) < 0:
+            raise PretrainError(
+                f"ts2vec: no embedding for the window of {batch.dates[0]} (starts before the "
+                "embedded days)"
+            )
+        codes = batch.codes.cpu()
+        return self.emb[steps[:, :, None], codes[:, None, :]].to(batch.x.device)
+
+    def __iter__(self) -> Iterator[DayBatch]:
+        for batch in self.loader:
+            yield replace(batch, x=torch.cat([batch.x, self.columns(batch)], dim=-1))
