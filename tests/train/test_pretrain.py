@@ -90,8 +90,9 @@ def test_train_linear_with_ts2vec_embeddings(home, config_file, tmp_path):
     assert result.exit_code == 0, result.output
     run_dir = home / "runs" / "emb"
     params = json.loads((run_dir / "linear.json").read_text())
-    inputs = next(iter(params.values()))["inputs"]
-    assert inputs[-3:] == embedding_names(3)
+    fitted = next(iter(params.values()))
+    assert fitted["inputs"][-3:] == embedding_names(3)
+    assert any(c != 0 for c in fitted["coef"][-3:])  # joined: a column of nulls would fit 0
     summary = json.loads((run_dir / "train_summary.json").read_text())
     assert summary["ts2vec"]["steps"] > 0
     assert (run_dir / ENCODER_FILE).is_file()
