@@ -14,6 +14,8 @@ from gogooku.cli import app
 from gogooku.config import EmbeddingsConfig, NormalizationConfig, Ts2VecConfig
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
+from gogooku.dataset.normalize import normalized_features
+from gogooku.train import pretrain
 from gogooku.train.pretrain import (
     ENCODER_FILE,
     embedding_frame,
@@ -53,13 +55,13 @@ def test_pretraining_reads_only_the_training_days():
     assert not _same(_weights(touched, listed, (5, 29)), base)
 
 
-def test_exported_features_are_named_shaped_and_seeded(home, tiny_cfg, tmp_path):
+def test_exported_features_are_named_shaped_and_seeded(home, tiny_cfg, tmp_path, monkeypatch):
     cache = open_cache(dataset_dir("tiny"))
     ranges = fold_ranges(select_fold("tiny", tiny_cfg, 0))
     features = [f for f in cache.feature_names if f.startswith("ret_")]
     norm = NormalizationConfig()
     emb, span, summary = fold_embeddings(cache, features, ranges, norm, SMALL, tmp_path)
-    assert (tmp_path / ENCODER_FILE).is_file()
+    weights = torch.load(tmp_path / ENCODER_FILE)["state"]
     first, last = span
     dates = cache.date_list
     assert dates[first] == ranges.train[0] and dates[last] == ranges.test[1]
@@ -77,6 +79,17 @@ def test_exported_features_are_named_shaped_and_seeded(home, tiny_cfg, tmp_path)
         cache, features, ranges, norm, SMALL.model_copy(update={"seed": 4})
     )
     assert not np.array_equal(other, emb)
+    # every day after the training days poisoned: the same encoder, the same rows up to then
+    poisoned = np.array(normalized_features(cache, norm))
+    after = dates.index(ranges.train[1]) + 1
+    poisoned[after:] = 1e30
+    monkeypatch.setattr(pretrain, "normalized_features", lambda *_: poisoned)
+    (tmp_path / "blind").mkdir()
+    blind, _, _ = fold_embeddings(cache, features, ranges, norm, SMALL, tmp_path / "blind")
+    blind_weights = torch.load(tmp_path / "blind" / ENCODER_FILE)["state"]
+    assert all(torch.equal(blind_weights[k], weights[k]) for k in weights)
+    assert np.array_equal(blind[: after - first], emb[: after - first])
+    assert not np.array_equal(blind[after - first :], emb[after - first :])
 
 
 def test_train_linear_with_ts2vec_embeddings(home, config_file, tmp_path):
