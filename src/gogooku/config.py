@@ -133,12 +133,34 @@ class LoaderConfig(StrictModel):
     pin_memory: bool = True
 
 
+class Ts2VecConfig(StrictModel):
+    """TS2Vec pretraining of a fold's temporal encoder (``gogooku.train.pretrain``)."""
+
+    dim: int = Field(16, ge=1, description="D: embedding size (features emb_ts2vec_0..D-1)")
+    hidden: int = Field(32, ge=1, description="C: width of the convolution stack")
+    blocks: int = Field(4, ge=1, description="residual blocks; receptive field 1+4(2^blocks-1)")
+    segment: int = Field(32, ge=2, description="days per training sample (cropped in two views)")
+    batch_stocks: int = Field(64, ge=2, description="stocks per step (the instance negatives)")
+    epochs: int = Field(3, ge=1, description="passes over the training days as segment ends")
+    lr: float = Field(1e-3, gt=0)
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of the instance term")
+    mask_p: float = Field(0.5, ge=0, lt=1, description="timestamp masking probability")
+    seed: int = 0
+
+
+class EmbeddingsConfig(StrictModel):
+    """Learned embeddings appended to the model inputs; each is off unless its table is given."""
+
+    ts2vec: Ts2VecConfig | None = None
+
+
 class DataConfig(StrictModel):
     """The data sections of a run config."""
 
     splits: SplitConfig = SplitConfig()
     normalization: NormalizationConfig = NormalizationConfig()
     loader: LoaderConfig = LoaderConfig()
+    embeddings: EmbeddingsConfig = EmbeddingsConfig()
 
 
 # -- load / dump ---------------------------------------------------------------------------------

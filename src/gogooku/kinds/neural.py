@@ -70,6 +70,11 @@ class NeuralKind(ModelKind):
         return list(job.features), []
 
     def bundle_parts(self, job: BundleJob) -> BundleParts:
+        if job.cfg.data.embeddings.ts2vec is not None:
+            raise BundleError(
+                f"run {job.info.run_id}: [data.embeddings.ts2vec] is on, and a bundle cannot "
+                "compute the TS2Vec embeddings when it scores"
+            )
         cache = open_cache(job.dataset_dir)
         features, raw = self.bundle_inputs(job, cache)
         cards = cache.static_cardinalities

@@ -6,7 +6,10 @@ or test range (the frame ``gogooku.runs.write_predictions`` expects): it refuses
 label windows reach into the next split (``gogooku.dataset.tabular.assert_purged``), then hands
 the panel to the kind's :meth:`TabularKind.fit_predict_panel` — by default
 ``gogooku.dataset.tabular.prepare`` (per-date normalised features, ``[target]``'s labels) and
-the kind's :meth:`TabularKind.fit_predict` on those rows.
+the kind's :meth:`TabularKind.fit_predict` on those rows. With ``[data.embeddings.ts2vec]`` the
+fold's TS2Vec embeddings (``gogooku.train.pretrain``: encoder trained on the training days only)
+are joined to the panel first and fitted on as features ``emb_ts2vec_*``; such a run cannot be
+bundled.
 
 Which categorical ids a kind fits on is its :meth:`TabularKind.id_handling` (``"drop"`` unless the
 kind overrides it: LightGBM's ``[model] categorical_ids``), passed to ``prepare`` explicitly.
@@ -55,17 +58,31 @@ class TabularKind(ModelKind):
     inputs = "rows"
 
     def fit(self, job: FitJob) -> dict[str, object]:
+        panel = pl.scan_parquet(job.dataset_dir / PANEL_FILE)
+        features, summary = list(job.features), {"epochs_run": 0, "stopped": "fit"}
+        ts2vec = job.cfg.data.embeddings.ts2vec
+        if ts2vec is not None:
+            from gogooku.dataset.cache import open_cache
+            from gogooku.train.pretrain import embedding_frame, fold_embeddings
+
+            cache = open_cache(job.dataset_dir)
+            emb, span, summary["ts2vec"] = fold_embeddings(
+                cache, features, job.ranges, job.cfg.data.normalization, ts2vec, job.run_dir
+            )
+            frame = embedding_frame(cache, emb, span)
+            panel = panel.join(frame.lazy(), on=["Date", "Code"], how="left")
+            features += frame.columns[2:]
         preds = fit_predict_tabular(
             job.cfg.model,
-            pl.scan_parquet(job.dataset_dir / PANEL_FILE),
-            job.features,
+            panel,
+            features,
             job.ranges,
             job.cfg.target,
             job.run_dir,
             job.cfg.data.normalization,
         )
         write_predictions(job.run_dir, preds)
-        return {"epochs_run": 0, "stopped": "fit"}
+        return summary
 
     def fit_predict_panel(
         self,
@@ -101,6 +118,11 @@ class TabularKind(ModelKind):
         )
 
     def bundle_parts(self, job: BundleJob) -> BundleParts:
+        if job.cfg.data.embeddings.ts2vec is not None:
+            raise BundleError(
+                f"run {job.info.run_id}: [data.embeddings.ts2vec] is on, and a bundle cannot "
+                "compute the TS2Vec embeddings when it scores"
+            )
         names = self.model_files(job)
         ids = self.id_handling(job.cfg.model)
         extra: dict[str, Any] = {"window": 1, "static_names": [], "static_cardinalities": []}

@@ -16,7 +16,11 @@ prediction with its target), and writes into ``run_dir``:
 ``fit(resume=True)`` continues after the last completed epoch of ``last.pt``; training one
 epoch, stopping and resuming gives the same weights as training straight through (tested). On
 CUDA the forward and the loss run under bf16 autocast (``train.amp``) and the model may be
-``torch.compile``-d (``train.compile``); on the CPU both are off.
+``torch.compile``-d (``train.compile``); on the CPU both are off. With
+``[data.embeddings.ts2vec]`` the fold's TS2Vec encoder is pretrained first (training days only,
+``gogooku.train.pretrain``) and its D embeddings are appended to every window day's features
+(the model is built for F + D inputs; a ridge start of the linear skip is fitted on the F
+features and gives the embeddings zero coefficients).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from gogooku.errors import GogookuError
 from gogooku.io import atomic_path, atomic_write_text
 from gogooku.models.output import ModelOutput
 from gogooku.models.registry import get_kind
-from gogooku.runs import write_predictions
+from gogooku.runs import Ranges, write_predictions
 from gogooku.target import pred_column
 from gogooku.train.config import RunConfig
 from gogooku.train.diagnostics import (
@@ -55,6 +59,7 @@ from gogooku.train.diagnostics import (
     grad_norms,
 )
 from gogooku.train.losses import compute_loss, pearson_days, rank_ic_days
+from gogooku.train.pretrain import Ts2VecColumns, fold_embeddings
 from gogooku.train.ridge_start import fit_ridge_start
 
 log = logging.getLogger(__name__)
@@ -213,6 +218,9 @@ class Trainer:
             for split, seg in (("valid", "val"), ("test", "test"))
         }
         self.n_features = len(self.train_loader.output_features)
+        self.pretrain: dict | None = None
+        if cfg.data.embeddings.ts2vec is not None:
+            self._attach_ts2vec(run_dir)
         cardinalities = cache.static_cardinalities
         build = builder or (lambda f, h, c: get_kind(cfg.model.kind).build(cfg.model, f, h, c))
         torch.manual_seed(self.tc.seed)
@@ -226,6 +234,9 @@ class Trainer:
                 [dates[i] for i in self.train_loader.days],
                 cfg.model.linear_skip_alpha,
             )
+            if self.pretrain is not None:  # the frozen ridge reads no embedding: zero rows
+                extra = self.n_features - coef.shape[0]
+                coef = torch.cat([coef, coef.new_zeros(extra, coef.shape[1])])
             self.model.skip.fix(coef.to(self.device), intercept.to(self.device))
             log.info(
                 "ridge start: linear skip fitted on %d training days in %.1f s (alpha %g)",
@@ -257,6 +268,30 @@ class Trainer:
         self.best_epoch = -1
         self.since_best = 0
         self.history: list[dict] = []
+
+    def _attach_ts2vec(self, run_dir: Path) -> None:
+        """Pretrain the fold's TS2Vec encoder and append its embeddings to every window day's
+        inputs (``gogooku.train.pretrain``)."""
+        fold, spec = self.fold, self.cfg.data.embeddings.ts2vec
+        ranges = Ranges(
+            train=(fold.train.start, fold.train.end),
+            valid=(fold.val.start, fold.val.end),
+            test=(fold.test.start, fold.test.end),
+        )
+        emb, (first, _), self.pretrain = fold_embeddings(
+            self.cache,
+            self.train_loader.feature_names,
+            ranges,
+            self.cfg.data.normalization,
+            spec,
+            run_dir,
+            lead=self.cfg.data.loader.window - 1,
+        )
+        self.train_loader = Ts2VecColumns(self.train_loader, self.cache, emb, first)
+        self.eval_loaders = {
+            k: Ts2VecColumns(v, self.cache, emb, first) for k, v in self.eval_loaders.items()
+        }
+        self.n_features += spec.dim
 
     # -- checkpoints -----------------------------------------------------------------------------
     @property
@@ -474,12 +509,15 @@ class Trainer:
                 if self.since_best >= self.tc.patience:
                     reason = "early stopping"
                     break
-        return {
+        summary = {
             "best_epoch": self.best_epoch,
             "best_val_rank_ic": None if self.best == -math.inf else self.best,
             "epochs_run": len(self.history),
             "stopped": reason,
         }
+        if self.pretrain is not None:
+            summary["ts2vec"] = self.pretrain
+        return summary
 
     def load_best(self) -> None:
         """Load the best epoch's EMA weights (``checkpoints/best.pt``) into the model."""
