@@ -1,6 +1,6 @@
 """Normalisation of each stock's window along time, before the temporal encoder.
 
-Both modules take x (M, L, F) — M = B·N stock windows of L days and F features — and return
+Each module takes x (M, L, F) — M = B·N stock windows of L days and F features — and returns
 ``(signal, context)``: ``signal`` (M, L, F) goes to the encoder, ``context`` (M, L, C) carries
 what the normalisation removed, so the model can still use it (projected and added to the
 encoder input).
