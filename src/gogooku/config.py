@@ -118,6 +118,11 @@ class LoaderConfig(StrictModel):
     window: int = Field(60, ge=1, description="L: days of features per sample, ending at t")
     days_per_batch: int = Field(1, ge=1)
     shuffle: bool = True
+    contiguous_days: bool = Field(
+        False,
+        description="batches of consecutive days sharing one stock draw (DMN turnover); the "
+        "order of the batches is shuffled",
+    )
     seed: int = 0
     stocks_per_day: int | None = Field(None, ge=1, description="random subset of listed stocks")
     features: list[str] | None = None
@@ -341,6 +346,9 @@ def _toml_scalar(value: object) -> str:
         return f'"{escaped}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_scalar(v) for v in value if v is not None) + "]"
+    if isinstance(value, dict):  # an inline table: a list of tables such as [train] phases
+        items = (f"{_toml_key(k)} = {_toml_scalar(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(items) + "}"
     raise ConfigError(f"cannot write {type(value).__name__} value {value!r} as TOML")
 
 

@@ -162,3 +162,30 @@ def test_no_usable_day_is_an_error(holey):
         DayBatchLoader(cache, LoaderConfig(window=30), days=cache.date_list[:20])
     with pytest.raises(CacheError, match=r"date 2019-01-04 is not on the cache's date axis"):
         DayBatchLoader(cache, LoaderConfig(window=3), days=[np.datetime64("2019-01-04").item()])
+
+
+def test_contiguous_days_give_consecutive_days_of_the_same_stocks(holey):
+    cache = open_cache(holey.path)
+    config = LoaderConfig(
+        window=10, days_per_batch=4, seed=4, normalize="off", contiguous_days=True
+    )
+    loader = DayBatchLoader(cache, config)
+    days = list(loader.days)
+    blocks = [[cache.date_index(d) for d in batch.dates] for batch in loader]
+    # every day once; each batch a run of consecutive usable days; the remainder joins the last
+    assert sorted(t for b in blocks for t in b) == days
+    assert all(b == days[days.index(b[0]) : days.index(b[0]) + len(b)] for b in blocks)
+    assert sorted(len(b) for b in blocks)[:-1] == [4] * (len(blocks) - 1)
+    assert 4 <= max(len(b) for b in blocks) < 8 and len(loader) == len(blocks)
+    assert blocks != sorted(blocks)  # the blocks' order is shuffled …
+    ordered = DayBatchLoader(cache, config.model_copy(update={"shuffle": False}))
+    assert [cache.date_index(d) for b in ordered for d in b.dates] == days  # … unless off
+    sub = DayBatchLoader(cache, config.model_copy(update={"stocks_per_day": 9}))
+    for batch in sub:
+        first = batch.codes[0]
+        assert (batch.codes == first).all()  # one draw of stocks per batch
+        t0 = cache.date_index(batch.dates[0])
+        assert cache.mask[t0][first.numpy()].all()
+        for d, day in enumerate(batch.dates):
+            expected = cache.mask[cache.date_index(day)][first.numpy()]
+            assert np.array_equal(batch.mask[d].numpy(), expected)

@@ -18,7 +18,8 @@ ALTERNATIVES = {
     "attention_heads": 4,
     "dropout": 0.5,
     "window": 10,
-    "fan": False,
+    "norm": "instance",
+    "san_slice": 4,
     "fan_top_k": 4,
     "gat": False,
     "gat_heads": 3,
@@ -47,10 +48,14 @@ def test_every_config_field_is_covered():
     assert set(ALTERNATIVES) == set(AtftConfig.model_fields) - {"kind"} - TRAINING_ONLY
 
 
+# fields that change the model only together with another field's value
+CONTEXT = {"san_slice": {"norm": "san", "san_slice": 2}}
+
+
 @pytest.mark.parametrize("field", sorted(ALTERNATIVES))
 def test_field_reaches_the_model(field):
-    base = small_config(dropout=0.1)
-    changed = small_config(**{"dropout": 0.1, field: ALTERNATIVES[field]})
+    base = small_config(dropout=0.1, **CONTEXT.get(field, {}))
+    changed = small_config(**{"dropout": 0.1, **CONTEXT.get(field, {}), field: ALTERNATIVES[field]})
     assert getattr(changed, field) != getattr(base, field)
     n0, layers0, out0 = fingerprint(base)
     n1, layers1, out1 = fingerprint(changed)
@@ -72,6 +77,9 @@ def test_toml_round_trip(tmp_path):
         ({"quantiles": (0.5, 0.1)}, "strictly increasing"),
         ({"quantiles": (0.0, 0.5)}, "strictly increasing"),
         ({"window": 4, "fan_top_k": 4}, "fan_top_k=4"),
+        ({"norm": "san", "window": 8, "san_slice": 3}, "san_slice=3"),
+        ({"norm": "san", "window": 8, "san_slice": 8}, "at least two slices"),
+        ({"fan": True, "norm": "instance"}, "disagree"),
         ({"dropout": 1.0}, "dropout"),
         ({"hidden": 12}, "hidden"),
         ({"kind": "lgbm"}, "kind"),

@@ -269,3 +269,33 @@ def test_linear_skip_adds_a_linear_map_of_the_last_day(batch):
         plain.out.bias.zero_()
     assert not hasattr(plain, "skip")
     assert torch.equal(plain(batch).point, torch.zeros_like(expected))
+
+
+def test_san_model_runs_and_reports_its_branch(batch):
+    out = small_model(norm="san", san_slice=4)(batch)
+    assert set(out.branches) == {"san", "attention", "gat"}
+    assert torch.isfinite(out.point).all()
+    assert set(small_model(norm="instance")(batch).branches) == {"attention", "gat"}
+
+
+def test_parts_partition_the_parameters_and_switch_their_branches(batch):
+    model = small_model(norm="san", san_slice=4)
+    parts = model.parameters_of()
+    assert set(parts) == {"norm", "attention", "gat", "encoder"}
+    ids = [id(p) for ps in parts.values() for p in ps]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+    assert {id(p) for p in parts["norm"]} >= {
+        id(model.norm.mean_weights),
+        id(model.norm.std_weights),
+    }
+    assert {id(p) for p in parts["gat"]} >= {id(p) for p in model.gat.parameters()}
+    full = model(batch)
+    for part, branch in (("norm", "san"), ("attention", "attention"), ("gat", "gat")):
+        model.switch(part, False)
+        out = model(batch)
+        assert branch not in out.branches
+        assert not torch.allclose(out.point, full.point), part
+        model.switch(part, True)
+    assert torch.equal(model(batch).point, full.point)
+    with pytest.raises(ValueError, match="'encoder' cannot be switched off"):
+        model.switch("encoder", False)

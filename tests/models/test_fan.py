@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm
+from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm, SliceAdaptiveNorm
 
 L = 32
 
@@ -68,3 +68,51 @@ def test_instance_norm_by_hand():
     assert context.shape == (1, 4, 2)
     assert torch.allclose(context[0, :, 0], torch.full((4,), mean))
     assert torch.allclose(context[0, :, 1], torch.full((4,), std))
+
+
+def test_san_slices_by_hand_and_round_trips():
+    """Window 4 in two slices of 2: [1, 3 | 10, 10] → slice means 2, 10, stds 1, 0."""
+    x = torch.tensor([1.0, 3.0, 10.0, 10.0]).reshape(1, 4, 1)
+    san = SliceAdaptiveNorm(window=4, slice_len=2)
+    signal, context = san(x)
+    eps = san.eps
+    assert torch.allclose(signal[0, :, 0], torch.tensor([-1 / (1 + eps), 1 / (1 + eps), 0, 0]))
+    mean, std = context[0, :, 0], context[0, :, 1]
+    assert torch.equal(mean, torch.tensor([2.0, 2.0, 10.0, 10.0]))
+    assert torch.equal(std, torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    # zero-initialised predictor: the next slice's statistics are the last slice's
+    assert torch.equal(context[0, :, 2], torch.full((4,), 10.0))
+    assert torch.allclose(context[0, :, 3], torch.zeros(4))
+    # the encoder's input and the first 2F context columns give x back
+    assert torch.allclose(signal * (std.reshape(1, 4, 1) + eps) + mean.reshape(1, 4, 1), x)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([(6, 2), (6, 3), (8, 4)]))
+def test_san_round_trip_on_random_windows(seed, shape):
+    length, t = shape
+    x = torch.randn(3, length, 4, generator=torch.Generator().manual_seed(seed)) * 5 + 2
+    san = SliceAdaptiveNorm(window=length, slice_len=t)
+    with torch.no_grad():
+        san.mean_weights.normal_()
+        san.std_weights.normal_()
+    signal, context = san(x)
+    mean, std = context[..., :4], context[..., 4:8]
+    assert torch.allclose(signal * (std + san.eps) + mean, x, atol=1e-4)
+    # per slice the signal has mean 0
+    assert signal.reshape(3, length // t, t, 4).mean(2).abs().max() < 1e-4
+
+
+def test_san_predictor_extrapolates_the_slice_means():
+    """mean weights a = (1, 0) on slices (μ₁, μ₂) = (0, 4): μ̂ = μ₂ + (μ₁ − μ₂) = 0; std weights
+    b = (−1, 0) with σ₁ = 1, σ₂ = 2: σ̂ = σ₂ · exp(−(log(1 + ε) − log(2 + ε)))."""
+    x = torch.tensor([-1.0, 1.0, 2.0, 6.0]).reshape(1, 4, 1)
+    san = SliceAdaptiveNorm(window=4, slice_len=2)
+    with torch.no_grad():
+        san.mean_weights.copy_(torch.tensor([1.0, 0.0]))
+        san.std_weights.copy_(torch.tensor([-1.0, 0.0]))
+    _, context = san(x)
+    eps = san.eps
+    expected = 2.0 * math.exp(-(math.log(1 + eps) - math.log(2 + eps)))
+    assert torch.allclose(context[0, :, 2], torch.zeros(4))
+    assert torch.allclose(context[0, :, 3], torch.full((4,), expected))

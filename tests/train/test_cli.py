@@ -186,7 +186,7 @@ def test_ablate_trains_four_variants_and_compares(home, config_file, tmp_path):
     toggles = {}
     for p in runs:
         model = load_run_config(p / "config.toml").model
-        toggles[p.name.split("-")[-1]] = (model.gat, model.fan, model.attention)
+        toggles[p.name.split("-")[-1]] = (model.gat, model.norm == "fan", model.attention)
         assert (p / "metrics.json").is_file()
     assert toggles == {
         "full": (True, True, True),
@@ -199,3 +199,27 @@ def test_ablate_trains_four_variants_and_compares(home, config_file, tmp_path):
     assert "test split" in result.output
     html = next((home / "runs").glob("ablate-*.html")).read_text()
     assert all(p.name in html for p in runs)
+
+
+def test_train_with_every_new_switch_on(home, config_file):
+    """DMN on contiguous days, MSE, Sortino, SAN and two phases in one short CLI run."""
+    switches = [
+        "loss.dmn=1.0", "loss.dmn_turnover=0.1", "loss.mse=0.2", "loss.sortino=0.2",
+        "data.loader.contiguous_days=true", "data.loader.days_per_batch=4",
+        "model.norm=san", "model.san_slice=5", "train.epochs=2",
+        'train.phases=[{epochs=1, off=["norm", "gat"]}, {epochs=1, lr_scale=0.5}]',
+        "data.splits.train_days=24", "data.splits.val_days=10",
+    ]  # fmt: skip
+    sets = [a for s in switches for a in ("--set", s)]
+    result = invoke("train", "--model", "atft", "--dataset", "tiny", "--config", config_file,
+                    "--run", "sw", "--fold", "0", *sets)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run_dir = home / "runs" / "sw"
+    rows = [json.loads(s) for s in (run_dir / HISTORY_FILE).read_text().splitlines()]
+    assert [r["phase"] for r in rows] == [0, 1]
+    assert set(rows[0]["loss_terms"]) >= {"dmn", "mse", "sortino"}
+    assert set(rows[0]["loss_terms"]["dmn"]) == {"5"}
+    assert all(isinstance(r["val_sharpe"], float) for r in rows)
+    saved = load_run_config(run_dir / "config.toml")
+    assert saved.model.norm == "san" and len(saved.train.phases) == 2
+    assert (run_dir / "predictions.parquet").is_file() and (run_dir / "metrics.json").is_file()

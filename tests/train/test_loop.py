@@ -16,7 +16,7 @@ from gogooku.train.loop import Trainer, TrainError, lr_factor
 HISTORY_KEYS = {
     "epoch", "lr", "train_loss", "loss_terms", "train_rank_ic", "train_ic", "val_rank_ic",
     "val_ic", "pred_std", "grad_norm", "activations", "dead_branches", "samples",
-    "samples_per_s", "train_seconds", "seconds", "best",
+    "samples_per_s", "train_seconds", "seconds", "best", "val_sharpe",
 }  # fmt: skip
 
 
@@ -176,6 +176,7 @@ NOT_SEARCHED = {
     "amp": "bf16 autocast, CUDA only",
     "compile": "torch.compile, CUDA only",
     "progress": "display only",
+    "phases": "switches the ATFT's parts (tests/train/test_phases.py)",
 }
 
 

@@ -126,7 +126,10 @@ def test_total_is_the_weighted_sum_of_the_terms():
 
 def test_every_loss_field_changes_the_total():
     point, q, y, y_mask = _batch(1)
-    base = LossConfig(top_rank=0.2, listnet=0.2, pairwise=0.2)
+    base = LossConfig(
+        top_rank=0.2, listnet=0.2, pairwise=0.2, mse=0.2, sortino=0.2, dmn=0.2, dmn_turnover=0.1
+    )
+    codes = torch.arange(point.shape[1]).expand(point.shape[0], -1)
     changes = {
         "rank": 0.9,
         "cs_ic": 0.0,
@@ -141,18 +144,24 @@ def test_every_loss_field_changes_the_total():
         "pairwise": 0.0,
         "pairwise_k": 1,
         "pairwise_margin": 0.2,
+        "mse": 0.0,
+        "sortino": 0.0,
+        "dmn": 0.0,
+        "dmn_cost_bp": 500.0,
+        "dmn_turnover": 0.0,
     }
     assert set(changes) == set(LossConfig.model_fields)
-    ref = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base, 5).total)
+    levels, horizons = (0.1, 0.5, 0.9), [1, 5, 20]
+    ref = float(compute_loss(point, q, levels, y, y_mask, horizons, base, 5, codes).total)
     for name, value in changes.items():
         cfg = base.model_copy(update={name: value})
-        got = float(compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], cfg, 5).total)
+        got = float(compute_loss(point, q, levels, y, y_mask, horizons, cfg, 5, codes).total)
         assert got != pytest.approx(ref, rel=1e-6), f"loss.{name} did not change the loss"
-    other_main = compute_loss(point, q, (0.1, 0.5, 0.9), y, y_mask, [1, 5, 20], base, 20).total
+    other_main = compute_loss(point, q, levels, y, y_mask, horizons, base, 20, codes).total
     assert float(other_main) != pytest.approx(ref, rel=1e-6), "main_horizon did not change the loss"
 
 
-@pytest.mark.parametrize("term", ["top_rank", "listnet", "pairwise"])
+@pytest.mark.parametrize("term", ["top_rank", "listnet", "pairwise", "mse", "sortino"])
 def test_optional_terms_are_off_by_default_and_reach_the_total(term):
     assert getattr(LossConfig(), term) == 0.0
     point, _, y, y_mask = _batch(3)

@@ -25,6 +25,13 @@ last batch may be short. ``stocks_per_day = k`` keeps k listed stocks per day dr
 same generator (all listed stocks and masked padding when fewer are listed); without it N' = N
 (the full code axis, unlisted stocks masked).
 
+``contiguous_days`` (for the DMN loss's turnover): the sorted days are cut into blocks of
+``days_per_batch`` consecutive days (a shorter remainder joins the last block, so no batch has
+fewer days than asked unless there are fewer days in all), the order of the blocks is drawn from
+``default_rng([seed, epoch])`` (kept with ``shuffle`` off), and the stocks are drawn once per
+batch from those listed on its first day, so every day of a batch has the same codes (a stock
+delisted within the block is masked on its later days).
+
 On CUDA (``device`` is a CUDA device and ``torch.cuda.is_available()``) a background thread
 assembles the next ``prefetch`` batches into pinned memory and copies them on a side stream;
 normalisation then runs on the GPU. On the CPU batches are produced in the calling thread
@@ -142,6 +149,8 @@ class DayBatchLoader:
         return idx
 
     def __len__(self) -> int:
+        if self.config.contiguous_days:
+            return max(1, len(self.days) // self.config.days_per_batch)
         return -(-len(self.days) // self.config.days_per_batch)
 
     def day_order(self, epoch: int) -> np.ndarray:
@@ -175,8 +184,9 @@ class DayBatchLoader:
         unless stocks are subsampled)."""
         c, length = self.cache, self.config.window
         xs, ys, masks, x_masks, statics, codes, edges = [], [], [], [], [], [], []
+        shared = self._stocks(int(day_idx[0]), rng) if self.config.contiguous_days else None
         for t in day_idx:
-            stocks = self._stocks(int(t), rng)
+            stocks = shared if shared is not None else self._stocks(int(t), rng)
             full = stocks.shape[0] == c.shape[1]
             win_mask = c.mask[t - length + 1 : t + 1]
             if self.config.normalize == "batch" and not full:
@@ -219,8 +229,19 @@ class DayBatchLoader:
         return replace(batch, x=x)
 
     def _batches(self, epoch: int) -> Iterator[tuple[int, ...]]:
-        order = self.day_order(epoch)
         b = self.config.days_per_batch
+        if self.config.contiguous_days:
+            starts = list(range(0, len(self.days), b))
+            if len(starts) > 1 and len(self.days) - starts[-1] < b:
+                starts.pop()
+            ends = [*starts[1:], len(self.days)]
+            blocks = np.arange(len(starts))
+            if self.config.shuffle:
+                blocks = np.random.default_rng([self.config.seed, epoch]).permutation(blocks)
+            for k in blocks:
+                yield tuple(int(t) for t in self.days[starts[k] : ends[k]])
+            return
+        order = self.day_order(epoch)
         for i in range(0, len(order), b):
             yield tuple(int(t) for t in order[i : i + b])
 

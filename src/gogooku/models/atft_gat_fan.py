@@ -8,8 +8,9 @@ stocks, and per-horizon point and quantile heads.
 2. **Static context** from the categorical ids (sector33, sector17, market): one embedding table
    with per-column offsets, c = GRN(concat of embeddings), then four linear maps of c: the
    variable-selection context c_s, the enrichment context c_e and the LSTM's initial (h₀, c₀).
-3. **Normalisation along time** (``fan``): FAN (residual to the encoder, the dominant-frequency
-   reconstruction as context) or a plain instance norm (``gogooku.models.fan``).
+3. **Normalisation along time** (``norm``): FAN (residual to the encoder, the dominant-frequency
+   reconstruction as context), SAN (per-slice statistics and their prediction as context) or a
+   plain instance norm (``gogooku.models.fan``).
 4. **Variable selection**, one per window: w = softmax(GRN(x_L, c_s)) over the F features,
    from the last day's normalised features x_L; e_t = W_x (F · w ⊙ x_t) + W_ctx context_t + p_t
    (p a learned position embedding of the L days).
@@ -31,8 +32,13 @@ stocks, and per-horizon point and quantile heads.
    start at 0, so training starts from the ridge forecast and learns a residual. Outputs
    are float32 also under bf16 autocast (FAN's FFT runs in float32 as well).
 
-Branch outputs (``ModelOutput.branches``, each (B, N, H)): ``"fan"`` — the projected FAN context
-of the last day, ``"attention"`` — GLU(attn) of step 5, ``"gat"`` — σ(…) ⊙ g of step 6.
+Parts (:data:`PARTS`, switched off for a phase of ``[train] phases`` with :meth:`switch`):
+``"norm"`` — step 3 (off: the encoder sees the cleaned x and no context), ``"attention"`` — the
+attention of step 5 (off: a = s_L), ``"gat"`` — step 6 (off: h unchanged); :meth:`parameters_of`
+names each part's parameters, ``"encoder"`` everything else that trains.
+
+Branch outputs (``ModelOutput.branches``, each (B, N, H)): ``"fan"`` or ``"san"`` — the projected
+normalisation context of the last day, ``"attention"`` — GLU(attn) of step 5, ``"gat"`` — σ(…) ⊙ g of step 6.
 There is no Python loop over stocks or features; the only loop is over the B days' edge lists.
 """
 
@@ -40,7 +46,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from pydantic import Field, model_validator
@@ -48,7 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch_geometric.nn import GATv2Conv
 
-from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm
+from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm, SliceAdaptiveNorm
 from gogooku.models.layers import GateAddNorm, GatedLinearUnit, GatedResidualNetwork
 from gogooku.models.output import ModelOutput
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
@@ -66,13 +72,36 @@ class AtftConfig(LinearSkipFields):
     attention_heads: int = Field(4, ge=1, description="heads of the temporal self-attention")
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     window: int = Field(60, ge=2, description="L: must equal [data] loader.window")
-    fan: bool = Field(True, description="FAN (true) or a plain instance norm (false)")
+    norm: Literal["fan", "san", "instance"] = Field(
+        "fan", description="normalisation along time: FAN, SAN or a plain instance norm"
+    )
     fan_top_k: int = Field(3, ge=1, description="dominant frequencies FAN removes")
+    san_slice: int = Field(5, ge=1, description="T: days per SAN slice (window a multiple, ≥ 2T)")
     gat: bool = True
     gat_heads: int = Field(2, ge=1)
     attention: bool = True
     quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
     static_embedding_dim: int = Field(8, ge=1, description="per categorical id column")
+
+    PARTS: ClassVar[tuple[str, ...]] = ("norm", "attention", "gat", "encoder")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_fan(cls, data: Any) -> Any:
+        """``fan = true/false`` (configs and saved runs before ``norm``) → norm fan/instance."""
+        if not isinstance(data, dict) or "fan" not in data:
+            return data
+        data = dict(data)
+        fan = data.pop("fan")
+        if not isinstance(fan, bool):
+            raise ValueError(f"fan = {fan!r}: expected true or false (or use norm = ...)")
+        norm = "fan" if fan else "instance"
+        if data.setdefault("norm", norm) != norm:
+            raise ValueError(
+                f"fan = {str(fan).lower()} and norm = {data['norm']!r} disagree (fan is the old "
+                'spelling of norm = "fan" / "instance"): keep only norm'
+            )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> AtftConfig:
@@ -85,6 +114,13 @@ class AtftConfig(LinearSkipFields):
             raise ValueError(
                 f"fan_top_k={self.fan_top_k} exceeds the {self.window // 2 + 1} rFFT frequencies "
                 f"of window={self.window}"
+            )
+        if self.norm == "san" and (
+            self.window % self.san_slice or self.window < 2 * self.san_slice
+        ):
+            raise ValueError(
+                f"norm = 'san' needs window={self.window} to be a multiple of "
+                f"san_slice={self.san_slice} with at least two slices"
             )
         q = self.quantiles
         if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
@@ -132,7 +168,13 @@ class AtftGatFan(nn.Module):
             self.static_bias = nn.Parameter(torch.zeros(h))
         self.static_contexts = nn.Linear(h, 4 * h)
 
-        self.norm = FrequencyAdaptiveNorm(cfg.fan_top_k) if cfg.fan else InstanceNorm()
+        self.off: set[str] = set()
+        if cfg.norm == "fan":
+            self.norm = FrequencyAdaptiveNorm(cfg.fan_top_k)
+        elif cfg.norm == "san":
+            self.norm = SliceAdaptiveNorm(cfg.window, cfg.san_slice)
+        else:
+            self.norm = InstanceNorm()
         self.context_proj = nn.Linear(self.norm.context_dim(n_features), h)
         self.selection = GatedResidualNetwork(n_features, h, n_features, p, d_context=h)
         self.feature_proj = nn.Linear(n_features, h)
@@ -170,6 +212,36 @@ class AtftGatFan(nn.Module):
         self.n_out = 1 + len(self.quantile_levels)
         self.out = nn.Linear(h, len(self.horizons) * self.n_out)
         attach_linear_skip(self, cfg, n_features, self.out, self.n_out)
+
+    # -- parts (phase training) -----------------------------------------------------------------
+    def _part_modules(self) -> dict[str, list[nn.Module]]:
+        parts: dict[str, list[nn.Module]] = {"norm": [self.norm, self.context_proj]}
+        parts["attention"] = (
+            [self.attn, self.attn_glu, self.attn_norm] if self.cfg.attention else []
+        )
+        parts["gat"] = [self.gat, self.gat_gate] if self.cfg.gat else []
+        return parts
+
+    def parameters_of(self) -> dict[str, list[nn.Parameter]]:
+        """Each part's trainable parameters (module doc); ``"encoder"``: the rest."""
+        named = {
+            part: [p for mod in mods for p in mod.parameters()]
+            for part, mods in self._part_modules().items()
+        }
+        taken = {id(p) for params in named.values() for p in params}
+        named["encoder"] = [p for p in self.parameters() if id(p) not in taken]
+        return named
+
+    def switch(self, part: str, on: bool) -> None:
+        """Run ``part`` ("norm", "attention" or "gat") in ``forward`` or bypass it."""
+        if part not in self._part_modules():
+            raise ValueError(
+                f"ATFT part {part!r} cannot be switched off: expected norm, attention or gat"
+            )
+        if on:
+            self.off.discard(part)
+        else:
+            self.off.add(part)
 
     # -- pieces of forward ----------------------------------------------------------------------
     def _static_context(self, static: torch.Tensor, m: int) -> torch.Tensor:
@@ -213,10 +285,13 @@ class AtftGatFan(nn.Module):
         c_select, c_enrich, h0, c0 = self.static_contexts(c).chunk(4, dim=-1)
         branches: dict[str, torch.Tensor] = {}
 
-        signal, context = self.norm(x)
-        context_h = self.context_proj(context)
-        if self.cfg.fan:
-            branches["fan"] = context_h[:, -1].reshape(b, n, h)
+        if "norm" in self.off:
+            signal, context_h = x, x.new_zeros(())
+        else:
+            signal, context = self.norm(x)
+            context_h = self.context_proj(context)
+            if self.cfg.norm != "instance":
+                branches[self.cfg.norm] = context_h[:, -1].reshape(b, n, h)
         # one selection per window, from its last day: the GRN over F features is the costliest
         # layer, and running it on every day of the window made it L times as costly
         weights = torch.softmax(self.selection(signal[:, -1], c_select), dim=-1)
@@ -230,7 +305,7 @@ class AtftGatFan(nn.Module):
         z = self.lstm_gate(lstm_out, e)
         s = self.enrichment(z, c_enrich.unsqueeze(1))
         query = s[:, -1:]
-        if self.cfg.attention:
+        if self.cfg.attention and "attention" not in self.off:
             # the last day is always attendable, so a window with no listed day has no empty row
             padding = torch.cat([~listed[:, :-1], torch.zeros_like(listed[:, -1:])], dim=1)
             attended, _ = self.attn(query, s, s, key_padding_mask=padding, need_weights=False)
@@ -239,7 +314,7 @@ class AtftGatFan(nn.Module):
             query = self.attn_norm(query + contribution)
         hidden = self.output_gate(self.positionwise(query), z[:, -1:]).squeeze(1)
 
-        if self.cfg.gat:
+        if self.cfg.gat and "gat" not in self.off:
             edge_index, edge_weight = self._graph(batch, n, batch.mask.reshape(m))
             g = self.gat(hidden, edge_index, edge_attr=edge_weight.unsqueeze(-1))
             contribution = torch.sigmoid(self.gat_gate(torch.cat([hidden, g], dim=-1))) * g

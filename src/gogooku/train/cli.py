@@ -20,10 +20,10 @@ import typer
 
 from gogooku.models.registry import kind_names
 
-ABLATIONS: dict[str, dict[str, bool]] = {
+ABLATIONS: dict[str, dict[str, bool | str]] = {
     "full": {},
     "no_gat": {"gat": False},
-    "no_fan": {"fan": False},
+    "no_fan": {"norm": "instance"},
     "no_attention": {"attention": False},
 }
 # the registry names kinds without importing them, so --help imports no model

@@ -38,6 +38,15 @@ from gogooku.target import TargetConfig
 from gogooku.tracking.config import TrackingConfig
 
 
+class PhaseConfig(StrictModel):
+    """One phase of ``[train] phases`` (``[[train.phases]]`` tables, in order)."""
+
+    epochs: int = Field(ge=1)
+    off: list[str] = Field([], description="model parts bypassed in the forward pass")
+    freeze: list[str] = Field([], description="model parts whose parameters do not train")
+    lr_scale: float = Field(1.0, gt=0, description="multiplies the scheduled lr in this phase")
+
+
 class TrainConfig(StrictModel):
     """The neural training loop (``gogooku.train.loop``).
 
@@ -46,6 +55,11 @@ class TrainConfig(StrictModel):
     m = ``min_lr_ratio``, or constant lr without ``cosine``. EMA: θ̄ ← d θ̄ + (1 − d) θ after
     every step (d = ``ema_decay``, 0 disables it); validation, checkpoints' best weights and
     predictions use θ̄.
+
+    ``phases`` (empty: off) trains Σ phase epochs (= ``epochs``) in order; in each, the listed
+    model parts are bypassed (``off``) or kept but not trained (``freeze``), and the lr schedule
+    above is multiplied by ``lr_scale``. The best epoch and early stopping are taken over the
+    last phase only, which must switch nothing off (the predictions come from the whole model).
     """
 
     epochs: int = Field(20, ge=1)
@@ -68,6 +82,24 @@ class TrainConfig(StrictModel):
     dead_branch_eps: float = Field(1e-6, ge=0, description="branch dead when mean |out| ≤ eps")
     diagnostics_every: int = Field(50, ge=1, description="steps between activation snapshots")
     progress: bool = True
+    phases: list[PhaseConfig] = Field([], description="phase training; empty: one phase")
+
+    @model_validator(mode="after")
+    def _phases_fill_epochs(self) -> TrainConfig:
+        if not self.phases:
+            return self
+        total = sum(phase.epochs for phase in self.phases)
+        if total != self.epochs:
+            raise ValueError(
+                f"train.phases last {total} epochs in all but train.epochs is {self.epochs}: "
+                "set epochs to the sum"
+            )
+        if self.phases[-1].off:
+            raise ValueError(
+                f"the last of train.phases switches off {self.phases[-1].off}: the best epoch is "
+                "chosen in the last phase, whose model must be whole"
+            )
+        return self
 
 
 class LossConfig(StrictModel):
@@ -89,6 +121,11 @@ class LossConfig(StrictModel):
     top_k: int = Field(20, ge=1, description="K: stocks with target mass in top_rank")
     pairwise_k: int = Field(50, ge=1, description="K: top and bottom stocks paired in pairwise")
     pairwise_margin: float = Field(1.0, gt=0, description="μ: margin in forecast std units")
+    mse: float = Field(0.0, ge=0, description="squared error against the day's z(y)")
+    sortino: float = Field(0.0, ge=0, description="soft top-K portfolio, downside deviation")
+    dmn: float = Field(0.0, ge=0, description="−Sharpe of the costed tanh long-short book")
+    dmn_cost_bp: float = Field(10.0, ge=0, description="c: DMN cost per unit of turnover, bp")
+    dmn_turnover: float = Field(0.0, ge=0, description="λ_to: DMN mean-turnover penalty")
 
     @model_validator(mode="after")
     def _consistent(self) -> LossConfig:
@@ -100,6 +137,9 @@ class LossConfig(StrictModel):
             self.top_rank,
             self.listnet,
             self.pairwise,
+            self.mse,
+            self.sortino,
+            self.dmn,
         )
         if sum(terms) <= 0:
             raise ValueError("all loss weights are 0")
@@ -134,8 +174,34 @@ class RunConfig(StrictModel):
                 f"target.horizons contains {longest} but data.splits.label_horizon is "
                 f"{self.data.splits.label_horizon}: the purge would not cover its labels"
             )
+        loader = self.data.loader
+        if self.loss.dmn > 0 and (not loader.contiguous_days or loader.days_per_batch < 2):
+            raise ValueError(
+                f"loss.dmn = {self.loss.dmn} needs consecutive days of the same stocks in a batch: "
+                "set data.loader.contiguous_days = true and data.loader.days_per_batch >= 2 (got "
+                f"{loader.contiguous_days}, {loader.days_per_batch})"
+            )
+        self._phases_name_parts()
         get_kind(self.model.kind).check_run(self)
         return self
+
+    def _phases_name_parts(self) -> None:
+        parts = getattr(type(self.model), "PARTS", ())
+        for i, phase in enumerate(self.train.phases):
+            if not parts:
+                raise ValueError(
+                    f"train.phases: model kind {self.model.kind!r} has no parts to switch"
+                )
+            for key, names, allowed in (
+                ("off", phase.off, [p for p in parts if p != "encoder"]),
+                ("freeze", phase.freeze, list(parts)),
+            ):
+                unknown = sorted(set(names) - set(allowed))
+                if unknown:
+                    raise ValueError(
+                        f"train.phases[{i}].{key} names {unknown}: expected some of "
+                        f"{', '.join(allowed)} ({self.model.kind})"
+                    )
 
     @property
     def kind(self) -> str:

@@ -11,11 +11,21 @@ the collapse guard.
 - ``CollapseGuard``: after each validation, s = mean over days of the cross-sectional std of the
   main-horizon predictions; ``check(s)`` raises :class:`CollapseError` once s < threshold on K
   consecutive checks (the predictions went constant across stocks).
+- ``long_short_sharpe``: the validation Sharpe of ``history.jsonl``, a label-based stand-in for
+  the evaluator's long-short backtest (no prices in the trainer): on each day t the book of the
+  evaluator, k = min(K, ⌊n/2⌋) highest forecasts at +1/(2k) and the k lowest at −1/(2k) among
+  the n stocks with a target (K = ``[evaluate] top_k``, ties by code position), rebalanced
+  daily; r_t = Σ_i w_i,t y_i,t / h − c Σ_i |w_i,t − w_i,t−1| (y the h-day main target pro-rated
+  to a day, c = ``[evaluate] cost_bps`` / 10⁴ per unit traded, day 0's entry not charged); the
+  Sharpe ratio mean(r) / std(r, ddof = 1) · √P, P = trading days per year of the span
+  (days / ((last − first + 1) / 365.25), as ``gogooku.evaluate.risk``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -123,3 +133,37 @@ class CollapseGuard:
                 f"validation checks in a row (last: {pred_std:.3g} at epoch {epoch}); the model "
                 "predicts the same value for every stock. Stopped."
             )
+
+
+def long_short_weights(p: torch.Tensor, m: torch.Tensor, top_k: int) -> torch.Tensor:
+    """The evaluator's long-short book per day (D, N) → (D, N) (module doc)."""
+    n = m.sum(-1, keepdim=True)
+    k = torch.minimum(n // 2, torch.full_like(n, top_k))
+    big = torch.finfo(torch.float32).max
+    up = torch.where(m, -p.float(), big).argsort(dim=-1, stable=True).argsort(dim=-1)
+    down = torch.where(m, p.float(), big).argsort(dim=-1, stable=True).argsort(dim=-1)
+    size = 1.0 / (2 * k.clamp(min=1))
+    return torch.where(up < k, size, 0.0) - torch.where(down < k, size, 0.0)
+
+
+def long_short_sharpe(
+    p: torch.Tensor,
+    y: torch.Tensor,
+    m: torch.Tensor,
+    dates: Sequence[dt.date],
+    horizon: int,
+    top_k: int,
+    cost_bps: float,
+) -> float | None:
+    """Annualised net Sharpe of the daily long-short book over the (D, N) days (module doc);
+    None with fewer than two days or a constant return series."""
+    if len(dates) < 2:
+        return None
+    w = long_short_weights(p, m, top_k)
+    traded = torch.cat([w.new_zeros(1), (w[1:] - w[:-1]).abs().sum(-1)])
+    r = torch.where(m, w * y.float(), 0.0).sum(-1) / horizon - cost_bps / 1e4 * traded
+    std = float(r.double().std(correction=1))
+    if not std > 0:
+        return None
+    per_year = len(dates) / (((dates[-1] - dates[0]).days + 1) / 365.25)
+    return float(r.double().mean()) / std * math.sqrt(per_year)

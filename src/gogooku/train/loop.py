@@ -13,6 +13,11 @@ prediction with its target), and writes into ``run_dir``:
 - ``predictions.parquet`` for the validation and test days, from the best epoch's EMA weights
   (``predict``), through ``gogooku.runs.write_predictions``.
 
+With ``[train] phases`` each epoch runs in its phase: the model's parts are switched on or off
+(``model.switch``), the parameters of frozen and switched-off parts get ``requires_grad =
+False`` (parameters frozen by the model itself, a ridge-started skip, stay frozen), and the lr is
+rescaled; only the last phase's epochs compete for ``best.pt`` and count for early stopping.
+
 ``fit(resume=True)`` continues after the last completed epoch of ``last.pt``; training one
 epoch, stopping and resuming gives the same weights as training straight through (tested). On
 CUDA the forward and the loss run under bf16 autocast (``train.amp``) and the model may be
@@ -57,6 +62,7 @@ from gogooku.train.diagnostics import (
     CollapseGuard,
     dead_branches,
     grad_norms,
+    long_short_sharpe,
 )
 from gogooku.train.losses import compute_loss, pearson_days, rank_ic_days
 from gogooku.train.pretrain import Ts2VecColumns, fold_embeddings
@@ -251,14 +257,19 @@ class Trainer:
             if cuda and self.tc.amp
             else nullcontext
         )
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=self.tc.lr, weight_decay=self.tc.weight_decay
         )
         self.total_steps = self.tc.epochs * len(self.train_loader)
         warmup = math.ceil(self.tc.warmup_frac * self.total_steps)
+        self.lr_scale = 1.0
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            lambda s: lr_factor(s, self.total_steps, warmup, self.tc.cosine, self.tc.min_lr_ratio),
+            lambda s: (
+                self.lr_scale
+                * lr_factor(s, self.total_steps, warmup, self.tc.cosine, self.tc.min_lr_ratio)
+            ),
         )
         self.ema = EMA(self.model, self.tc.ema_decay)
         self.guard = CollapseGuard(self.tc.collapse_std, self.tc.collapse_checks)
@@ -292,6 +303,35 @@ class Trainer:
             k: Ts2VecColumns(v, self.cache, emb, first) for k, v in self.eval_loaders.items()
         }
         self.n_features += spec.dim
+
+    # -- phases ----------------------------------------------------------------------------------
+    def phase_of(self, epoch: int) -> int | None:
+        """Index of the ``[train] phases`` entry epoch ``epoch`` belongs to (None: no phases)."""
+        end = 0
+        for i, phase in enumerate(self.tc.phases):
+            end += phase.epochs
+            if epoch < end:
+                return i
+        return None
+
+    def enter_phase(self, epoch: int) -> None:
+        """Switch parts, freeze parameters and rescale the lr for ``epoch``'s phase."""
+        index = self.phase_of(epoch)
+        if index is None:
+            return
+        phase = self.tc.phases[index]
+        base = getattr(self.model, "_orig_mod", self.model)
+        for part in type(self.cfg.model).PARTS:
+            if part != "encoder":
+                base.switch(part, part not in phase.off)
+        stopped = set(phase.off) | set(phase.freeze)
+        frozen = {id(p) for part, ps in base.parameters_of().items() if part in stopped for p in ps}
+        for p in self.trainable:
+            p.requires_grad_(id(p) not in frozen)
+        self.lr_scale = phase.lr_scale
+        step = self.scheduler.last_epoch
+        for group, lr in zip(self.optimizer.param_groups, self.scheduler.base_lrs, strict=True):
+            group["lr"] = lr * self.scheduler.lr_lambdas[0](step)
 
     # -- checkpoints -----------------------------------------------------------------------------
     @property
@@ -346,6 +386,7 @@ class Trainer:
             self.horizons,
             self.cfg.loss,
             self.cfg.target.main_horizon,
+            batch.codes,
         )
 
     def _train_epoch(self, epoch: int, progress: Progress, task) -> dict:
@@ -480,17 +521,28 @@ class Trainer:
                 progress.reset(task, total=len(self.train_loader))
                 progress.update(task, epoch=epoch)
                 t0 = time.perf_counter()
-                row = {"epoch": epoch, "lr": self.scheduler.get_last_lr()[0]}
+                self.enter_phase(epoch)
+                phase = self.phase_of(epoch)
+                row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
+                if phase is not None:
+                    row["phase"] = phase
                 row.update(self._train_epoch(epoch, progress, task))
                 with self.ema.applied(self.model):
-                    val = signal_stats(self.predict("valid"), self.horizons)
-                row.update(val_rank_ic=val["rank_ic"], val_ic=val["ic"], pred_std=val["pred_std"])
+                    valid = self.predict("valid")
+                val = signal_stats(valid, self.horizons)
+                row.update(
+                    val_rank_ic=val["rank_ic"],
+                    val_ic=val["ic"],
+                    val_sharpe=self._sharpe(valid),
+                    pred_std=val["pred_std"],
+                )
                 score = val["rank_ic"][main]
-                improved = score is not None and score > self.best
+                selecting = phase is None or phase == len(self.tc.phases) - 1
+                improved = selecting and score is not None and score > self.best
                 if improved:
                     self.best, self.best_epoch, self.since_best = score, epoch, 0
                     _atomic_save(self.ema.weights(self.model), self.checkpoint_dir / "best.pt")
-                else:
+                elif selecting:
                     self.since_best += 1
                 row.update(best=improved, seconds=time.perf_counter() - t0)
                 self.history.append(row)
@@ -518,6 +570,21 @@ class Trainer:
         if self.pretrain is not None:
             summary["ts2vec"] = self.pretrain
         return summary
+
+    def _sharpe(self, pred: Predictions) -> float | None:
+        """Validation long-short net Sharpe of the main horizon (``long_short_sharpe``)."""
+        point, y, y_mask, _ = pred.stacked()
+        j = self.horizons.index(self.cfg.target.main_horizon)
+        ev = self.cfg.evaluate
+        return long_short_sharpe(
+            point[..., j],
+            torch.where(y_mask[..., j], y[..., j], 0.0),
+            y_mask[..., j],
+            pred.dates,
+            self.cfg.target.main_horizon,
+            ev.top_k,
+            ev.cost_bps,
+        )
 
     def load_best(self) -> None:
         """Load the best epoch's EMA weights (``checkpoints/best.pt``) into the model."""

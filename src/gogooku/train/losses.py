@@ -36,9 +36,30 @@ mean over those pairs. Terms (all minimised):
   be scored μ std above each bottom stock — the pairs a top/bottom-K long-short book trades.
   z(p) makes the term blind to the forecast's scale (a scaled-up forecast cannot buy the
   margin); k² pairs per day, so its cost does not grow with n².
+- ``mse`` — plain squared error against the day's standardised target: L = mean_V (p_i − z(y)_i)².
+  The seed's base term (on raw returns); on z(y) it has the same scale on every day. It asks for
+  the level and the scale of z(y), not only the order, so it competes with the ranking terms.
+- ``sortino`` — the soft top-K portfolio of ``sharpe`` across the batch's valid days d:
+  R_d = Σ_i w_i z(y)_i (the day's excess return, in cross-sectional std units) and
+  L = −mean_d R_d / sqrt(1 + mean_d min(R_d, 0)²): the downside deviation in the denominator,
+  floored at one cross-sectional std, so that without a losing day L equals the ``sharpe`` term
+  and every losing day shrinks the reward of the batch's mean.
 
-The total is L = Σ_h ω_h Σ_term λ_term L_term,h / Σ_h ω_h, with λ from :class:`LossConfig`
-and ω_h = ``main_weight`` for the main horizon and 1 otherwise. A batch without a single valid
+``dmn`` (Deep Momentum Networks, Lim, Zohren & Roberts 2019) is a batch-level term on the main
+horizon h only, over all B days of the batch in date order (days without a valid stock hold
+nothing). Positions from the point forecast: a_i = tanh(p_i), then per day over the stocks with
+a target w_i = (a_i − mean_V a) / Σ_{j∈V} |a_j − mean_V a| (0 elsewhere): dollar-neutral with
+unit gross exposure, the evaluator's long-short book (tanh bounds what one extreme forecast can
+take, unlike a softmax book). The costed daily return is
+r_t = Σ_i w_i,t y_i,t / h − c Σ_i |w_i,t − w_i,t−1| (c = ``dmn_cost_bp`` / 10⁴, the cost of
+day 0's trades is unknown and not charged; y/h is the h-day target pro-rated to a day), and
+L = −mean_t r_t / sqrt(var_t r_t + ε²) + λ_to · mean_{t≥1} Σ_i |w_i,t − w_i,t−1|
+(λ_to = ``dmn_turnover``; the Sharpe ratio is daily, not annualised: a constant factor only
+rescales the term's weight). Turnover needs the same stocks on consecutive days: the loader's
+``contiguous_days`` (the config refuses ``dmn`` without it); ``codes`` then match on every day.
+
+The total is L = Σ_h ω_h Σ_term λ_term L_term,h / Σ_h ω_h + λ_dmn L_dmn, with λ from
+:class:`LossConfig` and ω_h = ``main_weight`` for the main horizon and 1 otherwise. A batch without a single valid
 (day, horizon) pair raises :class:`LossError` — never a silent zero loss.
 """
 
@@ -52,7 +73,18 @@ import torch
 from gogooku.errors import GogookuError
 from gogooku.train.config import LossConfig
 
-TERMS: tuple[str, ...] = ("rank", "cs_ic", "sharpe", "quantile", "top_rank", "listnet", "pairwise")
+TERMS: tuple[str, ...] = (
+    "rank",
+    "cs_ic",
+    "sharpe",
+    "quantile",
+    "top_rank",
+    "listnet",
+    "pairwise",
+    "mse",
+    "sortino",
+    "dmn",
+)
 _EPS = 1e-6
 
 
@@ -137,6 +169,51 @@ def soft_topk_sharpe(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, tau: flo
     return -(w * standardize(y, m)).sum(-1)
 
 
+def squared_error(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Per-day mean of (p − z(y))² over the valid stocks (D, N) → (D,)."""
+    err = torch.where(m, p - standardize(y, m), 0.0).pow(2)
+    return err.sum(-1) / m.sum(-1).clamp(min=1)
+
+
+def soft_topk_sortino(
+    p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, tau: float
+) -> torch.Tensor:
+    """The batch's Sortino-style loss of the soft top-K portfolio (D, N) → (); module doc."""
+    returns = -soft_topk_sharpe(p, y, m, tau)
+    downside = returns.clamp(max=0.0).pow(2).mean()
+    return -returns.mean() / torch.sqrt(1.0 + downside)
+
+
+def dmn_positions(p: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Dollar-neutral unit-gross positions from tanh(p) per day (D, N) → (D, N); module doc."""
+    a = torch.tanh(p)
+    n = m.sum(-1, keepdim=True).clamp(min=1)
+    centred = torch.where(m, a - torch.where(m, a, 0.0).sum(-1, keepdim=True) / n, 0.0)
+    gross = centred.abs().sum(-1, keepdim=True)
+    return centred / gross.clamp(min=_EPS)
+
+
+def dmn_returns(
+    w: torch.Tensor, y: torch.Tensor, m: torch.Tensor, horizon: int, cost: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Costed daily returns r_t (D,) and turnovers Σ_i |Δw_i,t| (D − 1,) of positions ``w``
+    held on consecutive days (rows in date order, the same stocks in every row)."""
+    turnover = (w[1:] - w[:-1]).abs().sum(-1)
+    gross = torch.where(m, w * y, 0.0).sum(-1) / horizon
+    return gross - cost * torch.cat([turnover.new_zeros(1), turnover]), turnover
+
+
+def dmn_loss(
+    p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, horizon: int, cost: float, turnover: float
+) -> torch.Tensor:
+    """−Sharpe of the costed DMN portfolio over the D ≥ 2 days + λ_to · mean turnover; module
+    doc. Rows of (D, N) ``p``/``y``/``m`` are consecutive days of the same stocks."""
+    w = dmn_positions(p, m)
+    r, traded = dmn_returns(w, y, m, horizon, cost)
+    sharpe = r.mean() / torch.sqrt(r.var(correction=0) + _EPS**2)
+    return -sharpe + turnover * traded.mean()
+
+
 def top_k_listnet(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor, k: int) -> torch.Tensor:
     """Per-day top-K DCG-weighted ListNet loss (D, N) → (D,); see the module doc."""
     neg = torch.finfo(p.dtype).min
@@ -174,11 +251,14 @@ def compute_loss(
     horizons: Sequence[int],
     cfg: LossConfig,
     main_horizon: int,
+    codes: torch.Tensor | None = None,
 ) -> LossResult:
     """The weighted total over ``horizons`` (the model's outputs, ``[target]``'s horizons), the
     ``main_horizon`` weighted ``cfg.main_weight``, the others 1.
 
-    ``point`` (B, N, H), ``quantiles`` (B, N, H, Q) or None, ``y``/``y_mask`` (B, N, H).
+    ``point`` (B, N, H), ``quantiles`` (B, N, H, Q) or None, ``y``/``y_mask`` (B, N, H);
+    ``codes`` (B, N), the stocks' positions on the code axis, is needed by ``dmn`` only (its
+    rows must be equal: the same stocks on consecutive days).
     """
     if point.shape != y.shape or y_mask.shape != y.shape:
         raise LossError(
@@ -199,6 +279,8 @@ def compute_loss(
         "top_rank": cfg.top_rank,
         "listnet": cfg.listnet,
         "pairwise": cfg.pairwise,
+        "mse": cfg.mse,
+        "sortino": cfg.sortino,
     }
     if weights["quantile"] > 0 and quantiles is None:
         raise LossError("loss.quantile > 0 but the model has no quantile head")
@@ -226,6 +308,10 @@ def compute_loss(
             parts["pairwise"] = pairwise_margin(
                 p, yj, mj, cfg.pairwise_k, cfg.pairwise_margin
             ).mean()
+        if cfg.mse > 0:
+            parts["mse"] = squared_error(p, yj, mj).mean()
+        if cfg.sortino > 0:
+            parts["sortino"] = soft_topk_sortino(p, yj, mj, cfg.sharpe_temperature)
         if quantiles is not None:
             parts["quantile"] = pinball(quantiles[..., j, :][ok], yj, mj, quantile_levels)
             parts["quantile"] = parts["quantile"].mean()
@@ -240,7 +326,37 @@ def compute_loss(
             f"no valid target in the batch for horizons {list(horizons)}: every day has fewer "
             "than two stocks with a finite, non-constant target"
         )
-    return LossResult(total / weight_sum, {k: v for k, v in terms.items() if v}, n_pairs)
+    total = total / weight_sum
+    if cfg.dmn > 0:
+        j = list(horizons).index(main_horizon)
+        total = total + cfg.dmn * _dmn_term(
+            point[..., j], y_clean[..., j], y_mask[..., j], codes, cfg, main_horizon, terms
+        )
+    return LossResult(total, {k: v for k, v in terms.items() if v}, n_pairs)
+
+
+def _dmn_term(
+    p: torch.Tensor,
+    y: torch.Tensor,
+    m: torch.Tensor,
+    codes: torch.Tensor | None,
+    cfg: LossConfig,
+    horizon: int,
+    terms: dict[str, dict[int, float]],
+) -> torch.Tensor:
+    if p.shape[0] < 2:
+        raise LossError(
+            f"loss.dmn needs at least 2 consecutive days per batch, got {p.shape[0]}: set "
+            "data.loader.days_per_batch >= 2 and contiguous_days = true"
+        )
+    if codes is None or not bool((codes == codes[:1]).all()):
+        raise LossError(
+            "loss.dmn needs the same stocks on every day of a batch (turnover between "
+            "consecutive days): set data.loader.contiguous_days = true"
+        )
+    value = dmn_loss(p, y, m, horizon, cfg.dmn_cost_bp / 1e4, cfg.dmn_turnover)
+    terms["dmn"][horizon] = float(value.detach())
+    return value
 
 
 def rank_ic_days(p: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
