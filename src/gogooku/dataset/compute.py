@@ -188,7 +188,8 @@ def panel_chunks(
     chunk's base rows wait in ``spill_dir`` too, so the whole base frame is not held while the
     chunks are computed. ``base`` is consumed: when it has rows after ``end`` (the labels'
     look-ahead), its columns are moved out as they are cut to ``end`` (``_rows_until``). Records block seconds (summed over chunks) in ``timings``, block files
-    in ``artifacts`` and the driver's stages in ``clock``.
+    in ``artifacts`` (held on disk in ``spill_dir`` while the chunks are computed: they are in
+    ``artifacts`` once the last chunk was taken) and the driver's stages in ``clock``.
     """
     clock = clock or StageClock()
     with clock.stage("base_sort"):
@@ -236,6 +237,14 @@ def panel_chunks(
             del out
             progress.advance(task)
         del whole
+        # Block files (the graph's edge lists: ~0.6 GB at 4000 × 10 y) wait on disk during the
+        # chunk loop and are read back after its last chunk.
+        with clock.stage("spill"):
+            held = {}
+            for name, frame in artifacts.items():
+                held[name] = spill_dir / f"artifact.{name}.arrow"
+                frame.write_ipc(held[name], compression="uncompressed")
+            artifacts.clear()
         with clock.stage("spill"):
             if labels is not None:
                 label_cols = [c for c in labels.columns if c not in KEYS]
@@ -302,6 +311,10 @@ def panel_chunks(
             del parts, stage1, spilled, label_columns, chunk_base, ctx
             yield chunk
             del chunk
+        with clock.stage("spill"):
+            for name, file in held.items():
+                artifacts[name] = pl.read_ipc(file)
+                file.unlink()
 
 
 def _rows_until(frame: pl.DataFrame, end: date) -> pl.DataFrame:
