@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from gogooku.calendar import TradingCalendar
 from gogooku.cli import app
-from gogooku.dataset.build import BuildError, build_dataset
+from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, BuildError, build_dataset
 from gogooku.dataset.cache_writer import write_cache
 from gogooku.dataset.labels import HORIZONS, LabelLeakError, label_names
 from gogooku.features.base import Block, Feature
@@ -328,7 +328,7 @@ def test_stock_chunks_give_the_one_chunk_panel(synth_market, synth_full, synth_f
     meta, meta_whole = (json.loads((p / "metadata.json").read_text()) for p in (result.path, whole))
     for key in ("rows", "stocks", "dates", "schema_hash", "blocks", "skipped_blocks"):
         assert meta[key] == meta_whole[key], key
-    assert meta["chunk_stocks"] == 4 and meta_whole["chunk_stocks"] == 400
+    assert meta["chunk_stocks"] == 4 and meta_whole["chunk_stocks"] == DEFAULT_CHUNK_STOCKS
     assert set(meta["block_seconds"]) == set(meta["blocks"])
     index, index_whole = (
         json.loads((p / "features.json").read_text()) for p in (result.path, whole)

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES, build_base
-from gogooku.dataset.compute import is_cross_sectional, panel_chunks, panel_labels
+from gogooku.dataset.compute import (
+    SIDE_SPILL_MIN_CHUNKS,
+    is_cross_sectional,
+    panel_chunks,
+    panel_labels,
+)
 from gogooku.dataset.plan import plan_blocks
 from gogooku.dataset.point_in_time import build_view
 from gogooku.dataset.side_reader import SideReader
@@ -81,10 +86,10 @@ def test_chunks_read_each_side_dataset_once_and_give_the_one_chunk_panel(tmp_pat
     whole_store = CountingStore(tables)
     whole = _chunks(whole_store, tables, blocks, 10**6, tmp_path / "one")
     chunked_store = CountingStore(tables)
-    chunked = _chunks(chunked_store, tables, blocks, 2, tmp_path / "three")
-    assert whole["Code"].n_unique() >= 5  # three chunks of two stocks
+    chunked = _chunks(chunked_store, tables, blocks, 1, tmp_path / "five")
+    assert whole["Code"].n_unique() >= SIDE_SPILL_MIN_CHUNKS  # a chunk per stock
     assert chunked.equals(whole)
-    # Each side dataset of the chunked blocks is read once for the three chunks; the valuation
+    # Each side dataset of the chunked blocks is read once for all chunks; the valuation
     # block (cross-sectional) reads the store itself too.
     side = {s for b in blocks if not is_cross_sectional(b) for s in b.sources}
     side -= set(BASE_SOURCES)
@@ -93,6 +98,11 @@ def test_chunks_read_each_side_dataset_once_and_give_the_one_chunk_panel(tmp_pat
     assert reads == {d: 2 if d == "equities_valuation" else 1 for d in side}
     # One chunk needs no spill: the blocks read the store directly, some datasets twice.
     assert max(whole_store.reads.values()) > 1
+    # Below SIDE_SPILL_MIN_CHUNKS chunks neither: each chunk reads the store.
+    few_store = CountingStore(tables)
+    few = _chunks(few_store, tables, blocks, -(-whole["Code"].n_unique() // 3), tmp_path / "three")
+    assert few.equals(whole)
+    assert few_store.reads["fins_summary"] >= 3 > chunked_store.reads["fins_summary"]
 
 
 def test_the_reader_gives_the_store_rows_in_the_store_order(tmp_path):

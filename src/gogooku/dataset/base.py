@@ -86,7 +86,13 @@ def _attach_master(frame: pl.DataFrame, master: pl.LazyFrame, calendar) -> pl.Da
         .select("Code", "Date", *MASTER_COLS, pl.lit(True).alias("_snap"))
         .collect()
     )
-    joined = frame.join(same_day, on=["Code", "Date"], how="left", maintain_order="left")
+    # ``same_day`` is unique per (Code, Date): the left join of the keys gives the frame's rows in
+    # order, so its columns are attached without the join copying every column of the frame.
+    found = frame.select("Code", "Date").join(
+        same_day, on=["Code", "Date"], how="left", maintain_order="left"
+    )
+    joined = frame.hstack(found.select(*MASTER_COLS, "_snap").get_columns())
+    del found
     missing = joined["_snap"].is_null()
     if not missing.any():
         return joined.drop("_snap")
@@ -122,6 +128,15 @@ def _holes_without_master(
         .select("Code", "Date")
     )
     return grid.join(bars.lazy().select("Code", "Date"), on=["Code", "Date"], how="anti").collect()
+
+
+def sorted_by_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by (Code, Date); returned as is (no copy) when it already is."""
+    code, day = pl.col("Code"), pl.col("Date")
+    ordered = (code > code.shift(1)) | ((code == code.shift(1)) & (day > day.shift(1)))
+    if frame.height < 2 or frame.select(ordered.slice(1).all()).item():
+        return frame
+    return frame.sort("Code", "Date")
 
 
 def build_base(
@@ -178,7 +193,10 @@ def build_base(
         .unique(subset="Date", keep="last")
         .collect()
     )
-    frame = frame.join(topix, on="Date", how="left", maintain_order="left")
+    # One TOPIX row per date: the keys' left join keeps the frame's rows (see _attach_master).
+    on_date = frame.select("Date").join(topix, on="Date", how="left", maintain_order="left")
+    frame = frame.hstack(on_date.drop("Date").get_columns())
+    del on_date
 
     f = pl.col("F")
     if market is None:
@@ -191,4 +209,6 @@ def build_base(
         UL=pl.col("UL").cast(pl.Boolean),
         LL=pl.col("LL").cast(pl.Boolean),
     )
-    return frame.select(BASE_COLUMNS).sort("Code", "Date")
+    # Sorted already (the bars are, and the joins keep the left order): checking is cheaper than
+    # a sort, which would copy the whole frame.
+    return sorted_by_keys(frame.select(BASE_COLUMNS))

@@ -8,8 +8,8 @@ chunks' row ranges and spilled to Arrow IPC files in a temporary folder of the d
 other block runs chunk by chunk on the chunk's base rows (windows are per stock, so the values
 equal a whole-frame run); each chunk gets its spilled columns and runs the derived blocks. The
 rows do not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the
-chunk's codes of it (``ops.own_codes``) before their per-stock work; with several chunks they
-read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each dataset
+chunk's codes of it (``ops.own_codes``) before their per-stock work; with at least
+``SIDE_SPILL_MIN_CHUNKS`` (4) chunks they read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each dataset
 from the store once and hands each chunk its own stocks' rows. With several chunks the base rows
 are cut into the chunks' rows and spilled as well, and the whole base frame is freed before the
 first chunk is computed.
@@ -33,7 +33,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.asof import asof_join
-from gogooku.dataset.base import BASE_SOURCES
+from gogooku.dataset.base import BASE_SOURCES, sorted_by_keys
 from gogooku.dataset.labels import compute_labels, label_names
 from gogooku.dataset.plan import BuildError, requires
 from gogooku.dataset.side_reader import SideReader
@@ -43,6 +43,9 @@ from gogooku.logs import console
 
 KEYS = ("Code", "Date")
 LABEL_DTYPE = "Float32"
+# Chunks from which the side datasets are read once through a ``SideReader``: its spill costs
+# about three chunks' own store reads (1000 stocks × 5 y: the build at 3 chunks was slower with it).
+SIDE_SPILL_MIN_CHUNKS = 4
 
 
 def _run_block(
@@ -179,15 +182,18 @@ def panel_chunks(
     rows, so they equal a whole-frame run); derived blocks run on the chunk's rows with the
     stage-1 columns attached. ``labels`` (``Code, Date`` + label columns, computed on the whole
     base since sector-relative labels read the cross-section) is aligned to the panel rows.
-    With several chunks the chunked blocks read their side datasets (not the base tables) through
-    a :class:`~gogooku.dataset.side_reader.SideReader` (each read once from ``store``) and each
+    From ``SIDE_SPILL_MIN_CHUNKS`` chunks on the chunked blocks read their side datasets (not the
+    base tables) through a :class:`~gogooku.dataset.side_reader.SideReader` (each read once from
+    ``store``); with several chunks each
     chunk's base rows wait in ``spill_dir`` too, so the whole base frame is not held while the
-    chunks are computed. Records block seconds (summed over chunks) in ``timings``, block files
-    in ``artifacts`` and the driver's stages in ``clock``.
+    chunks are computed. ``base`` is consumed: when it has rows after ``end`` (the labels'
+    look-ahead), its columns are moved out as they are cut to ``end`` (``_rows_until``). Records block seconds (summed over chunks) in ``timings``, block files
+    in ``artifacts`` (held on disk in ``spill_dir`` while the chunks are computed: they are in
+    ``artifacts`` once the last chunk was taken) and the driver's stages in ``clock``.
     """
     clock = clock or StageClock()
     with clock.stage("base_sort"):
-        block_base = _sorted_by_keys(base.filter(pl.col("Date") <= end))
+        block_base = sorted_by_keys(_rows_until(base, end))
         del base
         keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
         ranges = _chunk_ranges(keys, chunk_stocks)
@@ -199,7 +205,7 @@ def panel_chunks(
     # The chunks' store: the side datasets of the chunked blocks read once (the base tables are
     # read by the blocks that need more of them than the base frame holds, as before).
     chunk_store = store
-    if len(ranges) > 1:
+    if len(ranges) >= SIDE_SPILL_MIN_CHUNKS:
         chunk_store = SideReader(
             store,
             [keys["Code"][offset] for offset, _ in ranges],
@@ -231,6 +237,14 @@ def panel_chunks(
             del out
             progress.advance(task)
         del whole
+        # Block files (the graph's edge lists: ~0.6 GB at 4000 × 10 y) wait on disk during the
+        # chunk loop and are read back after its last chunk.
+        with clock.stage("spill"):
+            held = {}
+            for name, frame in artifacts.items():
+                held[name] = spill_dir / f"artifact.{name}.arrow"
+                frame.write_ipc(held[name], compression="uncompressed")
+            artifacts.clear()
         with clock.stage("spill"):
             if labels is not None:
                 label_cols = [c for c in labels.columns if c not in KEYS]
@@ -242,9 +256,15 @@ def panel_chunks(
             bases = _Spill(spill_dir / "base")
             bases.folder.mkdir()
             if len(ranges) > 1:
+                base_codes = block_base["Code"]
                 for i, (offset, length) in enumerate(ranges):
                     codes = keys["Code"].slice(offset, length).unique(maintain_order=True)
-                    bases.put(i, "base", block_base.filter(pl.col("Code").is_in(codes.implode())))
+                    # The chunk's rows lie between its first and last code (sorted rows).
+                    lo = base_codes.search_sorted(codes[0], side="left")
+                    hi = base_codes.search_sorted(codes[-1], side="right")
+                    rows = block_base.slice(lo, hi - lo)
+                    bases.put(i, "base", rows.filter(pl.col("Code").is_in(codes.implode())))
+                del base_codes, rows
                 del block_base
         for i, (offset, length) in enumerate(ranges):
             chunk_keys = keys.slice(offset, length)
@@ -291,20 +311,26 @@ def panel_chunks(
             del parts, stage1, spilled, label_columns, chunk_base, ctx
             yield chunk
             del chunk
+        with clock.stage("spill"):
+            for name, file in held.items():
+                artifacts[name] = pl.read_ipc(file)
+                file.unlink()
 
 
-def _sorted_by_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` sorted by (Code, Date); returned as is (no copy) when it already is."""
-    code, day = pl.col("Code"), pl.col("Date")
-    ordered = (code > code.shift(1)) | ((code == code.shift(1)) & (day > day.shift(1)))
-    if frame.height < 2 or frame.select(ordered.slice(1).all()).item():
+def _rows_until(frame: pl.DataFrame, end: date) -> pl.DataFrame:
+    """The rows of ``frame`` dated on or before ``end``; ``frame`` itself when that is all of
+    them. Otherwise the result is made column by column, each of ``frame``'s columns moved out
+    (``drop_in_place``) and freed once filtered, so the frame is never held twice: ``frame`` is
+    left without columns."""
+    keep = frame["Date"] <= end
+    if keep.all():
         return frame
-    return frame.sort(KEYS)
+    return pl.DataFrame([frame.drop_in_place(name).filter(keep) for name in list(frame.columns)])
 
 
 def attach_labels(features: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     """Features + label columns on the same (Code, Date) rows, without copying the features."""
-    features, labels = _sorted_by_keys(features), _sorted_by_keys(labels)
+    features, labels = sorted_by_keys(features), sorted_by_keys(labels)
     label_cols = [c for c in labels.columns if c not in KEYS]
     if labels.height == features.height and labels.select(KEYS).equals(features.select(KEYS)):
         return features.hstack(labels.select(label_cols).get_columns())

@@ -11,7 +11,11 @@ the time spent inside any stage. Each stage gets
   stage with the largest rise is where the build's peak memory is reached.
 
 The clock is meant for the build's own thread: stages entered from other threads would be
-attributed to whatever stage that thread's caller is in.
+attributed to whatever stage that thread's caller is in. Work done on another thread (the panel
+writer, ``gogooku.dataset.write_behind``) is added with :meth:`StageClock.record`: its ``wall``
+is that thread's busy time and its ``cpu`` the thread's own (``time.thread_time``, without the
+helper threads of Polars or pyarrow it starts). Such seconds overlap the build thread's stages,
+whose ``cpu`` (the whole process's) includes them as well.
 """
 
 from __future__ import annotations
@@ -70,6 +74,12 @@ class StageClock:
                 except StopIteration:
                     return
             yield item
+
+    def record(self, name: str, wall: float, cpu: float) -> None:
+        """Add seconds measured elsewhere (another thread's work) to ``name`` (module doc)."""
+        total = self._totals.setdefault(name, [0.0, 0.0, 0.0])
+        total[0] += wall
+        total[1] += cpu
 
     def as_json(self) -> dict[str, dict[str, float]]:
         """``{stage: {"wall", "cpu", "rss_rise_mb"}}`` in the order the stages first ran."""
