@@ -32,7 +32,9 @@ def build_command(
     end: str = typer.Option(..., "--end", help="Last panel date (YYYY-MM-DD)."),
     name: str = typer.Option(..., "--name", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."),
     blocks: str | None = typer.Option(
-        None, "--blocks", help="Comma-separated block names (default: every registered block)."
+        None,
+        "--blocks",
+        help="Comma-separated block names; 'default' stands for every registered block but the opt-in ones (gemb), which is also what no --blocks builds.",
     ),
     warmup_days: int | None = typer.Option(
         None,
