@@ -1,5 +1,8 @@
 """Graph-embedding block (``gemb``): node2vec embeddings of the correlation graph, point in time.
 
+Opt-in (``Block.opt_in``): built only when requested by name (``--blocks default,gemb``); its
+cost (docs/benchmarks.md, "Graph embeddings") does not fit the default build's budget.
+
 Refresh days: the first graph refresh day (first trading day of an ISO week, ``graph``) of each
 calendar month. On a refresh day r the graph is exactly the ``graph`` block's graph of r (60-day
 pairwise-complete return correlations, union of each node's top-10 |ρ| ≥ 0.3 partners; data ≤ r
@@ -7,26 +10,27 @@ only). Day t gets the embedding of the latest refresh r(t) ≤ t (forward-filled
 
 Embedding of one refresh (node2vec, Grover & Leskovec 2016), ``dim`` (8) columns per node:
 
-- walks: ``walks`` walks of ``walk_length`` (20) nodes from every node with an edge, unweighted
-  second-order steps: from ``cur`` (previous node ``prev``) a neighbour x is drawn uniformly and
-  accepted with probability π(x) / max(1/p, 1, 1/q), π = 1/p if x = prev, 1 if x is a neighbour
-  of prev, 1/q otherwise (rejection sampling; p = 1, q = 0.5: walks explore outward, so
-  embeddings group communities);
+- walks: ``walks_cold`` (8) or ``walks_warm`` (2) walks of ``walk_length`` (20) nodes from every
+  node with an edge, unweighted second-order steps: from ``cur`` (previous node ``prev``) a
+  neighbour x is drawn uniformly and accepted with probability π(x) / max(1/p, 1, 1/q), π = 1/p if
+  x = prev, 1 if x is a neighbour of prev, 1/q otherwise (rejection sampling; p = 1, q = 0.5:
+  walks explore outward, so embeddings group communities);
 - skip-gram with negative sampling: for node u and node v at most ``window`` (3) steps from it on
   a walk, and ``negatives`` (5) nodes n drawn ∝ degree^0.75, minimise
-  −log σ(w_u·c_v) − Σ_n log σ(−w_u·c_n) by mini-batch SGD (batches of ``batch`` pairs, learning
-  rate falling linearly from ``lr`` to 0 over the epochs); w are the features, c the context
-  vectors.
+  −log σ(w_u·c_v) − Σ_n log σ(−w_u·c_n) by mini-batch SGD (about 2 pairs per node per batch,
+  256 to ``batch`` pairs; learning rate falling linearly from ``lr`` to 0 over the epochs); w
+  are the features, c the context vectors.
 
 Comparability over time (a skip-gram solution is defined up to rotation): the first refresh of
-the build starts cold (w ~ U(−0.5/dim, 0.5/dim), c = 0; ``walks_cold``, ``epochs_cold``); every
-later one starts warm from the previous refresh's vectors (new nodes cold; ``walks_warm``,
-``epochs_warm``, ``lr_warm``), then is rotated by the orthogonal Procrustes solution
-R = U Vᵀ (U S Vᵀ = svd(W_newᵀ W_prev) on the nodes of both refreshes) onto the previous one (w
-and c alike, so w·c is unchanged). The chain starts at the base frame's first refresh, so the
-values depend on the build's start: an incremental extension rebuilds the dataset (``Block.
-history_dependent``). Everything is drawn from generators seeded by (``seed``, refresh date):
-the same build gives the same values.
+the build starts cold (w ~ U(−0.5/dim, 0.5/dim), c = 0; ``walks_cold``, ``epochs_cold``, ``lr``);
+every later one that shares at least ``dim`` nodes with the previous refresh starts warm from its
+vectors (new nodes cold; ``walks_warm``, ``epochs_warm``, ``lr_warm``), then is rotated by the
+orthogonal Procrustes solution R = U Vᵀ (U S Vᵀ = svd(W_newᵀ W_prev) on the nodes of both
+refreshes) onto the previous one (w and c alike, so w·c is unchanged). The chain starts at the
+base frame's first refresh, so the values depend on the build's start (never on data after the
+refresh day): a dataset holding the block is rebuilt, not extended (``Block.history_dependent``).
+Everything is drawn from generators seeded by (``seed``, refresh date): the same build gives the
+same values.
 
 Nulls: a stock that is not a node on r(t), or a node without an edge, has nulls in every
 ``gemb_*`` column.
