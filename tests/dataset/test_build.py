@@ -22,6 +22,7 @@ from ..support.tables import TableStore
 from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, make_market
 
 ALL_BLOCKS = {**BLOCKS, **TEST_BLOCKS}
+EVERY_BLOCK = list(ALL_BLOCKS)  # opt-in blocks (gemb) too: the invariance checks cover them
 SYNTH_START, SYNTH_END = date(2020, 9, 1), date(2024, 12, 30)
 
 
@@ -47,6 +48,7 @@ def synth_full_dir(synth_market, tmp_path_factory):
             SYNTH_END,
             store=TableStore(synth_market),
             registry=ALL_BLOCKS,
+            blocks=EVERY_BLOCK,
             show_progress=False,
         )
     assert result.path.resolve().is_relative_to(home.resolve())
@@ -81,6 +83,7 @@ def test_future_invariance(synth_market, synth_full, cut):
         SYNTH_END,
         store=TableStore(synth_market).at(cut),
         registry=ALL_BLOCKS,
+        blocks=EVERY_BLOCK,
         show_progress=False,
     )
     early = _panel(cut_result)
@@ -314,6 +317,7 @@ def test_stock_chunks_give_the_one_chunk_panel(synth_market, synth_full, synth_f
         SYNTH_END,
         store=TableStore(synth_market),
         registry=ALL_BLOCKS,
+        blocks=EVERY_BLOCK,
         show_progress=False,
         chunk_stocks=4,
     )

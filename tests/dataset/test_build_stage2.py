@@ -1,4 +1,5 @@
-"""Builder integration: stage-2 interactions on stage-1 columns, graph_edges.parquet, incremental."""
+"""Builder integration: stage-2 interactions on stage-1 columns, graph_edges.parquet, incremental,
+opt-in and history-dependent blocks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 import pytest
 
 from gogooku.dataset.build import build_dataset
+from gogooku.dataset.plan import requested_blocks
 from gogooku.features.registry import BLOCKS
 
 from ..support.tables import TableStore
@@ -88,3 +90,25 @@ def test_stage_two_interactions_edges_and_incremental_build(store):
     ]:
         assert inc_panel[name].equals(panel[name]), name
     assert pl.read_parquet(inc.path / "graph_edges.parquet").equals(edges)
+
+
+@pytest.mark.slow
+def test_opt_in_history_dependent_block_is_requested_by_name_and_never_extended(store):
+    """``gemb`` joins the default blocks only by name, and a dataset holding it is rebuilt in
+    full (its embeddings chain from the build's first refresh) with the values of a fresh build."""
+    assert "gemb" not in requested_blocks(None, BLOCKS)
+    assert requested_blocks(["default", "gemb"], BLOCKS) == [
+        *(n for n in BLOCKS if n != "gemb"),
+        "gemb",
+    ]
+    assert requested_blocks(["gemb", "returns", "gemb"], BLOCKS) == ["gemb", "returns"]
+    kwargs = {"blocks": ["returns", "gemb"], "store": store, "show_progress": False}
+    build_dataset("emb", date(2022, 9, 1), date(2023, 3, 31), **kwargs)
+    again = build_dataset("emb", date(2022, 9, 1), date(2023, 6, 30), **kwargs)
+    fresh = build_dataset("emb2", date(2022, 9, 1), date(2023, 6, 30), **kwargs)
+    assert not again.incremental
+    panel = pl.read_parquet(again.path / "panel.parquet")
+    assert panel.equals(pl.read_parquet(fresh.path / "panel.parquet"))
+    assert panel["gemb_0"].is_not_null().mean() > 0.5
+    index = json.loads((again.path / "features.json").read_text())
+    assert {c["name"]: c["block"] for c in index["columns"]}["gemb_7"] == "gemb"

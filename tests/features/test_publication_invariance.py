@@ -160,7 +160,7 @@ def full_panel(seed: int) -> Computed:
 
 @functools.cache
 def registry_blocks(seed: int) -> list[Block]:
-    selected, skipped = plan_blocks(None, TableStore(market(seed)), BLOCKS)
+    selected, skipped = plan_blocks(list(BLOCKS), TableStore(market(seed)), BLOCKS)
     assert skipped == {}, skipped
     return selected
 

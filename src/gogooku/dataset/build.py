@@ -31,7 +31,8 @@ History: the base frame starts ``warmup`` trading days before ``start`` (``warmu
 block lookback unless ``--warmup-days`` overrides it) and runs up to 21 trading days after
 ``end`` where data exists, for the labels only — blocks see rows up to ``end``.
 
-Incremental: if the dataset exists with the same start, blocks and warm-up and an earlier end,
+Incremental: if the dataset exists with the same start, blocks and warm-up and an earlier end
+(and no block is ``history_dependent``, such as ``gemb``: those datasets are rebuilt in full),
 only the new trading days are computed (from a base frame starting ``2 × warmup`` trading days
 before the first new day), appended, and the labels of the last 21 trading days of the old panel
 are recomputed (they now see more future). Rows must equal a full rebuild's; rolling sums can
@@ -403,6 +404,7 @@ def build_dataset(
             extends(previous, start, end, block_names, warmup)
             and previous.get("null_columns", {}) == null_columns
             and not as_revised
+            and not any(b.history_dependent for b in selected)
             and previous.get("revisions", REVISIONS_AS_OF_DECISION) == revisions
         )
         with tempfile.TemporaryDirectory(prefix=".build-", dir=path) as spill_dir:

@@ -32,7 +32,9 @@ def build_command(
     end: str = typer.Option(..., "--end", help="Last panel date (YYYY-MM-DD)."),
     name: str = typer.Option(..., "--name", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."),
     blocks: str | None = typer.Option(
-        None, "--blocks", help="Comma-separated block names (default: every registered block)."
+        None,
+        "--blocks",
+        help="Comma-separated block names; 'default' stands for every registered block but the opt-in ones (gemb), which is also what no --blocks builds.",
     ),
     warmup_days: int | None = typer.Option(
         None,
@@ -74,7 +76,7 @@ def build_command(
 
     END is narrowed to the last stored daily bar (the calendar runs ahead of the data). The blocks are planned from the raw rows usable on or before END, so data stored after END never changes the columns; the calendar flags use the calendar JPX publishes ahead, so a build on a store fetched up to D gives the rows up to D of a later, longer build.
 
-    An existing dataset with the same start, blocks and warm-up and an earlier end is extended incrementally (only the new days are computed; recent labels are refreshed).
+    An existing dataset with the same start, blocks and warm-up and an earlier end is extended incrementally (only the new days are computed; recent labels are refreshed), unless it holds a history-dependent block (gemb): then it is rebuilt in full.
 
     Raw records that were corrected after they were first fetched are read as held at each row's decision time unless --as-revised.
 

@@ -1,7 +1,8 @@
 """What a build computes: the blocks (and those it skips, with reasons), the warm-up, the calendar.
 
-Blocks: the registry (``gogooku.features.registry.BLOCKS``) or the requested names, each checked
-against the availability rules (``gogooku.features.availability.AVAILABILITY``).
+Blocks: the registry (``gogooku.features.registry.BLOCKS``) without its ``opt_in`` blocks, or the
+requested names (``default`` among them stands for those), each checked against the availability
+rules (``gogooku.features.availability.AVAILABILITY``).
 
 Missing sources: a requested block one of whose non-base sources has no rows in the raw store
 usable on or before the build's ``--end`` (by the source's availability rule; the plan or the
@@ -87,6 +88,21 @@ def select_blocks(
     return plan_blocks(requested, store, registry, market)[0]
 
 
+DEFAULT_BLOCKS = "default"
+
+
+def requested_blocks(requested: Sequence[str] | None, registry: Mapping[str, Block]) -> list[str]:
+    """The block names a build computes: every registered block but the ``opt_in`` ones when
+    ``requested`` is empty, else ``requested`` with ``default`` replaced by those (in order, once)."""
+    defaults = [n for n, b in registry.items() if not b.opt_in]
+    names = []
+    for name in requested or [DEFAULT_BLOCKS]:
+        for n in defaults if name == DEFAULT_BLOCKS else [name]:
+            if n not in names:
+                names.append(n)
+    return names
+
+
 def plan_blocks(
     requested: Sequence[str] | None,
     store,
@@ -103,7 +119,7 @@ def plan_blocks(
     before ``end`` by their source's availability rule count (``usable_rows``), so data stored
     after the build's end never changes the plan.
     """
-    names = list(requested) if requested else list(registry)
+    names = requested_blocks(requested, registry)
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise BuildError(f"unknown block(s) {unknown}; registered: {sorted(registry)}")

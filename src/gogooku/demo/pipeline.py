@@ -5,7 +5,7 @@
   the store already holds that market up to the plan's end (``synthetic_up_to_date``). Every
   dataset but the ticks (``DEMO_SKIPS``: no feature block reads them, and their bulk files would
   be the largest part of the fetch).
-* **build**: ``build_dataset("demo", build_start, end)`` with every registered block.
+* **build**: ``build_dataset("demo", build_start, end)`` with every default block (the opt-in ``gemb`` is left out).
 * **folds**: the dataset's walk-forward folds under the demo's splits; the last
   ``plan.walkforward_folds`` are compared (their test days are the latest the labels allow).
 * **train**: each of ``plan.MODELS`` as a walk-forward run over those folds, re-fitted every

@@ -60,6 +60,12 @@ class Block:
     rows in the store the block is still built and those features are null. The dataset planner
     records such features in ``null_features`` (feature, reason); a declaration leaves it empty.
 
+    ``opt_in`` marks a block built only when requested by name (``--blocks default,NAME``): a
+    build without a block list leaves it out (its cost is not in the default build's budget).
+    ``history_dependent`` marks a block whose values on a day depend on the whole history of the
+    base frame, not only on its declared lookback (a chain of refreshes warm-started from the
+    previous one): a dataset holding it is rebuilt in full rather than extended.
+
     ``jpx_only`` names the Japanese rule a block encodes (price limits, TSE sessions): the
     builder skips it, with that reason, on a store holding another market (``gogooku.market``).
     ``jpx_features`` pairs such a rule with the features of an otherwise general block that encode
@@ -79,6 +85,8 @@ class Block:
     null_features: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
     jpx_only: str | None = field(default=None, kw_only=True)
     jpx_features: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), kw_only=True)
+    opt_in: bool = field(default=False, kw_only=True)
+    history_dependent: bool = field(default=False, kw_only=True)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

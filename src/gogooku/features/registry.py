@@ -20,6 +20,7 @@ from gogooku.features import (
     earnings,
     flows,
     graph,
+    graph_embedding,
     interactions,
     limits,
     liquidity,
@@ -74,6 +75,7 @@ _BLOCK_MODULES: tuple[ModuleType, ...] = (
     session,
     minute,
     graph,
+    graph_embedding,
     interactions,
 )
 
