@@ -20,7 +20,7 @@ from gogooku.synth.gap import linear_gap
 from gogooku.synth.latents import DRIFT_DECAY, STRENGTH, STRENGTH_DRIFT_V2
 from gogooku.synth.market import generate_market
 from gogooku.synth.prices import GARCH_CAP, GARCH_OMEGA, garch_next
-from gogooku.synth.stats_v2 import return_shape, v2_stats
+from gogooku.synth.stats_v2 import return_shape, v2_stats, value_stats
 
 # sha256 of the NDJSON of each table below, chained in this order, computed with the code of
 # commit 992ca6e (before market versions) for seed 5, 24 stocks, 2020-01-01..2020-06-30
@@ -126,6 +126,17 @@ def test_post_earnings_drift_saturates_in_the_surprise(signal_market_v2):
     assert np.corrcoef(step_v2, STRENGTH_DRIFT_V2 * np.tanh(s))[0, 1] > 0.95
     assert np.abs(step_v2[big]).max() < 1.3 * STRENGTH_DRIFT_V2
     assert np.abs(step_v1[big]).max() > 2.0 * STRENGTH["drift"]
+
+
+def test_value_pays_at_the_monthly_horizon_and_opposes_momentum(signal_market, signal_market_v2):
+    """Published B/P (1 / PBR) with the next 20-day return on non-overlapping months (300 × 4 y,
+    seed 7): planted IC ≈ 0.02, quintile spread ≈ 0.65 %/month; measured 0.023 (t 2.4) and
+    0.64 %; version 1 (no value, planted momentum) −0.014."""
+    v2, v1 = value_stats(signal_market_v2), value_stats(signal_market)
+    assert 0.012 <= v2["value_ic"] <= 0.04 and v2["value_ic_t"] > 2.0
+    assert 0.003 <= v2["value_spread"] <= 0.012
+    assert v2["value_momentum_score_corr"] < -0.1  # B/P holds the price: past winners are dear
+    assert v1["value_ic"] < 0.0 < v2["value_ic"] - 0.02
 
 
 def test_a_linear_model_of_the_states_misses_part_of_the_oracle_in_version_2_only(

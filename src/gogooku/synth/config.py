@@ -30,7 +30,8 @@ class SynthConfigError(GogookuError, ValueError):
 
 MARKET_VERSIONS = (1, 2)
 """1: the linear market (planted effects linear in filtered states); 2 (default): adds the
-nonlinear effects of ``gogooku.synth.nonlinear`` (docs/synthetic_market.md, "Market version 2")."""
+nonlinear effects of ``gogooku.synth.nonlinear`` and the value effect of ``gogooku.synth.value``
+(docs/synthetic_market.md, "Market version 2")."""
 
 
 @dataclass(frozen=True)

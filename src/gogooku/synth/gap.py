@@ -4,7 +4,7 @@
 one row per listed (Date, Code) with the inputs of ``mu`` at ``t`` — the price scores ``z_reversal``,
 ``z_momentum``, ``z_peer``, the hidden ``high_vol`` regime flag, ``side`` (the sum of the side
 contributions) and, in version 2, ``nonlinear.NonlinearState.states`` (lead–lag score, liquidity
-and size ranks, market context, crowding).
+and size ranks, market context, crowding) and the value score ``z_value`` (``value.ValueState``).
 
 ``linear_gap`` fits ridge regressions on those inputs taken linearly (no products, no
 transforms) over the first half of the days and scores the second half: ``ridge_fit_oracle`` is

@@ -60,6 +60,7 @@ from gogooku.synth.universe import (
     master_table,
     trading_sessions,
 )
+from gogooku.synth.value import PERSISTENCE_VALUE, ValueState, split_multiplier, usable_book
 
 TOPIX_START = 1500.0
 # Minute bars and ticks exist on the market's last 60 trading days only (the real add-on keeps 2
@@ -304,14 +305,20 @@ def generate_market(
     v2 = config.market_version >= 2
     graph = leader_graph(config, params, codes) if v2 else None
     nonlinear = NonlinearState(params, graph, listed, *latents.public_crowding()) if graph else None
+    value = None
+    if v2:
+        multiplier = split_multiplier(schedule.split_factor, listed)
+        value = ValueState(usable_book(config, universe, latents, multiplier, listed), listed)
     in_mu = (PEER,) if v2 else PRICE_SIGNALS
 
-    def mu_fn(t: int, state: SignalState) -> np.ndarray:
+    def mu_fn(t: int, state: SignalState, close: np.ndarray) -> np.ndarray:
         mu = price_mu(t, state, dispersion[t], bool(vol.high[t]), in_mu)
         for contribution in side.values():
             mu += contribution[t]
         if nonlinear is not None:
             mu += nonlinear.mu(t, state, dispersion[t])
+        if value is not None:
+            mu += value.mu(t, close, dispersion[t])
         return np.where(listed[t], mu, 0.0)
 
     bars = simulate_bars(config, days, params, listed, vol, schedule, signals, mu_fn, v2)
@@ -321,17 +328,18 @@ def generate_market(
         arrays["high_vol"] = np.broadcast_to(vol.high[:, None], listed.shape)
         arrays["side"] = sum(side.values(), np.zeros(listed.shape))
         arrays.update(nonlinear.states() if nonlinear else {})
+        arrays.update({"z_value": value.z} if value else {})
         states = state_frame(days, codes, listed, arrays)
     persistence = PERSISTENCE
-    if nonlinear is not None:
-        side.update(nonlinear.terms)
-        persistence = {**PERSISTENCE, **PERSISTENCE_V2}
+    if nonlinear is not None and value is not None:
+        side.update(nonlinear.terms | value.terms)
+        persistence = {**PERSISTENCE, **PERSISTENCE_V2, "value": PERSISTENCE_VALUE}
     oracle = oracle_frame(
         days, codes, listed, horizon_days, schedule, signals, dispersion, vol, side, params,
         persistence, in_mu,
     )  # fmt: skip
     del signals, schedule
-    nonlinear = None  # its (T, N) arrays are not needed for the tables
+    nonlinear = value = None  # their (T, N) arrays are not needed for the tables
     side.clear()  # the oracle was the last reader; frees (T, N) arrays before the tables
     bars_frame = bars_table(days, codes, listed, bars)
     member = (universe["ScaleCat"] != "-").to_numpy()

@@ -29,6 +29,7 @@ across the stocks listed on ``t``)::
   2007, Cohen & Frazzini 2008; ``small_i`` is the stock's size rank (0 largest, 1 smallest).
 
 The oracle takes each term with the daily decay ``PERSISTENCE_V2``: ``E_t[c[t+k]] ≈ φ^k c[t]``.
+Version 2's value effect (book-to-price from the published statements) is ``gogooku.synth.value``.
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ class DailyBars:
     shares: np.ndarray  # shares outstanding (changes with splits)
 
 
-MuFn = Callable[[int, SignalState], np.ndarray]
+MuFn = Callable[[int, SignalState, np.ndarray], np.ndarray]
 
 
 def simulate_bars(
@@ -213,7 +213,9 @@ def simulate_bars(
     mu_fn: MuFn,
     garch: bool = False,
 ) -> DailyBars:
-    """Run the daily recursion; ``mu_fn(t, signals)`` gives ``mu[t]`` after day ``t`` is folded in.
+    """Run the daily recursion; ``mu_fn(t, signals, close)`` gives ``mu[t]`` after day ``t`` is
+    folded in (``close``: each stock's last close at ``t`` in the share basis of ``t``, NaN
+    before its first trade or when not listed).
 
     Per-day draws come from ``rng_for(seed, "prices", day)`` in a fixed order and fixed sizes
     (universe size, 33 sectors, number of peer groups), so they do not depend on ``end``.
@@ -262,7 +264,7 @@ def simulate_bars(
         if day == HALT_DAY:
             shares_path[t] = shares
             signals.update(t, ret[t], on)
-            mu[t % 3] = mu_fn(t, signals)
+            mu[t % 3] = mu_fn(t, signals, last_close)
             continue
         r = (
             params.beta * (MARKET_DRIFT + sigma_m[t] * eps_m)
@@ -325,7 +327,7 @@ def simulate_bars(
         last_close = np.where(on, last_close, np.nan)
         shares_path[t] = shares
         signals.update(t, ret[t], on)
-        mu[t % 3] = mu_fn(t, signals)
+        mu[t % 3] = mu_fn(t, signals, last_close)
     return DailyBars(
         **out, upper_hit=ul, lower_hit=ll, ret=ret, dividend=dividend, adj_factor=adj,
         shares=shares_path,

@@ -18,6 +18,15 @@ then each effect is read as a conditional mean daily RankIC with ``target_1d``:
   leaders in ``market.leaders``) in the smallest / largest third of the stocks that have leaders;
 * ``drift_slope``: pooled slope of the 5-day demeaned return after a statement on its surprise,
   for ``|surprise| < 1`` and ``|surprise| > 1.5`` (saturation: the second is much flatter).
+
+``value_stats`` reads value at the monthly horizon from the published B/P, ``1 / PBR`` of
+``equities_valuation`` (rendered from the market's own statements and closes when the market
+was generated without side tables), on every ``VALUE_STEP``-th trading day ``t`` (non-overlapping
+months): ``value_ic`` the mean RankIC of B/P with ``target_20d`` (``value_ic_t`` its t-statistic
+over the months), ``value_spread`` the mean top-minus-bottom B/P quintile ``target_20d``,
+``value_momentum_corr`` the correlation over the months of that spread with the momentum
+quintile spread (momentum score of ``stats.price_signal_scores``) and
+``value_momentum_score_corr`` the mean rank correlation of B/P with the momentum score.
 """
 
 from __future__ import annotations
@@ -28,10 +37,14 @@ import numpy as np
 import polars as pl
 
 from gogooku.synth.nonlinear import BEAR_WINDOW, CONTEXT_DECAY, LEAD_DECAY, REBOUND_WINDOW
+from gogooku.synth.side.statements import render_statements
+from gogooku.synth.side.valuation import render_valuation
 from gogooku.synth.stats import daily_rank_ic, daily_returns, labels, price_signal_scores
 
 if TYPE_CHECKING:
     from gogooku.synth.market import SyntheticMarket
+
+VALUE_STEP = 20
 
 
 def _cells(market: SyntheticMarket, values: dict[str, np.ndarray]) -> pl.DataFrame:
@@ -199,3 +212,55 @@ def v2_stats(market: SyntheticMarket) -> dict[str, float]:
     }
     out |= {f"drift_slope:{k}": v for k, v in _drift_slopes(market).items()}
     return out
+
+
+def published_book_to_price(market: SyntheticMarket) -> pl.DataFrame:
+    """``Date, Code, bp``: ``1 / PBR`` of ``equities_valuation`` where PBR is positive."""
+    valuation = market.tables.get("equities_valuation")
+    if valuation is None:
+        statements = render_statements(market.state)["fins_summary"]
+        valuation = render_valuation(market.state, statements)["equities_valuation"]
+    return valuation.filter(pl.col("PBR") > 0).select(
+        "Date", "Code", (1.0 / pl.col("PBR")).alias("bp")
+    )
+
+
+def _quintile_spread(score: str) -> pl.Expr:
+    """Mean ``target_20d`` of the top minus the bottom quintile of ``score`` (within a day)."""
+    q = (pl.col(score).rank() * 5 / (pl.col(score).count() + 1)).floor()
+    y = pl.col("target_20d")
+    return y.filter(q >= 4).mean() - y.filter(q <= 0).mean()
+
+
+def value_stats(market: SyntheticMarket) -> dict[str, float]:
+    """The value statistics of the module docstring (monthly, non-overlapping)."""
+    bars = market.tables["equities_bars_daily"]
+    months = bars["Date"].unique().sort().gather_every(VALUE_STEP)
+    frame = (
+        published_book_to_price(market)
+        .filter(pl.col("Date").is_in(months.implode()))
+        .join(labels(bars, (VALUE_STEP,)), on=["Date", "Code"])
+        .join(price_signal_scores(market).select("Date", "Code", "momentum"), on=["Date", "Code"])
+        .drop_nulls(["bp", "target_20d"])
+        .filter(pl.col("target_20d").is_finite())
+    )
+    ic = daily_rank_ic(frame, "bp", "target_20d")
+    spreads = (
+        frame.drop_nulls("momentum")
+        .group_by("Date")
+        .agg(
+            _quintile_spread("bp").alias("value"),
+            _quintile_spread("momentum").alias("momentum"),
+            pl.corr(pl.col("bp").rank(), pl.col("momentum").rank()).alias("score_corr"),
+            pl.len().alias("n"),
+        )
+        .filter(pl.col("n") >= 20)
+    )
+    value = frame.group_by("Date").agg(_quintile_spread("bp").alias("value"), pl.len().alias("n"))
+    return {
+        "value_ic": float(ic.mean()),
+        "value_ic_t": float(ic.mean() / ic.std() * np.sqrt(ic.len())),
+        "value_spread": float(value.filter(pl.col("n") >= 20)["value"].mean()),
+        "value_momentum_corr": float(np.corrcoef(spreads["value"], spreads["momentum"])[0, 1]),
+        "value_momentum_score_corr": float(spreads["score_corr"].mean()),
+    }

@@ -31,9 +31,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from gogooku.synth.config import rng_static
-from gogooku.synth.latents import NO_TIME, quarter_ends, statement_draws
-from gogooku.synth.side._common import conform, shares_outstanding
+from gogooku.synth.config import SynthConfig, rng_static
+from gogooku.synth.latents import NO_TIME, Latents, quarter_ends, statement_draws
+from gogooku.synth.side._common import conform, share_multiplier
 from gogooku.synth.state import MarketState
 
 STANDARDS = ("JP", "IFRS", "US")
@@ -66,10 +66,10 @@ MILLION_ROUNDED = (
 )
 
 
-def _constants(state: MarketState) -> dict[str, np.ndarray]:
-    n = state.universe.height
-    rng = rng_static(state.config, "fundamentals")
-    size = state.universe["size_score"].to_numpy().astype(float)
+def _constants(config: SynthConfig, universe: pl.DataFrame) -> dict[str, np.ndarray]:
+    n = universe.height
+    rng = rng_static(config, "fundamentals")
+    size = universe["size_score"].to_numpy().astype(float)
     cap = 3e10 * np.exp(1.5 * size)
     standard = rng.choice(len(STANDARDS), size=n, p=STANDARD_WEIGHTS)
     return {
@@ -84,11 +84,9 @@ def _constants(state: MarketState) -> dict[str, np.ndarray]:
     }
 
 
-def _quarter_figures(state: MarketState, k: dict[str, np.ndarray]) -> pl.DataFrame:
+def _quarter_figures(cfg: SynthConfig, fye: np.ndarray, k: dict[str, np.ndarray]) -> pl.DataFrame:
     """One row per (stock, fiscal quarter end) of the horizon ``start - 5 months .. end``."""
-    cfg = state.config
-    n = state.universe.height
-    fye = state.latents.fiscal_year_end_month
+    n = fye.size
     fsales = k["sales0"] * (1 + k["growth"])
     fop = fsales * k["margin"]
     ytd = np.zeros((4, n))
@@ -134,22 +132,24 @@ def _quarter_figures(state: MarketState, k: dict[str, np.ndarray]) -> pl.DataFra
     return pl.concat(rows)
 
 
-def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
-    """``fins_summary``: one quarterly statement per disclosure event of ``state.latents``."""
-    k = _constants(state)
-    figures = _quarter_figures(state, k)
-    events = state.latents.disclosures.filter(pl.col("disclosed"))
-    if events.height == 0:
-        return {"fins_summary": conform(pl.DataFrame(), "fins_summary")}
-    so = shares_outstanding(state)
+def _statement_frame(
+    config: SynthConfig, universe: pl.DataFrame, latents: Latents, multiplier: np.ndarray
+) -> pl.DataFrame:
+    """The disclosed events of ``latents`` joined to their quarter's figures, the stock's
+    constants and ``shares`` (outstanding on the disclosure day: the universe's count times
+    ``multiplier``, the ``(T, N)`` shares per original share after the splits so far)."""
+    k = _constants(config, universe)
+    figures = _quarter_figures(config, latents.fiscal_year_end_month, k)
+    events = latents.disclosures.filter(pl.col("disclosed"))
+    so = universe["shares_outstanding"].to_numpy().astype(float)
     t_idx = events["day_idx"].to_numpy()
     i_idx = events["code_idx"].to_numpy()
-    shares = so[t_idx, i_idx]
-    n = state.universe.height
+    shares = so[i_idx] * multiplier[t_idx, i_idx]
+    n = universe.height
     per_stock = pl.DataFrame(
         {
             "code_idx": np.arange(n),
-            "Code": state.universe["Code"],
+            "Code": universe["Code"],
             "payout": k["payout"],
             "assets": k["assets"],
             "eq_ratio": k["eq_ratio"],
@@ -158,13 +158,43 @@ def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
         },
         schema_overrides={"code_idx": pl.Int64},
     )
-    frame = (
+    return (
         events.with_columns(pl.Series("shares", shares))
         .join(figures, on=["code_idx", "period_end"], how="left")
         .join(per_stock, on="code_idx", how="left")
         .rename({"disc_date": "DiscDate"})
     )
+
+
+def render_statements(state: MarketState) -> dict[str, pl.DataFrame]:
+    """``fins_summary``: one quarterly statement per disclosure event of ``state.latents``."""
+    if state.latents.disclosures.filter(pl.col("disclosed")).height == 0:
+        return {"fins_summary": conform(pl.DataFrame(), "fins_summary")}
+    frame = _statement_frame(state.config, state.universe, state.latents, share_multiplier(state))
     return {"fins_summary": conform(_summary_columns(frame), "fins_summary")}
+
+
+def book_per_share(
+    config: SynthConfig, universe: pl.DataFrame, latents: Latents, multiplier: np.ndarray
+) -> pl.DataFrame:
+    """``day_idx, code_idx, BPS`` of every disclosed statement: the ``BPS`` that ``fins_summary``
+    publishes (``Eq / shares`` on the disclosure day), computable before prices exist (market
+    version 2's value effect, ``gogooku.synth.value``)."""
+    frame = _statement_frame(config, universe, latents, multiplier)
+    return frame.select("day_idx", "code_idx", _bps(pl.col("fq") == 4).alias("BPS"))
+
+
+def _book_equity(is_fy: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Total assets and equity: ``TA = annual sales × assets/sales``, ``Eq = TA × equity ratio``
+    (annual sales: the year's at FY, the forecast in force otherwise)."""
+    c = pl.col
+    annual_sales = pl.when(is_fy).then(c("Sales")).otherwise(c("FSales"))
+    ta = annual_sales * c("assets")
+    return ta, ta * c("eq_ratio")
+
+
+def _bps(is_fy: pl.Expr) -> pl.Expr:
+    return (_book_equity(is_fy)[1] / pl.col("shares")).round(2)
 
 
 def accrual_ratio(accrual: pl.Expr) -> pl.Expr:
@@ -192,9 +222,7 @@ def _summary_columns(f: pl.DataFrame) -> pl.DataFrame:
         .otherwise(c("FOP") * ODP_RATIO * NP_RATIO)
     )
     dps = c("payout") * annual_np_fc / c("shares")
-    annual_sales = pl.when(is_fy).then(c("Sales")).otherwise(c("FSales"))
-    ta = annual_sales * c("assets")
-    eq = ta * c("eq_ratio")
+    ta, eq = _book_equity(is_fy)
     has_cf = c("fq").is_in([2, 4])
     jp = c("standard") == "JP"
     cur_dps = c("payout") * c("FOP") * ODP_RATIO * NP_RATIO / c("shares")
@@ -232,7 +260,7 @@ def _summary_columns(f: pl.DataFrame) -> pl.DataFrame:
         (eq * 0.97).alias("ShEq"),
         c("eq_ratio").round(3).alias("EqAR"),
         pl.when(is_fy).then((c("NP") / (eq * 0.97)).round(4)).alias("ROE"),
-        (eq / c("shares")).round(2).alias("BPS"),
+        _bps(is_fy).alias("BPS"),
         pl.when(has_cf).then(c("NP") - accrual_ratio(c("accrual")) * ta * c("fq") / 4).alias("CFO"),
         pl.when(has_cf).then(-c("OP") * 0.5).alias("CFI"),
         pl.when(has_cf).then(-c("OP") * 0.3).alias("CFF"),
