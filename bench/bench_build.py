@@ -20,9 +20,9 @@ extension (``incremental_one_day``: wall and CPU seconds, peak RSS).
 
 Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
 listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
-(default 400); ``--incremental`` adds the one-day extension. ``--home DIR`` keeps the raw store
-in ``DIR/STOCKSxYEARS`` instead of a temporary folder and reuses it when a previous run left it
-there (its generation figures are read back from ``setup.json``), so a rerun times the build
+(default 200, the build's own); ``--incremental`` adds the one-day extension. ``--home DIR``
+keeps the raw store in ``DIR/STOCKSxYEARS`` instead of a temporary folder and reuses it when a
+previous run left it there (its generation figures are read back from ``setup.json``), so a rerun times the build
 alone. Prints one JSON document on stdout.
 """
 
