@@ -22,8 +22,8 @@ Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1
 listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
 (default 200, the build's own); ``--incremental`` adds the one-day extension. ``--home DIR``
 keeps the raw store in ``DIR/STOCKSxYEARS`` instead of a temporary folder and reuses it when a
-previous run left it there (its generation figures are read back from ``setup.json``), so a rerun times the build
-alone. Prints one JSON document on stdout.
+previous run left it there (its generation figures are read back from ``setup.json``), so a
+rerun times the build alone. Prints one JSON document on stdout.
 """
 
 from __future__ import annotations
