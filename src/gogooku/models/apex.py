@@ -41,12 +41,11 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from pydantic import Field, model_validator
 from torch import nn
-from torch.nn import functional as F
 
 from gogooku.config import StrictModel
 from gogooku.errors import GogookuError
 from gogooku.models.market_inputs import MARKET_BLOCKS, market_means, signed_log
-from gogooku.models.output import ModelOutput
+from gogooku.models.output import ModelOutput, head_output
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
@@ -228,12 +227,7 @@ class ApexRanker(nn.Module):
         branches = {"attention": attention} if len(self.blocks) else {}
 
         raw_out = self.out(self.out_norm(e)).float().reshape(b, n, len(self.horizons), self.n_out)
-        quantiles = None
-        if self.quantile_levels:
-            steps = torch.cat([raw_out[..., 1:2], F.softplus(raw_out[..., 2:])], dim=-1)
-            quantiles = steps.cumsum(dim=-1)
-        point = raw_out[..., 0] if skip is None else raw_out[..., 0] + skip
-        return ModelOutput(point, quantiles, branches, self.quantile_levels)
+        return head_output(raw_out, skip, branches, self.quantile_levels)
 
 
 def build_apex(

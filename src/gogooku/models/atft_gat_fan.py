@@ -51,12 +51,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import torch
 from pydantic import Field, model_validator
 from torch import nn
-from torch.nn import functional as F
 from torch_geometric.nn import GATv2Conv
 
 from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm, SliceAdaptiveNorm
 from gogooku.models.layers import GateAddNorm, GatedLinearUnit, GatedResidualNetwork
-from gogooku.models.output import ModelOutput
+from gogooku.models.output import ModelOutput, head_output
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
@@ -323,14 +322,10 @@ class AtftGatFan(nn.Module):
 
         # forecasts in float32 under autocast, so losses and the quantile cumsum keep precision
         raw = self.out(self.head(hidden)).float().reshape(b, n, len(self.horizons), self.n_out)
-        point = raw[..., 0]
+        skip = None
         if self.cfg.linear_skip:
-            point = point + self.skip(x[:, -1]).float().reshape(b, n, len(self.horizons))
-        quantiles = None
-        if self.quantile_levels:
-            steps = torch.cat([raw[..., 1:2], F.softplus(raw[..., 2:])], dim=-1)
-            quantiles = steps.cumsum(dim=-1)
-        return ModelOutput(point, quantiles, branches, self.quantile_levels)
+            skip = self.skip(x[:, -1]).float().reshape(b, n, len(self.horizons))
+        return head_output(raw, skip, branches, self.quantile_levels)
 
 
 def build_atft(

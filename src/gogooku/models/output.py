@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -24,3 +25,20 @@ class ModelOutput:
     quantiles: torch.Tensor | None = None
     branches: dict[str, torch.Tensor] = field(default_factory=dict)
     quantile_levels: tuple[float, ...] = ()
+
+
+def head_output(
+    raw: torch.Tensor,
+    skip: torch.Tensor | None,
+    branches: dict[str, torch.Tensor],
+    quantile_levels: tuple[float, ...],
+) -> ModelOutput:
+    """The forecasts of the heads' raw output ``raw`` (B, N, H, 1 + Q), in float32: point =
+    raw[..., 0] (+ ``skip``, the linear skip's (B, N, H)), quantiles q₁ = raw[..., 1] and
+    q_i = q_{i−1} + softplus(raw[..., i]), so they increase along Q (none when Q = 0)."""
+    point = raw[..., 0] if skip is None else raw[..., 0] + skip
+    quantiles = None
+    if quantile_levels:
+        steps = torch.cat([raw[..., 1:2], F.softplus(raw[..., 2:])], dim=-1)
+        quantiles = steps.cumsum(dim=-1)
+    return ModelOutput(point, quantiles, branches, quantile_levels)
