@@ -37,3 +37,31 @@ def test_tracking_leaves_the_hold_out_ledger_hash_alone():
     assert config_hash(plain) != config_hash(
         load_run_config(None, ["model.alpha=2.0"], kind="linear")
     )
+
+
+def test_the_hold_out_hash_ignores_keys_left_at_their_default_and_keeps_the_kind():
+    from pydantic import BaseModel
+
+    from gogooku.research.ledger import config_hash
+
+    class Model(BaseModel):
+        kind: str = "k"
+        alpha: float = 1.0
+
+    class Later(Model):
+        added: int = 3  # a key a later version adds, with its default
+
+    class Run(BaseModel):
+        model: Model
+
+    class LaterRun(BaseModel):
+        model: Later
+
+    assert config_hash(Run(model=Model())) == config_hash(LaterRun(model=Later()))
+    assert config_hash(Run(model=Model())) != config_hash(LaterRun(model=Later(added=4)))
+    assert config_hash(Run(model=Model())) != config_hash(Run(model=Model(kind="other")))
+    linear = load_run_config(None, kind="linear")
+    assert config_hash(linear) == config_hash(
+        load_run_config(None, [f"model.alpha={linear.model.alpha}"], kind="linear")
+    )
+    assert config_hash(linear) != config_hash(load_run_config(None, kind="lgbm"))

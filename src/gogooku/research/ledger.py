@@ -32,11 +32,17 @@ def ledger_path() -> Path:
 
 
 def config_hash(config: BaseModel) -> str:
-    """sha256 (hex) of the resolved run config as canonical JSON: ``model_dump(mode="json")``
-    without ``[tracking]`` (where a run is logged, not what is fitted: switching it on does not
-    make a new config) dumped with sorted keys, ``separators=(",", ":")``, ASCII only — the same
-    config gives the same hash whatever the TOML file's layout or comments."""
-    fitted = config.model_dump(mode="json", exclude={"tracking"})
+    """sha256 (hex) of the resolved run config as canonical JSON: ``model_dump(mode="json",
+    exclude_defaults=True)`` without ``[tracking]`` (where a run is logged, not what is fitted:
+    switching it on does not make a new config), plus the model kind, dumped with sorted keys,
+    ``separators=(",", ":")``, ASCII only — the same config gives the same hash whatever the TOML
+    file's layout or comments, and a later version that adds a key with a default does not
+    change it (a hold-out scored before an upgrade stays scored). The kind is always kept, so
+    two kinds' all-default configs differ."""
+    fitted = config.model_dump(mode="json", exclude={"tracking"}, exclude_defaults=True)
+    kind = getattr(getattr(config, "model", None), "kind", None)
+    if kind is not None:
+        fitted["model"] = {**fitted.get("model", {}), "kind": kind}
     canonical = json.dumps(fitted, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
