@@ -3,7 +3,7 @@ the quality market (version 2) for several market seeds, compared on the stitche
 
     python bench/bench_zoo.py [--seeds 7,8] [--stocks 300] [--years 4] [--home /tmp/zoo_home]
         [--models oracle,ridge,lgbm,atft,apex,apex_pruned,ensemble] [--test-days 60]
-        [--train-days N] [--threads N] [--out bench/results/bench_zoo.json]
+        [--train-days N] [--threads N] [--resume] [--out bench/results/bench_zoo.json]
     python bench/render_zoo.py bench/results/bench_zoo.json     # the table in docs/models.md
 
 Per market seed s: the synthetic market of ``--stocks`` stocks (``studies/market.py``, market
@@ -152,12 +152,26 @@ def best_network(runs: dict[str, str]) -> str | None:
 
 
 def walk(
-    name: str, seed: int, dataset: str, split, runs: dict[str, str], threads: int | None
+    name: str,
+    seed: int,
+    dataset: str,
+    split,
+    runs: dict[str, str],
+    threads: int | None,
+    resume: bool = False,
 ) -> dict:
+    """Walk model ``name`` forward (or, with ``resume``, reuse its finished run: one whose
+    ``zoo_cost.json`` exists, written after the run's last fold) and return its run and cost."""
     from gogooku.research.ensemble import run_ensemble
     from gogooku.research.walkforward import run_walkforward
+    from gogooku.settings import get_settings
 
-    run_id = fresh(f"zoo-{name}-s{seed}")
+    run_id = f"zoo-{name}-s{seed}"
+    cost_file = get_settings().runs_dir / run_id / "zoo_cost.json"
+    if resume and cost_file.exists():
+        runs[name] = run_id
+        return {**json.loads(cost_file.read_text()), "resumed": True}
+    fresh(run_id)
     extra: dict[str, object] = {}
     t0, c0 = time.perf_counter(), time.process_time()
     if ZOO[name].kind == "ensemble":
@@ -170,7 +184,9 @@ def walk(
         run_walkforward(ZOO[name].kind, dataset, cfg, folds="all", run_id=run_id, threads=threads)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     runs[name] = run_id
-    return {"run": run_id, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **extra}
+    cost = {"run": run_id, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **extra}
+    cost_file.write_text(json.dumps(cost) + "\n")
+    return cost
 
 
 def figures(run_id: str) -> dict:
@@ -216,7 +232,7 @@ def run_seed(seed: int, args: argparse.Namespace, models: list[str]) -> dict:
     out: dict = {"home": str(home), "folds": n_folds, "train_days": split.train_days, "models": {}}
     runs: dict[str, str] = {}
     for name in models:
-        entry = walk(name, seed, args.dataset, split, runs, args.threads)
+        entry = walk(name, seed, args.dataset, split, runs, args.threads, args.resume)
         entry.update(figures(entry["run"]))
         entry["wall_s_per_fold"] = round(entry["wall_s"] / entry["folds"], 2)
         entry["cpu_s_per_fold"] = round(entry["cpu_s"] / entry["folds"], 2)
@@ -241,6 +257,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-days", type=int, default=None, help="default: the split's 504")
     parser.add_argument("--threads", type=int, default=None, help="per fit (default: all cores)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse every model run that finished in an earlier, interrupted run of this script",
+    )
     args = parser.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - set(ZOO))
