@@ -218,7 +218,8 @@ def position_states(ctx: BlockContext) -> pl.LazyFrame:
     )
     events = reports.select(ops.CODE, AVAILABLE_FROM).unique()
     reporters = reports.select(ops.CODE, *REPORTER).unique()
-    grid = events.join(reporters, on=ops.CODE).sort(AVAILABLE_FROM)
+    # a total order: each (Code, date) group then sums its reporters' floats in one fixed order
+    grid = events.join(reporters, on=ops.CODE).sort(AVAILABLE_FROM, ops.CODE, *REPORTER)
     # Latest report per reporter as of each event: the newest CalcDate among reports usable by
     # then (a late-disclosed report for an older CalcDate does not replace a newer one).
     latest = (
