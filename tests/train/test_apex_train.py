@@ -100,7 +100,7 @@ def test_market_columns_are_the_raw_cache_values(apex_home, apex_config_file, tm
     assert trainer.train_loader.loader.epoch == 3
     assert len(trainer.train_loader) == len(trainer.train_loader.loader)
     batch = next(iter(trainer.eval_loaders["valid"]))
-    columns = trainer.train_loader.columns
+    columns = trainer.train_loader.market
     assert [cache.feature_blocks[i] for i in columns] == ["market"] * len(columns)
     f = trainer.n_features
     assert batch.x.shape[-1] == f + len(columns)

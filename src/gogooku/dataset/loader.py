@@ -45,6 +45,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 import torch
@@ -299,3 +300,38 @@ class DayBatchLoader:
                 except queue.Empty:
                     continue
             worker.join()
+
+
+class AppendedColumns:
+    """A day-batch loader (or a wrapper of one) whose batches carry K more columns after the
+    loader's features: x (B, L, N, F) → (B, L, N, F + K), the same L days and N stocks. A subclass
+    gives ``width`` (K; 0 passes batches through unchanged) and ``columns(batch)`` (the
+    (B, L, N, K) values); ``len``, ``epoch`` and every other attribute are the wrapped loader's."""
+
+    loader: Any
+    width: int
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "loader":  # not set yet (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    @property
+    def epoch(self) -> int:
+        return self.loader.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.loader.epoch = value
+
+    def columns(self, batch: DayBatch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[DayBatch]:
+        for batch in self.loader:
+            if self.width:
+                batch = replace(batch, x=torch.cat([batch.x, self.columns(batch)], dim=-1))
+            yield batch

@@ -19,12 +19,13 @@ TOPIX, investor flows, options, futures, trade breakdown):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from gogooku.dataset.loader import AppendedColumns
 
 if TYPE_CHECKING:
     from gogooku.dataset.cache import DenseCache
@@ -50,39 +51,24 @@ def market_columns(cache: DenseCache, blocks: Sequence[str]) -> np.ndarray:
     return np.array([i for i, b in enumerate(cache.feature_blocks) if b in chosen], dtype=np.intp)
 
 
-class MarketColumns:
+class MarketColumns(AppendedColumns):
     """A :class:`~gogooku.dataset.loader.DayBatchLoader` whose batches carry the raw cache values
-    of ``columns`` after the loader's features: x (B, L, N, F) → (B, L, N, F + M), the same L
-    days and N stocks (read from the cache's memory map by the batch's dates and codes)."""
+    of the cache columns ``market`` after the loader's features: x (B, L, N, F) → (B, L, N, F + M),
+    the same L days and N stocks (read from the cache's memory map by the batch's dates and
+    codes)."""
 
-    def __init__(self, loader: DayBatchLoader, cache: DenseCache, columns: np.ndarray) -> None:
-        self.loader, self.cache, self.columns = loader, cache, np.asarray(columns, dtype=np.intp)
+    def __init__(self, loader: DayBatchLoader, cache: DenseCache, market: np.ndarray) -> None:
+        self.loader, self.cache = loader, cache
+        self.market = np.asarray(market, dtype=np.intp)
+        self.width = len(self.market)
 
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    @property
-    def epoch(self) -> int:
-        return self.loader.epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self.loader.epoch = value
-
-    def raw(self, batch: DayBatch) -> torch.Tensor:
+    def columns(self, batch: DayBatch) -> torch.Tensor:
         """(B, L, N, M) raw market values of ``batch``'s days and stocks."""
         length = batch.x.shape[1]
         codes = batch.codes.cpu().numpy()
         days = []
         for d, day in enumerate(batch.dates):
             t = self.cache.date_index(day)
-            window = self.cache.features[t - length + 1 : t + 1, :, self.columns]
+            window = self.cache.features[t - length + 1 : t + 1, :, self.market]
             days.append(np.asarray(window, dtype=np.float32)[:, codes[d]])
         return torch.from_numpy(np.stack(days)).to(batch.x.device)
-
-    def __iter__(self) -> Iterator[DayBatch]:
-        for batch in self.loader:
-            if not len(self.columns):
-                yield batch
-                continue
-            yield replace(batch, x=torch.cat([batch.x, self.raw(batch)], dim=-1))

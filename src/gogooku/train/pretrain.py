@@ -33,9 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,7 @@ import torch
 
 from gogooku.config import NormalizationConfig, Ts2VecConfig
 from gogooku.dataset.cache import STATIC_IDS, DenseCache, select_columns
-from gogooku.dataset.loader import DayBatch
+from gogooku.dataset.loader import AppendedColumns, DayBatch
 from gogooku.dataset.normalize import normalized_features
 from gogooku.errors import GogookuError
 from gogooku.io import atomic_path
@@ -217,31 +215,15 @@ def embedding_frame(cache: DenseCache, emb: np.ndarray, span: tuple[int, int]) -
     ).with_columns(pl.col("Date").cast(pl.Date))
 
 
-class Ts2VecColumns:
+class Ts2VecColumns(AppendedColumns):
     """A day-batch loader (or a wrapper of one) whose batches carry the embeddings of every
     window day after the loader's features: x (B, L, N, F) → (B, L, N, F + D), for the same
-    days and stocks. ``emb`` (T', N, D) covers the cache positions from ``first`` on; other
-    attributes are the wrapped loader's."""
+    days and stocks. ``emb`` (T', N, D) covers the cache positions from ``first`` on."""
 
     def __init__(self, loader: Any, cache: DenseCache, emb: np.ndarray, first: int) -> None:
         self.loader, self.cache, self.first = loader, cache, first
         self.emb = torch.from_numpy(emb)
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "loader":  # not set yet (copy, pickle)
-            raise AttributeError(name)
-        return getattr(self.loader, name)
-
-    @property
-    def epoch(self) -> int:
-        return self.loader.epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self.loader.epoch = value
+        self.width = self.emb.shape[-1]
 
     def columns(self, batch: DayBatch) -> torch.Tensor:
         """(B, L, N, D) embeddings of ``batch``'s window days and stocks."""
@@ -255,7 +237,3 @@ class Ts2VecColumns:
             )
         codes = batch.codes.cpu()
         return self.emb[steps[:, :, None], codes[:, None, :]].to(batch.x.device)
-
-    def __iter__(self) -> Iterator[DayBatch]:
-        for batch in self.loader:
-            yield replace(batch, x=torch.cat([batch.x, self.columns(batch)], dim=-1))
