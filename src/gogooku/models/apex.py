@@ -34,7 +34,6 @@ updates of step 5. Without the gate M = 0 and no market column is appended.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -44,8 +43,8 @@ from torch import nn
 
 from gogooku.config import StrictModel
 from gogooku.errors import GogookuError
-from gogooku.models.market_inputs import MARKET_BLOCKS, market_means, signed_log
-from gogooku.models.output import ModelOutput, head_output
+from gogooku.models.market_inputs import MarketGateFields, market_means, signed_log
+from gogooku.models.output import ModelOutput, QuantileFields, head_output
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ class PruneConfig(StrictModel):
     seed: int = 0
 
 
-class ApexConfig(LinearSkipFields):
+class ApexConfig(LinearSkipFields, QuantileFields, MarketGateFields):
     """The ``[model]`` section for ``kind = "apex"``; every field changes the built model or run."""
 
     kind: Literal["apex"] = "apex"
@@ -78,12 +77,7 @@ class ApexConfig(LinearSkipFields):
     attention_layers: int = Field(2, ge=0, description="blocks of attention across stocks")
     attention_heads: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    market_blocks: list[str] = Field(
-        list(MARKET_BLOCKS), description="feature blocks averaged into the market context"
-    )
-    market_gate: bool = Field(True, description="feature gate and FiLM from the market context")
     static_embedding_dim: int = Field(4, ge=1, description="per categorical id column")
-    quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
     prune: PruneConfig | None = Field(None, description="set: the pruned variant")
 
     @model_validator(mode="after")
@@ -93,11 +87,6 @@ class ApexConfig(LinearSkipFields):
                 f"hidden_size={self.hidden_size} is not divisible by "
                 f"attention_heads={self.attention_heads}"
             )
-        q = self.quantiles
-        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
-            raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
-        if self.market_gate and not self.market_blocks:
-            raise ValueError("market_gate = true needs at least one of market_blocks")
         return self
 
 

@@ -44,7 +44,6 @@ There is no Python loop over stocks or features; the only loop is over the B day
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -55,14 +54,14 @@ from torch_geometric.nn import GATv2Conv
 
 from gogooku.models.fan import FrequencyAdaptiveNorm, InstanceNorm, SliceAdaptiveNorm
 from gogooku.models.layers import GateAddNorm, GatedLinearUnit, GatedResidualNetwork
-from gogooku.models.output import ModelOutput, head_output
+from gogooku.models.output import ModelOutput, QuantileFields, head_output
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
     from gogooku.dataset.loader import DayBatch
 
 
-class AtftConfig(LinearSkipFields):
+class AtftConfig(LinearSkipFields, QuantileFields):
     """The ``[model]`` section for ``kind = "atft"``; every field changes the built model."""
 
     kind: Literal["atft"] = "atft"
@@ -79,7 +78,6 @@ class AtftConfig(LinearSkipFields):
     gat: bool = True
     gat_heads: int = Field(2, ge=1)
     attention: bool = True
-    quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
     static_embedding_dim: int = Field(8, ge=1, description="per categorical id column")
 
     PARTS: ClassVar[tuple[str, ...]] = ("norm", "attention", "gat", "encoder")
@@ -121,9 +119,6 @@ class AtftConfig(LinearSkipFields):
                 f"norm = 'san' needs window={self.window} to be a multiple of "
                 f"san_slice={self.san_slice} with at least two slices"
             )
-        q = self.quantiles
-        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
-            raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
         return self
 
 

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 
+from gogooku.config import StrictModel
 from gogooku.dataset.loader import AppendedColumns
 
 if TYPE_CHECKING:
@@ -32,6 +34,22 @@ if TYPE_CHECKING:
     from gogooku.dataset.loader import DayBatch, DayBatchLoader
 
 MARKET_BLOCKS = ("market", "flows", "options", "futures", "breakdown")
+
+
+class MarketGateFields(StrictModel):
+    """The ``[model]`` fields of the market context, shared by the APEX and MASTER configs (each
+    kind's module doc says what its gate does)."""
+
+    market_gate: bool = Field(True, description="gate the stock features by the market context")
+    market_blocks: list[str] = Field(
+        list(MARKET_BLOCKS), description="feature blocks averaged into the market context"
+    )
+
+    @model_validator(mode="after")
+    def _gate_needs_blocks(self) -> MarketGateFields:
+        if self.market_gate and not self.market_blocks:
+            raise ValueError("market_gate = true needs at least one of market_blocks")
+        return self
 
 
 def signed_log(v: torch.Tensor) -> torch.Tensor:

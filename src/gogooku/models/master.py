@@ -33,7 +33,6 @@ update at the last step. The paper's model reads no categorical id; neither does
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
@@ -43,8 +42,8 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from gogooku.errors import GogookuError
-from gogooku.models.market_inputs import MARKET_BLOCKS, market_means, signed_log
-from gogooku.models.output import ModelOutput, head_output
+from gogooku.models.market_inputs import MarketGateFields, market_means, signed_log
+from gogooku.models.output import ModelOutput, QuantileFields, head_output
 from gogooku.models.skip import LinearSkipFields, attach_linear_skip
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class MasterError(GogookuError, ValueError):
     """MASTER cannot be built for this dataset or config (names the key)."""
 
 
-class MasterConfig(LinearSkipFields):
+class MasterConfig(LinearSkipFields, QuantileFields, MarketGateFields):
     """The ``[model]`` section for ``kind = "master"``; every field changes the built model."""
 
     kind: Literal["master"] = "master"
@@ -68,15 +67,10 @@ class MasterConfig(LinearSkipFields):
     inter_heads: int = Field(2, ge=1, description="heads of the attention across the day's stocks")
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
     beta: float = Field(5.0, gt=0.0, description="temperature of the market gate's softmax")
-    market_gate: bool = Field(True, description="rescale the features by the market gate")
-    market_blocks: list[str] = Field(
-        list(MARKET_BLOCKS), description="feature blocks averaged into the market vector"
-    )
     inter_stock: bool = Field(True, description="attention across the day's stocks")
     temporal_aggregation: bool = Field(
         True, description="attention of the last day over the window"
     )
-    quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
 
     @model_validator(mode="after")
     def _consistent(self) -> MasterConfig:
@@ -85,11 +79,6 @@ class MasterConfig(LinearSkipFields):
                 raise ValueError(
                     f"hidden_size={self.hidden_size} is not divisible by {key}={getattr(self, key)}"
                 )
-        q = self.quantiles
-        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
-            raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
-        if self.market_gate and not self.market_blocks:
-            raise ValueError("market_gate = true needs at least one of market_blocks")
         return self
 
 

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
+
+from gogooku.config import StrictModel
+
+
+class QuantileFields(StrictModel):
+    """The ``[model]`` field of the quantile head, shared by the ATFT, APEX and MASTER configs."""
+
+    quantiles: tuple[float, ...] = Field((0.1, 0.5, 0.9), description="empty: no quantile head")
+
+    @model_validator(mode="after")
+    def _increasing_quantiles(self) -> QuantileFields:
+        q = self.quantiles
+        if any(not 0.0 < v < 1.0 for v in q) or any(a >= b for a, b in itertools.pairwise(q)):
+            raise ValueError(f"quantiles={list(q)} must be strictly increasing inside (0, 1)")
+        return self
 
 
 @dataclass
