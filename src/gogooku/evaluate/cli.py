@@ -22,22 +22,11 @@ def _finite(value: object) -> object:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def evaluate_command(
-    run: str = typer.Option(..., "--run", help="Run id (under $GOGOOKU_HOME/runs) or run folder."),
-    top_k: int | None = typer.Option(
-        None, "--top-k", min=1, help="Names per portfolio leg (default: the run's [evaluate])."
-    ),
-    cost_bps: float | None = typer.Option(
-        None, "--cost-bps", min=0.0, help="Costs in bps per side (default: the run's [evaluate])."
-    ),
-    replicates: int | None = typer.Option(
-        None, "--bootstrap", min=10, help="Bootstrap replicates (default: the run's [evaluate])."
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the written metrics.json instead of the summary lines."
-    ),
+def evaluate_and_print(
+    run: str, top_k: int | None, cost_bps: float | None, replicates: int | None, as_json: bool
 ) -> None:
-    """Evaluate a run: write runs/RUN/metrics.json, daily.parquet and report.html."""
+    """Evaluate a run (``gogooku evaluate`` without ``--final``; None: the run's [evaluate]):
+    write runs/RUN/metrics.json, daily.parquet and report.html and print their summary."""
     from gogooku.evaluate.benchmark import benchmark_label
     from gogooku.evaluate.evaluator import evaluate_run, run_settings
     from gogooku.evaluate.pages import fmt

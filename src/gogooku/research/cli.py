@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from gogooku.evaluate import cli as evaluate_cli
+from gogooku.evaluate.cli import evaluate_and_print
 from gogooku.models.registry import kind_names
 from gogooku.train.cli import SetOption
 
@@ -191,9 +191,7 @@ def evaluate_command(
     if not final:
         if again:
             raise typer.BadParameter("--again goes with --final", param_hint="--again")
-        evaluate_cli.evaluate_command(
-            run=run, top_k=top_k, cost_bps=cost_bps, replicates=replicates, as_json=as_json
-        )
+        evaluate_and_print(run, top_k, cost_bps, replicates, as_json)
         return
     given = [
         name
