@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from gogooku.train.diagnostics import CollapseError, CollapseGuard, dead_branches, grad_norms
-from gogooku.train.loop import Trainer, TrainError, lr_factor
+from gogooku.train.loop import Trainer, TrainError
+from gogooku.train.schedule import lr_factor
 
 HISTORY_KEYS = {
     "epoch", "lr", "train_loss", "loss_terms", "train_rank_ic", "train_ic", "val_rank_ic",

@@ -12,8 +12,9 @@ from gogooku.config import ConfigError
 from gogooku.dataset.build import dataset_dir
 from gogooku.dataset.cache import open_cache
 from gogooku.train.config import load_run_config
-from gogooku.train.loop import Trainer, lr_factor
+from gogooku.train.loop import Trainer
 from gogooku.train.run import select_fold
+from gogooku.train.schedule import lr_factor
 
 PHASES = [
     "train.epochs=3",

@@ -35,9 +35,8 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +63,11 @@ from gogooku.train.diagnostics import (
     grad_norms,
     long_short_sharpe,
 )
-from gogooku.train.losses import compute_loss, pearson_days, rank_ic_days
+from gogooku.train.losses import compute_loss
+from gogooku.train.predictions import Predictions, signal_stats
 from gogooku.train.pretrain import Ts2VecColumns, fold_embeddings
 from gogooku.train.ridge_start import fit_ridge_start
+from gogooku.train.schedule import EMA, lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -86,101 +87,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def lr_factor(step: int, total: int, warmup: int, cosine: bool, min_ratio: float) -> float:
-    """Multiplier of the base lr at step ``step`` (see ``TrainConfig``)."""
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    if not cosine:
-        return 1.0
-    span = max(1, total - warmup)
-    progress = min(1.0, (step - warmup) / span)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class EMA:
-    """Exponential moving average θ̄ ← d_n θ̄ + (1 − d_n) θ of the floating-point state after
-    update n (n = 1, 2, …), d_n = min(d, (1 + n) / (10 + n)): the warm-up keeps the average of the
-    first steps from being dominated by the initial weights."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.updates = 0
-        self.shadow = {
-            k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()
-        }
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for k, v in model.state_dict().items():
-            if k in self.shadow:
-                self.shadow[k].lerp_(v.detach(), 1 - d)
-
-    @contextmanager
-    def applied(self, model: nn.Module) -> Iterator[None]:
-        """Temporarily load the averaged weights into ``model``."""
-        if self.decay == 0:
-            yield
-            return
-        backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict({**backup, **self.shadow})
-        try:
-            yield
-        finally:
-            model.load_state_dict(backup)
-
-    def weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return state if self.decay == 0 else {**state, **self.shadow}
-
-
 def _atomic_save(obj: object, path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-
-
-@dataclass
-class Predictions:
-    """Predictions of a set of days: per day the listed stocks' codes, forecasts and targets."""
-
-    dates: list = field(default_factory=list)
-    codes: list[np.ndarray] = field(default_factory=list)
-    point: list[torch.Tensor] = field(default_factory=list)
-    y: list[torch.Tensor] = field(default_factory=list)
-    y_mask: list[torch.Tensor] = field(default_factory=list)
-    mask: list[torch.Tensor] = field(default_factory=list)
-
-    def stacked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(D, N, H) point, y, y_mask and (D, N) mask over the full code axis."""
-        return (
-            torch.stack(self.point),
-            torch.stack(self.y),
-            torch.stack(self.y_mask),
-            torch.stack(self.mask),
-        )
-
-
-def signal_stats(pred: Predictions, horizons: list[int]) -> dict[str, dict[str, float | None]]:
-    """Mean per-day RankIC and IC per horizon, and the mean per-day cross-sectional std of the
-    predictions over listed stocks (``pred_std``)."""
-    point, y, y_mask, mask = pred.stacked()
-    out: dict[str, dict[str, float | None]] = {"rank_ic": {}, "ic": {}, "pred_std": {}}
-    for j, h in enumerate(horizons):
-        p, yj, mj = point[..., j], y[..., j], y_mask[..., j]
-        out["rank_ic"][str(h)] = _nanmean(rank_ic_days(p, yj, mj))
-        out["ic"][str(h)] = _nanmean(pearson_days(p, yj, mj))
-        n = mask.sum(-1).clamp(min=1)
-        p = torch.where(mask, p, 0.0)
-        mean = p.sum(-1) / n
-        std = torch.where(mask, p - mean.unsqueeze(-1), 0.0).pow(2).sum(-1).div(n).sqrt()
-        out["pred_std"][str(h)] = float(std[mask.sum(-1) >= 2].mean()) if len(std) else None
-    return out
-
-
-def _nanmean(values: torch.Tensor) -> float | None:
-    finite = values[torch.isfinite(values)]
-    return float(finite.mean()) if finite.numel() else None
 
 
 class Trainer:
