@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+from gogooku.io import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "studies"))
 
@@ -289,10 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     text = json.dumps(result, indent=2)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(args.out)
+        atomic_write_text(args.out, text + "\n")
     print(text)
     return result
 

@@ -23,6 +23,8 @@ import argparse
 import json
 from pathlib import Path
 
+from gogooku.io import atomic_write_text
+
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 
 
@@ -126,9 +128,7 @@ def main(argv: list[str] | None = None) -> str:
     source = str(result.relative_to(root)) if result.is_relative_to(root) else str(args.result)
     block = render(json.loads(result.read_text(encoding="utf-8")), source)
     text = replace_block(args.doc.read_text(encoding="utf-8"), block, args.doc)
-    tmp = args.doc.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.doc)
+    atomic_write_text(args.doc, text)
     print(block, end="")
     return block
 

@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from gogooku.io import atomic_write_text
+
 RATIO = re.compile(r"(^|_)ratio_|speedup|_over_|_vs_")
 BASELINE = re.compile(r"baseline|pandas")
 TIMING = re.compile(r"seconds$|_s$|_ms$|_rps$|ms_per_day$")
@@ -81,9 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     text = table(args.results)
     out = args.out or args.results / "summary.md"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, text)
     print(text, end="")
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from gogooku.io import atomic_write_text
 from market import DATA_CONFIG, END, ROOT, STOCKS, ensure_quality_dataset
 
 
@@ -186,10 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     document["seconds"] = round(time.perf_counter() - t0, 1)
     text = json.dumps(document, indent=1)
     print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(out)
+    atomic_write_text(out, text + "\n")
     return document
 
 

@@ -55,6 +55,7 @@ from pathlib import Path
 import polars as pl
 
 from gogooku.config import CONFIGS_DIR
+from gogooku.io import atomic_write_text
 from market import (
     DATA_CONFIG,
     END,
@@ -255,10 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     text = json.dumps(result, indent=2)
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(args.out)
+    atomic_write_text(args.out, text + "\n")
     return result
 
 

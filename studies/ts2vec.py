@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from gogooku.config import CONFIGS_DIR, Ts2VecConfig
+from gogooku.io import atomic_write_text
 from market import DATA_CONFIG, MARKET_VERSION, ROOT
 from quality import quality_split, summarise
 
@@ -115,10 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     text = json.dumps(result, indent=2)
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(args.out)
+    atomic_write_text(args.out, text + "\n")
     return result
 
 
