@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gogooku.dataset.asof import LookAheadError, asof_join
+from gogooku.dataset.asof import LookAheadError, _sorted_by, asof_join
 
 BASE = date(2024, 1, 1)
 
@@ -48,10 +48,15 @@ def frames(draw):
     return rows, src
 
 
+@pytest.mark.parametrize("in_key_order", [False, True])
 @settings(max_examples=150, deadline=None)
-@given(frames())
-def test_joined_value_is_the_latest_available_record(data):
+@given(data=frames())
+def test_joined_value_is_the_latest_available_record(data, in_key_order):
+    """Rows in any order (sorted by date for the join and back) and rows already sorted by
+    (Code, Date), as the base rows are (joined in place), give the brute-force answer."""
     rows, src = data
+    if in_key_order:
+        rows = rows.sort("Code", "Date")
     out = asof_join(rows, src, source_name="test", by="Code", order_by=("rev",), columns=["value"])
     out = out.collect()
     assert out.select("Code", "Date").equals(rows)  # row order and count preserved
@@ -98,3 +103,17 @@ def test_column_clash_and_missing_key_are_errors():
         asof_join(rows, src, source_name="s", by="Code")
     with pytest.raises(ValueError, match="no column 'S33'"):
         asof_join(rows, src, source_name="s", by="S33", columns=["x"])
+
+
+def test_sorted_by_needs_ascending_keys_then_dates_and_no_nulls():
+    frame = pl.DataFrame(
+        {"Code": ["A", "A", "A", "B"], "Date": [1, 1, 2, 0]},
+        schema={"Code": pl.String, "Date": pl.Int32},
+    )
+    assert _sorted_by(frame, ["Code", "Date"])
+    assert not _sorted_by(frame.reverse(), ["Code", "Date"])
+    assert not _sorted_by(frame, ["Date"])
+    assert not _sorted_by(frame.with_columns(pl.Series("Date", [1, 1, 2, None])), ["Code", "Date"])
+    assert not _sorted_by(
+        frame.with_columns(pl.Series("Code", [None, "A", "A", "B"])), ["Code", "Date"]
+    )

@@ -70,11 +70,13 @@ def asof_join(
         .with_columns(pl.col(avail_alias).alias("__asof_on"))
     )
     row_order = "__asof_row"
-    left = (
-        row_frame.with_row_index(row_order)
-        .with_columns(pl.col(row_date).alias("__asof_on"))
-        .sort("__asof_on")
-    )
+    row_frame = row_frame.collect()
+    # A join by key needs the row dates ascending only within each key: rows already sorted by
+    # (keys, row date), as the base rows are, join in place (no sort by date and back).
+    in_order = bool(keys) and _sorted_by(row_frame, [*keys, row_date])
+    left = row_frame.lazy().with_columns(pl.col(row_date).alias("__asof_on"))
+    if not in_order:
+        left = left.with_row_index(row_order).sort("__asof_on")
     joined = left.join_asof(
         src,
         on="__asof_on",
@@ -83,7 +85,9 @@ def asof_join(
         tolerance=f"{max_age_days}d" if max_age_days is not None else None,
         check_sortedness=False,
     )
-    result = joined.sort(row_order).drop(row_order, "__asof_on").collect()
+    if not in_order:
+        joined = joined.sort(row_order).drop(row_order)
+    result = joined.drop("__asof_on").collect()
     late = result.filter(pl.col(avail_alias) > pl.col(row_date))
     if late.height:
         first = late.row(0, named=True)
@@ -98,3 +102,16 @@ def asof_join(
     else:
         result = result.drop(avail_alias)
     return result.lazy()
+
+
+def _sorted_by(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether ``frame``'s rows ascend lexicographically in ``columns`` (ties allowed) and hold no
+    null in them."""
+    if frame.height < 2:
+        return True
+    ascending = pl.lit(True)
+    for name in reversed(columns):
+        col, prev = pl.col(name), pl.col(name).shift(1)
+        ascending = (col > prev) | ((col == prev) & ascending)
+    no_nulls = pl.all_horizontal(pl.col(c).is_not_null().all() for c in columns)
+    return bool(frame.select(ascending.slice(1).fill_null(False).all() & no_nulls).item())
