@@ -117,3 +117,38 @@ def test_sorted_by_needs_ascending_keys_then_dates_and_no_nulls():
     assert not _sorted_by(
         frame.with_columns(pl.Series("Code", [None, "A", "A", "B"])), ["Code", "Date"]
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    days=st.lists(st.one_of(st.none(), st.integers(0, 60)), min_size=1, max_size=30),
+    records=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 3)), max_size=20),
+    max_age=st.one_of(st.none(), st.integers(0, 10)),
+)
+def test_global_series_takes_the_latest_record_within_max_age(days, records, max_age):
+    """One series for every row (no key), rows in any order, some without a date."""
+    rows = pl.DataFrame(
+        {"Date": [None if d is None else BASE + timedelta(days=d) for d in days]},
+        schema={"Date": pl.Date},
+    )
+    src = pl.DataFrame(
+        {
+            "available_from": [BASE + timedelta(days=d) for d, _ in records],
+            "rev": [r for _, r in records],
+            "value": [float(i) for i in range(len(records))],
+        },
+        schema={"available_from": pl.Date, "rev": pl.Int64, "value": pl.Float64},
+    )
+    out = asof_join(
+        rows, src, source_name="test", order_by=("rev",), columns=["value"], max_age_days=max_age
+    ).collect()
+    assert out["Date"].equals(rows["Date"])
+    for day, got in zip(days, out["value"].to_list(), strict=True):
+        eligible = [(d, r, i) for i, (d, r) in enumerate(records) if day is not None and d <= day]
+        best = max(eligible, default=None)
+        # ties on (date, rev) keep the last record after the sort: any of equal keys qualifies
+        too_old = best is not None and max_age is not None and day - best[0] > max_age
+        if best is None or too_old:
+            assert got is None
+        else:
+            assert (best[0], best[1]) == records[int(got)]
