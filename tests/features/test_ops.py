@@ -105,8 +105,8 @@ def test_truncated_ema_is_a_per_stock_finite_weighted_mean(per_stock, alpha):
     st.integers(min_value=1, max_value=30),
 )
 def test_whole_column_windows_equal_per_stock_windows_bit_for_bit(per_stock, alpha, w):
-    """The EMA, max and min run down the whole column (``one_stock_window``) give exactly the
-    values of the same kernels run once per stock with ``.over("Code")``."""
+    """The EMA, max, min and lag run down the whole column (``one_stock_window``) give exactly
+    the values of the same kernels run once per stock with ``.over("Code")``."""
     codes = [f"{i + 1}0000" for i, values in enumerate(per_stock) for _ in values]
     flat = [v for values in per_stock for v in values]
     frame = pl.DataFrame({"Code": codes, "x": flat}, schema={"Code": pl.String, "x": pl.Float64})
@@ -120,13 +120,15 @@ def test_whole_column_windows_equal_per_stock_windows_bit_for_bit(per_stock, alp
         ops.ema(x, alpha).alias("ema"),
         ops.rolling_max(x, w).alias("max"),
         ops.rolling_min(x, w).alias("min"),
+        ops.lag(x, w - 1).alias("lag"),
     )
     want = frame.select(
         per_stock_ema.alias("ema"),
         x.rolling_max(w, min_samples=w).over("Code").alias("max"),
         x.rolling_min(w, min_samples=w).over("Code").alias("min"),
+        x.shift(w - 1).over("Code").alias("lag"),
     )
-    for name in ("ema", "max", "min"):
+    for name in ("ema", "max", "min", "lag"):
         assert got[name].equals(want[name]), name
 
 

@@ -59,8 +59,9 @@ def lookback(features: Iterable[Feature]) -> int:
 
 
 def lag(expr: pl.Expr, k: int = 1) -> pl.Expr:
-    """``x_{t−k}`` over the stock's own rows (null for the first ``k`` rows)."""
-    return expr.shift(k).over(CODE)
+    """``x_{t−k}`` over the stock's own rows (null for the first ``k`` rows): the whole column
+    shifted, kept where row t−k is the same stock (:func:`one_stock_window`)."""
+    return pl.when(one_stock_window(k + 1)).then(expr.shift(k))
 
 
 def rolling_mean(expr: pl.Expr, w: int) -> pl.Expr:
