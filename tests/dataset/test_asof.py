@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gogooku.dataset.asof import LookAheadError, asof_join
+from gogooku.dataset.asof import LookAheadError, _sorted_by, asof_join
 
 BASE = date(2024, 1, 1)
 
@@ -48,10 +48,15 @@ def frames(draw):
     return rows, src
 
 
+@pytest.mark.parametrize("in_key_order", [False, True])
 @settings(max_examples=150, deadline=None)
-@given(frames())
-def test_joined_value_is_the_latest_available_record(data):
+@given(data=frames())
+def test_joined_value_is_the_latest_available_record(data, in_key_order):
+    """Rows in any order (sorted by date for the join and back) and rows already sorted by
+    (Code, Date), as the base rows are (joined in place), give the brute-force answer."""
     rows, src = data
+    if in_key_order:
+        rows = rows.sort("Code", "Date")
     out = asof_join(rows, src, source_name="test", by="Code", order_by=("rev",), columns=["value"])
     out = out.collect()
     assert out.select("Code", "Date").equals(rows)  # row order and count preserved
@@ -98,3 +103,52 @@ def test_column_clash_and_missing_key_are_errors():
         asof_join(rows, src, source_name="s", by="Code")
     with pytest.raises(ValueError, match="no column 'S33'"):
         asof_join(rows, src, source_name="s", by="S33", columns=["x"])
+
+
+def test_sorted_by_needs_ascending_keys_then_dates_and_no_nulls():
+    frame = pl.DataFrame(
+        {"Code": ["A", "A", "A", "B"], "Date": [1, 1, 2, 0]},
+        schema={"Code": pl.String, "Date": pl.Int32},
+    )
+    assert _sorted_by(frame, ["Code", "Date"])
+    assert not _sorted_by(frame.reverse(), ["Code", "Date"])
+    assert not _sorted_by(frame, ["Date"])
+    assert not _sorted_by(frame.with_columns(pl.Series("Date", [1, 1, 2, None])), ["Code", "Date"])
+    assert not _sorted_by(
+        frame.with_columns(pl.Series("Code", [None, "A", "A", "B"])), ["Code", "Date"]
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    days=st.lists(st.one_of(st.none(), st.integers(0, 60)), min_size=1, max_size=30),
+    records=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 3)), max_size=20),
+    max_age=st.one_of(st.none(), st.integers(0, 10)),
+)
+def test_global_series_takes_the_latest_record_within_max_age(days, records, max_age):
+    """One series for every row (no key), rows in any order, some without a date."""
+    rows = pl.DataFrame(
+        {"Date": [None if d is None else BASE + timedelta(days=d) for d in days]},
+        schema={"Date": pl.Date},
+    )
+    src = pl.DataFrame(
+        {
+            "available_from": [BASE + timedelta(days=d) for d, _ in records],
+            "rev": [r for _, r in records],
+            "value": [float(i) for i in range(len(records))],
+        },
+        schema={"available_from": pl.Date, "rev": pl.Int64, "value": pl.Float64},
+    )
+    out = asof_join(
+        rows, src, source_name="test", order_by=("rev",), columns=["value"], max_age_days=max_age
+    ).collect()
+    assert out["Date"].equals(rows["Date"])
+    for day, got in zip(days, out["value"].to_list(), strict=True):
+        eligible = [(d, r, i) for i, (d, r) in enumerate(records) if day is not None and d <= day]
+        best = max(eligible, default=None)
+        # ties on (date, rev) keep the last record after the sort: any of equal keys qualifies
+        too_old = best is not None and max_age is not None and day - best[0] > max_age
+        if best is None or too_old:
+            assert got is None
+        else:
+            assert (best[0], best[1]) == records[int(got)]

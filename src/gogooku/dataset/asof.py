@@ -9,6 +9,7 @@ same availability date resolved by ``order_by``, last wins).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import polars as pl
 
@@ -69,21 +70,11 @@ def asof_join(
         .drop(*[c for c in order_by if c not in attach])
         .with_columns(pl.col(avail_alias).alias("__asof_on"))
     )
-    row_order = "__asof_row"
-    left = (
-        row_frame.with_row_index(row_order)
-        .with_columns(pl.col(row_date).alias("__asof_on"))
-        .sort("__asof_on")
-    )
-    joined = left.join_asof(
-        src,
-        on="__asof_on",
-        by=keys or None,
-        strategy="backward",
-        tolerance=f"{max_age_days}d" if max_age_days is not None else None,
-        check_sortedness=False,
-    )
-    result = joined.sort(row_order).drop(row_order, "__asof_on").collect()
+    row_frame = row_frame.collect()
+    if keys:
+        result = _join_by_keys(row_frame, src, keys, row_date, max_age_days)
+    else:
+        result = _join_global(row_frame, src.collect(), row_date, max_age_days)
     late = result.filter(pl.col(avail_alias) > pl.col(row_date))
     if late.height:
         first = late.row(0, named=True)
@@ -98,3 +89,86 @@ def asof_join(
     else:
         result = result.drop(avail_alias)
     return result.lazy()
+
+
+def _tolerance(max_age_days: int | None) -> str | None:
+    return f"{max_age_days}d" if max_age_days is not None else None
+
+
+def _join_by_keys(
+    rows: pl.DataFrame,
+    src: pl.LazyFrame,
+    keys: list[str],
+    row_date: str,
+    max_age_days: int | None,
+) -> pl.DataFrame:
+    """The backward ``join_asof`` per key of ``rows`` on ``src`` (prepared by ``asof_join``).
+
+    The join needs the row dates ascending only within each key: rows already sorted by (keys,
+    row date), as the base rows are, join in place; others are sorted by date and back.
+    """
+    in_order = _sorted_by(rows, [*keys, row_date])
+    left = rows.lazy().with_columns(pl.col(row_date).alias("__asof_on"))
+    if not in_order:
+        left = left.with_row_index("__asof_row").sort("__asof_on")
+    joined = left.join_asof(
+        src,
+        on="__asof_on",
+        by=keys,
+        strategy="backward",
+        tolerance=_tolerance(max_age_days),
+        check_sortedness=False,
+    )
+    if not in_order:
+        joined = joined.sort("__asof_row").drop("__asof_row")
+    return joined.drop("__asof_on").collect()
+
+
+def _join_global(
+    rows: pl.DataFrame, src: pl.DataFrame, row_date: str, max_age_days: int | None
+) -> pl.DataFrame:
+    """The backward as-of join of ``rows`` on one global series ``src`` (``asof_join``'s, one
+    record per availability date, ascending).
+
+    The record of a row dated d is the last one with ``__asof_on ≤ d``: position
+    ``searchsorted(on, d, side="right") − 1`` of the series, gathered for every row in place (no
+    sort of the rows by date and back). Rows with a null date, a series with null dates or
+    another dtype take the ``join_asof`` on rows sorted by date.
+    """
+    on = src["__asof_on"]
+    if on.null_count() or on.dtype != rows.schema[row_date] or rows[row_date].null_count():
+        left = (
+            rows.lazy()
+            .with_row_index("__asof_row")
+            .with_columns(pl.col(row_date).alias("__asof_on"))
+        )
+        joined = left.sort("__asof_on").join_asof(
+            src.lazy(),
+            on="__asof_on",
+            strategy="backward",
+            tolerance=_tolerance(max_age_days),
+            check_sortedness=False,
+        )
+        return joined.sort("__asof_row").drop("__asof_row", "__asof_on").collect()
+    day = pl.col(row_date)
+    position = pl.lit(on).search_sorted(day, side="right").cast(pl.Int64) - 1
+    found = pl.when(position >= 0).then(position)
+    if max_age_days is not None:
+        age = day - pl.lit(on).gather(found)
+        found = pl.when(age <= timedelta(days=max_age_days)).then(found)
+    index = rows.select(found).to_series()
+    attached = src.drop("__asof_on").select(pl.all().gather(index))
+    return pl.concat([rows, attached], how="horizontal")
+
+
+def _sorted_by(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether ``frame``'s rows ascend lexicographically in ``columns`` (ties allowed) and hold no
+    null in them."""
+    if frame.height < 2:
+        return True
+    ascending = pl.lit(True)
+    for name in reversed(columns):
+        col, prev = pl.col(name), pl.col(name).shift(1)
+        ascending = (col > prev) | ((col == prev) & ascending)
+    no_nulls = pl.all_horizontal(pl.col(c).is_not_null().all() for c in columns)
+    return bool(frame.select(ascending.slice(1).fill_null(False).all() & no_nulls).item())

@@ -175,7 +175,8 @@ _SECTION_COLUMNS = [f.name for f in _SECTION_FEATURES if f.name != "flow_days_si
 
 def compute(ctx: BlockContext) -> pl.LazyFrame:
     """Section flows broadcast by the stock's segment as of the row date, plus market flows."""
-    records = section_records(ctx)
+    # Read by two as-of joins, each its own query: computed once.
+    records = section_records(ctx).collect().lazy()
     rows = ctx.base.select(
         ops.CODE,
         ops.DATE,

@@ -1,7 +1,11 @@
 """Rolling helpers shared by the core feature blocks.
 
-Every helper windows over each stock's own rows: the expressions end in ``.over("Code")`` and
-assume the frame is sorted by (Code, Date), which the base frame guarantees. Warm-up rows are
+Every helper windows over each stock's own rows and assumes the frame is sorted by (Code, Date),
+which the base frame guarantees: most expressions end in ``.over("Code")``; the windows whose
+value depends only on their own rows (weighted sums, max, min) run down the whole column and
+keep the rows whose window lies within one stock (:func:`one_stock_window`), the same values
+without splitting the column by stock. Running sums (mean, sum, std, var, skew) stay per stock:
+their float rounding depends on where the scan started. Warm-up rows are
 null: a window of ``w`` rows yields a value only when all ``w`` inputs are present
 (``min_samples = w``).
 
@@ -55,8 +59,9 @@ def lookback(features: Iterable[Feature]) -> int:
 
 
 def lag(expr: pl.Expr, k: int = 1) -> pl.Expr:
-    """``x_{t−k}`` over the stock's own rows (null for the first ``k`` rows)."""
-    return expr.shift(k).over(CODE)
+    """``x_{t−k}`` over the stock's own rows (null for the first ``k`` rows): the whole column
+    shifted, kept where row t−k is the same stock (:func:`one_stock_window`)."""
+    return pl.when(one_stock_window(k + 1)).then(expr.shift(k))
 
 
 def rolling_mean(expr: pl.Expr, w: int) -> pl.Expr:
@@ -76,11 +81,26 @@ def rolling_var(expr: pl.Expr, w: int, ddof: int = 1) -> pl.Expr:
 
 
 def rolling_max(expr: pl.Expr, w: int) -> pl.Expr:
-    return expr.rolling_max(w, min_samples=w).over(CODE)
+    """Max of the stock's last ``w`` rows: the window runs down the whole column and is kept
+    where it lies within one stock (:func:`one_stock_window`; a max does not depend on where
+    the scan started, so the values are those of a per-stock window)."""
+    return pl.when(one_stock_window(w)).then(expr.rolling_max(w, min_samples=w))
 
 
 def rolling_min(expr: pl.Expr, w: int) -> pl.Expr:
-    return expr.rolling_min(w, min_samples=w).over(CODE)
+    """Min of the stock's last ``w`` rows (as :func:`rolling_max`)."""
+    return pl.when(one_stock_window(w)).then(expr.rolling_min(w, min_samples=w))
+
+
+def one_stock_window(w: int) -> pl.Expr:
+    """True where the ``w`` rows ending at a row all belong to its stock: the row ``w − 1``
+    above has the same ``Code`` (stocks are contiguous in a frame sorted by (Code, Date)).
+
+    A window kernel run down the whole column instead of once per stock (``.over("Code")``
+    splits the column into one slice per stock and scatters the results back) gives the
+    per-stock values on these rows when each window's value depends only on its own rows.
+    """
+    return pl.col(CODE) == pl.col(CODE).shift(w - 1)
 
 
 def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -120,12 +140,17 @@ def ema_weights(alpha: float) -> list[float]:
 
 
 def ema(expr: pl.Expr, alpha: float) -> pl.Expr:
-    """Truncated exponential average (module docstring); null unless all W inputs are present."""
+    """Truncated exponential average (module docstring); null unless all W inputs are present.
+
+    Polars computes each weighted window afresh from its own W rows, so the kernel runs down the
+    whole column and is kept on the rows whose window lies within one stock
+    (:func:`one_stock_window`): the per-stock values, without splitting the column by stock.
+    """
     weights = ema_weights(alpha)
     w = len(weights)
     complete = expr.is_not_null().cast(pl.Int32).rolling_sum(w, min_samples=w) == w
     value = expr.fill_null(0.0).rolling_sum(w, weights=weights, min_samples=w)
-    return pl.when(complete.over(CODE)).then(value.over(CODE)).otherwise(None)
+    return pl.when(complete & one_stock_window(w)).then(value).otherwise(None)
 
 
 def ema_span(expr: pl.Expr, span: int) -> pl.Expr:
@@ -202,15 +227,28 @@ def to_base_rows(
     """Left-join per-traded-row results back onto every base row (no-trade rows get nulls).
 
     Columns named in ``from_base`` were computed on all base rows and are taken from ``base``.
+    Both frames are computed here by the in-memory engine (see :func:`in_memory`). When
+    ``computed`` holds exactly the traded rows of ``base`` in base order (:func:`traded_rows`
+    with columns added, the usual case), each base row takes its traded row by position, a
+    gather instead of a hash join on (Code, Date); otherwise they are joined on (Code, Date).
     """
     features = tuple(features)
     kept = list(from_base)
     names = [f.name for f in features if f.name not in kept]
-    keys = base.select(CODE, DATE, *kept)
-    joined = keys.join(
-        computed.select(CODE, DATE, *names), on=[CODE, DATE], how="left", maintain_order="left"
-    )
-    return finalize(joined, features)
+    rows = base.select(CODE, DATE, *kept, "no_trade").collect(engine="in-memory")
+    values = computed.select(CODE, DATE, *names).collect(engine="in-memory")
+    traded = ~pl.col("no_trade")
+    if values.select(CODE, DATE).equals(rows.filter(traded).select(CODE, DATE)):
+        position = pl.when(traded).then(traded.cum_sum().cast(pl.get_index_type()) - 1)
+        index = rows.select(position).to_series()
+        joined = pl.concat(
+            [rows.drop("no_trade"), values.select(pl.col(names).gather(index))], how="horizontal"
+        )
+    else:
+        joined = rows.drop("no_trade").join(
+            values, on=[CODE, DATE], how="left", maintain_order="left"
+        )
+    return finalize(joined.lazy(), features)
 
 
 def finalize(frame: pl.LazyFrame, features: Iterable[Feature]) -> pl.LazyFrame:

@@ -179,7 +179,8 @@ def sector_records(ctx: BlockContext) -> pl.LazyFrame:
 
 def compute_ratio(ctx: BlockContext) -> pl.LazyFrame:
     """Sector and market short shares attached by the stock's S33 as of the row date."""
-    records = sector_records(ctx)
+    # Read by two as-of joins, each its own query: computed once.
+    records = sector_records(ctx).collect().lazy()
     sector_cols = [
         "sector_short_share",
         "sector_short_restrict_share",

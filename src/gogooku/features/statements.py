@@ -378,7 +378,8 @@ def _event_state(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(c("fq_0") == 4).then(c("NxtFYEn_0")).otherwise(c("CurFYEn_0")).alias("target"),
         (c("stmt_avail") - timedelta(days=1)).alias("before_stmt"),
     )
-    fc = _forecasts(ctx, records)
+    # Read by three as-of joins, each its own query: computed once.
+    fc = _forecasts(ctx, records).collect().lazy()
     f_cols = [f"f_{i}" for i in FORECASTS]
     rev_cols = [f"rev_{i}" for i in FORECASTS]
     state = ctx.asof_join(
