@@ -197,3 +197,31 @@ def test_no_trade_rows_are_missing_returns_and_nodes_need_min_obs():
     # Half its days untraded: fewer than 40 returns in 60 days, so 10000 is not a node.
     assert "10000" not in late["Code"].to_list()
     assert late["Code"].n_unique() == 11
+
+
+def test_pagerank_of_a_triangle_and_an_isolated_node_by_hand():
+    # Triangle 0-1-2 (unit weights) and isolated 3, n = 4: the isolated node teleports uniformly,
+    # so q = 0.0375 + 0.85 q / 4 = 1/21 and the triangle shares the rest, p = (1 - q) / 3 = 20/63.
+    src, dst = np.array([0, 0, 1, 1, 2, 2]), np.array([1, 2, 0, 2, 0, 1])
+    pr = pagerank(src, dst, np.ones(6), 4, 0.85)
+    np.testing.assert_allclose(pr, [80 / 63, 80 / 63, 80 / 63, 4 / 21], atol=1e-10)
+
+
+def test_weighted_pagerank_solves_its_linear_system():
+    # Weighted 4-node graph 0-1 (0.9), 0-2 (0.4), 1-2 (0.6), 2-3 (0.35), both directions:
+    # PR = 0.15 / 4 + 0.85 Pᵀ PR with P_ij = w_ij / Σ_j w_ij, solved directly.
+    pairs = {(0, 1): 0.9, (0, 2): 0.4, (1, 2): 0.6, (2, 3): 0.35}
+    edges = sorted({**pairs, **{(b, a): w for (a, b), w in pairs.items()}}.items())
+    src = np.array([a for (a, _), _ in edges])
+    dst = np.array([b for (_, b), _ in edges])
+    w = np.array([x for _, x in edges])
+    a = np.zeros((4, 4))
+    a[src, dst] = w
+    p = a / a.sum(axis=1, keepdims=True)
+    want = np.linalg.solve(np.eye(4) - 0.85 * p.T, np.full(4, 0.15 / 4)) * 4
+    np.testing.assert_allclose(pagerank(src, dst, w, 4, 0.85), want, atol=1e-10)
+    nx = pytest.importorskip("networkx")
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), w.tolist(), strict=True))
+    ref = nx.pagerank(g, alpha=0.85, weight="weight", tol=1e-14)
+    np.testing.assert_allclose(pagerank(src, dst, w, 4, 0.85), [4 * ref[i] for i in range(4)])

@@ -100,3 +100,32 @@ def test_blocked_correlation_with_fewer_days_than_min_obs_is_all_nan(n):
     got, _ = graph.masked_correlation(x, 40, out=torch.empty(n * n))
     assert got.isnan().all()
     assert torch.equal(got.isnan(), _whole_matrix_rho(x, 40).isnan())
+
+
+def _sparse_product_pagerank(src, dst, weight, n, damping):
+    """PageRank with the transition matrix as the sparse product diag(1 / out) · A, transposed."""
+    from scipy import sparse
+
+    adj = sparse.csr_matrix((weight, (src, dst)), shape=(n, n))
+    out = np.asarray(adj.sum(axis=1)).ravel()
+    dangling = out == 0
+    trans = sparse.diags(np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))) @ adj
+    trans_t = trans.T.tocsr()
+    pr = np.full(n, 1.0 / n)
+    for _ in range(200):
+        nxt = (1.0 - damping) / n + damping * (trans_t @ pr + pr[dangling].sum() / n)
+        done = np.abs(nxt - pr).sum() < 1e-12
+        pr = nxt
+        if done:
+            break
+    return pr * n
+
+
+@pytest.mark.parametrize("seed, threshold, top_k", [(1, 0.3, 10), (2, 0.0, 3), (3, 0.5, 2)])
+def test_pagerank_equals_the_sparse_product_form_bit_for_bit(seed, threshold, top_k):
+    torch.set_num_threads(1)
+    rho, _ = graph.masked_correlation(_panel(seed, 150, 61, 0.1), 40)
+    src, dst, w = graph.knn_edges(rho, threshold, top_k)
+    assert (np.bincount(src, minlength=150) == 0).any()  # the flat column: a dangling node
+    got = graph.pagerank(src, dst, np.abs(w), 150, 0.85)
+    np.testing.assert_array_equal(got, _sparse_product_pagerank(src, dst, np.abs(w), 150, 0.85))

@@ -186,15 +186,26 @@ def knn_edges(rho: torch.Tensor, threshold: float, top_k: int) -> tuple[np.ndarr
 
 
 def pagerank(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int, damping: float):
-    """Weighted PageRank by power iteration (≤ 200 steps, L1 tolerance 1e-12), scaled to mean 1."""
-    adj = sparse.csr_matrix((weight, (src, dst)), shape=(n, n))
-    out = np.asarray(adj.sum(axis=1)).ravel()
+    """Weighted PageRank by power iteration (≤ 200 steps, L1 tolerance 1e-12), scaled to mean 1.
+
+    Edges sorted by (src, dst), as :func:`knn_edges` returns them. A node's out-weight
+    ``out_i = Σ_j w_ij`` is summed in that order, and the transposed transition matrix
+    (``P_ji = w_ij / out_i``) is built from it in one step, its rows listing ``i`` in increasing
+    order: the same numbers in the same order as the row sums and products of the sparse
+    matrices ``diag(1 / out) · A`` and its transpose (not formed here).
+    """
+    out = np.bincount(src, weights=weight, minlength=n)
     dangling = out == 0
-    trans = sparse.diags(np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))) @ adj
-    trans_t = trans.T.tocsr()
+    scale = np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))
+    trans_t = sparse.csr_matrix((scale[src] * weight, (dst, src)), shape=(n, n))
+    dangling = np.flatnonzero(dangling)
     pr = np.full(n, 1.0 / n)
     for _ in range(200):
-        nxt = (1.0 - damping) / n + damping * (trans_t @ pr + pr[dangling].sum() / n)
+        # (1 − d) / n + d (Pᵀ pr + Σ_dangling pr / n), the same operations in place
+        nxt = trans_t @ pr
+        nxt += pr[dangling].sum() / n
+        nxt *= damping
+        nxt += (1.0 - damping) / n
         done = np.abs(nxt - pr).sum() < 1e-12
         pr = nxt
         if done:
