@@ -228,22 +228,24 @@ class _Filler:
         self._absent(self.next_code, n0)
         ni = ni - n0
         width = int(ni.max()) + 1
-        # The values first, then the block: the float columns are freed before it is allocated.
-        values = frame.select(_as_float(lay.features, lay.schema)).to_numpy()
-        block = x.block(t_len, width)
-        block[ti, ni] = values
-        del values
+        # The mask first: the other blocks get their absent value only in its empty cells
+        # (filling whole blocks before the scatter wrote most cells twice).
+        present = mask.block(t_len, width)
+        present[ti, ni] = True
+        mask.write(present, t0, n0)
+        absent = ~present
+        block = x.block(t_len, width, filled=False)
+        block[ti, ni] = frame.select(_as_float(lay.features, lay.schema)).to_numpy()
+        block[absent] = x.fill
         x.write(block, t0, n0)
-        del block
-        block = y.block(t_len, width)
+        block = y.block(t_len, width, filled=False)
         block[ti, ni] = frame.select(_as_float(lay.targets, lay.schema)).to_numpy()
+        block[absent] = y.fill
         y.write(block, t0, n0)
-        block = mask.block(t_len, width)
-        block[ti, ni] = True
-        mask.write(block, t0, n0)
         if lay.static:
-            block = st.block(t_len, width)
+            block = st.block(t_len, width, filled=False)
             block[ti, ni] = frame.select(pl.col(lay.static).fill_null(0).cast(pl.Int16)).to_numpy()
+            block[absent] = st.fill
             st.write(block, t0, n0)
         self.next_code = n0 + width
 
