@@ -2,7 +2,7 @@
 
 ``build_dataset(name, start, end, ...)`` writes ``$GOGOOKU_HOME/datasets/<name>/``:
 
-- ``panel.parquet`` (zstd): ``Code`` (String), ``Date`` (Date), the feature columns (their
+- ``panel.parquet`` (LZ4): ``Code`` (String), ``Date`` (Date), the feature columns (their
   declared dtype, Float32 unless declared otherwise), the label columns (Float32); one row per
   (Code, trading day in start..end) while listed, sorted by (Code, Date);
 - ``features.json``: every column's description and availability, and the skipped blocks
