@@ -128,6 +128,8 @@ REVISIONS_LATEST = "latest"
 # dataset once (1000 × 5 y: 200 stocks peaked 12 % below 400, CPU within noise). The result does
 # not depend on it.
 DEFAULT_CHUNK_STOCKS = 200
+# Whether a full build writes on a thread (``gogooku.dataset.write_behind``) by default.
+WRITE_BEHIND_THREAD = True
 
 
 @dataclass(frozen=True)
@@ -344,6 +346,7 @@ def build_dataset(
     holdout: str | None = None,
     holdout_reset: bool = False,
     as_revised: bool = False,
+    write_behind_thread: bool = WRITE_BEHIND_THREAD,
 ) -> BuildResult:
     """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc.
 
@@ -351,6 +354,8 @@ def build_dataset(
     ``holdout`` is the hold-out spec (None: ``auto`` for a new dataset, the recorded one for an
     existing dataset); ``holdout_reset`` lets a different spec replace the recorded hold-out.
     ``as_revised`` reads the latest version of every revised raw record (a full build).
+    ``write_behind_thread`` writes a full build's panel and cache on a thread while the next
+    chunk is computed (``gogooku.dataset.write_behind``) instead of in turn.
     One build of a dataset runs at a time; it first removes what a killed build left
     (``gogooku.dataset.build_lock``).
     """
@@ -474,6 +479,10 @@ def build_dataset(
                 cache_seconds = [0.0, 0.0]
 
                 def add_to_cache(chunk: pl.DataFrame) -> None:
+                    if not write_behind_thread:
+                        with clock.stage("cache_write"):
+                            cache.add(chunk)
+                        return
                     t0, cpu0 = time.perf_counter(), time.thread_time()
                     cache.add(chunk)
                     cache_seconds[0] += time.perf_counter() - t0
@@ -489,17 +498,22 @@ def build_dataset(
                     )
 
                 try:
-                    stats, overlap = write_behind(clock.iterate("chunks", chunks), write)
+                    if write_behind_thread:
+                        stats, overlap = write_behind(clock.iterate("chunks", chunks), write)
+                    else:
+                        with clock.stage("panel_write"):
+                            stats = write(clock.iterate("chunks", chunks))
                 except BaseException:
                     cache.abort()
                     raise
-                clock.record(
-                    "panel_write",
-                    overlap.writer_wall - cache_seconds[0],
-                    overlap.writer_cpu - cache_seconds[1],
-                )
-                clock.record("cache_write", *cache_seconds)
-                clock.record("write_wait", overlap.waited, 0.0)
+                if write_behind_thread:
+                    clock.record(
+                        "panel_write",
+                        overlap.writer_wall - cache_seconds[0],
+                        overlap.writer_cpu - cache_seconds[1],
+                    )
+                    clock.record("cache_write", *cache_seconds)
+                    clock.record("write_wait", overlap.waited, 0.0)
         try:
             with clock.stage("artifacts"):
                 write_artifacts(path, artifacts, first_new, end, extend)
