@@ -354,12 +354,12 @@ def test_chunk_boundaries_do_not_split_stocks(small_market):
 
 
 def test_writing_in_turn_gives_the_write_behind_files(small_market):
-    """``write_behind_thread=False`` writes the same panel and cache bytes, and times its
-    panel and cache writes as stages of the build's own thread."""
+    """Written in turn (the default), the panel and cache bytes are those of the writer thread;
+    the panel and cache writes are timed as stages of the build's own thread."""
     kwargs = {"store": TableStore(small_market), "registry": TEST_BLOCKS, "show_progress": False}
     span = (date(2020, 8, 3), date(2021, 2, 26))
-    behind = build_dataset("behind", *span, chunk_stocks=2, **kwargs)
-    in_turn = build_dataset("turn", *span, chunk_stocks=2, write_behind_thread=False, **kwargs)
+    behind = build_dataset("behind", *span, chunk_stocks=2, write_behind_thread=True, **kwargs)
+    in_turn = build_dataset("turn", *span, chunk_stocks=2, **kwargs)
     assert _panel(in_turn).equals(_panel(behind))
     for name in ("features", "targets", "mask", "static"):
         got = (in_turn.path / "cache" / f"{name}.npy").read_bytes()

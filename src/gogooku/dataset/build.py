@@ -47,8 +47,9 @@ appeared (then it is written whole).
 A full build writes the dense cache from the same chunks as they go to the panel file
 (``gogooku.dataset.cache_writer.CacheWriter``: byte-identical to ``write_cache`` of the panel,
 without reading the panel back); its folder is renamed into place after the panel and the block
-files. Both writes run on a thread while the next chunk is computed
-(``gogooku.dataset.write_behind``; at most two chunks in memory).
+files. Both writes run in turn with the chunks' blocks, or on a thread while the next chunk is
+computed (``write_behind_thread``; ``gogooku.dataset.write_behind``; at most two chunks in
+memory).
 
 Revisions: the raw store keeps every version of a corrected record (``gogooku.store.vintages``).
 A build reads each record's version held at its decision time (``gogooku.dataset.point_in_time``:
@@ -128,8 +129,11 @@ REVISIONS_LATEST = "latest"
 # dataset once (1000 × 5 y: 200 stocks peaked 12 % below 400, CPU within noise). The result does
 # not depend on it.
 DEFAULT_CHUNK_STOCKS = 200
-# Whether a full build writes on a thread (``gogooku.dataset.write_behind``) by default.
-WRITE_BEHIND_THREAD = True
+# Whether a full build writes on a thread (``gogooku.dataset.write_behind``) by default. Off: on
+# two cores the writer competed with the blocks' own threads (1000 × 5 y, alternated pairs under
+# load: 5–10 % more CPU-s with the thread, peak RSS within 70 MB; 4000 × 10 y: the thread's
+# build took 452 s and 759 CPU-s against 431 s and 664 before it).
+WRITE_BEHIND_THREAD = False
 
 
 @dataclass(frozen=True)
