@@ -130,8 +130,9 @@ REVISIONS_LATEST = "latest"
 # not depend on it.
 DEFAULT_CHUNK_STOCKS = 200
 # Whether a full build writes on a thread (``gogooku.dataset.write_behind``) by default. Off: on
-# two cores the writer competed with the blocks' own threads (1000 × 5 y, alternated pairs under
-# load: 5–10 % more CPU-s with the thread, peak RSS within 70 MB; 4000 × 10 y: the thread's
+# two cores the writer competes with the blocks' own threads (1000 × 5 y, three alternated pairs
+# on a shared machine: CPU-s 119.2, 97.6, 91.7 with the thread against 113.9, 87.5, 98.1 in turn,
+# wall shorter in turn in two pairs, peak RSS ~35 MB higher with it; 4000 × 10 y: the thread's
 # build took 452 s and 759 CPU-s against 431 s and 664 before it).
 WRITE_BEHIND_THREAD = False
 
