@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from gogooku.dataset import cache_writer
 from gogooku.dataset.cache import STATIC_IDS, CacheError, open_cache
 from gogooku.dataset.cache_writer import extend_cache, write_cache
 
@@ -110,6 +111,18 @@ def test_streamed_cache_is_byte_identical_to_the_dense_writer(tmp_path, float16,
         assert got == (tmp_path / "ref" / f"{name}.npy").read_bytes(), name
     cache = open_cache(path)
     assert int(cache.mask.sum()) == panel.height
+
+
+def test_features_scattered_in_column_groups_give_the_same_bytes(tmp_path, monkeypatch):
+    """Six features in groups of four: a full group and a partial one, with holes and nulls."""
+    monkeypatch.setattr(cache_writer, "COLUMN_GROUP", 4)
+    path = tmp_path / "ds"
+    _write_dataset(path, stocks=23, days=41, seed=5)
+    _reference(path, tmp_path / "ref", float16=False)
+    write_cache(path, batch_rows=50)
+    for name in ARRAYS:
+        got = (path / "cache" / f"{name}.npy").read_bytes()
+        assert got == (tmp_path / "ref" / f"{name}.npy").read_bytes(), name
 
 
 def test_streamed_cache_memory_is_bounded_by_a_batch(tmp_path):

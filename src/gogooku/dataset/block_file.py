@@ -32,8 +32,9 @@ class BlockFile:
         self.fd = os.open(path, os.O_RDWR)
         self._buffer = np.empty(0, dtype=self.dtype)
 
-    def block(self, dates: int, width: int) -> np.ndarray:
-        """A (dates, width, *rest) block pre-filled with the array's absent value.
+    def block(self, dates: int, width: int, *, filled: bool = True) -> np.ndarray:
+        """A (dates, width, *rest) block pre-filled with the array's absent value (left as it
+        is with ``filled=False``: the caller writes every cell).
 
         The block is a view of one buffer reused by the next call (grown when too small), so
         each batch refills memory already mapped instead of faulting in a fresh array.
@@ -43,7 +44,8 @@ class BlockFile:
         if self._buffer.size < size:
             self._buffer = np.empty(size, dtype=self.dtype)
         block = self._buffer[:size].reshape(shape)
-        block.fill(self.fill)
+        if filled:
+            block.fill(self.fill)
         return block
 
     def write(self, block: np.ndarray, t0: int, n0: int) -> None:

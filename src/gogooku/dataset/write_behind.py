@@ -1,11 +1,11 @@
 """Writing the panel's chunks on a thread while the next chunk is computed (``write_behind``).
 
 A full build computes the panel chunk by chunk and writes each one twice, to ``panel.parquet``
-(zstd) and to the dense cache (a float32 scatter and ``pwrite``s). Done in turn, the writes
+(LZ4) and to the dense cache (a float32 scatter and ``pwrite``s). Done in turn, the writes
 (about a fifth of a 4,000-stock build) leave the blocks' second core idle, and the blocks'
 single-threaded stretches leave the writer's core idle. ``write_behind(chunks, write)`` runs
 ``write`` (which consumes an iterable of chunks, e.g. ``write_panel``) on a thread and feeds it
-the chunks of ``chunks`` as the calling thread produces them. Polars, pyarrow's zstd and
+the chunks of ``chunks`` as the calling thread produces them. Polars, pyarrow's LZ4 and
 ``os.pwrite`` release the GIL, so the two overlap.
 
 Memory: a chunk is handed over only once the writer has dropped the previous one, so at most
