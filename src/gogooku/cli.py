@@ -78,9 +78,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "evaluate it.",
     ),
     "ablate": LazyCommand(
-        "gogooku.train.cli:ablate_command",
-        "Train ATFT as configured and without GAT, FAN and attention on one fold (the last by "
-        "default); compare the four runs.",
+        "gogooku.research.cli:ablate_command",
+        "Train a network as configured (full) and without each of its switches that is on, and "
+        "decide on validation which components earn their place.",
     ),
     "hpo": LazyCommand(
         "gogooku.hpo.cli:hpo_command",

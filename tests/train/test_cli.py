@@ -1,4 +1,4 @@
-"""``gogooku train`` / ``gogooku ablate`` through the real CLI on the tiny dataset."""
+"""``gogooku train`` through the real CLI on the tiny dataset."""
 
 from __future__ import annotations
 
@@ -173,32 +173,6 @@ def test_train_set_overrides_are_saved_and_fold_counts_from_the_end(home, config
     info = load_run(run_dir)
     assert info.params["fold"] == 1  # -2 of folds 0..2
     assert info.ranges == fold_ranges(select_fold("tiny", cfg, 1))
-
-
-@pytest.mark.slow
-def test_ablate_trains_four_variants_and_compares(home, config_file, tmp_path):
-    one = with_epochs(config_file, tmp_path, 1, "one.toml")
-    result = invoke("ablate", "--dataset", "tiny", "--config", one)
-    assert result.exit_code == 0, result.output
-    runs = sorted(p for p in (home / "runs").iterdir() if p.is_dir())
-    names = [p.name.rsplit("-", 1)[-1] for p in runs]
-    assert sorted(names) == ["full", "no_attention", "no_fan", "no_gat"]
-    toggles = {}
-    for p in runs:
-        model = load_run_config(p / "config.toml").model
-        toggles[p.name.split("-")[-1]] = (model.gat, model.norm == "fan", model.attention)
-        assert (p / "metrics.json").is_file()
-    assert toggles == {
-        "full": (True, True, True),
-        "no_gat": (False, True, True),
-        "no_fan": (True, False, True),
-        "no_attention": (True, True, False),
-    }
-    preds = [pl.read_parquet(p / "predictions.parquet")["pred_5d"] for p in runs]
-    assert all(not a.equals(b) for i, a in enumerate(preds) for b in preds[i + 1 :])
-    assert "test split" in result.output
-    html = next((home / "runs").glob("ablate-*.html")).read_text()
-    assert all(p.name in html for p in runs)
 
 
 def test_train_with_every_new_switch_on(home, config_file):

@@ -36,7 +36,7 @@ def _next_steps(console: Console, summary: dict, home: Path, configs: Path) -> N
         "gogooku compare " + " ".join(runs) + "   # paired on the common test days\n"
         "gogooku walkforward --model linear --dataset demo --config linear.toml --folds last:6 "
         f"--run my-ridge {splits}\n"
-        f"gogooku ablate --dataset demo --config atft.toml {splits}   # without GAT, FAN, attention\n"
+        f"gogooku ablate --dataset demo --config atft.toml {splits}   # without each switch\n"
         "gogooku hpo --model lgbm --dataset demo --config hpo_lgbm.toml --n-trials 20 "
         f"--study-name mine {splits}\n"
         "gogooku apikey add me && gogooku serve   # then GET /v1/rankings with X-API-Key\n"

@@ -1,17 +1,12 @@
-"""``gogooku train`` and ``gogooku ablate`` (the work is ``gogooku.train.run.train_run``).
+"""``gogooku train`` (the work is ``gogooku.train.run.train_run``).
 
-``ablate`` trains the ATFT of a config four times on the same fold — as configured, without the
-GAT, without FAN (a plain instance norm instead), without the temporal attention — and prints
-``gogooku compare``'s table of the four runs.
-
-Both train on the LAST walk-forward fold unless ``--fold`` names another (negative: from the end)
-and take ``--set dotted.key=value`` overrides of the run config (``FOLD_HELP``, ``SET_HELP``:
-shared with the other commands that train).
+It trains on the LAST walk-forward fold unless ``--fold`` names another (negative: from the end)
+and takes ``--set dotted.key=value`` overrides of the run config (``FOLD_HELP``, ``SET_HELP``:
+shared with the other commands that train, ``gogooku ablate`` among them).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -20,12 +15,6 @@ import typer
 
 from gogooku.models.registry import kind_names
 
-ABLATIONS: dict[str, dict[str, bool | str]] = {
-    "full": {},
-    "no_gat": {"gat": False},
-    "no_fan": {"norm": "instance"},
-    "no_attention": {"attention": False},
-}
 # the registry names kinds without importing them, so --help imports no model
 KINDS_HELP = f"Model kind: one of {', '.join(kind_names())}."
 FOLD_HELP = (
@@ -82,43 +71,3 @@ def train_command(
     run_dir = train_run(model, dataset, cfg, run, fold, resume)
     _print_metrics(run_dir)
     typer.echo(f"wrote run {run_dir.name} at {run_dir}")
-
-
-def ablate_command(
-    dataset: str = typer.Option(
-        ..., "--dataset", help="Dataset name: $GOGOOKU_HOME/datasets/NAME/."
-    ),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="ATFT run config TOML (default: defaults).")
-    ] = None,
-    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP, show_default=False),
-    split: str = typer.Option("test", "--split", help="Split shown in the comparison."),
-    overrides: SetOption = None,
-) -> None:
-    """Train ATFT as configured and without GAT, FAN and attention on one fold (the last by
-    default); compare the four runs."""
-    from rich.console import Console
-
-    from gogooku.config import ConfigError
-    from gogooku.dataset.build import dataset_dir
-    from gogooku.dataset.splits import dataset_folds
-    from gogooku.evaluate.compare import compare_table, load_evaluated, write_compare
-    from gogooku.models.atft_gat_fan import AtftConfig
-    from gogooku.train.config import load_run_config
-    from gogooku.train.run import resolve_fold, train_run
-
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = load_run_config(config, overrides or (), kind="atft")
-    if not isinstance(base.model, AtftConfig):
-        raise ConfigError(f"ablate needs an atft [model], got kind {base.model.kind!r}")
-    # one fold index for the four runs (each run.json then records the same index)
-    fold = resolve_fold(fold, len(dataset_folds(dataset_dir(dataset), base.data.splits)), dataset)
-    run_dirs = []
-    for name, toggles in ABLATIONS.items():
-        cfg = base.model_copy(update={"model": base.model.model_copy(update=toggles)})
-        typer.echo(f"ablation {name}: {toggles or 'as configured'}")
-        run_dirs.append(train_run("atft", dataset, cfg, f"ablate-{stamp}-{name}", fold))
-    loaded = load_evaluated(run_dirs)
-    Console().print(compare_table(loaded, split))
-    out = write_compare(loaded, split, run_dirs[0].parent / f"ablate-{stamp}.html")
-    typer.echo(f"wrote {out}")
