@@ -68,7 +68,7 @@ ZOO: dict[str, Model] = {
     "atft": Model(
         "atft",
         "atft.toml",
-        "TFT + GATv2 over the correlation graph + FAN",
+        "LSTM encoder + FAN + ridge-started linear skip (GAT and attention shipped off)",
         "Lim et al. 2021; Brody et al. 2022; Ye et al. 2024",
         network=True,
     ),
@@ -89,7 +89,7 @@ ZOO: dict[str, Model] = {
     "master": Model(
         "master",
         "master.toml",
-        "intra-stock, inter-stock and temporal attention with a market-guided feature gate",
+        "MASTER's intra-stock transformer (its gate, inter-stock and temporal parts shipped off)",
         "Li et al. 2024 (MASTER)",
         network=True,
     ),
