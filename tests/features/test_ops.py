@@ -60,17 +60,14 @@ def test_rows_since_is_the_capped_distance_to_the_stock_s_last_event(per_stock, 
     assert got == want
 
 
+def _stocks_with_gaps(bound: float, rows: int, stocks: int) -> st.SearchStrategy:
+    """Per stock (1..``stocks``) 1..``rows`` values in [−bound, bound] or missing."""
+    value = st.one_of(st.none(), st.floats(min_value=-bound, max_value=bound))
+    return st.lists(st.lists(value, min_size=1, max_size=rows), min_size=1, max_size=stocks)
+
+
 @settings(max_examples=40, deadline=None)
-@given(
-    st.lists(
-        st.lists(
-            st.one_of(st.none(), st.floats(min_value=-5, max_value=5)), min_size=1, max_size=60
-        ),
-        min_size=1,
-        max_size=3,
-    ),
-    st.sampled_from([1 / 2, 1 / 3, 2 / 11, 1 / 14]),
-)
+@given(_stocks_with_gaps(5, 60, 3), st.sampled_from([1 / 2, 1 / 3, 2 / 11, 1 / 14]))
 def test_truncated_ema_is_a_per_stock_finite_weighted_mean(per_stock, alpha):
     codes = [f"{i + 1}0000" for i, values in enumerate(per_stock) for _ in values]
     flat = [v for values in per_stock for v in values]
@@ -94,13 +91,7 @@ def test_truncated_ema_is_a_per_stock_finite_weighted_mean(per_stock, alpha):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(
-        st.lists(
-            st.one_of(st.none(), st.floats(min_value=-1e6, max_value=1e6)), min_size=1, max_size=90
-        ),
-        min_size=1,
-        max_size=4,
-    ),
+    _stocks_with_gaps(1e6, 90, 4),
     st.sampled_from([1 / 2, 2 / 11, 1 / 14]),
     st.integers(min_value=1, max_value=30),
 )
