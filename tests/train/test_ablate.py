@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gogooku.cli import app
+from gogooku.config import ConfigError
 from gogooku.evaluate.evaluator import load_targets
 from gogooku.models.apex import ApexConfig
 from gogooku.models.atft_gat_fan import AtftConfig
@@ -18,10 +19,12 @@ from gogooku.models.master import MasterConfig
 from gogooku.research.ablation import (
     ablation_record,
     fit_dirs,
+    validation_days,
     validation_decision,
     variant_config,
     variants,
 )
+from gogooku.research.trials import merged, read_trials, trial_config
 from gogooku.runs import load_run, read_predictions
 from gogooku.settings import get_settings
 from gogooku.train.config import load_run_config
@@ -206,3 +209,86 @@ def test_ablate_one_fold_trains_every_atft_variant_and_compares(home, config_fil
     for entry in record["variants"].values():
         assert 15 <= entry["valid"]["n_days"] <= 20  # fold 2's 20 validation days
         assert entry["valid"]["keep"] is (entry["valid"]["rank_ic_diff"]["estimate"] > 0)
+
+
+def test_trials_file_is_read_merged_and_validated(tmp_path):
+    path = tmp_path / "trials.toml"
+    path.write_text(
+        "[mse.loss]\nmse = 0.5\n\n[dmn.loss]\ndmn = 0.1\n[dmn.data.loader]\n"
+        "contiguous_days = true\ndays_per_batch = 4\n"
+    )
+    trials = read_trials(path, {"full", "no_gat"})
+    assert trials == {
+        "mse": {"loss": {"mse": 0.5}},
+        "dmn": {"loss": {"dmn": 0.1}, "data": {"loader": {"contiguous_days": True, "days_per_batch": 4}}},
+    }  # fmt: skip
+    base = {"data": {"loader": {"window": 10, "features": ["a"]}, "splits": {"x": 1}}, "k": 1}
+    out = merged(base, {"data": {"loader": {"features": ["b"], "seed": 3}}})
+    assert out == {
+        "data": {"loader": {"window": 10, "features": ["b"], "seed": 3}, "splits": {"x": 1}},
+        "k": 1,
+    }
+    assert base["data"]["loader"]["features"] == ["a"]  # the base is not changed
+    cfg = load_run_config(None, kind="atft")
+    dmn = trial_config(cfg, "dmn", trials["dmn"], path)
+    assert (dmn.loss.dmn, dmn.data.loader.contiguous_days, dmn.data.loader.days_per_batch) == (
+        0.1, True, 4
+    )  # fmt: skip
+    assert dmn.model == cfg.model and dmn.train == cfg.train and dmn.loss.rank == cfg.loss.rank
+    with pytest.raises(ConfigError, match=r"\[typo\]: loss.msee: unknown key"):
+        trial_config(cfg, "typo", {"loss": {"msee": 1.0}}, path)
+    with pytest.raises(ConfigError, match=r"\[lonely\]: .*contiguous_days"):
+        trial_config(cfg, "lonely", {"loss": {"dmn": 0.1}}, path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no trial"),
+        ("mse = 0.5\n", "a trial is a table of run-config sections"),
+        ("[no_gat.model]\ngat = false\n", "trial name 'no_gat'"),
+        ("[Big.loss]\nmse = 1.0\n", "trial name 'Big'"),
+        ("[full.loss]\nmse = 1.0\n", "trial name 'full'"),
+    ],
+)
+def test_trials_file_refusals_name_the_file_and_trial(tmp_path, text, message):
+    path = tmp_path / "trials.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        read_trials(path, {"full", "no_gat"})
+    assert str(path) in str(err.value)
+
+
+def test_ablate_trials_walk_forward_beside_full_and_adopt_only_a_validation_gain(
+    apex_home, apex_config_file, tmp_path
+):
+    trials = tmp_path / "trials.toml"
+    trials.write_text("[mse.loss]\nmse = 0.5\n")
+    result = invoke("--dataset", "tiny", "--config", apex_config_file, "--folds", "last:2",
+                    "--threads", 1, "--no-switches", "--trials", trials,
+                    "--set", "evaluate.bootstrap=20")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads(next((apex_home / "runs").glob("ablate-*.json")).read_text())
+    assert record["variants"] == {} and set(record["trials"]) == {"mse"}
+    assert record["tried"] == {"mse": {"loss": {"mse": 0.5}}}
+    runs = {p.name.rsplit("-", 1)[-1]: p for p in (apex_home / "runs").iterdir() if p.is_dir()}
+    assert set(runs) == {"full", "mse"}
+    assert load_run_config(runs["mse"] / "config.toml").loss.mse == 0.5
+    assert load_run_config(runs["full"] / "config.toml").loss.mse == 0.0
+    labels, _ = load_targets(get_settings(), "tiny", "raw")
+    days = {n: validation_days(fit_dirs(r), labels, 5) for n, r in runs.items()}
+    both = days["mse"].join(days["full"], on=["fit", "Date"], suffix="_full")
+    expected = float((both["rank_ic"] - both["rank_ic_full"]).mean())
+    valid = record["trials"]["mse"]["valid"]
+    assert valid["rank_ic_diff"]["estimate"] == pytest.approx(expected)  # trial − full
+    assert valid["trial_rank_ic"] == pytest.approx(float(both["rank_ic"].mean()))
+    assert valid["keep"] is (expected > 0)
+    assert record["trials"]["mse"]["test"]["n_days"] > 0
+    assert "trials of apex" in result.output
+    decision = "adopt" if expected > 0 else "leave off"
+    assert decision in result.output
+
+
+def test_ablate_no_switches_needs_trials(home):
+    result = invoke("--dataset", "tiny", "--model", "apex", "--no-switches")
+    assert result.exit_code == 1 and "nothing to run without --trials" in result.output

@@ -19,6 +19,12 @@ block-bootstrap 95 % interval (block max(h, ⌈n^{1/3}⌉),
 if mean(d) > 0 (the full model beats the variant without it on validation), else it is off;
 ``clear`` says whether the interval excludes 0.
 
+**Trials** (``--trials FILE``, :mod:`gogooku.research.trials`): ideas that are off in the
+config (another loss, an embedding, phases), each switched on by a partial run config and run
+beside ``full``; a trial is adopted only if it beats ``full`` on validation (the same paired
+difference, trial − full). Without switches (``switches=False``) only ``full`` and the trials
+run, for any model kind.
+
 **Test record (reported, never decided on).** ``gogooku compare``'s paired rows of variant
 (A) and full (B) on their common test days (:func:`gogooku.evaluate.compare.compare_runs`,
 split ``test``): Δ RankIC(h) = full − variant with its interval and Δ long-short net Sharpe.
@@ -26,7 +32,7 @@ split ``test``): Δ RankIC(h) = full − variant with its interval and Δ long-s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,8 @@ from gogooku.evaluate.evaluator import load_targets
 from gogooku.evaluate.metrics import daily_ic
 from gogooku.models.registry import get_kind
 from gogooku.research.plan import FITS_DIR
+from gogooku.research.trials import RULE as TRIAL_RULE
+from gogooku.research.trials import trial_config
 from gogooku.research.walkforward import run_walkforward
 from gogooku.runs import load_run, read_predictions
 from gogooku.settings import get_settings
@@ -131,15 +139,20 @@ def validation_days(fits: Mapping[str, Path], labels: pl.DataFrame, horizon: int
 
 
 def validation_decision(
-    full: pl.DataFrame, variant: pl.DataFrame, horizon: int, replicates: int
+    full: pl.DataFrame,
+    variant: pl.DataFrame,
+    horizon: int,
+    replicates: int,
+    names: tuple[str, str] = ("full", "variant"),
 ) -> dict[str, object]:
     """The paired validation difference full − variant on their common (fit, day) pairs and the
-    decision (module doc)."""
+    decision (module doc): keep = mean(full − variant) > 0. ``names`` name the two mean RankICs
+    in the record (a trial is decided as ``("trial", "full")``: keep = adopt the trial)."""
     both = full.join(variant, on=["fit", "Date"], suffix="_variant").sort("fit", "Date")
     if both.height < 2:
         raise ConfigError(
-            f"ablate: full and variant share {both.height} validation day(s) with a finite "
-            f"{horizon}d RankIC; need at least 2"
+            f"ablate: {names[0]} and {names[1]} share {both.height} validation day(s) with a "
+            f"finite {horizon}d RankIC; need at least 2"
         )
     a = both["rank_ic_variant"].to_numpy().astype(np.float64)
     b = both["rank_ic"].to_numpy().astype(np.float64)
@@ -150,17 +163,23 @@ def validation_decision(
         "n_days": both.height,
         "first_date": both["Date"].min().isoformat(),
         "last_date": both["Date"].max().isoformat(),
-        "full_rank_ic": float(b.mean()),
-        "variant_rank_ic": float(a.mean()),
+        f"{names[0]}_rank_ic": float(b.mean()),
+        f"{names[1]}_rank_ic": float(a.mean()),
         "rank_ic_diff": diff,
         "keep": keep,
         "clear": low is not None and high is not None and (low > 0 or high < 0),
     }
 
 
-def test_record(full_run: Path, variant_run: Path, horizon: int, replicates: int) -> dict:
+def test_record(
+    full_run: Path,
+    variant_run: Path,
+    horizon: int,
+    replicates: int,
+    names: tuple[str, str] = ("full", "variant"),
+) -> dict:
     """``compare_runs``' paired test rows of (variant, full) at ``horizon``: B − A = full −
-    variant (reported only)."""
+    variant (reported only); ``names`` as in :func:`validation_decision`."""
     comparison = compare_runs(load_runs([variant_run, full_run]), "test", replicates=replicates)
     hc = next(h for h in comparison.horizons if h.horizon == horizon)
     pair = hc.pairs[0]
@@ -168,8 +187,8 @@ def test_record(full_run: Path, variant_run: Path, horizon: int, replicates: int
         "n_days": hc.n_days,
         "first_date": hc.first.isoformat(),
         "last_date": hc.last.isoformat(),
-        "full_rank_ic": hc.per_run[full_run.name]["rank_ic_mean"],
-        "variant_rank_ic": hc.per_run[variant_run.name]["rank_ic_mean"],
+        f"{names[0]}_rank_ic": hc.per_run[full_run.name]["rank_ic_mean"],
+        f"{names[1]}_rank_ic": hc.per_run[variant_run.name]["rank_ic_mean"],
         "rank_ic_diff": pair["rank_ic_diff"],
         "ls_sharpe_diff": pair["ls_sharpe_diff"],
     }
@@ -181,29 +200,43 @@ def ablation_record(
     labels: pl.DataFrame,
     horizon: int,
     replicates: int = bootstrap.DEFAULT_REPLICATES,
+    trials: Collection[str] = (),
 ) -> dict[str, object]:
     """The decision per variant from the validation days of ``runs`` (name → run folder, ``full``
-    among them) and the test record beside it; ``labels`` as :func:`validation_days`."""
+    among them) and the test record beside it; the runs named in ``trials`` are decided as trials
+    (``gogooku.research.trials``: trial − full, keep = adopt); ``labels`` as
+    :func:`validation_days`."""
     full_dir = runs[FULL]
     full = validation_days(fit_dirs(full_dir), labels, horizon)
-    out = {}
+    switched, tried = {}, {}
     for name, run_dir in runs.items():
         if name == FULL:
             continue
-        valid = validation_days(fit_dirs(run_dir), labels, horizon)
-        out[name] = {
-            "component": components[name],
-            "run": run_dir.name,
-            "valid": validation_decision(full, valid, horizon, replicates),
-            "test": test_record(full_dir, run_dir, horizon, replicates),
-        }
-    return {
+        days = validation_days(fit_dirs(run_dir), labels, horizon)
+        if name in trials:
+            order = ("trial", "full")
+            tried[name] = {
+                "run": run_dir.name,
+                "valid": validation_decision(days, full, horizon, replicates, order),
+                "test": test_record(run_dir, full_dir, horizon, replicates, order),
+            }
+        else:
+            switched[name] = {
+                "component": components[name],
+                "run": run_dir.name,
+                "valid": validation_decision(full, days, horizon, replicates),
+                "test": test_record(full_dir, run_dir, horizon, replicates),
+            }
+    record: dict[str, object] = {
         "horizon": horizon,
         "full_run": full_dir.name,
         "rule": "keep a component on only if mean daily validation RankIC(full) − "
         "RankIC(without it) > 0; test days are reported, never decided on",
-        "variants": out,
+        "variants": switched,
     }
+    if trials:
+        record |= {"trial_rule": TRIAL_RULE, "trials": tried}
+    return record
 
 
 def run_ablation(
@@ -214,21 +247,30 @@ def run_ablation(
     folds: str | None = None,
     threads: int | None = None,
     on_variant: Callable[[str, dict[str, object]], None] | None = None,
+    trials: Mapping[str, dict] | None = None,
+    switches: bool = True,
+    trials_source: str | Path = "trials",
 ) -> tuple[dict[str, object], dict[str, Path]]:
-    """Train every variant of ``cfg`` as run ``ablate-STAMP-NAME`` — on fold ``fold`` (default
-    the last), or walked forward over ``folds`` when given — and return the ablation record
-    (:func:`ablation_record` with ``[evaluate] bootstrap`` replicates, plus what was run) and
-    name → run folder."""
+    """Train every variant of ``cfg`` (without ``switches``: ``full`` only) and every trial of
+    ``trials`` (name → partial run config, read from ``trials_source``) as run
+    ``ablate-STAMP-NAME`` — on fold ``fold`` (default the last), or walked forward over ``folds``
+    when given — and return the ablation record (:func:`ablation_record` with ``[evaluate]
+    bootstrap`` replicates, plus what was run) and name → run folder."""
     kind = cfg.model.kind
-    plan = variants(cfg.model)
+    plan = variants(cfg.model) if switches else {FULL: (None, {})}
     configs = {name: variant_config(cfg, updates) for name, (_, updates) in plan.items()}
+    trials = dict(trials or {})
+    for name, update in trials.items():
+        if name in configs:
+            raise ConfigError(f"{trials_source}: trial {name!r} has the name of a variant")
+        configs[name] = trial_config(cfg, name, update, trials_source)
     if folds is None:
         n = len(dataset_folds(dataset_dir(dataset), cfg.data.splits))
         fold = resolve_fold(fold, n, dataset)  # one index for every variant's run.json
     runs: dict[str, Path] = {}
     for name, vcfg in configs.items():
         if on_variant is not None:
-            on_variant(name, plan[name][1])
+            on_variant(name, trials[name] if name in trials else plan[name][1])
         run_id = f"ablate-{stamp}-{name}"
         if folds is None:
             runs[name] = train_run(kind, dataset, vcfg, run_id, fold)
@@ -240,7 +282,9 @@ def run_ablation(
     horizon = cfg.target.main_horizon if cfg.target.main_horizon in horizons else horizons[0]
     labels, _ = load_targets(get_settings(), dataset, cfg.target.label)
     components = {name: component for name, (component, _) in plan.items()}
-    record = ablation_record(runs, components, labels, horizon, cfg.evaluate.bootstrap)
+    record = ablation_record(
+        runs, components, labels, horizon, cfg.evaluate.bootstrap, trials=tuple(trials)
+    )
     walked = load_run(runs[FULL]).params.get("walkforward")
     record = {
         "kind": kind,
@@ -248,6 +292,7 @@ def run_ablation(
         "folds": walked["folds"] if isinstance(walked, dict) else [fold],
         "walk_forward": folds is not None,
         "switched_off": {name: updates for name, (_, updates) in plan.items() if updates},
+        **({"tried": trials} if trials else {}),
         **record,
     }
     return record, runs

@@ -267,6 +267,34 @@ def _print_ablation(record: dict) -> None:
             _ci(test["ls_sharpe_diff"]),
         )
     Console(width=140).print(table)
+    if record.get("trials"):
+        _print_trials(record)
+
+
+def _print_trials(record: dict) -> None:
+    """One row per trial: trial − full on validation (the decision) and on test (reported)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"trials of {record['kind']} (trial − full, RankIC {record['horizon']}d)")
+    columns = ("trial", "valid days", "Δ valid RankIC [95 %]", "decision", "test days")
+    for name in (*columns, "Δ test RankIC [95 %]", "Δ test LS Sharpe [95 %]"):
+        table.add_column(name, justify="left" if name in ("trial", "decision") else "right")
+    for name, t in record["trials"].items():
+        valid, test = t["valid"], t["test"]
+        decision = ("adopt" if valid["keep"] else "leave off") + (
+            " (clear)" if valid["clear"] else ""
+        )
+        table.add_row(
+            name,
+            str(valid["n_days"]),
+            _ci(valid["rank_ic_diff"]),
+            decision,
+            str(test["n_days"]),
+            _ci(test["rank_ic_diff"]),
+            _ci(test["ls_sharpe_diff"]),
+        )
+    Console(width=140).print(table)
 
 
 def ablate_command(
@@ -300,10 +328,27 @@ def ablate_command(
     split: str = typer.Option(
         "test", "--split", help="Split of the metrics table and the HTML (one-fold mode)."
     ),
+    trials: Annotated[
+        Path | None,
+        typer.Option(
+            "--trials",
+            help="TOML file of trials: each top-level table (e.g. [mse.loss] mse = 0.5) is a "
+            "partial run config merged into the config and run beside full; a trial is adopted "
+            "only if it beats full on validation.",
+            show_default=False,
+        ),
+    ] = None,
+    switches: bool = typer.Option(
+        True,
+        "--switches/--no-switches",
+        help="Run the variants without each switch (--no-switches: full and the trials only, "
+        "any model kind).",
+    ),
     overrides: SetOption = None,
 ) -> None:
     """Train a network as configured (full) and without each of its switches that is on, and
-    decide on validation which components earn their place.
+    decide on validation which components earn their place; with --trials, also with each
+    trial's change, adopted only if it beats full on validation.
 
     Switches: atft gat, norm (FAN/SAN -> instance), attention, linear_skip; apex market_gate,
     attention (attention_layers 0), linear_skip; master market_gate, inter_stock,
@@ -321,7 +366,8 @@ def ablate_command(
     from gogooku.config import ConfigError
     from gogooku.evaluate.compare import compare_table, load_evaluated, write_compare
     from gogooku.io import atomic_write_text
-    from gogooku.research.ablation import check_kind, run_ablation
+    from gogooku.research.ablation import check_kind, run_ablation, variants
+    from gogooku.research.trials import read_trials
     from gogooku.train.config import load_run_config
 
     if fold is not None and folds is not None:
@@ -330,18 +376,25 @@ def ablate_command(
         raise ConfigError(
             f"ablate --folds: --split {split!r}: walk-forward runs have test days only"
         )
-    if model is not None:
+    if not switches and trials is None:
+        raise ConfigError("ablate --no-switches: nothing to run without --trials")
+    if model is not None and switches:
         check_kind(model)
     cfg = load_run_config(config, overrides or (), kind=model or "atft")
     if model is not None and cfg.model.kind != model:
         raise ConfigError(f"--model {model!r} but {config}'s [model] kind is {cfg.model.kind!r}")
-    check_kind(cfg.model.kind)
+    if switches:
+        check_kind(cfg.model.kind)
+    taken = {"full", *(variants(cfg.model) if switches else ())}
+    tried = read_trials(trials, taken) if trials is not None else None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
     def announce(name: str, updates: dict[str, object]) -> None:
         typer.echo(f"ablation {name}: {updates or 'as configured'}")
 
-    record, runs = run_ablation(dataset, cfg, stamp, fold, folds, threads, announce)
+    record, runs = run_ablation(
+        dataset, cfg, stamp, fold, folds, threads, announce, tried, switches, trials or "trials"
+    )
     loaded = load_evaluated(runs.values())
     Console().print(compare_table(loaded, split))
     _print_ablation(record)
