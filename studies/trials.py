@@ -11,7 +11,7 @@ market version 2, ``--stocks`` stocks, panel from January 4 of ``2022 − years 
 (``bench_zoo.zoo_split``: the quality split with ``--train-days`` training days and
 ``--test-days`` test days and step), ``progress = false`` and ``data.loader.feature_blocks`` =
 every block but ``gemb``, so ``full`` is the zoo's model. The trials are
-``studies/trials_<kind>.toml`` plus ``gemb`` (``feature_blocks`` = every block).
+``studies/trials/<kind>.toml`` plus ``gemb`` (``feature_blocks`` = every block).
 ``gogooku.research.ablation.run_ablation`` walks ``full``, every trial and — for the seeds of
 ``--switches`` — the variant without each switch forward over every fold, ``--threads`` threads
 per fit; a trial is adopted only if it beats ``full`` on validation (``gogooku.research.trials``).
@@ -71,7 +71,7 @@ def study(kind: str, seed: int, args: argparse.Namespace) -> dict:
     loader = cfg.data.loader.model_copy(update={"feature_blocks": without})
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"loader": loader})})
     switches = seed in args.switches
-    source = ROOT / "studies" / f"trials_{kind}.toml"
+    source = ROOT / "studies" / "trials" / f"{kind}.toml"
     taken = {"full", GEMB, *(variants(cfg.model) if switches else ())}
     trials = read_trials(source, taken)
     trials[GEMB] = {"data": {"loader": {"feature_blocks": blocks}}}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from gogooku.cli import app
-from gogooku.config import ConfigError
+from gogooku.config import CONFIGS_DIR, ConfigError
 from gogooku.evaluate.evaluator import load_targets
 from gogooku.models.apex import ApexConfig
 from gogooku.models.atft_gat_fan import AtftConfig
@@ -30,6 +31,7 @@ from gogooku.settings import get_settings
 from gogooku.train.config import load_run_config
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def invoke(*args):
@@ -292,3 +294,14 @@ def test_ablate_trials_walk_forward_beside_full_and_adopt_only_a_validation_gain
 def test_ablate_no_switches_needs_trials(home):
     result = invoke("--dataset", "tiny", "--model", "apex", "--no-switches")
     assert result.exit_code == 1 and "nothing to run without --trials" in result.output
+
+
+@pytest.mark.parametrize(
+    "definition", sorted((ROOT / "studies" / "trials").glob("*.toml")), ids=lambda p: p.name
+)
+def test_every_shipped_trials_file_is_valid_against_its_config(definition):
+    cfg = load_run_config(CONFIGS_DIR / definition.name)  # studies/trials/<kind>.toml
+    trials = read_trials(definition, {"full", *variants(cfg.model)})
+    assert trials
+    for name, update in trials.items():
+        assert trial_config(cfg, name, update, definition) != cfg, name
