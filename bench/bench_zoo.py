@@ -68,7 +68,7 @@ ZOO: dict[str, Model] = {
     "atft": Model(
         "atft",
         "atft.toml",
-        "LSTM encoder + FAN + ridge-started linear skip (GAT and attention shipped off)",
+        "LSTM encoder + SAN + ridge-started linear skip (GAT and attention shipped off)",
         "Lim et al. 2021; Brody et al. 2022; Ye et al. 2024",
         network=True,
     ),

@@ -244,57 +244,46 @@ def _ci(entry: dict) -> str:
     return f"{shown(entry['estimate'])} [{shown(entry['low'])}, {shown(entry['high'])}]"
 
 
+def _decision_table(title: str, label: str, entries: dict, decide) -> None:
+    """One row per entry: the validation decision beside the (reported) test differences."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    columns = (label, "valid days", "Δ valid RankIC [95 %]", "decision", "test days")
+    for name in (*columns, "Δ test RankIC [95 %]", "Δ test LS Sharpe [95 %]"):
+        table.add_column(name, justify="left" if name in (label, "decision") else "right")
+    for name, entry in entries.items():
+        valid, test = entry["valid"], entry["test"]
+        table.add_row(
+            name,
+            str(valid["n_days"]),
+            _ci(valid["rank_ic_diff"]),
+            decide(entry) + (" (clear)" if valid["clear"] else ""),
+            str(test["n_days"]),
+            _ci(test["rank_ic_diff"]),
+            _ci(test["ls_sharpe_diff"]),
+        )
+    Console(width=140).print(table)
+
+
 def _print_ablation(record: dict) -> None:
-    """One row per variant: the validation decision beside the (reported) test differences."""
-    from rich.console import Console
-    from rich.table import Table
-
-    h = record["horizon"]
-    table = Table(title=f"ablation of {record['kind']} (full − variant, RankIC {h}d)")
-    columns = ("variant", "valid days", "Δ valid RankIC [95 %]", "component", "test days")
-    for name in (*columns, "Δ test RankIC [95 %]", "Δ test LS Sharpe [95 %]"):
-        table.add_column(name, justify="left" if name in ("variant", "component") else "right")
-    for name, v in record["variants"].items():
-        valid, test = v["valid"], v["test"]
-        decision = ("keep" if valid["keep"] else "off") + (" (clear)" if valid["clear"] else "")
-        table.add_row(
-            name,
-            str(valid["n_days"]),
-            _ci(valid["rank_ic_diff"]),
-            f"{v['component']}: {decision}",
-            str(test["n_days"]),
-            _ci(test["rank_ic_diff"]),
-            _ci(test["ls_sharpe_diff"]),
+    """The variants' decisions (full − variant) and the trials' (trial − full)."""
+    kind, h = record["kind"], record["horizon"]
+    if record["variants"]:
+        _decision_table(
+            f"ablation of {kind} (full − variant, RankIC {h}d)",
+            "variant",
+            record["variants"],
+            lambda v: f"{v['component']}: " + ("keep" if v["valid"]["keep"] else "off"),
         )
-    Console(width=140).print(table)
     if record.get("trials"):
-        _print_trials(record)
-
-
-def _print_trials(record: dict) -> None:
-    """One row per trial: trial − full on validation (the decision) and on test (reported)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"trials of {record['kind']} (trial − full, RankIC {record['horizon']}d)")
-    columns = ("trial", "valid days", "Δ valid RankIC [95 %]", "decision", "test days")
-    for name in (*columns, "Δ test RankIC [95 %]", "Δ test LS Sharpe [95 %]"):
-        table.add_column(name, justify="left" if name in ("trial", "decision") else "right")
-    for name, t in record["trials"].items():
-        valid, test = t["valid"], t["test"]
-        decision = ("adopt" if valid["keep"] else "leave off") + (
-            " (clear)" if valid["clear"] else ""
+        _decision_table(
+            f"trials of {kind} (trial − full, RankIC {h}d)",
+            "trial",
+            record["trials"],
+            lambda t: "adopt" if t["valid"]["keep"] else "leave off",
         )
-        table.add_row(
-            name,
-            str(valid["n_days"]),
-            _ci(valid["rank_ic_diff"]),
-            decision,
-            str(test["n_days"]),
-            _ci(test["rank_ic_diff"]),
-            _ci(test["ls_sharpe_diff"]),
-        )
-    Console(width=140).print(table)
 
 
 def ablate_command(

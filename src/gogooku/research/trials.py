@@ -26,8 +26,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from gogooku.config import ConfigError, read_toml, validate_config
-from gogooku.train.config import RunConfig
+from gogooku.config import ConfigError, read_toml
+from gogooku.train.config import RunConfig, validate_run_config
 
 TRIAL_NAME = re.compile(r"[a-z0-9_]+")
 RULE = (
@@ -71,10 +71,4 @@ def merged(base: Mapping, update: Mapping) -> dict:
 def trial_config(cfg: RunConfig, name: str, update: Mapping, source: str | Path) -> RunConfig:
     """``cfg`` with the trial ``update`` merged in, validated again; errors name ``source`` and
     the trial."""
-    doc = merged(cfg.model_dump(mode="python"), update)
-    try:
-        return validate_config(doc, RunConfig, f"{source} [{name}]")
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"{source} [{name}]: {exc}") from None
+    return validate_run_config(merged(cfg.model_dump(mode="python"), update), f"{source} [{name}]")

@@ -231,9 +231,14 @@ def load_run_config(
     else:
         data = read_toml(path)
         source = str(path)
-    data = apply_overrides(data, overrides)
+    return validate_run_config(apply_overrides(data, overrides), source, overrides)
+
+
+def validate_run_config(doc: dict, source: str, overrides: Sequence[str] = ()) -> RunConfig:
+    """``doc`` validated as a :class:`RunConfig`; every error (a cross-section check's included)
+    is a ConfigError naming ``source``."""
     try:
-        return validate_config(data, RunConfig, source, overrides=overrides)
+        return validate_config(doc, RunConfig, source, overrides=overrides)
     except ConfigError:
         raise
     except ValueError as exc:
@@ -272,12 +277,7 @@ def with_data(cfg: RunConfig, data: str | Path | DataConfig | SplitConfig) -> Ru
     tables, source = _data_tables(data)
     doc = cfg.model_dump(mode="python")
     doc["data"] = {**doc["data"], **tables}
-    try:
-        return validate_config(doc, RunConfig, f"{source} in the run config")
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"{source} in the run config: {exc}") from None
+    return validate_run_config(doc, f"{source} in the run config")
 
 
 def default_run_config(kind: str) -> RunConfig:
