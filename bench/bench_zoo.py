@@ -47,7 +47,7 @@ from gogooku.io import atomic_write_text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "studies"))
 
-from market import DATA_CONFIG, END, MARKET_VERSION, STOCKS, ensure_quality_dataset  # noqa: E402
+from market import END, MARKET_VERSION, STOCKS, ensure_quality_dataset, zoo_split  # noqa: E402
 
 MAIN = "5d"
 
@@ -100,26 +100,6 @@ ZOO: dict[str, Model] = {
         "Caruana et al. 2004 (ensemble selection)",
     ),
 }
-
-
-def zoo_split(dataset: str, test_days: int, train_days: int | None):
-    """The quality split with test and step ``test_days`` (and ``train_days``), the training span
-    shrunk when no fold fits the dataset; returns (split, number of folds)."""
-    from gogooku.config import SplitConfig, load_config
-    from gogooku.dataset.build import dataset_dir
-    from gogooku.dataset.splits import dataset_dates, walk_forward
-
-    split = load_config(DATA_CONFIG, SplitConfig, section="splits")
-    update = {"test_days": test_days, "step_days": test_days}
-    if train_days is not None:
-        update["train_days"] = train_days
-    split = split.model_copy(update=update)
-    dates = dataset_dates(dataset_dir(dataset))
-    fitting = len(dates) - split.first_day - 2 * split.gap - split.val_days - split.test_days
-    if fitting < 60:
-        raise SystemExit(f"dataset {dataset!r} has {len(dates)} days: too short for the split")
-    split = split.model_copy(update={"train_days": min(split.train_days, fitting)})
-    return split, len(walk_forward(dates, split))
 
 
 def model_config(name: str, split):

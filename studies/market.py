@@ -2,6 +2,8 @@
 ``studies/configs.py``): the synthetic market fetched through the real client and the panel built
 with every block, both reused when present.
 
+``zoo_split`` is the split of the model zoo (``bench/bench_zoo.py``) and ``studies/trials.py``.
+
 Default: seed 7, 300 stocks, market version 2, dataset ``q300`` 2019-01-04..2022-12-30, raw store from 95 calendar
 days before (the warm-up of the first features); split ``configs/quality_data.toml``.
 """
@@ -86,3 +88,23 @@ def ensure_quality_dataset(
     os.environ["GOGOOKU_HOME"] = str(home)
     fetch_market(stocks, seed, start - WARM_UP, end)
     ensure_dataset(dataset, start, end)
+
+
+def zoo_split(dataset: str, test_days: int, train_days: int | None):
+    """The quality split with test and step ``test_days`` (and ``train_days``), the training span
+    shrunk when no fold fits the dataset; returns (split, number of folds)."""
+    from gogooku.config import SplitConfig, load_config
+    from gogooku.dataset.build import dataset_dir
+    from gogooku.dataset.splits import dataset_dates, walk_forward
+
+    split = load_config(DATA_CONFIG, SplitConfig, section="splits")
+    update = {"test_days": test_days, "step_days": test_days}
+    if train_days is not None:
+        update["train_days"] = train_days
+    split = split.model_copy(update=update)
+    dates = dataset_dates(dataset_dir(dataset))
+    fitting = len(dates) - split.first_day - 2 * split.gap - split.val_days - split.test_days
+    if fitting < 60:
+        raise SystemExit(f"dataset {dataset!r} has {len(dates)} days: too short for the split")
+    split = split.model_copy(update={"train_days": min(split.train_days, fitting)})
+    return split, len(walk_forward(dates, split))

@@ -8,8 +8,8 @@ Per market seed s, in its own home ``--home/seed{s}``: the zoo's market (``bench
 market version 2, ``--stocks`` stocks, panel from January 4 of ``2022 − years + 1`` to
 2022-12-30) and the dataset ``zoo`` built with every block plus the opt-in graph embeddings
 (``gemb``; reused when present). The config is ``configs/<kind>.toml`` with the zoo's split
-(``bench_zoo.zoo_split``: the quality split with ``--train-days`` training days and
-``--test-days`` test days and step), ``progress = false`` and ``data.loader.feature_blocks`` =
+(``market.zoo_split``, as ``bench/bench_zoo.py``: the quality split with ``--train-days``
+training days and ``--test-days`` test days and step), ``progress = false`` and ``data.loader.feature_blocks`` =
 every block but ``gemb``, so ``full`` is the zoo's model. The trials are
 ``studies/trials/<kind>.toml`` plus ``gemb`` (``feature_blocks`` = every block).
 ``gogooku.research.ablation.run_ablation`` walks ``full``, every trial and — for the seeds of
@@ -30,11 +30,7 @@ from datetime import date
 from pathlib import Path
 
 from gogooku.io import atomic_write_text
-from market import END, MARKET_VERSION, ROOT, WARM_UP, fetch_market
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_zoo import model_config, zoo_split
+from market import END, MARKET_VERSION, ROOT, WARM_UP, fetch_market, zoo_split
 
 DATASET = "zoo"
 GEMB = "gemb"
@@ -60,13 +56,16 @@ def ensure_zoo(home: Path, stocks: int, start: date, seed: int) -> list[str]:
 
 
 def study(kind: str, seed: int, args: argparse.Namespace) -> dict:
+    from gogooku.config import CONFIGS_DIR
     from gogooku.research.ablation import run_ablation, variants
     from gogooku.research.trials import read_trials
+    from gogooku.train.config import load_run_config, with_data
 
     start = date(END.year - args.years + 1, 1, 4)
     blocks = ensure_zoo(args.home / f"seed{seed}", args.stocks, start, seed)
     split, n_folds = zoo_split(DATASET, args.test_days, args.train_days)
-    cfg = model_config(kind, split)
+    cfg = with_data(load_run_config(CONFIGS_DIR / f"{kind}.toml"), split)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"progress": False})})
     without = [b for b in blocks if b != GEMB]
     loader = cfg.data.loader.model_copy(update={"feature_blocks": without})
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"loader": loader})})

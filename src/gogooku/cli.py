@@ -80,7 +80,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "ablate": LazyCommand(
         "gogooku.research.cli:ablate_command",
         "Train a network as configured (full) and without each of its switches that is on, and "
-        "decide on validation which components earn their place.",
+        "decide on validation which components earn their place; with --trials, also with each "
+        "trial's change, adopted only if it beats full on validation.",
     ),
     "hpo": LazyCommand(
         "gogooku.hpo.cli:hpo_command",
