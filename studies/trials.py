@@ -1,6 +1,6 @@
 """Study: the research ideas of issue #25 tried on a network, walked forward on the zoo market.
 
-    python studies/trials.py --kind apex|atft [--seeds 7,8] [--switches 8] [--home /tmp/trials]
+    python studies/trials.py --kind apex|atft|master [--seeds 7,8] [--switches 8] [--home /tmp/trials]
         [--stocks 200] [--years 3] [--train-days 252] [--test-days 120] [--threads 1]
         [--out-dir studies/results]
 
@@ -106,7 +106,7 @@ def study(kind: str, seed: int, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=("apex", "atft"), required=True)
+    parser.add_argument("--kind", choices=("apex", "atft", "master"), required=True)
     parser.add_argument("--seeds", default="7,8")
     parser.add_argument("--switches", default="", help="seeds that also ablate the switches")
     parser.add_argument("--home", type=Path, default=Path("/tmp/trials_home"))
