@@ -89,7 +89,7 @@ ZOO: dict[str, Model] = {
     "master": Model(
         "master",
         "master.toml",
-        "MASTER's intra-stock transformer (its gate, inter-stock and temporal parts shipped off)",
+        "MASTER's intra- and inter-stock attention (its gate and temporal aggregation shipped off)",
         "Li et al. 2024 (MASTER)",
         network=True,
     ),
