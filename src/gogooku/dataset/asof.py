@@ -72,7 +72,7 @@ def asof_join(
     )
     row_frame = row_frame.collect()
     if keys:
-        result = _join_by_keys(row_frame, src, keys, row_date, max_age_days)
+        result = _join_sorted(row_frame, src, keys, row_date, max_age_days)
     else:
         result = _join_global(row_frame, src.collect(), row_date, max_age_days)
     late = result.filter(pl.col(avail_alias) > pl.col(row_date))
@@ -95,17 +95,19 @@ def _tolerance(max_age_days: int | None) -> str | None:
     return f"{max_age_days}d" if max_age_days is not None else None
 
 
-def _join_by_keys(
+def _join_sorted(
     rows: pl.DataFrame,
     src: pl.LazyFrame,
     keys: list[str],
     row_date: str,
     max_age_days: int | None,
 ) -> pl.DataFrame:
-    """The backward ``join_asof`` per key of ``rows`` on ``src`` (prepared by ``asof_join``).
+    """The backward ``join_asof`` of ``rows`` on ``src`` (prepared by ``asof_join``), per key of
+    ``keys`` (none: one global series).
 
     The join needs the row dates ascending only within each key: rows already sorted by (keys,
-    row date), as the base rows are, join in place; others are sorted by date and back.
+    row date) without nulls, as the base rows are, join in place; others are sorted by date and
+    back.
     """
     in_order = _sorted_by(rows, [*keys, row_date])
     left = rows.lazy().with_columns(pl.col(row_date).alias("__asof_on"))
@@ -114,7 +116,7 @@ def _join_by_keys(
     joined = left.join_asof(
         src,
         on="__asof_on",
-        by=keys,
+        by=keys or None,
         strategy="backward",
         tolerance=_tolerance(max_age_days),
         check_sortedness=False,
@@ -133,23 +135,11 @@ def _join_global(
     The record of a row dated d is the last one with ``__asof_on ≤ d``: position
     ``searchsorted(on, d, side="right") − 1`` of the series, gathered for every row in place (no
     sort of the rows by date and back). Rows with a null date, a series with null dates or
-    another dtype take the ``join_asof`` on rows sorted by date.
+    another dtype take the ``join_asof`` (:func:`_join_sorted`).
     """
     on = src["__asof_on"]
     if on.null_count() or on.dtype != rows.schema[row_date] or rows[row_date].null_count():
-        left = (
-            rows.lazy()
-            .with_row_index("__asof_row")
-            .with_columns(pl.col(row_date).alias("__asof_on"))
-        )
-        joined = left.sort("__asof_on").join_asof(
-            src.lazy(),
-            on="__asof_on",
-            strategy="backward",
-            tolerance=_tolerance(max_age_days),
-            check_sortedness=False,
-        )
-        return joined.sort("__asof_row").drop("__asof_row", "__asof_on").collect()
+        return _join_sorted(rows, src.lazy(), [], row_date, max_age_days)
     day = pl.col(row_date)
     position = pl.lit(on).search_sorted(day, side="right").cast(pl.Int64) - 1
     found = pl.when(position >= 0).then(position)

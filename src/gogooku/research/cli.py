@@ -292,13 +292,17 @@ def ablate_command(
     ),
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Run config TOML of an atft, apex or master [model]."),
+        typer.Option(
+            "--config",
+            help="Run config TOML of an atft, apex or master [model] (any with --no-switches).",
+        ),
     ] = None,
     model: str | None = typer.Option(
         None,
         "--model",
-        help="Model kind: atft, apex or master (default: the config's [model] kind; without "
-        "--config: atft with its defaults). Must match the config's kind.",
+        help="Model kind: atft, apex or master (any kind with --no-switches; default: the "
+        "config's [model] kind; without --config: atft with its defaults). Must match the "
+        "config's kind.",
         show_default=False,
     ),
     fold: int | None = typer.Option(
