@@ -484,10 +484,6 @@ def build_dataset(
                 cache_seconds = [0.0, 0.0]
 
                 def add_to_cache(chunk: pl.DataFrame) -> None:
-                    if not write_behind_thread:
-                        with clock.stage("cache_write"):
-                            cache.add(chunk)
-                        return
                     t0, cpu0 = time.perf_counter(), time.thread_time()
                     cache.add(chunk)
                     cache_seconds[0] += time.perf_counter() - t0
@@ -512,13 +508,9 @@ def build_dataset(
                     cache.abort()
                     raise
                 if write_behind_thread:
-                    clock.record(
-                        "panel_write",
-                        overlap.writer_wall - cache_seconds[0],
-                        overlap.writer_cpu - cache_seconds[1],
-                    )
-                    clock.record("cache_write", *cache_seconds)
+                    clock.record("panel_write", overlap.writer_wall, overlap.writer_cpu)
                     clock.record("write_wait", overlap.waited, 0.0)
+                clock.record("cache_write", *cache_seconds)
         try:
             with clock.stage("artifacts"):
                 write_artifacts(path, artifacts, first_new, end, extend)

@@ -2,8 +2,9 @@
 
 Memory (stock chunks of ``chunk_stocks`` codes): blocks flagged ``cross_sectional`` (a row's
 value reads other stocks' rows of its date: sector means, the TOPIX series taken from the base
-rows, the correlation graph) and blocks with ``compute_artifacts`` run once on the whole base
-frame, as do the labels (``_sector`` labels are cross-sectional); their columns are cut into the
+rows, the correlation graph) or ``whole_frame`` (the morning-session block: its cost is the read
+of the bars, which each chunk would repeat whole) and blocks with ``compute_artifacts`` run once
+on the whole base frame, as do the labels (``_sector`` labels are cross-sectional); their columns are cut into the
 chunks' row ranges and spilled to Arrow IPC files in a temporary folder of the dataset. Every
 other block runs chunk by chunk on the chunk's base rows (windows are per stock, so the values
 equal a whole-frame run); each chunk gets its spilled columns and runs the derived blocks. The
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -46,6 +48,9 @@ LABEL_DTYPE = "Float32"
 # Chunks from which the side datasets are read once through a ``SideReader``: its spill costs
 # about three chunks' own store reads (1000 stocks × 5 y: the build at 3 chunks was slower with it).
 SIDE_SPILL_MIN_CHUNKS = 4
+# A chunk's plain blocks run on this many threads: one block's single-threaded stretches (sorts,
+# group-bys of few groups, Python between queries) leave a core idle that another block fills.
+BLOCK_THREADS = 2
 
 
 def _run_block(
@@ -90,12 +95,17 @@ def _run_block(
 
 
 def is_cross_sectional(block: Block) -> bool:
-    """Whether ``block`` runs once on the whole base frame (its rows read other stocks' rows).
+    """Whether ``block`` runs once on the whole base frame: its rows read other stocks' rows, or
+    it is marked ``whole_frame`` (a base table read once instead of once per chunk).
 
     Blocks that write dataset files (``compute_artifacts``) run once too, so their files are
     written once.
     """
-    return block.cross_sectional or getattr(block, "compute_artifacts", None) is not None
+    return (
+        block.cross_sectional
+        or block.whole_frame
+        or getattr(block, "compute_artifacts", None) is not None
+    )
 
 
 def _chunk_ranges(keys: pl.DataFrame, chunk_stocks: int) -> list[tuple[int, int]]:
@@ -146,13 +156,10 @@ def _run_timed(
     keys: pl.DataFrame,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
-    clock: StageClock,
 ) -> pl.DataFrame:
-    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks) and to
-    the ``blocks`` stage of ``clock``."""
+    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks)."""
     t0 = time.perf_counter()
-    with clock.stage("blocks"):
-        out = _run_block(block, ctx, keys, artifacts)
+    out = _run_block(block, ctx, keys, artifacts)
     timings[block.name] = round(timings.get(block.name, 0.0) + time.perf_counter() - t0, 3)
     return out
 
@@ -213,15 +220,18 @@ def panel_chunks(
             spill_dir / "side",
             clock,
         )
-    with Progress(
-        TextColumn("[bold]build[/] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} block runs"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show_progress,
-        transient=False,
-    ) as progress:
+    with (
+        ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="gogooku-block") as pool,
+        Progress(
+            TextColumn("[bold]build[/] {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} block runs"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not show_progress,
+            transient=False,
+        ) as progress,
+    ):
         task = progress.add_task(
             "blocks", total=len(cross) + len(ranges) * (len(blocks) - len(cross))
         )
@@ -240,7 +250,8 @@ def panel_chunks(
                 del labels
         for block in cross:
             progress.update(task, description=f"{block.name} (all stocks)")
-            out = _run_timed(block, whole, keys, timings, artifacts, clock)
+            with clock.stage("blocks"):
+                out = _run_timed(block, whole, keys, timings, artifacts)
             with clock.stage("spill"):
                 for i, (offset, length) in enumerate(ranges):
                     spill.put(i, block.name, out.slice(offset, length))
@@ -269,6 +280,8 @@ def panel_chunks(
                     bases.put(i, "base", rows.filter(pl.col("Code").is_in(codes.implode())))
                 del base_codes, rows
                 del block_base
+        if isinstance(chunk_store, SideReader):
+            chunk_store.spill_all()
         for i, (offset, length) in enumerate(ranges):
             chunk_keys = keys.slice(offset, length)
             # One chunk runs on the whole base frame (also when no row falls in first..end).
@@ -277,11 +290,15 @@ def panel_chunks(
             ctx = BlockContext(
                 base=chunk_base.lazy(), calendar=calendar, store=chunk_store, asof_join=asof_join
             )
-            parts = [chunk_keys]
-            for block in plain:
-                progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
-                parts.append(_run_timed(block, ctx, chunk_keys, timings, artifacts, clock))
+            progress.update(task, description=f"chunk {i + 1}/{len(ranges)}")
+
+            def run_plain(block: Block, ctx: BlockContext = ctx, keys=chunk_keys) -> pl.DataFrame:
+                out = _run_timed(block, ctx, keys, timings, artifacts)
                 progress.advance(task)
+                return out
+
+            with clock.stage("blocks"):
+                parts = [chunk_keys, *pool.map(run_plain, plain)]
             with clock.stage("spill"):
                 spilled = spill.take(i)
             features = set(order[len(KEYS) :])
@@ -303,8 +320,8 @@ def panel_chunks(
                     asof_join=asof_join,
                 )
                 for block in derived:
-                    progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
-                    out = _run_timed(block, ctx, chunk_keys, timings, artifacts, clock)
+                    with clock.stage("blocks"):
+                        out = _run_timed(block, ctx, chunk_keys, timings, artifacts)
                     stage1 += out.get_columns()
                     progress.advance(task)
                 del stage_base

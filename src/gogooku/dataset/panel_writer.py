@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import polars as pl
+import polars.selectors as cs
 import pyarrow.parquet as pq
 
 from gogooku.dataset.labels import assert_no_label_copies
@@ -29,6 +31,10 @@ from gogooku.io import atomic_path, atomic_write_parquet
 LABEL_CHECK_STOCKS = 40  # stocks the label-copy check samples (assert_no_label_copies)
 PANEL_ROW_GROUP = 512 * 512
 PANEL_CODEC = "lz4"  # Parquet's LZ4_RAW
+# Columns with min/max statistics in the panel file: the keys, which readers filter on (a date
+# range, a code). Statistics of the ~400 value columns cost a sixth of the write's CPU (1000 × 5 y
+# panel: 6.3 → 5.2 CPU-s) and no reader uses them.
+KEY_COLUMNS = ("Code", "Date")
 
 
 @dataclass
@@ -85,6 +91,7 @@ def write_panel(
                         table.schema,
                         compression=PANEL_CODEC,
                         use_dictionary=_dictionary_columns(chunk.schema),
+                        write_statistics=list(KEY_COLUMNS),
                     )
                 elif chunk.schema != schema:
                     raise BuildError(
@@ -120,11 +127,20 @@ def write_panel(
 def passing_through(
     chunks: Iterable[pl.DataFrame], consume: Callable[[pl.DataFrame], None]
 ) -> Iterator[pl.DataFrame]:
-    """``chunks``, each handed to ``consume`` first (the cache writer reads the panel's chunks
-    as they go to the panel file)."""
-    for chunk in chunks:
-        consume(chunk)
-        yield chunk
+    """``chunks``, each handed to ``consume`` on a helper thread while the caller writes it (the
+    cache writer reads the panel's chunks as they go to the panel file).
+
+    The two writes of a chunk overlap (pyarrow's encoder, Polars and ``os.pwrite`` release the
+    GIL), and the next chunk is taken from ``chunks`` only once ``consume`` returned, so no more
+    chunks live than with the writes in turn. An error in ``consume`` is raised at the next chunk
+    (or at the end); when the caller stops early the helper's running call is waited for.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="gogooku-cache-write") as helper:
+        for chunk in chunks:
+            pending = helper.submit(consume, chunk)
+            yield chunk
+            del chunk
+            pending.result()
 
 
 def write_artifacts(
@@ -134,9 +150,13 @@ def write_artifacts(
 
     The row dated on or before ``first`` is kept because it is in force on ``first`` (e.g. the
     graph built on the week's refresh day). An incremental build appends to the old file.
+    ``Enum`` and ``Categorical`` columns (the graph's codes, held as such in memory) are written
+    as strings.
     """
     for file_name, frame in artifacts.items():
-        frame = frame.filter(pl.col("Date") <= end)
+        frame = frame.filter(pl.col("Date") <= end).with_columns(
+            (cs.enum() | cs.categorical()).cast(pl.String)
+        )
         opening = frame.filter(pl.col("Date") <= first)["Date"].max()
         if opening is not None:
             frame = frame.filter(pl.col("Date") >= opening)

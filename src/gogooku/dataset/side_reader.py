@@ -34,6 +34,7 @@ for itself from about three chunks.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -68,6 +69,7 @@ class SideReader:
         self.clock = clock or StageClock()
         self.reads: dict[str, int] = {}
         self._frames: dict[str, pl.LazyFrame] = {}
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
@@ -83,12 +85,19 @@ class SideReader:
 
     def scan(self, dataset: str) -> pl.LazyFrame:
         """The rows of ``store.scan(dataset)``, in its order; see the module doc."""
-        if dataset not in self.spilled:
-            return self._read(dataset)
-        if dataset not in self._frames:
-            with self.clock.stage("side_spill"):
-                self._frames[dataset] = self._spill(dataset)
-        return self._frames[dataset]
+        with self._lock:
+            if dataset not in self.spilled:
+                return self._read(dataset)
+            if dataset not in self._frames:
+                with self.clock.stage("side_spill"):
+                    self._frames[dataset] = self._spill(dataset)
+            return self._frames[dataset]
+
+    def spill_all(self) -> None:
+        """Spill every dataset of ``spilled`` now, on the calling thread (the builder does so
+        before its chunks' blocks run on several threads)."""
+        for dataset in sorted(self.spilled):
+            self.scan(dataset)
 
     def _spill(self, dataset: str) -> pl.LazyFrame:
         rows = self._read(dataset)

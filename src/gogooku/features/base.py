@@ -56,6 +56,10 @@ class Block:
     date): the builder computes it once on the whole base frame, every other block stock chunk
     by stock chunk.
 
+    ``whole_frame`` marks a per-stock block that the builder still runs once on the whole base
+    frame, because its cost is reading a base table (the bars' session fields) that every stock
+    chunk would read whole again to keep its own codes.
+
     ``optional_sources`` pairs a source with the features that need it: when that source has no
     rows in the store the block is still built and those features are null. The dataset planner
     records such features in ``null_features`` (feature, reason); a declaration leaves it empty.
@@ -80,6 +84,7 @@ class Block:
     features: tuple[Feature, ...]
     compute: Callable[[BlockContext], pl.LazyFrame]
     cross_sectional: bool = field(default=False, kw_only=True)
+    whole_frame: bool = field(default=False, kw_only=True)
     required_columns: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
     optional_sources: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), kw_only=True)
     null_features: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)

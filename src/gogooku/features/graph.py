@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -316,7 +316,7 @@ def _node_stats(rho: torch.Tensor, config: GraphConfig):
 @dataclass(frozen=True)
 class _Refresh:
     """One refresh day's graph applied to its days: node rows (day and code positions), their
-    feature values (module doc) and the edges (day, src code, dst code, ρ)."""
+    feature values (module doc) and the edges (day, src code, dst code as Int32, ρ as Float32)."""
 
     rows: dict[str, np.ndarray]
     edges: tuple[np.ndarray, ...]
@@ -359,18 +359,32 @@ def _refresh(
         with np.errstate(invalid="ignore", divide="ignore"):
             peer = (adj @ np.where(known, vals, 0.0)) / (adj @ known.astype(np.float64))
         out[f"graph_peer_mom_{k}d"] = peer.T.ravel()
-    return _Refresh(out, (np.full(src.size, r), nodes[src], nodes[dst], w))
+    edges = (
+        np.full(src.size, r, dtype=np.int32),
+        nodes[src].astype(np.int32),
+        nodes[dst].astype(np.int32),
+        w.astype(np.float32),  # ρ is a float32 product: exact
+    )
+    return _Refresh(out, edges)
 
 
-def _graph_parts(ctx: BlockContext, config: GraphConfig):
-    """``(keys, key_pos, rows, edges)``: the base frame's ``Code, Date`` (in its order) with their
-    (day, code) positions, the node rows' positions and features (``_d``, ``_c``, feature name →
-    array, all refresh days concatenated) and the edge list frame.
+@dataclass(frozen=True)
+class _Inputs:
+    """What every refresh day reads: the base frame's ``Code, Date`` (in its order) and their
+    (day, code) positions, the sorted axes, the wide return matrices (day × code) and the
+    refresh days to compute with the end of the days each one governs."""
 
-    Refresh days are independent: they run on up to ``_WORKERS`` threads (the products and
-    top-k release the GIL; each refresh's arithmetic is unchanged, so are its values) and are
-    concatenated in day order.
-    """
+    keys: pl.DataFrame
+    key_pos: tuple[np.ndarray, np.ndarray]
+    codes: pl.Series
+    days: pl.Series
+    r1: np.ndarray
+    mom: dict[int, np.ndarray]
+    present: np.ndarray
+    todo: list[tuple[int, int]]
+
+
+def _inputs(ctx: BlockContext, config: GraphConfig) -> _Inputs:
     base = ctx.base.select("Code", "Date", "AdjC", "no_trade").collect()
     codes, days = base["Code"].unique().sort(), base["Date"].unique().sort()
     shape = (days.len(), codes.len())
@@ -388,25 +402,28 @@ def _graph_parts(ctx: BlockContext, config: GraphConfig):
     del base, rows
     present = np.zeros(shape, dtype=bool)
     present[key_pos] = True
-
     refresh = refresh_days(ctx.calendar.frame()["Date"])
     refresh_idx = np.flatnonzero(days.is_in(refresh.implode()).to_numpy())
     ends = [*refresh_idx[1:], days.len()]
     todo = [(r, e) for r, e in zip(refresh_idx, ends, strict=True) if r >= config.window - 1]
+    return _Inputs(keys, key_pos, codes, days, r1, mom, present, todo)
+
+
+def _refreshes(inputs: _Inputs, config: GraphConfig) -> Iterator[_Refresh]:
+    """The graph of every refresh day (those with a node), in day order.
+
+    Refresh days are independent: they run on up to ``_WORKERS`` threads (the products and
+    top-k release the GIL; each refresh's arithmetic is unchanged, so are its values).
+    """
     workspace = threading.local()
+
+    def one(re: tuple[int, int]) -> _Refresh | None:
+        return _refresh(*re, inputs.r1, inputs.present, inputs.mom, config, workspace)
+
     with ThreadPoolExecutor(_WORKERS) as pool:
-        done = [
-            g
-            for g in pool.map(lambda re: _refresh(*re, r1, present, mom, config, workspace), todo)
-            if g is not None
-        ]
-    names = ["_d", "_c", *(f.name for f in FEATURES)]
-    if done:
-        node_rows = {k: np.concatenate([g.rows[k] for g in done]) for k in names}
-    else:
-        node_rows = {k: np.empty(0, dtype=np.float64) for k in names}
-        node_rows["_d"] = node_rows["_c"] = np.empty(0, dtype=np.int64)
-    return keys, key_pos, node_rows, _edge_frame([g.edges for g in done], codes, days)
+        for g in pool.map(one, inputs.todo):
+            if g is not None:
+                yield g
 
 
 def compute_graph(
@@ -415,62 +432,84 @@ def compute_graph(
     """(node features per (Code, Date) of the node rows, edge list per refresh day).
 
     Refresh days whose window starts before the base frame's first day are not built (their days
-    lie in the warm-up).
+    lie in the warm-up). Node rows run refresh by refresh, day by day, in node order; they
+    include the days of a refresh's week after a node's last base row (a delisting).
     """
-    keys, _, node_rows, edges = _graph_parts(ctx, config)
-    codes, days = keys["Code"].unique().sort(), keys["Date"].unique().sort()
-    names = [f.name for f in FEATURES]
+    inputs = _inputs(ctx, config)
+    done = list(_refreshes(inputs, config))
+    names = ["_d", "_c", *(f.name for f in FEATURES)]
+    if done:
+        node_rows = {k: np.concatenate([g.rows[k] for g in done]) for k in names}
+    else:
+        node_rows = {k: np.empty(0, dtype=np.float64) for k in names}
+        node_rows["_d"] = node_rows["_c"] = np.empty(0, dtype=np.int64)
     table = pl.DataFrame(node_rows)
     table = table.select(
-        codes.gather(table["_c"]).alias("Code"), days.gather(table["_d"]).alias("Date"), *names
+        inputs.codes.gather(table["_c"]).alias("Code"),
+        inputs.days.gather(table["_d"]).alias("Date"),
+        *names[2:],
     )
-    return table, edges
+    return table, _edge_frame([g.edges for g in done], inputs.codes, inputs.days)
 
 
 def _edge_frame(
     edges: list[tuple[np.ndarray, ...]], codes: pl.Series, days: pl.Series
 ) -> pl.DataFrame:
     """The edge list from per-refresh (day index, src code index, dst code index, ρ) arrays
-    (codes and dates are looked up once for all refresh days)."""
+    (codes and dates are looked up once for all refresh days). ``src`` and ``dst`` are
+    ``Enum`` columns over ``codes`` (four bytes an edge; tens of millions of edges at 4,000 × 10
+    y), written as strings (``EDGE_SCHEMA``) by the builder. ``edges`` is emptied."""
     if not edges:
         return pl.DataFrame(schema=EDGE_SCHEMA)
-    day, src, dst, weight = (np.concatenate(parts) for parts in zip(*edges, strict=True))
-    return pl.DataFrame(
-        [
-            days.gather(day).alias("Date"),
-            codes.gather(src).alias("src"),
-            codes.gather(dst).alias("dst"),
-            pl.Series("weight", weight, dtype=pl.Float32),
-        ]
-    )
+    columns = list(zip(*edges, strict=True))
+    edges.clear()
+    code_enum = codes.cast(pl.Enum(codes))
+    out = []
+    for name, lookup in (("Date", days), ("src", code_enum), ("dst", code_enum)):
+        out.append(lookup.gather(np.concatenate(columns.pop(0))).alias(name))
+    out.append(pl.Series("weight", np.concatenate(columns.pop(0)), dtype=pl.Float32))
+    return pl.DataFrame(out)
 
 
 def compute_artifacts(ctx: BlockContext) -> tuple[pl.LazyFrame, dict[str, pl.DataFrame]]:
     """Graph features on every base row (nulls for non-nodes) and the edge list file.
 
-    The node rows are scattered into the base rows by their (day, code) positions (no join on
-    the string codes). Torch runs single-threaded here: its OpenMP pool spin-waits when the cores
-    are shared (the build's 2 cores, Polars), which made the small per-refresh products many
-    times slower; the refresh days run on threads instead (:func:`_graph_parts`).
+    Each refresh day's node rows are scattered into the base rows by their (day, code)
+    positions as they come (no join on the string codes, no table of every node row); node rows
+    that are not base rows (a delisted stock's last week) are left out. Torch runs
+    single-threaded here: its OpenMP pool spin-waits when the cores are shared (the build's 2
+    cores, Polars), which made the small per-refresh products many times slower; the refresh
+    days run on threads instead (:func:`_refreshes`).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        keys, key_pos, node_rows, edge_frame = _graph_parts(ctx, GraphConfig())
+        config = GraphConfig()
+        inputs = _inputs(ctx, config)
+        keys, key_pos = inputs.keys, inputs.key_pos
+        row_of = np.full(inputs.present.shape, -1, dtype=np.int64)
+        row_of[key_pos] = np.arange(keys.height)
+        node = np.zeros(keys.height, dtype=bool)
+        values = {
+            f.name: np.zeros(keys.height, dtype=np.int32 if f.dtype == "Int32" else np.float32)
+            for f in FEATURES
+        }
+        edges = []
+        for g in _refreshes(inputs, config):
+            at = row_of[g.rows["_d"], g.rows["_c"]]
+            kept = at >= 0
+            at = at[kept]
+            node[at] = True
+            for name, column in values.items():
+                column[at] = g.rows[name][kept]
+            edges.append(g.edges)
+        codes, days = inputs.codes, inputs.days
+        del row_of, inputs
+        edge_frame = _edge_frame(edges, codes, days)
     finally:
         torch.set_num_threads(threads)
-    row_of = np.full((int(key_pos[0].max(initial=-1)) + 1, int(key_pos[1].max(initial=-1)) + 1), -1)
-    row_of[key_pos] = np.arange(keys.height)
-    at = row_of[node_rows["_d"], node_rows["_c"]] if keys.height else np.empty(0, dtype=np.int64)
-    node_rows = {k: v[at >= 0] for k, v in node_rows.items()}
-    at = at[at >= 0]
-    node = np.zeros(keys.height, dtype=bool)
-    node[at] = True
-    columns = []
-    for f in FEATURES:
-        values = np.zeros(keys.height, dtype=node_rows[f.name].dtype)
-        values[at] = node_rows[f.name]
-        columns.append(pl.Series(f.name, values))
+    columns = [pl.Series(name, column) for name, column in values.items()]
+    del values
     frame = keys.hstack([pl.Series("_node", node), *columns]).lazy()
     nulls_off = frame.select(
         "Code", "Date", *(pl.when("_node").then(pl.col(f.name)).alias(f.name) for f in FEATURES)

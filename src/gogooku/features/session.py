@@ -102,6 +102,7 @@ BLOCK = Block(
     compute=compute,
     required_columns=((BARS, "MO"),),
     jpx_only="TSE morning/afternoon session times",
+    whole_frame=True,
 )
 
 BLOCKS: tuple[Block, ...] = (BLOCK,)
