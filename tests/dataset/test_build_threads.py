@@ -1,5 +1,5 @@
 """Where the build works on two threads: a chunk's plain blocks at once, the cache written beside
-the panel file; a ``whole_frame`` block run once; the panel's statistics on the keys only."""
+the panel file; a ``whole_frame`` block run once."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from dataclasses import replace
 from datetime import date
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 
 from gogooku.dataset.build import build_dataset
-from gogooku.dataset.panel_writer import KEY_COLUMNS, passing_through
+from gogooku.dataset.panel_writer import passing_through
 from gogooku.features.base import Block, BlockContext, Feature
 
 from ..support.tables import TableStore
@@ -122,23 +121,3 @@ def test_an_error_of_the_cache_writer_reaches_the_caller():
         for i in passing_through(iter(range(5)), consume):
             written.append(i)
     assert written == [0, 1]
-
-
-def test_the_panel_has_statistics_on_its_keys_only(small_market):
-    result = build_dataset(
-        "stats",
-        *SPAN,
-        store=TableStore(small_market),
-        registry={"t_returns": RETURNS_BLOCK},
-        show_progress=False,
-    )
-    meta = pq.read_metadata(result.path / "panel.parquet")
-    group = meta.row_group(0)
-    with_stats = {
-        group.column(j).path_in_schema
-        for j in range(group.num_columns)
-        if group.column(j).is_stats_set
-    }
-    assert with_stats == set(KEY_COLUMNS)
-    first = _panel(result)["Date"].min()
-    assert group.column(1).statistics.min == first
