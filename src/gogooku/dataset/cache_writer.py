@@ -77,16 +77,23 @@ def _as_float(names: Sequence[str], schema: pl.Schema) -> list[pl.Expr]:
     return [pl.col(n).cast(pl.Float32).fill_null(float("nan")) for n in names if n in schema]
 
 
+def _rows_of(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The Float32 values of ``names`` (nulls as NaN) as a row-major (rows × columns) matrix:
+    scattered row by row, a column-major matrix is read a column length apart per value (the
+    scatter took twice the CPU)."""
+    return frame.select(_as_float(names, frame.schema)).to_numpy(order="c")
+
+
 def _scatter_floats(
-    block: np.ndarray, ti: np.ndarray, ni: np.ndarray, frame: pl.DataFrame, names: Sequence[str]
+    cells: np.ndarray, at: np.ndarray, frame: pl.DataFrame, names: Sequence[str]
 ) -> None:
-    """``block[ti, ni, j] = frame[names[j]]`` (Float32, nulls as NaN), ``COLUMN_GROUP`` columns at
+    """``cells[at, j] = frame[names[j]]`` (Float32, nulls as NaN), ``COLUMN_GROUP`` columns at
     a time: the float32 matrix of a group is all the batch's values held at once (all columns
     at once held another copy of the batch's features, ~0.36 GB at 4000 × 10 y)."""
     names = [n for n in names if n in frame.schema]
     for j in range(0, len(names), COLUMN_GROUP):
         group = names[j : j + COLUMN_GROUP]
-        block[ti, ni, j : j + len(group)] = frame.select(_as_float(group, frame.schema)).to_numpy()
+        cells[at, j : j + len(group)] = _rows_of(frame, group)
 
 
 def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndarray) -> bool:
@@ -242,23 +249,26 @@ class _Filler:
         self._absent(self.next_code, n0)
         ni = ni - n0
         width = int(ni.max()) + 1
+        at = ti * width + ni  # the row's cell in a (t_len × width) block, flattened
+        del ti, ni
         # The mask first: the other blocks get their absent value only in its empty cells
         # (filling whole blocks before the scatter wrote most cells twice).
         present = mask.block(t_len, width)
-        present[ti, ni] = True
+        present.reshape(-1)[at] = True
         mask.write(present, t0, n0)
         absent = ~present
         block = x.block(t_len, width, filled=False)
-        _scatter_floats(block, ti, ni, frame, lay.features)
+        _scatter_floats(block.reshape(t_len * width, -1), at, frame, lay.features)
         block[absent] = x.fill
         x.write(block, t0, n0)
         block = y.block(t_len, width, filled=False)
-        block[ti, ni] = frame.select(_as_float(lay.targets, lay.schema)).to_numpy()
+        block.reshape(t_len * width, -1)[at] = _rows_of(frame, lay.targets)
         block[absent] = y.fill
         y.write(block, t0, n0)
         if lay.static:
             block = st.block(t_len, width, filled=False)
-            block[ti, ni] = frame.select(pl.col(lay.static).fill_null(0).cast(pl.Int16)).to_numpy()
+            ids = frame.select(pl.col(lay.static).fill_null(0).cast(pl.Int16))
+            block.reshape(t_len * width, -1)[at] = ids.to_numpy(order="c")
             block[absent] = st.fill
             st.write(block, t0, n0)
         self.next_code = n0 + width
