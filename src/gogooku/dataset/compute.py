@@ -4,10 +4,11 @@ Memory (stock chunks of ``chunk_stocks`` codes): blocks flagged ``cross_sectiona
 value reads other stocks' rows of its date: sector means, the TOPIX series taken from the base
 rows, the correlation graph) or ``whole_frame`` (the morning-session block: its cost is the read
 of the bars, which each chunk would repeat whole) and blocks with ``compute_artifacts`` run once
-on the whole base frame, as do the labels (``_sector`` labels are cross-sectional); their columns are cut into the
-chunks' row ranges and spilled to Arrow IPC files in a temporary folder of the dataset. Every
-other block runs chunk by chunk on the chunk's base rows (windows are per stock, so the values
-equal a whole-frame run); each chunk gets its spilled columns and runs the derived blocks. The
+on the whole base frame, as do the labels (``_sector`` labels are cross-sectional); their
+columns are cut into the chunks' row ranges and spilled to Arrow IPC files in a temporary folder
+of the dataset. Every other block runs chunk by chunk on the chunk's base rows (windows are per
+stock, so the values equal a whole-frame run), ``BLOCK_THREADS`` blocks at a time; each chunk
+gets its spilled columns and runs the derived blocks. The
 rows do not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the
 chunk's codes of it (``ops.own_codes``) before their per-stock work; with at least
 ``SIDE_SPILL_MIN_CHUNKS`` (4) chunks they read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each dataset
@@ -292,7 +293,9 @@ def panel_chunks(
             )
             progress.update(task, description=f"chunk {i + 1}/{len(ranges)}")
 
-            def run_plain(block: Block, ctx: BlockContext = ctx, keys=chunk_keys) -> pl.DataFrame:
+            def run_plain(
+                block: Block, ctx: BlockContext = ctx, keys: pl.DataFrame = chunk_keys
+            ) -> pl.DataFrame:
                 out = _run_timed(block, ctx, keys, timings, artifacts)
                 progress.advance(task)
                 return out

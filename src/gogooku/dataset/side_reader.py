@@ -5,8 +5,9 @@ datasets through ``BlockContext.store``. Read straight from the raw store, every
 each dataset whole (zstd Parquet, and the point-in-time resolution of revised records) only to
 keep its own codes (``ops.own_codes``): 10 full reads per dataset at 4,000 stocks.
 
-A ``SideReader`` stands in for the store during a chunked build. The first ``scan`` of a dataset
-it spills streams the store's rows once into the build's spill folder (uncompressed Parquet: encoding it costs about one zstd read of the
+A ``SideReader`` stands in for the store during a chunked build (the builder calls
+``spill_all`` before its first chunk, whose blocks run on several threads; ``scan`` holds a lock
+either way). The first ``scan`` of a dataset it spills streams the store's rows once into the build's spill folder (uncompressed Parquet: encoding it costs about one zstd read of the
 dataset, lz4 a third more), cut into *pieces* by stock chunk and numbered in the store's
 row order:
 
