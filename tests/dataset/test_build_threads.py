@@ -97,14 +97,15 @@ def test_the_cache_writer_gets_each_chunk_while_the_caller_writes_it():
         for i in range(4):
             assert len(consumed) == i  # the previous chunk's consume has returned
             drawn.append(i)
-            yield i
+            yield pl.DataFrame({"i": [i]})
 
-    def consume(i: int) -> None:
+    def consume(chunk: pl.DataFrame) -> None:
         assert writing.wait(10)  # the caller is writing this chunk meanwhile
         writing.clear()
-        consumed.append((i, threading.get_ident()))
+        consumed.append((chunk["i"].item(), threading.get_ident()))
 
-    for _ in passing_through(chunks(), consume):
+    for chunk in passing_through(chunks(), consume):
+        assert chunk["i"].item() == len(drawn) - 1
         writing.set()
     assert drawn == [0, 1, 2, 3]
     assert [i for i, _ in consumed] == drawn
@@ -112,12 +113,13 @@ def test_the_cache_writer_gets_each_chunk_while_the_caller_writes_it():
 
 
 def test_an_error_of_the_cache_writer_reaches_the_caller():
-    def consume(i: int) -> None:
-        if i == 1:
+    def consume(chunk: pl.DataFrame) -> None:
+        if chunk["i"].item() == 1:
             raise ValueError("cache: disk full")
 
     written = []
+    frames = (pl.DataFrame({"i": [i]}) for i in range(5))
     with pytest.raises(ValueError, match="disk full"):
-        for i in passing_through(iter(range(5)), consume):
-            written.append(i)
+        for chunk in passing_through(frames, consume):
+            written.append(chunk["i"].item())
     assert written == [0, 1]

@@ -96,6 +96,10 @@ def test_chunks_read_each_side_dataset_once_and_give_the_one_chunk_panel(tmp_pat
     assert {"fins_summary", "markets_breakdown", "edinet_major_shareholders"} <= side
     reads = {d: chunked_store.reads.get(d, 0) for d in side}
     assert reads == {d: 2 if d == "equities_valuation" else 1 for d in side}
+    # The bars (a base table: not spilled) are read as often as by one chunk, whatever the chunks:
+    # ``am`` runs once on the whole frame and the split factors are read once for all chunks.
+    bars = "equities_bars_daily"
+    assert chunked_store.reads[bars] == whole_store.reads[bars] == 2
     # One chunk needs no spill: the blocks read the store directly, some datasets twice.
     assert max(whole_store.reads.values()) > 1
     # Below SIDE_SPILL_MIN_CHUNKS chunks neither: each chunk reads the store.

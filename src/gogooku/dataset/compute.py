@@ -236,8 +236,15 @@ def panel_chunks(
         task = progress.add_task(
             "blocks", total=len(cross) + len(ranges) * (len(blocks) - len(cross))
         )
+        # Frames derived from the store alone, computed by the first block (chunk) that needs
+        # them and reused by the others (``BlockContext.shared``).
+        shared: dict[str, pl.DataFrame] = {}
         whole = BlockContext(
-            base=block_base.lazy(), calendar=calendar, store=store, asof_join=asof_join
+            base=block_base.lazy(),
+            calendar=calendar,
+            store=store,
+            asof_join=asof_join,
+            shared=shared,
         )
         # The labels wait on disk from the start: held through the cross-sectional blocks, the
         # whole panel's label columns (~0.6 GB at 4000 × 10 y) added to those blocks' peak.
@@ -288,20 +295,30 @@ def panel_chunks(
             # One chunk runs on the whole base frame (also when no row falls in first..end).
             with clock.stage("spill"):
                 chunk_base = block_base if len(ranges) == 1 else pl.DataFrame(bases.take(i))
-            ctx = BlockContext(
-                base=chunk_base.lazy(), calendar=calendar, store=chunk_store, asof_join=asof_join
-            )
             progress.update(task, description=f"chunk {i + 1}/{len(ranges)}")
 
-            def run_plain(
-                block: Block, ctx: BlockContext = ctx, keys: pl.DataFrame = chunk_keys
-            ) -> pl.DataFrame:
+            def run_plain(block: Block, ctx: BlockContext, keys: pl.DataFrame) -> pl.DataFrame:
                 out = _run_timed(block, ctx, keys, timings, artifacts)
                 progress.advance(task)
                 return out
 
+            # Each block gets its own frame objects (made here, on one thread): a Polars frame
+            # locks itself against other threads, and one thread holding a frame's lock while
+            # it waits for the GIL deadlocks another that asks for that lock holding the GIL.
+            contexts = [
+                BlockContext(
+                    base=chunk_base.lazy(),
+                    calendar=calendar,
+                    store=chunk_store,
+                    asof_join=asof_join,
+                    shared=shared,
+                )
+                for _ in plain
+            ]
+            own_keys = [chunk_keys.clone() for _ in plain]
             with clock.stage("blocks"):
-                parts = [chunk_keys, *pool.map(run_plain, plain)]
+                parts = [chunk_keys, *pool.map(run_plain, plain, contexts, own_keys)]
+            del contexts, own_keys
             with clock.stage("spill"):
                 spilled = spill.take(i)
             features = set(order[len(KEYS) :])
@@ -316,22 +333,23 @@ def panel_chunks(
                     stage_base = stage_base.drop(
                         [c.name for c in stage1 if c.name in stage_base.columns]
                     ).hstack(stage1)
-                ctx = BlockContext(
+                stage_ctx = BlockContext(
                     base=stage_base.lazy(),
                     calendar=calendar,
                     store=chunk_store,
                     asof_join=asof_join,
+                    shared=shared,
                 )
                 for block in derived:
                     with clock.stage("blocks"):
-                        out = _run_timed(block, ctx, chunk_keys, timings, artifacts)
+                        out = _run_timed(block, stage_ctx, chunk_keys, timings, artifacts)
                     stage1 += out.get_columns()
                     progress.advance(task)
-                del stage_base
+                del stage_base, stage_ctx
             with clock.stage("assemble"):
                 chunk = chunk_keys.hstack(stage1).select(order).hstack(label_columns)
             # Free this chunk before the next one is computed (the consumer holds it meanwhile).
-            del parts, stage1, spilled, label_columns, chunk_base, ctx
+            del parts, stage1, spilled, label_columns, chunk_base
             yield chunk
             del chunk
         with clock.stage("spill"):

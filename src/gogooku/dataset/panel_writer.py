@@ -127,12 +127,16 @@ def passing_through(
 
     The two writes of a chunk overlap (pyarrow's encoder, Polars and ``os.pwrite`` release the
     GIL), and the next chunk is taken from ``chunks`` only once ``consume`` returned, so no more
-    chunks live than with the writes in turn. An error in ``consume`` is raised at the next chunk
-    (or at the end); when the caller stops early the helper's running call is waited for.
+    chunks live than with the writes in turn. ``consume`` gets its own (shallow) clone of the
+    frame: a Polars frame locks itself against other threads, and ``to_arrow`` holds that lock
+    while it waits for the GIL, so the cache writer reading the same frame's schema with the GIL
+    held deadlocked the two (seen once in the test suite). An error in ``consume`` is raised at
+    the next chunk (or at the end); when the caller stops early the helper's running call is
+    waited for.
     """
     with ThreadPoolExecutor(1, thread_name_prefix="gogooku-cache-write") as helper:
         for chunk in chunks:
-            pending = helper.submit(consume, chunk)
+            pending = helper.submit(consume, chunk.clone())
             yield chunk
             del chunk
             pending.result()

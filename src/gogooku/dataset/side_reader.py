@@ -92,7 +92,8 @@ class SideReader:
             if dataset not in self._frames:
                 with self.clock.stage("side_spill"):
                     self._frames[dataset] = self._spill(dataset)
-            return self._frames[dataset]
+            # A clone per reader: blocks on other threads never share one Polars object.
+            return self._frames[dataset].clone()
 
     def spill_all(self) -> None:
         """Spill every dataset of ``spilled`` now, on the calling thread (the builder does so

@@ -104,10 +104,13 @@ class BlockContext:
 
     ``base`` is the base price frame; ``store`` is the raw store (``RawStore``) for blocks that
     join other sources; ``asof_join`` is the dataset layer's point-in-time as-of join, the only
-    sanctioned way to attach a source record to a panel row.
+    sanctioned way to attach a source record to a panel row. ``shared`` holds frames a block
+    derives from the store alone, the same for every stock chunk (the stored split factors): the
+    builder gives every chunk of a build the same dict, so they are computed once.
     """
 
     base: pl.LazyFrame
     calendar: TradingCalendar
     store: Any
     asof_join: Callable[..., pl.LazyFrame]
+    shared: dict[str, pl.DataFrame] = field(default_factory=dict)

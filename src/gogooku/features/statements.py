@@ -56,6 +56,7 @@ FORECASTS = {
     "div": ("FDivAnn", "NxFDivAnn"),
 }
 ORDER = ("DiscDate", "DiscTime", "DiscNo")
+SPLITS = "stored_splits"  # key of the split table in ``BlockContext.shared``
 
 _ITEM_NAMES = {"sales": "sales", "op": "operating profit", "np": "net profit"}
 
@@ -284,22 +285,31 @@ def _forecasts(ctx: BlockContext, records: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def split_factor_at(ctx: BlockContext, rows: pl.LazyFrame, date_col: str) -> pl.LazyFrame:
-    """``rows`` plus ``split_F`` = ∏ AdjFactor over the stock's stored bars dated ≤ ``date_col``.
+def stored_splits(ctx: BlockContext) -> pl.LazyFrame:
+    """``Code, Date, split_F`` (∏ AdjFactor over the stock's stored bars up to ``Date``) and the
+    availability of every stored bar with ``AdjFactor`` ≠ 1 — the only bars that change the
+    product, so only those are kept. Every stock's, read once per build (``ctx.shared``)."""
+    splits = ctx.shared.get(SPLITS)
+    if splits is None:
+        bars = ctx.store.scan("equities_bars_daily").select("Code", "Date", "AdjFactor")
+        splits = (
+            bars.filter(pl.col("AdjFactor").is_not_null() & (pl.col("AdjFactor") != 1.0))
+            .unique(subset=["Code", "Date"], keep="first")
+            .sort("Code", "Date")
+            .with_columns(pl.col("AdjFactor").cum_prod().over("Code").alias("split_F"))
+            .select("Code", "Date", "split_F")
+        )
+        splits = with_available_from(splits, "equities_bars_daily", ctx.calendar).collect()
+        splits = ctx.shared.setdefault(SPLITS, splits)
+    return splits.lazy()
 
-    Only bars with ``AdjFactor`` ≠ 1 change the product, so only those are read.
-    """
-    bars = ctx.store.scan("equities_bars_daily").select("Code", "Date", "AdjFactor")
-    splits = (
-        bars.filter(pl.col("AdjFactor").is_not_null() & (pl.col("AdjFactor") != 1.0))
-        .unique(subset=["Code", "Date"], keep="first")
-        .sort("Code", "Date")
-        .with_columns(pl.col("AdjFactor").cum_prod().over("Code").alias("split_F"))
-        .select("Code", "Date", "split_F")
-    )
+
+def split_factor_at(ctx: BlockContext, rows: pl.LazyFrame, date_col: str) -> pl.LazyFrame:
+    """``rows`` plus ``split_F`` = ∏ AdjFactor over the stock's stored bars dated ≤ ``date_col``
+    (:func:`stored_splits`)."""
     joined = ctx.asof_join(
         rows,
-        with_available_from(splits, "equities_bars_daily", ctx.calendar),
+        stored_splits(ctx),
         source_name="equities_bars_daily",
         by="Code",
         row_date=date_col,
