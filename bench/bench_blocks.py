@@ -109,13 +109,13 @@ def _run(block, ctx) -> pl.DataFrame:
 
 def _time_block(block, base, calendar, store, chunk_stocks: int) -> tuple[dict, pl.DataFrame]:
     from gogooku.dataset.asof import asof_join
-    from gogooku.dataset.compute import is_cross_sectional
+    from gogooku.dataset.compute import runs_on_whole_frame
     from gogooku.features.base import BlockContext
 
     def context(frame: pl.DataFrame) -> BlockContext:
         return BlockContext(base=frame.lazy(), calendar=calendar, store=store, asof_join=asof_join)
 
-    if is_cross_sectional(block):
+    if runs_on_whole_frame(block):
         parts = [base]
     else:
         codes = base["Code"].unique(maintain_order=True)

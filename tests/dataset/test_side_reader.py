@@ -16,9 +16,9 @@ from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES, build_base
 from gogooku.dataset.compute import (
     SIDE_SPILL_MIN_CHUNKS,
-    is_cross_sectional,
     panel_chunks,
     panel_labels,
+    runs_on_whole_frame,
 )
 from gogooku.dataset.plan import plan_blocks
 from gogooku.dataset.point_in_time import build_view
@@ -91,7 +91,7 @@ def test_chunks_read_each_side_dataset_once_and_give_the_one_chunk_panel(tmp_pat
     assert chunked.equals(whole)
     # Each side dataset of the chunked blocks is read once for all chunks; the valuation
     # block (cross-sectional) reads the store itself too.
-    side = {s for b in blocks if not is_cross_sectional(b) for s in b.sources}
+    side = {s for b in blocks if not runs_on_whole_frame(b) for s in b.sources}
     side -= set(BASE_SOURCES)
     assert {"fins_summary", "markets_breakdown", "edinet_major_shareholders"} <= side
     reads = {d: chunked_store.reads.get(d, 0) for d in side}

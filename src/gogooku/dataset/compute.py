@@ -95,7 +95,7 @@ def _run_block(
     return aligned.select(casts)
 
 
-def is_cross_sectional(block: Block) -> bool:
+def runs_on_whole_frame(block: Block) -> bool:
     """Whether ``block`` runs once on the whole base frame: its rows read other stocks' rows, or
     it is marked ``whole_frame`` (a base table read once instead of once per chunk).
 
@@ -184,7 +184,7 @@ def panel_chunks(
     """Yield the panel rows dated first..end (keys, features in block order, then ``labels``'
     columns when given) chunk by chunk, in (Code, Date) order.
 
-    Cross-sectional blocks (:func:`is_cross_sectional`) run once on the whole ``base`` and their
+    Blocks that run on the whole frame (:func:`runs_on_whole_frame`) run once on the whole ``base`` and their
     columns, sliced by chunk, wait in ``spill_dir``; every other plain block runs on the base rows
     of one chunk of ``chunk_stocks`` codes at a time (their values depend only on the stock's own
     rows, so they equal a whole-frame run); derived blocks run on the chunk's rows with the
@@ -205,8 +205,8 @@ def panel_chunks(
         del base
         keys = block_base.filter(pl.col("Date") >= first).select(KEYS)
         ranges = _chunk_ranges(keys, chunk_stocks)
-    cross = [b for b in blocks if not requires(b) and is_cross_sectional(b)]
-    plain = [b for b in blocks if not requires(b) and not is_cross_sectional(b)]
+    cross = [b for b in blocks if not requires(b) and runs_on_whole_frame(b)]
+    plain = [b for b in blocks if not requires(b) and not runs_on_whole_frame(b)]
     derived = [b for b in blocks if requires(b)]
     order = [*KEYS, *(f.name for b in blocks for f in b.features)]
     spill = _Spill(spill_dir)

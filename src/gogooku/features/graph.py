@@ -326,7 +326,7 @@ def _refresh(
     r: int,
     span_end: int,
     r1: np.ndarray,
-    present: np.ndarray,
+    row_of: np.ndarray,
     mom: dict[int, np.ndarray],
     config: GraphConfig,
     workspace: threading.local,
@@ -336,7 +336,7 @@ def _refresh(
     ``workspace.rho`` (grown when too small) holds the N × N correlations; each thread has its
     own, reused by its next refresh day."""
     window = r1[r - config.window + 1 : r + 1]
-    nodes = np.flatnonzero(present[r] & ((~np.isnan(window)).sum(axis=0) >= config.min_obs))
+    nodes = np.flatnonzero((row_of[r] >= 0) & ((~np.isnan(window)).sum(axis=0) >= config.min_obs))
     if nodes.size == 0:
         return None
     buffer = getattr(workspace, "rho", None)
@@ -370,17 +370,17 @@ def _refresh(
 
 @dataclass(frozen=True)
 class _Inputs:
-    """What every refresh day reads: the base frame's ``Code, Date`` (in its order) and their
-    (day, code) positions, the sorted axes, the wide return matrices (day × code) and the
-    refresh days to compute with the end of the days each one governs."""
+    """What every refresh day reads: the base frame's ``Code, Date`` (in its order), the sorted
+    axes, ``row_of`` (day × code: the base row at that position, −1 where there is none), the
+    wide return matrices (day × code) and the refresh days to compute with the end of the days
+    each one governs."""
 
     keys: pl.DataFrame
-    key_pos: tuple[np.ndarray, np.ndarray]
     codes: pl.Series
     days: pl.Series
+    row_of: np.ndarray
     r1: np.ndarray
     mom: dict[int, np.ndarray]
-    present: np.ndarray
     todo: list[tuple[int, int]]
 
 
@@ -398,15 +398,14 @@ def _inputs(ctx: BlockContext, config: GraphConfig) -> _Inputs:
     del traded
     keys = base.select("Code", "Date")
     rows = _indexed(keys, codes, days)
-    key_pos = (rows["_d"].to_numpy(), rows["_c"].to_numpy())
+    row_of = np.full(shape, -1, dtype=np.int64)
+    row_of[rows["_d"].to_numpy(), rows["_c"].to_numpy()] = np.arange(keys.height)
     del base, rows
-    present = np.zeros(shape, dtype=bool)
-    present[key_pos] = True
     refresh = refresh_days(ctx.calendar.frame()["Date"])
     refresh_idx = np.flatnonzero(days.is_in(refresh.implode()).to_numpy())
     ends = [*refresh_idx[1:], days.len()]
     todo = [(r, e) for r, e in zip(refresh_idx, ends, strict=True) if r >= config.window - 1]
-    return _Inputs(keys, key_pos, codes, days, r1, mom, present, todo)
+    return _Inputs(keys, codes, days, row_of, r1, mom, todo)
 
 
 def _refreshes(inputs: _Inputs, config: GraphConfig) -> Iterator[_Refresh]:
@@ -418,7 +417,7 @@ def _refreshes(inputs: _Inputs, config: GraphConfig) -> Iterator[_Refresh]:
     workspace = threading.local()
 
     def one(re: tuple[int, int]) -> _Refresh | None:
-        return _refresh(*re, inputs.r1, inputs.present, inputs.mom, config, workspace)
+        return _refresh(*re, inputs.r1, inputs.row_of, inputs.mom, config, workspace)
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         for g in pool.map(one, inputs.todo):
@@ -486,9 +485,7 @@ def compute_artifacts(ctx: BlockContext) -> tuple[pl.LazyFrame, dict[str, pl.Dat
     try:
         config = GraphConfig()
         inputs = _inputs(ctx, config)
-        keys, key_pos = inputs.keys, inputs.key_pos
-        row_of = np.full(inputs.present.shape, -1, dtype=np.int64)
-        row_of[key_pos] = np.arange(keys.height)
+        keys, row_of = inputs.keys, inputs.row_of
         node = np.zeros(keys.height, dtype=bool)
         values = {
             f.name: np.zeros(keys.height, dtype=np.int32 if f.dtype == "Int32" else np.float32)
