@@ -20,9 +20,7 @@ extension (``incremental_one_day``: wall and CPU seconds, peak RSS).
 
 Usage: ``python bench/bench_build.py`` (300 × 3 y and 1000 × 5 y), ``--sizes 1000x5`` (only the
 listed sizes) or ``--full`` (adds 4000 × 10 y); ``--chunk-stocks N`` sets the build's stock chunk
-(default 200, the build's own); ``--writes thread|serial`` writes the panel and cache on a thread
-beside the chunks' blocks or in turn (default: the build's own, ``WRITE_BEHIND_THREAD``);
-``--incremental`` adds the one-day extension. ``--home DIR`` keeps the raw store in ``DIR/STOCKSxYEARS`` instead of a temporary folder and reuses it when a
+(default 200, the build's own); ``--incremental`` adds the one-day extension. ``--home DIR`` keeps the raw store in ``DIR/STOCKSxYEARS`` instead of a temporary folder and reuses it when a
 previous run left it there (its generation figures are read back from ``setup.json``), so a
 rerun times the build alone. Prints one JSON document on stdout.
 """
@@ -47,7 +45,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS, WRITE_BEHIND_THREAD
+from gogooku.dataset.build import DEFAULT_CHUNK_STOCKS
 
 SIZES = [(300, 3), (1000, 5)]
 FULL_SIZE = (4000, 10)
@@ -152,7 +150,7 @@ def _run_child(*args: str) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def _child_build(home: str, start: str, name: str, chunk_stocks: str, writes: str) -> None:
+def _child_build(home: str, start: str, name: str, chunk_stocks: str) -> None:
     """Runs in a fresh process: the build alone, then one JSON line with its figures."""
     os.environ["GOGOOKU_HOME"] = home
     from gogooku.dataset.build import build_dataset
@@ -167,7 +165,6 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str, writes: st
         incremental=False,
         show_progress=False,
         chunk_stocks=int(chunk_stocks),
-        write_behind_thread=writes == "thread",
     )
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
@@ -193,7 +190,6 @@ def _child_build(home: str, start: str, name: str, chunk_stocks: str, writes: st
                     sum(p.stat().st_size for p in (result.path / "cache").iterdir()) / 2**20, 1
                 ),
                 "chunk_stocks": meta["chunk_stocks"],
-                "writes": writes,
             }
         )
     )
@@ -346,7 +342,6 @@ def run(
     chunk_stocks: int,
     incremental: bool,
     keep: Path | None,
-    writes: str,
 ) -> dict:
     results = []
     for stocks, years in sizes:
@@ -355,9 +350,7 @@ def run(
             home.mkdir(parents=True, exist_ok=True)
             setup = _setup(home, stocks, years)
             _remove_datasets(home)
-            build = _run_child(
-                "--child", str(home), setup["start"], "bench", str(chunk_stocks), writes
-            )
+            build = _run_child("--child", str(home), setup["start"], "bench", str(chunk_stocks))
             extra = {}
             if incremental:
                 extra["incremental_one_day"] = _run_child(
@@ -395,16 +388,9 @@ def main() -> None:
         help=f"stocks per build chunk (default {DEFAULT_CHUNK_STOCKS})",
     )
     parser.add_argument(
-        "--writes",
-        choices=("thread", "serial"),
-        default="thread" if WRITE_BEHIND_THREAD else "serial",
-        help="write the panel and cache on a thread while the next chunk is computed, or in "
-        "turn (default: the build's own)",
-    )
-    parser.add_argument(
         "--child",
-        nargs=5,
-        metavar=("HOME", "START", "NAME", "CHUNK", "WRITES"),
+        nargs=4,
+        metavar=("HOME", "START", "NAME", "CHUNK"),
         help=argparse.SUPPRESS,
     )
     parser.add_argument(
@@ -449,11 +435,7 @@ def main() -> None:
         sizes = [(int(a), int(b)) for a, b in (s.split("x") for s in args.sizes.split(","))]
     if args.full:
         sizes = [*sizes, FULL_SIZE]
-    print(
-        json.dumps(
-            run(sizes, args.chunk_stocks, args.incremental, args.home, args.writes), indent=2
-        )
-    )
+    print(json.dumps(run(sizes, args.chunk_stocks, args.incremental, args.home), indent=2))
 
 
 if __name__ == "__main__":

@@ -47,9 +47,8 @@ appeared (then it is written whole).
 A full build writes the dense cache from the same chunks as they go to the panel file
 (``gogooku.dataset.cache_writer.CacheWriter``: byte-identical to ``write_cache`` of the panel,
 without reading the panel back); its folder is renamed into place after the panel and the block
-files. Both writes run in turn with the chunks' blocks, or on a thread while the next chunk is
-computed (``write_behind_thread``; ``gogooku.dataset.write_behind``; at most two chunks in
-memory).
+files. Both writes run in turn with the chunks' blocks, on the build's one thread (why not on
+threads: ``docs/dataset.md``, "Performance, fifth round").
 
 Revisions: the raw store keeps every version of a corrected record (``gogooku.store.vintages``).
 A build reads each record's version held at its decision time (``gogooku.dataset.point_in_time``:
@@ -75,7 +74,7 @@ import logging
 import resource
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -109,7 +108,6 @@ from gogooku.dataset.plan import (
 )
 from gogooku.dataset.point_in_time import build_view
 from gogooku.dataset.stages import StageClock
-from gogooku.dataset.write_behind import write_behind
 from gogooku.features.base import Block
 from gogooku.io import atomic_write_json, code_version
 from gogooku.market import load_market
@@ -129,12 +127,6 @@ REVISIONS_LATEST = "latest"
 # dataset once (1000 × 5 y: 200 stocks peaked 12 % below 400, CPU within noise). The result does
 # not depend on it.
 DEFAULT_CHUNK_STOCKS = 200
-# Whether a full build writes on a thread (``gogooku.dataset.write_behind``) by default. Off: on
-# two cores the writer competes with the blocks' own threads (1000 × 5 y, three alternated pairs
-# on a shared machine: CPU-s 119.2, 97.6, 91.7 with the thread against 113.9, 87.5, 98.1 in turn,
-# wall shorter in turn in two pairs, peak RSS ~35 MB higher with it; 4000 × 10 y: the thread's
-# build took 452 s and 759 CPU-s against 431 s and 664 before it).
-WRITE_BEHIND_THREAD = False
 
 
 @dataclass(frozen=True)
@@ -351,7 +343,6 @@ def build_dataset(
     holdout: str | None = None,
     holdout_reset: bool = False,
     as_revised: bool = False,
-    write_behind_thread: bool = WRITE_BEHIND_THREAD,
 ) -> BuildResult:
     """Build (or extend) the dataset ``name`` for trading days ``start..end``; see module doc.
 
@@ -359,8 +350,6 @@ def build_dataset(
     ``holdout`` is the hold-out spec (None: ``auto`` for a new dataset, the recorded one for an
     existing dataset); ``holdout_reset`` lets a different spec replace the recorded hold-out.
     ``as_revised`` reads the latest version of every revised raw record (a full build).
-    ``write_behind_thread`` writes a full build's panel and cache on a thread while the next
-    chunk is computed (``gogooku.dataset.write_behind``) instead of in turn.
     One build of a dataset runs at a time; it first removes what a killed build left
     (``gogooku.dataset.build_lock``).
     """
@@ -481,36 +470,23 @@ def build_dataset(
                     clock=clock,
                 )
                 del base, labels
-                cache_seconds = [0.0, 0.0]
 
                 def add_to_cache(chunk: pl.DataFrame) -> None:
-                    t0, cpu0 = time.perf_counter(), time.thread_time()
-                    cache.add(chunk)
-                    cache_seconds[0] += time.perf_counter() - t0
-                    cache_seconds[1] += time.thread_time() - cpu0
-
-                def write(written: Iterable[pl.DataFrame]) -> PanelStats:
-                    return write_panel(
-                        path / "panel.parquet",
-                        passing_through(written, add_to_cache),
-                        feature_cols,
-                        label_cols,
-                        check_codes,
-                    )
+                    with clock.stage("cache_write"):
+                        cache.add(chunk)
 
                 try:
-                    if write_behind_thread:
-                        stats, overlap = write_behind(clock.iterate("chunks", chunks), write)
-                    else:
-                        with clock.stage("panel_write"):
-                            stats = write(clock.iterate("chunks", chunks))
+                    with clock.stage("panel_write"):
+                        stats = write_panel(
+                            path / "panel.parquet",
+                            passing_through(clock.iterate("chunks", chunks), add_to_cache),
+                            feature_cols,
+                            label_cols,
+                            check_codes,
+                        )
                 except BaseException:
                     cache.abort()
                     raise
-                if write_behind_thread:
-                    clock.record("panel_write", overlap.writer_wall, overlap.writer_cpu)
-                    clock.record("write_wait", overlap.waited, 0.0)
-                clock.record("cache_write", *cache_seconds)
         try:
             with clock.stage("artifacts"):
                 write_artifacts(path, artifacts, first_new, end, extend)

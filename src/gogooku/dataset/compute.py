@@ -7,9 +7,8 @@ of the bars, which each chunk would repeat whole) and blocks with ``compute_arti
 on the whole base frame, as do the labels (``_sector`` labels are cross-sectional); their
 columns are cut into the chunks' row ranges and spilled to Arrow IPC files in a temporary folder
 of the dataset. Every other block runs chunk by chunk on the chunk's base rows (windows are per
-stock, so the values equal a whole-frame run), ``BLOCK_THREADS`` blocks at a time; each chunk
-gets its spilled columns and runs the derived blocks. The
-rows do not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the
+stock, so the values equal a whole-frame run); each chunk gets its spilled columns and runs the
+derived blocks. The rows do not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the
 chunk's codes of it (``ops.own_codes``) before their per-stock work; with at least
 ``SIDE_SPILL_MIN_CHUNKS`` (4) chunks they read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each dataset
 from the store once and hands each chunk its own stocks' rows. With several chunks the base rows
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -49,9 +47,6 @@ LABEL_DTYPE = "Float32"
 # Chunks from which the side datasets are read once through a ``SideReader``: its spill costs
 # about three chunks' own store reads (1000 stocks × 5 y: the build at 3 chunks was slower with it).
 SIDE_SPILL_MIN_CHUNKS = 4
-# A chunk's plain blocks run on this many threads: one block's single-threaded stretches (sorts,
-# group-bys of few groups, Python between queries) leave a core idle that another block fills.
-BLOCK_THREADS = 2
 
 
 def _run_block(
@@ -157,10 +152,13 @@ def _run_timed(
     keys: pl.DataFrame,
     timings: dict[str, float],
     artifacts: dict[str, pl.DataFrame],
+    clock: StageClock,
 ) -> pl.DataFrame:
-    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks)."""
+    """``_run_block`` adding its seconds to ``timings[block.name]`` (summed over chunks) and to
+    the ``blocks`` stage of ``clock``."""
     t0 = time.perf_counter()
-    out = _run_block(block, ctx, keys, artifacts)
+    with clock.stage("blocks"):
+        out = _run_block(block, ctx, keys, artifacts)
     timings[block.name] = round(timings.get(block.name, 0.0) + time.perf_counter() - t0, 3)
     return out
 
@@ -221,18 +219,15 @@ def panel_chunks(
             spill_dir / "side",
             clock,
         )
-    with (
-        ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="gogooku-block") as pool,
-        Progress(
-            TextColumn("[bold]build[/] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} block runs"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show_progress,
-            transient=False,
-        ) as progress,
-    ):
+    with Progress(
+        TextColumn("[bold]build[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} block runs"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=False,
+    ) as progress:
         task = progress.add_task(
             "blocks", total=len(cross) + len(ranges) * (len(blocks) - len(cross))
         )
@@ -258,8 +253,7 @@ def panel_chunks(
                 del labels
         for block in cross:
             progress.update(task, description=f"{block.name} (all stocks)")
-            with clock.stage("blocks"):
-                out = _run_timed(block, whole, keys, timings, artifacts)
+            out = _run_timed(block, whole, keys, timings, artifacts, clock)
             with clock.stage("spill"):
                 for i, (offset, length) in enumerate(ranges):
                     spill.put(i, block.name, out.slice(offset, length))
@@ -288,37 +282,23 @@ def panel_chunks(
                     bases.put(i, "base", rows.filter(pl.col("Code").is_in(codes.implode())))
                 del base_codes, rows
                 del block_base
-        if isinstance(chunk_store, SideReader):
-            chunk_store.spill_all()
         for i, (offset, length) in enumerate(ranges):
             chunk_keys = keys.slice(offset, length)
             # One chunk runs on the whole base frame (also when no row falls in first..end).
             with clock.stage("spill"):
                 chunk_base = block_base if len(ranges) == 1 else pl.DataFrame(bases.take(i))
-            progress.update(task, description=f"chunk {i + 1}/{len(ranges)}")
-
-            def run_plain(block: Block, ctx: BlockContext, keys: pl.DataFrame) -> pl.DataFrame:
-                out = _run_timed(block, ctx, keys, timings, artifacts)
+            ctx = BlockContext(
+                base=chunk_base.lazy(),
+                calendar=calendar,
+                store=chunk_store,
+                asof_join=asof_join,
+                shared=shared,
+            )
+            parts = [chunk_keys]
+            for block in plain:
+                progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
+                parts.append(_run_timed(block, ctx, chunk_keys, timings, artifacts, clock))
                 progress.advance(task)
-                return out
-
-            # Each block gets its own frame objects (made here, on one thread): a Polars frame
-            # locks itself against other threads, and one thread holding a frame's lock while
-            # it waits for the GIL deadlocks another that asks for that lock holding the GIL.
-            contexts = [
-                BlockContext(
-                    base=chunk_base.lazy(),
-                    calendar=calendar,
-                    store=chunk_store,
-                    asof_join=asof_join,
-                    shared=shared,
-                )
-                for _ in plain
-            ]
-            own_keys = [chunk_keys.clone() for _ in plain]
-            with clock.stage("blocks"):
-                parts = [chunk_keys, *pool.map(run_plain, plain, contexts, own_keys)]
-            del contexts, own_keys
             with clock.stage("spill"):
                 spilled = spill.take(i)
             features = set(order[len(KEYS) :])
@@ -341,15 +321,15 @@ def panel_chunks(
                     shared=shared,
                 )
                 for block in derived:
-                    with clock.stage("blocks"):
-                        out = _run_timed(block, stage_ctx, chunk_keys, timings, artifacts)
+                    progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
+                    out = _run_timed(block, stage_ctx, chunk_keys, timings, artifacts, clock)
                     stage1 += out.get_columns()
                     progress.advance(task)
                 del stage_base, stage_ctx
             with clock.stage("assemble"):
                 chunk = chunk_keys.hstack(stage1).select(order).hstack(label_columns)
             # Free this chunk before the next one is computed (the consumer holds it meanwhile).
-            del parts, stage1, spilled, label_columns, chunk_base
+            del parts, stage1, spilled, label_columns, chunk_base, ctx
             yield chunk
             del chunk
         with clock.stage("spill"):

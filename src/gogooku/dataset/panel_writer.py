@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -122,24 +121,11 @@ def write_panel(
 def passing_through(
     chunks: Iterable[pl.DataFrame], consume: Callable[[pl.DataFrame], None]
 ) -> Iterator[pl.DataFrame]:
-    """``chunks``, each handed to ``consume`` on a helper thread while the caller writes it (the
-    cache writer reads the panel's chunks as they go to the panel file).
-
-    The two writes of a chunk overlap (pyarrow's encoder, Polars and ``os.pwrite`` release the
-    GIL), and the next chunk is taken from ``chunks`` only once ``consume`` returned, so no more
-    chunks live than with the writes in turn. ``consume`` gets its own (shallow) clone of the
-    frame: a Polars frame locks itself against other threads, and ``to_arrow`` holds that lock
-    while it waits for the GIL, so the cache writer reading the same frame's schema with the GIL
-    held deadlocked the two (seen once in the test suite). An error in ``consume`` is raised at
-    the next chunk (or at the end); when the caller stops early the helper's running call is
-    waited for.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="gogooku-cache-write") as helper:
-        for chunk in chunks:
-            pending = helper.submit(consume, chunk.clone())
-            yield chunk
-            del chunk
-            pending.result()
+    """``chunks``, each handed to ``consume`` first (the cache writer reads the panel's chunks
+    as they go to the panel file)."""
+    for chunk in chunks:
+        consume(chunk)
+        yield chunk
 
 
 def write_artifacts(

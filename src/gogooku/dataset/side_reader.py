@@ -5,9 +5,8 @@ datasets through ``BlockContext.store``. Read straight from the raw store, every
 each dataset whole (zstd Parquet, and the point-in-time resolution of revised records) only to
 keep its own codes (``ops.own_codes``): 10 full reads per dataset at 4,000 stocks.
 
-A ``SideReader`` stands in for the store during a chunked build (the builder calls
-``spill_all`` before its first chunk, whose blocks run on several threads; ``scan`` holds a lock
-either way). The first ``scan`` of a dataset it spills streams the store's rows once into the build's spill folder (uncompressed Parquet: encoding it costs about one zstd read of the
+A ``SideReader`` stands in for the store during a chunked build. The first ``scan`` of a dataset
+it spills streams the store's rows once into the build's spill folder (uncompressed Parquet: encoding it costs about one zstd read of the
 dataset, lz4 a third more), cut into *pieces* by stock chunk and numbered in the store's
 row order:
 
@@ -35,7 +34,6 @@ for itself from about three chunks.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -70,7 +68,6 @@ class SideReader:
         self.clock = clock or StageClock()
         self.reads: dict[str, int] = {}
         self._frames: dict[str, pl.LazyFrame] = {}
-        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
@@ -86,20 +83,12 @@ class SideReader:
 
     def scan(self, dataset: str) -> pl.LazyFrame:
         """The rows of ``store.scan(dataset)``, in its order; see the module doc."""
-        with self._lock:
-            if dataset not in self.spilled:
-                return self._read(dataset)
-            if dataset not in self._frames:
-                with self.clock.stage("side_spill"):
-                    self._frames[dataset] = self._spill(dataset)
-            # A clone per reader: blocks on other threads never share one Polars object.
-            return self._frames[dataset].clone()
-
-    def spill_all(self) -> None:
-        """Spill every dataset of ``spilled`` now, on the calling thread (the builder does so
-        before its chunks' blocks run on several threads)."""
-        for dataset in sorted(self.spilled):
-            self.scan(dataset)
+        if dataset not in self.spilled:
+            return self._read(dataset)
+        if dataset not in self._frames:
+            with self.clock.stage("side_spill"):
+                self._frames[dataset] = self._spill(dataset)
+        return self._frames[dataset]
 
     def _spill(self, dataset: str) -> pl.LazyFrame:
         rows = self._read(dataset)

@@ -10,12 +10,7 @@ the time spent inside any stage. Each stage gets
 - ``rss_rise_mb``: how much the process's peak RSS (``ru_maxrss``) grew while the stage ran; the
   stage with the largest rise is where the build's peak memory is reached.
 
-The clock is meant for the build's own thread: stages entered from other threads would be
-attributed to whatever stage that thread's caller is in. Work done on another thread (the panel
-writer, ``gogooku.dataset.write_behind``) is added with :meth:`StageClock.record`: its ``wall``
-is that thread's busy time and its ``cpu`` the thread's own (``time.thread_time``, without the
-helper threads of Polars or pyarrow it starts). Such seconds overlap the build thread's stages,
-whose ``cpu`` (the whole process's) includes them as well.
+The clock is meant for the build's own thread (the build runs its stages on one thread).
 """
 
 from __future__ import annotations
@@ -74,12 +69,6 @@ class StageClock:
                 except StopIteration:
                     return
             yield item
-
-    def record(self, name: str, wall: float, cpu: float) -> None:
-        """Add seconds measured elsewhere (another thread's work) to ``name`` (module doc)."""
-        total = self._totals.setdefault(name, [0.0, 0.0, 0.0])
-        total[0] += wall
-        total[1] += cpu
 
     def as_json(self) -> dict[str, dict[str, float]]:
         """``{stage: {"wall", "cpu", "rss_rise_mb"}}`` in the order the stages first ran."""
