@@ -1,6 +1,7 @@
 """A build's Polars work stays on the build's thread (Polars calls from several Python threads
-deadlocked a build and crashed a test worker: ``docs/dataset.md``, "Performance, fifth round"),
-and a ``whole_frame`` block runs once."""
+deadlocked a build, and a test worker died in a threaded build: ``docs/dataset.md``,
+"Performance, fifth round"); only the Parquet encoding of a chunk runs beside it, on pyarrow
+objects. A ``whole_frame`` block runs once."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from dataclasses import replace
 from datetime import date
 
 import polars as pl
+import pyarrow.parquet as pq
+import pytest
 
 from gogooku.dataset.build import build_dataset
-from gogooku.dataset.panel_writer import passing_through
+from gogooku.dataset.panel_writer import write_panel
 from gogooku.features.base import Block, BlockContext, Feature
 
 from ..support.tables import TableStore
@@ -64,17 +67,50 @@ def test_every_block_of_every_chunk_runs_on_the_building_thread(small_market):
     assert seen == {threading.current_thread().name}
 
 
-def test_the_cache_writer_gets_each_chunk_on_the_callers_thread_before_the_caller():
-    frames = [pl.DataFrame({"x": [i]}) for i in range(3)]
+def _chunks(events: list[tuple[str, int, str]]):
+    for i in range(3):
+        events.append(("drawn", i, threading.current_thread().name))
+        yield pl.DataFrame({"Code": [f"{i}0"], "Date": [date(2021, 1, 4)], "f": [float(i)]})
+
+
+def test_a_chunk_is_encoded_on_a_helper_thread_while_the_caller_writes_its_cache(
+    tmp_path, monkeypatch
+):
+    """The encode and ``beside`` of a chunk meet at a barrier (run in turn, they would time out);
+    the next chunk is drawn only once both returned."""
+    meet = threading.Barrier(2, timeout=20)
     events: list[tuple[str, int, str]] = []
+    write_table = pq.ParquetWriter.write_table
 
-    def consume(chunk: pl.DataFrame) -> None:
-        events.append(("cache", chunk["x"].item(), threading.current_thread().name))
+    def encode(writer, table, **kwargs):
+        meet.wait()
+        events.append(("encoded", table["f"][0].as_py(), threading.current_thread().name))
+        write_table(writer, table, **kwargs)
 
-    for chunk in passing_through(frames, consume):
-        events.append(("panel", chunk["x"].item(), threading.current_thread().name))
+    def beside(chunk: pl.DataFrame) -> None:
+        meet.wait()
+        events.append(("cached", int(chunk["f"].item()), threading.current_thread().name))
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", encode)
+    path = tmp_path / "panel.parquet"
+    stats = write_panel(path, _chunks(events), ["f"], [], pl.Series("Code", ["00"]), beside)
     me = threading.current_thread().name
-    assert events == [(role, i, me) for i in range(3) for role in ("cache", "panel")]
+    assert stats.rows == 3 and pl.read_parquet(path)["f"].to_list() == [0.0, 1.0, 2.0]
+    for i in range(3):
+        drawn, *done = events[3 * i : 3 * i + 3]
+        assert drawn == ("drawn", i, me)
+        assert sorted(done) == [("cached", i, me), ("encoded", i, "gogooku-panel-encode_0")]
+
+
+def test_an_encode_error_reaches_the_caller_and_leaves_no_file(tmp_path, monkeypatch):
+    def fail(writer, table, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", fail)
+    path = tmp_path / "panel.parquet"
+    with pytest.raises(OSError, match="No space left"):
+        write_panel(path, _chunks([]), ["f"], [], pl.Series("Code", ["00"]), lambda chunk: None)
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_whole_frame_block_runs_once_and_equals_its_chunked_run(small_market):

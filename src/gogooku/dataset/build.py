@@ -47,8 +47,9 @@ appeared (then it is written whole).
 A full build writes the dense cache from the same chunks as they go to the panel file
 (``gogooku.dataset.cache_writer.CacheWriter``: byte-identical to ``write_cache`` of the panel,
 without reading the panel back); its folder is renamed into place after the panel and the block
-files. Both writes run in turn with the chunks' blocks, on the build's one thread (why not on
-threads: ``docs/dataset.md``, "Performance, fifth round").
+files. Both writes run between the chunks' blocks: the cache writer on the build's thread while
+a helper thread encodes the same chunk into the panel file (``panel_writer.write_panel``; the
+blocks run on the build's thread alone: ``docs/dataset.md``, "Performance, fifth round").
 
 Revisions: the raw store keeps every version of a corrected record (``gogooku.store.vintages``).
 A build reads each record's version held at its decision time (``gogooku.dataset.point_in_time``:
@@ -93,7 +94,6 @@ from gogooku.dataset.panel_writer import (
     PANEL_ROW_GROUP,
     PanelStats,
     label_check_codes,
-    passing_through,
     write_artifacts,
     write_panel,
 )
@@ -479,10 +479,11 @@ def build_dataset(
                     with clock.stage("panel_write"):
                         stats = write_panel(
                             path / "panel.parquet",
-                            passing_through(clock.iterate("chunks", chunks), add_to_cache),
+                            clock.iterate("chunks", chunks),
                             feature_cols,
                             label_cols,
                             check_codes,
+                            beside=add_to_cache,
                         )
                 except BaseException:
                     cache.abort()

@@ -8,13 +8,21 @@ them cost most of the write). LZ4 rather than zstd level 1: on 600,000 rows × 4
 1000 × 5 y panel it wrote with 28 % less CPU and read back (Polars, every column) with 35 %
 less, for a file 13 % larger (424 against 377 MB). ``write_artifacts`` writes the files a block returns
 (rows keyed by ``Date``, e.g. ``graph_edges.parquet``).
+
+The Parquet encoding of a chunk runs on a helper thread while the build thread hands the same
+chunk to ``beside`` (the dense cache writer). The helper gets only pyarrow objects (the chunk's
+Arrow table and the writer), never a Polars one: Polars frames lock themselves, and a thread
+holding such a lock while it waits for the GIL deadlocks another that asks for the lock holding
+the GIL (seen once when the cache writer ran on the helper thread instead; ``docs/dataset.md``,
+"Performance, fifth round").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,19 +71,25 @@ def write_panel(
     feature_cols: Sequence[str],
     label_cols: Sequence[str],
     check_codes: pl.Series,
+    beside: Callable[[pl.DataFrame], None] | None = None,
 ) -> PanelStats:
     """Stream ``chunks`` (disjoint sets of codes, in (Code, Date) order) into ``path`` (LZ4).
 
-    The rows of ``check_codes`` are kept aside and checked with ``assert_no_label_copies``
-    before the temporary file replaces ``path``; row groups are of at most 262,144 rows (as
-    ``polars.DataFrame.write_parquet`` writes them).
+    Each chunk is encoded on a helper thread while ``beside`` (when given) gets it on the
+    calling thread; the next chunk is drawn once both are done, so no more chunks live than with
+    the two in turn (module doc). The rows of ``check_codes`` are kept aside and checked with
+    ``assert_no_label_copies`` before the temporary file replaces ``path``; row groups are of at
+    most 262,144 rows (as ``polars.DataFrame.write_parquet`` writes them).
     """
     writer: pq.ParquetWriter | None = None
     schema = None
     rows = stocks = 0
     dates: list[pl.Series] = []
     sample: list[pl.DataFrame] = []
-    with atomic_path(path) as tmp:
+    with (
+        atomic_path(path) as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="gogooku-panel-encode") as encoder,
+    ):
         try:
             for chunk in chunks:
                 table = chunk.to_arrow()
@@ -92,13 +106,20 @@ def write_panel(
                         f"{path}: a stock chunk has columns {dict(chunk.schema)}, the first had "
                         f"{dict(schema)}"
                     )
-                writer.write_table(table, row_group_size=PANEL_ROW_GROUP)
+                encoded: Future[None] = encoder.submit(
+                    writer.write_table, table, row_group_size=PANEL_ROW_GROUP
+                )
                 del table
-                rows += chunk.height
-                stocks += chunk["Code"].n_unique()
-                dates.append(chunk["Date"].unique())
-                sample.append(chunk.filter(pl.col("Code").is_in(check_codes.implode())))
-                del chunk
+                try:
+                    if beside is not None:
+                        beside(chunk)
+                    rows += chunk.height
+                    stocks += chunk["Code"].n_unique()
+                    dates.append(chunk["Date"].unique())
+                    sample.append(chunk.filter(pl.col("Code").is_in(check_codes.implode())))
+                    del chunk
+                finally:
+                    encoded.result()
             if writer is None:
                 raise BuildError(f"{path}: the build produced no panel chunk")
             writer.close()
@@ -118,30 +139,23 @@ def write_panel(
     )
 
 
-def passing_through(
-    chunks: Iterable[pl.DataFrame], consume: Callable[[pl.DataFrame], None]
-) -> Iterator[pl.DataFrame]:
-    """``chunks``, each handed to ``consume`` first (the cache writer reads the panel's chunks
-    as they go to the panel file)."""
-    for chunk in chunks:
-        consume(chunk)
-        yield chunk
+def as_block_file(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as its block file holds it: ``Enum`` and ``Categorical`` columns (the graph's
+    codes, held as such in memory, their categories the build's codes) as strings."""
+    return frame.with_columns((cs.enum() | cs.categorical()).cast(pl.String))
 
 
 def write_artifacts(
     path: Path, artifacts: Mapping[str, pl.DataFrame], first: date, end: date, extend: bool
 ) -> None:
-    """Write block files (rows keyed by ``Date``) dated from the last date <= ``first`` to ``end``.
+    """Write block files (rows keyed by ``Date``, :func:`as_block_file`) dated from the last
+    date <= ``first`` to ``end``.
 
     The row dated on or before ``first`` is kept because it is in force on ``first`` (e.g. the
     graph built on the week's refresh day). An incremental build appends to the old file.
-    ``Enum`` and ``Categorical`` columns (the graph's codes, held as such in memory) are written
-    as strings.
     """
     for file_name, frame in artifacts.items():
-        frame = frame.filter(pl.col("Date") <= end).with_columns(
-            (cs.enum() | cs.categorical()).cast(pl.String)
-        )
+        frame = as_block_file(frame.filter(pl.col("Date") <= end))
         opening = frame.filter(pl.col("Date") <= first)["Date"].max()
         if opening is not None:
             frame = frame.filter(pl.col("Date") >= opening)
