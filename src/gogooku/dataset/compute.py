@@ -234,13 +234,17 @@ def panel_chunks(
         # Frames derived from the store alone, computed by the first block (chunk) that needs
         # them and reused by the others (``BlockContext.shared``).
         shared: dict[str, pl.DataFrame] = {}
-        whole = BlockContext(
-            base=block_base.lazy(),
-            calendar=calendar,
-            store=store,
-            asof_join=asof_join,
-            shared=shared,
-        )
+
+        def context(rows: pl.DataFrame, source: object) -> BlockContext:
+            return BlockContext(
+                base=rows.lazy(),
+                calendar=calendar,
+                store=source,
+                asof_join=asof_join,
+                shared=shared,
+            )
+
+        whole = context(block_base, store)
         # The labels wait on disk from the start: held through the cross-sectional blocks, the
         # whole panel's label columns (~0.6 GB at 4000 × 10 y) added to those blocks' peak.
         with clock.stage("spill"):
@@ -287,13 +291,7 @@ def panel_chunks(
             # One chunk runs on the whole base frame (also when no row falls in first..end).
             with clock.stage("spill"):
                 chunk_base = block_base if len(ranges) == 1 else pl.DataFrame(bases.take(i))
-            ctx = BlockContext(
-                base=chunk_base.lazy(),
-                calendar=calendar,
-                store=chunk_store,
-                asof_join=asof_join,
-                shared=shared,
-            )
+            ctx = context(chunk_base, chunk_store)
             parts = [chunk_keys]
             for block in plain:
                 progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
@@ -313,13 +311,7 @@ def panel_chunks(
                     stage_base = stage_base.drop(
                         [c.name for c in stage1 if c.name in stage_base.columns]
                     ).hstack(stage1)
-                stage_ctx = BlockContext(
-                    base=stage_base.lazy(),
-                    calendar=calendar,
-                    store=chunk_store,
-                    asof_join=asof_join,
-                    shared=shared,
-                )
+                stage_ctx = context(stage_base, chunk_store)
                 for block in derived:
                     progress.update(task, description=f"{block.name} (chunk {i + 1}/{len(ranges)})")
                     out = _run_timed(block, stage_ctx, chunk_keys, timings, artifacts, clock)
