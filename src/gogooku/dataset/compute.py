@@ -8,12 +8,13 @@ on the whole base frame, as do the labels (``_sector`` labels are cross-sectiona
 columns are cut into the chunks' row ranges and spilled to Arrow IPC files in a temporary folder
 of the dataset. Every other block runs chunk by chunk on the chunk's base rows (windows are per
 stock, so the values equal a whole-frame run); each chunk gets its spilled columns and runs the
-derived blocks. The rows do not depend on ``chunk_stocks``. Per-stock blocks that read a side dataset keep only the
-chunk's codes of it (``ops.own_codes``) before their per-stock work; with at least
-``SIDE_SPILL_MIN_CHUNKS`` (4) chunks they read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each dataset
-from the store once and hands each chunk its own stocks' rows. With several chunks the base rows
-are cut into the chunks' rows and spilled as well, and the whole base frame is freed before the
-first chunk is computed.
+derived blocks. Everything runs on the calling thread. The rows do not depend on
+``chunk_stocks``. Per-stock blocks that read a side dataset keep only the chunk's codes of it
+(``ops.own_codes``) before their per-stock work; with at least ``SIDE_SPILL_MIN_CHUNKS`` (4)
+chunks they read it through a ``SideReader`` (``gogooku.dataset.side_reader``), which reads each
+dataset from the store once and hands each chunk its own stocks' rows. With several chunks the
+base rows are cut into the chunks' rows and spilled as well, and the whole base frame is freed
+before the first chunk is computed.
 
 Derived blocks (two stages): stage 1 computes every plain block; stage 2 runs the derived blocks
 (``requires``) on the base rows of the build range with the stage-1 feature columns attached
