@@ -208,6 +208,38 @@ def test_graph_in_force_is_the_latest_built_on_or_before_each_date(holey, tmp_pa
         write_cache(path)
 
 
+def test_edges_held_as_enum_codes_give_the_files_of_their_string_rows(holey, tmp_path, caplog):
+    """The build hands the cache its edges with ``Enum`` codes (categories: the build's codes,
+    one of them without a panel row); the edge files equal those from the written strings."""
+    codes = sorted(holey.panel["Code"].unique().to_list())
+    days = sorted(holey.panel["Date"].unique().to_list())
+    categories = pl.Enum(["99990", *reversed(codes)])  # not in the axis order
+    edges = pl.DataFrame(
+        {
+            "Date": [days[3], days[3], days[3], days[10], days[10], date(2019, 1, 4)],
+            "src": [codes[5], codes[0], codes[2], codes[1], "99990", codes[7]],
+            "dst": [codes[3], codes[4], codes[2], codes[2], codes[1], codes[8]],
+            "weight": [0.5, 0.25, 1.0, 2.0, 3.0, 9.0],
+        },
+        schema_overrides={"src": categories, "dst": categories, "weight": pl.Float32},
+    )
+    dates = holey.panel["Date"].unique().sort().to_numpy().astype("datetime64[D]")
+    axis = np.array(codes)
+    from_file, held = tmp_path / "from_file", tmp_path / "held"
+    from_file.mkdir(), held.mkdir()
+    edges.with_columns(pl.col("src", "dst").cast(pl.String)).write_parquet(
+        tmp_path / "graph_edges.parquet"
+    )
+    assert cache_writer._write_edges(tmp_path, from_file, dates, axis)
+    assert cache_writer._write_edges(tmp_path / "absent", held, dates, axis, edges)
+    assert caplog.text.count("1 of 6 edges name stocks without any panel row") == 2
+    names = sorted(f.name for f in from_file.iterdir())
+    assert names == sorted(f.name for f in held.iterdir()) and "edge_src.npy" in names
+    for name in names:
+        assert (from_file / name).read_bytes() == (held / name).read_bytes(), name
+    assert np.load(held / "edge_src.npy").tolist() == [7, 0, 2, 5, 1]
+
+
 def test_write_cache_errors_name_the_file(tmp_path):
     with pytest.raises(CacheError, match=r"panel\.parquet: not found"):
         write_cache(tmp_path)

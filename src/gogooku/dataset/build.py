@@ -85,7 +85,13 @@ import polars as pl
 from gogooku.calendar import TradingCalendar
 from gogooku.dataset.base import BASE_SOURCES, build_base
 from gogooku.dataset.build_lock import build_lock, remove_leftovers
-from gogooku.dataset.cache_writer import CacheWriter, extend_cache, panel_batches, whole_stocks
+from gogooku.dataset.cache_writer import (
+    GRAPH_FILE,
+    CacheWriter,
+    extend_cache,
+    panel_batches,
+    whole_stocks,
+)
 from gogooku.dataset.compute import KEYS, attach_labels, panel_chunks, panel_labels
 from gogooku.dataset.feature_index import feature_index
 from gogooku.dataset.holdout import HoldoutError, check_spec, resolve_holdout
@@ -490,7 +496,8 @@ def build_dataset(
                     raise
         try:
             with clock.stage("artifacts"):
-                write_artifacts(path, artifacts, first_new, end, extend)
+                written = write_artifacts(path, artifacts, first_new, end, extend)
+                del artifacts
                 atomic_write_json(path / "features.json", feature_index(name, selected, skipped))
         except BaseException:
             if cache is not None:
@@ -501,7 +508,7 @@ def build_dataset(
                 extend_cache(path, changed, changed_from)
                 del changed
             else:
-                cache.finish()
+                cache.finish(written.get(GRAPH_FILE))
         seconds = round(time.perf_counter() - t_start, 3)
         sources = sorted({s for b in selected for s in b.sources} | set(BASE_SOURCES))
         metadata = {

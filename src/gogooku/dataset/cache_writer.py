@@ -90,18 +90,14 @@ def _scatter_floats(
     """``cells[at, j] = frame[names[j]]`` (Float32, nulls as NaN), ``COLUMN_GROUP`` columns at
     a time: the float32 matrix of a group is all the batch's values held at once (all columns
     at once held another copy of the batch's features, ~0.36 GB at 4000 × 10 y)."""
-    names = [n for n in names if n in frame.schema]
+    schema = frame.schema  # built anew on each access: once, not once per name
+    names = [n for n in names if n in schema]
     for j in range(0, len(names), COLUMN_GROUP):
         group = names[j : j + COLUMN_GROUP]
         cells[at, j : j + len(group)] = _rows_of(frame, group)
 
 
-def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndarray) -> bool:
-    """CSR edge lists per graph date from ``graph_edges.parquet`` and the graph in force per
-    cache date; returns whether the file exists."""
-    path = dataset_dir / GRAPH_FILE
-    if not path.exists():
-        return False
+def _read_edges(path: Path) -> pl.DataFrame:
     edges = pl.read_parquet(path)
     missing = {"Date", "src", "dst", "weight"} - set(edges.columns)
     if missing:
@@ -113,6 +109,35 @@ def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndar
             raise CacheError(
                 f"{path}: column {col} must hold String codes, got {edges.schema[col]}"
             )
+    return edges
+
+
+def _axis_positions(column: pl.Series, axis: pl.Series, index: pl.Series) -> pl.Series:
+    """The Int32 position on the code ``axis`` of each code in ``column`` (null when not on
+    it). An ``Enum`` column maps its categories once and gathers by its physical codes: tens of
+    millions of edges, a few thousand codes."""
+    if isinstance(column.dtype, pl.Enum):
+        categories = column.dtype.categories
+        at = categories.replace_strict(axis, index, default=None, return_dtype=pl.Int32)
+        return at.gather(column.to_physical())
+    return column.replace_strict(axis, index, default=None, return_dtype=pl.Int32)
+
+
+def _write_edges(
+    dataset_dir: Path,
+    out: Path,
+    dates: np.ndarray,
+    codes: np.ndarray,
+    edges: pl.DataFrame | None = None,
+) -> bool:
+    """CSR edge lists per graph date from ``graph_edges.parquet`` (or ``edges``, its rows as the
+    build holds them: codes as ``Enum``) and the graph in force per cache date; returns whether
+    there are edges (the file exists, or ``edges`` is given)."""
+    path = dataset_dir / GRAPH_FILE
+    if edges is None:
+        if not path.exists():
+            return False
+        edges = _read_edges(path)
     last = dates[-1].astype(date) if len(dates) else None
     edges = edges.filter(pl.col("Date") <= last)
     graph_dates = edges["Date"].unique().sort()
@@ -125,8 +150,8 @@ def _write_edges(dataset_dir: Path, out: Path, dates: np.ndarray, codes: np.ndar
     mapped = pl.DataFrame(
         {
             "g": graph_dates.search_sorted(edges["Date"]).cast(pl.Int32),
-            "s": edges["src"].replace_strict(axis, index, default=None, return_dtype=pl.Int32),
-            "d": edges["dst"].replace_strict(axis, index, default=None, return_dtype=pl.Int32),
+            "s": _axis_positions(edges["src"], axis, index),
+            "d": _axis_positions(edges["dst"], axis, index),
             "weight": edges["weight"],
         }
     )
@@ -287,14 +312,14 @@ def _fill(files: list[BlockFile], lay: _Layout, batches: Iterable[pl.DataFrame],
     filler.finish()
 
 
-def _finish(dataset_dir: Path, tmp: Path, lay: _Layout) -> Path:
-    """The axes, edges and ``cache.json`` of the filled arrays in ``tmp``; ``tmp`` renamed to
-    ``cache/`` (the previous cache renamed aside first, then deleted)."""
+def _finish(dataset_dir: Path, tmp: Path, lay: _Layout, edges: pl.DataFrame | None) -> Path:
+    """The axes, edges (``_write_edges``) and ``cache.json`` of the filled arrays in ``tmp``;
+    ``tmp`` renamed to ``cache/`` (the previous cache renamed aside first, then deleted)."""
     date_values = lay.dates.to_numpy().astype("datetime64[D]")
     code_values = lay.codes.to_numpy().astype(str)
     np.save(tmp / "dates.npy", date_values)
     np.save(tmp / "codes.npy", code_values)
-    has_edges = _write_edges(dataset_dir, tmp, date_values, code_values)
+    has_edges = _write_edges(dataset_dir, tmp, date_values, code_values, edges)
     meta = {
         "version": CACHE_VERSION,
         "features": lay.features,
@@ -346,11 +371,11 @@ class _Staging:
             self.files.append(BlockFile(self.tmp / f"{name}.npy", dtype, shape, fill))
         return list(self.files)
 
-    def commit(self, lay: _Layout) -> Path:
+    def commit(self, lay: _Layout, edges: pl.DataFrame | None = None) -> Path:
         try:
             while self.files:
                 self.files.pop(0).close()
-            return _finish(self.dataset_dir, self.tmp, lay)
+            return _finish(self.dataset_dir, self.tmp, lay, edges)
         finally:
             self.discard()
 
@@ -380,8 +405,10 @@ class CacheWriter:
     order), ``dates`` / ``codes`` the panel's sorted unique dates and codes. ``add(chunk)`` takes
     the panel's chunks in order (whole stocks, (Code, Date) order; each is cut into frames of
     ``batch_rows`` rows regrouped by stock, so memory is one such block, as in ``write_cache``);
-    ``finish()`` — once ``panel.parquet`` and ``graph_edges.parquet`` are in place — writes the
-    axes, edges and ``cache.json`` and renames the folder to ``cache/``; ``abort()`` drops it.
+    ``finish(edges)`` — once ``panel.parquet`` and ``graph_edges.parquet`` are in place — writes
+    the axes, edges and ``cache.json`` and renames the folder to ``cache/`` (``edges``: the rows of
+    ``graph_edges.parquet`` as the build holds them, saving the file's read and its string codes'
+    lookup; the file is read without them); ``abort()`` drops it.
     """
 
     def __init__(
@@ -419,12 +446,12 @@ class CacheWriter:
         for rows in whole_stocks(chunk.iter_slices(self.batch_rows)):
             self._filler.add(rows)
 
-    def finish(self) -> Path:
+    def finish(self, edges: pl.DataFrame | None = None) -> Path:
         if self._filler is None:
             raise CacheError(f"{self.dataset_dir}: the cache writer got no panel rows")
         try:
             self._filler.finish()
-            return self._staging.commit(self._lay)
+            return self._staging.commit(self._lay, edges)
         finally:
             self.abort()
 

@@ -147,20 +147,26 @@ def as_block_file(frame: pl.DataFrame) -> pl.DataFrame:
 
 def write_artifacts(
     path: Path, artifacts: Mapping[str, pl.DataFrame], first: date, end: date, extend: bool
-) -> None:
+) -> dict[str, pl.DataFrame]:
     """Write block files (rows keyed by ``Date``, :func:`as_block_file`) dated from the last
-    date <= ``first`` to ``end``.
+    date <= ``first`` to ``end``; returns the rows written of each file, as held in memory
+    (codes as ``Enum``: the cache writer maps them to its code axis without the strings).
 
     The row dated on or before ``first`` is kept because it is in force on ``first`` (e.g. the
     graph built on the week's refresh day). An incremental build appends to the old file.
     """
+    written = {}
     for file_name, frame in artifacts.items():
-        frame = as_block_file(frame.filter(pl.col("Date") <= end))
+        frame = frame.filter(pl.col("Date") <= end)
         opening = frame.filter(pl.col("Date") <= first)["Date"].max()
         if opening is not None:
             frame = frame.filter(pl.col("Date") >= opening)
         old_path = path / file_name
         if extend and old_path.exists() and frame.height:
             old = pl.read_parquet(old_path).filter(pl.col("Date") < frame["Date"].min())
-            frame = pl.concat([old, frame], how="vertical_relaxed")
-        atomic_write_parquet(old_path, frame, compression="zstd", compression_level=1)
+            frame = pl.concat([old, as_block_file(frame)], how="vertical_relaxed")
+        atomic_write_parquet(
+            old_path, as_block_file(frame), compression="zstd", compression_level=1
+        )
+        written[file_name] = frame
+    return written
