@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
@@ -221,5 +224,52 @@ def test_a_failed_write_keeps_the_old_cache_and_leaves_nothing_open(tmp_path, mo
         writer.add(panel)
     writer.abort()
     assert _open_fds() == fds
+    assert sorted(p.name for p in path.iterdir()) == ["cache", "features.json", "panel.parquet"]
+    assert {p.name: p.read_bytes() for p in (path / "cache").iterdir()} == before
+
+
+def test_writes_run_on_the_write_thread_and_a_buffer_waits_for_its_write(tmp_path, monkeypatch):
+    """Every ``pwrite`` runs on the cache's write thread; each one is slowed down, so a block
+    buffer refilled before its write ended would put the next batch's cells into the file."""
+    path = tmp_path / "ds"
+    _write_dataset(path, stocks=23, days=41)
+    _reference(path, tmp_path / "ref", float16=False)
+    threads: set[str] = set()
+    pwrite = os.pwrite
+
+    def slow(fd, data, offset):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.0005)
+        return pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", slow)
+    write_cache(path, batch_rows=60)
+    assert threads == {"gogooku-cache-write_0"}
+    for name in ARRAYS:
+        got = (path / "cache" / f"{name}.npy").read_bytes()
+        assert got == (tmp_path / "ref" / f"{name}.npy").read_bytes(), name
+
+
+def test_a_failed_write_on_the_write_thread_reaches_the_caller_and_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "ds"
+    _write_dataset(path, stocks=23, days=41)
+    write_cache(path)
+    before = {p.name: p.read_bytes() for p in (path / "cache").iterdir()}
+    fds = _open_fds()
+    pwrite, calls = os.pwrite, []
+
+    def full(fd, data, offset):
+        calls.append(threading.current_thread().name)
+        if len(calls) > 50:
+            raise OSError(28, "No space left on device")
+        return pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_cache(path, batch_rows=60)
+    assert _open_fds() == fds
+    assert not any(t.name.startswith("gogooku-cache-write") for t in threading.enumerate())
     assert sorted(p.name for p in path.iterdir()) == ["cache", "features.json", "panel.parquet"]
     assert {p.name: p.read_bytes() for p in (path / "cache").iterdir()} == before

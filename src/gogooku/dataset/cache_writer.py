@@ -39,6 +39,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -349,9 +350,11 @@ def _finish(dataset_dir: Path, tmp: Path, lay: _Layout, edges: pl.DataFrame | No
 class _Staging:
     """A cache being written: a temporary folder beside ``cache/`` and its open array files.
 
-    ``open(lay)`` creates the four arrays of ``lay`` (absent values); ``commit(lay)`` closes them,
-    writes the axes, edges and ``cache.json`` and renames the folder to ``cache/``; ``discard()``
-    (also after a failed commit) closes what is open and deletes the folder.
+    ``open(lay)`` creates the four arrays of ``lay`` (absent values), written on one helper
+    thread (``BlockFile``'s ``writer``: its ``pwrite`` calls overlap the filling of the next
+    block); ``commit(lay)`` closes them, writes the axes, edges and ``cache.json`` and renames the
+    folder to ``cache/``; ``discard()`` (also after a failed commit) waits for the writes still
+    running, closes what is open and deletes the folder.
     """
 
     def __init__(self, dataset_dir: Path) -> None:
@@ -359,16 +362,18 @@ class _Staging:
         self.tmp = dataset_dir / f"{CACHE_DIR}.tmp-{uuid.uuid4().hex}"
         self.tmp.mkdir()
         self.files: list[BlockFile] = []
+        self.writer: ThreadPoolExecutor | None = None
 
     def open(self, lay: _Layout) -> list[BlockFile]:
         t_n, n_n = lay.dates.len(), lay.codes.len()
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="gogooku-cache-write")
         for name, dtype, shape, fill in (
             ("features", lay.dtype, (t_n, n_n, len(lay.features)), np.nan),
             ("targets", np.float32, (t_n, n_n, len(lay.targets)), np.nan),
             ("mask", np.bool_, (t_n, n_n), False),
             ("static", np.int16, (t_n, n_n, len(lay.static)), 0),
         ):
-            self.files.append(BlockFile(self.tmp / f"{name}.npy", dtype, shape, fill))
+            self.files.append(BlockFile(self.tmp / f"{name}.npy", dtype, shape, fill, self.writer))
         return list(self.files)
 
     def commit(self, lay: _Layout, edges: pl.DataFrame | None = None) -> Path:
@@ -381,7 +386,15 @@ class _Staging:
 
     def discard(self) -> None:
         while self.files:
-            os.close(self.files.pop().fd)
+            file = self.files.pop()
+            try:
+                file.wait()
+            except Exception:  # the cache is dropped; the caller has the error
+                log.debug("%s: a write failed while the cache was dropped", self.tmp)
+            os.close(file.fd)
+        if self.writer is not None:
+            self.writer.shutdown()
+            self.writer = None
         if self.tmp.exists():
             shutil.rmtree(self.tmp, ignore_errors=True)
 
