@@ -11,11 +11,16 @@ per session and block list; ``link_home(source)`` links its folders into the tes
 (synth, features). ``postgres``: a throw-away PostgreSQL server for the session
 (``support/postgres.py``; hpo, the prediction store), started on first use; ``pg_store`` a fresh
 database on it for one test.
+
+Hypothesis draws new examples on every run, except under ``HYPOTHESIS_PROFILE=ci`` (``.ci/run``):
+there every property test draws the same examples each run (``derandomize``), so a CI failure is a
+change's, not a draw's; a failing example is printed with its reproduction blob either way.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +30,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import torch
+from hypothesis import settings
 
 from gogooku.synth.config import SynthConfig
 from gogooku.synth.market import SyntheticMarket, generate_market
@@ -41,6 +47,10 @@ from .support.markets import (
 )
 from .support.postgres import PostgresServer
 from .support.world import world
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("default", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

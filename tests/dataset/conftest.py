@@ -181,6 +181,11 @@ LEAKY_BLOCK = Block(
 TEST_BLOCKS = {b.name: b for b in (RETURNS_BLOCK, SECTOR_BLOCK)}
 
 
+def read_panel(result) -> pl.DataFrame:
+    """The ``panel.parquet`` of a ``build_dataset`` result."""
+    return pl.read_parquet(result.path / "panel.parquet")
+
+
 @pytest.fixture(scope="session")
 def small_market() -> dict[str, pl.DataFrame]:
     return make_market()

@@ -19,15 +19,11 @@ from gogooku.features.base import Block, Feature
 from gogooku.features.registry import BLOCKS
 
 from ..support.tables import TableStore
-from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, make_market
+from .conftest import LEAKY_BLOCK, RETURNS_BLOCK, TEST_BLOCKS, make_market, read_panel
 
 ALL_BLOCKS = {**BLOCKS, **TEST_BLOCKS}
 EVERY_BLOCK = list(ALL_BLOCKS)  # opt-in blocks (gemb) too: the invariance checks cover them
 SYNTH_START, SYNTH_END = date(2020, 9, 1), date(2024, 12, 30)
-
-
-def _panel(result) -> pl.DataFrame:
-    return pl.read_parquet(result.path / "panel.parquet")
 
 
 def _features(panel: pl.DataFrame) -> list[str]:
@@ -86,7 +82,7 @@ def test_future_invariance(synth_market, synth_full, cut):
         blocks=EVERY_BLOCK,
         show_progress=False,
     )
-    early = _panel(cut_result)
+    early = read_panel(cut_result)
     assert early["Date"].max() == cut
     # Every registered block (and the test blocks) is built, so every one is checked below.
     assert set(cut_result.blocks) == set(ALL_BLOCKS)
@@ -127,7 +123,7 @@ def test_incremental_build_equals_full_rebuild(synth_market):
         "reb", SYNTH_START, new_end, store=store, registry=ALL_BLOCKS, show_progress=False
     )
     assert not rebuilt.incremental
-    inc, full = _panel(extended), _panel(rebuilt)
+    inc, full = read_panel(extended), read_panel(rebuilt)
     assert inc.columns == full.columns
     assert inc.select("Code", "Date").equals(full.select("Code", "Date"))
     assert inc["Date"].max() == new_end
@@ -197,7 +193,7 @@ def test_unknown_block_and_bad_range_are_refused(small_market):
 def test_windows_never_cross_stocks(small_market):
     """Block-boundary test: every code's values equal a build on that code alone."""
     store = TableStore(small_market)
-    both = _panel(
+    both = read_panel(
         build_dataset(
             "both",
             date(2020, 8, 3),
@@ -212,7 +208,7 @@ def test_windows_never_cross_stocks(small_market):
             k: (v.filter(pl.col("Code") == code) if "Code" in v.columns else v)
             for k, v in small_market.items()
         }
-        alone = _panel(
+        alone = read_panel(
             build_dataset(
                 f"alone_{code}",
                 date(2020, 8, 3),
@@ -240,7 +236,7 @@ def test_artifacts_features_json_and_metadata(small_market):
         registry=TEST_BLOCKS,
         show_progress=False,
     )
-    panel = _panel(result)
+    panel = read_panel(result)
     assert panel.schema["Code"] == pl.String and panel.schema["Date"] == pl.Date
     assert panel.schema["t_ret_1d"] == pl.Float32 and panel.schema["t_vo_sum_3d"] == pl.Float64
     index = json.loads((result.path / "features.json").read_text())
@@ -321,7 +317,7 @@ def test_stock_chunks_give_the_one_chunk_panel(synth_market, synth_full, synth_f
         show_progress=False,
         chunk_stocks=4,
     )
-    chunked = _panel(result)
+    chunked = read_panel(result)
     assert synth_full["Code"].n_unique() > 30
     assert chunked.schema == synth_full.schema
     assert chunked.equals(synth_full)
@@ -344,8 +340,8 @@ def test_stock_chunks_give_the_one_chunk_panel(synth_market, synth_full, synth_f
 def test_chunk_boundaries_do_not_split_stocks(small_market):
     """One stock per chunk: windows and sector means equal the one-chunk build's."""
     kwargs = {"store": TableStore(small_market), "registry": TEST_BLOCKS, "show_progress": False}
-    one = _panel(build_dataset("one", date(2020, 8, 3), date(2021, 2, 26), **kwargs))
-    per_stock = _panel(
+    one = read_panel(build_dataset("one", date(2020, 8, 3), date(2021, 2, 26), **kwargs))
+    per_stock = read_panel(
         build_dataset("per", date(2020, 8, 3), date(2021, 2, 26), chunk_stocks=1, **kwargs)
     )
     assert per_stock.equals(one)
@@ -388,11 +384,11 @@ def test_incremental_build_with_new_listings_equals_full_rebuild(tmp_path, _isol
     store = TableStore(tables)
     kwargs = {"store": store, "registry": TEST_BLOCKS, "show_progress": False, "chunk_stocks": 2}
     first = build_dataset("grow", date(2020, 8, 3), date(2020, 8, 14), **kwargs)
-    assert _panel(first)["Code"].n_unique() == 4
+    assert read_panel(first)["Code"].n_unique() == 4
     extended = build_dataset("grow", date(2020, 8, 3), date(2021, 3, 1), **kwargs)
     rebuilt = build_dataset("grow2", date(2020, 8, 3), date(2021, 3, 1), **kwargs)
     assert extended.incremental and not rebuilt.incremental
-    inc, full = _panel(extended), _panel(rebuilt)
+    inc, full = read_panel(extended), read_panel(rebuilt)
     assert inc["Code"].n_unique() == 6
     assert inc.select("Code", "Date").equals(full.select("Code", "Date"))
     for col in inc.columns[2:]:

@@ -18,13 +18,9 @@ from gogooku.dataset.panel_writer import write_panel
 from gogooku.features.base import Block, BlockContext, Feature
 
 from ..support.tables import TableStore
-from .conftest import RETURNS_BLOCK
+from .conftest import RETURNS_BLOCK, read_panel
 
 SPAN = (date(2020, 8, 3), date(2021, 2, 26))
-
-
-def _panel(result) -> pl.DataFrame:
-    return pl.read_parquet(result.path / "panel.parquet")
 
 
 def _counted(block: Block, calls: list[int], **changes) -> Block:
@@ -63,7 +59,7 @@ def test_every_block_of_every_chunk_runs_on_the_building_thread(small_market):
         show_progress=False,
         chunk_stocks=1,
     )
-    assert _panel(result)["Code"].n_unique() > 1  # several chunks
+    assert read_panel(result)["Code"].n_unique() > 1  # several chunks
     assert seen == {threading.current_thread().name}
 
 
@@ -126,7 +122,7 @@ def test_a_whole_frame_block_runs_once_and_equals_its_chunked_run(small_market):
         registry={"t_returns": _counted(RETURNS_BLOCK, once, whole_frame=True)},
         **kwargs,
     )
-    stocks = _panel(whole)["Code"].n_unique()
+    stocks = read_panel(whole)["Code"].n_unique()
     assert per_chunk == [1] * stocks
     assert once == [max(once)] and once[0] >= stocks
-    assert _panel(whole).equals(_panel(chunked))
+    assert read_panel(whole).equals(read_panel(chunked))
