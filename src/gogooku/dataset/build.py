@@ -46,9 +46,10 @@ appeared (then it is written whole).
 
 A full build writes the dense cache from the same chunks as they go to the panel file
 (``gogooku.dataset.cache_writer.CacheWriter``: byte-identical to ``write_cache`` of the panel,
-without reading the panel back); its folder is renamed into place after the panel and the block
-files. Both writes run between the chunks' blocks: the cache writer on the build's thread while
-a helper thread encodes the same chunk into the panel file (``panel_writer.write_panel``; the
+without reading the panel back; the graph's edges are handed over in memory); its folder is
+renamed into place after the panel and the block files. Both writes run between the chunks'
+blocks: the cache writer on the build's thread (its ``pwrite`` calls on a write thread) while a
+helper thread encodes the same chunk into the panel file (``panel_writer.write_panel``; the
 blocks run on the build's thread alone: ``docs/dataset.md``, "Performance, fifth round").
 
 Revisions: the raw store keeps every version of a corrected record (``gogooku.store.vintages``).

@@ -7,13 +7,14 @@ stocks: a contiguous run ``n0..n1`` of the code axis. The step's rows are mapped
 code index) by joins with the axes and scattered into dense in-memory blocks ``(T, n1 − n0 + 1,
 …)`` (the features 64 columns at a time), the cells without a row then set to NaN / 0 (the
 mask block, pre-filled with False, says which), and each block is written into its ``.npy`` file
-(``gogooku.dataset.block_file.BlockFile``) with one ``os.pwrite`` per date: row ``t`` of the
-block lands at byte ``header + ((t·N + n0)·F)·itemsize``. Every (date, code) cell is
-written exactly once (codes without rows get the absent value), so no up-front fill pass is
-needed, and the process never maps the arrays: its memory is one batch of rows (as Polars columns
-and as a float32 matrix of 64 of them) plus one block (T × stocks-in-batch × F values, ~0.4 GB at T = 2,450,
-F = 342 and 262,144-row batches) whatever the panel's size; the written pages sit in the kernel's
-page cache, not in the process. A panel not sorted by Code (a code's rows in two steps) is
+(``gogooku.dataset.block_file.BlockFile``) with one ``os.pwrite`` per date, on a write thread
+while the next step is scattered: row ``t`` of the block lands at byte
+``header + ((t·N + n0)·F)·itemsize``. Every (date, code) cell is written exactly once (codes
+without rows get the absent value), so no up-front fill pass is needed, and the process never
+maps the arrays: its memory is one batch of rows (as Polars columns and as a float32 matrix of 64
+of them) plus two blocks per array (the one being written and the one being filled; T ×
+stocks-in-batch × F values, ~0.4 GB each at T = 2,450, F = 342 and 262,144-row batches) whatever
+the panel's size; the written pages sit in the kernel's page cache, not in the process. A panel not sorted by Code (a code's rows in two steps) is
 refused with ``CacheError``. Everything is written into ``cache.tmp-<id>/``,
 ``fsync``-ed, and renamed to ``cache/`` (the previous cache is renamed aside first and deleted
 after; readers holding its memory maps keep valid files).
