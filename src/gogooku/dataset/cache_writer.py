@@ -14,10 +14,10 @@ without rows get the absent value), so no up-front fill pass is needed, and the 
 maps the arrays: its memory is one batch of rows (as Polars columns and as a float32 matrix of 64
 of them) plus two blocks per array (the one being written and the one being filled; T ×
 stocks-in-batch × F values, ~0.4 GB each at T = 2,450, F = 342 and 262,144-row batches) whatever
-the panel's size; the written pages sit in the kernel's page cache, not in the process. A panel not sorted by Code (a code's rows in two steps) is
-refused with ``CacheError``. Everything is written into ``cache.tmp-<id>/``,
-``fsync``-ed, and renamed to ``cache/`` (the previous cache is renamed aside first and deleted
-after; readers holding its memory maps keep valid files).
+the panel's size; the written pages sit in the kernel's page cache, not in the process. A panel
+not sorted by Code (a code's rows in two steps) is refused with ``CacheError``. Everything is
+written into ``cache.tmp-<id>/``, ``fsync``-ed, and renamed to ``cache/`` (the previous cache is
+renamed aside first and deleted after; readers holding its memory maps keep valid files).
 
 A full ``gogooku build`` does not read the panel back: ``CacheWriter`` takes the panel's chunks
 as the build writes them (the same ``_Filler`` scatter and ``BlockFile`` writes, so the files are
