@@ -1,7 +1,8 @@
 """A build's Polars work stays on the build's thread (Polars calls from several Python threads
 deadlocked a build, and a test worker died in a threaded build: ``docs/dataset.md``,
 "Performance, fifth round"); only the Parquet encoding of a chunk runs beside it, on pyarrow
-objects. A ``whole_frame`` block runs once."""
+objects (and the cache's ``pwrite`` calls, on NumPy buffers: ``test_cache_stream.py``). A
+``whole_frame`` block runs once."""
 
 from __future__ import annotations
 
