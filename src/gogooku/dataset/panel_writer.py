@@ -149,7 +149,7 @@ def write_artifacts(
     path: Path, artifacts: Mapping[str, pl.DataFrame], first: date, end: date, extend: bool
 ) -> dict[str, pl.DataFrame]:
     """Write block files (rows keyed by ``Date``, :func:`as_block_file`) dated from the last
-    date <= ``first`` to ``end``; returns the rows written of each file, as held in memory
+    date <= ``first`` to ``end``; returns each file's rows of this build, as held in memory
     (codes as ``Enum``: the cache writer maps them to its code axis without the strings).
 
     The row dated on or before ``first`` is kept because it is in force on ``first`` (e.g. the
@@ -162,11 +162,10 @@ def write_artifacts(
         if opening is not None:
             frame = frame.filter(pl.col("Date") >= opening)
         old_path = path / file_name
+        rows = as_block_file(frame)
         if extend and old_path.exists() and frame.height:
             old = pl.read_parquet(old_path).filter(pl.col("Date") < frame["Date"].min())
-            frame = pl.concat([old, as_block_file(frame)], how="vertical_relaxed")
-        atomic_write_parquet(
-            old_path, as_block_file(frame), compression="zstd", compression_level=1
-        )
+            rows = pl.concat([old, rows], how="vertical_relaxed")
+        atomic_write_parquet(old_path, rows, compression="zstd", compression_level=1)
         written[file_name] = frame
     return written
