@@ -129,3 +129,17 @@ def test_pagerank_equals_the_sparse_product_form_bit_for_bit(seed, threshold, to
     assert (np.bincount(src, minlength=150) == 0).any()  # the flat column: a dangling node
     got = graph.pagerank(src, dst, np.abs(w), 150, 0.85)
     np.testing.assert_array_equal(got, _sparse_product_pagerank(src, dst, np.abs(w), 150, 0.85))
+
+
+@pytest.mark.parametrize("n", [1, 64, 65, 97, 130, 517, 1200, 4003])
+def test_gram_of_the_blocks_up_to_the_diagonal_equals_the_whole_product_bit_for_bit(n):
+    """``_gram`` computes the row blocks up to the diagonal and mirrors them; each element is the
+    same sum as in ``zᵀ z`` (into a strided view of reused storage, as ``masked_correlation``
+    calls it)."""
+    torch.set_num_threads(1)
+    z = torch.from_numpy(np.random.default_rng(n).normal(size=(60, n)).astype(np.float32))
+    storage = torch.full((n + 3, n + 3), 123.0)
+    graph._gram(z, storage[:n, :n])
+    assert torch.equal(storage[:n, :n], z.T @ z)
+    assert torch.equal(storage[:n, :n], storage[:n, :n].T)
+    assert (storage[n:] == 123.0).all() and (storage[:, n:] == 123.0).all()

@@ -49,6 +49,7 @@ from gogooku.features.base import Block, BlockContext, Feature
 EDGES_FILE = "graph_edges.parquet"
 EDGE_SCHEMA = {"Date": pl.Date, "src": pl.String, "dst": pl.String, "weight": pl.Float32}
 _ROWS = 64  # rows per in-place block of the N × N element-wise work (fits the L2 cache)
+_GRAM_BLOCKS = 8  # row blocks of the complete columns' product (``_gram``)
 _CELLS = 32_768  # cells per block of the N × (N − nc) incomplete-column work (six such arrays)
 # Refresh days computed at once (each thread keeps one N × N float32 matrix: 64 MB at N = 4,000).
 _WORKERS = min(2, os.cpu_count() or 1)
@@ -82,8 +83,9 @@ def masked_correlation(
     Returns ``(rho, order)``: ``rho`` (float32 torch, N × N) correlates the columns
     ``x[:, order]`` (complete columns first, so every block is a contiguous slice). Each column is
     first centred on its observed mean (the correlation is unchanged; the sums lose less
-    precision). Complete columns are correlated with one product of their standardised returns;
-    only pairs touching an incomplete column use the masked sums. Pairs with fewer than
+    precision). Complete columns are correlated with the product of their standardised returns
+    (:func:`_gram`: the blocks up to the diagonal, mirrored); only pairs touching an incomplete
+    column use the masked sums. Pairs with fewer than
     ``min_obs`` joint observations or zero variance, and the diagonal, are NaN.
 
     ``out`` (float32, at least N² elements) is reused storage for ``rho``: a fresh N × N matrix
@@ -110,7 +112,7 @@ def masked_correlation(
     if nc:
         sd = xt[:, :nc].pow(2).mean(dim=0).sqrt()
         z = xt[:, :nc] / torch.where(sd > 0, sd, 1.0)
-        torch.matmul(z.T, z, out=rho[:nc, :nc])
+        _gram(z, rho[:nc, :nc])
         if w < min_obs:
             rho[:nc, :nc] = float("nan")
     if nc < n:
@@ -126,6 +128,22 @@ def masked_correlation(
             rows[: nc - lo, :nc].div_(w)  # the complete block's Σ z_i z_j / W
         rows.clamp_(-1.0, 1.0)
     return rho, order
+
+
+def _gram(z: torch.Tensor, out: torch.Tensor) -> None:
+    """``out = zᵀ z`` from the row blocks' products up to the diagonal (``_GRAM_BLOCKS`` blocks of
+    at least ``_ROWS`` rows; a remainder under half a block joins the last one) and their mirror
+    above it: the product is symmetric, so a bit over half of it is computed. Each element is the
+    same sum as in the one whole product (bit for bit in the tests: a block of a few rows could
+    take another kernel, hence no short blocks)."""
+    n = z.shape[1]
+    step = max(_ROWS, -(-n // _GRAM_BLOCKS))
+    lo = 0
+    while lo < n:
+        hi = n if n - lo < step + step // 2 else lo + step
+        torch.matmul(z[:, lo:hi].T, z[:, :hi], out=out[lo:hi, :hi])
+        out[:lo, lo:hi].copy_(out[lo:hi, :lo].T)
+        lo = hi
 
 
 def _incomplete_part(xt: torch.Tensor, m: torch.Tensor, nc: int, min_obs: int) -> torch.Tensor:
