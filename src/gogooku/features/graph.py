@@ -85,8 +85,8 @@ def masked_correlation(
     first centred on its observed mean (the correlation is unchanged; the sums lose less
     precision). Complete columns are correlated with the product of their standardised returns
     (:func:`_gram`: the blocks up to the diagonal, mirrored); only pairs touching an incomplete
-    column use the masked sums. Pairs with fewer than
-    ``min_obs`` joint observations or zero variance, and the diagonal, are NaN.
+    column use the masked sums. Pairs with fewer than ``min_obs`` joint observations or zero
+    variance, and the diagonal, are NaN.
 
     ``out`` (float32, at least N² elements) is reused storage for ``rho``: a fresh N × N matrix
     costs a page fault per 4 KiB on its first write, more than the product itself at N = 4,000.
